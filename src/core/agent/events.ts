@@ -1,0 +1,31 @@
+/**
+ * The agent's event stream: one typed union that the chat panel, the CLI and the eval runner
+ * all consume. Events carry ids (turn index, cell id) so UIs can render incrementally.
+ */
+import type { ExecutionResult, KernelState } from '../kernel/types';
+import type { ChatMessage } from '../protocol/types';
+import type { CodeCell, Trajectory, Usage } from '../trajectory/types';
+
+export type AgentEvent =
+  | { type: 'start'; trajectoryId: string; question: string; protocol: string; model: string; maxTurns: number }
+  | { type: 'kernel'; state: KernelState }
+  | { type: 'turn_start'; turn: number; endpoint?: string }
+  /** a piece of the assistant's text as it streams */
+  | { type: 'delta'; turn: number; text: string }
+  /** the model request is retried: discard this turn's partial text */
+  | { type: 'retry'; turn: number; attempt: number; reason: string }
+  | { type: 'turn_end'; turn: number; content: string; latencyMs: number; usage?: Usage; discarded: boolean }
+  /** code found in the turn (a tool call or a <code> block) */
+  | { type: 'tool_call'; turn: number; cell: CodeCell }
+  /** the approval callback was asked and answered */
+  | { type: 'approval'; turn: number; cellId: string; decision: 'run' | 'skip' | 'edit' }
+  | { type: 'exec_start'; turn: number; cellId: string }
+  | { type: 'exec_output'; turn: number; cellId: string; stream: 'stdout' | 'stderr'; text: string }
+  | { type: 'exec_end'; turn: number; cellId: string; result: ExecutionResult; cell: CodeCell }
+  | { type: 'malformed'; turn: number; message: string }
+  | { type: 'observation'; turn: number; messages: ChatMessage[] }
+  | { type: 'answer'; turn: number; text: string }
+  | { type: 'error'; error: { name: string; message: string }; fatal: boolean }
+  | { type: 'done'; trajectory: Trajectory };
+
+export type AgentEventType = AgentEvent['type'];

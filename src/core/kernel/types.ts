@@ -1,0 +1,107 @@
+/**
+ * Kernel layer contracts. A `KernelSession` is one question's persistent Python namespace
+ * in a real Jupyter kernel (ipykernel over ZeroMQ), with its own working folder.
+ * No `vscode` import anywhere under src/core.
+ */
+
+/** An image the executed code produced (plt.show(), Image.show(), display(), last expression). */
+export interface OutputImage {
+  mime: 'image/png' | 'image/jpeg';
+  /** base64, no data: prefix */
+  data: string;
+  /** where it came from, in the seed's order: last expression first, then plt figures, then .show() */
+  source: 'expression' | 'figure' | 'show' | 'display';
+  width?: number;
+  height?: number;
+}
+
+export type ExecutionStatus =
+  | 'ok' // ran to the end (exit()/quit()/sys.exit() included: see `exited`)
+  | 'error' // raised an exception
+  | 'timeout' // interrupted after the per-cell timeout; the kernel and its state survive
+  | 'died' // the kernel process died (os._exit, segfault, OOM kill); it was restarted, state lost
+  | 'cancelled'; // the caller aborted (AbortSignal); the cell was interrupted
+
+export interface ExecutionError {
+  /** Python exception type name, e.g. "ZeroDivisionError"; "TimeoutError" on timeout; "KernelDied" */
+  ename: string;
+  evalue: string;
+  /** line number for SyntaxError/IndentationError */
+  lineno?: number;
+  traceback: string[];
+}
+
+export interface ExecutionResult {
+  status: ExecutionStatus;
+  stdout: string;
+  stderr: string;
+  images: OutputImage[];
+  error?: ExecutionError;
+  /** exit()/quit()/sys.exit() was called (the seed's NOTE is already appended to stdout) */
+  exited?: boolean;
+  durationMs: number;
+  /** execution count in the kernel, if any */
+  executionCount?: number;
+}
+
+/** Streaming output while a cell runs (for live UIs). */
+export type ExecutionOutputEvent =
+  | { kind: 'stream'; name: 'stdout' | 'stderr'; text: string }
+  | { kind: 'image'; image: OutputImage };
+
+export interface ExecuteOptions {
+  /** per-cell timeout, ms; default 30000 like the seed's eval */
+  timeoutMs?: number;
+  signal?: AbortSignal;
+  onOutput?: (ev: ExecutionOutputEvent) => void;
+}
+
+/** How the question's image is prepared for the model and saved for the code. */
+export interface PrepareImageOptions {
+  /** 'qwen-smart' = the seed's smart resize (multiples of 28, pixels in [min,max]); 'none' = RGB only */
+  resize: 'qwen-smart' | 'none';
+  minPixels?: number; // default 4*28*28
+  maxPixels?: number; // default 16384*28*28
+}
+
+export interface PreparedImage {
+  /** PNG bytes, base64, of the image exactly as the model sees it (the seed labels it image/jpeg) */
+  pngBase64: string;
+  width: number;
+  height: number;
+  originalWidth: number;
+  originalHeight: number;
+}
+
+export interface KernelSession {
+  readonly id: string;
+  /** per-session working folder (cwd of the code); holds input_image.jpg */
+  readonly workdir: string;
+  /** interpreter that runs this kernel */
+  readonly python: string;
+  /**
+   * Converts/resizes the question's image as the protocol requires, saves it as
+   * `input_image.jpg` in the workdir and binds `input_image` (PIL) in the namespace.
+   * Additional images become input_image_2.jpg, ... and `input_images` (list).
+   */
+  setInputImages(images: Uint8Array[], opts: PrepareImageOptions): Promise<PreparedImage[]>;
+  execute(code: string, opts?: ExecuteOptions): Promise<ExecutionResult>;
+  /** 'starting' | 'idle' | 'busy' | 'dead' | 'disposed' */
+  readonly state: KernelState;
+  onStateChange(listener: (s: KernelState) => void): () => void;
+  /** interrupt the running cell, if any */
+  interrupt(): Promise<void>;
+  /** shut the kernel down and delete the workdir */
+  dispose(): Promise<void>;
+}
+
+export type KernelState = 'starting' | 'idle' | 'busy' | 'dead' | 'disposed';
+
+export interface KernelPoolOptions {
+  python: string;
+  /** kernels kept started and waiting; default 1 */
+  size?: number;
+  /** root under which per-session working folders are made; default os.tmpdir() */
+  workRoot?: string;
+  env?: Record<string, string>;
+}

@@ -1,0 +1,78 @@
+/**
+ * Model-format adapters. Each format (the seed's eval format, its training tool format,
+ * generic OpenAI tools, later PyVision) is one file implementing `ProtocolAdapter`, registered
+ * in `index.ts`. The agent loop only talks to this interface.
+ */
+import type { ExecutionResult, PrepareImageOptions } from '../kernel/types';
+
+export type ContentPart =
+  | { type: 'text'; text: string }
+  // extra keys (the seed's `max_pixels`) are sent as they are
+  | { type: 'image_url'; image_url: { url: string; detail?: 'auto' | 'low' | 'high' }; [extra: string]: unknown };
+
+export interface ToolCall {
+  id: string;
+  type: 'function';
+  function: { name: string; arguments: string };
+}
+
+export type ChatMessage =
+  | { role: 'system'; content: string | ContentPart[] }
+  | { role: 'user'; content: string | ContentPart[] }
+  | { role: 'assistant'; content: string | null; tool_calls?: ToolCall[] }
+  | { role: 'tool'; tool_call_id: string; content: string | ContentPart[] };
+
+/** What the model said in one turn, as the loop hands it to the adapter. */
+export interface AssistantTurn {
+  content: string;
+  toolCalls: ToolCall[];
+  finishReason?: string | null;
+}
+
+/** One piece of code to run, found in an assistant turn. */
+export interface CodeRequest {
+  code: string;
+  /** set for tool-call formats */
+  toolCallId?: string;
+}
+
+export interface ParsedTurn {
+  /** code requests in order (the seed runs only the first; adapters decide) */
+  code: CodeRequest[];
+  /** the final answer text, if the turn contains a complete one */
+  answer?: string;
+  /** malformed tool calls (bad JSON, missing code): each becomes an error observation */
+  malformed: { toolCallId?: string; message: string }[];
+  /**
+   * true when the turn has neither code nor answer. The eval format then re-sends the
+   * identical request without appending the turn (the seed's behaviour).
+   */
+  empty: boolean;
+}
+
+export interface ObservationInput {
+  request: CodeRequest;
+  result: ExecutionResult;
+}
+
+export interface ProtocolAdapter {
+  readonly id: string;
+  /** default sampling the seed uses with this format */
+  readonly defaultSampling: { temperature?: number; top_p?: number; max_tokens?: number };
+  /** default max model calls (eval format: 7 calls) */
+  readonly defaultMaxTurns: number;
+  /** how the input image is prepared for the model and the kernel */
+  readonly imagePreparation: PrepareImageOptions;
+  /** tools parameter for the request, if this format uses function calling */
+  tools(): unknown[] | undefined;
+  /** system + first user message. `imagesPng` are the prepared images (base64 PNG). */
+  initialMessages(question: string, imagesPng: string[]): ChatMessage[];
+  /** parse one assistant turn */
+  parse(turn: AssistantTurn): ParsedTurn;
+  /** the assistant message to append to the history for this turn */
+  assistantMessage(turn: AssistantTurn): ChatMessage;
+  /** observation messages for the executed code (and malformed calls) of one turn */
+  observation(executed: ObservationInput[], malformed: ParsedTurn['malformed'], ctx: { turnIndex: number; maxTurns: number }): ChatMessage[];
+  /** whether the loop stops after this turn (answer present, per the format's rule) */
+  isFinal(parsed: ParsedTurn): boolean;
+}

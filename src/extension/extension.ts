@@ -1,0 +1,30 @@
+/**
+ * Entry point: thin VS Code adapters over src/core. Activation registers providers and commands
+ * only; nothing starts (no kernel, no network) until the user asks for it.
+ */
+import * as vscode from 'vscode';
+import { ChatViewProvider } from './chatViewProvider';
+import { registerCommands } from './commands';
+import { JobsTreeProvider } from './jobsTreeProvider';
+
+export function activate(context: vscode.ExtensionContext): { activationMs: number } {
+  const t0 = performance.now();
+  const log = vscode.window.createOutputChannel('CodeDance', { log: true });
+  context.subscriptions.push(log);
+
+  const chat = new ChatViewProvider(context.extensionUri, log);
+  context.subscriptions.push(
+    chat,
+    vscode.window.registerWebviewViewProvider(ChatViewProvider.viewType, chat, { webviewOptions: { retainContextWhenHidden: true } }),
+    vscode.window.registerTreeDataProvider(JobsTreeProvider.viewId, new JobsTreeProvider()),
+  );
+  registerCommands(context, log);
+
+  const activationMs = performance.now() - t0;
+  log.info(`CodeDance activated in ${activationMs.toFixed(1)} ms (workspace trusted: ${vscode.workspace.isTrusted})`);
+  return { activationMs };
+}
+
+export function deactivate(): void {
+  // everything is disposed through context.subscriptions
+}

@@ -1,0 +1,37 @@
+import * as vscode from 'vscode';
+
+/** Typed read of the `codedance.*` settings (the only place that knows their keys). */
+export interface CodeDanceSettings {
+  endpoints: string[];
+  model: string;
+  protocol: string;
+  temperature: number;
+  topP: number;
+  maxTokens: number;
+  maxTurns: number;
+  interpreter: string;
+  timeoutSeconds: number;
+  approval: 'always' | 'auto';
+  judgeEndpoint: string;
+  judgeModel: string;
+  numWorkers: number;
+}
+
+export function readSettings(scope?: vscode.ConfigurationScope): CodeDanceSettings {
+  const c = vscode.workspace.getConfiguration('codedance', scope);
+  return {
+    endpoints: c.get<string[]>('model.endpoints', ['http://127.0.0.1:8000/v1']),
+    model: c.get<string>('model.name', ''),
+    protocol: c.get<string>('model.protocol', 'codedance'),
+    temperature: c.get<number>('sampling.temperature', 0.01),
+    topP: c.get<number>('sampling.topP', 1),
+    maxTokens: c.get<number>('sampling.maxTokens', 2048),
+    maxTurns: c.get<number>('agent.maxTurns', 7),
+    interpreter: c.get<string>('python.interpreter', ''),
+    timeoutSeconds: c.get<number>('execution.timeoutSeconds', 30),
+    approval: c.get<'always' | 'auto'>('execution.approval', 'always'),
+    judgeEndpoint: c.get<string>('judge.endpoint', ''),
+    judgeModel: c.get<string>('judge.model', 'judge'),
+    numWorkers: c.get<number>('eval.numWorkers', 8),
+  };
+}
