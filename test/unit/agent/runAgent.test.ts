@@ -1,0 +1,109 @@
+import { strict as assert } from 'node:assert';
+import type { AgentEvent } from '../../../src/core/agent/events';
+import { runAgent, runAgentToEnd } from '../../../src/core/agent/runAgent';
+import { FakeKernel, ScriptedModel, tagFormat } from './fakes';
+
+const img = new Uint8Array([1, 2, 3]);
+
+async function collect(it: AsyncIterable<AgentEvent>): Promise<AgentEvent[]> {
+  const out: AgentEvent[] = [];
+  for await (const e of it) out.push(e);
+  return out;
+}
+
+describe('runAgent (the loop)', () => {
+  it('runs code, feeds the observation back, and stops at the answer', async () => {
+    const model = new ScriptedModel(['let me look [[print 42]]', (req) => `the code said {{${String((req.messages.at(-1) as { content: string }).content).replace('OUT ', '')}}}`]);
+    const kernel = new FakeKernel();
+    const events = await collect(runAgent('q?', [img], { model, modelName: 'm', protocol: tagFormat, kernel }));
+    const done = events.at(-1);
+    assert.equal(done?.type, 'done');
+    if (done?.type !== 'done') return;
+    const t = done.trajectory;
+    assert.equal(t.status, 'answered');
+    assert.equal(t.answer, '42', 'the answer comes from what the code printed');
+    assert.deepEqual(kernel.executed, ['print 42']);
+    assert.equal(t.turns.length, 2);
+    assert.equal(t.turns[0].cells[0].stdout, '42\n');
+    assert.deepEqual(t.messages.map((m) => m.role), ['system', 'user', 'assistant', 'user', 'assistant']);
+    assert.equal(t.usage.totalTokens, 30);
+    const types = events.map((e) => e.type);
+    for (const ty of ['start', 'turn_start', 'delta', 'turn_end', 'tool_call', 'exec_start', 'exec_output', 'exec_end', 'observation', 'answer', 'done']) assert.ok(types.includes(ty as AgentEvent['type']), ty);
+    assert.equal(events.filter((e) => e.type === 'delta').map((e) => (e as { text: string }).text).join(''), t.turns.map((x) => x.content).join(''));
+  });
+
+  it('re-sends the identical request when a reply has neither code nor answer (not appended)', async () => {
+    const model = new ScriptedModel(['hmm', 'ok {{yes}}']);
+    const t = await runAgentToEnd('q', [img], { model, modelName: 'm', protocol: tagFormat, kernel: new FakeKernel() });
+    assert.equal(t.status, 'answered');
+    assert.deepEqual(model.requests[0].messages, model.requests[1].messages);
+    assert.equal(t.turns[0].discarded, true);
+    assert.equal(t.messages.filter((m) => m.role === 'assistant').length, 1);
+  });
+
+  it('stops after maxTurns model calls without an answer', async () => {
+    const model = new ScriptedModel(['[[print 1]]', '[[print 2]]', '[[print 3]]']);
+    const t = await runAgentToEnd('q', [img], { model, modelName: 'm', protocol: tagFormat, kernel: new FakeKernel(), maxTurns: 3 });
+    assert.equal(t.status, 'max_turns');
+    assert.equal(model.requests.length, 3);
+    assert.equal(t.answer, undefined);
+  });
+
+  it('runs the code of a reply that also answers, then ends', async () => {
+    const kernel = new FakeKernel();
+    const t = await runAgentToEnd('q', [img], { model: new ScriptedModel(['[[print x]] {{done}}']), modelName: 'm', protocol: tagFormat, kernel });
+    assert.equal(t.status, 'answered');
+    assert.deepEqual(kernel.executed, ['print x']);
+  });
+
+  it('turns an execution error into an observation and goes on', async () => {
+    const model = new ScriptedModel(['[[fail boom]]', (req) => `{{${String((req.messages.at(-1) as { content: string }).content)}}}`]);
+    const t = await runAgentToEnd('q', [img], { model, modelName: 'm', protocol: tagFormat, kernel: new FakeKernel() });
+    assert.equal(t.answer, 'ERR ValueError: boom');
+    assert.equal(t.turns[0].cells[0].status, 'error');
+  });
+
+  it('asks for approval: skip is reported to the model, edit runs the edited code', async () => {
+    const kernel = new FakeKernel();
+    const decisions = [{ action: 'skip' as const }, { action: 'edit' as const, code: 'print edited' }];
+    const model = new ScriptedModel(['[[print a]]', '[[print b]]', (req) => `{{${String((req.messages.at(-1) as { content: string }).content)}}}`]);
+    const t = await runAgentToEnd('q', [img], { model, modelName: 'm', protocol: tagFormat, kernel, approve: async () => decisions.shift()! });
+    assert.deepEqual(kernel.executed, ['print edited']);
+    assert.equal(t.turns[0].cells[0].status, 'skipped');
+    assert.equal(t.turns[1].cells[0].originalCode, 'print b');
+    assert.equal(t.answer, 'OUT edited');
+  });
+
+  it('cancels a running cell and the run through the AbortSignal', async () => {
+    const ctrl = new AbortController();
+    const kernel = new FakeKernel();
+    const events: AgentEvent[] = [];
+    const t0 = Date.now();
+    for await (const e of runAgent('q', [img], { model: new ScriptedModel(['[[sleep 5000]]', '{{never}}']), modelName: 'm', protocol: tagFormat, kernel, signal: ctrl.signal })) {
+      events.push(e);
+      if (e.type === 'exec_start') setTimeout(() => ctrl.abort(), 20);
+    }
+    assert.ok(Date.now() - t0 < 2000, 'cancel is prompt');
+    const done = events.at(-1);
+    assert.ok(done?.type === 'done' && done.trajectory.status === 'cancelled');
+  });
+
+  it('leaving the for-await early aborts the model stream', async () => {
+    const model = new ScriptedModel(['a long reply that streams slowly {{x}}'], 20);
+    let n = 0;
+    for await (const e of runAgent('q', [img], { model, modelName: 'm', protocol: tagFormat, kernel: new FakeKernel() })) {
+      if (e.type === 'delta' && ++n === 2) break;
+    }
+    assert.equal(n, 2);
+    await new Promise((r) => setTimeout(r, 60));
+    assert.ok(model.sawAbort, 'the model request saw the abort');
+  });
+
+  it('a model failure ends the run with status error and a fatal error event', async () => {
+    const events = await collect(runAgent('q', [img], { model: new ScriptedModel([new Error('endpoint down')]), modelName: 'm', protocol: tagFormat, kernel: new FakeKernel() }));
+    const err = events.find((e) => e.type === 'error');
+    assert.ok(err && err.type === 'error' && err.fatal && /endpoint down/.test(err.error.message));
+    const done = events.at(-1);
+    assert.ok(done?.type === 'done' && done.trajectory.status === 'error');
+  });
+});
