@@ -27,6 +27,8 @@ export function reasoningText(content: string): string {
   return content
     .replace(/<code>\s*```python[\s\S]*?```\s*<\/code>/g, '*(code below)*')
     .replace(/```python\s*\n[\s\S]*?\n```/g, '*(code below)*')
+    .replace(/<\/?think>/g, '')
+    .replace(/<answer>([\s\S]*?)<\/answer>/g, '**Answer:** $1')
     .trim();
 }
 
