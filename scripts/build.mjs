@@ -63,7 +63,10 @@ async function main() {
     console.log('esbuild: watching src/ for changes (Ctrl+C to stop)');
     return;
   }
-  await Promise.all(targets.map((t) => esbuild.build(t)));
+  // allSettled: never exit while another target is still writing its file (a half-written bundle)
+  const results = await Promise.allSettled(targets.map((t) => esbuild.build(t)));
+  const failed = results.filter((r) => r.status === 'rejected');
+  if (failed.length) throw new Error(failed.map((r) => r.reason?.message ?? String(r.reason)).join('\n'));
   chmodSync(path.join(root, 'dist/cli.js'), 0o755);
   const sizes = targets.map((t) => `${t.outfile} ${(statSync(path.join(root, t.outfile)).size / 1024).toFixed(1)} KiB`);
   console.log(`build${production ? ' (production)' : ''}: ${sizes.join(', ')} in ${(performance.now() - t0).toFixed(0)} ms`);

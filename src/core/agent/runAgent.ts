@@ -158,7 +158,7 @@ async function loop(question: string, images: Uint8Array[], o: AgentOptions, sig
       }
       checkCancel(signal);
       if (executed.length || parsed.malformed.length) {
-        const obs = protocol.observation(executed, parsed.malformed, { turnIndex: call, maxTurns });
+        const obs = protocol.observation(executed, parsed.malformed, { turnIndex: call, maxTurns, timeoutMs: o.timeoutMs ?? 30_000 });
         traj.messages.push(...obs);
         emit({ type: 'observation', turn: call, messages: obs });
       }

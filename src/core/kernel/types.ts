@@ -42,6 +42,22 @@ export interface ExecutionResult {
   durationMs: number;
   /** execution count in the kernel, if any */
   executionCount?: number;
+  /**
+   * Bytes of stdout/stderr that were not kept because the cell printed more than
+   * `maxOutputBytes` (a marker saying so ends the kept text). Absent when nothing was dropped.
+   */
+  truncated?: { stdout: number; stderr: number };
+  /**
+   * Images the cell captured but the seed would not return: its executor keeps images only
+   * when a cell succeeds (an error, a timeout or exit() loses them). They are here for UIs;
+   * `images` is what the model sees. Absent when none were dropped.
+   */
+  droppedImages?: OutputImage[];
+  /**
+   * The kernel was restarted after this cell (it died, or did not stop within the grace period
+   * after an interrupt): variables were lost; input images were bound again.
+   */
+  restarted?: boolean;
 }
 
 /** Streaming output while a cell runs (for live UIs). */
@@ -52,6 +68,8 @@ export type ExecutionOutputEvent =
 export interface ExecuteOptions {
   /** per-cell timeout, ms; default 30000 like the seed's eval */
   timeoutMs?: number;
+  /** per-cell cap on each of stdout and stderr, bytes; default: the session's (1 MiB) */
+  maxOutputBytes?: number;
   signal?: AbortSignal;
   onOutput?: (ev: ExecutionOutputEvent) => void;
 }
@@ -97,7 +115,37 @@ export interface KernelSession {
 
 export type KernelState = 'starting' | 'idle' | 'busy' | 'dead' | 'disposed';
 
-export interface KernelPoolOptions {
+/** Knobs shared by sessions and pools; every one is optional. */
+export interface KernelTuning {
+  /** address-space limit of the kernel process (RLIMIT_AS), MiB; default none. A cell that
+   * allocates past it gets MemoryError and the kernel lives on. */
+  memoryLimitMb?: number;
+  /** per-cell cap on each of stdout and stderr, bytes; default 1 MiB */
+  maxOutputBytes?: number;
+  /** how the last expression's image is encoded: 'jpeg' as eval.py (default) or 'png' as the training tool */
+  expressionImageFormat?: 'jpeg' | 'png';
+  /** also return images of failed/exited cells in `images` (the seed drops them); default false */
+  keepImagesOnFailure?: boolean;
+  /** time for a kernel to start and load the prelude, ms; default 60000 */
+  startTimeoutMs?: number;
+  /** after an interrupt (timeout/cancel), how long to wait for the kernel to be idle before
+   * killing and restarting it, ms; default 3000 */
+  interruptGraceMs?: number;
+  /** heartbeat period, ms; default 1000; 0 disables heartbeat checks */
+  heartbeatIntervalMs?: number;
+  /** heartbeat silence after which the kernel is declared hung, killed and restarted, ms; default 10000 */
+  heartbeatTimeoutMs?: number;
+}
+
+export interface KernelSessionOptions extends KernelTuning {
+  python: string;
+  /** root under which the session's working folder is made; default os.tmpdir() */
+  workRoot?: string;
+  /** extra environment for the kernel process (on top of process.env) */
+  env?: Record<string, string>;
+}
+
+export interface KernelPoolOptions extends KernelTuning {
   python: string;
   /** kernels kept started and waiting; default 1 */
   size?: number;

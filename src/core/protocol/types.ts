@@ -55,8 +55,27 @@ export interface ObservationInput {
   result: ExecutionResult;
 }
 
+/** What `observation()` knows about the turn it answers. */
+export interface ObservationContext {
+  /** 0-based index of the model call that produced the code */
+  turnIndex: number;
+  /** the run's limit on model calls */
+  maxTurns: number;
+  /**
+   * the per-cell timeout the kernel ran with, ms. Formats that quote it (the seed's
+   * "Code execution timed out after 30 seconds") use it; absent = the format's fallback text.
+   */
+  timeoutMs?: number;
+}
+
 export interface ProtocolAdapter {
   readonly id: string;
+  /**
+   * The format's constant strings (system prompt, instruction, tool schema JSON, fixed
+   * observation texts), by name. `templateHash()` in index.ts hashes them for run manifests,
+   * so a run records exactly which prompt strings it used. Optional for ad-hoc test formats.
+   */
+  readonly constants?: Readonly<Record<string, string>>;
   /** default sampling the seed uses with this format */
   readonly defaultSampling: { temperature?: number; top_p?: number; max_tokens?: number };
   /** default max model calls (eval format: 7 calls) */
@@ -72,7 +91,7 @@ export interface ProtocolAdapter {
   /** the assistant message to append to the history for this turn */
   assistantMessage(turn: AssistantTurn): ChatMessage;
   /** observation messages for the executed code (and malformed calls) of one turn */
-  observation(executed: ObservationInput[], malformed: ParsedTurn['malformed'], ctx: { turnIndex: number; maxTurns: number }): ChatMessage[];
+  observation(executed: ObservationInput[], malformed: ParsedTurn['malformed'], ctx: ObservationContext): ChatMessage[];
   /** whether the loop stops after this turn (answer present, per the format's rule) */
   isFinal(parsed: ParsedTurn): boolean;
 }

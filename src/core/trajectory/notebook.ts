@@ -1,7 +1,7 @@
 /**
  * Export a trajectory as a Jupyter notebook (nbformat 4.5): markdown cells for the question and
  * the model's reasoning, code cells with their real outputs and images. A first setup cell
- * loads `input_image` from `input_image.jpg` (saved beside the notebook by the CLI/panel), so
+ * loads `input_image` from `input_image.png` (exact pixels) or `input_image.jpg` (saved beside the notebook by the CLI/panel), so
  * the notebook re-runs in Jupyter.
  */
 import type { CodeCell, Trajectory } from './types';
@@ -63,7 +63,12 @@ export function toNotebook(t: Trajectory): object {
     cell_type: 'code',
     id: id(),
     metadata: { codedance: { setup: true } },
-    source: lines("# CodeDance setup: the question's image, as the model's code saw it\nfrom PIL import Image\ninput_image = Image.open('input_image.jpg')"),
+    source: lines(
+      "# CodeDance setup: the question's image, as the model's code saw it.\n" +
+        '# input_image.png holds its exact pixels; input_image.jpg is the file the code may open.\n' +
+        'import os\nfrom PIL import Image\n' +
+        "input_image = Image.open('input_image.png' if os.path.exists('input_image.png') else 'input_image.jpg').convert('RGB')",
+    ),
     outputs: [],
     execution_count: null,
   });

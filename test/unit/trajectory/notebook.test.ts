@@ -40,7 +40,7 @@ describe('notebook export', () => {
     assert.equal(nb.nbformat, 4);
     const kinds = nb.cells.map((c) => c.cell_type);
     assert.deepEqual(kinds, ['markdown', 'code', 'markdown', 'code', 'code', 'markdown', 'markdown']);
-    assert.match(nb.cells[1].source.join(''), /input_image = Image.open\('input_image.jpg'\)/);
+    assert.match(nb.cells[1].source.join(''), /input_image = Image.open\('input_image.png' if os.path.exists\('input_image.png'\) else 'input_image.jpg'\)/);
     assert.equal(nb.cells[3].source.join(''), 'print(3)');
     assert.deepEqual(nb.cells[3].outputs?.map((o) => o.output_type), ['stream', 'display_data']);
     assert.equal(nb.cells[3].outputs?.[1].data?.['image/png'], 'AAAA');

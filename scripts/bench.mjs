@@ -1,0 +1,68 @@
+#!/usr/bin/env node
+// `npm run bench`: every bench/*.bench.ts, each measuring its subject and its baseline side by
+// side in the same run, printed as one table. Speed targets live here, never in timed tests.
+// Usage: node scripts/bench.mjs [name ...]   (e.g. `kernel`, `agent`); --json for machine output.
+// Exit code 1 when a goal is missed.
+import { spawnSync } from 'node:child_process';
+import { readdirSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const args = process.argv.slice(2);
+const asJson = args.includes('--json');
+const names = args.filter((a) => !a.startsWith('-'));
+const files = readdirSync(path.join(root, 'bench'))
+  .filter((f) => f.endsWith('.bench.ts'))
+  .filter((f) => !names.length || names.includes(f.replace(/\.bench\.ts$/, '')))
+  .sort();
+if (!files.length) {
+  console.error(`no bench matches ${names.join(', ')}; have: ${readdirSync(path.join(root, 'bench')).join(', ')}`);
+  process.exit(2);
+}
+
+const runner = `
+const m = require(process.argv[1]);
+m.run().then((rs) => { process.stdout.write('\\n@@BENCH@@' + JSON.stringify(rs) + '\\n'); process.exit(0); },
+             (e) => { console.error(e && e.stack || e); process.exit(1); });`;
+
+const rows = [];
+let broken = 0;
+for (const f of files) {
+  if (!asJson) process.stderr.write(`bench: ${f} …\n`);
+  const r = spawnSync(process.execPath, ['--require', 'tsx/cjs', '-e', runner, path.join(root, 'bench', f)], {
+    cwd: root,
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'inherit'],
+    maxBuffer: 64 * 1024 * 1024,
+  });
+  const line = (r.stdout ?? '').split('\n').find((l) => l.startsWith('@@BENCH@@'));
+  if (r.status !== 0 || !line) {
+    console.error(`bench: ${f} failed (exit ${r.status})`);
+    broken++;
+    continue;
+  }
+  for (const row of JSON.parse(line.slice('@@BENCH@@'.length))) rows.push({ file: f, ...row });
+}
+
+if (asJson) {
+  console.log(JSON.stringify(rows, null, 1));
+} else {
+  const head = ['benchmark', 'value', 'baseline', 'ratio', 'goal', 'ok'];
+  const body = rows.map((r) => [
+    r.name,
+    `${r.value} ${r.unit}`,
+    r.baseline !== undefined ? `${r.baseline} ${r.unit}` : '',
+    r.ratio !== undefined ? `${r.ratio}×` : '',
+    r.goal ?? '',
+    r.pass === undefined ? '' : r.pass ? 'PASS' : 'FAIL',
+  ]);
+  const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
+  const fmt = (cells) => '| ' + cells.map((c, i) => c.padEnd(widths[i])).join(' | ') + ' |';
+  console.log(fmt(head));
+  console.log('|' + widths.map((w) => '-'.repeat(w + 2)).join('|') + '|');
+  for (const b of body) console.log(fmt(b));
+}
+const missed = rows.filter((r) => r.pass === false).length;
+if (!asJson) console.log(`\n${rows.length} measurements, ${missed} goal(s) missed${broken ? `, ${broken} bench file(s) failed` : ''}`);
+process.exit(missed || broken ? 1 : 0);

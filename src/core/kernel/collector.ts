@@ -1,0 +1,153 @@
+/**
+ * Collects the iopub messages of one execute_request: stream text (capped), images (tagged by
+ * the prelude with their source), the prelude's result record, and IPython's own error message
+ * (only when the prelude's wrapper itself was interrupted).
+ */
+import type { ExecutionOutputEvent, OutputImage } from './types';
+import type { JupyterMessage } from './wire';
+
+export const RESULT_MIME = 'application/vnd.codedance.result+json';
+
+/** What the prelude reports at the end of a cell or an input-image preparation. */
+export interface PreludeResult {
+  kind: 'result';
+  op: 'run' | 'inputs';
+  status: 'ok' | 'error' | 'exit' | 'interrupted';
+  count?: number;
+  error?: { ename: string; evalue: string; lineno?: number | null; traceback: string[] };
+  truncated?: { stdout: number; stderr: number };
+  /** output of a short cell, held back and sent with the reply instead of as stream messages */
+  stdout?: string;
+  stderr?: string;
+  prepared?: Array<{ pngBase64: string; width: number; height: number; originalWidth: number; originalHeight: number }>;
+}
+
+/** The seed's order: last expression, then plt figures, then .show(), then other display() calls. */
+const SOURCE_RANK: Record<OutputImage['source'], number> = { expression: 0, figure: 1, show: 2, display: 3 };
+
+interface Collected {
+  image: OutputImage;
+  seq: number;
+}
+
+/** width/height from a PNG's IHDR (undefined for anything else) */
+export function pngSize(b64: string): { width: number; height: number } | undefined {
+  const head = Buffer.from(b64.slice(0, 48), 'base64');
+  if (head.length < 24 || head.readUInt32BE(0) !== 0x89504e47) return undefined;
+  return { width: head.readUInt32BE(16), height: head.readUInt32BE(20) };
+}
+
+export class CellCollector {
+  stdout = '';
+  stderr = '';
+  /** bytes this side dropped (output that bypassed the prelude's cap, e.g. from C code) */
+  readonly clientDropped = { stdout: 0, stderr: 0 };
+  result: PreludeResult | undefined;
+  /** IPython's error message, if the wrapper itself raised (e.g. an interrupt at its very end) */
+  ipythonError: { ename: string; evalue: string; traceback: string[] } | undefined;
+  private readonly images: Collected[] = [];
+  private untagged = 0;
+  private readonly bytes = { stdout: 0, stderr: 0 };
+  private readonly cap: number | undefined;
+
+  constructor(
+    maxOutputBytes: number | undefined,
+    private readonly onOutput?: (ev: ExecutionOutputEvent) => void,
+  ) {
+    // the prelude caps Python-level writes exactly; this is the backstop for fd-level output,
+    // with room for the prelude's own truncation marker
+    this.cap = maxOutputBytes === undefined ? undefined : maxOutputBytes + 4096;
+  }
+
+  handle(msg: JupyterMessage): void {
+    const c = msg.content as Record<string, any>;
+    switch (msg.header.msg_type) {
+      case 'stream':
+        this.addStream(c.name === 'stderr' ? 'stderr' : 'stdout', String(c.text ?? ''));
+        break;
+      case 'display_data':
+      case 'execute_result':
+        this.addDisplay((c.data ?? {}) as Record<string, unknown>, (c.metadata ?? {}) as Record<string, any>, msg.buffers);
+        break;
+      case 'error':
+        this.ipythonError = { ename: String(c.ename ?? 'Error'), evalue: String(c.evalue ?? ''), traceback: Array.isArray(c.traceback) ? c.traceback.map(String) : [] };
+        break;
+      default:
+        break;
+    }
+  }
+
+  /** output that came with the reply (after everything streamed) */
+  addTail(name: 'stdout' | 'stderr', text: string | undefined): void {
+    if (text) this.addStream(name, text);
+  }
+
+  private addStream(name: 'stdout' | 'stderr', text: string): void {
+    if (!text) return;
+    let keep = text;
+    if (this.cap !== undefined) {
+      const n = Buffer.byteLength(text, 'utf8');
+      const room = this.cap - this.bytes[name];
+      if (room <= 0) {
+        this.clientDropped[name] += n;
+        return;
+      }
+      if (n > room) {
+        keep = Buffer.from(text, 'utf8').subarray(0, room).toString('utf8');
+        this.clientDropped[name] += n - room;
+        this.bytes[name] = this.cap;
+      } else {
+        this.bytes[name] += n;
+      }
+    }
+    this[name] += keep;
+    this.onOutput?.({ kind: 'stream', name, text: keep });
+  }
+
+  private addDisplay(data: Record<string, unknown>, metadata: Record<string, any>, buffers: Buffer[] = []): void {
+    const tag = metadata.codedance as Record<string, any> | undefined;
+    if (data[RESULT_MIME] !== undefined) {
+      this.result = data[RESULT_MIME] as PreludeResult;
+      return;
+    }
+    // the prelude sends image bytes as a binary frame: metadata.codedance.{buffer, mime}
+    const binary = tag && typeof tag.buffer === 'number' && buffers[tag.buffer] && (tag.mime === 'image/png' || tag.mime === 'image/jpeg') ? buffers[tag.buffer] : undefined;
+    const mime: OutputImage['mime'] | undefined = binary ? tag!.mime : typeof data['image/png'] === 'string' ? 'image/png' : typeof data['image/jpeg'] === 'string' ? 'image/jpeg' : undefined;
+    if (mime) {
+      // base64 from Jupyter may be wrapped in lines: strip whitespace (only when there is any)
+      const text = binary ? binary.toString('base64') : String(data[mime]);
+      const b64 = binary || !/\s/.test(text.slice(0, 200)) ? text : text.replace(/\s+/g, '');
+      const image: OutputImage = { mime, data: b64, source: 'display' };
+      if (tag?.kind === 'image' && typeof tag.source === 'string' && tag.source in SOURCE_RANK) image.source = tag.source as OutputImage['source'];
+      const w = typeof tag?.width === 'number' ? tag.width : undefined;
+      const h = typeof tag?.height === 'number' ? tag.height : undefined;
+      const size = w !== undefined && h !== undefined ? { width: w, height: h } : mime === 'image/png' ? pngSize(b64) : undefined;
+      if (size) {
+        image.width = size.width;
+        image.height = size.height;
+      }
+      const seq = typeof tag?.seq === 'number' ? tag.seq : 1e9 + ++this.untagged;
+      this.images.push({ image, seq });
+      this.onOutput?.({ kind: 'image', image });
+      return;
+    }
+    // a display of something else (e.g. IPython's own display of a non-image): keep its text
+    if (typeof data['text/plain'] === 'string') this.addStream('stdout', `${data['text/plain']}\n`);
+  }
+
+  /** images in the seed's order */
+  orderedImages(): OutputImage[] {
+    return [...this.images].sort((a, b) => SOURCE_RANK[a.image.source] - SOURCE_RANK[b.image.source] || a.seq - b.seq).map((c) => c.image);
+  }
+
+  /** marks what this side dropped at the end of the kept text */
+  finish(): void {
+    for (const name of ['stdout', 'stderr'] as const) {
+      const d = this.clientDropped[name];
+      if (d > 0) {
+        const marker = `\n[output truncated: ${d.toLocaleString('en-US')} more bytes of ${name} were not shown (limit: ${(this.cap! - 4096).toLocaleString('en-US')} bytes per cell)]\n`;
+        this[name] += marker;
+      }
+    }
+  }
+}

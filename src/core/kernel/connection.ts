@@ -1,0 +1,73 @@
+/**
+ * Jupyter connection files: five free TCP ports on 127.0.0.1 and a random HMAC-SHA256 key,
+ * written (mode 0600) where only this session looks — never in the code's working folder.
+ */
+import { randomBytes } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import net from 'node:net';
+
+export interface ConnectionInfo {
+  transport: 'tcp';
+  ip: string;
+  shell_port: number;
+  iopub_port: number;
+  stdin_port: number;
+  control_port: number;
+  hb_port: number;
+  key: string;
+  signature_scheme: 'hmac-sha256';
+  kernel_name: string;
+}
+
+export type Channel = 'shell' | 'iopub' | 'stdin' | 'control' | 'hb';
+
+/** One port the OS says is free now (bound to port 0, then released). */
+function freePort(host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.unref();
+    srv.once('error', reject);
+    srv.listen({ port: 0, host, exclusive: true }, () => {
+      const addr = srv.address();
+      const port = typeof addr === 'object' && addr ? addr.port : 0;
+      srv.close(() => (port ? resolve(port) : reject(new Error('no port assigned'))));
+    });
+  });
+}
+
+/**
+ * Five distinct free ports. There is a short window in which another process could take
+ * one; the session retries the launch with new ports if the kernel fails to bind.
+ */
+export async function pickPorts(host = '127.0.0.1', count = 5): Promise<number[]> {
+  const ports = new Set<number>();
+  // ask for them while the previous ones are still closed-but-fresh: duplicates are rare, retry them
+  for (let tries = 0; ports.size < count && tries < count * 10; tries++) ports.add(await freePort(host));
+  if (ports.size < count) throw new Error(`could not find ${count} free TCP ports on ${host}`);
+  return [...ports];
+}
+
+export async function createConnectionInfo(host = '127.0.0.1'): Promise<ConnectionInfo> {
+  const [shell, iopub, stdin, control, hb] = await pickPorts(host, 5);
+  return {
+    transport: 'tcp',
+    ip: host,
+    shell_port: shell,
+    iopub_port: iopub,
+    stdin_port: stdin,
+    control_port: control,
+    hb_port: hb,
+    key: randomBytes(32).toString('hex'),
+    signature_scheme: 'hmac-sha256',
+    kernel_name: 'codedance',
+  };
+}
+
+export function writeConnectionFile(file: string, info: ConnectionInfo): void {
+  writeFileSync(file, JSON.stringify(info, null, 1), { mode: 0o600 });
+}
+
+export function endpoint(info: ConnectionInfo, channel: Channel): string {
+  const port = info[`${channel}_port` as const];
+  return `${info.transport}://${info.ip}:${port}`;
+}

@@ -1,0 +1,124 @@
+/**
+ * `KernelPool`: keeps `size` sessions started and waiting (prelude loaded, each with its own
+ * fresh working folder), so that a question's first cell does not wait for a kernel start.
+ * `acquire()` hands over a waiting session at once (or waits for the next one to be ready) and
+ * starts a replacement in the background. A session belongs to the caller after acquire: the
+ * caller disposes it. `dispose()` shuts down the waiting ones and any handed-out one still alive.
+ */
+import { KernelSessionError } from './errors';
+import { JupyterKernelSession } from './session';
+import type { KernelPoolOptions } from './types';
+
+interface Slot {
+  ready: Promise<JupyterKernelSession>;
+  /** set once ready resolved */
+  session?: JupyterKernelSession;
+}
+
+export class KernelPool {
+  private readonly size: number;
+  private readonly waiting: Slot[] = [];
+  private readonly all = new Set<JupyterKernelSession>();
+  private disposed = false;
+  /** the last background start failure, reported by the next acquire that has to wait */
+  private lastError: Error | undefined;
+  /** counters for diagnostics and tests */
+  readonly stats = { started: 0, acquired: 0, acquiredWarm: 0, startFailures: 0 };
+
+  constructor(private readonly opts: KernelPoolOptions) {
+    this.size = Math.max(0, Math.floor(opts.size ?? 1));
+    this.fill();
+  }
+
+  private startOne(): Slot {
+    this.stats.started++;
+    const slot: Slot = {
+      ready: JupyterKernelSession.start({ ...this.opts }).then(
+        async (s) => {
+          if (this.disposed) {
+            await s.dispose();
+            throw new KernelSessionError({ reason: 'the kernel pool was disposed', fix: 'create a new KernelPool' });
+          }
+          this.all.add(s);
+          s.onStateChange((st) => {
+            if (st === 'disposed') this.all.delete(s);
+          });
+          slot.session = s;
+          return s;
+        },
+        (e: Error) => {
+          this.stats.startFailures++;
+          this.lastError = e;
+          throw e;
+        },
+      ),
+    };
+    slot.ready.catch(() => undefined); // failures surface through acquire()
+    return slot;
+  }
+
+  private fill(): void {
+    if (this.disposed) return;
+    while (this.waiting.length < this.size) {
+      const slot = this.startOne();
+      this.waiting.push(slot);
+      // a failed background start leaves the pool: the next acquire starts afresh
+      slot.ready.catch(() => {
+        const i = this.waiting.indexOf(slot);
+        if (i >= 0) this.waiting.splice(i, 1);
+      });
+    }
+  }
+
+  /** Number of sessions started and waiting right now. */
+  get warmCount(): number {
+    return this.waiting.filter((s) => s.session && s.session.state === 'idle').length;
+  }
+
+  /** Resolves when every waiting slot has finished starting (successfully or not). */
+  async warm(): Promise<void> {
+    await Promise.all(this.waiting.map((s) => s.ready.catch(() => undefined)));
+  }
+
+  /**
+   * A started session, for the caller to own. Instant when one is waiting; otherwise waits for
+   * the earliest one starting (or starts one). A replacement starts in the background.
+   */
+  async acquire(): Promise<JupyterKernelSession> {
+    if (this.disposed) throw new KernelSessionError({ reason: 'the kernel pool was disposed', fix: 'create a new KernelPool' });
+    this.stats.acquired++;
+    // prefer one that is ready and alive
+    let idx = this.waiting.findIndex((s) => s.session && s.session.state === 'idle');
+    if (idx >= 0) this.stats.acquiredWarm++;
+    if (idx < 0) idx = this.waiting.findIndex((s) => !s.session || s.session.state !== 'disposed');
+    let slot: Slot;
+    if (idx >= 0) slot = this.waiting.splice(idx, 1)[0];
+    else slot = this.startOne();
+    this.fill();
+    try {
+      return await slot.ready;
+    } catch (e) {
+      // the background start failed: one more try in the foreground, for a clear error
+      if (this.disposed) throw e;
+      const fresh = this.startOne();
+      return await fresh.ready;
+    }
+  }
+
+  /** Shuts down every session this pool started that is still alive, waiting or handed out. */
+  async dispose(): Promise<void> {
+    if (this.disposed) return;
+    this.disposed = true;
+    const slots = this.waiting.splice(0);
+    await Promise.all([
+      ...slots.map((s) => s.ready.then((x) => x.dispose(), () => undefined)),
+      ...[...this.all].map((s) => s.dispose()),
+    ]);
+    this.all.clear();
+  }
+
+  /** the error of the last failed background start, if any */
+  get lastStartError(): Error | undefined {
+    return this.lastError;
+  }
+}

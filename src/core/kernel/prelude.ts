@@ -1,0 +1,757 @@
+/**
+ * GENERATED from prelude.py by embed-prelude.mjs — do not edit here; edit prelude.py and run
+ * `node src/core/kernel/embed-prelude.mjs`. The Python source of the kernel prelude (see prelude.py).
+ */
+export const PRELUDE_PY: string = String.raw`# CodeDance kernel prelude. Runs once in every ipykernel process (and again after a restart)
+# as the module _codedance; reproduces the executor of the seed's eval/eval.py:
+#  - one persistent namespace per question (a plain dict, as in the seed: it holds
+#    __builtins__, plt, input_image, input_image_path, input_images and what the code
+#    defines; it is not IPython's user namespace);
+#  - matplotlib Agg; plt.show() saves the current figure (only with axes; 150 dpi,
+#    bbox_inches='tight'; skipped if aspect > 200 or a side < 28 px) and closes it;
+#  - PIL Image.show() captured (aspect > 200 dropped; side < 56 -> LANCZOS upscale so the short
+#    side is 112; non-RGB/RGBA -> RGB; PNG);
+#  - the last statement, when it is an expression: PIL image or 2-D/3-D ndarray captured
+#    (floats clipped to [0,1]*255, 3 channels BGR -> RGB; JPEG as in eval.py), other non-None
+#    values printed; display(x) as the last statement is treated like x (training tool);
+#  - exit()/quit()/sys.exit()/raise SystemExit end the cell, not the kernel, and append the
+#    seed's NOTE to stdout; input() raises RuntimeError;
+#  - stdout/stderr are capped per cell (maxOutputBytes) with a clear marker.
+# Images are sent as display_data as soon as they are captured, tagged in metadata
+# {"codedance": {"kind": "image", "source": ..., "seq": n}}; the client orders them as the seed
+# does (last expression, then figures, then .show(), then other display() calls). At the end of
+# each cell one display_data of type application/vnd.codedance.result+json reports the outcome.
+#
+# This file is the source of truth; prelude.ts embeds it verbatim (a unit test checks they match).
+# Keep it free of backticks and dollar-brace sequences so it embeds in a TS template literal.
+
+import ast
+import base64
+import builtins
+import io
+import json
+import linecache
+import os
+import signal
+import struct
+import sys
+import threading
+import traceback
+
+EXIT_NOTE = "\nNOTE: Code execution was halted by a call to exit() or quit(). Do not use exit() or quit() in your code."
+RESULT_MIME = "application/vnd.codedance.result+json"
+PRELUDE_FILE = "<codedance-prelude>"
+
+config = {}
+ns = {}
+_state = {"count": 0, "cell": None}
+_np = None
+_Image = None
+_plt = None
+
+
+# ----------------------------------------------------------------------------------------------
+# publishing to the client
+# ----------------------------------------------------------------------------------------------
+
+def _shell():
+    from IPython import get_ipython
+    return get_ipython()
+
+
+def _publish(data, metadata):
+    for s in (sys.stdout, sys.stderr):
+        try:
+            s.flush()
+        except Exception:
+            pass
+    _shell().display_pub.publish(data=data, metadata=metadata)
+
+
+def _png_size(raw):
+    if raw[:8] == b"\x89PNG\r\n\x1a\n" and len(raw) >= 24:
+        return struct.unpack(">II", raw[16:24])
+    return (None, None)
+
+
+def _publish_binary(raw, metadata):
+    """display_data whose bytes travel as a binary buffer frame (no base64, no JSON of a large
+    string, no HMAC over it: several ms less per image); metadata.codedance.buffer says which."""
+    for s in (sys.stdout, sys.stderr):
+        try:
+            s.flush()
+        except Exception:
+            pass
+    dp = _shell().display_pub
+    content = {"data": {}, "metadata": metadata, "transient": {}}
+    dp.session.send(dp.pub_socket, "display_data", content=content, parent=dp.parent_header, ident=dp.topic, buffers=[raw])
+
+
+class _Cell(object):
+    def __init__(self, n):
+        self.n = n
+        self.seq = 0
+
+    def emit(self, source, fmt, raw, width, height):
+        self.seq += 1
+        mime = "image/png" if fmt == "PNG" else "image/jpeg"
+        tag = {"kind": "image", "source": source, "seq": self.seq, "cell": self.n, "width": width, "height": height}
+        if config.get("binaryImages", True):
+            try:
+                _publish_binary(raw, {"codedance": dict(tag, buffer=0, mime=mime)})
+                return
+            except Exception:
+                pass
+        _publish({mime: base64.b64encode(raw).decode("ascii")}, {"codedance": tag})
+
+
+def _emit(source, fmt, raw, width, height):
+    cell = _state["cell"]
+    if cell is not None:
+        cell.emit(source, fmt, raw, width, height)
+
+
+# ----------------------------------------------------------------------------------------------
+# capture: plt.show(), Image.show(), display(), last expression (eval.py semantics)
+# ----------------------------------------------------------------------------------------------
+
+def _captured_plt_show(*_args, **_kwargs):
+    plt = _plt
+    current_fig = plt.gcf()
+    if current_fig and current_fig.get_axes():
+        try:
+            try:
+                w_in, h_in = current_fig.get_size_inches()
+                dpi_val = current_fig.get_dpi() or 72
+                width_px, height_px = w_in * dpi_val, h_in * dpi_val
+                if min(width_px, height_px) == 0:
+                    aspect_ratio = float("inf")
+                else:
+                    aspect_ratio = max(width_px, height_px) / min(width_px, height_px)
+                if aspect_ratio > 200 or width_px < 28 or height_px < 28:
+                    plt.close(current_fig)
+                    return
+            except Exception:
+                pass
+            img_buffer = io.BytesIO()
+            current_fig.savefig(img_buffer, format="png", bbox_inches="tight", dpi=150)
+            raw = img_buffer.getvalue()
+            w, h = _png_size(raw)
+            _emit("figure", "PNG", raw, w, h)
+        except Exception as e:
+            print(f"ERROR [capture_plt_show:local]: Failed to save figure {current_fig.number}: {e}\n", file=sys.stderr)
+        finally:
+            plt.close(current_fig)
+    return
+
+
+def _guarded_pil(pil_image, drop_at_200_inclusive):
+    """The seed's PIL guards. Returns the image to encode, or None to drop it."""
+    width, height = pil_image.size
+    aspect_ratio = max(height, width) / min(height, width)
+    # eval.py: show() drops when aspect > 200; the last expression keeps it only when < 200
+    if (aspect_ratio >= 200) if drop_at_200_inclusive else (aspect_ratio > 200):
+        return None
+    if width < 56 or height < 56:
+        scale = 112 / min(width, height)
+        new_w = int(width * scale)
+        new_h = int(height * scale)
+        pil_image = pil_image.resize((new_w, new_h), _Image.LANCZOS)
+    if pil_image.mode not in ["RGB", "RGBA"]:
+        pil_image = pil_image.convert("RGB")
+    return pil_image
+
+
+def _encode(pil_image, fmt):
+    if fmt == "JPEG" and pil_image.mode == "RGBA":
+        # eval.py would fail here ("cannot write mode RGBA as JPEG"); keep the image instead
+        pil_image = pil_image.convert("RGB")
+    buf = io.BytesIO()
+    pil_image.save(buf, format=fmt)
+    return buf.getvalue(), pil_image.size
+
+
+def _captured_pil_show(self, *_args, **_kwargs):
+    try:
+        pil_image = _guarded_pil(self, False)
+        if pil_image is None:
+            return
+        raw, (w, h) = _encode(pil_image, "PNG")
+        _emit("show", "PNG", raw, w, h)
+    except Exception as e:
+        print(f"ERROR [capture_pil_show]: Failed to save figure via show(): {e}\n", file=sys.stderr)
+
+
+def _ndarray_to_pil(image_array):
+    np = _np
+    if image_array.dtype != np.uint8:
+        if np.issubdtype(image_array.dtype, np.floating):
+            image_array = (image_array.clip(0, 1) * 255).astype(np.uint8)
+        else:
+            image_array = image_array.astype(np.uint8)
+    if image_array.ndim == 3 and image_array.shape[2] == 3:
+        image_array = image_array[:, :, ::-1]
+    pil_image = _Image.fromarray(image_array)
+    if pil_image.mode not in ["RGB", "RGBA"]:
+        pil_image = pil_image.convert("RGB")
+    return pil_image
+
+
+def _capture_value(result_val, source):
+    """eval.py's handling of the last expression's value."""
+    fmt = config.get("expressionImageFormat", "JPEG")
+    type_str = str(type(result_val))
+    if "PIL" in type_str:
+        try:
+            pil_image = _guarded_pil(result_val, True)
+            if pil_image is not None:
+                raw, (w, h) = _encode(pil_image, fmt)
+                _emit(source, fmt, raw, w, h)
+        except Exception as e:
+            print(f"ERROR: Failed to display PIL Image: {e}\n", file=sys.stderr)
+    elif "numpy.ndarray" in type_str:
+        try:
+            if result_val.ndim in [2, 3] and result_val.size > 1:
+                raw, (w, h) = _encode(_ndarray_to_pil(result_val), fmt)
+                _emit(source, fmt, raw, w, h)
+            else:
+                print(result_val)
+        except Exception as e:
+            print(f"ERROR: Failed to display numpy.ndarray as Image: {e}\n", file=sys.stderr)
+    elif result_val is not None:
+        print(result_val)
+
+
+def _display(*objs, **_kwargs):
+    """display(x) anywhere in the code: images are captured (PNG, the show() guards), figures
+    saved like plt.show() (not closed), anything else printed."""
+    for obj in objs:
+        type_str = str(type(obj))
+        try:
+            if "PIL" in type_str and hasattr(obj, "size") and hasattr(obj, "save"):
+                pil_image = _guarded_pil(obj, False)
+                if pil_image is not None:
+                    raw, (w, h) = _encode(pil_image, "PNG")
+                    _emit("display", "PNG", raw, w, h)
+            elif "numpy.ndarray" in type_str and obj.ndim in [2, 3] and obj.size > 1:
+                raw, (w, h) = _encode(_ndarray_to_pil(obj), "PNG")
+                _emit("display", "PNG", raw, w, h)
+            elif type(obj).__name__ == "Figure" and hasattr(obj, "savefig"):
+                if obj.get_axes():
+                    buf = io.BytesIO()
+                    obj.savefig(buf, format="png", bbox_inches="tight", dpi=150)
+                    raw = buf.getvalue()
+                    w, h = _png_size(raw)
+                    _emit("display", "PNG", raw, w, h)
+            else:
+                print(obj)
+        except Exception as e:
+            print(f"ERROR: Failed to display {type(obj).__name__}: {e}\n", file=sys.stderr)
+
+
+# ----------------------------------------------------------------------------------------------
+# sandbox patches (active only while a cell runs, as in the seed)
+# ----------------------------------------------------------------------------------------------
+
+class _SandboxExit(Exception):
+    def __init__(self, code=0):
+        self.code = code
+        super().__init__(f"Sandboxed exit with code {code}")
+
+
+def _patched_exit(code=0):
+    raise _SandboxExit(code)
+
+
+def _blocked_input(*_args, **_kwargs):
+    raise RuntimeError("input() is disabled inside the sandbox.")
+
+
+_MISSING = object()
+
+
+HOLD_SECONDS = 0.05
+
+
+class _Limited(object):
+    """The cell's sys.stdout / sys.stderr.
+
+    - A per-cell cap: the first limit bytes reach the client, the rest are counted and a
+      marker says so at the end.
+    - Short cells print without a round of stream messages: text is held while the cell is
+      younger than HOLD_SECONDS and returned with the execute_reply (take_held); a held text
+      is released to the real stream after HOLD_SECONDS (from ipykernel's IO thread), when
+      it grows past 64 KiB, or when the code flushes, so long cells still stream live.
+    """
+
+    def __init__(self, target, name, limit, hold):
+        self._target = target
+        self._name = name
+        self._limit = limit
+        self._used = 0
+        self.dropped = 0
+        self._hold = hold
+        self._held = []
+        self._held_n = 0
+        self._timer_set = False
+        self._lock = threading.Lock()
+
+    def _emit(self, s):
+        with self._lock:
+            if self._hold:
+                self._held.append(s)
+                self._held_n += len(s)
+                if self._held_n <= 65536:
+                    if self._timer_set:
+                        return
+                    self._timer_set = True
+                    if _release_later(self):
+                        return
+                self._release_locked()
+                return
+        self._target.write(s)
+
+    def _release_locked(self):
+        self._hold = False
+        if self._held:
+            text = "".join(self._held)
+            self._held = []
+            self._held_n = 0
+            self._target.write(text)
+
+    def release(self):
+        with self._lock:
+            self._release_locked()
+
+    def take_held(self):
+        """stops holding; returns what was held (for the reply)"""
+        with self._lock:
+            self._hold = False
+            text = "".join(self._held)
+            self._held = []
+            self._held_n = 0
+            return text
+
+    def write(self, s):
+        if not isinstance(s, str):
+            raise TypeError(f"write() argument must be str, not {type(s).__name__}")
+        if self._limit is None:
+            self._emit(s)
+            return len(s)
+        n = len(s) if s.isascii() else len(s.encode("utf-8", "surrogatepass"))
+        room = self._limit - self._used
+        if room <= 0:
+            self.dropped += n
+        elif n <= room:
+            self._used += n
+            self._emit(s)
+        else:
+            self._emit(s[:room])
+            self._used = self._limit
+            self.dropped += n - room
+        return len(s)
+
+    def writelines(self, lines):
+        for line in lines:
+            self.write(line)
+
+    def flush(self):
+        self.release()
+        self._target.flush()
+
+    def isatty(self):
+        return False
+
+    def marker(self):
+        if not self.dropped:
+            return ""
+        return (f"\n[output truncated: {self.dropped:,} more bytes of {self._name} were not shown "
+                f"(limit: {self._limit:,} bytes per cell)]\n")
+
+    def __getattr__(self, name):
+        return getattr(self._target, name)
+
+
+def _release_later(stream):
+    """releases a held stream after HOLD_SECONDS, from ipykernel's IO thread (no thread of our
+    own); False when that is not possible (then the caller does not hold)"""
+    try:
+        pub = getattr(stream._target, "pub_thread", None)
+        if pub is None or pub.thread is None or not pub.thread.is_alive():
+            return False
+        loop = pub.io_loop
+        pub.schedule(lambda: loop.call_later(HOLD_SECONDS, stream.release))
+        return True
+    except Exception:
+        return False
+
+
+def _clean_tb(te):
+    """drops the prelude's own frames from a TracebackException (and its chain)"""
+    seen = set()
+    while te is not None and id(te) not in seen:
+        seen.add(id(te))
+        te.stack = traceback.StackSummary.from_list([f for f in te.stack if f.filename != PRELUDE_FILE])
+        if te.__cause__ is not None:
+            _clean_tb(te.__cause__)
+        te = te.__context__
+
+
+def _describe_error(e):
+    try:
+        te = traceback.TracebackException(type(e), e, e.__traceback__)
+        _clean_tb(te)
+        lines = list(te.format())
+    except Exception:
+        lines = [f"{type(e).__name__}: {e}\n"]
+    lineno = getattr(e, "lineno", None) if isinstance(e, SyntaxError) else None
+    return {"ename": type(e).__name__, "evalue": str(e), "lineno": lineno, "traceback": lines}
+
+
+def _register_source(code):
+    lines = code.splitlines(True)
+    for name in ("<ast>", "<string>"):
+        linecache.cache[name] = (len(code), None, lines, name)
+
+
+def _exec_cell(code):
+    """eval.py: the last statement, if an expression, is evaluated and its value captured."""
+    try:
+        node = ast.parse(code, mode="exec")
+    except SyntaxError:
+        node = None
+    if node is None:
+        # the seed falls back to exec(code), which reports '(<string>, line N)'
+        exec(code, ns, ns)
+        return
+    if node.body and isinstance(node.body[-1], ast.Expr):
+        if len(node.body) > 1:
+            module_body = ast.Module(body=node.body[:-1], type_ignores=[])
+            exec(compile(module_body, filename="<ast>", mode="exec"), ns, ns)
+        last = node.body[-1].value
+        source = "expression"
+        if (isinstance(last, ast.Call) and getattr(last.func, "id", None) == "display"
+                and len(last.args) == 1 and not last.keywords and ns.get("display", _display) is _display):
+            last = last.args[0]  # the training tool's display(x) special case
+        result_val = eval(compile(ast.Expression(body=last), filename="<ast>", mode="eval"), ns, ns)
+        _capture_value(result_val, source)
+    else:
+        exec(code, ns, ns)
+
+
+def run(payload_b64, publish=True):
+    """Runs one cell. The client sends _codedance_run("<base64 json>") as an execute_request;
+    the do_execute hook (see install) calls this directly and puts the result record in the
+    execute_reply; through IPython's run_cell (hook absent) it is published as display_data."""
+    req = json.loads(base64.b64decode(payload_b64).decode("utf-8"))
+    code = req["code"]
+    limit = req.get("maxOutputBytes", config.get("maxOutputBytes"))
+    _state["count"] += 1
+    cell = _Cell(_state["count"])
+    _state["cell"] = cell
+    result = {"kind": "result", "op": "run", "count": cell.n, "status": "ok"}
+
+    real_out, real_err = sys.stdout, sys.stderr
+    # hold short cells' output for the reply only when the reply carries it (do_execute hook)
+    out = _Limited(real_out, "stdout", limit, not publish)
+    err = _Limited(real_err, "stderr", limit, not publish)
+    saved_builtins = {k: builtins.__dict__.get(k, _MISSING) for k in ("exit", "quit", "input", "display")}
+    saved_sys_exit = sys.exit
+    saved_plt_show = _plt.show
+    saved_pil_show = _Image.Image.show
+    saved_cwd = None
+    try:
+        saved_cwd = os.getcwd()
+    except Exception:
+        pass
+    prev_sigint = None
+    try:
+        try:
+            builtins.exit = _patched_exit
+            builtins.quit = _patched_exit
+            builtins.input = _blocked_input
+            builtins.display = _display
+            sys.exit = _patched_exit
+            _plt.show = _captured_plt_show
+            _Image.Image.show = _captured_pil_show
+            ns["plt"] = _plt
+            ns["__builtins__"] = builtins
+            os.chdir(config["workdir"])
+            _register_source(code)
+            sys.stdout, sys.stderr = out, err
+            _exec_cell(code)
+        except (_SandboxExit, SystemExit):
+            result["status"] = "exit"
+        except KeyboardInterrupt as e:
+            result["status"] = "interrupted"
+            result["error"] = _describe_error(e)
+        except BaseException as e:  # noqa: B902 - everything the code raises is reported
+            result["status"] = "error"
+            result["error"] = _describe_error(e)
+    finally:
+        # from here on a late interrupt (timeout racing the end of the cell) is ignored
+        try:
+            prev_sigint = signal.signal(signal.SIGINT, signal.SIG_IGN)
+        except Exception:
+            prev_sigint = None
+        sys.stdout, sys.stderr = real_out, real_err
+        for k, v in saved_builtins.items():
+            if v is _MISSING:
+                builtins.__dict__.pop(k, None)
+            else:
+                builtins.__dict__[k] = v
+        sys.exit = saved_sys_exit
+        _plt.show = saved_plt_show
+        _Image.Image.show = saved_pil_show
+        if saved_cwd is not None:
+            try:
+                os.chdir(saved_cwd)
+            except Exception:
+                pass
+        _state["cell"] = None
+        try:
+            tails = {}
+            for stream, target in ((out, real_out), (err, real_err)):
+                tail = stream.take_held() + stream.marker()
+                if stream is out and result["status"] == "exit":
+                    tail += EXIT_NOTE
+                if publish:
+                    if tail:
+                        target.write(tail)
+                else:
+                    tails[stream._name] = tail
+            if tails:
+                result["stdout"] = tails.get("stdout", "")
+                result["stderr"] = tails.get("stderr", "")
+            result["truncated"] = {"stdout": out.dropped, "stderr": err.dropped}
+            if publish:
+                _publish({RESULT_MIME: result}, {"codedance": {"kind": "result"}})
+        finally:
+            if prev_sigint is not None:
+                signal.signal(signal.SIGINT, prev_sigint)
+    # through IPython (publish=True) a returned value would be displayed: return nothing there
+    return None if publish else result
+
+
+RUN_PREFIX = '_codedance_run("'
+
+
+def _hook_do_execute(kernel):
+    """Cells of ours skip IPython's run_cell (input transforms, async detection, compile,
+    history, display traps): about a millisecond per cell. The message flow stays standard:
+    execute_request -> busy, execute_input, outputs, execute_reply (with our record under
+    'codedance'), idle. Anything else (e.g. our own setup code) goes the usual way."""
+    original = kernel.do_execute
+
+    def do_execute(code, silent, store_history=True, user_expressions=None, allow_stdin=False, **kwargs):
+        if isinstance(code, str) and code.startswith(RUN_PREFIX) and code.endswith('")'):
+            result = run(code[len(RUN_PREFIX):-2], publish=False)
+            return {"status": "ok", "execution_count": result.get("count", 0), "user_expressions": {},
+                    "payload": [], "codedance": result}
+        return original(code, silent, store_history, user_expressions, allow_stdin, **kwargs)
+
+    kernel.do_execute = do_execute
+
+
+# ----------------------------------------------------------------------------------------------
+# input images (eval.py's preparation, Qwen smart resize)
+# ----------------------------------------------------------------------------------------------
+
+def _round_by_factor(number, factor):
+    return round(number / factor) * factor
+
+
+def _ceil_by_factor(number, factor):
+    import math
+    return math.ceil(number / factor) * factor
+
+
+def _floor_by_factor(number, factor):
+    import math
+    return math.floor(number / factor) * factor
+
+
+def smart_resize(height, width, factor=28, min_pixels=4 * 28 * 28, max_pixels=16384 * 28 * 28):
+    """eval.py's smart_resize (qwen_vl_utils): returns (height, width), multiples of factor."""
+    import math
+    h_bar = max(factor, _round_by_factor(height, factor))
+    w_bar = max(factor, _round_by_factor(width, factor))
+    if h_bar * w_bar > max_pixels:
+        beta = math.sqrt((height * width) / max_pixels)
+        h_bar = _floor_by_factor(height / beta, factor)
+        w_bar = _floor_by_factor(width / beta, factor)
+    elif h_bar * w_bar < min_pixels:
+        beta = math.sqrt(min_pixels / (height * width))
+        h_bar = _ceil_by_factor(height * beta, factor)
+        w_bar = _ceil_by_factor(width * beta, factor)
+    return h_bar, w_bar
+
+
+def _prepare_one(data, opts):
+    img = _Image.open(io.BytesIO(data))
+    ori_width, ori_height = img.size
+    if img.mode == "P":
+        if "transparency" in img.info:
+            img = img.convert("RGBA")
+        img = img.convert("RGB")
+    elif img.mode != "RGB":
+        img = img.convert("RGB")
+    if opts.get("resize") == "qwen-smart":
+        resize_h, resize_w = smart_resize(ori_height, ori_width, 28,
+                                          opts.get("minPixels", 4 * 28 * 28), opts.get("maxPixels", 16384 * 28 * 28))
+        img = img.resize((resize_w, resize_h), resample=_Image.BICUBIC)
+    else:
+        img.load()
+    return img, ori_width, ori_height
+
+
+def set_inputs(payload_b64):
+    """Prepares the question's images, saves input_image.jpg (input_image_2.jpg, ...) in the
+    working folder and binds input_image, input_image_path and input_images."""
+    req = json.loads(base64.b64decode(payload_b64).decode("utf-8"))
+    result = {"kind": "result", "op": "inputs", "status": "ok", "prepared": []}
+    try:
+        workdir = config["workdir"]
+        images = []
+        paths = []
+        for i, path in enumerate(req["files"]):
+            with open(path, "rb") as f:
+                data = f.read()
+            try:
+                img, ow, oh = _prepare_one(data, req["options"])
+            except Exception as e:
+                raise ValueError(f"input image #{i + 1} could not be read: {type(e).__name__}: {e}")
+            name = "input_image.jpg" if i == 0 else f"input_image_{i + 1}.jpg"
+            target = os.path.join(workdir, name)
+            img.save(target)
+            png = io.BytesIO()
+            img.save(png, format="PNG")
+            result["prepared"].append({
+                "pngBase64": base64.b64encode(png.getvalue()).decode("ascii"),
+                "width": img.size[0], "height": img.size[1],
+                "originalWidth": ow, "originalHeight": oh,
+            })
+            images.append(img)
+            paths.append(target)
+        # files of an earlier, longer list
+        k = len(paths) + 1
+        while os.path.exists(os.path.join(workdir, f"input_image_{k}.jpg")):
+            os.remove(os.path.join(workdir, f"input_image_{k}.jpg"))
+            k += 1
+        for key in ("input_image", "input_image_path", "input_images"):
+            ns.pop(key, None)
+        if images:
+            ns["input_image"] = images[0]
+            ns["input_image_path"] = paths[0]
+            ns["input_images"] = images
+    except BaseException as e:
+        result["status"] = "error"
+        result["error"] = _describe_error(e)
+        result["prepared"] = []
+    _publish({RESULT_MIME: result}, {"codedance": {"kind": "result"}})
+
+
+# ----------------------------------------------------------------------------------------------
+# install
+# ----------------------------------------------------------------------------------------------
+
+def _watch_parent(ppid, folders):
+    """ends the kernel (and removes its folders) when the Node process that started it is gone
+    without shutting it down (e.g. killed with SIGKILL)"""
+    import shutil
+    import time
+    while True:
+        time.sleep(0.5)
+        if os.getppid() != ppid:
+            for d in folders:
+                shutil.rmtree(d, ignore_errors=True)
+            os._exit(0)
+
+
+def _speed_up_kernel(kernel):
+    """Per-cell costs of ipykernel 6 that buy nothing here (about 1 ms per cell):
+     - a 0.5 ms sleep after every execute (we wait for iopub's 'idle', which the IO thread
+       sends after every output of the cell, so nothing can be missed);
+     - flush() of an empty stream still does a round trip to the IO thread; it now returns at
+       once when nothing was written since the last flush (a flush with data stays as it is:
+       it must wait, or the IO thread would queue the stream message after 'idle')."""
+    try:
+        if hasattr(kernel, "_execute_sleep"):
+            kernel._execute_sleep = 0
+    except Exception:
+        pass
+    try:
+        from ipykernel.iostream import OutStream
+        if getattr(OutStream.flush, "_codedance_fast", False):
+            return
+        original_flush = OutStream.flush
+        original_inner = OutStream._flush
+        inflight = [0]
+
+        def _flush(self):
+            inflight[0] += 1
+            try:
+                return original_inner(self)
+            finally:
+                inflight[0] -= 1
+
+        def flush(self):
+            try:
+                # nothing written since the last flush, and no flush of the IO thread between
+                # taking the text and queueing its message (checked last, see the race notes)
+                if (not self._flush_pending and not getattr(self, "_subprocess_flush_pending", False)
+                        and self._buffer.tell() == 0 and inflight[0] == 0):
+                    return
+            except Exception:
+                pass
+            return original_flush(self)
+
+        flush._codedance_fast = True
+        OutStream._flush = _flush
+        OutStream.flush = flush
+    except Exception:
+        pass
+
+
+def install(config_b64):
+    global _np, _Image, _plt
+    cfg = json.loads(base64.b64decode(config_b64).decode("utf-8"))
+    config.clear()
+    config.update(cfg)
+    fmt = str(cfg.get("expressionImageFormat", "jpeg")).upper()
+    config["expressionImageFormat"] = "PNG" if fmt == "PNG" else "JPEG"
+
+    limit_mb = cfg.get("memoryLimitMb")
+    if limit_mb:
+        import resource
+        soft = int(limit_mb) * 1024 * 1024
+        _soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+        if hard != resource.RLIM_INFINITY and soft > hard:
+            soft = hard
+        resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
+
+    os.environ["MPLBACKEND"] = "Agg"
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+    from PIL import Image
+    _np, _Image, _plt = np, Image, plt
+
+    ns.clear()
+    ns["__builtins__"] = builtins
+    ns["plt"] = plt
+
+    if cfg.get("watchParent", True):
+        t = threading.Thread(target=_watch_parent, args=(os.getppid(), list(cfg.get("orphanCleanup", []))),
+                             name="codedance-parent-watch", daemon=True)
+        t.start()
+
+    shell = _shell()
+    if cfg.get("hookExecute", True) and getattr(shell, "kernel", None) is not None:
+        _hook_do_execute(shell.kernel)
+        _speed_up_kernel(shell.kernel)
+    shell.user_ns["_codedance_run"] = run
+    shell.user_ns["_codedance_set_inputs"] = set_inputs
+    return {"python": sys.version.split()[0], "pid": os.getpid()}
+`;

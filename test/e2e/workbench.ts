@@ -1,0 +1,140 @@
+/** Playwright helpers for VS Code's web workbench (code-server 4.100 = VS Code 1.100). */
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import type { Frame, Locator, Page } from 'playwright-core';
+
+export const ARTIFACTS = path.resolve(__dirname, '.artifacts');
+
+export async function screenshot(page: Page, name: string): Promise<string> {
+  mkdirSync(ARTIFACTS, { recursive: true });
+  const file = path.join(ARTIFACTS, name);
+  await page.screenshot({ path: file });
+  return file;
+}
+
+/**
+ * Opens the workbench and waits until it is laid out, titled `titleIncludes`, and `ready` (e.g.
+ * a contribution of the extension) is visible. Returns seconds from navigation to ready.
+ */
+export async function openWorkbench(page: Page, url: string, titleIncludes: string, ready?: Locator): Promise<number> {
+  const t0 = performance.now();
+  await page.goto(url);
+  await page.locator('.monaco-workbench .part.statusbar').waitFor({ timeout: 30_000 });
+  await page.waitForFunction((text) => document.title.includes(text), titleIncludes, { timeout: 30_000 });
+  await ready?.waitFor({ timeout: 30_000 });
+  return (performance.now() - t0) / 1000;
+}
+
+const activityLabel = (label: string) => `a.action-label[aria-label^="${label}"]`;
+
+export function activityBarItem(page: Page, label: string): Locator {
+  return page.locator(`.part.activitybar .action-item ${activityLabel(label)}`);
+}
+
+export function paneHeader(page: Page, title: string): Locator {
+  return page.locator('.part.sidebar .pane-header', { has: page.locator('h3.title', { hasText: new RegExp(`^${title}$`, 'i') }) });
+}
+
+/** Shows a view container from the activity bar (clicking an already shown one would hide it). */
+export async function openViewContainer(page: Page, label: string): Promise<void> {
+  const tab = activityBarItem(page, label).locator('xpath=..'); // li.action-item[role=tab]
+  await tab.waitFor({ timeout: 20_000 });
+  if ((await tab.getAttribute('aria-expanded')) !== 'true') await activityBarItem(page, label).click();
+  await page.locator('.part.activitybar li.action-item[aria-expanded="true"]', { has: page.locator(activityLabel(label)) })
+    .waitFor({ timeout: 10_000 });
+}
+
+/**
+ * A webview's content frame: webviews are nested iframes (iframe.webview.ready → #active-frame),
+ * and webview *views* sit in an overlay outside their pane, so find the frame by its content.
+ */
+export async function findWebviewFrame(page: Page, selector: string, timeoutMs = 15_000): Promise<Frame> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    for (const frame of page.frames()) {
+      if (frame === page.mainFrame()) continue;
+      if (await frame.$(selector).catch(() => null)) return frame;
+    }
+    await page.waitForTimeout(200);
+  }
+  throw new Error(`no webview frame with ${selector} within ${timeoutMs / 1000} s`);
+}
+
+const quickInput = (page: Page) => page.locator('.quick-input-widget');
+
+/**
+ * Runs a command from the command palette: F1, type `>title`, wait for the row, Enter. Contributed
+ * commands show up once the extension host has the manifest; retry until then.
+ */
+export async function runCommand(page: Page, title: string, { timeoutMs = 30_000, beforeEnter }: {
+  timeoutMs?: number;
+  beforeEnter?: () => Promise<unknown>;
+} = {}): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (let attempt = 1; ; attempt++) {
+    await page.keyboard.press('F1');
+    const input = quickInput(page).locator('input');
+    await input.waitFor({ timeout: 10_000 });
+    await input.fill(`>${title}`);
+    const row = quickInput(page).locator('.monaco-list-row', { has: page.locator('.label-name', { hasText: title }) }).first();
+    try {
+      await row.waitFor({ timeout: 3000 });
+      await beforeEnter?.();
+      await page.keyboard.press('Enter');
+      await quickInput(page).waitFor({ state: 'hidden', timeout: 5000 }).catch(() => {});
+      return;
+    } catch (err) {
+      await page.keyboard.press('Escape');
+      if (Date.now() > deadline) {
+        throw new Error(`command "${title}" not found in the command palette after ${attempt} attempts: ${(err as Error).message}`);
+      }
+      await page.waitForTimeout(500);
+    }
+  }
+}
+
+/**
+ * Waits until `text` shows up in a notification toast or in any webview (wherever the extension
+ * chooses to answer); returns where it was found.
+ */
+export async function waitForTextInUi(page: Page, text: string, timeoutMs = 15_000): Promise<'notification' | 'webview'> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await notificationToast(page, text).count()) return 'notification';
+    for (const frame of page.frames()) {
+      if (frame === page.mainFrame()) continue;
+      const body = await frame.locator('body').innerText({ timeout: 500 }).catch(() => '');
+      if (body.includes(text)) return 'webview';
+    }
+    await page.waitForTimeout(200);
+  }
+  throw new Error(`"${text}" did not appear in a notification or a webview within ${timeoutMs / 1000} s`);
+}
+
+/** A notification toast, once its fade-in finished (so that screenshots show it). */
+export function notificationToast(page: Page, text: string | RegExp): Locator {
+  return page.locator('.notifications-toasts .notification-toast.notification-fade-in-done', { hasText: text });
+}
+
+export function explorerRow(page: Page, fileName: string): Locator {
+  return page.locator('.explorer-folders-view .monaco-list-row', {
+    has: page.locator('.label-name', { hasText: new RegExp(`^${fileName.replace(/\./g, '\\.')}$`) }),
+  });
+}
+
+/** Right-clicks an explorer row and returns the context menu. */
+export async function explorerContextMenu(page: Page, fileName: string): Promise<Locator> {
+  const row = explorerRow(page, fileName);
+  await row.waitFor({ timeout: 15_000 });
+  await row.click({ button: 'right' });
+  const menu = page.locator('.context-view .monaco-menu');
+  await menu.waitFor({ timeout: 5000 });
+  // VS Code arms a menu item's mouseup handler 100 ms after rendering it (so the release of the
+  // right click cannot pick an item): a click sooner than that is silently ignored.
+  await page.waitForTimeout(150);
+  return menu;
+}
+
+export function menuItem(menu: Locator, label: string): Locator {
+  return menu.locator('.action-item .action-label', { hasText: new RegExp(`^${label}$`) });
+}

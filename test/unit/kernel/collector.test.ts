@@ -1,0 +1,50 @@
+import { strict as assert } from 'node:assert';
+import { CellCollector, pngSize, RESULT_MIME } from '../../../src/core/kernel/collector';
+import type { ExecutionOutputEvent } from '../../../src/core/kernel/types';
+import { type JupyterMessage, makeHeader } from '../../../src/core/kernel/wire';
+
+function msg(type: string, content: Record<string, unknown>): JupyterMessage {
+  return { identities: [], header: makeHeader(type, 'k'), parent_header: {}, metadata: {}, content, buffers: [] };
+}
+const PNG_1x1 = 'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAIAAACQd1PeAAAADElEQVR4nGP4z8AAAAMBAQDJ/pLvAAAAAElFTkSuQmCC';
+const img = (source: string, seq: number) => msg('display_data', { data: { 'image/png': PNG_1x1 }, metadata: { codedance: { kind: 'image', source, seq, width: seq, height: seq } } });
+
+describe('kernel CellCollector', () => {
+  it('orders images as the seed: last expression, figures, .show(), display', () => {
+    const c = new CellCollector(1000);
+    for (const m of [img('show', 1), img('figure', 2), img('display', 3), img('figure', 4), img('expression', 5)]) c.handle(m);
+    assert.deepEqual(c.orderedImages().map((i) => `${i.source}:${i.width}`), ['expression:5', 'figure:2', 'figure:4', 'show:1', 'display:3']);
+  });
+
+  it('untagged images (IPython display) count as display, after tagged ones; PNG size read from the header', () => {
+    const c = new CellCollector(undefined);
+    c.handle(msg('display_data', { data: { 'image/png': PNG_1x1, 'text/plain': '<PIL>' }, metadata: {} }));
+    c.handle(img('display', 9));
+    const out = c.orderedImages();
+    assert.deepEqual(out.map((i) => i.width), [9, 1]);
+    assert.deepEqual(pngSize(PNG_1x1), { width: 1, height: 1 });
+  });
+
+  it('collects streams, streams them live, and keeps the result record', () => {
+    const events: ExecutionOutputEvent[] = [];
+    const c = new CellCollector(1000, (e) => events.push(e));
+    c.handle(msg('stream', { name: 'stdout', text: 'a' }));
+    c.handle(msg('stream', { name: 'stderr', text: 'b' }));
+    c.handle(msg('stream', { name: 'stdout', text: 'c' }));
+    c.handle(msg('display_data', { data: { [RESULT_MIME]: { kind: 'result', op: 'run', status: 'ok', count: 3 } }, metadata: {} }));
+    c.handle(msg('display_data', { data: { 'text/plain': '42' }, metadata: {} }));
+    assert.equal(c.stdout, 'ac42\n');
+    assert.equal(c.stderr, 'b');
+    assert.equal(c.result?.count, 3);
+    assert.deepEqual(events.map((e) => (e.kind === 'stream' ? e.name : 'image')), ['stdout', 'stderr', 'stdout', 'stdout']);
+  });
+
+  it('caps output that bypasses the prelude and marks it', () => {
+    const c = new CellCollector(10);
+    c.handle(msg('stream', { name: 'stdout', text: 'x'.repeat(5000) }));
+    c.handle(msg('stream', { name: 'stdout', text: 'y'.repeat(100) }));
+    c.finish();
+    assert.equal(c.clientDropped.stdout, 5100 - 4106);
+    assert.match(c.stdout, /\[output truncated: 994 more bytes of stdout were not shown \(limit: 10 bytes per cell\)\]\n$/);
+  });
+});
