@@ -57,6 +57,7 @@ for (const layer of layers) {
     results.push({ layer, passed: 2 - failed, failed, skipped: 0, seconds: (Date.now() - t0) / 1000 });
     continue;
   }
+  if (layer === 'e2e') rmSync(path.join(root, 'test/e2e/.artifacts'), { recursive: true, force: true });
   if (layer === 'e2e' || layer === 'integration') {
     // the bundles are what VS Code and the CLI tests load
     const b = run('node', ['scripts/build.mjs']);

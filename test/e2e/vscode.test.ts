@@ -50,7 +50,7 @@ describe('e2e: CodeDance in a real VS Code (code-server + chromium)', function (
     timings.ensureCodeServerSeconds = secondsSince(t);
     ensureExtensionBuilt(log);
     await buildHostSuite();
-    rmSync(ARTIFACTS, { recursive: true, force: true });
+    // test-all.mjs empties .artifacts/ once before the e2e layer; other e2e files write there too
     mkdirSync(ARTIFACTS, { recursive: true });
     runDir = path.join(os.tmpdir(), `codedance-e2e-${process.pid}`);
     rmSync(runDir, { recursive: true, force: true });

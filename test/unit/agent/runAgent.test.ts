@@ -107,3 +107,90 @@ describe('runAgent (the loop)', () => {
     assert.ok(done?.type === 'done' && done.trajectory.status === 'error');
   });
 });
+
+describe('runAgent: conversations, Retry and Edit & re-run (fork)', () => {
+  const lastContent = (req: { messages: unknown[] }) => String((req.messages.at(-1) as { content: string }).content);
+
+  it('asks a follow-up after the history without repeating the system message', async () => {
+    const kernel = new FakeKernel();
+    const first = await runAgentToEnd('q1', [img], { model: new ScriptedModel(['[[print 1]]', '{{one}}']), modelName: 'm', protocol: tagFormat, kernel });
+    const model = new ScriptedModel(['{{two}}']);
+    const second = await runAgentToEnd('q2', [], { model, modelName: 'm', protocol: tagFormat, kernel, history: first.messages });
+    assert.equal(second.answer, 'two');
+    const sent = model.requests[0].messages;
+    assert.deepEqual(sent.slice(0, first.messages.length), first.messages);
+    assert.deepEqual(sent.slice(first.messages.length), [{ role: 'user', content: 'q2' }]);
+    assert.equal(sent.filter((m) => m.role === 'system').length, 1);
+    assert.equal(second.question, 'q2');
+  });
+
+  it('replays code quietly in the kernel before the loop', async () => {
+    const kernel = new FakeKernel();
+    const events = await collect(runAgent('q', [img], { model: new ScriptedModel(['{{a}}']), modelName: 'm', protocol: tagFormat, kernel, replay: ['print x', 'print y'] }));
+    assert.deepEqual(kernel.executed, ['print x', 'print y']);
+    assert.equal(events.filter((e) => e.type === 'exec_start').length, 0, 'replay makes no cell events');
+  });
+
+  it('Retry: redoes the last model call, keeping earlier turns and their messages', async () => {
+    const kernel = new FakeKernel();
+    const first = await runAgentToEnd('q', [img], { model: new ScriptedModel(['[[print 7]]', new Error('endpoint down')]), modelName: 'm', protocol: tagFormat, kernel });
+    assert.equal(first.status, 'error');
+    assert.equal(first.turns.length, 1);
+    const model = new ScriptedModel([(req) => `{{${lastContent(req)}}}`]);
+    const events = await collect(runAgent('ignored', [], { model, modelName: 'm', protocol: tagFormat, kernel, resume: { from: first, turn: first.turns.length, replayKernel: false } }));
+    const done = events.at(-1);
+    assert.ok(done?.type === 'done');
+    if (done?.type !== 'done') return;
+    assert.equal(done.trajectory.status, 'answered');
+    assert.equal(done.trajectory.answer, 'OUT 7');
+    assert.equal(done.trajectory.question, 'q');
+    assert.equal(done.trajectory.turns.length, 2);
+    assert.deepEqual(model.requests[0].messages, first.messages, 'the retried call sees the same messages');
+    assert.deepEqual(kernel.executed, ['print 7'], 'replayKernel: false keeps the kernel as it is');
+    // the kept turn is in the stream, so a UI can rebuild the run from events alone
+    assert.ok(events.some((e) => e.type === 'exec_end' && e.cellId === 't0-c0' && e.cell.stdout === '7\n'));
+  });
+
+  it('Retry of an answered last turn cuts the messages before its reply', async () => {
+    const first = await runAgentToEnd('q', [img], { model: new ScriptedModel(['[[print 7]]', '{{seven}}']), modelName: 'm', protocol: tagFormat, kernel: new FakeKernel() });
+    const model = new ScriptedModel(['{{again}}']);
+    const t = await runAgentToEnd('q', [], { model, modelName: 'm', protocol: tagFormat, kernel: new FakeKernel(), resume: { from: first, turn: 1 } });
+    assert.equal(t.answer, 'again');
+    assert.deepEqual(model.requests[0].messages, first.messages.slice(0, -1));
+  });
+
+  it('Edit & re-run: keeps the reply, runs the edited cell in a replayed kernel, the model continues', async () => {
+    const k1 = new FakeKernel();
+    const first = await runAgentToEnd('q', [img], {
+      model: new ScriptedModel(['[[print a]]', '[[print b]]', (req) => `{{${lastContent(req)}}}`]), modelName: 'm', protocol: tagFormat, kernel: k1,
+    });
+    assert.equal(first.answer, 'OUT b');
+    const k2 = new FakeKernel();
+    const model = new ScriptedModel([(req) => `{{${lastContent(req)}}}`]);
+    const events = await collect(runAgent('q', [], { model, modelName: 'm', protocol: tagFormat, kernel: k2, resume: { from: first, turn: 1, edits: { 't1-c0': 'print B!' } } }));
+    const done = events.at(-1);
+    assert.ok(done?.type === 'done');
+    if (done?.type !== 'done') return;
+    const t = done.trajectory;
+    assert.deepEqual(k2.executed, ['print a', 'print B!'], 'turn 0 replayed, then the edited cell');
+    assert.equal(t.answer, 'OUT B!');
+    assert.equal(t.turns[1].cells[0].code, 'print B!');
+    assert.equal(t.turns[1].cells[0].originalCode, 'print b');
+    assert.equal(t.turns.length, 3);
+    assert.equal(model.requests.length, 1, 'no new call for the edited turn');
+    assert.deepEqual(model.requests[0].messages.slice(0, 5), first.messages.slice(0, 5), 'history up to the edited reply is kept');
+    assert.equal(lastContent(model.requests[0]), 'OUT B!');
+    assert.notEqual(t.id, first.id);
+    assert.equal(first.turns[1].cells[0].code, 'print b', 'the original run is not changed');
+  });
+
+  it('Edit & re-run of a turn that answered ends without a model call', async () => {
+    const first = await runAgentToEnd('q', [img], { model: new ScriptedModel(['[[print x]] {{done}}']), modelName: 'm', protocol: tagFormat, kernel: new FakeKernel() });
+    const kernel = new FakeKernel();
+    const model = new ScriptedModel([]);
+    const t = await runAgentToEnd('q', [], { model, modelName: 'm', protocol: tagFormat, kernel, resume: { from: first, turn: 0, edits: { 't0-c0': 'print y' } } });
+    assert.equal(t.status, 'answered');
+    assert.deepEqual(kernel.executed, ['print y']);
+    assert.equal(model.requests.length, 0);
+  });
+});

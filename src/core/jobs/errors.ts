@@ -1,0 +1,44 @@
+/**
+ * Errors of the jobs layer. Each message says which cluster, the cause and the fix; secrets are
+ * never in it (redactSecrets runs over every message).
+ */
+import { redactSecrets } from '../model/redact';
+
+export type JobsErrorKind = 'config' | 'connection' | 'auth' | 'notFound' | 'rejected' | 'server' | 'remote';
+
+/** Base of every jobs-layer error; `kind` tells the CLI its exit code and the UI its wording. */
+export class JobsError extends Error {
+  override readonly name: string = 'JobsError';
+  constructor(
+    readonly kind: JobsErrorKind,
+    message: string,
+    readonly status?: number,
+    secrets: readonly (string | undefined)[] = [],
+  ) {
+    super(redactSecrets(message, secrets));
+  }
+}
+
+/**
+ * Thrown when a job id is unknown to the cluster.
+ * Cause: a typo, or the job was deleted (Ray) / aged out of slurmctld (MinJobAge).
+ * Handled by: the tree drops the job; the CLI exits with EXIT.notFound.
+ */
+export class JobNotFoundError extends JobsError {
+  override readonly name = 'JobNotFoundError';
+  constructor(
+    readonly id: string,
+    where: string,
+    serverMessage?: string,
+  ) {
+    super('notFound', `job ${id} not found on ${where}${serverMessage ? `: ${serverMessage.trim()}` : ''}`, 404);
+  }
+}
+
+/** Thrown when a cluster refuses the credentials (Ray 401/403, SSH auth failure). */
+export class JobsAuthError extends JobsError {
+  override readonly name = 'JobsAuthError';
+  constructor(message: string, status?: number) {
+    super('auth', message, status);
+  }
+}
