@@ -18,15 +18,26 @@ for color, n in (("#d62728", 4), ("#1f77b4", 6)):
             placed.append((x, y, r)); d.ellipse([x - r, y - r, x + r, y + r], fill=color); k += 1
 img.save(os.path.join(here, "circles.png"))
 
-# 2. bar chart: five bars with values
+# 2. bar chart: five labelled bars (A-E), gridlines every 10 units, no tick labels
+#    (the same drawing conventions as test/fixtures/images.ts barChartImage)
 vals = [23, 41, 17, 35, 29]
-img = Image.new("RGB", (600, 400), "white")
+W, H, x0, x1 = 560, 420, 50, 540
+base = H - 40
+ngrid = -(-max(vals) // 10)
+step = (base - 30) // ngrid
+img = Image.new("RGB", (W, H), "white")
 d = ImageDraw.Draw(img)
-d.line([50, 350, 580, 350], fill="black", width=2)
+for k in range(1, ngrid + 1):
+    d.rectangle([x0, base - k * step, x1 - 1, base - k * step + 1], fill=(170, 170, 170))
+slot = (x1 - x0) / len(vals)
+bw = max(6, round(slot * 0.6))
 for i, v in enumerate(vals):
-    x = 80 + i * 100
-    d.rectangle([x, 350 - v * 7, x + 60, 350], fill="#2ca02c")
-    d.text((x + 22, 356), "ABCDE"[i], fill="black")
+    h = round(v * step / 10)
+    x = round(x0 + i * slot + (slot - bw) / 2)
+    d.rectangle([x, base - h, x + bw - 1, base - 1], fill=(70, 130, 180))
+    d.text((x + bw // 2 - 3, base + 8), "ABCDE"[i], fill="black")
+d.rectangle([x0 - 2, 20, x0 - 1, base + 1], fill="black")
+d.rectangle([x0 - 2, base, x1 - 1, base + 1], fill="black")
 img.save(os.path.join(here, "bars.png"))
 
 # 3. a small object in a large image

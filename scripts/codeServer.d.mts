@@ -40,6 +40,8 @@ export declare function startCodeServer(options?: {
   trust?: boolean;
   runDir?: string;
   codeServerDir?: string;
+  /** user settings for a first run; a kept runDir's own edits win over them */
+  settings?: Record<string, unknown>;
   log?: Log;
 }): Promise<CodeServer>;
 

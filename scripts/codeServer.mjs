@@ -324,12 +324,13 @@ export async function startCodeServer({
   trust = false,
   runDir,
   codeServerDir,
+  settings = {},
   log = defaultLog,
 } = {}) {
   const csDir = codeServerDir || await ensureCodeServer({ log });
   const ownRunDir = !runDir;
   runDir = path.resolve(runDir || await fs.mkdtemp(path.join(os.tmpdir(), 'codedance-cs-')));
-  const dirs = await prepareRunDir(runDir, trust);
+  const dirs = await prepareRunDir(runDir, trust, settings);
   port = port || await freePort();
 
   const args = [
@@ -405,7 +406,12 @@ export async function startCodeServer({
   };
 }
 
-async function prepareRunDir(runDir, trust) {
+/**
+ * User settings: our quiet defaults, then `settings` (first-run values such as an endpoint), then
+ * whatever the user already changed in a kept runDir (so `npm start` never loses their edits);
+ * Workspace Trust always as asked.
+ */
+async function prepareRunDir(runDir, trust, settings = {}) {
   const dirs = {
     home: path.join(runDir, 'home'),
     tmp: path.join(runDir, 'tmp'),
@@ -417,7 +423,14 @@ async function prepareRunDir(runDir, trust) {
     await fs.mkdir(d, { recursive: true });
   }
   await fs.writeFile(dirs.config, 'auth: none\ncert: false\n');
-  await writeJson(path.join(dirs.userData, 'User', 'settings.json'), {
+  const settingsFile = path.join(dirs.userData, 'User', 'settings.json');
+  let existing = {};
+  try {
+    existing = JSON.parse(await fs.readFile(settingsFile, 'utf8'));
+  } catch {
+    // first run, or a file VS Code would not read either
+  }
+  await writeJson(settingsFile, {
     'workbench.startupEditor': 'none',
     'workbench.tips.enabled': false,
     'workbench.enableExperiments': false,
@@ -430,6 +443,9 @@ async function prepareRunDir(runDir, trust) {
     'security.workspace.trust.enabled': trust,
     'chat.commandCenter.enabled': false,
     'git.enabled': false,
+    ...settings,
+    ...existing,
+    'security.workspace.trust.enabled': trust,
   });
   return dirs;
 }
