@@ -8,7 +8,8 @@ export interface CodeDanceSettings {
   temperature: number;
   topP: number;
   maxTokens: number;
-  maxTurns: number;
+  /** undefined (setting 0) = the protocol's own limit: codedance 7 calls, codedance-tools 6 turns */
+  maxTurns: number | undefined;
   interpreter: string;
   timeoutSeconds: number;
   approval: 'always' | 'auto';
@@ -26,7 +27,7 @@ export function readSettings(scope?: vscode.ConfigurationScope): CodeDanceSettin
     temperature: c.get<number>('sampling.temperature', 0.01),
     topP: c.get<number>('sampling.topP', 1),
     maxTokens: c.get<number>('sampling.maxTokens', 2048),
-    maxTurns: c.get<number>('agent.maxTurns', 7),
+    maxTurns: c.get<number>('agent.maxTurns', 0) || undefined,
     interpreter: c.get<string>('python.interpreter', ''),
     timeoutSeconds: c.get<number>('execution.timeoutSeconds', 30),
     approval: c.get<'always' | 'auto'>('execution.approval', 'always'),
