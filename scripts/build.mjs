@@ -14,7 +14,9 @@ const watch = args.has('--watch');
 
 // zeromq loads a prebuilt native addon relative to its own package folder: keep it external
 // (the .vsix ships node_modules/zeromq). `vscode` is provided by the host.
-const nativeExternals = ['zeromq'];
+// ssh2's optional native parts (cpu-features, sshcrypto.node) are left out: it requires them in a
+// try/catch and falls back to pure JS, so the bundle needs no compiler on the user's machine.
+const nativeExternals = ['zeromq', 'cpu-features', '*.node'];
 
 const common = {
   absWorkingDir: root,
@@ -39,6 +41,14 @@ export const targets = [
     ...common,
     entryPoints: ['src/webview/main.ts'],
     outfile: 'dist/webview.js',
+    platform: 'browser',
+    format: 'iife',
+    target: 'es2022',
+  },
+  {
+    ...common,
+    entryPoints: ['src/webview/report/main.ts'],
+    outfile: 'dist/report.js',
     platform: 'browser',
     format: 'iife',
     target: 'es2022',

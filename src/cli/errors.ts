@@ -9,6 +9,10 @@ export const EXIT = {
   environment: 3,
   /** the model endpoint failed (unreachable, HTTP errors after retries) */
   model: 4,
+  /** a training cluster failed or refused (Ray dashboard, SSH, Slurm) */
+  cluster: 5,
+  /** no such job on the cluster */
+  notFound: 6,
   internal: 70,
   /** interrupted (Ctrl+C) */
   cancelled: 130,

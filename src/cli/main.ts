@@ -1,18 +1,20 @@
 /**
  * `codedance` — the CLI on the same core as the extension.
  *   codedance ask IMAGE "question" [options]   run the agent loop in the terminal
- *   codedance eval ...                         (not available yet)
- *   codedance jobs ...                         (not available yet)
+ *   codedance eval --data-path FILE ...        evaluate a model on a parquet/jsonl dataset
+ *   codedance jobs submit|list|status|logs|stop|delete   training jobs on Ray or Slurm (over SSH)
  */
 import { runAsk } from './ask';
+import { runEvalCli } from './eval';
 import { CliError, EXIT } from './errors';
+import { runJobs } from './jobs';
 
 const USAGE = `usage: codedance <command> [options]
 
 commands:
   ask IMAGE "QUESTION"   ask a vision-language model about an image; its Python runs in a local Jupyter kernel
-  eval                   evaluate a model on a dataset (not available yet)
-  jobs                   submit and watch training jobs (not available yet)
+  eval                   evaluate a model on a parquet/jsonl dataset with the seed's scoring (resumable)
+  jobs                   submit, watch and stop training jobs on Ray or Slurm (over SSH)
 
 run 'codedance ask --help' for the options of a command.`;
 
@@ -22,8 +24,9 @@ async function main(argv: string[]): Promise<number> {
     case 'ask':
       return runAsk(rest);
     case 'eval':
+      return runEvalCli(rest);
     case 'jobs':
-      throw new CliError(`'codedance ${cmd}' is not available yet in this build.`, EXIT.usage);
+      return runJobs(rest);
     case undefined:
     case '-h':
     case '--help':

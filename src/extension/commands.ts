@@ -1,6 +1,8 @@
 import * as path from 'node:path';
 import * as vscode from 'vscode';
+import { API_KEY_SECRET } from './chat/ChatController';
 import { ChatViewProvider } from './chatViewProvider';
+import type { RunEvalArgs } from './eval/runEvalCommand';
 
 export const IMAGE_EXTENSIONS = ['png', 'jpg', 'jpeg', 'webp', 'gif', 'bmp'];
 
@@ -13,7 +15,7 @@ export function isImagePath(p: string): boolean {
   return IMAGE_EXTENSIONS.includes(path.extname(p).slice(1).toLowerCase());
 }
 
-export function registerCommands(context: vscode.ExtensionContext, log: vscode.LogOutputChannel): void {
+export function registerCommands(context: vscode.ExtensionContext, log: vscode.LogOutputChannel, chat: ChatViewProvider): void {
   const reg = (id: string, fn: (...args: unknown[]) => unknown) => context.subscriptions.push(vscode.commands.registerCommand(id, fn));
 
   const askAbout = async (uri?: vscode.Uri) => {
@@ -33,16 +35,44 @@ export function registerCommands(context: vscode.ExtensionContext, log: vscode.L
       return;
     }
     log.info(`ask about image: ${uri.fsPath}`);
-    await vscode.commands.executeCommand(`${ChatViewProvider.viewType}.focus`);
-    notAvailable('Asking in the chat panel', `Meanwhile: npx codedance ask "${uri.fsPath}" "your question" --base-url URL`);
+    await chat.reveal();
+    await chat.chat.attachFiles([uri], true);
+  };
+  /** the image shown in the active editor tab (the image preview is a custom editor, not a text editor) */
+  const activeTabUri = (): vscode.Uri | undefined => {
+    const input = vscode.window.tabGroups.activeTabGroup.activeTab?.input;
+    if (input instanceof vscode.TabInputCustom || input instanceof vscode.TabInputText) return input.uri;
+    return vscode.window.activeTextEditor?.document.uri;
   };
 
   reg('codedance.askAboutImage', (u) => askAbout(u instanceof vscode.Uri ? u : undefined));
-  reg('codedance.askAboutImageFromExplorer', (u) => askAbout(u instanceof vscode.Uri ? u : vscode.window.activeTextEditor?.document.uri));
-  reg('codedance.newChat', () => notAvailable('New Chat'));
-  reg('codedance.runEval', () => notAvailable('Run CodeDance Eval'));
-  reg('codedance.startTrainingJob', () => notAvailable('Start Training Job'));
-  reg('codedance.openEvalReport', () => notAvailable('Open Eval Report'));
-  reg('codedance.setApiKey', () => notAvailable('Set API Key'));
+  reg('codedance.askAboutImageFromExplorer', (u) => askAbout(u instanceof vscode.Uri ? u : activeTabUri()));
+  reg('codedance.newChat', async () => {
+    await chat.reveal();
+    await chat.chat.newChat();
+  });
+  reg('codedance.openTrajectoryInChat', async (arg) => {
+    await chat.reveal();
+    try {
+      await chat.chat.openTrajectory(arg);
+    } catch (e) {
+      void vscode.window.showErrorMessage(`CodeDance: cannot open the trajectory: ${(e as Error).message}`);
+    }
+  });
+  reg('codedance.runEval', async (u) => (await import('./eval/runEvalCommand')).runEvalCommand(context, log, u as vscode.Uri | RunEvalArgs | undefined));
+  // codedance.startTrainingJob: src/extension/jobs/registerJobs.ts
+  reg('codedance.openEvalReport', async (u) => (await import('./eval/runEvalCommand')).openEvalReportCommand(context, log, u));
+  reg('codedance.setApiKey', async () => {
+    const key = await vscode.window.showInputBox({
+      title: 'CodeDance: API key for the model endpoint',
+      prompt: 'Stored in VS Code SecretStorage (never in settings or logs). Leave empty to remove the stored key.',
+      password: true,
+      ignoreFocusOut: true,
+    });
+    if (key === undefined) return;
+    if (key.trim()) await context.secrets.store(API_KEY_SECRET, key.trim());
+    else await context.secrets.delete(API_KEY_SECRET);
+    void vscode.window.showInformationMessage(key.trim() ? 'CodeDance: API key stored in SecretStorage.' : 'CodeDance: stored API key removed.');
+  });
   reg('codedance.showLog', () => log.show());
 }

@@ -5,20 +5,20 @@
 import * as vscode from 'vscode';
 import { ChatViewProvider } from './chatViewProvider';
 import { registerCommands } from './commands';
-import { JobsTreeProvider } from './jobsTreeProvider';
+import { registerJobs } from './jobs/registerJobs';
 
 export function activate(context: vscode.ExtensionContext): { activationMs: number } {
   const t0 = performance.now();
   const log = vscode.window.createOutputChannel('CodeDance', { log: true });
   context.subscriptions.push(log);
 
-  const chat = new ChatViewProvider(context.extensionUri, log);
+  const chat = new ChatViewProvider(context, log);
   context.subscriptions.push(
     chat,
     vscode.window.registerWebviewViewProvider(ChatViewProvider.viewType, chat, { webviewOptions: { retainContextWhenHidden: true } }),
-    vscode.window.registerTreeDataProvider(JobsTreeProvider.viewId, new JobsTreeProvider()),
   );
-  registerCommands(context, log);
+  registerCommands(context, log, chat);
+  registerJobs(context, log);
 
   const activationMs = performance.now() - t0;
   log.info(`CodeDance activated in ${activationMs.toFixed(1)} ms (workspace trusted: ${vscode.workspace.isTrusted})`);

@@ -1,8 +1,11 @@
 /**
  * Chat panel script (runs in the webview, bundled for the browser).
- * Renders only what the extension sends; never builds HTML from strings it did not create.
+ * Renders only what the extension sends (the agent's event stream, through protocol.ts); model
+ * text goes through the markdown sanitizer, everything else in as text.
  */
-import type { FromWebview, PanelState, ToWebview } from './protocol';
+import { button, el, formatBytes, formatMs, linkButton } from './dom';
+import { ExchangeRenderer } from './exchange';
+import type { Attachment, ConversationSummary, ExchangeView, FromWebview, PanelKernelState, PanelState, ToWebview } from './protocol';
 
 interface VsCodeApi {
   postMessage(msg: FromWebview): void;
@@ -12,53 +15,373 @@ interface VsCodeApi {
 declare function acquireVsCodeApi(): VsCodeApi;
 
 const vscode = acquireVsCodeApi();
+const post = (m: FromWebview) => vscode.postMessage(m);
 
-function el<K extends keyof HTMLElementTagNameMap>(tag: K, attrs: Record<string, string> = {}, text?: string): HTMLElementTagNameMap[K] {
-  const e = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, v);
-  if (text !== undefined) e.textContent = text;
-  return e;
+let state: PanelState | undefined;
+let running = false;
+let kernelState: PanelKernelState = 'none';
+let exchanges: ExchangeRenderer[] = [];
+let attachments: Attachment[] = [];
+let history: ConversationSummary[] = [];
+let activeId: string | undefined;
+let lastUsage = '';
+
+// ---------------------------------------------------------------------------------------------
+// Layout
+// ---------------------------------------------------------------------------------------------
+
+const root = document.getElementById('root')!;
+root.replaceChildren();
+const statusLine = el('div', { class: 'status-line', role: 'status', 'aria-live': 'polite' });
+const toolbar = el('div', { class: 'toolbar', role: 'toolbar', 'aria-label': 'Chat actions' });
+const banners = el('div', { class: 'banners' });
+const historyPanel = el('div', { class: 'history-panel', hidden: '' });
+const conversationEl = el('main', { class: 'conversation', 'aria-label': 'Conversation', 'aria-live': 'polite' });
+const walkthroughEl = el('section', { class: 'walkthrough', 'aria-label': 'Getting started' });
+const compose = el('form', { class: 'compose', 'aria-label': 'Ask a question' });
+const header = el('header', { class: 'panel-header' });
+header.append(statusLine, toolbar);
+root.append(header, banners, historyPanel, walkthroughEl, conversationEl, compose);
+
+// compose box
+const thumbs = el('div', { class: 'attachments', 'aria-label': 'Attached images' });
+const input = el('textarea', { id: 'question', rows: '3', placeholder: 'Ask about the attached image… (Enter to send, Shift+Enter for a new line)', 'aria-label': 'Question' });
+const composeButtons = el('div', { class: 'compose-buttons' });
+const attachBtn = button('Attach image…', () => post({ type: 'attachPick' }), { secondary: true, action: 'attach', title: 'Attach an image from the workspace' });
+const sendBtn = button('Ask', () => submit(), { action: 'send', title: 'Ask (Enter)' });
+const stopBtn = button('Stop', () => post({ type: 'stop' }), { action: 'stop', title: 'Stop the model and the running cell' });
+stopBtn.hidden = true;
+composeButtons.append(attachBtn, el('span', { class: 'spacer' }), stopBtn, sendBtn);
+compose.append(thumbs, input, composeButtons);
+compose.addEventListener('submit', (ev) => {
+  ev.preventDefault();
+  submit();
+});
+input.addEventListener('keydown', (ev) => {
+  if (ev.key === 'Enter' && !ev.shiftKey && !ev.isComposing) {
+    ev.preventDefault();
+    submit();
+  }
+  if (ev.key === 'Escape' && running) post({ type: 'stop' });
+});
+
+function submit(): void {
+  const q = input.value.trim();
+  if (!q || running) return;
+  post({ type: 'ask', question: q });
+  input.value = '';
 }
 
-function render(state: PanelState): void {
-  const root = document.getElementById('root');
-  if (!root) return;
-  root.replaceChildren();
-  const header = el('div', { class: 'status', role: 'status' });
-  header.append(el('span', { class: 'codicon' }, `Model: ${state.model || '(first model of the endpoint)'}`), el('span', { class: 'sep' }, ' · '), el('span', {}, state.endpoint));
-  root.append(header);
-  const empty = el('section', { class: 'empty', 'aria-label': 'CodeDance chat' });
-  empty.append(
+// paste and drop: images from the OS (files) and from the explorer (uri lists)
+input.addEventListener('paste', (ev) => {
+  const files = [...(ev.clipboardData?.files ?? [])].filter((f) => f.type.startsWith('image/'));
+  if (!files.length) return;
+  ev.preventDefault();
+  for (const f of files) void sendFile(f);
+});
+for (const target of [compose, conversationEl]) {
+  target.addEventListener('dragover', (ev) => {
+    ev.preventDefault();
+    compose.classList.add('drop-target');
+  });
+  target.addEventListener('dragleave', () => compose.classList.remove('drop-target'));
+  target.addEventListener('drop', (ev) => {
+    ev.preventDefault();
+    compose.classList.remove('drop-target');
+    const dt = ev.dataTransfer;
+    if (!dt) return;
+    const files = [...dt.files];
+    if (files.length) {
+      for (const f of files) void sendFile(f);
+      return;
+    }
+    const list = dt.getData('application/vnd.code.uri-list') || dt.getData('text/uri-list') || dt.getData('text/plain');
+    const uris = list.split(/\r?\n/).map((s) => s.trim()).filter((s) => s && !s.startsWith('#'));
+    if (uris.length) post({ type: 'attachUris', uris });
+  });
+}
+
+async function sendFile(f: File): Promise<void> {
+  const buf = new Uint8Array(await f.arrayBuffer());
+  let bin = '';
+  for (let i = 0; i < buf.length; i += 0x8000) bin += String.fromCharCode(...buf.subarray(i, i + 0x8000));
+  post({ type: 'attachData', name: f.name || 'pasted-image.png', mime: f.type || 'application/octet-stream', data: btoa(bin) });
+}
+
+function renderAttachments(): void {
+  thumbs.replaceChildren(
+    ...attachments.map((a) => {
+      const box = el('div', { class: 'attachment', 'data-attachment': a.id });
+      box.append(el('img', { src: a.thumb, alt: a.name }));
+      const meta = el('div', { class: 'attachment-meta' });
+      meta.append(el('span', { class: 'attachment-name', title: a.name }, a.name), el('span', { class: 'attachment-size' }, `${a.width && a.height ? `${a.width}×${a.height} · ` : ''}${formatBytes(a.bytes)}`));
+      const remove = el('button', { type: 'button', class: 'remove', title: `Remove ${a.name}`, 'aria-label': `Remove ${a.name}` }, '×');
+      remove.addEventListener('click', () => post({ type: 'removeAttachment', id: a.id }));
+      box.append(meta, remove);
+      return box;
+    }),
+  );
+  thumbs.hidden = attachments.length === 0;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Chrome: status line, toolbar, banners, walkthrough, history
+// ---------------------------------------------------------------------------------------------
+
+function renderStatus(): void {
+  if (!state) return;
+  const kernel = el('span', { class: `kernel kernel-${kernelState}`, 'data-kernel': kernelState }, `kernel: ${kernelState === 'none' ? 'not started' : kernelState}`);
+  const parts: Node[] = [
+    el('span', { class: 'endpoint', title: state.endpoint }, state.endpoint || '(no endpoint)'),
+    el('span', { class: 'sep' }, ' · '),
+    el('span', { class: 'model' }, state.model || '(first model of the endpoint)'),
+    el('span', { class: 'sep' }, ' · '),
+    kernel,
+  ];
+  if (kernelState === 'dead' || kernelState === 'idle' || kernelState === 'busy') {
+    parts.push(linkButton(kernelState === 'dead' ? 'Restart kernel' : 'Restart', () => post({ type: 'restartKernel' }), { action: 'restart-kernel', title: 'Restart the kernel (variables are lost)' }));
+  }
+  if (lastUsage) parts.push(el('span', { class: 'sep' }, ' · '), el('span', { class: 'usage' }, lastUsage));
+  statusLine.replaceChildren(...parts);
+}
+
+function renderToolbar(): void {
+  if (!state) return;
+  toolbar.replaceChildren(
+    linkButton('New chat', () => post({ type: 'newChat' }), { action: 'new-chat' }),
+    linkButton('Retry', () => post({ type: 'retry' }), { action: 'retry', title: 'Retry the last turn' }),
+    linkButton('History', () => {
+      historyPanel.hidden = !historyPanel.hidden;
+      if (!historyPanel.hidden) post({ type: 'showHistory' });
+    }, { action: 'history' }),
+    linkButton('Export .ipynb', () => post({ type: 'export', format: 'ipynb' }), { action: 'export-ipynb' }),
+    linkButton('Export Markdown', () => post({ type: 'export', format: 'markdown' }), { action: 'export-markdown' }),
+    linkButton(`Approval: ${state.approval}`, () => post({ type: 'setup', action: 'toggleApproval' }), { action: 'approval-mode', title: 'always: ask before each cell · auto: run everything' }),
+  );
+  for (const b of toolbar.querySelectorAll('button')) {
+    const a = (b as HTMLElement).dataset.action;
+    if (a === 'retry') b.toggleAttribute('disabled', running || exchanges.length === 0);
+    if (a === 'export-ipynb' || a === 'export-markdown') b.toggleAttribute('disabled', exchanges.length === 0);
+  }
+}
+
+function renderBanners(): void {
+  banners.replaceChildren();
+  if (state && !state.trusted) {
+    const b = el('div', { class: 'banner warning', role: 'alert', 'data-banner': 'untrusted' });
+    b.append(
+      el('strong', {}, 'Restricted Mode. '),
+      el('span', {}, 'This workspace is not trusted, so CodeDance runs no code here: no Python kernel starts, and the interpreter, endpoint and approval settings of this workspace are ignored.'),
+    );
+    b.append(button('Trust this workspace…', () => post({ type: 'setup', action: 'trust' }), { action: 'trust' }));
+    banners.append(b);
+  }
+}
+
+function renderWalkthrough(): void {
+  walkthroughEl.replaceChildren();
+  walkthroughEl.hidden = !state?.walkthrough || exchanges.length > 0;
+  if (!state || walkthroughEl.hidden) return;
+  const py = state.python;
+  const pyText = py.state === 'ok' ? `${py.python} (Python ${py.version})` : py.state === 'checking' ? 'checking…' : py.message;
+  walkthroughEl.append(
     el('h2', {}, 'CodeDance'),
     el('p', {}, 'Ask a question about an image: the model thinks, writes Python, runs it in a Jupyter kernel of your interpreter, looks at the results and answers.'),
   );
-  if (!state.trusted) {
-    empty.append(el('p', { class: 'warning' }, 'This workspace is not trusted, so no code will run here. Trust the workspace to use CodeDance.'));
-  }
-  if (!state.chatAvailable) {
-    empty.append(el('p', { class: 'notice' }, 'The chat panel is not available yet in this build. Use the `codedance ask` command line in the meantime.'));
-  }
-  const btn = el('button', { type: 'button', id: 'ask-image' }, 'Ask about an image…');
-  btn.addEventListener('click', () => vscode.postMessage({ type: 'command', command: 'askAboutImage' }));
-  empty.append(btn);
-  root.append(empty);
+  const steps = el('ol', { class: 'steps' });
+  const step = (title: string, detail: string, ok: boolean | undefined, action: HTMLElement) => {
+    const li = el('li', { class: ok === undefined ? 'step' : ok ? 'step ok' : 'step todo' });
+    li.append(el('div', { class: 'step-title' }, `${ok ? '✓ ' : ''}${title}`), el('div', { class: 'step-detail' }, detail), action);
+    steps.append(li);
+  };
+  step('Model endpoint', state.endpoint || 'not set', !!state.endpoint, button('Set endpoint…', () => post({ type: 'setup', action: 'setEndpoint' }), { secondary: true, action: 'set-endpoint' }));
+  step('API key (optional for a local vLLM)', state.hasApiKey ? 'stored in SecretStorage' : 'none stored', state.hasApiKey, button('Set API key…', () => post({ type: 'setup', action: 'setApiKey' }), { secondary: true, action: 'set-api-key' }));
+  step('Python interpreter', pyText, py.state === 'ok', button('Pick interpreter…', () => post({ type: 'setup', action: 'pickInterpreter' }), { secondary: true, action: 'pick-interpreter' }));
+  step('Ask', 'Right-click an image in the explorer → "Ask about image", or attach one below.', undefined, button('Ask about an image…', () => post({ type: 'setup', action: 'askAboutImage' }), { action: 'ask-image' }));
+  walkthroughEl.append(steps, linkButton('Hide this guide', () => post({ type: 'setup', action: 'dismissWalkthrough' }), { action: 'dismiss-walkthrough' }));
 }
 
-function notice(level: string, text: string): void {
-  const root = document.getElementById('root');
-  root?.append(el('p', { class: `notice ${level}`, role: 'alert' }, text));
+function renderHistory(): void {
+  historyPanel.replaceChildren(el('h3', {}, 'History'));
+  if (!history.length) {
+    historyPanel.append(el('p', { class: 'muted' }, 'No saved conversations in this workspace yet.'));
+    return;
+  }
+  const list = el('ul', { class: 'history-list' });
+  for (const h of history) {
+    const li = el('li', { class: h.id === activeId ? 'active' : '', 'data-conversation': h.id });
+    const open = linkButton(h.title || '(untitled)', () => post({ type: 'history', action: 'open', id: h.id }), { action: 'open-conversation', title: `Open (${h.exchanges} question(s), ${new Date(h.updatedAt).toLocaleString()})` });
+    open.classList.add('history-title');
+    li.append(
+      open,
+      el('span', { class: 'muted' }, new Date(h.updatedAt).toLocaleString()),
+      linkButton('Rename', () => post({ type: 'history', action: 'rename', id: h.id }), { action: 'rename-conversation' }),
+      linkButton('Delete', () => post({ type: 'history', action: 'delete', id: h.id }), { action: 'delete-conversation' }),
+    );
+    list.append(li);
+  }
+  historyPanel.append(list);
 }
+
+function setRunning(r: boolean): void {
+  running = r;
+  stopBtn.hidden = !r;
+  sendBtn.hidden = r;
+  document.body.classList.toggle('running', r);
+  renderToolbar();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Conversation
+// ---------------------------------------------------------------------------------------------
+
+const actions = {
+  openImage: (index: number, imageId: string) => post({ type: 'openImage', index, imageId }),
+  saveImage: (index: number, imageId: string) => post({ type: 'saveImage', index, imageId }),
+  copyImage: (url: string) => void copyImage(url),
+  copyText: (text: string) => post({ type: 'copyText', text }),
+  openCode: (code: string) => post({ type: 'openCode', code }),
+  fork: (index: number, cellId: string, code: string) => post({ type: 'fork', index, cellId, code }),
+  approve: (requestId: string, reply: import('./protocol').ApprovalReply) => post({ type: 'approval', requestId, reply }),
+  openLink: (href: string) => post({ type: 'openLink', href }),
+  canFork: () => !running,
+};
+
+async function copyImage(url: string): Promise<void> {
+  try {
+    const blob = await (await fetch(url)).blob();
+    const png = blob.type === 'image/png' ? blob : await toPng(url);
+    await navigator.clipboard.write([new ClipboardItem({ 'image/png': png })]);
+    notice('info', 'Image copied to the clipboard.');
+  } catch (e) {
+    notice('warning', `Copying images is not allowed here (${(e as Error).message}); use Save… or Open instead.`);
+  }
+}
+
+async function toPng(url: string): Promise<Blob> {
+  const img = new Image();
+  img.src = url;
+  await img.decode();
+  const c = document.createElement('canvas');
+  c.width = img.naturalWidth;
+  c.height = img.naturalHeight;
+  c.getContext('2d')!.drawImage(img, 0, 0);
+  return await new Promise<Blob>((res, rej) => c.toBlob((b) => (b ? res(b) : rej(new Error('encoding failed'))), 'image/png'));
+}
+
+function renderConversation(views: ExchangeView[]): void {
+  exchanges = views.map((v, i) => {
+    const r = new ExchangeRenderer(i, v.question, v.inputImages, actions);
+    for (const e of ExchangeRenderer.eventsOf(v)) r.apply(e);
+    return r;
+  });
+  conversationEl.replaceChildren(...exchanges.map((x) => x.root));
+  const last = views.at(-1);
+  lastUsage = last ? usageText(last.usage.totalTokens, last.durationMs) : '';
+  renderWalkthrough();
+  renderToolbar();
+  renderStatus();
+  document.body.dataset.rendered = String(views.length);
+}
+
+function usageText(tokens: number, ms: number): string {
+  return `last: ${tokens} tokens · ${formatMs(ms)}`;
+}
+
+function scrollToEnd(): void {
+  const nearEnd = window.innerHeight + window.scrollY >= document.body.scrollHeight - 120;
+  if (nearEnd) window.scrollTo({ top: document.body.scrollHeight });
+}
+
+let noticeTimer: ReturnType<typeof setTimeout> | undefined;
+function notice(level: string, text: string): void {
+  const n = el('div', { class: `notice ${level}`, role: level === 'error' ? 'alert' : 'status' }, text);
+  banners.querySelectorAll('.notice').forEach((x) => x.remove());
+  banners.append(n);
+  clearTimeout(noticeTimer);
+  if (level === 'info') noticeTimer = setTimeout(() => n.remove(), 6000);
+}
+
+setInterval(() => {
+  if (running) for (const x of exchanges) x.tick();
+}, 250);
 
 window.addEventListener('message', (ev: MessageEvent<ToWebview>) => {
   const msg = ev.data;
   switch (msg.type) {
     case 'init':
-      render(msg.state);
+      state = msg.state;
+      renderStatus();
+      renderToolbar();
+      renderBanners();
+      renderWalkthrough();
       break;
     case 'notice':
       notice(msg.level, msg.text);
       break;
+    case 'conversation':
+      activeId = msg.id;
+      renderConversation(msg.exchanges);
+      renderHistory();
+      break;
+    case 'exchangeStart': {
+      const r = new ExchangeRenderer(msg.index, msg.question, msg.images, actions);
+      if (msg.replace && exchanges[msg.index]) {
+        exchanges[msg.index].root.replaceWith(r.root);
+        for (const old of exchanges.splice(msg.index + 1)) old.root.remove();
+        exchanges[msg.index] = r;
+      } else {
+        exchanges[msg.index] = r;
+        conversationEl.append(r.root);
+      }
+      renderWalkthrough();
+      r.root.scrollIntoView({ block: 'start' });
+      break;
+    }
+    case 'event': {
+      const x = exchanges[msg.index];
+      if (!x) break;
+      x.apply(msg.event);
+      if (msg.event.type === 'start' && state && !state.model) {
+        state = { ...state, model: msg.event.model };
+        renderStatus();
+      }
+      if (msg.event.type === 'done') {
+        lastUsage = usageText(msg.event.trajectory.usage.totalTokens, msg.event.trajectory.durationMs);
+        renderStatus();
+      }
+      scrollToEnd();
+      break;
+    }
+    case 'running':
+      setRunning(msg.running);
+      if (!msg.running) input.focus();
+      break;
+    case 'kernel':
+      kernelState = msg.state;
+      renderStatus();
+      break;
+    case 'attachments':
+      attachments = msg.items;
+      renderAttachments();
+      if (msg.focus) input.focus();
+      break;
+    case 'approval':
+      exchanges[msg.index]?.askApproval(msg.requestId, msg.cellId, msg.code);
+      break;
+    case 'approvalDone':
+      for (const x of exchanges) x.approvalDone();
+      break;
+    case 'history':
+      history = msg.items;
+      activeId = msg.activeId ?? activeId;
+      renderHistory();
+      break;
+    case 'focusInput':
+      input.focus();
+      break;
   }
 });
 
-vscode.postMessage({ type: 'ready' });
+renderAttachments();
+post({ type: 'ready' });

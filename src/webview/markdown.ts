@@ -18,7 +18,7 @@ md.renderer.rules.image = (tokens, idx) => {
 };
 
 md.renderer.rules.link_open = (tokens, idx) => {
-  const href = tokens[idx].attrGet('href') ?? '';
+  const href = String(tokens[idx].attrGet('href') ?? '');
   if (!SAFE_LINK.test(href)) return '<span class="md-link-blocked">';
   return `<a href="#" class="md-link" data-href="${md.utils.escapeHtml(href)}" title="${md.utils.escapeHtml(href)}">`;
 };
@@ -28,7 +28,7 @@ md.renderer.rules.link_close = (tokens, idx) => {
   for (let i = idx - 1; i >= 0; i--) {
     if (tokens[i].type === 'link_close') depth++;
     if (tokens[i].type === 'link_open') {
-      if (depth === 0) return SAFE_LINK.test(tokens[i].attrGet('href') ?? '') ? '</a>' : '</span>';
+      if (depth === 0) return SAFE_LINK.test(String(tokens[i].attrGet('href') ?? '')) ? '</a>' : '</span>';
       depth--;
     }
   }
@@ -70,8 +70,7 @@ export function sanitizeHtml(html: string): string {
       if (key === 'start' && !/^\d+$/.test(value)) continue;
       attrs.push(` ${key}="${value}"`);
     }
-    const selfClose = /\/\s*$/.test(rest) && (name === 'br' || name === 'hr') ? '' : '';
-    return `<${name}${attrs.join('')}${selfClose}>`;
+    return `<${name}${attrs.join('')}>`;
   });
 }
 

@@ -1,8 +1,8 @@
 /**
  * Parquet reading with hyparquet (pure JS, no native code, no dependencies; reads nested
  * list/struct columns such as HF `images: list<struct<bytes, path>>`, snappy built in).
- * Rows are streamed in batches of at most `batchRows` inside each row group, so memory holds
- * one batch of decoded rows at a time, whatever the file's size.
+ * Rows are streamed one row group at a time (a group over 64 MiB in slices of 64 rows), so
+ * memory holds one group's decoded rows at a time, whatever the file's size.
  */
 import { createReadStream, promises as fs } from 'node:fs';
 import { parquetMetadataAsync, parquetReadObjects, parquetSchema } from 'hyparquet';
@@ -82,15 +82,18 @@ export async function parquetInfo(file: string): Promise<ParquetInfo> {
  * Streams rows from `start` on, `batchRows` at a time, reading only `columns` (those present).
  * Bytes columns come as Uint8Array; UTF8 columns as strings.
  */
-export async function* readParquetRows(file: string, opts: { columns?: string[]; start?: number; batchRows?: number } = {}): AsyncGenerator<DatasetRow> {
+export async function* readParquetRows(file: string, opts: { columns?: string[]; start?: number; batchRows?: number; maxGroupBytes?: number } = {}): AsyncGenerator<DatasetRow> {
   const { buf, meta } = await open(file);
   const inf = info(meta);
   const columns = opts.columns?.filter((c) => inf.columns.includes(c));
-  const batch = Math.max(1, opts.batchRows ?? 64);
-  for (const g of inf.rowGroups) {
+  for (const [gi, g] of inf.rowGroups.entries()) {
     if (g.rowEnd <= (opts.start ?? 0)) continue;
-    for (let s = Math.max(g.rowStart, opts.start ?? 0); s < g.rowEnd; s += batch) {
-      const e = Math.min(g.rowEnd, s + batch);
+    // a row group is decoded in one pass when it is small (the usual case); a big one in slices
+    // of `batchRows` rows, so memory holds at most ~maxGroupBytes of decoded rows at a time
+    const bytes = Number(meta.row_groups[gi].total_byte_size ?? 0);
+    const batch = opts.batchRows ?? (bytes <= (opts.maxGroupBytes ?? 64 * 1024 * 1024) ? g.rowEnd - g.rowStart : 64);
+    for (let s = Math.max(g.rowStart, opts.start ?? 0); s < g.rowEnd; s += Math.max(1, batch)) {
+      const e = Math.min(g.rowEnd, s + Math.max(1, batch));
       let rows: Record<string, unknown>[];
       try {
         rows = await parquetReadObjects({ file: buf as never, metadata: meta, columns, rowStart: s, rowEnd: e, utf8: false, useOffsetIndex: true });

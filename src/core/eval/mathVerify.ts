@@ -5,11 +5,16 @@
  * the same number, else when they agree at random points for their free variables. Anything
  * it cannot decide is "not equal" and goes to the judge, as in the seed.
  */
-import { ComputeEngine } from '@cortex-js/compute-engine';
+import type { ComputeEngine } from '@cortex-js/compute-engine';
 
-let engine: ComputeEngine | undefined;
-function ce(): ComputeEngine {
-  engine ??= new ComputeEngine();
+let engine: Promise<ComputeEngine> | undefined;
+/**
+ * Loaded on first use with import() (a large module: the extension and the CLI pay for it only
+ * in a math eval). import(), not require(): the package's "require" entry is a script that
+ * registers a global instead of exporting; its "import" entry is the ES module.
+ */
+function ce(): Promise<ComputeEngine> {
+  engine ??= import('@cortex-js/compute-engine').then((m) => new m.ComputeEngine());
   return engine;
 }
 
@@ -59,13 +64,13 @@ function close(a: number, b: number): boolean {
 }
 
 /** true when the two answers are mathematically the same; false when unsure. */
-export function mathEquivalent(gold: string, answer: string): boolean {
+export async function mathEquivalent(gold: string, answer: string): Promise<boolean> {
   const g = normalizeMathAnswer(gold);
   const a = normalizeMathAnswer(answer);
   if (!g || !a) return false;
   if (g === a) return true;
   try {
-    const E = ce();
+    const E = await ce();
     const G = E.parse(g);
     const A = E.parse(a);
     if (!G.isValid || !A.isValid) return false;

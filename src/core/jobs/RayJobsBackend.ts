@@ -105,7 +105,7 @@ export class RayJobsBackend implements JobBackend {
       res = await fetch(this.baseUrl + path, {
         method,
         headers: this.headers(init.body !== undefined ? { 'Content-Type': 'application/json' } : init.raw ? { 'Content-Type': 'application/octet-stream' } : {}),
-        body: init.body !== undefined ? JSON.stringify(init.body) : init.raw,
+        body: init.body !== undefined ? JSON.stringify(init.body) : init.raw ? new Uint8Array(init.raw) : undefined,
         signal,
       });
     } catch (e) {

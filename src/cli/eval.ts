@@ -1,0 +1,266 @@
+/**
+ * `codedance eval`: the seed's eval/eval.py on the CodeDance core. Same flags (the seed's
+ * underscore spellings work too), same output files, plus resume, a live progress line and a
+ * run manifest.
+ */
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { DatasetError } from '../core/data/types';
+import { HttpJudge, judgeEndpointsFrom, runEval, safeName, type EvalProgress } from '../core/eval';
+import { resolvePython } from '../core/kernel';
+import { createChatModel, parseEndpoints, resolveModelName } from '../core/model';
+import { isProtocolId, protocolIds } from '../core/protocol';
+import { CliError, EXIT } from './errors';
+
+export const EVAL_USAGE = `usage: codedance eval --data-path FILE --api-url URL[,URL] [options]
+
+  --model-name NAME        names the output (result_NAME_<dataset>.jsonl, stats_NAME.json); default 'qwen' like the seed
+  --api-url URL[,URL]      model endpoint(s), comma-separated, balanced by requests in flight (default $CODEDANCE_BASE_URL or http://127.0.0.1:8000/v1)
+  --eval-model-name NAME   model name sent to the server (default: the first id of GET /models, as the seed)
+  --data-path FILE         .parquet or .jsonl dataset
+  --save-path DIR          results go to DIR/NAME/ (default ./save/)
+  --num-workers N          samples at a time (default 8; each has its own Python kernel)
+  --data-source NAME       fallback data_source for rows without one (default 'default')
+  --limit N                only the first N rows
+  --judge-url URL[,URL]    LLM-as-judge endpoint(s) (default $LLM_AS_A_JUDGE_BASE)
+  --judge-model NAME       judge model name (default 'judge', as the seed)
+  --no-judge               score by normalized exact match (and the symbolic check for math); says so in the stats
+  --strict-verdict         read the judge's verdict strictly (only "0"/"1"); default: the seed's substring test
+  --protocol P             codedance (default) | codedance-tools | openai-tools
+  --max-turns N            model calls per sample (default 7)
+  --timeout S              per-cell timeout, seconds (default 30)
+  --sample-timeout S       per-sample time limit, seconds (default 600)
+  --retries N              whole-sample retries after an error (default 1)
+  --retry-errors           on resume, run again the samples recorded with status 'error'
+  --python PATH            kernel interpreter (default $CODEDANCE_PYTHON, else python3 / /usr/bin/python3 with ipykernel)
+  --quiet                  no progress line
+Seed spellings work too: --model_name, --api_url, --data_path, --save_path, --num_workers,
+--data_source, --eval_model_name. Keys come from the environment: CODEDANCE_API_KEY or
+OPENAI_API_KEY for the model (the seed's --api_key works too, but stays in your shell history),
+LLM_AS_A_JUDGE_API_KEY for the judge (the seed sends "EMPTY").
+A rerun with the same --save-path and --model-name resumes: finished samples are skipped.
+
+exit codes: 0 done, 2 bad usage or dataset, 3 Python/kernel problem, 4 model endpoint problem, 130 interrupted`;
+
+const SEED_ALIASES: Record<string, string> = {
+  '--model_name': '--model-name',
+  '--api_url': '--api-url',
+  '--api_key': '--api-key',
+  '--data_path': '--data-path',
+  '--save_path': '--save-path',
+  '--num_workers': '--num-workers',
+  '--data_source': '--data-source',
+  '--eval_model_name': '--eval-model-name',
+  '--judge_url': '--judge-url',
+};
+
+export function normalizeArgv(argv: string[]): string[] {
+  return argv.map((a) => {
+    const [k, ...v] = a.split('=');
+    const alias = SEED_ALIASES[k];
+    return alias ? [alias, ...v].join('=') : a;
+  });
+}
+
+function int(v: string | undefined, name: string, min = 0): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < min) throw new CliError(`--${name} must be an integer >= ${min}, got '${v}'`, EXIT.usage);
+  return n;
+}
+
+function fmtDuration(s: number | undefined): string {
+  if (s === undefined || !Number.isFinite(s)) return '--:--';
+  const t = Math.round(s);
+  const h = Math.floor(t / 3600);
+  const m = Math.floor((t % 3600) / 60);
+  const sec = t % 60;
+  return h ? `${h}:${String(m).padStart(2, '0')}:${String(sec).padStart(2, '0')}` : `${m}:${String(sec).padStart(2, '0')}`;
+}
+
+export function progressLine(p: EvalProgress): string {
+  const acc = p.scored ? `${((100 * p.correct) / p.scored).toFixed(1)}%` : '--';
+  return `eval ${p.done}/${p.total}  acc ${acc} (${p.correct}/${p.scored})  errors ${p.errors}  ${p.rate.toFixed(2)} samples/s  ETA ${fmtDuration(p.etaSeconds)}  running ${p.inFlight}`;
+}
+
+export async function runEvalCli(argv: string[]): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: normalizeArgv(argv),
+      allowPositionals: false,
+      options: {
+        'model-name': { type: 'string', default: 'qwen' },
+        'api-url': { type: 'string' },
+        'api-key': { type: 'string' },
+        'eval-model-name': { type: 'string' },
+        'data-path': { type: 'string' },
+        'save-path': { type: 'string', default: './save/' },
+        'num-workers': { type: 'string', default: '8' },
+        'data-source': { type: 'string', default: 'default' },
+        limit: { type: 'string' },
+        'judge-url': { type: 'string' },
+        'judge-model': { type: 'string', default: 'judge' },
+        'no-judge': { type: 'boolean', default: false },
+        'strict-verdict': { type: 'boolean', default: false },
+        protocol: { type: 'string', default: 'codedance' },
+        'max-turns': { type: 'string' },
+        timeout: { type: 'string', default: '30' },
+        'sample-timeout': { type: 'string', default: '600' },
+        retries: { type: 'string', default: '1' },
+        'retry-errors': { type: 'boolean', default: false },
+        python: { type: 'string' },
+        quiet: { type: 'boolean', default: false },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
+    });
+  } catch (e) {
+    throw new CliError(`${(e as Error).message}\n\n${EVAL_USAGE}`, EXIT.usage);
+  }
+  const v = parsed.values;
+  if (v.help) {
+    console.log(EVAL_USAGE);
+    return EXIT.ok;
+  }
+  if (!v['data-path']) throw new CliError(`--data-path is required\n\n${EVAL_USAGE}`, EXIT.usage);
+  if (v['api-key'] && !v.quiet) process.stderr.write('note: --api-key stays in your shell history; prefer CODEDANCE_API_KEY or OPENAI_API_KEY\n');
+  if (!isProtocolId(v.protocol!)) throw new CliError(`unknown --protocol '${v.protocol}': use one of ${protocolIds.join(', ')}`, EXIT.usage);
+  const numWorkers = int(v['num-workers'], 'num-workers', 1)!;
+  const limit = int(v.limit, 'limit', 1);
+  const retries = int(v.retries, 'retries', 0)!;
+  const maxTurns = int(v['max-turns'], 'max-turns', 1);
+  const timeout = Number(v.timeout);
+  const sampleTimeout = Number(v['sample-timeout']);
+  if (!(timeout > 0) || !(sampleTimeout > 0)) throw new CliError('--timeout and --sample-timeout must be positive numbers of seconds', EXIT.usage);
+
+  const endpoints = (v['api-url'] ?? process.env.CODEDANCE_BASE_URL ?? 'http://127.0.0.1:8000/v1').split(',').map((s) => s.trim()).filter(Boolean);
+  const apiKey = process.env.CODEDANCE_API_KEY ?? process.env.OPENAI_API_KEY;
+  // the seed's --api_key: one key for all URLs, or one per URL
+  let model;
+  try {
+    model = createChatModel({ endpoints: v['api-key'] ? parseEndpoints(endpoints, v['api-key']) : endpoints, apiKey });
+  } catch (e) {
+    throw new CliError((e as Error).message, EXIT.usage);
+  }
+
+  if (!v['no-judge']) {
+    const judgeEndpoints = judgeEndpointsFrom(v['judge-url']);
+    if (!judgeEndpoints.length)
+      throw new CliError('no judge endpoint: pass --judge-url URL or set LLM_AS_A_JUDGE_BASE (the seed scores with an LLM judge); or --no-judge to score by normalized exact match', EXIT.usage);
+  }
+
+  const ctrl = new AbortController();
+  let interrupted = false;
+  const onSigint = () => {
+    if (interrupted) process.exit(EXIT.cancelled);
+    interrupted = true;
+    process.stderr.write('\ninterrupting: finishing nothing more; finished samples are saved, rerun the same command to resume (Ctrl+C again to quit at once)\n');
+    ctrl.abort();
+  };
+  process.on('SIGINT', onSigint);
+  process.on('SIGTERM', onSigint);
+
+  try {
+    let evalModelName: string;
+    try {
+      evalModelName = v['eval-model-name'] ?? (await resolveModelName(model, { signal: ctrl.signal }));
+    } catch (e) {
+      throw new CliError((e as Error).message, EXIT.model);
+    }
+    let python;
+    try {
+      python = await resolvePython({ explicit: v.python ?? process.env.CODEDANCE_PYTHON });
+    } catch (e) {
+      throw new CliError((e as Error).message, EXIT.environment);
+    }
+    const tty = process.stderr.isTTY;
+    let lastPrint = 0;
+    const onProgress = (p: EvalProgress) => {
+      if (v.quiet) return;
+      const now = Date.now();
+      const final = p.done >= p.total;
+      if (tty) {
+        if (now - lastPrint < 100 && !final) return;
+        process.stderr.write(`\r\x1b[2K${progressLine(p)}`);
+      } else {
+        if (now - lastPrint < 2000 && !final && p.done !== 0) return;
+        process.stderr.write(progressLine(p) + '\n');
+      }
+      lastPrint = now;
+    };
+    if (!v.quiet) process.stderr.write(`model ${evalModelName} at ${endpoints.join(', ')}; python ${python.python}; ${numWorkers} worker(s); judge ${v['no-judge'] ? 'none (--no-judge)' : judgeEndpointsFrom(v['judge-url']).join(', ')}\n`);
+    let summary;
+    try {
+      summary = await runEval({
+        dataPath: v['data-path'],
+        saveDir: v['save-path']!,
+        modelName: v['model-name']!,
+        evalModelName,
+        model,
+        endpoints,
+        numWorkers,
+        dataSource: v['data-source'],
+        limit,
+        protocol: v.protocol,
+        maxTurns,
+        cellTimeoutMs: timeout * 1000,
+        sampleTimeoutMs: sampleTimeout * 1000,
+        retries,
+        retryErrors: v['retry-errors'],
+        python: python.python,
+        judge: makeJudge(v['no-judge']!, v['judge-url'], v['judge-model']!, v['save-path']!, v['model-name']!),
+        strictVerdict: v['strict-verdict'],
+        signal: ctrl.signal,
+        extensionVersion: process.env.CODEDANCE_VERSION ?? '0.1.0',
+        onProgress,
+        log: (l) => {
+          if (!v.quiet) process.stderr.write(`${tty ? '\r\x1b[2K' : ''}${l}\n`);
+        },
+      });
+    } catch (e) {
+      if (e instanceof DatasetError) throw new CliError(e.message, EXIT.usage);
+      throw e;
+    }
+    if (tty && !v.quiet) process.stderr.write('\n');
+    const s = summary.stats;
+    const c = s.codedance;
+    const lines = [
+      '',
+      '=== Samples by try count ===',
+      ...Object.entries(c.by_try_count)
+        .sort(([a], [b]) => Number(a) - Number(b))
+        .map(([k, x]) => `Try count = ${k}:\n  Correct samples: ${x.correct}\n  Incorrect samples: ${x.incorrect}`),
+      '',
+      '=== Evaluation summary ===',
+      `Total samples: ${s.total_samples}`,
+      `Successful samples: ${s.success_samples}`,
+      `Success rate: ${s.success_rate.toFixed(4)}`,
+      `Average accuracy (ACC): ${s.avg_acc.toFixed(4)}${v['no-judge'] ? '  (--no-judge: normalized exact match, not comparable with judged numbers)' : ''}`,
+      `Total correct samples: ${c.correct}`,
+      `Average judge score: ${s.avg_judge_score.toFixed(4)}`,
+      `Average try count: ${s.avg_try_count.toFixed(4)}`,
+      `Samples with code execution: ${s.tool_call_sample_count}`,
+      `Average code execution success rate: ${s.avg_code_exec_success_rate.toFixed(4)}`,
+      ...Object.entries(c.per_source).map(([k, x]) => `  ${k}: acc ${x.acc.toFixed(4)} (${x.correct}/${x.n})`),
+      `Latency p50/p90/p99: ${(c.latency_ms.p50 / 1000).toFixed(2)} / ${(c.latency_ms.p90 / 1000).toFixed(2)} / ${(c.latency_ms.p99 / 1000).toFixed(2)} s; errors ${(c.sample_error_rate * 100).toFixed(1)}%, skipped ${c.skipped_samples}`,
+      `results: ${summary.paths.results}`,
+      `stats:   ${summary.paths.stats}`,
+      `manifest: ${summary.paths.manifest}`,
+    ];
+    if (summary.cancelled) lines.push(`interrupted after ${summary.ranNow} sample(s) this run; rerun the same command to resume`);
+    if (!v.quiet) process.stderr.write(lines.join('\n') + '\n');
+    console.log(JSON.stringify({ avg_acc: s.avg_acc, total_samples: s.total_samples, results: summary.paths.results, stats: summary.paths.stats, cancelled: summary.cancelled }));
+    return summary.cancelled ? EXIT.cancelled : EXIT.ok;
+  } finally {
+    process.off('SIGINT', onSigint);
+    process.off('SIGTERM', onSigint);
+  }
+}
+
+function makeJudge(noJudge: boolean, url: string | undefined, model: string, saveDir: string, modelName: string): HttpJudge | undefined {
+  if (noJudge) return undefined;
+  const dir = path.resolve(saveDir, safeName(modelName));
+  mkdirSync(dir, { recursive: true });
+  return new HttpJudge({ endpoints: judgeEndpointsFrom(url), model, apiKey: process.env.LLM_AS_A_JUDGE_API_KEY, cacheFile: path.join(dir, 'judge_cache.jsonl') });
+}

@@ -1,0 +1,277 @@
+/**
+ * `codedance jobs ...`: training jobs on Ray (Job Submission API) or Slurm (over SSH), on the same
+ * core as the editor's Training Jobs view. Secrets only from the environment.
+ */
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import {
+  buildJob,
+  createBackend,
+  defaultParams,
+  isTerminal,
+  JobNotFoundError,
+  JobsError,
+  loadProfiles,
+  renderReview,
+  TEMPLATES,
+  type ClusterProfile,
+  type JobBackend,
+  type JobInfo,
+  type JobSpec,
+  type TemplateId,
+} from '../core/jobs';
+import { CliError, EXIT } from './errors';
+
+export const JOBS_USAGE = `usage: codedance jobs <command> [options]
+
+commands:
+  clusters                        list the cluster profiles found
+  templates                       list the job templates
+  submit  --template ID [fields]  submit a job (--dry-run prints what would be submitted)
+  list                            jobs on the cluster
+  status  JOB_ID                  one job (exit 0 running/succeeded, 1 failed/stopped)
+  logs    JOB_ID [--follow]       its log; --follow streams until the job ends
+  stop    JOB_ID                  stop it (Ray: stop; Slurm: scancel)
+  delete  JOB_ID                  forget a finished job
+
+cluster (one of):
+  --cluster NAME        a profile from --clusters FILE, $CODEDANCE_CLUSTERS, ./.vscode/settings.json
+                        (codedance.jobs.clusters) or ~/.codedance/clusters.json (the first one if omitted)
+  --ray URL             a Ray dashboard, e.g. http://127.0.0.1:8265
+  --ssh [USER@]HOST[:PORT]  a Slurm login node over SSH (key from ~/.ssh/config or --identity FILE)
+
+submit fields (template defaults in brackets):
+  --template codedance-rl|codedance-sft|ray-on-slurm   [codedance-rl]
+  --experiment NAME  --model PATH  --train-files A[,B]  --val-files A[,B]  --nodes N  --gpus-per-node G
+  --judge-url URL[,URL] (LLM_AS_A_JUDGE_BASE)  --repo-dir DIR (Ray: local folder to upload)  --output-dir DIR
+  --time D-HH:MM:SS (Slurm)  --env KEY=VALUE (repeatable)  --entrypoint CMD (replace the command)
+  --script FILE (Slurm: submit this batch script as is)  --follow (stream the log until the job ends)
+
+other: --json (machine-readable output)
+secrets come from the environment: CODEDANCE_RAY_TOKEN, CODEDANCE_SSH_PASSPHRASE, CODEDANCE_SSH_PASSWORD
+
+exit codes: 0 ok, 1 the job failed or was stopped, 2 bad usage, 5 cluster unreachable or refused, 6 no such job`;
+
+function jobsErrorToCli(e: unknown): never {
+  if (e instanceof JobNotFoundError) throw new CliError(e.message, EXIT.notFound);
+  if (e instanceof JobsError) throw new CliError(e.message, e.kind === 'config' ? EXIT.usage : EXIT.cluster);
+  throw e;
+}
+
+function pickProfile(v: Record<string, string | boolean | string[] | undefined>): ClusterProfile {
+  if (typeof v.ray === 'string') return { name: v.ray, kind: 'ray', address: v.ray };
+  if (typeof v.ssh === 'string') {
+    const m = /^(?:([^@]+)@)?([^:]+)(?::(\d+))?$/.exec(v.ssh);
+    if (!m) throw new CliError(`--ssh: expected [USER@]HOST[:PORT], got '${v.ssh}'`, EXIT.usage);
+    return { name: v.ssh, kind: 'slurm', host: m[2], user: m[1], port: m[3] ? Number(m[3]) : undefined, identityFile: v.identity as string | undefined, jobsDir: v['jobs-dir'] as string | undefined };
+  }
+  const { profiles, source } = loadProfiles({ file: v.clusters as string | undefined });
+  if (!profiles.length) throw new CliError('no cluster: pass --ray URL or --ssh HOST, or list profiles in .vscode/settings.json (codedance.jobs.clusters) or ~/.codedance/clusters.json', EXIT.usage);
+  const name = v.cluster as string | undefined;
+  const p = name ? profiles.find((x) => x.name === name) : profiles[0];
+  if (!p) throw new CliError(`no cluster profile '${name}' in ${source}: have ${profiles.map((x) => x.name).join(', ')}`, EXIT.usage);
+  return p;
+}
+
+function fmtTime(ms?: number): string {
+  return ms ? new Date(ms).toISOString().replace('T', ' ').replace(/\.\d+Z$/, 'Z') : '-';
+}
+
+function printJobs(jobs: JobInfo[]): void {
+  if (!jobs.length) {
+    console.log('no jobs');
+    return;
+  }
+  const rows = jobs.map((j) => [j.id, j.status, j.rawStatus !== j.status ? j.rawStatus : '', j.name ?? '', fmtTime(j.startTime)]);
+  const head = ['ID', 'STATUS', 'STATE', 'NAME', 'STARTED'];
+  const w = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+  for (const r of [head, ...rows]) console.log(r.map((c, i) => c.padEnd(w[i])).join('  ').trimEnd());
+}
+
+async function follow(backend: JobBackend, id: string, signal: AbortSignal): Promise<number> {
+  for await (const chunk of backend.tailLogs(id, { signal })) process.stdout.write(chunk);
+  if (signal.aborted) return EXIT.cancelled;
+  // the stream ends with the job; its final state may take a moment to settle
+  for (let i = 0; i < 50; i++) {
+    const j = await backend.status(id);
+    if (isTerminal(j.status)) {
+      console.error(`codedance: job ${id} ${j.status}${j.exitCode !== undefined ? ` (exit ${j.exitCode})` : ''}`);
+      return j.status === 'SUCCEEDED' ? EXIT.ok : EXIT.noAnswer;
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  return EXIT.ok;
+}
+
+export async function runJobs(argv: string[]): Promise<number> {
+  const [sub, ...rest] = argv;
+  if (!sub || sub === '-h' || sub === '--help' || sub === 'help') {
+    console.log(JOBS_USAGE);
+    return sub ? EXIT.ok : EXIT.usage;
+  }
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: rest,
+      allowPositionals: true,
+      options: {
+        cluster: { type: 'string' },
+        clusters: { type: 'string' },
+        ray: { type: 'string' },
+        ssh: { type: 'string' },
+        identity: { type: 'string' },
+        'jobs-dir': { type: 'string' },
+        template: { type: 'string', default: 'codedance-rl' },
+        experiment: { type: 'string' },
+        model: { type: 'string' },
+        'train-files': { type: 'string' },
+        'val-files': { type: 'string' },
+        nodes: { type: 'string' },
+        'gpus-per-node': { type: 'string' },
+        'judge-url': { type: 'string' },
+        'repo-dir': { type: 'string' },
+        'output-dir': { type: 'string' },
+        time: { type: 'string' },
+        env: { type: 'string', multiple: true },
+        entrypoint: { type: 'string' },
+        script: { type: 'string' },
+        'dry-run': { type: 'boolean', default: false },
+        follow: { type: 'boolean', short: 'f', default: false },
+        json: { type: 'boolean', default: false },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
+    });
+  } catch (e) {
+    throw new CliError(`${(e as Error).message}\n\n${JOBS_USAGE}`, EXIT.usage);
+  }
+  const { values: v, positionals } = parsed;
+  if (v.help) {
+    console.log(JOBS_USAGE);
+    return EXIT.ok;
+  }
+  const out = (x: unknown) => console.log(JSON.stringify(x, null, 2));
+
+  if (sub === 'templates') {
+    if (v.json) out(TEMPLATES);
+    else for (const t of TEMPLATES) console.log(`${t.id.padEnd(14)} ${t.kinds.join('/').padEnd(10)} ${t.label}`);
+    return EXIT.ok;
+  }
+  if (sub === 'clusters') {
+    let loaded;
+    try {
+      loaded = loadProfiles({ file: v.clusters });
+    } catch (e) {
+      jobsErrorToCli(e);
+    }
+    if (v.json) out(loaded.profiles);
+    else if (!loaded.profiles.length) console.log('no cluster profiles (see codedance jobs --help)');
+    else for (const p of loaded.profiles) console.log(`${p.name.padEnd(16)} ${p.kind.padEnd(6)} ${p.kind === 'ray' ? p.address : `${p.user ? p.user + '@' : ''}${p.host}${p.port ? ':' + p.port : ''}`}`);
+    return EXIT.ok;
+  }
+  const known = ['submit', 'list', 'status', 'logs', 'stop', 'delete'];
+  if (!known.includes(sub)) throw new CliError(`unknown jobs command '${sub}'.\n\n${JOBS_USAGE}`, EXIT.usage);
+  const needsId = ['status', 'logs', 'stop', 'delete'].includes(sub);
+  if (needsId && positionals.length !== 1) throw new CliError(`codedance jobs ${sub} needs one JOB_ID`, EXIT.usage);
+  const id = positionals[0];
+
+  let profile: ClusterProfile;
+  try {
+    profile = pickProfile(v);
+  } catch (e) {
+    jobsErrorToCli(e);
+  }
+  const backend = createBackend(profile, { token: process.env.CODEDANCE_RAY_TOKEN, passphrase: process.env.CODEDANCE_SSH_PASSPHRASE, password: process.env.CODEDANCE_SSH_PASSWORD });
+  const ac = new AbortController();
+  const onSigint = () => ac.abort();
+  process.once('SIGINT', onSigint);
+  try {
+    switch (sub) {
+      case 'list': {
+        const jobs = await backend.list();
+        if (v.json) out(jobs);
+        else printJobs(jobs);
+        return EXIT.ok;
+      }
+      case 'status': {
+        const j = await backend.status(id);
+        if (v.json) out(j);
+        else {
+          printJobs([j]);
+          if (j.message) console.log(`message: ${j.message}`);
+          if (j.exitCode !== undefined) console.log(`exit code: ${j.exitCode}`);
+          if (j.logPath) console.log(`log: ${j.logPath}`);
+        }
+        return j.status === 'FAILED' || j.status === 'STOPPED' ? EXIT.noAnswer : EXIT.ok;
+      }
+      case 'logs':
+        if (v.follow) return await follow(backend, id, ac.signal);
+        process.stdout.write(await backend.logs(id));
+        return EXIT.ok;
+      case 'stop': {
+        const stopped = await backend.stop(id);
+        console.log(stopped ? `stopping ${id}` : `${id} was not running`);
+        return EXIT.ok;
+      }
+      case 'delete':
+        await backend.delete(id);
+        console.log(`deleted ${id}`);
+        return EXIT.ok;
+      case 'submit': {
+        const tid = v.template as TemplateId;
+        if (!TEMPLATES.some((t) => t.id === tid)) throw new CliError(`unknown --template '${tid}': use one of ${TEMPLATES.map((t) => t.id).join(', ')}`, EXIT.usage);
+        const num = (s: string | undefined, name: string) => {
+          if (s === undefined) return undefined;
+          if (!/^\d+$/.test(s)) throw new CliError(`--${name} must be a whole number, got '${s}'`, EXIT.usage);
+          return Number(s);
+        };
+        const profileDefaults = (profile as { defaults?: Record<string, unknown> }).defaults ?? {};
+        const params = defaultParams({
+          ...(profile.kind === 'ray' && profile.workingDir ? { repoDir: profile.workingDir } : {}),
+          ...profileDefaults,
+          ...(v.experiment !== undefined && { experimentName: v.experiment }),
+          ...(v.model !== undefined && { modelPath: v.model }),
+          ...(v['train-files'] !== undefined && { trainFiles: v['train-files'] }),
+          ...(v['val-files'] !== undefined && { valFiles: v['val-files'] }),
+          ...(v.nodes !== undefined && { nodes: num(v.nodes, 'nodes') }),
+          ...(v['gpus-per-node'] !== undefined && { gpusPerNode: num(v['gpus-per-node'], 'gpus-per-node') }),
+          ...(v['judge-url'] !== undefined ? { judgeUrl: v['judge-url'] } : process.env.LLM_AS_A_JUDGE_BASE ? { judgeUrl: process.env.LLM_AS_A_JUDGE_BASE } : {}),
+          ...(v['repo-dir'] !== undefined && { repoDir: v['repo-dir'] }),
+          ...(v['output-dir'] !== undefined && { outputDir: v['output-dir'] }),
+          ...(v.time !== undefined && { timeLimit: v.time }),
+        });
+        let spec: JobSpec;
+        try {
+          spec = buildJob(tid, params, profile.kind);
+        } catch (e) {
+          throw new CliError((e as Error).message, EXIT.usage);
+        }
+        for (const kv of v.env ?? []) {
+          const i = kv.indexOf('=');
+          if (i < 1) throw new CliError(`--env: expected KEY=VALUE, got '${kv}'`, EXIT.usage);
+          spec.env[kv.slice(0, i)] = kv.slice(i + 1);
+        }
+        if (v.entrypoint !== undefined) spec.entrypoint = v.entrypoint;
+        if (v.script !== undefined) {
+          if (profile.kind !== 'slurm') throw new CliError('--script is for Slurm clusters (Ray takes --entrypoint)', EXIT.usage);
+          spec.script = readFileSync(v.script, 'utf8');
+        }
+        if (v['dry-run']) {
+          const doc = await renderReview(backend, spec);
+          process.stdout.write(doc.text);
+          return EXIT.ok;
+        }
+        const r = await backend.submit(spec);
+        if (v.json) out(r);
+        else console.log(`submitted ${r.id} to ${profile.name}${r.workingDirUri ? ` (working_dir ${r.workingDirUri})` : ''}`);
+        if (v.follow) return await follow(backend, r.id, ac.signal);
+        return EXIT.ok;
+      }
+    }
+    return EXIT.usage;
+  } catch (e) {
+    jobsErrorToCli(e);
+  } finally {
+    process.off('SIGINT', onSigint);
+    await backend.dispose();
+  }
+}

@@ -1,0 +1,135 @@
+/**
+ * The LLM-as-judge client: an OpenAI-compatible endpoint (or several, comma-separated like the
+ * seed's `LLM_AS_A_JUDGE_BASE`, balanced by requests in flight through the model layer's
+ * EndpointPool, with its retries and back-off on 429/5xx/dropped connections), and a verdict
+ * cache keyed by (question, answer, prediction, judge model, prompt hash) kept in a JSONL file
+ * so that a re-score costs nothing.
+ */
+import { createHash } from 'node:crypto';
+import { appendFileSync, existsSync, readFileSync } from 'node:fs';
+import { createChatModel, type ModelClient } from '../model';
+import { DEFAULT_JUDGE_MODEL, JUDGE_PROMPT_HASH } from './judgePrompts';
+
+export interface JudgeRequest {
+  kind: 'default' | 'math';
+  /** the full user prompt */
+  prompt: string;
+  system?: string;
+  temperature: number;
+  /** cache key parts */
+  question: string;
+  answer: string;
+  prediction: string;
+}
+
+export interface JudgeReply {
+  text: string;
+  cached: boolean;
+}
+
+/** What scoring needs from a judge (tests may pass a function). */
+export interface Judge {
+  readonly model: string;
+  readonly promptHash: string;
+  readonly endpoints: string[];
+  ask(req: JudgeRequest, signal?: AbortSignal): Promise<JudgeReply>;
+}
+
+export interface JudgeOptions {
+  /** base URL(s), comma-separated or a list; default `LLM_AS_A_JUDGE_BASE` */
+  endpoints?: string | string[];
+  model?: string;
+  apiKey?: string;
+  /** JSONL verdict cache; absent = in memory only */
+  cacheFile?: string;
+  /** per-request timeout, ms (default 120000) */
+  requestTimeoutMs?: number;
+  maxRetries?: number;
+  log?: (line: string) => void;
+}
+
+export function judgeEndpointsFrom(explicit: string | string[] | undefined, env: NodeJS.ProcessEnv = process.env): string[] {
+  const raw = explicit ?? env.LLM_AS_A_JUDGE_BASE ?? '';
+  const list = Array.isArray(raw) ? raw : raw.split(',');
+  return list.map((s) => s.trim()).filter(Boolean);
+}
+
+export function cacheKey(kind: string, question: string, answer: string, prediction: string, model: string, promptHash: string): string {
+  return createHash('sha256').update(JSON.stringify([kind, question, answer, prediction, model, promptHash])).digest('hex');
+}
+
+export class JudgeCache {
+  private readonly map = new Map<string, string>();
+  constructor(private readonly file?: string) {
+    if (file && existsSync(file)) {
+      for (const line of readFileSync(file, 'utf8').split('\n')) {
+        if (!line.trim()) continue;
+        try {
+          const o = JSON.parse(line) as { key: string; text: string };
+          if (typeof o.key === 'string' && typeof o.text === 'string') this.map.set(o.key, o.text);
+        } catch {
+          /* a line cut by a kill: ignored */
+        }
+      }
+    }
+  }
+  get size(): number {
+    return this.map.size;
+  }
+  get(key: string): string | undefined {
+    return this.map.get(key);
+  }
+  set(key: string, text: string): void {
+    if (this.map.get(key) === text) return;
+    this.map.set(key, text);
+    if (this.file) appendFileSync(this.file, JSON.stringify({ key, text }) + '\n');
+  }
+}
+
+export class HttpJudge implements Judge {
+  readonly model: string;
+  readonly promptHash = JUDGE_PROMPT_HASH;
+  readonly endpoints: string[];
+  private readonly client: ModelClient;
+  private readonly cache: JudgeCache;
+  stats = { requests: 0, cacheHits: 0, errors: 0 };
+
+  constructor(opts: JudgeOptions = {}) {
+    this.endpoints = judgeEndpointsFrom(opts.endpoints);
+    if (!this.endpoints.length) throw new Error('no judge endpoint: pass --judge-url URL (or set LLM_AS_A_JUDGE_BASE, or the codedance.judge.endpoint setting), or score without a judge with --no-judge');
+    this.model = opts.model || DEFAULT_JUDGE_MODEL;
+    this.client = createChatModel({
+      endpoints: this.endpoints,
+      apiKey: opts.apiKey,
+      requestTimeoutMs: opts.requestTimeoutMs ?? 120_000,
+      retry: { maxRetries: opts.maxRetries ?? 6 },
+      log: opts.log,
+    });
+    this.cache = new JudgeCache(opts.cacheFile);
+  }
+
+  async ask(req: JudgeRequest, signal?: AbortSignal): Promise<JudgeReply> {
+    const key = cacheKey(req.kind, req.question, req.answer, req.prediction, this.model, this.promptHash);
+    const hit = this.cache.get(key);
+    if (hit !== undefined) {
+      this.stats.cacheHits++;
+      return { text: hit, cached: true };
+    }
+    this.stats.requests++;
+    const messages = [
+      ...(req.system !== undefined ? [{ role: 'system' as const, content: req.system }] : []),
+      { role: 'user' as const, content: req.prompt },
+    ];
+    try {
+      const r = await this.client.complete(
+        { model: this.model, messages: messages as never, temperature: req.temperature, extra: { seed: Math.floor(Math.random() * 1_000_001) } },
+        { signal },
+      );
+      this.cache.set(key, r.content ?? '');
+      return { text: r.content ?? '', cached: false };
+    } catch (e) {
+      this.stats.errors++;
+      throw e;
+    }
+  }
+}

@@ -1,0 +1,223 @@
+/**
+ * Scoring per data_source exactly as the seed's `compute_score` routes it:
+ *   - `thinklite_eureka`, `xince` -> math: symbolic check, then the math judge;
+ *   - `vstar`, `vl_agent`, `chart` -> default judge; every other non-empty source -> the
+ *     (identical) "SA1B" judge; an empty source -> default.
+ * The returned `judge_result` has the seed's fields (`score, acc, tool_step, tool_success_rate,
+ * tool_reward_component, format_r, ground_truth, answer`); NaN is written as null (JSON has
+ * no NaN; the seed's Python writes a bare `NaN` token).
+ */
+import { mathEquivalent, normalizeMathAnswer } from './mathVerify';
+import type { Judge } from './judge';
+import { JUDGE_SYSTEM_PROMPT, JUDGE_TEMPERATURE, judgePrompt, MATH_JUDGE_TEMPERATURE, mathJudgePrompt } from './judgePrompts';
+
+export const MATH_SOURCES = ['thinklite_eureka', 'xince'];
+export const DEFAULT_SOURCES = ['vstar', 'vl_agent', 'chart'];
+
+export type Scorer = 'default' | 'sa1b' | 'math';
+
+export interface JudgeResult {
+  score: number;
+  acc: number;
+  tool_step: number[];
+  tool_success_rate: number | null;
+  tool_reward_component: number;
+  format_r: number;
+  ground_truth: string;
+  answer: string;
+}
+
+export interface ScoreDetail {
+  scorer: Scorer;
+  /** how acc was decided */
+  method: 'judge' | 'symbolic' | 'no-answer' | 'too-long' | 'normalized-match' | 'judge-error';
+  judgeText?: string;
+  cached?: boolean;
+  judgeError?: string;
+  /** the verdict could not be read strictly (strict mode) */
+  unparsed?: boolean;
+}
+
+export interface ScoreOptions {
+  /** absent = `--no-judge`: normalized exact match (and the symbolic check for math) */
+  judge?: Judge;
+  /** strict verdict parsing: the text after the last "Judgement:" must be exactly 0 or 1 */
+  strictVerdict?: boolean;
+  signal?: AbortSignal;
+}
+
+export function scorerFor(dataSource: string): Scorer {
+  if (DEFAULT_SOURCES.includes(dataSource)) return 'default';
+  if (MATH_SOURCES.includes(dataSource)) return 'math';
+  if (dataSource) return 'sa1b';
+  return 'default';
+}
+
+const count = (s: string, sub: string) => s.split(sub).length - 1;
+
+/** `re.findall(r"<tool_response>(.*?)</tool_response>", s, re.DOTALL)` */
+function toolResponses(s: string): string[] {
+  return [...s.matchAll(/<tool_response>(.*?)<\/tool_response>/gs)].map((m) => m[1]);
+}
+const TOOL_ERROR_STRINGS = ['Code executed successfully. No explicit output or figures produced.', 'Error', 'timeout'];
+
+/** the seed's `tool_reward_step` (discount 0.2) */
+export function toolRewardStep(s: string): number[] {
+  const scores = toolResponses(s).map((r) => (TOOL_ERROR_STRINGS.some((e) => r.includes(e)) ? -0.5 : 0));
+  scores.push(0);
+  const out = new Array<number>(scores.length).fill(1);
+  out[out.length - 1] = scores[scores.length - 1];
+  for (let i = scores.length - 2; i >= 0; i--) out[i] = scores[i] + 0.2 * out[i + 1];
+  return out;
+}
+
+/** the seed's `tool_reward`, NaN (null) when there are no calls */
+export function toolSuccessRate(s: string): number | null {
+  const rs = toolResponses(s);
+  if (!rs.length) return null;
+  const bad = rs.filter((r) => TOOL_ERROR_STRINGS.some((e) => r.includes(e))).length;
+  return (rs.length - bad) / rs.length;
+}
+
+/** The seed's verdict reading: cut after the last "Judgement:", any "1" -> 1 (substring test). */
+export function parseVerdict(text: string, strict = false): { acc: number; unparsed: boolean } {
+  let r = text.trim();
+  if (r.includes('Judgement:')) r = r.split('Judgement:').pop()!.trim();
+  if (strict) {
+    const m = /^\**\s*([01])\s*\**\.?$/.exec(r);
+    return m ? { acc: Number(m[1]), unparsed: false } : { acc: 0, unparsed: true };
+  }
+  if (r.includes('1')) return { acc: 1, unparsed: false };
+  if (r.includes('0')) return { acc: 0, unparsed: false };
+  return { acc: 0, unparsed: true };
+}
+
+/** The seed's math verdict: the text after "## Equivalence Judgement", lower-cased: "true" and not "false". */
+export function parseMathVerdict(text: string): { acc: number; unparsed: boolean } {
+  const j = text.trim().split('## Equivalence Judgement').pop()!.toLowerCase();
+  if (j.includes('true') && !j.includes('false')) return { acc: 1, unparsed: false };
+  if (j.includes('false') && !j.includes('true')) return { acc: 0, unparsed: false };
+  return { acc: 0, unparsed: true };
+}
+
+/** `--no-judge`: lower-case, punctuation and articles removed, whitespace collapsed. */
+export function normalizeAnswer(s: string): string {
+  return s
+    .toLowerCase()
+    .replace(/<[^>]+>/g, ' ')
+    .replace(/[^\p{L}\p{N}.\s-]/gu, ' ')
+    .replace(/\b(a|an|the)\b/g, ' ')
+    .replace(/(\d)\.(?!\d)/g, '$1')
+    .replace(/\.(?!\d)/g, ' ')
+    .replace(/\s+/g, ' ')
+    .trim();
+}
+
+/** `--no-judge` match: normalized equality, or a lone option letter "(B)" vs "B", or equal numbers. */
+export function normalizedMatch(prediction: string, groundTruth: string): boolean {
+  const p = normalizeAnswer(prediction);
+  const g = normalizeAnswer(groundTruth);
+  if (!p || !g) return false;
+  if (p === g) return true;
+  const pn = Number(p);
+  const gn = Number(g);
+  return Number.isFinite(pn) && Number.isFinite(gn) && Math.abs(pn - gn) <= 1e-9 * Math.max(1, Math.abs(gn));
+}
+
+function extractAnswer(s: string): string | undefined {
+  const m = /<answer>(.*?)<\/answer>/s.exec(s);
+  return m ? m[1].trim() : undefined;
+}
+
+/**
+ * `compute_score(data_source, solution_str, ground_truth, {question})` for one sample: the
+ * solution is the last assistant message. Judge failures give acc 0 like the seed, and say so
+ * in the detail.
+ */
+export async function computeScore(dataSource: string, solution: string, groundTruth: string, question: string, opts: ScoreOptions = {}): Promise<{ result: JudgeResult; detail: ScoreDetail }> {
+  const scorer = scorerFor(dataSource);
+  return scorer === 'math' ? scoreMath(solution, groundTruth, question, opts) : scoreDefault(scorer, solution, groundTruth, question, opts);
+}
+
+async function scoreDefault(scorer: Scorer, s: string, gt: string, question: string, opts: ScoreOptions): Promise<{ result: JudgeResult; detail: ScoreDetail }> {
+  let fmt = count(s, '<think>') !== count(s, '</think>');
+  if (count(s, '<answer>') !== 1 || count(s, '</answer>') !== 1) fmt = true;
+  let answer = extractAnswer(s);
+  if (answer === undefined) {
+    answer = '';
+    fmt = true;
+  }
+  const detail: ScoreDetail = { scorer, method: 'judge' };
+  let acc = 0;
+  if (!opts.judge) {
+    detail.method = 'normalized-match';
+    acc = normalizedMatch(answer, gt) ? 1 : 0;
+  } else {
+    // the seed asks the judge even for an empty answer
+    try {
+      const r = await opts.judge.ask({ kind: 'default', prompt: judgePrompt(answer, gt, question), system: JUDGE_SYSTEM_PROMPT, temperature: JUDGE_TEMPERATURE, question, answer: gt, prediction: answer }, opts.signal);
+      detail.judgeText = r.text;
+      detail.cached = r.cached;
+      const v = r.text ? parseVerdict(r.text, opts.strictVerdict) : { acc: 0, unparsed: true };
+      acc = v.acc;
+      if (v.unparsed) detail.unparsed = true;
+    } catch (e) {
+      detail.method = 'judge-error';
+      detail.judgeError = (e as Error).message;
+      acc = 0;
+    }
+  }
+  if (answer.length >= 1000) {
+    acc = 0;
+    fmt = true;
+    detail.method = 'too-long';
+  }
+  const formatR = fmt ? -1 : 0;
+  const rate = toolSuccessRate(s);
+  const comp = rate === null ? 0 : (acc > 0.5 ? 1.5 : 0.5) * rate;
+  return {
+    result: { score: acc * 1.0 + 0.2 * formatR, acc, tool_step: toolRewardStep(s), tool_success_rate: rate, tool_reward_component: comp, format_r: formatR, ground_truth: gt, answer },
+    detail,
+  };
+}
+
+async function scoreMath(s: string, gt: string, question: string, opts: ScoreOptions): Promise<{ result: JudgeResult; detail: ScoreDetail }> {
+  let fmt = count(s, '<think>') !== count(s, '</think>');
+  const noThink = s.split('</think>').pop()!.trim();
+  if (noThink.includes('tool_call')) fmt = true;
+  const answers = [...noThink.matchAll(/<answer>(.*?)<\/answer>/gs)].map((m) => m[1]);
+  let answer = '';
+  let acc = 0;
+  const detail: ScoreDetail = { scorer: 'math', method: 'symbolic' };
+  if (!answers.length) {
+    fmt = true;
+    detail.method = 'no-answer';
+  } else {
+    answer = answers[answers.length - 1].trim();
+    if (await mathEquivalent(gt, answer)) acc = 1;
+    else if (!opts.judge) {
+      detail.method = 'normalized-match';
+      acc = normalizedMatch(normalizeMathAnswer(answer), normalizeMathAnswer(gt)) ? 1 : 0;
+    } else {
+      detail.method = 'judge';
+      try {
+        const r = await opts.judge.ask({ kind: 'math', prompt: mathJudgePrompt(question, gt, answer), temperature: MATH_JUDGE_TEMPERATURE, question, answer: gt, prediction: answer }, opts.signal);
+        detail.judgeText = r.text;
+        detail.cached = r.cached;
+        const v = parseMathVerdict(r.text);
+        acc = v.acc;
+        if (v.unparsed) detail.unparsed = true;
+      } catch (e) {
+        detail.method = 'judge-error';
+        detail.judgeError = (e as Error).message;
+      }
+    }
+  }
+  const formatR = fmt ? -1 : 0;
+  const rate = toolSuccessRate(s);
+  const comp = rate === null ? 0 : (acc > 0.5 ? 2 : 1) * rate;
+  return {
+    result: { score: acc * 1.2 + 0.4 * formatR, acc, tool_step: toolRewardStep(s), tool_success_rate: rate, tool_reward_component: comp, format_r: formatR, ground_truth: gt, answer },
+    detail,
+  };
+}

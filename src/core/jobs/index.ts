@@ -1,0 +1,10 @@
+export * from './types';
+export * from './errors';
+export { RayJobsBackend, normalizeRayAddress, versionAtLeast, makeSubmissionId } from './RayJobsBackend';
+export { SlurmBackend } from './SlurmBackend';
+export { SshConnection, resolveSshTarget } from './SshConnection';
+export { createBackend, parseClusterProfile } from './createBackend';
+export { TEMPLATES, buildJob, defaultParams, validateParams, type TemplateId, type TemplateParams, type JobTemplate } from './templates';
+export { renderReview, parseReview, type ReviewDocument } from './review';
+export { renderSbatchScript } from './slurmText';
+export { loadProfiles, profilesFromJson, stripJsonc } from './profiles';

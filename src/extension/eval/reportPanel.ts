@@ -1,0 +1,115 @@
+/**
+ * The eval report: a webview panel over one results file (A) and optionally a second (B, for
+ * an A/B comparison per sample). Summaries are computed here from the file (streamed); a
+ * sample's trajectory and images are read from disk only when it is opened.
+ */
+import * as path from 'node:path';
+import * as vscode from 'vscode';
+import { loadRun, readRecordAt, recordToTrajectory, sampleDetail, type LoadedRun } from '../../core/eval';
+import type { FromReport, ToReport } from '../../webview/report/protocol';
+import { webviewHtml } from '../webviewHtml';
+
+const CHAT_COMMAND = 'codedance.openTrajectoryInChat';
+
+export class EvalReportPanel {
+  static readonly viewType = 'codedance.evalReport';
+  private static current: EvalReportPanel | undefined;
+  private runs: LoadedRun[] = [];
+  private files: string[];
+  private ready = false;
+
+  static async show(context: vscode.ExtensionContext, log: vscode.LogOutputChannel, files: string[]): Promise<EvalReportPanel> {
+    if (EvalReportPanel.current) {
+      EvalReportPanel.current.panel.reveal(vscode.ViewColumn.Active);
+      await EvalReportPanel.current.load(files);
+      return EvalReportPanel.current;
+    }
+    const panel = vscode.window.createWebviewPanel(EvalReportPanel.viewType, 'CodeDance Eval Report', vscode.ViewColumn.Active, {
+      enableScripts: true,
+      retainContextWhenHidden: true,
+      localResourceRoots: [vscode.Uri.joinPath(context.extensionUri, 'dist'), vscode.Uri.joinPath(context.extensionUri, 'media')],
+    });
+    const p = new EvalReportPanel(context, log, panel, files);
+    EvalReportPanel.current = p;
+    await p.load(files);
+    return p;
+  }
+
+  private constructor(
+    private readonly context: vscode.ExtensionContext,
+    private readonly log: vscode.LogOutputChannel,
+    private readonly panel: vscode.WebviewPanel,
+    files: string[],
+  ) {
+    this.files = files;
+    panel.iconPath = vscode.Uri.joinPath(context.extensionUri, 'media', 'codedance.svg');
+    panel.webview.html = webviewHtml(panel.webview, context.extensionUri, { script: 'report.js', styles: ['report.css'], title: 'CodeDance Eval Report' });
+    panel.onDidDispose(() => {
+      if (EvalReportPanel.current === this) EvalReportPanel.current = undefined;
+    });
+    panel.webview.onDidReceiveMessage((m: FromReport) => void this.onMessage(m).catch((e) => this.post({ type: 'error', text: (e as Error).message })));
+  }
+
+  private post(m: ToReport): void {
+    void this.panel.webview.postMessage(m);
+  }
+
+  async load(files: string[]): Promise<void> {
+    this.files = files;
+    const t0 = performance.now();
+    this.runs = await Promise.all(files.slice(0, 2).map((f, i) => loadRun(f, i === 0 ? 'A' : 'B')));
+    this.panel.title = `Eval: ${this.runs.map((r) => `${r.run.model}/${r.run.dataset}`).join(' vs ')}`;
+    this.log.info(`eval report: ${files.join(' vs ')} (${this.runs.map((r) => r.run.samples.length).join('+')} samples) in ${(performance.now() - t0).toFixed(0)} ms`);
+    if (this.ready) this.post({ type: 'runs', runs: this.runs.map((r) => r.run) });
+  }
+
+  private record(run: 'A' | 'B', index: number) {
+    const r = this.runs[run === 'A' ? 0 : 1];
+    const at = r?.offsets.get(index);
+    if (!r || !at) throw new Error(`sample ${index} is not in run ${run}`);
+    return readRecordAt(r.run.file, at);
+  }
+
+  private async onMessage(m: FromReport): Promise<void> {
+    switch (m.type) {
+      case 'ready':
+        this.ready = true;
+        this.post({ type: 'runs', runs: this.runs.map((r) => r.run) });
+        return;
+      case 'sample':
+        this.post({ type: 'sample', detail: sampleDetail(this.record(m.run, m.index), m.run) });
+        return;
+      case 'openInChat': {
+        const commands = await vscode.commands.getCommands(true);
+        if (!commands.includes(CHAT_COMMAND)) {
+          void vscode.window.showInformationMessage('CodeDance: continuing a sample in the chat panel is not available in this build (the chat panel does not offer it yet).');
+          return;
+        }
+        await vscode.commands.executeCommand(CHAT_COMMAND, recordToTrajectory(this.record(m.run, m.index)));
+        return;
+      }
+      case 'pickB': {
+        const other = await pickResultsFiles(`Compare ${path.basename(this.files[0])} with…`, false, this.files[0]);
+        if (other?.length) await this.load([this.files[0], other[0]]);
+        return;
+      }
+    }
+  }
+}
+
+/** Results files in the workspace (result_*.jsonl), newest first, or a file dialog. */
+export async function pickResultsFiles(title: string, many: boolean, exclude?: string): Promise<string[] | undefined> {
+  const found = (await vscode.workspace.findFiles('**/result_*.jsonl', '**/node_modules/**', 200)).map((u) => u.fsPath).filter((f) => f !== exclude);
+  const browse = '$(folder-opened) Browse…';
+  const items: vscode.QuickPickItem[] = [...found.map((f) => ({ label: path.basename(f), description: vscode.workspace.asRelativePath(path.dirname(f)), detail: f })), { label: browse }];
+  const picked = many
+    ? await vscode.window.showQuickPick(items, { title, canPickMany: true, placeHolder: 'one results file, or two to compare (A/B)' })
+    : await vscode.window.showQuickPick(items, { title });
+  const list = picked ? (Array.isArray(picked) ? picked : [picked]) : [];
+  if (!list.length) return undefined;
+  if (list.some((p) => p.label === browse)) {
+    const uris = await vscode.window.showOpenDialog({ canSelectMany: many, filters: { 'Eval results': ['jsonl'] }, openLabel: 'Open report' });
+    return uris?.map((u) => u.fsPath).slice(0, 2);
+  }
+  return list.map((p) => p.detail!).slice(0, 2);
+}

@@ -1,0 +1,212 @@
+/**
+ * `Run CodeDance Eval`: a short quick-pick flow (dataset, endpoint(s), workers, judge), prefilled
+ * from the settings, then `runEval` from src/core/eval in a cancellable progress notification
+ * with counts and accuracy so far; details go to the CodeDance log. A cancelled run keeps its
+ * finished samples: running it again resumes. Keys come from SecretStorage only.
+ */
+import * as path from 'node:path';
+import * as vscode from 'vscode';
+import { HttpJudge, judgeEndpointsFrom, runEval, safeName, type EvalSummary } from '../../core/eval';
+import { resolvePython } from '../../core/kernel';
+import { createChatModel, resolveModelName } from '../../core/model';
+import { readSettings } from '../settings';
+import { EvalReportPanel, pickResultsFiles } from './reportPanel';
+
+export const MODEL_KEY_SECRET = 'codedance.apiKey';
+export const JUDGE_KEY_SECRET = 'codedance.judgeApiKey';
+
+/** What a caller (a test, a keybinding with args) may pass to skip the quick picks. */
+export interface RunEvalArgs {
+  dataPath?: string;
+  endpoints?: string[] | string;
+  numWorkers?: number;
+  /** a judge URL (comma list), or 'none' for --no-judge */
+  judge?: string;
+  modelName?: string;
+  saveDir?: string;
+  limit?: number;
+  /** open the report when done (default: offer it in the notification) */
+  openReport?: boolean;
+}
+
+async function pickDataset(): Promise<string | undefined> {
+  const found = await vscode.workspace.findFiles('**/*.{parquet,jsonl}', '{**/node_modules/**,**/result_*.jsonl,**/judge_cache.jsonl}', 200);
+  const browse = '$(folder-opened) Browse…';
+  const items: vscode.QuickPickItem[] = [...found.map((u) => ({ label: path.basename(u.fsPath), description: vscode.workspace.asRelativePath(path.dirname(u.fsPath)), detail: u.fsPath })), { label: browse, detail: '' }];
+  const p = await vscode.window.showQuickPick(items, { title: 'CodeDance Eval (1/4): dataset', placeHolder: 'a .parquet or .jsonl benchmark file', ignoreFocusOut: true });
+  if (!p) return undefined;
+  if (p.label !== browse) return p.detail;
+  const uris = await vscode.window.showOpenDialog({ canSelectMany: false, filters: { Datasets: ['parquet', 'jsonl'] }, openLabel: 'Evaluate on this dataset' });
+  return uris?.[0]?.fsPath;
+}
+
+export async function runEvalCommand(context: vscode.ExtensionContext, log: vscode.LogOutputChannel, arg?: vscode.Uri | RunEvalArgs): Promise<EvalSummary | undefined> {
+  if (!vscode.workspace.isTrusted) {
+    void vscode.window.showWarningMessage('CodeDance: this workspace is not trusted, so no eval runs here (it would execute model-written code).');
+    return undefined;
+  }
+  const a: RunEvalArgs = arg instanceof vscode.Uri ? { dataPath: arg.fsPath } : (arg ?? {});
+  const s = readSettings();
+
+  const dataPath = a.dataPath ?? (await pickDataset());
+  if (!dataPath) return undefined;
+
+  let endpointsRaw = Array.isArray(a.endpoints) ? a.endpoints.join(',') : a.endpoints;
+  if (endpointsRaw === undefined) {
+    endpointsRaw = await vscode.window.showInputBox({
+      title: 'CodeDance Eval (2/4): model endpoint(s)',
+      prompt: 'OpenAI-compatible base URL(s), comma-separated; several are balanced by requests in flight',
+      value: s.endpoints.join(','),
+      ignoreFocusOut: true,
+      validateInput: (v) => (v.split(',').every((u) => /^https?:\/\/\S+$/.test(u.trim())) ? undefined : 'http(s) URLs, comma-separated'),
+    });
+    if (endpointsRaw === undefined) return undefined;
+  }
+  const endpoints = endpointsRaw.split(',').map((x) => x.trim()).filter(Boolean);
+
+  let workers = a.numWorkers;
+  if (workers === undefined) {
+    const w = await vscode.window.showInputBox({
+      title: 'CodeDance Eval (3/4): workers',
+      prompt: 'Samples evaluated at a time (each has its own Python kernel)',
+      value: String(s.numWorkers),
+      ignoreFocusOut: true,
+      validateInput: (v) => (/^\d+$/.test(v.trim()) && Number(v) >= 1 && Number(v) <= 256 ? undefined : 'a whole number from 1 to 256'),
+    });
+    if (w === undefined) return undefined;
+    workers = Number(w);
+  }
+
+  let judgeChoice = a.judge;
+  if (judgeChoice === undefined) {
+    const configured = judgeEndpointsFrom(s.judgeEndpoint || undefined);
+    const items: (vscode.QuickPickItem & { value: string })[] = [];
+    if (configured.length) items.push({ label: `$(law) LLM judge at ${configured.join(', ')}`, description: `model '${s.judgeModel}', the seed's prompts`, value: configured.join(',') });
+    items.push({ label: '$(edit) Another judge endpoint…', value: 'enter' });
+    items.push({ label: '$(key) Set the judge API key…', description: 'kept in SecretStorage', value: 'key' });
+    items.push({ label: '$(circle-slash) No judge', description: 'normalized exact match: not comparable with published (judged) numbers', value: 'none' });
+    for (;;) {
+      const p = await vscode.window.showQuickPick(items, { title: 'CodeDance Eval (4/4): scoring', ignoreFocusOut: true });
+      if (!p) return undefined;
+      if (p.value === 'key') {
+        const k = await vscode.window.showInputBox({ title: 'Judge API key', password: true, prompt: 'Stored in SecretStorage; empty removes it', ignoreFocusOut: true });
+        if (k !== undefined) await (k.trim() ? context.secrets.store(JUDGE_KEY_SECRET, k.trim()) : context.secrets.delete(JUDGE_KEY_SECRET));
+        continue;
+      }
+      if (p.value === 'enter') {
+        const u = await vscode.window.showInputBox({ title: 'Judge endpoint(s)', prompt: 'OpenAI-compatible base URL(s), comma-separated', value: 'http://127.0.0.1:18901/v1', ignoreFocusOut: true });
+        if (!u) continue;
+        judgeChoice = u;
+      } else judgeChoice = p.value;
+      break;
+    }
+  }
+
+  const apiKey = await context.secrets.get(MODEL_KEY_SECRET);
+  const model = createChatModel({ endpoints, apiKey, log: (l) => log.info(`eval model: ${l}`) });
+  const ctrl = new AbortController();
+  let evalModelName: string;
+  try {
+    evalModelName = s.model || (await resolveModelName(model, { signal: ctrl.signal }));
+  } catch (e) {
+    void vscode.window.showErrorMessage(`CodeDance Eval: cannot reach the model at ${endpoints.join(', ')}: ${(e as Error).message}`);
+    return undefined;
+  }
+  const modelName = a.modelName ?? evalModelName;
+  const saveDir = a.saveDir ?? path.join(vscode.workspace.workspaceFolders?.[0]?.uri.fsPath ?? path.dirname(dataPath), 'codedance-eval');
+  let judge: HttpJudge | undefined;
+  if (judgeChoice !== 'none') {
+    try {
+      judge = new HttpJudge({
+        endpoints: judgeChoice,
+        model: s.judgeModel,
+        apiKey: await context.secrets.get(JUDGE_KEY_SECRET),
+        cacheFile: path.join(saveDir, safeName(modelName), 'judge_cache.jsonl'),
+        log: (l) => log.info(`eval judge: ${l}`),
+      });
+    } catch (e) {
+      void vscode.window.showErrorMessage(`CodeDance Eval: ${(e as Error).message}`);
+      return undefined;
+    }
+  }
+  let python: string;
+  try {
+    python = (await resolvePython({ explicit: s.interpreter || undefined })).python;
+  } catch (e) {
+    void vscode.window.showErrorMessage(`CodeDance Eval: ${(e as Error).message}`);
+    return undefined;
+  }
+  await vscode.workspace.fs.createDirectory(vscode.Uri.file(path.join(saveDir, safeName(modelName))));
+
+  log.info(`eval: ${dataPath} with ${evalModelName} at ${endpoints.join(', ')}, ${workers} worker(s), judge ${judge ? judge.endpoints.join(', ') : 'none'}, python ${python}, results under ${saveDir}`);
+  let summary: EvalSummary | undefined;
+  await vscode.window.withProgress(
+    { location: vscode.ProgressLocation.Notification, title: `CodeDance Eval: ${path.basename(dataPath)}`, cancellable: true },
+    async (progress, token) => {
+      token.onCancellationRequested(() => {
+        log.info('eval: cancelled by the user; finished samples are kept, run it again to resume');
+        ctrl.abort();
+      });
+      let lastDone = -1;
+      try {
+        summary = await runEval({
+          dataPath,
+          saveDir,
+          modelName,
+          evalModelName,
+          model,
+          endpoints,
+          numWorkers: workers!,
+          limit: a.limit,
+          protocol: s.protocol,
+          maxTurns: s.maxTurns,
+          sampling: { temperature: s.temperature, top_p: s.topP, max_tokens: s.maxTokens },
+          cellTimeoutMs: s.timeoutSeconds * 1000,
+          python,
+          judge,
+          signal: ctrl.signal,
+          extensionVersion: String(context.extension.packageJSON.version ?? '0.0.0'),
+          log: (l) => log.info(`eval: ${l}`),
+          onSample: (r) => {
+            if (r.status === 'error') log.warn(`eval: sample ${r.index}: ${r.codedance.error?.name}: ${r.codedance.error?.message}`);
+          },
+          onProgress: (p) => {
+            const acc = p.scored ? `${((100 * p.correct) / p.scored).toFixed(1)}%` : '–';
+            const eta = p.etaSeconds !== undefined ? ` · ETA ${Math.ceil(p.etaSeconds)} s` : '';
+            const inc = lastDone < 0 ? (100 * p.done) / Math.max(1, p.total) : (100 * (p.done - lastDone)) / Math.max(1, p.total);
+            lastDone = p.done;
+            progress.report({ increment: inc, message: `${p.done}/${p.total} · acc ${acc} · errors ${p.errors} · ${p.rate.toFixed(2)}/s${eta}` });
+          },
+        });
+      } catch (e) {
+        log.error(`eval: ${(e as Error).message}`);
+        void vscode.window.showErrorMessage(`CodeDance Eval: ${(e as Error).message}`);
+      }
+    },
+  );
+  if (!summary) return undefined;
+  const st = summary.stats;
+  const text = `CodeDance Eval ${summary.cancelled ? 'stopped' : 'finished'}: acc ${(st.avg_acc * 100).toFixed(1)}% on ${st.total_samples} sample(s)${judge ? '' : ' (no judge)'}${summary.cancelled ? '; run it again to resume' : ''}.`;
+  log.info(`eval: ${text} results ${summary.paths.results}`);
+  if (a.openReport) await EvalReportPanel.show(context, log, [summary.paths.results]);
+  else
+    void vscode.window.showInformationMessage(text, 'Open Report', 'Show Results File').then(async (b) => {
+      if (b === 'Open Report') await EvalReportPanel.show(context, log, [summary!.paths.results]);
+      if (b === 'Show Results File') await vscode.window.showTextDocument(vscode.Uri.file(summary!.paths.results));
+    });
+  return summary;
+}
+
+export async function openEvalReportCommand(context: vscode.ExtensionContext, log: vscode.LogOutputChannel, arg?: unknown): Promise<void> {
+  let files: string[] | undefined;
+  if (arg instanceof vscode.Uri) files = [arg.fsPath];
+  else if (typeof arg === 'string') files = [arg];
+  else if (Array.isArray(arg)) files = arg.map((x) => (x instanceof vscode.Uri ? x.fsPath : String(x)));
+  else files = await pickResultsFiles('CodeDance: open eval report', true);
+  if (!files?.length) return;
+  try {
+    await EvalReportPanel.show(context, log, files);
+  } catch (e) {
+    void vscode.window.showErrorMessage(`CodeDance: cannot open the eval report: ${(e as Error).message}`);
+  }
+}

@@ -1,0 +1,302 @@
+/**
+ * Eval report webview (bundled for the browser as dist/report.js). Renders what the extension
+ * sends (report/protocol.ts): accuracy overall and per data_source (SVG bars, A and B side by
+ * side), tool-call and latency histograms, error/timeout rates, a filterable table of samples,
+ * and a sample's trajectory with its images. All text goes in as text; images are data: URLs.
+ */
+import type { FromReport, ReportRun, ReportSampleDetail, ReportSampleRow, ToReport } from './protocol';
+
+interface VsCodeApi {
+  postMessage(msg: FromReport): void;
+}
+declare function acquireVsCodeApi(): VsCodeApi;
+const vscode = acquireVsCodeApi();
+const post = (m: FromReport) => vscode.postMessage(m);
+
+const SVG = 'http://www.w3.org/2000/svg';
+function el<K extends keyof HTMLElementTagNameMap>(tag: K, attrs: Record<string, string> = {}, text?: string): HTMLElementTagNameMap[K] {
+  const e = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, v);
+  if (text !== undefined) e.textContent = text;
+  return e;
+}
+function svg<K extends keyof SVGElementTagNameMap>(tag: K, attrs: Record<string, string | number> = {}, text?: string): SVGElementTagNameMap[K] {
+  const e = document.createElementNS(SVG, tag);
+  for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, String(v));
+  if (text !== undefined) e.textContent = text;
+  return e;
+}
+const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
+const secs = (ms: number) => `${(ms / 1000).toFixed(ms < 10_000 ? 2 : 1)} s`;
+
+type Filter = 'all' | 'correct' | 'wrong' | 'error' | 'differs';
+let runs: ReportRun[] = [];
+let filter: Filter = 'all';
+let search = '';
+let selected: number | undefined;
+
+const root = document.getElementById('root')!;
+root.replaceChildren();
+const header = el('header', { class: 'header' });
+const tilesEl = el('div', { class: 'tiles' });
+const charts = el('div', { class: 'charts', 'aria-label': 'Charts' });
+const overview = el('section', { class: 'overview' });
+overview.append(tilesEl, charts);
+const tableWrap = el('section', { class: 'samples', 'aria-label': 'Samples' });
+const detail = el('section', { class: 'detail', 'aria-label': 'Sample', 'aria-live': 'polite' });
+const errorBox = el('div', { class: 'error', role: 'alert', hidden: '' });
+root.append(errorBox, header, overview, el('div', { class: 'split' }));
+root.lastElementChild!.append(tableWrap, detail);
+
+// ---------------------------------------------------------------------------------------------
+// charts
+// ---------------------------------------------------------------------------------------------
+
+const COLORS = ['bar-a', 'bar-b'];
+
+/** Grouped vertical bars: one group per category, one bar per run. */
+function barChart(title: string, categories: string[], series: { label: string; values: number[] }[], opts: { max?: number; format: (v: number) => string; id: string }): HTMLElement {
+  const fig = el('figure', { class: 'chart', id: opts.id });
+  fig.append(el('figcaption', {}, title));
+  const W = Math.max(260, categories.length * (series.length * 26 + 24) + 50);
+  const H = 160;
+  const top = 18;
+  const bottom = 36;
+  const left = 36;
+  const max = opts.max ?? Math.max(1, ...series.flatMap((s) => s.values));
+  const s = svg('svg', { width: W, height: H, viewBox: `0 0 ${W} ${H}`, role: 'img', 'aria-label': title });
+  const plotH = H - top - bottom;
+  for (const f of [0, 0.5, 1]) {
+    const y = top + plotH * (1 - f);
+    s.append(svg('line', { x1: left, x2: W - 4, y1: y, y2: y, class: 'grid' }));
+    s.append(svg('text', { x: left - 4, y: y + 4, class: 'axis', 'text-anchor': 'end' }, opts.max === 1 ? `${Math.round(f * 100)}%` : String(Math.round(f * max))));
+  }
+  const groupW = (W - left - 8) / Math.max(1, categories.length);
+  const barW = Math.min(24, (groupW - 10) / series.length);
+  categories.forEach((c, i) => {
+    const gx = left + i * groupW + (groupW - barW * series.length) / 2;
+    series.forEach((se, k) => {
+      const v = se.values[i] ?? 0;
+      const h = max > 0 ? (plotH * v) / max : 0;
+      const r = svg('rect', { x: gx + k * barW, y: top + plotH - h, width: Math.max(1, barW - 2), height: Math.max(0, h), class: `bar ${COLORS[k]}`, 'data-category': c, 'data-run': se.label, 'data-value': v });
+      r.append(svg('title', {}, `${se.label} · ${c}: ${opts.format(v)}`));
+      s.append(r);
+      if (series.length === 1) s.append(svg('text', { x: gx + k * barW + barW / 2 - 1, y: top + plotH - h - 3, class: 'value', 'text-anchor': 'middle' }, opts.format(v)));
+    });
+    s.append(svg('text', { x: left + i * groupW + groupW / 2, y: H - bottom + 14, class: 'axis', 'text-anchor': 'middle' }, c.length > 14 ? c.slice(0, 13) + '…' : c));
+  });
+  fig.append(s);
+  if (series.length > 1) {
+    const legend = el('div', { class: 'legend' });
+    series.forEach((se, k) => legend.append(el('span', { class: `swatch ${COLORS[k]}` }), el('span', {}, se.label)));
+    fig.append(legend);
+  }
+  return fig;
+}
+
+function latencyBuckets(all: number[][]): { labels: string[]; counts: number[][] } {
+  const flat = all.flat();
+  if (!flat.length) return { labels: [], counts: all.map(() => []) };
+  const max = Math.max(...flat);
+  const n = 10;
+  const step = Math.max(1, max / n);
+  const labels = Array.from({ length: n }, (_, i) => `${((i * step) / 1000).toFixed(1)}`);
+  const counts = all.map((l) => {
+    const c = new Array(n).fill(0);
+    for (const v of l) c[Math.min(n - 1, Math.floor(v / step))]++;
+    return c;
+  });
+  return { labels: labels.map((l) => `${l}s`), counts };
+}
+
+function renderHeader(): void {
+  header.replaceChildren();
+  const title = el('h1', {}, runs.length > 1 ? `${runs[0].model} vs ${runs[1].model}` : `${runs[0].model} on ${runs[0].dataset}`);
+  header.append(title);
+  const tiles = tilesEl;
+  tiles.replaceChildren();
+  for (const r of runs) {
+    const t = el('div', { class: `tile ${runs.length > 1 ? 'run-' + r.label : ''}`, 'data-run': r.label });
+    t.append(el('div', { class: 'tile-title' }, runs.length > 1 ? `${r.label}: ${r.model} / ${r.dataset}` : r.dataset));
+    t.append(el('div', { class: 'acc', id: `acc-${r.label}` }, pct(r.avgAcc)));
+    t.append(el('div', { class: 'muted' }, `accuracy on ${r.total} sample(s)${r.skipped ? `, ${r.skipped} skipped (image did not load)` : ''}`));
+    const dl = el('dl', { class: 'rates' });
+    const add = (k: string, v: string) => dl.append(el('dt', {}, k), el('dd', {}, v));
+    add('sample errors', pct(r.sampleErrorRate));
+    add('sample timeouts', pct(r.sampleTimeoutRate));
+    add('tool-call errors', pct(r.toolErrorRate));
+    add('tool-call timeouts', pct(r.toolTimeoutRate));
+    add('latency p50 / p90 / p99', `${secs(r.latency.p50)} / ${secs(r.latency.p90)} / ${secs(r.latency.p99)}`);
+    add('scoring', r.scoring);
+    t.append(dl);
+    tiles.append(t);
+  }
+  const actions = el('div', { class: 'actions' });
+  const ab = el('button', { type: 'button', 'data-action': 'pickB' }, runs.length > 1 ? 'Compare with another run…' : 'Compare with another run (A/B)…');
+  ab.addEventListener('click', () => post({ type: 'pickB' }));
+  actions.append(ab);
+  header.append(actions);
+}
+
+function renderCharts(): void {
+  charts.replaceChildren();
+  const sources = [...new Set(runs.flatMap((r) => Object.keys(r.perSource)))].sort();
+  charts.append(
+    barChart('Accuracy overall and per data_source', ['overall', ...sources], runs.map((r) => ({ label: r.label, values: [r.avgAcc, ...sources.map((s) => r.perSource[s]?.acc ?? 0)] })), { max: 1, format: pct, id: 'chart-accuracy' }),
+  );
+  const maxTools = Math.max(0, ...runs.flatMap((r) => Object.keys(r.toolHistogram).map(Number)));
+  const toolCats = Array.from({ length: maxTools + 1 }, (_, i) => String(i));
+  charts.append(barChart('Tool calls per sample', toolCats, runs.map((r) => ({ label: r.label, values: toolCats.map((c) => r.toolHistogram[c] ?? 0) })), { format: String, id: 'chart-tools' }));
+  const lb = latencyBuckets(runs.map((r) => r.latencies));
+  charts.append(barChart('Latency per sample', lb.labels, runs.map((r, i) => ({ label: r.label, values: lb.counts[i] })), { format: String, id: 'chart-latency' }));
+}
+
+// ---------------------------------------------------------------------------------------------
+// table
+// ---------------------------------------------------------------------------------------------
+
+function kind(r: ReportSampleRow | undefined): 'correct' | 'wrong' | 'error' | 'missing' {
+  if (!r) return 'missing';
+  if (r.status === 'error') return 'error';
+  return r.acc === 1 ? 'correct' : 'wrong';
+}
+
+function renderTable(): void {
+  tableWrap.replaceChildren();
+  const bar = el('div', { class: 'filters', role: 'toolbar', 'aria-label': 'Filter samples' });
+  const a = runs[0];
+  const b = runs[1];
+  const bMap = new Map((b?.samples ?? []).map((s) => [s.index, s]));
+  const counts: Record<Filter, number> = { all: a.samples.length, correct: 0, wrong: 0, error: 0, differs: 0 };
+  for (const s of a.samples) {
+    const k = kind(s);
+    if (k !== 'missing') counts[k]++;
+    if (b && kind(bMap.get(s.index)) !== k) counts.differs++;
+  }
+  const filters: Filter[] = b ? ['all', 'correct', 'wrong', 'error', 'differs'] : ['all', 'correct', 'wrong', 'error'];
+  for (const f of filters) {
+    const btn = el('button', { type: 'button', class: f === filter ? 'on' : '', 'aria-pressed': String(f === filter), 'data-filter': f }, `${f} (${counts[f]})`);
+    btn.addEventListener('click', () => {
+      filter = f;
+      renderTable();
+    });
+    bar.append(btn);
+  }
+  const q = el('input', { type: 'search', placeholder: 'search questions', 'aria-label': 'Search questions', value: search });
+  q.addEventListener('input', () => {
+    search = q.value;
+    renderTable();
+    (tableWrap.querySelector('input[type=search]') as HTMLInputElement | null)?.focus();
+  });
+  bar.append(q);
+  tableWrap.append(bar);
+
+  const table = el('table', { class: 'sample-table' });
+  const head = el('tr');
+  for (const h of ['#', 'source', b ? 'A' : 'result', ...(b ? ['B'] : []), 'turns', 'tools', 'latency', 'question', 'answer / truth']) head.append(el('th', { scope: 'col' }, h));
+  table.append(el('thead'));
+  table.tHead!.append(head);
+  const body = el('tbody');
+  const needle = search.trim().toLowerCase();
+  let shown = 0;
+  for (const s of a.samples) {
+    const kb = kind(bMap.get(s.index));
+    const k = kind(s);
+    if (filter === 'differs' ? kb === k : filter !== 'all' && k !== filter) continue;
+    if (needle && !s.question.toLowerCase().includes(needle)) continue;
+    if (++shown > 2000) break;
+    const tr = el('tr', { tabindex: '0', class: `row ${k}${selected === s.index ? ' selected' : ''}`, 'data-index': String(s.index) });
+    tr.append(el('td', {}, String(s.index)), el('td', {}, s.source), el('td', { class: `verdict ${k}` }, k === 'error' ? `error (${s.outcome})` : k));
+    if (b) tr.append(el('td', { class: `verdict ${kb}` }, kb));
+    tr.append(el('td', {}, String(s.tries)), el('td', {}, `${s.tools}${s.toolErrors ? ` (${s.toolErrors} err)` : ''}`), el('td', {}, secs(s.latencyMs)), el('td', { class: 'q' }, s.question), el('td', { class: 'q' }, `${s.answer || '—'} / ${s.groundTruth}`));
+    const open = () => {
+      selected = s.index;
+      for (const r of body.querySelectorAll('tr.selected')) r.classList.remove('selected');
+      tr.classList.add('selected');
+      detail.replaceChildren(el('p', { class: 'muted' }, `loading sample ${s.index}…`));
+      post({ type: 'sample', run: 'A', index: s.index });
+      if (b && bMap.has(s.index)) post({ type: 'sample', run: 'B', index: s.index });
+    };
+    tr.addEventListener('click', open);
+    tr.addEventListener('keydown', (e) => {
+      if (e.key === 'Enter' || e.key === ' ') {
+        e.preventDefault();
+        open();
+      }
+    });
+    body.append(tr);
+  }
+  table.append(body);
+  tableWrap.append(table);
+  if (!shown) tableWrap.append(el('p', { class: 'muted' }, 'No sample matches.'));
+}
+
+// ---------------------------------------------------------------------------------------------
+// sample detail
+// ---------------------------------------------------------------------------------------------
+
+const detailParts: Partial<Record<'A' | 'B', HTMLElement>> = {};
+
+function renderDetail(d: ReportSampleDetail): void {
+  if (d.index !== selected) return;
+  if (d.run === 'A') {
+    detail.replaceChildren();
+    delete detailParts.B;
+  }
+  const box = el('article', { class: `sample run-${d.run}`, 'data-run': d.run });
+  const h = el('h2', {}, `${runs.length > 1 ? d.run + ' · ' : ''}sample ${d.index}: ${d.status === 'error' ? `error (${d.outcome})` : d.acc === 1 ? 'correct' : 'wrong'}`);
+  box.append(h);
+  const chat = el('button', { type: 'button', 'data-action': 'openInChat' }, 'Open in chat');
+  chat.addEventListener('click', () => post({ type: 'openInChat', run: d.run, index: d.index }));
+  box.append(chat);
+  box.append(el('h3', {}, 'Question'), el('pre', { class: 'text' }, d.question));
+  box.append(el('p', {}, `Ground truth: ${d.groundTruth}`));
+  if (d.error) box.append(el('p', { class: 'error-text' }, d.error));
+  if (d.judgeText !== undefined) box.append(el('p', { class: 'muted' }, `Judge: ${d.judgeText}`));
+  const imgs = el('div', { class: 'images' });
+  for (const im of d.inputImages) imgs.append(el('img', { src: im.src, alt: `input image ${im.id}`, class: 'thumb', 'data-image': im.id }));
+  if (d.inputImages.length) box.append(el('h3', {}, 'Input'), imgs);
+  for (const t of d.turns) {
+    const tu = el('section', { class: `turn${t.discarded ? ' discarded' : ''}` });
+    tu.append(el('h3', {}, `Model call ${t.index + 1}${t.discarded ? ' (no code, no answer: sent again)' : ''} · ${secs(t.latencyMs)}`));
+    tu.append(el('pre', { class: 'text' }, t.content));
+    for (const c of t.cells) {
+      const cell = el('div', { class: `cell ${c.status}` });
+      cell.append(el('div', { class: 'cell-meta' }, `code · ${c.status}${c.durationMs !== undefined ? ` · ${secs(c.durationMs)}` : ''}`));
+      cell.append(el('pre', { class: 'code' }, c.code));
+      if (c.stdout) cell.append(el('pre', { class: 'stdout' }, c.stdout));
+      if (c.stderr) cell.append(el('pre', { class: 'stderr' }, c.stderr));
+      if (c.error) cell.append(el('pre', { class: 'error-text' }, c.error));
+      if (c.images.length) {
+        const ci = el('div', { class: 'images' });
+        for (const im of c.images) ci.append(el('img', { src: im.src, alt: `output image ${im.id}`, class: 'thumb', 'data-image': im.id }));
+        cell.append(ci);
+      }
+      tu.append(cell);
+    }
+    box.append(tu);
+  }
+  if (!d.turns.length && d.output) box.append(el('pre', { class: 'text' }, d.output));
+  detailParts[d.run] = box;
+  detail.replaceChildren(...(['A', 'B'] as const).map((k) => detailParts[k]).filter((x): x is HTMLElement => !!x));
+  detail.classList.toggle('ab', !!detailParts.B);
+}
+
+window.addEventListener('message', (ev: MessageEvent<ToReport>) => {
+  const m = ev.data;
+  if (m.type === 'runs') {
+    runs = m.runs;
+    errorBox.hidden = true;
+    if (!runs.length) return;
+    if (filter === 'differs' && runs.length < 2) filter = 'all';
+    renderHeader();
+    renderCharts();
+    renderTable();
+    document.body.dataset.ready = 'true';
+  } else if (m.type === 'sample') renderDetail(m.detail);
+  else if (m.type === 'error') {
+    errorBox.textContent = m.text;
+    errorBox.hidden = false;
+  }
+});
+post({ type: 'ready' });

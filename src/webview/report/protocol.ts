@@ -1,0 +1,16 @@
+/** Messages between the eval report webview and the extension (both sides import this file). */
+
+import type { ReportRun, ReportSampleDetail } from '../../core/eval/reportTypes';
+
+export type * from '../../core/eval/reportTypes';
+
+export type ToReport =
+  | { type: 'runs'; runs: ReportRun[] }
+  | { type: 'sample'; detail: ReportSampleDetail }
+  | { type: 'error'; text: string };
+
+export type FromReport =
+  | { type: 'ready' }
+  | { type: 'sample'; run: 'A' | 'B'; index: number }
+  | { type: 'openInChat'; run: 'A' | 'B'; index: number }
+  | { type: 'pickB' };

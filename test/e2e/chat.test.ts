@@ -1,0 +1,368 @@
+/**
+ * e2e: the chat panel in a real VS Code (code-server 4.100.3 + Debian chromium), against the
+ * fixture model server (OpenAI wire protocol, SSE) and a real ipykernel of /usr/bin/python3.
+ *   right-click an image → Ask about image → question → the model's code runs in the kernel →
+ *   an intermediate image appears → the answer; hostile output renders inert and fetches nothing;
+ *   Stop mid-run; the approval prompt (Edit → Run); history survives a window reload;
+ *   an untrusted workspace refuses to run code. Screenshots: test/e2e/.artifacts/chat-*.png.
+ */
+import * as assert from 'node:assert/strict';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { BrowserContext, Frame, Page } from 'playwright-core';
+import { startFixtureModel, type FixtureModel } from '../fixtures/fixtureModel';
+import { ensureExtensionBuilt, ROOT } from './build';
+import { ensureFixtureWorkspace } from './fixtures/images';
+import {
+  activityBarItem, ARTIFACTS, explorerContextMenu, findWebviewFrame, menuItem, openViewContainer, openWorkbench, paneHeader, screenshot,
+} from './workbench';
+
+type CodeServerModule = typeof import('../../scripts/codeServer.mjs');
+type Server = Awaited<ReturnType<CodeServerModule['startCodeServer']>>;
+
+const DEV_HOST_TITLE = '[Extension Development Host]';
+const log = (msg: string) => console.log(`      [chat-e2e] ${msg}`);
+
+/** The model runs exactly the code of a ```python block in the question and answers with its last printed line. */
+const withCode = (question: string, code: string) => `${question}\n\`\`\`python\n${code}\n\`\`\``;
+
+const PLOT_CODE = [
+  'import numpy as np',
+  'import matplotlib',
+  'import matplotlib.pyplot as plt',
+  "img = np.asarray(input_image.convert('RGB')).astype(int)",
+  'mask = np.abs(img - np.array([220, 30, 30])).sum(axis=2) < 80',
+  'plt.figure(figsize=(3, 2.4))',
+  "plt.imshow(mask, cmap='gray')",
+  "plt.title('red pixels')",
+  'plt.show()',
+  "print('red_pixels =', int(mask.sum()))",
+].join('\n');
+
+/** Printed by the model's code, then shown as its answer (markdown): must render inert. */
+const HOSTILE_LINE =
+  "<script>window.__pwned=1</script> <img src=x onerror=\"window.__pwned=2\"> [click](javascript:window.__pwned=3) ![remote](http://evil.example.com/pixel.png) <a href=\"http://evil.example.com\" onclick=\"window.__pwned=4\">x</a> **bold**";
+
+describe('e2e: the chat panel in a real VS Code', function () {
+  this.timeout(300_000);
+  let cs: CodeServerModule;
+  let model: FixtureModel;
+  let server: Server | undefined;
+  let runDir: string;
+  let workspace: string;
+  const browsers: BrowserContext[] = [];
+  let page: Page;
+  /** every URL any page or worker of the UI browser asked for */
+  const requests: string[] = [];
+
+  const newBrowser = async (name: string) => {
+    const browser = await cs.launchBrowser({ userDataDir: path.join(runDir, `chromium-${name}`) });
+    browsers.push(browser);
+    browser.on('request', (r) => requests.push(r.url()));
+    return browser;
+  };
+
+  const writeWorkspace = (dir: string, settings: Record<string, unknown>) => {
+    cpSync(ensureFixtureWorkspace(), dir, { recursive: true });
+    mkdirSync(path.join(dir, '.vscode'), { recursive: true });
+    writeFileSync(path.join(dir, '.vscode', 'settings.json'), JSON.stringify(settings, null, 2));
+    return dir;
+  };
+
+  before(async function () {
+    cs = await import('../../scripts/codeServer.mjs');
+    await cs.ensureCodeServer({ log: (m: string) => log(`code-server: ${m}`) });
+    ensureExtensionBuilt(log);
+    mkdirSync(ARTIFACTS, { recursive: true });
+    model = await startFixtureModel({ chunkDelayMs: 2 });
+    runDir = mkdtempSync(path.join(os.tmpdir(), 'codedance-chat-e2e-'));
+    workspace = writeWorkspace(path.join(runDir, 'workspace'), {
+      'codedance.model.endpoints': [model.baseUrl],
+      'codedance.python.interpreter': '/usr/bin/python3',
+      'codedance.execution.approval': 'auto',
+      'codedance.execution.timeoutSeconds': 60,
+    });
+    server = await cs.startCodeServer({
+      workspace,
+      extensionDevelopmentPath: ROOT,
+      runDir: path.join(runDir, 'server'),
+      settings: { 'workbench.colorTheme': 'Default Dark Modern' },
+      log: (m: string) => log(`code-server: ${m}`),
+    });
+    const browser = await newBrowser('ui');
+    page = browser.pages()[0] ?? (await browser.newPage());
+    await openWorkbench(page, server.workbenchUrl(), DEV_HOST_TITLE, activityBarItem(page, 'CodeDance'));
+  });
+
+  after(async function () {
+    this.timeout(30_000);
+    for (const b of browsers) await b.close().catch(() => {});
+    await server?.stop();
+    if (server) cpSync(server.logFile, path.join(ARTIFACTS, 'chat-code-server.log'));
+    await model?.close();
+    if (runDir) rmSync(runDir, { recursive: true, force: true });
+  });
+
+  afterEach(async function () {
+    if (this.currentTest?.state === 'failed' && page) {
+      await screenshot(page, `chat-failed-${this.currentTest.title.replace(/[^a-z0-9]+/gi, '-').toLowerCase().slice(0, 60)}.png`).catch(() => {});
+    }
+  });
+
+  const chatFrame = (p: Page = page, timeoutMs = 30_000): Promise<Frame> => findWebviewFrame(p, '.compose #question', timeoutMs);
+
+  async function ask(frame: Frame, text: string): Promise<void> {
+    await frame.locator('#question').fill(text);
+    await frame.locator('#question').press('Enter');
+  }
+
+  /** the n-th exchange (0-based) of the conversation shown */
+  const exchange = (frame: Frame, n: number) => frame.locator(`section.exchange[data-index="${n}"]`);
+
+  /** Sets the color theme in the user settings file; the workbench reads it when it loads. */
+  function setThemeSetting(theme: string): void {
+    const file = path.join(runDir, 'server', 'udd', 'User', 'settings.json');
+    const cur = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
+    writeFileSync(file, JSON.stringify({ ...cur, 'workbench.colorTheme': theme }, null, 2));
+  }
+
+  /** Shows the CodeDance container; right after a load the restored layout can toggle it shut once. */
+  async function showCodeDance(p: Page): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await openViewContainer(p, 'CodeDance');
+        await paneHeader(p, 'Chat').waitFor({ timeout: 10_000 });
+        return;
+      } catch (e) {
+        if (attempt >= 3) throw e;
+        await p.waitForTimeout(1000);
+      }
+    }
+  }
+
+  /** More room for the chat in screenshots: Training Jobs collapsed, a wider side bar. */
+  async function roomForChat(p: Page = page): Promise<void> {
+    const jobs = paneHeader(p, 'Training Jobs');
+    if ((await jobs.getAttribute('aria-expanded').catch(() => null)) === 'true') await jobs.click();
+    const sb = await p.locator('.part.sidebar').boundingBox();
+    if (sb && sb.width < 500) {
+      await p.mouse.move(sb.x + sb.width + 1, sb.y + 300);
+      await p.mouse.down();
+      await p.mouse.move(640, sb.y + 300, { steps: 8 });
+      await p.mouse.up();
+    }
+  }
+
+  /** New chat from the panel's toolbar: each scenario is its own conversation (the fixture model reads the first question only). */
+  async function newChat(frame: Frame): Promise<void> {
+    await frame.locator('[data-action="new-chat"]').click();
+    await frame.waitForFunction(() => document.querySelectorAll('section.exchange').length === 0, undefined, { timeout: 10_000 });
+  }
+
+  it('right-click an image → Ask about image → the code runs in the kernel → an image, then the answer', async () => {
+    await openViewContainer(page, 'Explorer');
+    const menu = await explorerContextMenu(page, 'circles.png');
+    await menuItem(menu, 'Ask about image').click();
+    await paneHeader(page, 'Chat').waitFor({ timeout: 20_000 });
+    await roomForChat();
+    const frame = await chatFrame();
+    // the image is attached in the compose box, with its size
+    const att = frame.locator('.attachment');
+    await att.first().waitFor({ timeout: 20_000 });
+    assert.match(await att.first().innerText(), /circles\.png[\s\S]*180×140/);
+    await screenshot(page, 'chat-attached-dark.png');
+
+    const t0 = Date.now();
+    await ask(frame, withCode('Which pixels are red? Plot the mask.', PLOT_CODE));
+    const x = exchange(frame, 0);
+    await x.locator('.cell').first().waitFor({ timeout: 30_000 });
+    // the intermediate image the code made (plt.show()) is inline under the cell that made it
+    const img = x.locator('.cell .cell-images img').first();
+    await img.waitFor({ timeout: 90_000 });
+    const src = await img.getAttribute('src');
+    assert.ok(src?.startsWith('data:image/'), `inline image from data:, got ${src?.slice(0, 30)}`);
+    const answer = x.locator('.answer');
+    await answer.waitFor({ timeout: 60_000 });
+    const text = await answer.innerText();
+    log(`answer after ${((Date.now() - t0) / 1000).toFixed(1)} s: ${text.replace(/\s+/g, ' ')}`);
+    assert.match(text, /red_pixels = \d+/);
+    assert.match(await x.locator('.cell .cell-status').first().innerText(), /done/);
+    assert.match(await x.locator('.cell pre.stdout').first().innerText(), /red_pixels = \d+/);
+    assert.match(await x.locator('.exchange-footer').innerText(), /Answered .* tokens/);
+    // status line: endpoint, kernel state, usage
+    const status = await frame.locator('.status-line').innerText();
+    assert.ok(status.includes(model.baseUrl), status);
+    assert.match(status, /kernel: (idle|busy)/);
+    assert.ok(model.chatRequests.length >= 2, 'the fixture model answered the requests');
+    await frame.locator('.conversation').evaluate((el) => el.scrollIntoView({ block: 'end' }));
+    await screenshot(page, 'chat-answer-dark.png');
+  });
+
+  it('renders hostile model output inert: no script runs, nothing is fetched', async () => {
+    const frame = await chatFrame();
+    const code = `print(${JSON.stringify(HOSTILE_LINE)})`;
+    const before = requests.length;
+    await newChat(frame);
+    await ask(frame, withCode('Print this line.', code));
+    const x = exchange(frame, 0);
+    const answer = x.locator('.answer');
+    await answer.waitFor({ timeout: 60_000 });
+    const html = await answer.innerHTML();
+    const text = await answer.innerText();
+    assert.ok(text.includes('<script>window.__pwned=1</script>'), `raw HTML shows as text: ${text}`);
+    assert.equal(await x.locator('.answer script, .answer img, .answer [onerror], .answer [onclick], .turn script, .turn img').count(), 0, html);
+    assert.equal(await x.locator('.answer a[href^="javascript"], .answer a[data-href^="javascript"]').count(), 0, html);
+    assert.equal(await x.locator('.answer strong').count(), 1, 'markdown still renders');
+    await page.waitForTimeout(1000);
+    assert.equal(await frame.evaluate(() => (window as unknown as { __pwned?: number }).__pwned), undefined, 'a script ran in the webview');
+    const leaked = requests.slice(before).filter((u) => /evil\.example\.com/.test(u));
+    assert.deepEqual(leaked, [], 'the webview fetched a remote resource');
+    // *.vscode-resource.vscode-cdn.net: the webview's own files, answered by its service worker from code-server
+    const external = requests.filter((u) => /^https?:/.test(u) && !u.startsWith(server!.url) && !u.startsWith(model.baseUrl.replace(/\/v1$/, '')) && !/^https:\/\/[^/]+\.vscode-resource\.vscode-cdn\.net\//.test(u));
+    assert.deepEqual(external, [], 'requests left the machine');
+    await screenshot(page, 'chat-hostile-dark.png');
+  });
+
+  it('Stop cancels a running cell at once; the kernel lives on', async () => {
+    const frame = await chatFrame();
+    await newChat(frame);
+    await ask(frame, withCode('Take your time.', "import time\nprint('sleeping', flush=True)\ntime.sleep(40)\nprint('woke up')"));
+    const x = exchange(frame, 0);
+    const status = x.locator('.cell .cell-status').first();
+    await frame.waitForFunction(() => /running/.test(document.querySelector('section.exchange[data-index="0"] .cell .cell-status')?.textContent ?? ''), undefined, { timeout: 60_000 });
+    await x.locator('.cell pre.stdout', { hasText: 'sleeping' }).waitFor({ timeout: 20_000 });
+    await page.waitForTimeout(1200); // the elapsed time shows
+    assert.match(await status.innerText(), /running · \d/);
+    await screenshot(page, 'chat-running-dark.png');
+    const t0 = Date.now();
+    await frame.locator('vscode-button[data-action="stop"]').click();
+    await x.locator('.exchange-footer', { hasText: 'Stopped' }).waitFor({ timeout: 15_000 });
+    const ms = Date.now() - t0;
+    log(`stopped in ${ms} ms`);
+    assert.ok(ms < 10_000, `Stop took ${ms} ms`);
+    assert.match(await status.innerText(), /stopped/);
+    await frame.locator('.status-line .kernel', { hasText: /idle/ }).waitFor({ timeout: 15_000 });
+    await screenshot(page, 'chat-stopped-dark.png');
+  });
+
+  it('approval mode "always": the code is shown with Run / Edit / Skip; an edit runs', async () => {
+    const frame = await chatFrame();
+    await frame.locator('[data-action="approval-mode"]').click();
+    await frame.locator('[data-action="approval-mode"]', { hasText: 'always' }).waitFor({ timeout: 10_000 });
+    await newChat(frame);
+    await ask(frame, withCode('Compute it.', "print('answer', 6 * 7)"));
+    const x = exchange(frame, 0);
+    const box = x.locator('.approval');
+    await box.waitFor({ timeout: 30_000 });
+    const editor = box.locator('textarea');
+    assert.equal(await editor.inputValue(), "print('answer', 6 * 7)");
+    assert.equal(await box.locator('vscode-button').count(), 3);
+    await screenshot(page, 'chat-approval-dark.png');
+    await box.locator('vscode-button[data-action="approve-edit"]').click();
+    await editor.fill("print('edited', 6 * 7)");
+    await box.locator('vscode-button[data-action="approve-run"]').click();
+    const answer = x.locator('.answer');
+    await answer.waitFor({ timeout: 60_000 });
+    assert.match(await answer.innerText(), /edited 42/);
+    assert.match(await x.locator('.cell .cell-status').first().innerText(), /done.*edited/);
+    // back to auto for what follows (this direction asks for confirmation)
+    await frame.locator('[data-action="approval-mode"]').click();
+    const dialog = page.locator('.monaco-dialog-box');
+    await dialog.waitFor({ timeout: 10_000 });
+    await dialog.locator('.monaco-button', { hasText: 'Run without asking' }).click();
+    await frame.locator('[data-action="approval-mode"]', { hasText: 'auto' }).waitFor({ timeout: 10_000 });
+  });
+
+  it('Retry redoes the last turn; Edit & re-run forks from an edited cell', async () => {
+    const frame = await chatFrame();
+    await newChat(frame);
+    await ask(frame, withCode('Run this.', "x = 20\nprint('value', x + 1)"));
+    const x = exchange(frame, 0);
+    await x.locator('.answer', { hasText: 'value 21' }).waitFor({ timeout: 60_000 });
+    const requestsBefore = model.chatRequests.length;
+    await frame.locator('[data-action="retry"]').click();
+    await exchange(frame, 0).locator('.answer', { hasText: 'value 21' }).waitFor({ timeout: 60_000 });
+    await exchange(frame, 0).locator('.exchange-footer', { hasText: 'Answered' }).waitFor({ timeout: 30_000 });
+    assert.equal(model.chatRequests.length, requestsBefore + 1, 'Retry made exactly one model call (the last turn)');
+
+    await exchange(frame, 0).locator('.cell [data-action="fork"]').first().click();
+    const editor = exchange(frame, 0).locator('.fork-editor textarea');
+    await editor.waitFor({ timeout: 10_000 });
+    await editor.fill("x = 20\nprint('forked', x * 2)");
+    await exchange(frame, 0).locator('.fork-editor vscode-button[data-action="fork-run"]').click();
+    const answer = exchange(frame, 0).locator('.answer');
+    await answer.waitFor({ timeout: 60_000 });
+    await frame.locator('section.exchange .exchange-footer', { hasText: /Answered|Failed|No answer/ }).waitFor({ timeout: 60_000 });
+    const text = await answer.innerText();
+    assert.match(text, /forked 40/, text);
+    // the fork is a new conversation; the original stays in History
+    assert.equal(await frame.locator('section.exchange').count(), 1);
+    assert.match(await exchange(frame, 0).locator('.cell .cell-status').first().innerText(), /edited/);
+    await screenshot(page, 'chat-fork-dark.png');
+  });
+
+  it('history survives a window reload and reopens with its images', async () => {
+    // a window reload: the page (and its extension host connection) starts over, in a light theme this time
+    setThemeSetting('Default Light Modern');
+    await openWorkbench(page, server!.workbenchUrl(), DEV_HOST_TITLE, activityBarItem(page, 'CodeDance'));
+    await page.locator('.monaco-workbench.vs').waitFor({ state: 'attached', timeout: 15_000 });
+    await page.waitForTimeout(1000);
+    await showCodeDance(page);
+    await roomForChat();
+    const frame = await chatFrame(page, 40_000);
+    await frame.locator('[data-action="history"]').click();
+    await frame.locator('.history-list li').first().waitFor({ timeout: 20_000 });
+    assert.equal(await frame.locator('.history-list li').count(), 6, 'six conversations saved (the fork is one of its own)');
+    const item = frame.locator('.history-list li', { hasText: 'Which pixels are red' });
+    assert.equal(await item.count(), 1);
+    await item.locator('[data-action="open-conversation"]').click();
+    await exchange(frame, 0).locator('.answer').waitFor({ timeout: 20_000 });
+    assert.match(await exchange(frame, 0).locator('.answer').innerText(), /red_pixels = \d+/);
+    const img = exchange(frame, 0).locator('.cell-images img').first();
+    await img.waitFor({ timeout: 10_000 });
+    assert.ok((await img.evaluate((el) => (el as HTMLImageElement).naturalWidth)) > 0, 'the stored image loads');
+    assert.equal(await frame.locator('section.exchange').count(), 1);
+    await screenshot(page, 'chat-history-light.png');
+    await exchange(frame, 0).locator('.answer').evaluate((el) => el.scrollIntoView({ block: 'end' }));
+    await screenshot(page, 'chat-answer-light.png');
+  });
+
+  it('an untrusted workspace refuses to run code and says why', async () => {
+    const untrusted = writeWorkspace(path.join(runDir, 'untrusted'), {
+      'codedance.model.endpoints': [model.baseUrl],
+      'codedance.python.interpreter': '/usr/bin/python3',
+      'codedance.execution.approval': 'auto',
+    });
+    const s2 = await cs.startCodeServer({ workspace: untrusted, extensionDevelopmentPath: ROOT, trust: true, runDir: path.join(runDir, 'server-untrusted'), settings: { 'workbench.colorTheme': 'Default Light Modern' }, log: (m: string) => log(`code-server (trust on): ${m}`) });
+    try {
+      const b = await newBrowser('untrusted');
+      const p = b.pages()[0] ?? (await b.newPage());
+      await openWorkbench(p, s2.workbenchUrl(), DEV_HOST_TITLE);
+      // VS Code asks whether to trust the folder: decline
+      const dialog = p.locator('.monaco-dialog-box');
+      if (await dialog.waitFor({ timeout: 10_000 }).then(() => true, () => false)) {
+        await dialog.locator('.monaco-button', { hasText: /No|Don't Trust/i }).first().click();
+      }
+      await activityBarItem(p, 'CodeDance').waitFor({ timeout: 30_000 });
+      await showCodeDance(p);
+      await roomForChat(p);
+      const frame = await chatFrame(p, 40_000);
+      const banner = frame.locator('[data-banner="untrusted"]');
+      await banner.waitFor({ timeout: 20_000 });
+      assert.match(await banner.innerText(), /not trusted.*runs no code/s);
+      assert.equal(await banner.locator('vscode-button[data-action="trust"]').count(), 1, 'offers the trust action');
+      const chatBefore = model.chatRequests.length;
+      await ask(frame, 'How many red circles are there?');
+      const notice = frame.locator('.notice.error');
+      await notice.waitFor({ timeout: 10_000 });
+      assert.match(await notice.innerText(), /not trusted/);
+      await p.waitForTimeout(1000);
+      assert.equal(model.chatRequests.length, chatBefore, 'no model request from an untrusted workspace');
+      assert.equal(await frame.locator('section.exchange').count(), 0);
+      await screenshot(p, 'chat-untrusted-light.png');
+    } finally {
+      await s2.stop();
+    }
+  });
+});

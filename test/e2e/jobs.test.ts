@@ -1,0 +1,330 @@
+/**
+ * e2e: Training Jobs in a real VS Code (code-server 4.100.3 + Debian chromium). The cluster is the
+ * Ray Job Submission API contract fixture (test/fixtures/rayJobsServer.ts), where jobs really run
+ * as bash processes: the palette → cluster → template → experiment name → the request opens in an
+ * editor, is edited by typing, and submitted (the workspace's trainer/ folder uploaded as the
+ * working_dir zip) → the job in the Training Jobs tree → Show Logs from its context menu streams
+ * the log into an output channel → a notification when it ends → Stop on a second job.
+ * Screenshots: test/e2e/.artifacts/jobs-*.png.
+ */
+import * as assert from 'node:assert/strict';
+import { chmodSync, cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { BrowserContext, Locator, Page } from 'playwright-core';
+import { startRayJobsFixture, type RayJobsFixture } from '../fixtures/rayJobsServer';
+import { ensureSlurmCluster, slurmPrerequisites, stopSlurmCluster, type SlurmCluster } from '../fixtures/slurmCluster';
+import { ensureExtensionBuilt, ROOT } from './build';
+import { ensureFixtureWorkspace } from './fixtures/images';
+import { activityBarItem, ARTIFACTS, notificationToast, openViewContainer, openWorkbench, paneHeader, runCommand, screenshot } from './workbench';
+
+type CodeServerModule = typeof import('../../scripts/codeServer.mjs');
+type Server = Awaited<ReturnType<CodeServerModule['startCodeServer']>>;
+
+const DEV_HOST_TITLE = '[Extension Development Host]';
+const log = (msg: string) => console.log(`      [jobs-e2e] ${msg}`);
+
+describe('e2e: Training Jobs in a real VS Code (Ray Jobs API fixture)', function () {
+  this.timeout(300_000);
+  let cs: CodeServerModule;
+  let ray: RayJobsFixture;
+  let server: Server | undefined;
+  let runDir: string;
+  let workspace: string;
+  let browser: BrowserContext | undefined;
+  let page: Page;
+  let slurm: SlurmCluster | undefined;
+  const noSlurm = slurmPrerequisites();
+
+  before(async function () {
+    cs = await import('../../scripts/codeServer.mjs');
+    await cs.ensureCodeServer({ log: (m: string) => log(`code-server: ${m}`) });
+    ensureExtensionBuilt(log);
+    mkdirSync(ARTIFACTS, { recursive: true });
+    ray = await startRayJobsFixture({ pendingMs: 300 });
+    runDir = mkdtempSync(path.join(os.tmpdir(), 'codedance-jobs-e2e-'));
+    workspace = path.join(runDir, 'workspace');
+    cpSync(ensureFixtureWorkspace(), workspace, { recursive: true });
+    // the trainer checkout uploaded as working_dir: a train.sh that logs like a training run
+    mkdirSync(path.join(workspace, 'trainer', 'scripts'), { recursive: true });
+    writeFileSync(
+      path.join(workspace, 'trainer', 'scripts', 'train.sh'),
+      '#!/bin/bash\necho "train.sh: experiment=$EXPERIMENT_NAME judge=$LLM_AS_A_JUDGE_BASE"\nfor a in "$@"; do echo "  $a"; done\nfor s in 1 2 3 4 5 6; do echo "step $s/6 loss=0.$((90 - s * 7))"; sleep ${STEP_SECONDS:-2}; done\necho "training done"\n',
+    );
+    chmodSync(path.join(workspace, 'trainer', 'scripts', 'train.sh'), 0o755);
+    mkdirSync(path.join(workspace, '.vscode'), { recursive: true });
+    const clusters: unknown[] = [{ name: 'fixture-ray', kind: 'ray', address: ray.url, workingDir: '${workspaceFolder}/trainer', defaults: { modelPath: '/models/CodeDance-7B', gpusPerNode: 2, judgeUrl: 'http://127.0.0.1:18901/v1' } }];
+    if (!noSlurm) {
+      // real Slurm behind real sshd on 127.0.0.1: the job runs the workspace's trainer/scripts/train.sh
+      slurm = await ensureSlurmCluster();
+      clusters.push({ name: 'local-slurm', kind: 'slurm', host: '127.0.0.1', port: slurm.sshPort, user: slurm.user, identityFile: slurm.identityFile, jobsDir: path.join(slurm.dir, 'vscode-jobs'), defaults: { repoDir: '${workspaceFolder}/trainer', gpusPerNode: 1, judgeUrl: 'http://127.0.0.1:18901/v1' } });
+    }
+    writeFileSync(
+      path.join(workspace, '.vscode', 'settings.json'),
+      JSON.stringify(
+        {
+          'codedance.jobs.clusters': clusters,
+          'codedance.jobs.pollSeconds': 1,
+          'remote.autoForwardPorts': false,
+        },
+        null,
+        2,
+      ),
+    );
+    server = await cs.startCodeServer({ workspace, extensionDevelopmentPath: ROOT, runDir: path.join(runDir, 'server'), log: (m: string) => log(`code-server: ${m}`) });
+    browser = await cs.launchBrowser({ userDataDir: path.join(runDir, 'chromium') });
+    page = browser.pages()[0] ?? (await browser.newPage());
+    await openWorkbench(page, server.workbenchUrl(), DEV_HOST_TITLE, activityBarItem(page, 'CodeDance'));
+  });
+
+  after(async function () {
+    this.timeout(30_000);
+    await browser?.close().catch(() => {});
+    await server?.stop();
+    if (server) cpSync(server.logFile, path.join(ARTIFACTS, 'jobs-code-server.log'));
+    await ray?.close();
+    await stopSlurmCluster();
+    if (runDir) rmSync(runDir, { recursive: true, force: true });
+  });
+
+  afterEach(async function () {
+    if (this.currentTest?.state === 'failed' && page) await screenshot(page, `jobs-failed-${this.currentTest.title.replace(/[^a-z0-9]+/gi, '-').toLowerCase().slice(0, 50)}.png`).catch(() => {});
+  });
+
+  const jobsPane = () => page.locator('.part.sidebar .pane', { has: page.locator('.pane-header h3.title', { hasText: /^Training Jobs$/i }) });
+  const treeRow = (text: string | RegExp): Locator => jobsPane().locator('.monaco-list-row', { hasText: text });
+
+  async function contextMenuItem(row: Locator, label: string): Promise<void> {
+    const menu = page.locator('.context-view .monaco-menu');
+    for (let attempt = 1; ; attempt++) {
+      await row.click({ button: 'right' });
+      try {
+        await menu.waitFor({ timeout: 3000 });
+        break;
+      } catch (e) {
+        if (attempt === 3) throw e;
+        log(`no context menu after right-click #${attempt}: retrying`);
+      }
+    }
+    await page.waitForTimeout(150); // VS Code arms menu items 100 ms after rendering
+    await screenshot(page, `jobs-menu-${label.replace(/\W+/g, '-').toLowerCase()}.png`);
+    await menu.locator('.action-item .action-label', { hasText: new RegExp(`^${label}$`) }).click();
+  }
+
+  it('palette → cluster → template → review (edited) → submit → the job in the tree → Show Logs → ended notification', async () => {
+    const t0 = Date.now();
+    await runCommand(page, 'Start Training Job');
+    const clusterPick = page.locator('.quick-input-widget', { hasText: /Start Training Job \(1\/3\): cluster/ });
+    await clusterPick.locator('.monaco-list-row', { hasText: 'fixture-ray' }).waitFor({ timeout: 20_000 });
+    await screenshot(page, 'jobs-pick-cluster.png');
+    await page.keyboard.press('Enter');
+    const tplPick = page.locator('.quick-input-widget', { hasText: /\(2\/3\): template/ });
+    await tplPick.locator('.monaco-list-row', { hasText: 'CodeDance RL' }).waitFor({ timeout: 10_000 });
+    assert.equal(await tplPick.locator('.monaco-list-row', { hasText: 'Ray on Slurm' }).count(), 0, 'Ray-on-Slurm is for Slurm clusters');
+    await page.keyboard.press('Enter');
+    const name = page.locator('.quick-input-widget', { hasText: /\(3\/3\): experiment name/ });
+    await name.waitFor({ timeout: 10_000 });
+    await name.locator('input').fill('e2e-rl');
+    await page.keyboard.press('Enter');
+
+    // the request opens in an editor (JSON), with the notification to submit it
+    const editor = page.locator('.part.editor .monaco-editor').first();
+    await editor.locator('.view-lines', { hasText: '"entrypoint"' }).waitFor({ timeout: 20_000 });
+    const review = notificationToast(page, /Review the Ray job request/).first();
+    await review.waitFor({ timeout: 10_000 });
+    const text = (await editor.locator('.view-lines').innerText()).replace(/\u00a0/g, ' ');
+    assert.match(text, /bash scripts\/train\.sh/);
+    assert.match(text, /"LLM_AS_A_JUDGE_BASE":\s*"http:\/\/127\.0\.0\.1:18901\/v1"/);
+    assert.match(text, /"MODEL_PATH":\s*"\/models\/CodeDance-7B"/);
+    // edit it: a submission id and faster steps, typed into the editor
+    await editor.locator('.view-lines').click();
+    await page.keyboard.press('Control+Home');
+    await page.keyboard.press('End');
+    await page.keyboard.press('Enter');
+    await page.keyboard.type('"submission_id": "e2e-edited-1",', { delay: 5 });
+    await page.waitForTimeout(300);
+    await screenshot(page, 'jobs-review.png');
+    const edited = await editor.locator('.view-lines').innerText();
+    assert.match(edited.replace(/\u00a0/g, ' '), /"submission_id": "e2e-edited-1",/, 'typed into the review editor');
+    await review.locator('.monaco-button', { hasText: 'Submit' }).click();
+
+    // submitted with the edit; the trainer/ folder went up as the working_dir package
+    await notificationToast(page, /submitted training job e2e-edited-1 to fixture-ray/).first().waitFor({ timeout: 30_000 });
+    const submitMs = Date.now() - t0;
+    const job = ray.jobs.get('e2e-edited-1');
+    assert.ok(job, `the fixture has ${[...ray.jobs.keys()].join(', ')}`);
+    assert.match(String((job.details.runtime_env as { working_dir?: string }).working_dir), /^gcs:\/\/_ray_pkg_[0-9a-f]+\.zip$/);
+    assert.equal(ray.packages.size, 1);
+
+    // the tree: cluster → job, with its status
+    await paneHeader(page, 'Training Jobs').waitFor({ timeout: 10_000 });
+    const row = treeRow(/e2e-rl/);
+    await row.waitFor({ timeout: 20_000 });
+    await treeRow(/running · e2e-edited-1/).waitFor({ timeout: 20_000 });
+    assert.equal(await treeRow('fixture-ray').count(), 1);
+    await screenshot(page, 'jobs-tree.png');
+
+    // Show Logs from the context menu: streamed into an output channel
+    await contextMenuItem(row, 'Show Logs');
+    const output = page.locator('.part.panel .monaco-editor .view-lines');
+    await output.filter({ hasText: 'train.sh: experiment=e2e-rl judge=http://127.0.0.1:18901/v1' }).waitFor({ timeout: 20_000 });
+    await output.filter({ hasText: /step\s2\/6/ }).waitFor({ timeout: 20_000 });
+    assert.ok(!/training\sdone/.test(await output.innerText()), 'the log is streamed while the job runs');
+    await screenshot(page, 'jobs-logs.png');
+    const ended = notificationToast(page, /Training job e2e-rl on fixture-ray succeeded/).first();
+    await ended.waitFor({ timeout: 60_000 });
+    await output.filter({ hasText: /training\sdone/ }).waitFor({ timeout: 10_000 });
+    await output.filter({ hasText: /log\scomplete:\sjob\sSUCCEEDED\s\(exit\s0\)/ }).waitFor({ timeout: 10_000 });
+    await treeRow(/succeeded · e2e-edited-1/).waitFor({ timeout: 15_000 });
+    await page.waitForTimeout(300);
+    await screenshot(page, 'jobs-done.png');
+    log(`palette → submitted in ${(submitMs / 1000).toFixed(1)} s; job ran ${(((job.details.end_time ?? 0) - job.details.start_time) / 1000).toFixed(1)} s`);
+  });
+
+  it('Stop from the tree stops a running job (STOPPED) and Delete removes it', async () => {
+    await runCommand(page, 'Start Training Job');
+    await page.locator('.quick-input-widget', { hasText: /\(1\/3\): cluster/ }).waitFor({ timeout: 20_000 });
+    await page.keyboard.press('Enter');
+    await page.locator('.quick-input-widget', { hasText: /\(2\/3\): template/ }).waitFor({ timeout: 10_000 });
+    await page.keyboard.press('Enter');
+    const name = page.locator('.quick-input-widget', { hasText: /\(3\/3\): experiment name/ });
+    await name.waitFor({ timeout: 10_000 });
+    await name.locator('input').fill('e2e-long');
+    await page.keyboard.press('Enter');
+    const review = notificationToast(page, /Review the Ray job request/).first();
+    await review.waitFor({ timeout: 20_000 });
+    // slow steps, typed into the request's env_vars
+    const editor = page.locator('.part.editor .monaco-editor').first();
+    await editor.locator('.view-lines').click();
+    await page.keyboard.press('Control+Home');
+    await page.keyboard.press('End');
+    await page.keyboard.press('Enter');
+    await page.keyboard.type('"submission_id": "e2e-long-1",', { delay: 5 });
+    const envLine = editor.locator('.view-line', { hasText: '"env_vars": {' });
+    await envLine.click();
+    await page.keyboard.press('End');
+    await page.keyboard.press('Enter');
+    await page.keyboard.type('"STEP_SECONDS": "30",', { delay: 5 });
+    // the review notification may have timed out by now: the editor's title bar has the action too
+    await page.locator('.part.editor a.action-label.codicon-rocket').first().click();
+    await notificationToast(page, /submitted training job e2e-long-1/).first().waitFor({ timeout: 30_000 });
+    assert.equal((ray.jobs.get('e2e-long-1')!.details.runtime_env as { env_vars: Record<string, string> }).env_vars.STEP_SECONDS, '30');
+    const row = treeRow(/running · e2e-long-1/);
+    await row.waitFor({ timeout: 20_000 });
+    await contextMenuItem(row, 'Stop Job');
+    await treeRow(/stopped · e2e-long-1/).waitFor({ timeout: 20_000 });
+    assert.equal(ray.jobs.get('e2e-long-1')!.details.status, 'STOPPED');
+    await notificationToast(page, /Training job e2e-long on fixture-ray was stopped/).first().waitFor({ timeout: 20_000 });
+    await screenshot(page, 'jobs-stopped.png');
+    await contextMenuItem(treeRow(/stopped · e2e-long-1/), 'Delete Job');
+    const dialog = page.locator('.monaco-dialog-box');
+    await dialog.waitFor({ timeout: 10_000 });
+    await dialog.locator('.monaco-button', { hasText: 'Delete' }).click();
+    await treeRow(/e2e-long-1/).waitFor({ state: 'detached', timeout: 15_000 });
+    assert.ok(!ray.jobs.has('e2e-long-1'));
+    await openViewContainer(page, 'CodeDance');
+    await screenshot(page, 'jobs-deleted.png');
+  });
+  it('Slurm over SSH: palette → the batch script in an editor → sbatch → the job in the tree → its log streamed (tail -F over SSH)', async function () {
+    if (noSlurm) {
+      log(`skipped: ${noSlurm}`);
+      this.skip();
+    }
+    await runCommand(page, 'Start Training Job');
+    const clusterPick = page.locator('.quick-input-widget', { hasText: /\(1\/3\): cluster/ });
+    await clusterPick.waitFor({ timeout: 20_000 });
+    await clusterPick.locator('input').fill('local-slurm');
+    await clusterPick.locator('.monaco-list-row', { hasText: 'Slurm over SSH' }).waitFor({ timeout: 10_000 });
+    await page.keyboard.press('Enter');
+    const tplPick = page.locator('.quick-input-widget', { hasText: /\(2\/3\): template/ });
+    await tplPick.locator('.monaco-list-row', { hasText: 'Ray on Slurm' }).waitFor({ timeout: 10_000 });
+    await page.keyboard.press('Enter'); // CodeDance RL
+    const name = page.locator('.quick-input-widget', { hasText: /\(3\/3\): experiment name/ });
+    await name.waitFor({ timeout: 10_000 });
+    await name.locator('input').fill('e2e-slurm');
+    await page.keyboard.press('Enter');
+    const editor = page.locator('.part.editor .monaco-editor').first();
+    await editor.locator('.view-lines', { hasText: '#SBATCH' }).waitFor({ timeout: 30_000 });
+    const script = (await editor.locator('.view-lines').innerText()).replace(/\u00a0/g, ' ');
+    assert.match(script, /#SBATCH --job-name=e2e-slurm/);
+    assert.match(script, /#SBATCH --gpus-per-node=1/);
+    assert.match(script, /#SBATCH --chdir=\S+\/workspace\/trainer/);
+    assert.match(script, /export LLM_AS_A_JUDGE_BASE=http:\/\/127\.0\.0\.1:18901\/v1/);
+    await screenshot(page, 'jobs-slurm-review.png');
+    await page.locator('.part.editor a.action-label.codicon-rocket').first().click();
+    const submitted = notificationToast(page, /submitted training job \d+ to local-slurm/).first();
+    await submitted.waitFor({ timeout: 30_000 });
+    const id = /job (\d+) to/.exec(await submitted.innerText())![1];
+    const row = treeRow(new RegExp(`(pending|running) · ${id}`));
+    await row.waitFor({ timeout: 20_000 });
+    await contextMenuItem(row, 'Show Logs');
+    const output = page.locator('.part.panel .monaco-editor .view-lines');
+    await output.filter({ hasText: /train\.sh:\sexperiment=e2e-slurm/ }).waitFor({ timeout: 30_000 });
+    await output.filter({ hasText: /step\s1\/6/ }).waitFor({ timeout: 20_000 });
+    await screenshot(page, 'jobs-slurm-logs.png');
+    await notificationToast(page, /Training job e2e-slurm on local-slurm succeeded/).first().waitFor({ timeout: 60_000 });
+    await output.filter({ hasText: /log\scomplete:\sjob\sSUCCEEDED\s\(exit\s0\)/ }).waitFor({ timeout: 15_000 });
+    assert.equal(slurm!.slurm('scontrol', ['show', 'job', '-o', id]).match(/JobState=(\S+)/)?.[1], 'COMPLETED');
+    await treeRow(new RegExp(`succeeded \\(completed\\) · ${id}`)).waitFor({ timeout: 15_000 });
+    await screenshot(page, 'jobs-slurm-done.png');
+  });
+});
+
+describe('e2e: Training Jobs in an untrusted workspace (Workspace Trust on)', function () {
+  this.timeout(180_000);
+  let cs: CodeServerModule;
+  let ray: RayJobsFixture;
+  let server: Server | undefined;
+  let runDir: string;
+  let browser: BrowserContext | undefined;
+  let page: Page;
+
+  before(async function () {
+    cs = await import('../../scripts/codeServer.mjs');
+    await cs.ensureCodeServer({ log: (m: string) => log(`code-server: ${m}`) });
+    ensureExtensionBuilt(log);
+    ray = await startRayJobsFixture();
+    runDir = mkdtempSync(path.join(os.tmpdir(), 'codedance-jobs-trust-e2e-'));
+    const workspace = path.join(runDir, 'workspace');
+    cpSync(ensureFixtureWorkspace(), workspace, { recursive: true });
+    mkdirSync(path.join(workspace, '.vscode'), { recursive: true });
+    // a workspace that points jobs at "its" cluster: ignored until the workspace is trusted
+    writeFileSync(path.join(workspace, '.vscode', 'settings.json'), JSON.stringify({ 'codedance.jobs.clusters': [{ name: 'workspace-ray', kind: 'ray', address: ray.url }] }));
+    server = await cs.startCodeServer({ workspace, extensionDevelopmentPath: ROOT, runDir: path.join(runDir, 'server'), trust: true, log: (m: string) => log(`code-server: ${m}`) });
+    browser = await cs.launchBrowser({ userDataDir: path.join(runDir, 'chromium') });
+    page = browser.pages()[0] ?? (await browser.newPage());
+    await openWorkbench(page, server.workbenchUrl(), DEV_HOST_TITLE, activityBarItem(page, 'CodeDance'));
+  });
+
+  after(async function () {
+    this.timeout(30_000);
+    await browser?.close().catch(() => {});
+    await server?.stop();
+    await ray?.close();
+    if (runDir) rmSync(runDir, { recursive: true, force: true });
+  });
+
+  afterEach(async function () {
+    if (this.currentTest?.state === 'failed' && page) await screenshot(page, 'jobs-failed-untrusted.png').catch(() => {});
+  });
+
+  it('ignores the workspace\'s cluster profiles and submits nothing', async () => {
+    // the trust dialog on open (it may come late on a busy machine): stay untrusted
+    const dialog = page.locator('.monaco-dialog-box');
+    const noTrust = dialog.locator('.monaco-button', { hasText: /No, I don.t trust the authors/ });
+    await page.locator('.statusbar-item', { hasText: /Restricted Mode/ }).first().or(dialog).first().waitFor({ timeout: 30_000 });
+    for (let i = 0; i < 10 && !(await dialog.count()); i++) await page.waitForTimeout(300);
+    if (await dialog.count()) await noTrust.click();
+    await dialog.waitFor({ state: 'detached', timeout: 10_000 });
+    await page.locator('.statusbar-item', { hasText: /Restricted Mode/ }).first().waitFor({ timeout: 15_000 });
+    await openViewContainer(page, 'CodeDance');
+    await paneHeader(page, 'Training Jobs').waitFor({ timeout: 20_000 });
+    const pane = page.locator('.part.sidebar .pane', { has: page.locator('.pane-header h3.title', { hasText: /^Training Jobs$/i }) });
+    await pane.locator('.welcome-view-content', { hasText: 'No cluster profiles yet' }).waitFor({ timeout: 15_000 });
+    assert.equal(await pane.locator('.monaco-list-row', { hasText: 'workspace-ray' }).count(), 0);
+    await runCommand(page, 'Start Training Job');
+    await notificationToast(page, /does not submit training jobs in an untrusted workspace/).first().waitFor({ timeout: 15_000 });
+    await screenshot(page, 'jobs-untrusted.png');
+    assert.equal(ray.requests.length, 0, 'no request reached the cluster');
+  });
+});

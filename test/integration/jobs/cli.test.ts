@@ -1,0 +1,126 @@
+/**
+ * `codedance jobs ...` as a user runs it (the built dist/cli.js), against the Ray contract
+ * fixture and the real local Slurm over real SSH.
+ */
+import * as assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { startRayJobsFixture, type RayJobsFixture } from '../../fixtures/rayJobsServer';
+import { ensureSlurmCluster, slurmPrerequisites, stopSlurmCluster } from '../../fixtures/slurmCluster';
+
+const ROOT = path.resolve(__dirname, '../../..');
+const CLI = path.join(ROOT, 'dist/cli.js');
+
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+function cli(args: string[], env: Record<string, string | undefined> = {}, cwd = ROOT): Promise<Run> {
+  return new Promise((resolve, reject) => {
+    const p = spawn(process.execPath, [CLI, 'jobs', ...args], { cwd, env: { ...process.env, CODEDANCE_CLUSTERS: undefined, CODEDANCE_RAY_TOKEN: undefined, ...env } });
+    let stdout = '';
+    let stderr = '';
+    p.stdout.on('data', (d: Buffer) => (stdout += d));
+    p.stderr.on('data', (d: Buffer) => (stderr += d));
+    p.on('error', reject);
+    p.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+describe('jobs: the codedance jobs CLI', function () {
+  this.timeout(60000);
+  let ray: RayJobsFixture;
+  let tmp: string;
+
+  before(async () => {
+    ray = await startRayJobsFixture({ token: 'cli-token-123456' });
+    tmp = mkdtempSync(path.join(os.tmpdir(), 'jobs-cli-'));
+  });
+  after(async () => {
+    await ray?.close();
+    await stopSlurmCluster();
+    if (tmp) rmSync(tmp, { recursive: true, force: true });
+  });
+
+  it('Ray: submit --follow streams the log and exits 0; list/status/logs; token from the environment only', async () => {
+    const env = { CODEDANCE_RAY_TOKEN: 'cli-token-123456' };
+    const r = await cli(['submit', '--ray', ray.url, '--experiment', 'cli-rl', '--judge-url', 'http://judge:1/v1', '--entrypoint', 'echo "exp=$EXPERIMENT_NAME judge=$LLM_AS_A_JUDGE_BASE"', '--env', 'EXTRA=x y', '--follow'], env);
+    assert.equal(r.code, 0, r.stderr);
+    const id = /submitted (\S+) to/.exec(r.stdout)![1];
+    assert.match(r.stdout, /exp=cli-rl judge=http:\/\/judge:1\/v1\n/);
+    assert.match(r.stderr, new RegExp(`job ${id} SUCCEEDED \\(exit 0\\)`));
+    assert.equal((ray.jobs.get(id)!.details.runtime_env as { env_vars: Record<string, string> }).env_vars.EXTRA, 'x y');
+    const list = await cli(['list', '--ray', ray.url], env);
+    assert.equal(list.code, 0);
+    assert.match(list.stdout, new RegExp(`^ID\\s+STATUS[\\s\\S]*${id}\\s+SUCCEEDED\\s+cli-rl`, 'm'));
+    const st = await cli(['status', id, '--ray', ray.url, '--json'], env);
+    assert.equal(JSON.parse(st.stdout).status, 'SUCCEEDED');
+    assert.equal((await cli(['logs', id, '--ray', ray.url], env)).stdout, 'exp=cli-rl judge=http://judge:1/v1\n');
+    const noToken = await cli(['list', '--ray', ray.url]);
+    assert.equal(noToken.code, 5);
+    assert.match(noToken.stderr, /needs a token.*CODEDANCE_RAY_TOKEN/);
+    const missing = await cli(['status', 'nope', '--ray', ray.url], env);
+    assert.equal(missing.code, 6);
+    assert.match(missing.stderr, /Job nope does not exist/);
+  });
+
+  it('Ray: a failing job exits 1; stop and delete; profiles from .vscode/settings.json (JSONC)', async () => {
+    const ws = path.join(tmp, 'ws');
+    mkdirSync(path.join(ws, '.vscode'), { recursive: true });
+    writeFileSync(path.join(ws, '.vscode/settings.json'), `{\n  // clusters\n  "codedance.jobs.clusters": [\n    { "name": "dev-ray", "kind": "ray", "address": "${ray.url}", },\n  ],\n}\n`);
+    const env = { CODEDANCE_RAY_TOKEN: 'cli-token-123456' };
+    const clusters = await cli(['clusters'], env, ws);
+    assert.match(clusters.stdout, new RegExp(`dev-ray\\s+ray\\s+${ray.url}`));
+    const f = await cli(['submit', '--cluster', 'dev-ray', '--entrypoint', 'exit 3', '--follow'], env, ws);
+    assert.equal(f.code, 1);
+    assert.match(f.stderr, /FAILED \(exit 3\)/);
+    const long = await cli(['submit', '--entrypoint', 'sleep 60', '--json'], env, ws);
+    const id = JSON.parse(long.stdout).id;
+    await new Promise((r) => setTimeout(r, 400));
+    assert.match((await cli(['stop', id], env, ws)).stdout, new RegExp(`stopping ${id}`));
+    for (let i = 0; i < 50 && ray.jobs.get(id)!.details.status !== 'STOPPED'; i++) await new Promise((r) => setTimeout(r, 50));
+    assert.equal((await cli(['status', id], env, ws)).code, 1);
+    assert.equal((await cli(['delete', id], env, ws)).code, 0);
+    assert.ok(!ray.jobs.has(id));
+    const bad = await cli(['submit', '--cluster', 'nope'], env, ws);
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /no cluster profile 'nope'.*have dev-ray/);
+    const dry = await cli(['submit', '--template', 'codedance-sft', '--gpus-per-node', '4', '--dry-run'], env, ws);
+    assert.equal(dry.code, 0);
+    assert.equal(JSON.parse(dry.stdout).entrypoint_num_gpus, 4);
+  });
+
+  it('Slurm over SSH: submit --follow, list, stop a running job (real sbatch/scancel)', async function () {
+    const why = slurmPrerequisites();
+    if (why) {
+      console.log(`      skipped: ${why}`);
+      this.skip();
+    }
+    const c = await ensureSlurmCluster();
+    const home = path.join(tmp, 'home'); // known_hosts (accept-new) lands here, not in the real ~/.ssh
+    mkdirSync(home, { recursive: true });
+    const env = { HOME: home };
+    const ssh = ['--ssh', `${c.user}@127.0.0.1:${c.sshPort}`, '--identity', c.identityFile, '--jobs-dir', path.join(c.dir, 'cli-jobs')];
+    const dry = await cli(['submit', ...ssh, '--template', 'ray-on-slurm', '--nodes', '2', '--dry-run'], env);
+    assert.equal(dry.code, 0, dry.stderr);
+    assert.match(dry.stdout, /^#!\/bin\/bash\n#SBATCH --job-name=codedance-rl\n#SBATCH --output=\S+\/cli-jobs\/%x-%j\.out\n#SBATCH --nodes=2/);
+    const r = await cli(['submit', ...ssh, '--experiment', 'cli-slurm', '--gpus-per-node', '1', '--entrypoint', 'echo "on $SLURM_JOB_NODELIST exp=$EXPERIMENT_NAME"', '--follow'], env);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, new RegExp(`on ${c.nodeName} exp=cli-slurm\\n`));
+    const long = await cli(['submit', ...ssh, '--experiment', 'cli-long', '--gpus-per-node', '0', '--entrypoint', 'sleep 120', '--json'], env);
+    const id = JSON.parse(long.stdout).id;
+    const list = await cli(['list', ...ssh], env);
+    assert.match(list.stdout, new RegExp(`${id}\\s+(PENDING|RUNNING)\\s+\\S*\\s*cli-long`));
+    assert.equal((await cli(['stop', id, ...ssh], env)).code, 0);
+    for (let i = 0; i < 100 && c.slurm('squeue', ['-h', '-t', 'all', '-j', id, '-o', '%T']).trim() !== 'CANCELLED'; i++) await new Promise((r) => setTimeout(r, 50));
+    const st = await cli(['status', id, ...ssh, '--json'], env);
+    assert.equal(JSON.parse(st.stdout).rawStatus, 'CANCELLED');
+    const refused = await cli(['list', '--ssh', `nobody@127.0.0.1:${c.sshPort}`, '--identity', c.identityFile], env);
+    assert.equal(refused.code, 5);
+    assert.match(refused.stderr, /refused/);
+  });
+});
