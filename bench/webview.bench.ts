@@ -16,7 +16,7 @@ import type { BenchResult } from './kernel.bench';
 
 const ROOT = path.resolve(__dirname, '..');
 const ROUNDS = 7;
-const IMAGES = 50;
+const IMAGES = Number(process.env.CODEDANCE_BENCH_IMAGES ?? 50);
 
 function pngBase64(seed: number): string {
   const w = 320;
@@ -104,10 +104,7 @@ export async function run(): Promise<BenchResult[]> {
     // theme variables as VS Code's dark theme sets them (a few; the rest fall back)
     const html = `<!DOCTYPE html><html><head><meta charset="utf-8"><style>:root{--vscode-font-family:sans-serif;--vscode-font-size:13px;--vscode-foreground:#ccc;--vscode-editor-background:#1f1f1f;--vscode-sideBar-background:#181818;--vscode-textCodeBlock-background:#2b2b2b}${css}</style></head>
 <body class="vscode-dark"><div id="root"></div><script>window.acquireVsCodeApi=()=>({postMessage(){},getState(){},setState(){}});</script><script>${script.replace(/<\/script/g, '<\\/script')}</script></body></html>`;
-    page.on('close', () => console.error('webview bench: page closed'));
-    page.on('console', (m) => console.error('console:', m.text().slice(0, 200)));
     await page.setContent(html);
-    console.error('content set');
     await page.waitForSelector('.compose');
 
     const measure = async (view: ExchangeView) =>
@@ -129,7 +126,9 @@ export async function run(): Promise<BenchResult[]> {
         await new Promise<void>((r) => requestAnimationFrame(() => setTimeout(r, 0)));
         const tFrame = performance.now();
         const imgs = [...document.querySelectorAll<HTMLImageElement>('.cell-images img')];
-        await Promise.all(imgs.map((i) => i.decode().catch(() => undefined)));
+        // images load lazily: what must be decoded is what is on screen
+        const visible = imgs.filter((i) => i.getBoundingClientRect().top < window.innerHeight);
+        await Promise.all(visible.map((i) => i.decode().catch(() => undefined)));
         const tDecoded = performance.now();
         return { dom: tDom - t0, frame: tFrame - t0, decoded: tDecoded - t0, images: imgs.length };
       }, view);
@@ -150,7 +149,7 @@ export async function run(): Promise<BenchResult[]> {
     return [
       { name: `webview: ${IMAGES}-image trajectory, message → painted frame`, value: Number(frame.toFixed(1)), unit: 'ms', baseline: Number(base.toFixed(1)), ratio: Number((frame / base).toFixed(2)), goal: '≤ 200 ms', pass: frame <= 200 },
       { name: `webview: ${IMAGES}-image trajectory, message → DOM built + laid out`, value: Number(median(a.map((x) => x.dom)).toFixed(1)), unit: 'ms' },
-      { name: `webview: ${IMAGES}-image trajectory, message → every image decoded`, value: Number(median(a.map((x) => x.decoded)).toFixed(1)), unit: 'ms' },
+      { name: `webview: ${IMAGES}-image trajectory, message → images on screen decoded`, value: Number(median(a.map((x) => x.decoded)).toFixed(1)), unit: 'ms' },
     ];
   } finally {
     await browser.close();

@@ -20,7 +20,9 @@ export const EVAL_USAGE = `usage: codedance eval --data-path FILE --api-url URL[
   --eval-model-name NAME   model name sent to the server (default: the first id of GET /models, as the seed)
   --data-path FILE         .parquet or .jsonl dataset
   --save-path DIR          results go to DIR/NAME/ (default ./save/)
-  --num-workers N          samples at a time (default 8; each has its own Python kernel)
+  --num-workers N          samples at a time (default 8; each has its own Python kernel session)
+  --fresh-kernels          a new kernel process per sample (default: a finished sample's kernel is reset in
+                           place, new namespace and working folder, as the seed's worker processes do)
   --data-source NAME       fallback data_source for rows without one (default 'default')
   --limit N                only the first N rows
   --judge-url URL[,URL]    LLM-as-judge endpoint(s) (default $LLM_AS_A_JUDGE_BASE)
@@ -103,6 +105,7 @@ export async function runEvalCli(argv: string[]): Promise<number> {
         'judge-url': { type: 'string' },
         'judge-model': { type: 'string', default: 'judge' },
         'no-judge': { type: 'boolean', default: false },
+        'fresh-kernels': { type: 'boolean', default: false },
         'strict-verdict': { type: 'boolean', default: false },
         protocol: { type: 'string', default: 'codedance' },
         'max-turns': { type: 'string' },
@@ -209,6 +212,7 @@ export async function runEvalCli(argv: string[]): Promise<number> {
         retries,
         retryErrors: v['retry-errors'],
         python: python.python,
+        freshKernels: v['fresh-kernels'],
         judge: makeJudge(v['no-judge']!, v['judge-url'], v['judge-model']!, v['save-path']!, v['model-name']!),
         strictVerdict: v['strict-verdict'],
         signal: ctrl.signal,

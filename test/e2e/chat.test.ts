@@ -199,6 +199,36 @@ describe('e2e: the chat panel in a real VS Code', function () {
     await screenshot(page, 'chat-answer-dark.png');
   });
 
+  it('attaches images by paste, by a drop from the OS and from the explorer (uri list); × removes one', async () => {
+    const frame = await chatFrame();
+    await newChat(frame);
+    const png = readFileSync(path.join(workspace, 'bars.png')).toString('base64');
+    const jpgUri = `file://${path.join(workspace, 'small_object.jpg')}`;
+    await frame.evaluate(async ({ png, jpgUri }) => {
+      const bytes = Uint8Array.from(atob(png), (c) => c.charCodeAt(0));
+      const file = () => new File([bytes], 'pasted.png', { type: 'image/png' });
+      const question = document.querySelector('#question')!;
+      const paste = new DataTransfer();
+      paste.items.add(file());
+      question.dispatchEvent(new ClipboardEvent('paste', { clipboardData: paste, bubbles: true, cancelable: true }));
+      const osDrop = new DataTransfer();
+      osDrop.items.add(new File([bytes], 'dropped.png', { type: 'image/png' }));
+      document.querySelector('.compose')!.dispatchEvent(new DragEvent('drop', { dataTransfer: osDrop, bubbles: true, cancelable: true }));
+      const explorerDrop = new DataTransfer();
+      explorerDrop.setData('text/uri-list', jpgUri);
+      document.querySelector('.compose')!.dispatchEvent(new DragEvent('drop', { dataTransfer: explorerDrop, bubbles: true, cancelable: true }));
+    }, { png, jpgUri });
+    await frame.waitForFunction(() => document.querySelectorAll('.attachment').length === 3, undefined, { timeout: 15_000 });
+    const names = await frame.locator('.attachment .attachment-name').allInnerTexts();
+    assert.deepEqual([...names].sort(), ['dropped.png', 'pasted.png', 'small_object.jpg']);
+    assert.match(await frame.locator('.attachment', { hasText: 'pasted.png' }).innerText(), /180×130 · \d/);
+    await screenshot(page, 'chat-attachments-dark.png');
+    await frame.locator('.attachment', { hasText: 'dropped.png' }).locator('button.remove').click();
+    await frame.waitForFunction(() => document.querySelectorAll('.attachment').length === 2, undefined, { timeout: 10_000 });
+    for (const name of ['pasted.png', 'small_object.jpg']) await frame.locator('.attachment', { hasText: name }).locator('button.remove').click();
+    await frame.waitForFunction(() => document.querySelectorAll('.attachment').length === 0, undefined, { timeout: 10_000 });
+  });
+
   it('renders hostile model output inert: no script runs, nothing is fetched', async () => {
     const frame = await chatFrame();
     const code = `print(${JSON.stringify(HOSTILE_LINE)})`;
@@ -313,7 +343,7 @@ describe('e2e: the chat panel in a real VS Code', function () {
     const frame = await chatFrame(page, 40_000);
     await frame.locator('[data-action="history"]').click();
     await frame.locator('.history-list li').first().waitFor({ timeout: 20_000 });
-    assert.equal(await frame.locator('.history-list li').count(), 6, 'six conversations saved (the fork is one of its own)');
+    assert.equal(await frame.locator('.history-list li').count(), 6, 'six conversations saved (the fork is one of its own; an empty chat is not saved)');
     const item = frame.locator('.history-list li', { hasText: 'Which pixels are red' });
     assert.equal(await item.count(), 1);
     await item.locator('[data-action="open-conversation"]').click();

@@ -312,9 +312,9 @@ describe('e2e: Training Jobs in an untrusted workspace (Workspace Trust on)', fu
     // the trust dialog on open (it may come late on a busy machine): stay untrusted
     const dialog = page.locator('.monaco-dialog-box');
     const noTrust = dialog.locator('.monaco-button', { hasText: /No, I don.t trust the authors/ });
-    await page.locator('.statusbar-item', { hasText: /Restricted Mode/ }).first().or(dialog).first().waitFor({ timeout: 30_000 });
-    for (let i = 0; i < 10 && !(await dialog.count()); i++) await page.waitForTimeout(300);
-    if (await dialog.count()) await noTrust.click();
+    await noTrust.waitFor({ timeout: 45_000 });
+    await page.waitForTimeout(200);
+    await noTrust.click();
     await dialog.waitFor({ state: 'detached', timeout: 10_000 });
     await page.locator('.statusbar-item', { hasText: /Restricted Mode/ }).first().waitFor({ timeout: 15_000 });
     await openViewContainer(page, 'CodeDance');
@@ -322,7 +322,8 @@ describe('e2e: Training Jobs in an untrusted workspace (Workspace Trust on)', fu
     const pane = page.locator('.part.sidebar .pane', { has: page.locator('.pane-header h3.title', { hasText: /^Training Jobs$/i }) });
     await pane.locator('.welcome-view-content', { hasText: 'No cluster profiles yet' }).waitFor({ timeout: 15_000 });
     assert.equal(await pane.locator('.monaco-list-row', { hasText: 'workspace-ray' }).count(), 0);
-    await runCommand(page, 'Start Training Job');
+    // the view's own "Start Training Job" button (the chat input holds the keyboard focus here)
+    await pane.locator('.welcome-view-content .monaco-button', { hasText: 'Start Training Job' }).click();
     await notificationToast(page, /does not submit training jobs in an untrusted workspace/).first().waitFor({ timeout: 15_000 });
     await screenshot(page, 'jobs-untrusted.png');
     assert.equal(ray.requests.length, 0, 'no request reached the cluster');

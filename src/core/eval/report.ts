@@ -8,6 +8,7 @@ import path from 'node:path';
 import type { ReportImage, ReportRun, ReportSampleDetail, ReportSampleRow } from './reportTypes';
 import type { Trajectory } from '../trajectory/types';
 import type { ImageRef, ResultRecord } from './record';
+import { parseResultLine } from './resultsFile';
 import { StatsAccumulator } from './stats';
 
 export interface LoadedRun {
@@ -27,7 +28,7 @@ export async function loadRun(file: string, label = 'A'): Promise<LoadedRun> {
     if (!buf.length) return;
     let r: ResultRecord;
     try {
-      r = JSON.parse(buf.toString('utf8')) as ResultRecord;
+      r = parseResultLine<ResultRecord>(buf.toString('utf8'));
     } catch {
       return; // a line cut by a kill
     }
@@ -77,7 +78,8 @@ export async function loadRun(file: string, label = 'A'): Promise<LoadedRun> {
   const manifest = existsSync(manifestFile) ? (JSON.parse(readFileSync(manifestFile, 'utf8')) as Record<string, unknown>) : undefined;
   const judged = (manifest?.judge as { mode?: string } | undefined)?.mode !== 'no-judge';
   const model = (manifest?.model_name as string | undefined) ?? path.basename(dir);
-  const dataset = ((manifest?.dataset as { stem?: string } | undefined)?.stem ?? stem.replace(/^result_/, '')) as string;
+  const prefix = `result_${model}_`;
+  const dataset = ((manifest?.dataset as { stem?: string } | undefined)?.stem ?? (stem.startsWith(prefix) ? stem.slice(prefix.length) : stem.replace(/^result_/, ''))) as string;
   const s = acc.finish({ modelName: model, dataSource: '', dataset, judged });
   return {
     offsets,
@@ -110,7 +112,7 @@ export function readRecordAt(file: string, at: [number, number]): ResultRecord {
   try {
     const buf = Buffer.alloc(at[1]);
     readSync(fd, buf, 0, at[1], at[0]);
-    return JSON.parse(buf.toString('utf8')) as ResultRecord;
+    return parseResultLine<ResultRecord>(buf.toString('utf8'));
   } finally {
     closeSync(fd);
   }

@@ -39,6 +39,20 @@ export function repairTail(file: string): number {
   }
 }
 
+/**
+ * JSON.parse, tolerating the bare `NaN`/`Infinity` tokens Python's json.dumps writes (the seed's
+ * `judge_result.tool_success_rate` is NaN when there was no tool call): they become null.
+ */
+export function parseResultLine<T = unknown>(line: string): T {
+  try {
+    return JSON.parse(line) as T;
+  } catch (e) {
+    const fixed = line.replace(/([:,\[]\s*)(-?Infinity|NaN)(?=\s*[,}\]])/g, '$1null');
+    if (fixed === line) throw e;
+    return JSON.parse(fixed) as T;
+  }
+}
+
 /** Streams the records of a results file (bad lines are skipped and counted). */
 export async function* readResults<T = Record<string, unknown>>(file: string, onBad?: (line: number) => void): AsyncGenerator<T> {
   if (!existsSync(file)) return;
@@ -47,11 +61,14 @@ export async function* readResults<T = Record<string, unknown>>(file: string, on
   for await (const line of rl) {
     n++;
     if (!line.trim()) continue;
+    let r: T;
     try {
-      yield JSON.parse(line) as T;
+      r = parseResultLine<T>(line);
     } catch {
       onBad?.(n);
+      continue;
     }
+    yield r;
   }
 }
 
@@ -81,7 +98,7 @@ export async function dropErrored(file: string): Promise<number> {
       if (!line.trim()) continue;
       let r: { status?: string; codedance?: { skipped?: boolean } } | undefined;
       try {
-        r = JSON.parse(line);
+        r = parseResultLine(line);
       } catch {
         r = undefined;
       }

@@ -1,7 +1,9 @@
 /**
  * `runEval(options)`: a dataset through the agent loop (`runAgentToEnd`, the same loop as the
  * chat panel and `codedance ask`), `numWorkers` samples at a time, each with its own kernel
- * session from the pool (disposed after the sample: samples never share Python state), the
+ * session from the pool (given back after the sample and reset in place: a new namespace and
+ * working folder in the same warm process, as the seed's worker processes exec each sample in a
+ * fresh namespace; `freshKernels` starts a new process per sample instead), the
  * model endpoints balanced by requests in flight, a per-sample time limit and retries with
  * back-off. Every finished sample is appended to the results file at once; a rerun skips the
  * samples already there. At the end the seed's stats file and our run manifest are written.
@@ -14,6 +16,7 @@ import type { ChatModel } from '../agent/model';
 import { runAgentToEnd } from '../agent/runAgent';
 import { openDataset, type Dataset, type DatasetSample } from '../data/dataset';
 import { KernelPool } from '../kernel/pool';
+import type { JupyterKernelSession } from '../kernel/session';
 import type { KernelSession } from '../kernel/types';
 import { getProtocol, templateHash } from '../protocol';
 import type { ChatMessage } from '../protocol/types';
@@ -27,6 +30,8 @@ import { StatsAccumulator, type Stats } from './stats';
 
 export interface KernelSource {
   acquire(): Promise<KernelSession>;
+  /** gives a finished sample's session back (KernelPool.release); absent = the session is disposed */
+  release?(session: KernelSession): Promise<void>;
   dispose(): Promise<void>;
 }
 
@@ -59,6 +64,8 @@ export interface EvalOptions {
   python?: string;
   /** kernels started ahead (default: numWorkers, at most one per CPU: a kernel start is CPU-bound) */
   kernelPoolSize?: number;
+  /** a new kernel process per sample instead of resetting a warm one (slower: a kernel start is ~1 s of CPU) */
+  freshKernels?: boolean;
   kernels?: KernelSource;
   /** absent = no judge (normalized match) */
   judge?: Judge;
@@ -248,7 +255,14 @@ export async function runEval(o: EvalOptions): Promise<EvalSummary> {
   // the pool starts kernels at once: create it only when a sample needs one (a finished run starts none)
   let pool: KernelPool | undefined;
   const kernels: KernelSource = o.kernels ?? {
-    acquire: () => (pool ??= new KernelPool({ python: o.python ?? 'python3', size: Math.max(1, Math.min(o.kernelPoolSize ?? Math.min(workers, os.cpus().length), total - resumed)) })).acquire(),
+    acquire: () =>
+      (pool ??= new KernelPool({
+        python: o.python ?? 'python3',
+        size: Math.max(1, Math.min(o.kernelPoolSize ?? Math.min(workers, os.cpus().length), total - resumed)),
+        recycle: !o.freshKernels,
+        maxIdle: workers,
+      })).acquire(),
+    release: (k) => (pool ? pool.release(k as JupyterKernelSession) : k.dispose()),
     dispose: async () => pool?.dispose(),
   };
   const firstPending = (() => {
@@ -330,7 +344,7 @@ export async function runEval(o: EvalOptions): Promise<EvalSummary> {
       } finally {
         clearTimeout(timer);
         o.signal?.removeEventListener('abort', onAbort);
-        const d = kernel.dispose().catch(() => undefined);
+        const d = (kernels.release ? kernels.release(kernel) : kernel.dispose()).catch(() => undefined);
         disposals.add(d);
         void d.finally(() => disposals.delete(d));
       }

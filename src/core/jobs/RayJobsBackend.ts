@@ -5,7 +5,7 @@
  * logs over the websocket endpoint. Token auth: `Authorization: Bearer` (Ray ≥ 2.52).
  */
 import { existsSync, statSync } from 'node:fs';
-import WebSocket from 'ws';
+import type WebSocket from 'ws';
 import { JobNotFoundError, JobsAuthError, JobsError } from './errors';
 import type { ClusterInfo, JobBackend, JobInfo, JobSpec, JobStatus, SubmitResult, TailOptions } from './types';
 import { rayPackageName, zipDirectory } from './zip';
@@ -218,7 +218,8 @@ export class RayJobsBackend implements JobBackend {
           wake?.();
           wake = undefined;
         };
-        const ws = new WebSocket(url, { headers });
+        const { default: WS } = await import('ws'); // loaded on first use
+        const ws = new WS(url, { headers });
         ws.on('message', (data: WebSocket.RawData) => {
           queue.push(Buffer.isBuffer(data) ? data.toString('utf8') : Array.isArray(data) ? Buffer.concat(data).toString('utf8') : Buffer.from(data).toString('utf8'));
           notify();
@@ -255,7 +256,7 @@ export class RayJobsBackend implements JobBackend {
           if (error && !opts.signal?.aborted) throw error;
         } finally {
           opts.signal?.removeEventListener('abort', onAbort);
-          if (ws.readyState === WebSocket.OPEN || ws.readyState === WebSocket.CONNECTING) ws.terminate();
+          if (ws.readyState === WS.OPEN || ws.readyState === WS.CONNECTING) ws.terminate();
         }
       },
     };

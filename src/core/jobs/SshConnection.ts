@@ -6,7 +6,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { Client, type ClientChannel, type ConnectConfig } from 'ssh2';
+import type { Client, ClientChannel, ConnectConfig } from 'ssh2';
 import { JobsAuthError, JobsError } from './errors';
 import { verifyHostKey, type HostKeyPolicy } from './knownHosts';
 import { expandHome, parseSshConfig } from './sshConfig';
@@ -93,8 +93,9 @@ export class SshConnection {
       return Promise.reject(new JobsError('config', `no SSH key for ${t.label}: set identityFile in the cluster profile, add IdentityFile to ~/.ssh/config, or run an ssh-agent`));
     }
     const t0 = Date.now();
-    this.connecting = new Promise<Client>((resolve, reject) => {
-      const c = new Client();
+    // loaded on first use: the editor activates without evaluating the SSH stack
+    this.connecting = import('ssh2').then(({ Client: SshClient }) => new Promise<Client>((resolve, reject) => {
+      const c = new SshClient();
       let settled = false;
       c.once('ready', () => {
         settled = true;
@@ -125,7 +126,7 @@ export class SshConnection {
         const msg = (e as Error).message;
         reject(/passphrase|encrypted/i.test(msg) ? new JobsAuthError(`SSH key ${keyFile} cannot be read (${msg}): set its passphrase with 'CodeDance: Set Cluster Secret' (or CODEDANCE_SSH_PASSPHRASE)`) : new JobsError('config', `SSH to ${t.label}: ${msg}`));
       }
-    });
+    }));
     return this.connecting;
   }
 

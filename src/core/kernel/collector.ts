@@ -11,7 +11,7 @@ export const RESULT_MIME = 'application/vnd.codedance.result+json';
 /** What the prelude reports at the end of a cell or an input-image preparation. */
 export interface PreludeResult {
   kind: 'result';
-  op: 'run' | 'inputs';
+  op: 'run' | 'inputs' | 'reset';
   status: 'ok' | 'error' | 'exit' | 'interrupted';
   count?: number;
   error?: { ename: string; evalue: string; lineno?: number | null; traceback: string[] };

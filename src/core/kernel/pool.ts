@@ -23,11 +23,17 @@ export class KernelPool {
   /** the last background start failure, reported by the next acquire that has to wait */
   private lastError: Error | undefined;
   /** counters for diagnostics and tests */
-  readonly stats = { started: 0, acquired: 0, acquiredWarm: 0, startFailures: 0 };
+  readonly stats = { started: 0, acquired: 0, acquiredWarm: 0, startFailures: 0, recycled: 0, recycleFailures: 0 };
+  /** sessions given back with release() that are being recycled right now */
+  private recycling = 0;
 
   constructor(private readonly opts: KernelPoolOptions) {
     this.size = Math.max(0, Math.floor(opts.size ?? 1));
     this.fill();
+  }
+
+  private get maxIdle(): number {
+    return Math.max(1, Math.floor(this.opts.maxIdle ?? this.size + 1));
   }
 
   private startOne(): Slot {
@@ -102,6 +108,42 @@ export class KernelPool {
       if (this.disposed) throw e;
       const fresh = this.startOne();
       return await fresh.ready;
+    }
+  }
+
+  /**
+   * Gives a session back when its question is done. With `recycle` (the pool option, default
+   * false) an alive, idle session is reset in place (KernelSession.recycle: empty namespace, new
+   * working folder, no new process: milliseconds instead of a kernel start) and waits for the
+   * next acquire(), as long as no more than `maxIdle` sessions wait; otherwise it is disposed.
+   * Never throws: a session that cannot be recycled is disposed.
+   */
+  async release(session: JupyterKernelSession): Promise<void> {
+    const keep = this.opts.recycle && !this.disposed && session.state === 'idle' && this.waiting.length + this.recycling < this.maxIdle;
+    if (!keep) {
+      await session.dispose();
+      return;
+    }
+    this.recycling++;
+    try {
+      await session.recycle();
+    } catch {
+      this.stats.recycleFailures++;
+      this.recycling--;
+      await session.dispose();
+      return;
+    }
+    this.recycling--;
+    if (this.disposed || session.state !== 'idle') {
+      await session.dispose();
+      return;
+    }
+    this.stats.recycled++;
+    // a recycled session goes first in line; a background start beyond size is not needed
+    this.waiting.unshift({ ready: Promise.resolve(session), session });
+    while (this.waiting.length > this.maxIdle) {
+      const extra = this.waiting.pop()!;
+      void extra.ready.then((x) => x.dispose(), () => undefined);
     }
   }
 

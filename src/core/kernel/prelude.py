@@ -647,19 +647,55 @@ def set_inputs(payload_b64):
     _publish({RESULT_MIME: result}, {"codedance": {"kind": "result"}})
 
 
+def reset(payload_b64):
+    """Makes this kernel a fresh session for the next question (KernelPool.release): the code's
+    namespace emptied to what install() left, figures closed, matplotlib's rc settings back to
+    their defaults, the cell count at 0, and a new working folder (made by Node; the old one is
+    Node's to remove). Imported modules stay imported (that is the point: no new process)."""
+    req = json.loads(base64.b64decode(payload_b64).decode("utf-8"))
+    result = {"kind": "result", "op": "reset", "status": "ok"}
+    try:
+        try:
+            _plt.close("all")
+            import matplotlib
+            matplotlib.rcdefaults()
+            matplotlib.use("Agg")
+        except Exception:
+            pass
+        ns.clear()
+        ns["__builtins__"] = builtins
+        ns["plt"] = _plt
+        _state["count"] = 0
+        _state["cell"] = None
+        config["workdir"] = req["workdir"]
+        _orphans[:] = list(req.get("orphanCleanup", []))
+        os.chdir(req["workdir"])
+        import gc
+        # the young generations only: a full collection walks numpy's and matplotlib's objects
+        # (about 60 ms); reference counting already freed what the namespace held
+        gc.collect(1)
+    except BaseException as e:
+        result["status"] = "error"
+        result["error"] = _describe_error(e)
+    _publish({RESULT_MIME: result}, {"codedance": {"kind": "result"}})
+
+
 # ----------------------------------------------------------------------------------------------
 # install
 # ----------------------------------------------------------------------------------------------
 
+_orphans = []
+
 def _watch_parent(ppid, folders):
     """ends the kernel (and removes its folders) when the Node process that started it is gone
-    without shutting it down (e.g. killed with SIGKILL)"""
+    without shutting it down (e.g. killed with SIGKILL); folders is the live list (reset()
+    replaces its contents)"""
     import shutil
     import time
     while True:
         time.sleep(0.5)
         if os.getppid() != ppid:
-            for d in folders:
+            for d in list(folders):
                 shutil.rmtree(d, ignore_errors=True)
             os._exit(0)
 
@@ -739,7 +775,8 @@ def install(config_b64):
     ns["plt"] = plt
 
     if cfg.get("watchParent", True):
-        t = threading.Thread(target=_watch_parent, args=(os.getppid(), list(cfg.get("orphanCleanup", []))),
+        _orphans[:] = list(cfg.get("orphanCleanup", []))
+        t = threading.Thread(target=_watch_parent, args=(os.getppid(), _orphans),
                              name="codedance-parent-watch", daemon=True)
         t.start()
 
@@ -749,4 +786,5 @@ def install(config_b64):
         _speed_up_kernel(shell.kernel)
     shell.user_ns["_codedance_run"] = run
     shell.user_ns["_codedance_set_inputs"] = set_inputs
+    shell.user_ns["_codedance_reset"] = reset
     return {"python": sys.version.split()[0], "pid": os.getpid()}

@@ -11,7 +11,7 @@
  * `interruptGraceMs` it is killed and restarted (the result says `restarted: true`).
  */
 import { randomUUID } from 'node:crypto';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { KernelClient } from './client';
@@ -110,7 +110,7 @@ function tailLines(s: string, n = 40): string[] {
 
 export class JupyterKernelSession implements KernelSession {
   readonly id: string;
-  readonly workdir: string;
+  private _workdir: string;
   readonly python: string;
   /** private folder: connection files, staged input bytes (never visible to the code) */
   private readonly runtimeDir: string;
@@ -135,7 +135,7 @@ export class JupyterKernelSession implements KernelSession {
     const root = opts.workRoot ?? os.tmpdir();
     mkdirSync(root, { recursive: true });
     sweepStaleFolders();
-    this.workdir = mkdtempSync(path.join(root, 'codedance-'));
+    this._workdir = mkdtempSync(path.join(root, 'codedance-'));
     this.runtimeDir = mkdtempSync(path.join(os.tmpdir(), RUNTIME_PREFIX));
     registerFolder(this.workdir);
     registerFolder(this.runtimeDir);
@@ -157,6 +157,14 @@ export class JupyterKernelSession implements KernelSession {
   get state(): KernelState {
     return this._state;
   }
+
+  /** the session's working folder (the code's cwd; input_image.jpg lives here) */
+  get workdir(): string {
+    return this._workdir;
+  }
+
+  /** how many times recycle() gave this kernel to a new question */
+  recycled = 0;
 
   /** pid of the current kernel process (diagnostics, tests) */
   get pid(): number | undefined {
@@ -604,6 +612,58 @@ export class JupyterKernelSession implements KernelSession {
 
   async interrupt(): Promise<void> {
     this.running?.interrupt('cancelled');
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // recycle
+  // -------------------------------------------------------------------------------------------
+
+  /**
+   * Makes this session a fresh one for the next question without a new process: the code's
+   * namespace emptied, figures closed, matplotlib rc defaults, the cell count at 0, input images
+   * unbound, and a NEW working folder (the old one and its files are deleted). What stays is
+   * what lives in the process: imported modules (and any module-level state the code changed).
+   * Throws when the kernel is not alive and idle; the caller then disposes it.
+   */
+  recycle(): Promise<void> {
+    return this.enqueue(async () => {
+      this.assertUsable();
+      const inc = this.inc;
+      if (!inc || this._state !== 'idle') {
+        throw new KernelSessionError({ reason: `kernel session ${this.id} cannot be recycled while ${this._state}`, fix: 'dispose it and start a new one' });
+      }
+      const root = path.dirname(this._workdir);
+      const fresh = mkdtempSync(path.join(root, 'codedance-'));
+      registerFolder(fresh);
+      const payload = b64(JSON.stringify({ workdir: fresh, orphanCleanup: [fresh, this.runtimeDir] }));
+      this.setState('busy');
+      let ok = false;
+      try {
+        const r = await this.internalExecute(inc, `_codedance_reset("${payload}")`, 10_000);
+        const res = 'col' in r ? r.col.result : undefined;
+        if (!res || res.status !== 'ok') {
+          const why = 'exited' in r ? `the kernel ${r.exited.description}` : 'timeout' in r ? 'the kernel did not answer within 10 s' : res?.error ? `${res.error.ename}: ${res.error.evalue}` : 'no result';
+          throw new KernelSessionError({ reason: `recycling kernel session ${this.id} failed: ${why}`, fix: 'dispose it and start a new one' });
+        }
+        ok = true;
+      } finally {
+        const old = ok ? this._workdir : fresh;
+        try {
+          rmSync(old, { recursive: true, force: true });
+        } catch {
+          /* best effort */
+        }
+        unregisterFolder(old);
+        if (ok) {
+          this._workdir = fresh;
+          this.inputs = undefined;
+          this.recycled++;
+          writeOwner(this.runtimeDir, fresh);
+          for (const f of readdirSync(this.runtimeDir).filter((n) => n.startsWith('input-'))) rmSync(path.join(this.runtimeDir, f), { force: true });
+        }
+        if (this.inc === inc) this.setState('idle');
+      }
+    });
   }
 
   // -------------------------------------------------------------------------------------------

@@ -149,6 +149,15 @@ export interface KernelPoolOptions extends KernelTuning {
   python: string;
   /** kernels kept started and waiting; default 1 */
   size?: number;
+  /**
+   * release() resets a finished session in place (new namespace and working folder, same
+   * process) instead of shutting it down, so the next acquire() costs milliseconds, not a
+   * kernel start. Variables, files and figures never carry over; imported modules do (and any
+   * module-level state the code changed). Default false (every question a new process).
+   */
+  recycle?: boolean;
+  /** with recycle: how many sessions may wait at most (fresh and recycled); default size + 1 */
+  maxIdle?: number;
   /** root under which per-session working folders are made; default os.tmpdir() */
   workRoot?: string;
   env?: Record<string, string>;

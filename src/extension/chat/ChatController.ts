@@ -184,14 +184,14 @@ export class ChatController implements vscode.Disposable {
       this.post({ type: 'notice', level: 'error', text: why });
       return;
     }
+    const previous = this.conversation.exchanges.at(-1);
+    const index = this.conversation.exchanges.length;
+    const kernel = await this.startRun();
+    if (!kernel) return; // attachments stay for the next try
     const images = this.attachments.map((a) => a.data);
     this.attachments = [];
     this.post({ type: 'attachments', items: [] });
-    const previous = this.conversation.exchanges.at(-1);
     if (!this.conversation.title) this.conversation.title = question.split('\n')[0].slice(0, 80);
-    const index = this.conversation.exchanges.length;
-    const kernel = await this.startRun();
-    if (!kernel) return;
     if (!this.kernelInSync && previous) await this.rebuildKernelState(kernel, this.conversation.exchanges, images.length === 0);
     this.kernelInSync = true;
     this.post({ type: 'exchangeStart', index, question, images: images.map((d) => ({ mime: sniffImage(d) ?? 'image/png', data: Buffer.from(d).toString('base64') })) });

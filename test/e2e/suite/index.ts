@@ -38,6 +38,7 @@ export function run(): Promise<void> {
   mocha.suite.emit('pre-require', globalThis, 'codedance-e2e-suite', mocha);
   require('./extension.vscode.test');
   require('./commands.vscode.test');
+  require('./jobs.vscode.test');
   return new Promise((resolve, reject) => {
     mocha.run((failures) => (failures ? reject(new Error(`${failures} in-host test(s) failed`)) : resolve()));
   });

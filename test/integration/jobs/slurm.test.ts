@@ -203,11 +203,12 @@ describe('jobs: Slurm over SSH (real slurmctld/slurmd + sshd on 127.0.0.1)', fun
     const repo = path.join(cluster.dir, 'repo');
     mkdirSync(path.join(repo, 'scripts'), { recursive: true });
     mkdirSync(path.join(repo, 'bin'), { recursive: true });
-    writeFileSync(path.join(repo, 'bin/ray'), '#!/bin/bash\necho "ray $* on $(hostname -s)"\n');
+    // the stand-in `ray`: `start --head` marks the head up, `status` answers once it is
+    writeFileSync(path.join(repo, 'bin/ray'), `#!/bin/bash\nif [ "$1" = status ]; then test -e ${repo}/head-up; exit $?; fi\n[ "$1 $2" = "start --head" ] && touch ${repo}/head-up\necho "ray $* on $(hostname -s)"\n`);
     writeFileSync(path.join(repo, 'scripts/train.sh'), '#!/bin/bash\necho "train.sh RAY_ADDRESS=$RAY_ADDRESS judge=$LLM_AS_A_JUDGE_BASE"\nfor a in "$@"; do echo "arg $a"; done\n');
     chmodSync(path.join(repo, 'bin/ray'), 0o755);
     const spec = buildJob('ray-on-slurm', defaultParams({ experimentName: 'ros-test', repoDir: repo, gpusPerNode: 1, judgeUrl: 'http://judge:18901/v1' }), 'slurm');
-    spec.env = { ...spec.env, PATH: `${repo}/bin:/usr/bin:/bin`, RAY_HEAD_WAIT: '0', RAY_WORKER_WAIT: '0' };
+    spec.env = { ...spec.env, PATH: `${repo}/bin:/usr/bin:/bin`, RAY_HEAD_TIMEOUT: '20', RAY_WORKER_WAIT: '0' };
     const { id } = await backend.submit(spec);
     const st = await waitStatus(backend, id, (j) => j.status !== 'RUNNING' && j.status !== 'PENDING', 30000);
     const log = await backend.logs(id);

@@ -4,7 +4,7 @@
  * Trajectory (for "Open in chat").
  */
 import { strict as assert } from 'node:assert';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { evalPaths, loadRun, readRecordAt, recordToTrajectory, runEval, sampleDetail } from '../../../src/core/eval';
@@ -68,5 +68,25 @@ describe('eval report data', function () {
     assert.equal(t.turns.length, 2);
     assert.equal(t.turns[0].cells[0].images[0].data, fig, 'images inlined again');
     assert.equal(t.inputImages[0].data, rec.multi_modal_data.image[0]);
+  });
+
+  it("opens a results file written by the seed's eval.py (no codedance fields)", async () => {
+    const dir = path.join(tmp, 'seed', 'qwen');
+    mkdirSync(dir, { recursive: true });
+    const file = path.join(dir, 'result_qwen_wemath.jsonl');
+    const line = (index: number, acc: number) =>
+      JSON.stringify({ question: 'q', ground_truth: 'a', pred_ans: '<answer>a</answer>', input: '', output: 'system\nS\nuser\nq\nassistant\n<answer>a</answer>', multi_modal_data: { image: ['AAAA'] }, status: 'success', index, acc, judge_score: acc, judge_result: { answer: 'a', tool_success_rate: 1 }, try_count: 3, tool_call_count: 1, tool_success_count: 1, tool_success_rate: 1 });
+    // Python's json.dumps writes NaN for a sample without tool calls
+    writeFileSync(file, [line(0, 1), line(1, 0).replace('"tool_success_rate":1}', '"tool_success_rate":NaN}'), line(2, 1)].join('\n') + '\n');
+    const { run, offsets } = await loadRun(file);
+    assert.equal(run.total, 3);
+    assert.equal(run.model, 'qwen');
+    assert.equal(run.dataset, 'wemath');
+    assert.ok(Math.abs(run.avgAcc - 2 / 3) < 1e-12);
+    assert.deepEqual(Object.keys(run.perSource), ['default']);
+    const d = sampleDetail(readRecordAt(file, offsets.get(1)!), 'A');
+    assert.equal(d.turns.length, 0);
+    assert.match(d.output, /assistant\n<answer>a<\/answer>/);
+    assert.throws(() => recordToTrajectory(readRecordAt(file, offsets.get(1)!)), /has no trajectory/);
   });
 });

@@ -1,0 +1,78 @@
+/**
+ * KernelPool({ recycle: true }).release(): a finished session is reset in place (same process)
+ * for the next question: nothing of the last question's namespace, figures or files survives.
+ */
+import { strict as assert } from 'node:assert';
+import { existsSync, readdirSync } from 'node:fs';
+import path from 'node:path';
+import { KernelPool } from '../../../src/core/kernel';
+import { PYTHON, testPng } from './helpers';
+
+describe('kernel (real ipykernel): recycled sessions', function () {
+  this.timeout(90000);
+
+  it('release() resets the session in place: same process, empty namespace, new folder, old files gone', async () => {
+    const pool = new KernelPool({ python: PYTHON, size: 1, recycle: true });
+    try {
+      const a = await pool.acquire();
+      await a.setInputImages([testPng(64, 48)], { resize: 'none' });
+      const r1 = await a.execute('secret = 41\nopen("notes.txt", "w").write("q1")\nimport matplotlib.pyplot as plt\nplt.rcParams["lines.linewidth"] = 9\nfig = plt.figure()\nprint(input_image.size)');
+      assert.equal(r1.stdout, '(64, 48)\n');
+      const pid = a.pid;
+      const oldDir = a.workdir;
+      assert.ok(existsSync(path.join(oldDir, 'notes.txt')) && existsSync(path.join(oldDir, 'input_image.jpg')));
+
+      await pool.release(a);
+      assert.equal(pool.stats.recycled, 1);
+      const t0 = performance.now();
+      const b = await pool.acquire();
+      const acquireMs = performance.now() - t0;
+      assert.equal(b, a, 'the same session object comes back');
+      assert.equal(b.pid, pid, 'no new process');
+      assert.ok(acquireMs < 50, `acquire after recycle took ${acquireMs.toFixed(1)} ms`);
+      assert.notEqual(b.workdir, oldDir);
+      assert.equal(existsSync(oldDir), false, 'the last question\'s folder is deleted');
+      assert.deepEqual(readdirSync(b.workdir), []);
+
+      const r2 = await b.execute('import os\nprint("secret" in globals(), "input_image" in globals(), os.getcwd() == ' + JSON.stringify(b.workdir) + ')\nprint(len(plt.get_fignums()), plt.rcParams["lines.linewidth"])');
+      assert.equal(r2.status, 'ok', JSON.stringify(r2.error));
+      assert.equal(r2.stdout, 'False False True\n0 1.5\n');
+      // the prelude's semantics are intact: plt.show() is captured, exit() does not kill
+      const r3 = await b.execute('plt.plot([1, 2, 3]); plt.show()');
+      assert.equal(r3.images.length, 1);
+      const r4 = await b.execute('exit()');
+      assert.match(r4.stdout, /Code execution was halted by a call to exit\(\) or quit\(\)/);
+      await b.dispose();
+    } finally {
+      await pool.dispose();
+    }
+  });
+
+  it('a session that died or is disposed is not recycled; without recycle, release() disposes', async () => {
+    const pool = new KernelPool({ python: PYTHON, size: 0, recycle: true });
+    const plain = new KernelPool({ python: PYTHON, size: 0 });
+    try {
+      const a = await pool.acquire();
+      await a.dispose();
+      await pool.release(a);
+      assert.equal(pool.stats.recycled, 0);
+      const b = await plain.acquire();
+      await plain.release(b);
+      assert.equal(b.state, 'disposed');
+    } finally {
+      await Promise.all([pool.dispose(), plain.dispose()]);
+    }
+  });
+
+  it('keeps at most maxIdle sessions waiting; the rest are shut down', async () => {
+    const pool = new KernelPool({ python: PYTHON, size: 0, recycle: true, maxIdle: 2 });
+    try {
+      const s = await Promise.all([pool.acquire(), pool.acquire(), pool.acquire()]);
+      for (const x of s) await pool.release(x);
+      assert.equal(pool.stats.recycled, 2);
+      assert.equal(s.filter((x) => x.state === 'disposed').length, 1);
+    } finally {
+      await pool.dispose();
+    }
+  });
+});
