@@ -155,6 +155,8 @@ export class KernelClient {
   // heartbeat
   // -------------------------------------------------------------------------------------------
 
+  private hbArmed = false;
+
   private async hbLoop(): Promise<void> {
     const interval = this.opts.heartbeatIntervalMs ?? 1000;
     if (interval <= 0) return;
@@ -166,7 +168,9 @@ export class KernelClient {
       if (now - this.lastTick > 2 * interval) this.lastPong = now;
       this.lastTick = now;
       const silent = now - this.lastPong;
-      if (silent > timeout && !this.hbLost) {
+      // armed by the first echo: before it, the kernel is still starting (slow imports on a busy
+      // machine), which the start timeout guards, not the heartbeat
+      if (this.hbArmed && silent > timeout && !this.hbLost) {
         this.hbLost = true;
         this.opts.onHeartbeatLost?.(silent);
         return;
@@ -175,7 +179,10 @@ export class KernelClient {
     }, interval);
     this.hbTimer.unref();
     try {
-      for await (const _ of this.hb) this.lastPong = Date.now();
+      for await (const _ of this.hb) {
+        this.lastPong = Date.now();
+        this.hbArmed = true;
+      }
     } catch {
       /* closed */
     }
