@@ -29,7 +29,7 @@ export class ChatViewProvider implements vscode.WebviewViewProvider, vscode.Disp
       this.kernels.onDidChangePython(() => void this.checkPython()),
       vscode.workspace.onDidGrantWorkspaceTrust(() => {
         this.sendInit();
-        void this.checkPython();
+        void this.checkPython().then(() => this.kernels.prewarm());
       }),
       vscode.workspace.onDidChangeConfiguration((e) => {
         if (e.affectsConfiguration('codedance')) this.sendInit();

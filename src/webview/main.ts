@@ -25,6 +25,8 @@ let attachments: Attachment[] = [];
 let history: ConversationSummary[] = [];
 let activeId: string | undefined;
 let lastUsage = '';
+/** the model the last run used (shown when the setting leaves it to the endpoint) */
+let lastModel = '';
 
 // ---------------------------------------------------------------------------------------------
 // Layout
@@ -134,7 +136,7 @@ function renderStatus(): void {
   const parts: Node[] = [
     el('span', { class: 'endpoint', title: state.endpoint }, state.endpoint || '(no endpoint)'),
     el('span', { class: 'sep' }, ' · '),
-    el('span', { class: 'model' }, state.model || '(first model of the endpoint)'),
+    el('span', { class: 'model' }, state.model || lastModel || '(first model of the endpoint)'),
     el('span', { class: 'sep' }, ' · '),
     kernel,
   ];
@@ -278,6 +280,7 @@ function renderConversation(views: ExchangeView[]): void {
   conversationEl.replaceChildren(...exchanges.map((x) => x.root));
   const last = views.at(-1);
   lastUsage = last ? usageText(last.usage.totalTokens, last.durationMs) : '';
+  if (last?.model) lastModel = last.model;
   renderWalkthrough();
   renderToolbar();
   renderStatus();
@@ -342,8 +345,8 @@ window.addEventListener('message', (ev: MessageEvent<ToWebview>) => {
       const x = exchanges[msg.index];
       if (!x) break;
       x.apply(msg.event);
-      if (msg.event.type === 'start' && state && !state.model) {
-        state = { ...state, model: msg.event.model };
+      if (msg.event.type === 'start') {
+        lastModel = msg.event.model;
         renderStatus();
       }
       if (msg.event.type === 'done') {

@@ -195,8 +195,19 @@ describe('e2e: the chat panel in a real VS Code', function () {
     assert.ok(status.includes(model.baseUrl), status);
     assert.match(status, /kernel: (idle|busy)/);
     assert.ok(model.chatRequests.length >= 2, 'the fixture model answered the requests');
-    await frame.locator('.conversation').evaluate((el) => el.scrollIntoView({ block: 'end' }));
+    await answer.evaluate((el) => el.scrollIntoView({ block: 'center' }));
     await screenshot(page, 'chat-answer-dark.png');
+
+    // click → full size in an editor tab (VS Code's image preview of a file under the extension's storage)
+    await x.locator('.cell-images .image-button').first().click();
+    const tab = page.locator('.tabs-container .tab', { hasText: 't0-c0-i0' });
+    await tab.waitFor({ timeout: 15_000 });
+    await page.locator('.statusbar-item', { hasText: 'Whole Image' }).first().waitFor({ timeout: 15_000 }); // the image preview's zoom item
+    await screenshot(page, 'chat-image-tab-dark.png');
+    // "Open in editor": the cell's code in a new Python editor
+    await x.locator('.cell [data-action="open-code"]').first().click();
+    await page.locator('.tabs-container .tab', { hasText: /Untitled/ }).waitFor({ timeout: 15_000 });
+    await page.locator('.monaco-editor .view-lines', { hasText: 'plt.show()' }).first().waitFor({ timeout: 15_000 });
   });
 
   it('attaches images by paste, by a drop from the OS and from the explorer (uri list); × removes one', async () => {
@@ -205,11 +216,12 @@ describe('e2e: the chat panel in a real VS Code', function () {
     const png = readFileSync(path.join(workspace, 'bars.png')).toString('base64');
     const jpgUri = `file://${path.join(workspace, 'small_object.jpg')}`;
     await frame.evaluate(async ({ png, jpgUri }) => {
-      const bytes = Uint8Array.from(atob(png), (c) => c.charCodeAt(0));
-      const file = () => new File([bytes], 'pasted.png', { type: 'image/png' });
+      const bin = atob(png);
+      const bytes = new Uint8Array(bin.length);
+      for (let i = 0; i < bin.length; i++) bytes[i] = bin.charCodeAt(i);
       const question = document.querySelector('#question')!;
       const paste = new DataTransfer();
-      paste.items.add(file());
+      paste.items.add(new File([bytes], 'pasted.png', { type: 'image/png' }));
       question.dispatchEvent(new ClipboardEvent('paste', { clipboardData: paste, bubbles: true, cancelable: true }));
       const osDrop = new DataTransfer();
       osDrop.items.add(new File([bytes], 'dropped.png', { type: 'image/png' }));
@@ -274,6 +286,10 @@ describe('e2e: the chat panel in a real VS Code', function () {
     assert.match(await status.innerText(), /stopped/);
     await frame.locator('.status-line .kernel', { hasText: /idle/ }).waitFor({ timeout: 15_000 });
     await screenshot(page, 'chat-stopped-dark.png');
+    // the status line's Restart: a fresh kernel, its state shown as it starts
+    await frame.locator('.status-line [data-action="restart-kernel"]').click();
+    await frame.locator('.notice', { hasText: 'Kernel restarted' }).waitFor({ timeout: 30_000 });
+    await frame.locator('.status-line .kernel', { hasText: /idle/ }).waitFor({ timeout: 15_000 });
   });
 
   it('approval mode "always": the code is shown with Run / Edit / Skip; an edit runs', async () => {
@@ -311,19 +327,22 @@ describe('e2e: the chat panel in a real VS Code', function () {
     const x = exchange(frame, 0);
     await x.locator('.answer', { hasText: 'value 21' }).waitFor({ timeout: 60_000 });
     const requestsBefore = model.chatRequests.length;
+    await x.evaluate((el) => el.setAttribute('data-before-retry', ''));
     await frame.locator('[data-action="retry"]').click();
-    await exchange(frame, 0).locator('.answer', { hasText: 'value 21' }).waitFor({ timeout: 60_000 });
-    await exchange(frame, 0).locator('.exchange-footer', { hasText: 'Answered' }).waitFor({ timeout: 30_000 });
+    // the retried exchange replaces the old one in place
+    const retried = frame.locator('section.exchange[data-index="0"]:not([data-before-retry])');
+    await retried.locator('.answer', { hasText: 'value 21' }).waitFor({ timeout: 60_000 });
+    await retried.locator('.exchange-footer', { hasText: 'Answered' }).waitFor({ timeout: 30_000 });
     assert.equal(model.chatRequests.length, requestsBefore + 1, 'Retry made exactly one model call (the last turn)');
 
+    await retried.evaluate((el) => el.setAttribute('data-before-fork', ''));
     await exchange(frame, 0).locator('.cell [data-action="fork"]').first().click();
     const editor = exchange(frame, 0).locator('.fork-editor textarea');
     await editor.waitFor({ timeout: 10_000 });
     await editor.fill("x = 20\nprint('forked', x * 2)");
     await exchange(frame, 0).locator('.fork-editor vscode-button[data-action="fork-run"]').click();
-    const answer = exchange(frame, 0).locator('.answer');
+    const answer = frame.locator('section.exchange[data-index="0"]:not([data-before-fork]) .answer', { hasText: 'forked' });
     await answer.waitFor({ timeout: 60_000 });
-    await frame.locator('section.exchange .exchange-footer', { hasText: /Answered|Failed|No answer/ }).waitFor({ timeout: 60_000 });
     const text = await answer.innerText();
     assert.match(text, /forked 40/, text);
     // the fork is a new conversation; the original stays in History
@@ -354,7 +373,7 @@ describe('e2e: the chat panel in a real VS Code', function () {
     assert.ok((await img.evaluate((el) => (el as HTMLImageElement).naturalWidth)) > 0, 'the stored image loads');
     assert.equal(await frame.locator('section.exchange').count(), 1);
     await screenshot(page, 'chat-history-light.png');
-    await exchange(frame, 0).locator('.answer').evaluate((el) => el.scrollIntoView({ block: 'end' }));
+    await exchange(frame, 0).locator('.answer').evaluate((el) => el.scrollIntoView({ block: 'center' }));
     await screenshot(page, 'chat-answer-light.png');
   });
 
