@@ -26,6 +26,9 @@ export class KernelPool {
   readonly stats = { started: 0, acquired: 0, acquiredWarm: 0, startFailures: 0, recycled: 0, recycleFailures: 0 };
   /** sessions given back with release() that are being recycled right now */
   private recycling = 0;
+  /** with recycle: sessions handed out (they come back through release()), and acquires in progress */
+  private readonly out = new Set<JupyterKernelSession>();
+  private acquiring = 0;
 
   constructor(private readonly opts: KernelPoolOptions) {
     this.size = Math.max(0, Math.floor(opts.size ?? 1));
@@ -33,7 +36,7 @@ export class KernelPool {
   }
 
   private get maxIdle(): number {
-    return Math.max(1, Math.floor(this.opts.maxIdle ?? this.size + 1));
+    return Math.max(1, this.size, Math.floor(this.opts.maxIdle ?? 0));
   }
 
   private startOne(): Slot {
@@ -65,7 +68,9 @@ export class KernelPool {
 
   private fill(): void {
     if (this.disposed) return;
-    while (this.waiting.length < this.size) {
+    // with recycle, handed-out sessions come back: keep `size` sessions in all, not `size` waiting
+    const target = this.opts.recycle ? Math.max(0, this.size - this.out.size - this.acquiring) : this.size;
+    while (this.waiting.length < target) {
       const slot = this.startOne();
       this.waiting.push(slot);
       // a failed background start leaves the pool: the next acquire starts afresh
@@ -100,26 +105,50 @@ export class KernelPool {
     let slot: Slot;
     if (idx >= 0) slot = this.waiting.splice(idx, 1)[0];
     else slot = this.startOne();
+    this.acquiring++;
     this.fill();
+    let s: JupyterKernelSession;
     try {
-      return await slot.ready;
+      s = await slot.ready;
     } catch (e) {
       // the background start failed: one more try in the foreground, for a clear error
-      if (this.disposed) throw e;
+      if (this.disposed) {
+        this.acquiring--;
+        throw e;
+      }
       const fresh = this.startOne();
-      return await fresh.ready;
+      try {
+        s = await fresh.ready;
+      } catch (e2) {
+        this.acquiring--;
+        throw e2;
+      }
     }
+    this.acquiring--;
+    if (this.opts.recycle) {
+      this.out.add(s);
+      const off = s.onStateChange((st) => {
+        if (st === 'disposed') {
+          off();
+          this.out.delete(s);
+        }
+      });
+    }
+    return s;
   }
 
   /**
    * Gives a session back when its question is done. With `recycle` (the pool option, default
    * false) an alive, idle session is reset in place (KernelSession.recycle: empty namespace, new
    * working folder, no new process: milliseconds instead of a kernel start) and waits for the
-   * next acquire(), as long as no more than `maxIdle` sessions wait; otherwise it is disposed.
+   * next acquire(), first in line; at most `maxIdle` sessions wait (fresh ones beyond are shut down).
    * Never throws: a session that cannot be recycled is disposed.
    */
   async release(session: JupyterKernelSession): Promise<void> {
-    const keep = this.opts.recycle && !this.disposed && session.state === 'idle' && this.waiting.length + this.recycling < this.maxIdle;
+    this.out.delete(session);
+    // a recycled session is worth more than a fresh one (its imports are warm, its start is paid):
+    // it is kept, and the waiting line is trimmed from its back (fresh ones) to maxIdle
+    const keep = this.opts.recycle && !this.disposed && session.state === 'idle' && this.recycling < this.maxIdle;
     if (!keep) {
       await session.dispose();
       return;

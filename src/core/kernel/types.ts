@@ -156,7 +156,7 @@ export interface KernelPoolOptions extends KernelTuning {
    * module-level state the code changed). Default false (every question a new process).
    */
   recycle?: boolean;
-  /** with recycle: how many sessions may wait at most (fresh and recycled); default size + 1 */
+  /** with recycle: how many sessions may wait at most (recycled first, then fresh); default and minimum: size */
   maxIdle?: number;
   /** root under which per-session working folders are made; default os.tmpdir() */
   workRoot?: string;
