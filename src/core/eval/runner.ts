@@ -66,7 +66,6 @@ export interface EvalOptions {
   kernelPoolSize?: number;
   /** a new kernel process per sample instead of resetting a warm one (slower: a kernel start is ~1 s of CPU) */
   freshKernels?: boolean;
-
   kernels?: KernelSource;
   /** absent = no judge (normalized match) */
   judge?: Judge;
