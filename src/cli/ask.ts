@@ -14,6 +14,7 @@ import { getProtocol, isProtocolId, protocolIds, templateHash } from '../core/pr
 import { toNotebook } from '../core/trajectory/notebook';
 import type { Trajectory } from '../core/trajectory/types';
 import { CliError, EXIT } from './errors';
+import { onInterrupt } from './interrupt';
 import { TerminalRenderer } from './render';
 
 export const ASK_USAGE = `usage: codedance ask IMAGE "QUESTION" [options]
@@ -81,19 +82,11 @@ export async function runAsk(argv: string[]): Promise<number> {
   const apiKey = process.env.CODEDANCE_API_KEY ?? process.env.OPENAI_API_KEY;
   const model = createChatModel({ endpoints, apiKey });
 
-  const ctrl = new AbortController();
-  let interrupted = false;
-  const onSigint = () => {
-    if (interrupted) process.exit(EXIT.cancelled);
-    interrupted = true;
-    process.stderr.write('\ninterrupting… (Ctrl+C again to quit at once)\n');
-    ctrl.abort();
-  };
-  process.on('SIGINT', onSigint);
+  const interrupt = onInterrupt('interrupting…');
 
   let modelName: string;
   try {
-    modelName = v.model ?? (await resolveModelName(model, { signal: ctrl.signal }));
+    modelName = v.model ?? (await resolveModelName(model, { signal: interrupt.signal }));
   } catch (e) {
     throw new CliError((e as Error).message, EXIT.model);
   }
@@ -127,7 +120,7 @@ export async function runAsk(argv: string[]): Promise<number> {
         maxTurns: num(v['max-turns'], 'max-turns'),
         timeoutMs: (num(v.timeout, 'timeout') ?? 30) * 1000,
         sampling: { temperature: num(v.temperature, 'temperature'), top_p: num(v['top-p'], 'top-p'), max_tokens: num(v['max-tokens'], 'max-tokens') },
-        signal: ctrl.signal,
+        signal: interrupt.signal,
       });
       for await (const e of events) {
         if (e.type === 'exec_end') saved.set(e.cellId, saveImages(outDir, e));
@@ -147,7 +140,7 @@ export async function runAsk(argv: string[]): Promise<number> {
   } catch (e) {
     throw new CliError(`${(e as Error).message}`, EXIT.environment);
   } finally {
-    process.off('SIGINT', onSigint);
+    interrupt.dispose();
   }
   if (!trajectory) throw new CliError('the run ended without a trajectory', EXIT.internal);
 

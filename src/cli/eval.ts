@@ -12,6 +12,7 @@ import { resolvePython } from '../core/kernel';
 import { createChatModel, parseEndpoints, resolveModelName } from '../core/model';
 import { isProtocolId, protocolIds } from '../core/protocol';
 import { CliError, EXIT } from './errors';
+import { onInterrupt } from './interrupt';
 
 export const EVAL_USAGE = `usage: codedance eval --data-path FILE --api-url URL[,URL] [options]
 
@@ -153,21 +154,12 @@ export async function runEvalCli(argv: string[]): Promise<number> {
       throw new CliError('no judge endpoint: pass --judge-url URL or set LLM_AS_A_JUDGE_BASE (the seed scores with an LLM judge); or --no-judge to score by normalized exact match', EXIT.usage);
   }
 
-  const ctrl = new AbortController();
-  let interrupted = false;
-  const onSigint = () => {
-    if (interrupted) process.exit(EXIT.cancelled);
-    interrupted = true;
-    process.stderr.write('\ninterrupting: finishing nothing more; finished samples are saved, rerun the same command to resume (Ctrl+C again to quit at once)\n');
-    ctrl.abort();
-  };
-  process.on('SIGINT', onSigint);
-  process.on('SIGTERM', onSigint);
+  const interrupt = onInterrupt('interrupting: finishing nothing more; finished samples are saved, rerun the same command to resume', ['SIGINT', 'SIGTERM']);
 
   try {
     let evalModelName: string;
     try {
-      evalModelName = v['eval-model-name'] ?? (await resolveModelName(model, { signal: ctrl.signal }));
+      evalModelName = v['eval-model-name'] ?? (await resolveModelName(model, { signal: interrupt.signal }));
     } catch (e) {
       throw new CliError((e as Error).message, EXIT.model);
     }
@@ -215,7 +207,7 @@ export async function runEvalCli(argv: string[]): Promise<number> {
         freshKernels: v['fresh-kernels'],
         judge: makeJudge(v['no-judge']!, v['judge-url'], v['judge-model']!, v['save-path']!, v['model-name']!),
         strictVerdict: v['strict-verdict'],
-        signal: ctrl.signal,
+        signal: interrupt.signal,
         extensionVersion: process.env.CODEDANCE_VERSION ?? '0.1.0',
         onProgress,
         log: (l) => {
@@ -257,8 +249,7 @@ export async function runEvalCli(argv: string[]): Promise<number> {
     console.log(JSON.stringify({ avg_acc: s.avg_acc, total_samples: s.total_samples, results: summary.paths.results, stats: summary.paths.stats, cancelled: summary.cancelled }));
     return summary.cancelled ? EXIT.cancelled : EXIT.ok;
   } finally {
-    process.off('SIGINT', onSigint);
-    process.off('SIGTERM', onSigint);
+    interrupt.dispose();
   }
 }
 
