@@ -171,8 +171,10 @@ export function registerJobs(context: vscode.ExtensionContext, log: vscode.LogOu
     void vscode.commands.executeCommand('setContext', 'codedance.jobs.reviewOpen', true);
     const what = profile.kind === 'ray' ? 'the Ray job request (entrypoint, env_vars, working_dir)' : 'the batch script';
     const choice = await vscode.window.showInformationMessage(`Review ${what} for ${profile.name} — edit it freely — then submit.`, 'Submit', 'Cancel');
-    // a stale prompt (already submitted from the editor title, or the review closed) does nothing
-    if (choice === 'Submit' && pending.get(textDoc.uri.toString())?.doc === textDoc) await submitReview(textDoc);
+    if (choice !== 'Submit') return;
+    // a notification cannot be withdrawn: this prompt may outlive its review (submitted from the editor title, or closed)
+    if (pending.get(textDoc.uri.toString())?.doc === textDoc) await submitReview(textDoc);
+    else void vscode.window.showInformationMessage(`CodeDance: that review of ${profile.name} was already submitted or closed; nothing was sent again.`);
   }
 
   async function submitReview(textDoc?: vscode.TextDocument): Promise<void> {
