@@ -101,7 +101,7 @@ describe('e2e: the chat panel in a real VS Code', function () {
     await server?.stop();
     if (server) cpSync(server.logFile, path.join(ARTIFACTS, 'chat-code-server.log'));
     await model?.close();
-    if (runDir) rmSync(runDir, { recursive: true, force: true });
+    if (runDir) rmSync(runDir, { recursive: true, force: true, maxRetries: 10, retryDelay: 200 });
   });
 
   afterEach(async function () {

@@ -80,7 +80,7 @@ describe('e2e: Run CodeDance Eval and the eval report in a real VS Code', functi
     if (server) cpSync(server.logFile, path.join(ARTIFACTS, 'eval-code-server.log'));
     await model?.close();
     await judge?.close();
-    if (runDir) rmSync(runDir, { recursive: true, force: true });
+    if (runDir) rmSync(runDir, { recursive: true, force: true, maxRetries: 10, retryDelay: 200 });
   });
 
   afterEach(async function () {

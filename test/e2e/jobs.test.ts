@@ -8,7 +8,7 @@
  * Screenshots: test/e2e/.artifacts/jobs-*.png.
  */
 import * as assert from 'node:assert/strict';
-import { chmodSync, cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { BrowserContext, Locator, Page } from 'playwright-core';
@@ -82,9 +82,11 @@ describe('e2e: Training Jobs in a real VS Code (Ray Jobs API fixture)', function
     await browser?.close().catch(() => {});
     await server?.stop();
     if (server) cpSync(server.logFile, path.join(ARTIFACTS, 'jobs-code-server.log'));
+    // the window's logs (the extension's own LogOutputChannel among them) for a failure's post-mortem
+    if (runDir && existsSync(path.join(runDir, 'server', 'udd', 'logs'))) cpSync(path.join(runDir, 'server', 'udd', 'logs'), path.join(ARTIFACTS, 'jobs-window-logs'), { recursive: true });
     await ray?.close();
     await stopSlurmCluster();
-    if (runDir) rmSync(runDir, { recursive: true, force: true });
+    if (runDir) rmSync(runDir, { recursive: true, force: true, maxRetries: 10, retryDelay: 200 });
   });
 
   afterEach(async function () {
@@ -251,6 +253,9 @@ describe('e2e: Training Jobs in a real VS Code (Ray Jobs API fixture)', function
     assert.match(script, /#SBATCH --chdir=\S+\/workspace\/trainer/);
     assert.match(script, /export LLM_AS_A_JUDGE_BASE=http:\/\/127\.0\.0\.1:18901\/v1/);
     await screenshot(page, 'jobs-slurm-review.png');
+    // toasts of the earlier tests (the headless window never has focus, so none time out) would
+    // leave no room for the one this test waits for
+    await runCommand(page, 'Notifications: Clear All Notifications');
     await page.locator('.part.editor a.action-label.codicon-rocket').first().click();
     const submitted = notificationToast(page, /submitted training job \d+ to local-slurm/).first();
     await submitted.waitFor({ timeout: 30_000 });
@@ -301,7 +306,7 @@ describe('e2e: Training Jobs in an untrusted workspace (Workspace Trust on)', fu
     await browser?.close().catch(() => {});
     await server?.stop();
     await ray?.close();
-    if (runDir) rmSync(runDir, { recursive: true, force: true });
+    if (runDir) rmSync(runDir, { recursive: true, force: true, maxRetries: 10, retryDelay: 200 });
   });
 
   afterEach(async function () {

@@ -53,7 +53,7 @@ describe('e2e: CodeDance in a real VS Code (code-server + chromium)', function (
     // test-all.mjs empties .artifacts/ once before the e2e layer; other e2e files write there too
     mkdirSync(ARTIFACTS, { recursive: true });
     runDir = path.join(os.tmpdir(), `codedance-e2e-${process.pid}`);
-    rmSync(runDir, { recursive: true, force: true });
+    rmSync(runDir, { recursive: true, force: true, maxRetries: 10, retryDelay: 200 });
     t = performance.now();
     server = await cs.startCodeServer({
       workspace: ensureFixtureWorkspace(),
@@ -69,7 +69,7 @@ describe('e2e: CodeDance in a real VS Code (code-server + chromium)', function (
     for (const browser of browsers) await browser.close().catch((err: Error) => log(`closing chromium failed: ${err.message}`));
     await server?.stop();
     if (server) copyFileSync(server.logFile, path.join(ARTIFACTS, 'code-server.log'));
-    if (runDir) rmSync(runDir, { recursive: true, force: true });
+    if (runDir) rmSync(runDir, { recursive: true, force: true, maxRetries: 10, retryDelay: 200 });
     timings.e2eLayerSeconds = secondsSince(t0);
     mkdirSync(ARTIFACTS, { recursive: true });
     writeFileSync(path.join(ARTIFACTS, 'timings.json'), `${JSON.stringify(timings, null, 2)}\n`);
