@@ -4,10 +4,12 @@
  *   right-click an image → Ask about image → question → the model's code runs in the kernel →
  *   an intermediate image appears → the answer; hostile output renders inert and fetches nothing;
  *   Stop mid-run; the approval prompt (Edit → Run); history survives a window reload;
+ *   export to .ipynb (nbformat-valid) and Markdown with images;
  *   an untrusted workspace refuses to run code. Screenshots: test/e2e/.artifacts/chat-*.png.
  */
 import * as assert from 'node:assert/strict';
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { BrowserContext, Frame, Page } from 'playwright-core';
@@ -375,6 +377,53 @@ describe('e2e: the chat panel in a real VS Code', function () {
     await screenshot(page, 'chat-history-light.png');
     await exchange(frame, 0).locator('.answer').evaluate((el) => el.scrollIntoView({ block: 'center' }));
     await screenshot(page, 'chat-answer-light.png');
+  });
+
+  it('exports the reopened conversation as .ipynb (valid nbformat, its real outputs) and as Markdown with its images beside it', async () => {
+    const frame = await chatFrame();
+    // the conversation the history test reopened: the red-pixel question with its plot
+    await exchange(frame, 0).locator('.answer', { hasText: /red_pixels = \d+/ }).waitFor({ timeout: 10_000 });
+    const answer = /red_pixels = (\d+)/.exec(await exchange(frame, 0).locator('.answer').innerText())![1];
+
+    /** Export → VS Code's save dialog (code-server's own, a path in the quick input) → Enter; the file written */
+    const exportAs = async (action: string, ext: string): Promise<string> => {
+      await frame.locator(`[data-action="${action}"]`).click();
+      const input = page.locator('.quick-input-widget input');
+      await input.waitFor({ timeout: 15_000 });
+      let value = '';
+      for (const t0 = Date.now(); !value.endsWith(`.${ext}`) && Date.now() - t0 < 10_000; ) value = await input.inputValue().catch(() => '');
+      assert.ok(value.endsWith(`.${ext}`), `the save dialog offers a .${ext} file, got "${value}"`);
+      const name = path.basename(value);
+      await page.keyboard.press('Enter');
+      await frame.locator('.notice', { hasText: `Exported ${name}` }).waitFor({ timeout: 15_000 });
+      const file = path.join(workspace, name);
+      assert.ok(existsSync(file), `${file} written (the dialog offered ${name} in the workspace)`);
+      return file;
+    };
+
+    const nbFile = await exportAs('export-ipynb', 'ipynb');
+    // nbformat (Debian's python3-nbformat) validates it; the code cell carries the printed value and the plot
+    const check = spawnSync('/usr/bin/python3', ['-c', [
+      'import json, sys, nbformat',
+      'nb = nbformat.read(sys.argv[1], as_version=4)',
+      'nbformat.validate(nb)',
+      'outs = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])]',
+      'text = "".join(o.get("text", "") for o in outs if o.output_type == "stream")',
+      'pngs = sum(1 for o in outs if "image/png" in o.get("data", {}))',
+      'print(json.dumps({"cells": len(nb.cells), "text": text, "pngs": pngs}))',
+    ].join('\n'), nbFile], { encoding: 'utf8' });
+    assert.equal(check.status, 0, check.stderr);
+    const nb = JSON.parse(check.stdout) as { cells: number; text: string; pngs: number };
+    assert.match(nb.text, new RegExp(`red_pixels = ${answer}`), 'the notebook holds the output the answer came from');
+    assert.ok(nb.pngs >= 1, 'the plot is in the notebook');
+
+    const mdFile = await exportAs('export-markdown', 'md');
+    const md = readFileSync(mdFile, 'utf8');
+    assert.match(md, new RegExp(`\\*\\*Answer:\\*\\* red_pixels = ${answer}`));
+    const links = [...md.matchAll(/!\[[^\]]*\]\(([^)]+)\)/g)].map((m) => decodeURI(m[1]));
+    assert.ok(links.length >= 2, `the input image and the plot, got ${links.length}`);
+    for (const l of links) assert.ok(existsSync(path.join(path.dirname(mdFile), l)), `${l} beside the Markdown`);
+    log(`exported ${path.basename(nbFile)} (${nb.cells} cells, ${nb.pngs} png) and ${path.basename(mdFile)} (${links.length} images)`);
   });
 
   it('an untrusted workspace refuses to run code and says why', async () => {
