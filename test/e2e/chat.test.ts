@@ -3,7 +3,7 @@
  * fixture model server (OpenAI wire protocol, SSE) and a real ipykernel of /usr/bin/python3.
  *   right-click an image → Ask about image → question → the model's code runs in the kernel →
  *   an intermediate image appears → the answer; hostile output renders inert and fetches nothing;
- *   Stop mid-run; the approval prompt (Edit → Run); history survives a window reload;
+ *   Stop mid-run; the approval prompt (Edit → Run); Retry, fork and a follow-up; history survives a window reload;
  *   export to .ipynb (nbformat-valid) and Markdown with images;
  *   an untrusted workspace refuses to run code. Screenshots: test/e2e/.artifacts/chat-*.png.
  */
@@ -351,6 +351,24 @@ describe('e2e: the chat panel in a real VS Code', function () {
     assert.equal(await frame.locator('section.exchange').count(), 1);
     assert.match(await exchange(frame, 0).locator('.cell .cell-status').first().innerText(), /edited/);
     await screenshot(page, 'chat-fork-dark.png');
+  });
+
+  it('a follow-up continues the conversation: the model gets the earlier exchange, the kernel keeps its variables', async () => {
+    const frame = await chatFrame();
+    // the forked conversation of the previous test: its cell set x = 20 and printed "forked 40"
+    await exchange(frame, 0).locator('.answer', { hasText: 'forked 40' }).waitFor({ timeout: 10_000 });
+    const before = model.chatRequests.length;
+    await ask(frame, withCode('And four times x?', "print('again', x * 4)"));
+    const answer = exchange(frame, 1).locator('.answer');
+    await answer.waitFor({ timeout: 60_000 });
+    assert.match(await answer.innerText(), /again 80/, 'x from the earlier exchange is still in the kernel');
+    assert.equal(await frame.locator('section.exchange').count(), 2, 'one conversation, two exchanges');
+    const first = model.chatRequests[before].body as { messages: { role: string; content: unknown }[] };
+    const sent = JSON.stringify(first.messages);
+    assert.ok(sent.includes('forked 40') && sent.includes('four times x'), 'the follow-up request carries the earlier exchange, then the new question');
+    assert.equal(first.messages.filter((m) => m.role === 'system').length, first.messages[0].role === 'system' ? 1 : 0, 'the system prompt is not repeated');
+    await answer.evaluate((el) => el.scrollIntoView({ block: 'center' }));
+    await screenshot(page, 'chat-followup-dark.png');
   });
 
   it('history survives a window reload and reopens with its images', async () => {

@@ -11,10 +11,12 @@ const ok = (stdout: string): ExecutionResult => ({ status: 'ok', stdout, stderr:
 const answerOf = (content: string) => /<answer>([\s\S]*?)<\/answer>/.exec(content)?.[1];
 
 /** One protocol round: question → code turn → (given result) → observation → final turn. */
-function round(protocolId: string, question: string, result: (code: string) => ExecutionResult): { code: string; final: string } {
+function round(protocolId: string, question: string, result: (code: string) => ExecutionResult, history: ChatMessage[] = []): { code: string; final: string; messages: ChatMessage[] } {
   const p = getProtocol(protocolId);
   const tools = p.tools();
-  const messages: ChatMessage[] = p.initialMessages(question, ['QUFB']);
+  const initial = p.initialMessages(question, ['QUFB']);
+  // a follow-up, as runAgent sends it: the earlier exchanges, then the new question without the system prompt again
+  const messages: ChatMessage[] = history.length ? [...history, ...initial.filter((m) => m.role !== 'system')] : initial;
   const first = decideReply(messages as WireMessage[], tools);
   const turn = { content: first.content, toolCalls: first.toolCalls.map((t, i) => ({ id: `c${i}`, type: 'function' as const, function: t })) };
   const parsed = p.parse(turn);
@@ -26,7 +28,8 @@ function round(protocolId: string, question: string, result: (code: string) => E
   assert.equal(second.toolCalls.length, 0);
   const final = p.parse({ content: second.content, toolCalls: [] });
   assert.ok(p.isFinal(final));
-  return { code: parsed.code[0].code, final: final.answer ?? '' };
+  messages.push(p.assistantMessage({ content: second.content, toolCalls: [] }));
+  return { code: parsed.code[0].code, final: final.answer ?? '', messages };
 }
 
 describe('fixture model: wire protocol', function () {
@@ -162,6 +165,15 @@ describe('fixture model: honesty (answers come only from the observation)', () =
       it('an observation without the measurement gives "unknown"', () => {
         assert.equal(round(id, circlesQuestion('red'), () => ok('done\n')).final, 'unknown');
         assert.equal(round(id, circlesQuestion('red'), () => ok('blue_count = 2\n')).final, 'unknown');
+      });
+      it('a follow-up is a new question: code for it first, then an answer from its own observation only', () => {
+        const first = round(id, circlesQuestion('red'), () => ok('red_count = 3\n'));
+        assert.equal(first.final, '3');
+        const next = round(id, circlesQuestion('blue'), () => ok('blue_count = 5\n'), first.messages);
+        assert.match(next.code, /blue/, 'the code measures the follow-up question, not the first one');
+        assert.equal(next.final, '5');
+        const missing = round(id, circlesQuestion('blue'), () => ok('done\n'), first.messages);
+        assert.equal(missing.final, 'unknown', 'the earlier observation does not answer the follow-up');
       });
       it('bar values, tallest label and square colour are derived from the printed numbers', () => {
         assert.equal(round(id, 'The horizontal gridlines are 5 units apart. What is the value of the tallest bar?', () => ok('bar_values = [3, 9, 4]\n')).final, '9');
