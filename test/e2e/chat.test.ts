@@ -9,7 +9,7 @@
  */
 import * as assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { BrowserContext, Frame, Page } from 'playwright-core';
@@ -17,7 +17,7 @@ import { startFixtureModel, type FixtureModel } from '../fixtures/fixtureModel';
 import { ensureExtensionBuilt, ROOT } from './build';
 import { ensureFixtureWorkspace } from './fixtures/images';
 import {
-  activityBarItem, ARTIFACTS, explorerContextMenu, findWebviewFrame, menuItem, openViewContainer, openWorkbench, paneHeader, screenshot,
+  activityBarItem, ARTIFACTS, explorerContextMenu, findWebviewFrame, menuItem, openViewContainer, openWorkbench, paneHeader, removeRunDir, screenshot,
 } from './workbench';
 
 type CodeServerModule = typeof import('../../scripts/codeServer.mjs');
@@ -103,7 +103,7 @@ describe('e2e: the chat panel in a real VS Code', function () {
     await server?.stop();
     if (server) cpSync(server.logFile, path.join(ARTIFACTS, 'chat-code-server.log'));
     await model?.close();
-    if (runDir) rmSync(runDir, { recursive: true, force: true, maxRetries: 10, retryDelay: 200 });
+    if (runDir) await removeRunDir(runDir, log);
   });
 
   afterEach(async function () {

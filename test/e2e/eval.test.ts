@@ -8,7 +8,7 @@
  */
 import * as assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { BrowserContext, Page } from 'playwright-core';
@@ -18,7 +18,7 @@ import { startJudgeServer, type JudgeServer } from '../fixtures/judgeServer';
 import { writeEvalParquet } from '../fixtures/parquetWriter';
 import { ensureExtensionBuilt, ROOT } from './build';
 import { ensureFixtureWorkspace } from './fixtures/images';
-import { activityBarItem, ARTIFACTS, findWebviewFrame, notificationToast, openWorkbench, runCommand, screenshot } from './workbench';
+import { activityBarItem, ARTIFACTS, findWebviewFrame, notificationToast, openWorkbench, removeRunDir, runCommand, screenshot } from './workbench';
 
 type CodeServerModule = typeof import('../../scripts/codeServer.mjs');
 type Server = Awaited<ReturnType<CodeServerModule['startCodeServer']>>;
@@ -80,7 +80,7 @@ describe('e2e: Run CodeDance Eval and the eval report in a real VS Code', functi
     if (server) cpSync(server.logFile, path.join(ARTIFACTS, 'eval-code-server.log'));
     await model?.close();
     await judge?.close();
-    if (runDir) rmSync(runDir, { recursive: true, force: true, maxRetries: 10, retryDelay: 200 });
+    if (runDir) await removeRunDir(runDir, log);
   });
 
   afterEach(async function () {

@@ -8,7 +8,7 @@
  * Screenshots: test/e2e/.artifacts/jobs-*.png.
  */
 import * as assert from 'node:assert/strict';
-import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { BrowserContext, Locator, Page } from 'playwright-core';
@@ -16,7 +16,7 @@ import { startRayJobsFixture, type RayJobsFixture } from '../fixtures/rayJobsSer
 import { ensureSlurmCluster, slurmPrerequisites, stopSlurmCluster, type SlurmCluster } from '../fixtures/slurmCluster';
 import { ensureExtensionBuilt, ROOT } from './build';
 import { ensureFixtureWorkspace } from './fixtures/images';
-import { activityBarItem, ARTIFACTS, notificationToast, openViewContainer, openWorkbench, paneHeader, runCommand, screenshot } from './workbench';
+import { activityBarItem, ARTIFACTS, notificationToast, openViewContainer, openWorkbench, paneHeader, removeRunDir, runCommand, screenshot, waitForNotification } from './workbench';
 
 type CodeServerModule = typeof import('../../scripts/codeServer.mjs');
 type Server = Awaited<ReturnType<CodeServerModule['startCodeServer']>>;
@@ -86,7 +86,7 @@ describe('e2e: Training Jobs in a real VS Code (Ray Jobs API fixture)', function
     if (runDir && existsSync(path.join(runDir, 'server', 'udd', 'logs'))) cpSync(path.join(runDir, 'server', 'udd', 'logs'), path.join(ARTIFACTS, 'jobs-window-logs'), { recursive: true });
     await ray?.close();
     await stopSlurmCluster();
-    if (runDir) rmSync(runDir, { recursive: true, force: true, maxRetries: 10, retryDelay: 200 });
+    if (runDir) await removeRunDir(runDir, log);
   });
 
   afterEach(async function () {
@@ -209,14 +209,14 @@ describe('e2e: Training Jobs in a real VS Code (Ray Jobs API fixture)', function
     await page.keyboard.type('"STEP_SECONDS": "30",', { delay: 5 });
     // the review notification may have timed out by now: the editor's title bar has the action too
     await page.locator('.part.editor a.action-label.codicon-rocket').first().click();
-    await notificationToast(page, /submitted training job e2e-long-1/).first().waitFor({ timeout: 30_000 });
+    await waitForNotification(page, /submitted training job e2e-long-1/);
     assert.equal((ray.jobs.get('e2e-long-1')!.details.runtime_env as { env_vars: Record<string, string> }).env_vars.STEP_SECONDS, '30');
     const row = treeRow(/running · e2e-long-1/);
     await row.waitFor({ timeout: 20_000 });
     await contextMenuItem(row, 'Stop Job');
     await treeRow(/stopped · e2e-long-1/).waitFor({ timeout: 20_000 });
     assert.equal(ray.jobs.get('e2e-long-1')!.details.status, 'STOPPED');
-    await notificationToast(page, /Training job e2e-long on fixture-ray was stopped/).first().waitFor({ timeout: 20_000 });
+    await waitForNotification(page, /Training job e2e-long on fixture-ray was stopped/, 20_000);
     await screenshot(page, 'jobs-stopped.png');
     await contextMenuItem(treeRow(/stopped · e2e-long-1/), 'Delete Job');
     const dialog = page.locator('.monaco-dialog-box');
@@ -253,21 +253,20 @@ describe('e2e: Training Jobs in a real VS Code (Ray Jobs API fixture)', function
     assert.match(script, /#SBATCH --chdir=\S+\/workspace\/trainer/);
     assert.match(script, /export LLM_AS_A_JUDGE_BASE=http:\/\/127\.0\.0\.1:18901\/v1/);
     await screenshot(page, 'jobs-slurm-review.png');
-    // toasts of the earlier tests (the headless window never has focus, so none time out) would
-    // leave no room for the one this test waits for
+    // the earlier tests' toasts stack up (VS Code shows three at a time): start from none
     await runCommand(page, 'Notifications: Clear All Notifications');
     await page.locator('.part.editor a.action-label.codicon-rocket').first().click();
-    const submitted = notificationToast(page, /submitted training job \d+ to local-slurm/).first();
-    await submitted.waitFor({ timeout: 30_000 });
-    const id = /job (\d+) to/.exec(await submitted.innerText())![1];
-    const row = treeRow(new RegExp(`(pending|running) · ${id}`));
+    // the job in the tree while it runs (its Slurm id from the row), then its log, live
+    const row = treeRow(/e2e-slurm\s*(pending|running) · \d+/);
     await row.waitFor({ timeout: 20_000 });
+    const id = /(?:pending|running) · (\d+)/.exec(await row.innerText())![1];
     await contextMenuItem(row, 'Show Logs');
     const output = page.locator('.part.panel .monaco-editor .view-lines');
     await output.filter({ hasText: /train\.sh:\sexperiment=e2e-slurm/ }).waitFor({ timeout: 30_000 });
     await output.filter({ hasText: /step\s1\/6/ }).waitFor({ timeout: 20_000 });
     await screenshot(page, 'jobs-slurm-logs.png');
-    await notificationToast(page, /Training job e2e-slurm on local-slurm succeeded/).first().waitFor({ timeout: 60_000 });
+    await waitForNotification(page, new RegExp(`submitted training job ${id} to local-slurm`));
+    await waitForNotification(page, /Training job e2e-slurm on local-slurm succeeded/, 60_000);
     await output.filter({ hasText: /log\scomplete:\sjob\sSUCCEEDED\s\(exit\s0\)/ }).waitFor({ timeout: 15_000 });
     assert.equal(slurm!.slurm('scontrol', ['show', 'job', '-o', id]).match(/JobState=(\S+)/)?.[1], 'COMPLETED');
     await treeRow(new RegExp(`succeeded \\(completed\\) · ${id}`)).waitFor({ timeout: 15_000 });
@@ -306,7 +305,7 @@ describe('e2e: Training Jobs in an untrusted workspace (Workspace Trust on)', fu
     await browser?.close().catch(() => {});
     await server?.stop();
     await ray?.close();
-    if (runDir) rmSync(runDir, { recursive: true, force: true, maxRetries: 10, retryDelay: 200 });
+    if (runDir) await removeRunDir(runDir, log);
   });
 
   afterEach(async function () {

@@ -7,7 +7,7 @@
  * Setup (code-server install on first run, ~40 s) is scripts/codeServer.mjs.
  */
 import * as assert from 'node:assert/strict';
-import { copyFileSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { BrowserContext, Page } from 'playwright-core';
@@ -16,7 +16,7 @@ import { ensureFixtureWorkspace } from './fixtures/images';
 import { runHostSuite } from './hostSuite';
 import {
   activityBarItem, ARTIFACTS, explorerContextMenu, explorerRow, findWebviewFrame, menuItem, notificationToast, openViewContainer, openWorkbench,
-  paneHeader, runCommand, screenshot, waitForTextInUi,
+  paneHeader, removeRunDir, runCommand, screenshot, waitForTextInUi,
 } from './workbench';
 
 type CodeServerModule = typeof import('../../scripts/codeServer.mjs');
@@ -53,7 +53,7 @@ describe('e2e: CodeDance in a real VS Code (code-server + chromium)', function (
     // test-all.mjs empties .artifacts/ once before the e2e layer; other e2e files write there too
     mkdirSync(ARTIFACTS, { recursive: true });
     runDir = path.join(os.tmpdir(), `codedance-e2e-${process.pid}`);
-    rmSync(runDir, { recursive: true, force: true, maxRetries: 10, retryDelay: 200 });
+    await removeRunDir(runDir, log);
     t = performance.now();
     server = await cs.startCodeServer({
       workspace: ensureFixtureWorkspace(),
@@ -69,7 +69,7 @@ describe('e2e: CodeDance in a real VS Code (code-server + chromium)', function (
     for (const browser of browsers) await browser.close().catch((err: Error) => log(`closing chromium failed: ${err.message}`));
     await server?.stop();
     if (server) copyFileSync(server.logFile, path.join(ARTIFACTS, 'code-server.log'));
-    if (runDir) rmSync(runDir, { recursive: true, force: true, maxRetries: 10, retryDelay: 200 });
+    if (runDir) await removeRunDir(runDir, log);
     timings.e2eLayerSeconds = secondsSince(t0);
     mkdirSync(ARTIFACTS, { recursive: true });
     writeFileSync(path.join(ARTIFACTS, 'timings.json'), `${JSON.stringify(timings, null, 2)}\n`);

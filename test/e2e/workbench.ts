@@ -1,5 +1,6 @@
 /** Playwright helpers for VS Code's web workbench (code-server 4.100 = VS Code 1.100). */
-import { mkdirSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, readdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import type { Frame, Locator, Page } from 'playwright-core';
 
@@ -111,6 +112,30 @@ export async function waitForTextInUi(page: Page, text: string, timeoutMs = 15_0
   throw new Error(`"${text}" did not appear in a notification or a webview within ${timeoutMs / 1000} s`);
 }
 
+/**
+ * The text of a notification: its toast, or, when VS Code raised it without a toast (its toasts
+ * are rate-limited and stacked, and the center keeps every notification), the notification
+ * center's entry. Throws when neither shows it within timeoutMs.
+ */
+export async function waitForNotification(page: Page, text: RegExp, timeoutMs = 30_000): Promise<string> {
+  const toast = notificationToast(page, text).first();
+  const inCenter = page.locator('.notifications-center .notification-list-item', { hasText: text }).first();
+  const deadline = Date.now() + timeoutMs;
+  for (let attempt = 0; ; attempt++) {
+    const found = await toast.waitFor({ timeout: attempt === 0 ? Math.min(10_000, timeoutMs) : 3000 }).then(() => toast, () => undefined);
+    if (found) return found.innerText();
+    await runCommand(page, 'Notifications: Show Notifications');
+    const listed = await inCenter.waitFor({ timeout: 2000 }).then(() => inCenter, () => undefined);
+    const got = listed && (await listed.innerText());
+    await runCommand(page, 'Notifications: Hide Notifications').catch(() => {});
+    if (got) {
+      console.log(`      [e2e] ${text} was read from the notification center (no toast)`);
+      return got;
+    }
+    if (Date.now() > deadline) throw new Error(`no notification matching ${text} (toast or notification center) within ${timeoutMs / 1000} s`);
+  }
+}
+
 /** A notification toast, once its fade-in finished (so that screenshots show it). */
 export function notificationToast(page: Page, text: string | RegExp): Locator {
   return page.locator('.notifications-toasts .notification-toast.notification-fade-in-done', { hasText: text });
@@ -137,4 +162,36 @@ export async function explorerContextMenu(page: Page, fileName: string): Promise
 
 export function menuItem(menu: Locator, label: string): Locator {
   return menu.locator('.action-item .action-label', { hasText: new RegExp(`^${label}$`) });
+}
+
+/**
+ * Removes a test's run folder. Processes that outlive the server for a moment (orphaned kernels
+ * removing their folders) can make one pass fail with ENOTEMPTY: try again, and say what was left.
+ */
+export async function removeRunDir(dir: string, log: (m: string) => void = () => {}): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      rmSync(dir, { recursive: true, force: true });
+      return;
+    } catch (e) {
+      const left = (() => {
+        try {
+          return readdirSync(dir, { recursive: true }).slice(0, 12).join(', ');
+        } catch {
+          return '?';
+        }
+      })();
+      const procs = (() => {
+        try {
+          return execFileSync('pgrep', ['-af', dir], { encoding: 'utf8' }).trim().split('\n').slice(0, 5).join(' | ');
+        } catch {
+          return 'none';
+        }
+      })();
+      const what = `${(e as Error).message}; left: ${left}; processes: ${procs}`;
+      if (attempt >= 10) throw new Error(what);
+      log(`removing the run folder, attempt ${attempt}: ${what}`);
+      await new Promise((r) => setTimeout(r, 500));
+    }
+  }
 }
