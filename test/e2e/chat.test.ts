@@ -409,7 +409,10 @@ describe('e2e: the chat panel in a real VS Code', function () {
       const input = page.locator('.quick-input-widget input');
       await input.waitFor({ timeout: 15_000 });
       let value = '';
-      for (const t0 = Date.now(); !value.endsWith(`.${ext}`) && Date.now() - t0 < 10_000; ) value = await input.inputValue().catch(() => '');
+      for (const t0 = Date.now(); Date.now() - t0 < 10_000; await page.waitForTimeout(100)) {
+        value = await input.inputValue().catch(() => '');
+        if (value.endsWith(`.${ext}`)) break;
+      }
       assert.ok(value.endsWith(`.${ext}`), `the save dialog offers a .${ext} file, got "${value}"`);
       const name = path.basename(value);
       await page.keyboard.press('Enter');
