@@ -7,13 +7,16 @@
  *  2. crop of a 1024x1024 image to 512x512 + PNG encode, shown with Image.show() and returned
  *     to Node as an image, vs plain Python doing the crop + PNG encode (goal: ≤ 1.2×);
  *  3. cold start (start a kernel, run the first cell) vs a pooled acquire + first cell (goal:
- *     the pooled first cell does not wait for a kernel start).
+ *     the pooled first cell does not wait for a kernel start);
+ *  4. sandboxed vs unsandboxed kernels (trivial cell, cold start). Sections 1-3 use the
+ *     default: sandboxed where bubblewrap works.
  *
  * Rounds alternate baseline and kernel so that machine noise hits both alike.
  * Run alone: `npx tsx bench/kernel.bench.ts` (prints a table and the JSON).
  */
 import { execFile } from 'node:child_process';
 import { KernelPool, resolvePython, startKernelSession } from '../src/core/kernel';
+import { sandboxStatus } from '../src/core/kernel/sandbox';
 
 export interface BenchResult {
   name: string;
@@ -178,7 +181,55 @@ export async function run(): Promise<BenchResult[]> {
       pass: pooledMed < 0.1 * coldMed,
     },
   );
+  results.push(...(await sandboxSideBySide(python)));
   return results;
+}
+
+/**
+ * 4. the bubblewrap sandbox (sandbox.ts) vs the same kernel unsandboxed, alternating rounds:
+ * trivial cell latency (ipc vs tcp sockets, the namespaces) and cold start (bwrap setup). Skipped
+ * where the sandbox is unavailable (the other sections then ran unsandboxed).
+ */
+export async function sandboxSideBySide(python: string): Promise<BenchResult[]> {
+  if (!sandboxStatus().available) return [{ name: 'kernel.sandbox.available', value: 0, unit: 'bool', goal: `sandbox unavailable: ${sandboxStatus().reason}` }];
+  const cells: Record<'on' | 'off', number[]> = { on: [], off: [] };
+  const ready: Record<'on' | 'off', number[]> = { on: [], off: [] };
+  const first: Record<'on' | 'off', number[]> = { on: [], off: [] };
+  for (let r = 0; r < 3; r++) {
+    for (const mode of ['on', 'off'] as const) {
+      const t0 = performance.now();
+      const s = await startKernelSession({ python, sandbox: mode });
+      ready[mode].push(performance.now() - t0);
+      try {
+        await s.execute('x = 1');
+        first[mode].push(performance.now() - t0);
+        for (let i = 0; i < 20; i++) await s.execute('x = 1');
+        for (let i = 0; i < TRIVIAL_PER_ROUND / 2; i++) {
+          const t1 = performance.now();
+          await s.execute('x = 1');
+          cells[mode].push(performance.now() - t1);
+        }
+      } finally {
+        await s.dispose();
+      }
+    }
+  }
+  const row = (name: string, xs: Record<'on' | 'off', number[]>, d: number, goal?: string, pass?: boolean): BenchResult => ({
+    name,
+    value: round(median(xs.on), d),
+    unit: 'ms',
+    baseline: round(median(xs.off), d),
+    ratio: round(median(xs.on) / median(xs.off), 3),
+    ...(goal ? { goal, pass } : {}),
+  });
+  const addedCell = median(cells.on) - median(cells.off);
+  const addedStart = median(first.on) - median(first.off);
+  return [
+    row('kernel.sandbox.trivial_cell.median', cells, 3, '≤ 0.5 ms added by the sandbox', addedCell <= 0.5),
+    row('kernel.sandbox.trivial_cell.p95', { on: [p95(cells.on)], off: [p95(cells.off)] }, 3),
+    row('kernel.sandbox.cold_start.kernel_ready', ready, 1),
+    row('kernel.sandbox.cold_start.first_cell', first, 1, '≤ 500 ms added by the sandbox', addedStart <= 500),
+  ];
 }
 
 if (require.main === module) {

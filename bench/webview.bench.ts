@@ -9,6 +9,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import * as esbuild from 'esbuild';
+import { createTrajectory } from '../src/core/trajectory/create';
 import type { Trajectory } from '../src/core/trajectory/types';
 import type { ExchangeView } from '../src/webview/protocol';
 import { encodePng } from '../test/fixtures/images';
@@ -67,8 +68,8 @@ export function bigTrajectory(images = IMAGES): ExchangeView {
       malformed: [],
     });
   }
-  return {
-    version: 1,
+  // the webview's view of an exchange: the trajectory without its messages
+  const { messages: _messages, ...view } = createTrajectory({
     id: 'bench',
     createdAt: new Date().toISOString(),
     question: 'How many red circles are there?',
@@ -83,7 +84,8 @@ export function bigTrajectory(images = IMAGES): ExchangeView {
     status: 'answered',
     usage: { promptTokens: 100000, completionTokens: 3000, totalTokens: 103000 },
     durationMs: 42000,
-  };
+  });
+  return view;
 }
 
 function median(xs: number[]): number {

@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 
 DEB_PACKAGES=(python3-ipykernel python3-jupyter-client python3-pil python3-matplotlib python3-numpy
               python3-nbformat python3-nbclient chromium libkrb5-dev ripgrep
-              slurmctld slurmd slurm-client munge openssh-server openssh-client)
+              slurmctld slurmd slurm-client munge openssh-server openssh-client bubblewrap)
 
 missing=()
 for p in "${DEB_PACKAGES[@]}"; do

@@ -1,12 +1,12 @@
 #!/usr/bin/env node
 // `npm test`: every layer in order, then ONE summary line `N passed, N failed` for all of them.
-//   static       type check + layer rules (each counts as one test)
+//   static       type check + ESLint (layer zones, unused code, file size; each counts as one test)
 //   unit         mocha on src/core in plain Node            test/unit/**/*.test.ts
 //   integration  real local services (kernel, fixture model) test/integration/**/*.test.ts
 //   e2e          a real VS Code (code-server + chromium)     test/e2e/*.test.ts (+ in-host suite)
 // Usage: node scripts/test-all.mjs [layer ...]. Exit code non-zero on any failure.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -52,7 +52,8 @@ for (const layer of layers) {
     const t0 = Date.now();
     const tc = run(bin('tsc'), ['-p', '.', '--noEmit']);
     console.log(tc.status === 0 ? '  ✔ typecheck (tsc --noEmit, strict)' : '  ✘ typecheck failed');
-    const lc = run('node', ['scripts/check-layers.mjs']);
+    const lc = run(bin('eslint'), ['.']);
+    console.log(lc.status === 0 ? '  ✔ lint (eslint: layer zones, unused code, ≤400 lines a file)' : '  ✘ lint failed');
     const failed = (tc.status !== 0) + (lc.status !== 0);
     results.push({ layer, passed: 2 - failed, failed, skipped: 0, seconds: (Date.now() - t0) / 1000 });
     continue;

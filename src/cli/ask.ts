@@ -8,13 +8,15 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import type { AgentEvent } from '../core/agent/events';
 import { runAgent } from '../core/agent/runAgent';
+import { isCodeDanceError, type ErrorInfo } from '../core/errors';
 import { resolvePython, startKernelSession } from '../core/kernel';
 import { createChatModel, resolveModelName } from '../core/model';
 import { getProtocol, isProtocolId, protocolIds, templateHash } from '../core/protocol';
 import { toNotebook } from '../core/trajectory/notebook';
 import type { Trajectory } from '../core/trajectory/types';
-import { CliError, EXIT } from './errors';
+import { CliError, describeError, EXIT, exitCodeFor } from './errors';
 import { onInterrupt } from './interrupt';
+import { SANDBOX_ARGS, SANDBOX_USAGE, sandboxFromFlags } from './sandbox';
 import { TerminalRenderer } from './render';
 
 export const ASK_USAGE = `usage: codedance ask IMAGE "QUESTION" [options]
@@ -27,6 +29,7 @@ options:
   --temperature T --top-p P --max-tokens N   sampling (default: the protocol's; codedance: 0.01, 1, 2048)
   --timeout S            per-cell execution timeout in seconds (default 30)
   --python PATH          interpreter for the kernel (default $CODEDANCE_PYTHON, else python3 / /usr/bin/python3 with ipykernel)
+${SANDBOX_USAGE}
   --out DIR              where to save images, trajectory.json and trajectory.ipynb (default ./codedance-out/<time>)
   --json                 print the trajectory JSON instead of the live transcript
   --quiet                print only the answer
@@ -57,6 +60,7 @@ export async function runAsk(argv: string[]): Promise<number> {
         'max-tokens': { type: 'string' },
         timeout: { type: 'string', default: '30' },
         python: { type: 'string' },
+        ...SANDBOX_ARGS,
         out: { type: 'string' },
         json: { type: 'boolean', default: false },
         quiet: { type: 'boolean', default: false },
@@ -80,24 +84,22 @@ export async function runAsk(argv: string[]): Promise<number> {
 
   const endpoints = (v['base-url'] ?? process.env.CODEDANCE_BASE_URL ?? 'http://127.0.0.1:8000/v1').split(',').map((s) => s.trim()).filter(Boolean);
   const apiKey = process.env.CODEDANCE_API_KEY ?? process.env.OPENAI_API_KEY;
+  // a bad URL (or one with a password in it) is a ModelConfigError: exit 2, worded by main
   const model = createChatModel({ endpoints, apiKey });
 
   const interrupt = onInterrupt('interrupting…');
 
-  let modelName: string;
-  try {
-    modelName = v.model ?? (await resolveModelName(model, { signal: interrupt.signal }));
-  } catch (e) {
-    throw new CliError((e as Error).message, EXIT.model);
-  }
+  // errors from core keep their kind: main.ts words them and picks the exit code
+  const modelName = v.model ?? (await resolveModelName(model, { signal: interrupt.signal }));
 
   let python;
   try {
     python = await resolvePython({ explicit: v.python ?? process.env.CODEDANCE_PYTHON });
   } catch (e) {
-    throw new CliError((e as Error).message, EXIT.environment);
+    throw isCodeDanceError(e) ? e : new CliError((e as Error).message, EXIT.environment);
   }
   if (!v.quiet && !v.json) process.stderr.write(`python: ${python.python} (${python.reason})\n`);
+  const sandbox = sandboxFromFlags(v, v.quiet || v.json);
 
   const outDir = path.resolve(v.out ?? path.join('codedance-out', new Date().toISOString().replace(/[:.]/g, '-')));
   mkdirSync(outDir, { recursive: true });
@@ -105,10 +107,10 @@ export async function runAsk(argv: string[]): Promise<number> {
   const renderer = new TerminalRenderer(process.stdout, { quiet: v.quiet });
   const saved = new Map<string, string[]>();
   let trajectory: Trajectory | undefined;
-  let fatal: { name: string; message: string } | undefined;
+  let fatal: ErrorInfo | undefined;
   try {
     // one run needs one kernel: start it directly (a pool would start a spare nobody uses)
-    const kernel = await startKernelSession({ python: python.python });
+    const kernel = await startKernelSession({ python: python.python, ...sandbox });
     try {
       const events = runAgent(question, [image], {
         model,
@@ -138,7 +140,8 @@ export async function runAsk(argv: string[]): Promise<number> {
       await kernel.dispose();
     }
   } catch (e) {
-    throw new CliError(`${(e as Error).message}`, EXIT.environment);
+    // the kernel could not start or broke: a CodeDanceError keeps its kind, anything else is the environment's
+    throw isCodeDanceError(e) ? e : new CliError(`${(e as Error).message}`, EXIT.environment);
   } finally {
     interrupt.dispose();
   }
@@ -155,9 +158,11 @@ export async function runAsk(argv: string[]): Promise<number> {
       return EXIT.ok;
     case 'cancelled':
       return EXIT.cancelled;
-    case 'error':
-      process.stderr.write(`codedance: ${fatal?.message ?? trajectory.error?.message}\n`);
-      return EXIT.model;
+    case 'error': {
+      const error = fatal ?? trajectory.error;
+      process.stderr.write(`codedance: ${error ? describeError(error, 'ask') : 'the run failed'}\n`);
+      return error ? exitCodeFor(error) : EXIT.internal;
+    }
     default:
       if (!v.json) process.stderr.write(`codedance: no answer after ${trajectory.turns.length} model call(s) (limit ${trajectory.maxTurns})\n`);
       return EXIT.noAnswer;

@@ -1,3 +1,11 @@
+/**
+ * The CLI's side of the one error model: exit codes and wording are decided here (never in
+ * core). `exitCodeFor` maps an error's kind to the exit codes the README documents;
+ * `describeError` words a CodeDanceError's fix with this command's flags and environment
+ * variables instead of VS Code settings.
+ */
+import { errorKind, isCodeDanceError, type ErrorInfo, type ErrorKind, type SettingKey } from '../core/errors';
+
 /** Exit codes a person (and a script) can rely on. */
 export const EXIT = {
   ok: 0,
@@ -20,8 +28,81 @@ export const EXIT = {
 
 /** An error the CLI reports as one line, with its cause and fix, and a specific exit code. */
 export class CliError extends Error {
-  constructor(message: string, readonly exitCode: number) {
+  constructor(
+    message: string,
+    readonly exitCode: number,
+  ) {
     super(message);
     this.name = 'CliError';
   }
+}
+
+const EXIT_BY_KIND: Record<ErrorKind, number> = {
+  'model-endpoint': EXIT.model,
+  'model-auth': EXIT.model,
+  'model-request': EXIT.model,
+  'model-response': EXIT.model,
+  'python-env': EXIT.environment,
+  kernel: EXIT.environment,
+  input: EXIT.usage,
+  dataset: EXIT.usage,
+  config: EXIT.usage,
+  jobs: EXIT.cluster,
+  cancelled: EXIT.cancelled,
+  internal: EXIT.internal,
+};
+
+/** The exit code for a thrown error or its plain-JSON form (`ErrorInfo`). */
+export function exitCodeFor(e: unknown): number {
+  if (e instanceof CliError) return e.exitCode;
+  const kind = errorKind(e);
+  if (kind === 'jobs' && (e as { code?: unknown }).code === 'notFound') return EXIT.notFound;
+  return EXIT_BY_KIND[kind];
+}
+
+export type CliCommand = 'ask' | 'eval' | 'jobs';
+
+/** How each command lets a person change a setting (flags first, then the environment). */
+const SETTING_WORDS: Record<CliCommand, Partial<Record<SettingKey, string>>> = {
+  ask: {
+    'model.endpoints': '--base-url (or $CODEDANCE_BASE_URL)',
+    'model.name': '--model',
+    'model.apiKey': 'the CODEDANCE_API_KEY environment variable',
+    'model.protocol': '--protocol',
+    sampling: '--temperature, --top-p, --max-tokens',
+    'agent.maxTurns': '--max-turns',
+    'python.interpreter': '--python (or $CODEDANCE_PYTHON)',
+    'execution.timeoutSeconds': '--timeout',
+  },
+  eval: {
+    'model.endpoints': '--api-url',
+    'model.name': '--eval-model-name',
+    'model.apiKey': 'the CODEDANCE_API_KEY environment variable (or --api-key)',
+    'model.protocol': '--protocol',
+    'agent.maxTurns': '--max-turns',
+    'python.interpreter': '--python (or $CODEDANCE_PYTHON)',
+    'execution.timeoutSeconds': '--timeout',
+    'judge.endpoint': '--judge-url (or $LLM_AS_A_JUDGE_BASE), or --no-judge',
+    'eval.numWorkers': '--num-workers',
+    'eval.savePath': '--save-path',
+  },
+  jobs: {
+    'jobs.clusters': '~/.codedance/clusters.json (or --clusters FILE)',
+  },
+};
+
+/**
+ * One message for the terminal: the reason, then the fix with this command's flag or
+ * environment variable for `fix.setting` and the shell command, if any.
+ */
+export function describeError(e: unknown, command: CliCommand = 'ask'): string {
+  const info: Partial<ErrorInfo> = isCodeDanceError(e) ? e : e instanceof Error ? { message: e.message } : typeof e === 'object' && e !== null ? (e as ErrorInfo) : { message: String(e) };
+  if (!info.fix || info.reason === undefined) return info.message ?? String(e);
+  const { fix } = info;
+  const where = fix.setting ? SETTING_WORDS[command][fix.setting] : undefined;
+  let text = fix.text;
+  if (where) text += ` (${where})`;
+  if (fix.command && !text.includes(fix.command)) text += `: ${fix.command}`;
+  const sep = info.message?.startsWith(`${info.reason}\nFix: `) ? '\nFix: ' : ' — ';
+  return `${info.reason}${sep}${text}`;
 }

@@ -7,12 +7,13 @@ import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { DatasetError } from '../core/data/types';
-import { HttpJudge, judgeEndpointsFrom, runEval, safeName, type EvalProgress } from '../core/eval';
+import { EvalManifestError, HttpJudge, judgeEndpointsFrom, MATH_SOURCES, runEval, safeName, type EvalProgress, type JudgeCacheScope } from '../core/eval';
 import { resolvePython } from '../core/kernel';
 import { createChatModel, parseEndpoints, resolveModelName } from '../core/model';
 import { isProtocolId, protocolIds } from '../core/protocol';
 import { CliError, EXIT } from './errors';
 import { onInterrupt } from './interrupt';
+import { SANDBOX_ARGS, SANDBOX_USAGE, sandboxFromFlags } from './sandbox';
 
 export const EVAL_USAGE = `usage: codedance eval --data-path FILE --api-url URL[,URL] [options]
 
@@ -30,6 +31,9 @@ export const EVAL_USAGE = `usage: codedance eval --data-path FILE --api-url URL[
   --judge-model NAME       judge model name (default 'judge', as the seed)
   --no-judge               score by normalized exact match (and the symbolic check for math); says so in the stats
   --strict-verdict         read the judge's verdict strictly (only "0"/"1"); default: the seed's substring test
+  --judge-cache SCOPE      sample (default): a verdict is reused only when the same sample is scored again
+                           (resume); shared: also across samples with the same question, answer and
+                           prediction (fewer judge calls; the seed asks the judge for every sample)
   --protocol P             codedance (default) | codedance-tools | openai-tools
   --max-turns N            model calls per sample (default 7)
   --timeout S              per-cell timeout, seconds (default 30)
@@ -37,12 +41,17 @@ export const EVAL_USAGE = `usage: codedance eval --data-path FILE --api-url URL[
   --retries N              whole-sample retries after an error (default 1)
   --retry-errors           on resume, run again the samples recorded with status 'error'
   --python PATH            kernel interpreter (default $CODEDANCE_PYTHON, else python3 / /usr/bin/python3 with ipykernel)
+${SANDBOX_USAGE}
   --quiet                  no progress line
 Seed spellings work too: --model_name, --api_url, --data_path, --save_path, --num_workers,
 --data_source, --eval_model_name. Keys come from the environment: CODEDANCE_API_KEY or
 OPENAI_API_KEY for the model (the seed's --api_key works too, but stays in your shell history),
 LLM_AS_A_JUDGE_API_KEY for the judge (the seed sends "EMPTY").
 A rerun with the same --save-path and --model-name resumes: finished samples are skipped.
+A row that cannot be used (not JSON, no answer, an image that does not load) is recorded as
+skipped with its reason, left out of the stats like the seed, and the run goes on.
+Math rows are checked with the seed's math_verify when --python can import it (else an
+approximate check, and the summary says so: pip install math-verify).
 
 exit codes: 0 done, 2 bad usage or dataset, 3 Python/kernel problem, 4 model endpoint problem, 130 interrupted`;
 
@@ -84,7 +93,7 @@ function fmtDuration(s: number | undefined): string {
 
 export function progressLine(p: EvalProgress): string {
   const acc = p.scored ? `${((100 * p.correct) / p.scored).toFixed(1)}%` : '--';
-  return `eval ${p.done}/${p.total}  acc ${acc} (${p.correct}/${p.scored})  errors ${p.errors}  ${p.rate.toFixed(2)} samples/s  ETA ${fmtDuration(p.etaSeconds)}  running ${p.inFlight}`;
+  return `eval ${p.done}/${p.total}  acc ${acc} (${p.correct}/${p.scored})  errors ${p.errors}${p.skipped ? `  skipped ${p.skipped}` : ''}  ${p.rate.toFixed(2)} samples/s  ETA ${fmtDuration(p.etaSeconds)}  running ${p.inFlight}`;
 }
 
 export async function runEvalCli(argv: string[]): Promise<number> {
@@ -108,6 +117,7 @@ export async function runEvalCli(argv: string[]): Promise<number> {
         'no-judge': { type: 'boolean', default: false },
         'fresh-kernels': { type: 'boolean', default: false },
         'strict-verdict': { type: 'boolean', default: false },
+        'judge-cache': { type: 'string', default: 'sample' },
         protocol: { type: 'string', default: 'codedance' },
         'max-turns': { type: 'string' },
         timeout: { type: 'string', default: '30' },
@@ -115,6 +125,7 @@ export async function runEvalCli(argv: string[]): Promise<number> {
         retries: { type: 'string', default: '1' },
         'retry-errors': { type: 'boolean', default: false },
         python: { type: 'string' },
+        ...SANDBOX_ARGS,
         quiet: { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h', default: false },
       },
@@ -130,6 +141,8 @@ export async function runEvalCli(argv: string[]): Promise<number> {
   if (!v['data-path']) throw new CliError(`--data-path is required\n\n${EVAL_USAGE}`, EXIT.usage);
   if (v['api-key'] && !v.quiet) process.stderr.write('note: --api-key stays in your shell history; prefer CODEDANCE_API_KEY or OPENAI_API_KEY\n');
   if (!isProtocolId(v.protocol!)) throw new CliError(`unknown --protocol '${v.protocol}': use one of ${protocolIds.join(', ')}`, EXIT.usage);
+  const judgeCache = v['judge-cache'] as JudgeCacheScope;
+  if (judgeCache !== 'sample' && judgeCache !== 'shared') throw new CliError(`--judge-cache must be 'sample' or 'shared', got '${v['judge-cache']}'`, EXIT.usage);
   const numWorkers = int(v['num-workers'], 'num-workers', 1)!;
   const limit = int(v.limit, 'limit', 1);
   const retries = int(v.retries, 'retries', 0)!;
@@ -185,6 +198,7 @@ export async function runEvalCli(argv: string[]): Promise<number> {
       lastPrint = now;
     };
     if (!v.quiet) process.stderr.write(`model ${evalModelName} at ${endpoints.join(', ')}; python ${python.python}; ${numWorkers} worker(s); judge ${v['no-judge'] ? 'none (--no-judge)' : judgeEndpointsFrom(v['judge-url']).join(', ')}\n`);
+    const sandbox = sandboxFromFlags(v, v.quiet!);
     let summary;
     try {
       summary = await runEval({
@@ -205,7 +219,8 @@ export async function runEvalCli(argv: string[]): Promise<number> {
         retryErrors: v['retry-errors'],
         python: python.python,
         freshKernels: v['fresh-kernels'],
-        judge: makeJudge(v['no-judge']!, v['judge-url'], v['judge-model']!, v['save-path']!, v['model-name']!),
+        kernelSandbox: sandbox,
+        judge: makeJudge(v['no-judge']!, v['judge-url'], v['judge-model']!, v['save-path']!, v['model-name']!, judgeCache),
         strictVerdict: v['strict-verdict'],
         signal: interrupt.signal,
         extensionVersion: process.env.CODEDANCE_VERSION ?? '0.1.0',
@@ -215,7 +230,7 @@ export async function runEvalCli(argv: string[]): Promise<number> {
         },
       });
     } catch (e) {
-      if (e instanceof DatasetError) throw new CliError(e.message, EXIT.usage);
+      if (e instanceof DatasetError || e instanceof EvalManifestError) throw new CliError(e.message, EXIT.usage);
       throw e;
     }
     if (tty && !v.quiet) process.stderr.write('\n');
@@ -239,23 +254,39 @@ export async function runEvalCli(argv: string[]): Promise<number> {
       `Samples with code execution: ${s.tool_call_sample_count}`,
       `Average code execution success rate: ${s.avg_code_exec_success_rate.toFixed(4)}`,
       ...Object.entries(c.per_source).map(([k, x]) => `  ${k}: acc ${x.acc.toFixed(4)} (${x.correct}/${x.n})`),
-      `Latency p50/p90/p99: ${(c.latency_ms.p50 / 1000).toFixed(2)} / ${(c.latency_ms.p90 / 1000).toFixed(2)} / ${(c.latency_ms.p99 / 1000).toFixed(2)} s; errors ${(c.sample_error_rate * 100).toFixed(1)}%, skipped ${c.skipped_samples}`,
+      `Latency p50/p90/p99: ${(c.latency_ms.p50 / 1000).toFixed(2)} / ${(c.latency_ms.p90 / 1000).toFixed(2)} / ${(c.latency_ms.p99 / 1000).toFixed(2)} s; errors ${(c.sample_error_rate * 100).toFixed(1)}%`,
+      skippedLine(c.skipped_samples, c.skipped_by_reason),
+      ...(c.math_check && Object.keys(c.per_source).some((k) => MATH_SOURCES.includes(k)) ? [mathLine(c.math_check, summary.manifest.math_check?.fix)] : []),
       `results: ${summary.paths.results}`,
       `stats:   ${summary.paths.stats}`,
       `manifest: ${summary.paths.manifest}`,
     ];
     if (summary.cancelled) lines.push(`interrupted after ${summary.ranNow} sample(s) this run; rerun the same command to resume`);
     if (!v.quiet) process.stderr.write(lines.join('\n') + '\n');
-    console.log(JSON.stringify({ avg_acc: s.avg_acc, total_samples: s.total_samples, results: summary.paths.results, stats: summary.paths.stats, cancelled: summary.cancelled }));
+    console.log(JSON.stringify({ avg_acc: s.avg_acc, total_samples: s.total_samples, skipped_samples: c.skipped_samples, results: summary.paths.results, stats: summary.paths.stats, cancelled: summary.cancelled }));
     return summary.cancelled ? EXIT.cancelled : EXIT.ok;
   } finally {
     interrupt.dispose();
   }
 }
 
-function makeJudge(noJudge: boolean, url: string | undefined, model: string, saveDir: string, modelName: string): HttpJudge | undefined {
+function makeJudge(noJudge: boolean, url: string | undefined, model: string, saveDir: string, modelName: string, cacheScope: JudgeCacheScope): HttpJudge | undefined {
   if (noJudge) return undefined;
   const dir = path.resolve(saveDir, safeName(modelName));
   mkdirSync(dir, { recursive: true });
-  return new HttpJudge({ endpoints: judgeEndpointsFrom(url), model, apiKey: process.env.LLM_AS_A_JUDGE_API_KEY, cacheFile: path.join(dir, 'judge_cache.jsonl') });
+  return new HttpJudge({ endpoints: judgeEndpointsFrom(url), model, apiKey: process.env.LLM_AS_A_JUDGE_API_KEY, cacheFile: path.join(dir, 'judge_cache.jsonl'), cacheScope });
+}
+
+/** "Skipped rows: 2 (BadRow 1, ImageLoadError 1) …" for the summary. */
+export function skippedLine(n: number, byReason: Record<string, number> = {}): string {
+  if (!n) return 'Skipped rows: 0';
+  const why = Object.entries(byReason)
+    .map(([k, x]) => `${k} ${x}`)
+    .join(', ');
+  return `Skipped rows: ${n}${why ? ` (${why})` : ''}: left out of the stats like the seed; each reason is in its line's codedance.error`;
+}
+
+/** The math check for the summary: the seed's math_verify, or approximate with the install command. */
+export function mathLine(note: string, fix?: string): string {
+  return note.includes('approximate') && fix ? `${note}: for the seed's check run ${fix}` : note;
 }

@@ -1,6 +1,7 @@
 /**
- * Ctrl+C for long CLI commands: the first signal aborts (the model call and the running cell
- * stop cleanly, results so far are kept) and says what happens; a second one quits at once.
+ * Ctrl+C (SIGINT) and SIGTERM for long CLI commands, alike: the first signal aborts (the model
+ * call and the running cell stop cleanly, kernels are shut down, results so far are kept) and
+ * says what happens; a second one quits at once (kernels still go: see core/kernel/sandbox.ts).
  */
 import { EXIT } from './errors';
 
@@ -10,13 +11,13 @@ export interface Interrupt {
   dispose(): void;
 }
 
-export function onInterrupt(message: string, signals: NodeJS.Signals[] = ['SIGINT']): Interrupt {
+export function onInterrupt(message: string, signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM']): Interrupt {
   const ctrl = new AbortController();
   let interrupted = false;
-  const handler = () => {
+  const handler = (sig: NodeJS.Signals) => {
     if (interrupted) process.exit(EXIT.cancelled);
     interrupted = true;
-    process.stderr.write(`\n${message} (Ctrl+C again to quit at once)\n`);
+    process.stderr.write(`\n${message} (${sig === 'SIGINT' ? 'Ctrl+C' : sig} again to quit at once)\n`);
     ctrl.abort();
   };
   for (const s of signals) process.on(s, handler);

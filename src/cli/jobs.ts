@@ -35,8 +35,10 @@ commands:
   delete  JOB_ID                  forget a finished job
 
 cluster (one of):
-  --cluster NAME        a profile from --clusters FILE, $CODEDANCE_CLUSTERS, ./.vscode/settings.json
-                        (codedance.jobs.clusters) or ~/.codedance/clusters.json (the first one if omitted)
+  --cluster NAME        a profile from --clusters FILE (or $CODEDANCE_CLUSTERS, else ~/.codedance/clusters.json);
+                        the first one if omitted
+  --workspace-profiles  also read ./.vscode/settings.json (codedance.jobs.clusters); your own profiles win
+                        over a workspace profile of the same name
   --ray URL             a Ray dashboard, e.g. http://127.0.0.1:8265
   --ssh [USER@]HOST[:PORT]  a Slurm login node over SSH (key from ~/.ssh/config or --identity FILE)
 
@@ -58,6 +60,25 @@ function jobsErrorToCli(e: unknown): never {
   throw e;
 }
 
+const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+/** `--env KEY=VALUE` values → variables; a bad one is a usage error naming it. */
+export function parseEnvArgs(list: readonly string[]): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const kv of list) {
+    const i = kv.indexOf('=');
+    if (i < 1) throw new CliError(`--env: expected KEY=VALUE, got '${kv}'`, EXIT.usage);
+    const key = kv.slice(0, i);
+    if (!ENV_NAME.test(key)) throw new CliError(`--env: '${key}' is not a variable name (letters, digits and _, not starting with a digit): fix --env '${kv}'`, EXIT.usage);
+    env[key] = kv.slice(i + 1);
+  }
+  return env;
+}
+
+function describeProfile(p: ClusterProfile): string {
+  return p.kind === 'ray' ? p.address : `${p.user ? p.user + '@' : ''}${p.host}${p.port ? ':' + p.port : ''}`;
+}
+
 function pickProfile(v: Record<string, string | boolean | string[] | undefined>): ClusterProfile {
   if (typeof v.ray === 'string') return { name: v.ray, kind: 'ray', address: v.ray };
   if (typeof v.ssh === 'string') {
@@ -65,12 +86,15 @@ function pickProfile(v: Record<string, string | boolean | string[] | undefined>)
     if (!m) throw new CliError(`--ssh: expected [USER@]HOST[:PORT], got '${v.ssh}'`, EXIT.usage);
     return { name: v.ssh, kind: 'slurm', host: m[2], user: m[1], port: m[3] ? Number(m[3]) : undefined, identityFile: v.identity as string | undefined, jobsDir: v['jobs-dir'] as string | undefined };
   }
-  const { profiles, source } = loadProfiles({ file: v.clusters as string | undefined });
-  if (!profiles.length) throw new CliError('no cluster: pass --ray URL or --ssh HOST, or list profiles in .vscode/settings.json (codedance.jobs.clusters) or ~/.codedance/clusters.json', EXIT.usage);
+  const loaded = loadProfiles({ file: v.clusters as string | undefined, workspace: v['workspace-profiles'] === true });
+  const hint = loaded.workspaceIgnored ? ` (${loaded.workspaceIgnored} has profiles: pass --workspace-profiles to use them)` : '';
+  if (!loaded.entries.length) throw new CliError(`no cluster: pass --ray URL or --ssh HOST, or list profiles in ~/.codedance/clusters.json or --clusters FILE${hint}`, EXIT.usage);
   const name = v.cluster as string | undefined;
-  const p = name ? profiles.find((x) => x.name === name) : profiles[0];
-  if (!p) throw new CliError(`no cluster profile '${name}' in ${source}: have ${profiles.map((x) => x.name).join(', ')}`, EXIT.usage);
-  return p;
+  const e = name ? loaded.entries.find((x) => x.profile.name === name) : loaded.entries[0];
+  if (!e) throw new CliError(`no cluster profile '${name}': have ${loaded.entries.map((x) => x.profile.name).join(', ')}${hint}`, EXIT.usage);
+  for (const s of loaded.shadowed) if (s.profile.name === e.profile.name) console.error(`codedance: the workspace's profile '${s.profile.name}' (${s.source}) is ignored: your own profile of that name is used`);
+  if (e.origin === 'workspace') console.error(`codedance: using the workspace's cluster profile '${e.profile.name}' (${describeProfile(e.profile)}) from ${e.source}`);
+  return e.profile;
 }
 
 function fmtTime(ms?: number): string {
@@ -117,6 +141,7 @@ export async function runJobs(argv: string[]): Promise<number> {
       options: {
         cluster: { type: 'string' },
         clusters: { type: 'string' },
+        'workspace-profiles': { type: 'boolean', default: false },
         ray: { type: 'string' },
         ssh: { type: 'string' },
         identity: { type: 'string' },
@@ -159,13 +184,15 @@ export async function runJobs(argv: string[]): Promise<number> {
   if (sub === 'clusters') {
     let loaded;
     try {
-      loaded = loadProfiles({ file: v.clusters });
+      loaded = loadProfiles({ file: v.clusters, workspace: v['workspace-profiles'] });
     } catch (e) {
       jobsErrorToCli(e);
     }
-    if (v.json) out(loaded.profiles);
-    else if (!loaded.profiles.length) console.log('no cluster profiles (see codedance jobs --help)');
-    else for (const p of loaded.profiles) console.log(`${p.name.padEnd(16)} ${p.kind.padEnd(6)} ${p.kind === 'ray' ? p.address : `${p.user ? p.user + '@' : ''}${p.host}${p.port ? ':' + p.port : ''}`}`);
+    if (v.json) out(loaded.entries.map((e) => ({ ...e.profile, origin: e.origin, source: e.source })));
+    else if (!loaded.entries.length) console.log('no cluster profiles (see codedance jobs --help)');
+    else for (const e of loaded.entries) console.log(`${e.profile.name.padEnd(16)} ${e.profile.kind.padEnd(6)} ${describeProfile(e.profile)}${e.origin === 'workspace' ? `  (workspace: ${e.source})` : ''}`);
+    for (const s of loaded.shadowed) console.error(`codedance: the workspace's profile '${s.profile.name}' (${s.source}) is ignored: your own profile of that name wins`);
+    if (loaded.workspaceIgnored) console.error(`codedance: ${loaded.workspaceIgnored} has cluster profiles: pass --workspace-profiles to use them`);
     return EXIT.ok;
   }
   const known = ['submit', 'list', 'status', 'logs', 'stop', 'delete'];
@@ -184,6 +211,7 @@ export async function runJobs(argv: string[]): Promise<number> {
   const ac = new AbortController();
   const onSigint = () => ac.abort();
   process.once('SIGINT', onSigint);
+  process.once('SIGTERM', onSigint);
   try {
     switch (sub) {
       case 'list': {
@@ -245,15 +273,15 @@ export async function runJobs(argv: string[]): Promise<number> {
         } catch (e) {
           throw new CliError((e as Error).message, EXIT.usage);
         }
-        for (const kv of v.env ?? []) {
-          const i = kv.indexOf('=');
-          if (i < 1) throw new CliError(`--env: expected KEY=VALUE, got '${kv}'`, EXIT.usage);
-          spec.env[kv.slice(0, i)] = kv.slice(i + 1);
-        }
+        Object.assign(spec.env, parseEnvArgs(v.env ?? []));
         if (v.entrypoint !== undefined) spec.entrypoint = v.entrypoint;
         if (v.script !== undefined) {
           if (profile.kind !== 'slurm') throw new CliError('--script is for Slurm clusters (Ray takes --entrypoint)', EXIT.usage);
-          spec.script = readFileSync(v.script, 'utf8');
+          try {
+            spec.script = readFileSync(v.script, 'utf8');
+          } catch (e) {
+            throw new CliError(`--script: cannot read ${v.script} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}): give the path of your batch script`, EXIT.usage);
+          }
         }
         if (v['dry-run']) {
           const doc = await renderReview(backend, spec);
@@ -272,6 +300,7 @@ export async function runJobs(argv: string[]): Promise<number> {
     jobsErrorToCli(e);
   } finally {
     process.off('SIGINT', onSigint);
+    process.off('SIGTERM', onSigint);
     await backend.dispose();
   }
 }

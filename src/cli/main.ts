@@ -4,9 +4,10 @@
  *   codedance eval --data-path FILE ...        evaluate a model on a parquet/jsonl dataset
  *   codedance jobs submit|list|status|logs|stop|delete   training jobs on Ray or Slurm (over SSH)
  */
+import { isCodeDanceError } from '../core/errors';
 import { runAsk } from './ask';
 import { runEvalCli } from './eval';
-import { CliError, EXIT } from './errors';
+import { CliError, describeError, EXIT, exitCodeFor, type CliCommand } from './errors';
 import { runJobs } from './jobs';
 
 const USAGE = `usage: codedance <command> [options]
@@ -41,12 +42,19 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
-main(process.argv.slice(2)).then(
+const argv = process.argv.slice(2);
+main(argv).then(
   (code) => process.exit(code),
   (e: unknown) => {
     if (e instanceof CliError) {
       console.error(`codedance: ${e.message}`);
       process.exit(e.exitCode);
+    }
+    // errors from core: worded with this command's flags, exit code by kind
+    if (isCodeDanceError(e) && e.kind !== 'internal') {
+      const command: CliCommand = argv[0] === 'eval' || argv[0] === 'jobs' ? argv[0] : 'ask';
+      console.error(`codedance: ${describeError(e, command)}`);
+      process.exit(exitCodeFor(e));
     }
     console.error(`codedance: unexpected error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
     process.exit(EXIT.internal);

@@ -3,6 +3,7 @@
  * output, saved image paths, the answer. The same events feed the chat panel and the eval.
  */
 import type { AgentEvent } from '../core/agent/events';
+import { describeError } from './errors';
 
 export interface Writer {
   write(s: string): void;
@@ -84,7 +85,7 @@ export class TerminalRenderer {
         break;
       case 'error':
         this.newline();
-        this.print(red(`error: ${e.error.message}\n`));
+        this.print(red(`error: ${describeError(e.error, 'ask')}\n`));
         break;
       case 'kernel':
       case 'exec_start':

@@ -13,6 +13,8 @@ export class ChatViewProvider implements vscode.WebviewViewProvider, vscode.Disp
   static readonly viewType = 'codedance.chat';
   private view?: vscode.WebviewView;
   private readonly disposables: vscode.Disposable[] = [];
+  /** what one resolved view registered: disposed with that view (or when the next one resolves) */
+  private viewDisposables: vscode.Disposable[] = [];
   readonly kernels: KernelService;
   readonly chat: ChatController;
   private python: PythonStatus = { state: 'checking' };
@@ -26,7 +28,11 @@ export class ChatViewProvider implements vscode.WebviewViewProvider, vscode.Disp
     this.disposables.push(
       this.kernels,
       this.chat,
-      this.kernels.onDidChangePython(() => void this.checkPython()),
+      this.kernels.onDidChangePython(() => {
+        // a new interpreter: the conversation's kernel goes after the run in progress
+        this.chat.session.retireKernel();
+        void this.checkPython();
+      }),
       vscode.workspace.onDidGrantWorkspaceTrust(() => {
         this.sendInit();
         void this.checkPython().then(() => this.kernels.prewarm());
@@ -41,6 +47,7 @@ export class ChatViewProvider implements vscode.WebviewViewProvider, vscode.Disp
   }
 
   resolveWebviewView(view: vscode.WebviewView): void {
+    this.disposeView();
     this.view = view;
     this.ready = false;
     const storage = this.context.storageUri ?? this.context.globalStorageUri;
@@ -49,13 +56,21 @@ export class ChatViewProvider implements vscode.WebviewViewProvider, vscode.Disp
       localResourceRoots: [vscode.Uri.joinPath(this.context.extensionUri, 'dist'), vscode.Uri.joinPath(this.context.extensionUri, 'media'), storage],
     };
     view.webview.html = webviewHtml(view.webview, this.context.extensionUri, { script: 'webview.js', styles: ['chat.css'], title: 'CodeDance Chat' });
-    this.disposables.push(
+    this.viewDisposables.push(
       view.webview.onDidReceiveMessage((m: unknown) => void this.onMessage(m)),
-      view.onDidDispose(() => {
-        this.view = undefined;
-        this.ready = false;
-      }),
+      view.onDidDispose(() => this.disposeView()),
     );
+  }
+
+  /** how many listeners the resolved view holds (0 once it is gone) */
+  get viewListenerCount(): number {
+    return this.viewDisposables.length;
+  }
+
+  private disposeView(): void {
+    for (const d of this.viewDisposables.splice(0)) d.dispose();
+    this.view = undefined;
+    this.ready = false;
   }
 
   /** Shows the panel (resolving it if needed). */
@@ -71,9 +86,10 @@ export class ChatViewProvider implements vscode.WebviewViewProvider, vscode.Disp
     }
     try {
       await this.handle(msg);
+      this.post({ type: 'reply', replyTo: msg.id });
     } catch (e) {
       this.log.error(`chat view: ${msg.type} failed: ${(e as Error).stack ?? e}`);
-      this.post({ type: 'notice', level: 'error', text: `${msg.type} failed: ${(e as Error).message}` });
+      this.post({ type: 'reply', replyTo: msg.id, error: (e as Error).message });
     }
   }
 
@@ -89,11 +105,11 @@ export class ChatViewProvider implements vscode.WebviewViewProvider, vscode.Disp
         void this.kernels.prewarm();
         return;
       case 'ask':
-        return c.ask(msg.question);
+        return c.ask(msg.question, msg.id);
       case 'stop':
         return c.stop();
       case 'retry':
-        return c.retry();
+        return c.retry(msg.id);
       case 'newChat':
         return c.newChat();
       case 'attachPick': {
@@ -114,11 +130,13 @@ export class ChatViewProvider implements vscode.WebviewViewProvider, vscode.Disp
         return c.attachFiles(uris, true);
       }
       case 'removeAttachment':
-        return c.removeAttachment(msg.id);
+        return c.removeAttachment(msg.attachmentId);
       case 'approval':
-        return c.answerApproval(msg.requestId, msg.reply);
+        return c.answerApproval(msg.run, msg.cellId, msg.reply);
+      case 'restore':
+        return c.answerRestore(msg.run, msg.accept);
       case 'fork':
-        return c.fork(msg.index, msg.cellId, msg.code);
+        return c.fork(msg.index, msg.cellId, msg.code, msg.id);
       case 'openImage':
         return c.openImage(msg.index, msg.imageId);
       case 'saveImage':
@@ -137,9 +155,9 @@ export class ChatViewProvider implements vscode.WebviewViewProvider, vscode.Disp
       case 'restartKernel':
         return c.restartKernel();
       case 'history':
-        if (msg.action === 'open') return c.open(msg.id);
-        if (msg.action === 'rename') return c.rename(msg.id);
-        return c.delete(msg.id);
+        if (msg.action === 'open') return c.open(msg.conversationId);
+        if (msg.action === 'rename') return c.rename(msg.conversationId);
+        return c.delete(msg.conversationId);
       case 'showHistory':
         return c.history();
       case 'export':
@@ -256,6 +274,7 @@ export class ChatViewProvider implements vscode.WebviewViewProvider, vscode.Disp
   }
 
   dispose(): void {
+    this.disposeView();
     for (const d of this.disposables.splice(0)) d.dispose();
   }
 }

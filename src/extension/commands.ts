@@ -6,11 +6,6 @@ import type { RunEvalArgs } from './eval/runEvalCommand';
 
 export const IMAGE_EXTENSIONS = ['png', 'jpg', 'jpeg', 'webp', 'gif', 'bmp'];
 
-/** Says honestly that a feature has not shipped yet; never fakes a result. */
-function notAvailable(feature: string, hint?: string): void {
-  void vscode.window.showInformationMessage(`CodeDance: ${feature} is not available yet in this build.${hint ? ' ' + hint : ''}`);
-}
-
 export function isImagePath(p: string): boolean {
   return IMAGE_EXTENSIONS.includes(path.extname(p).slice(1).toLowerCase());
 }

@@ -16,6 +16,12 @@ export interface CodeDanceSettings {
   judgeEndpoint: string;
   judgeModel: string;
   numWorkers: number;
+  /** where cells run (core/kernel/sandbox.ts): 'auto' | 'on' | 'off' */
+  sandbox: 'auto' | 'on' | 'off';
+  /** sandboxed cells may reach the network */
+  network: boolean;
+  /** kernel address-space limit, MiB; undefined = automatic (min(8192, half the RAM)); 0 = none */
+  memoryLimitMb: number | undefined;
 }
 
 export function readSettings(scope?: vscode.ConfigurationScope): CodeDanceSettings {
@@ -34,5 +40,8 @@ export function readSettings(scope?: vscode.ConfigurationScope): CodeDanceSettin
     judgeEndpoint: c.get<string>('judge.endpoint', ''),
     judgeModel: c.get<string>('judge.model', 'judge'),
     numWorkers: c.get<number>('eval.numWorkers', 8),
+    sandbox: c.get<'auto' | 'on' | 'off'>('execution.sandbox', 'auto'),
+    network: c.get<boolean>('execution.network', false),
+    memoryLimitMb: c.get<number | null>('execution.memoryLimitMb', null) ?? undefined,
   };
 }

@@ -1,38 +1,22 @@
 /**
- * One exchange (question → turns → cells → answer) rendered from the agent's event stream.
- * A stored exchange is rendered by replaying it as events (`eventsOf`), so live and reopened
- * conversations go through the same code.
+ * One exchange (question → turns → cells → answer) rendered from the agent's event stream as the
+ * panel gets it (`PanelEvent`). A stored exchange is rendered from its replayed events
+ * (`exchangeEvents`), so live and reopened conversations go through the same code.
  */
-import type { AgentEvent } from '../core/agent/events';
-import type { CodeCell, TrajectoryImage } from '../core/trajectory/types';
-import { button, el, formatMs, linkButton } from './dom';
+import type { CodeCell } from '../core/trajectory/types';
+import { CellView, dataUrl, type CellActions } from './cell';
+import { button, el, formatMs } from './dom';
 import { renderMarkdown, splitTurn } from './markdown';
-import type { ApprovalReply, ExchangeView } from './protocol';
+import type { ApprovalReply, PanelEvent } from './protocol';
 
-export interface ExchangeActions {
-  openImage(index: number, imageId: string): void;
-  saveImage(index: number, imageId: string): void;
-  copyImage(dataUrl: string): void;
-  copyText(text: string): void;
-  openCode(code: string): void;
-  fork(index: number, cellId: string, code: string): void;
-  approve(requestId: string, reply: ApprovalReply): void;
+export { dataUrl } from './cell';
+
+export interface ExchangeActions extends CellActions {
+  /** the answer to an approval request of run `run` */
+  approve(run: string, cellId: string, reply: ApprovalReply): void;
+  /** the answer to a request to re-run earlier code (kernel rebuild) of run `run` */
+  restore(run: string, accept: boolean): void;
   openLink(href: string): void;
-  /** whether cells may be edited & re-run now (nothing running, trusted) */
-  canFork(): boolean;
-}
-
-interface CellModel {
-  cell: CodeCell;
-  root: HTMLDetailsElement;
-  statusEl: HTMLElement;
-  codeEl: HTMLElement;
-  stdoutEl: HTMLPreElement;
-  stderrEl: HTMLPreElement;
-  imagesEl: HTMLElement;
-  actionsEl: HTMLElement;
-  startedAt?: number;
-  approvalEl?: HTMLElement;
 }
 
 interface TurnModel {
@@ -45,33 +29,19 @@ interface TurnModel {
   dirty: boolean;
 }
 
-const STATUS_LABEL: Record<string, string> = {
-  pending: 'queued',
-  running: 'running',
-  ok: 'done',
-  error: 'error',
-  timeout: 'timed out',
-  died: 'kernel died',
-  cancelled: 'stopped',
-  skipped: 'skipped',
-};
-
-export function dataUrl(im: { mime: string; data: string }): string {
-  return `data:${im.mime};base64,${im.data}`;
-}
-
 export class ExchangeRenderer {
   readonly root: HTMLElement;
+  private readonly restoreEl: HTMLElement;
   private readonly turnsEl: HTMLElement;
   private readonly footerEl: HTMLElement;
   private readonly turns = new Map<number, TurnModel>();
-  private readonly cells = new Map<string, CellModel>();
+  private readonly cells = new Map<string, CellView>();
   private answerEl?: HTMLElement;
   private rafPending = false;
-  private readonly pendingApprovals = new Map<string, { requestId: string; code: string }>();
   status = 'running';
 
-  constructor(readonly index: number, question: string, images: { mime: string; data: string }[], private readonly actions: ExchangeActions) {
+  /** `run`: the id of the run that makes this exchange live (absent for a stored one) */
+  constructor(readonly index: number, question: string, images: { mime: string; data: string }[], private readonly actions: ExchangeActions, private readonly run?: string) {
     this.root = el('section', { class: 'exchange', 'data-index': String(index), 'aria-label': `Question ${index + 1}` });
     const q = el('div', { class: 'question' });
     q.append(el('div', { class: 'who' }, 'You'));
@@ -81,36 +51,13 @@ export class ExchangeRenderer {
       q.append(row);
     }
     q.append(el('div', { class: 'question-text' }, question));
+    this.restoreEl = el('div', { class: 'restore', hidden: '' });
     this.turnsEl = el('div', { class: 'turns' });
     this.footerEl = el('div', { class: 'exchange-footer', role: 'status' });
-    this.root.append(q, this.turnsEl, this.footerEl);
+    this.root.append(q, this.restoreEl, this.turnsEl, this.footerEl);
   }
 
-  /** A stored exchange as the events that produced it. */
-  static eventsOf(x: ExchangeView): AgentEvent[] {
-    const ev: AgentEvent[] = [];
-    for (const t of x.turns) {
-      ev.push({ type: 'turn_start', turn: t.index, endpoint: t.endpoint });
-      ev.push({ type: 'turn_end', turn: t.index, content: t.content, latencyMs: t.latencyMs, usage: t.usage, discarded: !!t.discarded });
-      for (const c of t.cells) {
-        ev.push({ type: 'tool_call', turn: t.index, cell: c });
-        ev.push({
-          type: 'exec_end',
-          turn: t.index,
-          cellId: c.id,
-          cell: c,
-          result: { status: c.status === 'pending' || c.status === 'running' || c.status === 'skipped' ? 'cancelled' : c.status, stdout: c.stdout, stderr: c.stderr, images: [], durationMs: c.durationMs ?? 0 },
-        });
-      }
-      for (const m of t.malformed) ev.push({ type: 'malformed', turn: t.index, message: m.message });
-    }
-    if (x.answer !== undefined && x.status === 'answered') ev.push({ type: 'answer', turn: x.turns.at(-1)?.index ?? 0, text: x.answer });
-    if (x.error) ev.push({ type: 'error', error: x.error, fatal: true });
-    ev.push({ type: 'done', trajectory: { ...x, messages: [] } });
-    return ev;
-  }
-
-  apply(e: AgentEvent): void {
+  apply(e: PanelEvent): void {
     switch (e.type) {
       case 'start':
         this.setFooter('running', 'Thinking…');
@@ -147,36 +94,35 @@ export class ExchangeRenderer {
       case 'tool_call':
         this.addCell(e.cell);
         break;
+      case 'approval_request': {
+        const run = this.run;
+        if (run) this.cells.get(e.cellId)?.askApproval(e.code, (r) => this.actions.approve(run, e.cellId, r));
+        break;
+      }
       case 'approval': {
         const c = this.cells.get(e.cellId);
-        c?.approvalEl?.remove();
-        if (c && e.decision === 'skip') this.setCellStatus(c, 'skipped');
+        c?.clearApproval();
+        if (c && e.decision === 'skip') c.setStatus('skipped');
         break;
       }
-      case 'exec_start': {
-        const c = this.cells.get(e.cellId);
-        if (c) {
-          c.startedAt = performance.now();
-          c.approvalEl?.remove();
-          this.setCellStatus(c, 'running');
-          c.root.open = true;
-        }
+      case 'restore_request':
+        this.askRestore(e.code);
         break;
-      }
-      case 'exec_output': {
-        const c = this.cells.get(e.cellId);
-        if (c) {
-          const target = e.stream === 'stdout' ? c.stdoutEl : c.stderrEl;
-          target.textContent += e.text;
-          target.hidden = false;
-        }
+      case 'restore':
+        this.restoreEl.hidden = false;
+        this.restoreEl.replaceChildren(
+          el('div', { class: `restore-note ${e.restored ? 'ok' : 'skipped'}`, role: 'status' }, e.restored ? `Kernel rebuilt: re-ran ${e.cells} earlier cell(s).` : `Kernel not rebuilt: the ${e.cells} earlier cell(s) did not run again, so their variables are missing.`),
+        );
         break;
-      }
-      case 'exec_end': {
-        const c = this.cells.get(e.cellId);
-        if (c) this.finishCell(c, e.cell);
+      case 'exec_start':
+        this.cells.get(e.cellId)?.start();
         break;
-      }
+      case 'exec_output':
+        this.cells.get(e.cellId)?.output(e.stream, e.text);
+        break;
+      case 'exec_end':
+        this.cells.get(e.cellId)?.finish(e.cell);
+        break;
       case 'malformed':
         this.turn(e.turn).cellsEl.append(el('div', { class: 'malformed' }, `Malformed tool call: ${e.message}`));
         break;
@@ -187,12 +133,16 @@ export class ExchangeRenderer {
         this.root.append(el('div', { class: 'error-box', role: 'alert' }, `${e.error.name}: ${e.error.message}`));
         break;
       case 'done': {
-        const t = e.trajectory;
+        const t = e.summary;
         this.status = t.status;
-        for (const c of this.cells.values()) if (c.cell.status === 'running' || c.cell.status === 'pending') this.setCellStatus(c, 'cancelled');
+        for (const c of this.cells.values()) {
+          c.clearApproval();
+          if (c.cell.status === 'running' || c.cell.status === 'pending') c.setStatus('cancelled');
+        }
+        if (this.restoreEl.querySelector('.restore-ask')) this.restoreEl.replaceChildren();
         const label: Record<string, string> = {
           answered: 'Answered',
-          max_turns: `No answer after ${t.turns.length} model call(s) (limit ${t.maxTurns})`,
+          max_turns: `No answer after ${t.turns} model call(s) (limit ${t.maxTurns})`,
           cancelled: 'Stopped',
           error: 'Failed',
           running: 'Running',
@@ -206,58 +156,31 @@ export class ExchangeRenderer {
     }
   }
 
-  /** Shows the approval prompt on a queued cell: Run / Edit / Skip with the code shown. */
-  askApproval(requestId: string, cellId: string, code: string): void {
-    const c = this.cells.get(cellId);
-    if (!c) {
-      // the approval request can overtake the cell's tool_call event: show it when the cell arrives
-      this.pendingApprovals.set(cellId, { requestId, code });
-      return;
-    }
-    c.root.open = true;
-    c.approvalEl?.remove();
-    const box = el('div', { class: 'approval', role: 'group', 'aria-label': 'Approve code' });
-    box.append(el('div', { class: 'approval-title' }, 'Run this code in the kernel?'));
-    const editor = el('textarea', { class: 'code-editor', spellcheck: 'false', 'aria-label': 'Code to run', readonly: '' });
-    editor.value = code;
-    editor.rows = Math.min(18, code.split('\n').length + 1);
-    const reply = (r: ApprovalReply) => {
+  /** Earlier code to re-run (kernel rebuild), shown as one batch: Run all / Skip. */
+  private askRestore(code: string[]): void {
+    const run = this.run;
+    if (!run) return;
+    const box = el('div', { class: 'approval restore-ask', role: 'group', 'aria-label': 'Rebuild the kernel' });
+    box.append(el('div', { class: 'approval-title' }, `The kernel is fresh. Run the ${code.length} earlier cell(s) again to rebuild its variables?`));
+    const list = el('details', { class: 'restore-code' });
+    list.append(el('summary', {}, 'Show the code'));
+    for (const c of code) list.append(el('pre', { class: 'code' }, c));
+    const reply = (accept: boolean) => {
       box.querySelectorAll('vscode-button').forEach((b) => b.setAttribute('disabled', ''));
-      this.actions.approve(requestId, r);
+      this.actions.restore(run, accept);
     };
-    const run = button('Run', () => reply(editor.readOnly || editor.value === code ? { action: 'run' } : { action: 'edit', code: editor.value }), { action: 'approve-run' });
-    const edit = button('Edit', () => {
-      editor.readOnly = false;
-      editor.focus();
-      edit.setAttribute('disabled', '');
-    }, { secondary: true, action: 'approve-edit' });
-    const skip = button('Skip', () => reply({ action: 'skip' }), { secondary: true, action: 'approve-skip' });
     const row = el('div', { class: 'button-row' });
-    row.append(run, edit, skip);
-    box.append(editor, row);
-    c.approvalEl = box;
-    c.codeEl.hidden = true;
-    c.root.insertBefore(box, c.codeEl);
-    this.setCellStatus(c, 'pending', 'waiting for approval');
-    run.focus();
-  }
-
-  approvalDone(): void {
-    this.pendingApprovals.clear();
-    for (const c of this.cells.values()) {
-      if (c.approvalEl) {
-        c.approvalEl.remove();
-        c.approvalEl = undefined;
-        c.codeEl.hidden = false;
-      }
-    }
+    const runAll = button('Run all', () => reply(true), { action: 'restore-run' });
+    row.append(runAll, button('Skip', () => reply(false), { secondary: true, action: 'restore-skip' }));
+    box.append(list, row);
+    this.restoreEl.hidden = false;
+    this.restoreEl.replaceChildren(box);
+    runAll.focus();
   }
 
   /** updates elapsed times of running cells */
   tick(): void {
-    for (const c of this.cells.values()) {
-      if (c.cell.status === 'running' && c.startedAt !== undefined) c.statusEl.textContent = `running · ${formatMs(performance.now() - c.startedAt)}`;
-    }
+    for (const c of this.cells.values()) c.tick();
   }
 
   private setFooter(status: string, text: string): void {
@@ -318,110 +241,13 @@ export class ExchangeRenderer {
     );
   }
 
-  private addCell(cell: CodeCell): CellModel {
+  private addCell(cell: CodeCell): CellView {
     const existing = this.cells.get(cell.id);
     if (existing) return existing;
-    const root = el('details', { class: 'cell', 'data-cell': cell.id, open: '' }) as HTMLDetailsElement;
-    const summary = el('summary', { class: 'cell-summary' });
-    const statusEl = el('span', { class: 'cell-status status-pending' }, 'queued');
-    summary.append(el('span', { class: 'cell-title' }, `Python · ${cell.id}`), statusEl);
-    const codeEl = el('pre', { class: 'code' });
-    codeEl.append(el('code', { class: 'language-python' }, cell.code));
-    const stdoutEl = el('pre', { class: 'stdout', 'aria-label': 'stdout' });
-    const stderrEl = el('pre', { class: 'stderr', 'aria-label': 'stderr' });
-    stdoutEl.hidden = true;
-    stderrEl.hidden = true;
-    const imagesEl = el('div', { class: 'cell-images' });
-    const actionsEl = el('div', { class: 'cell-actions' });
-    root.append(summary, codeEl, actionsEl, stdoutEl, stderrEl, imagesEl);
-    const m: CellModel = { cell: { ...cell }, root, statusEl, codeEl, stdoutEl, stderrEl, imagesEl, actionsEl };
-    this.cells.set(cell.id, m);
-    this.turn(cell.turn).cellsEl.append(root);
-    this.renderCellActions(m);
-    const pending = this.pendingApprovals.get(cell.id);
-    if (pending) {
-      this.pendingApprovals.delete(cell.id);
-      this.askApproval(pending.requestId, cell.id, pending.code);
-    }
-    return m;
-  }
-
-  private renderCellActions(c: CellModel): void {
-    const a = this.actions;
-    c.actionsEl.replaceChildren(
-      linkButton('Copy', () => a.copyText(c.cell.code), { title: 'Copy code', action: 'copy-code' }),
-      linkButton('Open in editor', () => a.openCode(c.cell.code), { title: 'Open code in an editor', action: 'open-code' }),
-      linkButton('Edit & re-run', () => this.startFork(c), { title: 'Edit this code and let the model continue from here (fork)', action: 'fork' }),
-    );
-  }
-
-  private startFork(c: CellModel): void {
-    if (!this.actions.canFork()) return;
-    if (c.root.querySelector('.fork-editor')) return;
-    const box = el('div', { class: 'fork-editor' });
-    const editor = el('textarea', { class: 'code-editor', spellcheck: 'false', 'aria-label': 'Edited code' });
-    editor.value = c.cell.code;
-    editor.rows = Math.min(18, c.cell.code.split('\n').length + 1);
-    const row = el('div', { class: 'button-row' });
-    row.append(
-      button('Re-run from here', () => {
-        box.remove();
-        this.actions.fork(this.index, c.cell.id, editor.value);
-      }, { action: 'fork-run' }),
-      button('Cancel', () => box.remove(), { secondary: true }),
-    );
-    box.append(editor, row);
-    c.actionsEl.after(box);
-    editor.focus();
-  }
-
-  private setCellStatus(c: CellModel, status: string, label?: string): void {
-    c.cell.status = status as CodeCell['status'];
-    c.statusEl.className = `cell-status status-${status}`;
-    c.statusEl.textContent = label ?? STATUS_LABEL[status] ?? status;
-  }
-
-  private finishCell(c: CellModel, cell: CodeCell): void {
-    c.cell = { ...cell };
-    c.codeEl.hidden = false;
-    c.approvalEl?.remove();
-    c.approvalEl = undefined;
-    const code = c.codeEl.firstElementChild as HTMLElement;
-    code.textContent = cell.code;
-    let label = STATUS_LABEL[cell.status] ?? cell.status;
-    if (cell.durationMs !== undefined && cell.status !== 'skipped') label += ` · ${formatMs(cell.durationMs)}`;
-    if (cell.originalCode !== undefined) label += ' · edited';
-    this.setCellStatus(c, cell.status, label);
-    c.stdoutEl.textContent = cell.stdout;
-    c.stdoutEl.hidden = !cell.stdout;
-    let stderr = cell.stderr;
-    if (cell.error && cell.status !== 'skipped') stderr += `${stderr ? '\n' : ''}${cell.error.ename}: ${cell.error.evalue}`;
-    c.stderrEl.textContent = stderr;
-    c.stderrEl.hidden = !stderr;
-    c.imagesEl.replaceChildren(...cell.images.map((im) => this.imageFigure(im)));
-    // collapse quiet successful cells without images only when there are many
-  }
-
-  private imageFigure(im: TrajectoryImage): HTMLElement {
-    const fig = el('figure', { class: 'out-image' });
-    const url = dataUrl(im);
-    const open = el('button', { type: 'button', class: 'image-button', title: 'Open full size in an editor tab', 'data-action': 'open-image' });
-    const img = el('img', { src: url, alt: `output image ${im.id}`, loading: 'lazy', decoding: 'async' });
-    if (im.width && im.height) {
-      img.width = im.width;
-      img.height = im.height;
-    }
-    open.append(img);
-    open.addEventListener('click', () => this.actions.openImage(this.index, im.id));
-    const cap = el('figcaption');
-    cap.append(
-      el('span', { class: 'image-size' }, im.width && im.height ? `${im.width}×${im.height}` : ''),
-      linkButton('Open', () => this.actions.openImage(this.index, im.id), { action: 'open-image-link' }),
-      linkButton('Copy', () => this.actions.copyImage(url), { action: 'copy-image' }),
-      linkButton('Save…', () => this.actions.saveImage(this.index, im.id), { action: 'save-image' }),
-    );
-    fig.append(open, cap);
-    return fig;
+    const c = new CellView(cell, this.index, this.actions);
+    this.cells.set(cell.id, c);
+    this.turn(cell.turn).cellsEl.append(c.root);
+    return c;
   }
 
   private showAnswer(text: string): void {

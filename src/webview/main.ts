@@ -3,19 +3,27 @@
  * Renders only what the extension sends (the agent's event stream, through protocol.ts); model
  * text goes through the markdown sanitizer, everything else in as text.
  */
+import * as chrome from './chrome';
 import { button, el, formatBytes, formatMs, linkButton } from './dom';
-import { ExchangeRenderer } from './exchange';
-import type { Attachment, ConversationSummary, ExchangeView, FromWebview, PanelKernelState, PanelState, ToWebview } from './protocol';
+import { ExchangeRenderer, type ExchangeActions } from './exchange';
+import { exchangeEvents } from './panelEvents';
+import type { Attachment, ConversationSummary, ExchangeView, FromWebview, PanelKernelState, PanelState, ToWebview, WebviewRequest } from './protocol';
 
 interface VsCodeApi {
   postMessage(msg: FromWebview): void;
-  getState(): unknown;
-  setState(s: unknown): void;
 }
 declare function acquireVsCodeApi(): VsCodeApi;
 
 const vscode = acquireVsCodeApi();
-const post = (m: FromWebview) => vscode.postMessage(m);
+/** message ids: unique across reloads of this panel (a run outlives the page that started it) */
+const idPrefix = Math.random().toString(36).slice(2, 10);
+let lastId = 0;
+/** Sends a request under a fresh message id; its reply (and a run's events) come back under that id. */
+const post = (m: WebviewRequest): string => {
+  const id = `${idPrefix}-${++lastId}`;
+  vscode.postMessage({ ...m, id });
+  return id;
+};
 
 let state: PanelState | undefined;
 let running = false;
@@ -118,7 +126,7 @@ function renderAttachments(): void {
       const meta = el('div', { class: 'attachment-meta' });
       meta.append(el('span', { class: 'attachment-name', title: a.name }, a.name), el('span', { class: 'attachment-size' }, `${a.width && a.height ? `${a.width}×${a.height} · ` : ''}${formatBytes(a.bytes)}`));
       const remove = el('button', { type: 'button', class: 'remove', title: `Remove ${a.name}`, 'aria-label': `Remove ${a.name}` }, '×');
-      remove.addEventListener('click', () => post({ type: 'removeAttachment', id: a.id }));
+      remove.addEventListener('click', () => post({ type: 'removeAttachment', attachmentId: a.id }));
       box.append(meta, remove);
       return box;
     }),
@@ -168,61 +176,15 @@ function renderToolbar(): void {
 }
 
 function renderBanners(): void {
-  banners.replaceChildren();
-  if (state && !state.trusted) {
-    const b = el('div', { class: 'banner warning', role: 'alert', 'data-banner': 'untrusted' });
-    b.append(
-      el('strong', {}, 'Restricted Mode. '),
-      el('span', {}, 'This workspace is not trusted, so CodeDance runs no code here: no Python kernel starts, and the interpreter, endpoint and approval settings of this workspace are ignored.'),
-    );
-    b.append(button('Trust this workspace…', () => post({ type: 'setup', action: 'trust' }), { action: 'trust' }));
-    banners.append(b);
-  }
+  chrome.renderBanners(banners, state, post);
 }
 
 function renderWalkthrough(): void {
-  walkthroughEl.replaceChildren();
-  walkthroughEl.hidden = !state?.walkthrough || exchanges.length > 0;
-  if (!state || walkthroughEl.hidden) return;
-  const py = state.python;
-  const pyText = py.state === 'ok' ? `${py.python} (Python ${py.version})` : py.state === 'checking' ? 'checking…' : py.message;
-  walkthroughEl.append(
-    el('h2', {}, 'CodeDance'),
-    el('p', {}, 'Ask a question about an image: the model thinks, writes Python, runs it in a Jupyter kernel of your interpreter, looks at the results and answers.'),
-  );
-  const steps = el('ol', { class: 'steps' });
-  const step = (title: string, detail: string, ok: boolean | undefined, action: HTMLElement) => {
-    const li = el('li', { class: ok === undefined ? 'step' : ok ? 'step ok' : 'step todo' });
-    li.append(el('div', { class: 'step-title' }, `${ok ? '✓ ' : ''}${title}`), el('div', { class: 'step-detail' }, detail), action);
-    steps.append(li);
-  };
-  step('Model endpoint', state.endpoint || 'not set', !!state.endpoint, button('Set endpoint…', () => post({ type: 'setup', action: 'setEndpoint' }), { secondary: true, action: 'set-endpoint' }));
-  step('API key (optional for a local vLLM)', state.hasApiKey ? 'stored in SecretStorage' : 'none stored', state.hasApiKey, button('Set API key…', () => post({ type: 'setup', action: 'setApiKey' }), { secondary: true, action: 'set-api-key' }));
-  step('Python interpreter', pyText, py.state === 'ok', button('Pick interpreter…', () => post({ type: 'setup', action: 'pickInterpreter' }), { secondary: true, action: 'pick-interpreter' }));
-  step('Ask', 'Right-click an image in the explorer → "Ask about image", or attach one below.', undefined, button('Ask about an image…', () => post({ type: 'setup', action: 'askAboutImage' }), { action: 'ask-image' }));
-  walkthroughEl.append(steps, linkButton('Hide this guide', () => post({ type: 'setup', action: 'dismissWalkthrough' }), { action: 'dismiss-walkthrough' }));
+  chrome.renderWalkthrough(walkthroughEl, state, exchanges.length > 0, post);
 }
 
 function renderHistory(): void {
-  historyPanel.replaceChildren(el('h3', {}, 'History'));
-  if (!history.length) {
-    historyPanel.append(el('p', { class: 'muted' }, 'No saved conversations in this workspace yet.'));
-    return;
-  }
-  const list = el('ul', { class: 'history-list' });
-  for (const h of history) {
-    const li = el('li', { class: h.id === activeId ? 'active' : '', 'data-conversation': h.id });
-    const open = linkButton(h.title || '(untitled)', () => post({ type: 'history', action: 'open', id: h.id }), { action: 'open-conversation', title: `Open (${h.exchanges} question(s), ${new Date(h.updatedAt).toLocaleString()})` });
-    open.classList.add('history-title');
-    li.append(
-      open,
-      el('span', { class: 'muted' }, new Date(h.updatedAt).toLocaleString()),
-      linkButton('Rename', () => post({ type: 'history', action: 'rename', id: h.id }), { action: 'rename-conversation' }),
-      linkButton('Delete', () => post({ type: 'history', action: 'delete', id: h.id }), { action: 'delete-conversation' }),
-    );
-    list.append(li);
-  }
-  historyPanel.append(list);
+  chrome.renderHistory(historyPanel, history, activeId, post);
 }
 
 function setRunning(r: boolean): void {
@@ -237,44 +199,23 @@ function setRunning(r: boolean): void {
 // Conversation
 // ---------------------------------------------------------------------------------------------
 
-const actions = {
-  openImage: (index: number, imageId: string) => post({ type: 'openImage', index, imageId }),
-  saveImage: (index: number, imageId: string) => post({ type: 'saveImage', index, imageId }),
-  copyImage: (url: string) => void copyImage(url),
-  copyText: (text: string) => post({ type: 'copyText', text }),
-  openCode: (code: string) => post({ type: 'openCode', code }),
-  fork: (index: number, cellId: string, code: string) => post({ type: 'fork', index, cellId, code }),
-  approve: (requestId: string, reply: import('./protocol').ApprovalReply) => post({ type: 'approval', requestId, reply }),
-  openLink: (href: string) => post({ type: 'openLink', href }),
+const actions: ExchangeActions = {
+  openImage: (index, imageId) => void post({ type: 'openImage', index, imageId }),
+  saveImage: (index, imageId) => void post({ type: 'saveImage', index, imageId }),
+  copyImage: (url) => void chrome.copyImage(url, notice),
+  copyText: (text) => void post({ type: 'copyText', text }),
+  openCode: (code) => void post({ type: 'openCode', code }),
+  fork: (index, cellId, code) => void post({ type: 'fork', index, cellId, code }),
+  approve: (run, cellId, reply) => void post({ type: 'approval', run, cellId, reply }),
+  restore: (run, accept) => void post({ type: 'restore', run, accept }),
+  openLink: (href) => void post({ type: 'openLink', href }),
   canFork: () => !running,
 };
-
-async function copyImage(url: string): Promise<void> {
-  try {
-    const blob = await (await fetch(url)).blob();
-    const png = blob.type === 'image/png' ? blob : await toPng(url);
-    await navigator.clipboard.write([new ClipboardItem({ 'image/png': png })]);
-    notice('info', 'Image copied to the clipboard.');
-  } catch (e) {
-    notice('warning', `Copying images is not allowed here (${(e as Error).message}); use Save… or Open instead.`);
-  }
-}
-
-async function toPng(url: string): Promise<Blob> {
-  const img = new Image();
-  img.src = url;
-  await img.decode();
-  const c = document.createElement('canvas');
-  c.width = img.naturalWidth;
-  c.height = img.naturalHeight;
-  c.getContext('2d')!.drawImage(img, 0, 0);
-  return await new Promise<Blob>((res, rej) => c.toBlob((b) => (b ? res(b) : rej(new Error('encoding failed'))), 'image/png'));
-}
 
 function renderConversation(views: ExchangeView[]): void {
   exchanges = views.map((v, i) => {
     const r = new ExchangeRenderer(i, v.question, v.inputImages, actions);
-    for (const e of ExchangeRenderer.eventsOf(v)) r.apply(e);
+    for (const e of exchangeEvents(v)) r.apply(e);
     return r;
   });
   conversationEl.replaceChildren(...exchanges.map((x) => x.root));
@@ -322,13 +263,16 @@ window.addEventListener('message', (ev: MessageEvent<ToWebview>) => {
     case 'notice':
       notice(msg.level, msg.text);
       break;
+    case 'reply':
+      if (msg.error) notice('error', msg.error);
+      break;
     case 'conversation':
       activeId = msg.id;
       renderConversation(msg.exchanges);
       renderHistory();
       break;
     case 'exchangeStart': {
-      const r = new ExchangeRenderer(msg.index, msg.question, msg.images, actions);
+      const r = new ExchangeRenderer(msg.index, msg.question, msg.images, actions, msg.run);
       if (msg.replace && exchanges[msg.index]) {
         exchanges[msg.index].root.replaceWith(r.root);
         for (const old of exchanges.splice(msg.index + 1)) old.root.remove();
@@ -350,7 +294,7 @@ window.addEventListener('message', (ev: MessageEvent<ToWebview>) => {
         renderStatus();
       }
       if (msg.event.type === 'done') {
-        lastUsage = usageText(msg.event.trajectory.usage.totalTokens, msg.event.trajectory.durationMs);
+        lastUsage = usageText(msg.event.summary.usage.totalTokens, msg.event.summary.durationMs);
         renderStatus();
       }
       scrollToEnd();
@@ -368,12 +312,6 @@ window.addEventListener('message', (ev: MessageEvent<ToWebview>) => {
       attachments = msg.items;
       renderAttachments();
       if (msg.focus) input.focus();
-      break;
-    case 'approval':
-      exchanges[msg.index]?.askApproval(msg.requestId, msg.cellId, msg.code);
-      break;
-    case 'approvalDone':
-      for (const x of exchanges) x.approvalDone();
       break;
     case 'history':
       history = msg.items;

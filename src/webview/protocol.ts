@@ -2,10 +2,18 @@
  * The one typed message protocol between the chat webview and the extension.
  * Types only: both sides import it; nothing else crosses the boundary. The extension validates
  * every incoming message once (`chat/validate.ts`) before acting on it.
+ *
+ * Keyed by ids, as Continue's messenger: every message from the webview carries a fresh `id`; the
+ * extension answers each with one `reply` (`replyTo` = that id) when it is handled. A run (ask,
+ * Retry, fork) streams under the id of the request that started it: `exchangeStart` and every
+ * `event` carry it as `run`, and the webview answers the run's approval requests with it.
+ * Approvals are events of the run's stream (after their cell's `tool_call`, never before it);
+ * each output image crosses once (in its cell at `exec_end`); the kernel's state comes only as
+ * `kernel` messages.
  */
 import type { AgentEvent } from '../core/agent/events';
 import type { KernelState } from '../core/kernel/types';
-import type { Trajectory } from '../core/trajectory/types';
+import type { CodeCell, Trajectory, Usage } from '../core/trajectory/types';
 
 /** An image attached in the compose box (bytes stay in the extension; the webview gets a thumbnail). */
 export interface Attachment {
@@ -54,27 +62,46 @@ export type PanelKernelState = KernelState | 'none';
  */
 export type ExchangeView = Omit<Trajectory, 'messages'> & { messages?: never };
 
+/** How a run ended, for the exchange's footer and the status line. */
+export interface RunSummary {
+  status: Trajectory['status'];
+  turns: number;
+  maxTurns: number;
+  usage: Usage;
+  durationMs: number;
+}
+
+/**
+ * An agent event as the panel gets it: `exec_end` without its result (the cell carries the
+ * outputs and images), `done` as a summary; the model's messages (`observation`) and the kernel's
+ * state (`kernel`, sent on its own) stay in the extension.
+ */
+export type PanelEvent =
+  | Exclude<AgentEvent, { type: 'exec_end' | 'done' | 'observation' | 'kernel' }>
+  | { type: 'exec_end'; turn: number; cellId: string; cell: CodeCell }
+  | { type: 'done'; summary: RunSummary };
+
 /** Messages the extension sends to the webview. */
 export type ToWebview =
   | { type: 'init'; state: PanelState }
+  /** the request `replyTo` is handled; `error`: why it failed */
+  | { type: 'reply'; replyTo: string; error?: string }
   | { type: 'notice'; level: 'info' | 'warning' | 'error'; text: string }
-  /** replaces the whole conversation view (open, new chat, reload) */
+  /** replaces the whole conversation view (open, new chat, fork, reload) */
   | { type: 'conversation'; id: string; title: string; exchanges: ExchangeView[] }
-  /** a new exchange starts at `index`; events for it follow. `replace`: it replaces the exchange at index (Retry / fork) */
-  | { type: 'exchangeStart'; index: number; question: string; images: { mime: string; data: string }[]; replace?: boolean }
-  | { type: 'event'; index: number; event: AgentEvent }
+  /** run `run` starts exchange `index`; its events follow. `replace`: it replaces the exchange at index (Retry) */
+  | { type: 'exchangeStart'; run: string; index: number; question: string; images: { mime: string; data: string }[]; replace?: boolean }
+  | { type: 'event'; run: string; index: number; event: PanelEvent }
   | { type: 'running'; running: boolean }
   | { type: 'kernel'; state: PanelKernelState }
   | { type: 'attachments'; items: Attachment[]; focus?: boolean }
-  | { type: 'approval'; requestId: string; index: number; cellId: string; code: string }
-  | { type: 'approvalDone'; requestId: string }
   | { type: 'history'; items: ConversationSummary[]; activeId?: string }
   | { type: 'focusInput' };
 
 export type ApprovalReply = { action: 'run' } | { action: 'skip' } | { action: 'edit'; code: string };
 
-/** Messages the webview sends to the extension. */
-export type FromWebview =
+/** What the webview asks (every message also carries `id`, see `FromWebview`). */
+export type WebviewRequest =
   | { type: 'ready' }
   | { type: 'ask'; question: string }
   | { type: 'stop' }
@@ -85,8 +112,11 @@ export type FromWebview =
   | { type: 'attachData'; name: string; mime: string; data: string }
   /** dropped from the explorer / editor tabs (text/uri-list) */
   | { type: 'attachUris'; uris: string[] }
-  | { type: 'removeAttachment'; id: string }
-  | { type: 'approval'; requestId: string; reply: ApprovalReply }
+  | { type: 'removeAttachment'; attachmentId: string }
+  /** the answer to an `approval_request` event of run `run` */
+  | { type: 'approval'; run: string; cellId: string; reply: ApprovalReply }
+  /** the answer to a `restore_request` event of run `run`: re-run the earlier code or not */
+  | { type: 'restore'; run: string; accept: boolean }
   | { type: 'fork'; index: number; cellId: string; code: string }
   | { type: 'openImage'; index: number; imageId: string }
   | { type: 'saveImage'; index: number; imageId: string }
@@ -94,7 +124,10 @@ export type FromWebview =
   | { type: 'openCode'; code: string }
   | { type: 'openLink'; href: string }
   | { type: 'restartKernel' }
-  | { type: 'history'; action: 'open' | 'rename' | 'delete'; id: string }
+  | { type: 'history'; action: 'open' | 'rename' | 'delete'; conversationId: string }
   | { type: 'showHistory' }
   | { type: 'export'; format: 'ipynb' | 'markdown' }
   | { type: 'setup'; action: 'setEndpoint' | 'setApiKey' | 'pickInterpreter' | 'trust' | 'openSettings' | 'dismissWalkthrough' | 'askAboutImage' | 'toggleApproval' };
+
+/** Messages the webview sends to the extension: a request and its message id. */
+export type FromWebview = WebviewRequest & { id: string };

@@ -5,175 +5,36 @@
  *   an intermediate image appears → the answer; hostile output renders inert and fetches nothing;
  *   Stop mid-run; the approval prompt (Edit → Run); Retry, fork and a follow-up; history survives a window reload;
  *   export to .ipynb (nbformat-valid) and Markdown with images;
+ *   in approval mode "always" a reopened conversation's earlier cells re-run as one approved batch;
  *   an untrusted workspace refuses to run code. Screenshots: test/e2e/.artifacts/chat-*.png.
  */
 import * as assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import type { BrowserContext, Frame, Page } from 'playwright-core';
-import { startFixtureModel, type FixtureModel } from '../fixtures/fixtureModel';
-import { ensureExtensionBuilt, ROOT } from './build';
-import { ensureFixtureWorkspace } from './fixtures/images';
-import {
-  activityBarItem, ARTIFACTS, explorerContextMenu, findWebviewFrame, menuItem, openViewContainer, openWorkbench, paneHeader, removeRunDir, screenshot,
-} from './workbench';
-
-type CodeServerModule = typeof import('../../scripts/codeServer.mjs');
-type Server = Awaited<ReturnType<CodeServerModule['startCodeServer']>>;
-
-const DEV_HOST_TITLE = '[Extension Development Host]';
-const log = (msg: string) => console.log(`      [chat-e2e] ${msg}`);
-
-/** The model runs exactly the code of a ```python block in the question and answers with its last printed line. */
-const withCode = (question: string, code: string) => `${question}\n\`\`\`python\n${code}\n\`\`\``;
-
-const PLOT_CODE = [
-  'import numpy as np',
-  'import matplotlib',
-  'import matplotlib.pyplot as plt',
-  "img = np.asarray(input_image.convert('RGB')).astype(int)",
-  'mask = np.abs(img - np.array([220, 30, 30])).sum(axis=2) < 80',
-  'plt.figure(figsize=(3, 2.4))',
-  "plt.imshow(mask, cmap='gray')",
-  "plt.title('red pixels')",
-  'plt.show()',
-  "print('red_pixels =', int(mask.sum()))",
-].join('\n');
-
-/** Printed by the model's code, then shown as its answer (markdown): must render inert. */
-const HOSTILE_LINE =
-  "<script>window.__pwned=1</script> <img src=x onerror=\"window.__pwned=2\"> [click](javascript:window.__pwned=3) ![remote](http://evil.example.com/pixel.png) <a href=\"http://evil.example.com\" onclick=\"window.__pwned=4\">x</a> **bold**";
+import { ROOT } from './build';
+import { ask, ChatE2E, DEV_HOST_TITLE, exchange, HOSTILE_LINE, log, newChat, PLOT_CODE, showCodeDance, withCode } from './chatHarness';
+import { activityBarItem, explorerContextMenu, menuItem, openViewContainer, openWorkbench, paneHeader, screenshot } from './workbench';
 
 describe('e2e: the chat panel in a real VS Code', function () {
   this.timeout(300_000);
-  let cs: CodeServerModule;
-  let model: FixtureModel;
-  let server: Server | undefined;
-  let runDir: string;
-  let workspace: string;
-  const browsers: BrowserContext[] = [];
-  let page: Page;
-  /** every URL any page or worker of the UI browser asked for */
-  const requests: string[] = [];
-
-  const newBrowser = async (name: string) => {
-    const browser = await cs.launchBrowser({ userDataDir: path.join(runDir, `chromium-${name}`) });
-    browsers.push(browser);
-    browser.on('request', (r) => requests.push(r.url()));
-    return browser;
-  };
-
-  const writeWorkspace = (dir: string, settings: Record<string, unknown>) => {
-    cpSync(ensureFixtureWorkspace(), dir, { recursive: true });
-    mkdirSync(path.join(dir, '.vscode'), { recursive: true });
-    writeFileSync(path.join(dir, '.vscode', 'settings.json'), JSON.stringify(settings, null, 2));
-    return dir;
-  };
-
-  before(async function () {
-    cs = await import('../../scripts/codeServer.mjs');
-    await cs.ensureCodeServer({ log: (m: string) => log(`code-server: ${m}`) });
-    ensureExtensionBuilt(log);
-    mkdirSync(ARTIFACTS, { recursive: true });
-    model = await startFixtureModel({ chunkDelayMs: 2 });
-    runDir = mkdtempSync(path.join(os.tmpdir(), 'codedance-chat-e2e-'));
-    workspace = writeWorkspace(path.join(runDir, 'workspace'), {
-      'codedance.model.endpoints': [model.baseUrl],
-      'codedance.python.interpreter': '/usr/bin/python3',
-      'codedance.execution.approval': 'auto',
-      'codedance.execution.timeoutSeconds': 60,
-    });
-    server = await cs.startCodeServer({
-      workspace,
-      extensionDevelopmentPath: ROOT,
-      runDir: path.join(runDir, 'server'),
-      settings: { 'workbench.colorTheme': 'Default Dark Modern' },
-      log: (m: string) => log(`code-server: ${m}`),
-    });
-    const browser = await newBrowser('ui');
-    page = browser.pages()[0] ?? (await browser.newPage());
-    await openWorkbench(page, server.workbenchUrl(), DEV_HOST_TITLE, activityBarItem(page, 'CodeDance'));
-  });
-
-  after(async function () {
-    this.timeout(30_000);
-    for (const b of browsers) await b.close().catch(() => {});
-    await server?.stop();
-    if (server) cpSync(server.logFile, path.join(ARTIFACTS, 'chat-code-server.log'));
-    await model?.close();
-    if (runDir) await removeRunDir(runDir, log);
-  });
-
-  afterEach(async function () {
-    if (this.currentTest?.state === 'failed' && page) {
-      await screenshot(page, `chat-failed-${this.currentTest.title.replace(/[^a-z0-9]+/gi, '-').toLowerCase().slice(0, 60)}.png`).catch(() => {});
-    }
-  });
-
-  const chatFrame = (p: Page = page, timeoutMs = 30_000): Promise<Frame> => findWebviewFrame(p, '.compose #question', timeoutMs);
-
-  async function ask(frame: Frame, text: string): Promise<void> {
-    await frame.locator('#question').fill(text);
-    await frame.locator('#question').press('Enter');
-  }
-
-  /** the n-th exchange (0-based) of the conversation shown */
-  const exchange = (frame: Frame, n: number) => frame.locator(`section.exchange[data-index="${n}"]`);
-
-  /** Sets the color theme in the user settings file; the workbench reads it when it loads. */
-  function setThemeSetting(theme: string): void {
-    const file = path.join(runDir, 'server', 'udd', 'User', 'settings.json');
-    const cur = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
-    writeFileSync(file, JSON.stringify({ ...cur, 'workbench.colorTheme': theme }, null, 2));
-  }
-
-  /** Shows the CodeDance container; right after a load the restored layout can toggle it shut once. */
-  async function showCodeDance(p: Page): Promise<void> {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        await openViewContainer(p, 'CodeDance');
-        await paneHeader(p, 'Chat').waitFor({ timeout: 10_000 });
-        return;
-      } catch (e) {
-        if (attempt >= 3) throw e;
-        await p.waitForTimeout(1000);
-      }
-    }
-  }
-
-  /** More room for the chat in screenshots: Training Jobs collapsed, a wider side bar. */
-  async function roomForChat(p: Page = page): Promise<void> {
-    const jobs = paneHeader(p, 'Training Jobs');
-    if ((await jobs.getAttribute('aria-expanded').catch(() => null)) === 'true') await jobs.click();
-    const sb = await p.locator('.part.sidebar').boundingBox();
-    if (sb && sb.width < 500) {
-      await p.mouse.move(sb.x + sb.width + 1, sb.y + 300);
-      await p.mouse.down();
-      await p.mouse.move(640, sb.y + 300, { steps: 8 });
-      await p.mouse.up();
-    }
-  }
-
-  /** New chat from the panel's toolbar: each scenario is its own conversation (the fixture model reads the first question only). */
-  async function newChat(frame: Frame): Promise<void> {
-    await frame.locator('[data-action="new-chat"]').click();
-    await frame.waitForFunction(() => document.querySelectorAll('section.exchange').length === 0, undefined, { timeout: 10_000 });
-  }
+  const h = new ChatE2E();
+  h.hooks();
+  const chatFrame = (...args: Parameters<ChatE2E['chatFrame']>) => h.chatFrame(...args);
+  const roomForChat = (...args: Parameters<ChatE2E['roomForChat']>) => h.roomForChat(...args);
 
   it('right-click an image → Ask about image → the code runs in the kernel → an image, then the answer', async () => {
-    await openViewContainer(page, 'Explorer');
-    const menu = await explorerContextMenu(page, 'circles.png');
+    await openViewContainer(h.page, 'Explorer');
+    const menu = await explorerContextMenu(h.page, 'circles.png');
     await menuItem(menu, 'Ask about image').click();
-    await paneHeader(page, 'Chat').waitFor({ timeout: 20_000 });
+    await paneHeader(h.page, 'Chat').waitFor({ timeout: 20_000 });
     await roomForChat();
     const frame = await chatFrame();
     // the image is attached in the compose box, with its size
     const att = frame.locator('.attachment');
     await att.first().waitFor({ timeout: 20_000 });
     assert.match(await att.first().innerText(), /circles\.png[\s\S]*180×140/);
-    await screenshot(page, 'chat-attached-dark.png');
+    await screenshot(h.page, 'chat-attached-dark.png');
 
     const t0 = Date.now();
     await ask(frame, withCode('Which pixels are red? Plot the mask.', PLOT_CODE));
@@ -194,29 +55,29 @@ describe('e2e: the chat panel in a real VS Code', function () {
     assert.match(await x.locator('.exchange-footer').innerText(), /Answered .* tokens/);
     // status line: endpoint, kernel state, usage
     const status = await frame.locator('.status-line').innerText();
-    assert.ok(status.includes(model.baseUrl), status);
+    assert.ok(status.includes(h.model.baseUrl), status);
     assert.match(status, /kernel: (idle|busy)/);
-    assert.ok(model.chatRequests.length >= 2, 'the fixture model answered the requests');
+    assert.ok(h.model.chatRequests.length >= 2, 'the fixture model answered the requests');
     await answer.evaluate((el) => el.scrollIntoView({ block: 'center' }));
-    await screenshot(page, 'chat-answer-dark.png');
+    await screenshot(h.page, 'chat-answer-dark.png');
 
     // click → full size in an editor tab (VS Code's image preview of a file under the extension's storage)
     await x.locator('.cell-images .image-button').first().click();
-    const tab = page.locator('.tabs-container .tab', { hasText: 't0-c0-i0' });
+    const tab = h.page.locator('.tabs-container .tab', { hasText: 't0-c0-i0' });
     await tab.waitFor({ timeout: 15_000 });
-    await page.locator('.statusbar-item', { hasText: 'Whole Image' }).first().waitFor({ timeout: 15_000 }); // the image preview's zoom item
-    await screenshot(page, 'chat-image-tab-dark.png');
+    await h.page.locator('.statusbar-item', { hasText: 'Whole Image' }).first().waitFor({ timeout: 15_000 }); // the image preview's zoom item
+    await screenshot(h.page, 'chat-image-tab-dark.png');
     // "Open in editor": the cell's code in a new Python editor
     await x.locator('.cell [data-action="open-code"]').first().click();
-    await page.locator('.tabs-container .tab', { hasText: /Untitled/ }).waitFor({ timeout: 15_000 });
-    await page.locator('.monaco-editor .view-lines', { hasText: 'plt.show()' }).first().waitFor({ timeout: 15_000 });
+    await h.page.locator('.tabs-container .tab', { hasText: /Untitled/ }).waitFor({ timeout: 15_000 });
+    await h.page.locator('.monaco-editor .view-lines', { hasText: 'plt.show()' }).first().waitFor({ timeout: 15_000 });
   });
 
   it('attaches images by paste, by a drop from the OS and from the explorer (uri list); × removes one', async () => {
     const frame = await chatFrame();
     await newChat(frame);
-    const png = readFileSync(path.join(workspace, 'bars.png')).toString('base64');
-    const jpgUri = `file://${path.join(workspace, 'small_object.jpg')}`;
+    const png = readFileSync(path.join(h.workspace, 'bars.png')).toString('base64');
+    const jpgUri = `file://${path.join(h.workspace, 'small_object.jpg')}`;
     await frame.evaluate(async ({ png, jpgUri }) => {
       const bin = atob(png);
       const bytes = new Uint8Array(bin.length);
@@ -236,7 +97,7 @@ describe('e2e: the chat panel in a real VS Code', function () {
     const names = await frame.locator('.attachment .attachment-name').allInnerTexts();
     assert.deepEqual([...names].sort(), ['dropped.png', 'pasted.png', 'small_object.jpg']);
     assert.match(await frame.locator('.attachment', { hasText: 'pasted.png' }).innerText(), /180×130 · \d/);
-    await screenshot(page, 'chat-attachments-dark.png');
+    await screenshot(h.page, 'chat-attachments-dark.png');
     await frame.locator('.attachment', { hasText: 'dropped.png' }).locator('button.remove').click();
     await frame.waitForFunction(() => document.querySelectorAll('.attachment').length === 2, undefined, { timeout: 10_000 });
     for (const name of ['pasted.png', 'small_object.jpg']) await frame.locator('.attachment', { hasText: name }).locator('button.remove').click();
@@ -246,7 +107,7 @@ describe('e2e: the chat panel in a real VS Code', function () {
   it('renders hostile model output inert: no script runs, nothing is fetched', async () => {
     const frame = await chatFrame();
     const code = `print(${JSON.stringify(HOSTILE_LINE)})`;
-    const before = requests.length;
+    const before = h.requests.length;
     await newChat(frame);
     await ask(frame, withCode('Print this line.', code));
     const x = exchange(frame, 0);
@@ -258,14 +119,14 @@ describe('e2e: the chat panel in a real VS Code', function () {
     assert.equal(await x.locator('.answer script, .answer img, .answer [onerror], .answer [onclick], .turn script, .turn img').count(), 0, html);
     assert.equal(await x.locator('.answer a[href^="javascript"], .answer a[data-href^="javascript"]').count(), 0, html);
     assert.equal(await x.locator('.answer strong').count(), 1, 'markdown still renders');
-    await page.waitForTimeout(1000);
+    await h.page.waitForTimeout(1000);
     assert.equal(await frame.evaluate(() => (window as unknown as { __pwned?: number }).__pwned), undefined, 'a script ran in the webview');
-    const leaked = requests.slice(before).filter((u) => /evil\.example\.com/.test(u));
+    const leaked = h.requests.slice(before).filter((u) => /evil\.example\.com/.test(u));
     assert.deepEqual(leaked, [], 'the webview fetched a remote resource');
     // *.vscode-resource.vscode-cdn.net: the webview's own files, answered by its service worker from code-server
-    const external = requests.filter((u) => /^https?:/.test(u) && !u.startsWith(server!.url) && !u.startsWith(model.baseUrl.replace(/\/v1$/, '')) && !/^https:\/\/[^/]+\.vscode-resource\.vscode-cdn\.net\//.test(u));
+    const external = h.requests.filter((u) => /^https?:/.test(u) && !u.startsWith(h.server!.url) && !u.startsWith(h.model.baseUrl.replace(/\/v1$/, '')) && !/^https:\/\/[^/]+\.vscode-resource\.vscode-cdn\.net\//.test(u));
     assert.deepEqual(external, [], 'requests left the machine');
-    await screenshot(page, 'chat-hostile-dark.png');
+    await screenshot(h.page, 'chat-hostile-dark.png');
   });
 
   it('Stop cancels a running cell at once; the kernel lives on', async () => {
@@ -276,9 +137,9 @@ describe('e2e: the chat panel in a real VS Code', function () {
     const status = x.locator('.cell .cell-status').first();
     await frame.waitForFunction(() => /running/.test(document.querySelector('section.exchange[data-index="0"] .cell .cell-status')?.textContent ?? ''), undefined, { timeout: 60_000 });
     await x.locator('.cell pre.stdout', { hasText: 'sleeping' }).waitFor({ timeout: 20_000 });
-    await page.waitForTimeout(1200); // the elapsed time shows
+    await h.page.waitForTimeout(1200); // the elapsed time shows
     assert.match(await status.innerText(), /running · \d/);
-    await screenshot(page, 'chat-running-dark.png');
+    await screenshot(h.page, 'chat-running-dark.png');
     const t0 = Date.now();
     await frame.locator('vscode-button[data-action="stop"]').click();
     await x.locator('.exchange-footer', { hasText: 'Stopped' }).waitFor({ timeout: 15_000 });
@@ -287,7 +148,7 @@ describe('e2e: the chat panel in a real VS Code', function () {
     assert.ok(ms < 10_000, `Stop took ${ms} ms`);
     assert.match(await status.innerText(), /stopped/);
     await frame.locator('.status-line .kernel', { hasText: /idle/ }).waitFor({ timeout: 15_000 });
-    await screenshot(page, 'chat-stopped-dark.png');
+    await screenshot(h.page, 'chat-stopped-dark.png');
     // the status line's Restart: a fresh kernel, its state shown as it starts
     await frame.locator('.status-line [data-action="restart-kernel"]').click();
     await frame.locator('.notice', { hasText: 'Kernel restarted' }).waitFor({ timeout: 30_000 });
@@ -306,7 +167,7 @@ describe('e2e: the chat panel in a real VS Code', function () {
     const editor = box.locator('textarea');
     assert.equal(await editor.inputValue(), "print('answer', 6 * 7)");
     assert.equal(await box.locator('vscode-button').count(), 3);
-    await screenshot(page, 'chat-approval-dark.png');
+    await screenshot(h.page, 'chat-approval-dark.png');
     await box.locator('vscode-button[data-action="approve-edit"]').click();
     await editor.fill("print('edited', 6 * 7)");
     await box.locator('vscode-button[data-action="approve-run"]').click();
@@ -316,7 +177,7 @@ describe('e2e: the chat panel in a real VS Code', function () {
     assert.match(await x.locator('.cell .cell-status').first().innerText(), /done.*edited/);
     // back to auto for what follows (this direction asks for confirmation)
     await frame.locator('[data-action="approval-mode"]').click();
-    const dialog = page.locator('.monaco-dialog-box');
+    const dialog = h.page.locator('.monaco-dialog-box');
     await dialog.waitFor({ timeout: 10_000 });
     await dialog.locator('.monaco-button', { hasText: 'Run without asking' }).click();
     await frame.locator('[data-action="approval-mode"]', { hasText: 'auto' }).waitFor({ timeout: 10_000 });
@@ -328,14 +189,14 @@ describe('e2e: the chat panel in a real VS Code', function () {
     await ask(frame, withCode('Run this.', "x = 20\nprint('value', x + 1)"));
     const x = exchange(frame, 0);
     await x.locator('.answer', { hasText: 'value 21' }).waitFor({ timeout: 60_000 });
-    const requestsBefore = model.chatRequests.length;
+    const requestsBefore = h.model.chatRequests.length;
     await x.evaluate((el) => el.setAttribute('data-before-retry', ''));
     await frame.locator('[data-action="retry"]').click();
     // the retried exchange replaces the old one in place
     const retried = frame.locator('section.exchange[data-index="0"]:not([data-before-retry])');
     await retried.locator('.answer', { hasText: 'value 21' }).waitFor({ timeout: 60_000 });
     await retried.locator('.exchange-footer', { hasText: 'Answered' }).waitFor({ timeout: 30_000 });
-    assert.equal(model.chatRequests.length, requestsBefore + 1, 'Retry made exactly one model call (the last turn)');
+    assert.equal(h.model.chatRequests.length, requestsBefore + 1, 'Retry made exactly one model call (the last turn)');
 
     await retried.evaluate((el) => el.setAttribute('data-before-fork', ''));
     await exchange(frame, 0).locator('.cell [data-action="fork"]').first().click();
@@ -350,36 +211,36 @@ describe('e2e: the chat panel in a real VS Code', function () {
     // the fork is a new conversation; the original stays in History
     assert.equal(await frame.locator('section.exchange').count(), 1);
     assert.match(await exchange(frame, 0).locator('.cell .cell-status').first().innerText(), /edited/);
-    await screenshot(page, 'chat-fork-dark.png');
+    await screenshot(h.page, 'chat-fork-dark.png');
   });
 
   it('a follow-up continues the conversation: the model gets the earlier exchange, the kernel keeps its variables', async () => {
     const frame = await chatFrame();
     // the forked conversation of the previous test: its cell set x = 20 and printed "forked 40"
     await exchange(frame, 0).locator('.answer', { hasText: 'forked 40' }).waitFor({ timeout: 10_000 });
-    const before = model.chatRequests.length;
+    const before = h.model.chatRequests.length;
     await ask(frame, withCode('And four times x?', "print('again', x * 4)"));
     const answer = exchange(frame, 1).locator('.answer');
     await answer.waitFor({ timeout: 60_000 });
     assert.match(await answer.innerText(), /again 80/, 'x from the earlier exchange is still in the kernel');
     assert.equal(await frame.locator('section.exchange').count(), 2, 'one conversation, two exchanges');
-    const first = model.chatRequests[before].body as { messages: { role: string; content: unknown }[] };
+    const first = h.model.chatRequests[before].body as { messages: { role: string; content: unknown }[] };
     const sent = JSON.stringify(first.messages);
     assert.ok(sent.includes('forked 40') && sent.includes('four times x'), 'the follow-up request carries the earlier exchange, then the new question');
     assert.equal(first.messages.filter((m) => m.role === 'system').length, first.messages[0].role === 'system' ? 1 : 0, 'the system prompt is not repeated');
     await answer.evaluate((el) => el.scrollIntoView({ block: 'center' }));
-    await screenshot(page, 'chat-followup-dark.png');
+    await screenshot(h.page, 'chat-followup-dark.png');
   });
 
   it('history survives a window reload and reopens with its images', async () => {
     // a window reload: the page (and its extension host connection) starts over, in a light theme this time
-    setThemeSetting('Default Light Modern');
-    await openWorkbench(page, server!.workbenchUrl(), DEV_HOST_TITLE, activityBarItem(page, 'CodeDance'));
-    await page.locator('.monaco-workbench.vs').waitFor({ state: 'attached', timeout: 15_000 });
-    await page.waitForTimeout(1000);
-    await showCodeDance(page);
+    h.setThemeSetting('Default Light Modern');
+    await openWorkbench(h.page, h.server!.workbenchUrl(), DEV_HOST_TITLE, activityBarItem(h.page, 'CodeDance'));
+    await h.page.locator('.monaco-workbench.vs').waitFor({ state: 'attached', timeout: 15_000 });
+    await h.page.waitForTimeout(1000);
+    await showCodeDance(h.page);
     await roomForChat();
-    const frame = await chatFrame(page, 40_000);
+    const frame = await chatFrame(h.page, 40_000);
     await frame.locator('[data-action="history"]').click();
     await frame.locator('.history-list li').first().waitFor({ timeout: 20_000 });
     assert.equal(await frame.locator('.history-list li').count(), 6, 'six conversations saved (the fork is one of its own; an empty chat is not saved)');
@@ -392,9 +253,9 @@ describe('e2e: the chat panel in a real VS Code', function () {
     await img.waitFor({ timeout: 10_000 });
     assert.ok((await img.evaluate((el) => (el as HTMLImageElement).naturalWidth)) > 0, 'the stored image loads');
     assert.equal(await frame.locator('section.exchange').count(), 1);
-    await screenshot(page, 'chat-history-light.png');
+    await screenshot(h.page, 'chat-history-light.png');
     await exchange(frame, 0).locator('.answer').evaluate((el) => el.scrollIntoView({ block: 'center' }));
-    await screenshot(page, 'chat-answer-light.png');
+    await screenshot(h.page, 'chat-answer-light.png');
   });
 
   it('exports the reopened conversation as .ipynb (valid nbformat, its real outputs) and as Markdown with its images beside it', async () => {
@@ -406,18 +267,18 @@ describe('e2e: the chat panel in a real VS Code', function () {
     /** Export → VS Code's save dialog (code-server's own, a path in the quick input) → Enter; the file written */
     const exportAs = async (action: string, ext: string): Promise<string> => {
       await frame.locator(`[data-action="${action}"]`).click();
-      const input = page.locator('.quick-input-widget input');
+      const input = h.page.locator('.quick-input-widget input');
       await input.waitFor({ timeout: 15_000 });
       let value = '';
-      for (const t0 = Date.now(); Date.now() - t0 < 10_000; await page.waitForTimeout(100)) {
+      for (const t0 = Date.now(); Date.now() - t0 < 10_000; await h.page.waitForTimeout(100)) {
         value = await input.inputValue().catch(() => '');
         if (value.endsWith(`.${ext}`)) break;
       }
       assert.ok(value.endsWith(`.${ext}`), `the save dialog offers a .${ext} file, got "${value}"`);
       const name = path.basename(value);
-      await page.keyboard.press('Enter');
+      await h.page.keyboard.press('Enter');
       await frame.locator('.notice', { hasText: `Exported ${name}` }).waitFor({ timeout: 15_000 });
-      const file = path.join(workspace, name);
+      const file = path.join(h.workspace, name);
       assert.ok(existsSync(file), `${file} written (the dialog offered ${name} in the workspace)`);
       return file;
     };
@@ -447,15 +308,41 @@ describe('e2e: the chat panel in a real VS Code', function () {
     log(`exported ${path.basename(nbFile)} (${nb.cells} cells, ${nb.pngs} png) and ${path.basename(mdFile)} (${links.length} images)`);
   });
 
+  it('approval mode "always": a follow-up in the reopened conversation first asks once to re-run its earlier cells', async () => {
+    const frame = await chatFrame();
+    // the reopened red-pixel conversation: a fresh kernel, so its cell (which made `mask`) must run again
+    const earlier = /red_pixels = (\d+)/.exec(await exchange(frame, 0).locator('.answer').innerText())![1];
+    await h.setApproval(frame, 'always');
+    await ask(frame, withCode('Count them again.', "print('again', int(mask.sum()))"));
+    const x = exchange(frame, 1);
+    const batch = x.locator('.restore-ask');
+    await batch.waitFor({ timeout: 30_000 });
+    assert.match(await batch.innerText(), /Run the 1 earlier cell\(s\) again/);
+    await batch.locator('summary').click();
+    assert.match(await batch.locator('pre.code').first().innerText(), /mask = np\.abs/);
+    await batch.evaluate((el) => el.scrollIntoView({ block: 'end' }));
+    await screenshot(h.page, 'chat-restore-light.png');
+    await batch.locator('vscode-button[data-action="restore-run"]').click();
+    await x.locator('.restore-note', { hasText: 'Kernel rebuilt: re-ran 1 earlier cell(s).' }).waitFor({ timeout: 60_000 });
+    // then the new cell waits for its own approval, as always
+    const box = x.locator('.cell .approval');
+    await box.waitFor({ timeout: 30_000 });
+    await box.locator('vscode-button[data-action="approve-run"]').click();
+    const answer = x.locator('.answer');
+    await answer.waitFor({ timeout: 60_000 });
+    assert.match(await answer.innerText(), new RegExp(`again ${earlier}`), 'the re-run cell rebuilt `mask`');
+    await h.setApproval(frame, 'auto');
+  });
+
   it('an untrusted workspace refuses to run code and says why', async () => {
-    const untrusted = writeWorkspace(path.join(runDir, 'untrusted'), {
-      'codedance.model.endpoints': [model.baseUrl],
+    const untrusted = h.writeWorkspace(path.join(h.runDir, 'untrusted'), {
+      'codedance.model.endpoints': [h.model.baseUrl],
       'codedance.python.interpreter': '/usr/bin/python3',
       'codedance.execution.approval': 'auto',
     });
-    const s2 = await cs.startCodeServer({ workspace: untrusted, extensionDevelopmentPath: ROOT, trust: true, runDir: path.join(runDir, 'server-untrusted'), settings: { 'workbench.colorTheme': 'Default Light Modern' }, log: (m: string) => log(`code-server (trust on): ${m}`) });
+    const s2 = await h.cs.startCodeServer({ workspace: untrusted, extensionDevelopmentPath: ROOT, trust: true, runDir: path.join(h.runDir, 'server-untrusted'), settings: { 'workbench.colorTheme': 'Default Light Modern' }, log: (m: string) => log(`code-server (trust on): ${m}`) });
     try {
-      const b = await newBrowser('untrusted');
+      const b = await h.newBrowser('untrusted');
       const p = b.pages()[0] ?? (await b.newPage());
       await openWorkbench(p, s2.workbenchUrl(), DEV_HOST_TITLE);
       // VS Code asks whether to trust the folder: decline
@@ -471,13 +358,13 @@ describe('e2e: the chat panel in a real VS Code', function () {
       await banner.waitFor({ timeout: 20_000 });
       assert.match(await banner.innerText(), /not trusted.*runs no code/s);
       assert.equal(await banner.locator('vscode-button[data-action="trust"]').count(), 1, 'offers the trust action');
-      const chatBefore = model.chatRequests.length;
+      const chatBefore = h.model.chatRequests.length;
       await ask(frame, 'How many red circles are there?');
       const notice = frame.locator('.notice.error');
       await notice.waitFor({ timeout: 10_000 });
       assert.match(await notice.innerText(), /not trusted/);
       await p.waitForTimeout(1000);
-      assert.equal(model.chatRequests.length, chatBefore, 'no model request from an untrusted workspace');
+      assert.equal(h.model.chatRequests.length, chatBefore, 'no model request from an untrusted workspace');
       assert.equal(await frame.locator('section.exchange').count(), 0);
       await screenshot(p, 'chat-untrusted-light.png');
     } finally {

@@ -15,7 +15,7 @@ import { buildHostSuite, ensureExtensionBuilt, ROOT } from './build';
 import { ensureFixtureWorkspace } from './fixtures/images';
 import { runHostSuite } from './hostSuite';
 import {
-  activityBarItem, ARTIFACTS, explorerContextMenu, explorerRow, findWebviewFrame, menuItem, notificationToast, openViewContainer, openWorkbench,
+  activityBarItem, ARTIFACTS, explorerContextMenu, explorerRow, findWebviewFrame, menuItem, openViewContainer, openWorkbench,
   paneHeader, removeRunDir, runCommand, screenshot, waitForTextInUi,
 } from './workbench';
 

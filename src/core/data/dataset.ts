@@ -8,7 +8,9 @@
  * Beyond the seed (for the published RL/SFT schemas): without `extra_info.question` the last
  * user message of `prompt`/`messages` is the question (`<image>` removed), and without
  * `extra_info.answer` `reward_model.ground_truth` is the answer. A dataset with neither is
- * refused at open with an error naming the column and the file.
+ * refused at open with an error naming the column and the file; one row without them (or a
+ * JSONL line that is not a JSON object) is a sample with `rowError`, which the eval records as
+ * skipped, with its index and the reason, and goes on.
  */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -56,9 +58,7 @@ export async function openDataset(file: string, opts: { batchRows?: number } = {
       fields = inf.fields;
     } else {
       rowCount = await countJsonlRows(abs);
-      const first = await readJsonlRows(abs).next();
-      columns = first.done ? [] : Object.keys(first.value.row);
-      if (!first.done) fields = Object.fromEntries(Object.entries(first.value.row).map(([k, v]) => [k, v && typeof v === 'object' && !Array.isArray(v) ? Object.keys(v) : []]));
+      ({ columns, fields } = await jsonlColumns(abs));
     }
   } catch (e) {
     if (e instanceof DatasetError) throw e;
@@ -79,6 +79,32 @@ export async function openDataset(file: string, opts: { batchRows?: number } = {
     },
     sha256: () => fileSha256(abs),
   };
+}
+
+/**
+ * The columns (and struct fields) of a JSONL file: the union over its first rows that are JSON
+ * objects, so that one bad or sparse first line does not decide the schema. A file whose first
+ * lines are all unreadable is not JSON Lines: refused.
+ */
+async function jsonlColumns(file: string, scan = 100): Promise<{ columns: string[]; fields: Record<string, string[]> }> {
+  const fields: Record<string, Set<string>> = {};
+  let good = 0;
+  let firstError: string | undefined;
+  let seen = 0;
+  for await (const r of readJsonlRows(file)) {
+    if (++seen > scan) break;
+    if (r.error) {
+      firstError ??= r.error;
+      continue;
+    }
+    good++;
+    for (const [k, v] of Object.entries(r.row)) {
+      const f = (fields[k] ??= new Set());
+      if (v && typeof v === 'object' && !Array.isArray(v)) for (const sub of Object.keys(v)) f.add(sub);
+    }
+  }
+  if (!good && firstError) throw new DatasetError(`${file}: not a JSON Lines file: none of its first ${Math.min(seen, scan)} line(s) is a JSON object (${firstError}); each line must be one JSON object`, file);
+  return { columns: Object.keys(fields), fields: Object.fromEntries(Object.entries(fields).map(([k, v]) => [k, [...v]])) };
 }
 
 function checkSchema(file: string, columns: string[], fields: Record<string, string[]>): void {
@@ -150,33 +176,42 @@ function bytesOf(v: unknown): Uint8Array | undefined {
   return undefined;
 }
 
-function readImagePath(p: string, datasetFile: string): Uint8Array {
+function readImagePath(p: string, datasetFile: string): LoadedImage {
   const tries = path.isAbsolute(p) ? [p] : [path.resolve(path.dirname(datasetFile), p), path.resolve(p)];
-  let last: Error | undefined;
+  let last: NodeJS.ErrnoException | undefined;
   for (const t of tries) {
     try {
-      return readFileSync(t);
+      return { bytes: readFileSync(t), source: t };
     } catch (e) {
-      last = e as Error;
+      last = e as NodeJS.ErrnoException;
+      if (last.code !== 'ENOENT') throw new Error(`image file ${t} could not be read (${last.code ?? last.message})`);
     }
   }
-  throw new Error(`image file not found: ${p} (tried ${tries.join(', ')})${last ? '' : ''}`);
+  throw new Error(`image file not found: ${p} (tried ${tries.join(', ')})`);
 }
 
-/** The first image of the row, as the seed takes it; throws when it cannot be loaded. */
-export function firstImage(images: unknown, datasetFile: string): Uint8Array | undefined {
+/** An image's bytes and where they came from (a file path, or 'inline bytes'). */
+export interface LoadedImage {
+  bytes: Uint8Array;
+  source: string;
+}
+
+const INLINE = 'inline bytes';
+
+/** The first image of the row, as the seed takes it, with its source; throws when it cannot be loaded. */
+export function loadFirstImage(images: unknown, datasetFile: string): LoadedImage | undefined {
   if (images === undefined || images === null) return undefined;
   const direct = bytesOf(images);
-  if (direct) return direct; // the seed: `process_image_from_bytes(image_data)` for non-struct data
+  if (direct) return { bytes: direct, source: INLINE }; // the seed: `process_image_from_bytes(image_data)` for non-struct data
   const first = Array.isArray(images) ? images[0] : images;
   if (first === undefined || first === null) return undefined;
   const raw = bytesOf(first);
-  if (raw) return raw;
+  if (raw) return { bytes: raw, source: INLINE };
   if (typeof first === 'string') return readImagePath(first, datasetFile); // JSONL: a path
   const o = obj(first);
   if (o && ('bytes' in o || 'path' in o)) {
     const b = typeof o.bytes === 'string' && !o.bytes.startsWith('data:') ? (o.bytes ? Buffer.from(o.bytes, 'base64') : undefined) : bytesOf(o.bytes);
-    if (b && b.length) return b;
+    if (b && b.length) return { bytes: b, source: INLINE };
     const p = str(o.path);
     if (!p) throw new Error('the image struct has neither bytes nor path');
     return readImagePath(p, datasetFile);
@@ -184,21 +219,36 @@ export function firstImage(images: unknown, datasetFile: string): Uint8Array | u
   throw new Error(`unrecognized image value (${typeof first})`);
 }
 
+/** The first image's bytes (see loadFirstImage). */
+export function firstImage(images: unknown, datasetFile: string): Uint8Array | undefined {
+  return loadFirstImage(images, datasetFile)?.bytes;
+}
+
+/**
+ * One row as a sample. Never throws: a row without its question or answer, or one that could
+ * not be read, gets `rowError`; an image that does not load, `imageError` (both: skipped).
+ */
 export function toSample(r: DatasetRow, datasetFile: string, fallbackDataSource = 'default'): DatasetSample {
   const row = r.row;
   const extra = obj(row.extra_info) ?? {};
   const reward = obj(row.reward_model) ?? {};
-  const question = str(extra.question) ?? lastUserText(row.prompt ?? row.messages);
-  const answer = str(extra.answer) ?? str(reward.ground_truth);
-  if (question === undefined) throw new DatasetError(`${datasetFile}: row ${r.index}: column 'extra_info.question' is missing (and no user message in 'prompt'/'messages')`, datasetFile, 'extra_info.question');
-  if (answer === undefined) throw new DatasetError(`${datasetFile}: row ${r.index}: column 'extra_info.answer' is missing (and no 'reward_model.ground_truth')`, datasetFile, 'extra_info.answer');
+  const question = r.error ? undefined : (str(extra.question) ?? lastUserText(row.prompt ?? row.messages));
+  const answer = r.error ? undefined : (str(extra.answer) ?? str(reward.ground_truth));
   const ds = str(row.data_source);
-  const sample: DatasetSample = { index: r.index, dataSource: ds ? ds : fallbackDataSource, question, answer, images: [] };
+  const sample: DatasetSample = { index: r.index, dataSource: ds ? ds : fallbackDataSource, question: question ?? '', answer: answer ?? '', images: [] };
+  const where = `${datasetFile}: row ${r.index}`;
+  if (r.error) sample.rowError = `${where}: ${r.error}`;
+  else if (question === undefined) sample.rowError = `${where}: no question ('extra_info.question' is missing or null, and no user message in 'prompt'/'messages')`;
+  else if (answer === undefined) sample.rowError = `${where}: no answer ('extra_info.answer' is missing or null, and no 'reward_model.ground_truth')`;
+  if (sample.rowError) return sample;
   try {
-    const img = firstImage(row.images, datasetFile);
-    if (img) sample.images = [img];
+    const img = loadFirstImage(row.images, datasetFile);
+    if (img) {
+      sample.images = [img.bytes];
+      sample.imageSource = img.source === INLINE ? `the inline image bytes of ${where}` : img.source;
+    }
   } catch (e) {
-    sample.imageError = (e as Error).message;
+    sample.imageError = `${where}: ${(e as Error).message}`;
   }
   return sample;
 }

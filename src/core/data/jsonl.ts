@@ -1,8 +1,11 @@
-/** JSON Lines datasets: one JSON object per line, streamed with readline (bounded memory). */
+/**
+ * JSON Lines datasets: one JSON object per line, streamed with readline (bounded memory).
+ * Blank lines are not rows. A line that is not a JSON object is still a row (it keeps its
+ * index) with `error` set, so that one bad line costs one sample, not the run.
+ */
 import { createReadStream } from 'node:fs';
 import { createInterface } from 'node:readline';
 import type { DatasetRow } from './types';
-import { DatasetError } from './types';
 
 export async function* readJsonlRows(file: string, opts: { start?: number } = {}): AsyncGenerator<DatasetRow> {
   const rl = createInterface({ input: createReadStream(file, { encoding: 'utf8' }), crlfDelay: Infinity });
@@ -11,17 +14,10 @@ export async function* readJsonlRows(file: string, opts: { start?: number } = {}
   try {
     for await (const line of rl) {
       lineNo++;
-      if (!line.trim()) continue;
+      if (/^[ \t\r]*$/.test(line)) continue; // blank: the same test as countJsonlRows
       const i = index++;
       if (i < (opts.start ?? 0)) continue;
-      let row: unknown;
-      try {
-        row = JSON.parse(line);
-      } catch (e) {
-        throw new DatasetError(`${file}:${lineNo}: not valid JSON (${(e as Error).message})`, file);
-      }
-      if (!row || typeof row !== 'object' || Array.isArray(row)) throw new DatasetError(`${file}:${lineNo}: each line must be a JSON object`, file);
-      yield { index: i, row: row as Record<string, unknown> };
+      yield parseJsonlLine(line, i, lineNo);
     }
   } finally {
     rl.close();
@@ -48,4 +44,19 @@ export async function countJsonlRows(file: string): Promise<number> {
       .on('end', () => resolve());
   });
   return n + (inLine ? 1 : 0);
+}
+
+/** One line as a row: a JSON object, or a row with `error` naming the line and the cause. */
+export function parseJsonlLine(line: string, index: number, lineNo: number): DatasetRow {
+  let row: unknown;
+  try {
+    row = JSON.parse(line);
+  } catch (e) {
+    return { index, row: {}, error: `line ${lineNo} is not valid JSON (${(e as Error).message})` };
+  }
+  if (!row || typeof row !== 'object' || Array.isArray(row)) {
+    const got = row === null ? 'null' : Array.isArray(row) ? 'an array' : `a ${typeof row}`;
+    return { index, row: {}, error: `line ${lineNo} is ${got}, not a JSON object` };
+  }
+  return { index, row: row as Record<string, unknown> };
 }

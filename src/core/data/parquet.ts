@@ -80,7 +80,8 @@ export async function parquetInfo(file: string): Promise<ParquetInfo> {
 
 /**
  * Streams rows from `start` on, `batchRows` at a time, reading only `columns` (those present).
- * Bytes columns come as Uint8Array; UTF8 columns as strings.
+ * Bytes columns come as Uint8Array; UTF8 columns as strings. A slice that does not decode
+ * yields its rows with `error` set.
  */
 export async function* readParquetRows(file: string, opts: { columns?: string[]; start?: number; batchRows?: number; maxGroupBytes?: number } = {}): AsyncGenerator<DatasetRow> {
   const { buf, meta } = await open(file);
@@ -98,7 +99,10 @@ export async function* readParquetRows(file: string, opts: { columns?: string[];
       try {
         rows = await parquetReadObjects({ file: buf as never, metadata: meta, columns, rowStart: s, rowEnd: e, utf8: false, useOffsetIndex: true });
       } catch (err) {
-        throw new DatasetError(`${file}: rows ${s}..${e - 1} could not be decoded (${(err as Error).message})`, file);
+        // a damaged page costs its rows, not the run: each becomes a row with `error`
+        const error = `rows ${s}..${e - 1} could not be decoded (${(err as Error).message})`;
+        for (let i = s; i < e; i++) yield { index: i, row: {}, error };
+        continue;
       }
       for (let i = 0; i < rows.length; i++) yield { index: s + i, row: rows[i] };
     }

@@ -4,13 +4,19 @@
  * eval/eval.py reads it (`extra_info.question`, `extra_info.answer`, the first of `images`,
  * `data_source` with the `--data-source` flag as fallback).
  */
+import { CodeDanceError } from '../errors';
 
 export type DatasetFormat = 'parquet' | 'jsonl';
 
-/** One raw row with its zero-based position in the file. */
+/**
+ * One raw row with its zero-based position in the file. A row that cannot be read (a JSONL
+ * line that is not a JSON object, a parquet slice that does not decode) has `error` set and an
+ * empty `row`: the eval records it as a skipped sample and goes on.
+ */
 export interface DatasetRow {
   index: number;
   row: Record<string, unknown>;
+  error?: string;
 }
 
 export interface DatasetSample {
@@ -21,18 +27,22 @@ export interface DatasetSample {
   answer: string;
   /** the first image's bytes (the seed uses only `images[0]`); empty when the row has none */
   images: Uint8Array[];
+  /** where the first image came from (a file path, or the row's inline bytes): error messages name it */
+  imageSource?: string;
   /** set when the image could not be loaded: the seed skips such a row */
   imageError?: string;
+  /** set when the row itself is unusable (not JSON, no question, no answer): skipped, with this reason */
+  rowError?: string;
 }
 
-/** A wrong or missing column: the message names the column and the file. */
-export class DatasetError extends Error {
+/** A dataset that cannot be used (missing, unreadable, a wrong or missing column): the message names the file, and the column. */
+export class DatasetError extends CodeDanceError {
   override name = 'DatasetError';
   constructor(
     message: string,
     readonly file: string,
     readonly column?: string,
   ) {
-    super(message);
+    super('dataset', message);
   }
 }

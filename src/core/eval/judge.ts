@@ -2,8 +2,10 @@
  * The LLM-as-judge client: an OpenAI-compatible endpoint (or several, comma-separated like the
  * seed's `LLM_AS_A_JUDGE_BASE`, balanced by requests in flight through the model layer's
  * EndpointPool, with its retries and back-off on 429/5xx/dropped connections), and a verdict
- * cache keyed by (question, answer, prediction, judge model, prompt hash) kept in a JSONL file
- * so that a re-score costs nothing.
+ * cache kept in a JSONL file. Like the seed, every sample gets its own verdict (temperature 0.3,
+ * a new seed): a verdict is reused only for the same sample (dataset and row) — a resumed or
+ * re-scored sample costs nothing. `cacheScope: 'shared'` reuses a verdict across samples with
+ * the same (question, answer, prediction): cheaper, not the seed's numbers.
  */
 import { createHash } from 'node:crypto';
 import { appendFileSync, existsSync, readFileSync } from 'node:fs';
@@ -20,7 +22,12 @@ export interface JudgeRequest {
   question: string;
   answer: string;
   prediction: string;
+  /** the sample's identity (dataset hash and row): without it, and without a shared cache, nothing is cached */
+  sample?: string;
 }
+
+/** `sample`: a verdict is reused only for the same sample (the seed asks for every sample); `shared`: across samples */
+export type JudgeCacheScope = 'sample' | 'shared';
 
 export interface JudgeReply {
   text: string;
@@ -32,6 +39,8 @@ export interface Judge {
   readonly model: string;
   readonly promptHash: string;
   readonly endpoints: string[];
+  /** which verdicts are reused (absent: 'sample') */
+  readonly cacheScope?: JudgeCacheScope;
   ask(req: JudgeRequest, signal?: AbortSignal): Promise<JudgeReply>;
 }
 
@@ -42,6 +51,8 @@ export interface JudgeOptions {
   apiKey?: string;
   /** JSONL verdict cache; absent = in memory only */
   cacheFile?: string;
+  /** default 'sample' (the seed's behaviour: a verdict per sample) */
+  cacheScope?: JudgeCacheScope;
   /** per-request timeout, ms (default 120000) */
   requestTimeoutMs?: number;
   maxRetries?: number;
@@ -54,8 +65,11 @@ export function judgeEndpointsFrom(explicit: string | string[] | undefined, env:
   return list.map((s) => s.trim()).filter(Boolean);
 }
 
-export function cacheKey(kind: string, question: string, answer: string, prediction: string, model: string, promptHash: string): string {
-  return createHash('sha256').update(JSON.stringify([kind, question, answer, prediction, model, promptHash])).digest('hex');
+/** The verdict cache key; `sample` set = this sample's verdict only (no key: not cached). */
+export function cacheKey(kind: string, question: string, answer: string, prediction: string, model: string, promptHash: string, sample?: string): string {
+  const parts: unknown[] = [kind, question, answer, prediction, model, promptHash];
+  if (sample !== undefined) parts.push({ sample });
+  return createHash('sha256').update(JSON.stringify(parts)).digest('hex');
 }
 
 export class JudgeCache {
@@ -90,6 +104,7 @@ export class HttpJudge implements Judge {
   readonly model: string;
   readonly promptHash = JUDGE_PROMPT_HASH;
   readonly endpoints: string[];
+  readonly cacheScope: JudgeCacheScope;
   private readonly client: ModelClient;
   private readonly cache: JudgeCache;
   stats = { requests: 0, cacheHits: 0, errors: 0 };
@@ -98,6 +113,7 @@ export class HttpJudge implements Judge {
     this.endpoints = judgeEndpointsFrom(opts.endpoints);
     if (!this.endpoints.length) throw new Error('no judge endpoint: pass --judge-url URL (or set LLM_AS_A_JUDGE_BASE, or the codedance.judge.endpoint setting), or score without a judge with --no-judge');
     this.model = opts.model || DEFAULT_JUDGE_MODEL;
+    this.cacheScope = opts.cacheScope ?? 'sample';
     this.client = createChatModel({
       endpoints: this.endpoints,
       apiKey: opts.apiKey,
@@ -109,8 +125,13 @@ export class HttpJudge implements Judge {
   }
 
   async ask(req: JudgeRequest, signal?: AbortSignal): Promise<JudgeReply> {
-    const key = cacheKey(req.kind, req.question, req.answer, req.prediction, this.model, this.promptHash);
-    const hit = this.cache.get(key);
+    const key =
+      this.cacheScope === 'shared'
+        ? cacheKey(req.kind, req.question, req.answer, req.prediction, this.model, this.promptHash)
+        : req.sample !== undefined
+          ? cacheKey(req.kind, req.question, req.answer, req.prediction, this.model, this.promptHash, req.sample)
+          : undefined;
+    const hit = key !== undefined ? this.cache.get(key) : undefined;
     if (hit !== undefined) {
       this.stats.cacheHits++;
       return { text: hit, cached: true };
@@ -125,7 +146,7 @@ export class HttpJudge implements Judge {
         { model: this.model, messages: messages as never, temperature: req.temperature, extra: { seed: Math.floor(Math.random() * 1_000_001) } },
         { signal },
       );
-      this.cache.set(key, r.content ?? '');
+      if (key !== undefined) this.cache.set(key, r.content ?? '');
       return { text: r.content ?? '', cached: false };
     } catch (e) {
       this.stats.errors++;

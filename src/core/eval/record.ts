@@ -1,11 +1,13 @@
 /**
- * One result line, with the seed's fields (eval/eval.py `save_info`) computed from the agent's
- * trajectory, plus our additions under `codedance` (never mixed into the seed's fields).
+ * One result line: the seed's fields (eval/eval.py `save_info`) derived from the agent's
+ * trajectory, plus our additions under `codedance` (never mixed into the seed's fields), the
+ * trajectory itself among them.
  */
-import type { ChatMessage, ContentPart } from '../protocol/types';
-import type { CodeCell, Trajectory } from '../trajectory/types';
+import { createTrajectory } from '../trajectory/create';
+import type { Trajectory } from '../trajectory/types';
 import type { DatasetSample } from '../data/types';
 import type { JudgeResult, ScoreDetail } from './score';
+import { seedFields } from './seedFields';
 
 /** what eval.py writes per sample */
 export interface SeedRecord {
@@ -24,34 +26,6 @@ export interface SeedRecord {
   tool_call_count: number;
   tool_success_count: number;
   tool_success_rate: number | null;
-}
-
-/** A trajectory image whose pixels live in `multi_modal_data.image[ref]` (or nowhere: ref -1). */
-export interface ImageRef {
-  id: string;
-  mime: string;
-  width?: number;
-  height?: number;
-  source: string;
-  ref: number;
-}
-
-export interface StoredCell extends Omit<CodeCell, 'images'> {
-  images: ImageRef[];
-}
-
-export interface StoredTurn {
-  index: number;
-  content: string;
-  latencyMs: number;
-  firstTokenMs?: number;
-  endpoint: string;
-  retries: number;
-  discarded?: boolean;
-  usage?: { promptTokens: number; completionTokens: number; totalTokens: number };
-  cells: StoredCell[];
-  /** the observation text the model got back after this turn (images as "Output image:") */
-  observation?: string;
 }
 
 export interface CodedanceFields {
@@ -79,107 +53,49 @@ export interface CodedanceFields {
   tokens: { prompt: number; completion: number; total: number };
   endpoints: string[];
   finished_at: string;
-  trajectory?: { id: string; model: string; protocol: string; status: string; answer?: string; inputImages: ImageRef[]; turns: StoredTurn[] };
+  /**
+   * The whole run (schema 2+): messages, turns, cells, sampling; every image payload a file ref
+   * into the `images` folder beside the results file (see recordTrajectory.ts). The seed's fields
+   * above are derived from it (seedFields.ts). Schema 1 lines hold an older per-turn copy here,
+   * read through `recordTrajectory`.
+   */
+  trajectory?: Trajectory;
 }
 
 export interface ResultRecord extends SeedRecord {
   codedance: CodedanceFields;
 }
 
-const SUCCESS_ERROR_STRINGS = ['Code executed successfully. No explicit output or figures produced.', 'Error', 'timeout', 'Exception'].map((s) => s.toLowerCase());
-
-export function messageText(m: ChatMessage): string {
-  const c = m.content;
-  if (typeof c === 'string' || c === null) return c ?? '';
-  return (c as ContentPart[])
-    .filter((p): p is Extract<ContentPart, { type: 'text' }> => p.type === 'text')
-    .map((p) => p.text)
-    .join('\n');
-}
-
 /**
- * eval.py's success test for one tool response: none of the error strings (case-insensitive)
- * in its text parts, and no stderr.
+ * A finished sample's result line: the seed's fields derived from the trajectory (seedFields.ts),
+ * the score, and the trajectory itself (images still inline: `storeRecordImages` swaps them for
+ * files before the line is written).
  */
-export function seedToolSuccess(observationText: string, stderr: string): boolean {
-  const t = observationText.toLowerCase();
-  return SUCCESS_ERROR_STRINGS.every((s) => !t.includes(s)) && !stderr.trim();
-}
-
 export function buildRecord(
   sample: DatasetSample,
   traj: Trajectory,
-  observations: Map<number, ChatMessage[]>,
   score: { result: JudgeResult; detail: ScoreDetail } | undefined,
   extra: { attempts: number; timedOut: boolean; latencyMs: number; kernelWaitMs?: number },
 ): ResultRecord {
-  const images: string[] = [];
-  const input = traj.inputImages.map((im) => {
-    images.push(im.data); // eval.py: the input as bare base64 PNG
-    return { id: im.id, mime: im.mime, width: im.width, height: im.height, source: im.source, ref: images.length - 1 };
-  });
-  // eval.py's print_messages: system text, user text (image part omitted), then per model call
-  const system = traj.messages[0] && traj.messages[0].role === 'system' ? messageText(traj.messages[0]) : '';
-  const user = traj.messages[1] && traj.messages[1].role === 'user' ? messageText(traj.messages[1]) : '';
-  const lines: string[] = [`system\n${system}`, `user\n${user}`];
-  let toolCalls = 0;
-  let toolSuccess = 0;
-  let toolErrors = 0;
-  let toolTimeouts = 0;
-  let execMs = 0;
-  let modelMs = 0;
-  const turns: StoredTurn[] = traj.turns.map((t) => {
-    modelMs += t.latencyMs;
-    lines.push(`assistant\n${t.content}`);
-    const obs = observations.get(t.index) ?? [];
-    const cells: StoredCell[] = t.cells.map((c, k) => {
-      toolCalls++;
-      execMs += c.durationMs ?? 0;
-      const text = obs[k] ? messageText(obs[k]) : '';
-      if (seedToolSuccess(text, c.stderr)) toolSuccess++;
-      if (c.status === 'timeout') toolTimeouts++;
-      else if (c.status !== 'ok') toolErrors++;
-      const refs = c.images.map((im) => {
-        images.push(`data:image/png;base64,${im.data}`); // eval.py labels every figure image/png
-        return { id: im.id, mime: im.mime, width: im.width, height: im.height, source: im.source, ref: images.length - 1 };
-      });
-      return { ...c, images: refs };
-    });
-    const obsText = obs.map(messageText).join('\n');
-    // eval.py wraps the tool response in <tool_response> once more for its printout
-    for (const m of obs) lines.push(`user\n<tool_response>\n${messageText(m)}\n</tool_response>`);
-    return {
-      index: t.index,
-      content: t.content,
-      latencyMs: Math.round(t.latencyMs),
-      firstTokenMs: t.firstTokenMs !== undefined ? Math.round(t.firstTokenMs) : undefined,
-      endpoint: t.endpoint,
-      retries: t.retries,
-      discarded: t.discarded,
-      usage: t.usage,
-      cells,
-      observation: obs.length ? obsText : undefined,
-    };
-  });
-  const last = traj.turns.length ? traj.turns[traj.turns.length - 1].content : '';
+  const { figures, ...seed } = seedFields(traj);
   const failed = traj.status === 'error' || traj.status === 'cancelled' || extra.timedOut;
   const outcome: CodedanceFields['outcome'] = extra.timedOut ? 'timeout' : traj.status === 'running' ? 'error' : (traj.status as CodedanceFields['outcome']);
   return {
-    question: sample.question,
+    question: seed.question,
     ground_truth: sample.answer,
-    pred_ans: last,
-    input: '',
-    output: lines.join('\n'),
-    multi_modal_data: { image: images },
+    pred_ans: seed.pred_ans,
+    input: seed.input,
+    output: seed.output,
+    multi_modal_data: seed.multi_modal_data,
     status: failed ? 'error' : 'success',
     index: sample.index,
     acc: score?.result.acc ?? 0,
     judge_score: score?.result.score ?? 0,
     judge_result: score?.result ?? {},
-    try_count: traj.turns.length,
-    tool_call_count: toolCalls,
-    tool_success_count: toolSuccess,
-    tool_success_rate: toolCalls > 0 ? toolSuccess / toolCalls : null,
+    try_count: seed.try_count,
+    tool_call_count: seed.tool_call_count,
+    tool_success_count: seed.tool_success_count,
+    tool_success_rate: seed.tool_success_rate,
     codedance: {
       data_source: sample.dataSource,
       scorer: score?.detail.scorer ?? 'default',
@@ -192,18 +108,31 @@ export function buildRecord(
       error: extra.timedOut ? { name: 'SampleTimeout', message: `the sample did not finish within its time limit` } : traj.error,
       attempts: extra.attempts,
       turns: traj.turns.length,
-      tool_errors: toolErrors,
-      tool_timeouts: toolTimeouts,
+      tool_errors: figures.toolErrors,
+      tool_timeouts: figures.toolTimeouts,
       latency_ms: Math.round(extra.latencyMs),
-      model_ms: Math.round(modelMs),
-      exec_ms: Math.round(execMs),
+      model_ms: Math.round(figures.modelMs),
+      exec_ms: Math.round(figures.execMs),
       kernel_wait_ms: extra.kernelWaitMs !== undefined ? Math.round(extra.kernelWaitMs) : undefined,
       tokens: { prompt: traj.usage.promptTokens, completion: traj.usage.completionTokens, total: traj.usage.totalTokens },
-      endpoints: [...new Set(traj.turns.map((t) => t.endpoint).filter(Boolean))],
+      endpoints: figures.endpoints,
       finished_at: new Date().toISOString(),
-      trajectory: { id: traj.id, model: traj.model, protocol: traj.protocol, status: traj.status, answer: traj.answer, inputImages: input, turns },
+      trajectory: traj,
     },
   };
+}
+
+/** A trajectory for a sample whose run failed before the loop could make one (kernel start failed, …). */
+export function failedTrajectory(sample: DatasetSample, run: { model: string; endpoints: string[]; protocol: string }, e: Error): Trajectory {
+  return createTrajectory({
+    id: `failed-${sample.index}`,
+    question: sample.question,
+    model: run.model,
+    endpoints: run.endpoints,
+    protocol: run.protocol,
+    status: 'error',
+    error: { name: e.name, message: e.message },
+  });
 }
 
 /** A row the seed would drop (its image does not load): recorded, left out of the stats. */

@@ -1,13 +1,14 @@
 /**
  * What the eval report shows, read from a results file (streamed, no vscode): the run's
  * summary and one small row per sample, plus an index of byte offsets so that one sample's
- * full line (trajectory and images) is read only when it is opened.
+ * full line (its trajectory, images from the files beside it) is read only when it is opened.
  */
 import { existsSync, openSync, readSync, closeSync, readFileSync, createReadStream } from 'node:fs';
 import path from 'node:path';
-import type { ReportImage, ReportRun, ReportSampleDetail, ReportSampleRow } from './reportTypes';
+import type { ReportRun, ReportSample, ReportSampleRow } from './reportTypes';
 import type { Trajectory } from '../trajectory/types';
-import type { ImageRef, ResultRecord } from './record';
+import type { ResultRecord } from './record';
+import { recordTrajectory } from './recordTrajectory';
 import { parseResultLine } from './resultsFile';
 import { StatsAccumulator } from './stats';
 
@@ -118,15 +119,14 @@ export function readRecordAt(file: string, at: [number, number]): ResultRecord {
   }
 }
 
-function imageSrc(r: ResultRecord, ref: ImageRef): string {
-  const raw = r.multi_modal_data.image[ref.ref] ?? '';
-  if (raw.startsWith('data:')) return ref.mime === 'image/jpeg' ? raw.replace(/^data:image\/png/, 'data:image/jpeg') : raw;
-  return `data:${ref.mime};base64,${raw}`;
-}
-
-export function sampleDetail(r: ResultRecord, run: 'A' | 'B'): ReportSampleDetail {
-  const t = r.codedance?.trajectory;
-  const img = (x: ImageRef): ReportImage => ({ id: x.id, src: imageSrc(r, x), width: x.width, height: x.height });
+/** One sample for the report's detail view (images inline; a missing image file leaves that image empty). */
+export async function reportSample(r: ResultRecord, file: string, run: 'A' | 'B'): Promise<ReportSample> {
+  const t = await recordTrajectory(r, file, { messages: false, missing: 'empty' });
+  let view: Omit<Trajectory, 'messages'> | undefined;
+  if (t) {
+    const { messages: _messages, ...rest } = t;
+    view = rest;
+  }
   return {
     run,
     index: r.index,
@@ -138,57 +138,14 @@ export function sampleDetail(r: ResultRecord, run: 'A' | 'B'): ReportSampleDetai
     outcome: r.codedance?.outcome ?? r.status,
     judgeText: r.codedance?.judge_text,
     error: r.codedance?.error ? `${r.codedance.error.name}: ${r.codedance.error.message}` : undefined,
-    inputImages: (t?.inputImages ?? []).map(img),
-    turns: (t?.turns ?? []).map((tu) => ({
-      index: tu.index,
-      content: tu.content,
-      latencyMs: tu.latencyMs,
-      discarded: tu.discarded,
-      observation: tu.observation,
-      cells: tu.cells.map((c) => ({ id: c.id, code: c.code, status: c.status, stdout: c.stdout, stderr: c.stderr, error: c.error ? `${c.error.ename}: ${c.error.evalue}` : undefined, durationMs: c.durationMs, images: c.images.map(img) })),
-    })),
-    output: t ? '' : r.output,
+    output: view ? '' : r.output,
+    trajectory: view,
   };
 }
 
-/** The stored sample as a `Trajectory` again (images inlined), e.g. to continue it in the chat panel. */
-export function recordToTrajectory(r: ResultRecord): Trajectory {
-  const t = r.codedance?.trajectory;
-  if (!t) throw new Error(`sample ${r.index} has no trajectory (it was ${r.codedance?.outcome ?? r.status})`);
-  const data = (x: ImageRef) => {
-    const raw = r.multi_modal_data.image[x.ref] ?? '';
-    return raw.replace(/^data:[^,]*,/, '');
-  };
-  const image = (x: ImageRef) => ({ id: x.id, mime: (x.mime === 'image/jpeg' ? 'image/jpeg' : 'image/png') as 'image/png' | 'image/jpeg', data: data(x), width: x.width, height: x.height, source: x.source as never });
-  return {
-    version: 1,
-    id: t.id,
-    createdAt: r.codedance.finished_at,
-    question: r.question,
-    inputImages: t.inputImages.map(image),
-    model: t.model,
-    endpoints: r.codedance.endpoints,
-    protocol: t.protocol,
-    sampling: {},
-    maxTurns: Math.max(7, t.turns.length),
-    messages: [],
-    turns: t.turns.map((tu) => ({
-      index: tu.index,
-      endpoint: tu.endpoint,
-      startedAt: r.codedance.finished_at,
-      latencyMs: tu.latencyMs,
-      firstTokenMs: tu.firstTokenMs,
-      content: tu.content,
-      toolCalls: [],
-      retries: tu.retries,
-      discarded: tu.discarded,
-      usage: tu.usage,
-      cells: tu.cells.map((c) => ({ ...c, images: c.images.map(image) })),
-      malformed: [],
-    })),
-    answer: t.answer,
-    status: (t.status as Trajectory['status']) ?? 'answered',
-    usage: { promptTokens: r.codedance.tokens.prompt, completionTokens: r.codedance.tokens.completion, totalTokens: r.codedance.tokens.total },
-    durationMs: r.codedance.latency_ms,
-  };
+/** The sample's whole trajectory (messages and images inline), e.g. to continue it in the chat panel. */
+export async function sampleTrajectory(r: ResultRecord, file: string): Promise<Trajectory> {
+  const t = await recordTrajectory(r, file);
+  if (!t) throw new Error(`sample ${r.index} has no trajectory (it was ${r.codedance?.outcome ?? r.status}${r.codedance ? '' : ': a results file without CodeDance fields, e.g. written by the seed\'s eval.py'})`);
+  return t;
 }

@@ -1,4 +1,5 @@
 /** What the eval report shows (plain data, shared by the extension host and the report webview). */
+import type { Trajectory } from '../trajectory/types';
 
 export interface ReportSampleRow {
   index: number;
@@ -39,37 +40,14 @@ export interface ReportRun {
   manifest?: Record<string, unknown>;
 }
 
-export interface ReportImage {
-  id: string;
-  src: string;
-  width?: number;
-  height?: number;
-}
-
-export interface ReportCell {
-  id: string;
-  code: string;
-  status: string;
-  stdout: string;
-  stderr: string;
-  error?: string;
-  durationMs?: number;
-  images: ReportImage[];
-}
-
-export interface ReportTurn {
-  index: number;
-  content: string;
-  latencyMs: number;
-  discarded?: boolean;
-  cells: ReportCell[];
-  observation?: string;
-}
-
-export interface ReportSampleDetail {
+/**
+ * One sample opened in the report: the record's verdict and the run itself. The trajectory is
+ * the stored one with its images inline (base64, as in the chat), less its messages (the report
+ * does not show them; "Open in chat" reads the record again and hands over the whole trajectory).
+ */
+export interface ReportSample {
   run: 'A' | 'B';
   index: number;
-  question: string;
   groundTruth: string;
   prediction: string;
   acc: number;
@@ -77,8 +55,8 @@ export interface ReportSampleDetail {
   outcome: string;
   judgeText?: string;
   error?: string;
-  inputImages: ReportImage[];
-  turns: ReportTurn[];
-  /** the seed's `output` text, when there is no trajectory */
+  /** the seed's `question` and `output` text: what there is when the line has no trajectory (the seed's own files) */
+  question: string;
   output: string;
+  trajectory?: Omit<Trajectory, 'messages'>;
 }

@@ -7,6 +7,7 @@
  * tool_reward_component, format_r, ground_truth, answer`); NaN is written as null (JSON has
  * no NaN; the seed's Python writes a bare `NaN` token).
  */
+import type { MathChecker } from './mathCheck';
 import { mathEquivalent, normalizeMathAnswer } from './mathVerify';
 import type { Judge } from './judge';
 import { JUDGE_SYSTEM_PROMPT, JUDGE_TEMPERATURE, judgePrompt, MATH_JUDGE_TEMPERATURE, mathJudgePrompt } from './judgePrompts';
@@ -36,6 +37,8 @@ export interface ScoreDetail {
   judgeError?: string;
   /** the verdict could not be read strictly (strict mode) */
   unparsed?: boolean;
+  /** math rows: which symbolic check ran (the seed's math_verify, or the approximate JS one) */
+  mathCheck?: 'math_verify' | 'approximate';
 }
 
 export interface ScoreOptions {
@@ -44,6 +47,17 @@ export interface ScoreOptions {
   /** strict verdict parsing: the text after the last "Judgement:" must be exactly 0 or 1 */
   strictVerdict?: boolean;
   signal?: AbortSignal;
+  /** the sample's identity for the judge's verdict cache (see JudgeRequest.sample) */
+  sample?: string;
+  /** the math rows' symbolic check (absent: the approximate JS one) */
+  math?: MathChecker;
+}
+
+/** Python's `len(s)`: code points, not UTF-16 units (an emoji counts 1, not 2). */
+export function codePointLength(s: string): number {
+  let n = 0;
+  for (const _ of s) n++;
+  return n;
 }
 
 export function scorerFor(dataSource: string): Scorer {
@@ -155,7 +169,7 @@ async function scoreDefault(scorer: Scorer, s: string, gt: string, question: str
   } else {
     // the seed asks the judge even for an empty answer
     try {
-      const r = await opts.judge.ask({ kind: 'default', prompt: judgePrompt(answer, gt, question), system: JUDGE_SYSTEM_PROMPT, temperature: JUDGE_TEMPERATURE, question, answer: gt, prediction: answer }, opts.signal);
+      const r = await opts.judge.ask({ kind: 'default', prompt: judgePrompt(answer, gt, question), system: JUDGE_SYSTEM_PROMPT, temperature: JUDGE_TEMPERATURE, question, answer: gt, prediction: answer, sample: opts.sample }, opts.signal);
       detail.judgeText = r.text;
       detail.cached = r.cached;
       const v = r.text ? parseVerdict(r.text, opts.strictVerdict) : { acc: 0, unparsed: true };
@@ -167,7 +181,7 @@ async function scoreDefault(scorer: Scorer, s: string, gt: string, question: str
       acc = 0;
     }
   }
-  if (answer.length >= 1000) {
+  if (codePointLength(answer) >= 1000) {
     acc = 0;
     fmt = true;
     detail.method = 'too-long';
@@ -194,14 +208,17 @@ async function scoreMath(s: string, gt: string, question: string, opts: ScoreOpt
     detail.method = 'no-answer';
   } else {
     answer = answers[answers.length - 1].trim();
-    if (await mathEquivalent(gt, answer)) acc = 1;
+    // the seed: rule_math_verify(ground_truth, model_answer), the raw strings
+    const equal = await (opts.math ? opts.math.equivalent(gt, answer) : mathEquivalent(gt, answer));
+    detail.mathCheck = opts.math?.info.mode ?? 'approximate';
+    if (equal) acc = 1;
     else if (!opts.judge) {
       detail.method = 'normalized-match';
       acc = normalizedMatch(normalizeMathAnswer(answer), normalizeMathAnswer(gt)) ? 1 : 0;
     } else {
       detail.method = 'judge';
       try {
-        const r = await opts.judge.ask({ kind: 'math', prompt: mathJudgePrompt(question, gt, answer), temperature: MATH_JUDGE_TEMPERATURE, question, answer: gt, prediction: answer }, opts.signal);
+        const r = await opts.judge.ask({ kind: 'math', prompt: mathJudgePrompt(question, gt, answer), temperature: MATH_JUDGE_TEMPERATURE, question, answer: gt, prediction: answer, sample: opts.sample }, opts.signal);
         detail.judgeText = r.text;
         detail.cached = r.cached;
         const v = parseMathVerdict(r.text);

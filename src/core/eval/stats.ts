@@ -1,7 +1,8 @@
 /**
  * `stats_{model}.json`: the seed's fields computed exactly as eval.py does (over every sample
- * it would have kept: all but the rows whose image failed to load), plus our additions under
- * `codedance`.
+ * it would have kept: all but the skipped rows — unreadable, without an answer, or whose image
+ * does not load), plus our additions under `codedance`: how many rows were skipped, and how
+ * the math rows were checked.
  */
 import type { ResultRecord } from './record';
 
@@ -22,7 +23,12 @@ export interface SeedStats {
 export interface ExtraStats {
   dataset: string;
   scoring: 'llm-judge' | 'no-judge (normalized exact match; not comparable with judged numbers)';
+  /** rows recorded as skipped and left out of the seed's fields (see each line's codedance.error) */
   skipped_samples: number;
+  /** by reason: BadRow (unreadable, no question or answer), ImageLoadError */
+  skipped_by_reason: Record<string, number>;
+  /** the math rows' symbolic check: "math check: math_verify …" or "math check: approximate (…)"; absent when no math row was scored */
+  math_check?: string;
   correct: number;
   per_source: Record<string, { n: number; acc: number; correct: number }>;
   by_try_count: Record<string, { correct: number; incorrect: number }>;
@@ -53,6 +59,7 @@ export function percentile(sorted: number[], p: number): number {
 export class StatsAccumulator {
   private n = 0;
   private skipped = 0;
+  private skippedBy: Record<string, number> = {};
   private success = 0;
   private acc = 0;
   private correct = 0;
@@ -79,6 +86,8 @@ export class StatsAccumulator {
     const c = r.codedance ?? {};
     if (c.skipped) {
       this.skipped++;
+      const why = c.error?.name ?? 'skipped';
+      this.skippedBy[why] = (this.skippedBy[why] ?? 0) + 1;
       this.outcomes.skipped = (this.outcomes.skipped ?? 0) + 1;
       return;
     }
@@ -128,8 +137,11 @@ export class StatsAccumulator {
   get errorCount(): number {
     return this.errors;
   }
+  get skippedCount(): number {
+    return this.skipped;
+  }
 
-  finish(meta: { modelName: string; dataSource: string; dataset: string; judged: boolean }): Stats {
+  finish(meta: { modelName: string; dataSource: string; dataset: string; judged: boolean; mathCheck?: string }): Stats {
     const n = this.n;
     const div = (a: number, b: number) => (b > 0 ? a / b : 0);
     const lat = [...this.latencies].sort((a, b) => a - b);
@@ -150,6 +162,8 @@ export class StatsAccumulator {
         dataset: meta.dataset,
         scoring: meta.judged ? 'llm-judge' : 'no-judge (normalized exact match; not comparable with judged numbers)',
         skipped_samples: this.skipped,
+        skipped_by_reason: this.skippedBy,
+        ...(meta.mathCheck ? { math_check: meta.mathCheck } : {}),
         correct: this.correct,
         per_source: perSource,
         by_try_count: this.byTry,

@@ -6,6 +6,7 @@
  */
 import { existsSync, statSync } from 'node:fs';
 import type WebSocket from 'ws';
+import { redactSecrets } from '../model/redact';
 import { JobNotFoundError, JobsAuthError, JobsError } from './errors';
 import type { ClusterInfo, JobBackend, JobInfo, JobSpec, JobStatus, SubmitResult, TailOptions } from './types';
 import { rayPackageName, zipDirectory } from './zip';
@@ -89,7 +90,10 @@ export class RayJobsBackend implements JobBackend {
   }
 
   private fail(status: number, text: string, what: string, id?: string): never {
-    const msg = text.replace(/\s+/g, ' ').trim().slice(0, 500);
+    // a refusal may echo what it refused (the token, the Authorization header): redacted before it is kept anywhere
+    const msg = redactSecrets(text.replace(/\s+/g, ' ').trim(), [this.opts.token])
+      .replace(/((?:token|authorization)["']?\s*[:=]\s*["']?)[^\s"',;}]{4,}/gi, '$1***')
+      .slice(0, status === 401 || status === 403 ? 200 : 500);
     if (status === 401) throw new JobsAuthError(`Ray dashboard ${this.baseUrl} needs a token (401${msg ? `: ${msg}` : ''}): set one with 'CodeDance: Set Cluster Token' or CODEDANCE_RAY_TOKEN`, 401);
     if (status === 403) throw new JobsAuthError(`Ray dashboard ${this.baseUrl} refused the token (403${msg ? `: ${msg}` : ''}): check the token of this cluster`, 403);
     if (status === 404 && id !== undefined) throw new JobNotFoundError(id, `Ray ${this.baseUrl}`, msg);

@@ -109,6 +109,8 @@ export class SlurmBackend implements JobBackend {
 
   /** The job's output file: StdOut of scontrol, else the file our template names (`*-ID.out` in the jobs folder). */
   private async logPath(id: string): Promise<string> {
+    // the id reaches remote commands (ls, squeue -j): only a Slurm job id gets that far
+    if (!JOB_ID.test(id)) throw new JobNotFoundError(id, this.where, 'a Slurm job id is a number');
     let info: JobInfo | undefined;
     try {
       info = await this.status(id);

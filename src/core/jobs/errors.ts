@@ -1,21 +1,27 @@
 /**
- * Errors of the jobs layer. Each message says which cluster, the cause and the fix; secrets are
- * never in it (redactSecrets runs over every message).
+ * Errors of the jobs layer, subclasses of the one root `CodeDanceError` (src/core/errors.ts).
+ * Each message says which cluster, the cause and the fix; secrets are never in it
+ * (redactSecrets runs over every message).
  */
+import { CodeDanceError } from '../errors';
 import { redactSecrets } from '../model/redact';
 
 export type JobsErrorKind = 'config' | 'connection' | 'auth' | 'notFound' | 'rejected' | 'server' | 'remote';
 
-/** Base of every jobs-layer error; `kind` tells the CLI its exit code and the UI its wording. */
-export class JobsError extends Error {
+/**
+ * Base of every jobs-layer error. `kind` is `config` for a bad cluster profile and `jobs`
+ * otherwise; `code` says how the cluster failed, for the CLI's exit code and the UI's wording.
+ */
+export class JobsError extends CodeDanceError {
   override readonly name: string = 'JobsError';
+  declare readonly code: JobsErrorKind;
   constructor(
-    readonly kind: JobsErrorKind,
+    code: JobsErrorKind,
     message: string,
     readonly status?: number,
     secrets: readonly (string | undefined)[] = [],
   ) {
-    super(redactSecrets(message, secrets));
+    super(code === 'config' ? 'config' : 'jobs', redactSecrets(message, secrets), { code, retryable: code === 'connection' || code === 'server' });
   }
 }
 

@@ -7,4 +7,5 @@ export { createBackend, parseClusterProfile } from './createBackend';
 export { TEMPLATES, buildJob, defaultParams, validateParams, type TemplateId, type TemplateParams, type JobTemplate } from './templates';
 export { renderReview, parseReview, type ReviewDocument } from './review';
 export { renderSbatchScript } from './slurmText';
-export { loadProfiles, profilesFromJson, stripJsonc } from './profiles';
+export { loadProfiles, mergeProfiles, profileEndpoint, profilesFromJson, secretStorageKey, stripJsonc, type LoadedProfiles, type ProfileEntry, type ProfileOrigin } from './profiles';
+export { BackendCache } from './backendCache';

@@ -1,8 +1,8 @@
 /**
  * Host key checking against an OpenSSH known_hosts file (plain and hashed `|1|salt|hash` names,
  * `[host]:port` for ports other than 22), with ssh's StrictHostKeyChecking choices: `yes`
- * refuses unknown hosts, `accept-new` remembers the first key (trust on first use), `no` skips
- * the check. A changed key is always refused.
+ * refuses unknown hosts, `accept-new` remembers the first key (trust on first use), `no` accepts
+ * an unknown key without remembering it. A changed key is always refused, whatever the mode.
  */
 import { createHmac } from 'node:crypto';
 import { appendFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
@@ -53,13 +53,13 @@ export interface HostKeyPolicy {
 
 /** The verdict for this connection; with accept-new, an unknown key is appended to the file. */
 export function verifyHostKey(policy: HostKeyPolicy, host: string, port: number, keyBlob: Buffer): { ok: boolean; verdict: HostKeyVerdict } {
-  if (policy.mode === 'no') return { ok: true, verdict: 'unknown' };
   const name = knownHostsName(host, port);
   const text = existsSync(policy.file) ? readFileSync(policy.file, 'utf8') : '';
   const verdict = checkHostKey(text, name, keyBlob);
   if (verdict === 'known') return { ok: true, verdict };
   if (verdict === 'changed') return { ok: false, verdict };
   if (policy.mode === 'yes') return { ok: false, verdict };
+  if (policy.mode === 'no') return { ok: true, verdict };
   mkdirSync(path.dirname(policy.file), { recursive: true, mode: 0o700 });
   appendFileSync(policy.file, `${text && !text.endsWith('\n') ? '\n' : ''}${name} ${keyType(keyBlob)} ${keyBlob.toString('base64')}\n`, { mode: 0o600 });
   return { ok: true, verdict };

@@ -3,6 +3,7 @@
  * `squeue -o`, `scontrol show job -o` and `sacct -P` read back. (`squeue --json` ignores -j/-t in
  * 22.05, so the text forms are the portable ones.)
  */
+import { JobsError } from './errors';
 import type { JobInfo, JobSpec, JobStatus } from './types';
 
 /** Quotes one word for a POSIX shell. */
@@ -14,7 +15,9 @@ export function shQuote(s: string): string {
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 export function assertEnvNames(env: Record<string, string>): void {
-  for (const k of Object.keys(env)) if (!ENV_NAME.test(k)) throw new Error(`'${k}' is not a valid environment variable name`);
+  for (const k of Object.keys(env)) {
+    if (!ENV_NAME.test(k)) throw new JobsError('config', `env: '${k.replace(/[\r\n]/g, '⏎')}' is not a valid environment variable name: use letters, digits and _ (not starting with a digit)`);
+  }
 }
 
 /** A job name Slurm and file names accept. */
@@ -22,17 +25,56 @@ export function slurmJobName(name: string): string {
   return name.replace(/[^A-Za-z0-9_.-]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 64) || 'codedance';
 }
 
-/** The batch script for a spec: #SBATCH lines, exported env, then the entrypoint. */
+/**
+ * What an `#SBATCH` value may not hold: a line break would end the comment and start a command;
+ * sbatch splits values on spaces and strips quotes; `$`, backticks and backslashes are not
+ * expanded by sbatch, so a value holding them is never what the user meant.
+ */
+const SBATCH_BAD = [
+  { re: /[\r\n]/, what: 'a line break' },
+  { re: { test: (v: string) => [...v].some((c) => c.charCodeAt(0) < 0x20 || c.charCodeAt(0) === 0x7f) }, what: 'a control character' },
+  { re: /\s/, what: 'a space' },
+  { re: /["']/, what: 'a quote' },
+  { re: /`/, what: 'a backtick' },
+  { re: /\$/, what: "a '$' (sbatch does not expand variables or $(…))" },
+  { re: /[\\;|&<>]/, what: 'a shell metacharacter' },
+];
+
+/** Checks one value that becomes `#SBATCH --option=VALUE` text; throws a config error naming the field and the fix. */
+export function sbatchValue(field: string, value: string, fix: string): string {
+  const bad = SBATCH_BAD.find((b) => b.re.test(value));
+  if (bad) throw new JobsError('config', `${field}: ${JSON.stringify(value)} contains ${bad.what}, which cannot go into an #SBATCH line: ${fix}`);
+  if (!value) throw new JobsError('config', `${field}: empty: ${fix}`);
+  return value;
+}
+
+const SLURM_TIME = /^(?:\d+(?:-\d+)?(?::\d+){0,2}|UNLIMITED|INFINITE)$/i;
+
+function wholeNumber(field: string, n: number | undefined): number | undefined {
+  if (n === undefined || n === null) return undefined;
+  if (typeof n !== 'number' || !Number.isInteger(n) || n < 0) throw new JobsError('config', `${field}: ${JSON.stringify(n)} is not a whole number ≥ 0: give a number such as 1`);
+  return n > 0 ? n : undefined;
+}
+
+/** The batch script for a spec: #SBATCH lines, exported env, then the entrypoint. Every value is checked (sbatchValue) or quoted (env). */
 export function renderSbatchScript(spec: JobSpec, opts: { jobsDir: string }): string {
   assertEnvNames(spec.env);
-  const lines = ['#!/bin/bash', `#SBATCH --job-name=${slurmJobName(spec.name)}`, `#SBATCH --output=${opts.jobsDir}/%x-%j.out`];
-  if (spec.partition) lines.push(`#SBATCH --partition=${spec.partition}`);
-  if (spec.nodes && spec.nodes > 0) lines.push(`#SBATCH --nodes=${spec.nodes}`);
+  const jobsDir = sbatchValue('jobsDir', opts.jobsDir, 'use a jobs folder whose path has only letters, digits and / . _ - ~');
+  const lines = ['#!/bin/bash', `#SBATCH --job-name=${slurmJobName(spec.name)}`, `#SBATCH --output=${jobsDir}/%x-%j.out`];
+  if (spec.partition) lines.push(`#SBATCH --partition=${sbatchValue('partition', spec.partition, 'give a partition name as sinfo lists it, e.g. gpu')}`);
+  const nodes = wholeNumber('nodes', spec.nodes);
+  const gpus = wholeNumber('gpusPerNode', spec.gpusPerNode);
+  const cpus = wholeNumber('cpusPerTask', spec.cpusPerTask);
+  if (nodes) lines.push(`#SBATCH --nodes=${nodes}`);
   lines.push('#SBATCH --ntasks-per-node=1');
-  if (spec.gpusPerNode && spec.gpusPerNode > 0) lines.push(`#SBATCH --gpus-per-node=${spec.gpusPerNode}`);
-  if (spec.cpusPerTask && spec.cpusPerTask > 0) lines.push(`#SBATCH --cpus-per-task=${spec.cpusPerTask}`);
-  if (spec.timeLimit) lines.push(`#SBATCH --time=${spec.timeLimit}`);
-  if (spec.workingDir) lines.push(`#SBATCH --chdir=${spec.workingDir}`);
+  if (gpus) lines.push(`#SBATCH --gpus-per-node=${gpus}`);
+  if (cpus) lines.push(`#SBATCH --cpus-per-task=${cpus}`);
+  if (spec.timeLimit) {
+    const t = sbatchValue('timeLimit', spec.timeLimit, 'write the time as D-HH:MM:SS, HH:MM:SS or minutes, e.g. 2-00:00:00');
+    if (!SLURM_TIME.test(t)) throw new JobsError('config', `timeLimit: '${t}' is not a Slurm time: write it as D-HH:MM:SS, HH:MM:SS or minutes, e.g. 2-00:00:00`);
+    lines.push(`#SBATCH --time=${t}`);
+  }
+  if (spec.workingDir) lines.push(`#SBATCH --chdir=${sbatchValue('workingDir', spec.workingDir, 'use a folder path with only letters, digits and / . _ - ~ (sbatch takes it literally)')}`);
   lines.push('', '# generated by CodeDance; edit freely before submitting', 'set -eo pipefail', '');
   for (const [k, v] of Object.entries(spec.env)) lines.push(`export ${k}=${shQuote(v)}`);
   if (Object.keys(spec.env).length) lines.push('');

@@ -4,6 +4,7 @@
  * allocation, then the RL run). A template turns a few parameters into a JobSpec; the user reviews
  * and edits the result (review.ts) before it is submitted.
  */
+import { JobsError } from './errors';
 import type { JobSpec } from './types';
 
 export type TemplateId = 'codedance-rl' | 'codedance-sft' | 'ray-on-slurm';
@@ -66,6 +67,7 @@ export function validateParams(p: TemplateParams): string[] {
   if (!p.trainFiles.trim()) bad.push('trainFiles: empty');
   if (!Number.isInteger(p.nodes) || p.nodes < 1) bad.push('nodes: a whole number ≥ 1');
   if (!Number.isInteger(p.gpusPerNode) || p.gpusPerNode < 0) bad.push('gpusPerNode: a whole number ≥ 0');
+  if (p.timeLimit !== undefined && p.timeLimit !== '' && !/^(?:\d+(?:-\d+)?(?::\d+){0,2}|UNLIMITED|INFINITE)$/i.test(p.timeLimit)) bad.push(`timeLimit: ${JSON.stringify(p.timeLimit)} is not a Slurm time (D-HH:MM:SS, HH:MM:SS or minutes)`);
   for (const u of p.judgeUrl.split(',').map((s) => s.trim()).filter(Boolean)) {
     if (!/^https?:\/\/[^\s]+$/.test(u)) bad.push(`judgeUrl: '${u}' is not an http(s) URL`);
   }
@@ -143,10 +145,10 @@ export function rayOnSlurmPreamble(): string {
 /** The job a template makes for a cluster kind. */
 export function buildJob(id: TemplateId, p: TemplateParams, kind: 'ray' | 'slurm'): JobSpec {
   const problems = validateParams(p);
-  if (problems.length) throw new Error(`template ${id}: ${problems.join('; ')}`);
+  if (problems.length) throw new JobsError('config', `template ${id}: ${problems.join('; ')}`);
   const tpl = TEMPLATES.find((t) => t.id === id);
-  if (!tpl) throw new Error(`unknown template '${id}': use one of ${TEMPLATES.map((t) => t.id).join(', ')}`);
-  if (!tpl.kinds.includes(kind)) throw new Error(`template ${id} is for ${tpl.kinds.join('/')} clusters, not ${kind}`);
+  if (!tpl) throw new JobsError('config', `unknown template '${id}': use one of ${TEMPLATES.map((t) => t.id).join(', ')}`);
+  if (!tpl.kinds.includes(kind)) throw new JobsError('config', `template ${id} is for ${tpl.kinds.join('/')} clusters, not ${kind}`);
   const base: JobSpec = {
     name: p.experimentName,
     entrypoint: '',

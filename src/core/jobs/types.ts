@@ -125,7 +125,7 @@ export interface SlurmClusterProfile {
   partition?: string;
   /** known_hosts file to check the host key against (default ~/.ssh/known_hosts); 'accept-new' style trust on first use is the default */
   knownHosts?: string;
-  /** strict: refuse unknown host keys; accept-new (default): remember the first; no: do not check */
+  /** yes: refuse unknown host keys; accept-new (default): remember the first; no: accept an unknown key without saving it. A changed key is always refused. */
   strictHostKeyChecking?: 'yes' | 'accept-new' | 'no';
 }
 

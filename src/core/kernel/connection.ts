@@ -7,7 +7,8 @@ import { writeFileSync } from 'node:fs';
 import net from 'node:net';
 
 export interface ConnectionInfo {
-  transport: 'tcp';
+  /** 'ipc': unix sockets named `<ip>-<port>` (sandboxed kernels without a network) */
+  transport: 'tcp' | 'ipc';
   ip: string;
   shell_port: number;
   iopub_port: number;
@@ -63,11 +64,30 @@ export async function createConnectionInfo(host = '127.0.0.1'): Promise<Connecti
   };
 }
 
+/**
+ * Unix-socket transport for a kernel without network access: `ip` is a path prefix (in a
+ * folder bound into the sandbox), each socket is `<ip>-<port>`; the ports are just names.
+ */
+export function createIpcConnectionInfo(prefix: string): ConnectionInfo {
+  return {
+    transport: 'ipc',
+    ip: prefix,
+    shell_port: 1,
+    iopub_port: 2,
+    stdin_port: 3,
+    control_port: 4,
+    hb_port: 5,
+    key: randomBytes(32).toString('hex'),
+    signature_scheme: 'hmac-sha256',
+    kernel_name: 'codedance',
+  };
+}
+
 export function writeConnectionFile(file: string, info: ConnectionInfo): void {
   writeFileSync(file, JSON.stringify(info, null, 1), { mode: 0o600 });
 }
 
 export function endpoint(info: ConnectionInfo, channel: Channel): string {
   const port = info[`${channel}_port` as const];
-  return `${info.transport}://${info.ip}:${port}`;
+  return info.transport === 'ipc' ? `ipc://${info.ip}-${port}` : `${info.transport}://${info.ip}:${port}`;
 }

@@ -7,26 +7,27 @@
  *  - KernelLaunchError       the kernel process could not be started or did not become ready
  *  - KernelProtocolError     a Jupyter wire message was malformed or wrongly signed
  *  - KernelSessionError      a session was used wrongly (after dispose, bad input image, cannot restart)
+ *
+ * All are `CodeDanceError`s (src/core/errors.ts): the message is `reason` + "\nFix: " + `fix.text`.
  */
+import { CodeDanceError, type ErrorFix, type ErrorKind } from '../errors';
 
 export interface KernelErrorDetails {
   /** what went wrong, one sentence */
   reason: string;
-  /** what to do about it, one sentence or a command */
-  fix: string;
+  /** what to do about it, one sentence or a command (or the machine-readable form) */
+  fix: string | ErrorFix;
   /** the underlying error, if any */
   error?: unknown;
+  /** whether the same operation may succeed when tried again; default false */
+  retryable?: boolean;
 }
 
-export abstract class KernelError extends Error {
-  /** what went wrong (the message's first part) */
-  readonly reason: string;
-  /** what to do about it (after "Fix: " in the message) */
-  readonly fix: string;
-  constructor(details: KernelErrorDetails) {
-    super(`${details.reason}\nFix: ${details.fix}`, details.error !== undefined ? { cause: details.error } : undefined);
-    this.reason = details.reason;
-    this.fix = details.fix;
+/** Base of the kernel layer's errors (kind `kernel`; `python-env` for PythonEnvironmentError). */
+export abstract class KernelError extends CodeDanceError {
+  declare readonly fix: ErrorFix;
+  constructor(details: KernelErrorDetails, kind: ErrorKind = 'kernel') {
+    super(kind, details.reason, { fix: details.fix, cause: details.error, retryable: details.retryable, separator: '\nFix: ' });
   }
 }
 
@@ -57,7 +58,7 @@ export class PythonEnvironmentError extends KernelError {
     details: KernelErrorDetails,
     readonly tried: InterpreterProbe[],
   ) {
-    super(details);
+    super(details, 'python-env');
   }
 }
 

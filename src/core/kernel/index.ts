@@ -11,6 +11,8 @@
  */
 export type * from './types';
 export { KernelPool } from './pool';
+export { InterpreterPool } from './interpreterPool';
+export type { InterpreterPoolOptions } from './interpreterPool';
 export { JupyterKernelSession, startKernelSession, DEFAULT_TIMEOUT_MS, DEFAULT_MAX_OUTPUT_BYTES } from './session';
 export { resolvePython, probePython, clearPythonProbeCache, DEFAULT_CANDIDATES, REQUIRED_MODULES } from './python';
 export type { ResolvePythonOptions, ResolvedPython } from './python';

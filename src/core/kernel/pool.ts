@@ -3,7 +3,9 @@
  * fresh working folder), so that a question's first cell does not wait for a kernel start.
  * `acquire()` hands over a waiting session at once (or waits for the next one to be ready) and
  * starts a replacement in the background. A session belongs to the caller after acquire: the
- * caller disposes it. `dispose()` shuts down the waiting ones and any handed-out one still alive.
+ * caller disposes it (or gives it back with `release()`). `dispose()` shuts down the sessions
+ * that are waiting, never one that was handed out: its holder may be running a cell in it (an
+ * interpreter change retires the pool, not the conversations' kernels).
  */
 import { KernelSessionError } from './errors';
 import { JupyterKernelSession } from './session';
@@ -18,7 +20,6 @@ interface Slot {
 export class KernelPool {
   private readonly size: number;
   private readonly waiting: Slot[] = [];
-  private readonly all = new Set<JupyterKernelSession>();
   private disposed = false;
   /** the last background start failure, reported by the next acquire that has to wait */
   private lastError: Error | undefined;
@@ -48,10 +49,6 @@ export class KernelPool {
             await s.dispose();
             throw new KernelSessionError({ reason: 'the kernel pool was disposed', fix: 'create a new KernelPool' });
           }
-          this.all.add(s);
-          s.onStateChange((st) => {
-            if (st === 'disposed') this.all.delete(s);
-          });
           slot.session = s;
           return s;
         },
@@ -176,16 +173,15 @@ export class KernelPool {
     }
   }
 
-  /** Shuts down every session this pool started that is still alive, waiting or handed out. */
+  /**
+   * Shuts down the sessions waiting (and those starting, as they become ready); a session given
+   * back later with release() is disposed. Handed-out sessions are their holders' to dispose.
+   */
   async dispose(): Promise<void> {
     if (this.disposed) return;
     this.disposed = true;
     const slots = this.waiting.splice(0);
-    await Promise.all([
-      ...slots.map((s) => s.ready.then((x) => x.dispose(), () => undefined)),
-      ...[...this.all].map((s) => s.dispose()),
-    ]);
-    this.all.clear();
+    await Promise.all(slots.map((s) => s.ready.then((x) => x.dispose(), () => undefined)));
   }
 
   /** the error of the last failed background start, if any */

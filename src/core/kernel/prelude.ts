@@ -1,9 +1,14 @@
 /**
- * GENERATED from prelude.py by embed-prelude.mjs — do not edit here; edit prelude.py and run
- * `node src/core/kernel/embed-prelude.mjs`. The Python source of the kernel prelude (see prelude.py).
+ * GENERATED from prelude/*.py by embed-prelude.mjs — do not edit here; edit the parts in
+ * prelude/ and run `node src/core/kernel/embed-prelude.mjs`. The Python source of the kernel
+ * prelude: the parts concatenated in this order into one module (see prelude/core.py).
  */
-export const PRELUDE_PY: string = String.raw`# CodeDance kernel prelude. Runs once in every ipykernel process (and again after a restart)
-# as the module _codedance; reproduces the executor of the seed's eval/eval.py:
+export const PRELUDE_PARTS: readonly string[] = ["core.py","capture.py","output.py","executor.py","inputs.py","install.py"];
+
+export const PRELUDE_PY: string = String.raw`# CodeDance kernel prelude, part 1 of 6: the module's header, shared state and publishing.
+#
+# The prelude runs once in every ipykernel process (and again after a restart) as the module
+# _codedance; it reproduces the executor of the seed's eval/eval.py:
 #  - one persistent namespace per question (a plain dict, as in the seed: it holds
 #    __builtins__, plt, input_image, input_image_path, input_images and what the code
 #    defines; it is not IPython's user namespace);
@@ -20,23 +25,16 @@ export const PRELUDE_PY: string = String.raw`# CodeDance kernel prelude. Runs on
 # Images are sent as display_data as soon as they are captured, tagged in metadata
 # {"codedance": {"kind": "image", "source": ..., "seq": n}}; the client orders them as the seed
 # does (last expression, then figures, then .show(), then other display() calls). At the end of
-# each cell one display_data of type application/vnd.codedance.result+json reports the outcome.
+# each cell the result record (application/vnd.codedance.result+json) reports the outcome.
 #
-# This file is the source of truth; prelude.ts embeds it verbatim (a unit test checks they match).
-# Keep it free of backticks and dollar-brace sequences so it embeds in a TS template literal.
+# The parts (this folder, in the order of PRELUDE_PARTS in embed-prelude.mjs) are concatenated
+# into ONE module: a name defined in one part is used by the others. prelude.ts embeds them
+# (a unit test checks it matches). Keep them free of backticks and dollar-brace sequences so
+# they embed in a TS template literal.
 
-import ast
 import base64
-import builtins
-import io
-import json
-import linecache
-import os
-import signal
 import struct
 import sys
-import threading
-import traceback
 
 EXIT_NOTE = "\nNOTE: Code execution was halted by a call to exit() or quit(). Do not use exit() or quit() in your code."
 RESULT_MIME = "application/vnd.codedance.result+json"
@@ -110,6 +108,12 @@ def _emit(source, fmt, raw, width, height):
     if cell is not None:
         cell.emit(source, fmt, raw, width, height)
 
+
+# CodeDance kernel prelude, part 2 of 6: capturing images the way eval.py does
+# (plt.show(), Image.show(), display(), the last expression's value). See core.py.
+
+import io
+import sys
 
 # ----------------------------------------------------------------------------------------------
 # capture: plt.show(), Image.show(), display(), last expression (eval.py semantics)
@@ -249,6 +253,11 @@ def _display(*objs, **_kwargs):
             print(f"ERROR: Failed to display {type(obj).__name__}: {e}\n", file=sys.stderr)
 
 
+# CodeDance kernel prelude, part 3 of 6: what a cell may not do (exit(), input()) and its
+# capped, briefly held stdout/stderr. See core.py.
+
+import threading
+
 # ----------------------------------------------------------------------------------------------
 # sandbox patches (active only while a cell runs, as in the seed)
 # ----------------------------------------------------------------------------------------------
@@ -385,6 +394,19 @@ def _release_later(stream):
     except Exception:
         return False
 
+
+# CodeDance kernel prelude, part 4 of 6: running one cell (eval.py's executor), its error
+# report, and the do_execute hook that skips IPython's run_cell for our cells. See core.py.
+
+import ast
+import base64
+import builtins
+import json
+import linecache
+import os
+import signal
+import sys
+import traceback
 
 def _clean_tb(te):
     """drops the prelude's own frames from a TracebackException (and its chain)"""
@@ -553,6 +575,15 @@ def _hook_do_execute(kernel):
     kernel.do_execute = do_execute
 
 
+# CodeDance kernel prelude, part 5 of 6: the question's input images (eval.py's
+# preparation, Qwen smart resize) and resetting a kernel for the next question. See core.py.
+
+import base64
+import builtins
+import io
+import json
+import os
+
 # ----------------------------------------------------------------------------------------------
 # input images (eval.py's preparation, Qwen smart resize)
 # ----------------------------------------------------------------------------------------------
@@ -683,6 +714,16 @@ def reset(payload_b64):
         result["error"] = _describe_error(e)
     _publish({RESULT_MIME: result}, {"codedance": {"kind": "result"}})
 
+
+# CodeDance kernel prelude, part 6 of 6: install() (memory limit, matplotlib Agg, the
+# namespace, the parent watchdog, the hooks). See core.py.
+
+import base64
+import builtins
+import json
+import os
+import sys
+import threading
 
 # ----------------------------------------------------------------------------------------------
 # install

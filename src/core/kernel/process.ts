@@ -1,11 +1,11 @@
 /**
- * The kernel OS process: `python -m ipykernel_launcher -f conn.json`, in its own process group
+ * The kernel OS process (the command line comes from launch.ts), in its own process group
  * (so a terminal Ctrl+C reaches Node, not the kernel, and a kill reaches the kernel's own
  * children too), with exit detection and a tail of what it wrote to stdout/stderr.
  *
  * Orphans: every live kernel is registered; on Node's 'exit' all of them are SIGKILLed and
  * their folders removed. If Node dies without running 'exit' handlers (SIGKILL), the prelude's
- * parent watchdog ends the kernel within a second (see prelude.py).
+ * parent watchdog ends the kernel within a second (see prelude/install.py).
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -21,13 +21,18 @@ export interface ExitInfo {
   outputTail: string;
 }
 
-export interface LaunchOptions {
-  python: string;
-  connectionFile: string;
+/** What to spawn: built by launch.ts (`launchKernel`), which owns the command line. */
+export interface ProcessSpec {
+  /** the executable: the interpreter, or a wrapper that runs it (a sandbox) */
+  command: string;
+  args: string[];
   cwd: string;
   env: Record<string, string | undefined>;
-  /** extra ipykernel/traitlets arguments */
-  extraArgs?: string[];
+  /** the interpreter's PID when it is not the spawned process (a sandbox: the interpreter
+   * inside it); SIGINT goes there, and `pid` reports it */
+  innerPid?: (childPid: number) => number | undefined;
+  /** the process runs in a sandbox (sandbox.ts): it sees only the folders bound at launch */
+  sandboxed?: boolean;
 }
 
 const TAIL_BYTES = 16 * 1024;
@@ -168,10 +173,15 @@ export class KernelProcess {
   private exitInfo: ExitInfo | undefined;
   private spawnError: Error | undefined;
 
-  constructor(opts: LaunchOptions) {
+  readonly sandboxed: boolean;
+  private readonly innerPid: ((childPid: number) => number | undefined) | undefined;
+  private innerPidFound: number | undefined;
+
+  constructor(opts: ProcessSpec) {
     installExitHook();
-    const args = ['-m', 'ipykernel_launcher', '-f', opts.connectionFile, ...(opts.extraArgs ?? [])];
-    this.child = spawn(opts.python, args, {
+    this.sandboxed = opts.sandboxed === true;
+    this.innerPid = opts.innerPid;
+    this.child = spawn(opts.command, opts.args, {
       cwd: opts.cwd,
       env: opts.env as NodeJS.ProcessEnv,
       detached: true, // own process group
@@ -188,6 +198,12 @@ export class KernelProcess {
       const done = (code: number | null, signal: NodeJS.Signals | null) => {
         if (this.exitInfo) return;
         liveProcesses.delete(this.child);
+        // bwrap exits with 128+N when the sandboxed interpreter was killed by signal N
+        if (this.sandboxed && code !== null && code > 128 && !signal) {
+          const sig = code - 128;
+          const name = Object.entries(os.constants.signals).find(([, n]) => n === sig)?.[0] as NodeJS.Signals | undefined;
+          if (name) [code, signal] = [null, name];
+        }
         const description = this.spawnError ? `could not be started (${this.spawnError.message})` : describeExit(code, signal);
         this.exitInfo = { code, signal, description, outputTail: this.tail };
         resolve(this.exitInfo);
@@ -206,8 +222,14 @@ export class KernelProcess {
     });
   }
 
+  /** the interpreter's PID (inside a sandbox: its PID on this host, once it runs) */
   get pid(): number | undefined {
-    return this.child.pid;
+    return this.innerPid ? (this.interpreterPid() ?? this.child.pid) : this.child.pid;
+  }
+
+  private interpreterPid(): number | undefined {
+    if (this.innerPidFound === undefined && this.alive) this.innerPidFound = this.innerPid!(this.child.pid!);
+    return this.innerPidFound;
   }
 
   get alive(): boolean {
@@ -226,7 +248,10 @@ export class KernelProcess {
   interrupt(): void {
     if (!this.alive) return;
     try {
-      this.child.kill('SIGINT');
+      if (this.innerPid) {
+        const pid = this.interpreterPid();
+        if (pid !== undefined) process.kill(pid, 'SIGINT');
+      } else this.child.kill('SIGINT');
     } catch {
       /* gone */
     }

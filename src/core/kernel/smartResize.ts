@@ -2,7 +2,7 @@
  * Qwen's "smart resize" (qwen_vl_utils, as copied into the seed's eval.py), in TypeScript, with
  * Python's float semantics: `round` is round-half-to-even, `/` and `math.sqrt` are IEEE doubles
  * in both languages, so the results are identical. The kernel does the actual resize in Python
- * (prelude.py `smart_resize`); this mirror lets callers know the size without a kernel, and the
+ * (prelude/inputs.py `smart_resize`); this mirror lets callers know the size without a kernel, and the
  * golden tests compare the two.
  */
 

@@ -4,6 +4,9 @@
  * No `vscode` import anywhere under src/core.
  */
 
+import type { RedactOptions } from './redact';
+import type { SandboxMode } from './sandbox';
+
 /** An image the executed code produced (plt.show(), Image.show(), display(), last expression). */
 export interface OutputImage {
   mime: 'image/png' | 'image/jpeg';
@@ -117,9 +120,24 @@ export type KernelState = 'starting' | 'idle' | 'busy' | 'dead' | 'disposed';
 
 /** Knobs shared by sessions and pools; every one is optional. */
 export interface KernelTuning {
-  /** address-space limit of the kernel process (RLIMIT_AS), MiB; default none. A cell that
-   * allocates past it gets MemoryError and the kernel lives on. */
+  /** address-space limit of the kernel process (RLIMIT_AS, set before it starts so the code
+   * cannot raise it), MiB; default min(8192, half the RAM); 0: none. A cell that allocates past
+   * it gets MemoryError and the kernel lives on. */
   memoryLimitMb?: number;
+  /** where cells run: 'auto' (default) a bubblewrap sandbox where one works, else unsandboxed;
+   * 'on' refuse to start without it; 'off' never (see sandbox.ts) */
+  sandbox?: SandboxMode;
+  /** let sandboxed code reach the network; default false */
+  network?: boolean;
+  /** CPU seconds over the kernel process's life (RLIMIT_CPU); default none */
+  cpuTimeLimitS?: number;
+  /** processes and threads inside the sandbox (RLIMIT_NPROC); default 1024; 0: none */
+  maxProcesses?: number;
+  /** names of host variables the kernel may see beyond the allow-list (e.g. 'HF_TOKEN') */
+  passEnv?: string[];
+  /** secret values replaced with *** in every text output of a cell; default: the secret-looking
+   * variables of process.env; false: nothing is redacted */
+  redact?: RedactOptions | false;
   /** per-cell cap on each of stdout and stderr, bytes; default 1 MiB */
   maxOutputBytes?: number;
   /** how the last expression's image is encoded: 'jpeg' as eval.py (default) or 'png' as the training tool */
@@ -141,7 +159,7 @@ export interface KernelSessionOptions extends KernelTuning {
   python: string;
   /** root under which the session's working folder is made; default os.tmpdir() */
   workRoot?: string;
-  /** extra environment for the kernel process (on top of process.env) */
+  /** extra environment for the kernel process (on top of the allow-listed host variables) */
   env?: Record<string, string>;
 }
 

@@ -40,17 +40,38 @@ interface Slot {
   coolingUntil: number;
 }
 
-/** Normalizes one base URL: trimmed, no trailing slash, http(s) only. */
+/**
+ * Normalizes one base URL: trimmed, no trailing slash, http(s) only, no `user:password@`
+ * (a password in a URL ends up in settings files, logs and shell history: keys belong in the
+ * API key store).
+ */
 export function normalizeBaseUrl(raw: string): string {
   const url = raw.trim().replace(/\/+$/, '');
+  const problem = endpointUrlProblem(url);
+  if (problem) throw problem;
+  return url;
+}
+
+/**
+ * Why `raw` cannot be a model endpoint (a `ModelConfigError` naming the cause and the fix), or
+ * undefined when it can. For input boxes: call it before anything is saved.
+ */
+export function endpointUrlProblem(raw: string): ModelConfigError | undefined {
+  const url = raw.trim().replace(/\/+$/, '');
+  const example = { text: 'use an OpenAI-compatible base URL such as http://127.0.0.1:8000/v1', setting: 'model.endpoints' } as const;
   let parsed: URL;
   try {
     parsed = new URL(url);
   } catch {
-    throw new ModelConfigError(`model endpoint '${displayUrl(raw)}' is not a URL — use e.g. http://127.0.0.1:8000/v1 in codedance.model.endpoints`);
+    return new ModelConfigError(`model endpoint '${displayUrl(raw.trim())}' is not a URL`, example);
   }
-  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') throw new ModelConfigError(`model endpoint '${displayUrl(raw)}' must be http:// or https://`);
-  return url;
+  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') return new ModelConfigError(`model endpoint '${displayUrl(raw.trim())}' must be http:// or https://`, example);
+  if (parsed.username || parsed.password)
+    return new ModelConfigError(`model endpoint '${parsed.protocol}//${parsed.host}${parsed.pathname.replace(/\/+$/, '')}' has a user name or password in the URL, which would be stored and logged with it`, {
+      text: 'remove the user:password@ part from the URL and give the key through the API key store instead',
+      setting: 'model.apiKey',
+    });
+  return undefined;
 }
 
 /**
@@ -59,11 +80,15 @@ export function normalizeBaseUrl(raw: string): string {
  */
 export function parseEndpoints(urls: string | readonly string[], apiKeys?: string | readonly string[]): EndpointConfig[] {
   const list = (typeof urls === 'string' ? urls.split(',') : urls.flatMap((u) => u.split(','))).map((s) => s.trim()).filter(Boolean);
-  if (list.length === 0) throw new ModelConfigError('no model endpoint configured — set codedance.model.endpoints, e.g. http://127.0.0.1:8000/v1');
+  if (list.length === 0) throw noEndpoint();
   const keys = apiKeys === undefined ? [] : (typeof apiKeys === 'string' ? apiKeys.split(',') : [...apiKeys]).map((s) => s.trim()).filter(Boolean);
   if (keys.length > 1 && keys.length !== list.length)
-    throw new ModelConfigError(`${list.length} model endpoints but ${keys.length} API keys — give one key for all endpoints or one per endpoint, in the same order`);
+    throw new ModelConfigError(`${list.length} model endpoints but ${keys.length} API keys`, { text: 'give one key for all endpoints or one per endpoint, in the same order', setting: 'model.apiKey' });
   return list.map((u, i) => ({ baseUrl: normalizeBaseUrl(u), ...(keys.length ? { apiKey: keys.length === 1 ? keys[0] : keys[i] } : {}) }));
+}
+
+function noEndpoint(): ModelConfigError {
+  return new ModelConfigError('no model endpoint configured', { text: 'set one, e.g. http://127.0.0.1:8000/v1', setting: 'model.endpoints' });
 }
 
 export class EndpointPool {
@@ -78,7 +103,7 @@ export class EndpointPool {
       typeof endpoints === 'string'
         ? parseEndpoints(endpoints)
         : endpoints.flatMap((e) => (typeof e === 'string' ? parseEndpoints(e) : [{ ...e, baseUrl: normalizeBaseUrl(e.baseUrl) }]));
-    if (configs.length === 0) throw new ModelConfigError('no model endpoint configured — set codedance.model.endpoints, e.g. http://127.0.0.1:8000/v1');
+    if (configs.length === 0) throw noEndpoint();
     this.slots = configs.map((config) => ({
       config: { ...config, apiKey: config.apiKey ?? options.apiKey },
       inFlight: 0,
@@ -103,6 +128,12 @@ export class EndpointPool {
   /** Every API key in the pool, for redaction. */
   get secrets(): string[] {
     return this.slots.map((s) => s.config.apiKey).filter((k): k is string => !!k);
+  }
+
+  /** How many endpoints are not cooling down, not counting `except` (a base URL). */
+  readyCount(except?: string): number {
+    const now = this.now();
+    return this.slots.filter((s) => s.coolingUntil <= now && s.config.baseUrl !== except).length;
   }
 
   stats(): EndpointStats[] {

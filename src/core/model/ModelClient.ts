@@ -13,7 +13,7 @@ import type { ChatCompletion, ChatCompletionChunk } from 'openai/resources/chat/
 import type { ToolCall } from '../protocol/types';
 import type { Usage } from '../trajectory/types';
 import { classifyError, shortReason } from './classifyError';
-import { EndpointPool } from './EndpointPool';
+import { EndpointPool, normalizeBaseUrl } from './EndpointPool';
 import { ModelAbortedError, ModelConnectionError, ModelError, ModelHttpError, ModelResponseError, ModelStreamError } from './errors';
 import { displayUrl, redactSecrets } from './redact';
 import { DEFAULT_RETRY_POLICY, retryDelay, sleep } from './retry';
@@ -30,8 +30,16 @@ export interface ModelClientOptions {
   /** how long a failing endpoint is skipped, ms; default 5000 */
   cooldownMs?: number;
   retry?: Partial<RetryPolicy>;
-  /** time allowed until the response headers (non-streaming: the whole answer), ms; default 600000 */
+  /**
+   * time allowed until the answer of a non-streaming request (its headers come with it), ms;
+   * default 300000 (Node's fetch gives up on headers after 300 s anyway)
+   */
   requestTimeoutMs?: number;
+  /**
+   * time allowed until the response headers of a streaming request or GET /models, connecting
+   * included, ms: a server that accepts and never answers fails over after this; default 60000
+   */
+  headersTimeoutMs?: number;
   /** a stream with no chunk for this long counts as dropped (and is retried), ms; default 120000 */
   streamIdleTimeoutMs?: number;
   /** ask for a usage chunk (`stream_options.include_usage`); default true */
@@ -69,6 +77,7 @@ export class ModelClient {
   readonly pool: EndpointPool;
   private readonly policy: RetryPolicy;
   private readonly requestTimeoutMs: number;
+  private readonly headersTimeoutMs: number;
   private readonly idleMs: number;
   private readonly includeUsage: boolean;
   private readonly headers: Record<string, string>;
@@ -82,7 +91,8 @@ export class ModelClient {
         ? options.endpoints
         : new EndpointPool(options.endpoints, { strategy: options.strategy, cooldownMs: options.cooldownMs, apiKey: options.apiKey });
     this.policy = { ...DEFAULT_RETRY_POLICY, ...options.retry };
-    this.requestTimeoutMs = options.requestTimeoutMs ?? 600_000;
+    this.requestTimeoutMs = options.requestTimeoutMs ?? 300_000;
+    this.headersTimeoutMs = options.headersTimeoutMs ?? 60_000;
     this.idleMs = options.streamIdleTimeoutMs ?? 120_000;
     this.includeUsage = options.includeUsage ?? true;
     this.headers = options.headers ?? {};
@@ -124,46 +134,66 @@ export class ModelClient {
 
   /** GET {base}/models on one endpoint (default: the first): the model ids, in the server's order. */
   async listModels(opts: CallOptions & { endpoint?: string } = {}): Promise<string[]> {
-    const want = opts.endpoint?.replace(/\/+$/, '');
-    const ep = want ? (this.pool.endpoints.find((e) => e.baseUrl === want) ?? { baseUrl: want }) : this.pool.endpoints[0];
-    let retries = 0;
-    for (;;) {
-      const state: AttemptState = { endpoint: ep.baseUrl };
+    const ep = this.endpointFor(opts.endpoint);
+    for (let retries = 0; ; retries++) {
       try {
-        const page = await this.sdk(ep, state).models.list({ signal: opts.signal });
-        return page.data.map((m) => m.id);
+        return await this.listModelsOnce(ep, opts.signal);
       } catch (e) {
-        const err = classifyError(e, { endpoint: ep.baseUrl, secrets: this.pool.secrets, signal: opts.signal, phase: 'request', errorBody: state.errorBody, requestTimeoutMs: this.requestTimeoutMs });
+        const err = e as ModelError;
         if (!err.retryable || retries >= this.policy.maxRetries) throw err.noteRetries(retries);
-        retries++;
-        await sleep(retryDelay(err, retries, this.policy, this.random), opts.signal);
+        await sleep(retryDelay(err, retries + 1, this.policy, this.random), opts.signal);
       }
     }
   }
 
   /**
    * The model name to send: `name` when given, else the first id of GET /models (the seed's
-   * rule), trying the endpoints in order until one answers.
+   * rule). Each round tries every endpoint once, in order, without waiting between them (a
+   * refused first endpoint costs nothing); only when all failed with a retryable error does it
+   * back off and go round again.
    */
   async resolveModel(name?: string, opts: CallOptions = {}): Promise<string> {
     if (name?.trim()) return name.trim();
-    let first: ModelError | undefined;
-    for (const ep of this.pool.endpoints) {
-      try {
-        const ids = await this.listModels({ ...opts, endpoint: ep.baseUrl });
-        if (ids.length) return ids[0];
-        first ??= new ModelResponseError({ endpoint: ep.baseUrl, detail: 'GET /models listed no model', secrets: this.pool.secrets });
-      } catch (e) {
-        if (e instanceof ModelAbortedError) throw e;
-        first ??= e instanceof ModelError ? e : classifyError(e, { endpoint: ep.baseUrl, secrets: this.pool.secrets, phase: 'request' });
+    for (let round = 0; ; round++) {
+      let first: ModelError | undefined;
+      let retryable = false;
+      for (const ep of this.pool.endpoints) {
+        try {
+          const ids = await this.listModelsOnce(ep, opts.signal);
+          if (ids.length) return ids[0];
+          first ??= new ModelResponseError({ endpoint: ep.baseUrl, detail: 'GET /models listed no model', secrets: this.pool.secrets });
+        } catch (e) {
+          if (e instanceof ModelAbortedError) throw e;
+          const err = e instanceof ModelError ? e : classifyError(e, { endpoint: ep.baseUrl, secrets: this.pool.secrets, phase: 'request' });
+          first ??= err;
+          retryable ||= err.retryable;
+        }
       }
+      if (!first) throw new ModelAbortedError();
+      if (!retryable || round >= this.policy.maxRetries) throw first.noteRetries(round);
+      await sleep(retryDelay(first, round + 1, this.policy, this.random), opts.signal);
     }
-    throw first ?? new ModelAbortedError();
+  }
+
+  private endpointFor(baseUrl: string | undefined): Readonly<EndpointConfig> {
+    const want = baseUrl?.replace(/\/+$/, '');
+    return want ? (this.pool.endpoints.find((e) => e.baseUrl === want) ?? { baseUrl: normalizeBaseUrl(want) }) : this.pool.endpoints[0];
+  }
+
+  private async listModelsOnce(ep: Readonly<EndpointConfig>, signal: AbortSignal | undefined): Promise<string[]> {
+    const state: AttemptState = { endpoint: ep.baseUrl };
+    try {
+      const page = await this.sdk(ep, state, this.headersTimeoutMs).models.list({ signal });
+      return page.data.map((m) => m.id);
+    } catch (e) {
+      throw classifyError(e, { endpoint: ep.baseUrl, secrets: this.pool.secrets, signal, phase: 'request', errorBody: state.errorBody, requestTimeoutMs: this.headersTimeoutMs });
+    }
   }
 
   // -------------------------------------------------------------------------------------------
 
-  private sdk(ep: Readonly<EndpointConfig>, state: AttemptState): OpenAI {
+  /** An SDK client for one attempt; `timeoutMs` bounds the wait for the response headers. */
+  private sdk(ep: Readonly<EndpointConfig>, state: AttemptState, timeoutMs: number): OpenAI {
     const base = this.fetchImpl ?? fetch;
     const capturing: typeof fetch = async (input, init) => {
       const res = await base(input, init);
@@ -176,7 +206,7 @@ export class ModelClient {
       organization: null,
       project: null,
       maxRetries: 0,
-      timeout: this.requestTimeoutMs,
+      timeout: timeoutMs,
       defaultHeaders: { ...this.headers, ...ep.headers },
       fetch: capturing,
     });
@@ -215,7 +245,7 @@ export class ModelClient {
       let phase: 'request' | 'stream' = 'request';
       try {
         yield { type: 'start', endpoint: displayUrl(ep.baseUrl), attempt };
-        const client = this.sdk(ep, state);
+        const client = this.sdk(ep, state, streaming ? this.headersTimeoutMs : this.requestTimeoutMs);
         if (streaming) {
           const stream = await client.chat.completions.create(body as never as OpenAI.ChatCompletionCreateParamsStreaming, { signal: ctrl.signal });
           phase = 'stream';
@@ -235,7 +265,7 @@ export class ModelClient {
           phase,
           idleTimeoutMs: state.idleFired,
           errorBody: state.errorBody,
-          requestTimeoutMs: this.requestTimeoutMs,
+          requestTimeoutMs: streaming ? this.headersTimeoutMs : this.requestTimeoutMs,
         });
         outcome = failure instanceof ModelConnectionError || failure instanceof ModelStreamError || (failure instanceof ModelHttpError && failure.retryable) ? 'failed' : 'neutral';
       } finally {
@@ -250,7 +280,9 @@ export class ModelClient {
         throw failure;
       }
       retries++;
-      const delayMs = retryDelay(failure, retries, this.policy, this.random);
+      // another endpoint is ready: fail over at once (the back-off is for retrying the same server)
+      const failover = outcome === 'failed' && this.pool.readyCount(ep.baseUrl) > 0;
+      const delayMs = failover ? 0 : retryDelay(failure, retries, this.policy, this.random);
       this.log?.(redactSecrets(`model: retry ${retries}/${this.policy.maxRetries} in ${delayMs} ms: ${failure.message}`, this.pool.secrets));
       yield { type: 'retry', attempt: retries, reason: shortReason(failure), delayMs, endpoint: displayUrl(ep.baseUrl), error: failure };
       await sleep(delayMs, signal);

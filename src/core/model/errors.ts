@@ -1,8 +1,11 @@
 /**
- * The model layer's errors. Each message names the endpoint, the cause and the fix; API keys
- * are redacted from every message (redact.ts). `retryable` tells the client whether sending
- * the same request again may help; when it gives up, `noteRetries(n)` records how often it tried.
+ * The model layer's errors, subclasses of the one root `CodeDanceError` (src/core/errors.ts).
+ * Each names the endpoint, the cause (`reason`) and the fix (`fix`, machine-readable: the
+ * adapters word `fix.setting` as a VS Code setting or a CLI flag); API keys are redacted from
+ * every message (redact.ts). `retryable` tells the client whether sending the same request
+ * again may help; when it gives up, `noteRetries(n)` records how often it tried.
  */
+import { CodeDanceError, type ErrorFix, type ErrorKind } from '../errors';
 import { displayUrl, redactSecrets } from './redact';
 
 export interface ModelErrorInfo {
@@ -12,18 +15,16 @@ export interface ModelErrorInfo {
 }
 
 /** Base of every model-layer error. */
-export abstract class ModelError extends Error {
-  abstract readonly kind: 'http' | 'connection' | 'stream' | 'aborted' | 'response' | 'config';
-  /** whether sending the identical request again may succeed */
-  abstract readonly retryable: boolean;
+export abstract class ModelError extends CodeDanceError {
   /** the endpoint's base URL (without a password) */
   readonly endpoint?: string;
   /** retries made before this error was given up on */
   retries = 0;
   private noted = false;
 
-  protected constructor(message: string, info: ModelErrorInfo) {
-    super(redactSecrets(message, info.secrets));
+  protected constructor(kind: ErrorKind, reason: string, fix: ErrorFix | undefined, retryable: boolean, info: ModelErrorInfo, extra: { code?: string; cause?: unknown } = {}) {
+    const redact = (s: string) => redactSecrets(s, info.secrets);
+    super(kind, redact(reason), { fix: fix ? { ...fix, text: redact(fix.text) } : undefined, retryable, ...extra });
     this.endpoint = info.endpoint !== undefined ? displayUrl(info.endpoint) : undefined;
   }
 
@@ -32,7 +33,7 @@ export abstract class ModelError extends Error {
     this.retries = n;
     if (n > 0 && !this.noted) {
       this.noted = true;
-      this.message = this.message.replace(/ — /, ` (after ${n} ${n === 1 ? 'retry' : 'retries'}) — `);
+      this.setReason(`${this.reason} (after ${n} ${n === 1 ? 'retry' : 'retries'})`);
     }
     return this;
   }
@@ -52,8 +53,6 @@ function serverSays(serverMessage: string | undefined): string {
  */
 export class ModelHttpError extends ModelError {
   override readonly name = 'ModelHttpError';
-  readonly kind = 'http' as const;
-  readonly retryable: boolean;
   readonly status: number;
   readonly serverMessage?: string;
   readonly requestId?: string;
@@ -61,30 +60,38 @@ export class ModelHttpError extends ModelError {
   readonly retryAfterMs?: number;
 
   constructor(status: number, info: ModelErrorInfo & { endpoint: string; model?: string; serverMessage?: string; requestId?: string; retryAfterMs?: number }) {
-    super(ModelHttpError.describe(status, info), info);
+    const d = ModelHttpError.describe(status, info);
+    super(d.kind, d.reason, d.fix, status === 408 || status === 409 || status === 425 || status === 429 || status >= 500, info, { code: `HTTP ${status}` });
     this.status = status;
     this.serverMessage = info.serverMessage !== undefined ? redactSecrets(info.serverMessage, info.secrets) : undefined;
     this.requestId = info.requestId;
     this.retryAfterMs = info.retryAfterMs;
-    this.retryable = status === 408 || status === 409 || status === 425 || status === 429 || status >= 500;
   }
 
-  private static describe(status: number, i: { endpoint: string; model?: string; serverMessage?: string }): string {
+  private static describe(status: number, i: { endpoint: string; model?: string; serverMessage?: string }): { kind: ErrorKind; reason: string; fix: ErrorFix } {
     const ep = displayUrl(i.endpoint);
     const says = serverSays(i.serverMessage);
     if (status === 401 || status === 403)
-      return `${ep} rejected the API key (HTTP ${status}${says}) — set the key for this endpoint with "CodeDance: Set API Key" (CLI: the CODEDANCE_API_KEY environment variable)`;
+      return { kind: 'model-auth', reason: `${ep} rejected the API key (HTTP ${status}${says})`, fix: { text: 'set the API key for this endpoint', setting: 'model.apiKey' } };
     if (status === 404) {
       if (/model/i.test(i.serverMessage ?? '') && i.model !== undefined)
-        return `model '${i.model}' is not served at ${ep} (HTTP 404${says}) — set codedance.model.name to a model the server lists, or leave it empty to use the first id of GET ${ep}/models`;
-      return `${ep}/chat/completions was not found (HTTP 404${says}) — codedance.model.endpoints must be OpenAI-compatible base URLs, usually ending in /v1`;
+        return {
+          kind: 'model-endpoint',
+          reason: `model '${i.model}' is not served at ${ep} (HTTP 404${says})`,
+          fix: { text: `name a model the server lists, or leave the model name empty to use the first id of GET ${ep}/models`, setting: 'model.name' },
+        };
+      return { kind: 'model-endpoint', reason: `${ep}/chat/completions was not found (HTTP 404${says})`, fix: { text: 'model endpoints must be OpenAI-compatible base URLs, usually ending in /v1', setting: 'model.endpoints' } };
     }
-    if (status === 413) return `${ep} refused the request as too large (HTTP 413${says}) — the images may be too big; lower the image size or the number of turns`;
+    if (status === 413) return { kind: 'model-request', reason: `${ep} refused the request as too large (HTTP 413${says})`, fix: { text: 'the images may be too big; lower the image size or the number of turns' } };
     if (status === 400 || status === 422)
-      return `${ep} rejected the request (HTTP ${status}${says}) — the conversation may exceed the model's context length, or a sampling value (codedance.sampling.*) is out of range`;
-    if (status === 429) return `${ep} is rate limiting requests (HTTP 429${says}) — lower codedance.eval.numWorkers or add endpoints to codedance.model.endpoints`;
-    if (status >= 500) return `${ep} failed with HTTP ${status}${says} — the model server is overloaded or crashed; check its log`;
-    return `${ep} answered HTTP ${status}${says} — check that it is an OpenAI-compatible server`;
+      return {
+        kind: 'model-request',
+        reason: `${ep} rejected the request (HTTP ${status}${says})`,
+        fix: { text: "the conversation may exceed the model's context length, or a sampling value is out of range", setting: 'sampling' },
+      };
+    if (status === 429) return { kind: 'model-endpoint', reason: `${ep} is rate limiting requests (HTTP 429${says})`, fix: { text: 'send fewer requests at once (fewer eval workers) or add model endpoints', setting: 'eval.numWorkers' } };
+    if (status >= 500) return { kind: 'model-endpoint', reason: `${ep} failed with HTTP ${status}${says}`, fix: { text: 'the model server is overloaded or crashed; check its log' } };
+    return { kind: 'model-endpoint', reason: `${ep} answered HTTP ${status}${says}`, fix: { text: 'check that it is an OpenAI-compatible server', setting: 'model.endpoints' } };
   }
 }
 
@@ -95,30 +102,31 @@ export class ModelHttpError extends ModelError {
  */
 export class ModelConnectionError extends ModelError {
   override readonly name = 'ModelConnectionError';
-  readonly kind = 'connection' as const;
-  readonly retryable = true;
   /** the system error code, e.g. ECONNREFUSED, ENOTFOUND, ETIMEDOUT */
-  readonly code?: string;
+  declare readonly code?: string;
 
-  constructor(info: ModelErrorInfo & { endpoint: string; code?: string; detail?: string; timeoutMs?: number }) {
-    super(ModelConnectionError.describe(info), info);
-    this.code = info.code;
+  constructor(info: ModelErrorInfo & { endpoint: string; code?: string; detail?: string; timeoutMs?: number; cause?: unknown }) {
+    const d = ModelConnectionError.describe(info);
+    super('model-endpoint', d.reason, d.fix, true, info, { code: info.code, cause: info.cause });
   }
 
-  private static describe(i: { endpoint: string; code?: string; detail?: string; timeoutMs?: number }): string {
+  private static describe(i: { endpoint: string; code?: string; detail?: string; timeoutMs?: number }): { reason: string; fix: ErrorFix } {
     const ep = displayUrl(i.endpoint);
     switch (i.code) {
       case 'ECONNREFUSED':
-        return `cannot reach ${ep}: connection refused — is vLLM running there? Check codedance.model.endpoints`;
+        return { reason: `cannot reach ${ep}: connection refused`, fix: { text: 'is the model server (e.g. vLLM) running there? Check the endpoint URL', setting: 'model.endpoints' } };
       case 'ENOTFOUND':
       case 'EAI_AGAIN':
-        return `cannot reach ${ep}: host not found (${i.code}) — check the host name in codedance.model.endpoints`;
+        return { reason: `cannot reach ${ep}: host not found (${i.code})`, fix: { text: 'check the host name of the endpoint URL', setting: 'model.endpoints' } };
       case 'ETIMEDOUT':
-        return `no answer from ${ep}${i.timeoutMs ? ` within ${Math.round(i.timeoutMs / 1000)} s` : ''} (timed out) — the server is overloaded or unreachable; check it, or add endpoints`;
+        return {
+          reason: `no answer from ${ep}${i.timeoutMs ? ` within ${i.timeoutMs < 1000 ? `${i.timeoutMs} ms` : `${Math.round(i.timeoutMs / 1000)} s`}` : ''} (timed out)`,
+          fix: { text: 'the server is overloaded, stuck or unreachable; check it, or add endpoints', setting: 'model.endpoints' },
+        };
       case 'ECONNRESET':
-        return `the connection to ${ep} was reset — the server may have restarted or crashed; check its log`;
+        return { reason: `the connection to ${ep} was reset`, fix: { text: 'the server may have restarted or crashed; check its log' } };
       default:
-        return `cannot reach ${ep}: ${i.detail ?? i.code ?? 'connection failed'} — check codedance.model.endpoints and that the server is running`;
+        return { reason: `cannot reach ${ep}: ${i.detail ?? i.code ?? 'connection failed'}`, fix: { text: 'check the endpoint URL and that the server is running', setting: 'model.endpoints' } };
     }
   }
 }
@@ -130,10 +138,8 @@ export class ModelConnectionError extends ModelError {
  */
 export class ModelStreamError extends ModelError {
   override readonly name = 'ModelStreamError';
-  readonly kind = 'stream' as const;
-  readonly retryable = true;
   constructor(info: ModelErrorInfo & { endpoint: string; detail: string }) {
-    super(`${displayUrl(info.endpoint)} dropped the response stream mid-way (${info.detail}) — check the model server's log and the network`, info);
+    super('model-endpoint', `${displayUrl(info.endpoint)} dropped the response stream mid-way (${info.detail})`, { text: "check the model server's log and the network" }, true, info);
   }
 }
 
@@ -143,10 +149,8 @@ export class ModelStreamError extends ModelError {
  */
 export class ModelResponseError extends ModelError {
   override readonly name = 'ModelResponseError';
-  readonly kind = 'response' as const;
-  readonly retryable = true;
   constructor(info: ModelErrorInfo & { endpoint: string; detail: string }) {
-    super(`${displayUrl(info.endpoint)} sent an unusable response (${info.detail}) — is it an OpenAI-compatible chat completions server?`, info);
+    super('model-response', `${displayUrl(info.endpoint)} sent an unusable response (${info.detail})`, { text: 'is it an OpenAI-compatible chat completions server?', setting: 'model.endpoints' }, true, info);
   }
 }
 
@@ -156,22 +160,18 @@ export class ModelResponseError extends ModelError {
  */
 export class ModelAbortedError extends ModelError {
   override readonly name = 'ModelAbortedError';
-  readonly kind = 'aborted' as const;
-  readonly retryable = false;
   constructor(info: ModelErrorInfo = {}) {
-    super(`model request cancelled${info.endpoint ? ` (${displayUrl(info.endpoint)})` : ''}`, info);
+    super('cancelled', `model request cancelled${info.endpoint ? ` (${displayUrl(info.endpoint)})` : ''}`, undefined, false, info);
   }
 }
 
 /**
- * Thrown for a configuration the client cannot use: no endpoints, a malformed URL, as many
- * API keys as neither one nor the number of endpoints. Never retried.
+ * Thrown for a configuration the client cannot use: no endpoints, a malformed URL, a password
+ * in a URL, as many API keys as neither one nor the number of endpoints. Never retried.
  */
 export class ModelConfigError extends ModelError {
   override readonly name = 'ModelConfigError';
-  readonly kind = 'config' as const;
-  readonly retryable = false;
-  constructor(message: string, info: ModelErrorInfo = {}) {
-    super(message, info);
+  constructor(reason: string, fix?: ErrorFix | string, info: ModelErrorInfo = {}) {
+    super('config', reason, typeof fix === 'string' ? { text: fix } : fix, false, info);
   }
 }

@@ -7,7 +7,7 @@
  */
 import type { ExecutionResult } from '../kernel/types';
 import { extractAnswerTag, extractSeedCode, hasFullAnswer } from './extract';
-import { imageDataUrl, seedError, seedErrorBlock } from './results';
+import { capObservationText, imageDataUrl, seedError, seedErrorBlock } from './results';
 import type { AssistantTurn, ChatMessage, ContentPart, ObservationContext, ObservationInput, ParsedTurn, ProtocolAdapter } from './types';
 
 export const CODEDANCE_SYSTEM_PROMPT =
@@ -103,6 +103,7 @@ export function createCodedanceProtocol(): ProtocolAdapter {
     assistantMessage: (turn: AssistantTurn): ChatMessage => ({ role: 'assistant', content: turn.content ?? '' }),
 
     observation(executed: ObservationInput[], malformed: ParsedTurn['malformed'], ctx: ObservationContext): ChatMessage[] {
+      executed = capObservationText(executed, ctx.maxObservationTokens);
       const out = executed.map((x) => wrap(evalObservationParts(x.result, ctx.timeoutMs)));
       // this format has no tool calls, so nothing is malformed; render defensively all the same
       for (const m of malformed) out.push(wrap([{ type: 'text', text: seedErrorBlock({ type: 'Error', text: m.message }) }]));

@@ -30,7 +30,7 @@
  */
 import { CODEDANCE_INSTRUCTION, CODEDANCE_SYSTEM_PROMPT, OUTPUT_IMAGE_LABEL, QWEN_MAX_PIXELS, QWEN_MIN_PIXELS, seedImagePart, seedPromptText, stderrPart } from './codedance';
 import { afterThink, codeFromToolCall, extractAnswerTag, extractPythonBlock, rawToolCalls, sanitizeToolCall } from './extract';
-import { imageDataUrl, seedError, seedErrorBlock } from './results';
+import { capObservationText, imageDataUrl, seedError, seedErrorBlock } from './results';
 import type { ExecutionResult } from '../kernel/types';
 import type { AssistantTurn, ChatMessage, CodeRequest, ContentPart, ObservationContext, ObservationInput, ParsedTurn, ProtocolAdapter } from './types';
 
@@ -178,6 +178,7 @@ export function createCodedanceToolsProtocol(options: CodedanceToolsOptions = {}
     },
 
     observation(executed: ObservationInput[], malformed: ParsedTurn['malformed'], ctx: ObservationContext): ChatMessage[] {
+      executed = capObservationText(executed, ctx.maxObservationTokens);
       const toolMsgs: ChatMessage[] = [];
       const userMsgs: ChatMessage[] = [];
       const pendingImages: ContentPart[] = [];

@@ -99,14 +99,19 @@ export const RAW_TOOL_CALL_PATTERN = /<tool_call>\s*([\s\S]*?)\s*<\/tool_call>/g
 export function rawToolCalls(text: string): ({ ok: true; call: ToolCall } | { ok: false; detail: string })[] {
   const out: ({ ok: true; call: ToolCall } | { ok: false; detail: string })[] = [];
   for (const m of text.matchAll(RAW_TOOL_CALL_PATTERN)) {
+    let v: { name?: unknown; arguments?: unknown } | null;
     try {
-      const v = JSON.parse(m[1]) as { name?: unknown; arguments?: unknown };
-      if (typeof v !== 'object' || v === null || typeof v.name !== 'string') throw new Error('expected {"name": …, "arguments": {…}}');
-      const args = typeof v.arguments === 'string' ? v.arguments : JSON.stringify(v.arguments ?? {});
-      out.push({ ok: true, call: { id: '', type: 'function', function: { name: v.name, arguments: args } } });
+      v = JSON.parse(m[1]) as { name?: unknown; arguments?: unknown } | null;
     } catch (e) {
       out.push({ ok: false, detail: e instanceof Error ? e.message : String(e) });
+      continue;
     }
+    if (typeof v !== 'object' || v === null || typeof v.name !== 'string') {
+      out.push({ ok: false, detail: 'expected {"name": …, "arguments": {…}}' });
+      continue;
+    }
+    const args = typeof v.arguments === 'string' ? v.arguments : JSON.stringify(v.arguments ?? {});
+    out.push({ ok: true, call: { id: '', type: 'function', function: { name: v.name, arguments: args } } });
   }
   return out;
 }

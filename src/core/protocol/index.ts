@@ -16,6 +16,7 @@
  * The agent loop, the CLI and the eval runner need no change.
  */
 import { createHash } from 'node:crypto';
+import { CodeDanceError } from '../errors';
 import { createCodedanceProtocol } from './codedance';
 import { createCodedanceToolsProtocol, type CodedanceToolsOptions } from './codedanceTools';
 import { createOpenaiToolsProtocol, type OpenaiToolsOptions } from './openaiTools';
@@ -27,6 +28,7 @@ export type { OpenaiToolsOptions } from './openaiTools';
 export { createCodedanceProtocol } from './codedance';
 export { createCodedanceToolsProtocol } from './codedanceTools';
 export { createOpenaiToolsProtocol } from './openaiTools';
+export { capObservationText, DEFAULT_OBSERVATION_TOKEN_LIMIT, estimateTokens } from './results';
 
 export interface ProtocolOptions {
   'codedance-tools'?: CodedanceToolsOptions;
@@ -52,7 +54,7 @@ export function isProtocolId(id: string): id is ProtocolId {
 
 /** The adapter for `id`; throws naming the known ids when there is none. */
 export function getProtocol(id: string = DEFAULT_PROTOCOL, options: ProtocolOptions = {}): ProtocolAdapter {
-  if (!isProtocolId(id)) throw new Error(`protocol: unknown format '${id}': use one of ${protocolIds.join(', ')}`);
+  if (!isProtocolId(id)) throw new CodeDanceError('config', `protocol: unknown format '${id}'`, { fix: { text: `use one of ${protocolIds.join(', ')}`, setting: 'model.protocol' } });
   return factories[id](options);
 }
 

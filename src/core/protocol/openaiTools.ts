@@ -8,7 +8,7 @@
  */
 import type { ExecutionResult } from '../kernel/types';
 import { codeFromToolCall, extractAnswerTag, sanitizeToolCall } from './extract';
-import { imageDataUrl, kernelDiedMessage, stripAnsi } from './results';
+import { capObservationText, imageDataUrl, kernelDiedMessage, stripAnsi } from './results';
 import type { AssistantTurn, ChatMessage, CodeRequest, ContentPart, ObservationContext, ObservationInput, ParsedTurn, ProtocolAdapter } from './types';
 
 export const RUN_PYTHON = 'run_python';
@@ -148,6 +148,7 @@ export function createOpenaiToolsProtocol(options: OpenaiToolsOptions = {}): Pro
     },
 
     observation(executed: ObservationInput[], malformed: ParsedTurn['malformed'], ctx: ObservationContext): ChatMessage[] {
+      executed = capObservationText(executed, ctx.maxObservationTokens);
       const out: ChatMessage[] = [];
       const images: ContentPart[] = [];
       for (const x of executed) {

@@ -76,3 +76,86 @@ const ANSI = /\u001b\[[0-9;?]*[ -/]*[@-~]/g;
 export function stripAnsi(s: string): string {
   return s.replace(ANSI, '');
 }
+
+/**
+ * The default limit on the text of one observation (every cell of a turn together), in
+ * estimated tokens. The kernel caps a cell's output at 1 MiB, which would be ~260k tokens and
+ * overflow any context; a model needs a summary, not a megabyte, to go on.
+ */
+export const DEFAULT_OBSERVATION_TOKEN_LIMIT = 4096;
+
+/**
+ * A conservative token estimate (it errs high): ASCII costs a third of a token a character
+ * (tokenizers average ~4 characters a token on English and code), every other code point a
+ * whole token (CJK text, emoji, box drawing).
+ */
+export function estimateTokens(text: string): number {
+  let ascii = 0;
+  let other = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c < 0x80) ascii++;
+    else if (c < 0xdc00 || c > 0xdfff) other++; // a low surrogate belongs to the pair already counted
+  }
+  return Math.ceil(ascii / 3) + other;
+}
+
+/** The longest prefix (or suffix, `fromEnd`) of `s` that costs at most `tokens`. */
+function sliceByTokens(s: string, tokens: number, fromEnd: boolean): string {
+  let cost = 0;
+  const n = s.length;
+  let k = 0;
+  for (; k < n; k++) {
+    const c = s.charCodeAt(fromEnd ? n - 1 - k : k);
+    cost += c < 0x80 ? 1 / 3 : c >= 0xdc00 && c <= 0xdfff ? 0 : 1;
+    if (cost > tokens) break;
+  }
+  // never split a surrogate pair
+  if (!fromEnd && k > 0 && k < n && /[\ud800-\udbff]/.test(s[k - 1])) k--;
+  if (fromEnd && k > 0 && k < n && /[\udc00-\udfff]/.test(s[n - k])) k--;
+  return fromEnd ? s.slice(n - k) : s.slice(0, k);
+}
+
+/** The marker put where text was cut; it tells the model what happened and what to do. */
+export function observationCutMarker(cutChars: number, cutTokens: number, limit: number): string {
+  return `\n[… ${cutChars} characters (about ${cutTokens} tokens) cut here: an observation is limited to about ${limit} tokens. Print less — a summary, a slice, the shape or a count …]\n`;
+}
+
+/** `text` cut to about `tokens` (its head and its tail kept, the marker between them). */
+function cutText(text: string, tokens: number, limit: number): string {
+  const total = estimateTokens(text);
+  if (total <= tokens) return text;
+  const probe = observationCutMarker(text.length, total, limit);
+  const room = Math.max(0, tokens - estimateTokens(probe));
+  const head = sliceByTokens(text, Math.floor(room * 0.6), false);
+  const tail = sliceByTokens(text.slice(head.length), room - estimateTokens(head), true);
+  const cut = text.slice(head.length, text.length - tail.length);
+  return head + observationCutMarker(cut.length, estimateTokens(cut), limit) + tail;
+}
+
+/**
+ * The results of one turn with their text (stdout, stderr, the error's value and traceback)
+ * cut so that all of it together stays within about `maxTokens` estimated tokens; each cut is
+ * marked. Short texts are kept whole; the long ones share what is left equally. Results within
+ * the budget are returned as they are (the same objects), so observations of ordinary cells are
+ * byte-identical to the seed's.
+ */
+export function capObservationText<T extends { result: ExecutionResult }>(executed: readonly T[], maxTokens: number = DEFAULT_OBSERVATION_TOKEN_LIMIT): T[] {
+  const limit = Math.max(64, Math.floor(maxTokens));
+  const texts = executed.map((x) => [x.result.stdout, x.result.stderr, x.result.error?.evalue ?? '', (x.result.error?.traceback ?? []).join('\n')]);
+  const flat = texts.flatMap((t, i) => t.map((text, k) => ({ i, k, cost: estimateTokens(text), budget: 0 })));
+  if (flat.reduce((a, f) => a + f.cost, 0) <= limit) return [...executed];
+  // water-filling: the smallest texts first, each up to an equal share of what is left
+  let left = limit;
+  const order = [...flat].sort((a, b) => a.cost - b.cost);
+  order.forEach((f, n) => {
+    f.budget = Math.min(f.cost, Math.floor(left / (order.length - n)));
+    left -= f.budget;
+  });
+  return executed.map((x, i) => {
+    const [stdout, stderr, evalue, traceback] = texts[i].map((t, k) => cutText(t, flat.find((f) => f.i === i && f.k === k)!.budget, limit));
+    const r = x.result;
+    const error = r.error ? { ...r.error, evalue, traceback: traceback ? traceback.split('\n') : [] } : undefined;
+    return { ...x, result: { ...r, stdout, stderr, ...(error ? { error } : {}) } };
+  });
+}

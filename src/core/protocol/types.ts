@@ -66,6 +66,11 @@ export interface ObservationContext {
    * "Code execution timed out after 30 seconds") use it; absent = the format's fallback text.
    */
   timeoutMs?: number;
+  /**
+   * the limit on the observation's text (all its cells' output together), in estimated
+   * tokens; longer output is cut with a marker. Absent = DEFAULT_OBSERVATION_TOKEN_LIMIT (results.ts).
+   */
+  maxObservationTokens?: number;
 }
 
 export interface ProtocolAdapter {

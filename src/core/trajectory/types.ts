@@ -1,12 +1,18 @@
 /**
  * The one data model of a CodeDance run: what was asked, every model call, every code cell
- * with its real outputs and images, timings, errors. Chat panel, CLI, eval runner and the
- * notebook exporter all read this; it serializes to JSON as is.
+ * with its real outputs and images, timings, errors. Chat panel, CLI, eval runner, eval report
+ * and the notebook exporter all read this; chat history and eval result records persist it
+ * whole (images as files beside them: imageFiles.ts). Made by `createTrajectory` (create.ts);
+ * what older releases wrote is read through `migrateTrajectory` (migrate.ts).
+ *
+ * Schema versions: 1 (until the eval records embedded the trajectory: eval kept its own
+ * per-turn copy without the messages), 2 (`migrated` added; eval records carry the whole
+ * trajectory).
  */
 import type { ExecutionError, ExecutionStatus, OutputImage } from '../kernel/types';
 import type { ChatMessage, ToolCall } from '../protocol/types';
 
-export const TRAJECTORY_VERSION = 1;
+export const TRAJECTORY_VERSION = 2;
 
 export interface TrajectoryImage {
   /** stable id inside the trajectory, e.g. "input-0", "t1-c0-i0" */
@@ -90,4 +96,14 @@ export interface Trajectory {
   error?: { name: string; message: string };
   usage: Usage;
   durationMs: number;
+  /** set when this trajectory was read from an older schema: what it came from and what could not be restored exactly */
+  migrated?: TrajectoryMigration;
+}
+
+export interface TrajectoryMigration {
+  fromVersion: number;
+  /** `history`: a chat conversation (lossless); `eval-record`: an eval result line (messages rebuilt) */
+  source: 'history' | 'eval-record';
+  /** what is reconstructed rather than stored, e.g. "messages rebuilt from the turns with the codedance protocol" */
+  rebuilt: string[];
 }

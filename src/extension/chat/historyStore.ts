@@ -2,11 +2,13 @@
  * Conversations saved per workspace under the extension's storage folder (never in settings):
  *   <storage>/conversations/index.json              summaries, newest first
  *   <storage>/conversations/<id>/conversation.json  the trajectories, images replaced by file refs
- *   <storage>/conversations/<id>/images/<sha1>.png  each image once
+ *   <storage>/conversations/<id>/images/<sha1>.png  each image once (trajectory/imageFiles.ts)
  */
-import { createHash, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
+import { loadImages, storeImages } from '../../core/trajectory/imageFiles';
+import { migrateTrajectory } from '../../core/trajectory/migrate';
 import type { Trajectory } from '../../core/trajectory/types';
 import type { ConversationSummary } from '../../webview/protocol';
 
@@ -17,8 +19,6 @@ export interface Conversation {
   updatedAt: string;
   exchanges: Trajectory[];
 }
-
-const FILE_REF = 'codedance-file:';
 
 export function newConversation(title = ''): Conversation {
   const now = new Date().toISOString();
@@ -52,18 +52,8 @@ export class HistoryStore {
     const images = path.join(dir, 'images');
     await fs.mkdir(images, { recursive: true });
     const written = new Set<string>();
-    const externalize = async (b64: string): Promise<string> => {
-      // named by content; the extension from the bytes (a message may label PNG bytes image/jpeg)
-      const ext = b64.startsWith('/9j/') ? 'jpg' : b64.startsWith('iVBOR') ? 'png' : 'bin';
-      const name = `${createHash('sha1').update(b64).digest('hex')}.${ext}`;
-      if (!written.has(name)) {
-        written.add(name);
-        const file = path.join(images, name);
-        await fs.access(file).catch(() => fs.writeFile(file, Buffer.from(b64, 'base64')));
-      }
-      return FILE_REF + name;
-    };
-    const stored = await mapImages(structuredClone(c), externalize);
+    const stored: Conversation = { ...c, exchanges: [] };
+    for (const t of c.exchanges) stored.exchanges.push(await storeImages(t, images, { written }));
     const tmp = path.join(dir, `conversation.json.${process.pid}.tmp`);
     await fs.writeFile(tmp, JSON.stringify(stored));
     await fs.rename(tmp, path.join(dir, 'conversation.json'));
@@ -76,11 +66,10 @@ export class HistoryStore {
     if (!/^[\w-]+$/.test(id)) throw new Error(`bad conversation id '${id}'`);
     const dir = path.join(this.dir, id);
     const c = JSON.parse(await fs.readFile(path.join(dir, 'conversation.json'), 'utf8')) as Conversation;
-    return mapImages(c, async (ref) => {
-      if (!ref.startsWith(FILE_REF)) return ref;
-      const name = path.basename(ref.slice(FILE_REF.length));
-      return (await fs.readFile(path.join(dir, 'images', name))).toString('base64');
-    });
+    // older schemas read as the current one (trajectory/migrate.ts)
+    const exchanges: Trajectory[] = [];
+    for (const t of c.exchanges) exchanges.push(await loadImages(migrateTrajectory(t), path.join(dir, 'images')));
+    return { ...c, exchanges };
   }
 
   async rename(id: string, title: string): Promise<void> {
@@ -94,25 +83,4 @@ export class HistoryStore {
     await fs.rm(path.join(this.dir, id), { recursive: true, force: true });
     await this.writeIndex((await this.list()).filter((x) => x.id !== id));
   }
-}
-
-/**
- * Applies `fn` to every image payload of a conversation: TrajectoryImage.data (base64) and
- * data: URLs inside the model messages (the part after the comma).
- */
-async function mapImages(c: Conversation, fn: (payload: string) => Promise<string>): Promise<Conversation> {
-  for (const t of c.exchanges) {
-    for (const im of t.inputImages) im.data = await fn(im.data);
-    for (const turn of t.turns) for (const cell of turn.cells) for (const im of cell.images) im.data = await fn(im.data);
-    for (const m of t.messages) {
-      if (!Array.isArray(m.content)) continue;
-      for (const part of m.content) {
-        if (part.type !== 'image_url') continue;
-        const url = part.image_url.url;
-        const match = /^data:([^;,]+);base64,(.*)$/s.exec(url);
-        if (match) part.image_url.url = `data:${match[1]};base64,${await fn(match[2])}`;
-      }
-    }
-  }
-  return c;
 }

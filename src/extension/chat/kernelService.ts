@@ -1,27 +1,59 @@
 /**
  * Which Python runs the chat's kernels (the setting, else the Python extension's active
- * environment, else python3 / /usr/bin/python3) and a `KernelPool` that keeps one kernel started
- * ahead, so that a question's first cell does not wait for a kernel start. Only in a trusted
- * workspace: an untrusted one starts nothing.
+ * environment, else python3 / /usr/bin/python3) and kernels started ahead on it (core's
+ * `InterpreterPool`), so that a question's first cell does not wait for a kernel start. Only in a
+ * trusted workspace: an untrusted one starts nothing. An interpreter change retires the kernels
+ * waiting; a conversation's kernel is its holder's to retire after its run.
  */
 import * as vscode from 'vscode';
-import { KernelPool, resolvePython, type KernelSession, type ResolvedPython } from '../../core/kernel';
+import { InterpreterPool, resolvePython, type KernelSession, type ResolvedPython } from '../../core/kernel';
+import { describeSandbox, sandboxStatus } from '../../core/kernel/sandbox';
 import { readSettings } from '../settings';
 
+/** settings that change how kernels are started: a change retires the waiting ones */
+const KERNEL_SETTINGS = ['codedance.execution.sandbox', 'codedance.execution.network', 'codedance.execution.memoryLimitMb'];
+let unsandboxedNoticeShown = false;
+
+/** Sandbox, network and memory limit from the settings; says once, plainly, when cells run unsandboxed. */
+export function kernelTuningFromSettings(log?: vscode.LogOutputChannel): { sandbox: 'auto' | 'on' | 'off'; network: boolean; memoryLimitMb?: number } {
+  const s = readSettings();
+  const line = describeSandbox(s.sandbox, s.network);
+  log?.info(`kernel: ${line}`);
+  if (s.sandbox !== 'on' && (s.sandbox === 'off' || !sandboxStatus().available) && !unsandboxedNoticeShown) {
+    unsandboxedNoticeShown = true;
+    void vscode.window.showWarningMessage(`CodeDance: ${line}`);
+  }
+  return { sandbox: s.sandbox, network: s.network, memoryLimitMb: s.memoryLimitMb };
+}
+
+/** The interpreter the editor uses for kernels (chat and eval alike): the setting, else the Python extension's, else the usual candidates. */
+export async function resolveEditorPython(log?: vscode.LogOutputChannel): Promise<ResolvedPython> {
+  const s = readSettings();
+  const fromExtension = s.interpreter ? undefined : await pythonExtensionInterpreter(log);
+  return resolvePython({ explicit: s.interpreter || undefined, pythonExtension: fromExtension });
+}
+
 export class KernelService implements vscode.Disposable {
-  private resolved?: Promise<ResolvedPython>;
-  private pool?: KernelPool;
-  private poolPython?: string;
+  private readonly source: InterpreterPool;
   private readonly disposables: vscode.Disposable[] = [];
   private readonly changed = new vscode.EventEmitter<void>();
   /** fires when the interpreter choice may have changed (setting, Python extension) */
   readonly onDidChangePython = this.changed.event;
 
   constructor(private readonly log: vscode.LogOutputChannel) {
+    this.source = new InterpreterPool({
+      size: 1,
+      resolve: async () => {
+        const r = await resolveEditorPython(this.log);
+        this.log.info(`chat: python ${r.python} (${r.reason})`);
+        return r;
+      },
+      tuning: () => kernelTuningFromSettings(this.log),
+    });
     this.disposables.push(
       this.changed,
       vscode.workspace.onDidChangeConfiguration((e) => {
-        if (e.affectsConfiguration('codedance.python.interpreter')) this.invalidate();
+        if (e.affectsConfiguration('codedance.python.interpreter') || KERNEL_SETTINGS.some((k) => e.affectsConfiguration(k))) this.invalidate();
       }),
     );
     void this.watchPythonExtension();
@@ -29,23 +61,12 @@ export class KernelService implements vscode.Disposable {
 
   /** The interpreter, resolved once (cached until the setting or the Python extension's choice changes). */
   python(): Promise<ResolvedPython> {
-    if (!this.resolved) {
-      this.resolved = (async () => {
-        const s = readSettings();
-        const fromExtension = s.interpreter ? undefined : await pythonExtensionInterpreter(this.log);
-        const r = await resolvePython({ explicit: s.interpreter || undefined, pythonExtension: fromExtension });
-        this.log.info(`chat: python ${r.python} (${r.reason})`);
-        return r;
-      })();
-      this.resolved.catch(() => (this.resolved = undefined));
-    }
-    return this.resolved;
+    return this.source.python();
   }
 
+  /** The interpreter may have changed: the waiting kernels go now, handed-out ones after their holder's run. */
   invalidate(): void {
-    this.resolved = undefined;
-    void this.pool?.dispose();
-    this.pool = undefined;
+    this.source.invalidate();
     this.changed.fire();
   }
 
@@ -53,7 +74,7 @@ export class KernelService implements vscode.Disposable {
   async prewarm(): Promise<void> {
     if (!vscode.workspace.isTrusted) return;
     try {
-      await this.ensurePool();
+      await this.source.ensurePool();
     } catch (e) {
       this.log.warn(`chat: no kernel started ahead: ${(e as Error).message}`);
     }
@@ -62,20 +83,10 @@ export class KernelService implements vscode.Disposable {
   /** A started kernel for one conversation; the caller owns (disposes) it. */
   async acquire(): Promise<KernelSession> {
     if (!vscode.workspace.isTrusted) throw new Error('this workspace is not trusted: CodeDance runs no code here');
-    const pool = await this.ensurePool();
     const t0 = performance.now();
-    const k = await pool.acquire();
-    this.log.info(`chat: kernel ${k.id} acquired in ${(performance.now() - t0).toFixed(0)} ms (warm: ${pool.stats.acquiredWarm}/${pool.stats.acquired})`);
-    return k;
-  }
-
-  private async ensurePool(): Promise<KernelPool> {
-    const py = await this.python();
-    if (this.pool && this.poolPython === py.python) return this.pool;
-    void this.pool?.dispose();
-    this.poolPython = py.python;
-    this.pool = new KernelPool({ python: py.python, size: 1 });
-    return this.pool;
+    const { session, pool } = await this.source.acquire();
+    this.log.info(`chat: kernel ${session.id} acquired in ${(performance.now() - t0).toFixed(0)} ms (warm: ${pool.stats.acquiredWarm}/${pool.stats.acquired})`);
+    return session;
   }
 
   private async watchPythonExtension(): Promise<void> {
@@ -94,8 +105,7 @@ export class KernelService implements vscode.Disposable {
   }
 
   dispose(): void {
-    void this.pool?.dispose();
-    this.pool = undefined;
+    void this.source.dispose();
     for (const d of this.disposables.splice(0)) d.dispose();
   }
 }

@@ -1,22 +1,27 @@
 /**
  * The eval report: a webview panel over one results file (A) and optionally a second (B, for
  * an A/B comparison per sample). Summaries are computed here from the file (streamed); a
- * sample's trajectory and images are read from disk only when it is opened.
+ * sample's trajectory and images are read from disk only when it is opened. The panel owns its
+ * listeners (`disposables`) and disposes them with itself.
  */
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { loadRun, readRecordAt, recordToTrajectory, sampleDetail, type LoadedRun } from '../../core/eval';
+import { loadRun, readRecordAt, reportSample, sampleTrajectory, type LoadedRun } from '../../core/eval';
 import type { FromReport, ToReport } from '../../webview/report/protocol';
 import { webviewHtml } from '../webviewHtml';
 
 const CHAT_COMMAND = 'codedance.openTrajectoryInChat';
 
-export class EvalReportPanel {
+export class EvalReportPanel implements vscode.Disposable {
   static readonly viewType = 'codedance.evalReport';
   private static current: EvalReportPanel | undefined;
+  /** the extension's deactivation closes the open report (registered once, not per panel) */
+  private static registered = false;
   private runs: LoadedRun[] = [];
   private files: string[];
   private ready = false;
+  private disposed = false;
+  private readonly disposables: vscode.Disposable[] = [];
 
   static async show(context: vscode.ExtensionContext, log: vscode.LogOutputChannel, files: string[]): Promise<EvalReportPanel> {
     if (EvalReportPanel.current) {
@@ -29,6 +34,10 @@ export class EvalReportPanel {
       retainContextWhenHidden: true,
       localResourceRoots: [vscode.Uri.joinPath(context.extensionUri, 'dist'), vscode.Uri.joinPath(context.extensionUri, 'media')],
     });
+    if (!EvalReportPanel.registered) {
+      EvalReportPanel.registered = true;
+      context.subscriptions.push({ dispose: () => EvalReportPanel.current?.dispose() });
+    }
     const p = new EvalReportPanel(context, log, panel, files);
     EvalReportPanel.current = p;
     await p.load(files);
@@ -36,7 +45,7 @@ export class EvalReportPanel {
   }
 
   private constructor(
-    private readonly context: vscode.ExtensionContext,
+    context: vscode.ExtensionContext,
     private readonly log: vscode.LogOutputChannel,
     private readonly panel: vscode.WebviewPanel,
     files: string[],
@@ -44,23 +53,38 @@ export class EvalReportPanel {
     this.files = files;
     panel.iconPath = vscode.Uri.joinPath(context.extensionUri, 'media', 'codedance.svg');
     panel.webview.html = webviewHtml(panel.webview, context.extensionUri, { script: 'report.js', styles: ['report.css'], title: 'CodeDance Eval Report' });
-    panel.onDidDispose(() => {
-      if (EvalReportPanel.current === this) EvalReportPanel.current = undefined;
-    });
-    panel.webview.onDidReceiveMessage((m: FromReport) => void this.onMessage(m).catch((e) => this.post({ type: 'error', text: (e as Error).message })));
+    panel.onDidDispose(() => this.dispose(), null, this.disposables);
+    panel.webview.onDidReceiveMessage((m: FromReport) => void this.onMessage(m).catch((e) => this.post({ type: 'error', text: (e as Error).message })), null, this.disposables);
+  }
+
+  /** Closes the panel (if open) and releases its listeners; called when the user closes it too. */
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    if (EvalReportPanel.current === this) EvalReportPanel.current = undefined;
+    this.panel.dispose();
+    for (const d of this.disposables.splice(0)) d.dispose();
+    this.runs = [];
   }
 
   private post(m: ToReport): void {
-    void this.panel.webview.postMessage(m);
+    if (!this.disposed) void this.panel.webview.postMessage(m);
   }
 
   async load(files: string[]): Promise<void> {
     this.files = files;
     const t0 = performance.now();
     this.runs = await Promise.all(files.slice(0, 2).map((f, i) => loadRun(f, i === 0 ? 'A' : 'B')));
+    if (this.disposed) return;
     this.panel.title = `Eval: ${this.runs.map((r) => `${r.run.model}/${r.run.dataset}`).join(' vs ')}`;
     this.log.info(`eval report: ${files.join(' vs ')} (${this.runs.map((r) => r.run.samples.length).join('+')} samples) in ${(performance.now() - t0).toFixed(0)} ms`);
     if (this.ready) this.post({ type: 'runs', runs: this.runs.map((r) => r.run) });
+  }
+
+  private file(run: 'A' | 'B'): string {
+    const r = this.runs[run === 'A' ? 0 : 1];
+    if (!r) throw new Error(`there is no run ${run} in this report`);
+    return r.run.file;
   }
 
   private record(run: 'A' | 'B', index: number) {
@@ -77,7 +101,7 @@ export class EvalReportPanel {
         this.post({ type: 'runs', runs: this.runs.map((r) => r.run) });
         return;
       case 'sample':
-        this.post({ type: 'sample', detail: sampleDetail(this.record(m.run, m.index), m.run) });
+        this.post({ type: 'sample', sample: await reportSample(this.record(m.run, m.index), this.file(m.run), m.run) });
         return;
       case 'openInChat': {
         const commands = await vscode.commands.getCommands(true);
@@ -85,7 +109,8 @@ export class EvalReportPanel {
           void vscode.window.showInformationMessage('CodeDance: continuing a sample in the chat panel is not available in this build (the chat panel does not offer it yet).');
           return;
         }
-        await vscode.commands.executeCommand(CHAT_COMMAND, recordToTrajectory(this.record(m.run, m.index)));
+        // the stored trajectory, messages included: Retry and follow-ups in the chat continue the real conversation
+        await vscode.commands.executeCommand(CHAT_COMMAND, await sampleTrajectory(this.record(m.run, m.index), this.file(m.run)));
         return;
       }
       case 'pickB': {

@@ -6,9 +6,9 @@
  */
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { HttpJudge, judgeEndpointsFrom, runEval, safeName, type EvalSummary } from '../../core/eval';
-import { resolvePython } from '../../core/kernel';
+import { HttpJudge, judgeEndpointsFrom, MATH_SOURCES, runEval, safeName, type EvalSummary } from '../../core/eval';
 import { createChatModel, resolveModelName } from '../../core/model';
+import { kernelTuningFromSettings, resolveEditorPython } from '../chat/kernelService';
 import { readSettings } from '../settings';
 import { EvalReportPanel, pickResultsFiles } from './reportPanel';
 
@@ -131,7 +131,7 @@ export async function runEvalCommand(context: vscode.ExtensionContext, log: vsco
   }
   let python: string;
   try {
-    python = (await resolvePython({ explicit: s.interpreter || undefined })).python;
+    python = (await resolveEditorPython(log)).python; // the chat's resolution: setting, Python extension, candidates
   } catch (e) {
     void vscode.window.showErrorMessage(`CodeDance Eval: ${(e as Error).message}`);
     return undefined;
@@ -163,19 +163,21 @@ export async function runEvalCommand(context: vscode.ExtensionContext, log: vsco
           sampling: { temperature: s.temperature, top_p: s.topP, max_tokens: s.maxTokens },
           cellTimeoutMs: s.timeoutSeconds * 1000,
           python,
+          kernelSandbox: kernelTuningFromSettings(log),
           judge,
           signal: ctrl.signal,
           extensionVersion: String(context.extension.packageJSON.version ?? '0.0.0'),
           log: (l) => log.info(`eval: ${l}`),
           onSample: (r) => {
-            if (r.status === 'error') log.warn(`eval: sample ${r.index}: ${r.codedance.error?.name}: ${r.codedance.error?.message}`);
+            if (r.codedance.skipped) log.warn(`eval: row ${r.index} skipped (${r.codedance.error?.name}): ${r.codedance.error?.message}`);
+            else if (r.status === 'error') log.warn(`eval: sample ${r.index}: ${r.codedance.error?.name}: ${r.codedance.error?.message}`);
           },
           onProgress: (p) => {
             const acc = p.scored ? `${((100 * p.correct) / p.scored).toFixed(1)}%` : '–';
             const eta = p.etaSeconds !== undefined ? ` · ETA ${Math.ceil(p.etaSeconds)} s` : '';
             const inc = lastDone < 0 ? (100 * p.done) / Math.max(1, p.total) : (100 * (p.done - lastDone)) / Math.max(1, p.total);
             lastDone = p.done;
-            progress.report({ increment: inc, message: `${p.done}/${p.total} · acc ${acc} · errors ${p.errors} · ${p.rate.toFixed(2)}/s${eta}` });
+            progress.report({ increment: inc, message: `${p.done}/${p.total} · acc ${acc} · errors ${p.errors}${p.skipped ? ` · skipped ${p.skipped}` : ''} · ${p.rate.toFixed(2)}/s${eta}` });
           },
         });
       } catch (e) {
@@ -186,8 +188,15 @@ export async function runEvalCommand(context: vscode.ExtensionContext, log: vsco
   );
   if (!summary) return undefined;
   const st = summary.stats;
-  const text = `CodeDance Eval ${summary.cancelled ? 'stopped' : 'finished'}: acc ${(st.avg_acc * 100).toFixed(1)}% on ${st.total_samples} sample(s)${judge ? '' : ' (no judge)'}${summary.cancelled ? '; run it again to resume' : ''}.`;
+  const skipped = st.codedance.skipped_samples ? `; ${st.codedance.skipped_samples} row(s) skipped (unreadable, no answer, or an image that does not load: see the log)` : '';
+  const text = `CodeDance Eval ${summary.cancelled ? 'stopped' : 'finished'}: acc ${(st.avg_acc * 100).toFixed(1)}% on ${st.total_samples} sample(s)${judge ? '' : ' (no judge)'}${skipped}${summary.cancelled ? '; run it again to resume' : ''}.`;
   log.info(`eval: ${text} results ${summary.paths.results}`);
+  const mc = summary.manifest.math_check;
+  if (mc && Object.keys(st.codedance.per_source).some((k) => MATH_SOURCES.includes(k))) {
+    log.info(`eval: ${mc.note}`);
+    if (mc.mode === 'approximate')
+      void vscode.window.showWarningMessage(`CodeDance Eval: ${mc.note}, so math scores may differ from the seed's. Install it into the eval's Python for the seed's check: ${mc.fix ?? 'pip install math-verify'}`);
+  }
   if (a.openReport) await EvalReportPanel.show(context, log, [summary.paths.results]);
   else
     void vscode.window.showInformationMessage(text, 'Open Report', 'Show Results File').then(async (b) => {

@@ -10,7 +10,7 @@ export class ClusterNode extends vscode.TreeItem {
     super(profile.name, vscode.TreeItemCollapsibleState.Expanded);
     this.id = `cluster:${profile.name}`;
     this.contextValue = 'codedance.cluster';
-    this.description = profile.kind === 'ray' ? `Ray · ${profile.address}` : `Slurm · ${profile.user ? profile.user + '@' : ''}${profile.host}`;
+    this.description = `${profile.kind === 'ray' ? `Ray · ${profile.address}` : `Slurm · ${profile.user ? profile.user + '@' : ''}${profile.host}`}${profile.origin === 'workspace' ? ' · workspace' : ''}`;
     this.iconPath = error ? new vscode.ThemeIcon('warning', new vscode.ThemeColor('list.warningForeground')) : new vscode.ThemeIcon(profile.kind === 'ray' ? 'cloud' : 'server');
     this.tooltip = error ? `${profile.name}: ${error}` : undefined;
   }

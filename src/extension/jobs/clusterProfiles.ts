@@ -1,8 +1,11 @@
 import * as vscode from 'vscode';
-import { parseClusterProfile, type ClusterProfile, type JobSecrets, type TemplateParams } from '../../core/jobs';
+import { mergeProfiles, parseClusterProfile, type ClusterProfile, type ProfileEntry, type ProfileOrigin, type TemplateParams } from '../../core/jobs';
 
-/** A profile from settings, with its optional template defaults (`defaults`), `${workspaceFolder}` expanded. */
-export type EditorClusterProfile = ClusterProfile & { defaults?: Partial<TemplateParams> };
+/**
+ * A profile from settings, with its optional template defaults (`defaults`), `${workspaceFolder}`
+ * expanded, and where it came from (user settings, or the workspace's).
+ */
+export type EditorClusterProfile = ClusterProfile & { defaults?: Partial<TemplateParams>; origin?: ProfileOrigin };
 
 function expandVars(value: unknown, folder: string | undefined): unknown {
   if (typeof value === 'string') return folder ? value.replace(/\$\{workspaceFolder\}/g, folder) : value;
@@ -11,42 +14,36 @@ function expandVars(value: unknown, folder: string | undefined): unknown {
   return value;
 }
 
-/** `codedance.jobs.clusters`, checked; problems come back as text (shown on the tree, never thrown). */
+/**
+ * `codedance.jobs.clusters`, checked; problems come back as text (shown on the tree, never thrown).
+ * User settings win: a workspace profile with the name of a user profile is dropped (a problem),
+ * the others are marked `origin: 'workspace'`. An untrusted workspace's value is never read.
+ */
 export function readClusterProfiles(): { profiles: EditorClusterProfile[]; problems: string[] } {
-  // a restricted setting: in an untrusted workspace VS Code returns only the user-level value
-  const raw = vscode.workspace.getConfiguration('codedance').get<unknown[]>('jobs.clusters', []);
+  const seen = vscode.workspace.getConfiguration('codedance').inspect<unknown[]>('jobs.clusters');
   const folder = vscode.workspace.workspaceFolders?.[0]?.uri.fsPath;
-  const profiles: EditorClusterProfile[] = [];
   const problems: string[] = [];
-  for (const r of Array.isArray(raw) ? raw : []) {
-    try {
-      const p = parseClusterProfile(expandVars(r, folder)) as EditorClusterProfile;
-      if (profiles.some((x) => x.name === p.name)) throw new Error(`two cluster profiles are named '${p.name}'`);
-      profiles.push(p);
-    } catch (e) {
-      problems.push((e as Error).message);
+  const read = (raw: unknown, origin: ProfileOrigin, source: string): ProfileEntry<EditorClusterProfile>[] => {
+    const out: ProfileEntry<EditorClusterProfile>[] = [];
+    for (const r of Array.isArray(raw) ? raw : []) {
+      try {
+        const p = { ...(parseClusterProfile(expandVars(r, folder)) as EditorClusterProfile), origin };
+        if (out.some((x) => x.profile.name === p.name)) throw new Error(`two cluster profiles are named '${p.name}' in ${source}`);
+        out.push({ profile: p, origin, source });
+      } catch (e) {
+        problems.push((e as Error).message);
+      }
     }
-  }
-  return { profiles, problems };
+    return out;
+  };
+  const user = read(seen?.globalValue, 'user', 'user settings');
+  // a restricted setting: an untrusted workspace's value does not count
+  const workspace = vscode.workspace.isTrusted ? read([...asList(seen?.workspaceValue), ...asList(seen?.workspaceFolderValue)], 'workspace', 'workspace settings') : [];
+  const merged = mergeProfiles(user, workspace);
+  for (const s of merged.shadowed) problems.push(`the workspace's cluster profile '${s.profile.name}' is ignored: your user settings have a profile of that name`);
+  return { profiles: merged.entries.map((e) => e.profile), problems };
 }
 
-export type SecretKind = keyof JobSecrets;
-
-/** Cluster secrets live in SecretStorage only, keyed by profile name. */
-export class ClusterSecrets {
-  constructor(private readonly storage: vscode.SecretStorage) {}
-
-  private key(cluster: string, kind: SecretKind): string {
-    return `codedance.jobs.${kind}.${cluster}`;
-  }
-
-  async get(cluster: string): Promise<JobSecrets> {
-    const [token, passphrase, password] = await Promise.all((['token', 'passphrase', 'password'] as const).map((k) => this.storage.get(this.key(cluster, k))));
-    return { token, passphrase, password };
-  }
-
-  async set(cluster: string, kind: SecretKind, value: string | undefined): Promise<void> {
-    if (value) await this.storage.store(this.key(cluster, kind), value);
-    else await this.storage.delete(this.key(cluster, kind));
-  }
+function asList(v: unknown): unknown[] {
+  return Array.isArray(v) ? v : [];
 }

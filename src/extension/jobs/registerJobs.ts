@@ -6,19 +6,21 @@
  */
 import * as vscode from 'vscode';
 import {
+  BackendCache,
   buildJob,
-  createBackend,
   defaultParams,
   isTerminal,
   JobsAuthError,
   parseReview,
+  profileEndpoint,
   renderReview,
   TEMPLATES,
   type JobBackend,
   type JobInfo,
   type JobSpec,
 } from '../../core/jobs';
-import { ClusterSecrets, readClusterProfiles, type EditorClusterProfile, type SecretKind } from './clusterProfiles';
+import { readClusterProfiles, type EditorClusterProfile } from './clusterProfiles';
+import { ClusterSecrets, type SecretKind } from './clusterSecrets';
 import { ClusterNode, JobNode, JobsTreeProvider } from './JobsTreeProvider';
 
 interface PendingReview {
@@ -34,19 +36,12 @@ function errorText(e: unknown): string {
 
 export function registerJobs(context: vscode.ExtensionContext, log: vscode.LogOutputChannel): JobsTreeProvider {
   const secrets = new ClusterSecrets(context.secrets);
-  const backends = new Map<string, { key: string; backend: JobBackend }>();
+  const backends = new BackendCache();
   const pending = new Map<string, PendingReview>();
   const logStreams = new Map<string, { channel: vscode.OutputChannel; abort?: AbortController }>();
 
   async function backendFor(profile: EditorClusterProfile): Promise<JobBackend> {
-    const s = await secrets.get(profile.name);
-    const key = JSON.stringify([profile, Boolean(s.token), Boolean(s.passphrase), Boolean(s.password), s.token?.length, s.passphrase?.length]);
-    const have = backends.get(profile.name);
-    if (have && have.key === key) return have.backend;
-    if (have) void have.backend.dispose();
-    const backend = createBackend(profile, s);
-    backends.set(profile.name, { key, backend });
-    return backend;
+    return backends.get(profile, await secrets.get(profile));
   }
 
   const tree = new JobsTreeProvider({ profiles: readClusterProfiles, backend: backendFor }, log, pollMs());
@@ -88,7 +83,7 @@ export function registerJobs(context: vscode.ExtensionContext, log: vscode.LogOu
           s.abort?.abort();
           s.channel.dispose();
         }
-        for (const b of backends.values()) void b.backend.dispose();
+        backends.dispose();
       },
     },
   );
@@ -103,10 +98,11 @@ export function registerJobs(context: vscode.ExtensionContext, log: vscode.LogOu
   }
 
   async function setSecret(profile: EditorClusterProfile, kind: SecretKind): Promise<boolean> {
-    const what = kind === 'token' ? `Ray dashboard token for ${profile.name}` : kind === 'passphrase' ? `SSH key passphrase for ${profile.name}` : `SSH password for ${profile.name}`;
+    const where = `${profile.name} (${profileEndpoint(profile)}${profile.origin === 'workspace' ? ', from the workspace settings' : ''})`;
+    const what = kind === 'token' ? `Ray dashboard token for ${where}` : kind === 'passphrase' ? `SSH key passphrase for ${where}` : `SSH password for ${where}`;
     const value = await vscode.window.showInputBox({ prompt: `${what} (kept in VS Code's secret storage; empty removes it)`, password: true, ignoreFocusOut: true });
     if (value === undefined) return false;
-    await secrets.set(profile.name, kind, value);
+    await secrets.set(profile, kind, value);
     log.info(`jobs: ${what} ${value ? 'stored' : 'removed'}`);
     tree.refresh();
     return true;
@@ -124,7 +120,11 @@ export function registerJobs(context: vscode.ExtensionContext, log: vscode.LogOu
       return undefined;
     }
     const picked = await vscode.window.showQuickPick(
-      profiles.map((p) => ({ label: p.name, description: p.kind === 'ray' ? `Ray · ${p.address}` : `Slurm over SSH · ${p.user ? p.user + '@' : ''}${p.host}${p.port ? ':' + p.port : ''}`, profile: p })),
+      profiles.map((p) => ({
+        label: p.name,
+        description: `${p.kind === 'ray' ? `Ray · ${p.address}` : `Slurm over SSH · ${p.user ? p.user + '@' : ''}${p.host}${p.port ? ':' + p.port : ''}`}${p.origin === 'workspace' ? ' · workspace settings' : ''}`,
+        profile: p,
+      })),
       { title: 'Start Training Job (1/3): cluster', placeHolder: 'Which cluster runs the job?', ignoreFocusOut: true },
     );
     return picked?.profile;

@@ -2,9 +2,11 @@
  * Eval report webview (bundled for the browser as dist/report.js). Renders what the extension
  * sends (report/protocol.ts): accuracy overall and per data_source (SVG bars, A and B side by
  * side), tool-call and latency histograms, error/timeout rates, a filterable table of samples,
- * and a sample's trajectory with its images. All text goes in as text; images are data: URLs.
+ * and a sample's trajectory (the stored Trajectory) with its images. All text goes in as text;
+ * images are data: URLs made from the trajectory's inline base64.
  */
-import type { FromReport, ReportRun, ReportSampleDetail, ReportSampleRow, ToReport } from './protocol';
+import { imageDataUrl } from '../../core/trajectory/images';
+import type { FromReport, ReportRun, ReportSample, ReportSampleRow, ToReport } from './protocol';
 
 interface VsCodeApi {
   postMessage(msg: FromReport): void;
@@ -237,7 +239,7 @@ function renderTable(): void {
 
 const detailParts: Partial<Record<'A' | 'B', HTMLElement>> = {};
 
-function renderDetail(d: ReportSampleDetail): void {
+function renderDetail(d: ReportSample): void {
   if (d.index !== selected) return;
   if (d.run === 'A') {
     detail.replaceChildren();
@@ -253,30 +255,32 @@ function renderDetail(d: ReportSampleDetail): void {
   box.append(el('p', {}, `Ground truth: ${d.groundTruth}`));
   if (d.error) box.append(el('p', { class: 'error-text' }, d.error));
   if (d.judgeText !== undefined) box.append(el('p', { class: 'muted' }, `Judge: ${d.judgeText}`));
+  const t = d.trajectory;
   const imgs = el('div', { class: 'images' });
-  for (const im of d.inputImages) imgs.append(el('img', { src: im.src, alt: `input image ${im.id}`, class: 'thumb', 'data-image': im.id }));
-  if (d.inputImages.length) box.append(el('h3', {}, 'Input'), imgs);
-  for (const t of d.turns) {
-    const tu = el('section', { class: `turn${t.discarded ? ' discarded' : ''}` });
-    tu.append(el('h3', {}, `Model call ${t.index + 1}${t.discarded ? ' (no code, no answer: sent again)' : ''} · ${secs(t.latencyMs)}`));
-    tu.append(el('pre', { class: 'text' }, t.content));
-    for (const c of t.cells) {
+  for (const im of t?.inputImages ?? []) imgs.append(el('img', { src: imageDataUrl(im), alt: `input image ${im.id}`, class: 'thumb', 'data-image': im.id }));
+  if (t?.inputImages.length) box.append(el('h3', {}, 'Input'), imgs);
+  if (t?.migrated?.source === 'eval-record') box.append(el('p', { class: 'muted' }, `Written by an older CodeDance (schema ${t.migrated.fromVersion}): ${t.migrated.rebuilt.join('; ')}.`));
+  for (const turn of t?.turns ?? []) {
+    const tu = el('section', { class: `turn${turn.discarded ? ' discarded' : ''}` });
+    tu.append(el('h3', {}, `Model call ${turn.index + 1}${turn.discarded ? ' (no code, no answer: sent again)' : ''} · ${secs(turn.latencyMs)}`));
+    tu.append(el('pre', { class: 'text' }, turn.content));
+    for (const c of turn.cells) {
       const cell = el('div', { class: `cell ${c.status}` });
       cell.append(el('div', { class: 'cell-meta' }, `code · ${c.status}${c.durationMs !== undefined ? ` · ${secs(c.durationMs)}` : ''}`));
       cell.append(el('pre', { class: 'code' }, c.code));
       if (c.stdout) cell.append(el('pre', { class: 'stdout' }, c.stdout));
       if (c.stderr) cell.append(el('pre', { class: 'stderr' }, c.stderr));
-      if (c.error) cell.append(el('pre', { class: 'error-text' }, c.error));
+      if (c.error) cell.append(el('pre', { class: 'error-text' }, `${c.error.ename}: ${c.error.evalue}`));
       if (c.images.length) {
         const ci = el('div', { class: 'images' });
-        for (const im of c.images) ci.append(el('img', { src: im.src, alt: `output image ${im.id}`, class: 'thumb', 'data-image': im.id }));
+        for (const im of c.images) ci.append(el('img', { src: imageDataUrl(im), alt: `output image ${im.id}`, class: 'thumb', 'data-image': im.id }));
         cell.append(ci);
       }
       tu.append(cell);
     }
     box.append(tu);
   }
-  if (!d.turns.length && d.output) box.append(el('pre', { class: 'text' }, d.output));
+  if (!t?.turns.length && d.output) box.append(el('pre', { class: 'text' }, d.output));
   detailParts[d.run] = box;
   detail.replaceChildren(...(['A', 'B'] as const).map((k) => detailParts[k]).filter((x): x is HTMLElement => !!x));
   detail.classList.toggle('ab', !!detailParts.B);
@@ -293,7 +297,7 @@ window.addEventListener('message', (ev: MessageEvent<ToReport>) => {
     renderCharts();
     renderTable();
     document.body.dataset.ready = 'true';
-  } else if (m.type === 'sample') renderDetail(m.detail);
+  } else if (m.type === 'sample') renderDetail(m.sample);
   else if (m.type === 'error') {
     errorBox.textContent = m.text;
     errorBox.hidden = false;

@@ -1,12 +1,12 @@
 /** Messages between the eval report webview and the extension (both sides import this file). */
 
-import type { ReportRun, ReportSampleDetail } from '../../core/eval/reportTypes';
+import type { ReportRun, ReportSample } from '../../core/eval/reportTypes';
 
 export type * from '../../core/eval/reportTypes';
 
 export type ToReport =
   | { type: 'runs'; runs: ReportRun[] }
-  | { type: 'sample'; detail: ReportSampleDetail }
+  | { type: 'sample'; sample: ReportSample }
   | { type: 'error'; text: string };
 
 export type FromReport =

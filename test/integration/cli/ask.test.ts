@@ -11,6 +11,7 @@
 import { strict as assert } from 'node:assert';
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { startFixtureModel, type FixtureModel } from '../../fixtures/fixtureModel';
@@ -33,6 +34,15 @@ function kernelPids(): number[] {
     .split('\n')
     .filter((l) => /ipykernel/.test(l) && !/\bps\b/.test(l))
     .map((l) => Number(l.trim().split(/\s+/)[0]));
+}
+
+/** The URL of a local port nothing listens on (connections are refused at once). */
+async function deadUrl(): Promise<string> {
+  const s = createServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+  const port = (s.address() as { port: number }).port;
+  await new Promise<void>((r) => s.close(() => r()));
+  return `http://127.0.0.1:${port}/v1`;
 }
 
 /** Runs the CLI asynchronously (the fixture server lives in this process and must keep serving). */
@@ -214,11 +224,68 @@ print(json.dumps({'saved': saved, 'rerun': rerun, 'cells': [c.cell_type for c in
       assert.equal(r.code, 3);
       assert.ok(r.stderr.includes(process.execPath), r.stderr);
     });
-    it('exit 4: no server at the endpoint', async () => {
+    it('exit 4: no server at the endpoint, worded with the CLI flag (not a VS Code setting)', async () => {
       const img = writeImage('ep.png', circles.png);
-      const r = await cli(['ask', img, circlesQuestion(), '--base-url', 'http://127.0.0.1:9/v1', '--python', PYTHON]);
+      const dead = await deadUrl();
+      const r = await cli(['ask', img, circlesQuestion(), '--base-url', dead, '--python', PYTHON]);
       assert.equal(r.code, 4);
-      assert.match(r.stderr, /127\.0\.0\.1:9/);
+      assert.ok(r.stderr.includes(`cannot reach ${dead}: connection refused`), r.stderr);
+      assert.match(r.stderr, / — is the model server \(e\.g\. vLLM\) running there\? Check the endpoint URL \(--base-url \(or \$CODEDANCE_BASE_URL\)\)/);
+      assert.doesNotMatch(r.stderr, /codedance\.model\./);
+    });
+    it('exit 4: the endpoint goes down during the run (the model name given, so the first chat request fails)', async () => {
+      const img = writeImage('ep2.png', circles.png);
+      const dead = await deadUrl();
+      const r = await cli(['ask', img, circlesQuestion(), '--base-url', dead, '--model', 'm', '--python', PYTHON, '--out', path.join(tmp, 'out-down')]);
+      assert.equal(r.code, 4, r.stderr);
+      assert.ok(r.stderr.includes(`codedance: cannot reach ${dead}: connection refused`), r.stderr);
+      const t = trajectoryOf(path.join(tmp, 'out-down'));
+      assert.equal(t.status, 'error');
+      assert.equal(t.error.kind, 'model-endpoint', 'the trajectory keeps the error whole');
+      assert.equal(t.error.retryable, true);
+      assert.equal(t.error.fix.setting, 'model.endpoints');
+    });
+    it('exit 3: a file that is not an image (the kernel cannot prepare it)', async () => {
+      const bad = path.join(tmp, 'not-an-image.png');
+      writeFileSync(bad, 'this is text, not a PNG\n');
+      const r = await ask(bad, 'What is in the image?', ['--python', PYTHON]);
+      assert.equal(r.code, 3, r.stderr);
+      assert.match(r.stderr, /the input image could not be prepared/);
+      assert.match(r.stderr, /Fix: pass a PNG, JPEG, GIF, BMP or WebP file/);
+      const t = trajectoryOf(r.out);
+      assert.equal(t.status, 'error');
+      assert.equal(t.error.kind, 'kernel');
+      assert.equal(fm.chatRequests.length, 0, 'the model was never asked');
+    });
+    it('exit 1: no answer within the turn limit', async () => {
+      const img = writeImage('turns.png', circles.png);
+      const r = await ask(img, circlesQuestion('red'), ['--python', PYTHON, '--max-turns', '1']);
+      assert.equal(r.code, 1, r.stderr);
+      assert.match(r.stderr, /no answer after 1 model call\(s\) \(limit 1\)/);
+      assert.equal(trajectoryOf(r.out).status, 'max_turns');
+    });
+    it('exit 3: an interpreter that lacks the packages names them and the install command', async () => {
+      // the system Python without its site-packages: it runs, but cannot import ipykernel, PIL, numpy, matplotlib
+      const bare = path.join(tmp, 'bare-python');
+      writeFileSync(bare, `#!/bin/sh\nexec ${PYTHON} -S "$@"\n`, { mode: 0o755 });
+      const img = writeImage('bare.png', circles.png);
+      const r = await cli(['ask', img, circlesQuestion(), '--base-url', fm.baseUrl, '--python', bare]);
+      assert.equal(r.code, 3, r.stderr);
+      assert.match(r.stderr, /cannot import [^\n]*ipykernel/);
+      assert.match(r.stderr, /--python/, 'the fix names the CLI flag');
+      assert.doesNotMatch(r.stderr, /codedance\.python\.interpreter/);
+    });
+    it('exit 2: an endpoint URL with user:password@ is refused before anything is saved; the password is never echoed', async () => {
+      const img = writeImage('pw.png', circles.png);
+      const out = path.join(tmp, 'out-pw');
+      const url = fm.baseUrl.replace('http://', 'http://alice:hunter2secret@');
+      const r = await cli(['ask', img, circlesQuestion(), '--base-url', url, '--python', PYTHON, '--out', out]);
+      assert.equal(r.code, 2, r.stderr);
+      assert.match(r.stderr, /has a user name or password in the URL/);
+      assert.match(r.stderr, /API key store instead \(the CODEDANCE_API_KEY environment variable\)/);
+      assert.ok(!r.stderr.includes('hunter2secret') && !r.stdout.includes('hunter2secret'));
+      assert.ok(!existsSync(out), 'nothing was written');
+      assert.equal(fm.requests.length, 0);
     });
     it('no kernel process is left behind by any run', () => {
       assert.deepEqual(kernelPids().filter((p) => !kernelsBefore.includes(p)), []);

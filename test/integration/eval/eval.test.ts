@@ -116,6 +116,12 @@ describe('codedance eval (CLI, parquet, fixture model + judge, real kernel)', fu
     assert.equal(ok.judge_result.format_r, 0);
     assert.ok(ok.multi_modal_data.image.length >= 1 && !ok.multi_modal_data.image[0].startsWith('data:'), 'the input image first, bare base64 as eval.py');
     assert.ok(ok.codedance.trajectory.turns[0].cells[0].code.includes('input_image'));
+    // the line embeds the whole trajectory (schema 2), its images as files beside the results
+    assert.equal(ok.codedance.trajectory.version, 2);
+    assert.deepEqual(ok.codedance.trajectory.messages.map((m: { role: string }) => m.role), ['system', 'user', 'assistant', 'user', 'assistant']);
+    const ref = /^codedance-file:([0-9a-f]{40}\.png)$/.exec(ok.codedance.trajectory.inputImages[0].data);
+    assert.ok(ref, ok.codedance.trajectory.inputImages[0].data.slice(0, 40));
+    assert.equal(readFileSync(path.join(save, 'fx', 'images', ref[1])).toString('base64'), ok.multi_modal_data.image[0]);
     // judge: the seed's prompt, system message and temperature; the math row never reached it (symbolic)
     assert.equal(judge.requests.length, 4);
     const jr = judge.requests[0];

@@ -68,30 +68,76 @@ describe('jobs: the codedance jobs CLI', function () {
     assert.match(missing.stderr, /Job nope does not exist/);
   });
 
-  it('Ray: a failing job exits 1; stop and delete; profiles from .vscode/settings.json (JSONC)', async () => {
+  it('Ray: a failing job exits 1; stop and delete; profiles from .vscode/settings.json (JSONC) with --workspace-profiles', async () => {
     const ws = path.join(tmp, 'ws');
     mkdirSync(path.join(ws, '.vscode'), { recursive: true });
     writeFileSync(path.join(ws, '.vscode/settings.json'), `{\n  // clusters\n  "codedance.jobs.clusters": [\n    { "name": "dev-ray", "kind": "ray", "address": "${ray.url}", },\n  ],\n}\n`);
-    const env = { CODEDANCE_RAY_TOKEN: 'cli-token-123456' };
-    const clusters = await cli(['clusters'], env, ws);
-    assert.match(clusters.stdout, new RegExp(`dev-ray\\s+ray\\s+${ray.url}`));
-    const f = await cli(['submit', '--cluster', 'dev-ray', '--entrypoint', 'exit 3', '--follow'], env, ws);
+    const env = { CODEDANCE_RAY_TOKEN: 'cli-token-123456', HOME: path.join(tmp, 'empty-home') };
+    const off = await cli(['clusters'], env, ws);
+    assert.match(off.stdout, /no cluster profiles/);
+    assert.match(off.stderr, /\.vscode\/settings\.json has cluster profiles: pass --workspace-profiles to use them/);
+    const clusters = await cli(['clusters', '--workspace-profiles'], env, ws);
+    assert.match(clusters.stdout, new RegExp(`dev-ray\\s+ray\\s+${ray.url}\\s+\\(workspace: \\S+settings\\.json\\)`));
+    const wcli = (args: string[]) => cli([...args, '--workspace-profiles'], env, ws);
+    const f = await wcli(['submit', '--cluster', 'dev-ray', '--entrypoint', 'exit 3', '--follow']);
+    assert.match(f.stderr, /using the workspace's cluster profile 'dev-ray'/);
     assert.equal(f.code, 1);
     assert.match(f.stderr, /FAILED \(exit 3\)/);
-    const long = await cli(['submit', '--entrypoint', 'sleep 60', '--json'], env, ws);
+    const long = await wcli(['submit', '--entrypoint', 'sleep 60', '--json']);
     const id = JSON.parse(long.stdout).id;
     await new Promise((r) => setTimeout(r, 400));
-    assert.match((await cli(['stop', id], env, ws)).stdout, new RegExp(`stopping ${id}`));
+    assert.match((await wcli(['stop', id])).stdout, new RegExp(`stopping ${id}`));
     for (let i = 0; i < 50 && ray.jobs.get(id)!.details.status !== 'STOPPED'; i++) await new Promise((r) => setTimeout(r, 50));
-    assert.equal((await cli(['status', id], env, ws)).code, 1);
-    assert.equal((await cli(['delete', id], env, ws)).code, 0);
+    assert.equal((await wcli(['status', id])).code, 1);
+    assert.equal((await wcli(['delete', id])).code, 0);
     assert.ok(!ray.jobs.has(id));
-    const bad = await cli(['submit', '--cluster', 'nope'], env, ws);
+    const bad = await wcli(['submit', '--cluster', 'nope']);
     assert.equal(bad.code, 2);
     assert.match(bad.stderr, /no cluster profile 'nope'.*have dev-ray/);
-    const dry = await cli(['submit', '--template', 'codedance-sft', '--gpus-per-node', '4', '--dry-run'], env, ws);
+    const dry = await wcli(['submit', '--template', 'codedance-sft', '--gpus-per-node', '4', '--dry-run']);
     assert.equal(dry.code, 0);
     assert.equal(JSON.parse(dry.stdout).entrypoint_num_gpus, 4);
+  });
+
+  it('a cloned repo cannot redirect the user\'s profile (and token) to its own server', async () => {
+    const evil = await startRayJobsFixture();
+    try {
+      const home = path.join(tmp, 'user-home');
+      mkdirSync(path.join(home, '.codedance'), { recursive: true });
+      writeFileSync(path.join(home, '.codedance/clusters.json'), JSON.stringify([{ name: 'lab', kind: 'ray', address: ray.url }]));
+      const repo = path.join(tmp, 'cloned');
+      mkdirSync(path.join(repo, '.vscode'), { recursive: true });
+      writeFileSync(path.join(repo, '.vscode/settings.json'), JSON.stringify({ 'codedance.jobs.clusters': [{ name: 'lab', kind: 'ray', address: evil.url }] }));
+      const env = { HOME: home, CODEDANCE_RAY_TOKEN: 'cli-token-123456' };
+      for (const extra of [[], ['--workspace-profiles']]) {
+        const r = await cli(['list', '--cluster', 'lab', ...extra], env, repo);
+        assert.equal(r.code, 0, r.stderr);
+        if (extra.length) assert.match(r.stderr, /the workspace's profile 'lab' .* is ignored: your own profile of that name is used/);
+        const first = await cli(['list', ...extra], env, repo); // no --cluster: the first profile, the user's
+        assert.equal(first.code, 0, first.stderr);
+      }
+      assert.equal(evil.requests.length, 0, 'the repository\'s server was never contacted');
+      assert.ok(ray.requests.some((q) => q.headers.authorization === 'Bearer cli-token-123456'));
+    } finally {
+      await evil.close();
+    }
+  });
+
+  it('bad --env names and script values are usage errors (exit 2) with the fix, never a stack trace', async () => {
+    const env = { CODEDANCE_RAY_TOKEN: 'cli-token-123456' };
+    for (const args of [
+      ['--env', 'A;x=1'],
+      ['--env', 'A;x=1', '--dry-run'],
+      ['--env', '1A=1'],
+    ]) {
+      const r = await cli(['submit', '--ray', ray.url, '--entrypoint', 'true', ...args], env);
+      assert.equal(r.code, 2, r.stderr);
+      assert.match(r.stderr, /--env: '(A;x|1A)' is not a variable name \(letters, digits and _, not starting with a digit\): fix --env/);
+      assert.ok(!/\n\s+at /.test(r.stderr) && !/unexpected error/.test(r.stderr), r.stderr);
+    }
+    const t = await cli(['submit', '--ray', ray.url, '--time', '1:00\ntouch /tmp/x', '--dry-run'], env);
+    assert.equal(t.code, 2);
+    assert.match(t.stderr, /timeLimit: .* is not a Slurm time/);
   });
 
   it('Slurm over SSH: submit --follow, list, stop a running job (real sbatch/scancel)', async function () {

@@ -86,7 +86,7 @@ describe('jobs: Ray Job Submission API (contract fixture)', function () {
   it('stops a running job (→ STOPPED), refuses to delete it while running, deletes it after', async () => {
     const { id } = await backend.submit({ name: 'long', entrypoint: 'echo started; sleep 60', env: {} });
     await waitStatus(backend, id, (j) => j.status === 'RUNNING');
-    await assert.rejects(backend.delete(id), (e: unknown) => e instanceof JobsError && e.kind === 'rejected' && e.status === 400 && /terminal state/.test(e.message));
+    await assert.rejects(backend.delete(id), (e: unknown) => e instanceof JobsError && e.code === 'rejected' && e.status === 400 && /terminal state/.test(e.message));
     assert.equal(await backend.stop(id), true);
     const seen = await waitStatus(backend, id, (j) => j.status !== 'RUNNING');
     assert.equal(seen.at(-1)!.status, 'STOPPED');
@@ -152,10 +152,10 @@ describe('jobs: Ray Job Submission API (contract fixture)', function () {
       for await (const _ of backend.tailLogs('nope')) void _;
     }, JobNotFoundError);
     await backend.submit({ name: 'd', entrypoint: 'true', env: {}, submissionId: 'dup-1' });
-    await assert.rejects(backend.submit({ name: 'd', entrypoint: 'true', env: {}, submissionId: 'dup-1' }), (e: unknown) => e instanceof JobsError && e.kind === 'rejected' && /already exists/.test(e.message));
+    await assert.rejects(backend.submit({ name: 'd', entrypoint: 'true', env: {}, submissionId: 'dup-1' }), (e: unknown) => e instanceof JobsError && e.code === 'rejected' && /already exists/.test(e.message));
     ray.setAgentAvailable(false);
     try {
-      await assert.rejects(backend.submit({ name: 'x', entrypoint: 'true', env: {} }), (e: unknown) => e instanceof JobsError && e.kind === 'server' && e.status === 500 && /No available agent/.test(e.message));
+      await assert.rejects(backend.submit({ name: 'x', entrypoint: 'true', env: {} }), (e: unknown) => e instanceof JobsError && e.code === 'server' && e.status === 500 && /No available agent/.test(e.message));
     } finally {
       ray.setAgentAvailable(true);
     }
@@ -165,7 +165,7 @@ describe('jobs: Ray Job Submission API (contract fixture)', function () {
     const closed = await startRayJobsFixture();
     await closed.close(); // a port nothing listens on
     const dead = new RayJobsBackend({ address: closed.url, timeoutMs: 2000 });
-    await assert.rejects(dead.check(), (e: unknown) => e instanceof JobsError && e.kind === 'connection' && /ECONNREFUSED/.test(e.message) && /8265/.test(e.message));
+    await assert.rejects(dead.check(), (e: unknown) => e instanceof JobsError && e.code === 'connection' && /ECONNREFUSED/.test(e.message) && /8265/.test(e.message));
   });
 
   it('token auth: no token → 401, wrong token → 403 (REST and log tail), right token works; never echoed', async () => {
@@ -187,6 +187,27 @@ describe('jobs: Ray Job Submission API (contract fixture)', function () {
       }, JobsAuthError);
     } finally {
       await secured.close();
+    }
+  });
+
+  it('a 401/403 body that echoes the token is redacted before it reaches the message', async () => {
+    const echoing = await startRayJobsFixture({ token: 'tok-right-value', echoAuthInRefusals: true });
+    try {
+      const token = 'wrong-token-0123456789'; // no "Bearer" prefix in the echo: only knowing the token catches it
+      const b = new RayJobsBackend({ address: echoing.url, token });
+      const raw = await fetch(`${echoing.url}/api/jobs/`, { headers: { Authorization: `Bearer ${token}` } });
+      assert.match(await raw.text(), new RegExp(`token '${token}'`), 'the fixture echoes it');
+      for (const call of [() => b.list(), () => b.check(), () => b.submit({ name: 'x', entrypoint: 'true', env: {} })]) {
+        await assert.rejects(call(), (e: unknown) => {
+          assert.ok(e instanceof JobsAuthError && e.status === 403, String(e));
+          assert.ok(!e.message.includes(token) && !(e.stack ?? '').includes(token), e.message);
+          assert.ok(!e.message.includes(token.slice(0, 12)), 'no part of it either');
+          assert.match(e.message, /refused the token \(403: Forbidden: Invalid authentication token '\*\*\*'/);
+          return true;
+        });
+      }
+    } finally {
+      await echoing.close();
     }
   });
 

@@ -4,7 +4,7 @@
  * packages are missing (scripts/setup.sh installs them).
  */
 import * as assert from 'node:assert/strict';
-import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { buildJob, defaultParams } from '../../../src/core/jobs';
 import { JobNotFoundError, JobsAuthError, JobsError } from '../../../src/core/jobs/errors';
@@ -118,7 +118,7 @@ describe('jobs: Slurm over SSH (real slurmctld/slurmd + sshd on 127.0.0.1)', fun
     const { id } = await backend.submit({ name: 'to-cancel', env: {}, entrypoint: 'echo started; sleep 300' });
     await waitStatus(backend, id, (j) => j.status === 'RUNNING');
     measured.submitToRunningWarmMs = Date.now() - tSubmit;
-    await assert.rejects(backend.delete(id), (e: unknown) => e instanceof JobsError && e.kind === 'rejected' && /stop it/.test(e.message));
+    await assert.rejects(backend.delete(id), (e: unknown) => e instanceof JobsError && e.code === 'rejected' && /stop it/.test(e.message));
     const t0 = Date.now();
     assert.equal(await backend.stop(id), true);
     const st = await waitStatus(backend, id, (j) => j.status !== 'RUNNING');
@@ -177,12 +177,32 @@ describe('jobs: Slurm over SSH (real slurmctld/slurmd + sshd on 127.0.0.1)', fun
     await assert.rejects(backend.status('987654'), JobNotFoundError);
     await assert.rejects(backend.status('1; rm -rf /'), JobNotFoundError);
     await assert.rejects(backend.logs('987654'), JobNotFoundError);
+    // an id that is not a job id never reaches a remote command (logs looks for the output file by id)
+    const mark = path.join(cluster.dir, 'id-injected');
+    await assert.rejects(backend.logs(`1 /dev/null; touch ${mark}; #`), JobNotFoundError);
+    await assert.rejects(async () => {
+      for await (const _ of backend.tailLogs(`$(touch ${mark})`)) void _;
+    }, JobNotFoundError);
+    assert.ok(!existsSync(mark));
   });
 
   it('schedules GPUs: --gpus-per-node from the spec reaches the job (fake gres)', async () => {
     const { id } = await backend.submit({ name: 'gpu', env: {}, gpusPerNode: 1, entrypoint: 'echo "CUDA=$CUDA_VISIBLE_DEVICES"' });
     await waitStatus(backend, id, (j) => j.status === 'SUCCEEDED');
     assert.equal(await backend.logs(id), 'CUDA=0\n');
+  });
+
+  it('refuses script values that would inject commands before anything reaches sbatch', async () => {
+    const mark = path.join(cluster.dir, 'injected');
+    const jobsDir = await backend.jobsDir();
+    const scripts = () => readdirSync(jobsDir).filter((f) => f.endsWith('.sbatch')).length;
+    const n = scripts();
+    for (const [field, value] of [['partition', `debug\ntouch ${mark}`], ['timeLimit', `5\ntouch ${mark}`], ['workingDir', `/tmp\ntouch ${mark}`], ['partition', `$(touch ${mark})`]] as const) {
+      await assert.rejects(backend.submit({ name: 'inject', env: {}, entrypoint: 'true', [field]: value }), (e: unknown) => e instanceof JobsError && e.code === 'config' && e.message.includes(`${field}: `));
+    }
+    await sleep(300);
+    assert.equal(scripts(), n, 'no script was written');
+    assert.ok(!existsSync(mark));
   });
 
   it('submits an edited script as is, and rejects one sbatch refuses', async () => {
@@ -194,7 +214,7 @@ describe('jobs: Slurm over SSH (real slurmctld/slurmd + sshd on 127.0.0.1)', fun
     assert.equal(await backend.logs(id), 'edited by hand\n');
     await assert.rejects(
       backend.submit({ name: 'bad', env: {}, entrypoint: '', script: '#!/bin/bash\n#SBATCH --partition=nosuchpartition\necho x\n' }),
-      (e: unknown) => e instanceof JobsError && e.kind === 'remote' && /invalid partition/i.test(e.message),
+      (e: unknown) => e instanceof JobsError && e.code === 'remote' && /invalid partition/i.test(e.message),
     );
     await assert.rejects(backend.submit({ name: 'x', env: {}, entrypoint: '', script: 'echo no shebang' }), /must start with #!/);
   });
@@ -227,6 +247,15 @@ describe('jobs: Slurm over SSH (real slurmctld/slurmd + sshd on 127.0.0.1)', fun
     const changed = new SlurmBackend({ ...profile, knownHosts: kh });
     cleanup.push(changed);
     await assert.rejects(changed.check(), (e: unknown) => e instanceof JobsError && /CHANGED/.test(e.message));
+    // strictHostKeyChecking 'no' still refuses a changed key; it only lets an unknown one in, without saving it
+    const changedNo = new SlurmBackend({ ...profile, knownHosts: kh, strictHostKeyChecking: 'no' });
+    cleanup.push(changedNo);
+    await assert.rejects(changedNo.check(), (e: unknown) => e instanceof JobsError && /CHANGED/.test(e.message));
+    const unknownFile = path.join(cluster.dir, 'known_hosts_no');
+    const unknownNo = new SlurmBackend({ ...profile, knownHosts: unknownFile, strictHostKeyChecking: 'no' });
+    cleanup.push(unknownNo);
+    assert.match((await unknownNo.check()).version, /^slurm(-wlm)? /);
+    assert.ok(!existsSync(unknownFile), "'no' saves nothing");
 
     const fresh = path.join(cluster.dir, 'known_hosts_new');
     const tofu = new SlurmBackend({ ...profile, knownHosts: fresh, strictHostKeyChecking: 'accept-new' });

@@ -3,7 +3,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { KernelPool } from '../../../src/core/kernel';
+import { KernelPool, liveKernelPids } from '../../../src/core/kernel';
 import { PYTHON, processAlive, waitFor } from './helpers';
 
 function runChild(how: string, env: Record<string, string> = {}): Promise<{ pids: number[]; workdir: string; child: ReturnType<typeof spawn> }> {
@@ -55,8 +55,9 @@ describe('kernel (real ipykernel): KernelPool', function () {
 
   it('hands out independent sessions with fresh working folders; waits for a start when none is ready', async () => {
     const pool = new KernelPool({ python: PYTHON, size: 1 });
+    const got = Promise.all([pool.acquire(), pool.acquire(), pool.acquire()]);
     try {
-      const [a, b, c] = await Promise.all([pool.acquire(), pool.acquire(), pool.acquire()]);
+      const [a, b, c] = await got;
       const dirs = new Set([a.workdir, b.workdir, c.workdir]);
       assert.equal(dirs.size, 3);
       const pids = new Set([a.pid, b.pid, c.pid]);
@@ -65,19 +66,20 @@ describe('kernel (real ipykernel): KernelPool', function () {
       const r = await b.execute('import os\nprint("v" in globals(), os.listdir("."))');
       assert.equal(r.stdout, 'False []\n');
     } finally {
-      await pool.dispose();
+      await Promise.all([pool.dispose(), ...(await got.catch(() => [])).map((s) => s.dispose())]);
     }
   });
 
-  it('dispose() shuts down waiting and handed-out kernels and removes their folders', async () => {
+  it('dispose() shuts down the waiting kernels; a handed-out one stays its holder\'s', async () => {
     const pool = new KernelPool({ python: PYTHON, size: 2 });
     const s = await pool.acquire();
     await pool.warm();
-    const handedPid = s.pid!;
-    const dir = s.workdir;
+    const before = new Set(liveKernelPids());
     await pool.dispose();
-    assert.equal(s.state, 'disposed');
-    assert.equal(processAlive(handedPid), false);
+    await waitFor(() => liveKernelPids().length === before.size - 2, 10000, 'the two waiting kernels to end');
+    assert.equal(s.state, 'idle');
+    const dir = s.workdir;
+    await s.dispose();
     assert.ok(!existsSync(dir));
     await assert.rejects(pool.acquire(), /disposed/);
   });
@@ -88,6 +90,7 @@ describe('kernel (real ipykernel): KernelPool', function () {
     try {
       const s = await pool.acquire();
       assert.ok(s.workdir.startsWith(path.resolve(root)));
+      await s.dispose();
     } finally {
       await pool.dispose();
     }

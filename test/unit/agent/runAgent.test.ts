@@ -126,7 +126,7 @@ describe('runAgent: conversations, Retry and Edit & re-run (fork)', () => {
 
   it('replays code quietly in the kernel before the loop', async () => {
     const kernel = new FakeKernel();
-    const events = await collect(runAgent('q', [img], { model: new ScriptedModel(['{{a}}']), modelName: 'm', protocol: tagFormat, kernel, replay: ['print x', 'print y'] }));
+    const events = await collect(runAgent('q', [img], { model: new ScriptedModel(['{{a}}']), modelName: 'm', protocol: tagFormat, kernel, replay: [{ code: ['print x', 'print y'] }] }));
     assert.deepEqual(kernel.executed, ['print x', 'print y']);
     assert.equal(events.filter((e) => e.type === 'exec_start').length, 0, 'replay makes no cell events');
   });

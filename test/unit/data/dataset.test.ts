@@ -44,7 +44,7 @@ describe('eval datasets (parquet via hyparquet, jsonl)', () => {
     assert.deepEqual(got.map((s) => s.answer), ['a0', 'a1', '3', 'a3', 'a4']);
     assert.deepEqual([...got[0].images[0]], [...png(0)]);
     assert.deepEqual([...got[1].images[0]], [...png(9)], 'path relative to the parquet file');
-    assert.match(got[3].imageError!, /missing\.png/);
+    assert.match(got[3].imageError!, /set\.parquet: row 3: image file not found: missing\.png/);
     assert.equal(got[4].images.length, 0);
     // start in the middle (resume) across row groups
     const tail = [];
@@ -95,7 +95,7 @@ describe('eval datasets (parquet via hyparquet, jsonl)', () => {
     await assert.rejects(openDataset(f4), /broken\.parquet: not a readable parquet file/);
   });
 
-  it('reads JSONL with base64 image structs and paths; a bad line names the file and line', async () => {
+  it('reads JSONL with base64 image structs and paths; a bad line is a row with its reason, naming the file and line', async () => {
     const f = path.join(tmp, 'set.jsonl');
     writeEvalJsonl(f, rows.slice(0, 2));
     const ds = await openDataset(f);
@@ -103,13 +103,60 @@ describe('eval datasets (parquet via hyparquet, jsonl)', () => {
     const got = await collect(ds.samples());
     assert.deepEqual([...got[0].images[0]], [...png(0)]);
     assert.deepEqual([...got[1].images[0]], [...png(9)]);
+    assert.match(got[0].imageSource!, /inline image bytes of .*set\.jsonl: row 0/);
+    assert.equal(got[1].imageSource, path.join(tmp, 'rel.png'), 'a path image names its file');
     const bad = path.join(tmp, 'bad.jsonl');
     writeFileSync(bad, '{"extra_info":{"question":"q","answer":"a"}}\n{oops\n');
     const ds2 = await openDataset(bad);
-    await assert.rejects(collect(ds2.samples()), /bad\.jsonl:2: not valid JSON/);
+    const got2 = await collect(ds2.samples());
+    assert.equal(got2.length, 2);
+    assert.equal(got2[0].rowError, undefined);
+    assert.equal(got2[1].index, 1);
+    assert.match(got2[1].rowError!, /bad\.jsonl: row 1: line 2 is not valid JSON \(/);
     const nocol = path.join(tmp, 'nocol.jsonl');
     writeFileSync(nocol, '{"question":"q","answer":"a"}\n');
     await assert.rejects(openDataset(nocol), /nocol\.jsonl: column 'extra_info' is missing/);
+  });
+
+  it('rows without a question or answer, non-object lines and blank lines: each bad row keeps its index and says why', async () => {
+    const f = path.join(tmp, 'mixed.jsonl');
+    writeFileSync(
+      f,
+      [
+        '[1, 2]', // the first line is bad: the schema comes from the good rows
+        '{"data_source":"vstar","extra_info":{"question":"q1","answer":"a1"}}',
+        '',
+        '{"data_source":"vstar","extra_info":{"question":"q2"}}',
+        'null',
+        '{"data_source":"vstar","extra_info":{"answer":"a4"}}',
+        '{"data_source":"vstar","extra_info":{"question":"q5","answer":"a5"}}',
+      ].join('\n') + '\n',
+    );
+    const ds = await openDataset(f);
+    assert.equal(ds.rowCount, 6, 'the blank line is not a row');
+    const got = await collect(ds.samples());
+    assert.deepEqual(got.map((s) => s.index), [0, 1, 2, 3, 4, 5]);
+    assert.match(got[0].rowError!, /mixed\.jsonl: row 0: line 1 is an array, not a JSON object/);
+    assert.equal(got[1].rowError, undefined);
+    assert.match(got[2].rowError!, /row 2: no answer \('extra_info\.answer' is missing or null/);
+    assert.match(got[3].rowError!, /row 3: line 5 is null, not a JSON object/);
+    assert.match(got[4].rowError!, /row 4: no question/);
+    assert.equal(got[5].answer, 'a5');
+    // resume in the middle: indexes stay the file's
+    assert.deepEqual((await collect(ds.samples({ start: 3 }))).map((s) => s.index), [3, 4, 5]);
+    const notJsonl = path.join(tmp, 'table.jsonl');
+    writeFileSync(notJsonl, 'a,b\n1,2\n');
+    await assert.rejects(openDataset(notJsonl), /table\.jsonl: not a JSON Lines file: none of its first 2 line\(s\) is a JSON object \(line 1 is not valid JSON/);
+  });
+
+  it('a parquet row without its answer is a sample with rowError; the others read as usual', async () => {
+    const f = path.join(tmp, 'holes.parquet');
+    writeEvalParquet(f, [rows[0], { ...rows[1], answer: null as never }, rows[2]], { omit: ['reward_model'] });
+    const got = await collect((await openDataset(f)).samples());
+    assert.deepEqual(got.map((s) => s.index), [0, 1, 2]);
+    assert.equal(got[0].rowError, undefined);
+    assert.match(got[1].rowError!, /holes\.parquet: row 1: no answer/);
+    assert.equal(got[2].answer, '3');
   });
 
   it('firstImage takes images[0] as the seed: struct bytes, empty bytes -> path, raw bytes', () => {

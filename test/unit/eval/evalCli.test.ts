@@ -10,9 +10,9 @@ describe('codedance eval CLI helpers', () => {
   });
 
   it('prints done/total, accuracy so far, errors, rate and ETA', () => {
-    const line = progressLine({ total: 100, done: 40, resumed: 10, correct: 30, scored: 40, errors: 2, inFlight: 8, rate: 2.5, etaSeconds: 24, elapsedSeconds: 12 });
+    const line = progressLine({ total: 100, done: 40, resumed: 10, correct: 30, scored: 40, errors: 2, skipped: 0, inFlight: 8, rate: 2.5, etaSeconds: 24, elapsedSeconds: 12 });
     assert.equal(line, 'eval 40/100  acc 75.0% (30/40)  errors 2  2.50 samples/s  ETA 0:24  running 8');
-    assert.match(progressLine({ total: 5, done: 0, resumed: 0, correct: 0, scored: 0, errors: 0, inFlight: 0, rate: 0, etaSeconds: undefined, elapsedSeconds: 0 }), /acc -- .*ETA --:--/);
-    assert.match(progressLine({ total: 9000, done: 1, resumed: 0, correct: 1, scored: 1, errors: 0, inFlight: 1, rate: 1, etaSeconds: 3725, elapsedSeconds: 1 }), /ETA 1:02:05/);
+    assert.match(progressLine({ total: 5, done: 0, resumed: 0, correct: 0, scored: 0, errors: 0, skipped: 0, inFlight: 0, rate: 0, etaSeconds: undefined, elapsedSeconds: 0 }), /acc -- .*ETA --:--/);
+    assert.match(progressLine({ total: 9000, done: 1, resumed: 0, correct: 1, scored: 1, errors: 0, skipped: 3, inFlight: 1, rate: 1, etaSeconds: 3725, elapsedSeconds: 1 }), /errors 0  skipped 3  .*ETA 1:02:05/);
   });
 });

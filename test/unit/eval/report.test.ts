@@ -1,13 +1,13 @@
 /**
  * The report's data: a results file read back as a run summary and sample rows, one sample's
- * trajectory with its images (read by byte offset), and the stored sample turned back into a
- * Trajectory (for "Open in chat").
+ * stored trajectory with its images (the line read by byte offset, the images from the files
+ * beside it), and the whole stored Trajectory for "Open in chat".
  */
 import { strict as assert } from 'node:assert';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { evalPaths, loadRun, readRecordAt, recordToTrajectory, runEval, sampleDetail } from '../../../src/core/eval';
+import { evalPaths, loadRun, readRecordAt, reportSample, runEval, sampleTrajectory } from '../../../src/core/eval';
 import { createChatModel } from '../../../src/core/model';
 import { startFixtureModel, type FixtureModel } from '../../fixtures/fixtureModel';
 import { circlesImage, circlesQuestion } from '../../fixtures/images';
@@ -27,7 +27,7 @@ describe('eval report data', function () {
     rmSync(tmp, { recursive: true, force: true });
   });
 
-  it('summarizes a run, opens one sample with its images, and rebuilds its trajectory', async () => {
+  it('summarizes a run, opens one sample with its images, and hands over its stored trajectory', async () => {
     const img = circlesImage({ red: 2, seed: 1 });
     const data = path.join(tmp, 'r.parquet');
     writeEvalParquet(data, [
@@ -58,16 +58,18 @@ describe('eval report data', function () {
     assert.equal(run.model, 'm');
     const rec = readRecordAt(file, offsets.get(1)!);
     assert.equal(rec.index, 1);
-    const d = sampleDetail(rec, 'A');
+    const d = await reportSample(rec, file, 'A');
     assert.equal(d.acc, 0);
-    assert.equal(d.inputImages.length, 1);
-    assert.match(d.inputImages[0].src, /^data:image\/png;base64,/);
-    assert.equal(d.turns[0].cells[0].images[0].src, `data:image/png;base64,${fig}`);
-    const t = recordToTrajectory(rec);
+    assert.equal(d.trajectory?.inputImages.length, 1);
+    assert.match(d.trajectory!.inputImages[0].data, /^iVBOR/);
+    assert.equal(d.trajectory!.turns[0].cells[0].images[0].data, fig);
+    const t = await sampleTrajectory(rec, file);
     assert.equal(t.question, circlesQuestion('red'));
     assert.equal(t.turns.length, 2);
     assert.equal(t.turns[0].cells[0].images[0].data, fig, 'images inlined again');
     assert.equal(t.inputImages[0].data, rec.multi_modal_data.image[0]);
+    assert.equal(t.messages[0].role, 'system', 'the conversation comes with it (Retry and follow-ups in the chat need it)');
+    assert.ok(t.messages.length >= 4);
   });
 
   it("opens a results file written by the seed's eval.py (no codedance fields)", async () => {
@@ -84,9 +86,9 @@ describe('eval report data', function () {
     assert.equal(run.dataset, 'wemath');
     assert.ok(Math.abs(run.avgAcc - 2 / 3) < 1e-12);
     assert.deepEqual(Object.keys(run.perSource), ['default']);
-    const d = sampleDetail(readRecordAt(file, offsets.get(1)!), 'A');
-    assert.equal(d.turns.length, 0);
+    const d = await reportSample(readRecordAt(file, offsets.get(1)!), file, 'A');
+    assert.equal(d.trajectory, undefined);
     assert.match(d.output, /assistant\n<answer>a<\/answer>/);
-    assert.throws(() => recordToTrajectory(readRecordAt(file, offsets.get(1)!)), /has no trajectory/);
+    await assert.rejects(sampleTrajectory(readRecordAt(file, offsets.get(1)!), file), /has no trajectory .*written by the seed's eval\.py/);
   });
 });

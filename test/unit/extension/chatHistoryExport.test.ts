@@ -6,6 +6,7 @@ import { strict as assert } from 'node:assert';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { createTrajectory } from '../../../src/core/trajectory/create';
 import type { Trajectory } from '../../../src/core/trajectory/types';
 import { conversationNotebook, writeMarkdownExport } from '../../../src/extension/chat/exportConversation';
 import { HistoryStore, newConversation } from '../../../src/extension/chat/historyStore';
@@ -14,8 +15,7 @@ import { validateFromWebview } from '../../../src/extension/chat/validate';
 const PNG = 'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==';
 
 function trajectory(question: string): Trajectory {
-  return {
-    version: 1,
+  return createTrajectory({
     id: `t-${question}`,
     createdAt: '2026-01-01T00:00:00.000Z',
     question,
@@ -38,7 +38,7 @@ function trajectory(question: string): Trajectory {
     status: 'answered',
     usage: { promptTokens: 1, completionTokens: 1, totalTokens: 2 },
     durationMs: 10,
-  };
+  });
 }
 
 describe('chat history store and export', () => {
@@ -93,13 +93,14 @@ describe('chat history store and export', () => {
   });
 
   it('validates webview messages at the boundary', () => {
-    assert.deepEqual(validateFromWebview({ type: 'ask', question: 'q' }), { type: 'ask', question: 'q' });
-    assert.equal(validateFromWebview({ type: 'ask', question: 3 }), undefined);
-    assert.equal(validateFromWebview({ type: 'exec', code: 'rm -rf /' }), undefined);
-    assert.equal(validateFromWebview({ type: 'history', action: 'open', id: '../x' }), undefined);
-    assert.equal(validateFromWebview({ type: 'approval', requestId: 'r', reply: { action: 'edit' } }), undefined);
-    assert.ok(validateFromWebview({ type: 'approval', requestId: 'r', reply: { action: 'edit', code: 'x' } }));
-    assert.equal(validateFromWebview({ type: 'setup', action: 'runShell' }), undefined);
+    assert.deepEqual(validateFromWebview({ id: 'm1', type: 'ask', question: 'q' }), { id: 'm1', type: 'ask', question: 'q' });
+    assert.equal(validateFromWebview({ type: 'ask', question: 'q' }), undefined, 'every message carries its id');
+    assert.equal(validateFromWebview({ id: 'm1', type: 'ask', question: 3 }), undefined);
+    assert.equal(validateFromWebview({ id: 'm1', type: 'exec', code: 'rm -rf /' }), undefined);
+    assert.equal(validateFromWebview({ id: 'm1', type: 'history', action: 'open', conversationId: '../x' }), undefined);
+    assert.equal(validateFromWebview({ id: 'm1', type: 'approval', run: 'r', cellId: 't0-c0', reply: { action: 'edit' } }), undefined);
+    assert.ok(validateFromWebview({ id: 'm1', type: 'approval', run: 'r', cellId: 't0-c0', reply: { action: 'edit', code: 'x' } }));
+    assert.equal(validateFromWebview({ id: 'm1', type: 'setup', action: 'runShell' }), undefined);
     assert.equal(validateFromWebview(null), undefined);
   });
 });

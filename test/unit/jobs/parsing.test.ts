@@ -65,6 +65,12 @@ describe('jobs: ssh_config and known_hosts', () => {
       assert.equal(readFileSync(kh2, 'utf8'), `h2 ${type} ${b64}\n`);
       assert.match(execFileSync('ssh-keygen', ['-F', 'h2', '-f', kh2], { encoding: 'utf8' }), /Host h2 found/);
       assert.deepEqual(verifyHostKey({ file: kh2, mode: 'yes' }, 'h3', 22, blob), { ok: false, verdict: 'unknown' });
+      // 'no' accepts an unknown key without saving it, but a CHANGED key is refused in every mode
+      const other = Buffer.concat([blob.subarray(0, -1), Buffer.from([blob.at(-1)! ^ 1])]);
+      for (const mode of ['yes', 'accept-new', 'no'] as const) assert.deepEqual(verifyHostKey({ file: kh2, mode }, 'h2', 22, other), { ok: false, verdict: 'changed' }, mode);
+      assert.deepEqual(verifyHostKey({ file: kh2, mode: 'no' }, 'h2', 22, blob), { ok: true, verdict: 'known' });
+      assert.deepEqual(verifyHostKey({ file: kh2, mode: 'no' }, 'h4', 22, blob), { ok: true, verdict: 'unknown' });
+      assert.equal(readFileSync(kh2, 'utf8'), `h2 ${type} ${b64}\n`, "'no' remembers nothing");
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

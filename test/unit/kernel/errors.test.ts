@@ -13,7 +13,7 @@ describe('kernel errors', () => {
     for (const e of errs) {
       assert.ok(e instanceof KernelError && e instanceof Error);
       assert.match(e.message, /^.+\nFix: .+$/s);
-      assert.equal(e.message, `${e.reason}\nFix: ${e.fix}`);
+      assert.equal(e.message, `${e.reason}\nFix: ${e.fix.text}`);
     }
   });
 

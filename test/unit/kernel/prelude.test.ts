@@ -1,12 +1,22 @@
 import { strict as assert } from 'node:assert';
-import { readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { PRELUDE_PY } from '../../../src/core/kernel/prelude';
+import { PRELUDE_PARTS, PRELUDE_PY } from '../../../src/core/kernel/prelude';
+
+const DIR = path.join(__dirname, '../../../src/core/kernel/prelude');
 
 describe('kernel prelude embedding', () => {
-  it('prelude.ts embeds prelude.py verbatim (run `node src/core/kernel/embed-prelude.mjs` after editing prelude.py)', () => {
-    const py = readFileSync(path.join(__dirname, '../../../src/core/kernel/prelude.py'), 'utf8');
+  it('prelude.ts embeds every part of prelude/ verbatim, in order (run `node src/core/kernel/embed-prelude.mjs` after editing a part)', () => {
+    assert.deepEqual([...PRELUDE_PARTS].sort(), readdirSync(DIR).filter((n) => n.endsWith('.py')).sort(), 'every .py in prelude/ is a part, and every part a file');
+    const py = PRELUDE_PARTS.map((n) => readFileSync(path.join(DIR, n), 'utf8')).join('\n\n');
     assert.equal(PRELUDE_PY, py);
+  });
+
+  it('the embedded module compiles (Python parses it as one module)', function () {
+    this.timeout(20000);
+    const out = execFileSync('/usr/bin/python3', ['-c', 'import sys; compile(sys.stdin.read(), "<codedance-prelude>", "exec"); print("ok")'], { input: PRELUDE_PY, encoding: 'utf8' });
+    assert.equal(out.trim(), 'ok');
   });
 
   it('holds the seed constants verbatim', () => {

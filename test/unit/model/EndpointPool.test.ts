@@ -1,6 +1,6 @@
 import { strict as assert } from 'node:assert';
 import { createServer } from 'node:net';
-import { EndpointPool, normalizeBaseUrl, parseEndpoints } from '../../../src/core/model/EndpointPool';
+import { EndpointPool, endpointUrlProblem, normalizeBaseUrl, parseEndpoints } from '../../../src/core/model/EndpointPool';
 import { ModelConfigError } from '../../../src/core/model/errors';
 import { ModelClient } from '../../../src/core/model/ModelClient';
 import type { ModelStreamEvent } from '../../../src/core/model/types';
@@ -22,11 +22,14 @@ describe('EndpointPool', () => {
     ]);
   });
 
-  it('rejects bad configurations with the fix in the message', () => {
-    assert.throws(() => parseEndpoints(' , '), (e: unknown) => e instanceof ModelConfigError && /no model endpoint configured — set codedance\.model\.endpoints/.test(e.message));
+  it('rejects bad configurations with the fix in the message (a neutral one: adapters name settings and flags)', () => {
+    assert.throws(
+      () => parseEndpoints(' , '),
+      (e: unknown) => e instanceof ModelConfigError && e.kind === 'config' && /no model endpoint configured — set one/.test(e.message) && e.fix?.setting === 'model.endpoints' && !/codedance\./.test(e.message),
+    );
     assert.throws(() => parseEndpoints(urls.join(','), 'k1,k2'), /3 model endpoints but 2 API keys — give one key for all endpoints or one per endpoint/);
     assert.throws(() => normalizeBaseUrl('localhost:8000'), /must be http:\/\/ or https:\/\/|is not a URL/);
-    assert.throws(() => normalizeBaseUrl('not a url'), /'not a url' is not a URL — use e\.g\. http:\/\/127\.0\.0\.1:8000\/v1/);
+    assert.throws(() => normalizeBaseUrl('not a url'), /'not a url' is not a URL — use an OpenAI-compatible base URL such as http:\/\/127\.0\.0\.1:8000\/v1/);
     assert.throws(() => new EndpointPool([]), ModelConfigError);
   });
 
@@ -92,11 +95,30 @@ describe('EndpointPool', () => {
     assert.deepEqual(pool.stats(), [{ baseUrl: urls[0], inFlight: 0, requests: 1, failures: 0 }]);
   });
 
-  it('a per-endpoint key wins over the pool key; stats never show keys or URL passwords', () => {
-    const pool = new EndpointPool([{ baseUrl: 'https://user:secretpw@x.example/v1', apiKey: 'sk-own-key-123456' }, 'http://b:2/v1'], { apiKey: 'sk-pool-key-987654' });
+  it('rejects user:password@ in an endpoint URL, naming the cause and the API key store, never echoing the password', () => {
+    for (const bad of ['https://user:secretpw@x.example/v1', 'http://onlyuser@127.0.0.1:8000/v1', 'http://:secretpw@h/v1']) {
+      for (const attempt of [() => normalizeBaseUrl(bad), () => parseEndpoints(`http://ok:1/v1,${bad}`), () => new EndpointPool([{ baseUrl: bad }]), () => new EndpointPool(bad)]) {
+        assert.throws(attempt, (e: unknown) => {
+          assert.ok(e instanceof ModelConfigError, String(e));
+          assert.equal(e.kind, 'config');
+          assert.match(e.message, /has a user name or password in the URL/);
+          assert.match(e.message, /remove the user:password@ part .* API key store/);
+          assert.equal(e.fix?.setting, 'model.apiKey');
+          assert.ok(!e.message.includes('secretpw') && !JSON.stringify(e).includes('secretpw'), e.message);
+          return true;
+        });
+      }
+      assert.ok(endpointUrlProblem(bad) instanceof ModelConfigError);
+    }
+    assert.equal(endpointUrlProblem('http://127.0.0.1:8000/v1'), undefined);
+    assert.equal(endpointUrlProblem('https://api.example.com/v1?x=@y'), undefined, 'an @ outside the authority is fine');
+  });
+
+  it('a per-endpoint key wins over the pool key; stats never show keys', () => {
+    const pool = new EndpointPool([{ baseUrl: 'https://x.example/v1', apiKey: 'sk-own-key-123456' }, 'http://b:2/v1'], { apiKey: 'sk-pool-key-987654' });
     assert.deepEqual(pool.endpoints.map((e) => e.apiKey), ['sk-own-key-123456', 'sk-pool-key-987654']);
     const text = JSON.stringify(pool.stats());
-    assert.ok(!text.includes('secretpw') && !text.includes('sk-own') && !text.includes('sk-pool'), text);
+    assert.ok(!text.includes('sk-own') && !text.includes('sk-pool'), text);
   });
 });
 

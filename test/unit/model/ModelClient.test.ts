@@ -161,9 +161,14 @@ describe('ModelClient against the fixture server', function () {
       assert.equal(events.at(-1)?.type, 'done');
     });
 
-    it('a server that never answers: request timeout (ETIMEDOUT), retried', async () => {
+    it('a server that never answers: header timeout (streaming) / request timeout (not streaming), ETIMEDOUT, retried', async () => {
       fm.setFaults(['hang']);
-      const events = await collect(client({ requestTimeoutMs: 200 }).stream(req()));
+      let retried = 0;
+      const r = await client({ requestTimeoutMs: 200, headersTimeoutMs: 60_000 }).complete(req(), { onRetry: (e) => (retried++, assert.ok(e.error instanceof ModelConnectionError && e.error.code === 'ETIMEDOUT')) });
+      assert.equal(retried, 1);
+      assert.match(r.content, /<code>/);
+      fm.setFaults(['hang']);
+      const events = await collect(client({ headersTimeoutMs: 200, requestTimeoutMs: 60_000 }).stream(req()));
       const retry = events.find((e) => e.type === 'retry') as Extract<ModelStreamEvent, { type: 'retry' }>;
       assert.ok(retry.error instanceof ModelConnectionError);
       assert.equal((retry.error as ModelConnectionError).code, 'ETIMEDOUT');
@@ -193,7 +198,7 @@ describe('ModelClient against the fixture server', function () {
     });
 
     it('an unknown model: 404 naming the model and the fix, not retried', async () => {
-      await assert.rejects(collect(client().stream(req('gpt-nope'))), /model 'gpt-nope' is not served at http:\/\/127\.0\.0\.1:\d+\/v1 \(HTTP 404: The model `gpt-nope` does not exist\.\) — set codedance\.model\.name/);
+      await assert.rejects(collect(client().stream(req('gpt-nope'))), /model 'gpt-nope' is not served at http:\/\/127\.0\.0\.1:\d+\/v1 \(HTTP 404: The model `gpt-nope` does not exist\.\) — name a model the server lists/);
       assert.equal(fm.chatRequests.length, 1);
     });
 
@@ -208,7 +213,8 @@ describe('ModelClient against the fixture server', function () {
         (e: unknown) => {
           assert.ok(e instanceof ModelConnectionError);
           assert.equal(e.code, 'ECONNREFUSED');
-          assert.equal(e.message, `cannot reach ${url}: connection refused (after 1 retry) — is vLLM running there? Check codedance.model.endpoints`);
+          assert.equal(e.message, `cannot reach ${url}: connection refused (after 1 retry) — is the model server (e.g. vLLM) running there? Check the endpoint URL`);
+          assert.equal(e.fix?.setting, 'model.endpoints');
           return true;
         },
       );

@@ -1,6 +1,7 @@
 import { strict as assert } from 'node:assert';
 import { classifyError, findErrorCode, serverMessageFromBody } from '../../../src/core/model/classifyError';
-import { ModelAbortedError, ModelConnectionError, ModelHttpError, ModelStreamError } from '../../../src/core/model/errors';
+import { CodeDanceError, toErrorInfo } from '../../../src/core/errors';
+import { ModelAbortedError, ModelConnectionError, ModelError, ModelHttpError, ModelResponseError, ModelStreamError } from '../../../src/core/model/errors';
 import { ModelClient } from '../../../src/core/model/ModelClient';
 import { redactSecrets } from '../../../src/core/model/redact';
 import { backoffDelay, DEFAULT_RETRY_POLICY, parseRetryAfter, sleep } from '../../../src/core/model/retry';
@@ -9,19 +10,47 @@ import { startFixtureModel } from '../../fixtures/fixtureModel';
 const EP = 'http://127.0.0.1:8000/v1';
 
 describe('model errors', () => {
-  it('HTTP messages name the endpoint, the status, the server message and the fix', () => {
-    const m = (status: number, serverMessage?: string, model?: string) => new ModelHttpError(status, { endpoint: EP, serverMessage, model }).message;
-    assert.equal(m(401, 'bad key'), `${EP} rejected the API key (HTTP 401: bad key) — set the key for this endpoint with "CodeDance: Set API Key" (CLI: the CODEDANCE_API_KEY environment variable)`);
-    assert.match(m(404, 'The model `x` does not exist.', 'x'), /^model 'x' is not served at http:\/\/127\.0\.0\.1:8000\/v1 \(HTTP 404: The model `x` does not exist\.\) — set codedance\.model\.name/);
-    assert.match(m(404, 'Not Found'), /\/v1\/chat\/completions was not found \(HTTP 404: Not Found\) — codedance\.model\.endpoints must be OpenAI-compatible base URLs, usually ending in \/v1/);
-    assert.match(m(429), /is rate limiting requests \(HTTP 429\) — lower codedance\.eval\.numWorkers or add endpoints/);
+  it('HTTP messages name the endpoint, the status, the server message and the fix; the fix is machine-readable and names no setting or flag', () => {
+    const e = (status: number, serverMessage?: string, model?: string) => new ModelHttpError(status, { endpoint: EP, serverMessage, model });
+    const m = (status: number, serverMessage?: string, model?: string) => e(status, serverMessage, model).message;
+    assert.equal(m(401, 'bad key'), `${EP} rejected the API key (HTTP 401: bad key) — set the API key for this endpoint`);
+    assert.match(m(404, 'The model `x` does not exist.', 'x'), /^model 'x' is not served at http:\/\/127\.0\.0\.1:8000\/v1 \(HTTP 404: The model `x` does not exist\.\) — name a model the server lists/);
+    assert.match(m(404, 'Not Found'), /\/v1\/chat\/completions was not found \(HTTP 404: Not Found\) — model endpoints must be OpenAI-compatible base URLs, usually ending in \/v1/);
+    assert.match(m(429), /is rate limiting requests \(HTTP 429\) — send fewer requests at once/);
     assert.match(m(502), /failed with HTTP 502 — the model server is overloaded or crashed; check its log/);
     assert.match(m(413), /too large/);
-    assert.deepEqual([400, 401, 404, 408, 409, 422, 429, 500, 503].map((s) => new ModelHttpError(s, { endpoint: EP }).retryable), [false, false, false, true, true, false, true, true, true]);
+    assert.deepEqual([400, 401, 404, 408, 409, 422, 429, 500, 503].map((s) => e(s).retryable), [false, false, false, true, true, false, true, true, true]);
+    assert.deepEqual([401, 403, 404, 400, 413, 422, 429, 500].map((s) => e(s).kind), ['model-auth', 'model-auth', 'model-endpoint', 'model-request', 'model-request', 'model-request', 'model-endpoint', 'model-endpoint']);
+    assert.deepEqual([401, 404, 429].map((s) => e(s, 'model', 'x').fix?.setting), ['model.apiKey', 'model.name', 'eval.numWorkers']);
+    for (const s of [400, 401, 403, 404, 413, 422, 429, 500]) assert.ok(!/codedance\.|--|CODEDANCE_/.test(m(s, 'model', 'x')), m(s, 'model', 'x'));
+  });
+
+  it('every model error is a CodeDanceError whose plain-JSON form keeps kind, retryable, fix and status', () => {
+    const h = new ModelHttpError(401, { endpoint: EP, serverMessage: 'bad key' });
+    assert.ok(h instanceof CodeDanceError && h instanceof ModelError);
+    const info = JSON.parse(JSON.stringify(toErrorInfo(h)));
+    assert.deepEqual(info, {
+      name: 'ModelHttpError',
+      message: h.message,
+      kind: 'model-auth',
+      retryable: false,
+      reason: `${EP} rejected the API key (HTTP 401: bad key)`,
+      fix: { text: 'set the API key for this endpoint', setting: 'model.apiKey' },
+      code: 'HTTP 401',
+      status: 401,
+    });
+    assert.deepEqual(JSON.parse(JSON.stringify(h)), info, 'JSON.stringify uses the same form');
+    const c = toErrorInfo(new ModelConnectionError({ endpoint: EP, code: 'ECONNREFUSED' }));
+    assert.equal(c.kind, 'model-endpoint');
+    assert.equal(c.retryable, true);
+    assert.equal(c.code, 'ECONNREFUSED');
+    assert.equal(toErrorInfo(new ModelAbortedError()).kind, 'cancelled');
+    assert.equal(toErrorInfo(new ModelResponseError({ endpoint: EP, detail: 'x' })).kind, 'model-response');
+    assert.deepEqual(toErrorInfo(new TypeError('boom')), { name: 'TypeError', message: 'boom', kind: 'internal', retryable: false });
   });
 
   it('connection messages by cause', () => {
-    assert.equal(new ModelConnectionError({ endpoint: EP, code: 'ECONNREFUSED' }).message, `cannot reach ${EP}: connection refused — is vLLM running there? Check codedance.model.endpoints`);
+    assert.equal(new ModelConnectionError({ endpoint: EP, code: 'ECONNREFUSED' }).message, `cannot reach ${EP}: connection refused — is the model server (e.g. vLLM) running there? Check the endpoint URL`);
     assert.match(new ModelConnectionError({ endpoint: 'http://nohost.invalid/v1', code: 'ENOTFOUND' }).message, /host not found \(ENOTFOUND\) — check the host name/);
     assert.match(new ModelConnectionError({ endpoint: EP, code: 'ETIMEDOUT', timeoutMs: 30_000 }).message, /no answer from .* within 30 s \(timed out\)/);
     assert.match(new ModelStreamError({ endpoint: EP, detail: 'terminated' }).message, /dropped the response stream mid-way \(terminated\) — check the model server's log/);

@@ -1,6 +1,7 @@
 import { strict as assert } from 'node:assert';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
+import { CodeDanceError } from '../../../src/core/errors';
 import { createCodedanceProtocol } from '../../../src/core/protocol/codedance';
 import { getProtocol, isProtocolId, protocolIds, templateHash } from '../../../src/core/protocol/index';
 
@@ -19,7 +20,7 @@ describe('protocol registry', () => {
   });
 
   it('an unknown id names the known ones', () => {
-    assert.throws(() => getProtocol('pyvision'), /unknown format 'pyvision': use one of codedance, codedance-tools, openai-tools/);
+    assert.throws(() => getProtocol('pyvision'), (e: unknown) => e instanceof CodeDanceError && e.kind === 'config' && e.fix?.setting === 'model.protocol' && /unknown format 'pyvision' — use one of codedance, codedance-tools, openai-tools/.test(e.message));
   });
 
   it('passes per-format options', () => {

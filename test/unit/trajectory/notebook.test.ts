@@ -1,10 +1,10 @@
 import { strict as assert } from 'node:assert';
 import { reasoningText, toNotebook } from '../../../src/core/trajectory/notebook';
+import { createTrajectory } from '../../../src/core/trajectory/create';
 import type { Trajectory } from '../../../src/core/trajectory/types';
 
 export function sampleTrajectory(): Trajectory {
-  return {
-    version: 1,
+  return createTrajectory({
     id: 'traj-1',
     createdAt: '2026-11-24T00:00:00.000Z',
     question: 'How many red circles?',
@@ -31,7 +31,7 @@ export function sampleTrajectory(): Trajectory {
     status: 'answered',
     usage: { promptTokens: 1, completionTokens: 1, totalTokens: 2 },
     durationMs: 10,
-  };
+  });
 }
 
 describe('notebook export', () => {

@@ -1,0 +1,131 @@
+/**
+ * Result classification: what a cell's iopub messages, its execute_reply (or the kernel's exit)
+ * and the interrupt that was sent mean as an `ExecutionResult` — status ok / error / timeout /
+ * cancelled / died, exit() noted, images in the seed's order (and dropped when the seed drops
+ * them), stdout/stderr with their truncation, the error. Pure: no process, no socket, no clock;
+ * unit-tested on recorded message sequences (test/fixtures/iopub).
+ */
+import { CellCollector, type PreludeResult } from './collector';
+import type { RequestOutcome } from './request';
+import type { ExecutionError, ExecutionResult, OutputImage } from './types';
+import type { JupyterMessage } from './wire';
+
+/** How a cell's request ended, as classification needs it. */
+export type CellOutcome = Exclude<RequestOutcome, { kind: 'timeout' }>;
+
+export interface ClassifyContext {
+  /** the cell's timeout (for the seed's timeout message) */
+  timeoutMs: number;
+  /** the interrupt grace period (for the message when the kernel had to be killed) */
+  graceMs: number;
+  /** why this side interrupted the cell, if it did */
+  interruptReason?: 'timeout' | 'cancelled';
+  durationMs: number;
+  /** keep images of failed cells in `images` (the seed drops them) */
+  keepImagesOnFailure?: boolean;
+}
+
+// eslint-disable-next-line no-control-regex
+const ANSI = /\u001b\[[0-9;?]*[ -/]*[@-~]/g;
+export function stripAnsi(s: string): string {
+  return s.replace(ANSI, '');
+}
+
+export function tailLines(s: string, n = 40): string[] {
+  return s.trimEnd().split('\n').slice(-n);
+}
+
+/** the seconds as Python's str() prints the seed's value (30 -> "30", 1.5 -> "1.5") */
+function pySeconds(ms: number): string {
+  return String(ms / 1000);
+}
+
+export function timeoutError(timeoutMs: number): ExecutionError {
+  return { ename: 'TimeoutError', evalue: `Code execution timed out after ${pySeconds(timeoutMs)} seconds`, traceback: [] };
+}
+
+export function cancelError(why: string): ExecutionError {
+  return { ename: 'KeyboardInterrupt', evalue: why, traceback: [] };
+}
+
+export function cancelledResult(durationMs: number, why: string): ExecutionResult {
+  return { status: 'cancelled', stdout: '', stderr: '', images: [], error: cancelError(why), durationMs };
+}
+
+function toExecutionError(e: NonNullable<PreludeResult['error']>): ExecutionError {
+  const out: ExecutionError = { ename: e.ename, evalue: e.evalue, traceback: e.traceback ?? [] };
+  if (typeof e.lineno === 'number') out.lineno = e.lineno;
+  return out;
+}
+
+/** The seed returns images only for a cell that succeeded; the rest go to droppedImages. */
+function withImages(r: Omit<ExecutionResult, 'images'>, images: OutputImage[], succeeded: boolean, ctx: ClassifyContext): ExecutionResult {
+  if (succeeded || ctx.keepImagesOnFailure) return { ...r, images };
+  return { ...r, images: [], ...(images.length ? { droppedImages: images } : {}) };
+}
+
+function exitedResult(col: CellCollector, outcome: Extract<CellOutcome, { kind: 'exited' }>, ctx: ClassifyContext): ExecutionResult {
+  col.finish();
+  const base = { stdout: col.stdout, stderr: col.stderr, durationMs: ctx.durationMs };
+  const images = col.orderedImages();
+  const reason = outcome.killReason;
+  if (reason === 'timeout' || reason === 'cancelled' || reason === 'dispose') {
+    const status = reason === 'timeout' ? 'timeout' : 'cancelled';
+    const err = reason === 'timeout' ? timeoutError(ctx.timeoutMs) : cancelError(reason === 'dispose' ? 'the session was disposed while the cell ran' : 'the cell was cancelled');
+    err.traceback = [`the cell did not stop within ${ctx.graceMs / 1000} s of the interrupt, so the kernel was ${reason === 'dispose' ? 'shut down' : 'restarted; variables were lost'}`];
+    return withImages({ ...base, status, error: err, restarted: reason !== 'dispose' }, images, false, ctx);
+  }
+  const desc = reason === 'heartbeat' ? `it stopped answering its heartbeat for ${Math.round((outcome.heartbeatSilenceMs ?? 0) / 1000)} s and was killed` : outcome.info.description;
+  const error: ExecutionError = { ename: 'KernelDied', evalue: `the Python kernel died (${desc}); it was restarted and variables were lost`, traceback: tailLines(outcome.info.outputTail, 40) };
+  return withImages({ ...base, status: 'died', error, restarted: true }, images, false, ctx);
+}
+
+/**
+ * Classifies a cell from the collector that saw its iopub messages (live, in order) and how its
+ * request ended. Consumes the collector (adds the reply's held output, marks truncation).
+ */
+export function classifyCell(col: CellCollector, outcome: CellOutcome, ctx: ClassifyContext): ExecutionResult {
+  if (outcome.kind === 'exited') return exitedResult(col, outcome, ctx);
+  const replyContent = (outcome.reply?.content ?? {}) as Record<string, any>;
+  // the record comes in the reply (do_execute hook) or as display_data (plain run_cell)
+  const rec = replyContent.codedance as PreludeResult | undefined;
+  col.addTail('stdout', rec?.stdout);
+  col.addTail('stderr', rec?.stderr);
+  col.finish();
+  const res = rec ?? col.result;
+  const images = col.orderedImages();
+  const dropped = col.clientDropped;
+  const truncated =
+    res?.truncated && (res.truncated.stdout || res.truncated.stderr || dropped.stdout || dropped.stderr)
+      ? { stdout: res.truncated.stdout + dropped.stdout, stderr: res.truncated.stderr + dropped.stderr }
+      : dropped.stdout || dropped.stderr
+        ? { ...dropped }
+        : undefined;
+  const common = { stdout: col.stdout, stderr: col.stderr, durationMs: ctx.durationMs, executionCount: res?.count, ...(truncated ? { truncated } : {}) };
+
+  const interrupted = res ? res.status === 'interrupted' : !outcome.reply || (replyContent.status === 'error' && replyContent.ename === 'KeyboardInterrupt');
+  if (interrupted && ctx.interruptReason) {
+    const err = ctx.interruptReason === 'timeout' ? timeoutError(ctx.timeoutMs) : cancelError('the cell was cancelled');
+    return withImages({ ...common, status: ctx.interruptReason, error: err }, images, false, ctx);
+  }
+  if (res) {
+    if (res.status === 'ok') return withImages({ ...common, status: 'ok' }, images, true, ctx);
+    if (res.status === 'exit') return withImages({ ...common, status: 'ok', exited: true }, images, false, ctx);
+    const e = res.error ?? { ename: 'Error', evalue: 'unknown error', traceback: [] };
+    return withImages({ ...common, status: 'error', error: toExecutionError(e) }, images, false, ctx);
+  }
+  // no result record: the wrapper itself failed (should not happen) — use IPython's reply
+  if (!outcome.reply) {
+    return withImages({ ...common, status: 'error', error: { ename: 'KernelError', evalue: 'the kernel finished the cell without a reply', traceback: [] } }, images, false, ctx);
+  }
+  if (replyContent.status === 'ok') return withImages({ ...common, status: 'ok' }, images, true, ctx);
+  const e = col.ipythonError ?? { ename: String(replyContent.ename ?? 'Error'), evalue: String(replyContent.evalue ?? ''), traceback: (replyContent.traceback as string[]) ?? [] };
+  return withImages({ ...common, status: 'error', error: { ename: e.ename, evalue: e.evalue, traceback: e.traceback.map(stripAnsi) } }, images, false, ctx);
+}
+
+/** `classifyCell` over a recorded sequence: the cell's iopub messages in order, then the outcome. */
+export function classifyMessages(messages: readonly JupyterMessage[], outcome: CellOutcome, ctx: ClassifyContext & { maxOutputBytes?: number }): ExecutionResult {
+  const col = new CellCollector(ctx.maxOutputBytes);
+  for (const m of messages) col.handle(m);
+  return classifyCell(col, outcome, ctx);
+}

@@ -1,0 +1,189 @@
+/**
+ * One incarnation of a session's kernel: launch (launch.ts) -> connect -> kernel_info handshake
+ * -> prelude loaded -> prepared (input images bound again after a restart) -> handed to the
+ * session. A launch whose ports were taken in the meantime is retried with new ones; any other
+ * failure is a KernelLaunchError that names the cause and the fix.
+ */
+import { KernelClient } from './client';
+import { tailLines, stripAnsi } from './classify';
+import { CellCollector } from './collector';
+import { KernelLaunchError } from './errors';
+import { launchKernel } from './launch';
+import { type SandboxOptions, SandboxUnavailableError } from './sandbox';
+import { PRELUDE_PY } from './prelude';
+import type { KernelProcess } from './process';
+import { delay, executeRequest, type Incarnation } from './request';
+
+const b64 = (s: string) => Buffer.from(s, 'utf8').toString('base64');
+
+/** What the prelude's install() is told (see prelude/install.py). */
+export interface PreludeConfig {
+  workdir: string;
+  memoryLimitMb: number | null;
+  maxOutputBytes: number;
+  expressionImageFormat: 'jpeg' | 'png';
+  /** folders the kernel removes if Node dies without cleaning up */
+  orphanCleanup: string[];
+  /** cells skip IPython's run_cell (default true; false: the record comes as display_data) */
+  hookExecute?: boolean;
+}
+
+export interface IncarnationOptions {
+  python: string;
+  workdir: string;
+  runtimeDir: string;
+  env?: Record<string, string>;
+  /** sandbox, network, limits, passEnv (sandbox.ts) */
+  sandbox?: SandboxOptions;
+  /** the next incarnation number (each launch attempt takes one) */
+  nextNumber: () => number;
+  startTimeoutMs: number;
+  heartbeatIntervalMs?: number;
+  heartbeatTimeoutMs?: number;
+  prelude: PreludeConfig;
+  /** called with each process as soon as it is spawned (so that a dispose can kill it) */
+  onSpawn?: (proc: KernelProcess | undefined) => void;
+  /** runs on the ready kernel before it is handed over (input images bound again) */
+  prepare?: (inc: Incarnation) => Promise<void>;
+  /** checked before each attempt and after prepare: throws to abandon the start */
+  assertUsable?: () => void;
+}
+
+/** Starts a kernel and makes it ready; the caller watches `inc.proc.exited` from then on. */
+export async function startIncarnation(opts: IncarnationOptions): Promise<Incarnation> {
+  let lastErr: Error | undefined;
+  for (let attempt = 0; attempt < 3; attempt++) {
+    opts.assertUsable?.();
+    const n = opts.nextNumber();
+    const launched = await launchKernel({ python: opts.python, workdir: opts.workdir, runtimeDir: opts.runtimeDir, n, env: opts.env, sandbox: opts.sandbox }).catch((e: Error) => {
+      throw e instanceof SandboxUnavailableError ? new KernelLaunchError({ reason: `the kernel sandbox is required but ${e.reason}`, fix: e.fix }) : e;
+    });
+    const { proc } = launched;
+    opts.onSpawn?.(proc);
+    const client: KernelClient = new KernelClient(launched.conn, {
+      heartbeatIntervalMs: opts.heartbeatIntervalMs,
+      heartbeatTimeoutMs: opts.heartbeatTimeoutMs,
+      onHeartbeatLost: (silent) => {
+        if (!proc.alive || inc.killReason) return;
+        inc.killReason = 'heartbeat';
+        inc.heartbeatSilenceMs = silent;
+        void proc.kill();
+      },
+    });
+    const inc: Incarnation = { n, proc, client };
+    client.connect();
+    try {
+      await handshake(inc, launched.describe, opts);
+      await loadPrelude(inc, opts);
+      if (opts.prepare) await opts.prepare(inc);
+      opts.assertUsable?.();
+      opts.onSpawn?.(undefined);
+      return inc;
+    } catch (e) {
+      inc.client.close();
+      await proc.kill();
+      opts.onSpawn?.(undefined);
+      lastErr = e as Error;
+      // another process took one of the ports between picking and binding: try new ones
+      if (/Address already in use|EADDRINUSE/i.test(proc.outputTail) && attempt < 2) continue;
+      break;
+    }
+  }
+  throw lastErr;
+}
+
+/** kernel_info until it answers on shell and iopub is seen to deliver (subscription live). */
+async function handshake(inc: Incarnation, command: string, opts: IncarnationOptions): Promise<void> {
+  const { client, proc } = inc;
+  const timeoutMs = opts.startTimeoutMs;
+  const ids = new Set<string>();
+  let gotReply = false;
+  let gotIopub = false;
+  let done!: () => void;
+  const ready = new Promise<void>((r) => (done = r));
+  const unlisten = client.listenAll((m) => {
+    if (m.parent_header.msg_id && ids.has(m.parent_header.msg_id)) {
+      gotIopub = true;
+      if (gotReply) done();
+    }
+  });
+  const send = () => {
+    const { msgId, reply } = client.request('shell', 'kernel_info_request', {}, (id) => ids.add(id));
+    if (!msgId) return;
+    reply.then(
+      () => {
+        gotReply = true;
+        if (gotIopub) done();
+      },
+      () => undefined,
+    );
+  };
+  send();
+  const resend = setInterval(send, 250);
+  const timer = delay(timeoutMs);
+  try {
+    const r = await Promise.race([ready.then(() => 'ready' as const), proc.exited.then(() => 'exited' as const), timer.promise.then(() => 'timeout' as const)]);
+    if (r === 'exited') {
+      const info = proc.exit!;
+      throw new KernelLaunchError(
+        {
+          reason: `The Python kernel (${command}) ${info.description} while starting.${info.outputTail.trim() ? `\nIts last output:\n${tailLines(info.outputTail, 15).join('\n')}` : ''}`,
+          fix: `check that \`${opts.python} -m ipykernel_launcher --version\` works; install ipykernel for this interpreter (\`${opts.python} -m pip install ipykernel\`, or on Debian/Ubuntu's /usr/bin/python3: \`sudo apt-get install python3-ipykernel\`), or choose another interpreter${proc.sandboxed ? '; if it starts outside the sandbox only, the interpreter or its packages may live in a folder the sandbox hides (/home, /root, /tmp, /run, /mnt, /media): turn the sandbox off for it' : ''}`,
+        },
+        info.outputTail,
+      );
+    }
+    if (r === 'timeout') {
+      throw new KernelLaunchError(
+        {
+          reason: `The Python kernel did not answer within ${Math.round(timeoutMs / 1000)} s of starting (${gotReply ? 'the shell answered but no iopub output arrived' : 'no reply to kernel_info'}).${proc.outputTail.trim() ? `\nIts output so far:\n${tailLines(proc.outputTail, 15).join('\n')}` : ''}`,
+          fix: 'the machine may be overloaded, or a firewall blocks 127.0.0.1 TCP ports; retry, or raise startTimeoutMs',
+        },
+        proc.outputTail,
+      );
+    }
+  } finally {
+    clearInterval(resend);
+    timer.cancel();
+    unlisten();
+  }
+}
+
+/** The code that loads the prelude as module _codedance and installs it with `config`. */
+export function preludeLoader(config: PreludeConfig & { watchParent: boolean }): string {
+  return [
+    'import base64 as _cd_b, sys as _cd_s, types as _cd_t',
+    '_cd_m = _cd_t.ModuleType("_codedance")',
+    `exec(compile(_cd_b.b64decode("${b64(PRELUDE_PY)}").decode("utf-8"), "<codedance-prelude>", "exec"), _cd_m.__dict__)`,
+    '_cd_s.modules["_codedance"] = _cd_m',
+    `_cd_m.install("${b64(JSON.stringify(config))}")`,
+    'del _cd_b, _cd_s, _cd_t, _cd_m',
+  ].join('\n');
+}
+
+async function loadPrelude(inc: Incarnation, opts: IncarnationOptions): Promise<void> {
+  const timeoutMs = opts.startTimeoutMs;
+  const limit = opts.prelude.memoryLimitMb;
+  const code = preludeLoader({ ...opts.prelude, watchParent: true });
+  const r = await executeRequest(inc, code, { onMessage: () => undefined, timeoutMs });
+  const fix = `run \`${opts.python} -c "import ipykernel, PIL, numpy, matplotlib"\` to see what is broken; reinstall the failing package, or choose another interpreter`;
+  if (r.kind === 'exited') {
+    const tail = r.info.outputTail;
+    throw new KernelLaunchError({ reason: `The Python kernel ${r.info.description} while loading the CodeDance prelude.${tail.trim() ? `\nIts last output:\n${tailLines(tail, 15).join('\n')}` : ''}`, fix: limit ? `memoryLimitMb (${limit}) may be too low for numpy/matplotlib: raise it; or ${fix}` : fix }, tail);
+  }
+  if (r.kind === 'timeout') {
+    throw new KernelLaunchError({ reason: `The CodeDance prelude did not finish within ${Math.round(timeoutMs / 1000)} s (importing numpy, matplotlib and PIL).`, fix: 'the machine may be overloaded; retry, or raise startTimeoutMs' });
+  }
+  const c = (r.reply?.content ?? { status: 'error', ename: 'NoReply', evalue: 'the kernel sent no execute_reply' }) as Record<string, any>;
+  if (c.status !== 'ok') {
+    const tb = Array.isArray(c.traceback) ? (c.traceback as string[]).join('\n') : '';
+    throw new KernelLaunchError({ reason: `The CodeDance prelude failed in the kernel: ${c.ename}: ${c.evalue}\n${stripAnsi(tb)}`, fix: limit && c.ename === 'MemoryError' ? `raise memoryLimitMb (now ${limit})` : fix });
+  }
+}
+
+/** Runs one of the prelude's operations (inputs, reset) and returns its result record. */
+export async function preludeOp(inc: Incarnation, code: string, timeoutMs: number) {
+  const col = new CellCollector(undefined);
+  const outcome = await executeRequest(inc, code, { onMessage: (m) => col.handle(m), timeoutMs });
+  return { outcome, result: outcome.kind === 'done' ? col.result : undefined };
+}

@@ -1,0 +1,102 @@
+# CodeDance kernel prelude, part 1 of 6: the module's header, shared state and publishing.
+#
+# The prelude runs once in every ipykernel process (and again after a restart) as the module
+# _codedance; it reproduces the executor of the seed's eval/eval.py:
+#  - one persistent namespace per question (a plain dict, as in the seed: it holds
+#    __builtins__, plt, input_image, input_image_path, input_images and what the code
+#    defines; it is not IPython's user namespace);
+#  - matplotlib Agg; plt.show() saves the current figure (only with axes; 150 dpi,
+#    bbox_inches='tight'; skipped if aspect > 200 or a side < 28 px) and closes it;
+#  - PIL Image.show() captured (aspect > 200 dropped; side < 56 -> LANCZOS upscale so the short
+#    side is 112; non-RGB/RGBA -> RGB; PNG);
+#  - the last statement, when it is an expression: PIL image or 2-D/3-D ndarray captured
+#    (floats clipped to [0,1]*255, 3 channels BGR -> RGB; JPEG as in eval.py), other non-None
+#    values printed; display(x) as the last statement is treated like x (training tool);
+#  - exit()/quit()/sys.exit()/raise SystemExit end the cell, not the kernel, and append the
+#    seed's NOTE to stdout; input() raises RuntimeError;
+#  - stdout/stderr are capped per cell (maxOutputBytes) with a clear marker.
+# Images are sent as display_data as soon as they are captured, tagged in metadata
+# {"codedance": {"kind": "image", "source": ..., "seq": n}}; the client orders them as the seed
+# does (last expression, then figures, then .show(), then other display() calls). At the end of
+# each cell the result record (application/vnd.codedance.result+json) reports the outcome.
+#
+# The parts (this folder, in the order of PRELUDE_PARTS in embed-prelude.mjs) are concatenated
+# into ONE module: a name defined in one part is used by the others. prelude.ts embeds them
+# (a unit test checks it matches). Keep them free of backticks and dollar-brace sequences so
+# they embed in a TS template literal.
+
+import base64
+import struct
+import sys
+
+EXIT_NOTE = "\nNOTE: Code execution was halted by a call to exit() or quit(). Do not use exit() or quit() in your code."
+RESULT_MIME = "application/vnd.codedance.result+json"
+PRELUDE_FILE = "<codedance-prelude>"
+
+config = {}
+ns = {}
+_state = {"count": 0, "cell": None}
+_np = None
+_Image = None
+_plt = None
+
+
+# ----------------------------------------------------------------------------------------------
+# publishing to the client
+# ----------------------------------------------------------------------------------------------
+
+def _shell():
+    from IPython import get_ipython
+    return get_ipython()
+
+
+def _publish(data, metadata):
+    for s in (sys.stdout, sys.stderr):
+        try:
+            s.flush()
+        except Exception:
+            pass
+    _shell().display_pub.publish(data=data, metadata=metadata)
+
+
+def _png_size(raw):
+    if raw[:8] == b"\x89PNG\r\n\x1a\n" and len(raw) >= 24:
+        return struct.unpack(">II", raw[16:24])
+    return (None, None)
+
+
+def _publish_binary(raw, metadata):
+    """display_data whose bytes travel as a binary buffer frame (no base64, no JSON of a large
+    string, no HMAC over it: several ms less per image); metadata.codedance.buffer says which."""
+    for s in (sys.stdout, sys.stderr):
+        try:
+            s.flush()
+        except Exception:
+            pass
+    dp = _shell().display_pub
+    content = {"data": {}, "metadata": metadata, "transient": {}}
+    dp.session.send(dp.pub_socket, "display_data", content=content, parent=dp.parent_header, ident=dp.topic, buffers=[raw])
+
+
+class _Cell(object):
+    def __init__(self, n):
+        self.n = n
+        self.seq = 0
+
+    def emit(self, source, fmt, raw, width, height):
+        self.seq += 1
+        mime = "image/png" if fmt == "PNG" else "image/jpeg"
+        tag = {"kind": "image", "source": source, "seq": self.seq, "cell": self.n, "width": width, "height": height}
+        if config.get("binaryImages", True):
+            try:
+                _publish_binary(raw, {"codedance": dict(tag, buffer=0, mime=mime)})
+                return
+            except Exception:
+                pass
+        _publish({mime: base64.b64encode(raw).decode("ascii")}, {"codedance": tag})
+
+
+def _emit(source, fmt, raw, width, height):
+    cell = _state["cell"]
+    if cell is not None:
+        cell.emit(source, fmt, raw, width, height)

@@ -1,0 +1,178 @@
+# CodeDance kernel prelude, part 4 of 6: running one cell (eval.py's executor), its error
+# report, and the do_execute hook that skips IPython's run_cell for our cells. See core.py.
+
+import ast
+import base64
+import builtins
+import json
+import linecache
+import os
+import signal
+import sys
+import traceback
+
+def _clean_tb(te):
+    """drops the prelude's own frames from a TracebackException (and its chain)"""
+    seen = set()
+    while te is not None and id(te) not in seen:
+        seen.add(id(te))
+        te.stack = traceback.StackSummary.from_list([f for f in te.stack if f.filename != PRELUDE_FILE])
+        if te.__cause__ is not None:
+            _clean_tb(te.__cause__)
+        te = te.__context__
+
+
+def _describe_error(e):
+    try:
+        te = traceback.TracebackException(type(e), e, e.__traceback__)
+        _clean_tb(te)
+        lines = list(te.format())
+    except Exception:
+        lines = [f"{type(e).__name__}: {e}\n"]
+    lineno = getattr(e, "lineno", None) if isinstance(e, SyntaxError) else None
+    return {"ename": type(e).__name__, "evalue": str(e), "lineno": lineno, "traceback": lines}
+
+
+def _register_source(code):
+    lines = code.splitlines(True)
+    for name in ("<ast>", "<string>"):
+        linecache.cache[name] = (len(code), None, lines, name)
+
+
+def _exec_cell(code):
+    """eval.py: the last statement, if an expression, is evaluated and its value captured."""
+    try:
+        node = ast.parse(code, mode="exec")
+    except SyntaxError:
+        node = None
+    if node is None:
+        # the seed falls back to exec(code), which reports '(<string>, line N)'
+        exec(code, ns, ns)
+        return
+    if node.body and isinstance(node.body[-1], ast.Expr):
+        if len(node.body) > 1:
+            module_body = ast.Module(body=node.body[:-1], type_ignores=[])
+            exec(compile(module_body, filename="<ast>", mode="exec"), ns, ns)
+        last = node.body[-1].value
+        source = "expression"
+        if (isinstance(last, ast.Call) and getattr(last.func, "id", None) == "display"
+                and len(last.args) == 1 and not last.keywords and ns.get("display", _display) is _display):
+            last = last.args[0]  # the training tool's display(x) special case
+        result_val = eval(compile(ast.Expression(body=last), filename="<ast>", mode="eval"), ns, ns)
+        _capture_value(result_val, source)
+    else:
+        exec(code, ns, ns)
+
+
+def run(payload_b64, publish=True):
+    """Runs one cell. The client sends _codedance_run("<base64 json>") as an execute_request;
+    the do_execute hook (see install) calls this directly and puts the result record in the
+    execute_reply; through IPython's run_cell (hook absent) it is published as display_data."""
+    req = json.loads(base64.b64decode(payload_b64).decode("utf-8"))
+    code = req["code"]
+    limit = req.get("maxOutputBytes", config.get("maxOutputBytes"))
+    _state["count"] += 1
+    cell = _Cell(_state["count"])
+    _state["cell"] = cell
+    result = {"kind": "result", "op": "run", "count": cell.n, "status": "ok"}
+
+    real_out, real_err = sys.stdout, sys.stderr
+    # hold short cells' output for the reply only when the reply carries it (do_execute hook)
+    out = _Limited(real_out, "stdout", limit, not publish)
+    err = _Limited(real_err, "stderr", limit, not publish)
+    saved_builtins = {k: builtins.__dict__.get(k, _MISSING) for k in ("exit", "quit", "input", "display")}
+    saved_sys_exit = sys.exit
+    saved_plt_show = _plt.show
+    saved_pil_show = _Image.Image.show
+    saved_cwd = None
+    try:
+        saved_cwd = os.getcwd()
+    except Exception:
+        pass
+    prev_sigint = None
+    try:
+        try:
+            builtins.exit = _patched_exit
+            builtins.quit = _patched_exit
+            builtins.input = _blocked_input
+            builtins.display = _display
+            sys.exit = _patched_exit
+            _plt.show = _captured_plt_show
+            _Image.Image.show = _captured_pil_show
+            ns["plt"] = _plt
+            ns["__builtins__"] = builtins
+            os.chdir(config["workdir"])
+            _register_source(code)
+            sys.stdout, sys.stderr = out, err
+            _exec_cell(code)
+        except (_SandboxExit, SystemExit):
+            result["status"] = "exit"
+        except KeyboardInterrupt as e:
+            result["status"] = "interrupted"
+            result["error"] = _describe_error(e)
+        except BaseException as e:  # noqa: B902 - everything the code raises is reported
+            result["status"] = "error"
+            result["error"] = _describe_error(e)
+    finally:
+        # from here on a late interrupt (timeout racing the end of the cell) is ignored
+        try:
+            prev_sigint = signal.signal(signal.SIGINT, signal.SIG_IGN)
+        except Exception:
+            prev_sigint = None
+        sys.stdout, sys.stderr = real_out, real_err
+        for k, v in saved_builtins.items():
+            if v is _MISSING:
+                builtins.__dict__.pop(k, None)
+            else:
+                builtins.__dict__[k] = v
+        sys.exit = saved_sys_exit
+        _plt.show = saved_plt_show
+        _Image.Image.show = saved_pil_show
+        if saved_cwd is not None:
+            try:
+                os.chdir(saved_cwd)
+            except Exception:
+                pass
+        _state["cell"] = None
+        try:
+            tails = {}
+            for stream, target in ((out, real_out), (err, real_err)):
+                tail = stream.take_held() + stream.marker()
+                if stream is out and result["status"] == "exit":
+                    tail += EXIT_NOTE
+                if publish:
+                    if tail:
+                        target.write(tail)
+                else:
+                    tails[stream._name] = tail
+            if tails:
+                result["stdout"] = tails.get("stdout", "")
+                result["stderr"] = tails.get("stderr", "")
+            result["truncated"] = {"stdout": out.dropped, "stderr": err.dropped}
+            if publish:
+                _publish({RESULT_MIME: result}, {"codedance": {"kind": "result"}})
+        finally:
+            if prev_sigint is not None:
+                signal.signal(signal.SIGINT, prev_sigint)
+    # through IPython (publish=True) a returned value would be displayed: return nothing there
+    return None if publish else result
+
+
+RUN_PREFIX = '_codedance_run("'
+
+
+def _hook_do_execute(kernel):
+    """Cells of ours skip IPython's run_cell (input transforms, async detection, compile,
+    history, display traps): about a millisecond per cell. The message flow stays standard:
+    execute_request -> busy, execute_input, outputs, execute_reply (with our record under
+    'codedance'), idle. Anything else (e.g. our own setup code) goes the usual way."""
+    original = kernel.do_execute
+
+    def do_execute(code, silent, store_history=True, user_expressions=None, allow_stdin=False, **kwargs):
+        if isinstance(code, str) and code.startswith(RUN_PREFIX) and code.endswith('")'):
+            result = run(code[len(RUN_PREFIX):-2], publish=False)
+            return {"status": "ok", "execution_count": result.get("count", 0), "user_expressions": {},
+                    "payload": [], "codedance": result}
+        return original(code, silent, store_history, user_expressions, allow_stdin, **kwargs)
+
+    kernel.do_execute = do_execute

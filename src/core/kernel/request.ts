@@ -1,0 +1,150 @@
+/**
+ * One execute_request on a live kernel, the only request path: the prelude's setup, input
+ * images, recycling and the model's cells all go through `executeRequest`. A cell adds the
+ * interrupt machinery on top (`startCell`: timeout or abort -> SIGINT -> kill after a grace
+ * period). What the messages mean is classify.ts's job.
+ */
+import type { KernelClient } from './client';
+import type { ExitInfo, KernelProcess } from './process';
+import type { JupyterMessage } from './wire';
+
+/** after execute_reply, how long to wait for iopub's idle before going on without it */
+const IDLE_AFTER_REPLY_MS = 5000;
+/** after iopub's idle, how long to wait for a missing execute_reply (an interrupt outside the cell) */
+const REPLY_AFTER_IDLE_MS = 500;
+
+export type KillReason = 'timeout' | 'cancelled' | 'heartbeat' | 'dispose';
+
+/** One live kernel process and its connection (see incarnation.ts). */
+export interface Incarnation {
+  n: number;
+  proc: KernelProcess;
+  client: KernelClient;
+  /** why this side killed the process, if it did */
+  killReason?: KillReason;
+  heartbeatSilenceMs?: number;
+}
+
+/** How a request ended: completed (reply and idle seen), the process exited, or the wait ran out. */
+export type RequestOutcome =
+  | { kind: 'done'; reply: JupyterMessage | undefined }
+  | { kind: 'exited'; info: ExitInfo; killReason?: KillReason; heartbeatSilenceMs?: number }
+  | { kind: 'timeout' };
+
+export function delay(ms: number): { promise: Promise<void>; cancel: () => void } {
+  let t: NodeJS.Timeout | undefined;
+  const promise = new Promise<void>((r) => (t = setTimeout(r, ms)));
+  return { promise, cancel: () => clearTimeout(t) };
+}
+
+/**
+ * Resolves when a request is complete: its reply and its iopub 'idle' both arrived (so all of
+ * its output has been seen). If one of the two never comes (a dropped iopub message, an
+ * interrupt landing between handlers), goes on after a grace period with what there is.
+ */
+function completion(reply: Promise<JupyterMessage>, idle: Promise<void>): Promise<JupyterMessage | undefined> {
+  return new Promise((resolve) => {
+    let msg: JupyterMessage | undefined;
+    let gotReply = false;
+    let gotIdle = false;
+    let t: NodeJS.Timeout | undefined;
+    const finish = () => {
+      clearTimeout(t);
+      resolve(msg);
+    };
+    reply.then(
+      (m) => {
+        msg = m;
+        gotReply = true;
+        if (gotIdle) finish();
+        else t = setTimeout(finish, IDLE_AFTER_REPLY_MS);
+      },
+      () => undefined,
+    );
+    void idle.then(() => {
+      gotIdle = true;
+      if (gotReply) finish();
+      else t = setTimeout(finish, REPLY_AFTER_IDLE_MS);
+    });
+  });
+}
+
+export interface RequestOptions {
+  /** each iopub message of this request, in order */
+  onMessage: (m: JupyterMessage) => void;
+  /** stop waiting after this long (outcome 'timeout'); default: wait for the reply or the exit */
+  timeoutMs?: number;
+}
+
+/** Sends `code` as an execute_request and waits for its completion or the kernel's exit. */
+export async function executeRequest(inc: Incarnation, code: string, opts: RequestOptions): Promise<RequestOutcome> {
+  let idleResolve!: () => void;
+  const idle = new Promise<void>((r) => (idleResolve = r));
+  let unlisten = () => {};
+  const content = { code, silent: false, store_history: false, user_expressions: {}, allow_stdin: false, stop_on_error: false };
+  const { reply } = inc.client.request('shell', 'execute_request', content, (id) => {
+    unlisten = inc.client.listen(id, (m) => {
+      opts.onMessage(m);
+      if (m.header.msg_type === 'status' && (m.content as { execution_state?: string }).execution_state === 'idle') idleResolve();
+    });
+  });
+  const timer = opts.timeoutMs === undefined ? undefined : delay(opts.timeoutMs);
+  try {
+    return await Promise.race<RequestOutcome>([
+      completion(reply, idle).then((r) => ({ kind: 'done' as const, reply: r })),
+      inc.proc.exited.then((info) => ({ kind: 'exited' as const, info, killReason: inc.killReason, heartbeatSilenceMs: inc.heartbeatSilenceMs })),
+      ...(timer ? [timer.promise.then(() => ({ kind: 'timeout' as const }))] : []),
+    ]);
+  } finally {
+    timer?.cancel();
+    unlisten();
+  }
+}
+
+export interface CellRequestOptions {
+  onMessage: (m: JupyterMessage) => void;
+  /** SIGINT after this long */
+  timeoutMs: number;
+  /** after an interrupt, how long the kernel has to become idle before it is killed */
+  graceMs: number;
+  signal?: AbortSignal;
+}
+
+export interface CellRun {
+  outcome: Exclude<RequestOutcome, { kind: 'timeout' }>;
+  /** why the cell was interrupted, if it was */
+  interruptReason?: 'timeout' | 'cancelled';
+  durationMs: number;
+}
+
+/**
+ * Runs a cell's execute_request with its timeout and abort signal: an interrupt sends SIGINT,
+ * and a kernel still running `graceMs` later is killed (the outcome is then 'exited' with the
+ * kill reason). `interrupt` lets the session cancel the cell from outside.
+ */
+export function startCell(inc: Incarnation, code: string, opts: CellRequestOptions): { interrupt: (reason: 'timeout' | 'cancelled') => void; done: Promise<CellRun> } {
+  const t0 = performance.now();
+  let interruptReason: 'timeout' | 'cancelled' | undefined;
+  let graceTimer: NodeJS.Timeout | undefined;
+  const interrupt = (reason: 'timeout' | 'cancelled') => {
+    if (interruptReason || !inc.proc.alive) return;
+    interruptReason = reason;
+    inc.proc.interrupt();
+    graceTimer = setTimeout(() => {
+      if (!inc.proc.alive) return;
+      inc.killReason = reason;
+      void inc.proc.kill();
+    }, opts.graceMs);
+  };
+  const timer = setTimeout(() => interrupt('timeout'), opts.timeoutMs);
+  const onAbort = () => interrupt('cancelled');
+  opts.signal?.addEventListener('abort', onAbort, { once: true });
+  const done = executeRequest(inc, code, { onMessage: opts.onMessage })
+    .then((outcome) => ({ outcome: outcome as CellRun['outcome'], interruptReason, durationMs: performance.now() - t0 }))
+    .finally(() => {
+      clearTimeout(timer);
+      clearTimeout(graceTimer);
+      opts.signal?.removeEventListener('abort', onAbort);
+    });
+  return { interrupt, done };
+}

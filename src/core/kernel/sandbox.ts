@@ -1,0 +1,380 @@
+/**
+ * Where model-written code runs: a kernel launch (interpreter, arguments, environment, working
+ * folder, runtime folder) turned into the command that starts it.
+ *
+ * Sandboxed (Linux with bubblewrap, the default where it works): `bwrap` with a PID namespace
+ * (no view of the parent or its /proc/<pid>/environ), its own network namespace (no network:
+ * ZeroMQ then talks over `ipc` sockets in the runtime folder, bound into the sandbox), the
+ * filesystem read-only, /home, /root, /tmp, /run and the user's home hidden behind empty tmpfs
+ * (only the interpreter's own folders are bound back, read-only), a fresh HOME, the session's
+ * working folder and runtime folder writable, `--die-with-parent` (the kernel goes when the
+ * process that started it goes, even if it holds Python's GIL in C code), and limits set with
+ * `prlimit` before the interpreter starts: address space, CPU seconds, processes.
+ *
+ * Unsandboxed (macOS, Windows, Linux without a working bwrap, or turned off): the same
+ * allow-listed environment, the same limits where `prlimit` exists, and a parent-death signal
+ * (PR_SET_PDEATHSIG through a one-line Python launcher) so no kernel outlives its parent.
+ *
+ * The environment is ALWAYS built from an allow-list (never process.env minus some names).
+ */
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, lstatSync, readdirSync, readFileSync, realpathSync, rmSync, statSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+
+/** 'auto': sandbox where bwrap works, else run unsandboxed and say why; 'on': refuse to run unsandboxed; 'off': never */
+export type SandboxMode = 'auto' | 'on' | 'off';
+
+export interface SandboxOptions {
+  /** default 'auto' */
+  sandbox?: SandboxMode;
+  /** let the code reach the network (sandboxed: shares the host's network, ZeroMQ over tcp); default false */
+  network?: boolean;
+  /** address-space limit, MiB; undefined: defaultMemoryLimitMb(); 0: none */
+  memoryLimitMb?: number;
+  /** CPU seconds for the kernel process over its whole life (RLIMIT_CPU); default none */
+  cpuTimeLimitS?: number;
+  /** processes and threads in the sandbox (RLIMIT_NPROC, counted per sandbox: applied only where
+   * Linux counts it per user namespace, see processLimitIsPerSandbox); default 1024; 0: none */
+  maxProcesses?: number;
+  /** names of further host variables the kernel may see (e.g. HF_TOKEN for a tool that downloads weights) */
+  passEnv?: string[];
+}
+
+export interface LaunchRequest extends SandboxOptions {
+  python: string;
+  /** arguments after the interpreter, e.g. ['-m', 'ipykernel_launcher', '-f', conn] */
+  args: string[];
+  /** the host environment to pick from (default process.env) */
+  hostEnv?: Record<string, string | undefined>;
+  /** variables the caller sets explicitly (passed as they are, after the allow-list) */
+  env?: Record<string, string | undefined>;
+  workdir: string;
+  /** private folder: connection file and ipc sockets (bound writable into the sandbox) */
+  runtimeDir: string;
+}
+
+export interface LaunchPlan {
+  command: string;
+  args: string[];
+  env: Record<string, string>;
+  sandboxed: boolean;
+  /** ZeroMQ transport the connection file must use */
+  transport: 'ipc' | 'tcp';
+  /** sandboxed: SIGINT must go to the interpreter inside, not to bwrap (which would die of it) */
+  interruptTarget: 'child' | 'sandboxed-grandchild';
+  /** why the kernel runs unsandboxed (undefined when sandboxed or turned off on purpose) */
+  unsandboxedReason?: string;
+  memoryLimitMb: number;
+}
+
+export interface SandboxStatus {
+  available: boolean;
+  /** when not available: why, in words */
+  reason?: string;
+  /** when not available: how to get it */
+  fix?: string;
+}
+
+/** Thrown when the sandbox is required ('on') but cannot be used here. */
+export class SandboxUnavailableError extends Error {
+  constructor(readonly reason: string, readonly fix: string) {
+    super(`the kernel sandbox is required but unavailable: ${reason}. Fix: ${fix}`);
+    this.name = 'SandboxUnavailableError';
+  }
+}
+
+const MiB = 1024 * 1024;
+export const DEFAULT_MAX_PROCESSES = 1024;
+/** home inside the sandbox: an empty folder on the sandbox's own /tmp */
+export const SANDBOX_HOME = '/tmp/home';
+const HIDDEN = ['/home', '/root', '/tmp', '/var/tmp', '/run', '/var/run', '/mnt', '/media'];
+
+/** min(8192, half the RAM), MiB */
+export function defaultMemoryLimitMb(totalBytes = os.totalmem()): number {
+  return Math.max(512, Math.min(8192, Math.floor(totalBytes / 2 / MiB)));
+}
+
+// ---------------------------------------------------------------------------------------------
+// environment: an allow-list
+// ---------------------------------------------------------------------------------------------
+
+const ALLOWED_NAMES = new Set([
+  'PATH',
+  'LANG',
+  'LANGUAGE',
+  'TZ',
+  'PYTHONPATH',
+  'PYTHONHOME',
+  'LD_LIBRARY_PATH',
+  'VIRTUAL_ENV',
+  'CONDA_PREFIX',
+  'CUDA_VISIBLE_DEVICES',
+  'OMP_NUM_THREADS',
+  'MKL_NUM_THREADS',
+  'OPENBLAS_NUM_THREADS',
+  'SYSTEMROOT', // Windows: Python cannot start without it
+  'WINDIR',
+  'COMSPEC',
+  'TEMP',
+  'TMP',
+]);
+
+/** The kernel's environment: allow-listed host variables, `passEnv` names, then the caller's explicit ones. */
+export function kernelEnvironment(
+  hostEnv: Record<string, string | undefined>,
+  opts: { passEnv?: string[]; explicit?: Record<string, string | undefined>; home?: string },
+): Record<string, string> {
+  const out: Record<string, string> = {};
+  const extra = new Set(opts.passEnv ?? []);
+  for (const [k, v] of Object.entries(hostEnv)) {
+    if (v === undefined) continue;
+    if (ALLOWED_NAMES.has(k.toUpperCase()) || k.startsWith('LC_') || extra.has(k)) out[k] = v;
+  }
+  const home = opts.home ?? hostEnv.HOME ?? hostEnv.USERPROFILE;
+  if (home) out[process.platform === 'win32' ? 'USERPROFILE' : 'HOME'] = home;
+  for (const [k, v] of Object.entries(opts.explicit ?? {})) if (v !== undefined) out[k] = v;
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// is bwrap usable here? (asked once per process)
+// ---------------------------------------------------------------------------------------------
+
+let cachedStatus: SandboxStatus | undefined;
+
+function findOnPath(name: string): string | undefined {
+  for (const dir of (process.env.PATH ?? '/usr/bin:/bin').split(path.delimiter)) {
+    const p = path.join(dir, name);
+    if (dir && existsSync(p)) return p;
+  }
+  return undefined;
+}
+
+export function sandboxStatus(refresh = false): SandboxStatus {
+  if (cachedStatus && !refresh) return cachedStatus;
+  cachedStatus = probeSandbox();
+  return cachedStatus;
+}
+
+function probeSandbox(): SandboxStatus {
+  if (process.platform !== 'linux') {
+    return { available: false, reason: `bubblewrap sandboxes exist only on Linux (this is ${process.platform})`, fix: 'run CodeDance on Linux (or in a Linux VM/container) to sandbox the code' };
+  }
+  const bwrap = findOnPath('bwrap');
+  if (!bwrap) return { available: false, reason: 'bubblewrap (bwrap) is not installed', fix: 'install it: sudo apt-get install bubblewrap (Fedora: dnf install bubblewrap)' };
+  // the same namespaces a kernel gets: user namespaces may be disabled or restricted (AppArmor)
+  const r = spawnSync(bwrap, ['--unshare-pid', '--unshare-net', '--die-with-parent', '--new-session', '--ro-bind', '/', '/', '--dev', '/dev', '--proc', '/proc', '--', 'true'], { encoding: 'utf8', timeout: 10000 });
+  if (r.status === 0) return { available: true };
+  const why = (r.error?.message ?? r.stderr ?? '').trim().split('\n')[0] || `exit code ${r.status}`;
+  return { available: false, reason: `bwrap cannot create namespaces here (${why})`, fix: 'allow unprivileged user namespaces (sysctl kernel.unprivileged_userns_clone=1, or an AppArmor profile for bwrap), or run where bwrap works' };
+}
+
+/** One plain sentence for a notice: whether cells run sandboxed, and if not why and how to fix it. */
+export function describeSandbox(mode: SandboxMode = 'auto', network = false): string {
+  if (mode === 'off') return 'Python cells run UNSANDBOXED (sandbox turned off): code can read your files and reach the network; the kernel environment is still an allow-list.';
+  const s = sandboxStatus();
+  if (!s.available) return `Python cells run UNSANDBOXED: ${s.reason}. Code can read your files (e.g. ~/.ssh) and reach the network; the kernel environment is still an allow-list. To sandbox: ${s.fix}.`;
+  return `Python cells run in a bubblewrap sandbox (read-only filesystem except the work folder, fresh home, no view of other processes${network ? ', network ON' : ', no network'}).`;
+}
+
+// ---------------------------------------------------------------------------------------------
+// the interpreter's own folders (bound back into the sandbox when they live in hidden places)
+// ---------------------------------------------------------------------------------------------
+
+interface PythonFolders {
+  executable: string;
+  dirs: string[];
+  /** site.USER_BASE when the user site-packages folder exists and is enabled */
+  userBase?: string;
+  /** the interpreter does not exist */
+  missing?: boolean;
+}
+
+const pythonPathsCache = new Map<string, PythonFolders>();
+
+function pythonFolders(python: string, env: Record<string, string>): PythonFolders {
+  const key = `${python}\0${env.PYTHONPATH ?? ''}\0${env.PYTHONHOME ?? ''}`;
+  const hit = pythonPathsCache.get(key);
+  if (hit) return hit;
+  const code =
+    'import sys,json,os,site\n' +
+    'u=site.getusersitepackages() if site.ENABLE_USER_SITE else ""\n' +
+    'print(json.dumps({"exe":sys.executable,"user":site.USER_BASE if u and os.path.isdir(u) else "","dirs":[sys.prefix,sys.exec_prefix,sys.base_prefix,sys.base_exec_prefix,os.path.dirname(os.path.realpath(sys.executable))]+[p for p in sys.path if p]}))';
+  let parsed: { exe: string; user: string; dirs: string[] };
+  try {
+    const out = execFileSync(python, ['-c', code], { env, encoding: 'utf8', timeout: 30000, stdio: ['ignore', 'pipe', 'ignore'] });
+    parsed = JSON.parse(out.trim().split('\n').pop()!) as typeof parsed;
+  } catch (e) {
+    // not runnable: the launch itself then fails and says why (not cached)
+    return { executable: python, dirs: path.isAbsolute(python) ? [path.dirname(python)] : [], missing: (e as NodeJS.ErrnoException).code === 'ENOENT' };
+  }
+  const r: PythonFolders = { executable: parsed.exe || python, dirs: [...parsed.dirs, path.dirname(parsed.exe || python)], userBase: parsed.user || undefined };
+  pythonPathsCache.set(key, r);
+  return r;
+}
+
+const under = (p: string, root: string) => p === root || p.startsWith(root.endsWith('/') ? root : `${root}/`);
+
+/** the folders among `dirs` that sit under a hidden root, minus those inside another one of them */
+function bindBack(dirs: string[], hidden: string[]): string[] {
+  const found = new Set<string>();
+  for (const d of dirs) {
+    if (!path.isAbsolute(d) || !existsSync(d)) continue;
+    for (const p of new Set([d, safeRealpath(d)])) if (hidden.some((h) => under(p, h))) found.add(p);
+  }
+  const sorted = [...found].sort((a, b) => a.length - b.length);
+  return sorted.filter((d, i) => !sorted.slice(0, i).some((p) => under(d, p)));
+}
+
+function safeRealpath(p: string): string {
+  try {
+    return realpathSync(p);
+  } catch {
+    return p;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// the launch
+// ---------------------------------------------------------------------------------------------
+
+/** `prlimit` arguments (or none) for the limits; prlimit sets soft and hard, so the code cannot raise them */
+function limitArgs(memoryLimitMb: number, cpuS: number | undefined, nproc: number | undefined): string[] {
+  const a: string[] = [];
+  if (memoryLimitMb > 0) a.push(`--as=${memoryLimitMb * MiB}`);
+  if (cpuS && cpuS > 0) a.push(`--cpu=${Math.ceil(cpuS)}`);
+  if (nproc && nproc > 0) a.push(`--nproc=${nproc}`);
+  return a;
+}
+
+/**
+ * Parent-death signal for an unsandboxed kernel: this runs in the interpreter, sets
+ * PR_SET_PDEATHSIG (kept across execve), checks the parent did not already go, and execs the
+ * real command line. The signal is delivered by the Linux kernel, so it works while the
+ * kernel's main thread holds the GIL in C code.
+ */
+const PDEATHSIG_LAUNCHER = [
+  'import ctypes, os, signal, sys',
+  'ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGKILL), 0, 0, 0)',
+  'os.getppid() == int(sys.argv[1]) or os._exit(1)',
+  'os.execv(sys.executable, [sys.executable] + sys.argv[2:])',
+].join('\n');
+
+export function planKernelLaunch(req: LaunchRequest): LaunchPlan {
+  const mode = req.sandbox ?? 'auto';
+  const hostEnv = req.hostEnv ?? process.env;
+  const memoryLimitMb = req.memoryLimitMb === undefined ? defaultMemoryLimitMb() : Math.max(0, Math.floor(req.memoryLimitMb));
+  const prlimit = process.platform === 'linux' ? findOnPath('prlimit') : undefined;
+  let unsandboxedReason: string | undefined;
+  if (mode !== 'off') {
+    const s = sandboxStatus();
+    if (s.available) return sandboxedPlan(req, hostEnv, memoryLimitMb, prlimit);
+    if (mode === 'on') throw new SandboxUnavailableError(s.reason!, s.fix!);
+    unsandboxedReason = s.reason;
+  }
+  const env = kernelEnvironment(hostEnv, { passEnv: req.passEnv, explicit: { ...req.env, JPY_PARENT_PID: String(process.pid) } });
+  const limits = prlimit ? limitArgs(memoryLimitMb, req.cpuTimeLimitS, undefined) : [];
+  let command = req.python;
+  let args = process.platform === 'linux' ? ['-c', PDEATHSIG_LAUNCHER, String(process.pid), ...req.args] : [...req.args];
+  if (limits.length) {
+    args = [...limits, '--', command, ...args];
+    command = prlimit!;
+  }
+  return { command, args, env, sandboxed: false, transport: 'tcp', interruptTarget: 'child', unsandboxedReason, memoryLimitMb };
+}
+
+function sandboxedPlan(req: LaunchRequest, hostEnv: Record<string, string | undefined>, memoryLimitMb: number, prlimit: string | undefined): LaunchPlan {
+  const network = req.network === true;
+  const bwrap = findOnPath('bwrap')!;
+  const probeEnv = kernelEnvironment(hostEnv, { passEnv: req.passEnv, explicit: req.env });
+  const py = pythonFolders(req.python, probeEnv);
+  // nothing to sandbox: spawning it fails at once with ENOENT, which the launch reports
+  if (py.missing) return { command: req.python, args: [...req.args], env: probeEnv, sandboxed: true, transport: network ? 'tcp' : 'ipc', interruptTarget: 'child', memoryLimitMb };
+  // packages in the real ~/.local stay importable under the fresh home
+  const userBase = py.userBase ? { PYTHONUSERBASE: py.userBase } : {};
+  const env = kernelEnvironment(hostEnv, { passEnv: req.passEnv, explicit: { ...userBase, ...req.env }, home: SANDBOX_HOME });
+  const realHome = hostEnv.HOME && path.isAbsolute(hostEnv.HOME) ? hostEnv.HOME : undefined;
+  const hidden = HIDDEN.filter((d) => isRealDir(d));
+  if (realHome && !hidden.some((h) => under(realHome, h)) && realHome !== '/') hidden.push(realHome);
+  const a: string[] = ['--unshare-pid', '--unshare-ipc', '--unshare-uts', '--unshare-cgroup-try', '--die-with-parent', '--new-session'];
+  if (!network) a.push('--unshare-net');
+  // bwrap run by root keeps root's capabilities inside unless told otherwise
+  if (process.getuid?.() === 0) a.push('--cap-drop', 'ALL');
+  a.push('--ro-bind', '/', '/', '--dev', '/dev', '--proc', '/proc');
+  for (const h of hidden) a.push('--tmpfs', h);
+  if (network) {
+    // name resolution: /etc/resolv.conf often points into /run (systemd-resolved)
+    const resolv = safeRealpath('/etc/resolv.conf');
+    if (resolv !== '/etc/resolv.conf' && hidden.some((h) => under(resolv, h))) a.push('--ro-bind-try', path.dirname(resolv), path.dirname(resolv));
+  }
+  const pathDirs = (probeEnv.PATH ?? '').split(':').filter((d) => d && path.isAbsolute(d));
+  for (const d of bindBack([...py.dirs, ...pathDirs, path.dirname(req.python)], hidden)) a.push('--ro-bind', d, d);
+  a.push('--dir', SANDBOX_HOME);
+  for (const d of [req.workdir, req.runtimeDir]) a.push('--bind', d, d);
+  a.push('--chdir', req.workdir, '--');
+  const nproc = processLimitIsPerSandbox(bwrap) ? (req.maxProcesses ?? DEFAULT_MAX_PROCESSES) : undefined;
+  const limits = prlimit ? limitArgs(memoryLimitMb, req.cpuTimeLimitS, nproc) : [];
+  if (limits.length) a.push(prlimit!, ...limits, '--');
+  a.push(py.executable, ...req.args);
+  return { command: bwrap, args: a, env, sandboxed: true, transport: network ? 'tcp' : 'ipc', interruptTarget: 'sandboxed-grandchild', memoryLimitMb };
+}
+
+/** Deletes what a folder holds, keeps the folder (a sandbox's bound work folder); returns it. */
+export function emptyFolder(dir: string): string {
+  for (const name of readdirSync(dir)) rmSync(path.join(dir, name), { recursive: true, force: true });
+  return dir;
+}
+
+/**
+ * RLIMIT_NPROC counts the processes of a user ID. It is a per-sandbox limit only when bwrap
+ * makes a user namespace (not setuid, not root) on Linux >= 5.14 (rlimits counted per user
+ * namespace); otherwise it would count all of the user's processes (root: not enforced at all).
+ */
+function processLimitIsPerSandbox(bwrap: string): boolean {
+  if (process.getuid?.() === 0) return false;
+  try {
+    if (statSync(bwrap).mode & 0o4000) return false;
+  } catch {
+    return false;
+  }
+  const [major, minor] = os.release().split('.').map((x) => parseInt(x, 10));
+  return major > 5 || (major === 5 && minor >= 14);
+}
+
+function isRealDir(p: string): boolean {
+  try {
+    return lstatSync(p).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The host PID of the interpreter inside a sandbox started as `bwrapPid` (bwrap -> its init in
+ * the PID namespace -> the interpreter), for SIGINT; undefined if not (yet) there. Linux only.
+ */
+export function sandboxedInterpreterPid(bwrapPid: number): number | undefined {
+  const children = new Map<number, number[]>();
+  let names: string[];
+  try {
+    names = readdirSync('/proc').filter((n) => /^\d+$/.test(n));
+  } catch {
+    return undefined;
+  }
+  for (const n of names) {
+    try {
+      const stat = readFileSync(`/proc/${n}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      if (!children.has(ppid)) children.set(ppid, []);
+      children.get(ppid)!.push(Number(n));
+    } catch {
+      /* gone meanwhile */
+    }
+  }
+  for (const init of children.get(bwrapPid) ?? []) {
+    const kids = children.get(init) ?? [];
+    if (kids.length) return Math.min(...kids);
+  }
+  return undefined;
+}

@@ -1,0 +1,89 @@
+/**
+ * A trajectory's images as files: `storeImages` writes each payload once into a folder, named by
+ * content (`<sha1>.png|jpg|bin`), and returns a copy whose payloads are `codedance-file:` refs;
+ * `loadImages` reads them back. Chat history and eval result records store trajectories this
+ * way (each beside its JSON), so the JSON stays small and an image shared by many samples is on
+ * disk once.
+ */
+import { createHash } from 'node:crypto';
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import { FILE_REF, mapTrajectoryImages, type ImageWalk } from './images';
+import type { Trajectory } from './types';
+
+export interface StoreOptions {
+  /** flush each new file to disk before it is renamed into place (default false) */
+  fsync?: boolean;
+  /** names already written in this folder (skips the existence check); filled as files are written */
+  written?: Set<string>;
+}
+
+/** A copy of `t` with every image payload written to `dir` and replaced by its file ref. */
+export async function storeImages(t: Trajectory, dir: string, o: StoreOptions = {}): Promise<Trajectory> {
+  const written = o.written ?? new Set<string>();
+  let made = false;
+  return mapTrajectoryImages(structuredClone(t), async (b64) => {
+    if (b64.startsWith(FILE_REF)) return b64; // already stored
+    // the extension from the bytes (a message may label PNG bytes image/jpeg)
+    const ext = b64.startsWith('/9j/') ? 'jpg' : b64.startsWith('iVBOR') ? 'png' : 'bin';
+    const name = `${createHash('sha1').update(b64).digest('hex')}.${ext}`;
+    if (!written.has(name)) {
+      const file = path.join(dir, name);
+      const exists = await fs.access(file).then(
+        () => true,
+        () => false,
+      );
+      if (!exists) {
+        if (!made) await fs.mkdir(dir, { recursive: true });
+        made = true;
+        // a temporary name, renamed when complete: a kill never leaves a half image under the real name
+        const tmp = `${file}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
+        const fh = await fs.open(tmp, 'w');
+        try {
+          await fh.writeFile(Buffer.from(b64, 'base64'));
+          if (o.fsync) await fh.datasync();
+        } finally {
+          await fh.close();
+        }
+        await fs.rename(tmp, file);
+      }
+      written.add(name);
+    }
+    return FILE_REF + name;
+  });
+}
+
+export interface LoadOptions extends ImageWalk {
+  /** a referenced file that is missing: an error (default), or an empty payload */
+  missing?: 'throw' | 'empty';
+}
+
+/** A copy of `t` with every file ref read back from `dir` as base64. */
+export async function loadImages(t: Trajectory, dir: string, o: LoadOptions = {}): Promise<Trajectory> {
+  const cache = new Map<string, string>();
+  const read = async (name: string): Promise<string> => {
+    const file = path.join(dir, path.basename(name));
+    try {
+      return (await fs.readFile(file)).toString('base64');
+    } catch (e) {
+      if (o.missing === 'empty') return '';
+      throw new Error(`image ${file} of trajectory ${t.id} cannot be read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}): keep the images folder beside the file that refers to it`);
+    }
+  };
+  return mapTrajectoryImages(
+    structuredClone(t),
+    async (payload) => {
+      if (!payload.startsWith(FILE_REF)) return payload;
+      const name = payload.slice(FILE_REF.length);
+      let b64 = cache.get(name) ?? (await read(name));
+      // Schema-1 chat history stored a message shared by two exchanges twice: the second time the
+      // ref itself was decoded as base64 into a file, whose bytes re-encode to the first ref
+      // (':' and '.' dropped, '-' read as '+', the last letter cut): follow it.
+      const twice = /^codedance\+file([0-9a-f]{40})(pn|jp|bi)/.exec(b64);
+      if (twice) b64 = await read(`${twice[1]}.${{ pn: 'png', jp: 'jpg', bi: 'bin' }[twice[2]]}`);
+      cache.set(name, b64);
+      return b64;
+    },
+    o,
+  );
+}

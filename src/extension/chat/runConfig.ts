@@ -1,0 +1,39 @@
+/** What each chat run uses, read from the settings and SecretStorage when the run starts. */
+import type * as vscode from 'vscode';
+import type { RunConfig } from '../../core/conversation/types';
+import { createChatModel, resolveModelName } from '../../core/model';
+import { getProtocol, isProtocolId, templateHash } from '../../core/protocol';
+import { readSettings } from '../settings';
+
+export const API_KEY_SECRET = 'codedance.apiKey';
+
+export class RunConfigSource {
+  /** the endpoint's first model id, per endpoint list (asked once: `GET /models`) */
+  private readonly modelNames = new Map<string, string>();
+
+  constructor(private readonly secrets: vscode.SecretStorage) {}
+
+  async read(signal: AbortSignal): Promise<RunConfig> {
+    const s = readSettings();
+    const apiKey = await this.secrets.get(API_KEY_SECRET);
+    const model = createChatModel({ endpoints: s.endpoints, apiKey: apiKey || undefined });
+    const protocol = getProtocol(isProtocolId(s.protocol) ? s.protocol : undefined);
+    const key = s.endpoints.join(',');
+    let modelName = s.model || this.modelNames.get(key);
+    if (!modelName) {
+      modelName = await resolveModelName(model, { signal });
+      this.modelNames.set(key, modelName);
+    }
+    return {
+      model,
+      modelName,
+      protocol,
+      endpoints: s.endpoints,
+      protocolTemplateHash: templateHash(protocol),
+      maxTurns: s.maxTurns,
+      timeoutMs: s.timeoutSeconds * 1000,
+      sampling: { temperature: s.temperature, top_p: s.topP, max_tokens: s.maxTokens },
+      approval: s.approval,
+    };
+  }
+}

@@ -1,0 +1,187 @@
+/**
+ * One code cell of an exchange: its code, status, streamed output, images, the approval prompt
+ * (approval mode `always`) and Edit & re-run. Model output goes in as text only.
+ */
+import type { CodeCell, TrajectoryImage } from '../core/trajectory/types';
+import { button, el, formatMs, linkButton } from './dom';
+import type { ApprovalReply } from './protocol';
+
+export interface CellActions {
+  openImage(index: number, imageId: string): void;
+  saveImage(index: number, imageId: string): void;
+  copyImage(dataUrl: string): void;
+  copyText(text: string): void;
+  openCode(code: string): void;
+  fork(index: number, cellId: string, code: string): void;
+  /** whether cells may be edited & re-run now (nothing running, trusted) */
+  canFork(): boolean;
+}
+
+const STATUS_LABEL: Record<string, string> = {
+  pending: 'queued',
+  running: 'running',
+  ok: 'done',
+  error: 'error',
+  timeout: 'timed out',
+  died: 'kernel died',
+  cancelled: 'stopped',
+  skipped: 'skipped',
+};
+
+export function dataUrl(im: { mime: string; data: string }): string {
+  return `data:${im.mime};base64,${im.data}`;
+}
+
+export class CellView {
+  cell: CodeCell;
+  readonly root: HTMLDetailsElement;
+  private readonly statusEl: HTMLElement;
+  private readonly codeEl: HTMLElement;
+  private readonly stdoutEl: HTMLPreElement;
+  private readonly stderrEl: HTMLPreElement;
+  private readonly imagesEl: HTMLElement;
+  private readonly actionsEl: HTMLElement;
+  private startedAt?: number;
+  private approvalEl?: HTMLElement;
+
+  constructor(cell: CodeCell, private readonly index: number, private readonly actions: CellActions) {
+    this.cell = { ...cell };
+    this.root = el('details', { class: 'cell', 'data-cell': cell.id, open: '' }) as HTMLDetailsElement;
+    const summary = el('summary', { class: 'cell-summary' });
+    this.statusEl = el('span', { class: 'cell-status status-pending' }, 'queued');
+    summary.append(el('span', { class: 'cell-title' }, `Python · ${cell.id}`), this.statusEl);
+    this.codeEl = el('pre', { class: 'code' });
+    this.codeEl.append(el('code', { class: 'language-python' }, cell.code));
+    this.stdoutEl = el('pre', { class: 'stdout', 'aria-label': 'stdout' });
+    this.stderrEl = el('pre', { class: 'stderr', 'aria-label': 'stderr' });
+    this.stdoutEl.hidden = true;
+    this.stderrEl.hidden = true;
+    this.imagesEl = el('div', { class: 'cell-images' });
+    this.actionsEl = el('div', { class: 'cell-actions' });
+    this.root.append(summary, this.codeEl, this.actionsEl, this.stdoutEl, this.stderrEl, this.imagesEl);
+    this.actionsEl.append(
+      linkButton('Copy', () => actions.copyText(this.cell.code), { title: 'Copy code', action: 'copy-code' }),
+      linkButton('Open in editor', () => actions.openCode(this.cell.code), { title: 'Open code in an editor', action: 'open-code' }),
+      linkButton('Edit & re-run', () => this.startFork(), { title: 'Edit this code and let the model continue from here (fork)', action: 'fork' }),
+    );
+  }
+
+  setStatus(status: string, label?: string): void {
+    this.cell.status = status as CodeCell['status'];
+    this.statusEl.className = `cell-status status-${status}`;
+    this.statusEl.textContent = label ?? STATUS_LABEL[status] ?? status;
+  }
+
+  /** The approval prompt: Run / Edit / Skip with the code shown; `answer` gets the decision once. */
+  askApproval(code: string, answer: (r: ApprovalReply) => void): void {
+    this.root.open = true;
+    this.clearApproval();
+    const box = el('div', { class: 'approval', role: 'group', 'aria-label': 'Approve code' });
+    box.append(el('div', { class: 'approval-title' }, 'Run this code in the kernel?'));
+    const editor = el('textarea', { class: 'code-editor', spellcheck: 'false', 'aria-label': 'Code to run', readonly: '' });
+    editor.value = code;
+    editor.rows = Math.min(18, code.split('\n').length + 1);
+    const reply = (r: ApprovalReply) => {
+      box.querySelectorAll('vscode-button').forEach((b) => b.setAttribute('disabled', ''));
+      answer(r);
+    };
+    const run = button('Run', () => reply(editor.readOnly || editor.value === code ? { action: 'run' } : { action: 'edit', code: editor.value }), { action: 'approve-run' });
+    const edit = button('Edit', () => {
+      editor.readOnly = false;
+      editor.focus();
+      edit.setAttribute('disabled', '');
+    }, { secondary: true, action: 'approve-edit' });
+    const skip = button('Skip', () => reply({ action: 'skip' }), { secondary: true, action: 'approve-skip' });
+    const row = el('div', { class: 'button-row' });
+    row.append(run, edit, skip);
+    box.append(editor, row);
+    this.approvalEl = box;
+    this.codeEl.hidden = true;
+    this.root.insertBefore(box, this.codeEl);
+    this.setStatus('pending', 'waiting for approval');
+    run.focus();
+  }
+
+  clearApproval(): void {
+    this.approvalEl?.remove();
+    this.approvalEl = undefined;
+    this.codeEl.hidden = false;
+  }
+
+  start(): void {
+    this.startedAt = performance.now();
+    this.clearApproval();
+    this.setStatus('running');
+    this.root.open = true;
+  }
+
+  output(stream: 'stdout' | 'stderr', text: string): void {
+    const target = stream === 'stdout' ? this.stdoutEl : this.stderrEl;
+    target.textContent += text;
+    target.hidden = false;
+  }
+
+  /** updates the elapsed time of a running cell */
+  tick(): void {
+    if (this.cell.status === 'running' && this.startedAt !== undefined) this.statusEl.textContent = `running · ${formatMs(performance.now() - this.startedAt)}`;
+  }
+
+  finish(cell: CodeCell): void {
+    this.cell = { ...cell };
+    this.clearApproval();
+    (this.codeEl.firstElementChild as HTMLElement).textContent = cell.code;
+    let label = STATUS_LABEL[cell.status] ?? cell.status;
+    if (cell.durationMs !== undefined && cell.status !== 'skipped') label += ` · ${formatMs(cell.durationMs)}`;
+    if (cell.originalCode !== undefined) label += ' · edited';
+    this.setStatus(cell.status, label);
+    this.stdoutEl.textContent = cell.stdout;
+    this.stdoutEl.hidden = !cell.stdout;
+    let stderr = cell.stderr;
+    if (cell.error && cell.status !== 'skipped') stderr += `${stderr ? '\n' : ''}${cell.error.ename}: ${cell.error.evalue}`;
+    this.stderrEl.textContent = stderr;
+    this.stderrEl.hidden = !stderr;
+    this.imagesEl.replaceChildren(...cell.images.map((im) => this.imageFigure(im)));
+  }
+
+  private startFork(): void {
+    if (!this.actions.canFork()) return;
+    if (this.root.querySelector('.fork-editor')) return;
+    const box = el('div', { class: 'fork-editor' });
+    const editor = el('textarea', { class: 'code-editor', spellcheck: 'false', 'aria-label': 'Edited code' });
+    editor.value = this.cell.code;
+    editor.rows = Math.min(18, this.cell.code.split('\n').length + 1);
+    const row = el('div', { class: 'button-row' });
+    row.append(
+      button('Re-run from here', () => {
+        box.remove();
+        this.actions.fork(this.index, this.cell.id, editor.value);
+      }, { action: 'fork-run' }),
+      button('Cancel', () => box.remove(), { secondary: true }),
+    );
+    box.append(editor, row);
+    this.actionsEl.after(box);
+    editor.focus();
+  }
+
+  private imageFigure(im: TrajectoryImage): HTMLElement {
+    const fig = el('figure', { class: 'out-image' });
+    const url = dataUrl(im);
+    const open = el('button', { type: 'button', class: 'image-button', title: 'Open full size in an editor tab', 'data-action': 'open-image' });
+    const img = el('img', { src: url, alt: `output image ${im.id}`, loading: 'lazy', decoding: 'async' });
+    if (im.width && im.height) {
+      img.width = im.width;
+      img.height = im.height;
+    }
+    open.append(img);
+    open.addEventListener('click', () => this.actions.openImage(this.index, im.id));
+    const cap = el('figcaption');
+    cap.append(
+      el('span', { class: 'image-size' }, im.width && im.height ? `${im.width}×${im.height}` : ''),
+      linkButton('Open', () => this.actions.openImage(this.index, im.id), { action: 'open-image-link' }),
+      linkButton('Copy', () => this.actions.copyImage(url), { action: 'copy-image' }),
+      linkButton('Save…', () => this.actions.saveImage(this.index, im.id), { action: 'save-image' }),
+    );
+    fig.append(open, cap);
+    return fig;
+  }
+}

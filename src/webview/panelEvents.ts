@@ -1,0 +1,41 @@
+/**
+ * Agent events as they cross to the chat panel (`PanelEvent`), and a stored exchange as the
+ * events that render it. Pure functions with type-only imports of core: the extension uses them
+ * for live runs, the webview for stored exchanges, so both render through the same path.
+ */
+import type { AgentEvent } from '../core/agent/events';
+import { replayEvents } from '../core/trajectory/replay';
+import type { Trajectory } from '../core/trajectory/types';
+import type { ExchangeView, PanelEvent, RunSummary } from './protocol';
+
+/** The exchange as the panel gets it: no model messages (they can be large and are not shown). */
+export function exchangeView(t: Trajectory): ExchangeView {
+  const { messages: _messages, ...rest } = t;
+  return rest as ExchangeView;
+}
+
+export function runSummary(t: Pick<ExchangeView, 'status' | 'turns' | 'maxTurns' | 'usage' | 'durationMs'>): RunSummary {
+  return { status: t.status, turns: t.turns.length, maxTurns: t.maxTurns, usage: t.usage, durationMs: t.durationMs };
+}
+
+/** The event as the panel gets it, or undefined for what stays in the extension. */
+export function toPanelEvent(e: AgentEvent): PanelEvent | undefined {
+  switch (e.type) {
+    case 'observation':
+    case 'kernel':
+      return undefined;
+    case 'exec_end':
+      return { type: 'exec_end', turn: e.turn, cellId: e.cellId, cell: e.cell };
+    case 'done':
+      return { type: 'done', summary: runSummary(e.trajectory) };
+    default:
+      return e;
+  }
+}
+
+/** A stored exchange as the panel events that render it (the same replay the loop uses on resume). */
+export function exchangeEvents(x: ExchangeView): PanelEvent[] {
+  const events = replayEvents(x).flatMap((e) => toPanelEvent(e) ?? []);
+  events.push({ type: 'done', summary: runSummary(x) });
+  return events;
+}

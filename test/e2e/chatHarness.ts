@@ -1,0 +1,174 @@
+/**
+ * The chat e2e's setup and helpers: code-server with the extension under development, the fixture
+ * model, a chromium browser whose every request is recorded, and the panel's common moves.
+ */
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { BrowserContext, Frame, Page } from 'playwright-core';
+import { startFixtureModel, type FixtureModel } from '../fixtures/fixtureModel';
+import { ensureExtensionBuilt, ROOT } from './build';
+import { ensureFixtureWorkspace } from './fixtures/images';
+import { activityBarItem, ARTIFACTS, findWebviewFrame, openViewContainer, openWorkbench, paneHeader, removeRunDir, screenshot } from './workbench';
+
+type CodeServerModule = typeof import('../../scripts/codeServer.mjs');
+export type Server = Awaited<ReturnType<CodeServerModule['startCodeServer']>>;
+
+export const DEV_HOST_TITLE = '[Extension Development Host]';
+export const log = (msg: string) => console.log(`      [chat-e2e] ${msg}`);
+
+/** The model runs exactly the code of a ```python block in the question and answers with its last printed line. */
+export const withCode = (question: string, code: string) => `${question}\n\`\`\`python\n${code}\n\`\`\``;
+
+export const PLOT_CODE = [
+  'import numpy as np',
+  'import matplotlib',
+  'import matplotlib.pyplot as plt',
+  "img = np.asarray(input_image.convert('RGB')).astype(int)",
+  'mask = np.abs(img - np.array([220, 30, 30])).sum(axis=2) < 80',
+  'plt.figure(figsize=(3, 2.4))',
+  "plt.imshow(mask, cmap='gray')",
+  "plt.title('red pixels')",
+  'plt.show()',
+  "print('red_pixels =', int(mask.sum()))",
+].join('\n');
+
+/** Printed by the model's code, then shown as its answer (markdown): must render inert. */
+export const HOSTILE_LINE =
+  "<script>window.__pwned=1</script> <img src=x onerror=\"window.__pwned=2\"> [click](javascript:window.__pwned=3) ![remote](http://evil.example.com/pixel.png) <a href=\"http://evil.example.com\" onclick=\"window.__pwned=4\">x</a> **bold**";
+
+export class ChatE2E {
+  cs!: CodeServerModule;
+  model!: FixtureModel;
+  server?: Server;
+  runDir!: string;
+  workspace!: string;
+  page!: Page;
+  /** every URL any page or worker of the UI browser asked for */
+  readonly requests: string[] = [];
+  private readonly browsers: BrowserContext[] = [];
+
+  /** Registers the suite's hooks: one code-server and browser for all its tests. */
+  hooks(): void {
+    before(async () => {
+      this.cs = await import('../../scripts/codeServer.mjs');
+      await this.cs.ensureCodeServer({ log: (m: string) => log(`code-server: ${m}`) });
+      ensureExtensionBuilt(log);
+      mkdirSync(ARTIFACTS, { recursive: true });
+      this.model = await startFixtureModel({ chunkDelayMs: 2 });
+      this.runDir = mkdtempSync(path.join(os.tmpdir(), 'codedance-chat-e2e-'));
+      this.workspace = this.writeWorkspace(path.join(this.runDir, 'workspace'), {
+        'codedance.model.endpoints': [this.model.baseUrl],
+        'codedance.python.interpreter': '/usr/bin/python3',
+        'codedance.execution.approval': 'auto',
+        'codedance.execution.timeoutSeconds': 60,
+      });
+      this.server = await this.cs.startCodeServer({
+        workspace: this.workspace,
+        extensionDevelopmentPath: ROOT,
+        runDir: path.join(this.runDir, 'server'),
+        settings: { 'workbench.colorTheme': 'Default Dark Modern' },
+        log: (m: string) => log(`code-server: ${m}`),
+      });
+      const browser = await this.newBrowser('ui');
+      this.page = browser.pages()[0] ?? (await browser.newPage());
+      await openWorkbench(this.page, this.server.workbenchUrl(), DEV_HOST_TITLE, activityBarItem(this.page, 'CodeDance'));
+    });
+
+    const self = this;
+    after(async function (this: Mocha.Context) {
+      this.timeout(30_000);
+      for (const b of self.browsers) await b.close().catch(() => {});
+      await self.server?.stop();
+      if (self.server) cpSync(self.server.logFile, path.join(ARTIFACTS, 'chat-code-server.log'));
+      await self.model?.close();
+      if (self.runDir) await removeRunDir(self.runDir, log);
+    });
+
+    afterEach(async function (this: Mocha.Context) {
+      if (this.currentTest?.state === 'failed' && self.page) {
+        await screenshot(self.page, `chat-failed-${this.currentTest.title.replace(/[^a-z0-9]+/gi, '-').toLowerCase().slice(0, 60)}.png`).catch(() => {});
+      }
+    });
+  }
+
+  async newBrowser(name: string): Promise<BrowserContext> {
+    const browser = await this.cs.launchBrowser({ userDataDir: path.join(this.runDir, `chromium-${name}`) });
+    this.browsers.push(browser);
+    browser.on('request', (r) => this.requests.push(r.url()));
+    return browser;
+  }
+
+  writeWorkspace(dir: string, settings: Record<string, unknown>): string {
+    cpSync(ensureFixtureWorkspace(), dir, { recursive: true });
+    mkdirSync(path.join(dir, '.vscode'), { recursive: true });
+    writeFileSync(path.join(dir, '.vscode', 'settings.json'), JSON.stringify(settings, null, 2));
+    return dir;
+  }
+
+  chatFrame(p: Page = this.page, timeoutMs = 30_000): Promise<Frame> {
+    return findWebviewFrame(p, '.compose #question', timeoutMs);
+  }
+
+  /** Sets the color theme in the user settings file; the workbench reads it when it loads. */
+  setThemeSetting(theme: string): void {
+    const file = path.join(this.runDir, 'server', 'udd', 'User', 'settings.json');
+    const cur = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
+    writeFileSync(file, JSON.stringify({ ...cur, 'workbench.colorTheme': theme }, null, 2));
+  }
+
+  /** More room for the chat in screenshots: Training Jobs collapsed, a wider side bar. */
+  async roomForChat(p: Page = this.page): Promise<void> {
+    const jobs = paneHeader(p, 'Training Jobs');
+    if ((await jobs.getAttribute('aria-expanded').catch(() => null)) === 'true') await jobs.click();
+    const sb = await p.locator('.part.sidebar').boundingBox();
+    if (sb && sb.width < 500) {
+      await p.mouse.move(sb.x + sb.width + 1, sb.y + 300);
+      await p.mouse.down();
+      await p.mouse.move(640, sb.y + 300, { steps: 8 });
+      await p.mouse.up();
+    }
+  }
+
+  /** Toggles the approval mode from the panel's toolbar (to `auto` VS Code asks for confirmation). */
+  async setApproval(frame: Frame, mode: 'always' | 'auto'): Promise<void> {
+    const toggle = frame.locator('[data-action="approval-mode"]');
+    if ((await toggle.innerText()).includes(mode)) return;
+    await toggle.click();
+    if (mode === 'auto') {
+      const dialog = this.page.locator('.monaco-dialog-box');
+      await dialog.waitFor({ timeout: 10_000 });
+      await dialog.locator('.monaco-button', { hasText: 'Run without asking' }).click();
+    }
+    await frame.locator('[data-action="approval-mode"]', { hasText: mode }).waitFor({ timeout: 10_000 });
+  }
+}
+
+/** Shows the CodeDance container; right after a load the restored layout can toggle it shut once. */
+export async function showCodeDance(p: Page): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await openViewContainer(p, 'CodeDance');
+      await paneHeader(p, 'Chat').waitFor({ timeout: 10_000 });
+      return;
+    } catch (e) {
+      if (attempt >= 3) throw e;
+      await p.waitForTimeout(1000);
+    }
+  }
+}
+
+export async function ask(frame: Frame, text: string): Promise<void> {
+  await frame.locator('#question').fill(text);
+  await frame.locator('#question').press('Enter');
+}
+
+/** the n-th exchange (0-based) of the conversation shown */
+export const exchange = (frame: Frame, n: number) => frame.locator(`section.exchange[data-index="${n}"]`);
+
+/** New chat from the panel's toolbar: each scenario is its own conversation (the fixture model reads the first question only). */
+export async function newChat(frame: Frame): Promise<void> {
+  await frame.locator('[data-action="new-chat"]').click();
+  await frame.waitForFunction(() => document.querySelectorAll('section.exchange').length === 0, undefined, { timeout: 10_000 });
+}
+

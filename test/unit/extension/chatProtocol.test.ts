@@ -1,0 +1,83 @@
+/**
+ * What crosses the chat webview boundary: each output image once, no model messages, the
+ * kernel's state only on its own; a stored exchange renders from the same events as a live
+ * run; every incoming message validated with its id; attachments refused with the reason.
+ */
+import { strict as assert } from 'node:assert';
+import type { AgentEvent } from '../../../src/core/agent/events';
+import { runAgent } from '../../../src/core/agent/runAgent';
+import type { Trajectory } from '../../../src/core/trajectory/types';
+import { Attachments } from '../../../src/extension/chat/attachments';
+import { validateFromWebview } from '../../../src/extension/chat/validate';
+import { exchangeEvents, exchangeView, toPanelEvent } from '../../../src/webview/panelEvents';
+import type { PanelEvent } from '../../../src/webview/protocol';
+import { FakeKernel, ScriptedModel, tagFormat } from '../agent/fakes';
+
+const PNG = 'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==';
+
+/** A kernel whose cells each make one image. */
+class ImageKernel extends FakeKernel {
+  override async execute(code: string, opts = {}) {
+    const r = await super.execute(code, opts);
+    return { ...r, images: [{ mime: 'image/png' as const, data: PNG, width: 1, height: 1, source: 'figure' as const }] };
+  }
+}
+
+async function liveRun(): Promise<{ events: AgentEvent[]; trajectory: Trajectory }> {
+  const events: AgentEvent[] = [];
+  const model = new ScriptedModel(['look [[print 1]]', 'again [[print 2]]', '{{two}}']);
+  for await (const e of runAgent('q', [new Uint8Array([1])], { model, modelName: 'm', protocol: tagFormat, kernel: new ImageKernel() })) events.push(e);
+  const done = events.at(-1);
+  assert.ok(done?.type === 'done');
+  return { events, trajectory: done.trajectory };
+}
+
+const imageCount = (x: unknown) => JSON.stringify(x).split(PNG).length - 1;
+
+describe('chat webview protocol', () => {
+  it('a live run crosses with each output image once, without model messages or kernel events', async () => {
+    const { events, trajectory } = await liveRun();
+    assert.equal(imageCount(events), 2 * 3, 'in process: exec_end result + cell, and the trajectory at done');
+    const panel = events.flatMap((e) => toPanelEvent(e) ?? []);
+    assert.equal(imageCount(panel), 2, 'two cells, one image each, each once');
+    assert.ok(!panel.some((e) => (e.type as string) === 'observation' || (e.type as string) === 'kernel'));
+    const done = panel.at(-1);
+    assert.deepEqual(done, { type: 'done', summary: { status: 'answered', turns: 3, maxTurns: 4, usage: trajectory.usage, durationMs: trajectory.durationMs } });
+    assert.ok(!JSON.stringify(panel).includes('"role"'), 'no model messages');
+  });
+
+  it('a stored exchange renders from the events of the live run that made it', async () => {
+    const { events, trajectory } = await liveRun();
+    const rendered = (evs: PanelEvent[]) => evs.filter((e) => ['turn_end', 'tool_call', 'exec_end', 'malformed', 'answer', 'done'].includes(e.type)).map((e) => {
+      if (e.type === 'turn_end') return { type: e.type, turn: e.turn, content: e.content };
+      if (e.type === 'tool_call') return { type: e.type, id: e.cell.id, code: e.cell.code };
+      return e;
+    });
+    const live = events.flatMap((e) => toPanelEvent(e) ?? []);
+    const stored = exchangeEvents(exchangeView(JSON.parse(JSON.stringify(trajectory)) as Trajectory));
+    assert.deepEqual(JSON.parse(JSON.stringify(rendered(stored))), JSON.parse(JSON.stringify(rendered(live))));
+    assert.equal(imageCount(stored), 2);
+  });
+
+  it('messages from the webview are validated with their id; approvals name their run and cell', () => {
+    assert.ok(validateFromWebview({ id: 'a-1', type: 'restore', run: 'a-0', accept: false }));
+    assert.equal(validateFromWebview({ id: 'a-1', type: 'restore', run: 'a-0', accept: 'yes' }), undefined);
+    assert.equal(validateFromWebview({ id: 'a 1', type: 'stop' }), undefined, 'ids are word characters');
+    assert.equal(validateFromWebview({ id: 'x'.repeat(101), type: 'stop' }), undefined);
+    assert.equal(validateFromWebview({ id: 'a-1', type: 'approval', run: 'a-0', reply: { action: 'run' } }), undefined, 'the cell is named');
+    assert.equal(validateFromWebview({ id: 'a-1', type: 'approval', requestId: 'r', reply: { action: 'run' } }), undefined, 'the old side channel is gone');
+    assert.equal(validateFromWebview({ id: 'a-1', type: 'approvalDone', requestId: '*' }), undefined);
+  });
+
+  it('attachments: images by their bytes; anything else refused with the reason', () => {
+    const a = new Attachments();
+    assert.equal(a.add('dot.png', Buffer.from(PNG, 'base64')), undefined);
+    assert.match(a.add('notes.png', Buffer.from('hello')) ?? '', /notes\.png is not a readable image/);
+    const [v] = a.view();
+    assert.deepEqual([v.name, v.mime, v.width, v.height], ['dot.png', 'image/png', 1, 1]);
+    assert.ok(!('data' in v), 'the bytes stay in the extension');
+    assert.equal(a.data().length, 1);
+    a.remove(v.id);
+    assert.equal(a.data().length, 0);
+  });
+});

@@ -1,0 +1,104 @@
+/**
+ * The chat view's listeners live as long as the view they were registered for: resolving the view
+ * again (VS Code does after the view is hidden and shown with its context dropped) disposes the
+ * previous view's listeners, closing it disposes its own. Runs on a small stand-in for the
+ * `vscode` module: only what the provider touches when it is built and resolved.
+ */
+import { strict as assert } from 'node:assert';
+import Module from 'node:module';
+import os from 'node:os';
+import path from 'node:path';
+
+type Listener<T> = (e: T) => unknown;
+
+class FakeEmitter<T> {
+  readonly listeners = new Set<Listener<T>>();
+  /** every disposable this emitter handed out, with whether it was disposed */
+  readonly handed: { disposed: boolean }[] = [];
+  readonly event = (l: Listener<T>) => {
+    this.listeners.add(l);
+    const d = { disposed: false, dispose: () => ((d.disposed = true), this.listeners.delete(l)) };
+    this.handed.push(d);
+    return d;
+  };
+  fire(e: T): void {
+    for (const l of [...this.listeners]) l(e);
+  }
+  dispose(): void {
+    this.listeners.clear();
+  }
+}
+
+const noEvent = () => ({ dispose() {} });
+const uri = (p: string) => ({ fsPath: p, path: p, toString: () => `file://${p}` });
+const fakeVscode = {
+  EventEmitter: FakeEmitter,
+  ConfigurationTarget: { Global: 1, Workspace: 2 },
+  Uri: { joinPath: (base: { path: string }, ...parts: string[]) => uri(path.join(base.path, ...parts)), file: uri },
+  workspace: { isTrusted: false, workspaceFolders: undefined, onDidGrantWorkspaceTrust: noEvent, onDidChangeConfiguration: noEvent, getConfiguration: () => ({ get: (_k: string, d: unknown) => d, inspect: () => undefined }) },
+  extensions: { getExtension: () => undefined },
+  window: { showWarningMessage: async () => undefined, showErrorMessage: async () => undefined },
+  commands: { executeCommand: async () => undefined },
+  env: {},
+};
+
+function fakeView() {
+  const messages = new FakeEmitter<unknown>();
+  const disposed = new FakeEmitter<void>();
+  const view = {
+    webview: { options: {}, html: '', cspSource: 'vscode-resource:', asWebviewUri: (u: unknown) => u, onDidReceiveMessage: messages.event, postMessage: async () => true },
+    onDidDispose: disposed.event,
+  };
+  return { view, messages, disposed };
+}
+
+describe('chat view: listeners per resolved view', () => {
+  const M = Module as unknown as { _resolveFilename: (request: string, ...rest: unknown[]) => string };
+  const original = M._resolveFilename;
+  let ChatViewProvider: typeof import('../../../src/extension/chatViewProvider').ChatViewProvider;
+
+  before(() => {
+    M._resolveFilename = function (this: unknown, request: string, ...rest: unknown[]) {
+      return request === 'vscode' ? 'vscode' : original.call(this, request, ...rest);
+    };
+    require.cache.vscode = { id: 'vscode', filename: 'vscode', loaded: true, exports: fakeVscode } as unknown as NodeJS.Module;
+    // loaded after the stand-in is in place (a static import would resolve `vscode` first)
+    ({ ChatViewProvider } = require('../../../src/extension/chatViewProvider') as typeof import('../../../src/extension/chatViewProvider'));
+  });
+
+  after(() => {
+    M._resolveFilename = original;
+    delete require.cache.vscode;
+  });
+
+  it('a second resolve disposes the first view\'s listeners; closing the view disposes its own', () => {
+    const storage = uri(path.join(os.tmpdir(), 'codedance-view-test'));
+    const context = { extensionUri: uri('/ext'), storageUri: storage, globalStorageUri: storage, secrets: { onDidChange: noEvent, get: async () => undefined }, globalState: { get: () => false } };
+    const log = { info() {}, warn() {}, error() {} };
+    const provider = new ChatViewProvider(context as never, log as never);
+    try {
+      const first = fakeView();
+      provider.resolveWebviewView(first.view as never);
+      assert.equal(provider.viewListenerCount, 2);
+      assert.equal(first.messages.listeners.size, 1);
+
+      const second = fakeView();
+      provider.resolveWebviewView(second.view as never);
+      assert.equal(first.messages.listeners.size, 0, "the first view's message listener is gone");
+      assert.ok([...first.messages.handed, ...first.disposed.handed].every((d) => d.disposed));
+      assert.equal(provider.viewListenerCount, 2, 'only the current view holds listeners');
+
+      second.disposed.fire();
+      assert.equal(provider.viewListenerCount, 0);
+      assert.ok([...second.messages.handed, ...second.disposed.handed].every((d) => d.disposed));
+      for (let i = 0; i < 20; i++) {
+        const v = fakeView();
+        provider.resolveWebviewView(v.view as never);
+        v.disposed.fire();
+      }
+      assert.equal(provider.viewListenerCount, 0, 'no growth over many show/hide cycles');
+    } finally {
+      provider.dispose();
+    }
+  });
+});

@@ -1,0 +1,62 @@
+import { strict as assert } from 'node:assert';
+import { defaultMemoryLimitMb, kernelEnvironment, planKernelLaunch, sandboxStatus } from '../../../src/core/kernel/sandbox';
+
+const HOST = {
+  PATH: '/usr/bin:/bin',
+  LANG: 'C.UTF-8',
+  LC_ALL: 'C.UTF-8',
+  HOME: '/home/someone',
+  OPENAI_API_KEY: 'sk-nope',
+  AWS_SECRET_ACCESS_KEY: 'nope',
+  SSH_AUTH_SOCK: '/run/user/1000/ssh',
+  HF_TOKEN: 'hf-xyz',
+  PYTHONPATH: '/opt/lib',
+};
+const PY = process.env.CODEDANCE_TEST_PYTHON ?? '/usr/bin/python3';
+
+describe('sandbox: the kernel launch', () => {
+  it('the environment is an allow-list: secrets and sockets stay out, passEnv and explicit values get in', () => {
+    const env = kernelEnvironment(HOST, { passEnv: ['HF_TOKEN'], explicit: { MPLBACKEND: 'Agg' }, home: '/tmp/home' });
+    assert.deepEqual(env, { PATH: '/usr/bin:/bin', LANG: 'C.UTF-8', LC_ALL: 'C.UTF-8', HOME: '/tmp/home', HF_TOKEN: 'hf-xyz', PYTHONPATH: '/opt/lib', MPLBACKEND: 'Agg' });
+    assert.equal(kernelEnvironment(HOST, {}).HOME, '/home/someone');
+  });
+
+  it('memory limit default: min(8192 MiB, half the RAM)', () => {
+    assert.equal(defaultMemoryLimitMb(64 * 1024 ** 3), 8192);
+    assert.equal(defaultMemoryLimitMb(4 * 1024 ** 3), 2048);
+  });
+
+  it('unsandboxed on Linux: a parent-death signal launcher, limits through prlimit, the ipykernel parent poller', function () {
+    if (process.platform !== 'linux') this.skip();
+    const p = planKernelLaunch({ python: PY, args: ['-m', 'ipykernel_launcher'], hostEnv: HOST, workdir: '/w', runtimeDir: '/r', sandbox: 'off', memoryLimitMb: 1000 });
+    assert.equal(p.sandboxed, false);
+    assert.equal(p.transport, 'tcp');
+    assert.equal(p.unsandboxedReason, undefined, 'turned off on purpose is not "unavailable"');
+    assert.match(p.command, /prlimit$/);
+    assert.deepEqual(p.args.slice(0, 3), [`--as=${1000 * 1024 * 1024}`, '--', PY]);
+    const code = p.args[4];
+    assert.match(code, /prctl\(1, int\(signal\.SIGKILL\)/);
+    assert.equal(p.args[5], String(process.pid));
+    assert.deepEqual(p.args.slice(-2), ['-m', 'ipykernel_launcher']);
+    assert.equal(p.env.JPY_PARENT_PID, String(process.pid));
+    assert.equal(p.env.OPENAI_API_KEY, undefined);
+  });
+
+  it('sandboxed: namespaces, read-only root, hidden homes and /tmp, the work folders bound, ipc transport', function () {
+    if (!sandboxStatus().available) this.skip();
+    const p = planKernelLaunch({ python: PY, args: [], hostEnv: HOST, workdir: '/tmp/w', runtimeDir: '/tmp/r', memoryLimitMb: 0, maxProcesses: 0 });
+    assert.equal(p.sandboxed, true);
+    assert.equal(p.transport, 'ipc');
+    assert.match(p.command, /bwrap$/);
+    const a = p.args.join(' ');
+    for (const f of ['--unshare-pid', '--unshare-net', '--die-with-parent', '--new-session', '--ro-bind / /', '--proc /proc', '--tmpfs /tmp', '--tmpfs /home', '--bind /tmp/w /tmp/w', '--bind /tmp/r /tmp/r', '--chdir /tmp/w']) assert.ok(a.includes(f), `missing ${f} in ${a}`);
+    assert.ok(!a.includes('prlimit'), 'no limits asked: no prlimit');
+    assert.equal(p.env.HOME, '/tmp/home');
+    assert.equal(p.env.JPY_PARENT_PID, undefined, "ipykernel's parent poller would see PID 1 and quit");
+    const n = planKernelLaunch({ python: PY, args: [], hostEnv: HOST, workdir: '/tmp/w', runtimeDir: '/tmp/r', network: true });
+    assert.equal(n.transport, 'tcp');
+    assert.ok(!n.args.includes('--unshare-net'));
+    // RLIMIT_NPROC only where Linux counts it per sandbox (not for root, who is exempt anyway)
+    assert.equal(n.args.join(' ').includes('--nproc=1024'), process.getuid?.() !== 0);
+  });
+});
