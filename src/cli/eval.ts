@@ -8,7 +8,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { DatasetError } from '../core/data/types';
 import { EvalManifestError, HttpJudge, judgeEndpointsFrom, MATH_SOURCES, runEval, safeName, type EvalProgress, type JudgeCacheScope } from '../core/eval';
-import { resolvePython } from '../core/kernel';
+import { registerSecret, resolvePython } from '../core/kernel';
 import { createChatModel, parseEndpoints, resolveModelName } from '../core/model';
 import { isProtocolId, protocolIds } from '../core/protocol';
 import { CliError, EXIT } from './errors';
@@ -140,6 +140,8 @@ export async function runEvalCli(argv: string[]): Promise<number> {
   }
   if (!v['data-path']) throw new CliError(`--data-path is required\n\n${EVAL_USAGE}`, EXIT.usage);
   if (v['api-key'] && !v.quiet) process.stderr.write('note: --api-key stays in your shell history; prefer CODEDANCE_API_KEY or OPENAI_API_KEY\n');
+  // a key given as a flag is not in the environment: cell outputs must still never show it
+  if (v['api-key']) registerSecret(...v['api-key'].split(','));
   if (!isProtocolId(v.protocol!)) throw new CliError(`unknown --protocol '${v.protocol}': use one of ${protocolIds.join(', ')}`, EXIT.usage);
   const judgeCache = v['judge-cache'] as JudgeCacheScope;
   if (judgeCache !== 'sample' && judgeCache !== 'shared') throw new CliError(`--judge-cache must be 'sample' or 'shared', got '${v['judge-cache']}'`, EXIT.usage);

@@ -46,11 +46,15 @@ submit fields (template defaults in brackets):
   --template codedance-rl|codedance-sft|ray-on-slurm   [codedance-rl]
   --experiment NAME  --model PATH  --train-files A[,B]  --val-files A[,B]  --nodes N  --gpus-per-node G
   --judge-url URL[,URL] (LLM_AS_A_JUDGE_BASE)  --repo-dir DIR (Ray: local folder to upload)  --output-dir DIR
+  --data-root DIR (DATA_ROOT)  --rollout sglang|vllm  --set KEY=VALUE (change a seed override, repeatable)
+  --override KEY=VALUE (a Hydra override appended last, repeatable)
   --time D-HH:MM:SS (Slurm)  --env KEY=VALUE (repeatable)  --entrypoint CMD (replace the command)
   --script FILE (Slurm: submit this batch script as is)  --follow (stream the log until the job ends)
 
 other: --json (machine-readable output)
-secrets come from the environment: CODEDANCE_RAY_TOKEN, CODEDANCE_SSH_PASSPHRASE, CODEDANCE_SSH_PASSWORD
+secrets come from the environment: CODEDANCE_RAY_TOKEN, CODEDANCE_SSH_PASSPHRASE, CODEDANCE_SSH_PASSWORD;
+the job's own secrets (WANDB_API_KEY, or --secret-env NAME) are passed from your environment at submit
+time, never written into the script, the request shown by --dry-run or the job's metadata
 
 exit codes: 0 ok, 1 the job failed or was stopped, 2 bad usage, 5 cluster unreachable or refused, 6 no such job`;
 
@@ -73,6 +77,17 @@ export function parseEnvArgs(list: readonly string[]): Record<string, string> {
     env[key] = kv.slice(i + 1);
   }
   return env;
+}
+
+/** `--set key=value` values → a map (the value may hold '='). */
+function parseEnvLikePairs(list: readonly string[], flag: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const kv of list) {
+    const i = kv.indexOf('=');
+    if (i < 1) throw new CliError(`${flag}: expected KEY=VALUE, got '${kv}'`, EXIT.usage);
+    out[kv.slice(0, i)] = kv.slice(i + 1);
+  }
+  return out;
 }
 
 function describeProfile(p: ClusterProfile): string {
@@ -158,6 +173,11 @@ export async function runJobs(argv: string[]): Promise<number> {
         'output-dir': { type: 'string' },
         time: { type: 'string' },
         env: { type: 'string', multiple: true },
+        'data-root': { type: 'string' },
+        rollout: { type: 'string' },
+        set: { type: 'string', multiple: true },
+        override: { type: 'string', multiple: true },
+        'secret-env': { type: 'string', multiple: true },
         entrypoint: { type: 'string' },
         script: { type: 'string' },
         'dry-run': { type: 'boolean', default: false },
@@ -266,6 +286,10 @@ export async function runJobs(argv: string[]): Promise<number> {
           ...(v['repo-dir'] !== undefined && { repoDir: v['repo-dir'] }),
           ...(v['output-dir'] !== undefined && { outputDir: v['output-dir'] }),
           ...(v.time !== undefined && { timeLimit: v.time }),
+          ...(v['data-root'] !== undefined && { dataRoot: v['data-root'] }),
+          ...(v.rollout !== undefined && { rolloutName: v.rollout as 'sglang' | 'vllm' }),
+          ...(v.set !== undefined && { overrides: parseEnvLikePairs(v.set, '--set') }),
+          ...(v.override !== undefined && { extraOverrides: v.override }),
         });
         let spec: JobSpec;
         try {
@@ -288,7 +312,11 @@ export async function runJobs(argv: string[]): Promise<number> {
           process.stdout.write(doc.text);
           return EXIT.ok;
         }
-        const r = await backend.submit(spec);
+        const secretNames = v['secret-env'] ?? TEMPLATES.find((t) => t.id === tid)!.secretEnv;
+        const secretEnv = Object.fromEntries(secretNames.filter((n) => process.env[n]).map((n) => [n, process.env[n]!]));
+        if (v['secret-env']) for (const n of v['secret-env']) if (!process.env[n]) throw new CliError(`--secret-env ${n}: ${n} is not set in your environment: export it first`, EXIT.usage);
+        const r = await backend.submit({ ...spec, secretEnv });
+        if (!v.json && Object.keys(secretEnv).length) console.error(`codedance: passed ${Object.keys(secretEnv).join(', ')} from your environment to the job (not written anywhere)`);
         if (v.json) out(r);
         else console.log(`submitted ${r.id} to ${profile.name}${r.workingDirUri ? ` (working_dir ${r.workingDirUri})` : ''}`);
         if (v.follow) return await follow(backend, r.id, ac.signal);

@@ -22,6 +22,8 @@ export interface CodeDanceSettings {
   network: boolean;
   /** kernel address-space limit, MiB; undefined = automatic (min(8192, half the RAM)); 0 = none */
   memoryLimitMb: number | undefined;
+  /** names of further environment variables the kernel may see */
+  passEnv: string[];
 }
 
 export function readSettings(scope?: vscode.ConfigurationScope): CodeDanceSettings {
@@ -43,5 +45,6 @@ export function readSettings(scope?: vscode.ConfigurationScope): CodeDanceSettin
     sandbox: c.get<'auto' | 'on' | 'off'>('execution.sandbox', 'auto'),
     network: c.get<boolean>('execution.network', false),
     memoryLimitMb: c.get<number | null>('execution.memoryLimitMb', null) ?? undefined,
+    passEnv: c.get<string[]>('execution.passEnv', []),
   };
 }

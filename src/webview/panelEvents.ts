@@ -4,9 +4,10 @@
  * for live runs, the webview for stored exchanges, so both render through the same path.
  */
 import type { AgentEvent } from '../core/agent/events';
+import type { SessionEvent } from '../core/conversation/types';
 import { replayEvents } from '../core/trajectory/replay';
 import type { Trajectory } from '../core/trajectory/types';
-import type { ExchangeView, PanelEvent, RunSummary } from './protocol';
+import type { ExchangeView, PanelEvent, RunSummary, ToWebview } from './protocol';
 
 /** The exchange as the panel gets it: no model messages (they can be large and are not shown). */
 export function exchangeView(t: Trajectory): ExchangeView {
@@ -38,4 +39,22 @@ export function exchangeEvents(x: ExchangeView): PanelEvent[] {
   const events = replayEvents(x).flatMap((e) => toPanelEvent(e) ?? []);
   events.push({ type: 'done', summary: runSummary(x) });
   return events;
+}
+
+/** A conversation session's event as the message the panel gets, or undefined for what stays in the extension. */
+export function sessionMessage(e: SessionEvent): ToWebview | undefined {
+  switch (e.type) {
+    case 'conversation':
+      return { type: 'conversation', id: e.conversation.id, title: e.conversation.title, exchanges: e.conversation.exchanges.map(exchangeView) };
+    case 'exchangeStart':
+      return { type: 'exchangeStart', run: e.runId, index: e.index, question: e.question, images: e.images.map(({ mime, data }) => ({ mime, data })), replace: e.replace };
+    case 'event': {
+      const event = toPanelEvent(e.event);
+      return event && { type: 'event', run: e.runId, index: e.index, event };
+    }
+    case 'running':
+      return { type: 'running', running: e.running };
+    case 'kernel':
+      return { type: 'kernel', state: e.state };
+  }
 }

@@ -87,7 +87,8 @@ export class ConversationSession {
     this.host.emit({ type: 'exchangeStart', runId, index, question: last.question, images: last.inputImages, replace: true });
     return this.execute(index, last.question, [], kernel, (cfg) => {
       const from = withMessages(this.conv.exchanges, cfg.protocol, cfg.timeoutMs)[index];
-      return { replay, resume: { from, turn: retryTurn(from), replayKernel: !inSync } };
+      // a run that never reached the model never bound its images either
+      return { replay, resume: { from, turn: retryTurn(from), replayKernel: !inSync || from.turns.length === 0 } };
     });
   }
 
@@ -226,7 +227,11 @@ export class ConversationSession {
     const t0 = Date.now();
     let trajectory: Trajectory | undefined;
     let from: Trajectory | undefined;
-    const emit = (event: Parameters<SessionHost['emit']>[0] & { type: 'event' }) => this.host.emit(event);
+    // the run belongs to the conversation it started in, even when another one is opened meanwhile
+    const conv = this.conv;
+    const emit = (event: Parameters<SessionHost['emit']>[0] & { type: 'event' }) => {
+      if (this.conv === conv) this.host.emit(event);
+    };
     try {
       const cfg = await this.host.runConfig(ctrl.signal);
       const extra = plan(cfg);
@@ -271,10 +276,10 @@ export class ConversationSession {
       this.host.emit({ type: 'running', running: false });
     }
     if (!trajectory) throw new Error('conversation: the agent loop ended without a trajectory');
-    this.conv.exchanges[index] = trajectory;
-    this.conv.exchanges.length = index + 1;
-    this.conv.updatedAt = new Date().toISOString();
-    await this.host.save(this.conv);
+    conv.exchanges[index] = trajectory;
+    conv.exchanges.length = index + 1;
+    conv.updatedAt = new Date().toISOString();
+    await this.host.save(conv);
     return trajectory;
   }
 }

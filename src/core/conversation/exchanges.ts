@@ -55,8 +55,9 @@ export function withMessages(exchanges: Trajectory[], fallback: ProtocolAdapter,
   });
 }
 
+/** The exchange's own format; one that never reached the model (no turns) takes the run's. */
 function protocolOf(x: Trajectory, fallback: ProtocolAdapter): ProtocolAdapter {
-  return x.protocol !== fallback.id && isProtocolId(x.protocol) ? getProtocol(x.protocol) : fallback;
+  return x.turns.length && x.protocol !== fallback.id && isProtocolId(x.protocol) ? getProtocol(x.protocol) : fallback;
 }
 
 /** One exchange's messages from its turns, as the loop appended them. */

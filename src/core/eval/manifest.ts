@@ -76,7 +76,6 @@ export function evalPaths(saveDir: string, modelName: string, datasetStem: strin
 
 /** Writes `value` as JSON to a temporary file beside `file`, flushed, then renamed over it. */
 export function writeJsonAtomic(file: string, value: unknown): void {
-  if (process.env.H6_NONATOMIC) return require('node:fs').writeFileSync(file, JSON.stringify(value, null, 2));
   const tmp = `${file}.${process.pid}.${Math.random().toString(36).slice(2, 8)}.tmp`;
   try {
     const fd = openSync(tmp, 'w');

@@ -85,7 +85,8 @@ class PythonMathChecker implements MathChecker {
   private proc?: ChildProcessWithoutNullStreams;
   private readonly pending = new Map<number, Pending>();
   private nextId = 0;
-  private failures = 0;
+  /** helpers that died, hung or did not start since the last answer */
+  private deaths = 0;
   private fallback?: MathChecker;
   private starting?: Promise<void>;
 
@@ -118,15 +119,19 @@ class PythonMathChecker implements MathChecker {
     proc.on('exit', (code, sig) => this.detach(proc, new Error(`the math_verify helper exited (${sig ?? `code ${code}`})`)));
   }
 
-  /** Drops a helper that died or hung: its pending checks fail, the next check starts a new one. */
-  private detach(proc: ChildProcessWithoutNullStreams, e: Error): void {
+  /**
+   * Drops a helper that died or hung: the check that hung it fails (undecided), the others that
+   * were waiting behind it go again to a new helper.
+   */
+  private detach(proc: ChildProcessWithoutNullStreams, e: Error, culprit?: number): void {
     if (this.proc !== proc) return;
     this.proc = undefined;
+    this.deaths++;
     if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL');
     for (const [id, p] of this.pending) {
       clearTimeout(p.timer);
       this.pending.delete(id);
-      p.reject(e);
+      p.reject(id === culprit ? e : Object.assign(new Error(`${e.message} (while this check waited)`), { again: true }));
     }
   }
 
@@ -137,22 +142,35 @@ class PythonMathChecker implements MathChecker {
   }
 
   async equivalent(gold: string, answer: string): Promise<boolean> {
-    if (this.fallback) return this.fallback.equivalent(gold, answer);
-    try {
-      if (!this.proc) await (this.starting ??= this.restart().finally(() => (this.starting = undefined)));
-      const equal = await this.ask(gold, answer);
-      this.failures = 0;
-      return equal;
-    } catch (e) {
-      this.o.log?.(`math check: ${(e as Error).message}`);
-      // the seed's parse/verify raising on one answer is that answer's; a helper that keeps dying is the run's
-      if (!(e as { raised?: boolean }).raised && ++this.failures >= 3) {
-        this.fallback = approximateMathChecker(`the math_verify helper failed: ${(e as Error).message}`, this.python);
-        this.info = this.fallback.info;
-        void this.dispose();
+    for (let attempt = 0; ; attempt++) {
+      if (this.fallback) return this.fallback.equivalent(gold, answer);
+      try {
+        if (!this.proc)
+          await (this.starting ??= this.restart()
+            .catch((e: Error) => {
+              this.deaths++;
+              throw e;
+            })
+            .finally(() => (this.starting = undefined)));
+        const equal = await this.ask(gold, answer);
+        this.deaths = 0;
+        return equal;
+      } catch (e) {
+        const err = e as Error & { raised?: boolean; again?: boolean };
+        // a helper that keeps dying is the run's problem: the rest of the run is approximate, and says so
+        if (!err.raised && this.deaths >= 3 && !this.fallback) {
+          this.o.log?.(`math check: ${err.message}; the rest of the run uses the approximate check`);
+          this.fallback = approximateMathChecker(`the math_verify helper failed: ${err.message}`, this.python);
+          this.info = this.fallback.info;
+          void this.dispose();
+          continue;
+        }
+        if (err.again && attempt < 2) continue;
+        // this answer's own failure (math_verify raised, or hung): undecided, so the judge decides,
+        // as when math_verify says False
+        this.o.log?.(`math check: ${err.message}`);
+        return false;
       }
-      // undecided: not equal, so the judge decides, as when math_verify says False
-      return false;
     }
   }
 
@@ -160,7 +178,7 @@ class PythonMathChecker implements MathChecker {
     const proc = this.proc!;
     const id = this.nextId++;
     return new Promise<boolean>((resolve, reject) => {
-      const timer = setTimeout(() => this.detach(proc, new Error(`math_verify took more than ${Math.round(this.timeoutMs / 1000)} s on one answer; the helper was restarted`)), this.timeoutMs);
+      const timer = setTimeout(() => this.detach(proc, new Error(`math_verify took more than ${Math.round(this.timeoutMs / 1000)} s on one answer; the helper was restarted`), id), this.timeoutMs);
       this.pending.set(id, { resolve, reject, timer });
       proc.stdin.write(JSON.stringify({ id, gold, answer }) + '\n');
     });
@@ -183,11 +201,21 @@ class PythonMathChecker implements MathChecker {
 }
 
 export interface MathCheckerOptions {
-  /** environment of the helper (default: this process's, so PYTHONPATH and user site-packages apply) */
+  /** environment the helper's is taken from (default: this process's); only `helperEnv`'s allow-list passes */
   env?: NodeJS.ProcessEnv;
   /** per-check limit, ms (default 60000; math_verify bounds its own parse/verify at 5 s each) */
   timeoutMs?: number;
   log?: (line: string) => void;
+}
+
+/**
+ * The helper parses model-written answers: it gets what Python needs to find its packages
+ * (PATH, HOME, PYTHONPATH, virtualenv/conda, locale, temp folder; MATH_VERIFY_* settings), never
+ * the API keys and tokens of this process.
+ */
+export function helperEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  const keep = /^(PATH|HOME|USER|LOGNAME|LANG|LC_[A-Z]+|TZ|TMPDIR|TEMP|TMP|SYSTEMROOT|PYTHON[A-Z]*|VIRTUAL_ENV|CONDA_PREFIX|CONDA_DEFAULT_ENV|MATH_VERIFY_\w+)$/;
+  return Object.fromEntries(Object.entries(env).filter(([k, v]) => v !== undefined && keep.test(k)));
 }
 
 type Started = { ok: true; proc: ChildProcessWithoutNullStreams; version: string } | { ok: false; error: string; missing: boolean };
@@ -196,7 +224,7 @@ function startHelper(python: string, o: MathCheckerOptions): Promise<Started> {
   return new Promise((resolve) => {
     let proc: ChildProcessWithoutNullStreams;
     try {
-      proc = spawn(python, ['-u', '-c', HELPER], { cwd: os.tmpdir(), env: o.env ?? process.env, stdio: ['pipe', 'pipe', 'pipe'] });
+      proc = spawn(python, ['-u', '-c', HELPER], { cwd: os.tmpdir(), env: helperEnv(o.env ?? process.env), stdio: ['pipe', 'pipe', 'pipe'] });
     } catch (e) {
       return resolve({ ok: false, error: `${python} could not be started (${(e as Error).message})`, missing: false });
     }
@@ -222,17 +250,18 @@ function startHelper(python: string, o: MathCheckerOptions): Promise<Started> {
       clearTimeout(timer);
       done({ ok: false, error: `${python} exited (code ${code}) before answering: ${stderr.trim().split('\n').pop() ?? ''}`, missing: false });
     });
-    rl.once('line', (line) => {
-      clearTimeout(timer);
-      let r: { ready?: boolean; version?: string; error?: string } = {};
+    rl.on('line', (line) => {
+      let r: { ready?: boolean; version?: string; error?: string };
       try {
         r = JSON.parse(line);
       } catch {
-        /* not ours */
+        return; // not ours (a sitecustomize print): the helper's first line is JSON
       }
+      if (typeof r !== 'object' || r === null || typeof r.ready !== 'boolean') return;
+      clearTimeout(timer);
       if (r.ready) return done({ ok: true, proc, version: r.version ?? 'unknown' });
       proc.kill();
-      done({ ok: false, error: r.error ?? `unexpected output: ${line.slice(0, 200)}`, missing: /No module named '?math_verify/.test(r.error ?? '') });
+      done({ ok: false, error: r.error ?? 'math_verify did not import', missing: /No module named '?math_verify/.test(r.error ?? '') });
     });
     proc.stdin.on('error', () => undefined);
   });

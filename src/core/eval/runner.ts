@@ -6,7 +6,10 @@
  * fresh namespace; `freshKernels` starts a new process per sample instead), the
  * model endpoints balanced by requests in flight, a per-sample time limit and retries with
  * back-off. Every finished sample is appended to the results file at once; a rerun skips the
- * samples already there. At the end the seed's stats file and our run manifest are written.
+ * samples already there. A row that cannot be used (unreadable, no answer, an image that does
+ * not load) is recorded as skipped and the run goes on. A worker that fails stops the others,
+ * and the pool is disposed only after every running sample has given its kernel back. At the
+ * end the seed's stats file and our run manifest (manifest.ts, written atomically) are written.
  */
 import { mkdirSync } from 'node:fs';
 import os from 'node:os';
@@ -65,7 +68,7 @@ export interface EvalOptions {
   /** a new kernel process per sample instead of resetting a warm one (slower: a kernel start is ~1 s of CPU) */
   freshKernels?: boolean;
   /** where the pool's kernels run and their memory limit (see core/kernel/sandbox.ts) */
-  kernelSandbox?: Pick<KernelTuning, 'sandbox' | 'network' | 'memoryLimitMb'>;
+  kernelSandbox?: Pick<KernelTuning, 'sandbox' | 'network' | 'memoryLimitMb' | 'passEnv'>;
   kernels?: KernelSource;
   /** absent = no judge (normalized match) */
   judge?: Judge;
@@ -278,7 +281,7 @@ export async function runEval(o: EvalOptions): Promise<EvalSummary> {
     }
   }
 
-  let cancelled = false;
+  let cancelled: boolean;
   try {
     const ends = await Promise.allSettled(
       Array.from({ length: Math.min(workers, Math.max(1, total - resumed)) }, () =>

@@ -162,7 +162,7 @@ async function scoreDefault(scorer: Scorer, s: string, gt: string, question: str
     fmt = true;
   }
   const detail: ScoreDetail = { scorer, method: 'judge' };
-  let acc = 0;
+  let acc: number;
   if (!opts.judge) {
     detail.method = 'normalized-match';
     acc = normalizedMatch(answer, gt) ? 1 : 0;

@@ -7,6 +7,7 @@
 import { existsSync, statSync } from 'node:fs';
 import type WebSocket from 'ws';
 import { redactSecrets } from '../model/redact';
+import { checkSecretEnv, redactingSecrets } from './secretEnv';
 import { JobNotFoundError, JobsAuthError, JobsError } from './errors';
 import type { ClusterInfo, JobBackend, JobInfo, JobSpec, JobStatus, SubmitResult, TailOptions } from './types';
 import { rayPackageName, zipDirectory } from './zip';
@@ -33,6 +34,9 @@ export interface RayJobDetails {
   metadata?: Record<string, string> | null;
   runtime_env?: Record<string, unknown> | null;
   driver_exit_code?: number | null;
+  /** where the entrypoint runs (Ray ≥ 2.x: set once the driver started) */
+  driver_info?: { id?: string; node_ip_address?: string; pid?: string } | null;
+  driver_node_id?: string | null;
 }
 
 export function normalizeRayAddress(address: string): string {
@@ -66,6 +70,7 @@ export function rayJobToInfo(d: RayJobDetails): JobInfo {
     endTime: d.end_time ?? undefined,
     exitCode: d.driver_exit_code ?? undefined,
     metadata: d.metadata ?? undefined,
+    ...(d.driver_info?.node_ip_address ? { driverNodeIp: d.driver_info.node_ip_address } : {}),
   };
 }
 
@@ -163,7 +168,8 @@ export class RayJobsBackend implements JobBackend {
     if (!spec.entrypoint.trim()) throw new JobsError('config', 'the job has no entrypoint (the shell command Ray runs)');
     const version = await this.rayVersion();
     const runtimeEnv: Record<string, unknown> = {};
-    if (Object.keys(spec.env).length) runtimeEnv.env_vars = spec.env;
+    const secrets = checkSecretEnv(spec.secretEnv);
+    if (Object.keys(spec.env).length || secrets.length) runtimeEnv.env_vars = { ...spec.env, ...Object.fromEntries(secrets) };
     let workingDirUri: string | undefined;
     if (spec.workingDir) {
       if (/^[a-z0-9]+:\/\//i.test(spec.workingDir)) workingDirUri = spec.workingDir;
@@ -182,7 +188,7 @@ export class RayJobsBackend implements JobBackend {
       body.entrypoint_num_gpus = spec.entrypointNumGpus;
     }
     if (spec.entrypointNumCpus !== undefined && versionAtLeast(version, '2.2')) body.entrypoint_num_cpus = spec.entrypointNumCpus;
-    const { body: res } = await this.request('POST', '/api/jobs/', 'the job submission', { body });
+    const { body: res } = await redactingSecrets(spec.secretEnv, () => this.request('POST', '/api/jobs/', 'the job submission', { body }));
     const r = res as { submission_id?: string; job_id?: string };
     const id = r.submission_id ?? r.job_id;
     if (!id) throw new JobsError('server', `Ray ${this.baseUrl} accepted the job but answered no submission_id`);

@@ -5,6 +5,7 @@
  * client commands every login node has.
  */
 import { JobNotFoundError, JobsError } from './errors';
+import { checkSecretEnv, redactingSecrets } from './secretEnv';
 import { SshConnection } from './SshConnection';
 import { parseSacct, parseScontrol, parseSqueue, renderSbatchScript, scontrolToInfo, scriptJobName, shQuote, slurmJobName, SQUEUE_FORMAT } from './slurmText';
 import type { ClusterInfo, JobBackend, JobInfo, JobSecrets, JobSpec, SlurmClusterProfile, SubmitResult, TailOptions } from './types';
@@ -75,7 +76,12 @@ export class SlurmBackend implements JobBackend {
     const name = slurmJobName(scriptJobName(script) ?? spec.name);
     const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\..*$/, '');
     const file = `${dir}/${name}-${stamp}-${Math.random().toString(36).slice(2, 6)}.sbatch`;
-    const out = await this.run(`cat > ${shQuote(file)} && cd ${shQuote(dir)} && sbatch --parsable ${shQuote(file)}`, 'sbatch', script);
+    // secrets: one line each on stdin before the script, read into sbatch's environment (which it
+    // exports to the job), so they are in no file and on no command line
+    const secrets = checkSecretEnv(spec.secretEnv);
+    const readSecrets = secrets.map(([k]) => `IFS= read -r ${k} && export ${k} && `).join('');
+    const stdin = secrets.map(([, v]) => v + '\n').join('') + script;
+    const out = await redactingSecrets(spec.secretEnv, () => this.run(`${readSecrets}cat > ${shQuote(file)} && cd ${shQuote(dir)} && sbatch --parsable ${shQuote(file)}`, 'sbatch', stdin));
     const id = out.trim().split('\n').pop()!.split(';')[0].trim();
     if (!JOB_ID.test(id)) throw new JobsError('remote', `${this.where}: sbatch answered '${out.trim()}' instead of a job id`);
     return { id };

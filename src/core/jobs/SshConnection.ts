@@ -104,7 +104,9 @@ export class SshConnection {
         this.connecting = undefined;
         resolve(c);
       });
-      c.once('error', (e: Error & { level?: string }) => {
+      // `on`, not `once`: a connection that drops later (a reset, a killed session) emits 'error'
+      // again, and an 'error' without a listener would crash the process
+      c.on('error', (e: Error & { level?: string }) => {
         this.connecting = undefined;
         if (settled) return;
         settled = true;
@@ -205,6 +207,30 @@ export class SshConnection {
         }
       },
     };
+  }
+
+  /**
+   * Opens a direct-tcpip channel through the login node to `host:port` (what `ssh -L` does), on
+   * this connection (reconnecting first when it dropped). Rejects with a JobsError that says why:
+   * forwarding refused by the server (AllowTcpForwarding), nothing listening there, the name unknown.
+   */
+  async forwardOut(host: string, port: number): Promise<ClientChannel> {
+    const c = await this.connect();
+    return new Promise((resolve, reject) => {
+      c.forwardOut('127.0.0.1', 0, host, port, (err, ch) => {
+        if (!err) return resolve(ch);
+        const reason = (err as Error & { reason?: number | string }).reason;
+        const where = `${host}:${port} through ${this.target.label}`;
+        if (reason === 1) reject(new JobsError('rejected', `SSH to ${this.target.label} refused to forward a port to ${host}:${port} (${err.message}): the server does not allow TCP forwarding — ask the cluster admins for AllowTcpForwarding yes in sshd_config (or use a login node that allows it)`));
+        else if (reason === 2) reject(new JobsError('connection', `nothing answers at ${where} (${err.message}): the server is not listening there (yet)`));
+        else reject(new JobsError('connection', `cannot open a tunnel to ${where}: ${err.message}`));
+      });
+    });
+  }
+
+  /** Whether a connection is open now. */
+  get connected(): boolean {
+    return !!this.client;
   }
 
   close(): void {

@@ -65,9 +65,12 @@ export function renderSbatchScript(spec: JobSpec, opts: { jobsDir: string }): st
   const nodes = wholeNumber('nodes', spec.nodes);
   const gpus = wholeNumber('gpusPerNode', spec.gpusPerNode);
   const cpus = wholeNumber('cpusPerTask', spec.cpusPerTask);
+  const tasks = wholeNumber('tasks', spec.tasks);
+  const gpusPerTask = wholeNumber('gpusPerTask', spec.gpusPerTask);
   if (nodes) lines.push(`#SBATCH --nodes=${nodes}`);
-  lines.push('#SBATCH --ntasks-per-node=1');
+  lines.push(tasks ? `#SBATCH --ntasks=${tasks}` : '#SBATCH --ntasks-per-node=1');
   if (gpus) lines.push(`#SBATCH --gpus-per-node=${gpus}`);
+  if (gpusPerTask) lines.push(`#SBATCH --gpus-per-task=${gpusPerTask}`);
   if (cpus) lines.push(`#SBATCH --cpus-per-task=${cpus}`);
   if (spec.timeLimit) {
     const t = sbatchValue('timeLimit', spec.timeLimit, 'write the time as D-HH:MM:SS, HH:MM:SS or minutes, e.g. 2-00:00:00');

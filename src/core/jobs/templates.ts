@@ -1,10 +1,12 @@
 /**
- * CodeDance job templates: RL (verl PPO/GRPO through the seed's scripts/train.sh), SFT (verl's
- * FSDP SFT trainer under torchrun) and Ray-on-Slurm (start a Ray head and workers inside a Slurm
+ * CodeDance job templates: RL (the seed's verl launch, rlTemplate.ts), SFT (verl's FSDP SFT
+ * trainer under torchrun) and Ray-on-Slurm (start a Ray head and workers inside a Slurm
  * allocation, then the RL run). A template turns a few parameters into a JobSpec; the user reviews
- * and edits the result (review.ts) before it is submitted.
+ * and edits the result (review.ts) before it is submitted. Secrets (WANDB_API_KEY, …) are never
+ * part of it: they go in `JobSpec.secretEnv` at submit time.
  */
 import { JobsError } from './errors';
+import { parquetList, rlEntrypoint, rlProblems, SEED_REWARD_NAME, SEED_REWARD_PATH, SEED_TOOL_CONFIG, SEED_TRAIN_FILES, SEED_VAL_FILES } from './rlTemplate';
 import type { JobSpec } from './types';
 
 export type TemplateId = 'codedance-rl' | 'codedance-sft' | 'ray-on-slurm';
@@ -12,20 +14,32 @@ export type TemplateId = 'codedance-rl' | 'codedance-sft' | 'ray-on-slurm';
 export interface TemplateParams {
   /** trainer.experiment_name; also the job name */
   experimentName: string;
+  /** trainer.project_name (the seed: CodeDance) */
   projectName: string;
-  /** HF model folder or hub id (actor_rollout_ref.model.path / model.partial_pretrain) */
+  /** the checkpoint to start from: RL PT_CKPT_PATH (the SFT model), SFT model.partial_pretrain */
   modelPath: string;
-  /** parquet files, comma-separated (data.train_files) */
+  /** the folder on the cluster holding the parquet files (DATA_ROOT); relative to the checkout when relative */
+  dataRoot: string;
+  /** parquet files, comma-separated; a bare name is read under DATA_ROOT; empty = the template's (the seed's six) */
   trainFiles: string;
   valFiles: string;
   nodes: number;
   gpusPerNode: number;
-  /** LLM-as-judge base URL(s), comma-separated: LLM_AS_A_JUDGE_BASE */
+  /** LLM-as-judge base URL(s), comma-separated: LLM_AS_A_JUDGE_BASE (a served judge's URL, §serve) */
   judgeUrl: string;
   /** checkout of the CodeDance seed on the cluster (the job runs there); Ray: a local folder to upload or a URI */
   repoDir: string;
-  /** checkpoints (trainer.default_local_dir) */
+  /** checkpoints (trainer.default_local_dir/<experiment>); empty = verl's default checkpoints/<project>/<experiment> */
   outputDir: string;
+  /** RL rollout engine */
+  rolloutName: 'sglang' | 'vllm';
+  rewardFunctionPath: string;
+  rewardFunctionName: string;
+  toolConfigPath: string;
+  /** RL: new values for the seed's overrides (key → Hydra value) */
+  overrides: Record<string, string>;
+  /** RL: Hydra overrides appended last (the seed's "$@") */
+  extraOverrides: string[];
   /** Slurm --time */
   timeLimit?: string;
 }
@@ -35,26 +49,36 @@ export interface JobTemplate {
   label: string;
   description: string;
   kinds: readonly ('ray' | 'slurm')[];
+  /** secrets the job reads from its environment when present; passed at submit time, never written down */
+  secretEnv: readonly string[];
 }
 
 export const TEMPLATES: readonly JobTemplate[] = [
-  { id: 'codedance-rl', label: 'CodeDance RL (verl, scripts/train.sh)', description: 'multi-turn code-as-tool RL with the LLM-as-judge reward', kinds: ['ray', 'slurm'] },
-  { id: 'codedance-sft', label: 'CodeDance SFT (verl FSDP SFT trainer)', description: 'supervised fine-tuning on the CodeDance-SFT trajectories', kinds: ['ray', 'slurm'] },
-  { id: 'ray-on-slurm', label: 'Ray on Slurm: head + workers, then CodeDance RL', description: 'for Slurm clusters without a running Ray: starts Ray inside the allocation', kinds: ['slurm'] },
+  { id: 'codedance-rl', label: 'CodeDance RL (verl main_ppo, the seed launch)', description: 'multi-turn code-as-tool GRPO with the LLM-as-judge reward, every seed override editable', kinds: ['ray', 'slurm'], secretEnv: ['WANDB_API_KEY'] },
+  { id: 'codedance-sft', label: 'CodeDance SFT (verl FSDP SFT trainer)', description: 'supervised fine-tuning on the CodeDance-SFT trajectories', kinds: ['ray', 'slurm'], secretEnv: ['WANDB_API_KEY'] },
+  { id: 'ray-on-slurm', label: 'Ray on Slurm: head + workers, then CodeDance RL', description: 'for Slurm clusters without a running Ray: starts Ray inside the allocation', kinds: ['slurm'], secretEnv: ['WANDB_API_KEY'] },
 ];
 
+/** The defaults are the seed's (2 nodes × 8 GPUs, sglang, its data and reward). */
 export function defaultParams(overrides: Partial<TemplateParams> = {}): TemplateParams {
   return {
     experimentName: 'codedance-rl',
-    projectName: 'codedance',
+    projectName: 'CodeDance',
     modelPath: 'Qwen/Qwen2.5-VL-7B-Instruct',
-    trainFiles: 'data/codedance_rl_train.parquet',
-    valFiles: 'data/codedance_rl_val.parquet',
-    nodes: 1,
+    dataRoot: 'data',
+    trainFiles: '',
+    valFiles: '',
+    nodes: 2,
     gpusPerNode: 8,
     judgeUrl: 'http://127.0.0.1:18901/v1',
     repoDir: '',
-    outputDir: 'checkpoints',
+    outputDir: '',
+    rolloutName: 'sglang',
+    rewardFunctionPath: SEED_REWARD_PATH,
+    rewardFunctionName: SEED_REWARD_NAME,
+    toolConfigPath: SEED_TOOL_CONFIG,
+    overrides: {},
+    extraOverrides: [],
     ...overrides,
   };
 }
@@ -64,46 +88,58 @@ export function validateParams(p: TemplateParams): string[] {
   const bad: string[] = [];
   if (!/^[A-Za-z0-9_.-]{1,64}$/.test(p.experimentName)) bad.push('experimentName: 1-64 letters, digits, _ . -');
   if (!p.modelPath.trim()) bad.push('modelPath: empty');
-  if (!p.trainFiles.trim()) bad.push('trainFiles: empty');
+  else if (/[\r\n\0]/.test(p.modelPath)) bad.push('modelPath: holds a line break');
   if (!Number.isInteger(p.nodes) || p.nodes < 1) bad.push('nodes: a whole number ≥ 1');
   if (!Number.isInteger(p.gpusPerNode) || p.gpusPerNode < 0) bad.push('gpusPerNode: a whole number ≥ 0');
   if (p.timeLimit !== undefined && p.timeLimit !== '' && !/^(?:\d+(?:-\d+)?(?::\d+){0,2}|UNLIMITED|INFINITE)$/i.test(p.timeLimit)) bad.push(`timeLimit: ${JSON.stringify(p.timeLimit)} is not a Slurm time (D-HH:MM:SS, HH:MM:SS or minutes)`);
+  if (/[\r\n\0]/.test(p.dataRoot)) bad.push('dataRoot: holds a line break');
   for (const u of p.judgeUrl.split(',').map((s) => s.trim()).filter(Boolean)) {
-    if (!/^https?:\/\/[^\s]+$/.test(u)) bad.push(`judgeUrl: '${u}' is not an http(s) URL`);
+    if (!/^https?:\/\/[^\s,]+$/.test(u)) bad.push(`judgeUrl: '${u}' is not an http(s) URL`);
   }
+  for (const [field, csv] of [['trainFiles', p.trainFiles], ['valFiles', p.valFiles]] as const) {
+    if (!csv.trim()) continue;
+    try {
+      parquetList(field, csv);
+    } catch (e) {
+      bad.push((e as Error).message);
+    }
+  }
+  bad.push(...rlProblems(rlFields(p)));
   return bad;
 }
 
-/** The environment of the seed's train.sh (what its variables are called there). */
-function trainEnv(p: TemplateParams): Record<string, string> {
-  const env: Record<string, string> = {
-    EXPERIMENT_NAME: p.experimentName,
-    PROJECT_NAME: p.projectName,
-    MODEL_PATH: p.modelPath,
-    TRAIN_FILES: p.trainFiles,
-    VAL_FILES: p.valFiles,
-    NNODES: String(p.nodes),
-    N_GPUS_PER_NODE: String(p.gpusPerNode),
-    SAVE_DIR: p.outputDir,
+function rlFields(p: TemplateParams) {
+  return {
+    ...p,
+    trainFiles: p.trainFiles.trim() || SEED_TRAIN_FILES.join(','),
+    valFiles: p.valFiles.trim() || SEED_VAL_FILES.join(','),
   };
+}
+
+/** The environment of the seed's script: the checkpoint, the data folder, the judge. */
+function rlEnv(p: TemplateParams): Record<string, string> {
+  const env: Record<string, string> = { PT_CKPT_PATH: p.modelPath, DATA_ROOT: p.dataRoot, HYDRA_FULL_ERROR: '1' };
   if (p.judgeUrl.trim()) env.LLM_AS_A_JUDGE_BASE = p.judgeUrl.trim();
   return env;
 }
 
-/** verl overrides on the command line, so the run does what the fields say even when train.sh hard-codes defaults. */
-const RL_ENTRYPOINT = [
-  'bash scripts/train.sh \\',
-  '  data.train_files="$TRAIN_FILES" data.val_files="$VAL_FILES" \\',
-  '  actor_rollout_ref.model.path="$MODEL_PATH" \\',
-  '  trainer.nnodes="$NNODES" trainer.n_gpus_per_node="$N_GPUS_PER_NODE" \\',
-  '  trainer.project_name="$PROJECT_NAME" trainer.experiment_name="$EXPERIMENT_NAME" \\',
-  '  trainer.default_local_dir="$SAVE_DIR/$EXPERIMENT_NAME"',
-].join('\n');
+/** The SFT trainer's environment (its own names). */
+function sftEnv(p: TemplateParams): Record<string, string> {
+  const env: Record<string, string> = {
+    EXPERIMENT_NAME: p.experimentName,
+    PROJECT_NAME: p.projectName,
+    MODEL_PATH: p.modelPath,
+    DATA_ROOT: p.dataRoot,
+    N_GPUS_PER_NODE: String(p.gpusPerNode),
+    SAVE_DIR: p.outputDir || 'checkpoints',
+  };
+  return env;
+}
 
 function sftTrainerArgs(): string {
   return [
     '  -m verl.trainer.fsdp_sft_trainer \\',
-    '  data.train_files="$TRAIN_FILES" data.val_files="$VAL_FILES" \\',
+    '  data.train_files="$train_files" data.val_files="$val_files" \\',
     '  data.multiturn.enable=true data.multiturn.messages_key=messages \\',
     '  model.partial_pretrain="$MODEL_PATH" \\',
     '  trainer.project_name="$PROJECT_NAME" trainer.experiment_name="$EXPERIMENT_NAME" \\',
@@ -142,6 +178,14 @@ export function rayOnSlurmPreamble(): string {
   ].join('\n');
 }
 
+/** SFT data when no files are picked: the CodeDance-SFT parquet export under DATA_ROOT. */
+export const SFT_DEFAULT_TRAIN = 'codedance_sft_train.parquet';
+export const SFT_DEFAULT_VAL = 'codedance_sft_val.parquet';
+
+function sftData(p: TemplateParams): string {
+  return [`train_files="${parquetList('trainFiles', p.trainFiles.trim() || SFT_DEFAULT_TRAIN)}"`, `val_files="${parquetList('valFiles', p.valFiles.trim() || SFT_DEFAULT_VAL)}"`].join('\n');
+}
+
 /** The job a template makes for a cluster kind. */
 export function buildJob(id: TemplateId, p: TemplateParams, kind: 'ray' | 'slurm'): JobSpec {
   const problems = validateParams(p);
@@ -149,12 +193,13 @@ export function buildJob(id: TemplateId, p: TemplateParams, kind: 'ray' | 'slurm
   const tpl = TEMPLATES.find((t) => t.id === id);
   if (!tpl) throw new JobsError('config', `unknown template '${id}': use one of ${TEMPLATES.map((t) => t.id).join(', ')}`);
   if (!tpl.kinds.includes(kind)) throw new JobsError('config', `template ${id} is for ${tpl.kinds.join('/')} clusters, not ${kind}`);
+  const checkpoints = p.outputDir ? `${p.outputDir}/${p.experimentName}` : `checkpoints/${p.projectName}/${p.experimentName}`;
   const base: JobSpec = {
     name: p.experimentName,
     entrypoint: '',
-    env: trainEnv(p),
+    env: rlEnv(p),
     workingDir: p.repoDir.trim() || undefined,
-    metadata: { template: id, experiment_name: p.experimentName, model_path: p.modelPath },
+    metadata: { template: id, experiment_name: p.experimentName, model_path: p.modelPath, checkpoint_dir: checkpoints },
     nodes: p.nodes,
     gpusPerNode: p.gpusPerNode,
     timeLimit: p.timeLimit,
@@ -162,11 +207,13 @@ export function buildJob(id: TemplateId, p: TemplateParams, kind: 'ray' | 'slurm
   switch (id) {
     case 'codedance-rl':
       // on Ray, verl's driver runs on the head and its workers ask Ray for GPUs: the entrypoint reserves none
-      return { ...base, entrypoint: RL_ENTRYPOINT };
-    case 'codedance-sft':
-      if (kind === 'slurm') return { ...base, entrypoint: SFT_ENTRYPOINT_SLURM };
-      return { ...base, nodes: 1, env: { ...base.env, NNODES: '1' }, entrypoint: SFT_ENTRYPOINT_SINGLE, entrypointNumGpus: p.gpusPerNode || undefined };
+      return { ...base, entrypoint: rlEntrypoint(rlFields(p)) };
+    case 'codedance-sft': {
+      const env = sftEnv(p);
+      if (kind === 'slurm') return { ...base, env: { ...env, NNODES: String(p.nodes) }, entrypoint: `${sftData(p)}\n${SFT_ENTRYPOINT_SLURM}` };
+      return { ...base, nodes: 1, env: { ...env, NNODES: '1' }, entrypoint: `${sftData(p)}\n${SFT_ENTRYPOINT_SINGLE}`, entrypointNumGpus: p.gpusPerNode || undefined };
+    }
     case 'ray-on-slurm':
-      return { ...base, entrypoint: `${rayOnSlurmPreamble()}\n${RL_ENTRYPOINT}` };
+      return { ...base, env: { ...base.env, N_GPUS_PER_NODE: String(p.gpusPerNode) }, entrypoint: `${rayOnSlurmPreamble()}\n${rlEntrypoint(rlFields(p))}` };
   }
 }

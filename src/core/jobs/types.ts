@@ -30,6 +30,8 @@ export interface JobInfo {
   metadata?: Record<string, string>;
   /** Slurm: the job's output file on the cluster */
   logPath?: string;
+  /** Ray: the IP of the node the entrypoint (driver) runs on */
+  driverNodeIp?: string;
 }
 
 /** A submission, whatever the backend. Templates produce one; the user may edit it first. */
@@ -45,6 +47,10 @@ export interface JobSpec {
   nodes?: number;
   gpusPerNode?: number;
   cpusPerTask?: number;
+  /** Slurm: `--ntasks` (one task per served replica); default one task per node */
+  tasks?: number;
+  /** Slurm: `--gpus-per-task` (a replica's tensor-parallel GPUs) */
+  gpusPerTask?: number;
   /** Slurm: `--time` (e.g. 2-00:00:00) */
   timeLimit?: string;
   /** Slurm: `--partition` */
@@ -56,6 +62,11 @@ export interface JobSpec {
   submissionId?: string;
   /** Slurm: the complete batch script; when set it is submitted as is (the user's edited version) */
   script?: string;
+  /**
+   * secrets the job gets in its environment (WANDB_API_KEY, …), added at submit time only: never
+   * in the review document, the script file, metadata or a log line (secretEnv.ts)
+   */
+  secretEnv?: Record<string, string>;
 }
 
 export interface ClusterInfo {

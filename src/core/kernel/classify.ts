@@ -7,7 +7,7 @@
  */
 import { CellCollector, type PreludeResult } from './collector';
 import type { RequestOutcome } from './request';
-import type { ExecutionError, ExecutionResult, OutputImage } from './types';
+import type { ExecutionError, ExecutionResult, ImageFailure, OutputImage } from './types';
 import type { JupyterMessage } from './wire';
 
 /** How a cell's request ended, as classification needs it. */
@@ -58,6 +58,33 @@ function toExecutionError(e: NonNullable<PreludeResult['error']>): ExecutionErro
   return out;
 }
 
+/** `[image of W×H could not be encoded: reason]`: how the model learns of an image it did not get */
+export function imageFailureNote(f: ImageFailure): string {
+  const size = f.width !== undefined && f.height !== undefined ? `${f.width}×${f.height}` : 'unknown size';
+  return `[image of ${size} could not be encoded: ${f.reason}]`;
+}
+
+/** What the model is told when a cell's kernel had to be killed and started again. */
+export function restartNote(graceMs: number): string {
+  return `[the Python kernel was restarted because the cell did not stop within ${graceMs / 1000} s of the interrupt: every variable, import and figure from earlier cells is gone; define again what you need]`;
+}
+
+/** notes appended to stderr, one a line, so that every protocol's observation carries them */
+function withNotes(stderr: string, notes: string[]): string {
+  if (!notes.length) return stderr;
+  return `${stderr}${stderr && !stderr.endsWith('\n') ? '\n' : ''}${notes.join('\n')}\n`;
+}
+
+/** the prelude's image failures (from its record) and this side's, in that order */
+function imageFailures(col: CellCollector, rec: PreludeResult | undefined): ImageFailure[] {
+  const fromKernel: ImageFailure[] = (rec?.imageFailures ?? []).map((f) => ({
+    source: (['expression', 'figure', 'show', 'display'] as const).find((s) => s === f.source) ?? 'display',
+    ...(typeof f.width === 'number' && typeof f.height === 'number' ? { width: f.width, height: f.height } : {}),
+    reason: String(f.reason),
+  }));
+  return [...fromKernel, ...col.imageFailures];
+}
+
 /** The seed returns images only for a cell that succeeded; the rest go to droppedImages. */
 function withImages(r: Omit<ExecutionResult, 'images'>, images: OutputImage[], succeeded: boolean, ctx: ClassifyContext): ExecutionResult {
   if (succeeded || ctx.keepImagesOnFailure) return { ...r, images };
@@ -66,9 +93,12 @@ function withImages(r: Omit<ExecutionResult, 'images'>, images: OutputImage[], s
 
 function exitedResult(col: CellCollector, outcome: Extract<CellOutcome, { kind: 'exited' }>, ctx: ClassifyContext): ExecutionResult {
   col.finish();
-  const base = { stdout: col.stdout, stderr: col.stderr, durationMs: ctx.durationMs };
-  const images = col.orderedImages();
+  const failures = imageFailures(col, undefined);
   const reason = outcome.killReason;
+  const restartedByUs = reason === 'timeout' || reason === 'cancelled';
+  const notes = [...failures.map(imageFailureNote), ...(restartedByUs ? [restartNote(ctx.graceMs)] : [])];
+  const base = { stdout: col.stdout, stderr: withNotes(col.stderr, notes), durationMs: ctx.durationMs, ...(failures.length ? { imageFailures: failures } : {}) };
+  const images = col.orderedImages();
   if (reason === 'timeout' || reason === 'cancelled' || reason === 'dispose') {
     const status = reason === 'timeout' ? 'timeout' : 'cancelled';
     const err = reason === 'timeout' ? timeoutError(ctx.timeoutMs) : cancelError(reason === 'dispose' ? 'the session was disposed while the cell ran' : 'the cell was cancelled');
@@ -101,7 +131,15 @@ export function classifyCell(col: CellCollector, outcome: CellOutcome, ctx: Clas
       : dropped.stdout || dropped.stderr
         ? { ...dropped }
         : undefined;
-  const common = { stdout: col.stdout, stderr: col.stderr, durationMs: ctx.durationMs, executionCount: res?.count, ...(truncated ? { truncated } : {}) };
+  const failures = imageFailures(col, res);
+  const common = {
+    stdout: col.stdout,
+    stderr: withNotes(col.stderr, failures.map(imageFailureNote)),
+    durationMs: ctx.durationMs,
+    executionCount: res?.count,
+    ...(truncated ? { truncated } : {}),
+    ...(failures.length ? { imageFailures: failures } : {}),
+  };
 
   const interrupted = res ? res.status === 'interrupted' : !outcome.reply || (replyContent.status === 'error' && replyContent.ename === 'KeyboardInterrupt');
   if (interrupted && ctx.interruptReason) {

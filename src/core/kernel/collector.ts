@@ -3,7 +3,7 @@
  * the prelude with their source), the prelude's result record, and IPython's own error message
  * (only when the prelude's wrapper itself was interrupted).
  */
-import type { ExecutionOutputEvent, OutputImage } from './types';
+import type { ExecutionOutputEvent, ImageFailure, OutputImage } from './types';
 import type { JupyterMessage } from './wire';
 
 export const RESULT_MIME = 'application/vnd.codedance.result+json';
@@ -16,6 +16,8 @@ export interface PreludeResult {
   count?: number;
   error?: { ename: string; evalue: string; lineno?: number | null; traceback: string[] };
   truncated?: { stdout: number; stderr: number };
+  /** images the code made that the prelude could not encode (or that were over the size limit) */
+  imageFailures?: Array<{ source: string; width: number | null; height: number | null; reason: string }>;
   /** output of a short cell, held back and sent with the reply instead of as stream messages */
   stdout?: string;
   stderr?: string;
@@ -43,6 +45,8 @@ export class CellCollector {
   /** bytes this side dropped (output that bypassed the prelude's cap, e.g. from C code) */
   readonly clientDropped = { stdout: 0, stderr: 0 };
   result: PreludeResult | undefined;
+  /** images that arrived but could not be taken (too large for a string here) */
+  readonly imageFailures: ImageFailure[] = [];
   /** IPython's error message, if the wrapper itself raised (e.g. an interrupt at its very end) */
   ipythonError: { ename: string; evalue: string; traceback: string[] } | undefined;
   private readonly images: Collected[] = [];
@@ -114,13 +118,20 @@ export class CellCollector {
     const binary = tag && typeof tag.buffer === 'number' && buffers[tag.buffer] && (tag.mime === 'image/png' || tag.mime === 'image/jpeg') ? buffers[tag.buffer] : undefined;
     const mime: OutputImage['mime'] | undefined = binary ? tag!.mime : typeof data['image/png'] === 'string' ? 'image/png' : typeof data['image/jpeg'] === 'string' ? 'image/jpeg' : undefined;
     if (mime) {
-      // base64 from Jupyter may be wrapped in lines: strip whitespace (only when there is any)
-      const text = binary ? binary.toString('base64') : String(data[mime]);
-      const b64 = binary || !/\s/.test(text.slice(0, 200)) ? text : text.replace(/\s+/g, '');
-      const image: OutputImage = { mime, data: b64, source: 'display' };
-      if (tag?.kind === 'image' && typeof tag.source === 'string' && tag.source in SOURCE_RANK) image.source = tag.source as OutputImage['source'];
+      const source: OutputImage['source'] = tag?.kind === 'image' && typeof tag.source === 'string' && tag.source in SOURCE_RANK ? (tag.source as OutputImage['source']) : 'display';
       const w = typeof tag?.width === 'number' ? tag.width : undefined;
       const h = typeof tag?.height === 'number' ? tag.height : undefined;
+      let text: string;
+      try {
+        text = binary ? binary.toString('base64') : String(data[mime]);
+      } catch (e) {
+        // beyond the longest string this runtime makes (hundreds of MB): say so, never drop it silently
+        this.imageFailures.push({ source, ...(w !== undefined && h !== undefined ? { width: w, height: h } : {}), reason: `its ${binary?.length.toLocaleString('en-US') ?? 'encoded'} bytes are too large to take in (${(e as Error).message})` });
+        return;
+      }
+      // base64 from Jupyter may be wrapped in lines: strip whitespace (only when there is any)
+      const b64 = binary || !/\s/.test(text.slice(0, 200)) ? text : text.replace(/\s+/g, '');
+      const image: OutputImage = { mime, data: b64, source };
       const size = w !== undefined && h !== undefined ? { width: w, height: h } : mime === 'image/png' ? pngSize(b64) : undefined;
       if (size) {
         image.width = size.width;

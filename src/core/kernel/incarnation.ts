@@ -26,6 +26,8 @@ export interface PreludeConfig {
   orphanCleanup: string[];
   /** cells skip IPython's run_cell (default true; false: the record comes as display_data) */
   hookExecute?: boolean;
+  /** an encoded output image larger than this is not sent (an image failure instead), bytes */
+  maxImageBytes?: number;
 }
 
 export interface IncarnationOptions {

@@ -20,3 +20,7 @@ export { KernelError, PythonEnvironmentError, KernelLaunchError, KernelProtocolE
 export type { InterpreterProbe, KernelErrorDetails } from './errors';
 export { smartResize, pyRound, IMAGE_FACTOR, MIN_PIXELS, MAX_PIXELS } from './smartResize';
 export { liveKernelPids } from './process';
+export { describeSandbox, sandboxStatus, defaultMemoryLimitMb, SandboxUnavailableError } from './sandbox';
+export type { SandboxMode, SandboxOptions, SandboxStatus } from './sandbox';
+export { registerSecret, createRedactor, Redactor, REDACTED } from './redact';
+export type { RedactOptions } from './redact';

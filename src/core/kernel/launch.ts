@@ -54,7 +54,7 @@ export function kernelEnv(extra: Record<string, string> | undefined): Record<str
  * sandbox where there is one (then ZeroMQ runs over ipc sockets unless network is on).
  */
 export async function launchKernel(spec: KernelLaunchSpec): Promise<LaunchedKernel> {
-  const plan = planKernelLaunch({ ...spec.sandbox, python: spec.python, args: [], env: kernelEnv(spec.env), workdir: spec.workdir, runtimeDir: spec.runtimeDir });
+  const plan = await planKernelLaunch({ ...spec.sandbox, python: spec.python, args: [], env: kernelEnv(spec.env), workdir: spec.workdir, runtimeDir: spec.runtimeDir });
   let conn: ConnectionInfo;
   if (plan.transport === 'ipc') {
     const dir = path.join(spec.runtimeDir, 'ipc');

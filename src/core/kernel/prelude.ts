@@ -89,8 +89,15 @@ class _Cell(object):
     def __init__(self, n):
         self.n = n
         self.seq = 0
+        # images the code made that could not be encoded or sent: {source, width, height, reason}
+        self.failures = []
 
     def emit(self, source, fmt, raw, width, height):
+        limit = config.get("maxImageBytes")
+        if limit and len(raw) > limit:
+            self.failures.append({"source": source, "width": width, "height": height,
+                                  "reason": f"its {fmt} is {len(raw):,} bytes, over the limit of {limit:,} bytes per image"})
+            return
         self.seq += 1
         mime = "image/png" if fmt == "PNG" else "image/jpeg"
         tag = {"kind": "image", "source": source, "seq": self.seq, "cell": self.n, "width": width, "height": height}
@@ -107,6 +114,35 @@ def _emit(source, fmt, raw, width, height):
     cell = _state["cell"]
     if cell is not None:
         cell.emit(source, fmt, raw, width, height)
+
+
+def _image_failed(source, size, e):
+    """records an image the code made that could not be encoded (the seed only prints to stderr;
+    the client also tells the model which image, and why)"""
+    cell = _state["cell"]
+    if cell is None:
+        return
+    try:
+        w, h = (int(size[0]), int(size[1])) if size else (None, None)
+    except Exception:
+        w, h = None, None
+    reason = e if isinstance(e, str) else (str(e).strip() or type(e).__name__)
+    cell.failures.append({"source": source, "width": w, "height": h, "reason": reason})
+
+
+def _image_size(obj):
+    """(width, height) of a PIL image, an ndarray or a figure (as saved, at 150 dpi); None if unknown"""
+    try:
+        if hasattr(obj, "get_size_inches"):
+            w_in, h_in = obj.get_size_inches()
+            return (round(w_in * 150), round(h_in * 150))
+        if hasattr(obj, "shape") and len(obj.shape) >= 2:
+            return (obj.shape[1], obj.shape[0])
+        if hasattr(obj, "size") and isinstance(obj.size, tuple):
+            return obj.size
+    except Exception:
+        pass
+    return None
 
 
 # CodeDance kernel prelude, part 2 of 6: capturing images the way eval.py does
@@ -144,6 +180,7 @@ def _captured_plt_show(*_args, **_kwargs):
             _emit("figure", "PNG", raw, w, h)
         except Exception as e:
             print(f"ERROR [capture_plt_show:local]: Failed to save figure {current_fig.number}: {e}\n", file=sys.stderr)
+            _image_failed("figure", _image_size(current_fig), e)
         finally:
             plt.close(current_fig)
     return
@@ -184,6 +221,7 @@ def _captured_pil_show(self, *_args, **_kwargs):
         _emit("show", "PNG", raw, w, h)
     except Exception as e:
         print(f"ERROR [capture_pil_show]: Failed to save figure via show(): {e}\n", file=sys.stderr)
+        _image_failed("show", _image_size(self), e)
 
 
 def _ndarray_to_pil(image_array):
@@ -213,6 +251,7 @@ def _capture_value(result_val, source):
                 _emit(source, fmt, raw, w, h)
         except Exception as e:
             print(f"ERROR: Failed to display PIL Image: {e}\n", file=sys.stderr)
+            _image_failed(source, _image_size(result_val), e)
     elif "numpy.ndarray" in type_str:
         try:
             if result_val.ndim in [2, 3] and result_val.size > 1:
@@ -222,6 +261,7 @@ def _capture_value(result_val, source):
                 print(result_val)
         except Exception as e:
             print(f"ERROR: Failed to display numpy.ndarray as Image: {e}\n", file=sys.stderr)
+            _image_failed(source, _image_size(result_val), e)
     elif result_val is not None:
         print(result_val)
 
@@ -251,6 +291,7 @@ def _display(*objs, **_kwargs):
                 print(obj)
         except Exception as e:
             print(f"ERROR: Failed to display {type(obj).__name__}: {e}\n", file=sys.stderr)
+            _image_failed("display", _image_size(obj), e)
 
 
 # CodeDance kernel prelude, part 3 of 6: what a cell may not do (exit(), input()) and its
@@ -546,6 +587,8 @@ def run(payload_b64, publish=True):
                 result["stdout"] = tails.get("stdout", "")
                 result["stderr"] = tails.get("stderr", "")
             result["truncated"] = {"stdout": out.dropped, "stderr": err.dropped}
+            if cell.failures:
+                result["imageFailures"] = cell.failures
             if publish:
                 _publish({RESULT_MIME: result}, {"codedance": {"kind": "result"}})
         finally:

@@ -4,8 +4,10 @@
  * children too), with exit detection and a tail of what it wrote to stdout/stderr.
  *
  * Orphans: every live kernel is registered; on Node's 'exit' all of them are SIGKILLed and
- * their folders removed. If Node dies without running 'exit' handlers (SIGKILL), the prelude's
- * parent watchdog ends the kernel within a second (see prelude/install.py).
+ * their folders removed. If Node dies without running 'exit' handlers (SIGKILL), the Linux
+ * kernel ends the kernel process at once, even while it holds Python's GIL: bwrap's
+ * --die-with-parent, or PR_SET_PDEATHSIG set by the launcher unsandboxed (sandbox.ts); the
+ * prelude's parent watchdog (prelude/install.py) is the fallback elsewhere and removes folders.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -161,6 +163,30 @@ export function liveKernelPids(): number[] {
   return [...liveProcesses].map((c) => c.pid!).filter((p) => p !== undefined);
 }
 
+function signalPid(pid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(pid, signal);
+  } catch {
+    /* gone */
+  }
+}
+
+/** resolves when `pid` is gone from /proc (exited and reaped), or after `ms` */
+async function untilGone(pid: number | undefined, ms: number): Promise<void> {
+  const t0 = Date.now();
+  while (pid !== undefined && Date.now() - t0 < ms) {
+    let state: string;
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+    } catch {
+      return;
+    }
+    if (state === 'X') return;
+    await new Promise((r) => setTimeout(r, 10)); // a zombie too: the test of `kill(pid, 0)` still sees it
+  }
+}
+
 // ---------------------------------------------------------------------------------------------
 // one process
 // ---------------------------------------------------------------------------------------------
@@ -181,6 +207,14 @@ export class KernelProcess {
     installExitHook();
     this.sandboxed = opts.sandboxed === true;
     this.innerPid = opts.innerPid;
+    if (this.innerPid) {
+      // learn the interpreter's PID while the chain bwrap -> init -> interpreter exists
+      let tries = 0;
+      const find = () => {
+        if (this.alive && this.interpreterPid() === undefined && ++tries < 100) setTimeout(find, 50).unref();
+      };
+      setTimeout(find, 20).unref();
+    }
     this.child = spawn(opts.command, opts.args, {
       cwd: opts.cwd,
       env: opts.env as NodeJS.ProcessEnv,
@@ -216,8 +250,9 @@ export class KernelProcess {
       this.child.once('exit', (code, signal) => {
         // anything the kernel spawned (subprocesses in its group) goes with it
         killGroup(this.child, 'SIGKILL');
-        // let the pipes drain so the tail holds the last words (e.g. a Python fatal error)
-        setTimeout(() => done(code, signal), 20);
+        // let the pipes drain so the tail holds the last words (e.g. a Python fatal error);
+        // sandboxed: bwrap may exit before the PID namespace's teardown has ended the interpreter
+        setTimeout(() => void untilGone(this.innerPidFound, 2000).then(() => done(code, signal)), 20);
       });
     });
   }
@@ -260,6 +295,7 @@ export class KernelProcess {
   /** SIGKILL to the process group; resolves when the process is gone */
   async kill(): Promise<ExitInfo> {
     if (this.alive) killGroup(this.child, 'SIGKILL');
+    if (this.innerPidFound !== undefined) signalPid(this.innerPidFound, 'SIGKILL');
     return this.exited;
   }
 

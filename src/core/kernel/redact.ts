@@ -31,32 +31,64 @@ export function secretValuesFromEnv(env: Record<string, string | undefined>): st
   return out;
 }
 
-export class Redactor {
-  private readonly values: string[];
-  private readonly pattern: RegExp | undefined;
+/** secrets of this process that are not in its environment (keys from a settings store) */
+const registered = new Set<string>();
+let registeredVersion = 0;
 
-  constructor(values: Iterable<string>) {
-    const uniq = new Set<string>();
+/**
+ * Adds secret values every redactor of this process replaces from now on (unless made with
+ * `createRedactor(false)`): an API key read from SecretStorage, a judge key, a token.
+ */
+export function registerSecret(...values: (string | undefined)[]): void {
+  for (const v of values) {
+    const t = v?.trim();
+    if (t && t.length >= MIN_SECRET_LENGTH && !registered.has(t)) {
+      registered.add(t);
+      registeredVersion++;
+    }
+  }
+}
+
+export class Redactor {
+  private readonly own: Set<string>;
+  private values: string[] = [];
+  private pattern: RegExp | undefined;
+  private builtFor = -1;
+
+  /** `withRegistered`: also the values of registerSecret() (default true) */
+  constructor(values: Iterable<string>, private readonly withRegistered = true) {
+    this.own = new Set<string>();
     for (const v of values) {
       const t = v.trim();
-      if (t.length >= MIN_SECRET_LENGTH) uniq.add(t);
+      if (t.length >= MIN_SECRET_LENGTH) this.own.add(t);
     }
+    this.build();
+  }
+
+  private build(): void {
+    const version = this.withRegistered ? registeredVersion : 0;
+    if (this.builtFor === version) return;
+    this.builtFor = version;
+    const all = new Set([...this.own, ...(this.withRegistered ? registered : [])]);
     // longest first, so a secret that contains another is replaced whole
-    this.values = [...uniq].sort((a, b) => b.length - a.length);
+    this.values = [...all].sort((a, b) => b.length - a.length);
     this.pattern = this.values.length ? new RegExp(this.values.map(escapeRegExp).join('|'), 'g') : undefined;
   }
 
   get size(): number {
+    this.build();
     return this.values.length;
   }
 
   redact(text: string): string {
+    this.build();
     if (!this.pattern || !text) return text;
     return text.replace(this.pattern, REDACTED);
   }
 
   /** A copy of the result with every text field redacted (images are left as they are). */
   redactResult(r: ExecutionResult): ExecutionResult {
+    this.build();
     if (!this.pattern) return r;
     const out: ExecutionResult = { ...r, stdout: this.redact(r.stdout), stderr: this.redact(r.stderr) };
     if (r.error) out.error = { ...r.error, ename: this.redact(r.error.ename), evalue: this.redact(r.error.evalue), traceback: r.error.traceback.map((l) => this.redact(l)) };
@@ -65,14 +97,14 @@ export class Redactor {
 
   /** Wraps a live-output listener so streamed text is redacted too (a secret split across two chunks is caught only in the final result). */
   wrapListener(fn: ((ev: ExecutionOutputEvent) => void) | undefined): ((ev: ExecutionOutputEvent) => void) | undefined {
-    if (!fn || !this.pattern) return fn;
+    if (!fn) return fn;
     return (ev) => fn(ev.kind === 'stream' ? { ...ev, text: this.redact(ev.text) } : ev);
   }
 }
 
 /** The redactor for a session: the environment's secrets plus the explicit values; `false` redacts nothing. */
 export function createRedactor(opts: RedactOptions | false | undefined): Redactor {
-  if (opts === false) return new Redactor([]);
+  if (opts === false) return new Redactor([], false);
   const env = opts?.env === undefined ? process.env : opts.env;
   return new Redactor([...(env ? secretValuesFromEnv(env) : []), ...(opts?.values ?? [])]);
 }

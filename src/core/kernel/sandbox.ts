@@ -17,7 +17,7 @@
  *
  * The environment is ALWAYS built from an allow-list (never process.env minus some names).
  */
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFile, spawnSync } from 'node:child_process';
 import { existsSync, lstatSync, readdirSync, readFileSync, realpathSync, rmSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -113,9 +113,13 @@ const ALLOWED_NAMES = new Set([
   'OMP_NUM_THREADS',
   'MKL_NUM_THREADS',
   'OPENBLAS_NUM_THREADS',
+  'TMPDIR',
   'SYSTEMROOT', // Windows: Python cannot start without it
   'WINDIR',
   'COMSPEC',
+  'PATHEXT',
+  'APPDATA',
+  'LOCALAPPDATA',
   'TEMP',
   'TMP',
 ]);
@@ -193,7 +197,7 @@ interface PythonFolders {
 
 const pythonPathsCache = new Map<string, PythonFolders>();
 
-function pythonFolders(python: string, env: Record<string, string>): PythonFolders {
+async function pythonFolders(python: string, env: Record<string, string>): Promise<PythonFolders> {
   const key = `${python}\0${env.PYTHONPATH ?? ''}\0${env.PYTHONHOME ?? ''}`;
   const hit = pythonPathsCache.get(key);
   if (hit) return hit;
@@ -203,7 +207,7 @@ function pythonFolders(python: string, env: Record<string, string>): PythonFolde
     'print(json.dumps({"exe":sys.executable,"user":site.USER_BASE if u and os.path.isdir(u) else "","dirs":[sys.prefix,sys.exec_prefix,sys.base_prefix,sys.base_exec_prefix,os.path.dirname(os.path.realpath(sys.executable))]+[p for p in sys.path if p]}))';
   let parsed: { exe: string; user: string; dirs: string[] };
   try {
-    const out = execFileSync(python, ['-c', code], { env, encoding: 'utf8', timeout: 30000, stdio: ['ignore', 'pipe', 'ignore'] });
+    const out = await new Promise<string>((resolve, reject) => execFile(python, ['-c', code], { env, encoding: 'utf8', timeout: 30000, windowsHide: true }, (e, stdout) => (e ? reject(e) : resolve(stdout))));
     parsed = JSON.parse(out.trim().split('\n').pop()!) as typeof parsed;
   } catch (e) {
     // not runnable: the launch itself then fails and says why (not cached)
@@ -261,7 +265,7 @@ const PDEATHSIG_LAUNCHER = [
   'os.execv(sys.executable, [sys.executable] + sys.argv[2:])',
 ].join('\n');
 
-export function planKernelLaunch(req: LaunchRequest): LaunchPlan {
+export async function planKernelLaunch(req: LaunchRequest): Promise<LaunchPlan> {
   const mode = req.sandbox ?? 'auto';
   const hostEnv = req.hostEnv ?? process.env;
   const memoryLimitMb = req.memoryLimitMb === undefined ? defaultMemoryLimitMb() : Math.max(0, Math.floor(req.memoryLimitMb));
@@ -284,11 +288,11 @@ export function planKernelLaunch(req: LaunchRequest): LaunchPlan {
   return { command, args, env, sandboxed: false, transport: 'tcp', interruptTarget: 'child', unsandboxedReason, memoryLimitMb };
 }
 
-function sandboxedPlan(req: LaunchRequest, hostEnv: Record<string, string | undefined>, memoryLimitMb: number, prlimit: string | undefined): LaunchPlan {
+async function sandboxedPlan(req: LaunchRequest, hostEnv: Record<string, string | undefined>, memoryLimitMb: number, prlimit: string | undefined): Promise<LaunchPlan> {
   const network = req.network === true;
   const bwrap = findOnPath('bwrap')!;
   const probeEnv = kernelEnvironment(hostEnv, { passEnv: req.passEnv, explicit: req.env });
-  const py = pythonFolders(req.python, probeEnv);
+  const py = await pythonFolders(req.python, probeEnv);
   // nothing to sandbox: spawning it fails at once with ENOENT, which the launch reports
   if (py.missing) return { command: req.python, args: [...req.args], env: probeEnv, sandboxed: true, transport: network ? 'tcp' : 'ipc', interruptTarget: 'child', memoryLimitMb };
   // packages in the real ~/.local stay importable under the fresh home

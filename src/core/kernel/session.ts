@@ -28,6 +28,8 @@ import type { ExecuteOptions, ExecutionResult, KernelSession, KernelSessionOptio
 
 export const DEFAULT_TIMEOUT_MS = 30000;
 export const DEFAULT_MAX_OUTPUT_BYTES = 1024 * 1024;
+/** an encoded output image over this is reported, not sent (no model takes one this large) */
+export const DEFAULT_MAX_IMAGE_BYTES = 64 * 1024 * 1024;
 const DEFAULT_START_TIMEOUT_MS = 60000;
 const DEFAULT_INTERRUPT_GRACE_MS = 3000;
 /** consecutive failed starts after which a dead session stops restarting on its own */
@@ -62,7 +64,6 @@ export class JupyterKernelSession implements KernelSession {
 
   /** replaces secret values in every text a cell produces */
   private readonly redactor: Redactor;
-
   constructor(private readonly opts: KernelSessionOptions) {
     this.id = randomUUID();
     this.redactor = createRedactor(opts.redact);
@@ -162,19 +163,19 @@ export class JupyterKernelSession implements KernelSession {
       workdir: this.workdir,
       runtimeDir: this.runtimeDir,
       env: this.opts.env,
-      sandbox: { sandbox: this.opts.sandbox, network: this.opts.network, memoryLimitMb: this.opts.memoryLimitMb, cpuTimeLimitS: this.opts.cpuTimeLimitS, maxProcesses: this.opts.maxProcesses, passEnv: this.opts.passEnv },
+      sandbox: this.opts, // its sandbox, network, limits and passEnv (the launch sets the hard memory limit)
       nextNumber: () => ++this.incarnations,
       startTimeoutMs: this.opts.startTimeoutMs ?? DEFAULT_START_TIMEOUT_MS,
       heartbeatIntervalMs: this.opts.heartbeatIntervalMs,
       heartbeatTimeoutMs: this.opts.heartbeatTimeoutMs,
       prelude: {
         workdir: this.workdir,
-        // the launch sets the hard limit where it can (prlimit); the prelude sets it where not
         memoryLimitMb: (this.opts.memoryLimitMb ?? defaultMemoryLimitMb()) || null,
         maxOutputBytes: this.opts.maxOutputBytes ?? DEFAULT_MAX_OUTPUT_BYTES,
         expressionImageFormat: this.opts.expressionImageFormat ?? 'jpeg',
         // if Node dies without cleaning up, the kernel removes these as it exits
         orphanCleanup: [this.workdir, this.runtimeDir],
+        maxImageBytes: this.opts.maxImageBytes ?? DEFAULT_MAX_IMAGE_BYTES,
       },
       onSpawn: (proc) => (this.launchingProc = proc),
       prepare: async (inc) => {

@@ -57,10 +57,26 @@ export interface ExecutionResult {
    */
   droppedImages?: OutputImage[];
   /**
+   * Images the code made that could not be encoded or sent (an encoder error, too large): each
+   * is also noted at the end of `stderr` ("[image of W×H could not be encoded: reason]") so that
+   * every protocol's observation says so. Absent when there were none.
+   */
+  imageFailures?: ImageFailure[];
+  /**
    * The kernel was restarted after this cell (it died, or did not stop within the grace period
    * after an interrupt): variables were lost; input images were bound again.
    */
   restarted?: boolean;
+}
+
+/** An output image that the cell made but that could not be encoded or sent. */
+export interface ImageFailure {
+  source: OutputImage['source'];
+  /** pixels, when known */
+  width?: number;
+  height?: number;
+  /** why, e.g. "encoder error -2 when writing image file" */
+  reason: string;
 }
 
 /** Streaming output while a cell runs (for live UIs). */
@@ -140,6 +156,9 @@ export interface KernelTuning {
   redact?: RedactOptions | false;
   /** per-cell cap on each of stdout and stderr, bytes; default 1 MiB */
   maxOutputBytes?: number;
+  /** an output image whose encoded bytes exceed this is not returned but reported in
+   * `imageFailures`, bytes; default 64 MiB */
+  maxImageBytes?: number;
   /** how the last expression's image is encoded: 'jpeg' as eval.py (default) or 'png' as the training tool */
   expressionImageFormat?: 'jpeg' | 'png';
   /** also return images of failed/exited cells in `images` (the seed drops them); default false */

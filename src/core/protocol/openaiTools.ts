@@ -65,7 +65,7 @@ export function openaiToolResultText(result: ExecutionResult, timeoutMs: number 
       if (!blocks.length) blocks.push(NO_OUTPUT_TEXT);
       break;
     case 'timeout':
-      blocks.push(`Error: the code did not finish${timeoutMs !== undefined ? ` within ${timeoutMs / 1000} s` : ' in time'} and was interrupted. Variables defined before the interruption are kept.`);
+      blocks.push(`Error: the code did not finish${timeoutMs !== undefined ? ` within ${timeoutMs / 1000} s` : ' in time'} and was interrupted. ${result.restarted ? 'The kernel had to be restarted: variables from earlier cells are gone.' : 'Variables defined before the interruption are kept.'}`);
       break;
     case 'died':
       blocks.push(`Error: ${kernelDiedMessage(e?.evalue)}.`);

@@ -10,7 +10,7 @@ import { ConversationSession } from '../../core/conversation/ConversationSession
 import { newConversation } from '../../core/conversation/exchanges';
 import type { Conversation, SessionEvent } from '../../core/conversation/types';
 import { redactSecrets } from '../../core/model';
-import { exchangeView, toPanelEvent } from '../../webview/panelEvents';
+import { exchangeView, sessionMessage } from '../../webview/panelEvents';
 import type { ToWebview } from '../../webview/protocol';
 import { readSettings } from '../settings';
 import { Attachments } from './attachments';
@@ -67,6 +67,11 @@ export class ChatController implements vscode.Disposable {
   /** Everything the panel needs after a (re)load. */
   async sync(): Promise<void> {
     this.postConversation(this.conversation);
+    await this.syncState();
+  }
+
+  /** The panel's state around the conversation (the session posts the conversation itself when it changes). */
+  private async syncState(): Promise<void> {
     this.post({ type: 'attachments', items: this.attachments.view() });
     this.post({ type: 'kernel', state: this.session.kernelState });
     this.post({ type: 'running', running: this.running });
@@ -78,29 +83,18 @@ export class ChatController implements vscode.Disposable {
   }
 
   private onSessionEvent(e: SessionEvent): void {
-    switch (e.type) {
-      case 'conversation':
-        return this.postConversation(e.conversation);
-      case 'exchangeStart':
-        if (e.runId === this.askRun) {
-          this.askRun = undefined;
-          this.attachments.clear();
-          this.post({ type: 'attachments', items: [] });
-        }
-        return this.post({ type: 'exchangeStart', run: e.runId, index: e.index, question: e.question, images: e.images.map(({ mime, data }) => ({ mime, data })), replace: e.replace });
-      case 'event': {
-        const ev = e.event;
-        if (ev.type === 'error') this.log.error(`chat: ${ev.error.name}: ${redactSecrets(ev.error.message)}`);
-        if (ev.type === 'done') this.log.info(`chat: question ${e.index + 1} ${ev.trajectory.status} in ${ev.trajectory.durationMs} ms, ${ev.trajectory.usage.totalTokens} tokens`);
-        const event = toPanelEvent(ev);
-        if (event) this.post({ type: 'event', run: e.runId, index: e.index, event });
-        return;
-      }
-      case 'running':
-        return this.post({ type: 'running', running: e.running });
-      case 'kernel':
-        return this.post({ type: 'kernel', state: e.state });
+    if (e.type === 'exchangeStart' && e.runId === this.askRun) {
+      this.askRun = undefined;
+      this.attachments.clear();
+      this.post({ type: 'attachments', items: [] });
     }
+    if (e.type === 'event' && e.event.type === 'error') this.log.error(`chat: ${e.event.error.name}: ${redactSecrets(e.event.error.message)}`);
+    if (e.type === 'event' && e.event.type === 'done') {
+      const t = e.event.trajectory;
+      this.log.info(`chat: question ${e.index + 1} ${t.status} in ${t.durationMs} ms, ${t.usage.totalTokens} tokens`);
+    }
+    const m = sessionMessage(e);
+    if (m) this.post(m);
   }
 
   /** Throws why nothing can run now (the panel shows it). */
@@ -194,7 +188,7 @@ export class ChatController implements vscode.Disposable {
 
   async newChat(): Promise<void> {
     this.session.load(newConversation());
-    await this.sync();
+    await this.syncState();
     this.post({ type: 'focusInput' });
     void this.kernels.prewarm();
   }
@@ -217,7 +211,7 @@ export class ChatController implements vscode.Disposable {
       throw new Error(`Cannot open that conversation: ${(e as Error).message}`);
     }
     this.session.load(c);
-    await this.sync();
+    await this.syncState();
   }
 
   /** Opens a trajectory (a file path or the object) as a conversation of its own, e.g. from the eval report. */
@@ -226,7 +220,7 @@ export class ChatController implements vscode.Disposable {
     const c = newConversation(t.question.split('\n')[0].slice(0, 80));
     c.exchanges = [t];
     this.session.load(c);
-    await this.sync();
+    await this.syncState();
   }
 
   async rename(id: string): Promise<void> {

@@ -4,26 +4,17 @@
  *   <storage>/conversations/<id>/conversation.json  the trajectories, images replaced by file refs
  *   <storage>/conversations/<id>/images/<sha1>.png  each image once (trajectory/imageFiles.ts)
  */
-import { randomUUID } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
+import type { Conversation } from '../../core/conversation/types';
 import { loadImages, storeImages } from '../../core/trajectory/imageFiles';
 import { migrateTrajectory } from '../../core/trajectory/migrate';
 import type { Trajectory } from '../../core/trajectory/types';
 import type { ConversationSummary } from '../../webview/protocol';
 
-export interface Conversation {
-  id: string;
-  title: string;
-  createdAt: string;
-  updatedAt: string;
-  exchanges: Trajectory[];
-}
-
-export function newConversation(title = ''): Conversation {
-  const now = new Date().toISOString();
-  return { id: randomUUID(), title, createdAt: now, updatedAt: now, exchanges: [] };
-}
+// the conversation model lives in core (src/core/conversation); the store only persists it
+export type { Conversation } from '../../core/conversation/types';
+export { newConversation } from '../../core/conversation/exchanges';
 
 export class HistoryStore {
   readonly dir: string;

@@ -11,11 +11,11 @@ import { describeSandbox, sandboxStatus } from '../../core/kernel/sandbox';
 import { readSettings } from '../settings';
 
 /** settings that change how kernels are started: a change retires the waiting ones */
-const KERNEL_SETTINGS = ['codedance.execution.sandbox', 'codedance.execution.network', 'codedance.execution.memoryLimitMb'];
+const KERNEL_SETTINGS = ['codedance.execution.sandbox', 'codedance.execution.network', 'codedance.execution.memoryLimitMb', 'codedance.execution.passEnv'];
 let unsandboxedNoticeShown = false;
 
 /** Sandbox, network and memory limit from the settings; says once, plainly, when cells run unsandboxed. */
-export function kernelTuningFromSettings(log?: vscode.LogOutputChannel): { sandbox: 'auto' | 'on' | 'off'; network: boolean; memoryLimitMb?: number } {
+export function kernelTuningFromSettings(log?: vscode.LogOutputChannel): { sandbox: 'auto' | 'on' | 'off'; network: boolean; memoryLimitMb?: number; passEnv: string[] } {
   const s = readSettings();
   const line = describeSandbox(s.sandbox, s.network);
   log?.info(`kernel: ${line}`);
@@ -23,7 +23,7 @@ export function kernelTuningFromSettings(log?: vscode.LogOutputChannel): { sandb
     unsandboxedNoticeShown = true;
     void vscode.window.showWarningMessage(`CodeDance: ${line}`);
   }
-  return { sandbox: s.sandbox, network: s.network, memoryLimitMb: s.memoryLimitMb };
+  return { sandbox: s.sandbox, network: s.network, memoryLimitMb: s.memoryLimitMb, passEnv: s.passEnv };
 }
 
 /** The interpreter the editor uses for kernels (chat and eval alike): the setting, else the Python extension's, else the usual candidates. */

@@ -1,6 +1,7 @@
 /** What each chat run uses, read from the settings and SecretStorage when the run starts. */
 import type * as vscode from 'vscode';
 import type { RunConfig } from '../../core/conversation/types';
+import { registerSecret } from '../../core/kernel/redact';
 import { createChatModel, resolveModelName } from '../../core/model';
 import { getProtocol, isProtocolId, templateHash } from '../../core/protocol';
 import { readSettings } from '../settings';
@@ -16,6 +17,7 @@ export class RunConfigSource {
   async read(signal: AbortSignal): Promise<RunConfig> {
     const s = readSettings();
     const apiKey = await this.secrets.get(API_KEY_SECRET);
+    registerSecret(apiKey); // never shown in a cell's output (core/kernel/redact.ts)
     const model = createChatModel({ endpoints: s.endpoints, apiKey: apiKey || undefined });
     const protocol = getProtocol(isProtocolId(s.protocol) ? s.protocol : undefined);
     const key = s.endpoints.join(',');

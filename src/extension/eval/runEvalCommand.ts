@@ -7,7 +7,14 @@
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { HttpJudge, judgeEndpointsFrom, MATH_SOURCES, runEval, safeName, type EvalSummary } from '../../core/eval';
+import { registerSecret } from '../../core/kernel/redact';
 import { createChatModel, resolveModelName } from '../../core/model';
+
+/** a secret read from SecretStorage, registered for redaction */
+function registered(secret: string | undefined): string | undefined {
+  registerSecret(secret);
+  return secret;
+}
 import { kernelTuningFromSettings, resolveEditorPython } from '../chat/kernelService';
 import { readSettings } from '../settings';
 import { EvalReportPanel, pickResultsFiles } from './reportPanel';
@@ -27,6 +34,8 @@ export interface RunEvalArgs {
   limit?: number;
   /** open the report when done (default: offer it in the notification) */
   openReport?: boolean;
+  /** 'shared' reuses a judge verdict across samples with the same question, answer and prediction (default 'sample': the seed's behaviour) */
+  judgeCache?: 'sample' | 'shared';
 }
 
 async function pickDataset(): Promise<string | undefined> {
@@ -103,6 +112,7 @@ export async function runEvalCommand(context: vscode.ExtensionContext, log: vsco
   }
 
   const apiKey = await context.secrets.get(MODEL_KEY_SECRET);
+  registerSecret(apiKey); // never shown in a cell's output (core/kernel/redact.ts)
   const model = createChatModel({ endpoints, apiKey, log: (l) => log.info(`eval model: ${l}`) });
   const ctrl = new AbortController();
   let evalModelName: string;
@@ -120,8 +130,9 @@ export async function runEvalCommand(context: vscode.ExtensionContext, log: vsco
       judge = new HttpJudge({
         endpoints: judgeChoice,
         model: s.judgeModel,
-        apiKey: await context.secrets.get(JUDGE_KEY_SECRET),
+        apiKey: registered(await context.secrets.get(JUDGE_KEY_SECRET)),
         cacheFile: path.join(saveDir, safeName(modelName), 'judge_cache.jsonl'),
+        cacheScope: a.judgeCache === 'shared' ? 'shared' : 'sample',
         log: (l) => log.info(`eval judge: ${l}`),
       });
     } catch (e) {

@@ -21,6 +21,7 @@ import {
 } from '../../core/jobs';
 import { readClusterProfiles, type EditorClusterProfile } from './clusterProfiles';
 import { ClusterSecrets, type SecretKind } from './clusterSecrets';
+import { jobSecretEnv, setJobSecret } from './jobSecrets';
 import { ClusterNode, JobNode, JobsTreeProvider } from './JobsTreeProvider';
 
 interface PendingReview {
@@ -194,7 +195,9 @@ export function registerJobs(context: vscode.ExtensionContext, log: vscode.LogOu
     try {
       const spec = parseReview(profile.kind, textDoc.getText(), review.spec);
       const backend = await backendFor(profile);
-      const r = await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `CodeDance: submitting to ${profile.name}…` }, () => backend.submit(spec));
+      const secretEnv = await jobSecretEnv(context.secrets, spec.metadata?.template ?? review.spec.metadata?.template);
+      const r = await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `CodeDance: submitting to ${profile.name}…` }, () => backend.submit({ ...spec, secretEnv }));
+      if (Object.keys(secretEnv).length) log.info(`jobs: passed ${Object.keys(secretEnv).join(', ')} to the job at submit time (not written into the script or metadata)`);
       id = r.id;
       log.info(`jobs: submitted ${id} to ${profile.name}${r.workingDirUri ? ` (working_dir ${r.workingDirUri})` : ''}`);
     } catch (e) {
@@ -304,6 +307,14 @@ export function registerJobs(context: vscode.ExtensionContext, log: vscode.LogOu
       kind = k.secret;
     }
     await setSecret(profile, kind);
+  });
+  reg('codedance.jobs.setJobSecret', async () => {
+    const name = await vscode.window.showInputBox({ title: 'Training job secret: variable name', value: 'WANDB_API_KEY', prompt: 'Passed to the jobs you submit, at submit time only (never in a script or metadata)', ignoreFocusOut: true, validateInput: (v) => (/^[A-Za-z_][A-Za-z0-9_]*$/.test(v) ? undefined : 'an environment variable name') });
+    if (!name) return;
+    const value = await vscode.window.showInputBox({ title: `Training job secret ${name}`, password: true, prompt: "Kept in VS Code's secret storage; empty removes it", ignoreFocusOut: true });
+    if (value === undefined) return;
+    await setJobSecret(context.secrets, name, value.trim() || undefined);
+    log.info(`jobs: job secret ${name} ${value.trim() ? 'stored' : 'removed'}`);
   });
   context.subscriptions.push(
     vscode.workspace.onDidCloseTextDocument((d) => {

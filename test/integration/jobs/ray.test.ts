@@ -107,18 +107,30 @@ describe('jobs: Ray Job Submission API (contract fixture)', function () {
     mkdirSync(path.join(dir, 'scripts'), { recursive: true });
     mkdirSync(path.join(dir, '.git'), { recursive: true });
     writeFileSync(path.join(dir, '.git/HEAD'), 'ref: x');
-    writeFileSync(path.join(dir, 'scripts/train.sh'), '#!/bin/bash\necho "train.sh $EXPERIMENT_NAME $*"\n');
-    chmodSync(path.join(dir, 'scripts/train.sh'), 0o755);
+    writeFileSync(path.join(dir, 'scripts/prep.sh'), '#!/bin/bash\necho prep\n');
+    chmodSync(path.join(dir, 'scripts/prep.sh'), 0o755);
+    // a stand-in trainer in the checkout: `python3 -m verl.trainer.main_ppo` runs it from the unpacked working_dir
+    mkdirSync(path.join(dir, 'verl/trainer'), { recursive: true });
+    writeFileSync(path.join(dir, 'verl/trainer/main_ppo.py'), 'import os, sys\nprint("main_ppo", os.environ["PT_CKPT_PATH"], "wandb=" + ("ok" if os.environ.get("WANDB_API_KEY") == "wk-secret-123456" else "missing"), *sys.argv[1:])\n', { mode: 0o644 });
     const spec = buildJob('codedance-rl', defaultParams({ experimentName: 'wd-test', repoDir: dir }), 'ray');
-    const r1 = await backend.submit(spec);
+    const r1 = await backend.submit({ ...spec, secretEnv: { WANDB_API_KEY: 'wk-secret-123456' } });
     assert.match(r1.workingDirUri!, /^gcs:\/\/_ray_pkg_[0-9a-f]{16}\.zip$/);
     const name = r1.workingDirUri!.slice(6);
     // a real zip: python's zipfile reads it; .git is left out; the script stays executable
     const zipFile = path.join(tmp, name);
     writeFileSync(zipFile, ray.packages.get(name)!);
-    assert.equal(execFileSync('python3', ['-c', 'import sys,zipfile; z=zipfile.ZipFile(sys.argv[1]); print(z.testzip(), [(i.filename, oct(i.external_attr>>16)) for i in z.infolist()])', zipFile], { encoding: 'utf8' }).trim(), "None [('scripts/train.sh', '0o100755')]");
-    await waitStatus(backend, r1.id, (j) => j.status === 'SUCCEEDED');
-    assert.match(await backend.logs(r1.id), /^train\.sh wd-test data\.train_files=data\/codedance_rl_train\.parquet .*actor_rollout_ref\.model\.path=Qwen\/Qwen2\.5-VL-7B-Instruct/);
+    assert.equal(execFileSync('python3', ['-c', 'import sys,zipfile; z=zipfile.ZipFile(sys.argv[1]); print(z.testzip(), sorted((i.filename, oct(i.external_attr>>16)) for i in z.infolist()))', zipFile], { encoding: 'utf8' }).trim(), "None [('scripts/prep.sh', '0o100755'), ('verl/trainer/main_ppo.py', '0o100644')]");
+    const done = (await waitStatus(backend, r1.id, (j) => j.status !== 'RUNNING' && j.status !== 'PENDING')).at(-1)!;
+    const logs = await backend.logs(r1.id);
+    assert.equal(done.status, 'SUCCEEDED', logs);
+    // the seed launch ran in the foreground in the working_dir, the secret reached the trainer's environment
+    assert.match(logs, /^main_ppo Qwen\/Qwen2\.5-VL-7B-Instruct wandb=ok --config-path=\S+\/configs --config-name=multiturn_config\.yaml algorithm\.adv_estimator=grpo /);
+    assert.match(logs, / trainer\.experiment_name=wd-test /);
+    assert.doesNotMatch(logs, /wk-secret/);
+    // … and is in no metadata
+    const post1 = ray.requests.filter((r) => r.method === 'POST' && r.path === '/api/jobs/').at(-1)!;
+    assert.doesNotMatch(JSON.stringify((post1.body as { metadata: unknown }).metadata), /wk-secret/);
+    assert.doesNotMatch(JSON.stringify(await backend.status(r1.id)), /wk-secret/);
     const puts = () => ray.requests.filter((r) => r.method === 'PUT').length;
     assert.equal(puts(), 1);
     await backend.submit(spec); // same content: no second upload

@@ -219,23 +219,28 @@ describe('jobs: Slurm over SSH (real slurmctld/slurmd + sshd on 127.0.0.1)', fun
     await assert.rejects(backend.submit({ name: 'x', env: {}, entrypoint: '', script: 'echo no shebang' }), /must start with #!/);
   });
 
-  it('runs the Ray-on-Slurm template for real (Slurm side real; `ray` and train.sh are stand-ins that record their arguments)', async () => {
+  it('runs the Ray-on-Slurm template for real (Slurm side real; `ray` and verl\'s main_ppo are stand-ins that record their arguments); a secret reaches the job, not the script', async () => {
     const repo = path.join(cluster.dir, 'repo');
     mkdirSync(path.join(repo, 'scripts'), { recursive: true });
     mkdirSync(path.join(repo, 'bin'), { recursive: true });
     // the stand-in `ray`: `start --head` marks the head up, `status` answers once it is
     writeFileSync(path.join(repo, 'bin/ray'), `#!/bin/bash\nif [ "$1" = status ]; then test -e ${repo}/head-up; exit $?; fi\n[ "$1 $2" = "start --head" ] && touch ${repo}/head-up\necho "ray $* on $(hostname -s)"\n`);
-    writeFileSync(path.join(repo, 'scripts/train.sh'), '#!/bin/bash\necho "train.sh RAY_ADDRESS=$RAY_ADDRESS judge=$LLM_AS_A_JUDGE_BASE"\nfor a in "$@"; do echo "arg $a"; done\n');
+    mkdirSync(path.join(repo, 'verl/trainer'), { recursive: true });
+    writeFileSync(path.join(repo, 'verl/trainer/main_ppo.py'), 'import os, sys\nprint("main_ppo RAY_ADDRESS=%s judge=%s wandb=%s" % (os.environ["RAY_ADDRESS"], os.environ["LLM_AS_A_JUDGE_BASE"], "ok" if os.environ.get("WANDB_API_KEY") == "wk-slurm-secret-42" else "missing"))\nfor a in sys.argv[1:]: print("arg " + a)\n');
     chmodSync(path.join(repo, 'bin/ray'), 0o755);
-    const spec = buildJob('ray-on-slurm', defaultParams({ experimentName: 'ros-test', repoDir: repo, gpusPerNode: 1, judgeUrl: 'http://judge:18901/v1' }), 'slurm');
+    const spec = buildJob('ray-on-slurm', defaultParams({ experimentName: 'ros-test', repoDir: repo, nodes: 1, gpusPerNode: 1, judgeUrl: 'http://judge:18901/v1' }), 'slurm');
     spec.env = { ...spec.env, PATH: `${repo}/bin:/usr/bin:/bin`, RAY_HEAD_TIMEOUT: '20', RAY_WORKER_WAIT: '0' };
-    const { id } = await backend.submit(spec);
+    const { id } = await backend.submit({ ...spec, secretEnv: { WANDB_API_KEY: 'wk-slurm-secret-42' } });
     const st = await waitStatus(backend, id, (j) => j.status !== 'RUNNING' && j.status !== 'PENDING', 30000);
     const log = await backend.logs(id);
     assert.equal(st.info.status, 'SUCCEEDED', log);
+    const scriptFile = (await backend.status(id)).entrypoint!;
+    const script = readFileSync(scriptFile, 'utf8');
+    assert.match(script, /python3 -m verl\.trainer\.main_ppo/);
+    assert.doesNotMatch(script + log, /wk-slurm-secret/, 'the secret is in no script and no log line');
     assert.match(log, new RegExp(`ray head: ${cluster.nodeName} \\(`));
     assert.match(log, /ray start --head --node-ip-address=\S+ --port=6379 --num-gpus=1/);
-    assert.match(log, /train\.sh RAY_ADDRESS=\S+:6379 judge=http:\/\/judge:18901\/v1/);
+    assert.match(log, /main_ppo RAY_ADDRESS=\S+:6379 judge=http:\/\/judge:18901\/v1 wandb=ok/);
     assert.match(log, /arg actor_rollout_ref\.model\.path=Qwen\/Qwen2\.5-VL-7B-Instruct/);
     assert.match(log, /arg trainer\.experiment_name=ros-test/);
     assert.match(log, /arg trainer\.n_gpus_per_node=1/);

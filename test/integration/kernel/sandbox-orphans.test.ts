@@ -104,8 +104,10 @@ describe('no orphaned kernels when the CLI is killed mid-cell', function () {
   for (const [name, flags] of modes) {
     it(`SIGKILL: no kernel after 2 s (${name})`, async function () {
       if (name === 'sandboxed' && !sandboxStatus().available) this.skip();
-      const { kernels, exited } = await startBurning(flags);
+      const { kernels, exited, stderr } = await startBurning(flags);
       assert.ok(kernels.length > 0);
+      // the CLI says plainly where cells run
+      assert.match(stderr(), name === 'sandboxed' ? /^sandbox: Python cells run in a bubblewrap sandbox/m : /^sandbox: Python cells run UNSANDBOXED \(sandbox turned off\)/m);
       child!.kill('SIGKILL');
       await exited;
       await sleep(2000);

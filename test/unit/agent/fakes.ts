@@ -35,8 +35,11 @@ export class FakeKernel implements KernelSession {
   readonly python = '/usr/bin/false';
   state: KernelState = 'idle';
   readonly executed: string[] = [];
+  /** how many images each setInputImages call bound */
+  readonly bound: number[] = [];
   private listeners = new Set<(s: KernelState) => void>();
   async setInputImages(images: Uint8Array[]): Promise<PreparedImage[]> {
+    this.bound.push(images.length);
     return images.map(() => ({ pngBase64: 'iVBORw0KGgo=', width: 28, height: 28, originalWidth: 28, originalHeight: 28 }));
   }
   async execute(code: string, opts: ExecuteOptions = {}): Promise<ExecutionResult> {

@@ -194,3 +194,26 @@ describe('runAgent: conversations, Retry and Edit & re-run (fork)', () => {
     assert.equal(model.requests.length, 0);
   });
 });
+
+describe('runAgent: approvals and the kernel rebuild as events', () => {
+  it('an approval request follows its tool_call on the same stream (no side channel to race it)', async () => {
+    const events: AgentEvent[] = [];
+    const approve = async () => ({ action: 'run' as const });
+    for await (const e of runAgent('q', [img], { model: new ScriptedModel(['[[print 1]] {{one}}']), modelName: 'm', protocol: tagFormat, kernel: new FakeKernel(), approve })) events.push(e);
+    const types = events.map((e) => e.type);
+    assert.deepEqual(types.slice(types.indexOf('tool_call'), types.indexOf('tool_call') + 4), ['tool_call', 'approval_request', 'approval', 'exec_start']);
+  });
+
+  it('a declined rebuild runs none of the earlier code but still binds the images', async () => {
+    const kernel = new FakeKernel();
+    const events = await collect(runAgent('q', [], {
+      model: new ScriptedModel(['{{a}}']), modelName: 'm', protocol: tagFormat, kernel,
+      replay: [{ inputImages: [img], code: ['print x'] }, { code: ['print y'] }],
+      approveRestore: async ({ code }) => (assert.deepEqual(code, ['print x', 'print y']), false),
+    }));
+    assert.deepEqual(kernel.executed, []);
+    assert.deepEqual(kernel.bound, [1]);
+    assert.deepEqual(events.filter((e) => e.type === 'restore_request' || e.type === 'restore').map((e) => e.type), ['restore_request', 'restore']);
+    assert.ok(events.some((e) => e.type === 'restore' && !e.restored && e.cells === 2));
+  });
+});

@@ -219,6 +219,18 @@ describe('ConversationSession', () => {
     assert.equal(s.running, false);
   });
 
+  it('Retry of a run that failed before the loop asks the question (not an empty request)', async () => {
+    const { model, host, s } = session(['{{ok}}']);
+    host.configError = new Error('endpoint down');
+    await s.ask('q', [img]);
+    host.configError = undefined;
+    const t = await s.retry();
+    assert.equal(t?.answer, 'ok');
+    assert.deepEqual(host.kernels[0].bound, [1], "the question's image is bound in the kernel");
+    assert.deepEqual(model.requests[0].messages, [{ role: 'system', content: 'sys' }, { role: 'user', content: 'q' }]);
+    assert.equal(s.conversation.exchanges.length, 1);
+  });
+
   it('a kernel that cannot start ends the run before it begins; the question is not stored', async () => {
     const { host, s } = session(['{{x}}']);
     host.kernelError = new Error('no ipykernel');
@@ -228,6 +240,21 @@ describe('ConversationSession', () => {
     assert.deepEqual(host.events.at(-1), { type: 'running', running: false });
     host.kernelError = undefined;
     assert.equal((await s.ask('q', [img]))?.answer, 'x', 'the next try works');
+  });
+
+  it('a new conversation opened during a run: the stopped run is stored in its own conversation, not the new one', async () => {
+    const { host, s } = session(['[[sleep 5000]]']);
+    const run = s.ask('q', [img]);
+    await new Promise((r) => setTimeout(r, 30));
+    const first = s.conversation;
+    s.load(newConversation());
+    const t = await run;
+    assert.equal(t?.status, 'cancelled');
+    assert.equal(s.conversation.exchanges.length, 0, 'the new conversation stays empty');
+    assert.equal(first.exchanges[0].status, 'cancelled');
+    assert.equal(host.saved.at(-1)?.id, first.id);
+    const lastConversation = host.events.map((e) => e.type).lastIndexOf('conversation');
+    assert.ok(!host.events.slice(lastConversation).some((e) => e.type === 'event'), "the old run's events do not render into the new conversation");
   });
 
   it('one run at a time', async () => {

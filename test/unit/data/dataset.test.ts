@@ -4,9 +4,10 @@
  * streaming in bounded batches across row groups; errors naming the column and the file.
  */
 import { strict as assert } from 'node:assert';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { parquetMetadata } from 'hyparquet';
 import { DatasetError, firstImage, openDataset } from '../../../src/core/data/dataset';
 import { parquetInfo, readParquetRows } from '../../../src/core/data/parquet';
 import { writeEvalJsonl, writeEvalParquet, type EvalRowSpec } from '../../fixtures/parquetWriter';
@@ -157,6 +158,22 @@ describe('eval datasets (parquet via hyparquet, jsonl)', () => {
     assert.equal(got[0].rowError, undefined);
     assert.match(got[1].rowError!, /holes\.parquet: row 1: no answer/);
     assert.equal(got[2].answer, '3');
+  });
+
+  it('a parquet page that does not decode costs its rows (each with the reason), not the file', async () => {
+    const f = path.join(tmp, 'damaged.parquet');
+    const row = { dataSource: 'vstar', question: 'q', answer: 'a' };
+    writeEvalParquet(f, [row, row, row, row, row], { rowGroupSize: 2 });
+    const buf = readFileSync(f);
+    const meta = parquetMetadata(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.length));
+    const col = meta.row_groups[1].columns.find((c) => c.meta_data?.path_in_schema.join('.') === 'extra_info.question')!;
+    const off = Number(col.meta_data!.data_page_offset);
+    buf.fill(0xff, off, off + Number(col.meta_data!.total_compressed_size)); // the second row group's question page
+    writeFileSync(f, buf);
+    const got = await collect((await openDataset(f)).samples());
+    assert.deepEqual(got.map((s) => s.index), [0, 1, 2, 3, 4]);
+    assert.deepEqual(got.map((s) => !!s.rowError), [false, false, true, true, false]);
+    assert.match(got[2].rowError!, /damaged\.parquet: row 2: rows 2\.\.3 could not be decoded \(/);
   });
 
   it('firstImage takes images[0] as the seed: struct bytes, empty bytes -> path, raw bytes', () => {

@@ -82,14 +82,18 @@ describe('eval run manifest', function () {
     `;
     for (let round = 0; round < 3; round++) {
       const child = spawn(process.execPath, ['--require', 'tsx/cjs', '-e', script], { cwd: path.resolve(__dirname, '../../..'), stdio: ['ignore', 'pipe', 'inherit'] });
-      await new Promise<void>((resolve) => child.stdout.once('data', () => resolve()));
-      // a reader meanwhile always sees a whole file (rename is atomic)
-      for (let i = 0; i < 15; i++) {
-        await new Promise((r) => setTimeout(r, 7 + round));
-        assert.equal(typeof JSON.parse(readFileSync(file, 'utf8')).n, 'number', 'a whole manifest while it is being rewritten');
+      const exited = new Promise((r) => child.once('exit', r));
+      try {
+        await new Promise<void>((resolve) => child.stdout.once('data', () => resolve()));
+        // a reader meanwhile always sees a whole file (rename is atomic)
+        for (let i = 0; i < 15; i++) {
+          await new Promise((r) => setTimeout(r, 7 + round));
+          assert.equal(typeof JSON.parse(readFileSync(file, 'utf8')).n, 'number', 'a whole manifest while it is being rewritten');
+        }
+      } finally {
+        child.kill('SIGKILL');
+        await exited;
       }
-      child.kill('SIGKILL');
-      await new Promise((r) => child.once('exit', r));
       const v = JSON.parse(readFileSync(file, 'utf8')) as { n: number };
       assert.equal(typeof v.n, 'number', 'the manifest parses after a kill');
     }

@@ -19,6 +19,7 @@ interface Call {
   args: unknown[];
   kwargs: Record<string, string>;
   pid: number;
+  secret_env: string[];
 }
 
 describe('math check: the seed math_verify through one helper process, else approximate', function () {
@@ -34,7 +35,7 @@ describe('math check: the seed math_verify through one helper process, else appr
           .map((l) => JSON.parse(l))
       : [];
   const open = (extra: Record<string, string> = {}, timeoutMs?: number) =>
-    openMathChecker(PY, { env: { ...process.env, PYTHONPATH: STANDIN, MATH_VERIFY_STANDIN_LOG: log, ...extra }, timeoutMs });
+    openMathChecker(PY, { env: { ...process.env, OPENAI_API_KEY: 'sk-secret', LLM_AS_A_JUDGE_API_KEY: 'judge-secret', RAY_TOKEN: 't', PYTHONPATH: STANDIN, PYTHONDONTWRITEBYTECODE: '1', MATH_VERIFY_STANDIN_LOG: log, ...extra }, timeoutMs });
 
   beforeEach(() => {
     tmp = mkdtempSync(path.join(os.tmpdir(), 'codedance-mathcheck-'));
@@ -61,6 +62,7 @@ describe('math check: the seed math_verify through one helper process, else appr
         { fn: 'verify', args: [{ parsed: '5' }, { parsed: ' 5 cm' }], kwargs: {} },
       ],
     );
+    assert.deepEqual(c[0].secret_env, [], 'the helper parses model output: it gets no API key or token');
   });
 
   it("takes math_verify's verdicts where the JS check differs, and batches every check through one process", async () => {

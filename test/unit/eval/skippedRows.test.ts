@@ -94,12 +94,13 @@ describe('eval: unusable rows are recorded as skipped and the run goes on', func
     assert.equal(again.resumed, 6);
   });
 
-  it('parquet: a row without its answer is skipped, the rows after it run', async () => {
+  it('parquet: a row without its answer is skipped, a resume runs across it to the rows after it', async () => {
     const data = path.join(tmp, 'holes.parquet');
     const row = { dataSource: 'vstar', question: circlesQuestion('red'), answer: '3', image: img.png };
     writeEvalParquet(data, [row, { ...row, answer: null as never }, row, row], { omit: ['reward_model'], rowGroupSize: 2 });
     const save = path.join(tmp, 'parquet');
-    const s = await runEval(opts(data, save));
+    await runEval(opts(data, save, { limit: 1 }));
+    const s = await runEval(opts(data, save)); // the resume runs across the bad row
     const recs = readLines(evalPaths(save, 'm', 'holes').results);
     assert.equal(recs.length, 4);
     const skipped = recs.filter((r) => r.codedance.skipped);
@@ -108,6 +109,8 @@ describe('eval: unusable rows are recorded as skipped and the run goes on', func
     assert.equal(s.stats.total_samples, 3);
     assert.equal(s.stats.avg_acc, 1);
     assert.equal(s.stats.codedance.skipped_samples, 1);
+    assert.equal(s.resumed, 1);
+    assert.equal(s.ranNow, 3);
   });
 
   it('an image the kernel cannot open is skipped like the seed (no retry, not scored), the message names the file', async () => {

@@ -9,7 +9,7 @@ import { runAgent } from '../../../src/core/agent/runAgent';
 import type { Trajectory } from '../../../src/core/trajectory/types';
 import { Attachments } from '../../../src/extension/chat/attachments';
 import { validateFromWebview } from '../../../src/extension/chat/validate';
-import { exchangeEvents, exchangeView, toPanelEvent } from '../../../src/webview/panelEvents';
+import { exchangeEvents, exchangeView, sessionMessage, toPanelEvent } from '../../../src/webview/panelEvents';
 import type { PanelEvent } from '../../../src/webview/protocol';
 import { FakeKernel, ScriptedModel, tagFormat } from '../agent/fakes';
 
@@ -57,6 +57,18 @@ describe('chat webview protocol', () => {
     const stored = exchangeEvents(exchangeView(JSON.parse(JSON.stringify(trajectory)) as Trajectory));
     assert.deepEqual(JSON.parse(JSON.stringify(rendered(stored))), JSON.parse(JSON.stringify(rendered(live))));
     assert.equal(imageCount(stored), 2);
+  });
+
+  it('a conversation crosses without its model messages; kernel state only as its own message', async () => {
+    const { events, trajectory } = await liveRun();
+    const conv = { id: 'c1', title: 't', createdAt: '', updatedAt: '', exchanges: [trajectory] };
+    const m = sessionMessage({ type: 'conversation', conversation: conv });
+    assert.ok(m?.type === 'conversation' && m.exchanges.length === 1 && !('messages' in m.exchanges[0]));
+    assert.equal(imageCount(m), 2);
+    const kernelEvent = events.find((e) => e.type === 'kernel');
+    assert.ok(kernelEvent, 'the loop reports kernel states (for the CLI)');
+    assert.equal(sessionMessage({ type: 'event', runId: 'r', index: 0, event: kernelEvent }), undefined, 'the panel gets them once, from the session');
+    assert.deepEqual(sessionMessage({ type: 'kernel', state: 'busy' }), { type: 'kernel', state: 'busy' });
   });
 
   it('messages from the webview are validated with their id; approvals name their run and cell', () => {

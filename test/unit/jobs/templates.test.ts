@@ -7,31 +7,22 @@ import { renderSbatchScript, scriptJobName } from '../../../src/core/jobs/slurmT
 const bashSyntaxOk = (script: string) => execFileSync('bash', ['-n'], { input: script, encoding: 'utf8' });
 
 describe('jobs: templates', () => {
-  it('RL: the seed\'s train.sh with the fields as env and verl overrides; the judge URL as LLM_AS_A_JUDGE_BASE', () => {
+  it('RL: the seed launch with the fields; env holds PT_CKPT_PATH, DATA_ROOT and the judge URL as LLM_AS_A_JUDGE_BASE', () => {
     const p = defaultParams({ experimentName: 'rl-7b', modelPath: '/models/CodeDance-7B', trainFiles: '/d/a.parquet,/d/b.parquet', nodes: 2, gpusPerNode: 4, judgeUrl: 'http://j1:18901/v1,http://j2:18901/v1' });
     const spec = buildJob('codedance-rl', p, 'ray');
     assert.equal(spec.name, 'rl-7b');
-    assert.match(spec.entrypoint, /^bash scripts\/train\.sh \\\n/);
-    assert.match(spec.entrypoint, /actor_rollout_ref\.model\.path="\$MODEL_PATH"/);
-    assert.match(spec.entrypoint, /trainer\.nnodes="\$NNODES" trainer\.n_gpus_per_node="\$N_GPUS_PER_NODE"/);
-    assert.deepEqual(spec.env, {
-      EXPERIMENT_NAME: 'rl-7b',
-      PROJECT_NAME: 'codedance',
-      MODEL_PATH: '/models/CodeDance-7B',
-      TRAIN_FILES: '/d/a.parquet,/d/b.parquet',
-      VAL_FILES: 'data/codedance_rl_val.parquet',
-      NNODES: '2',
-      N_GPUS_PER_NODE: '4',
-      SAVE_DIR: 'checkpoints',
-      LLM_AS_A_JUDGE_BASE: 'http://j1:18901/v1,http://j2:18901/v1',
-    });
+    assert.match(spec.entrypoint, /^python3 -m verl\.trainer\.main_ppo --config-path="\$CONFIG_PATH" --config-name='multiturn_config\.yaml' \\$/m);
+    assert.match(spec.entrypoint, /^  actor_rollout_ref\.model\.path="\$PT_CKPT_PATH" \\$/m);
+    assert.match(spec.entrypoint, /^  trainer\.n_gpus_per_node=4 \\\n  trainer\.nnodes=2 \\$/m);
+    assert.match(spec.entrypoint, /^train_files="\['\/d\/a\.parquet','\/d\/b\.parquet'\]"$/m);
+    assert.deepEqual(spec.env, { PT_CKPT_PATH: '/models/CodeDance-7B', DATA_ROOT: 'data', HYDRA_FULL_ERROR: '1', LLM_AS_A_JUDGE_BASE: 'http://j1:18901/v1,http://j2:18901/v1' });
     assert.equal(spec.entrypointNumGpus, undefined, "verl's driver reserves no GPU: its workers ask Ray");
     assert.equal(spec.metadata?.template, 'codedance-rl');
   });
 
   it('SFT: torchrun on one Ray node (GPUs reserved for the entrypoint), srun + torchrun rendezvous on Slurm', () => {
     const ray = buildJob('codedance-sft', defaultParams({ nodes: 3, gpusPerNode: 8 }), 'ray');
-    assert.match(ray.entrypoint, /^torchrun --standalone --nnodes=1 --nproc_per_node="\$N_GPUS_PER_NODE"/);
+    assert.match(ray.entrypoint, /^torchrun --standalone --nnodes=1 --nproc_per_node="\$N_GPUS_PER_NODE"/m);
     assert.match(ray.entrypoint, /-m verl\.trainer\.fsdp_sft_trainer/);
     assert.equal(ray.entrypointNumGpus, 8);
     assert.equal(ray.env.NNODES, '1');
@@ -45,7 +36,8 @@ describe('jobs: templates', () => {
     const spec = buildJob('ray-on-slurm', defaultParams({ nodes: 4 }), 'slurm');
     assert.match(spec.entrypoint, /ray start --head --node-ip-address="\$HEAD_IP"/);
     assert.match(spec.entrypoint, /for node in "\$\{NODES\[@\]:1\}"; do\n\s+srun --overlap --nodes=1 --ntasks=1 -w "\$node" ray start --address="\$HEAD_IP:\$RAY_PORT"/);
-    assert.match(spec.entrypoint, /export RAY_ADDRESS=.*\n# --- the training run ---\nbash scripts\/train\.sh/);
+    assert.match(spec.entrypoint, /export RAY_ADDRESS=.*\n# --- the training run ---\n# the seed launch[^\n]*\nPROJECT_DIR=/);
+    assert.match(spec.entrypoint, /python3 -m verl\.trainer\.main_ppo/);
     bashSyntaxOk(renderSbatchScript(spec, { jobsDir: '/j' }));
     assert.throws(() => buildJob('ray-on-slurm', defaultParams(), 'ray'), /for slurm clusters, not ray/);
     assert.deepEqual(TEMPLATES.filter((t) => t.kinds.includes('ray')).map((t) => t.id), ['codedance-rl', 'codedance-sft']);
@@ -103,9 +95,11 @@ describe('jobs: review documents', () => {
     const doc = await renderReview(new RayJobsBackend({ address: 'http://127.0.0.1:1' }), spec);
     assert.equal(doc.language, 'json');
     const body = JSON.parse(doc.text);
-    assert.equal(body.entrypoint, 'bash scripts/train.sh data.train_files="$TRAIN_FILES" data.val_files="$VAL_FILES" actor_rollout_ref.model.path="$MODEL_PATH" trainer.nnodes="$NNODES" trainer.n_gpus_per_node="$N_GPUS_PER_NODE" trainer.project_name="$PROJECT_NAME" trainer.experiment_name="$EXPERIMENT_NAME" trainer.default_local_dir="$SAVE_DIR/$EXPERIMENT_NAME"');
+    assert.match(body.entrypoint, /^# the seed launch/);
+    assert.match(body.entrypoint, /^python3 -m verl\.trainer\.main_ppo --config-path="\$CONFIG_PATH" --config-name='multiturn_config\.yaml' algorithm\.adv_estimator=grpo /m);
     assert.equal(body.runtime_env.working_dir, '/local/repo');
     assert.equal(body.runtime_env.env_vars.LLM_AS_A_JUDGE_BASE, 'http://127.0.0.1:18901/v1');
+    assert.equal(body.runtime_env.env_vars.WANDB_API_KEY, undefined);
     body.runtime_env.env_vars.EXTRA = 1;
     body.entrypoint = 'bash scripts/train.sh trainer.total_epochs=1';
     body.entrypoint_num_gpus = 2;

@@ -81,6 +81,20 @@ const EXPECTED: Record<string, (r: ExecutionResult) => void> = {
     assert.equal(r.droppedImages?.length, 1);
     assert.equal(r.droppedImages?.[0].source, 'figure');
   },
+  'image-encode-error': (r) => {
+    // JPEG cannot hold 70000 px: the seed only prints to stderr; the model is told which image and why
+    assert.equal(r.status, 'ok');
+    assert.deepEqual(r.images, []);
+    assert.deepEqual(r.imageFailures, [{ source: 'expression', width: 70000, height: 400, reason: 'encoder error -2 when writing image file' }]);
+    assert.match(r.stderr, /ERROR: Failed to display PIL Image: encoder error -2 when writing image file\n\n\[image of 70000×400 could not be encoded: encoder error -2 when writing image file\]\n$/);
+  },
+  'image-over-limit': (r) => {
+    assert.equal(r.status, 'ok');
+    assert.deepEqual(r.images, []);
+    assert.equal(r.stdout, 'shown\n');
+    assert.equal(r.imageFailures?.length, 1);
+    assert.match(r.stderr, /^\[image of 160×120 could not be encoded: its PNG is [\d,]+ bytes, over the limit of 20,000 bytes per image\]\n$/);
+  },
   exit: (r) => {
     assert.equal(r.status, 'ok');
     assert.equal(r.exited, true);
@@ -94,6 +108,7 @@ const EXPECTED: Record<string, (r: ExecutionResult) => void> = {
   },
   timeout: (r) => {
     assert.equal(r.status, 'timeout');
+    assert.equal(r.stderr, '', 'the kernel survived: no restart note');
     assert.deepEqual(r.error, { ename: 'TimeoutError', evalue: 'Code execution timed out after 1.5 seconds', traceback: [] });
     assert.equal(r.stdout, 'start\n');
     assert.equal(r.restarted, undefined);
@@ -108,6 +123,9 @@ const EXPECTED: Record<string, (r: ExecutionResult) => void> = {
     assert.equal(r.restarted, true);
     assert.equal(r.error?.evalue, 'Code execution timed out after 1 seconds');
     assert.match(r.error!.traceback[0], /did not stop within 0.7 s of the interrupt, so the kernel was restarted; variables were lost/);
+    // the note every protocol's observation carries (stderr): the model learns its variables are gone
+    assert.equal(r.stdout, 'ignored\n');
+    assert.match(r.stderr, /^\[the Python kernel was restarted because the cell did not stop within 0.7 s of the interrupt: every variable, import and figure from earlier cells is gone; define again what you need\]\n$/);
   },
   'run-cell-ok': (r) => {
     // without the do_execute hook the record comes as display_data; the last value is printed

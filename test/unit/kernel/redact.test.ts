@@ -1,5 +1,5 @@
 import { strict as assert } from 'node:assert';
-import { createRedactor, MIN_SECRET_LENGTH, Redactor, secretValuesFromEnv } from '../../../src/core/kernel/redact';
+import { createRedactor, MIN_SECRET_LENGTH, Redactor, registerSecret, secretValuesFromEnv } from '../../../src/core/kernel/redact';
 import type { ExecutionResult } from '../../../src/core/kernel/types';
 
 const result = (over: Partial<ExecutionResult>): ExecutionResult => ({ status: 'ok', stdout: '', stderr: '', images: [], durationMs: 1, ...over });
@@ -38,11 +38,18 @@ describe('redact: secret values never leave the kernel layer', () => {
     assert.deepEqual(seen, ['a *** b']);
   });
 
+  it('registerSecret: a key from a settings store is redacted by every redactor, also existing ones', () => {
+    const r = createRedactor({ env: false });
+    assert.equal(r.redact('key-from-secretstorage-123'), 'key-from-secretstorage-123');
+    registerSecret('key-from-secretstorage-123', undefined, '');
+    assert.equal(r.redact('x key-from-secretstorage-123'), 'x ***');
+    assert.equal(createRedactor(false).redact('key-from-secretstorage-123'), 'key-from-secretstorage-123');
+  });
+
   it('createRedactor: environment plus explicit values; false redacts nothing', () => {
     const r = createRedactor({ env: { JUDGE_API_KEY: 'judge-123456' }, values: ['explicit-value-1'] });
     assert.equal(r.redact('judge-123456 explicit-value-1'), '*** ***');
     assert.equal(createRedactor(false).redact('judge-123456'), 'judge-123456');
-    const none = createRedactor({ env: false });
-    assert.equal(none.size, 0);
+    assert.equal(createRedactor(false).size, 0);
   });
 });

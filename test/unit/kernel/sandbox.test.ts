@@ -26,9 +26,9 @@ describe('sandbox: the kernel launch', () => {
     assert.equal(defaultMemoryLimitMb(4 * 1024 ** 3), 2048);
   });
 
-  it('unsandboxed on Linux: a parent-death signal launcher, limits through prlimit, the ipykernel parent poller', function () {
+  it('unsandboxed on Linux: a parent-death signal launcher, limits through prlimit, the ipykernel parent poller', async function () {
     if (process.platform !== 'linux') this.skip();
-    const p = planKernelLaunch({ python: PY, args: ['-m', 'ipykernel_launcher'], hostEnv: HOST, workdir: '/w', runtimeDir: '/r', sandbox: 'off', memoryLimitMb: 1000 });
+    const p = await planKernelLaunch({ python: PY, args: ['-m', 'ipykernel_launcher'], hostEnv: HOST, workdir: '/w', runtimeDir: '/r', sandbox: 'off', memoryLimitMb: 1000 });
     assert.equal(p.sandboxed, false);
     assert.equal(p.transport, 'tcp');
     assert.equal(p.unsandboxedReason, undefined, 'turned off on purpose is not "unavailable"');
@@ -42,9 +42,9 @@ describe('sandbox: the kernel launch', () => {
     assert.equal(p.env.OPENAI_API_KEY, undefined);
   });
 
-  it('sandboxed: namespaces, read-only root, hidden homes and /tmp, the work folders bound, ipc transport', function () {
+  it('sandboxed: namespaces, read-only root, hidden homes and /tmp, the work folders bound, ipc transport', async function () {
     if (!sandboxStatus().available) this.skip();
-    const p = planKernelLaunch({ python: PY, args: [], hostEnv: HOST, workdir: '/tmp/w', runtimeDir: '/tmp/r', memoryLimitMb: 0, maxProcesses: 0 });
+    const p = await planKernelLaunch({ python: PY, args: [], hostEnv: HOST, workdir: '/tmp/w', runtimeDir: '/tmp/r', memoryLimitMb: 0, maxProcesses: 0 });
     assert.equal(p.sandboxed, true);
     assert.equal(p.transport, 'ipc');
     assert.match(p.command, /bwrap$/);
@@ -53,7 +53,7 @@ describe('sandbox: the kernel launch', () => {
     assert.ok(!a.includes('prlimit'), 'no limits asked: no prlimit');
     assert.equal(p.env.HOME, '/tmp/home');
     assert.equal(p.env.JPY_PARENT_PID, undefined, "ipykernel's parent poller would see PID 1 and quit");
-    const n = planKernelLaunch({ python: PY, args: [], hostEnv: HOST, workdir: '/tmp/w', runtimeDir: '/tmp/r', network: true });
+    const n = await planKernelLaunch({ python: PY, args: [], hostEnv: HOST, workdir: '/tmp/w', runtimeDir: '/tmp/r', network: true });
     assert.equal(n.transport, 'tcp');
     assert.ok(!n.args.includes('--unshare-net'));
     // RLIMIT_NPROC only where Linux counts it per sandbox (not for root, who is exempt anyway)

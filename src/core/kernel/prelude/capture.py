@@ -33,6 +33,7 @@ def _captured_plt_show(*_args, **_kwargs):
             _emit("figure", "PNG", raw, w, h)
         except Exception as e:
             print(f"ERROR [capture_plt_show:local]: Failed to save figure {current_fig.number}: {e}\n", file=sys.stderr)
+            _image_failed("figure", _image_size(current_fig), e)
         finally:
             plt.close(current_fig)
     return
@@ -73,6 +74,7 @@ def _captured_pil_show(self, *_args, **_kwargs):
         _emit("show", "PNG", raw, w, h)
     except Exception as e:
         print(f"ERROR [capture_pil_show]: Failed to save figure via show(): {e}\n", file=sys.stderr)
+        _image_failed("show", _image_size(self), e)
 
 
 def _ndarray_to_pil(image_array):
@@ -102,6 +104,7 @@ def _capture_value(result_val, source):
                 _emit(source, fmt, raw, w, h)
         except Exception as e:
             print(f"ERROR: Failed to display PIL Image: {e}\n", file=sys.stderr)
+            _image_failed(source, _image_size(result_val), e)
     elif "numpy.ndarray" in type_str:
         try:
             if result_val.ndim in [2, 3] and result_val.size > 1:
@@ -111,6 +114,7 @@ def _capture_value(result_val, source):
                 print(result_val)
         except Exception as e:
             print(f"ERROR: Failed to display numpy.ndarray as Image: {e}\n", file=sys.stderr)
+            _image_failed(source, _image_size(result_val), e)
     elif result_val is not None:
         print(result_val)
 
@@ -140,3 +144,4 @@ def _display(*objs, **_kwargs):
                 print(obj)
         except Exception as e:
             print(f"ERROR: Failed to display {type(obj).__name__}: {e}\n", file=sys.stderr)
+            _image_failed("display", _image_size(obj), e)

@@ -82,8 +82,15 @@ class _Cell(object):
     def __init__(self, n):
         self.n = n
         self.seq = 0
+        # images the code made that could not be encoded or sent: {source, width, height, reason}
+        self.failures = []
 
     def emit(self, source, fmt, raw, width, height):
+        limit = config.get("maxImageBytes")
+        if limit and len(raw) > limit:
+            self.failures.append({"source": source, "width": width, "height": height,
+                                  "reason": f"its {fmt} is {len(raw):,} bytes, over the limit of {limit:,} bytes per image"})
+            return
         self.seq += 1
         mime = "image/png" if fmt == "PNG" else "image/jpeg"
         tag = {"kind": "image", "source": source, "seq": self.seq, "cell": self.n, "width": width, "height": height}
@@ -100,3 +107,32 @@ def _emit(source, fmt, raw, width, height):
     cell = _state["cell"]
     if cell is not None:
         cell.emit(source, fmt, raw, width, height)
+
+
+def _image_failed(source, size, e):
+    """records an image the code made that could not be encoded (the seed only prints to stderr;
+    the client also tells the model which image, and why)"""
+    cell = _state["cell"]
+    if cell is None:
+        return
+    try:
+        w, h = (int(size[0]), int(size[1])) if size else (None, None)
+    except Exception:
+        w, h = None, None
+    reason = e if isinstance(e, str) else (str(e).strip() or type(e).__name__)
+    cell.failures.append({"source": source, "width": w, "height": h, "reason": reason})
+
+
+def _image_size(obj):
+    """(width, height) of a PIL image, an ndarray or a figure (as saved, at 150 dpi); None if unknown"""
+    try:
+        if hasattr(obj, "get_size_inches"):
+            w_in, h_in = obj.get_size_inches()
+            return (round(w_in * 150), round(h_in * 150))
+        if hasattr(obj, "shape") and len(obj.shape) >= 2:
+            return (obj.shape[1], obj.shape[0])
+        if hasattr(obj, "size") and isinstance(obj.size, tuple):
+            return obj.size
+    except Exception:
+        pass
+    return None

@@ -149,6 +149,8 @@ def run(payload_b64, publish=True):
                 result["stdout"] = tails.get("stdout", "")
                 result["stderr"] = tails.get("stderr", "")
             result["truncated"] = {"stdout": out.dropped, "stderr": err.dropped}
+            if cell.failures:
+                result["imageFailures"] = cell.failures
             if publish:
                 _publish({RESULT_MIME: result}, {"codedance": {"kind": "result"}})
         finally:
