@@ -99,10 +99,20 @@ describe('math check: the seed math_verify through one helper process, else appr
     checker = await open({}, 1500);
     assert.equal(await checker.equivalent('RAISE', '1'), false);
     assert.equal(await checker.equivalent('2', '2'), true, 'the helper survived the raise');
-    assert.equal(await checker.equivalent('HANG', '1'), false);
-    assert.equal(await checker.equivalent('3', '3'), true, 'a new helper after the hang');
-    assert.equal(checker.info.mode, 'math_verify');
+    // checks queued behind the one that hangs go again to a new helper; only the hung one is undecided
+    const got = await Promise.all([checker.equivalent('HANG', '1'), checker.equivalent('3', '3'), checker.equivalent('1000', '1,000'), checker.equivalent('4', '5')]);
+    assert.deepEqual(got, [false, true, true, false]);
+    assert.equal(await checker.equivalent('6', '6'), true, 'the new helper goes on');
+    assert.equal(checker.info.mode, 'math_verify', 'one hang does not make the run approximate');
     assert.equal(new Set(calls().map((x) => x.pid)).size, 2);
+  });
+
+  it('a helper that keeps dying: the rest of the run is approximate, and the info says why', async () => {
+    checker = await open({}, 800);
+    for (let i = 0; i < 3; i++) assert.equal(await checker.equivalent('HANG', '1'), false);
+    assert.equal(checker.info.mode, 'approximate');
+    assert.match(checker.info.note, /^math check: approximate \(the math_verify helper failed: math_verify took more than 1 s/);
+    assert.equal(await checker.equivalent('\\frac{1}{2}', '0.5'), true, 'the JS check from now on');
   });
 
   it('without math_verify: approximate, said in the info with the install command', async () => {
