@@ -58,7 +58,7 @@ time, never written into the script, the request shown by --dry-run or the job's
 
 exit codes: 0 ok, 1 the job failed or was stopped, 2 bad usage, 5 cluster unreachable or refused, 6 no such job`;
 
-function jobsErrorToCli(e: unknown): never {
+export function jobsErrorToCli(e: unknown): never {
   if (e instanceof JobNotFoundError) throw new CliError(e.message, EXIT.notFound);
   if (e instanceof JobsError) throw new CliError(e.message, e.kind === 'config' ? EXIT.usage : EXIT.cluster);
   throw e;
@@ -94,7 +94,7 @@ function describeProfile(p: ClusterProfile): string {
   return p.kind === 'ray' ? p.address : `${p.user ? p.user + '@' : ''}${p.host}${p.port ? ':' + p.port : ''}`;
 }
 
-function pickProfile(v: Record<string, string | boolean | string[] | undefined>): ClusterProfile {
+export function pickProfile(v: Record<string, string | boolean | string[] | undefined>): ClusterProfile {
   if (typeof v.ray === 'string') return { name: v.ray, kind: 'ray', address: v.ray };
   if (typeof v.ssh === 'string') {
     const m = /^(?:([^@]+)@)?([^:]+)(?::(\d+))?$/.exec(v.ssh);

@@ -3,12 +3,14 @@
  *   codedance ask IMAGE "question" [options]   run the agent loop in the terminal
  *   codedance eval --data-path FILE ...        evaluate a model on a parquet/jsonl dataset
  *   codedance jobs submit|list|status|logs|stop|delete   training jobs on Ray or Slurm (over SSH)
+ *   codedance serve start|attach|status|stop             a vLLM server on the cluster, reached through SSH
  */
 import { isCodeDanceError } from '../core/errors';
 import { runAsk } from './ask';
 import { runEvalCli } from './eval';
 import { CliError, describeError, EXIT, exitCodeFor, type CliCommand } from './errors';
 import { runJobs } from './jobs';
+import { runServe } from './serve';
 
 const USAGE = `usage: codedance <command> [options]
 
@@ -16,6 +18,7 @@ commands:
   ask IMAGE "QUESTION"   ask a vision-language model about an image; its Python runs in a local Jupyter kernel
   eval                   evaluate a model on a parquet/jsonl dataset with the seed's scoring (resumable)
   jobs                   submit, watch and stop training jobs on Ray or Slurm (over SSH)
+  serve                  serve a checkpoint (or the seed's judge) with vLLM on the cluster and reach it here
 
 run 'codedance ask --help' for the options of a command.`;
 
@@ -28,6 +31,8 @@ async function main(argv: string[]): Promise<number> {
       return runEvalCli(rest);
     case 'jobs':
       return runJobs(rest);
+    case 'serve':
+      return runServe(rest);
     case undefined:
     case '-h':
     case '--help':
@@ -52,7 +57,7 @@ main(argv).then(
     }
     // errors from core: worded with this command's flags, exit code by kind
     if (isCodeDanceError(e) && e.kind !== 'internal') {
-      const command: CliCommand = argv[0] === 'eval' || argv[0] === 'jobs' ? argv[0] : 'ask';
+      const command: CliCommand = argv[0] === 'eval' || argv[0] === 'jobs' ? argv[0] : argv[0] === 'serve' ? 'jobs' : 'ask';
       console.error(`codedance: ${describeError(e, command)}`);
       process.exit(exitCodeFor(e));
     }

@@ -1,26 +1,54 @@
 import * as vscode from 'vscode';
-import type { FromWebview, PanelState, PythonStatus, ToWebview } from '../webview/protocol';
+import type { FromWebview, PanelKernelState, PanelState, PythonStatus, ToWebview } from '../webview/protocol';
 import { API_KEY_SECRET, ChatController } from './chat/ChatController';
 import { KernelService, pickInterpreter } from './chat/kernelService';
+import { connectModel, openLink, setApproval, setEndpoint } from './chat/setupActions';
+import type { ChatStatus } from './chat/statusBar';
 import { validateFromWebview } from './chat/validate';
 import { readSettings } from './settings';
 import { webviewHtml } from './webviewHtml';
 
 const WALKTHROUGH_DISMISSED = 'codedance.walkthroughDismissed';
+export const WALKTHROUGH_ID = 'codedance.codedance-vscode#gettingStarted';
 
-/** The chat webview view in the CodeDance container: webview plumbing over `ChatController`. */
+/** One webview showing the chat: the side bar view or the editor tab ("Open Chat in Editor"). */
+interface Host {
+  kind: 'view' | 'editor';
+  webview: vscode.Webview;
+  ready: boolean;
+  disposables: vscode.Disposable[];
+}
+
+/**
+ * The chat's webviews over one `ChatController`: the view in the CodeDance container and, on
+ * "Open Chat in Editor", a webview panel with the same script and protocol. One of them is live
+ * at a time (the panel while it is open; the view then says where the chat went). Also keeps
+ * what the workbench shows around the chat: the view's badge while approvals wait, the context
+ * keys of the menus, and the status (status bar item).
+ */
 export class ChatViewProvider implements vscode.WebviewViewProvider, vscode.Disposable {
   static readonly viewType = 'codedance.chat';
+  static readonly editorType = 'codedance.chatEditor';
   private view?: vscode.WebviewView;
+  private viewHost?: Host;
+  private panel?: vscode.WebviewPanel;
+  private editorHost?: Host;
   private readonly disposables: vscode.Disposable[] = [];
-  /** what one resolved view registered: disposed with that view (or when the next one resolves) */
-  private viewDisposables: vscode.Disposable[] = [];
   readonly kernels: KernelService;
   readonly chat: ChatController;
   private python: PythonStatus = { state: 'checking' };
-  /** messages for a view that is not resolved yet (a command ran before the panel opened) */
+  /** messages for a webview that is not ready yet (a command ran before the panel opened) */
   private readonly queue: ToWebview[] = [];
-  private ready = false;
+  /** the live run's messages since its exchangeStart: replayed to a webview that (re)loads mid-run */
+  private liveRun: ToWebview[] = [];
+  /** approval and restore requests waiting for the user (badge, status bar) */
+  private readonly pending = new Set<string>();
+  private kernelState: PanelKernelState = 'none';
+  private running = false;
+  private lastModel = '';
+  private readonly contextKeys = new Map<string, unknown>();
+  private readonly statusEmitter = new vscode.EventEmitter<ChatStatus>();
+  readonly onDidChangeStatus = this.statusEmitter.event;
 
   constructor(private readonly context: vscode.ExtensionContext, private readonly log: vscode.LogOutputChannel) {
     this.kernels = new KernelService(log);
@@ -28,6 +56,7 @@ export class ChatViewProvider implements vscode.WebviewViewProvider, vscode.Disp
     this.disposables.push(
       this.kernels,
       this.chat,
+      this.statusEmitter,
       this.kernels.onDidChangePython(() => {
         // a new interpreter: the conversation's kernel goes after the run in progress
         this.chat.session.retireKernel();
@@ -49,58 +78,128 @@ export class ChatViewProvider implements vscode.WebviewViewProvider, vscode.Disp
   resolveWebviewView(view: vscode.WebviewView): void {
     this.disposeView();
     this.view = view;
-    this.ready = false;
-    const storage = this.context.storageUri ?? this.context.globalStorageUri;
-    view.webview.options = {
-      enableScripts: true,
-      localResourceRoots: [vscode.Uri.joinPath(this.context.extensionUri, 'dist'), vscode.Uri.joinPath(this.context.extensionUri, 'media'), storage],
-    };
-    view.webview.html = webviewHtml(view.webview, this.context.extensionUri, { script: 'webview.js', styles: ['chat.css'], title: 'CodeDance Chat' });
-    this.viewDisposables.push(
-      view.webview.onDidReceiveMessage((m: unknown) => void this.onMessage(m)),
-      view.onDidDispose(() => this.disposeView()),
-    );
+    const host = this.attach('view', view.webview);
+    host.disposables.push(view.onDidDispose(() => this.disposeView()));
+    this.viewHost = host;
+    this.updateBadge();
   }
 
   /** how many listeners the resolved view holds (0 once it is gone) */
   get viewListenerCount(): number {
-    return this.viewDisposables.length;
+    return this.viewHost?.disposables.length ?? 0;
+  }
+
+  /** where the chat is live now */
+  get location(): 'view' | 'editor' {
+    return this.editorHost ? 'editor' : 'view';
+  }
+
+  /** the editor column of the chat tab, when it is open */
+  get editorColumn(): vscode.ViewColumn | undefined {
+    return this.panel?.viewColumn;
+  }
+
+  private attach(kind: Host['kind'], webview: vscode.Webview): Host {
+    const storage = this.context.storageUri ?? this.context.globalStorageUri;
+    webview.options = {
+      enableScripts: true,
+      localResourceRoots: [vscode.Uri.joinPath(this.context.extensionUri, 'dist'), vscode.Uri.joinPath(this.context.extensionUri, 'media'), storage],
+    };
+    webview.html = webviewHtml(webview, this.context.extensionUri, { script: 'webview.js', styles: ['chat.css'], title: 'CodeDance Chat' });
+    const host: Host = { kind, webview, ready: false, disposables: [] };
+    host.disposables.push(webview.onDidReceiveMessage((m: unknown) => void this.onMessage(host, m)));
+    return host;
   }
 
   private disposeView(): void {
-    for (const d of this.viewDisposables.splice(0)) d.dispose();
+    for (const d of this.viewHost?.disposables.splice(0) ?? []) d.dispose();
+    this.viewHost = undefined;
     this.view = undefined;
-    this.ready = false;
   }
 
-  /** Shows the panel (resolving it if needed). */
+  /** the webview the chat is live in */
+  private get active(): Host | undefined {
+    return this.editorHost ?? this.viewHost;
+  }
+
+  /** Shows the chat where it is live (resolving the view if needed). */
   async reveal(): Promise<void> {
-    await vscode.commands.executeCommand(`${ChatViewProvider.viewType}.focus`);
+    if (this.panel) this.panel.reveal(undefined, false);
+    else await vscode.commands.executeCommand(`${ChatViewProvider.viewType}.focus`);
   }
 
-  private async onMessage(raw: unknown): Promise<void> {
+  /** "Open Chat in Editor": the chat moves to an editor tab beside the active editor (e.g. the image). */
+  openInEditor(): void {
+    if (this.panel) {
+      this.panel.reveal();
+      return;
+    }
+    const panel = vscode.window.createWebviewPanel(ChatViewProvider.editorType, 'CodeDance Chat', vscode.ViewColumn.Beside, { retainContextWhenHidden: true, enableFindWidget: true });
+    panel.iconPath = vscode.Uri.joinPath(this.context.extensionUri, 'media', 'codedance.svg');
+    this.panel = panel;
+    const host = this.attach('editor', panel.webview);
+    host.disposables.push(panel.onDidDispose(() => this.onEditorClosed()));
+    this.editorHost = host;
+    this.setContext('codedance.chatInEditor', true);
+    if (this.viewHost?.ready) void this.viewHost.webview.postMessage({ type: 'moved', to: 'editor' } satisfies ToWebview);
+    this.updateBadge();
+  }
+
+  /** "Move Chat to Side Bar": closes the editor tab; the view is live again. */
+  async moveToSideBar(): Promise<void> {
+    this.panel?.dispose();
+    await this.reveal();
+  }
+
+  private onEditorClosed(): void {
+    for (const d of this.editorHost?.disposables.splice(0) ?? []) d.dispose();
+    this.editorHost = undefined;
+    this.panel = undefined;
+    this.setContext('codedance.chatInEditor', false);
+    const view = this.viewHost;
+    if (view?.ready) {
+      void view.webview.postMessage({ type: 'moved', to: 'view' } satisfies ToWebview);
+      void this.resync(view);
+    }
+    this.updateBadge();
+  }
+
+  /** The whole chat into a webview that (re)loaded: the conversation, its state, and the run in progress. */
+  private async resync(host: Host): Promise<void> {
+    this.sendInit();
+    await this.chat.sync();
+    if (this.running) for (const m of this.liveRun) void host.webview.postMessage(m);
+    for (const m of this.queue.splice(0)) void host.webview.postMessage(m);
+  }
+
+  private async onMessage(host: Host, raw: unknown): Promise<void> {
     const msg = validateFromWebview(raw);
     if (!msg) {
       this.log.warn(`chat view: ignored invalid message ${JSON.stringify(raw)?.slice(0, 200)}`);
       return;
     }
+    const reply = (error?: string) => void host.webview.postMessage({ type: 'reply', replyTo: msg.id, error } satisfies ToWebview);
     try {
-      await this.handle(msg);
-      this.post({ type: 'reply', replyTo: msg.id });
+      if (host !== this.active && msg.type !== 'ready' && msg.type !== 'setup') throw new Error('The chat is open in an editor tab: use it there, or move it back to the side bar.');
+      await this.handle(host, msg);
+      reply();
     } catch (e) {
       this.log.error(`chat view: ${msg.type} failed: ${(e as Error).stack ?? e}`);
-      this.post({ type: 'reply', replyTo: msg.id, error: (e as Error).message });
+      reply((e as Error).message);
     }
   }
 
-  private async handle(msg: FromWebview): Promise<void> {
+  private async handle(host: Host, msg: FromWebview): Promise<void> {
     const c = this.chat;
     switch (msg.type) {
       case 'ready':
-        this.ready = true;
-        this.sendInit();
-        await c.sync();
-        for (const m of this.queue.splice(0)) void this.view?.webview.postMessage(m);
+        host.ready = true;
+        if (host !== this.active) {
+          this.sendInit();
+          void host.webview.postMessage({ type: 'moved', to: 'editor' } satisfies ToWebview);
+          return;
+        }
+        await this.resync(host);
         void this.checkPython();
         void this.kernels.prewarm();
         return;
@@ -138,7 +237,7 @@ export class ChatViewProvider implements vscode.WebviewViewProvider, vscode.Disp
       case 'fork':
         return c.fork(msg.index, msg.cellId, msg.code, msg.id);
       case 'openImage':
-        return c.openImage(msg.index, msg.imageId);
+        return c.openImage(msg.index, msg.imageId, this.besideChat());
       case 'saveImage':
         return c.saveImage(msg.index, msg.imageId);
       case 'copyText':
@@ -147,11 +246,14 @@ export class ChatViewProvider implements vscode.WebviewViewProvider, vscode.Disp
         return;
       case 'openCode': {
         const doc = await vscode.workspace.openTextDocument({ language: 'python', content: msg.code });
-        await vscode.window.showTextDocument(doc, { preview: false });
+        await vscode.window.showTextDocument(doc, { preview: false, viewColumn: this.besideChat() });
         return;
       }
-      case 'openLink':
-        return this.openLink(msg.href);
+      case 'openLink': {
+        const blocked = await openLink(msg.href);
+        if (blocked) this.post({ type: 'notice', level: 'warning', text: blocked });
+        return;
+      }
       case 'restartKernel':
         return c.restartKernel();
       case 'history':
@@ -167,38 +269,21 @@ export class ChatViewProvider implements vscode.WebviewViewProvider, vscode.Disp
     }
   }
 
-  /** Links in model output open only after the user confirms, and only http(s)/mailto. */
-  private async openLink(href: string): Promise<void> {
-    let uri: vscode.Uri;
-    try {
-      uri = vscode.Uri.parse(href, true);
-    } catch {
-      return;
-    }
-    if (!['http', 'https', 'mailto'].includes(uri.scheme)) {
-      this.post({ type: 'notice', level: 'warning', text: `Blocked a ${uri.scheme}: link from the model output.` });
-      return;
-    }
-    const ok = await vscode.window.showWarningMessage(`The model's answer links to:\n${href}\n\nOpen it in your browser?`, { modal: true }, 'Open Link');
-    if (ok === 'Open Link') await vscode.env.openExternal(uri);
+  /** The editor column for things the chat opens (an image, code): beside the chat tab, else the active one. */
+  besideChat(): vscode.ViewColumn {
+    const col = this.panel?.viewColumn;
+    if (col === undefined) return vscode.ViewColumn.Active;
+    return col === vscode.ViewColumn.One ? vscode.ViewColumn.Two : vscode.ViewColumn.One;
   }
 
   private async setup(action: Extract<FromWebview, { type: 'setup' }>['action']): Promise<void> {
-    const cfg = () => vscode.workspace.getConfiguration('codedance');
-    const target = vscode.workspace.workspaceFolders?.length ? vscode.ConfigurationTarget.Workspace : vscode.ConfigurationTarget.Global;
     switch (action) {
-      case 'setEndpoint': {
-        const cur = readSettings().endpoints.join(', ');
-        const v = await vscode.window.showInputBox({
-          title: 'CodeDance: model endpoint',
-          prompt: 'OpenAI-compatible base URL(s), comma-separated (e.g. http://127.0.0.1:8000/v1 for vllm serve)',
-          value: cur,
-          validateInput: (s) => (s.split(',').every((u) => /^https?:\/\/\S+$/.test(u.trim())) ? undefined : 'http(s) URLs, comma-separated'),
-        });
-        if (v === undefined) return;
-        await cfg().update('model.endpoints', v.split(',').map((u) => u.trim()).filter(Boolean), vscode.ConfigurationTarget.Global);
+      case 'setEndpoint':
+        await setEndpoint();
         return;
-      }
+      case 'connectModel':
+        await connectModel();
+        return;
       case 'setApiKey':
         await vscode.commands.executeCommand('codedance.setApiKey');
         return;
@@ -216,18 +301,21 @@ export class ChatViewProvider implements vscode.WebviewViewProvider, vscode.Disp
         await this.context.globalState.update(WALKTHROUGH_DISMISSED, true);
         this.sendInit();
         return;
+      case 'openWalkthrough':
+        await vscode.commands.executeCommand('workbench.action.openWalkthrough', WALKTHROUGH_ID, false);
+        return;
       case 'askAboutImage':
         await vscode.commands.executeCommand('codedance.askAboutImage');
         return;
-      case 'toggleApproval': {
-        const next = readSettings().approval === 'always' ? 'auto' : 'always';
-        if (next === 'auto') {
-          const ok = await vscode.window.showWarningMessage('Run every cell the model writes without asking?', { modal: true }, 'Run without asking');
-          if (ok !== 'Run without asking') return;
-        }
-        await cfg().update('execution.approval', next, target);
+      case 'toggleApproval':
+        await setApproval(readSettings().approval === 'always' ? 'auto' : 'always');
         return;
-      }
+      case 'moveToSideBar':
+        await this.moveToSideBar();
+        return;
+      case 'showEditor':
+        await this.reveal();
+        return;
     }
   }
 
@@ -248,8 +336,11 @@ export class ChatViewProvider implements vscode.WebviewViewProvider, vscode.Disp
     this.sendInit();
   }
 
+  /** The panel state to every ready webview; the menus' context keys and the status with it. */
   private sendInit(): void {
     const s = readSettings();
+    this.setContext('codedance.approval', s.approval);
+    this.fireStatus();
     void this.context.secrets.get(API_KEY_SECRET).then((key) => {
       const state: PanelState = {
         endpoint: s.endpoints.join(', '),
@@ -261,19 +352,66 @@ export class ChatViewProvider implements vscode.WebviewViewProvider, vscode.Disp
         python: this.python,
         walkthrough: !this.context.globalState.get<boolean>(WALKTHROUGH_DISMISSED, false),
       };
-      this.post({ type: 'init', state });
+      for (const h of [this.viewHost, this.editorHost]) if (h?.ready) void h.webview.postMessage({ type: 'init', state } satisfies ToWebview);
     });
   }
 
   post(msg: ToWebview): void {
-    if (!this.view || !this.ready) {
-      if (msg.type === 'attachments' || msg.type === 'focusInput' || msg.type === 'notice') this.queue.push(msg);
+    this.observe(msg);
+    const h = this.active;
+    if (!h?.ready) {
+      if (msg.type === 'attachments' || msg.type === 'focusInput' || msg.type === 'notice' || msg.type === 'toggleHistory') this.queue.push(msg);
       return;
     }
-    void this.view.webview.postMessage(msg);
+    void h.webview.postMessage(msg);
+  }
+
+  /** What the workbench shows around the chat, from the messages to the panel: badge, status, live run. */
+  private observe(msg: ToWebview): void {
+    const before = this.pending.size;
+    if (msg.type === 'kernel') this.kernelState = msg.state;
+    else if (msg.type === 'running') {
+      this.running = msg.running;
+      if (!msg.running) this.pending.clear();
+    } else if (msg.type === 'exchangeStart') this.liveRun = [{ ...msg, replace: true }];
+    else if (msg.type === 'event') {
+      if (this.liveRun[0]?.type === 'exchangeStart' && this.liveRun[0].run === msg.run) this.liveRun.push(msg);
+      const e = msg.event;
+      if (e.type === 'approval_request') this.pending.add(`${msg.run}:${e.cellId}`);
+      else if (e.type === 'approval') this.pending.delete(`${msg.run}:${e.cellId}`);
+      else if (e.type === 'restore_request') this.pending.add(`${msg.run}:restore`);
+      else if (e.type === 'restore') this.pending.delete(`${msg.run}:restore`);
+      else if (e.type === 'start') this.lastModel = e.model;
+      else if (e.type === 'done') {
+        for (const k of [...this.pending]) if (k.startsWith(`${msg.run}:`)) this.pending.delete(k);
+        if (e.summary.status === 'answered') this.setContext('codedance.hasAnswer', true);
+      }
+    } else return;
+    if (this.pending.size !== before) this.updateBadge();
+    this.fireStatus();
+  }
+
+  private updateBadge(): void {
+    const n = this.pending.size;
+    const tooltip = `${n} code cell(s) waiting for your approval`;
+    if (this.view) this.view.badge = n ? { value: n, tooltip } : undefined;
+    if (this.panel) this.panel.title = n ? `CodeDance Chat (${n} to approve)` : 'CodeDance Chat';
+    this.setContext('codedance.approvalPending', n > 0);
+  }
+
+  private fireStatus(): void {
+    const s = readSettings();
+    this.statusEmitter.fire({ endpoint: s.endpoints.join(', '), model: s.model || this.lastModel, kernel: this.kernelState, approval: s.approval, pendingApprovals: this.pending.size, running: this.running });
+  }
+
+  private setContext(key: string, value: unknown): void {
+    if (this.contextKeys.get(key) === value) return;
+    this.contextKeys.set(key, value);
+    void vscode.commands.executeCommand('setContext', key, value);
   }
 
   dispose(): void {
+    this.panel?.dispose();
     this.disposeView();
     for (const d of this.disposables.splice(0)) d.dispose();
   }

@@ -1,7 +1,10 @@
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { API_KEY_SECRET } from './chat/ChatController';
-import { ChatViewProvider } from './chatViewProvider';
+import { openInImagePreview } from './chat/chatFiles';
+import { pickInterpreter } from './chat/kernelService';
+import { chatStatusPicker, connectModel, setApproval } from './chat/setupActions';
+import { ChatViewProvider, WALKTHROUGH_ID } from './chatViewProvider';
 import type { RunEvalArgs } from './eval/runEvalCommand';
 
 export const IMAGE_EXTENSIONS = ['png', 'jpg', 'jpeg', 'webp', 'gif', 'bmp'];
@@ -30,8 +33,18 @@ export function registerCommands(context: vscode.ExtensionContext, log: vscode.L
       return;
     }
     log.info(`ask about image: ${uri.fsPath}`);
+    // the image in the editor (beside the chat when the chat is a tab), then the chat with it attached
+    await openInImagePreview(uri, chat.besideChat()).catch((e) => log.warn(`ask about image: the image preview did not open: ${(e as Error).message}`));
     await chat.reveal();
     await chat.chat.attachFiles([uri], true);
+  };
+  /** a chat action from a menu or the palette: its failure shows in the chat, as the panel's own would */
+  const chatAction = (fn: () => unknown) => async () => {
+    try {
+      await fn();
+    } catch (e) {
+      chat.post({ type: 'notice', level: 'error', text: (e as Error).message });
+    }
   };
   /** the image shown in the active editor tab (the image preview is a custom editor, not a text editor) */
   const activeTabUri = (): vscode.Uri | undefined => {
@@ -46,6 +59,25 @@ export function registerCommands(context: vscode.ExtensionContext, log: vscode.L
     await chat.reveal();
     await chat.chat.newChat();
   });
+  reg('codedance.openChatInEditor', () => chat.openInEditor());
+  reg('codedance.moveChatToSideBar', () => chat.moveToSideBar());
+  reg('codedance.chatHistory', async () => {
+    await chat.reveal();
+    chat.post({ type: 'toggleHistory' });
+  });
+  reg('codedance.retry', chatAction(() => chat.chat.retry(`cmd-${Date.now().toString(36)}`)));
+  reg('codedance.exportIpynb', chatAction(() => chat.chat.export('ipynb')));
+  reg('codedance.exportMarkdown', chatAction(() => chat.chat.export('markdown')));
+  reg('codedance.restartKernel', chatAction(() => chat.chat.restartKernel()));
+  reg('codedance.approval.ask', () => setApproval('always'));
+  reg('codedance.approval.auto', () => setApproval('auto'));
+  reg('codedance.chatStatus', () => chatStatusPicker());
+  reg('codedance.connectModel', () => connectModel());
+  reg('codedance.pickInterpreter', async () => {
+    await pickInterpreter(chat.kernels);
+    chat.kernels.invalidate();
+  });
+  reg('codedance.getStarted', () => vscode.commands.executeCommand('workbench.action.openWalkthrough', WALKTHROUGH_ID, false));
   reg('codedance.openTrajectoryInChat', async (arg) => {
     await chat.reveal();
     try {

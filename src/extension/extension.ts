@@ -3,6 +3,7 @@
  * only; nothing starts (no kernel, no network) until the user asks for it.
  */
 import * as vscode from 'vscode';
+import { ChatStatusBar } from './chat/statusBar';
 import { ChatViewProvider } from './chatViewProvider';
 import { registerCommands } from './commands';
 import { registerJobs } from './jobs/registerJobs';
@@ -17,6 +18,8 @@ export function activate(context: vscode.ExtensionContext): { activationMs: numb
     chat,
     vscode.window.registerWebviewViewProvider(ChatViewProvider.viewType, chat, { webviewOptions: { retainContextWhenHidden: true } }),
   );
+  const status = new ChatStatusBar();
+  context.subscriptions.push(status, chat.onDidChangeStatus((s) => status.update(s)));
   registerCommands(context, log, chat);
   registerJobs(context, log);
 

@@ -4,6 +4,7 @@
  */
 import type { CodeCell, TrajectoryImage } from '../core/trajectory/types';
 import { button, el, formatMs, linkButton } from './dom';
+import { highlightPython } from './highlight';
 import type { ApprovalReply } from './protocol';
 
 export interface CellActions {
@@ -32,11 +33,36 @@ export function dataUrl(im: { mime: string; data: string }): string {
   return `data:${im.mime};base64,${im.data}`;
 }
 
+/** code longer than this many lines starts collapsed */
+export const COLLAPSE_LINES = 12;
+
+/** Python code, highlighted; long code collapsed behind "Show all N lines" (keyboard: Tab to it, Enter). */
+export function codeBlock(code: string, extraClass = ''): HTMLElement {
+  const wrap = el('div', { class: `code-block ${extraClass}`.trim() });
+  const pre = el('pre', { class: 'code', tabindex: '0', 'aria-label': 'Python code' });
+  const c = el('code', { class: 'language-python' });
+  c.append(highlightPython(code));
+  pre.append(c);
+  wrap.append(pre);
+  const lines = code.split('\n').length;
+  if (lines > COLLAPSE_LINES) {
+    wrap.classList.add('collapsible', 'collapsed');
+    const toggle = linkButton(`Show all ${lines} lines`, () => {
+      const collapsed = wrap.classList.toggle('collapsed');
+      toggle.textContent = collapsed ? `Show all ${lines} lines` : 'Show less';
+      toggle.setAttribute('aria-expanded', String(!collapsed));
+    }, { action: 'toggle-code' });
+    toggle.setAttribute('aria-expanded', 'false');
+    wrap.append(toggle);
+  }
+  return wrap;
+}
+
 export class CellView {
   cell: CodeCell;
   readonly root: HTMLDetailsElement;
   private readonly statusEl: HTMLElement;
-  private readonly codeEl: HTMLElement;
+  private codeEl: HTMLElement;
   private readonly stdoutEl: HTMLPreElement;
   private readonly stderrEl: HTMLPreElement;
   private readonly imagesEl: HTMLElement;
@@ -50,8 +76,7 @@ export class CellView {
     const summary = el('summary', { class: 'cell-summary' });
     this.statusEl = el('span', { class: 'cell-status status-pending' }, 'queued');
     summary.append(el('span', { class: 'cell-title' }, `Python · ${cell.id}`), this.statusEl);
-    this.codeEl = el('pre', { class: 'code' });
-    this.codeEl.append(el('code', { class: 'language-python' }, cell.code));
+    this.codeEl = codeBlock(cell.code);
     this.stdoutEl = el('pre', { class: 'stdout', 'aria-label': 'stdout' });
     this.stderrEl = el('pre', { class: 'stderr', 'aria-label': 'stderr' });
     this.stdoutEl.hidden = true;
@@ -72,34 +97,47 @@ export class CellView {
     this.statusEl.textContent = label ?? STATUS_LABEL[status] ?? status;
   }
 
-  /** The approval prompt: Run / Edit / Skip with the code shown; `answer` gets the decision once. */
+  /**
+   * The approval prompt: the code (highlighted, long code collapsed) with Run / Edit / Skip;
+   * Ctrl/Cmd+Enter runs, Esc skips (main.ts). Scrolled into view with its buttons and focused on
+   * Run when it appears. `answer` gets the decision once.
+   */
   askApproval(code: string, answer: (r: ApprovalReply) => void): void {
     this.root.open = true;
     this.clearApproval();
-    const box = el('div', { class: 'approval', role: 'group', 'aria-label': 'Approve code' });
-    box.append(el('div', { class: 'approval-title' }, 'Run this code in the kernel?'));
-    const editor = el('textarea', { class: 'code-editor', spellcheck: 'false', 'aria-label': 'Code to run', readonly: '' });
+    const box = el('div', { class: 'approval', role: 'group', 'aria-label': 'Approve code: Ctrl+Enter runs it, Escape skips it', 'data-approval': this.cell.id });
+    const title = el('div', { class: 'approval-title' });
+    title.append(el('span', {}, 'Run this code in the kernel?'), el('span', { class: 'approval-keys' }, 'Ctrl+Enter run · Esc skip'));
+    const view = codeBlock(code, 'approval-code');
+    const editor = el('textarea', { class: 'code-editor', spellcheck: 'false', 'aria-label': 'Code to run' });
     editor.value = code;
     editor.rows = Math.min(18, code.split('\n').length + 1);
+    editor.hidden = true;
+    let answered = false;
     const reply = (r: ApprovalReply) => {
+      if (answered) return;
+      answered = true;
+      box.classList.add('answered');
       box.querySelectorAll('vscode-button').forEach((b) => b.setAttribute('disabled', ''));
       answer(r);
     };
-    const run = button('Run', () => reply(editor.readOnly || editor.value === code ? { action: 'run' } : { action: 'edit', code: editor.value }), { action: 'approve-run' });
+    const run = button('Run', () => reply(editor.hidden || editor.value === code ? { action: 'run' } : { action: 'edit', code: editor.value }), { action: 'approve-run', title: 'Run (Ctrl+Enter)' });
     const edit = button('Edit', () => {
-      editor.readOnly = false;
+      view.hidden = true;
+      editor.hidden = false;
       editor.focus();
       edit.setAttribute('disabled', '');
-    }, { secondary: true, action: 'approve-edit' });
-    const skip = button('Skip', () => reply({ action: 'skip' }), { secondary: true, action: 'approve-skip' });
+    }, { secondary: true, action: 'approve-edit', title: 'Edit the code, then Run' });
+    const skip = button('Skip', () => reply({ action: 'skip' }), { secondary: true, action: 'approve-skip', title: 'Skip (Escape)' });
     const row = el('div', { class: 'button-row' });
     row.append(run, edit, skip);
-    box.append(editor, row);
+    box.append(title, view, editor, row);
     this.approvalEl = box;
     this.codeEl.hidden = true;
     this.root.insertBefore(box, this.codeEl);
     this.setStatus('pending', 'waiting for approval');
-    run.focus();
+    box.scrollIntoView({ block: 'nearest' });
+    run.focus({ preventScroll: true });
   }
 
   clearApproval(): void {
@@ -129,7 +167,9 @@ export class CellView {
   finish(cell: CodeCell): void {
     this.cell = { ...cell };
     this.clearApproval();
-    (this.codeEl.firstElementChild as HTMLElement).textContent = cell.code;
+    const code = codeBlock(cell.code);
+    this.codeEl.replaceWith(code);
+    this.codeEl = code;
     let label = STATUS_LABEL[cell.status] ?? cell.status;
     if (cell.durationMs !== undefined && cell.status !== 'skipped') label += ` · ${formatMs(cell.durationMs)}`;
     if (cell.originalCode !== undefined) label += ' · edited';

@@ -4,7 +4,7 @@
  * (`exchangeEvents`), so live and reopened conversations go through the same code.
  */
 import type { CodeCell } from '../core/trajectory/types';
-import { CellView, dataUrl, type CellActions } from './cell';
+import { CellView, codeBlock, dataUrl, type CellActions } from './cell';
 import { button, el, formatMs } from './dom';
 import { renderMarkdown, splitTurn } from './markdown';
 import type { ApprovalReply, PanelEvent } from './protocol';
@@ -160,22 +160,25 @@ export class ExchangeRenderer {
   private askRestore(code: string[]): void {
     const run = this.run;
     if (!run) return;
-    const box = el('div', { class: 'approval restore-ask', role: 'group', 'aria-label': 'Rebuild the kernel' });
+    const box = el('div', { class: 'approval restore-ask', role: 'group', 'aria-label': 'Rebuild the kernel: Ctrl+Enter runs the earlier cells, Escape skips them' });
     box.append(el('div', { class: 'approval-title' }, `The kernel is fresh. Run the ${code.length} earlier cell(s) again to rebuild its variables?`));
     const list = el('details', { class: 'restore-code' });
     list.append(el('summary', {}, 'Show the code'));
-    for (const c of code) list.append(el('pre', { class: 'code' }, c));
+    for (const c of code) list.append(codeBlock(c));
     const reply = (accept: boolean) => {
+      if (box.classList.contains('answered')) return;
+      box.classList.add('answered');
       box.querySelectorAll('vscode-button').forEach((b) => b.setAttribute('disabled', ''));
       this.actions.restore(run, accept);
     };
     const row = el('div', { class: 'button-row' });
-    const runAll = button('Run all', () => reply(true), { action: 'restore-run' });
-    row.append(runAll, button('Skip', () => reply(false), { secondary: true, action: 'restore-skip' }));
+    const runAll = button('Run all', () => reply(true), { action: 'restore-run', title: 'Run all (Ctrl+Enter)' });
+    row.append(runAll, button('Skip', () => reply(false), { secondary: true, action: 'restore-skip', title: 'Skip (Escape)' }));
     box.append(list, row);
     this.restoreEl.hidden = false;
     this.restoreEl.replaceChildren(box);
-    runAll.focus();
+    box.scrollIntoView({ block: 'nearest' });
+    runAll.focus({ preventScroll: true });
   }
 
   /** updates elapsed times of running cells */

@@ -5,9 +5,10 @@
  */
 import * as chrome from './chrome';
 import { button, el, formatBytes, formatMs, linkButton } from './dom';
+import { wireKeys } from './keys';
 import { ExchangeRenderer, type ExchangeActions } from './exchange';
 import { exchangeEvents } from './panelEvents';
-import type { Attachment, ConversationSummary, ExchangeView, FromWebview, PanelKernelState, PanelState, ToWebview, WebviewRequest } from './protocol';
+import type { Attachment, ConversationSummary, ExchangeView, FromWebview, PanelEvent, PanelKernelState, PanelState, ToWebview, WebviewRequest } from './protocol';
 
 interface VsCodeApi {
   postMessage(msg: FromWebview): void;
@@ -42,16 +43,32 @@ let lastModel = '';
 
 const root = document.getElementById('root')!;
 root.replaceChildren();
-const statusLine = el('div', { class: 'status-line', role: 'status', 'aria-live': 'polite' });
-const toolbar = el('div', { class: 'toolbar', role: 'toolbar', 'aria-label': 'Chat actions' });
+// the actions (New chat, History, Retry, Export, approval mode) are the view's title icons and
+// its overflow menu (package.json menus.view/title); the panel shows the state they act on
+const statusLine = el('div', { class: 'status-line', role: 'status' });
 const banners = el('div', { class: 'banners' });
 const historyPanel = el('div', { class: 'history-panel', hidden: '' });
-const conversationEl = el('main', { class: 'conversation', 'aria-label': 'Conversation', 'aria-live': 'polite' });
+// streamed text is announced politely per finished turn by the announcer, not per token
+const conversationEl = el('main', { class: 'conversation', 'aria-label': 'Conversation' });
 const walkthroughEl = el('section', { class: 'walkthrough', 'aria-label': 'Getting started' });
 const compose = el('form', { class: 'compose', 'aria-label': 'Ask a question' });
 const header = el('header', { class: 'panel-header' });
-header.append(statusLine, toolbar);
-root.append(header, banners, historyPanel, walkthroughEl, conversationEl, compose);
+const announcer = el('div', { class: 'sr-only', 'aria-live': 'polite', 'aria-atomic': 'true', 'data-announcer': '' });
+const movedEl = el('section', { class: 'moved', hidden: '', 'aria-label': 'Chat moved' });
+header.append(statusLine);
+root.append(header, banners, historyPanel, walkthroughEl, conversationEl, compose, announcer, movedEl);
+
+/** tells a screen reader, politely (after what it is reading) */
+function announce(text: string): void {
+  announcer.textContent = '';
+  requestAnimationFrame(() => (announcer.textContent = text));
+}
+
+// the sticky header and compose box cover the ends of the page: what is scrolled into view clears them
+new ResizeObserver(() => {
+  document.documentElement.style.setProperty('--header-height', `${header.offsetHeight}px`);
+  document.documentElement.style.setProperty('--compose-height', `${compose.offsetHeight}px`);
+}).observe(document.body);
 
 // compose box
 const thumbs = el('div', { class: 'attachments', 'aria-label': 'Attached images' });
@@ -72,8 +89,9 @@ input.addEventListener('keydown', (ev) => {
     ev.preventDefault();
     submit();
   }
-  if (ev.key === 'Escape' && running) post({ type: 'stop' });
+  if (ev.key === 'Escape' && running && !document.querySelector('.approval:not(.answered)')) post({ type: 'stop' });
 });
+wireKeys(announce);
 
 function submit(): void {
   const q = input.value.trim();
@@ -138,15 +156,27 @@ function renderAttachments(): void {
 // Chrome: status line, toolbar, banners, walkthrough, history
 // ---------------------------------------------------------------------------------------------
 
+/** host[:port] of the first endpoint: the status never shows a URL cut mid-word (the full list is its tooltip) */
+function endpointHost(endpoint: string): string {
+  const first = endpoint.split(',')[0]?.trim() ?? '';
+  try {
+    return new URL(first).host + (endpoint.includes(',') ? ' +' : '');
+  } catch {
+    return first;
+  }
+}
+
 function renderStatus(): void {
   if (!state) return;
   const kernel = el('span', { class: `kernel kernel-${kernelState}`, 'data-kernel': kernelState }, `kernel: ${kernelState === 'none' ? 'not started' : kernelState}`);
   const parts: Node[] = [
-    el('span', { class: 'endpoint', title: state.endpoint }, state.endpoint || '(no endpoint)'),
+    el('span', { class: 'endpoint', title: state.endpoint, 'aria-label': `endpoint ${state.endpoint}` }, endpointHost(state.endpoint) || '(no endpoint)'),
     el('span', { class: 'sep' }, ' · '),
-    el('span', { class: 'model' }, state.model || lastModel || '(first model of the endpoint)'),
+    el('span', { class: 'model', title: 'model' }, state.model || lastModel || '(first model of the endpoint)'),
     el('span', { class: 'sep' }, ' · '),
     kernel,
+    el('span', { class: 'sep' }, ' · '),
+    el('span', { class: `approval-mode approval-${state.approval}`, 'data-approval-mode': state.approval, title: 'Change it from the view\'s … menu' }, state.approval === 'always' ? 'asks before running code' : 'runs code without asking'),
   ];
   if (kernelState === 'dead' || kernelState === 'idle' || kernelState === 'busy') {
     parts.push(linkButton(kernelState === 'dead' ? 'Restart kernel' : 'Restart', () => post({ type: 'restartKernel' }), { action: 'restart-kernel', title: 'Restart the kernel (variables are lost)' }));
@@ -155,24 +185,26 @@ function renderStatus(): void {
   statusLine.replaceChildren(...parts);
 }
 
-function renderToolbar(): void {
-  if (!state) return;
-  toolbar.replaceChildren(
-    linkButton('New chat', () => post({ type: 'newChat' }), { action: 'new-chat' }),
-    linkButton('Retry', () => post({ type: 'retry' }), { action: 'retry', title: 'Retry the last turn' }),
-    linkButton('History', () => {
-      historyPanel.hidden = !historyPanel.hidden;
-      if (!historyPanel.hidden) post({ type: 'showHistory' });
-    }, { action: 'history' }),
-    linkButton('Export .ipynb', () => post({ type: 'export', format: 'ipynb' }), { action: 'export-ipynb' }),
-    linkButton('Export Markdown', () => post({ type: 'export', format: 'markdown' }), { action: 'export-markdown' }),
-    linkButton(`Approval: ${state.approval}`, () => post({ type: 'setup', action: 'toggleApproval' }), { action: 'approval-mode', title: 'always: ask before each cell · auto: run everything' }),
-  );
-  for (const b of toolbar.querySelectorAll('button')) {
-    const a = (b as HTMLElement).dataset.action;
-    if (a === 'retry') b.toggleAttribute('disabled', running || exchanges.length === 0);
-    if (a === 'export-ipynb' || a === 'export-markdown') b.toggleAttribute('disabled', exchanges.length === 0);
+function toggleHistory(): void {
+  historyPanel.hidden = !historyPanel.hidden;
+  if (!historyPanel.hidden) {
+    post({ type: 'showHistory' });
+    historyPanel.scrollIntoView({ block: 'nearest' });
+    requestAnimationFrame(() => historyPanel.querySelector<HTMLElement>('button')?.focus());
   }
+}
+
+/** The chat went live in an editor tab (this view says so) or came back. */
+function showMoved(to: 'editor' | 'view'): void {
+  const away = to === 'editor';
+  document.body.classList.toggle('chat-moved', away);
+  movedEl.hidden = !away;
+  if (!away) return;
+  movedEl.replaceChildren(
+    el('p', {}, 'The chat is open in an editor tab.'),
+    button('Show the Chat Tab', () => post({ type: 'setup', action: 'showEditor' }), { action: 'show-editor' }),
+    button('Move Chat Back Here', () => post({ type: 'setup', action: 'moveToSideBar' }), { secondary: true, action: 'move-back' }),
+  );
 }
 
 function renderBanners(): void {
@@ -192,7 +224,7 @@ function setRunning(r: boolean): void {
   stopBtn.hidden = !r;
   sendBtn.hidden = r;
   document.body.classList.toggle('running', r);
-  renderToolbar();
+  conversationEl.setAttribute('aria-busy', String(r));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -223,9 +255,20 @@ function renderConversation(views: ExchangeView[]): void {
   lastUsage = last ? usageText(last.usage.totalTokens, last.durationMs) : '';
   if (last?.model) lastModel = last.model;
   renderWalkthrough();
-  renderToolbar();
   renderStatus();
   document.body.dataset.rendered = String(views.length);
+}
+
+/** what a screen reader hears of a run: each finished turn's text, approvals, the answer, the end */
+function announceEvent(e: PanelEvent): void {
+  if (e.type === 'turn_end') {
+    const say = e.content.replace(/<think>[\s\S]*?<\/think>/g, '').replace(/<code>[\s\S]*?<\/code>|```[\s\S]*?```/g, ' (code) ').trim();
+    if (say) announce(say.slice(0, 400));
+  } else if (e.type === 'approval_request') announce('Code waits for your approval: Control+Enter runs it, Escape skips it.');
+  else if (e.type === 'restore_request') announce('Run the earlier cells again? Control+Enter runs them, Escape skips.');
+  else if (e.type === 'answer') announce(`Answer: ${e.text.slice(0, 400)}`);
+  else if (e.type === 'error') announce(`Failed: ${e.error.message}`);
+  else if (e.type === 'done' && e.summary.status === 'cancelled') announce('Stopped.');
 }
 
 function usageText(tokens: number, ms: number): string {
@@ -256,7 +299,6 @@ window.addEventListener('message', (ev: MessageEvent<ToWebview>) => {
     case 'init':
       state = msg.state;
       renderStatus();
-      renderToolbar();
       renderBanners();
       renderWalkthrough();
       break;
@@ -297,7 +339,8 @@ window.addEventListener('message', (ev: MessageEvent<ToWebview>) => {
         lastUsage = usageText(msg.event.summary.usage.totalTokens, msg.event.summary.durationMs);
         renderStatus();
       }
-      scrollToEnd();
+      announceEvent(msg.event);
+      if (msg.event.type !== 'approval_request' && msg.event.type !== 'restore_request') scrollToEnd();
       break;
     }
     case 'running':
@@ -320,6 +363,12 @@ window.addEventListener('message', (ev: MessageEvent<ToWebview>) => {
       break;
     case 'focusInput':
       input.focus();
+      break;
+    case 'toggleHistory':
+      toggleHistory();
+      break;
+    case 'moved':
+      showMoved(msg.to);
       break;
   }
 });

@@ -96,7 +96,11 @@ export type ToWebview =
   | { type: 'kernel'; state: PanelKernelState }
   | { type: 'attachments'; items: Attachment[]; focus?: boolean }
   | { type: 'history'; items: ConversationSummary[]; activeId?: string }
-  | { type: 'focusInput' };
+  | { type: 'focusInput' }
+  /** the History list shown or hidden (the view's title action) */
+  | { type: 'toggleHistory' }
+  /** the chat went live in an editor tab (this webview shows where it went) or came back here */
+  | { type: 'moved'; to: 'editor' | 'view' };
 
 export type ApprovalReply = { action: 'run' } | { action: 'skip' } | { action: 'edit'; code: string };
 
@@ -127,7 +131,7 @@ export type WebviewRequest =
   | { type: 'history'; action: 'open' | 'rename' | 'delete'; conversationId: string }
   | { type: 'showHistory' }
   | { type: 'export'; format: 'ipynb' | 'markdown' }
-  | { type: 'setup'; action: 'setEndpoint' | 'setApiKey' | 'pickInterpreter' | 'trust' | 'openSettings' | 'dismissWalkthrough' | 'askAboutImage' | 'toggleApproval' };
+  | { type: 'setup'; action: 'setEndpoint' | 'setApiKey' | 'pickInterpreter' | 'trust' | 'openSettings' | 'dismissWalkthrough' | 'askAboutImage' | 'toggleApproval' | 'connectModel' | 'openWalkthrough' | 'moveToSideBar' | 'showEditor' };
 
 /** Messages the webview sends to the extension: a request and its message id. */
 export type FromWebview = WebviewRequest & { id: string };

@@ -245,7 +245,7 @@ export function toSample(r: DatasetRow, datasetFile: string, fallbackDataSource 
     const img = loadFirstImage(row.images, datasetFile);
     if (img) {
       sample.images = [img.bytes];
-      sample.imageSource = img.source === INLINE ? `the inline image bytes of ${where}` : img.source;
+      sample.imageSource = img.source === INLINE ? `${where} (inline bytes)` : img.source;
     }
   } catch (e) {
     sample.imageError = `${where}: ${(e as Error).message}`;

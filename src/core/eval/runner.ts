@@ -233,7 +233,10 @@ export async function runEval(o: EvalOptions): Promise<EvalSummary> {
   // a worker that fails (a results file that cannot be written…) stops the others; the pool is
   // disposed only once every sample has given its kernel back
   const stop = new AbortController();
-  const runSignal = o.signal ? AbortSignal.any([o.signal, stop.signal]) : stop.signal;
+  const onCancel = () => stop.abort();
+  if (o.signal?.aborted) stop.abort();
+  else o.signal?.addEventListener('abort', onCancel, { once: true });
+  const runSignal = stop.signal;
   // the seed's math_verify in the evaluating Python: started when the first math row is scored
   let math: Promise<MathChecker> | undefined;
   const mathChecker = () => (math ??= o.math ? Promise.resolve(o.math) : openMathChecker(o.python ?? 'python3', { log }));
@@ -294,6 +297,7 @@ export async function runEval(o: EvalOptions): Promise<EvalSummary> {
     const failed = ends.find((e): e is PromiseRejectedResult => e.status === 'rejected');
     if (failed) throw failed.reason;
   } finally {
+    o.signal?.removeEventListener('abort', onCancel);
     cancelled = !!o.signal?.aborted;
     writer.close();
     await source.return(undefined);

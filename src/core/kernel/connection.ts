@@ -5,6 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import net from 'node:net';
+import { KernelLaunchError } from './errors';
 
 export interface ConnectionInfo {
   /** 'ipc': unix sockets named `<ip>-<port>` (sandboxed kernels without a network) */
@@ -44,7 +45,7 @@ export async function pickPorts(host = '127.0.0.1', count = 5): Promise<number[]
   const ports = new Set<number>();
   // ask for them while the previous ones are still closed-but-fresh: duplicates are rare, retry them
   for (let tries = 0; ports.size < count && tries < count * 10; tries++) ports.add(await freePort(host));
-  if (ports.size < count) throw new Error(`could not find ${count} free TCP ports on ${host}`);
+  if (ports.size < count) throw new KernelLaunchError({ reason: `could not find ${count} free TCP ports on ${host} for the kernel`, fix: 'free some ports or retry; too many processes may hold local ports', retryable: true });
   return [...ports];
 }
 

@@ -17,10 +17,21 @@
  *
  * The environment is ALWAYS built from an allow-list (never process.env minus some names).
  */
-import { execFile, spawnSync } from 'node:child_process';
-import { existsSync, lstatSync, readdirSync, readFileSync, realpathSync, rmSync, statSync } from 'node:fs';
-import os from 'node:os';
+import { existsSync, readdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
+import {
+  automaticMemoryLimitMb,
+  findOnPath,
+  gpuDevices,
+  isRealDir,
+  NAMESPACES,
+  processLimitIsPerSandbox,
+  pythonFolders,
+  safeRealpath,
+  sandboxStatus,
+} from './sandboxHost';
+
+export { automaticMemoryLimitMb, defaultMemoryLimitMb, sandboxedInterpreterPid, sandboxStatus, type SandboxStatus } from './sandboxHost';
 
 /** 'auto': sandbox where bwrap works, else run unsandboxed and say why; 'on': refuse to run unsandboxed; 'off': never */
 export type SandboxMode = 'auto' | 'on' | 'off';
@@ -30,7 +41,7 @@ export interface SandboxOptions {
   sandbox?: SandboxMode;
   /** let the code reach the network (sandboxed: shares the host's network, ZeroMQ over tcp); default false */
   network?: boolean;
-  /** address-space limit, MiB; undefined: defaultMemoryLimitMb(); 0: none */
+  /** address-space limit, MiB; undefined: automaticMemoryLimitMb(); 0: none */
   memoryLimitMb?: number;
   /** CPU seconds for the kernel process over its whole life (RLIMIT_CPU); default none */
   cpuTimeLimitS?: number;
@@ -68,14 +79,6 @@ export interface LaunchPlan {
   memoryLimitMb: number;
 }
 
-export interface SandboxStatus {
-  available: boolean;
-  /** when not available: why, in words */
-  reason?: string;
-  /** when not available: how to get it */
-  fix?: string;
-}
-
 /** Thrown when the sandbox is required ('on') but cannot be used here. */
 export class SandboxUnavailableError extends Error {
   constructor(readonly reason: string, readonly fix: string) {
@@ -89,11 +92,6 @@ export const DEFAULT_MAX_PROCESSES = 1024;
 /** home inside the sandbox: an empty folder on the sandbox's own /tmp */
 export const SANDBOX_HOME = '/tmp/home';
 const HIDDEN = ['/home', '/root', '/tmp', '/var/tmp', '/run', '/var/run', '/mnt', '/media'];
-
-/** min(8192, half the RAM), MiB */
-export function defaultMemoryLimitMb(totalBytes = os.totalmem()): number {
-  return Math.max(512, Math.min(8192, Math.floor(totalBytes / 2 / MiB)));
-}
 
 // ---------------------------------------------------------------------------------------------
 // environment: an allow-list
@@ -141,39 +139,6 @@ export function kernelEnvironment(
   return out;
 }
 
-// ---------------------------------------------------------------------------------------------
-// is bwrap usable here? (asked once per process)
-// ---------------------------------------------------------------------------------------------
-
-let cachedStatus: SandboxStatus | undefined;
-
-function findOnPath(name: string): string | undefined {
-  for (const dir of (process.env.PATH ?? '/usr/bin:/bin').split(path.delimiter)) {
-    const p = path.join(dir, name);
-    if (dir && existsSync(p)) return p;
-  }
-  return undefined;
-}
-
-export function sandboxStatus(refresh = false): SandboxStatus {
-  if (cachedStatus && !refresh) return cachedStatus;
-  cachedStatus = probeSandbox();
-  return cachedStatus;
-}
-
-function probeSandbox(): SandboxStatus {
-  if (process.platform !== 'linux') {
-    return { available: false, reason: `bubblewrap sandboxes exist only on Linux (this is ${process.platform})`, fix: 'run CodeDance on Linux (or in a Linux VM/container) to sandbox the code' };
-  }
-  const bwrap = findOnPath('bwrap');
-  if (!bwrap) return { available: false, reason: 'bubblewrap (bwrap) is not installed', fix: 'install it: sudo apt-get install bubblewrap (Fedora: dnf install bubblewrap)' };
-  // the same namespaces a kernel gets: user namespaces may be disabled or restricted (AppArmor)
-  const r = spawnSync(bwrap, ['--unshare-pid', '--unshare-net', '--die-with-parent', '--new-session', '--ro-bind', '/', '/', '--dev', '/dev', '--proc', '/proc', '--', 'true'], { encoding: 'utf8', timeout: 10000 });
-  if (r.status === 0) return { available: true };
-  const why = (r.error?.message ?? r.stderr ?? '').trim().split('\n')[0] || `exit code ${r.status}`;
-  return { available: false, reason: `bwrap cannot create namespaces here (${why})`, fix: 'allow unprivileged user namespaces (sysctl kernel.unprivileged_userns_clone=1, or an AppArmor profile for bwrap), or run where bwrap works' };
-}
-
 /** One plain sentence for a notice: whether cells run sandboxed, and if not why and how to fix it. */
 export function describeSandbox(mode: SandboxMode = 'auto', network = false): string {
   if (mode === 'off') return 'Python cells run UNSANDBOXED (sandbox turned off): code can read your files and reach the network; the kernel environment is still an allow-list.';
@@ -183,40 +148,8 @@ export function describeSandbox(mode: SandboxMode = 'auto', network = false): st
 }
 
 // ---------------------------------------------------------------------------------------------
-// the interpreter's own folders (bound back into the sandbox when they live in hidden places)
+// the launch
 // ---------------------------------------------------------------------------------------------
-
-interface PythonFolders {
-  executable: string;
-  dirs: string[];
-  /** site.USER_BASE when the user site-packages folder exists and is enabled */
-  userBase?: string;
-  /** the interpreter does not exist */
-  missing?: boolean;
-}
-
-const pythonPathsCache = new Map<string, PythonFolders>();
-
-async function pythonFolders(python: string, env: Record<string, string>): Promise<PythonFolders> {
-  const key = `${python}\0${env.PYTHONPATH ?? ''}\0${env.PYTHONHOME ?? ''}`;
-  const hit = pythonPathsCache.get(key);
-  if (hit) return hit;
-  const code =
-    'import sys,json,os,site\n' +
-    'u=site.getusersitepackages() if site.ENABLE_USER_SITE else ""\n' +
-    'print(json.dumps({"exe":sys.executable,"user":site.USER_BASE if u and os.path.isdir(u) else "","dirs":[sys.prefix,sys.exec_prefix,sys.base_prefix,sys.base_exec_prefix,os.path.dirname(os.path.realpath(sys.executable))]+[p for p in sys.path if p]}))';
-  let parsed: { exe: string; user: string; dirs: string[] };
-  try {
-    const out = await new Promise<string>((resolve, reject) => execFile(python, ['-c', code], { env, encoding: 'utf8', timeout: 30000, windowsHide: true }, (e, stdout) => (e ? reject(e) : resolve(stdout))));
-    parsed = JSON.parse(out.trim().split('\n').pop()!) as typeof parsed;
-  } catch (e) {
-    // not runnable: the launch itself then fails and says why (not cached)
-    return { executable: python, dirs: path.isAbsolute(python) ? [path.dirname(python)] : [], missing: (e as NodeJS.ErrnoException).code === 'ENOENT' };
-  }
-  const r: PythonFolders = { executable: parsed.exe || python, dirs: [...parsed.dirs, path.dirname(parsed.exe || python)], userBase: parsed.user || undefined };
-  pythonPathsCache.set(key, r);
-  return r;
-}
 
 const under = (p: string, root: string) => p === root || p.startsWith(root.endsWith('/') ? root : `${root}/`);
 
@@ -230,18 +163,6 @@ function bindBack(dirs: string[], hidden: string[]): string[] {
   const sorted = [...found].sort((a, b) => a.length - b.length);
   return sorted.filter((d, i) => !sorted.slice(0, i).some((p) => under(d, p)));
 }
-
-function safeRealpath(p: string): string {
-  try {
-    return realpathSync(p);
-  } catch {
-    return p;
-  }
-}
-
-// ---------------------------------------------------------------------------------------------
-// the launch
-// ---------------------------------------------------------------------------------------------
 
 /** `prlimit` arguments (or none) for the limits; prlimit sets soft and hard, so the code cannot raise them */
 function limitArgs(memoryLimitMb: number, cpuS: number | undefined, nproc: number | undefined): string[] {
@@ -268,7 +189,7 @@ const PDEATHSIG_LAUNCHER = [
 export async function planKernelLaunch(req: LaunchRequest): Promise<LaunchPlan> {
   const mode = req.sandbox ?? 'auto';
   const hostEnv = req.hostEnv ?? process.env;
-  const memoryLimitMb = req.memoryLimitMb === undefined ? defaultMemoryLimitMb() : Math.max(0, Math.floor(req.memoryLimitMb));
+  const memoryLimitMb = req.memoryLimitMb === undefined ? automaticMemoryLimitMb() : Math.max(0, Math.floor(req.memoryLimitMb));
   const prlimit = process.platform === 'linux' ? findOnPath('prlimit') : undefined;
   let unsandboxedReason: string | undefined;
   if (mode !== 'off') {
@@ -301,11 +222,12 @@ async function sandboxedPlan(req: LaunchRequest, hostEnv: Record<string, string 
   const realHome = hostEnv.HOME && path.isAbsolute(hostEnv.HOME) ? hostEnv.HOME : undefined;
   const hidden = HIDDEN.filter((d) => isRealDir(d));
   if (realHome && !hidden.some((h) => under(realHome, h)) && realHome !== '/') hidden.push(realHome);
-  const a: string[] = ['--unshare-pid', '--unshare-ipc', '--unshare-uts', '--unshare-cgroup-try', '--die-with-parent', '--new-session'];
+  const a: string[] = [...NAMESPACES];
   if (!network) a.push('--unshare-net');
   // bwrap run by root keeps root's capabilities inside unless told otherwise
   if (process.getuid?.() === 0) a.push('--cap-drop', 'ALL');
   a.push('--ro-bind', '/', '/', '--dev', '/dev', '--proc', '/proc');
+  for (const d of gpuDevices()) a.push('--dev-bind-try', d, d);
   for (const h of hidden) a.push('--tmpfs', h);
   if (network) {
     // name resolution: /etc/resolv.conf often points into /run (systemd-resolved)
@@ -330,55 +252,3 @@ export function emptyFolder(dir: string): string {
   return dir;
 }
 
-/**
- * RLIMIT_NPROC counts the processes of a user ID. It is a per-sandbox limit only when bwrap
- * makes a user namespace (not setuid, not root) on Linux >= 5.14 (rlimits counted per user
- * namespace); otherwise it would count all of the user's processes (root: not enforced at all).
- */
-function processLimitIsPerSandbox(bwrap: string): boolean {
-  if (process.getuid?.() === 0) return false;
-  try {
-    if (statSync(bwrap).mode & 0o4000) return false;
-  } catch {
-    return false;
-  }
-  const [major, minor] = os.release().split('.').map((x) => parseInt(x, 10));
-  return major > 5 || (major === 5 && minor >= 14);
-}
-
-function isRealDir(p: string): boolean {
-  try {
-    return lstatSync(p).isDirectory();
-  } catch {
-    return false;
-  }
-}
-
-/**
- * The host PID of the interpreter inside a sandbox started as `bwrapPid` (bwrap -> its init in
- * the PID namespace -> the interpreter), for SIGINT; undefined if not (yet) there. Linux only.
- */
-export function sandboxedInterpreterPid(bwrapPid: number): number | undefined {
-  const children = new Map<number, number[]>();
-  let names: string[];
-  try {
-    names = readdirSync('/proc').filter((n) => /^\d+$/.test(n));
-  } catch {
-    return undefined;
-  }
-  for (const n of names) {
-    try {
-      const stat = readFileSync(`/proc/${n}/stat`, 'utf8');
-      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-      if (!children.has(ppid)) children.set(ppid, []);
-      children.get(ppid)!.push(Number(n));
-    } catch {
-      /* gone meanwhile */
-    }
-  }
-  for (const init of children.get(bwrapPid) ?? []) {
-    const kids = children.get(init) ?? [];
-    if (kids.length) return Math.min(...kids);
-  }
-  return undefined;
-}

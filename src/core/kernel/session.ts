@@ -23,7 +23,7 @@ import { preludeOp, startIncarnation } from './incarnation';
 import { type KernelProcess, registerFolder, RUNTIME_PREFIX, sweepStaleFolders, unregisterFolder, writeOwner } from './process';
 import { createRedactor, type Redactor } from './redact';
 import { delay, type Incarnation, startCell } from './request';
-import { defaultMemoryLimitMb, emptyFolder } from './sandbox';
+import { automaticMemoryLimitMb, emptyFolder } from './sandbox';
 import type { ExecuteOptions, ExecutionResult, KernelSession, KernelSessionOptions, KernelState, PreparedImage, PrepareImageOptions } from './types';
 
 export const DEFAULT_TIMEOUT_MS = 30000;
@@ -170,7 +170,7 @@ export class JupyterKernelSession implements KernelSession {
       heartbeatTimeoutMs: this.opts.heartbeatTimeoutMs,
       prelude: {
         workdir: this.workdir,
-        memoryLimitMb: (this.opts.memoryLimitMb ?? defaultMemoryLimitMb()) || null,
+        memoryLimitMb: (this.opts.memoryLimitMb ?? automaticMemoryLimitMb()) || null,
         maxOutputBytes: this.opts.maxOutputBytes ?? DEFAULT_MAX_OUTPUT_BYTES,
         expressionImageFormat: this.opts.expressionImageFormat ?? 'jpeg',
         // if Node dies without cleaning up, the kernel removes these as it exits

@@ -137,7 +137,8 @@ export type KernelState = 'starting' | 'idle' | 'busy' | 'dead' | 'disposed';
 /** Knobs shared by sessions and pools; every one is optional. */
 export interface KernelTuning {
   /** address-space limit of the kernel process (RLIMIT_AS, set before it starts so the code
-   * cannot raise it), MiB; default min(8192, half the RAM); 0: none. A cell that allocates past
+   * cannot raise it), MiB; default min(8192, half the RAM), none with an NVIDIA GPU (CUDA
+   * reserves huge address space); 0: none. A cell that allocates past
    * it gets MemoryError and the kernel lives on. */
   memoryLimitMb?: number;
   /** where cells run: 'auto' (default) a bubblewrap sandbox where one works, else unsandboxed;

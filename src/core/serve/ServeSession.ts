@@ -57,6 +57,8 @@ export interface ServeSessionOptions {
   clusterName: string;
   role: ServeRole;
   servedModelName: string;
+  /** how many replicas to wait for (default: the job's metadata, else those announced) */
+  replicas?: number;
   /** how often the job and the replicas are checked, ms; default 2000 */
   pollMs?: number;
   /** how long from RUNNING to every replica answering, ms; default 20 min (a 72B model loads slowly) */
@@ -202,7 +204,7 @@ export class ServeSession {
               this.set('starting', `replica ${r.index} answers at ${r.host}:${r.port}${this.tunnels.has(r.index) ? ` (tunnel ${r.baseUrl})` : ''}`);
             }
           }
-          const expected = Number(job.metadata?.serve_replicas ?? 0) || this.replicasList.length;
+          const expected = this.o.replicas ?? (Number(job.metadata?.serve_replicas ?? 0) || this.replicasList.length);
           if (this.replicasList.length >= Math.max(1, expected) && this.replicasList.every((r) => r.ready)) {
             this.set('ready', `${this.replicasList.length} replica${this.replicasList.length > 1 ? 's' : ''} of ${this.o.servedModelName} ready`);
             return this.replicasList;

@@ -50,3 +50,14 @@ export function rayReplicas(job: JobInfo, fallbackHost?: string): ReplicaAddress
   if (!host || !Number.isInteger(port) || port < 1) return [];
   return Array.from({ length: Math.max(1, n) }, (_, k) => ({ index: k, host, port: port + k }));
 }
+
+/** What a Slurm serve job's script says (SERVED_MODEL_NAME, SERVE_REPLICAS, …): for attaching to a job started elsewhere. */
+export async function slurmServeSettings(backend: SlurmBackend, jobId: string): Promise<{ servedModelName?: string; replicas?: number; port?: number }> {
+  const job = await backend.status(jobId);
+  if (!job.entrypoint) return {};
+  const r = await backend.ssh.exec(`grep -E '^export (SERVED_MODEL_NAME|SERVE_REPLICAS|SERVE_PORT)=' ${shQuote(job.entrypoint)} 2>/dev/null || true`);
+  const get = (k: string) => new RegExp(`^export ${k}='?([^'\\n]*)'?$`, 'm').exec(r.stdout)?.[1];
+  const replicas = Number(get('SERVE_REPLICAS'));
+  const port = Number(get('SERVE_PORT'));
+  return { servedModelName: get('SERVED_MODEL_NAME'), replicas: Number.isInteger(replicas) && replicas > 0 ? replicas : undefined, port: Number.isInteger(port) && port > 0 ? port : undefined };
+}

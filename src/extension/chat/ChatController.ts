@@ -250,8 +250,8 @@ export class ChatController implements vscode.Disposable {
 
   // ----- images and export -----
 
-  openImage(index: number, imageId: string): Promise<void> {
-    return openImage(this.storage, this.conversation, index, imageId);
+  openImage(index: number, imageId: string, column?: vscode.ViewColumn): Promise<void> {
+    return openImage(this.storage, this.conversation, index, imageId, column);
   }
 
   saveImage(index: number, imageId: string): Promise<void> {

@@ -18,15 +18,23 @@ function findImage(c: Conversation, index: number, imageId: string): TrajectoryI
 
 const extOf = (im: TrajectoryImage) => (im.mime === 'image/jpeg' ? 'jpg' : 'png');
 
-/** Full size in an editor tab (VS Code's image preview) from a file under the extension's storage. */
-export async function openImage(storage: vscode.Uri, c: Conversation, index: number, imageId: string): Promise<void> {
+/**
+ * Full size in an editor tab of VS Code's image preview (zoom with the wheel or a click, pan by
+ * scrolling, 1:1 from its status bar item) from a file under the extension's storage.
+ */
+export async function openImage(storage: vscode.Uri, c: Conversation, index: number, imageId: string, column: vscode.ViewColumn = vscode.ViewColumn.Active): Promise<void> {
   const im = findImage(c, index, imageId);
   if (!im) return;
   const dir = vscode.Uri.joinPath(storage, 'images', c.id);
   await vscode.workspace.fs.createDirectory(dir);
   const file = vscode.Uri.joinPath(dir, `q${index}-${imageId.replace(/[^\w-]/g, '_')}.${extOf(im)}`);
   await vscode.workspace.fs.writeFile(file, Buffer.from(im.data, 'base64'));
-  await vscode.commands.executeCommand('vscode.open', file, { preview: true });
+  await openInImagePreview(file, column);
+}
+
+/** An image in VS Code's built-in image preview (a custom editor), in `column`, keeping the focus where it is. */
+export async function openInImagePreview(file: vscode.Uri, column: vscode.ViewColumn): Promise<void> {
+  await vscode.commands.executeCommand('vscode.openWith', file, 'imagePreview.previewEditor', { viewColumn: column, preview: true, preserveFocus: true });
 }
 
 export async function saveImage(c: Conversation, index: number, imageId: string): Promise<void> {

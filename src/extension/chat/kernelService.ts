@@ -6,6 +6,7 @@
  * waiting; a conversation's kernel is its holder's to retire after its run.
  */
 import * as vscode from 'vscode';
+import { CodeDanceError } from '../../core/errors';
 import { InterpreterPool, resolvePython, type KernelSession, type ResolvedPython } from '../../core/kernel';
 import { describeSandbox, sandboxStatus } from '../../core/kernel/sandbox';
 import { readSettings } from '../settings';
@@ -82,7 +83,7 @@ export class KernelService implements vscode.Disposable {
 
   /** A started kernel for one conversation; the caller owns (disposes) it. */
   async acquire(): Promise<KernelSession> {
-    if (!vscode.workspace.isTrusted) throw new Error('this workspace is not trusted: CodeDance runs no code here');
+    if (!vscode.workspace.isTrusted) throw new CodeDanceError('config', 'this workspace is not trusted: CodeDance runs no code here', { fix: 'trust the workspace (Workspaces: Manage Workspace Trust) to run code' });
     const t0 = performance.now();
     const { session, pool } = await this.source.acquire();
     this.log.info(`chat: kernel ${session.id} acquired in ${(performance.now() - t0).toFixed(0)} ms (warm: ${pool.stats.acquiredWarm}/${pool.stats.acquired})`);

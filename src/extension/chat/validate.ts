@@ -10,7 +10,7 @@ const str = (v: unknown, max = 1_000_000): v is string => typeof v === 'string' 
 const int = (v: unknown): v is number => typeof v === 'number' && Number.isInteger(v) && v >= 0;
 const oneOf = (v: unknown, values: readonly string[]) => typeof v === 'string' && values.includes(v);
 
-const SETUP = ['setEndpoint', 'setApiKey', 'pickInterpreter', 'trust', 'openSettings', 'dismissWalkthrough', 'askAboutImage', 'toggleApproval'] as const;
+const SETUP = ['setEndpoint', 'setApiKey', 'pickInterpreter', 'trust', 'openSettings', 'dismissWalkthrough', 'askAboutImage', 'toggleApproval', 'connectModel', 'openWalkthrough', 'moveToSideBar', 'showEditor'] as const;
 
 const id = (v: unknown): v is string => typeof v === 'string' && /^[\w-]{1,100}$/.test(v);
 

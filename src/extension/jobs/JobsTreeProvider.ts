@@ -78,6 +78,13 @@ export class JobsTreeProvider implements vscode.TreeDataProvider<vscode.TreeItem
   private timer?: NodeJS.Timeout;
   private polling = false;
   visible = false;
+  /** extra words and icon for a job (the serve feature marks the jobs that serve a model) */
+  decorate?: (profile: EditorClusterProfile, job: JobInfo) => { description: string; icon?: vscode.ThemeIcon } | undefined;
+
+  /** Redraws from the last poll (no cluster call). */
+  redraw(): void {
+    this.changed.fire(undefined);
+  }
   private readonly endedEmitter = new vscode.EventEmitter<{ profile: EditorClusterProfile; job: JobInfo }>();
   /** a job moved from PENDING/RUNNING to a terminal state */
   readonly onDidEndJob = this.endedEmitter.event;
@@ -118,7 +125,15 @@ export class JobsTreeProvider implements vscode.TreeDataProvider<vscode.TreeItem
       if (!c) return [new MessageNode('loading…', 'loading~spin')];
       if (c.error && !c.jobs.length) return [new MessageNode(c.error, 'warning')];
       if (!c.jobs.length) return [new MessageNode('no jobs yet')];
-      return c.jobs.map((j) => new JobNode(element.profile, j));
+      return c.jobs.map((j) => {
+        const n = new JobNode(element.profile, j);
+        const d = this.decorate?.(element.profile, j);
+        if (d) {
+          n.description = `${d.description} · ${n.description}`;
+          if (d.icon) n.iconPath = d.icon;
+        }
+        return n;
+      });
     }
     return [];
   }

@@ -47,11 +47,16 @@ describe('jobs: the codedance jobs CLI', function () {
   });
 
   it('Ray: submit --follow streams the log and exits 0; list/status/logs; token from the environment only', async () => {
-    const env = { CODEDANCE_RAY_TOKEN: 'cli-token-123456' };
-    const r = await cli(['submit', '--ray', ray.url, '--experiment', 'cli-rl', '--judge-url', 'http://judge:1/v1', '--entrypoint', 'echo "exp=$EXPERIMENT_NAME judge=$LLM_AS_A_JUDGE_BASE"', '--env', 'EXTRA=x y', '--follow'], env);
+    const env = { CODEDANCE_RAY_TOKEN: 'cli-token-123456', WANDB_API_KEY: 'wandb-cli-secret-9' };
+    const r = await cli(['submit', '--ray', ray.url, '--experiment', 'cli-rl', '--model', '/ckpt/sft', '--judge-url', 'http://judge:1/v1', '--entrypoint', 'echo "ckpt=$PT_CKPT_PATH judge=$LLM_AS_A_JUDGE_BASE wandb=${#WANDB_API_KEY}"', '--env', 'EXTRA=x y', '--follow'], env);
     assert.equal(r.code, 0, r.stderr);
     const id = /submitted (\S+) to/.exec(r.stdout)![1];
-    assert.match(r.stdout, /exp=cli-rl judge=http:\/\/judge:1\/v1\n/);
+    // the secret reached the job's environment (its length is printed, never the value), from the user's environment at submit time
+    assert.match(r.stdout, /ckpt=\/ckpt\/sft judge=http:\/\/judge:1\/v1 wandb=18\n/);
+    assert.match(r.stderr, /passed WANDB_API_KEY from your environment/);
+    assert.doesNotMatch(JSON.stringify(ray.jobs.get(id)!.details.metadata), /wandb-cli-secret/);
+    const dryRl = await cli(['submit', '--ray', ray.url, '--dry-run'], env);
+    assert.doesNotMatch(dryRl.stdout, /wandb-cli-secret/, 'the reviewed request never holds the secret');
     assert.match(r.stderr, new RegExp(`job ${id} SUCCEEDED \\(exit 0\\)`));
     assert.equal((ray.jobs.get(id)!.details.runtime_env as { env_vars: Record<string, string> }).env_vars.EXTRA, 'x y');
     const list = await cli(['list', '--ray', ray.url], env);
@@ -59,7 +64,7 @@ describe('jobs: the codedance jobs CLI', function () {
     assert.match(list.stdout, new RegExp(`^ID\\s+STATUS[\\s\\S]*${id}\\s+SUCCEEDED\\s+cli-rl`, 'm'));
     const st = await cli(['status', id, '--ray', ray.url, '--json'], env);
     assert.equal(JSON.parse(st.stdout).status, 'SUCCEEDED');
-    assert.equal((await cli(['logs', id, '--ray', ray.url], env)).stdout, 'exp=cli-rl judge=http://judge:1/v1\n');
+    assert.equal((await cli(['logs', id, '--ray', ray.url], env)).stdout, 'ckpt=/ckpt/sft judge=http://judge:1/v1 wandb=18\n');
     const noToken = await cli(['list', '--ray', ray.url]);
     assert.equal(noToken.code, 5);
     assert.match(noToken.stderr, /needs a token.*CODEDANCE_RAY_TOKEN/);
@@ -154,10 +159,10 @@ describe('jobs: the codedance jobs CLI', function () {
     const dry = await cli(['submit', ...ssh, '--template', 'ray-on-slurm', '--nodes', '2', '--dry-run'], env);
     assert.equal(dry.code, 0, dry.stderr);
     assert.match(dry.stdout, /^#!\/bin\/bash\n#SBATCH --job-name=codedance-rl\n#SBATCH --output=\S+\/cli-jobs\/%x-%j\.out\n#SBATCH --nodes=2/);
-    const r = await cli(['submit', ...ssh, '--experiment', 'cli-slurm', '--gpus-per-node', '1', '--entrypoint', 'echo "on $SLURM_JOB_NODELIST exp=$EXPERIMENT_NAME"', '--follow'], env);
+    const r = await cli(['submit', ...ssh, '--experiment', 'cli-slurm', '--nodes', '1', '--gpus-per-node', '1', '--entrypoint', 'echo "on $SLURM_JOB_NODELIST exp=$SLURM_JOB_NAME"', '--follow'], env);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, new RegExp(`on ${c.nodeName} exp=cli-slurm\\n`));
-    const long = await cli(['submit', ...ssh, '--experiment', 'cli-long', '--gpus-per-node', '0', '--entrypoint', 'sleep 120', '--json'], env);
+    const long = await cli(['submit', ...ssh, '--experiment', 'cli-long', '--nodes', '1', '--gpus-per-node', '0', '--entrypoint', 'sleep 120', '--json'], env);
     const id = JSON.parse(long.stdout).id;
     const list = await cli(['list', ...ssh], env);
     assert.match(list.stdout, new RegExp(`${id}\\s+(PENDING|RUNNING)\\s+\\S*\\s*cli-long`));

@@ -1,0 +1,49 @@
+/**
+ * Serve on Ray (the Jobs API contract fixture): the N servers run in one job, found on the
+ * driver's node (driver_info.node_ip_address) on consecutive ports, reached directly; stop ends it.
+ */
+import * as assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { RayJobsBackend } from '../../../src/core/jobs';
+import { createChatModel } from '../../../src/core/model';
+import { buildServeJob, policyDefaults, ServeSession } from '../../../src/core/serve';
+import { startRayJobsFixture, type RayJobsFixture } from '../../fixtures/rayJobsServer';
+import { fakeVllmEnv } from './fakeVllm';
+
+describe('serve: a model on Ray (Jobs API contract fixture)', function () {
+  this.timeout(60_000);
+  let ray: RayJobsFixture;
+  let tmp: string;
+  before(async () => {
+    ray = await startRayJobsFixture();
+    tmp = mkdtempSync(path.join(os.tmpdir(), 'serve-ray-'));
+  });
+  after(async () => {
+    await ray.close();
+    rmSync(tmp, { recursive: true, force: true });
+  });
+
+  it('2 replicas on the driver node: ready, answering, stopped', async () => {
+    const backend = new RayJobsBackend({ address: ray.url });
+    const p = policyDefaults({ name: 'ray-serve', modelPath: '/ckpt/x', servedModelName: 'codedance-7b', replicas: 2, tensorParallel: 0, port: 19500 + Math.floor(Math.random() * 400) });
+    const spec = buildServeJob(p, 'ray');
+    const s = new ServeSession({ backend, clusterName: 'lab-ray', role: 'policy', servedModelName: p.servedModelName, replicas: 2, pollMs: 200, readyTimeoutMs: 30_000 });
+    try {
+      const id = await s.submit({ ...spec, env: { ...spec.env, ...(await fakeVllmEnv(tmp)) } });
+      const replicas = await s.waitReady();
+      assert.deepEqual(replicas.map((r) => r.baseUrl), [`http://127.0.0.1:${p.port}/v1`, `http://127.0.0.1:${p.port + 1}/v1`]);
+      const post = ray.requests.find((r) => r.method === 'POST' && r.path === '/api/jobs/')!;
+      assert.equal((post.body as { metadata: Record<string, string> }).metadata.serve_replicas, '2');
+      const ans = await createChatModel({ endpoints: replicas.map((r) => r.baseUrl) }).complete({ model: 'codedance-7b', messages: [{ role: 'user', content: 'hello' }] });
+      assert.ok(ans.content.length > 0 || ans.toolCalls.length > 0);
+      await s.stop();
+      for (let i = 0; i < 50 && (await backend.status(id)).status !== 'STOPPED'; i++) await new Promise((r) => setTimeout(r, 100));
+      assert.equal((await backend.status(id)).status, 'STOPPED');
+    } finally {
+      await s.stop().catch(() => undefined);
+      await backend.dispose();
+    }
+  });
+});
