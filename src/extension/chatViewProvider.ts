@@ -105,7 +105,7 @@ export class ChatViewProvider implements vscode.WebviewViewProvider, vscode.Disp
       enableScripts: true,
       localResourceRoots: [vscode.Uri.joinPath(this.context.extensionUri, 'dist'), vscode.Uri.joinPath(this.context.extensionUri, 'media'), storage],
     };
-    webview.html = webviewHtml(webview, this.context.extensionUri, { script: 'webview.js', styles: ['chat.css'], title: 'CodeDance Chat' });
+    webview.html = webviewHtml(webview, this.context.extensionUri, { script: 'webview.js', styles: ['chat.css'], title: 'CodeDance Chat', bodyClass: kind === 'editor' ? 'in-editor' : undefined });
     const host: Host = { kind, webview, ready: false, disposables: [] };
     host.disposables.push(webview.onDidReceiveMessage((m: unknown) => void this.onMessage(host, m)));
     return host;
@@ -340,7 +340,7 @@ export class ChatViewProvider implements vscode.WebviewViewProvider, vscode.Disp
   private sendInit(): void {
     const s = readSettings();
     this.setContext('codedance.approval', s.approval);
-    this.fireStatus();
+    this.refreshStatus();
     void this.context.secrets.get(API_KEY_SECRET).then((key) => {
       const state: PanelState = {
         endpoint: s.endpoints.join(', '),
@@ -388,7 +388,7 @@ export class ChatViewProvider implements vscode.WebviewViewProvider, vscode.Disp
       }
     } else return;
     if (this.pending.size !== before) this.updateBadge();
-    this.fireStatus();
+    this.refreshStatus();
   }
 
   private updateBadge(): void {
@@ -399,7 +399,7 @@ export class ChatViewProvider implements vscode.WebviewViewProvider, vscode.Disp
     this.setContext('codedance.approvalPending', n > 0);
   }
 
-  private fireStatus(): void {
+  refreshStatus(): void {
     const s = readSettings();
     this.statusEmitter.fire({ endpoint: s.endpoints.join(', '), model: s.model || this.lastModel, kernel: this.kernelState, approval: s.approval, pendingApprovals: this.pending.size, running: this.running });
   }

@@ -7,6 +7,7 @@ import { ChatStatusBar } from './chat/statusBar';
 import { ChatViewProvider } from './chatViewProvider';
 import { registerCommands } from './commands';
 import { registerJobs } from './jobs/registerJobs';
+import { registerServe } from './serve/registerServe';
 
 export function activate(context: vscode.ExtensionContext): { activationMs: number } {
   const t0 = performance.now();
@@ -20,8 +21,9 @@ export function activate(context: vscode.ExtensionContext): { activationMs: numb
   );
   const status = new ChatStatusBar();
   context.subscriptions.push(status, chat.onDidChangeStatus((s) => status.update(s)));
+  chat.refreshStatus();
   registerCommands(context, log, chat);
-  registerJobs(context, log);
+  registerServe(context, log, registerJobs(context, log));
 
   const activationMs = performance.now() - t0;
   log.info(`CodeDance activated in ${activationMs.toFixed(1)} ms (workspace trusted: ${vscode.workspace.isTrusted})`);

@@ -33,11 +33,16 @@ export function renderWalkthrough(walkthroughEl: HTMLElement, state: PanelState 
     li.append(el('div', { class: 'step-title' }, `${ok ? '✓ ' : ''}${title}`), el('div', { class: 'step-detail' }, detail), action);
     steps.append(li);
   };
-  step('Model endpoint', state.endpoint || 'not set', !!state.endpoint, button('Set endpoint…', () => post({ type: 'setup', action: 'setEndpoint' }), { secondary: true, action: 'set-endpoint' }));
+  step('Model endpoint', state.endpoint || 'not set', !!state.endpoint, button('Connect a model…', () => post({ type: 'setup', action: 'connectModel' }), { secondary: true, action: 'connect-model' }));
   step('API key (optional for a local vLLM)', state.hasApiKey ? 'stored in SecretStorage' : 'none stored', state.hasApiKey, button('Set API key…', () => post({ type: 'setup', action: 'setApiKey' }), { secondary: true, action: 'set-api-key' }));
   step('Python interpreter', pyText, py.state === 'ok', button('Pick interpreter…', () => post({ type: 'setup', action: 'pickInterpreter' }), { secondary: true, action: 'pick-interpreter' }));
   step('Ask', 'Right-click an image in the explorer → "Ask about image", or attach one below.', undefined, button('Ask about an image…', () => post({ type: 'setup', action: 'askAboutImage' }), { action: 'ask-image' }));
-  walkthroughEl.append(steps, linkButton('Hide this guide', () => post({ type: 'setup', action: 'dismissWalkthrough' }), { action: 'dismiss-walkthrough' }));
+  const links = el('div', { class: 'walkthrough-links' });
+  links.append(
+    linkButton('Open the walkthrough', () => post({ type: 'setup', action: 'openWalkthrough' }), { action: 'open-walkthrough', title: 'Get Started with CodeDance: connect a model, ask about an image, run an eval, submit a job' }),
+    linkButton('Hide this guide', () => post({ type: 'setup', action: 'dismissWalkthrough' }), { action: 'dismiss-walkthrough' }),
+  );
+  walkthroughEl.append(steps, links);
 }
 
 export function renderHistory(historyPanel: HTMLElement, history: ConversationSummary[], activeId: string | undefined, post: Post): void {

@@ -117,30 +117,17 @@ export class ChatE2E {
     writeFileSync(file, JSON.stringify({ ...cur, 'workbench.colorTheme': theme }, null, 2));
   }
 
-  /** More room for the chat in screenshots: Training Jobs collapsed, a wider side bar. */
-  async roomForChat(p: Page = this.page): Promise<void> {
-    const jobs = paneHeader(p, 'Training Jobs');
-    if ((await jobs.getAttribute('aria-expanded').catch(() => null)) === 'true') await jobs.click();
-    const sb = await p.locator('.part.sidebar').boundingBox();
-    if (sb && sb.width < 500) {
-      await p.mouse.move(sb.x + sb.width + 1, sb.y + 300);
-      await p.mouse.down();
-      await p.mouse.move(640, sb.y + 300, { steps: 8 });
-      await p.mouse.up();
-    }
-  }
-
-  /** Toggles the approval mode from the panel's toolbar (to `auto` VS Code asks for confirmation). */
+  /** Sets the approval mode from the view's overflow menu (to `auto` VS Code asks for confirmation). */
   async setApproval(frame: Frame, mode: 'always' | 'auto'): Promise<void> {
-    const toggle = frame.locator('[data-action="approval-mode"]');
-    if ((await toggle.innerText()).includes(mode)) return;
-    await toggle.click();
+    const shown = frame.locator(`.status-line [data-approval-mode="${mode}"]`);
+    if (await shown.count()) return;
+    await viewAction(this.page, mode === 'always' ? 'Ask Before Running Code' : 'Run Code Without Asking');
     if (mode === 'auto') {
       const dialog = this.page.locator('.monaco-dialog-box');
       await dialog.waitFor({ timeout: 10_000 });
       await dialog.locator('.monaco-button', { hasText: 'Run without asking' }).click();
     }
-    await frame.locator('[data-action="approval-mode"]', { hasText: mode }).waitFor({ timeout: 10_000 });
+    await shown.waitFor({ timeout: 10_000 });
   }
 }
 
@@ -166,9 +153,28 @@ export async function ask(frame: Frame, text: string): Promise<void> {
 /** the n-th exchange (0-based) of the conversation shown */
 export const exchange = (frame: Frame, n: number) => frame.locator(`section.exchange[data-index="${n}"]`);
 
-/** New chat from the panel's toolbar: each scenario is its own conversation (the fixture model reads the first question only). */
+/**
+ * A chat action from the Chat view's title bar: its icon when it has one, else the "More
+ * Actions..." overflow menu (the header shows its actions while the pointer is over it).
+ */
+export async function viewAction(page: Page, title: string, where: 'view' | 'editor' = 'view'): Promise<void> {
+  const bar = where === 'view' ? paneHeader(page, 'Chat') : page.locator('.part.editor .editor-group-container.active .title-actions');
+  await bar.hover();
+  const icon = bar.locator(`.actions-container .action-label[aria-label^="${title}"]`);
+  if (await icon.count()) {
+    await icon.first().click();
+    return;
+  }
+  await bar.locator('.actions-container .action-label[aria-label^="More Actions"]').click();
+  const menu = page.locator('.context-view .monaco-menu');
+  await menu.waitFor({ timeout: 5000 });
+  await page.waitForTimeout(150); // VS Code arms menu items 100 ms after rendering
+  await menu.locator('.action-item .action-label', { hasText: title }).first().click();
+}
+
+/** New chat from the view's title icon: each scenario is its own conversation (the fixture model reads the first question only). */
 export async function newChat(frame: Frame): Promise<void> {
-  await frame.locator('[data-action="new-chat"]').click();
+  await viewAction(frame.page(), 'New Chat');
   await frame.waitForFunction(() => document.querySelectorAll('section.exchange').length === 0, undefined, { timeout: 10_000 });
 }
 

@@ -4,7 +4,7 @@
  * that a sandbox can wrap it (the command becomes the wrapper, the interpreter its argument).
  * Everything after the spawn (handshake, prelude) is incarnation.ts's.
  */
-import { mkdirSync } from 'node:fs';
+import { chownSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { type ConnectionInfo, createConnectionInfo, createIpcConnectionInfo, writeConnectionFile } from './connection';
 import { KernelProcess } from './process';
@@ -63,6 +63,8 @@ export async function launchKernel(spec: KernelLaunchSpec): Promise<LaunchedKern
   } else conn = await createConnectionInfo();
   const connectionFile = path.join(spec.runtimeDir, `kernel-${spec.n}.json`);
   writeConnectionFile(connectionFile, conn);
+  // run as root, the sandboxed code is nobody: it gets its folders (Node, as root, keeps access)
+  if (plan.runAs) for (const p of [spec.workdir, spec.runtimeDir, connectionFile, ...(plan.transport === 'ipc' ? [path.dirname(conn.ip)] : [])]) chownSync(p, plan.runAs.uid, plan.runAs.gid);
   const args = [...plan.args, '-m', 'ipykernel_launcher', '-f', connectionFile, ...KERNEL_ARGS];
   const proc = new KernelProcess({
     command: plan.command,

@@ -74,6 +74,9 @@ export interface LaunchPlan {
   transport: 'ipc' | 'tcp';
   /** sandboxed: SIGINT must go to the interpreter inside, not to bwrap (which would die of it) */
   interruptTarget: 'child' | 'sandboxed-grandchild';
+  /** the user the sandboxed code runs as when CodeDance runs as root (the launch hands it the
+   * work and runtime folders); undefined: the caller's own */
+  runAs?: { uid: number; gid: number };
   /** why the kernel runs unsandboxed (undefined when sandboxed or turned off on purpose) */
   unsandboxedReason?: string;
   memoryLimitMb: number;
@@ -91,6 +94,8 @@ const MiB = 1024 * 1024;
 export const DEFAULT_MAX_PROCESSES = 1024;
 /** home inside the sandbox: an empty folder on the sandbox's own /tmp */
 export const SANDBOX_HOME = '/tmp/home';
+/** who sandboxed code runs as when CodeDance runs as root */
+const NOBODY = 65534;
 const HIDDEN = ['/home', '/root', '/tmp', '/var/tmp', '/run', '/var/run', '/mnt', '/media'];
 
 // ---------------------------------------------------------------------------------------------
@@ -224,8 +229,11 @@ async function sandboxedPlan(req: LaunchRequest, hostEnv: Record<string, string 
   if (realHome && !hidden.some((h) => under(realHome, h)) && realHome !== '/') hidden.push(realHome);
   const a: string[] = [...NAMESPACES];
   if (!network) a.push('--unshare-net');
-  // bwrap run by root keeps root's capabilities inside unless told otherwise
+  // bwrap run by root keeps root's capabilities inside unless told otherwise; as root the code
+  // runs as nobody (setpriv keeps only what it needs to switch, then drops everything)
+  const setpriv = process.getuid?.() === 0 ? findOnPath('setpriv') : undefined;
   if (process.getuid?.() === 0) a.push('--cap-drop', 'ALL');
+  if (setpriv) a.push('--cap-add', 'CAP_SETUID', '--cap-add', 'CAP_SETGID', '--cap-add', 'CAP_SETPCAP', '--cap-add', 'CAP_DAC_READ_SEARCH');
   a.push('--ro-bind', '/', '/', '--dev', '/dev', '--proc', '/proc');
   for (const d of gpuDevices()) a.push('--dev-bind-try', d, d);
   for (const h of hidden) a.push('--tmpfs', h);
@@ -236,14 +244,18 @@ async function sandboxedPlan(req: LaunchRequest, hostEnv: Record<string, string 
   }
   const pathDirs = (probeEnv.PATH ?? '').split(':').filter((d) => d && path.isAbsolute(d));
   for (const d of bindBack([...py.dirs, ...pathDirs, path.dirname(req.python)], hidden)) a.push('--ro-bind', d, d);
+  if (setpriv) a.push('--perms', '01777');
   a.push('--dir', SANDBOX_HOME);
   for (const d of [req.workdir, req.runtimeDir]) a.push('--bind', d, d);
   a.push('--chdir', req.workdir, '--');
-  const nproc = processLimitIsPerSandbox(bwrap) ? (req.maxProcesses ?? DEFAULT_MAX_PROCESSES) : undefined;
+  if (setpriv) a.push(setpriv, `--reuid=${NOBODY}`, `--regid=${NOBODY}`, '--clear-groups', '--inh-caps=-all', '--bounding-set=-all', '--no-new-privs', '--');
+  // RLIMIT_NPROC: per sandbox in a user namespace; as nobody, shared by all sandboxes (root is exempt)
+  const nproc = setpriv || processLimitIsPerSandbox(bwrap) ? (req.maxProcesses ?? DEFAULT_MAX_PROCESSES) : undefined;
   const limits = prlimit ? limitArgs(memoryLimitMb, req.cpuTimeLimitS, nproc) : [];
   if (limits.length) a.push(prlimit!, ...limits, '--');
   a.push(py.executable, ...req.args);
-  return { command: bwrap, args: a, env, sandboxed: true, transport: network ? 'tcp' : 'ipc', interruptTarget: 'sandboxed-grandchild', memoryLimitMb };
+  const runAs = setpriv ? { uid: NOBODY, gid: NOBODY } : undefined;
+  return { command: bwrap, args: a, env, sandboxed: true, transport: network ? 'tcp' : 'ipc', interruptTarget: 'sandboxed-grandchild', memoryLimitMb, runAs };
 }
 
 /** Deletes what a folder holds, keeps the folder (a sandbox's bound work folder); returns it. */

@@ -133,9 +133,8 @@ export function replayPlan(index: number, row: Record<string, unknown>, datasetF
     for (let i = 0; i < msgs.length; i++) {
       const m = msgs[i];
       if (m.role !== 'assistant') {
-        const imgs = m.role === 'user' && !m.content.includes('<tool_response>') ? take(m.content) : [];
+        const imgs = take(m.content);
         if (m.role === 'user' && plan.inputImage === undefined && imgs.length && assistant < 0) plan.inputImage = imgs[0];
-        if (m.content.includes('<tool_response>')) continue; // taken with the assistant message before it
         continue;
       }
       assistant++;

@@ -16,6 +16,7 @@ function registered(secret: string | undefined): string | undefined {
   return secret;
 }
 import { kernelTuningFromSettings, resolveEditorPython } from '../chat/kernelService';
+import { servedModels } from '../serve/servedModels';
 import { readSettings } from '../settings';
 import { EvalReportPanel, pickResultsFiles } from './reportPanel';
 
@@ -65,7 +66,8 @@ export async function runEvalCommand(context: vscode.ExtensionContext, log: vsco
     endpointsRaw = await vscode.window.showInputBox({
       title: 'CodeDance Eval (2/4): model endpoint(s)',
       prompt: 'OpenAI-compatible base URL(s), comma-separated; several are balanced by requests in flight',
-      value: s.endpoints.join(','),
+      // a model served from this window (CodeDance: Serve Model on Cluster) is offered first
+      value: (servedModels.policy()?.endpoints.map((e) => e.baseUrl) ?? s.endpoints).join(','),
       ignoreFocusOut: true,
       validateInput: (v) => (v.split(',').every((u) => /^https?:\/\/\S+$/.test(u.trim())) ? undefined : 'http(s) URLs, comma-separated'),
     });
@@ -90,6 +92,8 @@ export async function runEvalCommand(context: vscode.ExtensionContext, log: vsco
   if (judgeChoice === undefined) {
     const configured = judgeEndpointsFrom(s.judgeEndpoint || undefined);
     const items: (vscode.QuickPickItem & { value: string })[] = [];
+    const servedJudge = servedModels.judge();
+    if (servedJudge) items.push({ label: `$(server-process) Judge served on ${servedJudge.clusterName}`, description: `'${servedJudge.servedModelName}' (job ${servedJudge.jobId}) through ${servedJudge.baseUrls.join(', ')}`, value: servedJudge.baseUrls.join(',') });
     if (configured.length) items.push({ label: `$(law) LLM judge at ${configured.join(', ')}`, description: `model '${s.judgeModel}', the seed's prompts`, value: configured.join(',') });
     items.push({ label: '$(edit) Another judge endpoint…', value: 'enter' });
     items.push({ label: '$(key) Set the judge API key…', description: 'kept in SecretStorage', value: 'key' });
@@ -117,7 +121,9 @@ export async function runEvalCommand(context: vscode.ExtensionContext, log: vsco
   const ctrl = new AbortController();
   let evalModelName: string;
   try {
-    evalModelName = s.model || (await resolveModelName(model, { signal: ctrl.signal }));
+    const served = servedModels.policy();
+    const usesServed = served && endpoints.every((u) => served.endpoints.some((e) => e.baseUrl === u.replace(/\/+$/, '')));
+    evalModelName = (usesServed ? served.modelName : s.model) || (await resolveModelName(model, { signal: ctrl.signal }));
   } catch (e) {
     void vscode.window.showErrorMessage(`CodeDance Eval: cannot reach the model at ${endpoints.join(', ')}: ${(e as Error).message}`);
     return undefined;

@@ -21,6 +21,7 @@ import {
 } from '../../core/jobs';
 import { readClusterProfiles, type EditorClusterProfile } from './clusterProfiles';
 import { ClusterSecrets, type SecretKind } from './clusterSecrets';
+import { servedModels } from '../serve/servedModels';
 import { jobSecretEnv, setJobSecret } from './jobSecrets';
 import { ClusterNode, JobNode, JobsTreeProvider } from './JobsTreeProvider';
 
@@ -154,7 +155,9 @@ export function registerJobs(context: vscode.ExtensionContext, log: vscode.LogOu
     });
     if (!experimentName) return;
     const cfg = vscode.workspace.getConfiguration('codedance');
-    const judgeUrl = cfg.get<string>('judge.endpoint', '') || process.env.LLM_AS_A_JUDGE_BASE || undefined;
+    // a judge served on this cluster (Serve Model on Cluster) is reached from the job by its in-cluster URL
+    const servedJudge = servedModels.list('judge').filter((m) => m.clusterName === profile.name).at(-1);
+    const judgeUrl = servedJudge?.clusterUrls.join(',') || cfg.get<string>('judge.endpoint', '') || process.env.LLM_AS_A_JUDGE_BASE || undefined;
     let spec: JobSpec;
     let doc: { language: string; text: string };
     try {

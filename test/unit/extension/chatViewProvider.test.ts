@@ -101,4 +101,38 @@ describe('chat view: listeners per resolved view', () => {
       provider.dispose();
     }
   });
+
+  it('badges the view while a cell waits for approval, and replays the live run to a webview that reloads', async () => {
+    const storage = uri(path.join(os.tmpdir(), 'codedance-view-test'));
+    const context = { extensionUri: uri('/ext'), storageUri: storage, globalStorageUri: storage, secrets: { onDidChange: noEvent, get: async () => undefined }, globalState: { get: () => false } };
+    const provider = new ChatViewProvider(context as never, { info() {}, warn() {}, error() {} } as never);
+    try {
+      const v = fakeView();
+      const posted: { type: string; replace?: boolean }[] = [];
+      (v.view.webview as { postMessage: (m: never) => Promise<boolean> }).postMessage = async (m) => (posted.push(m), true);
+      provider.resolveWebviewView(v.view as never);
+      const badge = () => (v.view as { badge?: { value: number } }).badge;
+      let running = true; // the session's run (the conversation core is tested on its own)
+      Object.defineProperty(provider.chat, 'running', { get: () => running });
+      provider.post({ type: 'running', running: true });
+      provider.post({ type: 'exchangeStart', run: 'r1', index: 0, question: 'q', images: [] });
+      provider.post({ type: 'event', run: 'r1', index: 0, event: { type: 'approval_request', turn: 0, cellId: 'c0', code: 'print(1)' } as never });
+      assert.equal(badge()?.value, 1, 'one cell waits');
+      // the webview (re)loads mid-run: it gets the run so far, the exchange replacing any stale copy
+      v.messages.fire({ type: 'ready', id: 'w-1' });
+      await new Promise((r) => setTimeout(r, 50));
+      const replay = posted.filter((m) => m.type === 'exchangeStart' || m.type === 'event');
+      assert.deepEqual(replay.map((m) => m.type), ['exchangeStart', 'event']);
+      assert.equal(replay[0].replace, true);
+      provider.post({ type: 'event', run: 'r1', index: 0, event: { type: 'approval', turn: 0, cellId: 'c0', decision: 'run' } as never });
+      assert.equal(badge(), undefined, 'answered: no badge');
+      provider.post({ type: 'event', run: 'r1', index: 0, event: { type: 'approval_request', turn: 1, cellId: 'c1', code: 'print(2)' } as never });
+      assert.equal(badge()?.value, 1);
+      running = false;
+      provider.post({ type: 'running', running: false });
+      assert.equal(badge(), undefined, 'a run that ends leaves nothing pending');
+    } finally {
+      provider.dispose();
+    }
+  });
 });

@@ -1,0 +1,196 @@
+/**
+ * `verifySftFile`: replays every SFT row's code in a fresh kernel (the row's first image bound as
+ * `input_image`, cells in order in one namespace, as the trajectory ran) and compares each result
+ * with the recorded `<tool_response>` (compare.ts). Each row is classified:
+ *   reproduces  every cell's output matches what the row records
+ *   differs     the code ran, but a cell's output is not what was recorded (which turn, what)
+ *   fails       a cell raised, timed out or killed the kernel where the row records no such error
+ *   no_code     the row has no code to run
+ *   invalid     the row cannot be read (malformed messages, not UTF-8, a missing image): reason
+ * One JSON line per row goes to the results file as it finishes (the viewer filters by it); a
+ * rerun skips the rows already there (resumable like the eval); cancel stops between cells and
+ * keeps what is written. Rows run `concurrency` at a time over a kernel pool.
+ */
+import { finishedIndexes, readResults, ResultsWriter } from '../eval/resultsFile';
+import { countJsonlRows, readJsonlRows } from '../data/jsonl';
+import { parquetInfo, readParquetRows } from '../data/parquet';
+import { datasetFormat } from '../data/dataset';
+import { KernelPool } from '../kernel/pool';
+import type { ExecutionResult, KernelSession, KernelTuning } from '../kernel/types';
+import { getProtocol } from '../protocol';
+import { compareCell, type CellDiff } from './compare';
+import { ImageHasher } from './imageHash';
+import { replayPlan, type ReplayPlan } from './replayPlan';
+import { summarize, type VerifySummary } from './verifySummary';
+
+export type VerifyStatus = 'reproduces' | 'differs' | 'fails' | 'no_code' | 'invalid';
+
+export interface VerifyRecord {
+  index: number;
+  data_source: string;
+  status: VerifyStatus;
+  /** assistant turns with code, and cells run */
+  turns: number;
+  cells: number;
+  /** differs: every differing cell (its turn and what) */
+  diffs?: CellDiff[];
+  /** fails: the first failing cell's turn and error text */
+  error?: { turn: number; message: string };
+  /** invalid: why */
+  reason?: string;
+  ms: number;
+}
+
+export interface VerifyProgress {
+  done: number;
+  total: number;
+  counts: Record<VerifyStatus, number>;
+  rowsPerSec: number;
+  inFlight: number;
+}
+
+export interface VerifyOptions extends KernelTuning {
+  file: string;
+  out: string;
+  python: string;
+  concurrency?: number;
+  /** per-cell timeout, ms (default 30000, eval.py's) */
+  timeoutMs?: number;
+  /** only the first N rows */
+  limit?: number;
+  /** a new kernel process per row (default: a finished row's kernel is reset in place: new namespace and folder) */
+  freshKernels?: boolean;
+  maxHashDistance?: number;
+  signal?: AbortSignal;
+  onProgress?: (p: VerifyProgress) => void;
+  onRecord?: (r: VerifyRecord) => void;
+}
+
+export interface VerifyResult {
+  out: string;
+  /** rows run now (the others were already in the results file) */
+  ran: number;
+  resumed: number;
+  cancelled: boolean;
+  summary: VerifySummary;
+}
+
+function rowsOf(file: string, limit?: number) {
+  const gen = datasetFormat(file) === 'parquet' ? readParquetRows(file) : readJsonlRows(file);
+  return (async function* () {
+    for await (const r of gen) {
+      if (limit !== undefined && r.index >= limit) return;
+      yield r;
+    }
+  })();
+}
+
+function errorText(r: ExecutionResult): string {
+  if (r.status === 'timeout') return 'TimeoutError: the cell timed out';
+  if (r.status === 'died') return `KernelDied: ${r.error?.evalue ?? 'the kernel died'}`;
+  return r.error ? `${r.error.ename}: ${r.error.evalue}` : `cell ended '${r.status}'`;
+}
+
+/** One row in `kernel` (already fresh); never throws for the row's own faults. */
+export async function verifyRow(plan: ReplayPlan, kernel: KernelSession, o: { timeoutMs: number; hasher: ImageHasher; maxHashDistance?: number; signal?: AbortSignal }): Promise<Omit<VerifyRecord, 'ms'>> {
+  const base = { index: plan.index, data_source: plan.dataSource, turns: new Set(plan.cells.map((c) => c.turn)).size, cells: plan.cells.length };
+  if (!plan.cells.length) return { ...base, status: 'no_code' };
+  if (plan.inputImage) {
+    try {
+      await kernel.setInputImages([plan.inputImage], getProtocol('codedance').imagePreparation);
+    } catch (e) {
+      return { ...base, status: 'invalid', reason: `the input image does not load in the kernel (${(e as Error).message})` };
+    }
+  }
+  const diffs: CellDiff[] = [];
+  for (const cell of plan.cells) {
+    const result = await kernel.execute(cell.code, { timeoutMs: o.timeoutMs, signal: o.signal });
+    if (o.signal?.aborted) throw new Error('cancelled');
+    let diff: CellDiff | undefined;
+    if (cell.recorded) {
+      try {
+        diff = await compareCell(cell.turn, cell.recorded, result, cell.format, o);
+      } catch (e) {
+        return { ...base, status: 'invalid', reason: `turn ${cell.turn}: a recorded image cannot be compared (${(e as Error).message})` };
+      }
+    }
+    if (result.status !== 'ok' && (diff || !cell.recorded)) return { ...base, status: 'fails', error: { turn: cell.turn, message: errorText(result) } };
+    if (diff) diffs.push(diff);
+  }
+  return diffs.length ? { ...base, status: 'differs', diffs } : { ...base, status: 'reproduces' };
+}
+
+export async function verifySftFile(o: VerifyOptions): Promise<VerifyResult> {
+  const done = await finishedIndexes(o.out);
+  const timeoutMs = o.timeoutMs ?? 30_000;
+  const concurrency = Math.max(1, Math.floor(o.concurrency ?? 2));
+  const { file, out, python, concurrency: _c, timeoutMs: _t, limit, freshKernels, maxHashDistance, signal, onProgress, onRecord, ...tuning } = o;
+  const total = await countRows(file, limit);
+  const counts: Record<VerifyStatus, number> = { reproduces: 0, differs: 0, fails: 0, no_code: 0, invalid: 0 };
+  for await (const r of readResults<VerifyRecord>(out)) if (r.status in counts) counts[r.status]++;
+  const resumed = done.size;
+  let ran = 0;
+  let inFlight = 0;
+  const t0 = performance.now();
+  const progress = () => onProgress?.({ done: resumed + ran, total, counts: { ...counts }, rowsPerSec: ran / Math.max(1e-3, (performance.now() - t0) / 1000), inFlight });
+  progress();
+  const writer = new ResultsWriter(out);
+  const hasher = new ImageHasher(python);
+  const pool = new KernelPool({ ...tuning, python, size: concurrency, recycle: !freshKernels });
+  const rows = rowsOf(file, limit);
+  let cancelled = false;
+  const record = (r: VerifyRecord) => {
+    writer.append(r);
+    counts[r.status]++;
+    ran++;
+    onRecord?.(r);
+    progress();
+  };
+  const worker = async () => {
+    for (;;) {
+      if (signal?.aborted) return;
+      const next = await rows.next();
+      if (next.done) return;
+      const row = next.value;
+      if (done.has(row.index)) continue;
+      const started = performance.now();
+      const plan = replayPlan(row.index, row.row, file, row.error);
+      if ('invalid' in plan) {
+        record({ index: plan.index, data_source: plan.dataSource, status: 'invalid', turns: 0, cells: 0, reason: plan.invalid, ms: 0 });
+        continue;
+      }
+      if (!plan.cells.length) {
+        record({ index: plan.index, data_source: plan.dataSource, status: 'no_code', turns: 0, cells: 0, ms: 0 });
+        continue;
+      }
+      inFlight++;
+      const kernel = await pool.acquire();
+      let r: Omit<VerifyRecord, 'ms'> | undefined;
+      try {
+        r = await verifyRow(plan, kernel, { timeoutMs, hasher, maxHashDistance, signal });
+      } catch (e) {
+        // the row's own fault (the kernel layer threw): recorded, the run goes on
+        if (!signal?.aborted) r = { index: plan.index, data_source: plan.dataSource, status: 'fails', turns: 0, cells: plan.cells.length, error: { turn: -1, message: `${(e as Error).name}: ${(e as Error).message}` } };
+      } finally {
+        inFlight--;
+        await (freshKernels || signal?.aborted ? kernel.dispose() : pool.release(kernel));
+      }
+      if (!r) return; // cancelled mid-row: nothing written, a rerun runs it again
+      record({ ...r, ms: Math.round(performance.now() - started) });
+    }
+  };
+  try {
+    await Promise.all(Array.from({ length: concurrency }, worker));
+    cancelled = !!signal?.aborted;
+  } finally {
+    writer.close();
+    hasher.dispose();
+    await pool.dispose();
+  }
+  return { out, ran, resumed, cancelled, summary: await summarize(out) };
+}
+
+async function countRows(file: string, limit?: number): Promise<number> {
+  const total = datasetFormat(file) === 'parquet' ? (await parquetInfo(file)).rowCount : await countJsonlRows(file);
+  return limit !== undefined ? Math.min(limit, total) : total;
+}
