@@ -55,6 +55,14 @@ export const targets = [
   },
   {
     ...common,
+    entryPoints: ['src/webview/dataset/main.ts'],
+    outfile: 'dist/dataset.js',
+    platform: 'browser',
+    format: 'iife',
+    target: 'es2022',
+  },
+  {
+    ...common,
     entryPoints: ['src/cli/main.ts'],
     outfile: 'dist/cli.js',
     platform: 'node',

@@ -3,10 +3,12 @@
  *   codedance ask IMAGE "question" [options]   run the agent loop in the terminal
  *   codedance eval --data-path FILE ...        evaluate a model on a parquet/jsonl dataset
  *   codedance jobs submit|list|status|logs|stop|delete   training jobs on Ray or Slurm (over SSH)
+ *   codedance data export|verify               training data out of chats/evals; SFT rows replayed
  *   codedance serve start|attach|status|stop             a vLLM server on the cluster, reached through SSH
  */
 import { isCodeDanceError } from '../core/errors';
 import { runAsk } from './ask';
+import { runData } from './data';
 import { runEvalCli } from './eval';
 import { CliError, describeError, EXIT, exitCodeFor, type CliCommand } from './errors';
 import { runJobs } from './jobs';
@@ -18,6 +20,7 @@ commands:
   ask IMAGE "QUESTION"   ask a vision-language model about an image; its Python runs in a local Jupyter kernel
   eval                   evaluate a model on a parquet/jsonl dataset with the seed's scoring (resumable)
   jobs                   submit, watch and stop training jobs on Ray or Slurm (over SSH)
+  data                   export chats and eval runs as CodeDance-SFT/RL parquet; verify an SFT file's code
   serve                  serve a checkpoint (or the seed's judge) with vLLM on the cluster and reach it here
 
 run 'codedance ask --help' for the options of a command.`;
@@ -31,6 +34,8 @@ async function main(argv: string[]): Promise<number> {
       return runEvalCli(rest);
     case 'jobs':
       return runJobs(rest);
+    case 'data':
+      return runData(rest);
     case 'serve':
       return runServe(rest);
     case undefined:

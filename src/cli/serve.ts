@@ -7,7 +7,7 @@
 import { parseArgs } from 'node:util';
 import { createBackend, renderReview, type ClusterProfile, type JobSpec } from '../core/jobs';
 import { SlurmBackend } from '../core/jobs/SlurmBackend';
-import { buildServeJob, judgeDefaults, policyDefaults, ServeError, ServeSession, slurmServeSettings, type ServeParams } from '../core/serve';
+import { buildServeJob, judgeDefaults, policyDefaults, rayJumpConnection, ServeError, ServeSession, slurmServeSettings, type ServeParams } from '../core/serve';
 import { CliError, EXIT } from './errors';
 import { jobsErrorToCli, parseEnvArgs, pickProfile } from './jobs';
 
@@ -101,7 +101,9 @@ export async function runServe(argv: string[]): Promise<number> {
   } catch (e) {
     jobsErrorToCli(e);
   }
-  const backend = createBackend(profile, { token: process.env.CODEDANCE_RAY_TOKEN, passphrase: process.env.CODEDANCE_SSH_PASSPHRASE, password: process.env.CODEDANCE_SSH_PASSWORD });
+  const secrets = { token: process.env.CODEDANCE_RAY_TOKEN, passphrase: process.env.CODEDANCE_SSH_PASSPHRASE, password: process.env.CODEDANCE_SSH_PASSWORD };
+  const backend = createBackend(profile, secrets);
+  const tunnelVia = profile.kind === 'ray' ? rayJumpConnection(profile, secrets) : undefined;
   const err = (line: string) => process.stderr.write(`${line}\n`);
   try {
     if (sub === 'stop') {
@@ -127,17 +129,21 @@ export async function runServe(argv: string[]): Promise<number> {
         return EXIT.ok;
       }
       modelName = params.servedModelName;
-      session = new ServeSession({ backend, clusterName: profile.name, role: params.role, servedModelName: params.servedModelName, replicas: params.replicas, readyTimeoutMs, log: err });
+      session = new ServeSession({ backend, clusterName: profile.name, role: params.role, servedModelName: params.servedModelName, replicas: params.replicas, readyTimeoutMs, tunnelVia, log: err });
       const id = await session.submit(spec);
       err(`codedance: serve job ${id} submitted to ${profile.name}; waiting for ${params.servedModelName} (Ctrl-C stops it)`);
     } else {
       const id = positionals[0];
       const found = backend instanceof SlurmBackend ? await slurmServeSettings(backend, id) : {};
       const job = await backend.status(id);
+      if (sub === 'status' && job.status !== 'RUNNING') {
+        console.log(`job ${id} is ${job.rawStatus}${job.message ? ` (${job.message})` : ''}: no replica to reach`);
+        return job.status === 'PENDING' ? EXIT.ok : EXIT.noAnswer;
+      }
       const name = (v['served-model-name'] as string | undefined) ?? found.servedModelName ?? job.metadata?.served_model_name;
       if (!name) throw new CliError(`job ${id}: its served model name is not known: pass --served-model-name`, EXIT.usage);
       modelName = name;
-      session = new ServeSession({ backend, clusterName: profile.name, role: 'policy', servedModelName: name, replicas: found.replicas, readyTimeoutMs: sub === 'status' ? 1 : readyTimeoutMs, log: sub === 'status' ? undefined : err });
+      session = new ServeSession({ backend, clusterName: profile.name, role: 'policy', servedModelName: name, replicas: found.replicas, tunnelVia, pollMs: sub === 'status' ? 200 : undefined, readyTimeoutMs: sub === 'status' ? 1 : readyTimeoutMs, log: sub === 'status' ? undefined : err });
       session.attach(id);
     }
     const signal = waitForSignal();
@@ -182,8 +188,9 @@ export async function runServe(argv: string[]): Promise<number> {
       signal.dispose();
     }
   } catch (e) {
-    jobsErrorToCli(e);
+    return jobsErrorToCli(e);
   } finally {
+    tunnelVia?.close();
     await backend.dispose();
   }
 }

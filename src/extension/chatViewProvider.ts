@@ -1,7 +1,8 @@
 import * as vscode from 'vscode';
-import type { FromWebview, PanelKernelState, PanelState, PythonStatus, ToWebview } from '../webview/protocol';
+import type { FromWebview, PanelState, PythonStatus, ToWebview } from '../webview/protocol';
 import { API_KEY_SECRET, ChatController } from './chat/ChatController';
 import { KernelService, pickInterpreter } from './chat/kernelService';
+import { RunWatch } from './chat/runWatch';
 import { connectModel, openLink, setApproval, setEndpoint } from './chat/setupActions';
 import type { ChatStatus } from './chat/statusBar';
 import { validateFromWebview } from './chat/validate';
@@ -39,13 +40,8 @@ export class ChatViewProvider implements vscode.WebviewViewProvider, vscode.Disp
   private python: PythonStatus = { state: 'checking' };
   /** messages for a webview that is not ready yet (a command ran before the panel opened) */
   private readonly queue: ToWebview[] = [];
-  /** the live run's messages since its exchangeStart: replayed to a webview that (re)loads mid-run */
-  private liveRun: ToWebview[] = [];
-  /** approval and restore requests waiting for the user (badge, status bar) */
-  private readonly pending = new Set<string>();
-  private kernelState: PanelKernelState = 'none';
-  private running = false;
-  private lastModel = '';
+  /** approvals waiting, kernel state, the live run: from the messages to the panel */
+  private readonly watch = new RunWatch();
   private readonly contextKeys = new Map<string, unknown>();
   private readonly statusEmitter = new vscode.EventEmitter<ChatStatus>();
   readonly onDidChangeStatus = this.statusEmitter.event;
@@ -168,7 +164,7 @@ export class ChatViewProvider implements vscode.WebviewViewProvider, vscode.Disp
   private async resync(host: Host): Promise<void> {
     this.sendInit();
     await this.chat.sync();
-    if (this.running) for (const m of this.liveRun) void host.webview.postMessage(m);
+    if (this.chat.running) for (const m of this.watch.liveRun) void host.webview.postMessage(m);
     for (const m of this.queue.splice(0)) void host.webview.postMessage(m);
   }
 
@@ -366,42 +362,26 @@ export class ChatViewProvider implements vscode.WebviewViewProvider, vscode.Disp
     void h.webview.postMessage(msg);
   }
 
-  /** What the workbench shows around the chat, from the messages to the panel: badge, status, live run. */
+  /** What the workbench shows around the chat, from the messages to the panel: badge, status, context keys. */
   private observe(msg: ToWebview): void {
-    const before = this.pending.size;
-    if (msg.type === 'kernel') this.kernelState = msg.state;
-    else if (msg.type === 'running') {
-      this.running = msg.running;
-      if (!msg.running) this.pending.clear();
-    } else if (msg.type === 'exchangeStart') this.liveRun = [{ ...msg, replace: true }];
-    else if (msg.type === 'event') {
-      if (this.liveRun[0]?.type === 'exchangeStart' && this.liveRun[0].run === msg.run) this.liveRun.push(msg);
-      const e = msg.event;
-      if (e.type === 'approval_request') this.pending.add(`${msg.run}:${e.cellId}`);
-      else if (e.type === 'approval') this.pending.delete(`${msg.run}:${e.cellId}`);
-      else if (e.type === 'restore_request') this.pending.add(`${msg.run}:restore`);
-      else if (e.type === 'restore') this.pending.delete(`${msg.run}:restore`);
-      else if (e.type === 'start') this.lastModel = e.model;
-      else if (e.type === 'done') {
-        for (const k of [...this.pending]) if (k.startsWith(`${msg.run}:`)) this.pending.delete(k);
-        if (e.summary.status === 'answered') this.setContext('codedance.hasAnswer', true);
-      }
-    } else return;
-    if (this.pending.size !== before) this.updateBadge();
-    this.refreshStatus();
+    const r = this.watch.observe(msg);
+    if (r.answered) this.setContext('codedance.hasAnswer', true);
+    if (r.pendingChanged) this.updateBadge();
+    if (r.changed) this.refreshStatus();
   }
 
   private updateBadge(): void {
-    const n = this.pending.size;
+    const n = this.watch.pending.size;
     const tooltip = `${n} code cell(s) waiting for your approval`;
-    if (this.view) this.view.badge = n ? { value: n, tooltip } : undefined;
+    // a 0 badge, not undefined: VS Code 1.100 keeps the activity bar's number when a webview view's badge is set to undefined
+    if (this.view) this.view.badge = n ? { value: n, tooltip } : { value: 0, tooltip: '' };
     if (this.panel) this.panel.title = n ? `CodeDance Chat (${n} to approve)` : 'CodeDance Chat';
     this.setContext('codedance.approvalPending', n > 0);
   }
 
   refreshStatus(): void {
     const s = readSettings();
-    this.statusEmitter.fire({ endpoint: s.endpoints.join(', '), model: s.model || this.lastModel, kernel: this.kernelState, approval: s.approval, pendingApprovals: this.pending.size, running: this.running });
+    this.statusEmitter.fire({ endpoint: s.endpoints.join(', '), model: s.model || this.watch.model, kernel: this.watch.kernel, approval: s.approval, pendingApprovals: this.watch.pending.size, running: this.watch.running });
   }
 
   private setContext(key: string, value: unknown): void {

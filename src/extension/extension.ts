@@ -6,6 +6,7 @@ import * as vscode from 'vscode';
 import { ChatStatusBar } from './chat/statusBar';
 import { ChatViewProvider } from './chatViewProvider';
 import { registerCommands } from './commands';
+import { registerData } from './data/registerData';
 import { registerJobs } from './jobs/registerJobs';
 import { registerServe } from './serve/registerServe';
 
@@ -23,6 +24,7 @@ export function activate(context: vscode.ExtensionContext): { activationMs: numb
   context.subscriptions.push(status, chat.onDidChangeStatus((s) => status.update(s)));
   chat.refreshStatus();
   registerCommands(context, log, chat);
+  registerData(context, log, chat);
   registerServe(context, log, registerJobs(context, log));
 
   const activationMs = performance.now() - t0;

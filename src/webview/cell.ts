@@ -33,6 +33,21 @@ export function dataUrl(im: { mime: string; data: string }): string {
   return `data:${im.mime};base64,${im.data}`;
 }
 
+/**
+ * Scrolls `box` into view (clear of the sticky header and compose box: its scroll margins) and
+ * focuses `target` once the button has rendered, so the keyboard acts on it.
+ */
+export function focusInView(box: HTMLElement, target: HTMLElement): void {
+  box.scrollIntoView({ block: 'nearest' });
+  target.focus({ preventScroll: true });
+  const rendered = (target as HTMLElement & { updateComplete?: Promise<unknown> }).updateComplete;
+  void rendered?.then(() => {
+    if (!box.isConnected || box.classList.contains('answered')) return;
+    box.scrollIntoView({ block: 'nearest' });
+    target.focus({ preventScroll: true });
+  });
+}
+
 /** code longer than this many lines starts collapsed */
 export const COLLAPSE_LINES = 12;
 
@@ -136,8 +151,7 @@ export class CellView {
     this.codeEl.hidden = true;
     this.root.insertBefore(box, this.codeEl);
     this.setStatus('pending', 'waiting for approval');
-    box.scrollIntoView({ block: 'nearest' });
-    run.focus({ preventScroll: true });
+    focusInView(box, run);
   }
 
   clearApproval(): void {

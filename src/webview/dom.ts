@@ -22,6 +22,8 @@ export interface ButtonOptions {
 export function button(label: string, onClick: (ev: Event) => void, opts: ButtonOptions = {}): HTMLElement {
   const b = document.createElement('vscode-button') as HTMLElement & { secondary: boolean; disabled: boolean };
   b.textContent = label;
+  // focusable at once (the element reflects its own tabindex only after its first render)
+  b.setAttribute('tabindex', '0');
   if (opts.secondary) b.setAttribute('secondary', '');
   if (opts.title) {
     b.setAttribute('title', opts.title);

@@ -4,7 +4,7 @@
  * (`exchangeEvents`), so live and reopened conversations go through the same code.
  */
 import type { CodeCell } from '../core/trajectory/types';
-import { CellView, codeBlock, dataUrl, type CellActions } from './cell';
+import { CellView, codeBlock, dataUrl, focusInView, type CellActions } from './cell';
 import { button, el, formatMs } from './dom';
 import { renderMarkdown, splitTurn } from './markdown';
 import type { ApprovalReply, PanelEvent } from './protocol';
@@ -177,8 +177,7 @@ export class ExchangeRenderer {
     box.append(list, row);
     this.restoreEl.hidden = false;
     this.restoreEl.replaceChildren(box);
-    box.scrollIntoView({ block: 'nearest' });
-    runAll.focus({ preventScroll: true });
+    focusInView(box, runAll);
   }
 
   /** updates elapsed times of running cells */

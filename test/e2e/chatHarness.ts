@@ -49,7 +49,8 @@ export class ChatE2E {
   private readonly browsers: BrowserContext[] = [];
 
   /** Registers the suite's hooks: one code-server and browser for all its tests. */
-  hooks(): void {
+  /** `settings`: over the workspace's defaults; `viewport`: the browser window (default 1400×900) */
+  hooks(opts: { settings?: Record<string, unknown>; userSettings?: Record<string, unknown>; viewport?: { width: number; height: number } } = {}): void {
     before(async () => {
       this.cs = await import('../../scripts/codeServer.mjs');
       await this.cs.ensureCodeServer({ log: (m: string) => log(`code-server: ${m}`) });
@@ -62,15 +63,16 @@ export class ChatE2E {
         'codedance.python.interpreter': '/usr/bin/python3',
         'codedance.execution.approval': 'auto',
         'codedance.execution.timeoutSeconds': 60,
+        ...opts.settings,
       });
       this.server = await this.cs.startCodeServer({
         workspace: this.workspace,
         extensionDevelopmentPath: ROOT,
         runDir: path.join(this.runDir, 'server'),
-        settings: { 'workbench.colorTheme': 'Default Dark Modern' },
+        settings: { 'workbench.colorTheme': 'Default Dark Modern', ...opts.userSettings },
         log: (m: string) => log(`code-server: ${m}`),
       });
-      const browser = await this.newBrowser('ui');
+      const browser = await this.newBrowser('ui', opts.viewport);
       this.page = browser.pages()[0] ?? (await browser.newPage());
       await openWorkbench(this.page, this.server.workbenchUrl(), DEV_HOST_TITLE, activityBarItem(this.page, 'CodeDance'));
     });
@@ -92,8 +94,8 @@ export class ChatE2E {
     });
   }
 
-  async newBrowser(name: string): Promise<BrowserContext> {
-    const browser = await this.cs.launchBrowser({ userDataDir: path.join(this.runDir, `chromium-${name}`) });
+  async newBrowser(name: string, viewport?: { width: number; height: number }): Promise<BrowserContext> {
+    const browser = await this.cs.launchBrowser({ userDataDir: path.join(this.runDir, `chromium-${name}`), viewport });
     this.browsers.push(browser);
     browser.on('request', (r) => this.requests.push(r.url()));
     return browser;

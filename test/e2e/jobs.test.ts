@@ -8,7 +8,7 @@
  * Screenshots: test/e2e/.artifacts/jobs-*.png.
  */
 import * as assert from 'node:assert/strict';
-import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { BrowserContext, Locator, Page } from 'playwright-core';
@@ -45,19 +45,28 @@ describe('e2e: Training Jobs in a real VS Code (Ray Jobs API fixture)', function
     runDir = mkdtempSync(path.join(os.tmpdir(), 'codedance-jobs-e2e-'));
     workspace = path.join(runDir, 'workspace');
     cpSync(ensureFixtureWorkspace(), workspace, { recursive: true });
-    // the trainer checkout uploaded as working_dir: a train.sh that logs like a training run
-    mkdirSync(path.join(workspace, 'trainer', 'scripts'), { recursive: true });
+    // the trainer checkout uploaded as working_dir: a stand-in verl main_ppo (run by the seed's
+    // `python3 -m verl.trainer.main_ppo` launch) that logs like a training run
+    mkdirSync(path.join(workspace, 'trainer', 'verl', 'trainer'), { recursive: true });
     writeFileSync(
-      path.join(workspace, 'trainer', 'scripts', 'train.sh'),
-      '#!/bin/bash\necho "train.sh: experiment=$EXPERIMENT_NAME judge=$LLM_AS_A_JUDGE_BASE"\nfor a in "$@"; do echo "  $a"; done\nfor s in 1 2 3 4 5 6; do echo "step $s/6 loss=0.$((90 - s * 7))"; sleep ${STEP_SECONDS:-2}; done\necho "training done"\n',
+      path.join(workspace, 'trainer', 'verl', 'trainer', 'main_ppo.py'),
+      [
+        'import os, sys, time',
+        "args = dict(a.split('=', 1) for a in sys.argv[1:] if '=' in a and not a.startswith('--'))",
+        "print(f\"main_ppo: experiment={args.get('trainer.experiment_name')} judge={os.environ.get('LLM_AS_A_JUDGE_BASE')}\", flush=True)",
+        'for s in range(1, 7):',
+        "    print(f'step {s}/6 loss=0.{90 - s * 7}', flush=True)",
+        "    time.sleep(float(os.environ.get('STEP_SECONDS', '2')))",
+        "print('training done', flush=True)",
+        '',
+      ].join('\n'),
     );
-    chmodSync(path.join(workspace, 'trainer', 'scripts', 'train.sh'), 0o755);
     mkdirSync(path.join(workspace, '.vscode'), { recursive: true });
     const clusters: unknown[] = [{ name: 'fixture-ray', kind: 'ray', address: ray.url, workingDir: '${workspaceFolder}/trainer', defaults: { modelPath: '/models/CodeDance-7B', gpusPerNode: 2, judgeUrl: 'http://127.0.0.1:18901/v1' } }];
     if (!noSlurm) {
-      // real Slurm behind real sshd on 127.0.0.1: the job runs the workspace's trainer/scripts/train.sh
+      // real Slurm behind real sshd on 127.0.0.1: the job runs the seed launch in the workspace's trainer/
       slurm = await ensureSlurmCluster();
-      clusters.push({ name: 'local-slurm', kind: 'slurm', host: '127.0.0.1', port: slurm.sshPort, user: slurm.user, identityFile: slurm.identityFile, jobsDir: path.join(slurm.dir, 'vscode-jobs'), defaults: { repoDir: '${workspaceFolder}/trainer', gpusPerNode: 1, judgeUrl: 'http://127.0.0.1:18901/v1' } });
+      clusters.push({ name: 'local-slurm', kind: 'slurm', host: '127.0.0.1', port: slurm.sshPort, user: slurm.user, identityFile: slurm.identityFile, jobsDir: path.join(slurm.dir, 'vscode-jobs'), defaults: { repoDir: '${workspaceFolder}/trainer', nodes: 1, gpusPerNode: 1, judgeUrl: 'http://127.0.0.1:18901/v1' } });
     }
     writeFileSync(
       path.join(workspace, '.vscode', 'settings.json'),
@@ -135,9 +144,9 @@ describe('e2e: Training Jobs in a real VS Code (Ray Jobs API fixture)', function
     const review = notificationToast(page, /Review the Ray job request/).first();
     await review.waitFor({ timeout: 10_000 });
     const text = (await editor.locator('.view-lines').innerText()).replace(/\u00a0/g, ' ');
-    assert.match(text, /bash scripts\/train\.sh/);
+    assert.match(text, /python3 -m verl\.trainer\.main_ppo --config-path=/);
     assert.match(text, /"LLM_AS_A_JUDGE_BASE":\s*"http:\/\/127\.0\.0\.1:18901\/v1"/);
-    assert.match(text, /"MODEL_PATH":\s*"\/models\/CodeDance-7B"/);
+    assert.match(text, /"PT_CKPT_PATH":\s*"\/models\/CodeDance-7B"/);
     // edit it: a submission id and faster steps, typed into the editor
     await editor.locator('.view-lines').click();
     await page.keyboard.press('Control+Home');
@@ -169,7 +178,7 @@ describe('e2e: Training Jobs in a real VS Code (Ray Jobs API fixture)', function
     // Show Logs from the context menu: streamed into an output channel
     await contextMenuItem(row, 'Show Logs');
     const output = page.locator('.part.panel .monaco-editor .view-lines');
-    await output.filter({ hasText: 'train.sh: experiment=e2e-rl judge=http://127.0.0.1:18901/v1' }).waitFor({ timeout: 20_000 });
+    await output.filter({ hasText: 'main_ppo: experiment=e2e-rl judge=http://127.0.0.1:18901/v1' }).waitFor({ timeout: 20_000 });
     await output.filter({ hasText: /step\s2\/6/ }).waitFor({ timeout: 20_000 });
     assert.ok(!/training\sdone/.test(await output.innerText()), 'the log is streamed while the job runs');
     await screenshot(page, 'jobs-logs.png');
@@ -262,7 +271,7 @@ describe('e2e: Training Jobs in a real VS Code (Ray Jobs API fixture)', function
     const id = /(?:pending|running) · (\d+)/.exec(await row.innerText())![1];
     await contextMenuItem(row, 'Show Logs');
     const output = page.locator('.part.panel .monaco-editor .view-lines');
-    await output.filter({ hasText: /train\.sh:\sexperiment=e2e-slurm/ }).waitFor({ timeout: 30_000 });
+    await output.filter({ hasText: /main_ppo:\sexperiment=e2e-slurm/ }).waitFor({ timeout: 30_000 });
     await output.filter({ hasText: /step\s1\/6/ }).waitFor({ timeout: 20_000 });
     await screenshot(page, 'jobs-slurm-logs.png');
     await waitForNotification(page, new RegExp(`submitted training job ${id} to local-slurm`));
@@ -323,6 +332,8 @@ describe('e2e: Training Jobs in an untrusted workspace (Workspace Trust on)', fu
     await page.locator('.statusbar-item', { hasText: /Restricted Mode/ }).first().waitFor({ timeout: 15_000 });
     await openViewContainer(page, 'CodeDance');
     await paneHeader(page, 'Training Jobs').waitFor({ timeout: 20_000 });
+    // Training Jobs starts collapsed under the chat (issue 13): open it as a user would
+    if ((await paneHeader(page, 'Training Jobs').getAttribute('aria-expanded')) === 'false') await paneHeader(page, 'Training Jobs').click();
     const pane = page.locator('.part.sidebar .pane', { has: page.locator('.pane-header h3.title', { hasText: /^Training Jobs$/i }) });
     await pane.locator('.welcome-view-content', { hasText: 'No cluster profiles yet' }).waitFor({ timeout: 15_000 });
     assert.equal(await pane.locator('.monaco-list-row', { hasText: 'workspace-ray' }).count(), 0);

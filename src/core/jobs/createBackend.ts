@@ -10,6 +10,8 @@ export function parseClusterProfile(raw: unknown): ClusterProfile {
   if (!name) throw new JobsError('config', `a cluster profile needs a "name": ${JSON.stringify(raw)}`);
   if (o.kind === 'ray') {
     if (typeof o.address !== 'string' || !o.address.trim()) throw new JobsError('config', `cluster '${name}': a Ray profile needs "address" (the dashboard URL, e.g. http://head:8265)`);
+    const j = o.jumpHost as Record<string, unknown> | undefined;
+    if (j !== undefined && (typeof j !== 'object' || j === null || typeof j.host !== 'string' || !j.host.trim())) throw new JobsError('config', `cluster '${name}': "jumpHost" must be {"host": "…"} (an ssh host or ~/.ssh/config alias; optional user, port, identityFile)`);
     return { ...(o as object), name, kind: 'ray', address: o.address } as ClusterProfile;
   }
   if (o.kind === 'slurm') {

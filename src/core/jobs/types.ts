@@ -118,6 +118,8 @@ export interface RayClusterProfile {
   auth?: 'none' | 'token';
   /** default working_dir to upload (local folder) */
   workingDir?: string;
+  /** an SSH host that reaches the cluster's nodes: served models are reached through tunnels on it (default: directly) */
+  jumpHost?: { host: string; user?: string; port?: number; identityFile?: string; knownHosts?: string; strictHostKeyChecking?: 'yes' | 'accept-new' | 'no' };
 }
 
 export interface SlurmClusterProfile {

@@ -17,7 +17,8 @@
  *
  * The environment is ALWAYS built from an allow-list (never process.env minus some names).
  */
-import { existsSync, readdirSync, rmSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { existsSync, readdirSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
 import {
   automaticMemoryLimitMb,
@@ -224,16 +225,36 @@ async function sandboxedPlan(req: LaunchRequest, hostEnv: Record<string, string 
   // packages in the real ~/.local stay importable under the fresh home
   const userBase = py.userBase ? { PYTHONUSERBASE: py.userBase } : {};
   const env = kernelEnvironment(hostEnv, { passEnv: req.passEnv, explicit: { ...userBase, ...req.env }, home: SANDBOX_HOME });
+  const { args: mounts, hidden, made } = mountArgs(hostEnv, network, [...py.dirs, ...(probeEnv.PATH ?? '').split(':'), path.dirname(req.python)]);
+  // as root, the code runs as nobody when the interpreter works as nobody (setpriv keeps only
+  // what it needs to switch, then drops everything); else as root without capabilities
+  const setpriv = process.getuid?.() === 0 ? findOnPath('setpriv') : undefined;
+  const drop = setpriv ? [setpriv, `--reuid=${NOBODY}`, `--regid=${NOBODY}`, '--clear-groups', '--inh-caps=-all', '--bounding-set=-all', '--no-new-privs', '--'] : [];
+  const binds = [req.workdir, req.runtimeDir];
+  const reachable = binds.every((d) => searchableByOthers(d, hidden));
+  const asNobody = setpriv !== undefined && reachable && (await worksAsNobody(bwrap, mounts, drop, py.executable, env));
+  const a = [...mounts, ...capArgs(asNobody)];
+  if (asNobody) a.push('--perms', '01777');
+  a.push('--dir', SANDBOX_HOME);
+  for (const d of binds) bindWithParents(a, made, d, '--bind');
+  a.push('--chdir', req.workdir, '--');
+  if (asNobody) a.push(...drop);
+  // RLIMIT_NPROC: per sandbox in a user namespace; as nobody, shared by all sandboxes (root is exempt)
+  const nproc = asNobody || processLimitIsPerSandbox(bwrap) ? (req.maxProcesses ?? DEFAULT_MAX_PROCESSES) : undefined;
+  const limits = prlimit ? limitArgs(memoryLimitMb, req.cpuTimeLimitS, nproc) : [];
+  if (limits.length) a.push(prlimit!, ...limits, '--');
+  a.push(py.executable, ...req.args);
+  const runAs = asNobody ? { uid: NOBODY, gid: NOBODY } : undefined;
+  return { command: bwrap, args: a, env, sandboxed: true, transport: network ? 'tcp' : 'ipc', interruptTarget: 'sandboxed-grandchild', memoryLimitMb, runAs };
+}
+
+/** namespaces and the filesystem view: read-only root, hidden folders, the interpreter's bound back */
+function mountArgs(hostEnv: Record<string, string | undefined>, network: boolean, pythonDirs: string[]): { args: string[]; hidden: string[]; made: Set<string> } {
   const realHome = hostEnv.HOME && path.isAbsolute(hostEnv.HOME) ? hostEnv.HOME : undefined;
   const hidden = HIDDEN.filter((d) => isRealDir(d));
   if (realHome && !hidden.some((h) => under(realHome, h)) && realHome !== '/') hidden.push(realHome);
   const a: string[] = [...NAMESPACES];
   if (!network) a.push('--unshare-net');
-  // bwrap run by root keeps root's capabilities inside unless told otherwise; as root the code
-  // runs as nobody (setpriv keeps only what it needs to switch, then drops everything)
-  const setpriv = process.getuid?.() === 0 ? findOnPath('setpriv') : undefined;
-  if (process.getuid?.() === 0) a.push('--cap-drop', 'ALL');
-  if (setpriv) a.push('--cap-add', 'CAP_SETUID', '--cap-add', 'CAP_SETGID', '--cap-add', 'CAP_SETPCAP', '--cap-add', 'CAP_DAC_READ_SEARCH');
   a.push('--ro-bind', '/', '/', '--dev', '/dev', '--proc', '/proc');
   for (const d of gpuDevices()) a.push('--dev-bind-try', d, d);
   for (const h of hidden) a.push('--tmpfs', h);
@@ -242,20 +263,55 @@ async function sandboxedPlan(req: LaunchRequest, hostEnv: Record<string, string 
     const resolv = safeRealpath('/etc/resolv.conf');
     if (resolv !== '/etc/resolv.conf' && hidden.some((h) => under(resolv, h))) a.push('--ro-bind-try', path.dirname(resolv), path.dirname(resolv));
   }
-  const pathDirs = (probeEnv.PATH ?? '').split(':').filter((d) => d && path.isAbsolute(d));
-  for (const d of bindBack([...py.dirs, ...pathDirs, path.dirname(req.python)], hidden)) a.push('--ro-bind', d, d);
-  if (setpriv) a.push('--perms', '01777');
-  a.push('--dir', SANDBOX_HOME);
-  for (const d of [req.workdir, req.runtimeDir]) a.push('--bind', d, d);
-  a.push('--chdir', req.workdir, '--');
-  if (setpriv) a.push(setpriv, `--reuid=${NOBODY}`, `--regid=${NOBODY}`, '--clear-groups', '--inh-caps=-all', '--bounding-set=-all', '--no-new-privs', '--');
-  // RLIMIT_NPROC: per sandbox in a user namespace; as nobody, shared by all sandboxes (root is exempt)
-  const nproc = setpriv || processLimitIsPerSandbox(bwrap) ? (req.maxProcesses ?? DEFAULT_MAX_PROCESSES) : undefined;
-  const limits = prlimit ? limitArgs(memoryLimitMb, req.cpuTimeLimitS, nproc) : [];
-  if (limits.length) a.push(prlimit!, ...limits, '--');
-  a.push(py.executable, ...req.args);
-  const runAs = setpriv ? { uid: NOBODY, gid: NOBODY } : undefined;
-  return { command: bwrap, args: a, env, sandboxed: true, transport: network ? 'tcp' : 'ipc', interruptTarget: 'sandboxed-grandchild', memoryLimitMb, runAs };
+  const made = new Set(hidden);
+  for (const d of bindBack(pythonDirs.filter((x) => x && path.isAbsolute(x)), hidden)) bindWithParents(a, made, d, '--ro-bind');
+  return { args: a, hidden, made };
+}
+
+/** binds `d`; the folders above it on a hidden tmpfs are made searchable by anyone (bwrap would make them 0700) */
+function bindWithParents(a: string[], made: Set<string>, d: string, how: '--bind' | '--ro-bind'): void {
+  const parents: string[] = [];
+  if ([...made].some((h) => under(d, h))) for (let p = path.dirname(d); !made.has(p) && p !== path.dirname(p); p = path.dirname(p)) parents.unshift(p);
+  for (const p of parents) {
+    a.push('--perms', '0755', '--dir', p);
+    made.add(p);
+  }
+  a.push(how, d, d);
+}
+
+/** every folder above `d` that keeps its host permissions (not on a hidden tmpfs) lets others search it */
+function searchableByOthers(d: string, hidden: string[]): boolean {
+  for (let p = path.dirname(d); p !== path.dirname(p); p = path.dirname(p)) {
+    if (hidden.some((h) => under(p, h))) continue;
+    try {
+      if (!(statSync(p).mode & 0o001)) return false;
+    } catch {
+      return false;
+    }
+  }
+  return true;
+}
+
+/** bwrap run by root keeps root's capabilities inside unless told otherwise */
+function capArgs(asNobody: boolean): string[] {
+  if (process.getuid?.() !== 0) return [];
+  const keep = asNobody ? ['CAP_SETUID', 'CAP_SETGID', 'CAP_SETPCAP', 'CAP_DAC_READ_SEARCH'] : [];
+  return ['--cap-drop', 'ALL', ...keep.flatMap((c) => ['--cap-add', c])];
+}
+
+const nobodyChecks = new Map<string, Promise<boolean>>();
+
+/** whether the interpreter starts ipykernel as nobody in this sandbox (its files may be private to root); asked once per setup */
+function worksAsNobody(bwrap: string, mounts: string[], drop: string[], python: string, env: Record<string, string>): Promise<boolean> {
+  const key = JSON.stringify([mounts, python, env.PYTHONPATH, env.PYTHONUSERBASE]);
+  let hit = nobodyChecks.get(key);
+  if (!hit) {
+    // through env, as the launch goes through prlimit: a program run as nobody executes the interpreter
+    const args = [...mounts, ...capArgs(true), '--perms', '01777', '--dir', SANDBOX_HOME, '--chdir', '/', '--', ...drop, findOnPath('env') ?? '/usr/bin/env', python, '-c', 'import ipykernel'];
+    hit = new Promise((resolve) => execFile(bwrap, args, { env, timeout: 60000 }, (e) => resolve(!e)));
+    nobodyChecks.set(key, hit);
+  }
+  return hit;
 }
 
 /** Deletes what a folder holds, keeps the folder (a sandbox's bound work folder); returns it. */

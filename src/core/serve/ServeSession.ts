@@ -14,6 +14,7 @@ import { SlurmBackend } from '../jobs/SlurmBackend';
 import type { JobBackend, JobInfo, JobSpec } from '../jobs/types';
 import { isTerminal } from '../jobs/types';
 import { discoverSlurmReplicas, rayReplicas, slurmServeDir, type ReplicaAddress } from './discovery';
+import type { SshConnection } from '../jobs/SshConnection';
 import { SshTunnel } from './SshTunnel';
 import type { ServeRole } from './serveTemplates';
 
@@ -65,6 +66,8 @@ export interface ServeSessionOptions {
   readyTimeoutMs?: number;
   /** how long a GET /v1/models may take, ms; default 5000 */
   probeTimeoutMs?: number;
+  /** Ray: an SSH connection (the profile's jump host) to tunnel through instead of reaching the driver node directly */
+  tunnelVia?: SshConnection;
   onState?: (s: ServeState) => void;
   log?: (line: string) => void;
   fetch?: typeof fetch;
@@ -137,8 +140,9 @@ export class ServeSession {
   private async reach(a: ReplicaAddress): Promise<ServedReplica> {
     const clusterUrl = `http://${a.host.includes(':') ? `[${a.host}]` : a.host}:${a.port}/v1`;
     const b = this.o.backend;
-    if (b instanceof SlurmBackend) {
-      const t = new SshTunnel(b.ssh, a.host, a.port);
+    const via = b instanceof SlurmBackend ? b.ssh : this.o.tunnelVia;
+    if (via) {
+      const t = new SshTunnel(via, a.host, a.port);
       await t.open();
       this.tunnels.set(a.index, t);
       return { index: a.index, host: a.host, port: a.port, baseUrl: `${t.localUrl}/v1`, clusterUrl, ready: false };

@@ -7,7 +7,8 @@
 import { JobsError } from '../jobs/errors';
 import { shQuote } from '../jobs/slurmText';
 import type { SlurmBackend } from '../jobs/SlurmBackend';
-import type { JobInfo } from '../jobs/types';
+import { SshConnection } from '../jobs/SshConnection';
+import type { JobInfo, JobSecrets, RayClusterProfile } from '../jobs/types';
 
 export interface ReplicaAddress {
   index: number;
@@ -60,4 +61,11 @@ export async function slurmServeSettings(backend: SlurmBackend, jobId: string): 
   const replicas = Number(get('SERVE_REPLICAS'));
   const port = Number(get('SERVE_PORT'));
   return { servedModelName: get('SERVED_MODEL_NAME'), replicas: Number.isInteger(replicas) && replicas > 0 ? replicas : undefined, port: Number.isInteger(port) && port > 0 ? port : undefined };
+}
+
+/** Ray: the SSH connection to the profile's jump host, when it names one (served models are tunnelled through it). */
+export function rayJumpConnection(profile: RayClusterProfile, secrets: JobSecrets = {}): SshConnection | undefined {
+  const j = profile.jumpHost;
+  if (!j?.host) return undefined;
+  return new SshConnection({ name: `${profile.name} (jump host)`, kind: 'slurm', host: j.host, user: j.user, port: j.port, identityFile: j.identityFile, knownHosts: j.knownHosts, strictHostKeyChecking: j.strictHostKeyChecking }, secrets);
 }

@@ -7,7 +7,7 @@
  */
 import * as vscode from 'vscode';
 import { BackendCache, parseReview, renderReview, type JobInfo, type JobSpec } from '../../core/jobs';
-import { buildServeJob, judgeDefaults, policyDefaults, ServeError, ServeSession, type ServeParams, type ServeRole, type ServeState } from '../../core/serve';
+import { buildServeJob, judgeDefaults, policyDefaults, rayJumpConnection, ServeError, ServeSession, type ServeParams, type ServeRole, type ServeState } from '../../core/serve';
 import { readClusterProfiles, type EditorClusterProfile } from '../jobs/clusterProfiles';
 import { ClusterSecrets } from '../jobs/clusterSecrets';
 import { JobNode, type JobsTreeProvider } from '../jobs/JobsTreeProvider';
@@ -125,12 +125,22 @@ export function registerServe(context: vscode.ExtensionContext, log: vscode.LogO
     return edited;
   }
 
+  /** A finished training job's checkpoint folder, as the serve job (run elsewhere) must name it: absolute when the checkout is known. */
+  async function checkpointOf(n: JobNode): Promise<string | undefined> {
+    const rel = n.job.metadata?.checkpoint_dir ?? `checkpoints/CodeDance/${n.job.name ?? ''}`;
+    const repo = typeof n.profile.defaults?.repoDir === 'string' && n.profile.kind === 'slurm' ? n.profile.defaults.repoDir : '';
+    const guess = rel.startsWith('/') || !repo ? rel : `${repo.replace(/\/+$/, '')}/${rel}`;
+    // verl saves FSDP shards under global_step_N/actor: the user picks the merged Hugging Face folder
+    return vscode.window.showInputBox({ title: `Serve the checkpoint of ${n.job.name ?? n.job.id}`, prompt: 'The merged Hugging Face model folder on the cluster (verl: python -m verl.model_merger … --target_dir)', value: guess, ignoreFocusOut: true });
+  }
+
   async function serveModel(arg?: ServeModelArgs | JobNode): Promise<ServeState | undefined> {
     if (!vscode.workspace.isTrusted) {
       void vscode.window.showWarningMessage('CodeDance does not start cluster jobs in an untrusted workspace. Trust the workspace first.');
       return undefined;
     }
-    const a: ServeModelArgs = arg instanceof JobNode ? { cluster: arg.profile.name, role: 'policy', modelPath: arg.job.metadata?.checkpoint_dir ?? `checkpoints/CodeDance/${arg.job.name ?? ''}` } : (arg ?? {});
+    const a: ServeModelArgs = arg instanceof JobNode ? { cluster: arg.profile.name, role: 'policy', modelPath: await checkpointOf(arg) } : (arg ?? {});
+    if (arg instanceof JobNode && !a.modelPath) return undefined;
     const profile = await pickProfile(a.cluster);
     if (!profile) return undefined;
     const params = await askParams(profile, a);
@@ -145,8 +155,11 @@ export function registerServe(context: vscode.ExtensionContext, log: vscode.LogO
       return undefined;
     }
     if (!spec) return undefined;
-    const backend = backends.get(profile, await secrets.get(profile));
-    const session = new ServeSession({ backend, clusterName: profile.name, role: params.role, servedModelName: params.servedModelName, replicas: params.replicas, readyTimeoutMs: (a.readyTimeoutSeconds ?? 1200) * 1000, log: (l) => log.info(l), onState: () => tree?.redraw() });
+    const clusterSecrets = await secrets.get(profile);
+    const backend = backends.get(profile, clusterSecrets);
+    const tunnelVia = profile.kind === 'ray' ? rayJumpConnection(profile, clusterSecrets) : undefined;
+    if (tunnelVia) context.subscriptions.push({ dispose: () => tunnelVia.close() });
+    const session = new ServeSession({ backend, clusterName: profile.name, tunnelVia, role: params.role, servedModelName: params.servedModelName, replicas: params.replicas, readyTimeoutMs: (a.readyTimeoutSeconds ?? 1200) * 1000, log: (l) => log.info(l), onState: () => tree?.redraw() });
     const ac = new AbortController();
     let entry: Served | undefined;
     try {
@@ -156,6 +169,7 @@ export function registerServe(context: vscode.ExtensionContext, log: vscode.LogO
         entry = { profile, session, params, key: `${profile.name}/${id}` };
         sessions.set(entry.key, entry);
         void tree?.poll();
+        void vscode.commands.executeCommand('codedance.jobs.focus');
         progress.report({ message: session.state.message });
         const off = setInterval(() => progress.report({ message: session.state.message }), 1000);
         try {

@@ -80,4 +80,21 @@ describe('codedance data verify: replaying SFT rows in fresh kernels', function 
     assert.equal(again.resumed, 5);
     assert.deepEqual(again.summary, r.summary);
   });
+
+  it('cancel stops between cells and keeps the finished rows; a rerun runs only the rest', async () => {
+    const input = solidPng(56, 56, [1, 2, 3]);
+    const rows = [0, 1, 2, 3].map((i) => sftRow(fixtureTrajectory({ id: `s${i}`, question: 'q', input, turns: [{ code: `import time\ntime.sleep(1.5)\nprint(${i})`, stdout: String(i) }], answer: 'a' })) as unknown as Record<string, unknown>);
+    const file = path.join(tmp, 'slow.parquet');
+    await writeParquetRows({ file, schema: sftSchema(), columns: SFT_COLUMNS, rows });
+    const out = path.join(tmp, 'slow.verify.jsonl');
+    const ctrl = new AbortController();
+    const first = await verifySftFile({ file, out, python: PYTHON, concurrency: 1, sandbox: 'off', signal: ctrl.signal, onRecord: () => ctrl.abort() });
+    assert.equal(first.cancelled, true);
+    assert.equal(first.ran, 1);
+    const rest = await verifySftFile({ file, out, python: PYTHON, concurrency: 2, sandbox: 'off' });
+    assert.equal(rest.cancelled, false);
+    assert.equal(rest.resumed, 1);
+    assert.equal(rest.ran, 3);
+    assert.equal(rest.summary.total.reproduces, 4);
+  });
 });

@@ -1,16 +1,15 @@
 import { strict as assert } from 'node:assert';
 import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
-import type { JupyterKernelSession } from '../../../src/core/kernel/session';
-import { disposeAll, newSession } from './helpers';
+import { BACKENDS, backendTitle, disposeAll, newSession, type TestKernel } from './helpers';
 
 const NOTE = '\nNOTE: Code execution was halted by a call to exit() or quit(). Do not use exit() or quit() in your code.';
 
-describe('kernel (real ipykernel): execution basics', function () {
+for (const backend of BACKENDS) describe(`kernel (${backendTitle(backend)}): execution basics`, function () {
   this.timeout(60000);
-  let k: JupyterKernelSession;
+  let k: TestKernel;
   before(async () => {
-    k = await newSession();
+    k = await newSession({}, backend);
   });
   after(disposeAll);
 
@@ -171,12 +170,12 @@ describe('kernel (real ipykernel): execution basics', function () {
   });
 });
 
-describe('kernel (real ipykernel): sessions are isolated', function () {
+for (const backend of BACKENDS) describe(`kernel (${backendTitle(backend)}): sessions are isolated`, function () {
   this.timeout(60000);
   after(disposeAll);
 
   it('variables and files of one session are invisible to another', async () => {
-    const [a, b] = await Promise.all([newSession(), newSession()]);
+    const [a, b] = await Promise.all([newSession({}, backend), newSession({}, backend)]);
     assert.notEqual(a.workdir, b.workdir);
     assert.notEqual(a.pid, b.pid);
     await a.execute('secret = 42\nopen("note.txt", "w").write("from a")');
@@ -186,7 +185,7 @@ describe('kernel (real ipykernel): sessions are isolated', function () {
   });
 
   it('dispose() stops the kernel process and deletes the working folder', async () => {
-    const s = await newSession();
+    const s = await newSession({}, backend);
     const pid = s.pid!;
     const dir = s.workdir;
     await s.execute('open("f.txt", "w").write("x")');

@@ -2,19 +2,52 @@
  * Shared helpers for the real-kernel integration tests: the interpreter (Debian's
  * /usr/bin/python3 has ipykernel, Pillow, numpy, matplotlib; override with
  * CODEDANCE_TEST_PYTHON), session bookkeeping so that every test leaves no kernel behind.
+ * The suites run against each backend of BACKENDS: the local kernel, and a kernel on a real
+ * Jupyter Server (test/fixtures/jupyterServer.ts, started once, stopped after the run).
  */
 import { execFileSync } from 'node:child_process';
 import { startKernelSession } from '../../../src/core/kernel';
+import { type RemoteKernelSession, startRemoteKernelSession } from '../../../src/core/kernel/remote';
 import type { JupyterKernelSession } from '../../../src/core/kernel/session';
 import type { KernelSessionOptions, OutputImage } from '../../../src/core/kernel/types';
 import { encodePng, Raster } from '../../fixtures/images';
+import { type JupyterServerFixture, startJupyterServer } from '../../fixtures/jupyterServer';
 
 export const PYTHON = process.env.CODEDANCE_TEST_PYTHON ?? '/usr/bin/python3';
 
-const open = new Set<JupyterKernelSession>();
+export type Backend = 'local' | 'remote';
+/** where the kernel suites run: both by default; CODEDANCE_TEST_BACKENDS=local (or remote) for one */
+export const BACKENDS = (process.env.CODEDANCE_TEST_BACKENDS ?? 'local,remote').split(',').map((b) => b.trim()) as Backend[];
+export type TestKernel = JupyterKernelSession | RemoteKernelSession;
+/** the suite title's backend part */
+export const backendTitle = (b: Backend) => (b === 'local' ? 'real ipykernel' : 'real ipykernel on a Jupyter Server');
 
-export async function newSession(opts: Partial<KernelSessionOptions> = {}): Promise<JupyterKernelSession> {
-  const s = await startKernelSession({ python: PYTHON, ...opts });
+let server: Promise<JupyterServerFixture> | undefined;
+/** one real Jupyter Server for the whole run (started at the first remote session) */
+export function sharedJupyterServer(): Promise<JupyterServerFixture> {
+  return (server ??= startJupyterServer());
+}
+if (typeof after === 'function') {
+  // a root hook: after every file of the run
+  after(async () => {
+    const s = await server?.catch(() => undefined);
+    server = undefined;
+    await s?.stop();
+  });
+}
+
+const open = new Set<TestKernel>();
+
+export function newSession(opts?: Partial<KernelSessionOptions>): Promise<JupyterKernelSession>;
+export function newSession(opts: Partial<KernelSessionOptions>, backend: Backend): Promise<TestKernel>;
+export async function newSession(opts: Partial<KernelSessionOptions> = {}, backend: Backend = 'local'): Promise<TestKernel> {
+  let s: TestKernel;
+  if (backend === 'remote') {
+    const srv = await sharedJupyterServer();
+    s = await startRemoteKernelSession({ url: srv.url, token: srv.token, ...opts });
+  } else {
+    s = await startKernelSession({ python: PYTHON, ...opts });
+  }
   open.add(s);
   return s;
 }

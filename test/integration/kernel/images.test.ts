@@ -3,19 +3,18 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { KernelSessionError } from '../../../src/core/kernel/errors';
-import type { JupyterKernelSession } from '../../../src/core/kernel/session';
 import { smartResize } from '../../../src/core/kernel/smartResize';
 import { decodePng } from '../../fixtures/images';
-import { disposeAll, imageSize, newSession, PYTHON, testPng } from './helpers';
+import { BACKENDS, backendTitle, disposeAll, imageSize, newSession, PYTHON, type TestKernel, testPng } from './helpers';
 
 /** PNG colour type (2 = RGB, 6 = RGBA, 0 = grey) */
 const pngColorType = (b64: string) => Buffer.from(b64, 'base64')[25];
 
-describe('kernel (real ipykernel): captured images', function () {
+for (const backend of BACKENDS) describe(`kernel (${backendTitle(backend)}): captured images`, function () {
   this.timeout(60000);
-  let k: JupyterKernelSession;
+  let k: TestKernel;
   before(async () => {
-    k = await newSession();
+    k = await newSession({}, backend);
   });
   after(disposeAll);
 
@@ -87,7 +86,7 @@ Image.new("P", (60, 70)).show()          # palette -> RGB
   });
 
   it('last expression: 2-D/3-D ndarrays become images (floats clipped to [0,1]*255, 3 channels BGR->RGB)', async () => {
-    const png = await newSession({ expressionImageFormat: 'png' });
+    const png = await newSession({ expressionImageFormat: 'png' }, backend);
     const r = await png.execute('import numpy as np\na = np.zeros((60, 80, 3), dtype=np.uint8)\na[..., 0] = 255\na');
     assert.equal(r.images.length, 1);
     assert.equal(r.images[0].mime, 'image/png');
@@ -122,7 +121,7 @@ Image.new("P", (60, 70)).show()          # palette -> RGB
     assert.equal(ex.exited, true);
     assert.deepEqual(ex.images, []);
     assert.equal(ex.droppedImages?.length, 1);
-    const keep = await newSession({ keepImagesOnFailure: true });
+    const keep = await newSession({ keepImagesOnFailure: true }, backend);
     const kept = await keep.execute('import matplotlib.pyplot as plt\nplt.plot([1]); plt.show()\n1/0');
     assert.equal(kept.images.length, 1);
   });
@@ -144,11 +143,11 @@ Image.new("P", (60, 70)).show()          # palette -> RGB
   });
 });
 
-describe('kernel (real ipykernel): input images', function () {
+for (const backend of BACKENDS) describe(`kernel (${backendTitle(backend)}): input images`, function () {
   this.timeout(60000);
-  let k: JupyterKernelSession;
+  let k: TestKernel;
   before(async () => {
-    k = await newSession();
+    k = await newSession({}, backend);
   });
   after(disposeAll);
 

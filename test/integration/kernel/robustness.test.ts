@@ -1,12 +1,11 @@
 import { strict as assert } from 'node:assert';
-import type { JupyterKernelSession } from '../../../src/core/kernel/session';
-import { disposeAll, newSession, processAlive, testPng, waitFor } from './helpers';
+import { BACKENDS, backendTitle, disposeAll, newSession, processAlive, type TestKernel, testPng, waitFor } from './helpers';
 
-describe('kernel (real ipykernel): timeouts, crashes and limits', function () {
+for (const backend of BACKENDS) describe(`kernel (${backendTitle(backend)}): timeouts, crashes and limits`, function () {
   this.timeout(90000);
-  let k: JupyterKernelSession;
+  let k: TestKernel;
   before(async () => {
-    k = await newSession({ interruptGraceMs: 2000 });
+    k = await newSession({ interruptGraceMs: 2000 }, backend);
     await k.setInputImages([testPng(300, 200)], { resize: 'qwen-smart' });
   });
   after(disposeAll);
@@ -100,7 +99,7 @@ describe('kernel (real ipykernel): timeouts, crashes and limits', function () {
   });
 
   it('a hung kernel (SIGSTOP: heartbeat silent) is declared dead and restarted', async () => {
-    const h = await newSession({ heartbeatIntervalMs: 200, heartbeatTimeoutMs: 1500 });
+    const h = await newSession({ heartbeatIntervalMs: 200, heartbeatTimeoutMs: 1500 }, backend);
     const pid = h.pid!;
     const p = h.execute('import time\ntime.sleep(30)', { timeoutMs: 60000 });
     await new Promise((r) => setTimeout(r, 300));
@@ -113,7 +112,7 @@ describe('kernel (real ipykernel): timeouts, crashes and limits', function () {
   });
 
   it('with memoryLimitMb, a memory blow-up raises MemoryError and the kernel lives on', async () => {
-    const m = await newSession({ memoryLimitMb: 2048 });
+    const m = await newSession({ memoryLimitMb: 2048 }, backend);
     await m.execute('mine = "ok"');
     const r = await m.execute('import numpy as np\nbig = np.ones((1024, 1024, 1024), dtype=np.uint8) * 2  # 1 GiB, then 1 more\nbigger = [np.ones(10**9, dtype=np.uint8) for _ in range(4)]');
     assert.equal(r.status, 'error');

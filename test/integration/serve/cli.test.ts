@@ -5,17 +5,19 @@
  */
 import * as assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { circlesImage, circlesQuestion } from '../../fixtures/images';
+import { writeEvalJsonl } from '../../fixtures/parquetWriter';
 import { ensureSlurmCluster, slurmPrerequisites, type SlurmCluster } from '../../fixtures/slurmCluster';
 import { fakeVllmEnv } from './fakeVllm';
 
 const ROOT = path.resolve(__dirname, '../../..');
 const CLI = path.join(ROOT, 'dist/cli.js');
 
-function run(args: string[], env: Record<string, string>): { p: ChildProcess; out: { stdout: string; stderr: string }; exit: Promise<number | null> } {
-  const p = spawn(process.execPath, [CLI, 'serve', ...args], { cwd: ROOT, env: { ...process.env, CODEDANCE_CLUSTERS: undefined, ...env } });
+function run(args: string[], env: Record<string, string>, command = 'serve'): { p: ChildProcess; out: { stdout: string; stderr: string }; exit: Promise<number | null> } {
+  const p = spawn(process.execPath, [CLI, command, ...args], { cwd: ROOT, env: { ...process.env, CODEDANCE_CLUSTERS: undefined, ...env } });
   const out = { stdout: '', stderr: '' };
   p.stdout!.on('data', (d: Buffer) => (out.stdout += d.toString()));
   p.stderr!.on('data', (d: Buffer) => (out.stderr += d.toString()));
@@ -69,6 +71,17 @@ describe('serve: the codedance serve CLI (real Slurm + sshd)', function () {
     const st = run(['status', ready.jobId, ...ssh], env);
     assert.equal(await st.exit, 0, st.out.stderr);
     assert.match(st.out.stdout, new RegExp(`replica 0: http://127\\.0\\.0\\.1:\\d+/v1  →  \\S+:${port}`));
+
+    // a small eval through the tunnel (the seed's format, no judge)
+    const tmp = mkdtempSync(path.join(os.tmpdir(), 'serve-cli-eval-'));
+    writeEvalJsonl(path.join(tmp, 'mini.jsonl'), [
+      { dataSource: 'vstar', question: circlesQuestion('red'), answer: '4', image: circlesImage({ red: 4, blue: 2, seed: 3 }).png },
+      { dataSource: 'vstar', question: circlesQuestion('blue'), answer: '6', image: circlesImage({ blue: 6, seed: 9 }).png },
+    ]);
+    const ev = run(['--model-name', 'cli-7b', '--api-url', ready.baseUrls[0], '--data-path', path.join(tmp, 'mini.jsonl'), '--save-path', tmp, '--num-workers', '2', '--no-judge'], env, 'eval');
+    assert.equal(await ev.exit, 0, ev.out.stderr);
+    const recs = readFileSync(path.join(tmp, 'cli-7b', 'result_cli-7b_mini.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { acc: number });
+    assert.deepEqual(recs.map((r) => r.acc), [1, 1], 'the served model answered both through the tunnel');
 
     s.p.kill('SIGINT');
     assert.equal(await s.exit, 0, s.out.stderr);

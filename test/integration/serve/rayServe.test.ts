@@ -8,7 +8,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { RayJobsBackend } from '../../../src/core/jobs';
 import { createChatModel } from '../../../src/core/model';
-import { buildServeJob, policyDefaults, ServeSession } from '../../../src/core/serve';
+import { buildServeJob, policyDefaults, rayJumpConnection, ServeSession } from '../../../src/core/serve';
+import { ensureSlurmCluster, slurmPrerequisites } from '../../fixtures/slurmCluster';
 import { startRayJobsFixture, type RayJobsFixture } from '../../fixtures/rayJobsServer';
 import { fakeVllmEnv } from './fakeVllm';
 
@@ -43,6 +44,34 @@ describe('serve: a model on Ray (Jobs API contract fixture)', function () {
       assert.equal((await backend.status(id)).status, 'STOPPED');
     } finally {
       await s.stop().catch(() => undefined);
+      await backend.dispose();
+    }
+  });
+
+  it('through the profile\'s jump host: one SSH tunnel per replica to the driver node', async function () {
+    const why = slurmPrerequisites();
+    if (why) {
+      console.log(`      (skipped: ${why})`);
+      this.skip();
+    }
+    const c = await ensureSlurmCluster(); // its sshd is the jump host
+    const backend = new RayJobsBackend({ address: ray.url });
+    const via = rayJumpConnection({ name: 'lab-ray', kind: 'ray', address: ray.url, jumpHost: { host: '127.0.0.1', port: c.sshPort, user: c.user, identityFile: c.identityFile, strictHostKeyChecking: 'no', knownHosts: path.join(tmp, 'kh') } });
+    assert.ok(via);
+    const p = policyDefaults({ name: 'ray-jump', modelPath: '/ckpt/x', replicas: 1, tensorParallel: 0, port: 19950 + Math.floor(Math.random() * 40) });
+    const spec = buildServeJob(p, 'ray');
+    const s = new ServeSession({ backend, clusterName: 'lab-ray', role: 'policy', servedModelName: p.servedModelName, replicas: 1, pollMs: 200, readyTimeoutMs: 30_000, tunnelVia: via });
+    try {
+      await s.submit({ ...spec, env: { ...spec.env, ...(await fakeVllmEnv(tmp)) } });
+      const [r] = await s.waitReady();
+      assert.notEqual(r.baseUrl, r.clusterUrl, 'reached through a local tunnel port');
+      assert.match(r.baseUrl, /^http:\/\/127\.0\.0\.1:\d+\/v1$/);
+      assert.equal(r.clusterUrl, `http://127.0.0.1:${p.port}/v1`);
+      const models = (await (await fetch(`${r.baseUrl}/models`)).json()) as { data: { id: string }[] };
+      assert.deepEqual(models.data.map((m) => m.id), ['codedance-7b']);
+    } finally {
+      await s.stop().catch(() => undefined);
+      via!.close();
       await backend.dispose();
     }
   });

@@ -30,7 +30,7 @@ export function fixtureTrajectory(o: { id: string; question: string; input: Buff
   o.turns.forEach((t, i) => {
     const content = `<think>step ${i}</think>\n<code>\n\`\`\`python\n${t.code}\n\`\`\`\n</code>`;
     messages.push({ role: 'assistant', content });
-    const images = (t.images ?? []).map((b) => ({ mime: 'image/png' as const, data: b.toString('base64'), source: 'plt' as const }));
+    const images = (t.images ?? []).map((b) => ({ mime: 'image/png' as const, data: b.toString('base64'), source: 'figure' as const }));
     const result = { status: 'ok' as const, stdout: t.stdout ?? '', stderr: '', images, durationMs: 5 };
     messages.push(...p.observation([{ request: { code: t.code }, result }], [], { turnIndex: i, maxTurns: 7, timeoutMs: 30_000 }));
     turns.push({

@@ -125,12 +125,12 @@ describe('chat view: listeners per resolved view', () => {
       assert.deepEqual(replay.map((m) => m.type), ['exchangeStart', 'event']);
       assert.equal(replay[0].replace, true);
       provider.post({ type: 'event', run: 'r1', index: 0, event: { type: 'approval', turn: 0, cellId: 'c0', decision: 'run' } as never });
-      assert.equal(badge(), undefined, 'answered: no badge');
+      assert.equal(badge()?.value, 0, 'answered: no badge (0 hides it)');
       provider.post({ type: 'event', run: 'r1', index: 0, event: { type: 'approval_request', turn: 1, cellId: 'c1', code: 'print(2)' } as never });
       assert.equal(badge()?.value, 1);
       running = false;
       provider.post({ type: 'running', running: false });
-      assert.equal(badge(), undefined, 'a run that ends leaves nothing pending');
+      assert.equal(badge()?.value, 0, 'a run that ends leaves nothing pending');
     } finally {
       provider.dispose();
     }

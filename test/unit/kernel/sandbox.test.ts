@@ -56,7 +56,10 @@ describe('sandbox: the kernel launch', () => {
     const n = await planKernelLaunch({ python: PY, args: [], hostEnv: HOST, workdir: '/tmp/w', runtimeDir: '/tmp/r', network: true });
     assert.equal(n.transport, 'tcp');
     assert.ok(!n.args.includes('--unshare-net'));
-    // RLIMIT_NPROC only where Linux counts it per sandbox (not for root, who is exempt anyway)
-    assert.equal(n.args.join(' ').includes('--nproc=1024'), process.getuid?.() !== 0);
+    // as root the code runs as nobody (then RLIMIT_NPROC applies); otherwise as the user
+    if (process.getuid?.() === 0) {
+      assert.deepEqual(n.runAs, { uid: 65534, gid: 65534 });
+      assert.match(n.args.join(' '), /--cap-drop ALL .*setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=-all --bounding-set=-all --no-new-privs -- \S*prlimit --as=\d+ --nproc=1024 --/);
+    } else assert.equal(n.runAs, undefined);
   });
 });

@@ -1,0 +1,142 @@
+/**
+ * A Jupyter Server (URL + token) as seen by the remote kernel backend: settings for
+ * `@jupyterlab/services` in Node (the `ws` package for WebSocket, Node's fetch), the checks
+ * that turn its failures into errors naming cause and fix (wrong token -> HTTP 403, server
+ * down, unknown kernelspec), and the choice of kernelspec. No `vscode` here.
+ */
+import { KernelSpecAPI, ServerConnection } from '@jupyterlab/services';
+import WebSocket from 'ws';
+import { KernelLaunchError, KernelSessionError } from '../errors';
+
+export interface JupyterServerOptions {
+  /** base URL of the server, e.g. `http://gpu-box:8888/` (a JupyterHub user server: `https://hub/user/name/`) */
+  url: string;
+  /** the server's token (`JUPYTER_TOKEN` in the CLI, SecretStorage in the extension); '' for none */
+  token?: string;
+  /** timeout of one REST request, ms; default 30000 */
+  requestTimeoutMs?: number;
+}
+
+/** The server's base URL, normalized (one trailing slash), or a clear error for a malformed one. */
+export function normalizeServerUrl(url: string): string {
+  let u: URL;
+  try {
+    u = new URL(url.trim());
+  } catch {
+    throw new KernelLaunchError({ reason: `"${url}" is not a Jupyter server URL`, fix: 'give the base URL the server prints, e.g. http://127.0.0.1:8888/ (the token goes in JUPYTER_TOKEN, not the URL)' });
+  }
+  if (u.protocol !== 'http:' && u.protocol !== 'https:') {
+    throw new KernelLaunchError({ reason: `the Jupyter server URL "${url}" must start with http:// or https://`, fix: 'give the base URL the server prints, e.g. http://127.0.0.1:8888/' });
+  }
+  return `${u.origin}${u.pathname.replace(/\/*$/, '/')}`;
+}
+
+/** the token carried in a URL's `?token=` (as Jupyter prints it), if any */
+export function tokenFromUrl(url: string): string | undefined {
+  try {
+    return new URL(url.trim()).searchParams.get('token') ?? undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** How the server is named in messages: its URL without any token. */
+export function displayUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    u.search = '';
+    u.username = '';
+    u.password = '';
+    return u.toString();
+  } catch {
+    return url;
+  }
+}
+
+/**
+ * Jupyter Server does not turn Nagle's algorithm off on its WebSockets: a message written while
+ * the previous one is not yet acknowledged waits for the ACK, which the client delays up to
+ * 40 ms, so each cell took ~45 ms on loopback. An unsolicited pong frame after each received
+ * message carries the ACK at once: a few bytes that need no answer (RFC 6455 §5.5.3; a ping
+ * would make the server write a pong, which then waits the same way).
+ */
+export class PromptAckWebSocket extends WebSocket {
+  constructor(address: string | URL, protocols?: string | string[]) {
+    super(address, protocols);
+    this.on('message', () => {
+      if (this.readyState === WebSocket.OPEN) this.pong();
+    });
+  }
+}
+
+export function serverSettings(opts: JupyterServerOptions): ServerConnection.ISettings {
+  const baseUrl = normalizeServerUrl(opts.url);
+  const wsUrl = baseUrl.replace(/^http/, 'ws');
+  return ServerConnection.makeSettings({
+    baseUrl,
+    wsUrl,
+    token: opts.token ?? tokenFromUrl(opts.url) ?? '',
+    // the kernel WebSocket cannot carry an Authorization header in browsers; `ws` could, but the
+    // query parameter is what every Jupyter Server accepts
+    appendToken: true,
+    WebSocket: PromptAckWebSocket as unknown as typeof globalThis.WebSocket,
+  });
+}
+
+/** A REST failure of `@jupyterlab/services` as an error that names the server, the cause and the fix. */
+export function serverError(e: unknown, url: string, doing: string): KernelLaunchError {
+  const where = displayUrl(url);
+  const status = (e as { response?: { status?: number } })?.response?.status;
+  if (status === 403 || status === 401) {
+    return new KernelLaunchError({
+      reason: `the Jupyter server at ${where} refused the token (HTTP ${status} ${status === 403 ? 'Forbidden' : 'Unauthorized'}) while ${doing}`,
+      fix: 'set the token the server printed at its start (`jupyter server list` shows it): CLI: the JUPYTER_TOKEN environment variable; VS Code: "CodeDance: Select Kernel" → the server → set token',
+      error: e,
+    });
+  }
+  if (e instanceof ServerConnection.NetworkError || (e as Error)?.name === 'NetworkError' || /fetch failed|ECONNREFUSED|ENOTFOUND|EHOSTUNREACH/i.test(String((e as Error)?.message))) {
+    return new KernelLaunchError({
+      reason: `cannot reach the Jupyter server at ${where} while ${doing} (${(e as Error)?.message ?? String(e)})`,
+      fix: 'start the server (e.g. `jupyter server --port 8888`) or fix the URL; the chat session goes on once it answers again',
+      error: e,
+      retryable: true,
+    });
+  }
+  if (status === 404) {
+    return new KernelLaunchError({ reason: `the Jupyter server at ${where} has no such endpoint (HTTP 404) while ${doing}`, fix: 'check the URL: it must be the base URL of a Jupyter Server (for JupyterHub: https://hub/user/NAME/)', error: e });
+  }
+  return new KernelLaunchError({ reason: `the Jupyter server at ${where} failed while ${doing}: ${(e as Error)?.message ?? String(e)}${status ? ` (HTTP ${status})` : ''}`, fix: "check the server's log", error: e });
+}
+
+export interface KernelSpecChoice {
+  name: string;
+  displayName: string;
+  language: string;
+  /** all the server's kernelspecs (for pickers) */
+  available: Array<{ name: string; displayName: string; language: string }>;
+}
+
+/** Lists the server's kernelspecs (checks URL and token) and picks `wanted`, else the server's default. */
+export async function chooseKernelSpec(settings: ServerConnection.ISettings, url: string, wanted?: string): Promise<KernelSpecChoice> {
+  let specs: KernelSpecAPI.ISpecModels;
+  try {
+    specs = await KernelSpecAPI.getSpecs(settings);
+  } catch (e) {
+    throw serverError(e, url, 'listing its kernelspecs');
+  }
+  const available = Object.values(specs.kernelspecs)
+    .filter((s): s is NonNullable<typeof s> => !!s)
+    .map((s) => ({ name: s.name, displayName: s.display_name, language: s.language }));
+  const name = wanted?.trim() || specs.default;
+  const spec = available.find((s) => s.name === name);
+  if (!spec) {
+    throw new KernelSessionError({
+      reason: `the Jupyter server at ${displayUrl(url)} has no kernelspec "${name}" (it has: ${available.map((s) => s.name).join(', ') || 'none'})`,
+      fix: `choose one of those (CLI: --kernel-name NAME), or install the kernel on the server (\`python -m ipykernel install --user --name ${name}\`)`,
+    });
+  }
+  if (spec.language.toLowerCase() !== 'python') {
+    throw new KernelSessionError({ reason: `the kernelspec "${spec.name}" on ${displayUrl(url)} runs ${spec.language}, not Python`, fix: `choose a Python kernelspec (${available.filter((s) => s.language.toLowerCase() === 'python').map((s) => s.name).join(', ') || 'the server has none'})` });
+  }
+  return { ...spec, available };
+}

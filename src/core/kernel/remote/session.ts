@@ -1,0 +1,371 @@
+/**
+ * `RemoteKernelSession`: a `KernelSession` whose kernel runs on a Jupyter Server (URL + token),
+ * through `@jupyterlab/services` (REST to start, interrupt, restart and shut down; the kernel
+ * WebSocket for messages). Same prelude, same result classification (classify.ts) and redaction
+ * as the local kernel, so chat, eval and the CLI use it unchanged.
+ *
+ * No shared filesystem: the working folder is made by the kernel on its own machine
+ * (`tempfile.mkdtemp`), input images travel as bytes and are saved there by the prelude, output
+ * images come back as display data. A kernel that dies is restarted by the server; the session
+ * loads the prelude again and binds the input images again (the result says 'died'). A dropped
+ * WebSocket is reconnected with the same kernel; while it is away the state is 'dead', a cell
+ * waits `reconnectWaitMs` for it and otherwise fails with an error naming the server. A kernel
+ * the server lost (it was restarted) is replaced by a new one at the next cell.
+ */
+import { randomUUID } from 'node:crypto';
+import type { Kernel, KernelConnection, ServerConnection } from '@jupyterlab/services';
+import { cancelledResult, classifyCell } from '../classify';
+import { CellCollector } from '../collector';
+import { KernelSessionError } from '../errors';
+import { createRedactor, type Redactor } from '../redact';
+import { delay } from '../request';
+import { DEFAULT_MAX_IMAGE_BYTES, DEFAULT_MAX_OUTPUT_BYTES, DEFAULT_TIMEOUT_MS } from '../session';
+import type { ExecuteOptions, ExecutionResult, KernelSession, KernelState, KernelTuning, PreparedImage, PrepareImageOptions } from '../types';
+import { connectTo, kernelStillThere, lostWords, newIncarnation, remoteExecute, type RemoteIncarnation, startRemoteKernel, waitConnected, waitKernelReady } from './connection';
+import { bindRemoteInputs, loadRemotePrelude, removeRemoteFolders, setUpRemoteFolders } from './setup';
+import { chooseKernelSpec, displayUrl, type JupyterServerOptions, serverSettings } from './server';
+
+export interface RemoteKernelSessionOptions extends JupyterServerOptions, Pick<KernelTuning, 'redact' | 'maxOutputBytes' | 'maxImageBytes' | 'expressionImageFormat' | 'keepImagesOnFailure' | 'startTimeoutMs' | 'interruptGraceMs' | 'memoryLimitMb'> {
+  /** kernelspec on the server; default: the server's default kernelspec */
+  kernelName?: string;
+  /** how long a cell waits for a dropped WebSocket to come back before failing, ms; default 15000 */
+  reconnectWaitMs?: number;
+}
+
+const DEFAULT_START_TIMEOUT_MS = 60000;
+const DEFAULT_INTERRUPT_GRACE_MS = 3000;
+const DEFAULT_RECONNECT_WAIT_MS = 15000;
+
+const b64 = (s: string) => Buffer.from(s, 'utf8').toString('base64');
+
+export class RemoteKernelSession implements KernelSession {
+  readonly id = randomUUID();
+  /** the server's base URL (no token) */
+  readonly server: string;
+  private readonly settings: ServerConnection.ISettings;
+  private readonly redactor: Redactor;
+  private _state: KernelState = 'starting';
+  private readonly listeners = new Set<(s: KernelState) => void>();
+  private conn: KernelConnection | undefined;
+  private inc: RemoteIncarnation | undefined;
+  private starting: Promise<void> | undefined;
+  private lastStartError: Error | undefined;
+  private queue: Promise<unknown> = Promise.resolve();
+  private running: { interrupt: (reason: 'timeout' | 'cancelled') => void } | undefined;
+  private inputs: { images: Uint8Array[]; opts: PrepareImageOptions } | undefined;
+  private folders: { workdir: string; runtimeDir: string; pid: number } | undefined;
+  private disposed = false;
+  private incarnations = 0;
+  /** kernelspec in use (resolved at the first start) */
+  kernelName: string | undefined;
+  /** how many times the kernel was restarted (a death, a kill after an interrupt) or replaced */
+  restarts = 0;
+
+  constructor(private readonly opts: RemoteKernelSessionOptions) {
+    this.settings = serverSettings(opts);
+    this.server = displayUrl(this.settings.baseUrl);
+    this.redactor = createRedactor(opts.redact);
+    this.kernelName = opts.kernelName;
+  }
+
+  /** Creates a session and waits until its kernel is ready (prelude loaded). */
+  static async start(opts: RemoteKernelSessionOptions): Promise<RemoteKernelSession> {
+    const s = new RemoteKernelSession(opts);
+    try {
+      await s.ensureReady();
+    } catch (e) {
+      await s.dispose();
+      throw e;
+    }
+    return s;
+  }
+
+  get state(): KernelState {
+    return this._state;
+  }
+
+  /** the working folder on the server's machine ('' until the kernel is up) */
+  get workdir(): string {
+    return this.folders?.workdir ?? '';
+  }
+
+  /** what runs the code: the kernelspec on the server */
+  get python(): string {
+    return `${this.kernelName ?? 'default kernelspec'} on ${this.server}`;
+  }
+
+  /** pid of the kernel process on the server's machine (diagnostics, tests) */
+  get pid(): number | undefined {
+    return this.inc ? this.folders?.pid : undefined;
+  }
+
+  /** the server's kernel id (diagnostics, tests) */
+  get kernelId(): string | undefined {
+    return this.conn?.id;
+  }
+
+  onStateChange(listener: (s: KernelState) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  private setState(s: KernelState): void {
+    if (this._state === s || this._state === 'disposed') return;
+    this._state = s;
+    for (const l of [...this.listeners]) {
+      try {
+        l(s);
+      } catch {
+        /* a listener's bug is not ours */
+      }
+    }
+  }
+
+  private enqueue<T>(op: () => Promise<T>): Promise<T> {
+    const p = this.queue.then(op, op);
+    this.queue = p.catch(() => undefined);
+    return p;
+  }
+
+  private assertUsable(): void {
+    if (this.disposed) throw new KernelSessionError({ reason: `kernel session ${this.id} was disposed`, fix: 'start a new session' });
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // starting, watching, restarting
+  // -------------------------------------------------------------------------------------------
+
+  /** Resolves when a kernel with the prelude (and inputs) is there; starts or finds one if needed. */
+  async ensureReady(): Promise<void> {
+    this.assertUsable();
+    if (this.inc && this.conn?.connectionStatus !== 'connected') await this.awaitConnection();
+    while (!this.inc) {
+      if (!this.starting) this.beginStart();
+      await this.starting;
+      this.assertUsable();
+      if (!this.inc && this.lastStartError) throw this.lastStartError;
+    }
+  }
+
+  /** a dropped WebSocket: wait for it; when it does not come back, say so (the session stays usable) */
+  private async awaitConnection(): Promise<void> {
+    const conn = this.conn!;
+    if (await waitConnected(conn, this.opts.reconnectWaitMs ?? DEFAULT_RECONNECT_WAIT_MS)) return;
+    if (this.inc && this.conn === conn && conn.connectionStatus !== 'connected') {
+      throw new KernelSessionError({ reason: `the connection to the kernel on the Jupyter server at ${this.server} is lost (${conn.connectionStatus}); the kernel may still be running there`, fix: 'check that the server is up and reachable; the session reconnects on its own, ask again once it is back', retryable: true });
+    }
+  }
+
+  private beginStart(): void {
+    this.setState('starting');
+    this.starting = this.startIncarnation()
+      .then((inc) => {
+        this.inc = inc;
+        this.lastStartError = undefined;
+        this.setState(this.running ? 'busy' : 'idle');
+      })
+      .catch((e: Error) => {
+        this.lastStartError = e;
+        this.setState(this.disposed ? 'disposed' : 'dead');
+      })
+      .finally(() => {
+        this.starting = undefined;
+      });
+  }
+
+  private async startIncarnation(): Promise<RemoteIncarnation> {
+    const url = this.settings.baseUrl;
+    const startTimeoutMs = this.opts.startTimeoutMs ?? DEFAULT_START_TIMEOUT_MS;
+    let conn = this.conn;
+    if (conn && (conn.isDisposed || conn.status === 'dead' || conn.connectionStatus === 'disconnected')) {
+      // the WebSocket gave up: the same kernel if the server still has it, else a new one
+      const id = conn.id;
+      const model = conn.model;
+      this.dropConnection();
+      conn = (await kernelStillThere(this.settings, url, id)) ? this.adopt(connectTo(this.settings, model)) : undefined;
+      if (!conn) this.restarts++;
+    }
+    if (!conn) {
+      const spec = await chooseKernelSpec(this.settings, url, this.kernelName);
+      this.kernelName = spec.name;
+      this.assertUsable();
+      conn = this.adopt(await startRemoteKernel(this.settings, url, spec.name));
+      if (this.disposed) {
+        await conn.shutdown().catch(() => undefined);
+        this.assertUsable();
+      }
+    }
+    await waitKernelReady(conn, url, startTimeoutMs);
+    const inc = newIncarnation(conn, ++this.incarnations);
+    const ctx = { inc, server: this.server, kernelName: this.kernelName ?? conn.name, startTimeoutMs };
+    this.folders = await setUpRemoteFolders(ctx, this.folders);
+    await loadRemotePrelude(ctx, {
+      workdir: this.folders.workdir,
+      memoryLimitMb: this.opts.memoryLimitMb || null,
+      maxOutputBytes: this.opts.maxOutputBytes ?? DEFAULT_MAX_OUTPUT_BYTES,
+      expressionImageFormat: this.opts.expressionImageFormat ?? 'jpeg',
+      orphanCleanup: [],
+      maxImageBytes: this.opts.maxImageBytes ?? DEFAULT_MAX_IMAGE_BYTES,
+    });
+    if (this.inputs) await bindRemoteInputs(ctx, this.folders.runtimeDir, this.inputs.images, this.inputs.opts);
+    this.assertUsable();
+    return inc;
+  }
+
+  /** the session's connection: its status changes end incarnations, its socket drops show as 'dead' */
+  private adopt(conn: KernelConnection): KernelConnection {
+    this.conn = conn;
+    conn.statusChanged.connect((_, s: Kernel.Status) => {
+      if (this.conn !== conn) return;
+      if (s === 'autorestarting') this.lose('autorestart');
+      else if (s === 'restarting') this.lose('restart');
+      else if (s === 'dead') this.lose('dead');
+    });
+    conn.connectionStatusChanged.connect((_, s: Kernel.ConnectionStatus) => {
+      if (this.conn !== conn || this.disposed) return;
+      if (s === 'disconnected') this.lose('disconnected');
+      else if (s === 'connecting' && this.inc) this.setState('dead');
+      else if (s === 'connected' && this.inc && !this.starting) this.setState(this.running ? 'busy' : 'idle');
+    });
+    return conn;
+  }
+
+  private dropConnection(): void {
+    const conn = this.conn;
+    this.conn = undefined;
+    if (conn && !conn.isDisposed) conn.dispose();
+  }
+
+  /** this life of the kernel is over: a running cell resolves 'died'; the next cell waits for a new one */
+  private lose(why: 'autorestart' | 'dead' | 'disconnected' | 'restart'): void {
+    const inc = this.inc;
+    if (!inc || inc.isLost()) return;
+    // the server says 'restarting' also when it restarts a kernel that died
+    if (why === 'restart' && !inc.killReason) why = 'autorestart';
+    inc.markLost(lostWords(this.settings.baseUrl, why));
+    this.inc = undefined;
+    if (this.disposed) return;
+    this.restarts++;
+    this.setState('dead');
+    // a kernel the server restarted (or we did): load the prelude again at once
+    if ((why === 'autorestart' || why === 'restart') && !this.starting) this.beginStart();
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // input images
+  // -------------------------------------------------------------------------------------------
+
+  setInputImages(images: Uint8Array[], opts: PrepareImageOptions): Promise<PreparedImage[]> {
+    return this.enqueue(async () => {
+      this.assertUsable();
+      await this.ensureReady();
+      const inc = this.inc!;
+      this.setState('busy');
+      try {
+        const ctx = { inc, server: this.server, kernelName: this.kernelName ?? '', startTimeoutMs: this.opts.startTimeoutMs ?? DEFAULT_START_TIMEOUT_MS };
+        const prepared = await bindRemoteInputs(ctx, this.folders!.runtimeDir, images, opts);
+        this.inputs = { images: images.map((i) => Uint8Array.from(i)), opts };
+        return prepared;
+      } finally {
+        if (this.inc === inc) this.setState('idle');
+      }
+    });
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // execution
+  // -------------------------------------------------------------------------------------------
+
+  execute(code: string, opts: ExecuteOptions = {}): Promise<ExecutionResult> {
+    return this.enqueue(() => this.runCell(code, opts));
+  }
+
+  private async runCell(code: string, opts: ExecuteOptions): Promise<ExecutionResult> {
+    this.assertUsable();
+    const timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    const maxOutputBytes = opts.maxOutputBytes ?? this.opts.maxOutputBytes ?? DEFAULT_MAX_OUTPUT_BYTES;
+    if (opts.signal?.aborted) return cancelledResult(0, 'the cell was cancelled before it started');
+    await this.ensureReady();
+    if (opts.signal?.aborted) return cancelledResult(0, 'the cell was cancelled before it started');
+    const inc = this.inc!;
+    const graceMs = this.opts.interruptGraceMs ?? DEFAULT_INTERRUPT_GRACE_MS;
+    const col = new CellCollector(maxOutputBytes, this.redactor.wrapListener(opts.onOutput));
+    this.setState('busy');
+    const t0 = performance.now();
+    let interruptReason: 'timeout' | 'cancelled' | undefined;
+    let graceTimer: NodeJS.Timeout | undefined;
+    const interrupt = (reason: 'timeout' | 'cancelled') => {
+      if (interruptReason || inc.isLost()) return;
+      interruptReason = reason;
+      inc.conn.interrupt().catch(() => undefined); // REST POST .../interrupt
+      graceTimer = setTimeout(() => {
+        if (inc.isLost()) return;
+        inc.killReason = reason;
+        // REST POST .../restart: the status change ends this life (lose('restart'))
+        inc.conn.restart().catch(() => this.lose('dead'));
+      }, graceMs);
+    };
+    const timer = setTimeout(() => interrupt('timeout'), timeoutMs);
+    const onAbort = () => interrupt('cancelled');
+    opts.signal?.addEventListener('abort', onAbort, { once: true });
+    this.running = { interrupt };
+    let outcome;
+    try {
+      outcome = await remoteExecute(inc, `_codedance_run("${b64(JSON.stringify({ code, maxOutputBytes }))}")`, { onMessage: (m) => col.handle(m) });
+    } finally {
+      clearTimeout(timer);
+      clearTimeout(graceTimer);
+      opts.signal?.removeEventListener('abort', onAbort);
+      this.running = undefined;
+      if (this.inc === inc && this.conn?.connectionStatus === 'connected') this.setState('idle');
+    }
+    if (outcome.kind === 'timeout') throw new Error('unreachable: a cell has no request timeout');
+    const result = classifyCell(col, outcome, { timeoutMs, graceMs, interruptReason, durationMs: performance.now() - t0, keepImagesOnFailure: this.opts.keepImagesOnFailure });
+    return this.redactor.redactResult(result);
+  }
+
+  async interrupt(): Promise<void> {
+    this.running?.interrupt('cancelled');
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // dispose
+  // -------------------------------------------------------------------------------------------
+
+  /** Removes the working folder on the server, shuts the kernel down over REST and closes the socket. */
+  async dispose(): Promise<void> {
+    if (this.disposed) return;
+    this.disposed = true;
+    const inc = this.inc;
+    const conn = this.conn;
+    if (inc) {
+      inc.killReason = 'dispose';
+      if (!this.running && this.folders && this.conn?.connectionStatus === 'connected') await removeRemoteFolders(inc, this.folders).catch(() => undefined);
+      inc.markLost('it was shut down');
+    }
+    if (conn && !conn.isDisposed) {
+      const d = delay(5000);
+      await Promise.race([conn.shutdown().catch(() => undefined), d.promise]);
+      d.cancel();
+      conn.dispose();
+    }
+    this.conn = undefined;
+    this.inc = undefined;
+    if (this.starting) await this.starting.catch(() => undefined);
+    await this.queue.catch(() => undefined);
+    this._state = 'disposed';
+    for (const l of [...this.listeners]) {
+      try {
+        l('disposed');
+      } catch {
+        /* ignore */
+      }
+    }
+    this.listeners.clear();
+  }
+}
+
+/** Starts a session on a Jupyter Server and waits for its kernel (prelude loaded). */
+export function startRemoteKernelSession(opts: RemoteKernelSessionOptions): Promise<RemoteKernelSession> {
+  return RemoteKernelSession.start(opts);
+}

@@ -1,0 +1,79 @@
+/**
+ * A dataset row as a Trajectory, so the viewer renders it with the chat's renderer: the first
+ * user message is the question (its images the input images), each assistant message a turn,
+ * its code a cell whose output is the `<tool_response>` recorded after it (text as stdout, its
+ * `<image>`s as the cell's images, an `--- Execution Error` block as the error), and the last
+ * `<answer>` the answer. An RL row (prompt only) is a question without turns. An eval results
+ * line carries its own trajectory (read by the caller with recordTrajectory).
+ */
+import { extractAnswerTag } from '../protocol/extract';
+import { createTrajectory } from '../trajectory/create';
+import type { CodeCell, ModelTurn, Trajectory, TrajectoryImage } from '../trajectory/types';
+import { imageBytes, replayPlan } from './replayPlan';
+import { IMAGE_TOKEN } from './sftText';
+
+function image(bytes: Uint8Array, id: string, source: TrajectoryImage['source']): TrajectoryImage {
+  const jpeg = bytes[0] === 0xff && bytes[1] === 0xd8;
+  return { id, mime: jpeg ? 'image/jpeg' : 'image/png', data: Buffer.from(bytes).toString('base64'), source };
+}
+
+function text(c: unknown): string {
+  if (typeof c === 'string') return c;
+  if (c instanceof Uint8Array) return Buffer.from(c).toString('utf8');
+  if (Array.isArray(c)) return c.map((p) => (p && typeof p === 'object' && typeof (p as { text?: unknown }).text === 'string' ? (p as { text: string }).text : IMAGE_TOKEN)).join('');
+  return '';
+}
+
+export function rowTrajectory(row: Record<string, unknown>, index: number, file: string): Trajectory {
+  const raw = (row.messages ?? row.prompt) as unknown;
+  const msgs = Array.isArray(raw) ? raw.map((m) => ({ role: String((m as { role?: unknown })?.role ?? ''), content: text((m as { content?: unknown })?.content) })) : [];
+  const extra = row.extra_info && typeof row.extra_info === 'object' ? (row.extra_info as Record<string, unknown>) : {};
+  const firstUser = msgs.find((m) => m.role === 'user');
+  const question = typeof extra.question === 'string' ? extra.question : (firstUser?.content.replaceAll(IMAGE_TOKEN, '').trim() ?? '');
+  const images = Array.isArray(row.images) ? row.images : [];
+  const inputImages: TrajectoryImage[] = [];
+  const inputCount = firstUser ? firstUser.content.split(IMAGE_TOKEN).length - 1 : 0;
+  for (let k = 0; k < Math.max(inputCount, msgs.length ? 0 : images.length ? 1 : 0) && k < images.length; k++) {
+    try {
+      inputImages.push(image(imageBytes(images[k], file), `input-${k}`, 'input'));
+    } catch {
+      /* a missing image is shown as missing */
+    }
+  }
+  const plan = replayPlan(index, row, file);
+  const cells = 'invalid' in plan ? [] : plan.cells;
+  const turns: ModelTurn[] = [];
+  let n = -1;
+  let answer: string | undefined;
+  for (const m of msgs) {
+    if (m.role !== 'assistant') continue;
+    n++;
+    const a = extractAnswerTag(m.content);
+    if (a !== undefined) answer = a;
+    const own: CodeCell[] = cells
+      .filter((c) => c.turn === n)
+      .map((c, k) => {
+        const rec = c.recorded;
+        const body = rec?.text.replaceAll(IMAGE_TOKEN, '').trim() ?? '';
+        const err = /--- Execution Error \((\w+)\) ---\n?([\s\S]*)$/.exec(body);
+        const cell: CodeCell = { id: `t${n}-c${k}`, turn: n, code: c.code, status: err ? (err[1] === 'TimeoutError' ? 'timeout' : 'error') : 'ok', stdout: !rec ? '(the row records no response to this code)' : err ? body.slice(0, err.index).trim() : body, stderr: '', images: (rec?.images ?? []).map((b, i) => image(b, `t${n}-c${k}-i${i}`, 'figure')) };
+        if (err) {
+          const [ename, ...rest] = err[2].split(': ');
+          cell.error = { ename: ename.trim(), evalue: rest.join(': ').trim(), traceback: [] };
+        }
+        return cell;
+      });
+    turns.push({ index: n, endpoint: '', startedAt: '', latencyMs: 0, content: m.content, toolCalls: [], retries: 0, malformed: [], cells: own, answer: a });
+  }
+  return createTrajectory({
+    id: `row-${index}`,
+    question,
+    model: 'dataset',
+    protocol: 'codedance',
+    inputImages,
+    turns,
+    answer,
+    status: answer !== undefined ? 'answered' : turns.length ? 'max_turns' : 'running',
+    createdAt: new Date(0).toISOString(),
+  });
+}

@@ -1,0 +1,146 @@
+/**
+ * The dataset viewer: a read-only custom editor for `.parquet` (default) and `.jsonl` (Open
+ * With…). The file is never loaded whole: the footer (parquet) or a line index (JSONL) at open,
+ * then pages of rows, thumbnails and single rows as the webview asks (core/training-data/
+ * datasetView.ts). A row opens as a trajectory rendered by the chat's renderer; "Ask about this
+ * row" hands its question and image to the chat. A verify results file beside the dataset
+ * (`<name>.verify.jsonl`) adds a verify column and filter.
+ */
+import { existsSync } from 'node:fs';
+import * as vscode from 'vscode';
+import type { ResultRecord } from '../../core/eval/record';
+import { recordTrajectory } from '../../core/eval/recordTrajectory';
+import { readResults } from '../../core/eval/resultsFile';
+import { DatasetView } from '../../core/training-data/datasetView';
+import { imageBytes } from '../../core/training-data/replayPlan';
+import { rowTrajectory } from '../../core/training-data/rowTrajectory';
+import type { Trajectory } from '../../core/trajectory/types';
+import type { FromDataset, ToDataset, VerifyOverlay } from '../../webview/dataset/protocol';
+import { exchangeView } from '../../webview/panelEvents';
+import { webviewHtml } from '../webviewHtml';
+
+export interface DataHost {
+  /** opens the chat with `image` attached and asks `question` */
+  ask(question: string, image: { name: string; bytes: Uint8Array } | undefined): Promise<void>;
+  /** runs verify on the file (progress, cancel); resolves when it has finished or was cancelled */
+  verify(file: vscode.Uri): Promise<void>;
+}
+
+export function verifyResultsFile(file: string): string {
+  return file.replace(/\.(parquet|jsonl|ndjson)$/i, '') + '.verify.jsonl';
+}
+
+async function overlayOf(file: string): Promise<VerifyOverlay | undefined> {
+  const out = verifyResultsFile(file);
+  if (!existsSync(out)) return undefined;
+  const status: Record<number, string> = {};
+  for await (const r of readResults<{ index?: unknown; status?: unknown }>(out)) if (typeof r.index === 'number' && typeof r.status === 'string') status[r.index] = r.status;
+  return { file: out, status };
+}
+
+/** The row's fields other than the conversation and the image bytes, as readable JSON. */
+function metaText(row: Record<string, unknown>): string {
+  const { messages: _m, prompt: _p, images: _i, codedance: _c, multi_modal_data: _d, ...rest } = row;
+  const s = JSON.stringify(rest, (_k, v: unknown) => (typeof v === 'bigint' ? Number(v) : v instanceof Uint8Array ? `[${v.length} bytes]` : v), 1);
+  return s.length > 20_000 ? `${s.slice(0, 20_000)}\n…` : s;
+}
+
+function firstImage(row: Record<string, unknown>, file: string): { mime: string; bytes: Uint8Array } | undefined {
+  let bytes: Uint8Array;
+  if (Array.isArray(row.images) && row.images.length) bytes = imageBytes(row.images[0], file);
+  else {
+    // an eval results line: the seed's multi_modal_data.image, base64 strings
+    const mm = (row.multi_modal_data as { image?: unknown } | undefined)?.image;
+    if (!Array.isArray(mm) || typeof mm[0] !== 'string') return undefined;
+    bytes = Buffer.from(mm[0], 'base64');
+  }
+  return { mime: bytes[0] === 0xff && bytes[1] === 0xd8 ? 'image/jpeg' : 'image/png', bytes };
+}
+
+export class DatasetEditorProvider implements vscode.CustomReadonlyEditorProvider {
+  /** parquet: the default editor; JSONL: offered with Open With… (a .jsonl is often text to edit) */
+  static readonly viewType = 'codedance.datasetViewer';
+  static readonly jsonlViewType = 'codedance.datasetViewer.jsonl';
+  static viewTypeFor(file: string): string {
+    return /\.parquet$/i.test(file) ? DatasetEditorProvider.viewType : DatasetEditorProvider.jsonlViewType;
+  }
+
+  constructor(
+    private readonly context: vscode.ExtensionContext,
+    private readonly log: vscode.LogOutputChannel,
+    private readonly host: DataHost,
+  ) {}
+
+  openCustomDocument(uri: vscode.Uri): vscode.CustomDocument {
+    return { uri, dispose: () => undefined };
+  }
+
+  async resolveCustomEditor(doc: vscode.CustomDocument, panel: vscode.WebviewPanel): Promise<void> {
+    const file = doc.uri.fsPath;
+    const ext = this.context.extensionUri;
+    panel.webview.options = { enableScripts: true, localResourceRoots: [vscode.Uri.joinPath(ext, 'dist'), vscode.Uri.joinPath(ext, 'media')] };
+    panel.webview.html = webviewHtml(panel.webview, ext, { script: 'dataset.js', styles: ['chat.css', 'dataset.css'], title: 'CodeDance Dataset', bodyClass: 'in-editor dataset' });
+    const t0 = performance.now();
+    const opening = DatasetView.open(file);
+    opening.then(
+      (v) => this.log.info(`dataset viewer: ${file}: ${v.info.rowCount} rows, ${v.info.columns.length} columns, opened in ${(performance.now() - t0).toFixed(0)} ms`),
+      (e: Error) => this.log.warn(`dataset viewer: ${file}: ${e.message}`),
+    );
+    const post = (m: ToDataset) => void panel.webview.postMessage(m);
+    let filtering: AbortController | undefined;
+    const subs: vscode.Disposable[] = [];
+    panel.onDidDispose(() => {
+      filtering?.abort();
+      for (const d of subs.splice(0)) d.dispose();
+    });
+    const trajectory = async (index: number): Promise<{ t: Trajectory; row: Record<string, unknown> }> => {
+      const row = await (await opening).row(index);
+      const stored = (row.codedance as { trajectory?: unknown } | undefined)?.trajectory;
+      const t = stored ? await recordTrajectory(row as unknown as ResultRecord, file, { missing: 'empty' }) : undefined;
+      return { t: t ?? rowTrajectory(row, index, file), row };
+    };
+    const handle = async (m: FromDataset): Promise<void> => {
+      switch (m.type) {
+        case 'ready': {
+          const view = await opening;
+          post({ type: 'info', info: view.info, openMs: performance.now() - t0, verify: await overlayOf(file) });
+          return;
+        }
+        case 'page':
+          post({ type: 'page', page: m.page, rows: await (await opening).page(m.page) });
+          return;
+        case 'thumb': {
+          const img = firstImage(await (await opening).row(m.index), file);
+          post({ type: 'thumb', index: m.index, image: img && { mime: img.mime, data: Buffer.from(img.bytes).toString('base64') } });
+          return;
+        }
+        case 'filter': {
+          filtering?.abort();
+          const ctrl = (filtering = new AbortController());
+          const view = await opening;
+          const r = await view.filter(m.filter, (done) => post({ type: 'filterProgress', seq: m.seq, done, total: view.info.rowCount }), ctrl.signal);
+          if (!ctrl.signal.aborted) post({ type: 'filtered', seq: m.seq, ...r });
+          return;
+        }
+        case 'row': {
+          const { t, row } = await trajectory(m.index);
+          post({ type: 'row', index: m.index, exchange: exchangeView(t), meta: metaText(row), promptOnly: t.turns.length === 0 });
+          return;
+        }
+        case 'ask': {
+          const { t } = await trajectory(m.index);
+          const im = t.inputImages[0];
+          await this.host.ask(t.question, im && { name: `row-${m.index}.${im.mime === 'image/jpeg' ? 'jpg' : 'png'}`, bytes: Buffer.from(im.data, 'base64') });
+          return;
+        }
+        case 'verify': {
+          await this.host.verify(doc.uri);
+          const overlay = await overlayOf(file);
+          if (overlay) post({ type: 'verify', overlay });
+          return;
+        }
+      }
+    };
+    subs.push(panel.webview.onDidReceiveMessage((m: FromDataset) => void handle(m).catch((e: Error) => post({ type: 'error', text: e.message }))));
+  }
+}

@@ -1,0 +1,150 @@
+/**
+ * The training-data loop in the editor: the dataset viewer (custom editor), "Verify Dataset Code"
+ * (SFT rows replayed in fresh kernels, progress and cancel in a notification, resumable), and
+ * "Export as Training Data" from saved chat conversations or an eval results file, as
+ * CodeDance-SFT or CodeDance-RL parquet. RL rows from chats ask the user for each question's
+ * correct answer (never taken from the model).
+ */
+import * as path from 'node:path';
+import * as vscode from 'vscode';
+import { isCodeDanceError } from '../../core/errors';
+import { exportTrainingData, evalResultItems, trajectoryItems, type EvalSelection, type ExportItem, type TrainingFormat } from '../../core/training-data';
+import { verifySftFile } from '../../core/training-data/verify';
+import type { Trajectory } from '../../core/trajectory/types';
+import { HistoryStore } from '../chat/historyStore';
+import { kernelTuningFromSettings, resolveEditorPython } from '../chat/kernelService';
+import type { ChatViewProvider } from '../chatViewProvider';
+import { pickResultsFiles } from '../eval/reportPanel';
+import { DatasetEditorProvider, verifyResultsFile } from './datasetEditor';
+
+export function registerData(context: vscode.ExtensionContext, log: vscode.LogOutputChannel, chat: ChatViewProvider): void {
+  const verify = async (uri?: vscode.Uri) => {
+    uri ??= (await vscode.window.showOpenDialog({ canSelectMany: false, filters: { 'SFT data': ['parquet', 'jsonl'] }, openLabel: 'Verify' }))?.[0];
+    if (!uri) return;
+    if (!vscode.workspace.isTrusted) {
+      void vscode.window.showWarningMessage('CodeDance: verifying runs the rows’ code; trust this workspace first (no code runs in an untrusted workspace).');
+      return;
+    }
+    const file = uri.fsPath;
+    const python = await resolveEditorPython(log);
+    await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `Verifying ${path.basename(file)}`, cancellable: true }, async (progress, token) => {
+      const ctrl = new AbortController();
+      token.onCancellationRequested(() => ctrl.abort());
+      let last = 0;
+      const r = await verifySftFile({
+        file,
+        out: verifyResultsFile(file),
+        python: python.python,
+        concurrency: Math.max(1, Math.min(4, vscode.workspace.getConfiguration('codedance').get<number>('eval.numWorkers') ?? 2)),
+        ...kernelTuningFromSettings(log),
+        signal: ctrl.signal,
+        onProgress: (p) => {
+          const pct = p.total ? (100 * p.done) / p.total : 0;
+          progress.report({ increment: pct - last, message: `${p.done}/${p.total} · ${p.counts.reproduces} reproduce, ${p.counts.differs} differ, ${p.counts.fails} fail, ${p.counts.invalid} invalid` });
+          last = pct;
+        },
+      });
+      const t = r.summary.total;
+      log.info(`verify ${file}: ${JSON.stringify(r.summary)}`);
+      void vscode.window.showInformationMessage(
+        `CodeDance: ${r.cancelled ? 'verify stopped (run it again to resume)' : 'verify done'}: ${t.rows} rows, executable ${t.executablePct ?? '--'}%, reproduces ${t.reproducesPct ?? '--'}% (${t.differs} differ, ${t.fails} fail, ${t.invalid} invalid). Results: ${path.basename(r.out)}`,
+      );
+    });
+  };
+
+  const host = {
+    ask: async (question: string, image: { name: string; bytes: Uint8Array } | undefined) => {
+      await chat.reveal();
+      if (image) chat.chat.attachData(image.name, image.bytes);
+      await chat.chat.ask(question, `dataset-${Date.now().toString(36)}`);
+    },
+    verify: (u: vscode.Uri) => verify(u),
+  };
+  const provider = new DatasetEditorProvider(context, log, host);
+  for (const viewType of [DatasetEditorProvider.viewType, DatasetEditorProvider.jsonlViewType])
+    context.subscriptions.push(vscode.window.registerCustomEditorProvider(viewType, provider, { supportsMultipleEditorsPerDocument: true, webviewOptions: { retainContextWhenHidden: true } }));
+  const reg = (id: string, fn: (...a: unknown[]) => unknown) => context.subscriptions.push(vscode.commands.registerCommand(id, fn));
+  reg('codedance.openDataset', async (u) => {
+    const uri = u instanceof vscode.Uri ? u : (await vscode.window.showOpenDialog({ canSelectMany: false, filters: { Datasets: ['parquet', 'jsonl'] } }))?.[0];
+    if (uri) await vscode.commands.executeCommand('vscode.openWith', uri, DatasetEditorProvider.viewTypeFor(uri.fsPath));
+  });
+  reg('codedance.verifyDataset', (u) => verify(u instanceof vscode.Uri ? u : undefined));
+  reg('codedance.exportTrainingData', (u) => exportCommand(context, log, u instanceof vscode.Uri ? u : undefined).catch((e: Error) => {
+      if (!(isCodeDanceError(e) && e.kind === 'cancelled')) void vscode.window.showErrorMessage(`CodeDance: export failed: ${e.message}`);
+    }),
+  );
+}
+
+async function exportCommand(context: vscode.ExtensionContext, log: vscode.LogOutputChannel, uri: vscode.Uri | undefined): Promise<void> {
+  let items: AsyncIterable<ExportItem>;
+  let fromChat = false;
+  if (uri && /\.jsonl$/i.test(uri.fsPath)) {
+    const select = await pickSelection();
+    if (!select) return;
+    items = evalResultItems(uri.fsPath, { select });
+  } else {
+    const source = await vscode.window.showQuickPick([{ label: 'Chat conversations…', id: 'chat' }, { label: 'Eval results file…', id: 'eval' }], { title: 'Export as training data: from' });
+    if (!source) return;
+    if (source.id === 'eval') {
+      const files = await pickResultsFiles('Export samples of…', false);
+      if (!files?.length) return;
+      uri = vscode.Uri.file(files[0]);
+      const select = await pickSelection();
+      if (!select) return;
+      items = evalResultItems(files[0], { select });
+    } else {
+      fromChat = true;
+      const store = new HistoryStore((context.storageUri ?? context.globalStorageUri).fsPath);
+      const list = await store.list();
+      if (!list.length) throw new Error('there are no saved conversations yet');
+      const picked = await vscode.window.showQuickPick(
+        list.map((c) => ({ label: c.title, description: `${c.exchanges} question(s) · ${c.updatedAt}`, id: c.id })),
+        { title: 'Conversations to export', canPickMany: true },
+      );
+      if (!picked?.length) return;
+      const all: { trajectory: Trajectory; origin: string }[] = [];
+      for (const p of picked) (await store.load(p.id)).exchanges.forEach((t, i) => all.push({ trajectory: t, origin: `conversation '${p.label}' question ${i + 1}` }));
+      items = trajectoryItems(all);
+    }
+  }
+  const base = uri ? path.dirname(uri.fsPath) : (vscode.workspace.workspaceFolders?.[0]?.uri.fsPath ?? '');
+  const fmt = await vscode.window.showQuickPick(
+    [
+      { label: 'CodeDance-SFT', description: 'messages + images: the whole trajectory', id: 'sft' as TrainingFormat },
+      { label: 'CodeDance-RL', description: 'prompt, images, reward_model.ground_truth, extra_info', id: 'rl' as TrainingFormat },
+    ],
+    { title: 'Training data format' },
+  );
+  if (!fmt) return;
+  const target = await vscode.window.showSaveDialog({ defaultUri: vscode.Uri.file(path.join(base, `codedance_${fmt.id}_export.parquet`)), filters: { Parquet: ['parquet'] } });
+  if (!target) return;
+  const ctrl = new AbortController();
+  const summary = await exportTrainingData({
+    format: fmt.id,
+    out: target.fsPath,
+    items,
+    signal: ctrl.signal,
+    groundTruth: fromChat
+      ? async (item) => {
+          const v = await vscode.window.showInputBox({ title: `Correct answer for ${item.origin}`, prompt: `“${item.trajectory.question.slice(0, 200)}” — the RL row is scored against this (model answered: ${item.trajectory.answer ?? 'nothing'})`, ignoreFocusOut: true });
+          if (v === undefined) ctrl.abort();
+          return v;
+        }
+      : undefined,
+  });
+  log.info(`export: ${summary.rows} ${fmt.id} rows to ${summary.file}; skipped ${JSON.stringify(summary.skipped)}`);
+  const open = await vscode.window.showInformationMessage(`CodeDance: wrote ${summary.rows} ${fmt.label} row(s) to ${path.basename(summary.file)}${summary.skipped.length ? ` (${summary.skipped.length} skipped: ${summary.skipped[0].reason})` : ''}.`, 'Open');
+  if (open) await vscode.commands.executeCommand('vscode.openWith', target, DatasetEditorProvider.viewTypeFor(target.fsPath));
+}
+
+async function pickSelection(): Promise<EvalSelection | undefined> {
+  const s = await vscode.window.showQuickPick(
+    [
+      { label: 'Correct samples', id: 'correct' as EvalSelection },
+      { label: 'All samples', id: 'all' as EvalSelection },
+      { label: 'Wrong samples', id: 'wrong' as EvalSelection },
+    ],
+    { title: 'Which eval samples' },
+  );
+  return s?.id;
+}

@@ -1,0 +1,172 @@
+/**
+ * e2e (issue 13): the chat as a first-party VS Code feature in the DEFAULT layout: a 1280×800
+ * window, the side bar at its default width, no view collapsed or resized by the test. In the
+ * dark, light and high-contrast themes: right-click an image → Ask about image (the image opens
+ * in the editor, attached in the chat) → a question → the approval card is in view with Run
+ * focused (asserted: Run inside the viewport, not under the compose box) and the view has a
+ * badge → Ctrl+Enter runs → the answer; the chat in an editor tab beside the image and back; the
+ * walkthrough. A keyboard-only run: focus the chat, new chat, type, Esc skips, Ctrl+Enter runs.
+ * Screenshots: test/e2e/.artifacts/layout-*.png.
+ */
+import * as assert from 'node:assert/strict';
+import type { Frame, Page } from 'playwright-core';
+import { ask, ChatE2E, DEV_HOST_TITLE, exchange, log, newChat, showCodeDance, viewAction, withCode } from './chatHarness';
+import { activityBarItem, explorerContextMenu, findWebviewFrame, menuItem, openViewContainer, openWorkbench, paneHeader, runCommand, screenshot } from './workbench';
+
+const VIEWPORT = { width: 1280, height: 800 };
+const CODE = "import numpy as np\nimg = np.asarray(input_image.convert('RGB')).astype(int)\nred = np.abs(img - np.array([220, 30, 30])).sum(axis=2) < 80\nprint('red pixels:', int(red.sum()))";
+
+/** Where a button of a webview is on the page, and whether it is really visible there (inside the window, the webview's viewport, not covered). */
+async function visibility(frame: Frame, selector: string): Promise<{ inWindow: boolean; inWebview: boolean; onTop: boolean; focused: boolean; box: string }> {
+  const el = frame.locator(selector).last();
+  const box = await el.boundingBox();
+  const inWindow = !!box && box.y >= 0 && box.x >= 0 && box.y + box.height <= VIEWPORT.height && box.x + box.width <= VIEWPORT.width;
+  const inside = await el.evaluate((b) => {
+    const r = b.getBoundingClientRect();
+    const top = document.elementFromPoint(r.left + r.width / 2, r.top + r.height / 2);
+    return { inWebview: r.top >= 0 && r.bottom <= window.innerHeight && r.height > 0, onTop: !!top && (top === b || b.contains(top) || top.contains(b)), focused: document.activeElement === b || b.contains(document.activeElement) };
+  });
+  return { inWindow, ...inside, box: box ? `${Math.round(box.x)},${Math.round(box.y)} ${Math.round(box.width)}×${Math.round(box.height)}` : 'none' };
+}
+
+describe('e2e: the chat in the default layout (1280×800; dark, light, high contrast)', function () {
+  this.timeout(300_000);
+  const h = new ChatE2E();
+  // the kernel sandbox is not what this suite tests (chat.test.ts runs the default): a machine
+  // setting, so a user setting; approval is the default, "always"
+  h.hooks({ settings: { 'codedance.execution.approval': 'always' }, userSettings: { 'codedance.execution.sandbox': 'off' }, viewport: VIEWPORT });
+
+  /** the chat webview live in an editor tab */
+  const editorChat = (p: Page) => findWebviewFrame(p, 'body.in-editor .compose #question', 20_000);
+
+  async function reload(theme: string, themeClass: string): Promise<void> {
+    h.setThemeSetting(theme);
+    await openWorkbench(h.page, h.server!.workbenchUrl(), DEV_HOST_TITLE, activityBarItem(h.page, 'CodeDance'));
+    await h.page.locator(`.monaco-workbench.${themeClass}`).waitFor({ state: 'attached', timeout: 15_000 });
+    await h.page.waitForTimeout(1000);
+  }
+
+  async function firstQuestion(tag: string): Promise<void> {
+    const page = h.page;
+    await showCodeDance(page);
+    let frame = await h.chatFrame(page, 40_000);
+    if (await frame.locator('section.exchange').count()) await newChat(frame);
+    // the layout as VS Code sets it up: Chat has the container, Training Jobs is a collapsed header
+    assert.equal(await paneHeader(page, 'Training Jobs').getAttribute('aria-expanded'), 'false', 'Training Jobs starts collapsed');
+    const chatPane = await page.locator('.part.sidebar .pane', { has: page.locator('.pane-header h3.title', { hasText: /^Chat$/i }) }).boundingBox();
+    log(`${tag}: chat pane ${chatPane?.width}×${chatPane?.height}`);
+    assert.ok(chatPane && chatPane.height > 0.8 * VIEWPORT.height - 100, `the chat gets the side bar's height, got ${chatPane?.height}px`);
+
+    await openViewContainer(page, 'Explorer');
+    const menu = await explorerContextMenu(page, 'circles.png');
+    await menuItem(menu, 'Ask about image').click();
+    // the image opens in the editor (the built-in image preview) and is attached in the chat
+    await page.locator('.part.editor .tab', { hasText: 'circles.png' }).waitFor({ timeout: 20_000 });
+    await page.locator('.statusbar-item', { hasText: 'Whole Image' }).first().waitFor({ timeout: 20_000 }); // the image preview's zoom
+    await paneHeader(page, 'Chat').waitFor({ timeout: 20_000 });
+    frame = await h.chatFrame(page);
+    await frame.locator('.attachment', { hasText: 'circles.png' }).waitFor({ timeout: 20_000 });
+    await screenshot(page, `layout-attached-${tag}.png`);
+
+    await ask(frame, withCode('How many red pixels are there?', CODE));
+    const x = exchange(frame, 0);
+    await x.locator('.approval').waitFor({ timeout: 60_000 });
+    await page.waitForTimeout(400); // the scroll settles
+    const run = await visibility(frame, '.approval [data-action="approve-run"]');
+    log(`${tag}: Run at ${run.box} ${JSON.stringify(run)}`);
+    assert.ok(run.inWindow && run.inWebview, `the Run button is inside the viewport when the card appears: ${JSON.stringify(run)}`);
+    assert.ok(run.onTop, 'nothing (compose box, header) covers Run');
+    assert.ok(run.focused, 'Run has the focus');
+    assert.equal(await x.locator('.approval .tok-keyword').first().innerText(), 'import', 'the code is highlighted');
+    // the view's badge while the approval waits
+    await activityBarItem(page, 'CodeDance').locator('xpath=..').locator('.badge .badge-content', { hasText: '1' }).waitFor({ timeout: 10_000 });
+    await screenshot(page, `layout-approval-${tag}.png`);
+
+    // Ctrl+Enter = Run, from the keyboard
+    await page.keyboard.press('Control+Enter');
+    const answer = x.locator('.answer');
+    await answer.waitFor({ timeout: 90_000 });
+    assert.match(await answer.innerText(), /red pixels: \d+/);
+    assert.equal(await activityBarItem(page, 'CodeDance').locator('xpath=..').locator('.badge .badge-content', { hasText: '1' }).count(), 0, 'no badge once answered');
+    await answer.evaluate((el) => el.scrollIntoView({ block: 'center' }));
+    await screenshot(page, `layout-answer-${tag}.png`);
+
+    // "Open Chat in Editor" (the view's title icon): a tab beside the image, the same conversation
+    await viewAction(page, 'Open Chat in Editor');
+    const inEditor = await editorChat(page);
+    await exchange(inEditor, 0).locator('.answer', { hasText: /red pixels: \d+/ }).waitFor({ timeout: 20_000 });
+    assert.equal(await page.locator('.part.editor .editor-group-container').count(), 2, 'two editor groups: the image and the chat');
+    await page.locator('.part.editor .tab', { hasText: 'CodeDance Chat' }).waitFor({ timeout: 10_000 });
+    await frame.locator('.moved', { hasText: 'open in an editor tab' }).waitFor({ timeout: 10_000 });
+    await screenshot(page, `layout-editor-${tag}.png`);
+    await viewAction(page, 'Move Chat to Side Bar', 'editor');
+    await page.locator('.part.editor .tab', { hasText: 'CodeDance Chat' }).waitFor({ state: 'detached', timeout: 10_000 });
+    await exchange(frame, 0).locator('.answer').waitFor({ timeout: 20_000 });
+    assert.equal(await frame.locator('.moved').isHidden(), true, 'the view is live again');
+  }
+
+  async function walkthrough(tag: string): Promise<void> {
+    await runCommand(h.page, 'CodeDance: Get Started');
+    const w = h.page.locator('.gettingStartedContainer');
+    await w.locator('text=Get Started with CodeDance').first().waitFor({ timeout: 20_000 });
+    for (const step of ['Connect a model', 'Ask about an image', 'Run an eval', 'Submit a training job']) await w.locator('.getting-started-step', { hasText: step }).first().waitFor({ timeout: 10_000 });
+    // the step the user has done (an answer came) is checked off
+    await w.locator('.getting-started-step[aria-checked="true"]', { hasText: 'Ask about an image' }).waitFor({ timeout: 10_000 });
+    assert.equal(await w.locator('.getting-started-step[aria-checked="true"]', { hasText: 'Run an eval' }).count(), 0, 'a step not done stays open');
+    await screenshot(h.page, `layout-walkthrough-${tag}.png`);
+    await runCommand(h.page, 'View: Close Editor');
+  }
+
+  it('dark: right-click → ask → approval in view → Ctrl+Enter → answer; the chat beside the image; the walkthrough', async () => {
+    await firstQuestion('dark');
+    await walkthrough('dark');
+  });
+
+  it('keyboard only: new chat from the palette, type, Esc skips a cell, a follow-up, Ctrl+Enter runs it', async () => {
+    const page = h.page;
+    /** types a question into the focused input: Shift+Enter between lines, Enter sends */
+    const typeQuestion = async (lines: string[]) => {
+      for (const [i, line] of lines.entries()) {
+        if (i) await page.keyboard.press('Shift+Enter');
+        await page.keyboard.type(line, { delay: 2 });
+      }
+      await page.keyboard.press('Enter');
+    };
+    await runCommand(page, 'CodeDance: New Chat');
+    const frame = await h.chatFrame(page);
+    await frame.waitForFunction(() => document.querySelectorAll('section.exchange').length === 0 && document.activeElement?.id === 'question', undefined, { timeout: 10_000 });
+    await typeQuestion(['Skip this one.', '```python', "print('skipped', 1)", '```']);
+    const x = exchange(frame, 0);
+    await x.locator('.approval').waitFor({ timeout: 60_000 });
+    await page.waitForTimeout(300);
+    const run = await visibility(frame, '.approval [data-action="approve-run"]');
+    assert.ok(run.inWindow && run.inWebview && run.onTop && run.focused, JSON.stringify(run));
+    await screenshot(page, 'layout-keyboard-approval-dark.png');
+    await page.keyboard.press('Escape');
+    await x.locator('.cell .cell-status', { hasText: 'skipped' }).first().waitFor({ timeout: 20_000 });
+    await x.locator('.exchange-footer', { hasText: /Answered|No answer|Stopped/ }).waitFor({ timeout: 60_000 });
+    // the input has the focus again: a follow-up, and this time Ctrl+Enter runs its cell
+    await frame.waitForFunction(() => document.activeElement?.id === 'question', undefined, { timeout: 10_000 });
+    await typeQuestion(['Now run this.', '```python', "print('keyboard', 6 * 7)", '```']);
+    const again = exchange(frame, 1).locator('.approval:not(.answered)');
+    await again.waitFor({ timeout: 60_000 });
+    await page.waitForTimeout(300);
+    const run2 = await visibility(frame, '.approval:not(.answered) [data-action="approve-run"]');
+    assert.ok(run2.inWindow && run2.inWebview && run2.onTop && run2.focused, JSON.stringify(run2));
+    await page.keyboard.press('Control+Enter');
+    await exchange(frame, 1).locator('.answer', { hasText: 'keyboard 42' }).waitFor({ timeout: 60_000 });
+    await screenshot(page, 'layout-keyboard-answer-dark.png');
+  });
+
+  it('light: the same first question, the chat beside the image, the walkthrough', async () => {
+    await reload('Default Light Modern', 'vs');
+    await firstQuestion('light');
+    await walkthrough('light');
+  });
+
+  it('high contrast: the same first question, the chat beside the image, the walkthrough', async () => {
+    await reload('Default High Contrast', 'hc-black');
+    await firstQuestion('hc');
+    await walkthrough('hc');
+  });
+});

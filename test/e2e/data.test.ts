@@ -1,0 +1,140 @@
+/**
+ * e2e: the dataset viewer in a real VS Code (code-server + chromium). A 63,000-row RL parquet in
+ * the published layout (generated here) opens as the default editor of .parquet, pages as it
+ * scrolls, filters by data_source and text, opens a row as a rendered trajectory and asks about
+ * it in the chat; a small SFT file with one reproducing, one differing and one failing row is
+ * verified from the viewer (real kernels) and its verify column filled. Screenshots:
+ * test/e2e/.artifacts/data-*.png.
+ */
+import * as assert from 'node:assert/strict';
+import { cpSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { BrowserContext, Frame, Page } from 'playwright-core';
+import { sftRow } from '../../src/core/training-data/rows';
+import { SFT_COLUMNS, sftSchema } from '../../src/core/training-data/schema';
+import { writeParquetRows } from '../../src/core/training-data/writeParquet';
+import { startFixtureModel, type FixtureModel } from '../fixtures/fixtureModel';
+import { circlesImage } from '../fixtures/images';
+import { writeEvalParquet } from '../fixtures/parquetWriter';
+import { fixtureTrajectory, solidPng } from '../unit/data/exportFixtures';
+import { ensureExtensionBuilt, ROOT } from './build';
+import { ensureFixtureWorkspace } from './fixtures/images';
+import { activityBarItem, ARTIFACTS, explorerRow, findWebviewFrame, notificationToast, openWorkbench, removeRunDir, screenshot } from './workbench';
+
+type CodeServerModule = typeof import('../../scripts/codeServer.mjs');
+type Server = Awaited<ReturnType<CodeServerModule['startCodeServer']>>;
+const log = (msg: string) => console.log(`      [data-e2e] ${msg}`);
+const ROWS = 63_000;
+
+describe('e2e: dataset viewer, verify and ask in a real VS Code', function () {
+  this.timeout(300_000);
+  let cs: CodeServerModule;
+  let model: FixtureModel;
+  let server: Server | undefined;
+  let runDir: string;
+  let browser: BrowserContext | undefined;
+  let page: Page;
+
+  before(async function () {
+    cs = await import('../../scripts/codeServer.mjs');
+    await cs.ensureCodeServer({ log: (m: string) => log(`code-server: ${m}`) });
+    ensureExtensionBuilt(log);
+    mkdirSync(ARTIFACTS, { recursive: true });
+    model = await startFixtureModel({ chunkDelayMs: 1 });
+    runDir = mkdtempSync(path.join(os.tmpdir(), 'codedance-data-e2e-'));
+    const workspace = path.join(runDir, 'workspace');
+    cpSync(ensureFixtureWorkspace(), workspace, { recursive: true });
+    mkdirSync(path.join(workspace, '.vscode'), { recursive: true });
+    writeFileSync(path.join(workspace, '.vscode', 'settings.json'), JSON.stringify({ 'codedance.model.endpoints': [model.baseUrl], 'codedance.python.interpreter': '/usr/bin/python3', 'codedance.execution.sandbox': 'off', 'remote.autoForwardPorts': false }, null, 2));
+    const img = circlesImage({ red: 3, blue: 2, seed: 7 }).png;
+    const t0 = Date.now();
+    writeEvalParquet(
+      path.join(workspace, 'codedance_rl.parquet'),
+      Array.from({ length: ROWS }, (_, i) => ({ dataSource: ['vstar', 'chart', 'thinklite_eureka'][i % 3], question: i === 41_234 ? 'How many red circles are there? (needle)' : `question ${i}`, answer: String(i % 10), image: img })),
+      { rowGroupSize: 1000, rawImages: true },
+    );
+    log(`wrote the ${ROWS}-row RL parquet in ${Date.now() - t0} ms`);
+    const input = solidPng(56, 56, [200, 30, 30]);
+    const rows = [
+      fixtureTrajectory({ id: 'ok', question: 'size?', input, turns: [{ code: 'print(input_image.size)', stdout: '(56, 56)' }], answer: '56' }),
+      fixtureTrajectory({ id: 'differs', question: 'size?', input, turns: [{ code: 'print(input_image.size)', stdout: '(100, 100)' }], answer: '100' }),
+      fixtureTrajectory({ id: 'fails', question: 'x?', input, turns: [{ code: 'print(undefined_name)', stdout: 'hello' }], answer: 'hello' }),
+    ].map((t) => sftRow(t) as unknown as Record<string, unknown>);
+    await writeParquetRows({ file: path.join(workspace, 'mini_sft.parquet'), schema: sftSchema(), columns: SFT_COLUMNS, rows });
+    server = await cs.startCodeServer({ workspace, extensionDevelopmentPath: ROOT, runDir: path.join(runDir, 'server'), settings: { 'workbench.colorTheme': 'Default Dark Modern' }, log: (m: string) => log(`code-server: ${m}`) });
+    browser = await cs.launchBrowser({ userDataDir: path.join(runDir, 'chromium') });
+    page = browser.pages()[0] ?? (await browser.newPage());
+    await page.setViewportSize({ width: 1500, height: 950 }).catch(() => {});
+    await openWorkbench(page, server.workbenchUrl(), '[Extension Development Host]', activityBarItem(page, 'CodeDance'));
+  });
+
+  after(async function () {
+    this.timeout(30_000);
+    await browser?.close().catch(() => {});
+    await server?.stop();
+    if (server) cpSync(server.logFile, path.join(ARTIFACTS, 'data-code-server.log'));
+    await model?.close();
+    if (runDir) await removeRunDir(runDir, log);
+  });
+
+  afterEach(async function () {
+    if (this.currentTest?.state === 'failed' && page) await screenshot(page, `data-failed-${this.currentTest.title.replace(/[^a-z0-9]+/gi, '-').toLowerCase().slice(0, 50)}.png`).catch(() => {});
+  });
+
+  async function openFile(name: string, selector: string): Promise<Frame> {
+    const row = explorerRow(page, name);
+    await row.waitFor({ timeout: 20_000 });
+    await row.dblclick();
+    return findWebviewFrame(page, selector, 30_000);
+  }
+
+  it('opens the 63k-row RL parquet, filters, opens a row and asks about it', async () => {
+    const t0 = Date.now();
+    const frame = await openFile('codedance_rl.parquet', '.ds-body-row:not(.loading)');
+    log(`first rows visible ${Date.now() - t0} ms after the double click`);
+    const head = await frame.locator('.ds-header').innerText();
+    assert.match(head, /63,000 rows · parquet · opened in \d+ ms/);
+    log(`viewer header: ${head}`);
+    assert.ok((await frame.locator('.ds-body-row').count()) < 60, 'only the visible rows are in the DOM');
+    await frame.locator('.ds-thumb img').first().waitFor({ timeout: 15_000 });
+    await screenshot(page, 'data-viewer.png');
+    // scroll far down: the rows there are paged in
+    await frame.locator('.ds-scroll').evaluate((e) => (e.scrollTop = 44 * 50_000));
+    await frame.locator('.ds-body-row[data-index="50002"]:not(.loading)').waitFor({ timeout: 15_000 });
+    // facets arrive from the first pass; filter by data_source, then search
+    await frame.locator('select[aria-label="data_source"] option[value="chart"]').waitFor({ state: 'attached', timeout: 60_000 });
+    await frame.locator('select[aria-label="data_source"]').selectOption('chart');
+    await frame.locator('.ds-status', { hasText: /21000 of 63000 rows match/ }).waitFor({ timeout: 60_000 });
+    await frame.locator('select[aria-label="data_source"]').selectOption('');
+    await frame.locator('input[aria-label="Search"]').fill('needle');
+    await frame.locator('.ds-status', { hasText: /1 of 63000 rows match/ }).waitFor({ timeout: 60_000 });
+    await frame.locator('.ds-body-row[data-index="41234"]').click();
+    const detail = frame.locator('.ds-detail section.exchange');
+    await detail.waitFor({ timeout: 15_000 });
+    assert.match(await detail.innerText(), /How many red circles are there\? \(needle\)/);
+    await detail.locator('img.thumb').first().waitFor({ timeout: 10_000 });
+    await screenshot(page, 'data-row.png');
+    await frame.locator('button', { hasText: 'Ask about this row' }).click();
+    const chat = await findWebviewFrame(page, 'section.exchange', 30_000);
+    await chat.locator('section.exchange', { hasText: '(needle)' }).first().waitFor({ timeout: 30_000 });
+    await chat.locator('section.exchange .question-images img').first().waitFor({ timeout: 10_000 });
+    await page.waitForTimeout(500);
+    await screenshot(page, 'data-ask.png');
+  });
+
+  it('verifies a small SFT file from the viewer: reproduces, differs, fails', async () => {
+    const frame = await openFile('mini_sft.parquet', '.ds-body-row:not(.loading)');
+    await frame.locator('button', { hasText: 'Verify code…' }).click();
+    const done = notificationToast(page, /verify done/).first();
+    await done.waitFor({ timeout: 120_000 });
+    const text = await done.innerText();
+    log(`verify: ${text.split('\n')[0]}`);
+    assert.match(text, /3 rows, executable 66\.7%, reproduces 33\.3% \(1 differ, 1 fail, 0 invalid\)/);
+    await frame.locator('.ds-verify.v-reproduces').waitFor({ timeout: 15_000 });
+    assert.deepEqual(await frame.locator('.ds-body-row .ds-verify').allInnerTexts(), ['reproduces', 'differs', 'fails']);
+    await frame.locator('select[aria-label="Verify status"]').selectOption('differs');
+    await frame.locator('.ds-status', { hasText: /1 of 3 rows match/ }).waitFor({ timeout: 15_000 });
+    await screenshot(page, 'data-verify.png');
+  });
+});

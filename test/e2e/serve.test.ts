@@ -1,0 +1,150 @@
+/**
+ * e2e: serve → reach → use → stop in a real VS Code (code-server + chromium), on a real one-node
+ * Slurm cluster behind a real sshd (127.0.0.1). The "vLLM" is the project's fixture model server,
+ * started by a stand-in `vllm` that the batch script finds on the PATH of the login node's
+ * sessions. Palette → Serve Model on Cluster → policy, checkpoint, 2 replicas → the batch script
+ * opens for review → Start Serving → ready: the status bar names the replicas, the Training Jobs
+ * tree marks the job → a chat question answered through the SSH tunnel (the configured endpoint is
+ * a dead port) → stop from the status bar: the job is cancelled and the endpoints are gone.
+ * Screenshots: test/e2e/.artifacts/serve-*.png.
+ */
+import * as assert from 'node:assert/strict';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { BrowserContext, Page } from 'playwright-core';
+import { ensureSlurmCluster, slurmPrerequisites, stopSlurmCluster, type SlurmCluster } from '../fixtures/slurmCluster';
+import { fakeVllmEnv } from '../integration/serve/fakeVllm';
+import { ensureExtensionBuilt, ROOT } from './build';
+import { ask, exchange, showCodeDance, withCode } from './chatHarness';
+import { ensureFixtureWorkspace } from './fixtures/images';
+import { activityBarItem, ARTIFACTS, findWebviewFrame, notificationToast, openWorkbench, paneHeader, removeRunDir, runCommand, screenshot, waitForNotification } from './workbench';
+
+type CodeServerModule = typeof import('../../scripts/codeServer.mjs');
+type Server = Awaited<ReturnType<CodeServerModule['startCodeServer']>>;
+
+const DEV_HOST_TITLE = '[Extension Development Host]';
+const log = (msg: string) => console.log(`      [serve-e2e] ${msg}`);
+
+describe('e2e: Serve Model on Cluster (real Slurm + sshd), used by chat through the tunnel', function () {
+  this.timeout(300_000);
+  let cs: CodeServerModule;
+  let server: Server | undefined;
+  let runDir: string;
+  let browser: BrowserContext | undefined;
+  let page: Page;
+  let slurm: SlurmCluster;
+
+  before(async function () {
+    const why = slurmPrerequisites();
+    if (why) {
+      log(`skipped: ${why}`);
+      this.skip();
+    }
+    cs = await import('../../scripts/codeServer.mjs');
+    await cs.ensureCodeServer({ log: (m: string) => log(`code-server: ${m}`) });
+    ensureExtensionBuilt(log);
+    mkdirSync(ARTIFACTS, { recursive: true });
+    slurm = await ensureSlurmCluster();
+    // the login node's sessions find the stand-in `vllm` on their PATH (sbatch passes it to the job)
+    const env = await fakeVllmEnv(slurm.dir);
+    const sshPort = await slurm.startExtraSshd([`SetEnv PATH=${env.PATH} SLURM_CONF=${slurm.conf}${env.SERVE_ADVERTISE_HOST ? ` SERVE_ADVERTISE_HOST=${env.SERVE_ADVERTISE_HOST}` : ''}`]);
+    runDir = mkdtempSync(path.join(os.tmpdir(), 'codedance-serve-e2e-'));
+    const workspace = path.join(runDir, 'workspace');
+    cpSync(ensureFixtureWorkspace(), workspace, { recursive: true });
+    mkdirSync(path.join(workspace, '.vscode'), { recursive: true });
+    writeFileSync(
+      path.join(workspace, '.vscode', 'settings.json'),
+      JSON.stringify(
+        {
+          'codedance.jobs.clusters': [{ name: 'hpc', kind: 'slurm', host: '127.0.0.1', port: sshPort, user: slurm.user, identityFile: slurm.identityFile, strictHostKeyChecking: 'no', knownHosts: path.join(runDir, 'known_hosts'), jobsDir: path.join(slurm.dir, 'serve-e2e-jobs') }],
+          'codedance.jobs.pollSeconds': 1,
+          // nothing listens here: an answer can only come from the served model
+          'codedance.model.endpoints': ['http://127.0.0.1:9/v1'],
+          'codedance.python.interpreter': '/usr/bin/python3',
+          'codedance.execution.approval': 'auto',
+          'remote.autoForwardPorts': false,
+        },
+        null,
+        2,
+      ),
+    );
+    server = await cs.startCodeServer({ workspace, extensionDevelopmentPath: ROOT, runDir: path.join(runDir, 'server'), log: (m: string) => log(`code-server: ${m}`) });
+    browser = await cs.launchBrowser({ userDataDir: path.join(runDir, 'chromium') });
+    page = browser.pages()[0] ?? (await browser.newPage());
+    await openWorkbench(page, server.workbenchUrl(), DEV_HOST_TITLE, activityBarItem(page, 'CodeDance'));
+  });
+
+  after(async function () {
+    this.timeout(30_000);
+    await browser?.close().catch(() => {});
+    await server?.stop();
+    if (server) cpSync(server.logFile, path.join(ARTIFACTS, 'serve-code-server.log'));
+    if (runDir && existsSync(path.join(runDir, 'server', 'udd', 'logs'))) cpSync(path.join(runDir, 'server', 'udd', 'logs'), path.join(ARTIFACTS, 'serve-window-logs'), { recursive: true });
+    await stopSlurmCluster();
+    if (runDir) await removeRunDir(runDir, log);
+  });
+
+  afterEach(async function () {
+    if (this.currentTest?.state === 'failed' && page) await screenshot(page, `serve-failed-${this.currentTest.title.replace(/[^a-z0-9]+/gi, '-').toLowerCase().slice(0, 50)}.png`).catch(() => {});
+  });
+
+  it('serve 2 replicas → reviewed → ready (status bar, tree) → a chat answer through the tunnel → stop removes them', async () => {
+    const t0 = Date.now();
+    await runCommand(page, 'CodeDance: Serve Model on Cluster');
+    const what = page.locator('.quick-input-widget', { hasText: /\(2\/4\): what to serve/ });
+    await what.waitFor({ timeout: 20_000 });
+    await what.locator('.monaco-list-row', { hasText: 'Judge' }).waitFor({ timeout: 5000 });
+    await page.keyboard.press('Enter'); // Policy model
+    const ckpt = page.locator('.quick-input-widget', { hasText: /\(3\/4\): checkpoint/ });
+    await ckpt.waitFor({ timeout: 10_000 });
+    await ckpt.locator('input').fill('/scratch/ckpt/codedance-7b-hf');
+    await page.keyboard.press('Enter');
+    const reps = page.locator('.quick-input-widget', { hasText: /\(4\/4\): replicas/ });
+    await reps.waitFor({ timeout: 10_000 });
+    await reps.locator('input').fill('2');
+    await page.keyboard.press('Enter');
+
+    // the batch script opens for review, with the vLLM command
+    const editor = page.locator('.part.editor .monaco-editor').first();
+    await editor.locator('.view-lines', { hasText: '#SBATCH --ntasks=2' }).waitFor({ timeout: 30_000 });
+    const script = (await editor.locator('.view-lines').innerText()).replace(/\u00a0/g, ' ');
+    assert.match(script, /#SBATCH --gpus-per-task=1/);
+    assert.match(script, /export SERVED_MODEL_NAME=codedance-7b/);
+    assert.match(script, /exec vllm serve "\$MODEL_PATH"/);
+    await screenshot(page, 'serve-review.png');
+    const review = notificationToast(page, /Review the vLLM job for hpc/).first();
+    await review.waitFor({ timeout: 10_000 });
+    await review.locator('.monaco-button', { hasText: 'Start Serving' }).click();
+
+    // ready: a notification, the status bar, the tree
+    await waitForNotification(page, /codedance-7b is ready on hpc \(2 replicas\); chat and eval use it now/, 120_000);
+    const readyMs = Date.now() - t0;
+    log(`ready ${readyMs} ms after the command (review included)`);
+    const bar = page.locator('.statusbar-item', { hasText: 'CodeDance: hpc · 2 replicas · codedance-7b' });
+    await bar.waitFor({ timeout: 10_000 });
+    await showCodeDance(page);
+    await paneHeader(page, 'Training Jobs').waitFor({ timeout: 10_000 });
+    const jobsPane = page.locator('.part.sidebar .pane', { has: page.locator('.pane-header h3.title', { hasText: /^Training Jobs$/i }) });
+    await jobsPane.locator('.monaco-list-row', { hasText: /serving codedance-7b · 2\/2 ready/ }).waitFor({ timeout: 20_000 });
+    await screenshot(page, 'serve-ready.png');
+
+    // use it: a chat question, answered by the served model through the tunnel
+    const frame = await findWebviewFrame(page, '.compose #question', 30_000);
+    await ask(frame, withCode('Compute it.', "print('answer', 6 * 7)"));
+    const x = exchange(frame, 0);
+    await x.locator('.answer', { hasText: 'answer 42' }).waitFor({ timeout: 90_000 });
+    const status = await frame.locator('.status-line').innerText();
+    assert.match(status, /127\.0\.0\.1:\d+/, status);
+    assert.doesNotMatch(status, /127\.0\.0\.1:9\b/, 'not the dead configured endpoint');
+    await screenshot(page, 'serve-chat.png');
+
+    // stop from the status bar: the job is cancelled, the replicas leave chat's endpoints
+    await bar.click();
+    await waitForNotification(page, /stopped codedance-7b on hpc \(job \d+\); removed from chat's and eval's endpoints/, 30_000);
+    await bar.waitFor({ state: 'hidden', timeout: 10_000 });
+    await screenshot(page, 'serve-stopped.png');
+    const left = slurm.slurm('squeue', ['-h', '-t', 'RUNNING,PENDING', '-o', '%j']).trim();
+    assert.doesNotMatch(left, /codedance-serve/, `no serve job left running: ${left}`);
+  });
+});
