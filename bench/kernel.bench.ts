@@ -10,6 +10,8 @@
  *     the pooled first cell does not wait for a kernel start);
  *  4. sandboxed vs unsandboxed kernels (trivial cell, cold start). Sections 1-3 use the
  *     default: sandboxed where bubblewrap works.
+ *  5. a kernel on a Jupyter Server on loopback (core/kernel/remote) vs the local kernel
+ *     (unsandboxed, like the server's): trivial cell and crop + PNG (goal: ≤ 2 ms added).
  *
  * Rounds alternate baseline and kernel so that machine noise hits both alike.
  * Run alone: `npx tsx bench/kernel.bench.ts` (prints a table and the JSON).
@@ -182,6 +184,7 @@ export async function run(): Promise<BenchResult[]> {
     },
   );
   results.push(...(await sandboxSideBySide(python)));
+  results.push(...(await remoteSideBySide(python)));
   return results;
 }
 
@@ -230,6 +233,46 @@ export async function sandboxSideBySide(python: string): Promise<BenchResult[]> 
     row('kernel.sandbox.cold_start.kernel_ready', ready, 1),
     row('kernel.sandbox.cold_start.first_cell', first, 1, '≤ 500 ms added by the sandbox', addedStart <= 500),
   ];
+}
+
+/**
+ * 5. the remote backend: the same cells through a kernel on a real Jupyter Server on loopback
+ * (test/fixtures/jupyterServer.ts) and through a local kernel, alternating rounds.
+ */
+export async function remoteSideBySide(python: string): Promise<BenchResult[]> {
+  const { startJupyterServer } = await import('../test/fixtures/jupyterServer');
+  const { startRemoteKernelSession } = await import('../src/core/kernel/remote');
+  const srv = await startJupyterServer({ maxSeconds: 600 });
+  const local = await startKernelSession({ python, sandbox: 'off' });
+  const remote = await startRemoteKernelSession({ url: srv.url, token: srv.token });
+  try {
+    const out: BenchResult[] = [];
+    const cropCell = `bench_img.crop(${CROP_BOX}).show()`;
+    for (const k of [local, remote]) await k.execute(MAKE_IMAGE.replace(/^\n/, ''), { timeoutMs: 60000 });
+    for (const [tag, code, n] of [['trivial_cell', 'x = 1', TRIVIAL_PER_ROUND / 2], ['crop_png_1024', cropCell, CROP_PER_ROUND]] as const) {
+      const t: Record<'local' | 'remote', number[]> = { local: [], remote: [] };
+      for (const k of [local, remote]) for (let i = 0; i < 10; i++) await k.execute(code);
+      for (let r = 0; r < ROUNDS; r++) {
+        for (const [name, k] of [['local', local], ['remote', remote]] as const) {
+          for (let i = 0; i < n; i++) {
+            const t0 = performance.now();
+            const res = await k.execute(code);
+            t[name].push(performance.now() - t0);
+            if (res.status !== 'ok' || (tag === 'crop_png_1024' && res.images.length !== 1)) throw new Error(`bench cell failed (${name}): ${JSON.stringify(res.error)}`);
+          }
+        }
+      }
+      const added = median(t.remote) - median(t.local);
+      out.push(
+        { name: `kernel.remote.${tag}.median`, value: round(median(t.remote), 3), unit: 'ms', baseline: round(median(t.local), 3), ratio: round(median(t.remote) / median(t.local), 2), goal: '≤ 2 ms added over the local kernel (loopback)', pass: added <= 2 },
+        { name: `kernel.remote.${tag}.p95`, value: round(p95(t.remote), 3), unit: 'ms', baseline: round(p95(t.local), 3), ratio: round(p95(t.remote) / p95(t.local), 2) },
+      );
+    }
+    return out;
+  } finally {
+    await Promise.all([local.dispose(), remote.dispose()]);
+    await srv.stop();
+  }
 }
 
 if (require.main === module) {

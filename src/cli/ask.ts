@@ -10,6 +10,7 @@ import type { AgentEvent } from '../core/agent/events';
 import { runAgent } from '../core/agent/runAgent';
 import { isCodeDanceError, type ErrorInfo } from '../core/errors';
 import { resolvePython, startKernelSession } from '../core/kernel';
+import { displayUrl, startRemoteKernelSession } from '../core/kernel/remote';
 import { createChatModel, resolveModelName } from '../core/model';
 import { getProtocol, isProtocolId, protocolIds, templateHash } from '../core/protocol';
 import { toNotebook } from '../core/trajectory/notebook';
@@ -29,6 +30,8 @@ options:
   --temperature T --top-p P --max-tokens N   sampling (default: the protocol's; codedance: 0.01, 1, 2048)
   --timeout S            per-cell execution timeout in seconds (default 30)
   --python PATH          interpreter for the kernel (default $CODEDANCE_PYTHON, else python3 / /usr/bin/python3 with ipykernel)
+  --jupyter-url URL      run the code on a Jupyter Server instead (token: $JUPYTER_TOKEN or ?token= in the URL)
+  --kernel-name NAME     kernelspec on that server (default: the server's default)
 ${SANDBOX_USAGE}
   --out DIR              where to save images, trajectory.json and trajectory.ipynb (default ./codedance-out/<time>)
   --json                 print the trajectory JSON instead of the live transcript
@@ -60,6 +63,8 @@ export async function runAsk(argv: string[]): Promise<number> {
         'max-tokens': { type: 'string' },
         timeout: { type: 'string', default: '30' },
         python: { type: 'string' },
+        'jupyter-url': { type: 'string' },
+        'kernel-name': { type: 'string' },
         ...SANDBOX_ARGS,
         out: { type: 'string' },
         json: { type: 'boolean', default: false },
@@ -92,13 +97,14 @@ export async function runAsk(argv: string[]): Promise<number> {
   // errors from core keep their kind: main.ts words them and picks the exit code
   const modelName = v.model ?? (await resolveModelName(model, { signal: interrupt.signal }));
 
+  const jupyterUrl = v['jupyter-url'];
   let python;
   try {
-    python = await resolvePython({ explicit: v.python ?? process.env.CODEDANCE_PYTHON });
+    python = jupyterUrl ? undefined : await resolvePython({ explicit: v.python ?? process.env.CODEDANCE_PYTHON });
   } catch (e) {
     throw isCodeDanceError(e) ? e : new CliError((e as Error).message, EXIT.environment);
   }
-  if (!v.quiet && !v.json) process.stderr.write(`python: ${python.python} (${python.reason})\n`);
+  if (!v.quiet && !v.json) process.stderr.write(python ? `python: ${python.python} (${python.reason})\n` : `kernel: ${v['kernel-name'] ?? "the server's default kernelspec"} on the Jupyter server at ${displayUrl(jupyterUrl!)}\n`);
   const sandbox = sandboxFromFlags(v, v.quiet || v.json);
 
   const outDir = path.resolve(v.out ?? path.join('codedance-out', new Date().toISOString().replace(/[:.]/g, '-')));
@@ -110,7 +116,7 @@ export async function runAsk(argv: string[]): Promise<number> {
   let fatal: ErrorInfo | undefined;
   try {
     // one run needs one kernel: start it directly (a pool would start a spare nobody uses)
-    const kernel = await startKernelSession({ python: python.python, ...sandbox });
+    const kernel = python ? await startKernelSession({ python: python.python, ...sandbox }) : await startRemoteKernelSession({ url: jupyterUrl!, token: process.env.JUPYTER_TOKEN, kernelName: v['kernel-name'] });
     try {
       const events = runAgent(question, [image], {
         model,

@@ -9,6 +9,7 @@ import { parseArgs } from 'node:util';
 import { DatasetError } from '../core/data/types';
 import { EvalManifestError, HttpJudge, judgeEndpointsFrom, MATH_SOURCES, runEval, safeName, type EvalProgress, type JudgeCacheScope } from '../core/eval';
 import { registerSecret, resolvePython } from '../core/kernel';
+import { displayUrl, startRemoteKernelSession } from '../core/kernel/remote';
 import { createChatModel, parseEndpoints, resolveModelName } from '../core/model';
 import { isProtocolId, protocolIds } from '../core/protocol';
 import { CliError, EXIT } from './errors';
@@ -41,6 +42,8 @@ export const EVAL_USAGE = `usage: codedance eval --data-path FILE --api-url URL[
   --retries N              whole-sample retries after an error (default 1)
   --retry-errors           on resume, run again the samples recorded with status 'error'
   --python PATH            kernel interpreter (default $CODEDANCE_PYTHON, else python3 / /usr/bin/python3 with ipykernel)
+  --jupyter-url URL        run the code on a Jupyter Server instead, one kernel per sample (token: $JUPYTER_TOKEN)
+  --kernel-name NAME       kernelspec on that server (default: the server's default)
 ${SANDBOX_USAGE}
   --quiet                  no progress line
 Seed spellings work too: --model_name, --api_url, --data_path, --save_path, --num_workers,
@@ -125,6 +128,8 @@ export async function runEvalCli(argv: string[]): Promise<number> {
         retries: { type: 'string', default: '1' },
         'retry-errors': { type: 'boolean', default: false },
         python: { type: 'string' },
+        'jupyter-url': { type: 'string' },
+        'kernel-name': { type: 'string' },
         ...SANDBOX_ARGS,
         quiet: { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h', default: false },
@@ -180,7 +185,7 @@ export async function runEvalCli(argv: string[]): Promise<number> {
     }
     let python;
     try {
-      python = await resolvePython({ explicit: v.python ?? process.env.CODEDANCE_PYTHON });
+      python = v['jupyter-url'] ? undefined : await resolvePython({ explicit: v.python ?? process.env.CODEDANCE_PYTHON });
     } catch (e) {
       throw new CliError((e as Error).message, EXIT.environment);
     }
@@ -199,7 +204,7 @@ export async function runEvalCli(argv: string[]): Promise<number> {
       }
       lastPrint = now;
     };
-    if (!v.quiet) process.stderr.write(`model ${evalModelName} at ${endpoints.join(', ')}; python ${python.python}; ${numWorkers} worker(s); judge ${v['no-judge'] ? 'none (--no-judge)' : judgeEndpointsFrom(v['judge-url']).join(', ')}\n`);
+    if (!v.quiet) process.stderr.write(`model ${evalModelName} at ${endpoints.join(', ')}; ${python ? `python ${python.python}` : `kernels on the Jupyter server at ${displayUrl(v['jupyter-url']!)}`}; ${numWorkers} worker(s); judge ${v['no-judge'] ? 'none (--no-judge)' : judgeEndpointsFrom(v['judge-url']).join(', ')}\n`);
     const sandbox = sandboxFromFlags(v, v.quiet!);
     let summary;
     try {
@@ -219,7 +224,9 @@ export async function runEvalCli(argv: string[]): Promise<number> {
         sampleTimeoutMs: sampleTimeout * 1000,
         retries,
         retryErrors: v['retry-errors'],
-        python: python.python,
+        python: python?.python,
+        // a kernel on the Jupyter server per sample, shut down when the sample ends
+        kernels: v['jupyter-url'] ? { acquire: () => startRemoteKernelSession({ url: v['jupyter-url']!, token: process.env.JUPYTER_TOKEN, kernelName: v['kernel-name'] }), dispose: async () => undefined } : undefined,
         freshKernels: v['fresh-kernels'],
         kernelSandbox: sandbox,
         judge: makeJudge(v['no-judge']!, v['judge-url'], v['judge-model']!, v['save-path']!, v['model-name']!, judgeCache),

@@ -8,6 +8,7 @@ import { ChatViewProvider } from './chatViewProvider';
 import { registerCommands } from './commands';
 import { registerData } from './data/registerData';
 import { registerJobs } from './jobs/registerJobs';
+import { registerKernelPicker } from './kernel/picker';
 import { registerServe } from './serve/registerServe';
 
 export function activate(context: vscode.ExtensionContext): { activationMs: number } {
@@ -23,6 +24,7 @@ export function activate(context: vscode.ExtensionContext): { activationMs: numb
   const status = new ChatStatusBar();
   context.subscriptions.push(status, chat.onDidChangeStatus((s) => status.update(s)));
   chat.refreshStatus();
+  registerKernelPicker(context, chat.kernels);
   registerCommands(context, log, chat);
   registerData(context, log, chat);
   registerServe(context, log, registerJobs(context, log));

@@ -311,6 +311,8 @@ window.addEventListener('message', (ev: MessageEvent<ToWebview>) => {
     case 'conversation':
       activeId = msg.id;
       renderConversation(msg.exchanges);
+      // a (re)loaded or reopened conversation shows its latest exchange, as a chat does
+      requestAnimationFrame(() => window.scrollTo({ top: document.body.scrollHeight }));
       renderHistory();
       break;
     case 'exchangeStart': {

@@ -160,7 +160,9 @@ export const exchange = (frame: Frame, n: number) => frame.locator(`section.exch
  * Actions..." overflow menu (the header shows its actions while the pointer is over it).
  */
 export async function viewAction(page: Page, title: string, where: 'view' | 'editor' = 'view'): Promise<void> {
-  const bar = where === 'view' ? paneHeader(page, 'Chat') : page.locator('.part.editor .editor-group-container.active .title-actions');
+  const bar = where === 'view'
+    ? paneHeader(page, 'Chat')
+    : page.locator('.part.editor .editor-group-container', { has: page.locator('.tab.active', { hasText: 'CodeDance Chat' }) }).locator('.editor-actions');
   await bar.hover();
   const icon = bar.locator(`.actions-container .action-label[aria-label^="${title}"]`);
   if (await icon.count()) {

@@ -37,7 +37,14 @@ describe('e2e: the chat in the default layout (1280×800; dark, light, high cont
   h.hooks({ settings: { 'codedance.execution.approval': 'always' }, userSettings: { 'codedance.execution.sandbox': 'off' }, viewport: VIEWPORT });
 
   /** the chat webview live in an editor tab */
-  const editorChat = (p: Page) => findWebviewFrame(p, 'body.in-editor .compose #question', 20_000);
+  const editorChat = async (p: Page): Promise<Frame> => {
+    try {
+      return await findWebviewFrame(p, 'body.in-editor .compose #question', 20_000);
+    } catch (e) {
+      for (const f of p.frames()) log(`frame ${f.url().slice(0, 120)}: ${(await f.locator('body').evaluate((b) => `${b.className} ${b.innerHTML.length}`).catch(() => '?'))}`);
+      throw e;
+    }
+  };
 
   async function reload(theme: string, themeClass: string): Promise<void> {
     h.setThemeSetting(theme);
@@ -48,6 +55,7 @@ describe('e2e: the chat in the default layout (1280×800; dark, light, high cont
 
   async function firstQuestion(tag: string): Promise<void> {
     const page = h.page;
+    await runCommand(page, 'View: Close All Editor Groups');
     await showCodeDance(page);
     let frame = await h.chatFrame(page, 40_000);
     if (await frame.locator('section.exchange').count()) await newChat(frame);
@@ -95,8 +103,10 @@ describe('e2e: the chat in the default layout (1280×800; dark, light, high cont
     await viewAction(page, 'Open Chat in Editor');
     const inEditor = await editorChat(page);
     await exchange(inEditor, 0).locator('.answer', { hasText: /red pixels: \d+/ }).waitFor({ timeout: 20_000 });
-    assert.equal(await page.locator('.part.editor .editor-group-container').count(), 2, 'two editor groups: the image and the chat');
-    await page.locator('.part.editor .tab', { hasText: 'CodeDance Chat' }).waitFor({ timeout: 10_000 });
+    const groupOf = (tab: string) => page.locator('.part.editor .editor-group-container', { has: page.locator('.tab', { hasText: tab }) });
+    await groupOf('CodeDance Chat').waitFor({ timeout: 10_000 });
+    assert.equal(await groupOf('circles.png').count(), 1);
+    assert.equal(await page.locator('.part.editor .editor-group-container', { has: page.locator('.tab', { hasText: 'CodeDance Chat' }) }).locator('.tab', { hasText: 'circles.png' }).count(), 0, 'the chat is beside the image, not in its group');
     await frame.locator('.moved', { hasText: 'open in an editor tab' }).waitFor({ timeout: 10_000 });
     await screenshot(page, `layout-editor-${tag}.png`);
     await viewAction(page, 'Move Chat to Side Bar', 'editor');
@@ -116,6 +126,8 @@ describe('e2e: the chat in the default layout (1280×800; dark, light, high cont
     await screenshot(h.page, `layout-walkthrough-${tag}.png`);
     await runCommand(h.page, 'View: Close Editor');
   }
+
+  before(() => h.page.on('console', (m) => /context|walkthrough|gettingStarted/i.test(m.text()) && log(`console ${m.type()}: ${m.text().slice(0, 300)}`)));
 
   it('dark: right-click → ask → approval in view → Ctrl+Enter → answer; the chat beside the image; the walkthrough', async () => {
     await firstQuestion('dark');

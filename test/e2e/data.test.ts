@@ -46,7 +46,7 @@ describe('e2e: dataset viewer, verify and ask in a real VS Code', function () {
     const workspace = path.join(runDir, 'workspace');
     cpSync(ensureFixtureWorkspace(), workspace, { recursive: true });
     mkdirSync(path.join(workspace, '.vscode'), { recursive: true });
-    writeFileSync(path.join(workspace, '.vscode', 'settings.json'), JSON.stringify({ 'codedance.model.endpoints': [model.baseUrl], 'codedance.python.interpreter': '/usr/bin/python3', 'codedance.execution.sandbox': 'off', 'remote.autoForwardPorts': false }, null, 2));
+    writeFileSync(path.join(workspace, '.vscode', 'settings.json'), JSON.stringify({ 'codedance.model.endpoints': [model.baseUrl], 'codedance.python.interpreter': '/usr/bin/python3', 'codedance.execution.sandbox': 'off', 'codedance.execution.approval': 'auto', 'remote.autoForwardPorts': false }, null, 2));
     const img = circlesImage({ red: 3, blue: 2, seed: 7 }).png;
     const t0 = Date.now();
     writeEvalParquet(
@@ -84,6 +84,7 @@ describe('e2e: dataset viewer, verify and ask in a real VS Code', function () {
 
   async function openFile(name: string, selector: string): Promise<Frame> {
     const row = explorerRow(page, name);
+    if (!(await row.isVisible())) await activityBarItem(page, 'Explorer').click();
     await row.waitFor({ timeout: 20_000 });
     await row.dblclick();
     return findWebviewFrame(page, selector, 30_000);
@@ -91,7 +92,8 @@ describe('e2e: dataset viewer, verify and ask in a real VS Code', function () {
 
   it('opens the 63k-row RL parquet, filters, opens a row and asks about it', async () => {
     const t0 = Date.now();
-    const frame = await openFile('codedance_rl.parquet', '.ds-body-row:not(.loading)');
+    const frame = await openFile('codedance_rl.parquet', '.ds-header:has-text("codedance_rl.parquet")');
+    await frame.locator('.ds-body-row:not(.loading)').first().waitFor({ timeout: 15_000 });
     log(`first rows visible ${Date.now() - t0} ms after the double click`);
     const head = await frame.locator('.ds-header').innerText();
     assert.match(head, /63,000 rows · parquet · opened in \d+ ms/);
@@ -116,15 +118,21 @@ describe('e2e: dataset viewer, verify and ask in a real VS Code', function () {
     await detail.locator('img.thumb').first().waitFor({ timeout: 10_000 });
     await screenshot(page, 'data-row.png');
     await frame.locator('button', { hasText: 'Ask about this row' }).click();
-    const chat = await findWebviewFrame(page, 'section.exchange', 30_000);
-    await chat.locator('section.exchange', { hasText: '(needle)' }).first().waitFor({ timeout: 30_000 });
-    await chat.locator('section.exchange .question-images img').first().waitFor({ timeout: 10_000 });
+    // the chat's own frame (the viewer's detail holds a section.exchange too)
+    const chat = await findWebviewFrame(page, '.compose #question', 30_000);
+    const asked = chat.locator('section.exchange', { hasText: '(needle)' }).first();
+    await asked.waitFor({ timeout: 30_000 });
+    await asked.locator('.question-images img').first().waitFor({ timeout: 10_000 });
+    // the fixture model answers: the question really went to the model, with the row's image
+    await asked.locator('.answer').first().waitFor({ timeout: 60_000 });
+    assert.ok(model.chatRequests.some((r) => JSON.stringify(r).includes('(needle)') && JSON.stringify(r).includes('data:image/')), 'the model got the question and the image');
     await page.waitForTimeout(500);
     await screenshot(page, 'data-ask.png');
   });
 
   it('verifies a small SFT file from the viewer: reproduces, differs, fails', async () => {
-    const frame = await openFile('mini_sft.parquet', '.ds-body-row:not(.loading)');
+    const frame = await openFile('mini_sft.parquet', '.ds-header:has-text("mini_sft.parquet")');
+    await frame.locator('.ds-body-row:not(.loading)').first().waitFor({ timeout: 15_000 });
     await frame.locator('button', { hasText: 'Verify code…' }).click();
     const done = notificationToast(page, /verify done/).first();
     await done.waitFor({ timeout: 120_000 });
@@ -135,6 +143,16 @@ describe('e2e: dataset viewer, verify and ask in a real VS Code', function () {
     assert.deepEqual(await frame.locator('.ds-body-row .ds-verify').allInnerTexts(), ['reproduces', 'differs', 'fails']);
     await frame.locator('select[aria-label="Verify status"]').selectOption('differs');
     await frame.locator('.ds-status', { hasText: /1 of 3 rows match/ }).waitFor({ timeout: 15_000 });
+    // the differing row says where and what: turn 1's text, recorded vs replayed
+    await frame.locator('.ds-body-row[data-index="1"]').click();
+    const box = frame.locator('.ds-detail .ds-verify-box');
+    await box.waitFor({ timeout: 15_000 });
+    const t = await box.innerText();
+    assert.match(t, /Verify: differs/);
+    assert.match(t, /turn 1: text differs/);
+    assert.match(t, /recorded: Output: \(100, 100\)/);
+    assert.match(t, /replayed: Output: \(56, 56\)/);
+    await frame.locator('.ds-detail section.exchange pre').first().waitFor({ timeout: 10_000 });
     await screenshot(page, 'data-verify.png');
   });
 });

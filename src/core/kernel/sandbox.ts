@@ -25,6 +25,7 @@ import {
   findOnPath,
   gpuDevices,
   isRealDir,
+  matplotlibFontCaches,
   NAMESPACES,
   processLimitIsPerSandbox,
   pythonFolders,
@@ -234,8 +235,11 @@ async function sandboxedPlan(req: LaunchRequest, hostEnv: Record<string, string 
   const reachable = binds.every((d) => searchableByOthers(d, hidden));
   const asNobody = setpriv !== undefined && reachable && (await worksAsNobody(bwrap, mounts, drop, py.executable, env));
   const a = [...mounts, ...capArgs(asNobody)];
-  if (asNobody) a.push('--perms', '01777');
-  a.push('--dir', SANDBOX_HOME);
+  const perms = asNobody ? ['--perms', '01777'] : [];
+  a.push(...perms, '--dir', SANDBOX_HOME);
+  const fonts = matplotlibFontCaches(hostEnv);
+  if (fonts.length) a.push(...perms, '--dir', `${SANDBOX_HOME}/.cache`, ...perms, '--dir', `${SANDBOX_HOME}/.cache/matplotlib`);
+  for (const f of fonts) a.push('--ro-bind', f, `${SANDBOX_HOME}/.cache/matplotlib/${path.basename(f)}`);
   for (const d of binds) bindWithParents(a, made, d, '--bind');
   a.push('--chdir', req.workdir, '--');
   if (asNobody) a.push(...drop);

@@ -169,3 +169,20 @@ export function sandboxedInterpreterPid(bwrapPid: number): number | undefined {
   }
   return undefined;
 }
+
+/**
+ * matplotlib's font caches of the host user (fontlist-v*.json): bound read-only into the fresh
+ * home, so that a sandboxed kernel does not rebuild the font list at every start (~0.3 s).
+ */
+export function matplotlibFontCaches(hostEnv: Record<string, string | undefined>): string[] {
+  const home = hostEnv.HOME;
+  const dir = hostEnv.MPLCONFIGDIR ?? (hostEnv.XDG_CACHE_HOME ? path.join(hostEnv.XDG_CACHE_HOME, 'matplotlib') : home ? path.join(home, '.cache', 'matplotlib') : undefined);
+  if (!dir || !path.isAbsolute(dir)) return [];
+  try {
+    return readdirSync(dir)
+      .filter((n) => /^fontlist-v\d+\.json$/.test(n))
+      .map((n) => path.join(dir, n));
+  } catch {
+    return [];
+  }
+}

@@ -138,7 +138,8 @@ export async function verifySftFile(o: VerifyOptions): Promise<VerifyResult> {
   const hasher = new ImageHasher(python);
   const pool = new KernelPool({ ...tuning, python, size: concurrency, recycle: !freshKernels });
   const rows = rowsOf(file, limit);
-  let cancelled = false;
+  // a failure outside any row (no kernel starts) stops every worker and is thrown
+  let failure: { error: unknown } | undefined;
   const record = (r: VerifyRecord) => {
     writer.append(r);
     counts[r.status]++;
@@ -146,9 +147,9 @@ export async function verifySftFile(o: VerifyOptions): Promise<VerifyResult> {
     onRecord?.(r);
     progress();
   };
-  const worker = async () => {
+  const loop = async () => {
     for (;;) {
-      if (signal?.aborted) return;
+      if (signal?.aborted || failure) return;
       const next = await rows.next();
       if (next.done) return;
       const row = next.value;
@@ -164,7 +165,14 @@ export async function verifySftFile(o: VerifyOptions): Promise<VerifyResult> {
         continue;
       }
       inFlight++;
-      const kernel = await pool.acquire();
+      let kernel;
+      try {
+        kernel = await pool.acquire();
+      } catch (e) {
+        inFlight--;
+        failure ??= { error: e };
+        return;
+      }
       let r: Omit<VerifyRecord, 'ms'> | undefined;
       try {
         r = await verifyRow(plan, kernel, { timeoutMs, hasher, maxHashDistance, signal });
@@ -179,15 +187,19 @@ export async function verifySftFile(o: VerifyOptions): Promise<VerifyResult> {
       record({ ...r, ms: Math.round(performance.now() - started) });
     }
   };
+  const worker = () =>
+    loop().catch((e: unknown) => {
+      failure ??= { error: e };
+    });
   try {
     await Promise.all(Array.from({ length: concurrency }, worker));
-    cancelled = !!signal?.aborted;
   } finally {
     writer.close();
     hasher.dispose();
     await pool.dispose();
   }
-  return { out, ran, resumed, cancelled, summary: await summarize(out) };
+  if (failure) throw failure.error;
+  return { out, ran, resumed, cancelled: !!signal?.aborted, summary: await summarize(out) };
 }
 
 async function countRows(file: string, limit?: number): Promise<number> {

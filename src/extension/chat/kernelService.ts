@@ -4,11 +4,15 @@
  * `InterpreterPool`), so that a question's first cell does not wait for a kernel start. Only in a
  * trusted workspace: an untrusted one starts nothing. An interpreter change retires the kernels
  * waiting; a conversation's kernel is its holder's to retire after its run.
+ * When "CodeDance: Select Kernel" chose a Jupyter server for this workspace (src/extension/kernel),
+ * a conversation's kernel is started there instead (core/kernel/remote), one per conversation.
  */
 import * as vscode from 'vscode';
 import { CodeDanceError } from '../../core/errors';
 import { InterpreterPool, resolvePython, type KernelSession, type ResolvedPython } from '../../core/kernel';
+import { startRemoteKernelSession } from '../../core/kernel/remote';
 import { describeSandbox, sandboxStatus } from '../../core/kernel/sandbox';
+import { describeChoice, type KernelChoiceStore } from '../kernel/store';
 import { readSettings } from '../settings';
 
 /** settings that change how kernels are started: a change retires the waiting ones */
@@ -60,9 +64,25 @@ export class KernelService implements vscode.Disposable {
     void this.watchPythonExtension();
   }
 
-  /** The interpreter, resolved once (cached until the setting or the Python extension's choice changes). */
-  python(): Promise<ResolvedPython> {
+  private choices: KernelChoiceStore | undefined;
+
+  /** Where kernels run, per workspace (the kernel picker); a change retires the waiting kernels. */
+  useChoices(store: KernelChoiceStore): void {
+    this.choices = store;
+    this.disposables.push(store.onDidChange(() => this.invalidate()));
+  }
+
+  /** The local interpreter, resolved once (cached until the setting or the Python extension's choice changes). */
+  localPython(): Promise<ResolvedPython> {
     return this.source.python();
+  }
+
+  /** What runs the chat's code: the local interpreter, or the kernelspec on the chosen Jupyter server. */
+  python(): Promise<ResolvedPython> {
+    const c = this.choices?.choice;
+    if (c?.kind !== 'remote') return this.source.python();
+    const where = describeChoice(c);
+    return Promise.resolve({ python: where, command: where, source: 'explicit', version: '', reason: 'chosen with CodeDance: Select Kernel', tried: [] });
   }
 
   /** The interpreter may have changed: the waiting kernels go now, handed-out ones after their holder's run. */
@@ -73,7 +93,7 @@ export class KernelService implements vscode.Disposable {
 
   /** Starts a kernel ahead (trusted workspaces only). Errors are logged; the next acquire reports them. */
   async prewarm(): Promise<void> {
-    if (!vscode.workspace.isTrusted) return;
+    if (!vscode.workspace.isTrusted || this.choices?.choice.kind === 'remote') return;
     try {
       await this.source.ensurePool();
     } catch (e) {
@@ -85,6 +105,12 @@ export class KernelService implements vscode.Disposable {
   async acquire(): Promise<KernelSession> {
     if (!vscode.workspace.isTrusted) throw new CodeDanceError('config', 'this workspace is not trusted: CodeDance runs no code here', { fix: 'trust the workspace (Workspaces: Manage Workspace Trust) to run code' });
     const t0 = performance.now();
+    const c = this.choices?.choice;
+    if (c?.kind === 'remote') {
+      const session = await startRemoteKernelSession({ url: c.url, token: await this.choices!.token(c.url), kernelName: c.kernelName, memoryLimitMb: readSettings().memoryLimitMb });
+      this.log.info(`chat: kernel ${session.id} (${session.python}) started in ${(performance.now() - t0).toFixed(0)} ms`);
+      return session;
+    }
     const { session, pool } = await this.source.acquire();
     this.log.info(`chat: kernel ${session.id} acquired in ${(performance.now() - t0).toFixed(0)} ms (warm: ${pool.stats.acquiredWarm}/${pool.stats.acquired})`);
     return session;

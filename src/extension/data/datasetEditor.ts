@@ -15,7 +15,7 @@ import { DatasetView } from '../../core/training-data/datasetView';
 import { imageBytes } from '../../core/training-data/replayPlan';
 import { rowTrajectory } from '../../core/training-data/rowTrajectory';
 import type { Trajectory } from '../../core/trajectory/types';
-import type { FromDataset, ToDataset, VerifyOverlay } from '../../webview/dataset/protocol';
+import type { FromDataset, ToDataset, VerifyOverlay, VerifyRowRecord } from '../../webview/dataset/protocol';
 import { exchangeView } from '../../webview/panelEvents';
 import { webviewHtml } from '../webviewHtml';
 
@@ -36,6 +36,15 @@ async function overlayOf(file: string): Promise<VerifyOverlay | undefined> {
   const status: Record<number, string> = {};
   for await (const r of readResults<{ index?: unknown; status?: unknown }>(out)) if (typeof r.index === 'number' && typeof r.status === 'string') status[r.index] = r.status;
   return { file: out, status };
+}
+
+/** The row's line in the verify results file beside the dataset (the last one, if a row was verified twice). */
+async function verifyRecord(file: string, index: number): Promise<VerifyRowRecord | undefined> {
+  const out = verifyResultsFile(file);
+  if (!existsSync(out)) return undefined;
+  let found: VerifyRowRecord | undefined;
+  for await (const r of readResults<VerifyRowRecord & { index?: unknown }>(out)) if (r.index === index) found = r;
+  return found;
 }
 
 /** The row's fields other than the conversation and the image bytes, as readable JSON. */
@@ -79,7 +88,7 @@ export class DatasetEditorProvider implements vscode.CustomReadonlyEditorProvide
     const file = doc.uri.fsPath;
     const ext = this.context.extensionUri;
     panel.webview.options = { enableScripts: true, localResourceRoots: [vscode.Uri.joinPath(ext, 'dist'), vscode.Uri.joinPath(ext, 'media')] };
-    panel.webview.html = webviewHtml(panel.webview, ext, { script: 'dataset.js', styles: ['chat.css', 'dataset.css'], title: 'CodeDance Dataset', bodyClass: 'in-editor dataset' });
+    panel.webview.html = webviewHtml(panel.webview, ext, { script: 'dataset.js', styles: ['chat.css', 'dataset.css'], title: 'CodeDance Dataset', bodyClass: 'dataset' });
     const t0 = performance.now();
     const opening = DatasetView.open(file);
     opening.then(
@@ -124,7 +133,7 @@ export class DatasetEditorProvider implements vscode.CustomReadonlyEditorProvide
         }
         case 'row': {
           const { t, row } = await trajectory(m.index);
-          post({ type: 'row', index: m.index, exchange: exchangeView(t), meta: metaText(row), promptOnly: t.turns.length === 0 });
+          post({ type: 'row', index: m.index, exchange: exchangeView(t), meta: metaText(row), promptOnly: t.turns.length === 0, verify: await verifyRecord(file, m.index) });
           return;
         }
         case 'ask': {

@@ -9,7 +9,7 @@
 import { el } from '../dom';
 import { ExchangeRenderer, type ExchangeActions } from '../exchange';
 import { exchangeEvents } from '../panelEvents';
-import type { DatasetViewInfo, FromDataset, PageRow, RowFilter, ToDataset, VerifyOverlay } from './protocol';
+import type { DatasetViewInfo, FromDataset, PageRow, RowFilter, ToDataset, VerifyOverlay, VerifyRowRecord } from './protocol';
 
 interface VsCodeApi {
   postMessage(msg: FromDataset): void;
@@ -214,6 +214,20 @@ function open(index: number): void {
   post({ type: 'row', index });
 }
 
+/** What verify found for the row: its status and, for a differing or failing row, where and what. */
+function verifyBox(v: VerifyRowRecord): HTMLElement {
+  const box = el('div', { class: `ds-verify-box v-${v.status}`, role: 'note' });
+  box.append(el('strong', {}, `Verify: ${v.status}`));
+  for (const d of v.diffs ?? []) {
+    const item = el('div', { class: 'ds-diff' });
+    item.append(el('div', {}, `turn ${d.turn + 1}: ${d.what} differs`), el('div', { class: 'ds-diff-exp' }, `recorded: ${d.expected}`), el('div', { class: 'ds-diff-got' }, `replayed: ${d.got}`));
+    box.append(item);
+  }
+  if (v.error) box.append(el('div', {}, `turn ${v.error.turn + 1}: ${v.error.message}`));
+  if (v.reason) box.append(el('div', {}, v.reason));
+  return box;
+}
+
 window.addEventListener('message', (ev: MessageEvent<ToDataset>) => {
   const m = ev.data;
   switch (m.type) {
@@ -226,7 +240,7 @@ window.addEventListener('message', (ev: MessageEvent<ToDataset>) => {
       verifySel.disabled = !overlay;
       setColumns(m.info.columns);
       layout(true);
-      post({ type: 'filter', seq: ++seq, filter: {} }); // the facets (data_source, ability values)
+      post({ type: 'filter', seq: -1, filter: {} }); // the facets (data_source, ability values) only: the view and its scroll stay
       return;
     case 'page':
       pages.set(m.page, m.rows);
@@ -264,7 +278,9 @@ window.addEventListener('message', (ev: MessageEvent<ToDataset>) => {
       for (const e of exchangeEvents(m.exchange)) if (!(m.promptOnly && e.type === 'done')) r.apply(e);
       const meta = el('details', { class: 'ds-meta' });
       meta.append(el('summary', {}, 'Other fields'), el('pre', {}, m.meta));
-      detail.replaceChildren(bar, r.root, meta);
+      const parts: HTMLElement[] = [bar];
+      if (m.verify) parts.push(verifyBox(m.verify));
+      detail.replaceChildren(...parts, r.root, meta);
       return;
     }
     case 'verify':

@@ -10,13 +10,22 @@ export interface VerifyOverlay {
   status: Record<number, string>;
 }
 
+/** One row's verify result (core/training-data/verify.ts VerifyRecord, as the file holds it). */
+export interface VerifyRowRecord {
+  status: string;
+  diffs?: { turn: number; what: string; expected: string; got: string }[];
+  error?: { turn: number; message: string };
+  reason?: string;
+}
+
 export type ToDataset =
   | { type: 'info'; info: DatasetViewInfo; openMs: number; verify?: VerifyOverlay }
   | { type: 'page'; page: number; rows: PageRow[] }
   | { type: 'thumb'; index: number; image?: { mime: string; data: string } }
   | ({ type: 'filtered'; seq: number } & FilterResult)
   | { type: 'filterProgress'; seq: number; done: number; total: number }
-  | { type: 'row'; index: number; exchange: ExchangeView; meta: string; promptOnly: boolean }
+  /** `verify`: the row's line in the verify results file, when there is one */
+  | { type: 'row'; index: number; exchange: ExchangeView; meta: string; promptOnly: boolean; verify?: VerifyRowRecord }
   | { type: 'verify'; overlay: VerifyOverlay }
   | { type: 'error'; text: string };
 

@@ -14,6 +14,7 @@ import { sftRow } from '../../../src/core/training-data/rows';
 import { sftSchema, SFT_COLUMNS } from '../../../src/core/training-data/schema';
 import { verifySftFile, type VerifyRecord } from '../../../src/core/training-data/verify';
 import { writeParquetRows } from '../../../src/core/training-data/writeParquet';
+import { encodePng } from '../../fixtures/images';
 import { fixtureTrajectory, solidPng } from '../../unit/data/exportFixtures';
 
 const PYTHON = process.env.CODEDANCE_TEST_PYTHON ?? '/usr/bin/python3';
@@ -43,14 +44,20 @@ describe('codedance data verify: replaying SFT rows in fresh kernels', function 
       fixtureTrajectory({ id: 'nocode', question: 'colour?', input, turns: [], answer: 'red' }),
     ].map((t) => sftRow(t) as unknown as Record<string, unknown>);
     rows.push({ messages: [{ role: 'user', content: '<image>what?' }, { role: 'assistant', content: '<code>\n```python\nprint(1)\n```\n</code>' }], images: [] });
+    // images that differ: in size (recorded 40×40, drawn 64×64), and in content (a dark-to-light
+    // gradient recorded, a solid square drawn: the perceptual hashes are far apart)
+    const draw = "from PIL import Image\nImage.new('RGB', (64, 64), (0, 0, 255)).show()";
+    const gradient = Buffer.from(encodePng(64, 64, Uint8Array.from({ length: 64 * 64 * 3 }, (_, i) => 255 - 4 * (Math.floor(i / 3) % 64))));
+    rows.push(sftRow(fixtureTrajectory({ id: 'size', question: 'q', input, turns: [{ code: draw, images: [solidPng(40, 40, [0, 0, 255])] }], answer: 'a' })) as unknown as Record<string, unknown>);
+    rows.push(sftRow(fixtureTrajectory({ id: 'content', question: 'q', input, turns: [{ code: draw, images: [gradient] }], answer: 'a' })) as unknown as Record<string, unknown>);
     const file = path.join(tmp, 'sft.parquet');
     await writeParquetRows({ file, schema: sftSchema(), columns: SFT_COLUMNS, rows, rowGroupSize: 2 });
 
     const out = path.join(tmp, 'sft.verify.jsonl');
     const seen: number[] = [];
     const r = await verifySftFile({ file, out, python: PYTHON, concurrency: 2, timeoutMs: 20_000, sandbox: 'off', onProgress: (p) => seen.push(p.done) });
-    assert.equal(r.ran, 5);
-    assert.equal(seen.at(-1), 5);
+    assert.equal(r.ran, 7);
+    assert.equal(seen.at(-1), 7);
     const recs = new Map<number, VerifyRecord>();
     for await (const x of readResults<VerifyRecord>(out)) recs.set(x.index, x);
     assert.equal(recs.get(0)?.status, 'reproduces', JSON.stringify(recs.get(0)));
@@ -69,15 +76,21 @@ describe('codedance data verify: replaying SFT rows in fresh kernels', function 
     assert.equal(bad.status, 'invalid');
     assert.match(bad.reason!, /1 <image> token\(s\) but the row has 0 image/);
     assert.deepEqual(
+      recs.get(5)?.diffs?.map((x) => [x.what, x.expected, x.got]),
+      [['image size', 'image 0: 40×40', '64×64']],
+    );
+    assert.equal(recs.get(6)?.diffs?.[0].what, 'image content');
+    assert.match(recs.get(6)!.diffs![0].got, /\(\d+ of 64 bits differ\)/);
+    assert.deepEqual(
       { rows: r.summary.total.rows, executable: r.summary.total.executablePct, reproduces: r.summary.total.reproducesPct },
-      { rows: 5, executable: 66.7, reproduces: 33.3 },
+      { rows: 7, executable: 80, reproduces: 20 },
     );
     assert.deepEqual(Object.keys(r.summary.bySource), ['default']);
 
     // a rerun resumes: nothing runs again, the summary is the same
     const again = await verifySftFile({ file, out, python: PYTHON, concurrency: 2, sandbox: 'off' });
     assert.equal(again.ran, 0);
-    assert.equal(again.resumed, 5);
+    assert.equal(again.resumed, 7);
     assert.deepEqual(again.summary, r.summary);
   });
 

@@ -71,7 +71,9 @@ for (const backend of BACKENDS) describe(`kernel (${backendTitle(backend)}): tim
     const r = await k.execute('print("bye", flush=True)\nimport os\nos._exit(3)');
     assert.equal(r.status, 'died');
     assert.equal(r.error?.ename, 'KernelDied');
-    assert.equal(r.error?.evalue, 'the Python kernel died (exited with code 3); it was restarted and variables were lost');
+    // a Jupyter Server restarts a dead kernel itself and does not say how it died
+    if (backend === 'local') assert.equal(r.error?.evalue, 'the Python kernel died (exited with code 3); it was restarted and variables were lost');
+    else assert.match(r.error!.evalue, /^the Python kernel died \(the Jupyter server at http:\/\/127\.0\.0\.1:\d+\/ found it dead and restarted it\); it was restarted and variables were lost$/);
     assert.equal(r.restarted, true);
     const next = await k.execute('print("lost" in globals(), input_image.size, input_image.mode)');
     assert.equal(next.status, 'ok');
@@ -85,7 +87,7 @@ for (const backend of BACKENDS) describe(`kernel (${backendTitle(backend)}): tim
     const off = k.onStateChange((s) => states.push(s));
     const r = await k.execute('import ctypes\nctypes.string_at(0)');
     assert.equal(r.status, 'died');
-    assert.match(r.error!.evalue, /killed by signal SIGSEGV \(segmentation fault\)/);
+    assert.match(r.error!.evalue, backend === 'local' ? /killed by signal SIGSEGV \(segmentation fault\)/ : /found it dead and restarted it/);
     assert.equal((await k.execute('1 + 2')).stdout, '3\n');
     off();
     assert.deepEqual(states.slice(0, 4), ['busy', 'dead', 'starting', 'idle']);
@@ -98,7 +100,8 @@ for (const backend of BACKENDS) describe(`kernel (${backendTitle(backend)}): tim
     assert.equal((await k.execute('print(input_image.size)')).stdout, '(308, 196)\n');
   });
 
-  it('a hung kernel (SIGSTOP: heartbeat silent) is declared dead and restarted', async () => {
+  // local only: a Jupyter Server does not watch its kernels' heartbeats (a hung remote cell times out)
+  (backend === 'local' ? it : it.skip)('a hung kernel (SIGSTOP: heartbeat silent) is declared dead and restarted', async () => {
     const h = await newSession({ heartbeatIntervalMs: 200, heartbeatTimeoutMs: 1500 }, backend);
     const pid = h.pid!;
     const p = h.execute('import time\ntime.sleep(30)', { timeoutMs: 60000 });

@@ -1,5 +1,5 @@
 import { strict as assert } from 'node:assert';
-import { defaultMemoryLimitMb, kernelEnvironment, planKernelLaunch, sandboxStatus } from '../../../src/core/kernel/sandbox';
+import { defaultMemoryLimitMb, describeSandbox, kernelEnvironment, planKernelLaunch, SandboxUnavailableError, sandboxStatus } from '../../../src/core/kernel/sandbox';
 
 const HOST = {
   PATH: '/usr/bin:/bin',
@@ -61,5 +61,24 @@ describe('sandbox: the kernel launch', () => {
       assert.deepEqual(n.runAs, { uid: 65534, gid: 65534 });
       assert.match(n.args.join(' '), /--cap-drop ALL .*setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=-all --bounding-set=-all --no-new-privs -- \S*prlimit --as=\d+ --nproc=1024 --/);
     } else assert.equal(n.runAs, undefined);
+  });
+
+  it('without bwrap: auto runs unsandboxed and says why and how to fix it; on refuses', async function () {
+    if (process.platform !== 'linux') this.skip();
+    const path = process.env.PATH;
+    process.env.PATH = '/nonexistent';
+    try {
+      const s = sandboxStatus(true);
+      assert.equal(s.available, false);
+      assert.match(s.reason!, /bubblewrap \(bwrap\) is not installed/);
+      assert.match(describeSandbox(), /^Python cells run UNSANDBOXED: .*not installed.*To sandbox: install it: sudo apt-get install bubblewrap/);
+      const p = await planKernelLaunch({ python: PY, args: [], hostEnv: HOST, workdir: '/w', runtimeDir: '/r' });
+      assert.equal(p.sandboxed, false);
+      assert.match(p.unsandboxedReason!, /not installed/);
+      await assert.rejects(planKernelLaunch({ python: PY, args: [], hostEnv: HOST, workdir: '/w', runtimeDir: '/r', sandbox: 'on' }), (e: unknown) => e instanceof SandboxUnavailableError && /apt-get install bubblewrap/.test((e as Error).message));
+    } finally {
+      process.env.PATH = path;
+      sandboxStatus(true);
+    }
   });
 });

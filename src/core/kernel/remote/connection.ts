@@ -142,24 +142,65 @@ function toBuffer(b: ArrayBuffer | ArrayBufferView): Buffer {
   return ArrayBuffer.isView(b) ? Buffer.from(b.buffer, b.byteOffset, b.byteLength) : Buffer.from(b);
 }
 
-/** One execute_request; resolves when its reply and idle are in, the kernel's life ends, or `timeoutMs` passes. */
+/**
+ * One execute_request; resolves when its reply and idle are in, the kernel's life ends, or
+ * `timeoutMs` passes. A request written into a WebSocket in the instant it dropped is lost with
+ * it (the server replays what the kernel sent while the socket was away, but cannot replay what
+ * never reached it): after the reconnection a kernel_info round trip tells — the kernel answers
+ * shell requests in order, so a reply to it with nothing seen of ours means ours never arrived —
+ * and the request is sent again, once.
+ */
 export async function remoteExecute(inc: RemoteIncarnation, code: string, opts: { onMessage: (m: JupyterMessage) => void; timeoutMs?: number }): Promise<RequestOutcome> {
   if (inc.isLost()) return { kind: 'exited', info: await inc.lost, killReason: inc.killReason };
-  const future = inc.conn.requestExecute({ code, silent: false, store_history: false, user_expressions: {}, allow_stdin: false, stop_on_error: false }, true);
-  future.onIOPub = (m) => opts.onMessage(toWire(m));
+  const content = { code, silent: false, store_history: false, user_expressions: {}, allow_stdin: false, stop_on_error: false };
+  let seen = false;
+  let resent = false;
+  let resend!: () => void;
+  const resendWanted = new Promise<'resend'>((r) => (resend = () => r('resend')));
+  const send = () => {
+    const future = inc.conn.requestExecute(content, true);
+    future.onIOPub = (m) => {
+      seen = true;
+      opts.onMessage(toWire(m));
+    };
+    future.onReply = () => {
+      seen = true;
+    };
+    return future;
+  };
+  const onConnection = (_: unknown, s: Kernel.ConnectionStatus) => {
+    if (s !== 'connected' || seen || resent) return;
+    void inc.conn.requestKernelInfo().then(
+      () => {
+        if (!seen && !resent && !inc.isLost()) resend();
+      },
+      () => undefined,
+    );
+  };
+  inc.conn.connectionStatusChanged.connect(onConnection);
   const timer = opts.timeoutMs === undefined ? undefined : delay(opts.timeoutMs);
+  let future = send();
   try {
-    return await Promise.race<RequestOutcome>([
-      future.done.then(
-        (reply) => ({ kind: 'done' as const, reply: toWire(reply) }),
-        // the future is cancelled when the kernel restarts or the connection is disposed
-        async () => ({ kind: 'exited' as const, info: await inc.lost, killReason: inc.killReason }),
-      ),
-      inc.lost.then((info) => ({ kind: 'exited' as const, info, killReason: inc.killReason })),
-      ...(timer ? [timer.promise.then(() => ({ kind: 'timeout' as const }))] : []),
-    ]);
+    for (;;) {
+      const current = future;
+      const r = await Promise.race<RequestOutcome | 'resend'>([
+        current.done.then(
+          (reply) => ({ kind: 'done' as const, reply: toWire(reply) }),
+          // the future is cancelled when the kernel restarts or the connection is disposed
+          async () => ({ kind: 'exited' as const, info: await inc.lost, killReason: inc.killReason }),
+        ),
+        inc.lost.then((info) => ({ kind: 'exited' as const, info, killReason: inc.killReason })),
+        ...(timer ? [timer.promise.then(() => ({ kind: 'timeout' as const }))] : []),
+        ...(resent ? [] : [resendWanted]),
+      ]);
+      if (r !== 'resend') return r;
+      resent = true;
+      future = send();
+      current.dispose();
+    }
   } finally {
     timer?.cancel();
+    inc.conn.connectionStatusChanged.disconnect(onConnection);
   }
 }
 

@@ -62,7 +62,7 @@ export function displayUrl(url: string): string {
  */
 export class PromptAckWebSocket extends WebSocket {
   constructor(address: string | URL, protocols?: string | string[]) {
-    super(address, protocols);
+    super(address, protocols, { perMessageDeflate: false });
     this.on('message', () => {
       if (this.readyState === WebSocket.OPEN) this.pong();
     });

@@ -17,7 +17,7 @@ import type { Kernel, KernelConnection, ServerConnection } from '@jupyterlab/ser
 import { cancelledResult, classifyCell } from '../classify';
 import { CellCollector } from '../collector';
 import { KernelSessionError } from '../errors';
-import { createRedactor, type Redactor } from '../redact';
+import { createRedactor, type Redactor, registerSecret } from '../redact';
 import { delay } from '../request';
 import { DEFAULT_MAX_IMAGE_BYTES, DEFAULT_MAX_OUTPUT_BYTES, DEFAULT_TIMEOUT_MS } from '../session';
 import type { ExecuteOptions, ExecutionResult, KernelSession, KernelState, KernelTuning, PreparedImage, PrepareImageOptions } from '../types';
@@ -56,6 +56,8 @@ export class RemoteKernelSession implements KernelSession {
   private folders: { workdir: string; runtimeDir: string; pid: number } | undefined;
   private disposed = false;
   private incarnations = 0;
+  /** the connection is not to be trusted any more (dead, gave up, or its kernel is gone) */
+  private staleConn = false;
   /** kernelspec in use (resolved at the first start) */
   kernelName: string | undefined;
   /** how many times the kernel was restarted (a death, a kill after an interrupt) or replaced */
@@ -63,6 +65,8 @@ export class RemoteKernelSession implements KernelSession {
 
   constructor(private readonly opts: RemoteKernelSessionOptions) {
     this.settings = serverSettings(opts);
+    // the token never shows in what a cell prints (redact.ts)
+    registerSecret(this.settings.token || undefined);
     this.server = displayUrl(this.settings.baseUrl);
     this.redactor = createRedactor(opts.redact);
     this.kernelName = opts.kernelName;
@@ -147,13 +151,33 @@ export class RemoteKernelSession implements KernelSession {
     }
   }
 
-  /** a dropped WebSocket: wait for it; when it does not come back, say so (the session stays usable) */
+  /**
+   * A dropped WebSocket: wait for it. When it does not come back, ask the server over REST: the
+   * kernel is still there -> reconnect now; the server has no such kernel (it was restarted) ->
+   * a new kernel; the server does not answer -> say so (the session stays usable).
+   */
   private async awaitConnection(): Promise<void> {
     const conn = this.conn!;
     if (await waitConnected(conn, this.opts.reconnectWaitMs ?? DEFAULT_RECONNECT_WAIT_MS)) return;
-    if (this.inc && this.conn === conn && conn.connectionStatus !== 'connected') {
-      throw new KernelSessionError({ reason: `the connection to the kernel on the Jupyter server at ${this.server} is lost (${conn.connectionStatus}); the kernel may still be running there`, fix: 'check that the server is up and reachable; the session reconnects on its own, ask again once it is back', retryable: true });
+    if (!this.inc || this.conn !== conn || conn.connectionStatus === 'connected') return;
+    let there: boolean;
+    try {
+      there = await kernelStillThere(this.settings, this.settings.baseUrl, conn.id);
+    } catch {
+      throw new KernelSessionError({ reason: `the connection to the kernel on the Jupyter server at ${this.server} is lost (${conn.connectionStatus}) and the server does not answer; the kernel may still be running there`, fix: 'check that the server is up and reachable; the session reconnects on its own, ask again once it is back', retryable: true });
     }
+    if (there && !conn.isDisposed) {
+      const back = conn.reconnect().then(
+        () => true,
+        () => false,
+      );
+      const d = delay(this.opts.startTimeoutMs ?? DEFAULT_START_TIMEOUT_MS);
+      const ok = await Promise.race([back, d.promise.then(() => false)]);
+      d.cancel();
+      if (ok) return;
+    }
+    // the server lost the kernel (it was restarted): the next life is a new kernel
+    this.lose('dead');
   }
 
   private beginStart(): void {
@@ -177,7 +201,8 @@ export class RemoteKernelSession implements KernelSession {
     const url = this.settings.baseUrl;
     const startTimeoutMs = this.opts.startTimeoutMs ?? DEFAULT_START_TIMEOUT_MS;
     let conn = this.conn;
-    if (conn && (conn.isDisposed || conn.status === 'dead' || conn.connectionStatus === 'disconnected')) {
+    if (conn && (this.staleConn || conn.isDisposed || conn.status === 'dead' || conn.connectionStatus === 'disconnected')) {
+      this.staleConn = false;
       // the WebSocket gave up: the same kernel if the server still has it, else a new one
       const id = conn.id;
       const model = conn.model;
@@ -243,6 +268,7 @@ export class RemoteKernelSession implements KernelSession {
     // the server says 'restarting' also when it restarts a kernel that died
     if (why === 'restart' && !inc.killReason) why = 'autorestart';
     inc.markLost(lostWords(this.settings.baseUrl, why));
+    if (why === 'dead' || why === 'disconnected') this.staleConn = true;
     this.inc = undefined;
     if (this.disposed) return;
     this.restarts++;
