@@ -1,6 +1,7 @@
 import * as vscode from 'vscode';
 import type { FromWebview, PanelState, PythonStatus, ToWebview } from '../webview/protocol';
 import { API_KEY_SECRET, ChatController } from './chat/ChatController';
+import { ContextKeys } from './chat/contextKeys';
 import { KernelService, pickInterpreter } from './chat/kernelService';
 import { RunWatch } from './chat/runWatch';
 import { connectModel, openLink, setApproval, setEndpoint } from './chat/setupActions';
@@ -42,7 +43,7 @@ export class ChatViewProvider implements vscode.WebviewViewProvider, vscode.Disp
   private readonly queue: ToWebview[] = [];
   /** approvals waiting, kernel state, the live run: from the messages to the panel */
   private readonly watch = new RunWatch();
-  private readonly contextKeys = new Map<string, unknown>();
+  private readonly contextKeys = new ContextKeys();
   private readonly statusEmitter = new vscode.EventEmitter<ChatStatus>();
   readonly onDidChangeStatus = this.statusEmitter.event;
 
@@ -278,7 +279,7 @@ export class ChatViewProvider implements vscode.WebviewViewProvider, vscode.Disp
         await setEndpoint();
         return;
       case 'connectModel':
-        await connectModel();
+        await this.connectModel();
         return;
       case 'setApiKey':
         await vscode.commands.executeCommand('codedance.setApiKey');
@@ -298,7 +299,7 @@ export class ChatViewProvider implements vscode.WebviewViewProvider, vscode.Disp
         this.sendInit();
         return;
       case 'openWalkthrough':
-        await vscode.commands.executeCommand('workbench.action.openWalkthrough', WALKTHROUGH_ID, false);
+        await this.openWalkthrough();
         return;
       case 'askAboutImage':
         await vscode.commands.executeCommand('codedance.askAboutImage');
@@ -384,10 +385,19 @@ export class ChatViewProvider implements vscode.WebviewViewProvider, vscode.Disp
     this.statusEmitter.fire({ endpoint: s.endpoints.join(', '), model: s.model || this.watch.model, kernel: this.watch.kernel, approval: s.approval, pendingApprovals: this.watch.pending.size, running: this.watch.running });
   }
 
+  /** Opens the walkthrough; the steps already done are checked off (see ContextKeys.reannounce). */
+  async openWalkthrough(): Promise<void> {
+    await vscode.commands.executeCommand('workbench.action.openWalkthrough', WALKTHROUGH_ID, false);
+    await this.contextKeys.reannounce(['codedance.modelConnected', 'codedance.hasAnswer']);
+  }
+
+  /** Connect a Model…; a connection completes the walkthrough's first step */
+  async connectModel(): Promise<void> {
+    if (await connectModel()) this.setContext('codedance.modelConnected', true);
+  }
+
   private setContext(key: string, value: unknown): void {
-    if (this.contextKeys.get(key) === value) return;
     this.contextKeys.set(key, value);
-    void vscode.commands.executeCommand('setContext', key, value);
   }
 
   dispose(): void {

@@ -3,8 +3,8 @@ import * as vscode from 'vscode';
 import { API_KEY_SECRET } from './chat/ChatController';
 import { openInImagePreview } from './chat/chatFiles';
 import { pickInterpreter } from './chat/kernelService';
-import { chatStatusPicker, connectModel, setApproval } from './chat/setupActions';
-import { ChatViewProvider, WALKTHROUGH_ID } from './chatViewProvider';
+import { chatStatusPicker, setApproval } from './chat/setupActions';
+import { ChatViewProvider } from './chatViewProvider';
 import type { RunEvalArgs } from './eval/runEvalCommand';
 
 export const IMAGE_EXTENSIONS = ['png', 'jpg', 'jpeg', 'webp', 'gif', 'bmp'];
@@ -72,12 +72,12 @@ export function registerCommands(context: vscode.ExtensionContext, log: vscode.L
   reg('codedance.approval.ask', () => setApproval('always'));
   reg('codedance.approval.auto', () => setApproval('auto'));
   reg('codedance.chatStatus', () => chatStatusPicker());
-  reg('codedance.connectModel', () => connectModel());
+  reg('codedance.connectModel', () => chat.connectModel());
   reg('codedance.pickInterpreter', async () => {
     await pickInterpreter(chat.kernels);
     chat.kernels.invalidate();
   });
-  reg('codedance.getStarted', () => vscode.commands.executeCommand('workbench.action.openWalkthrough', WALKTHROUGH_ID, false));
+  reg('codedance.getStarted', () => chat.openWalkthrough());
   reg('codedance.openTrajectoryInChat', async (arg) => {
     await chat.reveal();
     try {

@@ -109,7 +109,7 @@ export class ChatE2E {
   }
 
   chatFrame(p: Page = this.page, timeoutMs = 30_000): Promise<Frame> {
-    return findWebviewFrame(p, '.compose #question', timeoutMs);
+    return findWebviewFrame(p, 'body:not(.chat-moved) .compose #question', timeoutMs);
   }
 
   /** Sets the color theme in the user settings file; the workbench reads it when it loads. */

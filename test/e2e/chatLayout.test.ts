@@ -127,7 +127,7 @@ describe('e2e: the chat in the default layout (1280×800; dark, light, high cont
     await runCommand(h.page, 'View: Close Editor');
   }
 
-  before(() => h.page.on('console', (m) => /context|walkthrough|gettingStarted/i.test(m.text()) && log(`console ${m.type()}: ${m.text().slice(0, 300)}`)));
+  before(() => h.page.on('console', (m) => (m.type() === 'error' || /walkthrough|step/i.test(m.text())) && log(`console ${m.type()}: ${m.text().slice(0, 300)}`)));
 
   it('dark: right-click → ask → approval in view → Ctrl+Enter → answer; the chat beside the image; the walkthrough', async () => {
     await firstQuestion('dark');

@@ -11,6 +11,7 @@ import { cpSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { BrowserContext, Frame, Page } from 'playwright-core';
+import { readParquetRows } from '../../src/core/data/parquet';
 import { sftRow } from '../../src/core/training-data/rows';
 import { SFT_COLUMNS, sftSchema } from '../../src/core/training-data/schema';
 import { writeParquetRows } from '../../src/core/training-data/writeParquet';
@@ -20,7 +21,7 @@ import { writeEvalParquet } from '../fixtures/parquetWriter';
 import { fixtureTrajectory, solidPng } from '../unit/data/exportFixtures';
 import { ensureExtensionBuilt, ROOT } from './build';
 import { ensureFixtureWorkspace } from './fixtures/images';
-import { activityBarItem, ARTIFACTS, explorerRow, findWebviewFrame, notificationToast, openWorkbench, removeRunDir, screenshot } from './workbench';
+import { activityBarItem, ARTIFACTS, explorerRow, findWebviewFrame, notificationToast, openWorkbench, removeRunDir, runCommand, screenshot } from './workbench';
 
 type CodeServerModule = typeof import('../../scripts/codeServer.mjs');
 type Server = Awaited<ReturnType<CodeServerModule['startCodeServer']>>;
@@ -153,6 +154,39 @@ describe('e2e: dataset viewer, verify and ask in a real VS Code', function () {
     assert.match(t, /recorded: Output: \(100, 100\)/);
     assert.match(t, /replayed: Output: \(56, 56\)/);
     await frame.locator('.ds-detail section.exchange pre').first().waitFor({ timeout: 10_000 });
+    // the seed's reward for the row (the eval's tool_step code) and a per-call marker on its cell
+    assert.match(await frame.locator('.ds-detail .ds-reward').innerText(), /tool_success_rate 1 · tool_step \[0, 0\]/);
+    assert.equal(await frame.locator('.ds-detail details.cell summary .ds-step').count(), 1);
     await screenshot(page, 'data-verify.png');
+  });
+
+  it('exports the chat conversation (from "Ask about this row") as SFT parquet and reads it back', async () => {
+    await runCommand(page, 'Export as Training Data');
+    const quick = page.locator('.quick-input-widget');
+    await quick.locator('.monaco-list-row', { hasText: 'Chat conversations…' }).waitFor({ timeout: 15_000 });
+    await page.keyboard.press('Enter');
+    const conv = quick.locator('.monaco-list-row', { hasText: /needle/ }).first();
+    await conv.waitFor({ timeout: 15_000 });
+    await conv.locator('.quick-input-list-checkbox, input[type="checkbox"]').first().click();
+    await page.keyboard.press('Enter');
+    await quick.locator('.monaco-list-row', { hasText: 'CodeDance-SFT' }).waitFor({ timeout: 15_000 });
+    await page.keyboard.press('Enter');
+    // the save dialog (code-server's simple dialog: the path prefilled)
+    const input = quick.locator('input');
+    await page.waitForFunction(() => /codedance_sft_export\.parquet$/.test((document.querySelector('.quick-input-widget input') as HTMLInputElement | null)?.value ?? ''), undefined, { timeout: 15_000 });
+    log(`save as: ${await input.inputValue()}`);
+    await page.keyboard.press('Enter');
+    const done = notificationToast(page, /wrote 1 CodeDance-SFT row/).first();
+    await done.waitFor({ timeout: 30_000 });
+    await screenshot(page, 'data-export.png');
+    const out = path.join(runDir, 'workspace', 'codedance_sft_export.parquet');
+    const rows = [];
+    for await (const r of readParquetRows(out)) rows.push(r.row);
+    assert.equal(rows.length, 1);
+    const msgs = rows[0].messages as { role: string; content: string }[];
+    assert.deepEqual(msgs.map((m) => m.role).slice(0, 3), ['system', 'user', 'assistant']);
+    assert.match(msgs[1].content, /^<image>How many red circles are there\? \(needle\)/);
+    assert.match(msgs[3].content, /^<tool_response>Output:\nred_count = 3/);
+    assert.equal((rows[0].images as Uint8Array[]).length, 1);
   });
 });

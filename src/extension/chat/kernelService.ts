@@ -10,7 +10,6 @@
 import * as vscode from 'vscode';
 import { CodeDanceError } from '../../core/errors';
 import { InterpreterPool, resolvePython, type KernelSession, type ResolvedPython } from '../../core/kernel';
-import { startRemoteKernelSession } from '../../core/kernel/remote';
 import { describeSandbox, sandboxStatus } from '../../core/kernel/sandbox';
 import { describeChoice, type KernelChoiceStore } from '../kernel/store';
 import { readSettings } from '../settings';
@@ -24,7 +23,8 @@ export function kernelTuningFromSettings(log?: vscode.LogOutputChannel): { sandb
   const s = readSettings();
   const line = describeSandbox(s.sandbox, s.network);
   log?.info(`kernel: ${line}`);
-  if (s.sandbox !== 'on' && (s.sandbox === 'off' || !sandboxStatus().available) && !unsandboxedNoticeShown) {
+  // said once when the sandbox is missing; turned off on purpose, the log says it
+  if (s.sandbox === 'auto' && !sandboxStatus().available && !unsandboxedNoticeShown) {
     unsandboxedNoticeShown = true;
     void vscode.window.showWarningMessage(`CodeDance: ${line}`);
   }
@@ -107,6 +107,8 @@ export class KernelService implements vscode.Disposable {
     const t0 = performance.now();
     const c = this.choices?.choice;
     if (c?.kind === 'remote') {
+      // loaded when first needed: @jupyterlab/services stays out of activation
+      const { startRemoteKernelSession } = await import('../../core/kernel/remote');
       const session = await startRemoteKernelSession({ url: c.url, token: await this.choices!.token(c.url), kernelName: c.kernelName, memoryLimitMb: readSettings().memoryLimitMb });
       this.log.info(`chat: kernel ${session.id} (${session.python}) started in ${(performance.now() - t0).toFixed(0)} ms`);
       return session;

@@ -32,7 +32,7 @@ interface ModelChoice extends vscode.QuickPickItem {
 
 /**
  * "Connect a Model…": the walkthrough's first step. Sets endpoint, protocol (and model for
- * OpenAI); sets the context key `codedance.modelConnected` that completes the step.
+ * OpenAI); true when done (the caller sets `codedance.modelConnected`, which completes the step).
  */
 export async function connectModel(): Promise<boolean> {
   const current = readSettings().endpoints[0];
@@ -63,7 +63,6 @@ export async function connectModel(): Promise<boolean> {
       if (!(await setEndpoint())) return false;
       break;
   }
-  await vscode.commands.executeCommand('setContext', 'codedance.modelConnected', true);
   return true;
 }
 

@@ -13,6 +13,7 @@ import { recordTrajectory } from '../../core/eval/recordTrajectory';
 import { readResults } from '../../core/eval/resultsFile';
 import { DatasetView } from '../../core/training-data/datasetView';
 import { imageBytes } from '../../core/training-data/replayPlan';
+import { rowReward } from '../../core/training-data/rowReward';
 import { rowTrajectory } from '../../core/training-data/rowTrajectory';
 import type { Trajectory } from '../../core/trajectory/types';
 import type { FromDataset, ToDataset, VerifyOverlay, VerifyRowRecord } from '../../webview/dataset/protocol';
@@ -133,7 +134,7 @@ export class DatasetEditorProvider implements vscode.CustomReadonlyEditorProvide
         }
         case 'row': {
           const { t, row } = await trajectory(m.index);
-          post({ type: 'row', index: m.index, exchange: exchangeView(t), meta: metaText(row), promptOnly: t.turns.length === 0, verify: await verifyRecord(file, m.index) });
+          post({ type: 'row', index: m.index, exchange: exchangeView(t), meta: metaText(row), promptOnly: t.turns.length === 0, verify: await verifyRecord(file, m.index), reward: rowReward(row) });
           return;
         }
         case 'ask': {

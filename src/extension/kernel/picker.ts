@@ -5,9 +5,14 @@
  * workspace and shown in the status bar. Notebook kernels (issue 12 §2) are not offered yet.
  */
 import * as vscode from 'vscode';
-import { chooseKernelSpec, serverSettings } from '../../core/kernel/remote/server';
 import type { KernelService } from '../chat/kernelService';
 import { describeChoice, KernelChoiceStore } from './store';
+
+/** lists a server's kernelspecs (checks URL and token); loaded when first needed, not at activation */
+async function listSpecs(url: string, token: string | undefined) {
+  const { chooseKernelSpec, serverSettings } = await import('../../core/kernel/remote/server');
+  return chooseKernelSpec(serverSettings({ url, token }), url);
+}
 
 type Item = vscode.QuickPickItem & { run?: () => Thenable<unknown> };
 
@@ -26,7 +31,7 @@ async function addServer(store: KernelChoiceStore): Promise<string | undefined> 
   const token = fromUrl ?? (await vscode.window.showInputBox({ title: 'CodeDance: Jupyter server token', prompt: 'The token the server printed (`jupyter server list`); empty if it has none. Kept in SecretStorage.', password: true, ignoreFocusOut: true }));
   if (token === undefined) return undefined;
   try {
-    await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: 'CodeDance: checking the Jupyter server…' }, () => chooseKernelSpec(serverSettings({ url, token }), url));
+    await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: 'CodeDance: checking the Jupyter server…' }, () => listSpecs(url, token));
   } catch (e) {
     void vscode.window.showErrorMessage(`CodeDance: ${(e as Error).message}`);
     return undefined;
@@ -39,7 +44,7 @@ async function pickKernelSpec(store: KernelChoiceStore, url: string): Promise<vo
   const token = await store.token(url);
   let specs;
   try {
-    specs = await chooseKernelSpec(serverSettings({ url, token }), url);
+    specs = await listSpecs(url, token);
   } catch (e) {
     const act = await vscode.window.showErrorMessage(`CodeDance: ${(e as Error).message}`, 'Set Token', 'Remove Server');
     if (act === 'Set Token') {

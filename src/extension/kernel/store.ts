@@ -4,7 +4,7 @@
  * in settings). No `vscode` import: the stores are the structural shapes of Memento and
  * SecretStorage, so that this is unit-tested with plain maps.
  */
-import { displayUrl, normalizeServerUrl } from '../../core/kernel/remote/server';
+import { displayUrl, normalizeServerUrl } from '../../core/kernel/remote/url';
 
 export type KernelChoice = { kind: 'local' } | { kind: 'remote'; url: string; kernelName?: string };
 

@@ -9,7 +9,7 @@
 import { el } from '../dom';
 import { ExchangeRenderer, type ExchangeActions } from '../exchange';
 import { exchangeEvents } from '../panelEvents';
-import type { DatasetViewInfo, FromDataset, PageRow, RowFilter, ToDataset, VerifyOverlay, VerifyRowRecord } from './protocol';
+import type { DatasetViewInfo, FromDataset, PageRow, RowFilter, ToDataset, VerifyOverlay, VerifyRowRecord, RowReward } from './protocol';
 
 interface VsCodeApi {
   postMessage(msg: FromDataset): void;
@@ -228,6 +228,17 @@ function verifyBox(v: VerifyRowRecord): HTMLElement {
   return box;
 }
 
+function rewardBox(w: RowReward): HTMLElement {
+  const box = el('div', { class: 'ds-reward', role: 'note' });
+  const f = (x: number | null | undefined) => (x === undefined ? '—' : x === null ? 'n/a' : String(Math.round(x * 1000) / 1000));
+  box.append(el('strong', {}, 'Reward (the seed’s): '));
+  const items = w.source === 'eval' ? [`score ${f(w.score)}`, `acc ${f(w.acc)}`, `format_r ${f(w.format_r)}`, `tool_reward_component ${f(w.tool_reward_component)}`] : [];
+  items.push(`tool_success_rate ${f(w.tool_success_rate)}`, `tool_step [${w.tool_step.map((x) => f(x)).join(', ')}]`);
+  box.append(document.createTextNode(items.join(' · ')));
+  if (w.note) box.append(el('div', { class: 'ds-note' }, w.note));
+  return box;
+}
+
 window.addEventListener('message', (ev: MessageEvent<ToDataset>) => {
   const m = ev.data;
   switch (m.type) {
@@ -280,6 +291,14 @@ window.addEventListener('message', (ev: MessageEvent<ToDataset>) => {
       meta.append(el('summary', {}, 'Other fields'), el('pre', {}, m.meta));
       const parts: HTMLElement[] = [bar];
       if (m.verify) parts.push(verifyBox(m.verify));
+      if (m.reward) {
+        parts.push(rewardBox(m.reward));
+        // per-call markers on the cells, in order (a failed call: −0.5)
+        [...r.root.querySelectorAll('details.cell')].forEach((c, i) => {
+          const v = m.reward!.perCall[i];
+          if (v !== undefined) c.querySelector('summary')?.append(el('span', { class: `ds-step ${v < 0 ? 'bad' : 'ok'}`, title: 'this call’s tool_step score (the seed’s reward)' }, v < 0 ? `${v}` : '+0'));
+        });
+      }
       detail.replaceChildren(...parts, r.root, meta);
       return;
     }

@@ -1,6 +1,9 @@
 /** Messages between the dataset viewer webview and its custom editor (both sides import this file). */
 import type { DatasetViewInfo, FilterResult, PageRow, RowFilter } from '../../core/training-data/datasetView';
+import type { RowReward } from '../../core/training-data/rowReward';
 import type { ExchangeView } from '../protocol';
+
+export type { RowReward } from '../../core/training-data/rowReward';
 
 export type { DatasetViewInfo, PageRow, RowFilter } from '../../core/training-data/datasetView';
 
@@ -25,7 +28,7 @@ export type ToDataset =
   | ({ type: 'filtered'; seq: number } & FilterResult)
   | { type: 'filterProgress'; seq: number; done: number; total: number }
   /** `verify`: the row's line in the verify results file, when there is one */
-  | { type: 'row'; index: number; exchange: ExchangeView; meta: string; promptOnly: boolean; verify?: VerifyRowRecord }
+  | { type: 'row'; index: number; exchange: ExchangeView; meta: string; promptOnly: boolean; verify?: VerifyRowRecord; reward?: RowReward }
   | { type: 'verify'; overlay: VerifyOverlay }
   | { type: 'error'; text: string };
 

@@ -6,6 +6,7 @@ import { strict as assert } from 'node:assert';
 import { replayPlan, type ReplayPlan } from '../../../src/core/training-data/replayPlan';
 import { replayedText } from '../../../src/core/training-data/compare';
 import { summarizeRecords } from '../../../src/core/training-data/verifySummary';
+import { rowReward } from '../../../src/core/training-data/rowReward';
 
 const img = (n: number) => Uint8Array.from([137, 80, 78, 71, n]);
 const code = (c: string) => `<think>t</think>\n<code>\n\`\`\`python\n${c}\n\`\`\`\n</code>`;
@@ -84,5 +85,26 @@ describe('verify: SFT rows as replay plans', () => {
     assert.equal(s.bySource.a.reproducesPct, 50);
     assert.equal(s.bySource.b.executablePct, 0);
     assert.equal(s.bySource.b.invalid, 1);
+  });
+
+  it("a row's reward is the eval's own tool_step / tool_success_rate, with each call's score recovered", () => {
+    const w = rowReward({
+      messages: [
+        { role: 'user', content: '<image>q' },
+        { role: 'assistant', content: code('print(1)') },
+        { role: 'user', content: '<tool_response>Output:\n1</tool_response>' },
+        { role: 'assistant', content: code('print(x)') },
+        { role: 'user', content: "<tool_response>--- Execution Error (Error) ---\nNameError: name 'x' is not defined</tool_response>" },
+        { role: 'assistant', content: '<answer>1</answer>' },
+      ],
+    })!;
+    assert.equal(w.source, 'response');
+    assert.deepEqual(w.tool_step, [-0.1, -0.5, 0]);
+    assert.equal(w.tool_success_rate, 0.5);
+    assert.deepEqual(w.perCall, [0, -0.5]);
+    assert.equal(w.acc, undefined, 'no judge, no ground truth: acc is not made up');
+    const e = rowReward({ judge_result: { score: 1, acc: 1, format_r: 0, tool_step: [1, 0], tool_success_rate: 1, tool_reward_component: 1.5 } })!;
+    assert.deepEqual([e.source, e.score, e.perCall], ['eval', 1, [1]]);
+    assert.equal(rowReward({ messages: [{ role: 'user', content: 'q' }] }), undefined);
   });
 });

@@ -1,2 +1,0 @@
-import { remoteSideBySide } from './bench/kernel.bench';
-remoteSideBySide('/usr/bin/python3').then((r) => console.log(r));
