@@ -86,16 +86,6 @@ export class ChatViewProvider implements vscode.WebviewViewProvider, vscode.Disp
     return this.viewHost?.disposables.length ?? 0;
   }
 
-  /** where the chat is live now */
-  get location(): 'view' | 'editor' {
-    return this.editorHost ? 'editor' : 'view';
-  }
-
-  /** the editor column of the chat tab, when it is open */
-  get editorColumn(): vscode.ViewColumn | undefined {
-    return this.panel?.viewColumn;
-  }
-
   private attach(kind: Host['kind'], webview: vscode.Webview): Host {
     const storage = this.context.storageUri ?? this.context.globalStorageUri;
     webview.options = {
@@ -137,7 +127,7 @@ export class ChatViewProvider implements vscode.WebviewViewProvider, vscode.Disp
     const host = this.attach('editor', panel.webview);
     host.disposables.push(panel.onDidDispose(() => this.onEditorClosed()));
     this.editorHost = host;
-    this.setContext('codedance.chatInEditor', true);
+    this.contextKeys.set('codedance.chatInEditor', true);
     if (this.viewHost?.ready) void this.viewHost.webview.postMessage({ type: 'moved', to: 'editor' } satisfies ToWebview);
     this.updateBadge();
   }
@@ -152,7 +142,7 @@ export class ChatViewProvider implements vscode.WebviewViewProvider, vscode.Disp
     for (const d of this.editorHost?.disposables.splice(0) ?? []) d.dispose();
     this.editorHost = undefined;
     this.panel = undefined;
-    this.setContext('codedance.chatInEditor', false);
+    this.contextKeys.set('codedance.chatInEditor', false);
     const view = this.viewHost;
     if (view?.ready) {
       void view.webview.postMessage({ type: 'moved', to: 'view' } satisfies ToWebview);
@@ -336,7 +326,7 @@ export class ChatViewProvider implements vscode.WebviewViewProvider, vscode.Disp
   /** The panel state to every ready webview; the menus' context keys and the status with it. */
   private sendInit(): void {
     const s = readSettings();
-    this.setContext('codedance.approval', s.approval);
+    this.contextKeys.set('codedance.approval', s.approval);
     this.refreshStatus();
     void this.context.secrets.get(API_KEY_SECRET).then((key) => {
       const state: PanelState = {
@@ -366,7 +356,7 @@ export class ChatViewProvider implements vscode.WebviewViewProvider, vscode.Disp
   /** What the workbench shows around the chat, from the messages to the panel: badge, status, context keys. */
   private observe(msg: ToWebview): void {
     const r = this.watch.observe(msg);
-    if (r.answered) this.setContext('codedance.hasAnswer', true);
+    if (r.answered) this.contextKeys.set('codedance.hasAnswer', true);
     if (r.pendingChanged) this.updateBadge();
     if (r.changed) this.refreshStatus();
   }
@@ -377,7 +367,7 @@ export class ChatViewProvider implements vscode.WebviewViewProvider, vscode.Disp
     // a 0 badge, not undefined: VS Code 1.100 keeps the activity bar's number when a webview view's badge is set to undefined
     if (this.view) this.view.badge = n ? { value: n, tooltip } : { value: 0, tooltip: '' };
     if (this.panel) this.panel.title = n ? `CodeDance Chat (${n} to approve)` : 'CodeDance Chat';
-    this.setContext('codedance.approvalPending', n > 0);
+    this.contextKeys.set('codedance.approvalPending', n > 0);
   }
 
   refreshStatus(): void {
@@ -385,19 +375,14 @@ export class ChatViewProvider implements vscode.WebviewViewProvider, vscode.Disp
     this.statusEmitter.fire({ endpoint: s.endpoints.join(', '), model: s.model || this.watch.model, kernel: this.watch.kernel, approval: s.approval, pendingApprovals: this.watch.pending.size, running: this.watch.running });
   }
 
-  /** Opens the walkthrough; the steps already done are checked off (see ContextKeys.reannounce). */
+  /** Opens the walkthrough (VS Code checks off the steps done since its walkthrough service started). */
   async openWalkthrough(): Promise<void> {
     await vscode.commands.executeCommand('workbench.action.openWalkthrough', WALKTHROUGH_ID, false);
-    await this.contextKeys.reannounce(['codedance.modelConnected', 'codedance.hasAnswer']);
   }
 
   /** Connect a Model…; a connection completes the walkthrough's first step */
   async connectModel(): Promise<void> {
-    if (await connectModel()) this.setContext('codedance.modelConnected', true);
-  }
-
-  private setContext(key: string, value: unknown): void {
-    this.contextKeys.set(key, value);
+    if (await connectModel()) this.contextKeys.set('codedance.modelConnected', true);
   }
 
   dispose(): void {

@@ -167,7 +167,8 @@ describe('e2e: dataset viewer, verify and ask in a real VS Code', function () {
     await page.keyboard.press('Enter');
     const conv = quick.locator('.monaco-list-row', { hasText: /needle/ }).first();
     await conv.waitFor({ timeout: 15_000 });
-    await conv.locator('.quick-input-list-checkbox, input[type="checkbox"]').first().click();
+    await conv.click(); // in a multi-select pick a click on the row toggles its check box
+    await quick.locator('.monaco-list-row[aria-checked="true"]').first().waitFor({ timeout: 5000 });
     await page.keyboard.press('Enter');
     await quick.locator('.monaco-list-row', { hasText: 'CodeDance-SFT' }).waitFor({ timeout: 15_000 });
     await page.keyboard.press('Enter');

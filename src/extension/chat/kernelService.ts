@@ -11,6 +11,7 @@ import * as vscode from 'vscode';
 import { CodeDanceError } from '../../core/errors';
 import { InterpreterPool, resolvePython, type KernelSession, type ResolvedPython } from '../../core/kernel';
 import { describeSandbox, sandboxStatus } from '../../core/kernel/sandbox';
+import type { KernelSource } from '../../core/eval/runner';
 import { describeChoice, type KernelChoiceStore } from '../kernel/store';
 import { readSettings } from '../settings';
 
@@ -36,6 +37,22 @@ export async function resolveEditorPython(log?: vscode.LogOutputChannel): Promis
   const s = readSettings();
   const fromExtension = s.interpreter ? undefined : await pythonExtensionInterpreter(log);
   return resolvePython({ explicit: s.interpreter || undefined, pythonExtension: fromExtension });
+}
+
+/** the workspace's kernel choice (set when the picker registers), for the editor's eval too */
+let activeChoices: KernelChoiceStore | undefined;
+
+/**
+ * Kernels for an eval run in the editor: on the Jupyter server chosen with "CodeDance: Select
+ * Kernel" (a kernel per sample, shut down when it ends), or undefined for the local pool.
+ */
+export async function editorKernelSource(log?: vscode.LogOutputChannel): Promise<KernelSource | undefined> {
+  const c = activeChoices?.choice;
+  if (c?.kind !== 'remote') return undefined;
+  const token = await activeChoices!.token(c.url);
+  const { startRemoteKernelSession } = await import('../../core/kernel/remote');
+  log?.info(`eval: kernels on ${describeChoice(c)}`);
+  return { acquire: () => startRemoteKernelSession({ url: c.url, token, kernelName: c.kernelName }), dispose: async () => undefined };
 }
 
 export class KernelService implements vscode.Disposable {
@@ -69,6 +86,7 @@ export class KernelService implements vscode.Disposable {
   /** Where kernels run, per workspace (the kernel picker); a change retires the waiting kernels. */
   useChoices(store: KernelChoiceStore): void {
     this.choices = store;
+    activeChoices = store;
     this.disposables.push(store.onDidChange(() => this.invalidate()));
   }
 

@@ -15,7 +15,7 @@ function registered(secret: string | undefined): string | undefined {
   registerSecret(secret);
   return secret;
 }
-import { kernelTuningFromSettings, resolveEditorPython } from '../chat/kernelService';
+import { editorKernelSource, kernelTuningFromSettings, resolveEditorPython } from '../chat/kernelService';
 import { servedModels } from '../serve/servedModels';
 import { readSettings } from '../settings';
 import { EvalReportPanel, pickResultsFiles } from './reportPanel';
@@ -181,6 +181,7 @@ export async function runEvalCommand(context: vscode.ExtensionContext, log: vsco
           cellTimeoutMs: s.timeoutSeconds * 1000,
           python,
           kernelSandbox: kernelTuningFromSettings(log),
+          kernels: await editorKernelSource(log), // a Jupyter server chosen with Select Kernel, else the local pool
           judge,
           signal: ctrl.signal,
           extensionVersion: String(context.extension.packageJSON.version ?? '0.0.0'),

@@ -8,7 +8,8 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { readParquetRows } from '../../../src/core/data/parquet';
+import { parquetInfo, readParquetRows } from '../../../src/core/data/parquet';
+import { buildJob, defaultParams } from '../../../src/core/jobs/templates';
 import { storeImages } from '../../../src/core/trajectory/imageFiles';
 import { toSftMessages } from '../../../src/core/training-data';
 import { fixtureTrajectory, solidPng } from '../../unit/data/exportFixtures';
@@ -73,6 +74,17 @@ describe('codedance data (CLI)', function () {
     const ok = cli(['data', 'export', '--format', 'rl', '--out', out, '--ground-truth', gt, '--data-source', 'vl_agent', path.join(tmp, 'c1'), path.join(tmp, 'c2')]);
     assert.equal(ok.code, 0, ok.stderr);
     assert.match(ok.stdout, /wrote 2 RL row/);
+  });
+
+  it('the SFT and RL job templates take the exported files as they are (the columns their trainers read)', async () => {
+    const sft = buildJob('codedance-sft', defaultParams({ trainFiles: 'chats_sft.parquet', valFiles: 'chats_sft.parquet' }), 'ray');
+    assert.match(sft.entrypoint, /chats_sft\.parquet/);
+    assert.match(sft.entrypoint, /data\.multiturn\.messages_key=messages/);
+    assert.ok((await parquetInfo(path.join(tmp, 'chats_sft.parquet'))).columns.includes('messages'));
+    const rl = buildJob('codedance-rl', defaultParams({ trainFiles: 'chats_rl.parquet', valFiles: 'chats_rl.parquet' }), 'ray');
+    assert.match(rl.entrypoint, /chats_rl\.parquet/);
+    assert.doesNotMatch(rl.entrypoint, /prompt_key/, "verl's default data.prompt_key ('prompt') is what the export writes");
+    assert.deepEqual((await parquetInfo(path.join(tmp, 'chats_rl.parquet'))).columns, ['data_source', 'prompt', 'images', 'ability', 'reward_model', 'extra_info']);
   });
 
   it('bad usage names the problem', () => {

@@ -114,6 +114,21 @@ describe('kernel on a Jupyter Server: server, token, kernelspecs, connection', f
     }
   });
 
+  it('a connection that gave up (reconnect attempts spent) is replaced: same kernel, variables kept', async () => {
+    const k = await start();
+    await k.setInputImages([testPng(60, 40)], { resize: 'none' });
+    await k.execute('kept = 7');
+    const pid = k.pid;
+    const conn = (k as unknown as { conn: { dispose(): void } }).conn;
+    // what @jupyterlab/services reports when its reconnect attempts are spent
+    (k as unknown as { lose(why: string): void }).lose('disconnected');
+    conn.dispose();
+    assert.equal(k.state, 'dead');
+    const r = await k.execute('print(kept, input_image.size)');
+    assert.equal(r.stdout, '7 (60, 40)\n');
+    assert.equal(k.pid, pid);
+  });
+
   it('an unreachable server: a kernel-state error, and the session goes on when it is back', async () => {
     const proxy = await startTcpProxy(srv.port);
     try {

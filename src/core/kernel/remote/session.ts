@@ -223,7 +223,10 @@ export class RemoteKernelSession implements KernelSession {
     await waitKernelReady(conn, url, startTimeoutMs);
     const inc = newIncarnation(conn, ++this.incarnations);
     const ctx = { inc, server: this.server, kernelName: this.kernelName ?? conn.name, startTimeoutMs };
-    this.folders = await setUpRemoteFolders(ctx, this.folders);
+    const before = this.folders;
+    this.folders = await setUpRemoteFolders(ctx, before);
+    // the same kernel process found again after a long outage: its prelude and variables are there
+    if (before && before.pid === this.folders.pid) return inc;
     await loadRemotePrelude(ctx, {
       workdir: this.folders.workdir,
       memoryLimitMb: this.opts.memoryLimitMb || null,
