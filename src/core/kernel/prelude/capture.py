@@ -3,6 +3,7 @@
 
 import io
 import sys
+import time
 
 # ----------------------------------------------------------------------------------------------
 # capture: plt.show(), Image.show(), display(), last expression (eval.py semantics)
@@ -57,11 +58,15 @@ def _guarded_pil(pil_image, drop_at_200_inclusive):
 
 
 def _encode(pil_image, fmt):
+    t0 = time.perf_counter()
     if fmt == "JPEG" and pil_image.mode == "RGBA":
         # eval.py would fail here ("cannot write mode RGBA as JPEG"); keep the image instead
         pil_image = pil_image.convert("RGB")
     buf = io.BytesIO()
     pil_image.save(buf, format=fmt)
+    cell = _state["cell"]
+    if cell is not None:
+        cell.t_encode += time.perf_counter() - t0
     return buf.getvalue(), pil_image.size
 
 

@@ -28,6 +28,7 @@
 import base64
 import struct
 import sys
+import time
 
 EXIT_NOTE = "\nNOTE: Code execution was halted by a call to exit() or quit(). Do not use exit() or quit() in your code."
 RESULT_MIME = "application/vnd.codedance.result+json"
@@ -84,6 +85,10 @@ class _Cell(object):
         self.seq = 0
         # images the code made that could not be encoded or sent: {source, width, height, reason}
         self.failures = []
+        # bench --profile (config["profile"]): seconds spent encoding and sending images
+        self.t_exec = 0.0
+        self.t_encode = 0.0
+        self.t_send = 0.0
 
     def emit(self, source, fmt, raw, width, height):
         limit = config.get("maxImageBytes")
@@ -94,13 +99,17 @@ class _Cell(object):
         self.seq += 1
         mime = "image/png" if fmt == "PNG" else "image/jpeg"
         tag = {"kind": "image", "source": source, "seq": self.seq, "cell": self.n, "width": width, "height": height}
-        if config.get("binaryImages", True):
-            try:
-                _publish_binary(raw, {"codedance": dict(tag, buffer=0, mime=mime)})
-                return
-            except Exception:
-                pass
-        _publish({mime: base64.b64encode(raw).decode("ascii")}, {"codedance": tag})
+        t0 = time.perf_counter()
+        try:
+            if config.get("binaryImages", True):
+                try:
+                    _publish_binary(raw, {"codedance": dict(tag, buffer=0, mime=mime)})
+                    return
+                except Exception:
+                    pass
+            _publish({mime: base64.b64encode(raw).decode("ascii")}, {"codedance": tag})
+        finally:
+            self.t_send += time.perf_counter() - t0
 
 
 def _emit(source, fmt, raw, width, height):

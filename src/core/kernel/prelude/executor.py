@@ -9,6 +9,7 @@ import linecache
 import os
 import signal
 import sys
+import time
 import traceback
 
 def _clean_tb(te):
@@ -68,6 +69,8 @@ def run(payload_b64, publish=True):
     """Runs one cell. The client sends _codedance_run("<base64 json>") as an execute_request;
     the do_execute hook (see install) calls this directly and puts the result record in the
     execute_reply; through IPython's run_cell (hook absent) it is published as display_data."""
+    prof = config.get("profile")
+    t_start = time.perf_counter() if prof else 0.0
     req = json.loads(base64.b64decode(payload_b64).decode("utf-8"))
     code = req["code"]
     limit = req.get("maxOutputBytes", config.get("maxOutputBytes"))
@@ -104,6 +107,8 @@ def run(payload_b64, publish=True):
             os.chdir(config["workdir"])
             _register_source(code)
             sys.stdout, sys.stderr = out, err
+            if prof:
+                cell.t_exec = time.perf_counter()
             _exec_cell(code)
         except (_SandboxExit, SystemExit):
             result["status"] = "exit"
@@ -114,6 +119,7 @@ def run(payload_b64, publish=True):
             result["status"] = "error"
             result["error"] = _describe_error(e)
     finally:
+        t_exec_end = time.perf_counter() if prof else 0.0
         # from here on a late interrupt (timeout racing the end of the cell) is ignored
         try:
             prev_sigint = signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -151,6 +157,12 @@ def run(payload_b64, publish=True):
             result["truncated"] = {"stdout": out.dropped, "stderr": err.dropped}
             if cell.failures:
                 result["imageFailures"] = cell.failures
+            if prof:
+                # bench --profile: where the kernel-side time of this cell went, ms
+                t_exec = cell.t_exec or t_exec_end
+                result["profile"] = {"setup": (t_exec - t_start) * 1e3, "exec": (t_exec_end - t_exec) * 1e3,
+                                     "encode": cell.t_encode * 1e3, "send": cell.t_send * 1e3,
+                                     "teardown": (time.perf_counter() - t_exec_end) * 1e3}
             if publish:
                 _publish({RESULT_MIME: result}, {"codedance": {"kind": "result"}})
         finally:
