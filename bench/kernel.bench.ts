@@ -12,13 +12,19 @@
  *     default: sandboxed where bubblewrap works.
  *  5. a kernel on a Jupyter Server on loopback (core/kernel/remote) vs the local kernel
  *     (unsandboxed, like the server's): trivial cell and crop + PNG (goal: ≤ 2 ms added).
+ *  6. with --profile (CODEDANCE_BENCH_PROFILE=1): the parts of a trivial cell vs a bare
+ *     ipykernel's execute_request (the floor; goal ≤ 0.3 ms added), in both sandbox modes, and
+ *     the parts of the crop + PNG cell (kernelProfile.ts).
  *
  * Rounds alternate baseline and kernel so that machine noise hits both alike.
  * Run alone: `npx tsx bench/kernel.bench.ts` (prints a table and the JSON).
  */
 import { execFile } from 'node:child_process';
 import { KernelPool, resolvePython, startKernelSession } from '../src/core/kernel';
+import { startRemoteKernelSession } from '../src/core/kernel/remote';
 import { sandboxStatus } from '../src/core/kernel/sandbox';
+import { startJupyterServer } from '../test/fixtures/jupyterServer';
+import { profileImageCell, profileKernel } from './kernelProfile';
 
 export interface BenchResult {
   name: string;
@@ -33,6 +39,8 @@ export interface BenchResult {
 const ROUNDS = 5;
 const TRIVIAL_PER_ROUND = 200;
 const CROP_PER_ROUND = 20;
+/** `npm run bench -- --profile`: each measure's parts too (kernelProfile.ts) */
+const PROFILE = process.env.CODEDANCE_BENCH_PROFILE === '1';
 
 function quantile(xs: number[], q: number): number {
   const s = [...xs].sort((a, b) => a - b);
@@ -135,6 +143,7 @@ export async function run(): Promise<BenchResult[]> {
       { name: 'kernel.crop_png_1024.p95', value: round(p95(ours), 2), unit: 'ms', baseline: round(p95(base), 2), ratio: round(p95(ours) / p95(base), 3) },
       { name: 'kernel.crop_png_1024.added_median', value: round(median(ours) - median(base), 2), unit: 'ms' },
     );
+    if (PROFILE) results.push(...(await profileImageCell(kernel, cropCell, 40)));
   } finally {
     await kernel.dispose();
   }
@@ -185,6 +194,7 @@ export async function run(): Promise<BenchResult[]> {
   );
   results.push(...(await sandboxSideBySide(python)));
   results.push(...(await remoteSideBySide(python)));
+  if (PROFILE) results.push(...(await profileKernel(python)));
   return results;
 }
 
@@ -240,8 +250,6 @@ export async function sandboxSideBySide(python: string): Promise<BenchResult[]> 
  * (test/fixtures/jupyterServer.ts) and through a local kernel, alternating rounds.
  */
 export async function remoteSideBySide(python: string): Promise<BenchResult[]> {
-  const { startJupyterServer } = await import('../test/fixtures/jupyterServer');
-  const { startRemoteKernelSession } = await import('../src/core/kernel/remote');
   const srv = await startJupyterServer({ maxSeconds: 600 });
   const local = await startKernelSession({ python, sandbox: 'off' });
   const remote = await startRemoteKernelSession({ url: srv.url, token: srv.token });

@@ -1,16 +1,20 @@
 #!/usr/bin/env node
 // `npm run bench`: every bench/*.bench.ts, each measuring its subject and its baseline side by
 // side in the same run, printed as one table. Speed targets live here, never in timed tests.
-// Usage: node scripts/bench.mjs [name ...]   (e.g. `kernel`, `agent`); --json for machine output.
+// Usage: node scripts/bench.mjs [name ...]   (e.g. `kernel`, `agent`); --json for machine output
+// (the rows and the machine they ran on); --profile adds each measure's parts (kernel: a cell's
+// hops and the prelude's split vs a bare ipykernel; agent: the loop's phases vs its parts).
 // Exit code 1 when a goal is missed.
 import { spawnSync } from 'node:child_process';
 import { readdirSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const args = process.argv.slice(2);
 const asJson = args.includes('--json');
+const profile = args.includes('--profile');
 const names = args.filter((a) => !a.startsWith('-'));
 const files = readdirSync(path.join(root, 'bench'))
   .filter((f) => f.endsWith('.bench.ts'))
@@ -34,6 +38,7 @@ for (const f of files) {
     cwd: root,
     encoding: 'utf8',
     stdio: ['ignore', 'pipe', 'inherit'],
+    env: { ...process.env, ...(profile ? { CODEDANCE_BENCH_PROFILE: '1' } : {}) },
     maxBuffer: 64 * 1024 * 1024,
   });
   const line = (r.stdout ?? '').split('\n').find((l) => l.startsWith('@@BENCH@@'));
@@ -46,7 +51,8 @@ for (const f of files) {
 }
 
 if (asJson) {
-  console.log(JSON.stringify(rows, null, 1));
+  const machine = { cpus: os.cpus().length, cpu: os.cpus()[0]?.model ?? 'unknown', memoryGiB: Math.round(os.totalmem() / 2 ** 30), loadavg: os.loadavg().map((x) => Math.round(x * 100) / 100), platform: `${os.platform()} ${os.release()}`, node: process.version, date: new Date().toISOString() };
+  console.log(JSON.stringify({ machine, profile, rows }, null, 1));
 } else {
   const head = ['benchmark', 'value', 'baseline', 'ratio', 'goal', 'ok'];
   const body = rows.map((r) => [

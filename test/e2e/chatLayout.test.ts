@@ -29,12 +29,25 @@ async function visibility(frame: Frame, selector: string): Promise<{ inWindow: b
   return { inWindow, ...inside, box: box ? `${Math.round(box.x)},${Math.round(box.y)} ${Math.round(box.width)}×${Math.round(box.height)}` : 'none' };
 }
 
+/** A command from the palette; on a loaded machine F1 can fall on a moment without focus: give the workbench the keyboard and try again. */
+async function command(page: Page, title: string): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await runCommand(page, title);
+    } catch (e) {
+      if (attempt >= 3) throw e;
+      log(`palette did not open for "${title}" (attempt ${attempt}): focusing the workbench`);
+      await page.keyboard.press('Escape');
+      await page.locator('.part.statusbar').click({ position: { x: 600, y: 10 } });
+    }
+  }
+}
+
 describe('e2e: the chat in the default layout (1280×800; dark, light, high contrast)', function () {
   this.timeout(300_000);
   const h = new ChatE2E();
-  // the kernel sandbox is not what this suite tests (chat.test.ts runs the default): a machine
-  // setting, so a user setting; approval is the default, "always"
-  h.hooks({ settings: { 'codedance.execution.approval': 'always' }, userSettings: { 'codedance.execution.sandbox': 'off' }, viewport: VIEWPORT });
+  // every setting at its default but the endpoint and interpreter (approval: "always")
+  h.hooks({ settings: { 'codedance.execution.approval': 'always' }, viewport: VIEWPORT });
 
   /** the chat webview live in an editor tab */
   const editorChat = async (p: Page): Promise<Frame> => {
@@ -51,12 +64,11 @@ describe('e2e: the chat in the default layout (1280×800; dark, light, high cont
     await openWorkbench(h.page, h.server!.workbenchUrl(), DEV_HOST_TITLE, activityBarItem(h.page, 'CodeDance'));
     await h.page.locator(`.monaco-workbench.${themeClass}`).waitFor({ state: 'attached', timeout: 15_000 });
     await h.page.waitForTimeout(1000);
-    await h.page.locator('.part.editor').click(); // the workbench has the keyboard (F1) after the reload
   }
 
   async function firstQuestion(tag: string): Promise<void> {
     const page = h.page;
-    await runCommand(page, 'View: Close All Editor Groups');
+    await command(page, 'View: Close All Editor Groups');
     await showCodeDance(page);
     let frame = await h.chatFrame(page, 40_000);
     if (await frame.locator('section.exchange').count()) await newChat(frame);
@@ -117,7 +129,7 @@ describe('e2e: the chat in the default layout (1280×800; dark, light, high cont
   }
 
   async function walkthrough(tag: string): Promise<void> {
-    await runCommand(h.page, 'CodeDance: Get Started');
+    await command(h.page, 'CodeDance: Get Started');
     const w = h.page.locator('.gettingStartedContainer');
     await w.locator('text=Get Started with CodeDance').first().waitFor({ timeout: 20_000 });
     for (const step of ['Connect a model', 'Ask about an image', 'Run an eval', 'Submit a training job']) await w.locator('.getting-started-step', { hasText: step }).first().waitFor({ timeout: 10_000 });
@@ -125,12 +137,12 @@ describe('e2e: the chat in the default layout (1280×800; dark, light, high cont
     await w.locator('.getting-started-step[aria-checked="true"]', { hasText: 'Ask about an image' }).waitFor({ timeout: 10_000 });
     assert.equal(await w.locator('.getting-started-step[aria-checked="true"]', { hasText: 'Run an eval' }).count(), 0, 'a step not done stays open');
     await screenshot(h.page, `layout-walkthrough-${tag}.png`);
-    await runCommand(h.page, 'View: Close All Editor Groups');
+    await command(h.page, 'View: Close All Editor Groups');
   }
 
   it('dark: right-click → ask → approval in view → Ctrl+Enter → answer; the chat beside the image; the walkthrough', async () => {
     // a new user's first stop: the walkthrough (VS Code counts a step's events only once its walkthrough service runs)
-    await runCommand(h.page, 'CodeDance: Get Started');
+    await command(h.page, 'CodeDance: Get Started');
     await h.page.locator('.gettingStartedContainer .getting-started-step', { hasText: 'Ask about an image' }).first().waitFor({ timeout: 20_000 });
     assert.equal(await h.page.locator('.gettingStartedContainer .getting-started-step[aria-checked="true"]', { hasText: 'Ask about an image' }).count(), 0, 'not done yet');
     await firstQuestion('dark');
@@ -139,7 +151,7 @@ describe('e2e: the chat in the default layout (1280×800; dark, light, high cont
 
   it('keyboard only: new chat from the palette, type, Esc skips a cell, a follow-up, Ctrl+Enter runs it', async () => {
     const page = h.page;
-    await runCommand(page, 'View: Close All Editor Groups');
+    await command(page, 'View: Close All Editor Groups');
     /** types a question into the focused input: Shift+Enter between lines, Enter sends */
     const typeQuestion = async (lines: string[]) => {
       for (const [i, line] of lines.entries()) {
@@ -148,7 +160,7 @@ describe('e2e: the chat in the default layout (1280×800; dark, light, high cont
       }
       await page.keyboard.press('Enter');
     };
-    await runCommand(page, 'CodeDance: New Chat');
+    await command(page, 'CodeDance: New Chat');
     const frame = await h.chatFrame(page);
     await frame.waitForFunction(() => document.querySelectorAll('section.exchange').length === 0 && document.activeElement?.id === 'question', undefined, { timeout: 10_000 });
     await typeQuestion(['Skip this one.', '```python', "print('skipped', 1)", '```']);

@@ -61,8 +61,9 @@ export async function modelTurn(
   const turn: ModelTurn = { index, endpoint: '', startedAt: startedAt.toISOString(), latencyMs: 0, content: '', toolCalls: [], retries: 0, cells: [], malformed: [] };
   let text = '';
   try {
+    // the history itself, not a copy per turn: the loop only appends to it after the call ended
     for await (const ev of o.model.chat(
-      { model: o.modelName, messages: traj.messages.slice(), tools: o.protocol.tools(), ...(sp as object), extra },
+      { model: o.modelName, messages: traj.messages, tools: o.protocol.tools(), ...(sp as object), extra },
       { signal },
     )) {
       if (ev.type === 'delta') {

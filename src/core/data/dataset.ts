@@ -184,10 +184,10 @@ function readImagePath(p: string, datasetFile: string): LoadedImage {
       return { bytes: readFileSync(t), source: t };
     } catch (e) {
       last = e as NodeJS.ErrnoException;
-      if (last.code !== 'ENOENT') throw new Error(`image file ${t} could not be read (${last.code ?? last.message})`);
+      if (last.code !== 'ENOENT') throw new DatasetError(`image file ${t} could not be read (${last.code ?? last.message})`, datasetFile);
     }
   }
-  throw new Error(`image file not found: ${p} (tried ${tries.join(', ')})`);
+  throw new DatasetError(`image file not found: ${p} (tried ${tries.join(', ')})`, datasetFile);
 }
 
 /** An image's bytes and where they came from (a file path, or 'inline bytes'). */
@@ -213,10 +213,10 @@ export function loadFirstImage(images: unknown, datasetFile: string): LoadedImag
     const b = typeof o.bytes === 'string' && !o.bytes.startsWith('data:') ? (o.bytes ? Buffer.from(o.bytes, 'base64') : undefined) : bytesOf(o.bytes);
     if (b && b.length) return { bytes: b, source: INLINE };
     const p = str(o.path);
-    if (!p) throw new Error('the image struct has neither bytes nor path');
+    if (!p) throw new DatasetError('the image struct has neither bytes nor path', datasetFile);
     return readImagePath(p, datasetFile);
   }
-  throw new Error(`unrecognized image value (${typeof first})`);
+  throw new DatasetError(`unrecognized image value (${typeof first})`, datasetFile);
 }
 
 /** The first image's bytes (see loadFirstImage). */

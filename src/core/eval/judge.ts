@@ -9,6 +9,7 @@
  */
 import { createHash } from 'node:crypto';
 import { appendFileSync, existsSync, readFileSync } from 'node:fs';
+import { CodeDanceError } from '../errors';
 import { createChatModel, type ModelClient } from '../model';
 import { DEFAULT_JUDGE_MODEL, JUDGE_PROMPT_HASH } from './judgePrompts';
 
@@ -111,7 +112,8 @@ export class HttpJudge implements Judge {
 
   constructor(opts: JudgeOptions = {}) {
     this.endpoints = judgeEndpointsFrom(opts.endpoints);
-    if (!this.endpoints.length) throw new Error('no judge endpoint: pass --judge-url URL (or set LLM_AS_A_JUDGE_BASE, or the codedance.judge.endpoint setting), or score without a judge with --no-judge');
+    if (!this.endpoints.length)
+      throw new CodeDanceError('config', 'no judge endpoint', { fix: { text: 'give the LLM judge an endpoint (or set LLM_AS_A_JUDGE_BASE), or score without a judge', setting: 'judge.endpoint' } });
     this.model = opts.model || DEFAULT_JUDGE_MODEL;
     this.cacheScope = opts.cacheScope ?? 'sample';
     this.client = createChatModel({

@@ -5,6 +5,7 @@
  */
 import { existsSync, openSync, readSync, closeSync, readFileSync, createReadStream } from 'node:fs';
 import path from 'node:path';
+import { CodeDanceError } from '../errors';
 import type { ReportRun, ReportSample, ReportSampleRow } from './reportTypes';
 import type { Trajectory } from '../trajectory/types';
 import type { ResultRecord } from './record';
@@ -146,6 +147,6 @@ export async function reportSample(r: ResultRecord, file: string, run: 'A' | 'B'
 /** The sample's whole trajectory (messages and images inline), e.g. to continue it in the chat panel. */
 export async function sampleTrajectory(r: ResultRecord, file: string): Promise<Trajectory> {
   const t = await recordTrajectory(r, file);
-  if (!t) throw new Error(`sample ${r.index} has no trajectory (it was ${r.codedance?.outcome ?? r.status}${r.codedance ? '' : ': a results file without CodeDance fields, e.g. written by the seed\'s eval.py'})`);
+  if (!t) throw new CodeDanceError('input', `sample ${r.index} has no trajectory (it was ${r.codedance?.outcome ?? r.status}${r.codedance ? '' : ': a results file without CodeDance fields, e.g. written by the seed\'s eval.py'})`);
   return t;
 }

@@ -5,6 +5,7 @@
  * metadata or a log line.
  */
 import { JobsError } from './errors';
+import { CodeDanceError, isCodeDanceError } from '../errors';
 import { redactSecrets } from '../model/redact';
 
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
@@ -26,7 +27,8 @@ export function redactingSecrets<T>(secretEnv: Record<string, string> | undefine
   if (!values.length) return run();
   return run().catch((e: unknown) => {
     if (e instanceof JobsError) throw new JobsError(e.code, redactSecrets(e.message, values), e.status);
-    if (e instanceof Error) throw new Error(redactSecrets(e.message, values));
+    // no `cause`: it would carry the secret; the kind is kept
+    if (e instanceof Error) throw new CodeDanceError(isCodeDanceError(e) ? e.kind : 'internal', redactSecrets(e.message, values));
     throw e;
   });
 }

@@ -7,6 +7,7 @@ import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import * as path from 'node:path';
 import { deflateRawSync } from 'node:zlib';
+import { JobsError } from './errors';
 
 /** Ray's default package cap of older releases (newer: 500 MiB); larger folders are refused before upload. */
 export const MAX_PACKAGE_BYTES = 100 * 1024 * 1024;
@@ -99,7 +100,7 @@ export function zipEntries(entries: readonly ZipEntry[]): Buffer {
     central.writeUInt32LE(offset, 42);
     centrals.push(central, name);
     offset += local.length + name.length + body.length;
-    if (offset > 0xffffffff) throw new Error('zip: more than 4 GiB (zip64 is not supported)');
+    if (offset > 0xffffffff) throw new JobsError('config', 'zip: more than 4 GiB (zip64 is not supported)');
   }
   const cd = Buffer.concat(centrals);
   const end = Buffer.alloc(22);
@@ -121,11 +122,11 @@ export function zipDirectory(dir: string, opts: { excludes?: readonly string[]; 
     const p = path.join(dir, f);
     const data = readFileSync(p);
     raw += data.length;
-    if (raw > max * 4) throw new Error(`working_dir ${dir} is larger than ${max * 4} bytes: exclude data and checkpoints`);
+    if (raw > max * 4) throw new JobsError('config', `working_dir ${dir} is larger than ${max * 4} bytes: exclude data and checkpoints`);
     entries.push({ name: f, data, mode: statSync(p).mode & 0o777 });
   }
   const zip = zipEntries(entries);
-  if (zip.length > max) throw new Error(`working_dir ${dir} zips to ${zip.length} bytes, over Ray's package limit of ${max}: exclude data and checkpoints`);
+  if (zip.length > max) throw new JobsError('config', `working_dir ${dir} zips to ${zip.length} bytes, over Ray's package limit of ${max}: exclude data and checkpoints`);
   return zip;
 }
 

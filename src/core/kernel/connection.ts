@@ -32,7 +32,7 @@ function freePort(host: string): Promise<number> {
     srv.listen({ port: 0, host, exclusive: true }, () => {
       const addr = srv.address();
       const port = typeof addr === 'object' && addr ? addr.port : 0;
-      srv.close(() => (port ? resolve(port) : reject(new Error('no port assigned'))));
+      srv.close(() => (port ? resolve(port) : reject(new KernelLaunchError({ reason: 'the system assigned no free TCP port for the kernel', fix: 'retry; if it persists, check the local network configuration', retryable: true }))));
     });
   });
 }

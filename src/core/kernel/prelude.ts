@@ -35,6 +35,7 @@ export const PRELUDE_PY: string = String.raw`# CodeDance kernel prelude, part 1 
 import base64
 import struct
 import sys
+import time
 
 EXIT_NOTE = "\nNOTE: Code execution was halted by a call to exit() or quit(). Do not use exit() or quit() in your code."
 RESULT_MIME = "application/vnd.codedance.result+json"
@@ -91,6 +92,10 @@ class _Cell(object):
         self.seq = 0
         # images the code made that could not be encoded or sent: {source, width, height, reason}
         self.failures = []
+        # bench --profile (config["profile"]): seconds spent encoding and sending images
+        self.t_exec = 0.0
+        self.t_encode = 0.0
+        self.t_send = 0.0
 
     def emit(self, source, fmt, raw, width, height):
         limit = config.get("maxImageBytes")
@@ -101,13 +106,17 @@ class _Cell(object):
         self.seq += 1
         mime = "image/png" if fmt == "PNG" else "image/jpeg"
         tag = {"kind": "image", "source": source, "seq": self.seq, "cell": self.n, "width": width, "height": height}
-        if config.get("binaryImages", True):
-            try:
-                _publish_binary(raw, {"codedance": dict(tag, buffer=0, mime=mime)})
-                return
-            except Exception:
-                pass
-        _publish({mime: base64.b64encode(raw).decode("ascii")}, {"codedance": tag})
+        t0 = time.perf_counter()
+        try:
+            if config.get("binaryImages", True):
+                try:
+                    _publish_binary(raw, {"codedance": dict(tag, buffer=0, mime=mime)})
+                    return
+                except Exception:
+                    pass
+            _publish({mime: base64.b64encode(raw).decode("ascii")}, {"codedance": tag})
+        finally:
+            self.t_send += time.perf_counter() - t0
 
 
 def _emit(source, fmt, raw, width, height):
@@ -150,6 +159,7 @@ def _image_size(obj):
 
 import io
 import sys
+import time
 
 # ----------------------------------------------------------------------------------------------
 # capture: plt.show(), Image.show(), display(), last expression (eval.py semantics)
@@ -204,11 +214,15 @@ def _guarded_pil(pil_image, drop_at_200_inclusive):
 
 
 def _encode(pil_image, fmt):
+    t0 = time.perf_counter()
     if fmt == "JPEG" and pil_image.mode == "RGBA":
         # eval.py would fail here ("cannot write mode RGBA as JPEG"); keep the image instead
         pil_image = pil_image.convert("RGB")
     buf = io.BytesIO()
     pil_image.save(buf, format=fmt)
+    cell = _state["cell"]
+    if cell is not None:
+        cell.t_encode += time.perf_counter() - t0
     return buf.getvalue(), pil_image.size
 
 
@@ -447,6 +461,7 @@ import linecache
 import os
 import signal
 import sys
+import time
 import traceback
 
 def _clean_tb(te):
@@ -506,6 +521,8 @@ def run(payload_b64, publish=True):
     """Runs one cell. The client sends _codedance_run("<base64 json>") as an execute_request;
     the do_execute hook (see install) calls this directly and puts the result record in the
     execute_reply; through IPython's run_cell (hook absent) it is published as display_data."""
+    prof = config.get("profile")
+    t_start = time.perf_counter() if prof else 0.0
     req = json.loads(base64.b64decode(payload_b64).decode("utf-8"))
     code = req["code"]
     limit = req.get("maxOutputBytes", config.get("maxOutputBytes"))
@@ -520,7 +537,6 @@ def run(payload_b64, publish=True):
     err = _Limited(real_err, "stderr", limit, not publish)
     saved_builtins = {k: builtins.__dict__.get(k, _MISSING) for k in ("exit", "quit", "input", "display")}
     saved_sys_exit = sys.exit
-    saved_plt_show = _plt.show
     saved_pil_show = _Image.Image.show
     saved_cwd = None
     try:
@@ -535,13 +551,14 @@ def run(payload_b64, publish=True):
             builtins.input = _blocked_input
             builtins.display = _display
             sys.exit = _patched_exit
-            _plt.show = _captured_plt_show
             _Image.Image.show = _captured_pil_show
-            ns["plt"] = _plt
+            _ensure_pyplot()
             ns["__builtins__"] = builtins
             os.chdir(config["workdir"])
             _register_source(code)
             sys.stdout, sys.stderr = out, err
+            if prof:
+                cell.t_exec = time.perf_counter()
             _exec_cell(code)
         except (_SandboxExit, SystemExit):
             result["status"] = "exit"
@@ -552,6 +569,7 @@ def run(payload_b64, publish=True):
             result["status"] = "error"
             result["error"] = _describe_error(e)
     finally:
+        t_exec_end = time.perf_counter() if prof else 0.0
         # from here on a late interrupt (timeout racing the end of the cell) is ignored
         try:
             prev_sigint = signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -564,7 +582,6 @@ def run(payload_b64, publish=True):
             else:
                 builtins.__dict__[k] = v
         sys.exit = saved_sys_exit
-        _plt.show = saved_plt_show
         _Image.Image.show = saved_pil_show
         if saved_cwd is not None:
             try:
@@ -589,6 +606,12 @@ def run(payload_b64, publish=True):
             result["truncated"] = {"stdout": out.dropped, "stderr": err.dropped}
             if cell.failures:
                 result["imageFailures"] = cell.failures
+            if prof:
+                # bench --profile: where the kernel-side time of this cell went, ms
+                t_exec = cell.t_exec or t_exec_end
+                result["profile"] = {"setup": (t_exec - t_start) * 1e3, "exec": (t_exec_end - t_exec) * 1e3,
+                                     "encode": cell.t_encode * 1e3, "send": cell.t_send * 1e3,
+                                     "teardown": (time.perf_counter() - t_exec_end) * 1e3}
             if publish:
                 _publish({RESULT_MIME: result}, {"codedance": {"kind": "result"}})
         finally:
@@ -733,16 +756,18 @@ def reset(payload_b64):
     req = json.loads(base64.b64decode(payload_b64).decode("utf-8"))
     result = {"kind": "result", "op": "reset", "status": "ok"}
     try:
-        try:
-            _plt.close("all")
-            import matplotlib
-            matplotlib.rcdefaults()
-            matplotlib.use("Agg")
-        except Exception:
-            pass
+        if _plt is not None:
+            try:
+                _plt.close("all")
+                import matplotlib
+                matplotlib.rcdefaults()
+                matplotlib.use("Agg")
+            except Exception:
+                pass
         ns.clear()
         ns["__builtins__"] = builtins
-        ns["plt"] = _plt
+        if _plt is not None:
+            ns["plt"] = _plt
         _state["count"] = 0
         _state["cell"] = None
         config["workdir"] = req["workdir"]
@@ -758,7 +783,7 @@ def reset(payload_b64):
     _publish({RESULT_MIME: result}, {"codedance": {"kind": "result"}})
 
 
-# CodeDance kernel prelude, part 6 of 6: install() (memory limit, matplotlib Agg, the
+# CodeDance kernel prelude, part 6 of 6: install() (memory limit, matplotlib on a thread, the
 # namespace, the parent watchdog, the hooks). See core.py.
 
 import base64
@@ -833,8 +858,90 @@ def _speed_up_kernel(kernel):
         pass
 
 
+def _wrap_pyplot(plt):
+    """pyplot was imported (by a cell, a library, or before the prelude): Agg, and its show()
+    becomes the seed's capture while a cell runs (the original outside cells). Patched once, for
+    good: a reference kept from an earlier cell (from matplotlib.pyplot import show) captures too."""
+    global _plt
+    if not getattr(plt.show, "_codedance", False):
+        original = plt.show
+
+        def show(*args, **kwargs):
+            if _state["cell"] is not None:
+                return _captured_plt_show(*args, **kwargs)
+            return original(*args, **kwargs)
+
+        show._codedance = True
+        plt.show = show
+    _plt = plt
+
+
+class _PyplotFinder(object):
+    """A sys.meta_path finder for matplotlib.pyplot only: imports it as usual (Agg first), then
+    _wrap_pyplot, whoever imports it (our import thread, a cell, a library)."""
+
+    def find_spec(self, name, path=None, target=None):
+        if name != "matplotlib.pyplot":
+            return None
+        import importlib.machinery
+        spec = importlib.machinery.PathFinder.find_spec(name, path, target)
+        loader = getattr(spec, "loader", None)
+        if loader is None or not hasattr(loader, "exec_module"):
+            return spec
+        exec_module = loader.exec_module
+
+        def exec_and_wrap(module):
+            import matplotlib
+            # what matplotlib.use("Agg") does before pyplot exists (here pyplot is half made:
+            # use() would call its switch_backend)
+            matplotlib.rcParams["backend"] = "Agg"
+            exec_module(module)
+            _wrap_pyplot(module)
+
+        loader.exec_module = exec_and_wrap
+        return spec
+
+
+def _watch_pyplot():
+    plt = sys.modules.get("matplotlib.pyplot")
+    if plt is not None:
+        import matplotlib
+        matplotlib.use("Agg")
+        _wrap_pyplot(plt)
+        return
+    if not any(isinstance(f, _PyplotFinder) for f in sys.meta_path):
+        sys.meta_path.insert(0, _PyplotFinder())
+
+
+_pyplot_import = []
+
+
+def _import_pyplot_soon():
+    """imports pyplot on a thread of its own, so that the kernel is ready without waiting for it
+    (it overlaps the input images, the model's first call); the first cell waits for it"""
+    def work():
+        try:
+            import matplotlib.pyplot  # noqa: F401 - through _PyplotFinder
+        except BaseException:
+            pass  # the first cell imports it again and reports the error
+
+    t = threading.Thread(target=work, name="codedance-pyplot-import", daemon=True)
+    _pyplot_import[:] = [t]
+    t.start()
+
+
+def _ensure_pyplot():
+    """the seed's namespace has plt in every cell, from the first one on"""
+    if _plt is None:
+        for t in _pyplot_import:
+            t.join()
+        if _plt is None:
+            import matplotlib.pyplot  # noqa: F401 - raises here if matplotlib is broken
+    ns["plt"] = _plt
+
+
 def install(config_b64):
-    global _np, _Image, _plt
+    global _np, _Image
     cfg = json.loads(base64.b64decode(config_b64).decode("utf-8"))
     config.clear()
     config.update(cfg)
@@ -851,16 +958,20 @@ def install(config_b64):
         resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
 
     os.environ["MPLBACKEND"] = "Agg"
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    # matplotlib.pyplot (about 200 ms of the start) is imported on a thread: the kernel is ready
+    # without it; the first cell waits for it (_ensure_pyplot), whoever imports it gets show()
+    # captured (_PyplotFinder)
+    _watch_pyplot()
+    if _plt is None:
+        _import_pyplot_soon()
     import numpy as np
     from PIL import Image
-    _np, _Image, _plt = np, Image, plt
+    _np, _Image = np, Image
 
     ns.clear()
     ns["__builtins__"] = builtins
-    ns["plt"] = plt
+    if _plt is not None:
+        ns["plt"] = _plt
 
     if cfg.get("watchParent", True):
         _orphans[:] = list(cfg.get("orphanCleanup", []))

@@ -145,7 +145,7 @@ function describe(p: InterpreterProbe): string {
 }
 
 const ORIGIN_WORDS: Record<InterpreterProbe['origin'], string> = {
-  explicit: 'set explicitly (codedance.python.interpreter / --python)',
+  explicit: 'set explicitly',
   env: 'set by the CODEDANCE_PYTHON environment variable',
   'python-extension': "the Python extension's active interpreter",
   candidate: 'the first of python3 on PATH and /usr/bin/python3 with ipykernel, Pillow, numpy and matplotlib',
@@ -172,11 +172,19 @@ export async function resolvePython(opts: ResolvePythonOptions = {}): Promise<Re
     const p = await probePython((explicit ?? fromEnv)!, origin, timeout);
     tried.push(p);
     if (p.ok) return chosen(p);
-    const setting = origin === 'explicit' ? 'codedance.python.interpreter (or --python)' : 'CODEDANCE_PYTHON';
+    // the setting (VS Code) or flag (CLI) is named by the adapters from fix.setting
+    const where = origin === 'explicit' ? 'The configured Python interpreter' : 'The Python interpreter in CODEDANCE_PYTHON';
+    const other = origin === 'explicit' ? 'use an interpreter' : 'point CODEDANCE_PYTHON at an interpreter';
     throw new PythonEnvironmentError(
       {
-        reason: `The Python interpreter set in ${setting} cannot run the CodeDance kernel: ${describe(p)}.`,
-        fix: p.fixCommand ? `run \`${p.fixCommand}\`, or point ${setting} at an interpreter that has ipykernel, Pillow, numpy and matplotlib` : `point ${setting} at an existing interpreter that has ipykernel, Pillow, numpy and matplotlib (or clear it to search python3 and /usr/bin/python3)`,
+        reason: `${where} cannot run the CodeDance kernel: ${describe(p)}.`,
+        fix: {
+          text: p.fixCommand
+            ? `install the missing packages with \`${p.fixCommand}\`, or ${other} that has ipykernel, Pillow, numpy and matplotlib`
+            : `${other} that exists and has ipykernel, Pillow, numpy and matplotlib (or clear it to search python3 and /usr/bin/python3)`,
+          ...(origin === 'explicit' ? { setting: 'python.interpreter' as const } : {}),
+          ...(p.fixCommand ? { command: p.fixCommand } : {}),
+        },
       },
       tried,
     );
@@ -205,7 +213,11 @@ export async function resolvePython(opts: ResolvePythonOptions = {}): Promise<Re
   throw new PythonEnvironmentError(
     {
       reason: `No usable Python for the CodeDance kernel. It needs ipykernel, Pillow (PIL), numpy and matplotlib. Tried:\n${tried.map((t) => `  - ${describe(t)}`).join('\n')}`,
-      fix: `${fixes.length ? `install the missing packages: ${fixes.join(', or ')}; or ` : ''}set codedance.python.interpreter (CLI: --python, env: CODEDANCE_PYTHON) to an interpreter that has them.`,
+      fix: {
+        text: `${fixes.length ? `install the missing packages: ${fixes.join(', or ')}; or ` : ''}choose an interpreter that has them (or set CODEDANCE_PYTHON)`,
+        setting: 'python.interpreter',
+        ...(fixes.length === 1 ? { command: tried.find((t) => t.fixCommand)!.fixCommand } : {}),
+      },
     },
     tried,
   );

@@ -74,6 +74,9 @@ export interface RequestOptions {
   onMessage: (m: JupyterMessage) => void;
   /** stop waiting after this long (outcome 'timeout'); default: wait for the reply or the exit */
   timeoutMs?: number;
+  /** execute_request's `silent`: no execute_input echo on iopub (one message less per cell; the
+   * prelude's hook runs our cells the same either way, and its record carries the count) */
+  silent?: boolean;
 }
 
 /** Sends `code` as an execute_request and waits for its completion or the kernel's exit. */
@@ -81,7 +84,7 @@ export async function executeRequest(inc: Incarnation, code: string, opts: Reque
   let idleResolve!: () => void;
   const idle = new Promise<void>((r) => (idleResolve = r));
   let unlisten = () => {};
-  const content = { code, silent: false, store_history: false, user_expressions: {}, allow_stdin: false, stop_on_error: false };
+  const content = { code, silent: opts.silent ?? false, store_history: false, user_expressions: {}, allow_stdin: false, stop_on_error: false };
   const { reply } = inc.client.request('shell', 'execute_request', content, (id) => {
     unlisten = inc.client.listen(id, (m) => {
       opts.onMessage(m);
@@ -139,7 +142,7 @@ export function startCell(inc: Incarnation, code: string, opts: CellRequestOptio
   const timer = setTimeout(() => interrupt('timeout'), opts.timeoutMs);
   const onAbort = () => interrupt('cancelled');
   opts.signal?.addEventListener('abort', onAbort, { once: true });
-  const done = executeRequest(inc, code, { onMessage: opts.onMessage })
+  const done = executeRequest(inc, code, { onMessage: opts.onMessage, silent: true })
     .then((outcome) => ({ outcome: outcome as CellRun['outcome'], interruptReason, durationMs: performance.now() - t0 }))
     .finally(() => {
       clearTimeout(timer);

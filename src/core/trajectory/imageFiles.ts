@@ -8,6 +8,7 @@
 import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
+import { CodeDanceError } from '../errors';
 import { FILE_REF, mapTrajectoryImages, type ImageWalk } from './images';
 import type { Trajectory } from './types';
 
@@ -67,7 +68,7 @@ export async function loadImages(t: Trajectory, dir: string, o: LoadOptions = {}
       return (await fs.readFile(file)).toString('base64');
     } catch (e) {
       if (o.missing === 'empty') return '';
-      throw new Error(`image ${file} of trajectory ${t.id} cannot be read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}): keep the images folder beside the file that refers to it`);
+      throw new CodeDanceError('input', `image ${file} of trajectory ${t.id} cannot be read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`, { fix: 'keep the images folder beside the file that refers to it', cause: e });
     }
   };
   return mapTrajectoryImages(

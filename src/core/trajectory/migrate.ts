@@ -9,6 +9,7 @@
  *    reply, each observation from the stored cell results); what is rebuilt is listed in
  *    `migrated.rebuilt`.
  */
+import { CodeDanceError } from '../errors';
 import { getProtocol, isProtocolId } from '../protocol';
 import { EXECUTE_PYTHON_CODE } from '../protocol/codedanceTools';
 import type { ChatMessage, ObservationInput, ProtocolAdapter, ToolCall } from '../protocol/types';
@@ -16,13 +17,13 @@ import { createTrajectory } from './create';
 import { TRAJECTORY_VERSION, type CodeCell, type ModelTurn, type Trajectory, type TrajectoryImage } from './types';
 
 export function migrateTrajectory(raw: unknown, source: 'history' | 'eval-record' = 'history'): Trajectory {
-  if (!raw || typeof raw !== 'object') throw new Error(`not a CodeDance trajectory: ${raw === null ? 'null' : typeof raw}`);
+  if (!raw || typeof raw !== 'object') throw new CodeDanceError('input', `not a CodeDance trajectory: ${raw === null ? 'null' : typeof raw}`);
   const t = raw as Partial<Trajectory> & { version?: unknown };
-  if (typeof t.version !== 'number') throw new Error(`not a CodeDance trajectory (no schema version; id ${String(t.id)})`);
+  if (typeof t.version !== 'number') throw new CodeDanceError('input', `not a CodeDance trajectory (no schema version; id ${String(t.id)})`);
   if (t.version > TRAJECTORY_VERSION)
-    throw new Error(`trajectory ${String(t.id)} has schema version ${t.version}, written by a newer CodeDance (this one reads up to ${TRAJECTORY_VERSION}): update the extension`);
+    throw new CodeDanceError('input', `trajectory ${String(t.id)} has schema version ${t.version}, written by a newer CodeDance (this one reads up to ${TRAJECTORY_VERSION})`, { fix: 'update CodeDance' });
   if (typeof t.question !== 'string' || !Array.isArray(t.turns) || !Array.isArray(t.messages) || !Array.isArray(t.inputImages))
-    throw new Error(`trajectory ${String(t.id)} (schema ${t.version}) is incomplete: question, turns, messages or inputImages missing`);
+    throw new CodeDanceError('input', `trajectory ${String(t.id)} (schema ${t.version}) is incomplete: question, turns, messages or inputImages missing`);
   if (t.version === TRAJECTORY_VERSION) return t as Trajectory;
   return { ...(t as Trajectory), version: TRAJECTORY_VERSION, migrated: { fromVersion: t.version, source, rebuilt: [] } };
 }

@@ -49,9 +49,10 @@ describe('kernel: Python interpreter resolution', function () {
     } catch (e) {
       assert.ok(e instanceof PythonEnvironmentError);
       const m = (e as Error).message;
-      assert.match(m, /The Python interpreter set in codedance\.python\.interpreter \(or --python\) cannot run the CodeDance kernel/);
+      assert.match(m, /The configured Python interpreter cannot run the CodeDance kernel/);
+      assert.equal((e as PythonEnvironmentError).fix.setting, 'python.interpreter', 'the adapters name the setting or flag');
       assert.match(m, new RegExp(`cannot import ${p.missing.join(', ')}`));
-      assert.ok(m.includes(`Fix: run \`${p.executable} -m pip install ${p.missing.map((x) => (x === 'PIL' ? 'pillow' : x)).join(' ')}\``), m);
+      assert.ok(m.includes(`Fix: install the missing packages with \`${p.executable} -m pip install ${p.missing.map((x) => (x === 'PIL' ? 'pillow' : x)).join(' ')}\``), m);
       assert.equal((e as PythonEnvironmentError).tried[0].command, 'python3');
     }
   });
@@ -66,7 +67,7 @@ describe('kernel: Python interpreter resolution', function () {
     await assert.rejects(resolvePython({ explicit: '/no/such/python', env: { CODEDANCE_PYTHON: '/usr/bin/python3' } }), (err: unknown) => {
       assert.ok(err instanceof PythonEnvironmentError);
       assert.match((err as Error).message, /\/no\/such\/python: not found/);
-      assert.match((err as Error).message, /Fix: point codedance\.python\.interpreter \(or --python\) at an existing interpreter/);
+      assert.match((err as Error).message, /Fix: use an interpreter that exists and has ipykernel/);
       return true;
     });
   });
@@ -94,7 +95,8 @@ describe('kernel: Python interpreter resolution', function () {
       assert.match(m, /\/no\/such\/python3: not found/);
       assert.ok(m.includes('`/home/u/.venv/bin/python -m pip install matplotlib`'), m);
       assert.ok(m.includes('`sudo apt-get install python3-ipykernel python3-pil python3-numpy python3-matplotlib`'), m);
-      assert.match(m, /set codedance\.python\.interpreter \(CLI: --python, env: CODEDANCE_PYTHON\)/);
+      assert.match(m, /choose an interpreter that has them \(or set CODEDANCE_PYTHON\)/);
+      assert.equal((e as PythonEnvironmentError).fix.setting, 'python.interpreter');
       assert.equal((e as PythonEnvironmentError).tried.length, 3);
     }
   });

@@ -8,6 +8,7 @@
 import { strict as assert } from 'node:assert';
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
+import { CodeDanceError } from '../../../src/core/errors';
 import { loadRun, readRecordAt, recordTrajectory, reportSample, sampleTrajectory, seedFields, type ResultRecord } from '../../../src/core/eval';
 import { loadImages } from '../../../src/core/trajectory/imageFiles';
 import { migrateTrajectory } from '../../../src/core/trajectory/migrate';
@@ -87,7 +88,7 @@ describe('trajectory migration (schema 1 files)', () => {
   });
 
   it('refuses what it cannot read, saying why', () => {
-    assert.throws(() => migrateTrajectory({ version: 3, id: 'x', question: 'q', turns: [], messages: [], inputImages: [] }), /schema version 3, written by a newer CodeDance \(this one reads up to 2\): update the extension/);
+    assert.throws(() => migrateTrajectory({ version: 3, id: 'x', question: 'q', turns: [], messages: [], inputImages: [] }), (e: unknown) => e instanceof CodeDanceError && e.kind === 'input' && /schema version 3, written by a newer CodeDance \(this one reads up to 2\) — update CodeDance/.test(e.message));
     assert.throws(() => migrateTrajectory({ id: 'x' }), /not a CodeDance trajectory \(no schema version; id x\)/);
     assert.throws(() => migrateTrajectory({ version: 1, id: 'x', question: 'q' }), /trajectory x \(schema 1\) is incomplete/);
     assert.throws(() => migrateTrajectory('nope'), /not a CodeDance trajectory: string/);
