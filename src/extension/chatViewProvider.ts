@@ -7,6 +7,7 @@ import { RunWatch } from './chat/runWatch';
 import { connectModel, openLink, setApproval, setEndpoint } from './chat/setupActions';
 import type { ChatStatus } from './chat/statusBar';
 import { validateFromWebview } from './chat/validate';
+import { endpointsForRun } from './serve/servedModels';
 import { readSettings } from './settings';
 import { webviewHtml } from './webviewHtml';
 
@@ -372,7 +373,8 @@ export class ChatViewProvider implements vscode.WebviewViewProvider, vscode.Disp
 
   refreshStatus(): void {
     const s = readSettings();
-    this.statusEmitter.fire({ endpoint: s.endpoints.join(', '), model: s.model || this.watch.model, kernel: this.watch.kernel, approval: s.approval, pendingApprovals: this.watch.pending.size, running: this.watch.running });
+    const run = endpointsForRun(s.endpoints, s.model); // a model served on a cluster from this window counts
+    this.statusEmitter.fire({ endpoint: run.endpoints.map((e) => (typeof e === 'string' ? e : e.baseUrl)).join(', '), model: run.modelName || s.model || this.watch.model, kernel: this.watch.kernel, approval: s.approval, pendingApprovals: this.watch.pending.size, running: this.watch.running });
   }
 
   /** Opens the walkthrough (VS Code checks off the steps done since its walkthrough service started). */

@@ -27,7 +27,9 @@ export function activate(context: vscode.ExtensionContext): { activationMs: numb
   registerKernelPicker(context, chat.kernels);
   registerCommands(context, log, chat);
   registerData(context, log, chat);
-  registerServe(context, log, registerJobs(context, log));
+  // models served on a cluster from this window join the chat's endpoints: its status follows them
+  const { served } = registerServe(context, log, registerJobs(context, log));
+  context.subscriptions.push({ dispose: served.onChange(() => chat.refreshStatus()) });
 
   const activationMs = performance.now() - t0;
   log.info(`CodeDance activated in ${activationMs.toFixed(1)} ms (workspace trusted: ${vscode.workspace.isTrusted})`);

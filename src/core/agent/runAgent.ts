@@ -3,7 +3,7 @@
  * Returns an async event stream; the chat panel, the CLI and the eval runner consume it.
  * Cancel with `options.signal` or by leaving the `for await` early.
  */
-import { toErrorInfo } from '../errors';
+import { CodeDanceError, toErrorInfo } from '../errors';
 import type { AssistantTurn, ObservationInput } from '../protocol/types';
 import { replayEvents } from '../trajectory/replay';
 import type { CodeCell, ModelTurn, Trajectory, TrajectoryImage } from '../trajectory/types';
@@ -44,7 +44,7 @@ export function runAgent(question: string, images: Uint8Array[], options: AgentO
         next: () => it.next(),
         // leaving the for-await early cancels the run
         return: async (v?: unknown) => {
-          ctrl.abort(new Error('event stream closed by its consumer'));
+          ctrl.abort(new CodeDanceError('cancelled', 'event stream closed by its consumer'));
           return { value: v as never, done: true };
         },
       };
@@ -59,7 +59,7 @@ export async function runAgentToEnd(question: string, images: Uint8Array[], opti
     onEvent?.(e);
     if (e.type === 'done') last = e.trajectory;
   }
-  if (!last) throw new Error('agent loop ended without a trajectory');
+  if (!last) throw new CodeDanceError('internal', 'agent loop ended without a trajectory');
   return last;
 }
 

@@ -115,7 +115,7 @@ export class ConversationSession {
   /** Stops the run: the model call and the running cell are cancelled, waiting approvals skipped. */
   stop(): void {
     if (!this.run) return;
-    this.run.ctrl.abort(new Error('stopped by the user'));
+    this.run.ctrl.abort(new CodeDanceError('cancelled', 'stopped by the user'));
     this.settleApprovals();
   }
 
@@ -275,7 +275,7 @@ export class ConversationSession {
       if (this.retireAfterRun) this.disposeKernel();
       this.host.emit({ type: 'running', running: false });
     }
-    if (!trajectory) throw new Error('conversation: the agent loop ended without a trajectory');
+    if (!trajectory) throw new CodeDanceError('internal', 'conversation: the agent loop ended without a trajectory');
     conv.exchanges[index] = trajectory;
     conv.exchanges.length = index + 1;
     conv.updatedAt = new Date().toISOString();

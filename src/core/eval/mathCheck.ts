@@ -9,6 +9,7 @@
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import os from 'node:os';
 import { createInterface } from 'node:readline';
+import { CodeDanceError } from '../errors';
 import { mathEquivalent } from './mathVerify';
 
 export interface MathCheckInfo {
@@ -113,10 +114,10 @@ class PythonMathChecker implements MathChecker {
       if (!p) return;
       this.pending.delete(r.id!);
       clearTimeout(p.timer);
-      if (r.error !== undefined) p.reject(Object.assign(new Error(`math_verify raised ${r.error}`), { raised: true }));
+      if (r.error !== undefined) p.reject(Object.assign(new CodeDanceError('internal', `math_verify raised ${r.error}`), { raised: true }));
       else p.resolve(!!r.equal);
     });
-    proc.on('exit', (code, sig) => this.detach(proc, new Error(`the math_verify helper exited (${sig ?? `code ${code}`})`)));
+    proc.on('exit', (code, sig) => this.detach(proc, new CodeDanceError('python-env', `the math_verify helper exited (${sig ?? `code ${code}`})`, { retryable: true })));
   }
 
   /**
@@ -131,13 +132,13 @@ class PythonMathChecker implements MathChecker {
     for (const [id, p] of this.pending) {
       clearTimeout(p.timer);
       this.pending.delete(id);
-      p.reject(id === culprit ? e : Object.assign(new Error(`${e.message} (while this check waited)`), { again: true }));
+      p.reject(id === culprit ? e : Object.assign(new CodeDanceError('python-env', `${e.message} (while this check waited)`, { retryable: true }), { again: true }));
     }
   }
 
   private async restart(): Promise<void> {
     const r = await startHelper(this.python, this.o);
-    if (!r.ok) throw new Error(r.error);
+    if (!r.ok) throw new CodeDanceError('python-env', r.error);
     this.attach(r.proc);
   }
 
@@ -178,7 +179,7 @@ class PythonMathChecker implements MathChecker {
     const proc = this.proc!;
     const id = this.nextId++;
     return new Promise<boolean>((resolve, reject) => {
-      const timer = setTimeout(() => this.detach(proc, new Error(`math_verify took more than ${Math.round(this.timeoutMs / 1000)} s on one answer; the helper was restarted`), id), this.timeoutMs);
+      const timer = setTimeout(() => this.detach(proc, new CodeDanceError('python-env', `math_verify took more than ${Math.round(this.timeoutMs / 1000)} s on one answer; the helper was restarted`), id), this.timeoutMs);
       this.pending.set(id, { resolve, reject, timer });
       proc.stdin.write(JSON.stringify({ id, gold, answer }) + '\n');
     });

@@ -4,9 +4,9 @@
  * submission's runtime_env.env_vars — never written into a script file, the review document, job
  * metadata or a log line.
  */
-import { JobsError } from './errors';
 import { CodeDanceError, isCodeDanceError } from '../errors';
 import { redactSecrets } from '../model/redact';
+import { JobsError } from './errors';
 
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 

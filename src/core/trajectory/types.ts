@@ -9,6 +9,7 @@
  * per-turn copy without the messages), 2 (`migrated` added; eval records carry the whole
  * trajectory).
  */
+import type { ErrorInfo } from '../errors';
 import type { ExecutionError, ExecutionStatus, OutputImage } from '../kernel/types';
 import type { ChatMessage, ToolCall } from '../protocol/types';
 
@@ -93,7 +94,8 @@ export interface Trajectory {
   turns: ModelTurn[];
   answer?: string;
   status: TrajectoryStatus;
-  error?: { name: string; message: string };
+  /** the error that ended the run, whole (kind, retryable, reason, fix); old files hold only name and message */
+  error?: ErrorInfo;
   usage: Usage;
   durationMs: number;
   /** set when this trajectory was read from an older schema: what it came from and what could not be restored exactly */

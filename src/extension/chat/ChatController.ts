@@ -12,6 +12,7 @@ import type { Conversation, SessionEvent } from '../../core/conversation/types';
 import { redactSecrets } from '../../core/model';
 import { exchangeView, sessionMessage } from '../../webview/panelEvents';
 import type { ToWebview } from '../../webview/protocol';
+import { servedModels } from '../serve/servedModels';
 import { readSettings } from '../settings';
 import { Attachments } from './attachments';
 import { exportConversation, openImage, readTrajectoryArg, saveImage } from './chatFiles';
@@ -102,7 +103,7 @@ export class ChatController implements vscode.Disposable {
     let why: string | undefined;
     if (!vscode.workspace.isTrusted) why = 'This workspace is not trusted, so CodeDance runs no code here. Trust the workspace to ask questions.';
     else if (this.running) why = 'A question is running: stop it first.';
-    else if (!readSettings().endpoints.length) why = 'No model endpoint is set: set codedance.model.endpoints (or use "Set endpoint…").';
+    else if (!readSettings().endpoints.length && !servedModels.policy()) why = 'No model endpoint is set: set codedance.model.endpoints (or use "Set endpoint…").';
     if (why) throw new Error(why);
   }
 

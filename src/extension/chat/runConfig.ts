@@ -4,6 +4,7 @@ import type { RunConfig } from '../../core/conversation/types';
 import { registerSecret } from '../../core/kernel/redact';
 import { createChatModel, resolveModelName } from '../../core/model';
 import { getProtocol, isProtocolId, templateHash } from '../../core/protocol';
+import { endpointsForRun } from '../serve/servedModels';
 import { readSettings } from '../settings';
 
 export const API_KEY_SECRET = 'codedance.apiKey';
@@ -18,10 +19,13 @@ export class RunConfigSource {
     const s = readSettings();
     const apiKey = await this.secrets.get(API_KEY_SECRET);
     registerSecret(apiKey); // never shown in a cell's output (core/kernel/redact.ts)
-    const model = createChatModel({ endpoints: s.endpoints, apiKey: apiKey || undefined });
+    // a model served on a cluster from this window joins (or, for another model name, replaces) the endpoints
+    const run = endpointsForRun(s.endpoints, s.model);
+    const endpoints = run.endpoints.map((e) => (typeof e === 'string' ? e : e.baseUrl));
+    const model = createChatModel({ endpoints, apiKey: apiKey || undefined });
     const protocol = getProtocol(isProtocolId(s.protocol) ? s.protocol : undefined);
-    const key = s.endpoints.join(',');
-    let modelName = s.model || this.modelNames.get(key);
+    const key = endpoints.join(',');
+    let modelName = run.modelName || s.model || this.modelNames.get(key);
     if (!modelName) {
       modelName = await resolveModelName(model, { signal });
       this.modelNames.set(key, modelName);
@@ -30,7 +34,7 @@ export class RunConfigSource {
       model,
       modelName,
       protocol,
-      endpoints: s.endpoints,
+      endpoints,
       protocolTemplateHash: templateHash(protocol),
       maxTurns: s.maxTurns,
       timeoutMs: s.timeoutSeconds * 1000,

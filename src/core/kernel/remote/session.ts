@@ -16,6 +16,7 @@ import { randomUUID } from 'node:crypto';
 import type { Kernel, KernelConnection, ServerConnection } from '@jupyterlab/services';
 import { cancelledResult, classifyCell } from '../classify';
 import { CellCollector } from '../collector';
+import { CodeDanceError } from '../../errors';
 import { KernelSessionError } from '../errors';
 import { createRedactor, type Redactor, registerSecret } from '../redact';
 import { delay } from '../request';
@@ -348,7 +349,7 @@ export class RemoteKernelSession implements KernelSession {
       this.running = undefined;
       if (this.inc === inc && this.conn?.connectionStatus === 'connected') this.setState('idle');
     }
-    if (outcome.kind === 'timeout') throw new Error('unreachable: a cell has no request timeout');
+    if (outcome.kind === 'timeout') throw new CodeDanceError('internal', 'unreachable: a cell has no request timeout');
     const result = classifyCell(col, outcome, { timeoutMs, graceMs, interruptReason, durationMs: performance.now() - t0, keepImagesOnFailure: this.opts.keepImagesOnFailure });
     return this.redactor.redactResult(result);
   }
