@@ -93,13 +93,14 @@ const SETTING_WORDS: Record<CliCommand, Partial<Record<SettingKey, string>>> = {
 
 /**
  * One message for the terminal: the reason, then the fix with this command's flag or
- * environment variable for `fix.setting` and the shell command, if any.
+ * environment variable for `fix.setting` (none for a command without a map) and the shell
+ * command, if any.
  */
-export function describeError(e: unknown, command: CliCommand = 'ask'): string {
+export function describeError(e: unknown, command?: CliCommand): string {
   const info: Partial<ErrorInfo> = isCodeDanceError(e) ? e : e instanceof Error ? { message: e.message } : typeof e === 'object' && e !== null ? (e as ErrorInfo) : { message: String(e) };
   if (!info.fix || info.reason === undefined) return info.message ?? String(e);
   const { fix } = info;
-  const where = fix.setting ? SETTING_WORDS[command][fix.setting] : undefined;
+  const where = fix.setting && command ? SETTING_WORDS[command][fix.setting] : undefined;
   let text = fix.text;
   if (where) text += ` (${where})`;
   if (fix.command && !text.includes(fix.command)) text += `: ${fix.command}`;

@@ -7,6 +7,7 @@ import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { DatasetError } from '../core/data/types';
+import { isCodeDanceError } from '../core/errors';
 import { EvalManifestError, HttpJudge, judgeEndpointsFrom, MATH_SOURCES, runEval, safeName, type EvalProgress, type JudgeCacheScope } from '../core/eval';
 import { registerSecret, resolvePython } from '../core/kernel';
 import { displayUrl, startRemoteKernelSession } from '../core/kernel/remote';
@@ -165,7 +166,7 @@ export async function runEvalCli(argv: string[]): Promise<number> {
   try {
     model = createChatModel({ endpoints: v['api-key'] ? parseEndpoints(endpoints, v['api-key']) : endpoints, apiKey });
   } catch (e) {
-    throw new CliError((e as Error).message, EXIT.usage);
+    throw isCodeDanceError(e) ? e : new CliError((e as Error).message, EXIT.usage); // main.ts words it with this command's flags
   }
 
   if (!v['no-judge']) {
@@ -181,13 +182,13 @@ export async function runEvalCli(argv: string[]): Promise<number> {
     try {
       evalModelName = v['eval-model-name'] ?? (await resolveModelName(model, { signal: interrupt.signal }));
     } catch (e) {
-      throw new CliError((e as Error).message, EXIT.model);
+      throw isCodeDanceError(e) ? e : new CliError((e as Error).message, EXIT.model);
     }
     let python;
     try {
       python = v['jupyter-url'] ? undefined : await resolvePython({ explicit: v.python ?? process.env.CODEDANCE_PYTHON });
     } catch (e) {
-      throw new CliError((e as Error).message, EXIT.environment);
+      throw isCodeDanceError(e) ? e : new CliError((e as Error).message, EXIT.environment);
     }
     const tty = process.stderr.isTTY;
     let lastPrint = 0;

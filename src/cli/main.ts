@@ -62,7 +62,7 @@ main(argv).then(
     }
     // errors from core: worded with this command's flags, exit code by kind
     if (isCodeDanceError(e) && e.kind !== 'internal') {
-      const command: CliCommand = argv[0] === 'eval' || argv[0] === 'jobs' ? argv[0] : argv[0] === 'serve' ? 'jobs' : 'ask';
+      const command: CliCommand | undefined = argv[0] === 'ask' || argv[0] === 'eval' || argv[0] === 'jobs' ? argv[0] : argv[0] === 'serve' ? 'jobs' : undefined;
       console.error(`codedance: ${describeError(e, command)}`);
       process.exit(exitCodeFor(e));
     }

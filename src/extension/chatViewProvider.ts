@@ -7,7 +7,8 @@ import { RunWatch } from './chat/runWatch';
 import { connectModel, openLink, setApproval, setEndpoint } from './chat/setupActions';
 import type { ChatStatus } from './chat/statusBar';
 import { validateFromWebview } from './chat/validate';
-import { endpointsForRun } from './serve/servedModels';
+import { errorMessage } from './errors';
+import { servedEndpointLine } from './serve/servedModels';
 import { readSettings } from './settings';
 import { webviewHtml } from './webviewHtml';
 
@@ -319,20 +320,24 @@ export class ChatViewProvider implements vscode.WebviewViewProvider, vscode.Disp
       const r = await this.kernels.python();
       this.python = { state: 'ok', python: r.python, version: r.version, reason: r.reason };
     } catch (e) {
-      this.python = { state: 'missing', message: (e as Error).message };
+      this.python = { state: 'missing', message: errorMessage(e) };
     }
     this.sendInit();
   }
 
+  /** A model served on a cluster from this window came or went (the panel shows the endpoints in use). */
+  servedModelsChanged = (): void => this.sendInit();
+
   /** The panel state to every ready webview; the menus' context keys and the status with it. */
   private sendInit(): void {
     const s = readSettings();
+    const run = servedEndpointLine(s.endpoints, s.model);
     this.contextKeys.set('codedance.approval', s.approval);
     this.refreshStatus();
     void this.context.secrets.get(API_KEY_SECRET).then((key) => {
       const state: PanelState = {
-        endpoint: s.endpoints.join(', '),
-        model: s.model,
+        endpoint: run.endpoint,
+        model: run.model,
         protocol: s.protocol,
         trusted: vscode.workspace.isTrusted,
         approval: s.approval,
@@ -373,8 +378,8 @@ export class ChatViewProvider implements vscode.WebviewViewProvider, vscode.Disp
 
   refreshStatus(): void {
     const s = readSettings();
-    const run = endpointsForRun(s.endpoints, s.model); // a model served on a cluster from this window counts
-    this.statusEmitter.fire({ endpoint: run.endpoints.map((e) => (typeof e === 'string' ? e : e.baseUrl)).join(', '), model: run.modelName || s.model || this.watch.model, kernel: this.watch.kernel, approval: s.approval, pendingApprovals: this.watch.pending.size, running: this.watch.running });
+    const run = servedEndpointLine(s.endpoints, s.model); // a model served on a cluster from this window counts
+    this.statusEmitter.fire({ endpoint: run.endpoint, model: run.model || this.watch.model, kernel: this.watch.kernel, approval: s.approval, pendingApprovals: this.watch.pending.size, running: this.watch.running });
   }
 
   /** Opens the walkthrough (VS Code checks off the steps done since its walkthrough service started). */

@@ -6,6 +6,7 @@
  * passed in, so the wording is unit-tested in plain Node.
  */
 import { isCodeDanceError, type ErrorInfo, type SettingKey } from '../core/errors';
+import { endpointUrlProblem } from '../core/model/EndpointPool';
 
 /** A notification button: a VS Code command and its arguments. */
 export interface ErrorAction {
@@ -69,16 +70,27 @@ export function errorMessage(e: unknown): string {
   return wordError(e).message;
 }
 
-/** What `showError` needs of VS Code (`vscode.window` and `vscode.commands` fit). */
+/** What `showError` needs of VS Code: pass the `vscode` module itself. */
 export interface ErrorUi {
-  showErrorMessage(message: string, ...items: string[]): PromiseLike<string | undefined>;
-  executeCommand(command: string, ...args: unknown[]): PromiseLike<unknown>;
+  window: { showErrorMessage(message: string, ...items: string[]): PromiseLike<string | undefined> };
+  commands: { executeCommand(command: string, ...args: unknown[]): PromiseLike<unknown> };
 }
 
 /** An error notification, prefixed (e.g. "CodeDance Eval"), with a button per fix action. */
 export async function showError(ui: ErrorUi, e: unknown, prefix = 'CodeDance'): Promise<void> {
   const w = wordError(e);
-  const picked = await ui.showErrorMessage(`${prefix}: ${w.message}`, ...w.actions.map((a) => a.title));
+  const picked = await ui.window.showErrorMessage(`${prefix}: ${w.message}`, ...w.actions.map((a) => a.title));
   const action = w.actions.find((a) => a.title === picked);
-  if (action) await ui.executeCommand(action.command, ...action.args);
+  if (action) await ui.commands.executeCommand(action.command, ...action.args);
+}
+
+/**
+ * For an input box of endpoint URLs (comma-separated): why the text cannot be saved (a URL
+ * that is not http(s), or one with `user:password@` in it), or undefined when it can.
+ */
+export function endpointListProblem(text: string): string | undefined {
+  const urls = text.split(',').map((u) => u.trim());
+  if (!urls.some(Boolean) || !urls.every((u) => /^https?:\/\/\S+$/.test(u))) return 'http(s) URLs, comma-separated, e.g. http://127.0.0.1:8000/v1';
+  const problem = urls.map((u) => endpointUrlProblem(u)).find((p) => p !== undefined);
+  return problem && errorMessage(problem);
 }

@@ -29,7 +29,7 @@ export function activate(context: vscode.ExtensionContext): { activationMs: numb
   registerData(context, log, chat);
   // models served on a cluster from this window join the chat's endpoints: its status follows them
   const { served } = registerServe(context, log, registerJobs(context, log));
-  context.subscriptions.push({ dispose: served.onChange(() => chat.refreshStatus()) });
+  context.subscriptions.push({ dispose: served.onChange(() => chat.servedModelsChanged()) });
 
   const activationMs = performance.now() - t0;
   log.info(`CodeDance activated in ${activationMs.toFixed(1)} ms (workspace trusted: ${vscode.workspace.isTrusted})`);

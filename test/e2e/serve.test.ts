@@ -5,7 +5,7 @@
  * sessions. Palette → Serve Model on Cluster → policy, checkpoint, 2 replicas → the batch script
  * opens for review → Start Serving → ready: the status bar names the replicas, the Training Jobs
  * tree marks the job → a chat question answered through the SSH tunnel (the configured endpoint is
- * a dead port) → stop from the status bar: the job is cancelled and the endpoints are gone.
+ * a dead port) → a 2-row eval through the replicas → stop from the status bar: the job is cancelled and the endpoints are gone.
  * Screenshots: test/e2e/.artifacts/serve-*.png.
  */
 import * as assert from 'node:assert/strict';
@@ -13,6 +13,8 @@ import { cpSync, existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:
 import os from 'node:os';
 import path from 'node:path';
 import type { BrowserContext, Page } from 'playwright-core';
+import { circlesImage, circlesQuestion } from '../fixtures/images';
+import { writeEvalParquet } from '../fixtures/parquetWriter';
 import { ensureSlurmCluster, slurmPrerequisites, stopSlurmCluster, type SlurmCluster } from '../fixtures/slurmCluster';
 import { fakeVllmEnv } from '../integration/serve/fakeVllm';
 import { ensureExtensionBuilt, ROOT } from './build';
@@ -53,6 +55,11 @@ describe('e2e: Serve Model on Cluster (real Slurm + sshd), used by chat through 
     const workspace = path.join(runDir, 'workspace');
     cpSync(ensureFixtureWorkspace(), workspace, { recursive: true });
     mkdirSync(path.join(workspace, '.vscode'), { recursive: true });
+    mkdirSync(path.join(workspace, 'benchmarks'));
+    writeEvalParquet(path.join(workspace, 'benchmarks', 'mini_served.parquet'), [
+      { dataSource: 'vstar', question: circlesQuestion('red'), answer: '3', image: circlesImage({ red: 3, blue: 2, seed: 7 }).png },
+      { dataSource: 'vstar', question: circlesQuestion('blue'), answer: '4', image: circlesImage({ blue: 4, seed: 12 }).png },
+    ]);
     writeFileSync(
       path.join(workspace, '.vscode', 'settings.json'),
       JSON.stringify(
@@ -63,6 +70,7 @@ describe('e2e: Serve Model on Cluster (real Slurm + sshd), used by chat through 
           'codedance.model.endpoints': ['http://127.0.0.1:9/v1'],
           'codedance.python.interpreter': '/usr/bin/python3',
           'codedance.execution.approval': 'auto',
+          'codedance.eval.numWorkers': 2,
           'remote.autoForwardPorts': false,
         },
         null,
@@ -134,11 +142,36 @@ describe('e2e: Serve Model on Cluster (real Slurm + sshd), used by chat through 
     await ask(frame, withCode('Compute it.', "print('answer', 6 * 7)"));
     const x = exchange(frame, 0);
     await x.locator('.answer', { hasText: 'answer 42' }).waitFor({ timeout: 90_000 });
-    // the chat's status bar item names a tunnel's local port, not the dead configured endpoint
-    const chatStatus = page.locator('.statusbar-item', { hasText: /127\.0\.0\.1:\d{4,}/ });
-    await chatStatus.first().waitFor({ timeout: 10_000 });
-    assert.equal(await page.locator('.statusbar-item', { hasText: /127\.0\.0\.1:9\b/ }).count(), 0);
+    // the chat's status line names a tunnel's local port and the served model, not the dead configured endpoint
+    const status = await frame.locator('.status-line').innerText();
+    assert.match(status, /127\.0\.0\.1:\d{4,} \+/, status);
+    assert.doesNotMatch(status, /127\.0\.0\.1:9\b/, status);
+    assert.match(status, /codedance-7b/, status);
+    await page.locator('.statusbar-item', { hasText: 'codedance-7b' }).first().waitFor({ timeout: 10_000 });
     await screenshot(page, 'serve-chat.png');
+
+    // a small eval: the endpoint box is prefilled with the served replicas, no judge
+    await runCommand(page, 'Run CodeDance Eval');
+    const quickInput = (title: RegExp) => page.locator('.quick-input-widget', { hasText: title });
+    await quickInput(/dataset/).locator('.monaco-list-row', { hasText: 'mini_served.parquet' }).waitFor({ timeout: 20_000 });
+    await quickInput(/dataset/).locator('input').fill('mini_served');
+    await page.waitForTimeout(200);
+    await page.keyboard.press('Enter');
+    await quickInput(/model endpoint/).waitFor({ timeout: 10_000 });
+    const prefilled = await quickInput(/model endpoint/).locator('input').inputValue();
+    assert.match(prefilled, /^http:\/\/127\.0\.0\.1:\d{4,}\/v1,http:\/\/127\.0\.0\.1:\d{4,}\/v1$/, prefilled);
+    await page.keyboard.press('Enter');
+    await quickInput(/workers/).waitFor({ timeout: 10_000 });
+    await page.waitForTimeout(200);
+    await page.keyboard.press('Enter');
+    await quickInput(/scoring/).waitFor({ timeout: 10_000 });
+    await quickInput(/scoring/).locator('input').fill('No judge');
+    await page.waitForTimeout(200);
+    await page.keyboard.press('Enter');
+    const done = notificationToast(page, /CodeDance Eval finished/).first();
+    await done.waitFor({ timeout: 180_000 });
+    assert.match(await done.innerText(), /acc 100\.0% on 2 sample/);
+    await screenshot(page, 'serve-eval.png');
 
     // stop from the status bar: the job is cancelled, the replicas leave chat's endpoints
     await bar.click();

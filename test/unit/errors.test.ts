@@ -12,7 +12,7 @@ import { CodeDanceError, ERROR_KINDS, errorKind, toErrorInfo, type ErrorKind } f
 import { JobNotFoundError, JobsAuthError, JobsError } from '../../src/core/jobs/errors';
 import { KernelLaunchError, KernelSessionError, PythonEnvironmentError } from '../../src/core/kernel/errors';
 import { ModelConfigError, ModelConnectionError, ModelHttpError } from '../../src/core/model/errors';
-import { showError, wordError } from '../../src/extension/errors';
+import { endpointListProblem, showError, wordError } from '../../src/extension/errors';
 
 const EP = 'http://127.0.0.1:8000/v1';
 
@@ -126,12 +126,20 @@ describe('extension adapter (src/extension/errors.ts)', () => {
     assert.deepEqual(wordError(new Error('plain')), { message: 'plain', actions: [] });
   });
 
+  it('endpoint input boxes refuse user:password@ before anything is saved, and say why', () => {
+    assert.equal(endpointListProblem('http://127.0.0.1:8000/v1, https://api.example.com/v1'), undefined);
+    assert.match(endpointListProblem('localhost:8000') ?? '', /http\(s\) URLs, comma-separated/);
+    const p = endpointListProblem('http://127.0.0.1:8000/v1,https://bob:s3cretpw@api.example.com/v1') ?? '';
+    assert.match(p, /has a user name or password in the URL.* API key store instead \(the command "CodeDance: Set API Key"\)/);
+    assert.ok(!p.includes('s3cretpw'), p);
+  });
+
   it('showError shows the notification and runs the picked action', async () => {
     const shown: string[][] = [];
     const ran: unknown[][] = [];
     const ui = {
-      showErrorMessage: async (m: string, ...items: string[]) => (shown.push([m, ...items]), items[0]),
-      executeCommand: async (c: string, ...args: unknown[]) => void ran.push([c, ...args]),
+      window: { showErrorMessage: async (m: string, ...items: string[]) => (shown.push([m, ...items]), items[0]) },
+      commands: { executeCommand: async (c: string, ...args: unknown[]) => void ran.push([c, ...args]) },
     };
     await showError(ui, new ModelHttpError(401, { endpoint: EP }), 'CodeDance Eval');
     assert.equal(shown.length, 1);

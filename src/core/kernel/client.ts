@@ -27,6 +27,8 @@ interface Pending {
   reject: (e: Error) => void;
 }
 
+const RECONNECT_MS = 10;
+
 /** Serializes sends: zeromq v6 allows one send in flight per socket. */
 class SendQueue {
   private tail: Promise<void> = Promise.resolve();
@@ -41,11 +43,13 @@ class SendQueue {
 export class KernelClient {
   readonly session: string;
   private readonly signer: Signer;
-  private readonly shell = new zmq.Dealer({ linger: 0 });
-  private readonly control = new zmq.Dealer({ linger: 0 });
+  // we connect before the kernel has bound its ports: retry every 10 ms, not ZeroMQ's 100 ms
+  // (a starting kernel otherwise waits up to 100 ms for its sockets, iopub's too)
+  private readonly shell = new zmq.Dealer({ linger: 0, reconnectInterval: RECONNECT_MS });
+  private readonly control = new zmq.Dealer({ linger: 0, reconnectInterval: RECONNECT_MS });
   // no receive limit on iopub: a burst of output must not be dropped (the prelude caps it)
-  private readonly iopub = new zmq.Subscriber({ linger: 0, receiveHighWaterMark: 0 });
-  private readonly hb = new zmq.Dealer({ linger: 0, sendHighWaterMark: 10 });
+  private readonly iopub = new zmq.Subscriber({ linger: 0, receiveHighWaterMark: 0, reconnectInterval: RECONNECT_MS });
+  private readonly hb = new zmq.Dealer({ linger: 0, sendHighWaterMark: 10, reconnectInterval: RECONNECT_MS });
   private readonly shellQ = new SendQueue(this.shell);
   private readonly controlQ = new SendQueue(this.control);
   private readonly hbQ = new SendQueue(this.hb);

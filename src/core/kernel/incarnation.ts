@@ -116,10 +116,14 @@ async function handshake(inc: Incarnation, command: string, opts: IncarnationOpt
       () => {
         gotReply = true;
         if (gotIopub) done();
+        // the kernel is up but iopub's subscription joined after its status messages: ask again
+        // now rather than at the next 250 ms tick (that wait was a quarter of a cold start)
+        else if (!quick) quick = setTimeout(() => ((quick = undefined), send()), 5);
       },
       () => undefined,
     );
   };
+  let quick: NodeJS.Timeout | undefined;
   send();
   const resend = setInterval(send, 250);
   const timer = delay(timeoutMs);
@@ -146,6 +150,7 @@ async function handshake(inc: Incarnation, command: string, opts: IncarnationOpt
     }
   } finally {
     clearInterval(resend);
+    clearTimeout(quick);
     timer.cancel();
     unlisten();
   }

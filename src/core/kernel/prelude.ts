@@ -537,6 +537,7 @@ def run(payload_b64, publish=True):
     err = _Limited(real_err, "stderr", limit, not publish)
     saved_builtins = {k: builtins.__dict__.get(k, _MISSING) for k in ("exit", "quit", "input", "display")}
     saved_sys_exit = sys.exit
+    saved_plt_show = _plt.show
     saved_pil_show = _Image.Image.show
     saved_cwd = None
     try:
@@ -551,8 +552,9 @@ def run(payload_b64, publish=True):
             builtins.input = _blocked_input
             builtins.display = _display
             sys.exit = _patched_exit
+            _plt.show = _captured_plt_show
             _Image.Image.show = _captured_pil_show
-            _ensure_pyplot()
+            ns["plt"] = _plt
             ns["__builtins__"] = builtins
             os.chdir(config["workdir"])
             _register_source(code)
@@ -582,6 +584,7 @@ def run(payload_b64, publish=True):
             else:
                 builtins.__dict__[k] = v
         sys.exit = saved_sys_exit
+        _plt.show = saved_plt_show
         _Image.Image.show = saved_pil_show
         if saved_cwd is not None:
             try:
@@ -756,18 +759,16 @@ def reset(payload_b64):
     req = json.loads(base64.b64decode(payload_b64).decode("utf-8"))
     result = {"kind": "result", "op": "reset", "status": "ok"}
     try:
-        if _plt is not None:
-            try:
-                _plt.close("all")
-                import matplotlib
-                matplotlib.rcdefaults()
-                matplotlib.use("Agg")
-            except Exception:
-                pass
+        try:
+            _plt.close("all")
+            import matplotlib
+            matplotlib.rcdefaults()
+            matplotlib.use("Agg")
+        except Exception:
+            pass
         ns.clear()
         ns["__builtins__"] = builtins
-        if _plt is not None:
-            ns["plt"] = _plt
+        ns["plt"] = _plt
         _state["count"] = 0
         _state["cell"] = None
         config["workdir"] = req["workdir"]
@@ -783,7 +784,7 @@ def reset(payload_b64):
     _publish({RESULT_MIME: result}, {"codedance": {"kind": "result"}})
 
 
-# CodeDance kernel prelude, part 6 of 6: install() (memory limit, matplotlib on a thread, the
+# CodeDance kernel prelude, part 6 of 6: install() (memory limit, matplotlib Agg, the
 # namespace, the parent watchdog, the hooks). See core.py.
 
 import base64
@@ -858,90 +859,8 @@ def _speed_up_kernel(kernel):
         pass
 
 
-def _wrap_pyplot(plt):
-    """pyplot was imported (by a cell, a library, or before the prelude): Agg, and its show()
-    becomes the seed's capture while a cell runs (the original outside cells). Patched once, for
-    good: a reference kept from an earlier cell (from matplotlib.pyplot import show) captures too."""
-    global _plt
-    if not getattr(plt.show, "_codedance", False):
-        original = plt.show
-
-        def show(*args, **kwargs):
-            if _state["cell"] is not None:
-                return _captured_plt_show(*args, **kwargs)
-            return original(*args, **kwargs)
-
-        show._codedance = True
-        plt.show = show
-    _plt = plt
-
-
-class _PyplotFinder(object):
-    """A sys.meta_path finder for matplotlib.pyplot only: imports it as usual (Agg first), then
-    _wrap_pyplot, whoever imports it (our import thread, a cell, a library)."""
-
-    def find_spec(self, name, path=None, target=None):
-        if name != "matplotlib.pyplot":
-            return None
-        import importlib.machinery
-        spec = importlib.machinery.PathFinder.find_spec(name, path, target)
-        loader = getattr(spec, "loader", None)
-        if loader is None or not hasattr(loader, "exec_module"):
-            return spec
-        exec_module = loader.exec_module
-
-        def exec_and_wrap(module):
-            import matplotlib
-            # what matplotlib.use("Agg") does before pyplot exists (here pyplot is half made:
-            # use() would call its switch_backend)
-            matplotlib.rcParams["backend"] = "Agg"
-            exec_module(module)
-            _wrap_pyplot(module)
-
-        loader.exec_module = exec_and_wrap
-        return spec
-
-
-def _watch_pyplot():
-    plt = sys.modules.get("matplotlib.pyplot")
-    if plt is not None:
-        import matplotlib
-        matplotlib.use("Agg")
-        _wrap_pyplot(plt)
-        return
-    if not any(isinstance(f, _PyplotFinder) for f in sys.meta_path):
-        sys.meta_path.insert(0, _PyplotFinder())
-
-
-_pyplot_import = []
-
-
-def _import_pyplot_soon():
-    """imports pyplot on a thread of its own, so that the kernel is ready without waiting for it
-    (it overlaps the input images, the model's first call); the first cell waits for it"""
-    def work():
-        try:
-            import matplotlib.pyplot  # noqa: F401 - through _PyplotFinder
-        except BaseException:
-            pass  # the first cell imports it again and reports the error
-
-    t = threading.Thread(target=work, name="codedance-pyplot-import", daemon=True)
-    _pyplot_import[:] = [t]
-    t.start()
-
-
-def _ensure_pyplot():
-    """the seed's namespace has plt in every cell, from the first one on"""
-    if _plt is None:
-        for t in _pyplot_import:
-            t.join()
-        if _plt is None:
-            import matplotlib.pyplot  # noqa: F401 - raises here if matplotlib is broken
-    ns["plt"] = _plt
-
-
 def install(config_b64):
-    global _np, _Image
+    global _np, _Image, _plt
     cfg = json.loads(base64.b64decode(config_b64).decode("utf-8"))
     config.clear()
     config.update(cfg)
@@ -958,20 +877,16 @@ def install(config_b64):
         resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
 
     os.environ["MPLBACKEND"] = "Agg"
-    # matplotlib.pyplot (about 200 ms of the start) is imported on a thread: the kernel is ready
-    # without it; the first cell waits for it (_ensure_pyplot), whoever imports it gets show()
-    # captured (_PyplotFinder)
-    _watch_pyplot()
-    if _plt is None:
-        _import_pyplot_soon()
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
     import numpy as np
     from PIL import Image
-    _np, _Image = np, Image
+    _np, _Image, _plt = np, Image, plt
 
     ns.clear()
     ns["__builtins__"] = builtins
-    if _plt is not None:
-        ns["plt"] = _plt
+    ns["plt"] = plt
 
     if cfg.get("watchParent", True):
         _orphans[:] = list(cfg.get("orphanCleanup", []))

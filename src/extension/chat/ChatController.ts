@@ -9,9 +9,11 @@ import type { ApprovalDecision } from '../../core/agent/options';
 import { ConversationSession } from '../../core/conversation/ConversationSession';
 import { newConversation } from '../../core/conversation/exchanges';
 import type { Conversation, SessionEvent } from '../../core/conversation/types';
+import { isCodeDanceError } from '../../core/errors';
 import { redactSecrets } from '../../core/model';
 import { exchangeView, sessionMessage } from '../../webview/panelEvents';
 import type { ToWebview } from '../../webview/protocol';
+import { errorMessage } from '../errors';
 import { servedModels } from '../serve/servedModels';
 import { readSettings } from '../settings';
 import { Attachments } from './attachments';
@@ -44,6 +46,7 @@ export class ChatController implements vscode.Disposable {
         try {
           return await kernels.acquire();
         } catch (e) {
+          if (isCodeDanceError(e)) throw e; // keeps its kind (python-env, kernel) and fix for the wording
           throw new Error(`No Python kernel: ${(e as Error).message}`);
         }
       },
@@ -94,7 +97,8 @@ export class ChatController implements vscode.Disposable {
       const t = e.event.trajectory;
       this.log.info(`chat: question ${e.index + 1} ${t.status} in ${t.durationMs} ms, ${t.usage.totalTokens} tokens`);
     }
-    const m = sessionMessage(e);
+    // an error is worded for VS Code here (its fix names the setting or command; core names neither)
+    const m = sessionMessage(e.type === 'event' && e.event.type === 'error' ? { ...e, event: { ...e.event, error: { ...e.event.error, message: errorMessage(e.event.error) } } } : e);
     if (m) this.post(m);
   }
 
@@ -148,7 +152,7 @@ export class ChatController implements vscode.Disposable {
       await this.session.restartKernel();
       this.post({ type: 'notice', level: 'info', text: 'Kernel restarted: variables of earlier cells are rebuilt before the next question.' });
     } catch (e) {
-      this.post({ type: 'notice', level: 'error', text: `Kernel restart failed: ${(e as Error).message}` });
+      this.post({ type: 'notice', level: 'error', text: `Kernel restart failed: ${errorMessage(e)}` });
     }
   }
 

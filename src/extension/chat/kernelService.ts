@@ -12,6 +12,7 @@ import { CodeDanceError } from '../../core/errors';
 import { InterpreterPool, resolvePython, type KernelSession, type ResolvedPython } from '../../core/kernel';
 import { describeSandbox, sandboxStatus } from '../../core/kernel/sandbox';
 import type { KernelSource } from '../../core/eval/runner';
+import { showError } from '../errors';
 import { describeChoice, type KernelChoiceStore } from '../kernel/store';
 import { readSettings } from '../settings';
 
@@ -201,6 +202,6 @@ export async function pickInterpreter(kernels: KernelService): Promise<void> {
     await vscode.workspace.getConfiguration('codedance').update('python.interpreter', value, vscode.ConfigurationTarget.Global);
     void vscode.window.showInformationMessage(`CodeDance: kernels will use ${r.python} (Python ${r.version}).`);
   } catch (e) {
-    void vscode.window.showErrorMessage(`CodeDance: ${(e as Error).message}`);
+    void showError(vscode, e);
   }
 }

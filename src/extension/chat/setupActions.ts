@@ -3,6 +3,7 @@
  * any URL), the approval mode, links from model output, and the status bar item's picker.
  */
 import * as vscode from 'vscode';
+import { endpointListProblem } from '../errors';
 import { readSettings } from '../settings';
 
 export const FIXTURE_ENDPOINT = 'http://127.0.0.1:8738/v1';
@@ -11,7 +12,8 @@ export const OPENAI_ENDPOINT = 'https://api.openai.com/v1';
 
 const cfg = () => vscode.workspace.getConfiguration('codedance');
 const workspaceTarget = () => (vscode.workspace.workspaceFolders?.length ? vscode.ConfigurationTarget.Workspace : vscode.ConfigurationTarget.Global);
-const validUrls = (s: string) => (s.split(',').every((u) => /^https?:\/\/\S+$/.test(u.trim())) ? undefined : 'http(s) URLs, comma-separated, e.g. http://127.0.0.1:8000/v1');
+// also refuses user:password@ in a URL, so that it is never saved in settings
+const validUrls = endpointListProblem;
 
 /** Asks for the endpoint URL(s) and stores them; false when cancelled. */
 export async function setEndpoint(): Promise<boolean> {

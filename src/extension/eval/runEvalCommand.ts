@@ -16,6 +16,7 @@ function registered(secret: string | undefined): string | undefined {
   return secret;
 }
 import { editorKernelSource, kernelTuningFromSettings, resolveEditorPython } from '../chat/kernelService';
+import { endpointListProblem, showError } from '../errors';
 import { servedModels } from '../serve/servedModels';
 import { readSettings } from '../settings';
 import { EvalReportPanel, pickResultsFiles } from './reportPanel';
@@ -69,7 +70,7 @@ export async function runEvalCommand(context: vscode.ExtensionContext, log: vsco
       // a model served from this window (CodeDance: Serve Model on Cluster) is offered first
       value: (servedModels.policy()?.endpoints.map((e) => e.baseUrl) ?? s.endpoints).join(','),
       ignoreFocusOut: true,
-      validateInput: (v) => (v.split(',').every((u) => /^https?:\/\/\S+$/.test(u.trim())) ? undefined : 'http(s) URLs, comma-separated'),
+      validateInput: endpointListProblem,
     });
     if (endpointsRaw === undefined) return undefined;
   }
@@ -125,7 +126,7 @@ export async function runEvalCommand(context: vscode.ExtensionContext, log: vsco
     const usesServed = served && endpoints.every((u) => served.endpoints.some((e) => e.baseUrl === u.replace(/\/+$/, '')));
     evalModelName = (usesServed ? served.modelName : s.model) || (await resolveModelName(model, { signal: ctrl.signal }));
   } catch (e) {
-    void vscode.window.showErrorMessage(`CodeDance Eval: cannot reach the model at ${endpoints.join(', ')}: ${(e as Error).message}`);
+    void showError(vscode, e, 'CodeDance Eval'); // the message names the endpoint
     return undefined;
   }
   const modelName = a.modelName ?? evalModelName;
@@ -142,7 +143,7 @@ export async function runEvalCommand(context: vscode.ExtensionContext, log: vsco
         log: (l) => log.info(`eval judge: ${l}`),
       });
     } catch (e) {
-      void vscode.window.showErrorMessage(`CodeDance Eval: ${(e as Error).message}`);
+      void showError(vscode, e, 'CodeDance Eval');
       return undefined;
     }
   }
@@ -150,7 +151,7 @@ export async function runEvalCommand(context: vscode.ExtensionContext, log: vsco
   try {
     python = (await resolveEditorPython(log)).python; // the chat's resolution: setting, Python extension, candidates
   } catch (e) {
-    void vscode.window.showErrorMessage(`CodeDance Eval: ${(e as Error).message}`);
+    void showError(vscode, e, 'CodeDance Eval');
     return undefined;
   }
   await vscode.workspace.fs.createDirectory(vscode.Uri.file(path.join(saveDir, safeName(modelName))));
@@ -200,7 +201,7 @@ export async function runEvalCommand(context: vscode.ExtensionContext, log: vsco
         });
       } catch (e) {
         log.error(`eval: ${(e as Error).message}`);
-        void vscode.window.showErrorMessage(`CodeDance Eval: ${(e as Error).message}`);
+        void showError(vscode, e, 'CodeDance Eval');
       }
     },
   );

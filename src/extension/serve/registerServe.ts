@@ -183,8 +183,8 @@ export function registerServe(context: vscode.ExtensionContext, log: vscode.LogO
       const use = params.role === 'judge' ? `eval offers it as the judge (in the cluster: ${ready[0].clusterUrl})` : 'chat and eval use it now';
       void vscode.window.showInformationMessage(`CodeDance: ${params.servedModelName} is ready on ${profile.name} (${ready.length} replica${ready.length > 1 ? 's' : ''}); ${use}.`, 'Stop').then((c) => c && stopServed(e));
       void session.watch().then((st) => {
+        if (!sessions.delete(e.key)) return; // stopped from here: stopServed says so
         if (servedModels.remove(e.key)) void vscode.window.showInformationMessage(`CodeDance: ${st.message}; removed from chat's and eval's endpoints.`);
-        sessions.delete(e.key);
         tree?.redraw();
       });
       tree?.redraw();
@@ -207,12 +207,12 @@ export function registerServe(context: vscode.ExtensionContext, log: vscode.LogO
   }
 
   async function stopServed(s: Served): Promise<void> {
+    sessions.delete(s.key);
     try {
       await s.session.stop();
     } catch (e) {
       void vscode.window.showErrorMessage(`CodeDance: ${errorText(e)}`);
     }
-    sessions.delete(s.key);
     if (servedModels.remove(s.key)) void vscode.window.showInformationMessage(`CodeDance: stopped ${s.params.servedModelName} on ${s.profile.name} (job ${s.session.jobId}); removed from chat's and eval's endpoints.`);
     tree?.redraw();
     void tree?.poll();

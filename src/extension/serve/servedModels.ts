@@ -14,3 +14,9 @@ export const servedModels = new ServedEndpoints();
 export function endpointsForRun(configured: readonly string[], configuredModel: string): { endpoints: (string | EndpointConfig)[]; modelName?: string; note?: string } {
   return withServedEndpoints(configured, configuredModel, servedModels);
 }
+
+/** The endpoint text and model name the chat shows: the configured ones, or the served replicas that replace or join them. */
+export function servedEndpointLine(configured: readonly string[], configuredModel: string): { endpoint: string; model: string } {
+  const run = endpointsForRun(configured, configuredModel);
+  return { endpoint: run.endpoints.map((e) => (typeof e === 'string' ? e : e.baseUrl)).join(', '), model: run.modelName || configuredModel };
+}

@@ -10,7 +10,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { circlesImage, circlesQuestion } from '../../fixtures/images';
 import { writeEvalJsonl } from '../../fixtures/parquetWriter';
-import { ensureSlurmCluster, slurmPrerequisites, type SlurmCluster } from '../../fixtures/slurmCluster';
+import { ensureSlurmCluster, slurmPrerequisites, stopSlurmCluster, type SlurmCluster } from '../../fixtures/slurmCluster';
 import { fakeVllmEnv } from './fakeVllm';
 
 const ROOT = path.resolve(__dirname, '../../..');
@@ -51,6 +51,10 @@ describe('serve: the codedance serve CLI (real Slurm + sshd)', function () {
     env = { HOME: home };
     ssh = ['--ssh', `${c.user}@127.0.0.1:${c.sshPort}`, '--identity', c.identityFile, '--jobs-dir', path.join(c.dir, 'serve-cli-jobs')];
     jobEnv = Object.entries(await fakeVllmEnv(c.dir)).flatMap(([k, v]) => ['--env', `${k}=${v}`]);
+  });
+
+  after(async () => {
+    await stopSlurmCluster(); // jobs cancelled first: a batch step must not outlive the daemons
   });
 
   it('start → the local base URL answers through the tunnel → status → Ctrl-C stops the job', async () => {

@@ -9,7 +9,7 @@ import * as path from 'node:path';
 import { RayJobsBackend } from '../../../src/core/jobs';
 import { createChatModel } from '../../../src/core/model';
 import { buildServeJob, policyDefaults, rayJumpConnection, ServeSession } from '../../../src/core/serve';
-import { ensureSlurmCluster, slurmPrerequisites } from '../../fixtures/slurmCluster';
+import { ensureSlurmCluster, slurmPrerequisites, stopSlurmCluster } from '../../fixtures/slurmCluster';
 import { startRayJobsFixture, type RayJobsFixture } from '../../fixtures/rayJobsServer';
 import { fakeVllmEnv } from './fakeVllm';
 
@@ -22,6 +22,7 @@ describe('serve: a model on Ray (Jobs API contract fixture)', function () {
     tmp = mkdtempSync(path.join(os.tmpdir(), 'serve-ray-'));
   });
   after(async () => {
+    await stopSlurmCluster(); // the jump-host test's sshd (no-op when it did not start)
     await ray.close();
     rmSync(tmp, { recursive: true, force: true });
   });

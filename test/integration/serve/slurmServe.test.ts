@@ -10,7 +10,7 @@ import * as path from 'node:path';
 import { SlurmBackend, type SlurmClusterProfile } from '../../../src/core/jobs';
 import { createChatModel } from '../../../src/core/model';
 import { buildServeJob, policyDefaults, ServedEndpoints, ServeError, ServeSession, withServedEndpoints, type ServeParams } from '../../../src/core/serve';
-import { ensureSlurmCluster, slurmPrerequisites, type SlurmCluster } from '../../fixtures/slurmCluster';
+import { ensureSlurmCluster, slurmPrerequisites, stopSlurmCluster, type SlurmCluster } from '../../fixtures/slurmCluster';
 import { fakeVllmEnv } from './fakeVllm';
 
 async function portRefuses(port: number): Promise<boolean> {
@@ -47,6 +47,7 @@ describe('serve: a model on Slurm, reached through an SSH tunnel (real Slurm + s
 
   after(async () => {
     await backend?.dispose();
+    await stopSlurmCluster(); // jobs cancelled first: a batch step must not outlive the daemons
   });
 
   function session(p: ServeParams, extra: Partial<ConstructorParameters<typeof ServeSession>[0]> = {}, b = backend) {

@@ -91,7 +91,7 @@ describe('eval record ↔ trajectory', function () {
     const file = path.join(dir, 'result_m_x.jsonl');
     const stored = await storeRecordImages(rec, recordImagesDir(file));
     for (const f of readdirSync(recordImagesDir(file))) rmSync(path.join(recordImagesDir(file), f));
-    await assert.rejects(recordTrajectory(stored, file), /images[/\\][0-9a-f]{40}\.png .*cannot be read \(ENOENT\): keep the images folder beside/);
+    await assert.rejects(recordTrajectory(stored, file), /images[/\\][0-9a-f]{40}\.png .*cannot be read \(ENOENT\) — keep the images folder beside/);
     const lenient = await recordTrajectory(stored, file, { missing: 'empty' });
     assert.equal(lenient!.inputImages[0].data, '');
     assert.ok(existsSync(dir));

@@ -85,6 +85,7 @@ def run(payload_b64, publish=True):
     err = _Limited(real_err, "stderr", limit, not publish)
     saved_builtins = {k: builtins.__dict__.get(k, _MISSING) for k in ("exit", "quit", "input", "display")}
     saved_sys_exit = sys.exit
+    saved_plt_show = _plt.show
     saved_pil_show = _Image.Image.show
     saved_cwd = None
     try:
@@ -99,8 +100,9 @@ def run(payload_b64, publish=True):
             builtins.input = _blocked_input
             builtins.display = _display
             sys.exit = _patched_exit
+            _plt.show = _captured_plt_show
             _Image.Image.show = _captured_pil_show
-            _ensure_pyplot()
+            ns["plt"] = _plt
             ns["__builtins__"] = builtins
             os.chdir(config["workdir"])
             _register_source(code)
@@ -130,6 +132,7 @@ def run(payload_b64, publish=True):
             else:
                 builtins.__dict__[k] = v
         sys.exit = saved_sys_exit
+        _plt.show = saved_plt_show
         _Image.Image.show = saved_pil_show
         if saved_cwd is not None:
             try:

@@ -113,18 +113,16 @@ def reset(payload_b64):
     req = json.loads(base64.b64decode(payload_b64).decode("utf-8"))
     result = {"kind": "result", "op": "reset", "status": "ok"}
     try:
-        if _plt is not None:
-            try:
-                _plt.close("all")
-                import matplotlib
-                matplotlib.rcdefaults()
-                matplotlib.use("Agg")
-            except Exception:
-                pass
+        try:
+            _plt.close("all")
+            import matplotlib
+            matplotlib.rcdefaults()
+            matplotlib.use("Agg")
+        except Exception:
+            pass
         ns.clear()
         ns["__builtins__"] = builtins
-        if _plt is not None:
-            ns["plt"] = _plt
+        ns["plt"] = _plt
         _state["count"] = 0
         _state["cell"] = None
         config["workdir"] = req["workdir"]

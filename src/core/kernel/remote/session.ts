@@ -16,7 +16,6 @@ import { randomUUID } from 'node:crypto';
 import type { Kernel, KernelConnection, ServerConnection } from '@jupyterlab/services';
 import { cancelledResult, classifyCell } from '../classify';
 import { CellCollector } from '../collector';
-import { CodeDanceError } from '../../errors';
 import { KernelSessionError } from '../errors';
 import { createRedactor, type Redactor, registerSecret } from '../redact';
 import { delay } from '../request';
@@ -349,7 +348,7 @@ export class RemoteKernelSession implements KernelSession {
       this.running = undefined;
       if (this.inc === inc && this.conn?.connectionStatus === 'connected') this.setState('idle');
     }
-    if (outcome.kind === 'timeout') throw new CodeDanceError('internal', 'unreachable: a cell has no request timeout');
+    if (outcome.kind === 'timeout') throw new KernelSessionError({ reason: 'unreachable: a cell has no request timeout', fix: 'report this as a bug' });
     const result = classifyCell(col, outcome, { timeoutMs, graceMs, interruptReason, durationMs: performance.now() - t0, keepImagesOnFailure: this.opts.keepImagesOnFailure });
     return this.redactor.redactResult(result);
   }
