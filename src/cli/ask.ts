@@ -15,7 +15,7 @@ import { createChatModel, resolveModelName } from '../core/model';
 import { getProtocol, isProtocolId, protocolIds, templateHash } from '../core/protocol';
 import { toNotebook } from '../core/trajectory/notebook';
 import type { Trajectory } from '../core/trajectory/types';
-import { CliError, describeError, EXIT, exitCodeFor } from './errors';
+import { CliError, describeError, EXIT, exitCodeFor, observationTokensFlag } from './errors';
 import { onInterrupt } from './interrupt';
 import { SANDBOX_ARGS, SANDBOX_USAGE, sandboxFromFlags } from './sandbox';
 import { TerminalRenderer } from './render';
@@ -29,6 +29,8 @@ options:
   --max-turns N          max model calls (default: the protocol's; codedance: 7)
   --temperature T --top-p P --max-tokens N   sampling (default: the protocol's; codedance: 0.01, 1, 2048)
   --timeout S            per-cell execution timeout in seconds (default 30)
+  --max-observation-tokens N   the most the model is shown of one turn's cell output, in estimated
+                         tokens; longer output is cut in the middle with a marker (default 4096; 0 = no limit)
   --python PATH          interpreter for the kernel (default $CODEDANCE_PYTHON, else python3 / /usr/bin/python3 with ipykernel)
   --jupyter-url URL      run the code on a Jupyter Server instead (token: $JUPYTER_TOKEN or ?token= in the URL)
   --kernel-name NAME     kernelspec on that server (default: the server's default)
@@ -62,6 +64,7 @@ export async function runAsk(argv: string[]): Promise<number> {
         'top-p': { type: 'string' },
         'max-tokens': { type: 'string' },
         timeout: { type: 'string', default: '30' },
+        'max-observation-tokens': { type: 'string' },
         python: { type: 'string' },
         'jupyter-url': { type: 'string' },
         'kernel-name': { type: 'string' },
@@ -85,6 +88,7 @@ export async function runAsk(argv: string[]): Promise<number> {
   if (!existsSync(imagePath)) throw new CliError(`image not found: ${imagePath}`, EXIT.usage);
   if (!isProtocolId(v.protocol!)) throw new CliError(`unknown --protocol '${v.protocol}': use one of ${protocolIds.join(', ')}`, EXIT.usage);
   const protocol = getProtocol(v.protocol!);
+  const maxObservationTokens = observationTokensFlag(v['max-observation-tokens']);
   const image = readFileSync(imagePath);
 
   const endpoints = (v['base-url'] ?? process.env.CODEDANCE_BASE_URL ?? 'http://127.0.0.1:8000/v1').split(',').map((s) => s.trim()).filter(Boolean);
@@ -127,6 +131,7 @@ export async function runAsk(argv: string[]): Promise<number> {
         protocolTemplateHash: templateHash(protocol),
         maxTurns: num(v['max-turns'], 'max-turns'),
         timeoutMs: (num(v.timeout, 'timeout') ?? 30) * 1000,
+        maxObservationTokens,
         sampling: { temperature: num(v.temperature, 'temperature'), top_p: num(v['top-p'], 'top-p'), max_tokens: num(v['max-tokens'], 'max-tokens') },
         signal: interrupt.signal,
       });

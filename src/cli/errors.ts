@@ -37,6 +37,15 @@ export class CliError extends Error {
   }
 }
 
+/** `--max-observation-tokens N` (ask, eval): a whole number >= 0 (0 = no limit); absent = the default. */
+export function observationTokensFlag(v: string | undefined): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (v.trim() === '' || !Number.isInteger(n) || n < 0)
+    throw new CliError(`--max-observation-tokens must be a whole number of tokens >= 0 (0 = no limit), got '${v}'`, EXIT.usage);
+  return n;
+}
+
 const EXIT_BY_KIND: Record<ErrorKind, number> = {
   'model-endpoint': EXIT.model,
   'model-auth': EXIT.model,
@@ -73,6 +82,7 @@ const SETTING_WORDS: Record<CliCommand, Partial<Record<SettingKey, string>>> = {
     'agent.maxTurns': '--max-turns',
     'python.interpreter': '--python (or $CODEDANCE_PYTHON)',
     'execution.timeoutSeconds': '--timeout',
+    'kernel.jupyterToken': 'the JUPYTER_TOKEN environment variable',
   },
   eval: {
     'model.endpoints': '--api-url',
@@ -82,12 +92,15 @@ const SETTING_WORDS: Record<CliCommand, Partial<Record<SettingKey, string>>> = {
     'agent.maxTurns': '--max-turns',
     'python.interpreter': '--python (or $CODEDANCE_PYTHON)',
     'execution.timeoutSeconds': '--timeout',
+    'kernel.jupyterToken': 'the JUPYTER_TOKEN environment variable',
     'judge.endpoint': '--judge-url (or $LLM_AS_A_JUDGE_BASE), or --no-judge',
     'eval.numWorkers': '--num-workers',
     'eval.savePath': '--save-path',
   },
   jobs: {
     'jobs.clusters': '~/.codedance/clusters.json (or --clusters FILE)',
+    'jobs.token': 'the CODEDANCE_RAY_TOKEN environment variable',
+    'jobs.sshPassphrase': 'the CODEDANCE_SSH_PASSPHRASE environment variable',
   },
 };
 

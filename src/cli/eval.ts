@@ -13,7 +13,7 @@ import { registerSecret, resolvePython } from '../core/kernel';
 import { displayUrl, startRemoteKernelSession } from '../core/kernel/remote';
 import { createChatModel, parseEndpoints, resolveModelName } from '../core/model';
 import { isProtocolId, protocolIds } from '../core/protocol';
-import { CliError, EXIT } from './errors';
+import { CliError, EXIT, observationTokensFlag } from './errors';
 import { onInterrupt } from './interrupt';
 import { SANDBOX_ARGS, SANDBOX_USAGE, sandboxFromFlags } from './sandbox';
 
@@ -39,6 +39,9 @@ export const EVAL_USAGE = `usage: codedance eval --data-path FILE --api-url URL[
   --protocol P             codedance (default) | codedance-tools | openai-tools
   --max-turns N            model calls per sample (default 7)
   --timeout S              per-cell timeout, seconds (default 30)
+  --max-observation-tokens N   the most the model is shown of one turn's cell output, in estimated
+                           tokens; longer output is cut in the middle with a marker (default 4096; 0 = no
+                           limit, as the seed)
   --sample-timeout S       per-sample time limit, seconds (default 600)
   --retries N              whole-sample retries after an error (default 1)
   --retry-errors           on resume, run again the samples recorded with status 'error'
@@ -125,6 +128,7 @@ export async function runEvalCli(argv: string[]): Promise<number> {
         protocol: { type: 'string', default: 'codedance' },
         'max-turns': { type: 'string' },
         timeout: { type: 'string', default: '30' },
+        'max-observation-tokens': { type: 'string' },
         'sample-timeout': { type: 'string', default: '600' },
         retries: { type: 'string', default: '1' },
         'retry-errors': { type: 'boolean', default: false },
@@ -155,6 +159,7 @@ export async function runEvalCli(argv: string[]): Promise<number> {
   const limit = int(v.limit, 'limit', 1);
   const retries = int(v.retries, 'retries', 0)!;
   const maxTurns = int(v['max-turns'], 'max-turns', 1);
+  const maxObservationTokens = observationTokensFlag(v['max-observation-tokens']);
   const timeout = Number(v.timeout);
   const sampleTimeout = Number(v['sample-timeout']);
   if (!(timeout > 0) || !(sampleTimeout > 0)) throw new CliError('--timeout and --sample-timeout must be positive numbers of seconds', EXIT.usage);
@@ -222,6 +227,7 @@ export async function runEvalCli(argv: string[]): Promise<number> {
         protocol: v.protocol,
         maxTurns,
         cellTimeoutMs: timeout * 1000,
+        maxObservationTokens,
         sampleTimeoutMs: sampleTimeout * 1000,
         retries,
         retryErrors: v['retry-errors'],

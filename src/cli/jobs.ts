@@ -20,7 +20,7 @@ import {
   type JobSpec,
   type TemplateId,
 } from '../core/jobs';
-import { CliError, EXIT } from './errors';
+import { CliError, describeError, EXIT } from './errors';
 
 export const JOBS_USAGE = `usage: codedance jobs <command> [options]
 
@@ -60,7 +60,7 @@ exit codes: 0 ok, 1 the job failed or was stopped, 2 bad usage, 5 cluster unreac
 
 export function jobsErrorToCli(e: unknown): never {
   if (e instanceof JobNotFoundError) throw new CliError(e.message, EXIT.notFound);
-  if (e instanceof JobsError) throw new CliError(e.message, e.kind === 'config' ? EXIT.usage : EXIT.cluster);
+  if (e instanceof JobsError) throw new CliError(describeError(e, 'jobs'), e.kind === 'config' ? EXIT.usage : EXIT.cluster);
   throw e;
 }
 

@@ -58,10 +58,16 @@ export type SettingKey =
   | 'python.interpreter'
   | 'execution.timeoutSeconds'
   | 'execution.memoryLimitMb'
+  /** the token of the Jupyter server the code runs on */
+  | 'kernel.jupyterToken'
   | 'judge.endpoint'
   | 'eval.numWorkers'
   | 'eval.savePath'
-  | 'jobs.clusters';
+  | 'jobs.clusters'
+  /** a cluster's secret token (Ray dashboard) */
+  | 'jobs.token'
+  /** the passphrase of a cluster's SSH key */
+  | 'jobs.sshPassphrase';
 
 export interface ErrorFix {
   /** what to do, in words that name no VS Code setting and no CLI flag */

@@ -32,10 +32,13 @@ const SETTINGS: Record<SettingKey, { setting: string } | { command: string; titl
   'python.interpreter': { setting: 'codedance.python.interpreter' },
   'execution.timeoutSeconds': { setting: 'codedance.execution.timeoutSeconds' },
   'execution.memoryLimitMb': { setting: 'codedance.execution.memoryLimitMb' },
+  'kernel.jupyterToken': { command: 'codedance.selectKernel', title: 'Select Kernel', label: 'the command "CodeDance: Select Kernel" → the server → set token' },
   'judge.endpoint': { setting: 'codedance.judge.endpoint' },
   'eval.numWorkers': { setting: 'codedance.eval.numWorkers' },
   'eval.savePath': undefined,
   'jobs.clusters': { setting: 'codedance.jobs.clusters' },
+  'jobs.token': { command: 'codedance.jobs.setClusterSecret', title: 'Set Cluster Secret', label: 'the command "CodeDance: Set Cluster Secret"' },
+  'jobs.sshPassphrase': { command: 'codedance.jobs.setClusterSecret', title: 'Set Cluster Secret', label: 'the command "CodeDance: Set Cluster Secret"' },
 };
 
 function infoOf(e: unknown): Partial<ErrorInfo> {

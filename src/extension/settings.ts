@@ -12,6 +12,8 @@ export interface CodeDanceSettings {
   maxTurns: number | undefined;
   interpreter: string;
   timeoutSeconds: number;
+  /** the limit on an observation's text, estimated tokens; 0 = none */
+  maxObservationTokens: number;
   approval: 'always' | 'auto';
   judgeEndpoint: string;
   judgeModel: string;
@@ -38,6 +40,7 @@ export function readSettings(scope?: vscode.ConfigurationScope): CodeDanceSettin
     maxTurns: c.get<number>('agent.maxTurns', 0) || undefined,
     interpreter: c.get<string>('python.interpreter', ''),
     timeoutSeconds: c.get<number>('execution.timeoutSeconds', 30),
+    maxObservationTokens: c.get<number>('agent.maxObservationTokens', 4096),
     approval: c.get<'always' | 'auto'>('execution.approval', 'always'),
     judgeEndpoint: c.get<string>('judge.endpoint', ''),
     judgeModel: c.get<string>('judge.model', 'judge'),

@@ -18,6 +18,12 @@ export interface AgentOptions {
   sampling?: { temperature?: number; top_p?: number; max_tokens?: number; extra?: Record<string, unknown> };
   /** per-cell timeout, ms (default 30 000 like the seed's eval) */
   timeoutMs?: number;
+  /**
+   * the limit on one observation's text (all its cells' output together), in estimated tokens;
+   * longer output reaches the model cut, with a marker. Absent = 4096
+   * (DEFAULT_OBSERVATION_TOKEN_LIMIT, core/protocol/results.ts); 0 = no limit.
+   */
+  maxObservationTokens?: number;
   signal?: AbortSignal;
   /** asked before each cell runs (after its `approval_request` event); absent = run everything (approval mode `auto`) */
   approve?: (req: { turn: number; cell: CodeCell }) => Promise<ApprovalDecision>;
@@ -56,4 +62,9 @@ export interface ResumeOptions {
 export interface ReplayStep {
   inputImages?: Uint8Array[];
   code: string[];
+}
+
+/** AgentOptions.maxObservationTokens as the formats take it: 0 (no limit) = an unreachable limit. */
+export function observationLimit(maxTokens: number | undefined): number | undefined {
+  return maxTokens === 0 ? Number.POSITIVE_INFINITY : maxTokens;
 }

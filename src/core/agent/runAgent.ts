@@ -10,7 +10,7 @@ import type { CodeCell, ModelTurn, Trajectory, TrajectoryImage } from '../trajec
 import { createTrajectory } from '../trajectory/create';
 import { Channel } from './channel';
 import type { AgentEvent } from './events';
-import type { AgentOptions } from './options';
+import { observationLimit, type AgentOptions } from './options';
 import { keptCode, messageCut } from './resume';
 import { addUsage, Cancelled, checkCancel, modelTurn, restoreKernel, runCell } from './steps';
 
@@ -193,7 +193,7 @@ async function afterReply(
   }
   checkCancel(signal);
   if (executed.length || parsed.malformed.length) {
-    const obs = protocol.observation(executed, parsed.malformed, { turnIndex: call, maxTurns, timeoutMs: o.timeoutMs ?? 30_000 });
+    const obs = protocol.observation(executed, parsed.malformed, { turnIndex: call, maxTurns, timeoutMs: o.timeoutMs ?? 30_000, maxObservationTokens: observationLimit(o.maxObservationTokens) });
     traj.messages.push(...obs);
     emit({ type: 'observation', turn: call, messages: obs });
   }

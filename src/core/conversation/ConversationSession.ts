@@ -70,7 +70,7 @@ export class ConversationSession {
     const shown = images.map((d) => ({ mime: imageMime(d), data: Buffer.from(d).toString('base64') }));
     this.host.emit({ type: 'exchangeStart', runId, index, question, images: shown, replace: false });
     return this.execute(index, question, images, kernel, (cfg) => {
-      const previous = withMessages(this.conv.exchanges, cfg.protocol, cfg.timeoutMs).at(-1);
+      const previous = withMessages(this.conv.exchanges, cfg.protocol, cfg.timeoutMs, cfg.maxObservationTokens).at(-1);
       return { history: previous?.messages, replay };
     });
   }
@@ -86,7 +86,7 @@ export class ConversationSession {
     const last = this.conv.exchanges[index];
     this.host.emit({ type: 'exchangeStart', runId, index, question: last.question, images: last.inputImages, replace: true });
     return this.execute(index, last.question, [], kernel, (cfg) => {
-      const from = withMessages(this.conv.exchanges, cfg.protocol, cfg.timeoutMs)[index];
+      const from = withMessages(this.conv.exchanges, cfg.protocol, cfg.timeoutMs, cfg.maxObservationTokens)[index];
       // a run that never reached the model never bound its images either
       return { replay, resume: { from, turn: retryTurn(from), replayKernel: !inSync || from.turns.length === 0 } };
     });
@@ -107,7 +107,7 @@ export class ConversationSession {
     const replay = restorePlan(forked.exchanges, src.inputImages.length === 0);
     this.host.emit({ type: 'exchangeStart', runId, index, question: src.question, images: src.inputImages, replace: false });
     return this.execute(index, src.question, [], kernel, (cfg) => {
-      const from = withMessages(earlier, cfg.protocol, cfg.timeoutMs)[index];
+      const from = withMessages(earlier, cfg.protocol, cfg.timeoutMs, cfg.maxObservationTokens)[index];
       return { replay, resume: { from, turn, edits: { [cellId]: code }, replayKernel: true } };
     });
   }
@@ -246,6 +246,7 @@ export class ConversationSession {
         protocolTemplateHash: cfg.protocolTemplateHash,
         maxTurns: cfg.maxTurns,
         timeoutMs: cfg.timeoutMs,
+        maxObservationTokens: cfg.maxObservationTokens,
         sampling: cfg.sampling,
         signal: ctrl.signal,
         approve: always ? (req) => this.wait<ApprovalDecision>(`cell:${req.cell.id}`) : undefined,

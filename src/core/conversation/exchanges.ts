@@ -4,7 +4,7 @@
  * trajectory of a run that failed before the loop could make one.
  */
 import { randomUUID } from 'node:crypto';
-import type { ReplayStep } from '../agent/options';
+import { observationLimit, type ReplayStep } from '../agent/options';
 import { keptCode } from '../agent/resume';
 import { getProtocol, isProtocolId } from '../protocol';
 import type { ChatMessage, ProtocolAdapter } from '../protocol/types';
@@ -46,10 +46,10 @@ export function restorePlan(exchanges: Trajectory[], bindLastImages: boolean): R
  * history file of an older release) gets them rebuilt in its format from its turns, after the
  * earlier exchanges' messages (a follow-up's history). Exchanges that have them are kept as they are.
  */
-export function withMessages(exchanges: Trajectory[], fallback: ProtocolAdapter, timeoutMs: number): Trajectory[] {
+export function withMessages(exchanges: Trajectory[], fallback: ProtocolAdapter, timeoutMs: number, maxObservationTokens?: number): Trajectory[] {
   let history: ChatMessage[] = [];
   return exchanges.map((x) => {
-    const t = x.messages?.length ? x : { ...x, messages: [...history, ...rebuildMessages(x, protocolOf(x, fallback), timeoutMs, history.length > 0)] };
+    const t = x.messages?.length ? x : { ...x, messages: [...history, ...rebuildMessages(x, protocolOf(x, fallback), timeoutMs, history.length > 0, maxObservationTokens)] };
     history = t.messages;
     return t;
   });
@@ -61,7 +61,7 @@ function protocolOf(x: Trajectory, fallback: ProtocolAdapter): ProtocolAdapter {
 }
 
 /** One exchange's messages from its turns, as the loop appended them. */
-function rebuildMessages(x: Trajectory, protocol: ProtocolAdapter, timeoutMs: number, followUp: boolean): ChatMessage[] {
+function rebuildMessages(x: Trajectory, protocol: ProtocolAdapter, timeoutMs: number, followUp: boolean, maxObservationTokens?: number): ChatMessage[] {
   const initial = protocol.initialMessages(x.question, x.inputImages.map((im) => im.data));
   const out = followUp ? initial.filter((m) => m.role !== 'system') : initial;
   for (const t of x.turns) {
@@ -69,7 +69,7 @@ function rebuildMessages(x: Trajectory, protocol: ProtocolAdapter, timeoutMs: nu
     out.push(protocol.assistantMessage({ content: t.content, toolCalls: t.toolCalls ?? [], finishReason: t.finishReason }));
     if (!t.cells.length && !t.malformed.length) continue;
     const executed = t.cells.map((c) => ({ request: { code: c.code, toolCallId: c.toolCallId }, result: cellResult(c) }));
-    out.push(...protocol.observation(executed, t.malformed, { turnIndex: t.index, maxTurns: x.maxTurns, timeoutMs }));
+    out.push(...protocol.observation(executed, t.malformed, { turnIndex: t.index, maxTurns: x.maxTurns, timeoutMs, maxObservationTokens: observationLimit(maxObservationTokens) }));
   }
   return out;
 }

@@ -26,6 +26,8 @@ export interface RunConfig {
   protocolTemplateHash?: string;
   maxTurns?: number;
   timeoutMs: number;
+  /** AgentOptions.maxObservationTokens: absent = 4096 estimated tokens, 0 = no limit */
+  maxObservationTokens?: number;
   sampling?: AgentOptions['sampling'];
   /** `always`: each cell, and each batch of earlier code re-run to rebuild the kernel, waits for the user */
   approval: 'always' | 'auto';

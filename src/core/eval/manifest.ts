@@ -31,6 +31,8 @@ export interface RunManifest {
   sampling: Record<string, unknown>;
   max_turns: number;
   cell_timeout_ms: number;
+  /** the limit on an observation's text, estimated tokens (0 = none); absent = the default 4096 */
+  max_observation_tokens?: number;
   sample_timeout_ms: number;
   num_workers: number;
   limit?: number;

@@ -24,6 +24,7 @@ export interface SampleRun {
   maxTurns: number;
   sampling: AgentOptions['sampling'];
   cellTimeoutMs: number;
+  maxObservationTokens?: number;
   sampleTimeoutMs: number;
   retries: number;
   log: (line: string) => void;
@@ -86,6 +87,7 @@ export async function runSample(sample: DatasetSample, r: SampleRun): Promise<Re
         maxTurns: r.maxTurns,
         sampling: r.sampling,
         timeoutMs: r.cellTimeoutMs,
+        maxObservationTokens: r.maxObservationTokens,
         signal: ctrl.signal,
         endpoints: o.endpoints,
         protocolTemplateHash: r.protocolTemplateHash,

@@ -56,6 +56,8 @@ export interface EvalOptions {
   sampling?: { temperature?: number; top_p?: number; max_tokens?: number };
   /** per-cell timeout, ms (30000 like the seed) */
   cellTimeoutMs?: number;
+  /** AgentOptions.maxObservationTokens: absent = 4096 estimated tokens, 0 = no limit */
+  maxObservationTokens?: number;
   /** per-sample time limit, ms (default 600000) */
   sampleTimeoutMs?: number;
   /** whole-sample retries after an error (model endpoint down, kernel failed to start); default 1 */
@@ -150,6 +152,7 @@ export async function runEval(o: EvalOptions): Promise<EvalSummary> {
     sampling,
     max_turns: maxTurns,
     cell_timeout_ms: cellTimeoutMs,
+    ...(o.maxObservationTokens !== undefined ? { max_observation_tokens: o.maxObservationTokens } : {}),
     sample_timeout_ms: sampleTimeoutMs,
     num_workers: workers,
     limit: o.limit,
@@ -250,6 +253,7 @@ export async function runEval(o: EvalOptions): Promise<EvalSummary> {
     maxTurns,
     sampling,
     cellTimeoutMs,
+    maxObservationTokens: o.maxObservationTokens,
     sampleTimeoutMs,
     retries,
     log,

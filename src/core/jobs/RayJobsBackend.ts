@@ -99,8 +99,8 @@ export class RayJobsBackend implements JobBackend {
     const msg = redactSecrets(text.replace(/\s+/g, ' ').trim(), [this.opts.token])
       .replace(/((?:token|authorization)["']?\s*[:=]\s*["']?)[^\s"',;}]{4,}/gi, '$1***')
       .slice(0, status === 401 || status === 403 ? 200 : 500);
-    if (status === 401) throw new JobsAuthError(`Ray dashboard ${this.baseUrl} needs a token (401${msg ? `: ${msg}` : ''}): set one with 'CodeDance: Set Cluster Token' or CODEDANCE_RAY_TOKEN`, 401);
-    if (status === 403) throw new JobsAuthError(`Ray dashboard ${this.baseUrl} refused the token (403${msg ? `: ${msg}` : ''}): check the token of this cluster`, 403);
+    if (status === 401) throw new JobsAuthError(`Ray dashboard ${this.baseUrl} needs a token (401${msg ? `: ${msg}` : ''})`, 401, { text: "set this cluster's token", setting: 'jobs.token' });
+    if (status === 403) throw new JobsAuthError(`Ray dashboard ${this.baseUrl} refused the token (403${msg ? `: ${msg}` : ''})`, 403, { text: "check this cluster's token", setting: 'jobs.token' });
     if (status === 404 && id !== undefined) throw new JobNotFoundError(id, `Ray ${this.baseUrl}`, msg);
     if (status === 404) throw new JobsError('server', `Ray dashboard ${this.baseUrl}: ${what} answered 404 — is this a Ray dashboard (Ray ≥ 2.0)?`, 404);
     if (status >= 500) throw new JobsError('server', `Ray dashboard ${this.baseUrl}: ${what} failed with ${status}: ${msg || 'no message'}`, status, [this.opts.token]);

@@ -7,10 +7,14 @@ import { existsSync, readFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { Client, ClientChannel, ConnectConfig } from 'ssh2';
+import type { ErrorFix } from '../errors';
 import { JobsAuthError, JobsError } from './errors';
 import { verifyHostKey, type HostKeyPolicy } from './knownHosts';
 import { expandHome, parseSshConfig } from './sshConfig';
 import type { JobSecrets, SlurmClusterProfile } from './types';
+
+/** An SSH key that needs its passphrase: the adapters name where it is set (a VS Code command, a CLI variable). */
+const PASSPHRASE_FIX: ErrorFix = { text: 'load the key into ssh-agent, or set its passphrase', setting: 'jobs.sshPassphrase' };
 
 export interface ResolvedSshTarget {
   host: string;
@@ -112,7 +116,7 @@ export class SshConnection {
         settled = true;
         const msg = e.message || String(e);
         if (hostKeyProblem) reject(new JobsError('auth', `SSH to ${t.label}: ${hostKeyProblem}`));
-        else if (/passphrase/i.test(msg)) reject(new JobsAuthError(`SSH key ${keyFile} is encrypted: set its passphrase with 'CodeDance: Set Cluster Secret' (or CODEDANCE_SSH_PASSPHRASE for the CLI), or load it into ssh-agent`));
+        else if (/passphrase/i.test(msg)) reject(new JobsAuthError(`SSH key ${keyFile} is encrypted`, undefined, PASSPHRASE_FIX));
         else if (e.level === 'client-authentication' || /authentication methods failed/i.test(msg)) reject(new JobsAuthError(`SSH to ${t.label}: the server refused ${keyFile ? `the key ${keyFile}` : 'our credentials'} (${msg}): check user, identityFile and the server's authorized_keys`));
         else if (/ECONNREFUSED|ENOTFOUND|EHOSTUNREACH|ETIMEDOUT|Timed out/i.test(msg)) reject(new JobsError('connection', `cannot reach SSH at ${t.label} (${msg}): check host and port in the cluster profile / ~/.ssh/config`));
         else reject(new JobsError('connection', `SSH to ${t.label} failed: ${msg}`));
@@ -126,7 +130,7 @@ export class SshConnection {
         settled = true;
         this.connecting = undefined;
         const msg = (e as Error).message;
-        reject(/passphrase|encrypted/i.test(msg) ? new JobsAuthError(`SSH key ${keyFile} cannot be read (${msg}): set its passphrase with 'CodeDance: Set Cluster Secret' (or CODEDANCE_SSH_PASSPHRASE)`) : new JobsError('config', `SSH to ${t.label}: ${msg}`));
+        reject(/passphrase|encrypted/i.test(msg) ? new JobsAuthError(`SSH key ${keyFile} cannot be read (${msg})`, undefined, PASSPHRASE_FIX) : new JobsError('config', `SSH to ${t.label}: ${msg}`));
       }
     }));
     return this.connecting;

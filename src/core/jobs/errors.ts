@@ -3,7 +3,7 @@
  * Each message says which cluster, the cause and the fix; secrets are never in it
  * (redactSecrets runs over every message).
  */
-import { CodeDanceError } from '../errors';
+import { CodeDanceError, type ErrorFix } from '../errors';
 import { redactSecrets } from '../model/redact';
 
 export type JobsErrorKind = 'config' | 'connection' | 'auth' | 'notFound' | 'rejected' | 'server' | 'remote';
@@ -20,8 +20,10 @@ export class JobsError extends CodeDanceError {
     message: string,
     readonly status?: number,
     secrets: readonly (string | undefined)[] = [],
+    /** what the user can do; its `setting` is worded by the adapters (the VS Code command, the CLI's variable) */
+    fix?: ErrorFix,
   ) {
-    super(code === 'config' ? 'config' : 'jobs', redactSecrets(message, secrets), { code, retryable: code === 'connection' || code === 'server' });
+    super(code === 'config' ? 'config' : 'jobs', redactSecrets(message, secrets), { code, retryable: code === 'connection' || code === 'server', fix, separator: ': ' });
   }
 }
 
@@ -44,7 +46,7 @@ export class JobNotFoundError extends JobsError {
 /** Thrown when a cluster refuses the credentials (Ray 401/403, SSH auth failure). */
 export class JobsAuthError extends JobsError {
   override readonly name = 'JobsAuthError';
-  constructor(message: string, status?: number) {
-    super('auth', message, status);
+  constructor(message: string, status?: number, fix?: ErrorFix) {
+    super('auth', message, status, [], fix);
   }
 }

@@ -9,6 +9,7 @@
 import { promises as fs } from 'node:fs';
 import { parquetMetadataAsync, parquetReadObjects, parquetSchema } from 'hyparquet';
 import { fileAsyncBuffer } from '../data/parquet';
+import { CodeDanceError } from '../errors';
 import { datasetFormat } from '../data/dataset';
 import type { DatasetFormat } from '../data/types';
 import { cellSummary, rowFacts, type RowFacts } from './rowSummary';
@@ -71,7 +72,10 @@ export class DatasetView {
       try {
         meta = await parquetMetadataAsync(buf as never);
       } catch (e) {
-        throw new Error(`${file}: not a readable parquet file (${(e as Error).message})`);
+        throw new CodeDanceError('dataset', `${file}: not a readable parquet file (${(e as Error).message})`, {
+          fix: 'open a complete .parquet file (a download or copy cut short loses the footer); write it again if it was cut',
+          cause: e,
+        });
       }
       const tree = parquetSchema(meta);
       const binary = (n: { element: { type?: string; converted_type?: string; logical_type?: unknown }; children: unknown[] }): boolean =>
@@ -143,7 +147,8 @@ export class DatasetView {
 
   /** One whole row. */
   async row(index: number): Promise<Record<string, unknown>> {
-    if (index < 0 || index >= this.info.rowCount) throw new Error(`row ${index} is out of range (0..${this.info.rowCount - 1})`);
+    if (index < 0 || index >= this.info.rowCount)
+      throw new CodeDanceError('input', `row ${index} is out of range (0..${this.info.rowCount - 1})`, { fix: `give a row index from 0 to ${this.info.rowCount - 1}` });
     const rows = await this.pageRows(Math.floor(index / PAGE_ROWS));
     return rows[index % PAGE_ROWS];
   }

@@ -7,6 +7,7 @@
  */
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { createInterface } from 'node:readline';
+import { CodeDanceError } from '../errors';
 
 const SCRIPT = `
 import sys, base64, io
@@ -54,7 +55,9 @@ export class ImageHasher {
     let stderr = '';
     this.proc.stderr.on('data', (d) => (stderr = (stderr + String(d)).slice(-2000)));
     const fail = (why: string) => {
-      this.failed = new Error(`the image hasher (${python} with Pillow) stopped: ${why}${stderr ? `: ${stderr.trim()}` : ''}`);
+      this.failed = new CodeDanceError('python-env', `the image hasher (${python} with Pillow) stopped: ${why}${stderr ? `: ${stderr.trim()}` : ''}`, {
+        fix: `check that ${python} runs and can import PIL (Pillow, which the kernels need too)`,
+      });
       for (const w of this.waiting.splice(0)) w.reject(this.failed);
     };
     this.proc.on('error', (e) => fail(e.message));
@@ -63,7 +66,7 @@ export class ImageHasher {
     createInterface({ input: this.proc.stdout }).on('line', (line) => {
       const w = this.waiting.shift();
       if (!w) return;
-      if (line.startsWith('ERR ')) w.reject(new Error(`the image does not decode (${line.slice(4)})`));
+      if (line.startsWith('ERR ')) w.reject(new CodeDanceError('dataset', `the image does not decode (${line.slice(4)})`));
       else {
         const [width, height, hash] = line.split(' ');
         w.resolve({ width: Number(width), height: Number(height), hash });

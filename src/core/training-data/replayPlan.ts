@@ -10,6 +10,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { EXECUTE_PYTHON_CODE } from '../protocol/codedanceTools';
+import { CodeDanceError } from '../errors';
 import { codeFromToolCall, extractSeedCode, rawToolCalls } from '../protocol/extract';
 import { IMAGE_TOKEN } from './sftText';
 
@@ -43,25 +44,27 @@ const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 function text(v: unknown, where: string): string {
   if (typeof v === 'string') {
-    if (v.includes('\uFFFD')) throw new Error(`${where} is not valid UTF-8 (it holds replacement characters U+FFFD)`);
+    if (v.includes('\uFFFD')) throw new CodeDanceError('dataset', `${where} is not valid UTF-8 (it holds replacement characters U+FFFD)`);
     return v;
   }
   if (v instanceof Uint8Array) {
     try {
       return utf8.decode(v);
     } catch {
-      throw new Error(`${where} is not valid UTF-8`);
+      throw new CodeDanceError('dataset', `${where} is not valid UTF-8`);
     }
   }
   if (Array.isArray(v)) return v.map((p, i) => (p && typeof p === 'object' && (p as { type?: string }).type === 'text' ? text((p as { text?: unknown }).text, `${where} part ${i}`) : IMAGE_TOKEN)).join('');
   if (v === null || v === undefined) return '';
-  throw new Error(`${where} is ${typeof v}, not text`);
+  throw new CodeDanceError('dataset', `${where} is ${typeof v}, not text`);
 }
+
+const IMAGE_VALUE_FIX = { fix: 'give each image as raw bytes, a {bytes, path} struct, a base64 data: URL or a file path' };
 
 /** One image value of a row: raw bytes, a {bytes, path} struct, a base64/data: string, or a path. */
 export function imageBytes(v: unknown, datasetFile: string): Uint8Array {
   if (v instanceof Uint8Array) {
-    if (!v.length) throw new Error('the image bytes are empty');
+    if (!v.length) throw new CodeDanceError('dataset', 'the image bytes are empty');
     return v;
   }
   if (v && typeof v === 'object') {
@@ -69,7 +72,7 @@ export function imageBytes(v: unknown, datasetFile: string): Uint8Array {
     if (o.bytes instanceof Uint8Array && o.bytes.length) return o.bytes;
     if (typeof o.bytes === 'string' && o.bytes) return imageBytes(o.bytes, datasetFile);
     if (typeof o.path === 'string' && o.path) return imageBytes(o.path, datasetFile);
-    throw new Error('the image struct has neither bytes nor path');
+    throw new CodeDanceError('dataset', 'the image struct has neither bytes nor path', IMAGE_VALUE_FIX);
   }
   if (typeof v === 'string' && v) {
     const m = /^data:[^;,]*;base64,(.*)$/s.exec(v);
@@ -78,10 +81,13 @@ export function imageBytes(v: unknown, datasetFile: string): Uint8Array {
     try {
       return readFileSync(file);
     } catch (e) {
-      throw new Error(`image file ${file} cannot be read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+      throw new CodeDanceError('dataset', `image file ${file} cannot be read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`, {
+        fix: "a relative image path is read from the dataset file's folder: put the image there, or store its bytes in the row",
+        cause: e,
+      });
     }
   }
-  throw new Error(`unrecognized image value (${v === null ? 'null' : typeof v})`);
+  throw new CodeDanceError('dataset', `unrecognized image value (${v === null ? 'null' : typeof v})`, IMAGE_VALUE_FIX);
 }
 
 const RESPONSE = /<tool_response>([\s\S]*?)<\/tool_response>/g;
@@ -110,7 +116,7 @@ export function replayPlan(index: number, row: Record<string, unknown>, datasetF
   let msgs: { role: string; content: string }[];
   try {
     msgs = raw.map((m, i) => {
-      if (!m || typeof m !== 'object' || typeof (m as { role?: unknown }).role !== 'string') throw new Error(`message ${i} has no role`);
+      if (!m || typeof m !== 'object' || typeof (m as { role?: unknown }).role !== 'string') throw new CodeDanceError('dataset', `message ${i} has no role`);
       return { role: (m as { role: string }).role, content: text((m as { content?: unknown }).content, `message ${i}`) };
     });
   } catch (e) {

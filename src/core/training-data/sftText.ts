@@ -8,6 +8,7 @@
  * tool results as one `user` turn of `<tool_response>\n…\n</tool_response>` blocks.
  * No node built-ins here (the dataset viewer's webview uses it).
  */
+import { CodeDanceError } from '../errors';
 import type { ChatMessage, ContentPart, ToolCall } from '../protocol/types';
 
 export const IMAGE_TOKEN = '<image>';
@@ -31,7 +32,10 @@ function partsText(content: string | ContentPart[] | null, images: SftImage[]): 
     if (p.type === 'text') out += p.text;
     else {
       const m = /^data:([^;,]+);base64,(.*)$/s.exec(p.image_url.url);
-      if (!m) throw new Error(`an image in the messages is not inline (${p.image_url.url.slice(0, 40)}…): only data: URLs can be exported`);
+      if (!m)
+        throw new CodeDanceError('input', `an image in the messages is not inline (${p.image_url.url.slice(0, 40)}…)`, {
+          fix: 'only images held in the messages as data: URLs can be exported (as CodeDance saves them): embed the image as a data: URL',
+        });
       images.push({ mime: m[1], data: m[2] });
       out += IMAGE_TOKEN;
     }

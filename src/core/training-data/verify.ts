@@ -11,6 +11,7 @@
  * rerun skips the rows already there (resumable like the eval); cancel stops between cells and
  * keeps what is written. Rows run `concurrency` at a time over a kernel pool.
  */
+import { CodeDanceError } from '../errors';
 import { finishedIndexes, readResults, ResultsWriter } from '../eval/resultsFile';
 import { countJsonlRows, readJsonlRows } from '../data/jsonl';
 import { parquetInfo, readParquetRows } from '../data/parquet';
@@ -105,7 +106,7 @@ export async function verifyRow(plan: ReplayPlan, kernel: KernelSession, o: { ti
   const diffs: CellDiff[] = [];
   for (const cell of plan.cells) {
     const result = await kernel.execute(cell.code, { timeoutMs: o.timeoutMs, signal: o.signal });
-    if (o.signal?.aborted) throw new Error('cancelled');
+    if (o.signal?.aborted) throw new CodeDanceError('cancelled', 'the verification was cancelled');
     let diff: CellDiff | undefined;
     if (cell.recorded) {
       try {

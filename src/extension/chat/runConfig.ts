@@ -38,6 +38,7 @@ export class RunConfigSource {
       protocolTemplateHash: templateHash(protocol),
       maxTurns: s.maxTurns,
       timeoutMs: s.timeoutSeconds * 1000,
+      maxObservationTokens: s.maxObservationTokens,
       sampling: { temperature: s.temperature, top_p: s.topP, max_tokens: s.maxTokens },
       approval: s.approval,
     };

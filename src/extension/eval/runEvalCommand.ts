@@ -180,6 +180,7 @@ export async function runEvalCommand(context: vscode.ExtensionContext, log: vsco
           maxTurns: s.maxTurns,
           sampling: { temperature: s.temperature, top_p: s.topP, max_tokens: s.maxTokens },
           cellTimeoutMs: s.timeoutSeconds * 1000,
+          maxObservationTokens: s.maxObservationTokens,
           python,
           kernelSandbox: kernelTuningFromSettings(log),
           kernels: await editorKernelSource(log), // a Jupyter server chosen with Select Kernel, else the local pool

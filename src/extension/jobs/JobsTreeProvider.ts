@@ -1,5 +1,6 @@
 import * as vscode from 'vscode';
 import { isTerminal, JobsError, type JobBackend, type JobInfo, type JobStatus } from '../../core/jobs';
+import { errorMessage } from '../errors';
 import type { EditorClusterProfile } from './clusterProfiles';
 
 export class ClusterNode extends vscode.TreeItem {
@@ -154,7 +155,7 @@ export class JobsTreeProvider implements vscode.TreeDataProvider<vscode.TreeItem
             this.cache.set(p.name, { jobs });
             for (const j of jobs) this.noteStatus(p, j);
           } catch (e) {
-            const msg = e instanceof JobsError ? e.message : String((e as Error).message ?? e);
+            const msg = e instanceof JobsError ? errorMessage(e) : String((e as Error).message ?? e);
             this.log.warn(`jobs: ${p.name}: ${msg}`);
             this.cache.set(p.name, { jobs: this.cache.get(p.name)?.jobs ?? [], error: msg });
           }

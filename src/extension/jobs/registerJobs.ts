@@ -21,6 +21,7 @@ import {
 } from '../../core/jobs';
 import { readClusterProfiles, type EditorClusterProfile } from './clusterProfiles';
 import { ClusterSecrets, type SecretKind } from './clusterSecrets';
+import { errorMessage } from '../errors';
 import { servedModels } from '../serve/servedModels';
 import { jobSecretEnv, setJobSecret } from './jobSecrets';
 import { ClusterNode, JobNode, JobsTreeProvider } from './JobsTreeProvider';
@@ -32,8 +33,9 @@ interface PendingReview {
   doc: vscode.TextDocument;
 }
 
+/** The error's message, its fix worded for VS Code (the command that sets a cluster's secret, …). */
 function errorText(e: unknown): string {
-  return e instanceof Error ? e.message : String(e);
+  return errorMessage(e);
 }
 
 export function registerJobs(context: vscode.ExtensionContext, log: vscode.LogOutputChannel): JobsTreeProvider {
@@ -93,8 +95,8 @@ export function registerJobs(context: vscode.ExtensionContext, log: vscode.LogOu
   /** Offers to set the missing/wrong secret when a cluster refuses us; true when one was set. */
   async function offerSecret(profile: EditorClusterProfile, e: unknown): Promise<boolean> {
     if (!(e instanceof JobsAuthError)) return false;
-    const kind: SecretKind = profile.kind === 'ray' ? 'token' : /passphrase|encrypted/i.test(e.message) ? 'passphrase' : 'password';
-    const a = await vscode.window.showErrorMessage(`CodeDance: ${e.message}`, kind === 'token' ? 'Set Token' : kind === 'passphrase' ? 'Set Key Passphrase' : 'Set Password');
+    const kind: SecretKind = profile.kind === 'ray' ? 'token' : e.fix?.setting === 'jobs.sshPassphrase' ? 'passphrase' : 'password';
+    const a = await vscode.window.showErrorMessage(`CodeDance: ${errorText(e)}`, kind === 'token' ? 'Set Token' : kind === 'passphrase' ? 'Set Key Passphrase' : 'Set Password');
     if (!a) return false;
     return setSecret(profile, kind);
   }

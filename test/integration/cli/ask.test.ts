@@ -218,6 +218,14 @@ print(json.dumps({'saved': saved, 'rerun': rerun, 'cells': [c.cell_type for c in
       assert.equal(r.code, 2);
       assert.match(r.stderr, /unknown --protocol 'pyvision-x'.*codedance.*codedance-tools.*openai-tools/);
     });
+    it('exit 2: --max-observation-tokens that is not a whole number >= 0', async () => {
+      const img = writeImage('mot.png', circles.png);
+      for (const bad of ['-5', '1e9.5', 'x', '']) {
+        const r = await cli(['ask', img, 'q', `--max-observation-tokens=${bad}`, '--base-url', fm.baseUrl]);
+        assert.equal(r.code, 2, r.stderr);
+        assert.match(r.stderr, /--max-observation-tokens must be a whole number of tokens >= 0 \(0 = no limit\)/);
+      }
+    });
     it('exit 3: an interpreter without ipykernel names itself and the install command', async () => {
       const img = writeImage('py.png', circles.png);
       const r = await cli(['ask', img, circlesQuestion(), '--base-url', fm.baseUrl, '--python', process.execPath]);

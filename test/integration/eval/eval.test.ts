@@ -221,6 +221,14 @@ describe('codedance eval (CLI, parquet, fixture model + judge, real kernel)', fu
     assert.match(r3.stderr, /--judge-url URL or set LLM_AS_A_JUDGE_BASE/);
   });
 
+  it('exit 2: --max-observation-tokens that is not a whole number >= 0', async () => {
+    for (const bad of ['-1', '2.5', 'lots']) {
+      const r = await cli(['eval', '--api-url', fm.baseUrl, '--data-path', parquet, '--save-path', path.join(tmp, 'save-mot'), '--no-judge', `--max-observation-tokens=${bad}`]);
+      assert.equal(r.code, 2, r.stderr);
+      assert.match(r.stderr, new RegExp(`--max-observation-tokens must be a whole number of tokens >= 0 \\(0 = no limit\\), got '${bad}'`));
+    }
+  });
+
   it('LLM_AS_A_JUDGE_BASE is honoured; a rate-limited judge is retried; a re-score hits the verdict cache', async () => {
     judge.setFaults(['rate-limit', 'rate-limit']);
     const save = path.join(tmp, 'save-env');

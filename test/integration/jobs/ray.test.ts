@@ -11,6 +11,8 @@ import { buildJob, defaultParams } from '../../../src/core/jobs';
 import { JobNotFoundError, JobsAuthError, JobsError } from '../../../src/core/jobs/errors';
 import { RayJobsBackend } from '../../../src/core/jobs/RayJobsBackend';
 import type { JobInfo } from '../../../src/core/jobs/types';
+import { describeError } from '../../../src/cli/errors';
+import { wordError } from '../../../src/extension/errors';
 import { startRayJobsFixture, type RayJobsFixture } from '../../fixtures/rayJobsServer';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -183,7 +185,17 @@ describe('jobs: Ray Job Submission API (contract fixture)', function () {
   it('token auth: no token → 401, wrong token → 403 (REST and log tail), right token works; never echoed', async () => {
     const secured = await startRayJobsFixture({ token: 'tok-s3cret-value' });
     try {
-      await assert.rejects(new RayJobsBackend({ address: secured.url }).check(), (e: unknown) => e instanceof JobsAuthError && e.status === 401 && /needs a token/.test(e.message));
+      await assert.rejects(new RayJobsBackend({ address: secured.url }).check(), (e: unknown) => {
+        assert.ok(e instanceof JobsAuthError && e.status === 401 && /needs a token/.test(e.message), String(e));
+        // core names no VS Code command and no CLI variable: the fix's key is worded by each adapter
+        assert.doesNotMatch(e.message, /CodeDance:|CODEDANCE_/);
+        assert.equal(e.fix?.setting, 'jobs.token');
+        assert.match(describeError(e, 'jobs'), /needs a token \(401.*\) — set this cluster's token \(the CODEDANCE_RAY_TOKEN environment variable\)$/);
+        const worded = wordError(e);
+        assert.match(worded.message, /set this cluster's token \(the command "CodeDance: Set Cluster Secret"\)$/);
+        assert.deepEqual(worded.actions.map((a) => a.command), ['codedance.jobs.setClusterSecret']);
+        return true;
+      });
       await assert.rejects(new RayJobsBackend({ address: secured.url, token: 'wrong-token' }).list(), (e: unknown) => e instanceof JobsAuthError && e.status === 403 && !e.message.includes('wrong-token'));
       const good = new RayJobsBackend({ address: secured.url, token: 'tok-s3cret-value' });
       const { id } = await good.submit({ name: 'auth', entrypoint: 'echo authorized', env: {} });

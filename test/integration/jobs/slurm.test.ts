@@ -283,7 +283,7 @@ describe('jobs: Slurm over SSH (real slurmctld/slurmd + sshd on 127.0.0.1)', fun
     execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', 'secret-passphrase', '-f', encKey]);
     const encrypted = new SlurmBackend({ ...profile, identityFile: encKey });
     cleanup.push(encrypted);
-    await assert.rejects(encrypted.check(), (e: unknown) => e instanceof JobsAuthError && /passphrase/.test(e.message) && !e.message.includes('secret-passphrase'));
+    await assert.rejects(encrypted.check(), (e: unknown) => e instanceof JobsAuthError && /passphrase/.test(e.message) && !e.message.includes('secret-passphrase') && e.fix?.setting === 'jobs.sshPassphrase' && !/CodeDance:|CODEDANCE_/.test(e.message));
   });
 
   it('an encrypted key works with its passphrase; host/user/port/key come from an ssh_config Host alias', async () => {

@@ -8,6 +8,10 @@ import { strict as assert } from 'node:assert';
 import { existsSync } from 'node:fs';
 import { KernelLaunchError, KernelSessionError, PythonEnvironmentError } from '../../../src/core/kernel/errors';
 import { RemoteKernelSession, startRemoteKernelSession } from '../../../src/core/kernel/remote';
+import { newIncarnation, remoteExecute, startRemoteKernel, waitConnected } from '../../../src/core/kernel/remote/connection';
+import { serverSettings } from '../../../src/core/kernel/remote/server';
+import { describeError } from '../../../src/cli/errors';
+import { wordError } from '../../../src/extension/errors';
 import { type JupyterServerFixture, startJupyterServer, startTcpProxy } from '../../fixtures/jupyterServer';
 import { processAlive, testPng, waitFor } from './helpers';
 
@@ -37,11 +41,31 @@ describe('kernel on a Jupyter Server: server, token, kernelspecs, connection', f
     await assert.rejects(startRemoteKernelSession({ url: srv.url, token: 'wrong-token' }), (e: Error) => {
       assert.ok(e instanceof KernelLaunchError);
       assert.match(e.message, new RegExp(`^the Jupyter server at ${srv.url} refused the token \\(HTTP 403 Forbidden\\)`));
-      assert.match(e.message, /Fix: .*JUPYTER_TOKEN/);
+      assert.match(e.message, /Fix: set the token the server printed/);
+      // core names the fix's target by key; each adapter words it for its users
+      assert.equal(e.fix.setting, 'kernel.jupyterToken');
+      assert.match(describeError(e, 'ask'), /Fix: set the token .*\(the JUPYTER_TOKEN environment variable\)/);
+      assert.match(wordError(e).message, /the command "CodeDance: Select Kernel" → the server → set token/);
       assert.doesNotMatch(e.message, /wrong-token/, 'the token is not echoed');
       return true;
     });
     assert.deepEqual(await kernelIds(srv), [], 'no kernel was started');
+  });
+
+  it('a cell is sent silent, as the local path: no execute_input echo on iopub, its output still comes', async () => {
+    const settings = serverSettings({ url: srv.url, token: srv.token });
+    const conn = await startRemoteKernel(settings, srv.url, 'python3');
+    try {
+      assert.ok(await waitConnected(conn, 30_000), 'the kernel WebSocket connects');
+      const types: string[] = [];
+      const out = await remoteExecute(newIncarnation(conn, 1), 'print(6 * 7)', { onMessage: (m) => types.push(m.header.msg_type), timeoutMs: 30_000 });
+      assert.equal(out.kind, 'done');
+      assert.ok(types.includes('stream'), types.join(', '));
+      assert.ok(!types.includes('execute_input'), types.join(', '));
+    } finally {
+      await conn.shutdown().catch(() => undefined);
+      conn.dispose();
+    }
   });
 
   it('a token in the URL (?token=, as Jupyter prints it) is used when none is given', async () => {

@@ -14,6 +14,8 @@ export class FakeHost implements SessionHost {
   kernelError?: Error;
   /** called on each event as it is emitted (to answer approvals) */
   onEvent?: (e: SessionEvent) => void;
+  /** replaces fields of the run config (another format, limits) */
+  config: Partial<RunConfig> = {};
 
   constructor(public model: ChatModel) {}
 
@@ -26,7 +28,7 @@ export class FakeHost implements SessionHost {
 
   async runConfig(): Promise<RunConfig> {
     if (this.configError) throw this.configError;
-    return { model: this.model, modelName: 'm', protocol: tagFormat, endpoints: ['fake://model'], timeoutMs: 5000, approval: this.approval };
+    return { model: this.model, modelName: 'm', protocol: tagFormat, endpoints: ['fake://model'], timeoutMs: 5000, approval: this.approval, ...this.config };
   }
 
   emit(e: SessionEvent): void {

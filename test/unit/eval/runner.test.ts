@@ -89,6 +89,20 @@ describe('eval runner (stub kernel, fixture model)', function () {
     assert.equal(stats.codedance.manifest.dataset.sha256, m.dataset.sha256);
   });
 
+  it('maxObservationTokens reaches every sample\'s loop (the model sees the output cut to it) and is in the manifest', async () => {
+    const save = path.join(tmp, 'cap');
+    const kernels = stubKernels((code) => ({ stdout: code.includes('red') ? `red_count = 3\n${'0123456789'.repeat(10_000)}\n` : 'x\n' }));
+    const s = await runEval(opts(save, { kernels, limit: 2, numWorkers: 1, maxObservationTokens: 300 }));
+    assert.equal(s.stats.avg_acc, 1, 'the head of the output (the count) is kept');
+    const observations = fm.chatRequests.map((r) => JSON.stringify((r.body!.messages as unknown[]).at(-1))).filter((m) => m.includes('0123456789'));
+    assert.ok(observations.length >= 2, `${observations.length} observations with the long output`);
+    for (const o of observations) {
+      assert.match(o, /an observation is limited to about 300 tokens/);
+      assert.ok(o.length < 4000, `${o.length} characters sent`);
+    }
+    assert.equal(JSON.parse(readFileSync(evalPaths(save, 'm', 'set').manifest, 'utf8')).max_observation_tokens, 300);
+  });
+
   it('resumes: a cut last line is dropped, finished samples are skipped, each sample ends up once', async () => {
     const save = path.join(tmp, 'b');
     await runEval(opts(save, { limit: 4 }));

@@ -152,7 +152,8 @@ function toBuffer(b: ArrayBuffer | ArrayBufferView): Buffer {
  */
 export async function remoteExecute(inc: RemoteIncarnation, code: string, opts: { onMessage: (m: JupyterMessage) => void; timeoutMs?: number }): Promise<RequestOutcome> {
   if (inc.isLost()) return { kind: 'exited', info: await inc.lost, killReason: inc.killReason };
-  const content = { code, silent: false, store_history: false, user_expressions: {}, allow_stdin: false, stop_on_error: false };
+  // silent, as the local path (request.ts): no execute_input echo per cell; the prelude's hook runs it the same
+  const content = { code, silent: true, store_history: false, user_expressions: {}, allow_stdin: false, stop_on_error: false };
   let seen = false;
   let resent = false;
   let resend!: () => void;

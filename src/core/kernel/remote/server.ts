@@ -55,7 +55,7 @@ export function serverError(e: unknown, url: string, doing: string): KernelLaunc
   if (status === 403 || status === 401) {
     return new KernelLaunchError({
       reason: `the Jupyter server at ${where} refused the token (HTTP ${status} ${status === 403 ? 'Forbidden' : 'Unauthorized'}) while ${doing}`,
-      fix: 'set the token the server printed at its start (`jupyter server list` shows it): CLI: the JUPYTER_TOKEN environment variable; VS Code: "CodeDance: Select Kernel" → the server → set token',
+      fix: { text: 'set the token the server printed at its start (`jupyter server list` shows it)', setting: 'kernel.jupyterToken' },
       error: e,
     });
   }
