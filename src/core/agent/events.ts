@@ -40,4 +40,3 @@ export type AgentEvent =
   | { type: 'error'; error: ErrorInfo; fatal: boolean }
   | { type: 'done'; trajectory: Trajectory };
 
-export type AgentEventType = AgentEvent['type'];
