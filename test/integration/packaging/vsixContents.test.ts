@@ -11,6 +11,8 @@ import os from 'node:os';
 import path from 'node:path';
 
 const ROOT = path.join(__dirname, '..', '..', '..');
+// Lives in the integration layer because it lists dist/: npm test builds the bundles before this
+// layer (in the unit layer a fresh clone has no dist/ yet).
 
 function vsceLs(ignoreFile?: string): string[] {
   const args = ['vsce', 'ls', ...(ignoreFile ? ['--ignoreFile', ignoreFile] : [])];
