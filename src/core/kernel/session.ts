@@ -7,6 +7,7 @@
  *   incarnation.ts  launch -> kernel_info handshake -> prelude -> (input images bound again)
  *   request.ts      one execute_request (and a cell's timeout / abort -> SIGINT -> kill)
  *   classify.ts     the cell's messages and outcome -> ExecutionResult (pure)
+ *   sessionBase.ts  what it shares with the remote session: state, queue, a cell's start and end
  * If the process dies (os._exit, segfault, OOM kill, heartbeat silence) the running cell resolves
  * with status 'died' and a new incarnation starts at once; the next cell waits for it.
  * A timeout or an AbortSignal sends SIGINT; if the kernel is not idle within
@@ -16,57 +17,35 @@ import { randomUUID } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { cancelledResult, classifyCell } from './classify';
-import { CellCollector } from './collector';
 import { KernelSessionError } from './errors';
 import { preludeOp, startIncarnation } from './incarnation';
 import { type KernelProcess, registerFolder, RUNTIME_PREFIX, sweepStaleFolders, unregisterFolder, writeOwner } from './process';
-import { createRedactor, type Redactor } from './redact';
 import { delay, type Incarnation, startCell } from './request';
 import { automaticMemoryLimitMb, emptyFolder } from './sandbox';
-import type { ExecuteOptions, ExecutionResult, KernelSession, KernelSessionOptions, KernelState, PreparedImage, PrepareImageOptions } from './types';
+import { b64, DEFAULT_MAX_IMAGE_BYTES, DEFAULT_MAX_OUTPUT_BYTES, DEFAULT_START_TIMEOUT_MS, KernelSessionBase } from './sessionBase';
+import type { ExecuteOptions, ExecutionResult, KernelSession, KernelSessionOptions, PreparedImage, PrepareImageOptions } from './types';
 
-export const DEFAULT_TIMEOUT_MS = 30000;
-export const DEFAULT_MAX_OUTPUT_BYTES = 1024 * 1024;
-/** an encoded output image over this is reported, not sent (no model takes one this large) */
-export const DEFAULT_MAX_IMAGE_BYTES = 64 * 1024 * 1024;
-const DEFAULT_START_TIMEOUT_MS = 60000;
-const DEFAULT_INTERRUPT_GRACE_MS = 3000;
+export { DEFAULT_MAX_IMAGE_BYTES, DEFAULT_MAX_OUTPUT_BYTES, DEFAULT_TIMEOUT_MS } from './sessionBase';
 /** consecutive failed starts after which a dead session stops restarting on its own */
 const MAX_AUTO_RESTART_FAILURES = 3;
 
-interface Running {
-  interrupt: (reason: 'timeout' | 'cancelled') => void;
-}
-
-const b64 = (s: string) => Buffer.from(s, 'utf8').toString('base64');
-
-export class JupyterKernelSession implements KernelSession {
+export class JupyterKernelSession extends KernelSessionBase implements KernelSession {
   readonly id: string;
   private _workdir: string;
   readonly python: string;
   /** private folder: connection files, staged input bytes (never visible to the code) */
   private readonly runtimeDir: string;
-  private _state: KernelState = 'starting';
-  private readonly listeners = new Set<(s: KernelState) => void>();
   private inc: Incarnation | undefined;
-  private starting: Promise<void> | undefined;
   private launchingProc: KernelProcess | undefined;
-  private queue: Promise<unknown> = Promise.resolve();
-  private running: Running | undefined;
   private inputs: { files: string[]; opts: PrepareImageOptions } | undefined;
-  private disposed = false;
   private incarnations = 0;
   private startFailures = 0;
-  private lastStartError: Error | undefined;
   /** how many times the kernel was restarted after a death or a kill */
   restarts = 0;
 
-  /** replaces secret values in every text a cell produces */
-  private readonly redactor: Redactor;
   constructor(private readonly opts: KernelSessionOptions) {
+    super(opts, 'acquire a new session from the pool');
     this.id = randomUUID();
-    this.redactor = createRedactor(opts.redact);
     this.python = opts.python;
     const root = opts.workRoot ?? os.tmpdir();
     mkdirSync(root, { recursive: true });
@@ -80,18 +59,7 @@ export class JupyterKernelSession implements KernelSession {
 
   /** Creates a session and waits until its kernel is ready (prelude loaded). */
   static async start(opts: KernelSessionOptions): Promise<JupyterKernelSession> {
-    const s = new JupyterKernelSession(opts);
-    try {
-      await s.ensureReady();
-    } catch (e) {
-      await s.dispose();
-      throw e;
-    }
-    return s;
-  }
-
-  get state(): KernelState {
-    return this._state;
+    return KernelSessionBase.whenReady(new JupyterKernelSession(opts));
   }
 
   /** the session's working folder (the code's cwd; input_image.jpg lives here) */
@@ -112,35 +80,6 @@ export class JupyterKernelSession implements KernelSession {
     return this.inc?.proc.sandboxed ?? false;
   }
 
-  onStateChange(listener: (s: KernelState) => void): () => void {
-    this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
-  }
-
-  private setState(s: KernelState): void {
-    if (this._state === s || this._state === 'disposed') return;
-    this._state = s;
-    for (const l of [...this.listeners]) {
-      try {
-        l(s);
-      } catch {
-        /* a listener's bug is not ours */
-      }
-    }
-  }
-
-  private enqueue<T>(op: () => Promise<T>): Promise<T> {
-    const p = this.queue.then(op, op);
-    this.queue = p.catch(() => undefined);
-    return p;
-  }
-
-  private assertUsable(): void {
-    if (this.disposed) {
-      throw new KernelSessionError({ reason: `kernel session ${this.id} was disposed`, fix: 'acquire a new session from the pool' });
-    }
-  }
-
   // -------------------------------------------------------------------------------------------
   // starting and restarting
   // -------------------------------------------------------------------------------------------
@@ -148,15 +87,14 @@ export class JupyterKernelSession implements KernelSession {
   /** Resolves when a live kernel with the prelude (and inputs) is there; starts one if needed. */
   async ensureReady(): Promise<void> {
     this.assertUsable();
-    while (!this.inc) {
-      if (!this.starting) this.beginIncarnation();
-      await this.starting;
-      this.assertUsable();
-      if (!this.inc && this.lastStartError) throw this.lastStartError;
-    }
+    await this.waitForKernel();
   }
 
-  private beginIncarnation(): void {
+  protected hasKernel(): boolean {
+    return this.inc !== undefined;
+  }
+
+  protected beginStart(): void {
     this.setState('starting');
     this.starting = startIncarnation({
       python: this.python,
@@ -214,7 +152,7 @@ export class JupyterKernelSession implements KernelSession {
     this.setState('dead');
     this.restarts++;
     // the session goes on: a new kernel starts now; the next cell waits for it
-    if (this.startFailures < MAX_AUTO_RESTART_FAILURES) this.beginIncarnation();
+    if (this.startFailures < MAX_AUTO_RESTART_FAILURES) this.beginStart();
   }
 
   // -------------------------------------------------------------------------------------------
@@ -262,20 +200,11 @@ export class JupyterKernelSession implements KernelSession {
   // execution
   // -------------------------------------------------------------------------------------------
 
-  execute(code: string, opts: ExecuteOptions = {}): Promise<ExecutionResult> {
-    return this.enqueue(() => this.runCell(code, opts));
-  }
-
-  private async runCell(code: string, opts: ExecuteOptions): Promise<ExecutionResult> {
-    this.assertUsable();
-    const timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
-    const maxOutputBytes = opts.maxOutputBytes ?? this.opts.maxOutputBytes ?? DEFAULT_MAX_OUTPUT_BYTES;
-    if (opts.signal?.aborted) return cancelledResult(0, 'the cell was cancelled before it started');
-    await this.ensureReady();
-    if (opts.signal?.aborted) return cancelledResult(0, 'the cell was cancelled before it started');
+  protected async runCell(code: string, opts: ExecuteOptions): Promise<ExecutionResult> {
+    const open = await this.openCell(opts);
+    if (!('col' in open)) return open;
+    const { timeoutMs, maxOutputBytes, graceMs, col } = open;
     const inc = this.inc!;
-    const graceMs = this.opts.interruptGraceMs ?? DEFAULT_INTERRUPT_GRACE_MS;
-    const col = new CellCollector(maxOutputBytes, this.redactor.wrapListener(opts.onOutput));
     this.setState('busy');
     const payload = b64(JSON.stringify({ code, maxOutputBytes }));
     const cell = startCell(inc, `_codedance_run("${payload}")`, { onMessage: (m) => col.handle(m), timeoutMs, graceMs, signal: opts.signal });
@@ -287,12 +216,7 @@ export class JupyterKernelSession implements KernelSession {
       this.running = undefined;
       if (this.inc === inc && inc.proc.alive) this.setState('idle');
     }
-    // secrets never leave the kernel layer (redact.ts)
-    return this.redactor.redactResult(classifyCell(col, run.outcome, { timeoutMs, graceMs, interruptReason: run.interruptReason, durationMs: run.durationMs, keepImagesOnFailure: this.opts.keepImagesOnFailure }));
-  }
-
-  async interrupt(): Promise<void> {
-    this.running?.interrupt('cancelled');
+    return this.closeCell(open, run);
   }
 
   // -------------------------------------------------------------------------------------------
@@ -371,25 +295,16 @@ export class JupyterKernelSession implements KernelSession {
       }
       inc.client.close();
     }
-    if (this.starting) await this.starting.catch(() => undefined);
-    await this.queue.catch(() => undefined);
-    for (const d of [this.workdir, this.runtimeDir]) {
-      try {
-        rmSync(d, { recursive: true, force: true });
-      } catch {
-        /* best effort */
+    await this.settleDisposed(() => {
+      for (const d of [this.workdir, this.runtimeDir]) {
+        try {
+          rmSync(d, { recursive: true, force: true });
+        } catch {
+          /* best effort */
+        }
+        unregisterFolder(d);
       }
-      unregisterFolder(d);
-    }
-    this._state = 'disposed';
-    for (const l of [...this.listeners]) {
-      try {
-        l('disposed');
-      } catch {
-        /* ignore */
-      }
-    }
-    this.listeners.clear();
+    });
   }
 }
 

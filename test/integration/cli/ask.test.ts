@@ -9,23 +9,15 @@
  * re-run with nbclient.
  */
 import { strict as assert } from 'node:assert';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { CLI, type CliRun, deadUrl, runCli } from '../../fixtures/cli';
 import { startFixtureModel, type FixtureModel } from '../../fixtures/fixtureModel';
 import { barChartImage, circlesImage, circlesQuestion, smallObjectImage } from '../../fixtures/images';
 
-const ROOT = path.resolve(__dirname, '../../..');
-const CLI = path.join(ROOT, 'dist/cli.js');
 const PYTHON = process.env.CODEDANCE_TEST_PYTHON ?? '/usr/bin/python3';
-
-interface CliRun {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
 
 /** pids of every ipykernel process on the machine */
 function kernelPids(): number[] {
@@ -36,29 +28,9 @@ function kernelPids(): number[] {
     .map((l) => Number(l.trim().split(/\s+/)[0]));
 }
 
-/** The URL of a local port nothing listens on (connections are refused at once). */
-async function deadUrl(): Promise<string> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as { port: number }).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return `http://127.0.0.1:${port}/v1`;
-}
-
 /** Runs the CLI asynchronously (the fixture server lives in this process and must keep serving). */
 function cli(args: string[], env: Record<string, string | undefined> = {}): Promise<CliRun> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], {
-      cwd: ROOT,
-      env: { ...process.env, CODEDANCE_BASE_URL: undefined, CODEDANCE_PYTHON: undefined, OPENAI_API_KEY: undefined, CODEDANCE_API_KEY: undefined, ...env },
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
+  return runCli(args, { CODEDANCE_BASE_URL: undefined, CODEDANCE_PYTHON: undefined, OPENAI_API_KEY: undefined, CODEDANCE_API_KEY: undefined, ...env });
 }
 
 describe('codedance ask (CLI, fixture model, real kernel)', function () {

@@ -6,42 +6,23 @@
  * kill -9 in the middle of a run and resume -> exactly one result per sample.
  */
 import { strict as assert } from 'node:assert';
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { CLI, type CliRun, runCli } from '../../fixtures/cli';
 import { startFixtureModel, type FixtureModel } from '../../fixtures/fixtureModel';
 import { circlesImage, circlesQuestion, smallObjectImage } from '../../fixtures/images';
 import { startJudgeServer, type JudgeServer } from '../../fixtures/judgeServer';
 import { writeEvalJsonl, writeEvalParquet, type EvalRowSpec } from '../../fixtures/parquetWriter';
 
-const ROOT = path.resolve(__dirname, '../../..');
-const CLI = path.join(ROOT, 'dist/cli.js');
 const PYTHON = process.env.CODEDANCE_TEST_PYTHON ?? '/usr/bin/python3';
 
 const SEED_FIELDS = ['question', 'ground_truth', 'pred_ans', 'input', 'output', 'multi_modal_data', 'status', 'index', 'acc', 'judge_score', 'judge_result', 'try_count', 'tool_call_count', 'tool_success_count', 'tool_success_rate'];
 const SEED_STATS = ['total_samples', 'success_samples', 'success_rate', 'avg_acc', 'avg_judge_score', 'avg_try_count', 'avg_reasoning_turns', 'tool_call_sample_count', 'avg_code_exec_success_rate', 'model_name', 'data_source'];
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function cli(args: string[], env: Record<string, string | undefined> = {}, onChild?: (c: ChildProcess) => void): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], {
-      cwd: ROOT,
-      env: { ...process.env, CODEDANCE_BASE_URL: undefined, LLM_AS_A_JUDGE_BASE: undefined, OPENAI_API_KEY: undefined, CODEDANCE_API_KEY: undefined, CODEDANCE_PYTHON: PYTHON, ...env },
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-    onChild?.(child);
-  });
+function cli(args: string[], env: Record<string, string | undefined> = {}, onChild?: (c: ChildProcess) => void): Promise<CliRun> {
+  return runCli(args, { CODEDANCE_BASE_URL: undefined, LLM_AS_A_JUDGE_BASE: undefined, OPENAI_API_KEY: undefined, CODEDANCE_API_KEY: undefined, CODEDANCE_PYTHON: PYTHON, ...env }, onChild);
 }
 
 const lines = (file: string) =>

@@ -6,31 +6,18 @@
  * on PYTHONPATH). A damaged manifest is reported with its cause and its fix (exit 2).
  */
 import { strict as assert } from 'node:assert';
-import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { CLI, type CliRun, ROOT, runCli } from '../../fixtures/cli';
 import { startFixtureModel, type FixtureModel } from '../../fixtures/fixtureModel';
 import { circlesImage, circlesQuestion } from '../../fixtures/images';
 
-const ROOT = path.resolve(__dirname, '../../..');
-const CLI = path.join(ROOT, 'dist/cli.js');
 const PYTHON = process.env.CODEDANCE_TEST_PYTHON ?? '/usr/bin/python3';
 const STANDIN = path.join(ROOT, 'test/fixtures/mathVerifyStandIn');
 
-function cli(args: string[], env: Record<string, string | undefined> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], {
-      cwd: ROOT,
-      env: { ...process.env, CODEDANCE_BASE_URL: undefined, LLM_AS_A_JUDGE_BASE: undefined, OPENAI_API_KEY: undefined, CODEDANCE_API_KEY: undefined, CODEDANCE_PYTHON: PYTHON, PYTHONDONTWRITEBYTECODE: '1', ...env },
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
+function cli(args: string[], env: Record<string, string | undefined> = {}): Promise<CliRun> {
+  return runCli(args, { CODEDANCE_BASE_URL: undefined, LLM_AS_A_JUDGE_BASE: undefined, OPENAI_API_KEY: undefined, CODEDANCE_API_KEY: undefined, CODEDANCE_PYTHON: PYTHON, PYTHONDONTWRITEBYTECODE: '1', ...env });
 }
 
 describe('codedance eval: unusable rows are skipped and counted; math_verify; a damaged manifest (CLI, real kernel)', function () {

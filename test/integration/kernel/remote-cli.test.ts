@@ -5,28 +5,18 @@
  * reached it as bytes. Wrong token: exit 3 and the 403 said plainly.
  */
 import { strict as assert } from 'node:assert';
-import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { CLI, type CliRun, runCli } from '../../fixtures/cli';
 import { startFixtureModel, type FixtureModel } from '../../fixtures/fixtureModel';
 import { circlesImage, circlesQuestion } from '../../fixtures/images';
 import { writeEvalJsonl } from '../../fixtures/parquetWriter';
 import { type JupyterServerFixture, startJupyterServer } from '../../fixtures/jupyterServer';
 
-const ROOT = path.resolve(__dirname, '../../..');
-const CLI = path.join(ROOT, 'dist/cli.js');
 
-function cli(args: string[], env: Record<string, string | undefined>): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], { cwd: ROOT, env: { ...process.env, CODEDANCE_BASE_URL: undefined, CODEDANCE_PYTHON: undefined, JUPYTER_TOKEN: undefined, ...env } });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
+function cli(args: string[], env: Record<string, string | undefined>): Promise<CliRun> {
+  return runCli(args, { CODEDANCE_BASE_URL: undefined, CODEDANCE_PYTHON: undefined, JUPYTER_TOKEN: undefined, ...env });
 }
 
 async function kernelIds(srv: JupyterServerFixture): Promise<string[]> {

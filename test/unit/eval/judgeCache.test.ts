@@ -8,11 +8,10 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { evalPaths, HttpJudge, judgePrompt, runEval, type EvalOptions, type JudgeRequest } from '../../../src/core/eval';
-import { createChatModel } from '../../../src/core/model';
 import { startFixtureModel, type FixtureModel } from '../../fixtures/fixtureModel';
 import { circlesImage, circlesQuestion } from '../../fixtures/images';
 import { startJudgeServer, type JudgeServer } from '../../fixtures/judgeServer';
-import { stubKernels } from './stubKernel';
+import { fixtureEvalOptions } from './fixtureEval';
 
 describe('judge verdict cache: per sample by default, shared only when asked', function () {
   this.timeout(60_000);
@@ -62,20 +61,7 @@ describe('judge verdict cache: per sample by default, shared only when asked', f
     afterEach(async () => fm.close());
 
     const run = (data: string, save: string, scope: 'sample' | 'shared', extra: Partial<EvalOptions> = {}) =>
-      runEval({
-        dataPath: data,
-        saveDir: save,
-        modelName: 'm',
-        evalModelName: 'codedance-fixture-7b',
-        model: createChatModel({ endpoints: fm.baseUrl, retry: { maxRetries: 0 } }),
-        endpoints: [fm.baseUrl],
-        numWorkers: 1,
-        kernels: stubKernels((code) => ({ stdout: code.includes('red') ? 'red_count = 3\n' : 'x\n' })),
-        judge: new HttpJudge({ endpoints: judge.baseUrl, cacheFile: evalPaths(save, 'm', 'same').judgeCache, cacheScope: scope, maxRetries: 0 }),
-        retryBaseDelayMs: 1,
-        fsync: false,
-        ...extra,
-      });
+      runEval(fixtureEvalOptions(fm.baseUrl, data, save, { judge: new HttpJudge({ endpoints: judge.baseUrl, cacheFile: evalPaths(save, 'm', 'same').judgeCache, cacheScope: scope, maxRetries: 0 }), ...extra }));
 
     it('three samples with the same question, answer and prediction: three judge calls; shared: one; the manifest says which', async () => {
       const img = circlesImage({ red: 3, seed: 4 });

@@ -8,12 +8,12 @@ import { strict as assert } from 'node:assert';
 import { appendFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { createChatModel } from '../../../src/core/model';
 import { evalPaths, finishedIndexes, repairTail, runEval, type EvalOptions } from '../../../src/core/eval';
 import { getProtocol, templateHash } from '../../../src/core/protocol';
 import { startFixtureModel, type FixtureModel } from '../../fixtures/fixtureModel';
 import { circlesImage, circlesQuestion } from '../../fixtures/images';
 import { writeEvalParquet } from '../../fixtures/parquetWriter';
+import { fixtureEvalOptions } from './fixtureEval';
 import { stubKernels } from './stubKernel';
 
 const readLines = (f: string) =>
@@ -43,19 +43,7 @@ describe('eval runner (stub kernel, fixture model)', function () {
   beforeEach(async () => (fm = await startFixtureModel()));
   afterEach(async () => fm.close());
 
-  const opts = (save: string, extra: Partial<EvalOptions> = {}): EvalOptions => ({
-    dataPath: data,
-    saveDir: save,
-    modelName: 'm',
-    evalModelName: 'codedance-fixture-7b',
-    model: createChatModel({ endpoints: fm.baseUrl, retry: { maxRetries: 0 } }),
-    endpoints: [fm.baseUrl],
-    numWorkers: 4,
-    kernels: stubKernels((code) => ({ stdout: code.includes('red') ? 'red_count = 3\n' : 'x\n' })),
-    retryBaseDelayMs: 1,
-    fsync: false,
-    ...extra,
-  });
+  const opts = (save: string, extra: Partial<EvalOptions> = {}): EvalOptions => fixtureEvalOptions(fm.baseUrl, data, save, { numWorkers: 4, ...extra });
 
   it('runs every sample with its own kernel session and writes one line each, with the manifest', async () => {
     const save = path.join(tmp, 'a');

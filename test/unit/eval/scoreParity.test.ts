@@ -9,8 +9,8 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import os from 'node:os';
 import path from 'node:path';
 import { codePointLength, computeScore, runEval, type EvalOptions, type Judge } from '../../../src/core/eval';
-import { createChatModel } from '../../../src/core/model';
 import { startFixtureModel, type FixtureModel } from '../../fixtures/fixtureModel';
+import { fixtureEvalOptions } from './fixtureEval';
 import { stubKernels } from './stubKernel';
 
 const PY = existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
@@ -54,20 +54,13 @@ describe('scoring at seed parity', function () {
       writeFileSync(f, [row('What is 2+3?', '5'), row('What is 2+3 again?', '5'), row('Name a vowel.', 'A')].join('\n') + '\n');
       return f;
     };
-    const opts = (extra: Partial<EvalOptions>): EvalOptions => ({
-      dataPath: dataset(),
-      saveDir: path.join(tmp, 'save'),
-      modelName: 'm',
-      evalModelName: 'codedance-fixture-7b',
-      model: createChatModel({ endpoints: fm.baseUrl, retry: { maxRetries: 0 } }),
-      endpoints: [fm.baseUrl],
-      numWorkers: 2,
-      kernels: stubKernels(() => ({ stdout: '5\n' })),
-      python: PY,
-      retryBaseDelayMs: 1,
-      fsync: false,
-      ...extra,
-    });
+    const opts = (extra: Partial<EvalOptions>): EvalOptions =>
+      fixtureEvalOptions(fm.baseUrl, dataset(), path.join(tmp, 'save'), {
+        numWorkers: 2,
+        kernels: stubKernels(() => ({ stdout: '5\n' })),
+        python: PY,
+        ...extra,
+      });
 
     it("with math_verify importable in the evaluating Python: the seed's calls, one helper for the run, said in stats and manifest", async () => {
       const log = path.join(tmp, 'calls.jsonl');

@@ -11,11 +11,11 @@ import os from 'node:os';
 import path from 'node:path';
 import { evalPaths, runEval, type EvalOptions, type KernelSource } from '../../../src/core/eval';
 import type { KernelSession } from '../../../src/core/kernel/types';
-import { createChatModel } from '../../../src/core/model';
 import { startFixtureModel, type FixtureModel } from '../../fixtures/fixtureModel';
 import { circlesImage, circlesQuestion } from '../../fixtures/images';
 import { writeEvalParquet } from '../../fixtures/parquetWriter';
-import { StubKernel, stubKernels } from './stubKernel';
+import { fixtureEvalOptions } from './fixtureEval';
+import { StubKernel } from './stubKernel';
 
 const readLines = (f: string) =>
   readFileSync(f, 'utf8')
@@ -35,19 +35,7 @@ describe('eval: unusable rows are recorded as skipped and the run goes on', func
   beforeEach(async () => (fm = await startFixtureModel()));
   afterEach(async () => fm.close());
 
-  const opts = (dataPath: string, save: string, extra: Partial<EvalOptions> = {}): EvalOptions => ({
-    dataPath,
-    saveDir: save,
-    modelName: 'm',
-    evalModelName: 'codedance-fixture-7b',
-    model: createChatModel({ endpoints: fm.baseUrl, retry: { maxRetries: 0 } }),
-    endpoints: [fm.baseUrl],
-    numWorkers: 2,
-    kernels: stubKernels((code) => ({ stdout: code.includes('red') ? 'red_count = 3\n' : 'x\n' })),
-    retryBaseDelayMs: 1,
-    fsync: false,
-    ...extra,
-  });
+  const opts = (dataPath: string, save: string, extra: Partial<EvalOptions> = {}): EvalOptions => fixtureEvalOptions(fm.baseUrl, dataPath, save, { numWorkers: 2, ...extra });
 
   it('JSONL: a line that is not JSON and a row without its answer are skipped with index and reason; resume gets past them', async () => {
     const data = path.join(tmp, 'bad.jsonl');

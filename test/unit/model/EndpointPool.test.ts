@@ -1,5 +1,5 @@
 import { strict as assert } from 'node:assert';
-import { createServer } from 'node:net';
+import { deadUrl } from '../../fixtures/cli';
 import { EndpointPool, endpointUrlProblem, normalizeBaseUrl, parseEndpoints } from '../../../src/core/model/EndpointPool';
 import { ModelConfigError } from '../../../src/core/model/errors';
 import { ModelClient } from '../../../src/core/model/ModelClient';
@@ -128,14 +128,6 @@ describe('EndpointPool with ModelClient and real servers', function () {
   afterEach(async () => Promise.all(servers.splice(0).map((s) => s.close())));
   const p = getProtocol('codedance');
   const req = { model: 'codedance-fixture-7b', messages: p.initialMessages('How many red circles are there?', []), max_tokens: 2048 };
-
-  async function deadUrl(): Promise<string> {
-    const s = createServer();
-    await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-    const port = (s.address() as { port: number }).port;
-    await new Promise<void>((r) => s.close(() => r()));
-    return `http://127.0.0.1:${port}/v1`;
-  }
 
   it('a dead endpoint: the retry goes to the live one, and later requests skip the dead one', async () => {
     const live = await startFixtureModel();

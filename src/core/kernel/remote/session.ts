@@ -14,13 +14,11 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Kernel, KernelConnection, ServerConnection } from '@jupyterlab/services';
-import { cancelledResult, classifyCell } from '../classify';
-import { CellCollector } from '../collector';
 import { KernelSessionError } from '../errors';
-import { createRedactor, type Redactor, registerSecret } from '../redact';
+import { registerSecret } from '../redact';
 import { delay } from '../request';
-import { DEFAULT_MAX_IMAGE_BYTES, DEFAULT_MAX_OUTPUT_BYTES, DEFAULT_TIMEOUT_MS } from '../session';
-import type { ExecuteOptions, ExecutionResult, KernelSession, KernelState, KernelTuning, PreparedImage, PrepareImageOptions } from '../types';
+import { b64, DEFAULT_MAX_IMAGE_BYTES, DEFAULT_MAX_OUTPUT_BYTES, DEFAULT_START_TIMEOUT_MS, KernelSessionBase } from '../sessionBase';
+import type { ExecuteOptions, ExecutionResult, KernelSession, KernelTuning, PreparedImage, PrepareImageOptions } from '../types';
 import { connectTo, kernelStillThere, lostWords, newIncarnation, remoteExecute, type RemoteIncarnation, startRemoteKernel, waitConnected, waitKernelReady } from './connection';
 import { bindRemoteInputs, loadRemotePrelude, removeRemoteFolders, setUpRemoteFolders } from './setup';
 import { chooseKernelSpec, displayUrl, type JupyterServerOptions, serverSettings } from './server';
@@ -32,29 +30,17 @@ export interface RemoteKernelSessionOptions extends JupyterServerOptions, Pick<K
   reconnectWaitMs?: number;
 }
 
-const DEFAULT_START_TIMEOUT_MS = 60000;
-const DEFAULT_INTERRUPT_GRACE_MS = 3000;
 const DEFAULT_RECONNECT_WAIT_MS = 15000;
 
-const b64 = (s: string) => Buffer.from(s, 'utf8').toString('base64');
-
-export class RemoteKernelSession implements KernelSession {
+export class RemoteKernelSession extends KernelSessionBase implements KernelSession {
   readonly id = randomUUID();
   /** the server's base URL (no token) */
   readonly server: string;
   private readonly settings: ServerConnection.ISettings;
-  private readonly redactor: Redactor;
-  private _state: KernelState = 'starting';
-  private readonly listeners = new Set<(s: KernelState) => void>();
   private conn: KernelConnection | undefined;
   private inc: RemoteIncarnation | undefined;
-  private starting: Promise<void> | undefined;
-  private lastStartError: Error | undefined;
-  private queue: Promise<unknown> = Promise.resolve();
-  private running: { interrupt: (reason: 'timeout' | 'cancelled') => void } | undefined;
   private inputs: { images: Uint8Array[]; opts: PrepareImageOptions } | undefined;
   private folders: { workdir: string; runtimeDir: string; pid: number } | undefined;
-  private disposed = false;
   private incarnations = 0;
   /** the connection is not to be trusted any more (dead, gave up, or its kernel is gone) */
   private staleConn = false;
@@ -64,28 +50,17 @@ export class RemoteKernelSession implements KernelSession {
   restarts = 0;
 
   constructor(private readonly opts: RemoteKernelSessionOptions) {
+    super(opts, 'start a new session');
     this.settings = serverSettings(opts);
     // the token never shows in what a cell prints (redact.ts)
     registerSecret(this.settings.token || undefined);
     this.server = displayUrl(this.settings.baseUrl);
-    this.redactor = createRedactor(opts.redact);
     this.kernelName = opts.kernelName;
   }
 
   /** Creates a session and waits until its kernel is ready (prelude loaded). */
   static async start(opts: RemoteKernelSessionOptions): Promise<RemoteKernelSession> {
-    const s = new RemoteKernelSession(opts);
-    try {
-      await s.ensureReady();
-    } catch (e) {
-      await s.dispose();
-      throw e;
-    }
-    return s;
-  }
-
-  get state(): KernelState {
-    return this._state;
+    return KernelSessionBase.whenReady(new RemoteKernelSession(opts));
   }
 
   /** the working folder on the server's machine ('' until the kernel is up) */
@@ -108,33 +83,6 @@ export class RemoteKernelSession implements KernelSession {
     return this.conn?.id;
   }
 
-  onStateChange(listener: (s: KernelState) => void): () => void {
-    this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
-  }
-
-  private setState(s: KernelState): void {
-    if (this._state === s || this._state === 'disposed') return;
-    this._state = s;
-    for (const l of [...this.listeners]) {
-      try {
-        l(s);
-      } catch {
-        /* a listener's bug is not ours */
-      }
-    }
-  }
-
-  private enqueue<T>(op: () => Promise<T>): Promise<T> {
-    const p = this.queue.then(op, op);
-    this.queue = p.catch(() => undefined);
-    return p;
-  }
-
-  private assertUsable(): void {
-    if (this.disposed) throw new KernelSessionError({ reason: `kernel session ${this.id} was disposed`, fix: 'start a new session' });
-  }
-
   // -------------------------------------------------------------------------------------------
   // starting, watching, restarting
   // -------------------------------------------------------------------------------------------
@@ -143,12 +91,11 @@ export class RemoteKernelSession implements KernelSession {
   async ensureReady(): Promise<void> {
     this.assertUsable();
     if (this.inc && this.conn?.connectionStatus !== 'connected') await this.awaitConnection();
-    while (!this.inc) {
-      if (!this.starting) this.beginStart();
-      await this.starting;
-      this.assertUsable();
-      if (!this.inc && this.lastStartError) throw this.lastStartError;
-    }
+    await this.waitForKernel();
+  }
+
+  protected hasKernel(): boolean {
+    return this.inc !== undefined;
   }
 
   /**
@@ -180,7 +127,7 @@ export class RemoteKernelSession implements KernelSession {
     this.lose('dead');
   }
 
-  private beginStart(): void {
+  protected beginStart(): void {
     this.setState('starting');
     this.starting = this.startIncarnation()
       .then((inc) => {
@@ -305,20 +252,11 @@ export class RemoteKernelSession implements KernelSession {
   // execution
   // -------------------------------------------------------------------------------------------
 
-  execute(code: string, opts: ExecuteOptions = {}): Promise<ExecutionResult> {
-    return this.enqueue(() => this.runCell(code, opts));
-  }
-
-  private async runCell(code: string, opts: ExecuteOptions): Promise<ExecutionResult> {
-    this.assertUsable();
-    const timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
-    const maxOutputBytes = opts.maxOutputBytes ?? this.opts.maxOutputBytes ?? DEFAULT_MAX_OUTPUT_BYTES;
-    if (opts.signal?.aborted) return cancelledResult(0, 'the cell was cancelled before it started');
-    await this.ensureReady();
-    if (opts.signal?.aborted) return cancelledResult(0, 'the cell was cancelled before it started');
+  protected async runCell(code: string, opts: ExecuteOptions): Promise<ExecutionResult> {
+    const open = await this.openCell(opts);
+    if (!('col' in open)) return open;
+    const { timeoutMs, maxOutputBytes, graceMs, col } = open;
     const inc = this.inc!;
-    const graceMs = this.opts.interruptGraceMs ?? DEFAULT_INTERRUPT_GRACE_MS;
-    const col = new CellCollector(maxOutputBytes, this.redactor.wrapListener(opts.onOutput));
     this.setState('busy');
     const t0 = performance.now();
     let interruptReason: 'timeout' | 'cancelled' | undefined;
@@ -349,12 +287,7 @@ export class RemoteKernelSession implements KernelSession {
       if (this.inc === inc && this.conn?.connectionStatus === 'connected') this.setState('idle');
     }
     if (outcome.kind === 'timeout') throw new KernelSessionError({ reason: 'unreachable: a cell has no request timeout', fix: 'report this as a bug' });
-    const result = classifyCell(col, outcome, { timeoutMs, graceMs, interruptReason, durationMs: performance.now() - t0, keepImagesOnFailure: this.opts.keepImagesOnFailure });
-    return this.redactor.redactResult(result);
-  }
-
-  async interrupt(): Promise<void> {
-    this.running?.interrupt('cancelled');
+    return this.closeCell(open, { outcome, interruptReason, durationMs: performance.now() - t0 });
   }
 
   // -------------------------------------------------------------------------------------------
@@ -380,17 +313,7 @@ export class RemoteKernelSession implements KernelSession {
     }
     this.conn = undefined;
     this.inc = undefined;
-    if (this.starting) await this.starting.catch(() => undefined);
-    await this.queue.catch(() => undefined);
-    this._state = 'disposed';
-    for (const l of [...this.listeners]) {
-      try {
-        l('disposed');
-      } catch {
-        /* ignore */
-      }
-    }
-    this.listeners.clear();
+    await this.settleDisposed();
   }
 }
 
