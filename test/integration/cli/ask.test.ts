@@ -19,32 +19,41 @@ import { barChartImage, circlesImage, circlesQuestion, smallObjectImage } from '
 
 const PYTHON = process.env.CODEDANCE_TEST_PYTHON ?? '/usr/bin/python3';
 
-/** pids of every ipykernel process on the machine */
+/**
+ * The temp folder of this file's CLI runs (their TMPDIR): each kernel's runtime folder, and so
+ * its `-f <connection file>` argument, lies below it. That tells this file's kernels from any
+ * other kernel on the machine (another test process, an open editor).
+ */
+let kernelTmp = '';
+
+/** pids of the ipykernel processes started by this file's CLI runs */
 function kernelPids(): number[] {
   const r = spawnSync('ps', ['-eo', 'pid=,args='], { encoding: 'utf8' });
   return r.stdout
     .split('\n')
-    .filter((l) => /ipykernel/.test(l) && !/\bps\b/.test(l))
+    .filter((l) => /ipykernel/.test(l) && l.includes(`-f ${kernelTmp}/`) && !/\bps\b/.test(l))
     .map((l) => Number(l.trim().split(/\s+/)[0]));
 }
 
 /** Runs the CLI asynchronously (the fixture server lives in this process and must keep serving). */
 function cli(args: string[], env: Record<string, string | undefined> = {}): Promise<CliRun> {
-  return runCli(args, { CODEDANCE_BASE_URL: undefined, CODEDANCE_PYTHON: undefined, OPENAI_API_KEY: undefined, CODEDANCE_API_KEY: undefined, ...env });
+  return runCli(args, { CODEDANCE_BASE_URL: undefined, CODEDANCE_PYTHON: undefined, OPENAI_API_KEY: undefined, CODEDANCE_API_KEY: undefined, TMPDIR: kernelTmp, ...env });
 }
 
 describe('codedance ask (CLI, fixture model, real kernel)', function () {
   this.timeout(120_000);
   let fm: FixtureModel;
   let tmp: string;
-  let kernelsBefore: number[];
 
   before(function () {
     if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run 'npm run build' first (npm test does it)`);
     tmp = mkdtempSync(path.join(os.tmpdir(), 'codedance-cli-'));
-    kernelsBefore = kernelPids();
+    kernelTmp = mkdtempSync(path.join(os.tmpdir(), 'codedance-cli-kernels-'));
   });
-  after(() => rmSync(tmp, { recursive: true, force: true }));
+  after(() => {
+    rmSync(tmp, { recursive: true, force: true });
+    rmSync(kernelTmp, { recursive: true, force: true });
+  });
   beforeEach(async () => (fm = await startFixtureModel()));
   afterEach(async () => fm.close());
 
@@ -268,7 +277,8 @@ print(json.dumps({'saved': saved, 'rerun': rerun, 'cells': [c.cell_type for c in
       assert.equal(fm.requests.length, 0);
     });
     it('no kernel process is left behind by any run', () => {
-      assert.deepEqual(kernelPids().filter((p) => !kernelsBefore.includes(p)), []);
+      assert.ok(kernelTmp.length > 0);
+      assert.deepEqual(kernelPids(), []);
     });
   });
 });
