@@ -21,7 +21,7 @@ import { writeEvalParquet } from '../fixtures/parquetWriter';
 import { fixtureTrajectory, solidPng } from '../unit/data/exportFixtures';
 import { ensureExtensionBuilt, ROOT } from './build';
 import { ensureFixtureWorkspace } from './fixtures/images';
-import { activityBarItem, ARTIFACTS, explorerRow, findWebviewFrame, notificationToast, openWorkbench, removeRunDir, runCommand, screenshot } from './workbench';
+import { activityBarItem, ARTIFACTS, explorerRow, findWebviewFrame, notificationToast, openViewContainer, openWorkbench, removeRunDir, runCommand, screenshot } from './workbench';
 
 type CodeServerModule = typeof import('../../scripts/codeServer.mjs');
 type Server = Awaited<ReturnType<CodeServerModule['startCodeServer']>>;
@@ -68,6 +68,11 @@ describe('e2e: dataset viewer, verify and ask in a real VS Code', function () {
     page = browser.pages()[0] ?? (await browser.newPage());
     await page.setViewportSize({ width: 1500, height: 950 }).catch(() => {});
     await openWorkbench(page, server.workbenchUrl(), '[Extension Development Host]', activityBarItem(page, 'CodeDance'));
+    // The activity bar item can show before the extension host has registered the extension's
+    // contributions; a parquet file double-clicked then opens in the text editor (seen in a
+    // fresh-clone run). Wait until the extension is active: its status bar item is there.
+    await openViewContainer(page, 'CodeDance');
+    await page.locator('.part.statusbar .statusbar-item', { hasText: 'CodeDance:' }).first().waitFor({ timeout: 60_000 });
   });
 
   after(async function () {
