@@ -2,7 +2,7 @@
  * The chat e2e's setup and helpers: code-server with the extension under development, the fixture
  * model, a chromium browser whose every request is recorded, and the panel's common moves.
  */
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { BrowserContext, Frame, Page } from 'playwright-core';
@@ -83,6 +83,9 @@ export class ChatE2E {
       for (const b of self.browsers) await b.close().catch(() => {});
       await self.server?.stop();
       if (self.server) cpSync(self.server.logFile, path.join(ARTIFACTS, 'chat-code-server.log'));
+      // the window's logs (extension host, the extension's own channel) for a failure's post-mortem
+      const logs = self.runDir && path.join(self.runDir, 'server', 'udd', 'logs');
+      if (logs && existsSync(logs)) cpSync(logs, path.join(ARTIFACTS, `chat-window-logs-${path.basename(self.runDir!)}`), { recursive: true });
       await self.model?.close();
       if (self.runDir) await removeRunDir(self.runDir, log);
     });

@@ -63,6 +63,8 @@ describe('e2e: the chat in the default layout (1280×800; dark, light, high cont
     h.setThemeSetting(theme);
     await openWorkbench(h.page, h.server!.workbenchUrl(), DEV_HOST_TITLE, activityBarItem(h.page, 'CodeDance'));
     await h.page.locator(`.monaco-workbench.${themeClass}`).waitFor({ state: 'attached', timeout: 15_000 });
+    // the new window's extension host is up and the extension active (its status bar item shows)
+    await h.page.locator('.part.statusbar .statusbar-item', { hasText: 'CodeDance:' }).first().waitFor({ timeout: 60_000 });
     await h.page.waitForTimeout(1000);
   }
 
