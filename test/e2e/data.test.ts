@@ -21,7 +21,7 @@ import { writeEvalParquet } from '../fixtures/parquetWriter';
 import { fixtureTrajectory, solidPng } from '../unit/data/exportFixtures';
 import { ensureExtensionBuilt, ROOT } from './build';
 import { ensureFixtureWorkspace } from './fixtures/images';
-import { activityBarItem, ARTIFACTS, explorerRow, findWebviewFrame, notificationToast, openViewContainer, openWorkbench, removeRunDir, runCommand, screenshot } from './workbench';
+import { activityBarItem, ARTIFACTS, explorerRow, failureScreenshot, findWebviewFrame, keepServerLogs, notificationToast, openViewContainer, openWorkbench, removeRunDir, runCommand, screenshot } from './workbench';
 
 type CodeServerModule = typeof import('../../scripts/codeServer.mjs');
 type Server = Awaited<ReturnType<CodeServerModule['startCodeServer']>>;
@@ -79,13 +79,13 @@ describe('e2e: dataset viewer, verify and ask in a real VS Code', function () {
     this.timeout(30_000);
     await browser?.close().catch(() => {});
     await server?.stop();
-    if (server) cpSync(server.logFile, path.join(ARTIFACTS, 'data-code-server.log'));
+    keepServerLogs('data', server?.logFile, runDir);
     await model?.close();
     if (runDir) await removeRunDir(runDir, log);
   });
 
   afterEach(async function () {
-    if (this.currentTest?.state === 'failed' && page) await screenshot(page, `data-failed-${this.currentTest.title.replace(/[^a-z0-9]+/gi, '-').toLowerCase().slice(0, 50)}.png`).catch(() => {});
+    await failureScreenshot('data', page, this.currentTest);
   });
 
   async function openFile(name: string, selector: string): Promise<Frame> {

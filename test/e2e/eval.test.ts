@@ -18,7 +18,7 @@ import { startJudgeServer, type JudgeServer } from '../fixtures/judgeServer';
 import { writeEvalParquet } from '../fixtures/parquetWriter';
 import { ensureExtensionBuilt, ROOT } from './build';
 import { ensureFixtureWorkspace } from './fixtures/images';
-import { activityBarItem, ARTIFACTS, findWebviewFrame, notificationToast, openWorkbench, removeRunDir, runCommand, screenshot } from './workbench';
+import { activityBarItem, ARTIFACTS, failureScreenshot, findWebviewFrame, keepServerLogs, notificationToast, openWorkbench, removeRunDir, runCommand, screenshot } from './workbench';
 
 type CodeServerModule = typeof import('../../scripts/codeServer.mjs');
 type Server = Awaited<ReturnType<CodeServerModule['startCodeServer']>>;
@@ -77,14 +77,14 @@ describe('e2e: Run CodeDance Eval and the eval report in a real VS Code', functi
     this.timeout(30_000);
     await browser?.close().catch(() => {});
     await server?.stop();
-    if (server) cpSync(server.logFile, path.join(ARTIFACTS, 'eval-code-server.log'));
+    keepServerLogs('eval', server?.logFile, runDir);
     await model?.close();
     await judge?.close();
     if (runDir) await removeRunDir(runDir, log);
   });
 
   afterEach(async function () {
-    if (this.currentTest?.state === 'failed' && page) await screenshot(page, `eval-failed-${this.currentTest.title.replace(/[^a-z0-9]+/gi, '-').toLowerCase().slice(0, 50)}.png`).catch(() => {});
+    await failureScreenshot('eval', page, this.currentTest);
   });
 
   const quick = () => page.locator('.quick-input-widget');

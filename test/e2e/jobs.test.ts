@@ -8,7 +8,7 @@
  * Screenshots: test/e2e/.artifacts/jobs-*.png.
  */
 import * as assert from 'node:assert/strict';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { BrowserContext, Locator, Page } from 'playwright-core';
@@ -16,7 +16,7 @@ import { startRayJobsFixture, type RayJobsFixture } from '../fixtures/rayJobsSer
 import { ensureSlurmCluster, slurmPrerequisites, stopSlurmCluster, type SlurmCluster } from '../fixtures/slurmCluster';
 import { ensureExtensionBuilt, ROOT } from './build';
 import { ensureFixtureWorkspace } from './fixtures/images';
-import { activityBarItem, ARTIFACTS, notificationToast, openViewContainer, openWorkbench, paneHeader, removeRunDir, runCommand, screenshot, waitForNotification } from './workbench';
+import { activityBarItem, ARTIFACTS, failureScreenshot, keepServerLogs, notificationToast, openViewContainer, openWorkbench, paneHeader, removeRunDir, runCommand, screenshot, waitForNotification } from './workbench';
 
 type CodeServerModule = typeof import('../../scripts/codeServer.mjs');
 type Server = Awaited<ReturnType<CodeServerModule['startCodeServer']>>;
@@ -90,16 +90,14 @@ describe('e2e: Training Jobs in a real VS Code (Ray Jobs API fixture)', function
     this.timeout(30_000);
     await browser?.close().catch(() => {});
     await server?.stop();
-    if (server) cpSync(server.logFile, path.join(ARTIFACTS, 'jobs-code-server.log'));
-    // the window's logs (the extension's own LogOutputChannel among them) for a failure's post-mortem
-    if (runDir && existsSync(path.join(runDir, 'server', 'udd', 'logs'))) cpSync(path.join(runDir, 'server', 'udd', 'logs'), path.join(ARTIFACTS, 'jobs-window-logs'), { recursive: true });
+    keepServerLogs('jobs', server?.logFile, runDir);
     await ray?.close();
     await stopSlurmCluster();
     if (runDir) await removeRunDir(runDir, log);
   });
 
   afterEach(async function () {
-    if (this.currentTest?.state === 'failed' && page) await screenshot(page, `jobs-failed-${this.currentTest.title.replace(/[^a-z0-9]+/gi, '-').toLowerCase().slice(0, 50)}.png`).catch(() => {});
+    await failureScreenshot('jobs', page, this.currentTest);
   });
 
   const jobsPane = () => page.locator('.part.sidebar .pane', { has: page.locator('.pane-header h3.title', { hasText: /^Training Jobs$/i }) });

@@ -9,7 +9,7 @@
  * Screenshots: test/e2e/.artifacts/serve-*.png.
  */
 import * as assert from 'node:assert/strict';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { BrowserContext, Page } from 'playwright-core';
@@ -20,7 +20,7 @@ import { fakeVllmEnv } from '../integration/serve/fakeVllm';
 import { ensureExtensionBuilt, ROOT } from './build';
 import { ask, exchange, showCodeDance, withCode } from './chatHarness';
 import { ensureFixtureWorkspace } from './fixtures/images';
-import { activityBarItem, ARTIFACTS, findWebviewFrame, notificationToast, openWorkbench, paneHeader, removeRunDir, runCommand, screenshot, waitForNotification } from './workbench';
+import { activityBarItem, ARTIFACTS, failureScreenshot, findWebviewFrame, keepServerLogs, notificationToast, openWorkbench, paneHeader, removeRunDir, runCommand, screenshot, waitForNotification } from './workbench';
 
 type CodeServerModule = typeof import('../../scripts/codeServer.mjs');
 type Server = Awaited<ReturnType<CodeServerModule['startCodeServer']>>;
@@ -87,14 +87,13 @@ describe('e2e: Serve Model on Cluster (real Slurm + sshd), used by chat through 
     this.timeout(30_000);
     await browser?.close().catch(() => {});
     await server?.stop();
-    if (server) cpSync(server.logFile, path.join(ARTIFACTS, 'serve-code-server.log'));
-    if (runDir && existsSync(path.join(runDir, 'server', 'udd', 'logs'))) cpSync(path.join(runDir, 'server', 'udd', 'logs'), path.join(ARTIFACTS, 'serve-window-logs'), { recursive: true });
+    keepServerLogs('serve', server?.logFile, runDir);
     await stopSlurmCluster();
     if (runDir) await removeRunDir(runDir, log);
   });
 
   afterEach(async function () {
-    if (this.currentTest?.state === 'failed' && page) await screenshot(page, `serve-failed-${this.currentTest.title.replace(/[^a-z0-9]+/gi, '-').toLowerCase().slice(0, 50)}.png`).catch(() => {});
+    await failureScreenshot('serve', page, this.currentTest);
   });
 
   it('serve 2 replicas → reviewed → ready (status bar, tree) → a chat answer through the tunnel → stop removes them', async () => {

@@ -1,6 +1,6 @@
 /** Playwright helpers for VS Code's web workbench (code-server 4.100 = VS Code 1.100). */
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import type { Frame, Locator, Page } from 'playwright-core';
 
@@ -11,6 +11,23 @@ export async function screenshot(page: Page, name: string): Promise<string> {
   const file = path.join(ARTIFACTS, name);
   await page.screenshot({ path: file });
   return file;
+}
+
+/**
+ * Keeps what a failure's post-mortem needs from a suite's code-server: its log and the window's
+ * logs (extension host, the extension's own channel), as `<name>-code-server.log` and
+ * `<name>-window-logs/` in the artifacts.
+ */
+export function keepServerLogs(name: string, serverLog: string | undefined, runDir: string | undefined): void {
+  if (serverLog) cpSync(serverLog, path.join(ARTIFACTS, `${name}-code-server.log`));
+  const logs = runDir && path.join(runDir, 'server', 'udd', 'logs');
+  if (logs && existsSync(logs)) cpSync(logs, path.join(ARTIFACTS, `${name}-window-logs`), { recursive: true });
+}
+
+/** The screenshot a suite's afterEach takes of a failed test: `<name>-failed-<title>.png`. */
+export async function failureScreenshot(name: string, page: Page | undefined, test: { state?: string; title: string } | undefined): Promise<void> {
+  if (test?.state !== 'failed' || !page) return;
+  await screenshot(page, `${name}-failed-${test.title.replace(/[^a-z0-9]+/gi, '-').toLowerCase().slice(0, 50)}.png`).catch(() => {});
 }
 
 /**
