@@ -166,6 +166,11 @@ export async function viewAction(page: Page, title: string, where: 'view' | 'edi
   const bar = where === 'view'
     ? paneHeader(page, 'Chat')
     : page.locator('.part.editor .editor-group-container', { has: page.locator('.tab.active', { hasText: 'CodeDance Chat' }) }).locator('.editor-actions');
+  // The panel's state has arrived (its status line shows the approval mode): the extension sets
+  // the menus' context keys just before it sends that state, and a context key that changes
+  // while the overflow menu is open re-renders the title bar and closes the menu (seen after a
+  // window reload: the menu item detached under the click).
+  await findWebviewFrame(page, '.status-line [data-approval-mode]', 30_000);
   await bar.hover();
   const icon = bar.locator(`.actions-container .action-label[aria-label^="${title}"]`);
   if (await icon.count()) {
