@@ -3,6 +3,7 @@ import type { FromWebview, PanelState, PythonStatus, ToWebview } from '../webvie
 import { API_KEY_SECRET, ChatController } from './chat/ChatController';
 import { ContextKeys } from './chat/contextKeys';
 import { KernelService, pickInterpreter } from './chat/kernelService';
+import { ReadyGate } from './chat/readyGate';
 import { RunWatch } from './chat/runWatch';
 import { connectModel, openLink, setApproval, setEndpoint } from './chat/setupActions';
 import type { ChatStatus } from './chat/statusBar';
@@ -46,6 +47,7 @@ export class ChatViewProvider implements vscode.WebviewViewProvider, vscode.Disp
   /** approvals waiting, kernel state, the live run: from the messages to the panel */
   private readonly watch = new RunWatch();
   private readonly contextKeys = new ContextKeys();
+  private readonly readyGate = new ReadyGate();
   private readonly statusEmitter = new vscode.EventEmitter<ChatStatus>();
   readonly onDidChangeStatus = this.statusEmitter.event;
 
@@ -109,6 +111,11 @@ export class ChatViewProvider implements vscode.WebviewViewProvider, vscode.Disp
   /** the webview the chat is live in */
   private get active(): Host | undefined {
     return this.editorHost ?? this.viewHost;
+  }
+
+  /** Resolves true once the live webview has loaded (said `ready`), false after `timeoutMs`. */
+  whenReady(timeoutMs: number): Promise<boolean> {
+    return this.active?.ready ? Promise.resolve(true) : this.readyGate.wait(timeoutMs);
   }
 
   /** Shows the chat where it is live (resolving the view if needed). */
@@ -188,6 +195,7 @@ export class ChatViewProvider implements vscode.WebviewViewProvider, vscode.Disp
           void host.webview.postMessage({ type: 'moved', to: 'editor' } satisfies ToWebview);
           return;
         }
+        this.readyGate.open();
         await this.resync(host);
         void this.checkPython();
         void this.kernels.prewarm();
@@ -267,44 +275,24 @@ export class ChatViewProvider implements vscode.WebviewViewProvider, vscode.Disp
 
   private async setup(action: Extract<FromWebview, { type: 'setup' }>['action']): Promise<void> {
     switch (action) {
-      case 'setEndpoint':
-        await setEndpoint();
-        return;
-      case 'connectModel':
-        await this.connectModel();
-        return;
-      case 'setApiKey':
-        await vscode.commands.executeCommand('codedance.setApiKey');
-        return;
+      case 'setEndpoint': await setEndpoint(); return;
+      case 'connectModel': await this.connectModel(); return;
+      case 'setApiKey': await vscode.commands.executeCommand('codedance.setApiKey'); return;
       case 'pickInterpreter':
         await pickInterpreter(this.kernels);
         this.kernels.invalidate();
         return;
-      case 'trust':
-        await vscode.commands.executeCommand('workbench.trust.manage');
-        return;
-      case 'openSettings':
-        await vscode.commands.executeCommand('workbench.action.openSettings', 'codedance');
-        return;
+      case 'trust': await vscode.commands.executeCommand('workbench.trust.manage'); return;
+      case 'openSettings': await vscode.commands.executeCommand('workbench.action.openSettings', 'codedance'); return;
       case 'dismissWalkthrough':
         await this.context.globalState.update(WALKTHROUGH_DISMISSED, true);
         this.sendInit();
         return;
-      case 'openWalkthrough':
-        await this.openWalkthrough();
-        return;
-      case 'askAboutImage':
-        await vscode.commands.executeCommand('codedance.askAboutImage');
-        return;
-      case 'toggleApproval':
-        await setApproval(readSettings().approval === 'always' ? 'auto' : 'always');
-        return;
-      case 'moveToSideBar':
-        await this.moveToSideBar();
-        return;
-      case 'showEditor':
-        await this.reveal();
-        return;
+      case 'openWalkthrough': await this.openWalkthrough(); return;
+      case 'askAboutImage': await vscode.commands.executeCommand('codedance.askAboutImage'); return;
+      case 'toggleApproval': await setApproval(readSettings().approval === 'always' ? 'auto' : 'always'); return;
+      case 'moveToSideBar': await this.moveToSideBar(); return;
+      case 'showEditor': await this.reveal(); return;
     }
   }
 

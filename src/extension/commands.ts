@@ -33,9 +33,11 @@ export function registerCommands(context: vscode.ExtensionContext, log: vscode.L
       return;
     }
     log.info(`ask about image: ${uri.fsPath}`);
-    // the image in the editor (beside the chat when the chat is a tab), then the chat with it attached
-    await openInImagePreview(uri, chat.besideChat()).catch((e) => log.warn(`ask about image: the image preview did not open: ${(e as Error).message}`));
+    // the chat first, loaded before the image preview (another webview) starts loading: see
+    // ReadyGate; then the image in the editor (beside the chat when the chat is a tab), attached
     await chat.reveal();
+    if (!(await chat.whenReady(15_000))) log.warn('ask about image: the chat view did not load within 15 s; opening the image anyway');
+    await openInImagePreview(uri, chat.besideChat()).catch((e) => log.warn(`ask about image: the image preview did not open: ${(e as Error).message}`));
     await chat.chat.attachFiles([uri], true);
   };
   /** a chat action from a menu or the palette: its failure shows in the chat, as the panel's own would */
