@@ -3,9 +3,9 @@
  *
  *  1. trivial cell round trip (`x = 1`, `1 + 1`) through our kernel (execute_request over
  *     ZeroMQ, prelude semantics, reply + idle) vs the same code exec'd in a plain Python loop
- *     (median, p95, ratio, added ms; goal: at most 2 ms added at the median);
+ *     (median, p95, ratio, added ms; goal: at most 1.0 ms added at the median, 2 ms at p95);
  *  2. crop of a 1024x1024 image to 512x512 + PNG encode, shown with Image.show() and returned
- *     to Node as an image, vs plain Python doing the crop + PNG encode (goal: ≤ 1.2×);
+ *     to Node as an image, vs plain Python doing the crop + PNG encode (goal: ≤ 1.10×);
  *  3. cold start (start a kernel, run the first cell) vs a pooled acquire + first cell (goal:
  *     the pooled first cell does not wait for a kernel start);
  *  4. sandboxed vs unsandboxed kernels (trivial cell, cold start). Sections 1-3 use the
@@ -112,11 +112,12 @@ export async function run(): Promise<BenchResult[]> {
       }
       const tag = code === 'x = 1' ? 'assign' : 'expr';
       const added = median(ours) - median(base);
+      const addedP95 = p95(ours) - p95(base);
       results.push(
-        { name: `kernel.trivial_cell.${tag}.median`, value: round(median(ours)), unit: 'ms', baseline: round(median(base), 4), ratio: round(median(ours) / median(base), 1), goal: '≤ 2 ms added over in-process exec', pass: added <= 2 },
-        { name: `kernel.trivial_cell.${tag}.p95`, value: round(p95(ours)), unit: 'ms', baseline: round(p95(base), 4), ratio: round(p95(ours) / p95(base), 1) },
-        { name: `kernel.trivial_cell.${tag}.added_median`, value: round(added), unit: 'ms', goal: '≤ 2 ms', pass: added <= 2 },
-        { name: `kernel.trivial_cell.${tag}.added_p95`, value: round(p95(ours) - p95(base)), unit: 'ms' },
+        { name: `kernel.trivial_cell.${tag}.median`, value: round(median(ours)), unit: 'ms', baseline: round(median(base), 4), ratio: round(median(ours) / median(base), 1), goal: '≤ 1.0 ms added over in-process exec', pass: added <= 1 },
+        { name: `kernel.trivial_cell.${tag}.p95`, value: round(p95(ours)), unit: 'ms', baseline: round(p95(base), 4), ratio: round(p95(ours) / p95(base), 1), goal: '≤ 2 ms added over in-process exec', pass: addedP95 <= 2 },
+        { name: `kernel.trivial_cell.${tag}.added_median`, value: round(added), unit: 'ms' },
+        { name: `kernel.trivial_cell.${tag}.added_p95`, value: round(addedP95), unit: 'ms' },
       );
     }
 
@@ -139,7 +140,7 @@ export async function run(): Promise<BenchResult[]> {
       }
     }
     results.push(
-      { name: 'kernel.crop_png_1024.median', value: round(median(ours), 2), unit: 'ms', baseline: round(median(base), 2), ratio: round(median(ours) / median(base), 3), goal: '≤ 1.2× plain Python crop + PNG encode', pass: median(ours) / median(base) <= 1.2 },
+      { name: 'kernel.crop_png_1024.median', value: round(median(ours), 2), unit: 'ms', baseline: round(median(base), 2), ratio: round(median(ours) / median(base), 3), goal: '≤ 1.10× plain Python crop + PNG encode', pass: median(ours) / median(base) <= 1.1 },
       { name: 'kernel.crop_png_1024.p95', value: round(p95(ours), 2), unit: 'ms', baseline: round(p95(base), 2), ratio: round(p95(ours) / p95(base), 3) },
       { name: 'kernel.crop_png_1024.added_median', value: round(median(ours) - median(base), 2), unit: 'ms' },
     );
@@ -192,10 +193,33 @@ export async function run(): Promise<BenchResult[]> {
       pass: pooledMed < 0.1 * coldMed,
     },
   );
+  results.push(...(await recycleCost(python, coldMed)));
   results.push(...(await sandboxSideBySide(python)));
   results.push(...(await remoteSideBySide(python)));
   if (PROFILE) results.push(...(await profileKernel(python)));
   return results;
+}
+
+/**
+ * 3b. what giving a kernel to the next question costs (session.recycle(): namespace emptied,
+ * figures closed, rc defaults, a new working folder; what KernelPool.release does between eval
+ * samples) after a cell that leaves an array, a figure and a file behind, vs a cold start.
+ */
+async function recycleCost(python: string, coldMs: number): Promise<BenchResult[]> {
+  const k = await startKernelSession({ python });
+  try {
+    const dirty = 'import numpy as np\nimport matplotlib.pyplot as plt\na = np.zeros((512, 512, 3))\nplt.figure(); plt.plot([1, 2])\nopen("out.txt", "w").write("x" * 1000)';
+    const t: number[] = [];
+    for (let i = 0; i < 13; i++) {
+      await k.execute(dirty);
+      const t0 = performance.now();
+      await k.recycle();
+      if (i >= 3) t.push(performance.now() - t0);
+    }
+    return [{ name: 'kernel.recycle (next question, same process)', value: round(median(t), 2), unit: 'ms', baseline: round(coldMs, 1), ratio: round(median(t) / coldMs, 4) }];
+  } finally {
+    await k.dispose();
+  }
 }
 
 /**

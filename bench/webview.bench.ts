@@ -129,7 +129,12 @@ export async function run(): Promise<BenchResult[]> {
         const tFrame = performance.now();
         const imgs = [...document.querySelectorAll<HTMLImageElement>('.cell-images img')];
         // images load lazily: what must be decoded is what is on screen
-        const visible = imgs.filter((i) => i.getBoundingClientRect().top < window.innerHeight);
+        // (the conversation opens scrolled to its end: images above the window are not on screen either,
+        // and lazy ones there never load, so waiting for them would wait forever)
+        const visible = imgs.filter((i) => {
+          const r = i.getBoundingClientRect();
+          return r.bottom > 0 && r.top < window.innerHeight;
+        });
         await Promise.all(visible.map((i) => i.decode().catch(() => undefined)));
         const tDecoded = performance.now();
         return { dom: tDom - t0, frame: tFrame - t0, decoded: tDecoded - t0, images: imgs.length };

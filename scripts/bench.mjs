@@ -2,7 +2,8 @@
 // `npm run bench`: every bench/*.bench.ts, each measuring its subject and its baseline side by
 // side in the same run, printed as one table. Speed targets live here, never in timed tests.
 // Usage: node scripts/bench.mjs [name ...]   (e.g. `kernel`, `agent`); --json for machine output
-// (the rows and the machine they ran on); --profile adds each measure's parts (kernel: a cell's
+// (the rows and the machine they ran on: its 1/5/15-minute load averages at the start and at the
+// end, since other work on a shared machine shows in every figure); --profile adds each measure's parts (kernel: a cell's
 // hops and the prelude's split vs a bare ipykernel; agent: the loop's phases vs its parts).
 // Exit code 1 when a goal is missed.
 import { spawnSync } from 'node:child_process';
@@ -32,6 +33,7 @@ m.run().then((rs) => { process.stdout.write('\\n@@BENCH@@' + JSON.stringify(rs) 
 
 const rows = [];
 let broken = 0;
+const loadAtStart = os.loadavg().map((x) => Math.round(x * 100) / 100);
 for (const f of files) {
   if (!asJson) process.stderr.write(`bench: ${f} …\n`);
   const r = spawnSync(process.execPath, ['--require', 'tsx/cjs', '-e', runner, path.join(root, 'bench', f)], {
@@ -51,8 +53,8 @@ for (const f of files) {
 }
 
 if (asJson) {
-  const machine = { cpus: os.cpus().length, cpu: os.cpus()[0]?.model ?? 'unknown', memoryGiB: Math.round(os.totalmem() / 2 ** 30), loadavg: os.loadavg().map((x) => Math.round(x * 100) / 100), platform: `${os.platform()} ${os.release()}`, node: process.version, date: new Date().toISOString() };
-  console.log(JSON.stringify({ machine, profile, rows }, null, 1));
+  const machine = { cpus: os.cpus().length, cpu: os.cpus()[0]?.model ?? 'unknown', memoryGiB: Math.round(os.totalmem() / 2 ** 30), loadavgAtStart: loadAtStart, loadavg: os.loadavg().map((x) => Math.round(x * 100) / 100), platform: `${os.platform()} ${os.release()}`, node: process.version, date: new Date().toISOString() };
+  console.log(JSON.stringify({ machine, profile, benches: files.map((f) => f.replace(/\.bench\.ts$/, '')), rows }, null, 1));
 } else {
   const head = ['benchmark', 'value', 'baseline', 'ratio', 'goal', 'ok'];
   const body = rows.map((r) => [

@@ -126,11 +126,20 @@ export class ChatViewProvider implements vscode.WebviewViewProvider, vscode.Disp
 
   /** "Open Chat in Editor": the chat moves to an editor tab beside the active editor (e.g. the image). */
   openInEditor(): void {
-    if (this.panel) {
-      this.panel.reveal();
-      return;
-    }
-    const panel = vscode.window.createWebviewPanel(ChatViewProvider.editorType, 'CodeDance Chat', vscode.ViewColumn.Beside, { retainContextWhenHidden: true, enableFindWidget: true });
+    if (this.panel) return this.panel.reveal();
+    this.adoptPanel(vscode.window.createWebviewPanel(ChatViewProvider.editorType, 'CodeDance Chat', vscode.ViewColumn.Beside, { retainContextWhenHidden: true, enableFindWidget: true }));
+  }
+
+  /** The chat tab VS Code restores after a window reload, with the conversation it showed (when it still exists). */
+  async restorePanel(panel: vscode.WebviewPanel, state: unknown): Promise<void> {
+    this.adoptPanel(panel);
+    const id = (state as { conversationId?: unknown } | undefined)?.conversationId;
+    if (typeof id === 'string' && (await this.chat.hasConversation(id))) await this.chat.open(id);
+  }
+
+  /** The chat tab: a new one, or the one VS Code restores after a window reload (its serializer). */
+  adoptPanel(panel: vscode.WebviewPanel): void {
+    this.panel?.dispose();
     panel.iconPath = vscode.Uri.joinPath(this.context.extensionUri, 'media', 'codedance.svg');
     this.panel = panel;
     const host = this.attach('editor', panel.webview);
@@ -313,8 +322,11 @@ export class ChatViewProvider implements vscode.WebviewViewProvider, vscode.Disp
     this.sendInit();
   }
 
-  /** A model served on a cluster from this window came or went (the panel shows the endpoints in use). */
-  servedModelsChanged = (): void => this.sendInit();
+  /** A served model came or went (the panel shows the endpoints in use). */
+  servedModelsChanged = (): void => {
+    this.watch.model = ''; // the last run's model may be the one that just went away
+    this.sendInit();
+  };
 
   /** The panel state to every ready webview; the menus' context keys and the status with it. */
   private sendInit(): void {

@@ -20,6 +20,8 @@ export function activate(context: vscode.ExtensionContext): { activationMs: numb
   context.subscriptions.push(
     chat,
     vscode.window.registerWebviewViewProvider(ChatViewProvider.viewType, chat, { webviewOptions: { retainContextWhenHidden: true } }),
+    // the chat's editor tab comes back after a window reload, with the conversation it showed
+    vscode.window.registerWebviewPanelSerializer(ChatViewProvider.editorType, { deserializeWebviewPanel: (panel, state) => chat.restorePanel(panel, state) }),
   );
   const status = new ChatStatusBar();
   context.subscriptions.push(status, chat.onDidChangeStatus((s) => status.update(s)));

@@ -106,6 +106,13 @@ export class CellView {
     );
   }
 
+  /** The call's score in the seed's training reward (tool_step): −0.5 for a failed call, else 0. */
+  markReward(score: number): void {
+    this.root.querySelector('.cell-reward')?.remove();
+    const badge = el('span', { class: `cell-reward ${score < 0 ? 'bad' : 'ok'}`, title: 'this call’s score in the seed’s training reward (tool_step): −0.5 for a failed call', 'data-step': String(score) }, score < 0 ? `reward ${score}` : 'reward +0');
+    this.statusEl.after(badge);
+  }
+
   setStatus(status: string, label?: string): void {
     this.cell.status = status as CodeCell['status'];
     this.statusEl.className = `cell-status status-${status}`;

@@ -3,6 +3,7 @@
  * panel gets it (`PanelEvent`). A stored exchange is rendered from its replayed events
  * (`exchangeEvents`), so live and reopened conversations go through the same code.
  */
+import type { TrajectoryReward } from '../core/training-data/reward';
 import type { CodeCell } from '../core/trajectory/types';
 import { CellView, codeBlock, dataUrl, focusInView, type CellActions } from './cell';
 import { button, el, formatMs } from './dom';
@@ -61,6 +62,8 @@ export class ExchangeRenderer {
     switch (e.type) {
       case 'start':
         this.setFooter('running', 'Thinking…');
+        // a kernel that is not a local one of ours (a notebook's, a Jupyter server's): say where the code runs
+        if (e.where) this.turnsEl.before(el('div', { class: 'kernel-where', role: 'note', 'data-kernel-where': e.where }, `Code runs in ${e.where}.`));
         break;
       case 'turn_start':
         this.turn(e.turn);
@@ -149,11 +152,23 @@ export class ExchangeRenderer {
         };
         const u = t.usage;
         this.setFooter(t.status, `${label[t.status] ?? t.status} · ${formatMs(t.durationMs)} · ${u.totalTokens} tokens (${u.promptTokens} prompt + ${u.completionTokens} completion)`);
+        if (t.reward) this.showReward(t.reward);
         break;
       }
       default:
         break;
     }
+  }
+
+  /** The seed's training reward as the extension computed it: each cell's call score, and the answer's reward when a ground truth is known. */
+  private showReward(w: TrajectoryReward): void {
+    for (const [id, score] of Object.entries(w.cells ?? {})) this.cells.get(id)?.markReward(score);
+    const n = (x: number | null | undefined) => (x === undefined || x === null ? 'n/a' : String(Math.round(x * 1000) / 1000));
+    const parts = w.score !== undefined ? [`reward ${n(w.score)}`, `acc ${n(w.acc)}${w.accFrom === 'normalized-match' ? ' (no judge: normalized match)' : ''}`, `format ${n(w.format_r)}`, `tool ${n(w.tool_reward_component)}`] : [`format ${n(w.format_r)}`];
+    if (w.perCall.length) parts.push(`tool calls ${w.perCall.length - w.perCall.filter((x) => x < 0).length}/${w.perCall.length} good`);
+    const line = el('div', { class: 'exchange-reward', 'data-score': w.score === undefined ? '' : String(w.score), title: w.score === undefined ? 'the seed’s training reward; acc and score need a ground truth (ask from an eval sample to have one)' : 'the seed’s training reward against the eval sample’s ground truth' }, `Training reward: ${parts.join(' · ')}`);
+    this.root.querySelector('.exchange-reward')?.remove();
+    this.footerEl.after(line);
   }
 
   /** Earlier code to re-run (kernel rebuild), shown as one batch: Run all / Skip. */

@@ -12,6 +12,8 @@ import type { Attachment, ConversationSummary, ExchangeView, FromWebview, PanelE
 
 interface VsCodeApi {
   postMessage(msg: FromWebview): void;
+  /** kept by VS Code with the chat's editor tab: the tab's serializer reopens this conversation */
+  setState(state: { conversationId?: string }): void;
 }
 declare function acquireVsCodeApi(): VsCodeApi;
 
@@ -168,7 +170,9 @@ function endpointHost(endpoint: string): string {
 
 function renderStatus(): void {
   if (!state) return;
-  const kernel = el('span', { class: `kernel kernel-${kernelState}`, 'data-kernel': kernelState }, `kernel: ${kernelState === 'none' ? 'not started' : kernelState}`);
+  // where the code runs when it is not a local interpreter (a notebook's kernel, a Jupyter server: no version known here)
+  const where = state.python.state === 'ok' && !state.python.version ? state.python.python.replace(/^the kernel of /, '').replace(/https?:\/\/([^/\s]+)\/?\S*/, '$1') : '';
+  const kernel = el('span', { class: `kernel kernel-${kernelState}`, 'data-kernel': kernelState, ...(where ? { 'data-kernel-where': where, title: `code runs in ${state.python.state === 'ok' ? state.python.python : ''}` } : {}) }, `${where ? `${where} ` : ''}kernel: ${kernelState === 'none' ? 'not started' : kernelState}`);
   const parts: Node[] = [
     el('span', { class: 'endpoint', title: state.endpoint, 'aria-label': `endpoint ${state.endpoint}` }, endpointHost(state.endpoint) || '(no endpoint)'),
     el('span', { class: 'sep' }, ' · '),
@@ -361,6 +365,7 @@ window.addEventListener('message', (ev: MessageEvent<ToWebview>) => {
     case 'history':
       history = msg.items;
       activeId = msg.activeId ?? activeId;
+      vscode.setState({ conversationId: activeId });
       renderHistory();
       break;
     case 'focusInput':

@@ -37,7 +37,9 @@ export function toPanelEvent(e: AgentEvent): PanelEvent | undefined {
 /** A stored exchange as the panel events that render it (the same replay the loop uses on resume). */
 export function exchangeEvents(x: ExchangeView): PanelEvent[] {
   const events = replayEvents(x).flatMap((e) => toPanelEvent(e) ?? []);
-  events.push({ type: 'done', summary: runSummary(x) });
+  // where its code ran, as the live exchange said it
+  if (x.where) events.unshift({ type: 'start', trajectoryId: x.id, question: x.question, protocol: x.protocol, model: x.model, maxTurns: x.maxTurns, where: x.where });
+  events.push({ type: 'done', summary: { ...runSummary(x), reward: x.reward } });
   return events;
 }
 

@@ -13,6 +13,7 @@
  */
 import type { AgentEvent } from '../core/agent/events';
 import type { KernelState } from '../core/kernel/types';
+import type { TrajectoryReward } from '../core/training-data/reward';
 import type { CodeCell, Trajectory, Usage } from '../core/trajectory/types';
 
 /** An image attached in the compose box (bytes stay in the extension; the webview gets a thumbnail). */
@@ -60,7 +61,7 @@ export type PanelKernelState = KernelState | 'none';
  * One exchange (a question and its run) of a conversation, as the panel renders it: a trajectory
  * without the model messages (they stay in the extension), images inline as base64.
  */
-export type ExchangeView = Omit<Trajectory, 'messages'> & { messages?: never };
+export type ExchangeView = Omit<Trajectory, 'messages'> & { messages?: never; reward?: TrajectoryReward };
 
 /** How a run ended, for the exchange's footer and the status line. */
 export interface RunSummary {
@@ -69,6 +70,8 @@ export interface RunSummary {
   maxTurns: number;
   usage: Usage;
   durationMs: number;
+  /** the seed's training reward of the run (computed in the extension: core/training-data/reward.ts) */
+  reward?: TrajectoryReward;
 }
 
 /**

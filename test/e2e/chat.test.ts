@@ -14,7 +14,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { ROOT } from './build';
 import { ask, ChatE2E, DEV_HOST_TITLE, exchange, HOSTILE_LINE, log, newChat, PLOT_CODE, showCodeDance, viewAction, withCode } from './chatHarness';
-import { activityBarItem, explorerContextMenu, menuItem, openViewContainer, openWorkbench, paneHeader, screenshot } from './workbench';
+import { activityBarItem, explorerContextMenu, imagePreviewShown, menuItem, openViewContainer, openWorkbench, paneHeader, screenshot } from './workbench';
 
 describe('e2e: the chat panel in a real VS Code', function () {
   this.timeout(300_000);
@@ -32,6 +32,7 @@ describe('e2e: the chat panel in a real VS Code', function () {
     const att = frame.locator('.attachment');
     await att.first().waitFor({ timeout: 20_000 });
     assert.match(await att.first().innerText(), /circles\.png[\s\S]*180×140/);
+    await imagePreviewShown(h.page);
     await screenshot(h.page, 'chat-attached-dark.png');
 
     const t0 = Date.now();

@@ -5,7 +5,7 @@
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type { BrowserContext, Frame, Page } from 'playwright-core';
+import type { BrowserContext, ConsoleMessage, Frame, Page } from 'playwright-core';
 import { startFixtureModel, type FixtureModel } from '../fixtures/fixtureModel';
 import { ensureExtensionBuilt, ROOT } from './build';
 import { ensureFixtureWorkspace } from './fixtures/images';
@@ -37,6 +37,14 @@ export const PLOT_CODE = [
 export const HOSTILE_LINE =
   "<script>window.__pwned=1</script> <img src=x onerror=\"window.__pwned=2\"> [click](javascript:window.__pwned=3) ![remote](http://evil.example.com/pixel.png) <a href=\"http://evil.example.com\" onclick=\"window.__pwned=4\">x</a> **bold**";
 
+/** Installs extension folders into a server's extensions folder (as `publisher.name-version`, found at its first start). */
+function installExtensions(extensionsDir: string, extensions: string[]): void {
+  for (const e of extensions) {
+    const { publisher, name, version } = JSON.parse(readFileSync(path.join(e, 'package.json'), 'utf8')) as { publisher: string; name: string; version: string };
+    cpSync(e, path.join(extensionsDir, `${publisher}.${name}-${version}`), { recursive: true });
+  }
+}
+
 export class ChatE2E {
   cs!: CodeServerModule;
   model!: FixtureModel;
@@ -46,11 +54,14 @@ export class ChatE2E {
   page!: Page;
   /** every URL any page or worker of the UI browser asked for */
   readonly requests: string[] = [];
+  /** the browsers' console (pages, frames, service workers) since the last test began: a failure's post-mortem */
+  private readonly consoleLines: string[] = [];
   private readonly browsers: BrowserContext[] = [];
 
   /** Registers the suite's hooks: one code-server and browser for all its tests. */
   /** `settings`: over the workspace's defaults; `viewport`: the browser window (default 1400×900) */
-  hooks(opts: { settings?: Record<string, unknown>; userSettings?: Record<string, unknown>; viewport?: { width: number; height: number } } = {}): void {
+  /** `extensions`: further extension folders installed beside CodeDance (test stand-ins of other extensions) */
+  hooks(opts: { settings?: Record<string, unknown>; userSettings?: Record<string, unknown>; viewport?: { width: number; height: number }; extensions?: () => Promise<string[]> } = {}): void {
     before(async () => {
       this.cs = await import('../../scripts/codeServer.mjs');
       await this.cs.ensureCodeServer({ log: (m: string) => log(`code-server: ${m}`) });
@@ -65,6 +76,7 @@ export class ChatE2E {
         'codedance.execution.timeoutSeconds': 60,
         ...opts.settings,
       });
+      if (opts.extensions) installExtensions(path.join(this.runDir, 'server', 'exts'), await opts.extensions());
       this.server = await this.cs.startCodeServer({
         workspace: this.workspace,
         extensionDevelopmentPath: ROOT,
@@ -90,9 +102,14 @@ export class ChatE2E {
       if (self.runDir) await removeRunDir(self.runDir, log);
     });
 
+    beforeEach(() => {
+      self.consoleLines.length = 0;
+    });
     afterEach(async function (this: Mocha.Context) {
       if (this.currentTest?.state === 'failed' && self.page) {
-        await screenshot(self.page, `chat-failed-${this.currentTest.title.replace(/[^a-z0-9]+/gi, '-').toLowerCase().slice(0, 60)}.png`).catch(() => {});
+        const name = `chat-failed-${this.currentTest.title.replace(/[^a-z0-9]+/gi, '-').toLowerCase().slice(0, 60)}`;
+        await screenshot(self.page, `${name}.png`).catch(() => {});
+        writeFileSync(path.join(ARTIFACTS, `${name}.console.log`), self.consoleLines.join('\n'));
       }
     });
   }
@@ -101,6 +118,9 @@ export class ChatE2E {
     const browser = await this.cs.launchBrowser({ userDataDir: path.join(this.runDir, `chromium-${name}`), viewport });
     this.browsers.push(browser);
     browser.on('request', (r) => this.requests.push(r.url()));
+    const keep = (from: string) => (m: ConsoleMessage) => this.consoleLines.push(`${new Date().toISOString()} ${from} ${m.type()}: ${m.text().slice(0, 500)}`);
+    browser.on('console', keep(name));
+    browser.on('serviceworker', (w) => w.on('console', keep(`${name} service worker ${w.url().replace(/\?.*/, '')}`)));
     return browser;
   }
 

@@ -11,7 +11,7 @@
 import * as assert from 'node:assert/strict';
 import type { Frame, Page } from 'playwright-core';
 import { ask, ChatE2E, DEV_HOST_TITLE, exchange, log, newChat, showCodeDance, viewAction, withCode } from './chatHarness';
-import { activityBarItem, explorerContextMenu, findWebviewFrame, menuItem, openViewContainer, openWorkbench, paneHeader, runCommand, screenshot } from './workbench';
+import { activityBarItem, explorerContextMenu, findWebviewFrame, imagePreviewShown, menuItem, openViewContainer, openWorkbench, paneHeader, runCommand, screenshot } from './workbench';
 
 const VIEWPORT = { width: 1280, height: 800 };
 const CODE = "import numpy as np\nimg = np.asarray(input_image.convert('RGB')).astype(int)\nred = np.abs(img - np.array([220, 30, 30])).sum(axis=2) < 80\nprint('red pixels:', int(red.sum()))";
@@ -89,6 +89,7 @@ describe('e2e: the chat in the default layout (1280×800; dark, light, high cont
     await paneHeader(page, 'Chat').waitFor({ timeout: 20_000 });
     frame = await h.chatFrame(page);
     await frame.locator('.attachment', { hasText: 'circles.png' }).waitFor({ timeout: 20_000 });
+    await imagePreviewShown(page);
     await screenshot(page, `layout-attached-${tag}.png`);
 
     await ask(frame, withCode('How many red pixels are there?', CODE));
@@ -124,8 +125,19 @@ describe('e2e: the chat in the default layout (1280×800; dark, light, high cont
     assert.equal(await page.locator('.part.editor .editor-group-container', { has: page.locator('.tab', { hasText: 'CodeDance Chat' }) }).locator('.tab', { hasText: 'circles.png' }).count(), 0, 'the chat is beside the image, not in its group');
     await frame.locator('.moved', { hasText: 'open in an editor tab' }).waitFor({ timeout: 10_000 });
     await screenshot(page, `layout-editor-${tag}.png`);
+    if (tag === 'dark') {
+      // the tab survives a window reload (its serializer), with the conversation it showed: VS Code's
+      // own reload (it saves the editors first; a bare page load would race that save)
+      const navigated = page.waitForEvent('framenavigated', { predicate: (f) => f === page.mainFrame(), timeout: 30_000 });
+      await command(page, 'Developer: Reload Window');
+      await navigated;
+      await page.locator('.part.statusbar .statusbar-item', { hasText: 'CodeDance:' }).first().waitFor({ timeout: 60_000 });
+      const restored = await editorChat(page);
+      await exchange(restored, 0).locator('.answer', { hasText: /red pixels: \d+/ }).waitFor({ timeout: 20_000 });
+    }
     await viewAction(page, 'Move Chat to Side Bar', 'editor');
     await page.locator('.part.editor .tab', { hasText: 'CodeDance Chat' }).waitFor({ state: 'detached', timeout: 10_000 });
+    frame = await h.chatFrame(page);
     await exchange(frame, 0).locator('.answer').waitFor({ timeout: 20_000 });
     assert.equal(await frame.locator('.moved').isHidden(), true, 'the view is live again');
   }

@@ -3,7 +3,9 @@
  * the published layout (generated here) opens as the default editor of .parquet, pages as it
  * scrolls, filters by data_source and text, opens a row as a rendered trajectory and asks about
  * it in the chat; a small SFT file with one reproducing, one differing and one failing row is
- * verified from the viewer (real kernels) and its verify column filled. Screenshots:
+ * verified from the viewer (real kernels) and its verify column filled; the chat shows the seed's
+ * training reward of the answer and a −0.5 marker on a failed call (a fork with failing code); the
+ * two chats are exported as SFT parquet, read back and opened in the viewer. Screenshots:
  * test/e2e/.artifacts/data-*.png.
  */
 import * as assert from 'node:assert/strict';
@@ -17,7 +19,7 @@ import { SFT_COLUMNS, sftSchema } from '../../src/core/training-data/schema';
 import { writeParquetRows } from '../../src/core/training-data/writeParquet';
 import { startFixtureModel, type FixtureModel } from '../fixtures/fixtureModel';
 import { circlesImage } from '../fixtures/images';
-import { writeEvalParquet } from '../fixtures/parquetWriter';
+import { writePublishedRl } from '../fixtures/publishedRl';
 import { fixtureTrajectory, solidPng } from '../unit/data/exportFixtures';
 import { ensureExtensionBuilt, ROOT } from './build';
 import { ensureFixtureWorkspace } from './fixtures/images';
@@ -50,11 +52,13 @@ describe('e2e: dataset viewer, verify and ask in a real VS Code', function () {
     writeFileSync(path.join(workspace, '.vscode', 'settings.json'), JSON.stringify({ 'codedance.model.endpoints': [model.baseUrl], 'codedance.python.interpreter': '/usr/bin/python3', 'codedance.execution.sandbox': 'off', 'codedance.execution.approval': 'auto', 'remote.autoForwardPorts': false }, null, 2));
     const img = circlesImage({ red: 3, blue: 2, seed: 7 }).png;
     const t0 = Date.now();
-    writeEvalParquet(
-      path.join(workspace, 'codedance_rl.parquet'),
-      Array.from({ length: ROWS }, (_, i) => ({ dataSource: ['vstar', 'chart', 'thinklite_eureka'][i % 3], question: i === 41_234 ? 'How many red circles are there? (needle)' : `question ${i}`, answer: String(i % 10), image: img })),
-      { rowGroupSize: 1000, rawImages: true },
-    );
+    // the published card's layout: messages, images, ability, reward_model, extra_info with the image again in tools_kwargs
+    await writePublishedRl(path.join(workspace, 'codedance_rl.parquet'), {
+      rows: ROWS,
+      image: () => img,
+      question: (i) => (i === 41_234 ? 'How many red circles are there? (needle)' : `question ${i}`),
+      answer: (i) => (i === 41_234 ? '3' : String(i % 10)),
+    });
     log(`wrote the ${ROWS}-row RL parquet in ${Date.now() - t0} ms`);
     const input = solidPng(56, 56, [200, 30, 30]);
     const rows = [
@@ -132,6 +136,10 @@ describe('e2e: dataset viewer, verify and ask in a real VS Code', function () {
     // the fixture model answers: the question really went to the model, with the row's image
     await asked.locator('.answer').first().waitFor({ timeout: 60_000 });
     assert.ok(model.chatRequests.some((r) => JSON.stringify(r).includes('(needle)') && JSON.stringify(r).includes('data:image/')), 'the model got the question and the image');
+    // the seed's training reward of the answer against the row's ground truth (3; a math source: 1.2·acc, tool 2×rate), and the call's marker
+    await asked.locator('.exchange-reward').waitFor({ timeout: 10_000 });
+    assert.equal(await asked.locator('.exchange-reward').innerText(), 'Training reward: reward 1.2 · acc 1 (no judge: normalized match) · format 0 · tool 2 · tool calls 1/1 good');
+    assert.equal(await asked.locator('.cell-reward').first().innerText(), 'reward +0');
     await page.waitForTimeout(500);
     await screenshot(page, 'data-ask.png');
   });
@@ -165,15 +173,30 @@ describe('e2e: dataset viewer, verify and ask in a real VS Code', function () {
     await screenshot(page, 'data-verify.png');
   });
 
-  it('exports the chat conversation (from "Ask about this row") as SFT parquet and reads it back', async () => {
-    await runCommand(page, 'Export as Training Data');
+  it('a second chat with a failing call (Edit & re-run): its −0.5 marker; both chats exported as SFT parquet and read back', async () => {
+    // the conversation from "Ask about this row", forked with code that fails: a second saved conversation
+    await openViewContainer(page, 'CodeDance'); // the verify step left the Explorer in the side bar
+    const chat = await findWebviewFrame(page, '.compose #question', 30_000);
+    const first = chat.locator('section.exchange', { hasText: '(needle)' }).first();
+    await first.evaluate((e) => e.setAttribute('data-before-fork', ''));
+    await first.locator('.cell [data-action="fork"]').first().click();
+    await first.locator('.fork-editor textarea').fill('print(undefined_name)');
+    await first.locator('.fork-editor vscode-button[data-action="fork-run"]').click();
+    const forked = chat.locator('section.exchange:not([data-before-fork])', { hasText: '(needle)' }).first();
+    await forked.locator('.exchange-reward').waitFor({ timeout: 60_000 });
+    assert.equal(await forked.locator('.cell-reward.bad').first().innerText(), 'reward -0.5', 'the failed call scores −0.5 (tool_step)');
+    assert.equal(await forked.locator('.exchange-reward').innerText(), 'Training reward: reward 0 · acc 0 (no judge: normalized match) · format 0 · tool 0 · tool calls 0/1 good', 'the fork keeps the row’s ground truth; "unknown" is wrong');
+    await forked.locator('.cell-reward.bad').first().scrollIntoViewIfNeeded();
+    await screenshot(page, 'data-chat-reward.png');
+    // both conversations saved (the panel's History list has them, the fork active)
+    await chat.waitForFunction(() => document.querySelectorAll('.history-list li').length === 2 && !!document.querySelector('.history-list li.active'), undefined, { timeout: 15_000 });
+
+    // "Export Chats as Training Data" (the chat's menu): the conversation on screen is checked; check the other one too
+    await runCommand(page, 'Export Chats as Training Data');
     const quick = page.locator('.quick-input-widget');
-    await quick.locator('.monaco-list-row', { hasText: 'Chat conversations…' }).waitFor({ timeout: 15_000 });
-    await page.keyboard.press('Enter');
-    const conv = quick.locator('.monaco-list-row', { hasText: /needle/ }).first();
-    await conv.waitFor({ timeout: 15_000 });
-    await conv.click(); // in a multi-select pick a click on the row toggles its check box
-    await quick.locator('.monaco-list-row[aria-checked="true"]').first().waitFor({ timeout: 5000 });
+    await quick.locator('.monaco-list-row[aria-checked="true"]', { hasText: /needle/ }).waitFor({ timeout: 15_000 });
+    await quick.locator('.monaco-list-row[aria-checked="false"]', { hasText: /needle/ }).first().click(); // a click toggles its check box
+    await page.waitForFunction(() => document.querySelectorAll('.quick-input-widget .monaco-list-row[aria-checked="true"]').length === 2, undefined, { timeout: 5000 });
     await page.keyboard.press('Enter');
     await quick.locator('.monaco-list-row', { hasText: 'CodeDance-SFT' }).waitFor({ timeout: 15_000 });
     await page.keyboard.press('Enter');
@@ -182,17 +205,28 @@ describe('e2e: dataset viewer, verify and ask in a real VS Code', function () {
     await page.waitForFunction(() => /codedance_sft_export\.parquet$/.test((document.querySelector('.quick-input-widget input') as HTMLInputElement | null)?.value ?? ''), undefined, { timeout: 15_000 });
     log(`save as: ${await input.inputValue()}`);
     await page.keyboard.press('Enter');
-    const done = notificationToast(page, /wrote 1 CodeDance-SFT row/).first();
+    const done = notificationToast(page, /wrote 2 CodeDance-SFT row/).first();
     await done.waitFor({ timeout: 30_000 });
     await screenshot(page, 'data-export.png');
     const out = path.join(runDir, 'workspace', 'codedance_sft_export.parquet');
     const rows = [];
     for await (const r of readParquetRows(out)) rows.push(r.row);
-    assert.equal(rows.length, 1);
-    const msgs = rows[0].messages as { role: string; content: string }[];
-    assert.deepEqual(msgs.map((m) => m.role).slice(0, 3), ['system', 'user', 'assistant']);
-    assert.match(msgs[1].content, /^<image>How many red circles are there\? \(needle\)/);
-    assert.match(msgs[3].content, /^<tool_response>Output:\nred_count = 3/);
-    assert.equal((rows[0].images as Uint8Array[]).length, 1);
+    assert.equal(rows.length, 2);
+    const tools = rows.map((r) => (r.messages as { role: string; content: string }[]).find((m) => m.content.startsWith('<tool_response>'))!.content).sort();
+    for (const r of rows) {
+      const msgs = r.messages as { role: string; content: string }[];
+      assert.deepEqual(msgs.map((m) => m.role).slice(0, 3), ['system', 'user', 'assistant']);
+      assert.match(msgs[1].content, /^<image>How many red circles are there\? \(needle\)/);
+      assert.equal((r.images as Uint8Array[]).length, 1);
+    }
+    assert.match(tools[0], /^<tool_response>--- Execution Error \(Error\) ---\nNameError: name 'undefined_name' is not defined/);
+    assert.match(tools[1], /^<tool_response>Output:\nred_count = 3/);
+    // and back in the editor: "Open" shows the file in the dataset viewer, its rows rendered as trajectories
+    await done.locator('.monaco-button', { hasText: 'Open' }).click();
+    const viewer = await findWebviewFrame(page, '.ds-header:has-text("codedance_sft_export.parquet")', 30_000);
+    assert.match(await viewer.locator('.ds-header').innerText(), /2 rows · parquet/);
+    await viewer.locator('.ds-body-row[data-index="1"]:not(.loading)').click();
+    await viewer.locator('.ds-detail section.exchange pre').first().waitFor({ timeout: 15_000 });
+    await screenshot(page, 'data-export-viewer.png');
   });
 });

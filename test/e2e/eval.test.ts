@@ -3,7 +3,9 @@
  * command palette → the quick picks (dataset, endpoints, workers, judge; prefilled from the
  * workspace settings) → a parquet benchmark through the fixture model, real ipykernels and the
  * fixture judge, with the progress notification → "Open Report" → the report webview shows the
- * accuracy chart and a sample's trajectory with its images. Screenshots:
+ * accuracy chart, the seed's training reward (score histogram, components, a sample's values and
+ * its cells' markers) and a sample's trajectory with its images; the correct samples exported as
+ * CodeDance-RL parquet from the report; a sample opened in the chat with its reward. Screenshots:
  * test/e2e/.artifacts/eval-*.png.
  */
 import * as assert from 'node:assert/strict';
@@ -15,6 +17,7 @@ import type { BrowserContext, Page } from 'playwright-core';
 import { startFixtureModel, type FixtureModel } from '../fixtures/fixtureModel';
 import { circlesImage, circlesQuestion } from '../fixtures/images';
 import { startJudgeServer, type JudgeServer } from '../fixtures/judgeServer';
+import { readParquetRows } from '../../src/core/data/parquet';
 import { writeEvalParquet } from '../fixtures/parquetWriter';
 import { ensureExtensionBuilt, ROOT } from './build';
 import { ensureFixtureWorkspace } from './fixtures/images';
@@ -116,9 +119,12 @@ describe('e2e: Run CodeDance Eval and the eval report in a real VS Code', functi
     const t0 = Date.now();
     const progressToast = notificationToast(page, /CodeDance Eval: mini_vstar\.parquet/).first();
     await progressToast.waitFor({ timeout: 30_000 });
-    // counts and accuracy so far, once the first sample is in
-    await notificationToast(page, /[123]\/4 · acc \d/).first().waitFor({ timeout: 60_000 }).catch(() => log('no intermediate progress caught'));
-    await screenshot(page, 'eval-progress.png');
+    // counts and accuracy so far, once the first sample is in — or the end, when the run is faster than
+    // that (waiting for the progress alone then let the finished toast hide before it was looked for)
+    const progressOrDone = notificationToast(page, /[123]\/4 · acc \d|CodeDance Eval finished/).first();
+    await progressOrDone.waitFor({ timeout: 180_000 });
+    if (/CodeDance Eval finished/.test(await progressOrDone.innerText())) log('the run finished before a progress count was seen');
+    else await screenshot(page, 'eval-progress.png');
     const done = notificationToast(page, /CodeDance Eval finished/).first();
     await done.waitFor({ timeout: 180_000 });
     log(`eval finished in ${((Date.now() - t0) / 1000).toFixed(1)} s: "${(await done.innerText()).split('\n')[0]}"`);
@@ -144,6 +150,14 @@ describe('e2e: Run CodeDance Eval and the eval report in a real VS Code', functi
     await page.waitForTimeout(300);
     await screenshot(page, 'eval-report.png');
 
+    // the seed's training reward per sample: a score histogram (3 correct at 1, the wrong one at 0) and the mean components
+    const reward = frame.locator('#chart-reward rect.bar');
+    assert.deepEqual(await reward.evaluateAll((rs) => rs.map((r) => `${r.getAttribute('data-category')}=${r.getAttribute('data-value')}`)), ['0=1', '1=3']);
+    const comps = await frame.locator('#chart-reward-components rect.bar').evaluateAll((rs) => rs.map((r) => `${r.getAttribute('data-category')}=${r.getAttribute('data-value')}`));
+    assert.deepEqual(comps, ['acc=0.75', 'format_r=0', 'tool_reward_component=1.25', 'tool_success_rate=1'], 'tool component: 1.5 × rate when correct, 0.5 × rate when wrong');
+    await frame.locator('#chart-reward-components').scrollIntoViewIfNeeded();
+    await screenshot(page, 'eval-reward.png');
+
     // filter: wrong → one row; open it → its trajectory with the input image and the code
     await frame.locator('button[data-filter="wrong"]').click();
     const rows = frame.locator('tr.row');
@@ -155,8 +169,36 @@ describe('e2e: Run CodeDance Eval and the eval report in a real VS Code', functi
     assert.match(await sample.locator('pre.code').first().innerText(), /input_image/);
     const natural = await sample.locator('img.thumb').first().evaluate((i) => (i as HTMLImageElement).naturalWidth);
     assert.ok(natural > 0, 'the input image decoded');
+    // the sample's reward and its call's marker
+    assert.match(await sample.locator('.reward').innerText(), /score 0 · acc 0 · format_r 0 · tool_reward_component 0\.5 · tool_success_rate 1/);
+    assert.equal(await sample.locator('.cell-meta .step').first().innerText(), 'reward +0');
     await sample.scrollIntoViewIfNeeded();
     await screenshot(page, 'eval-sample.png');
+  });
+
+  it('exports the selected samples (all correct) as CodeDance-RL parquet with the dataset’s ground truths', async () => {
+    const frame = await findWebviewFrame(page, '#chart-accuracy rect.bar', 10_000);
+    await frame.locator('button[data-filter="all"]').click();
+    await frame.locator('button[data-select="correct"]').click();
+    assert.equal(await frame.locator('input[data-pick]:checked').count(), 3);
+    await frame.locator('button[data-action="export"]').click();
+    const fmt = page.locator('.quick-input-widget', { hasText: /Training data format for 3 sample\(s\) of result_codedance-fixture-7b_mini_vstar\.jsonl/ });
+    await fmt.waitFor({ timeout: 15_000 });
+    await fmt.locator('input').fill('CodeDance-RL');
+    await fmt.locator('.monaco-list-row', { hasText: 'CodeDance-RL' }).waitFor({ timeout: 5000 });
+    await page.keyboard.press('Enter');
+    // the save dialog (code-server's simple dialog, the path prefilled beside the results file)
+    await page.waitForFunction(() => /codedance_rl_export\.parquet$/.test((document.querySelector('.quick-input-widget input') as HTMLInputElement | null)?.value ?? ''), undefined, { timeout: 15_000 });
+    await page.keyboard.press('Enter');
+    const done = notificationToast(page, /wrote 3 CodeDance-RL row/).first();
+    await done.waitFor({ timeout: 30_000 });
+    await screenshot(page, 'eval-export.png');
+    const out = path.join(workspace, 'codedance-eval', 'codedance-fixture-7b', 'codedance_rl_export.parquet');
+    const rows: Record<string, unknown>[] = [];
+    for await (const r of readParquetRows(out)) rows.push(r.row);
+    const got = rows.map((r) => [(r.extra_info as { index: bigint }).index, r.data_source, (r.reward_model as { ground_truth: string }).ground_truth].join(' '));
+    // in the results file's order (samples finish in any order with 2 workers)
+    assert.deepEqual(got.sort(), ['0 vstar 3', '1 vstar 5', '2 chart 4'], 'the correct samples, ground truth and data_source from the eval record');
   });
 
   it('compares two runs (A/B): both on the chart, a "differs" filter, trajectories side by side', async () => {
@@ -192,7 +234,12 @@ describe('e2e: Run CodeDance Eval and the eval report in a real VS Code', functi
     // "Open in chat": the sample continues in the chat panel (codedance.openTrajectoryInChat)
     await frame.locator('article.sample[data-run="A"] button[data-action="openInChat"]').click();
     const chat = await findWebviewFrame(page, 'section.exchange', 30_000);
-    await chat.locator('section.exchange', { hasText: 'How many red circles are there?' }).first().waitFor({ timeout: 15_000 });
+    const opened = chat.locator('section.exchange', { hasText: 'How many red circles are there?' }).first();
+    await opened.waitFor({ timeout: 15_000 });
+    // the answer's training reward against the sample's ground truth (the eval's verdict), and the call's marker
+    await opened.locator('.exchange-reward').waitFor({ timeout: 10_000 });
+    assert.match(await opened.locator('.exchange-reward').innerText(), /Training reward: reward 1 · acc 1 · format 0 · tool 1\.5 · tool calls 1\/1 good/);
+    assert.equal(await opened.locator('.cell-reward').first().innerText(), 'reward +0');
     await screenshot(page, 'eval-open-in-chat.png');
   });
 });

@@ -8,7 +8,8 @@
  * Screenshots: test/e2e/.artifacts/jobs-*.png.
  */
 import * as assert from 'node:assert/strict';
-import { cpSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { createHash, randomBytes } from 'node:crypto';
+import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { BrowserContext, Locator, Page } from 'playwright-core';
@@ -23,6 +24,22 @@ type Server = Awaited<ReturnType<CodeServerModule['startCodeServer']>>;
 
 const DEV_HOST_TITLE = '[Extension Development Host]';
 const log = (msg: string) => console.log(`      [jobs-e2e] ${msg}`);
+/** set in the editor (SecretStorage) before the Slurm job: it must reach the job's environment and nothing else */
+const WANDB_SECRET = `wk-e2e-${randomBytes(12).toString('hex')}`;
+
+/** Every file under `dir` whose bytes hold `needle`. */
+function filesHolding(dir: string, needle: string): string[] {
+  const hits: string[] = [];
+  const walk = (d: string) => {
+    for (const e of readdirSync(d, { withFileTypes: true })) {
+      const f = path.join(d, e.name);
+      if (e.isDirectory()) walk(f);
+      else if (e.isFile() && statSync(f).size < 50_000_000 && readFileSync(f).includes(needle)) hits.push(f);
+    }
+  };
+  walk(dir);
+  return hits;
+}
 
 describe('e2e: Training Jobs in a real VS Code (Ray Jobs API fixture)', function () {
   this.timeout(300_000);
@@ -54,6 +71,10 @@ describe('e2e: Training Jobs in a real VS Code (Ray Jobs API fixture)', function
         'import os, sys, time',
         "args = dict(a.split('=', 1) for a in sys.argv[1:] if '=' in a and not a.startswith('--'))",
         "print(f\"main_ppo: experiment={args.get('trainer.experiment_name')} judge={os.environ.get('LLM_AS_A_JUDGE_BASE')}\", flush=True)",
+        // whether the job's environment holds the secret set in the editor, by its hash (the value is printed nowhere)
+        'import hashlib',
+        "w = os.environ.get('WANDB_API_KEY')",
+        `print('wandb=' + ('missing' if not w else 'match' if hashlib.sha256(w.encode()).hexdigest() == '${createHash('sha256').update(WANDB_SECRET).digest('hex')}' else 'other'), flush=True)`,
         'for s in range(1, 7):',
         "    print(f'step {s}/6 loss=0.{90 - s * 7}', flush=True)",
         "    time.sleep(float(os.environ.get('STEP_SECONDS', '2')))",
@@ -239,6 +260,19 @@ describe('e2e: Training Jobs in a real VS Code (Ray Jobs API fixture)', function
       log(`skipped: ${noSlurm}`);
       this.skip();
     }
+    // the job secret, set in the editor: kept in SecretStorage, passed at submit time only
+    await runCommand(page, 'CodeDance: Set Training Job Secret');
+    const secretName = page.locator('.quick-input-widget', { hasText: /Training job secret: variable name/ });
+    await secretName.waitFor({ timeout: 20_000 });
+    assert.equal(await secretName.locator('input').inputValue(), 'WANDB_API_KEY');
+    await page.keyboard.press('Enter');
+    const secretValue = page.locator('.quick-input-widget', { hasText: /Training job secret WANDB_API_KEY/ });
+    await secretValue.waitFor({ timeout: 10_000 });
+    assert.equal(await secretValue.locator('input').getAttribute('type'), 'password');
+    await secretValue.locator('input').fill(WANDB_SECRET);
+    await page.keyboard.press('Enter');
+    await secretValue.waitFor({ state: 'hidden', timeout: 10_000 });
+
     await runCommand(page, 'Start Training Job');
     const clusterPick = page.locator('.quick-input-widget', { hasText: /\(1\/3\): cluster/ });
     await clusterPick.waitFor({ timeout: 20_000 });
@@ -259,6 +293,7 @@ describe('e2e: Training Jobs in a real VS Code (Ray Jobs API fixture)', function
     assert.match(script, /#SBATCH --gpus-per-node=1/);
     assert.match(script, /#SBATCH --chdir=\S+\/workspace\/trainer/);
     assert.match(script, /export LLM_AS_A_JUDGE_BASE=http:\/\/127\.0\.0\.1:18901\/v1/);
+    assert.ok(!script.includes(WANDB_SECRET) && !/WANDB_API_KEY=/.test(script), 'the review shows no secret');
     await screenshot(page, 'jobs-slurm-review.png');
     // the earlier tests' toasts stack up (VS Code shows three at a time): start from none
     await runCommand(page, 'Notifications: Clear All Notifications');
@@ -270,6 +305,7 @@ describe('e2e: Training Jobs in a real VS Code (Ray Jobs API fixture)', function
     await contextMenuItem(row, 'Show Logs');
     const output = page.locator('.part.panel .monaco-editor .view-lines');
     await output.filter({ hasText: /main_ppo:\sexperiment=e2e-slurm/ }).waitFor({ timeout: 30_000 });
+    await output.filter({ hasText: 'wandb=match' }).waitFor({ timeout: 10_000 }); // the job saw WANDB_API_KEY with the value set in the editor
     await output.filter({ hasText: /step\s1\/6/ }).waitFor({ timeout: 20_000 });
     await screenshot(page, 'jobs-slurm-logs.png');
     await waitForNotification(page, new RegExp(`submitted training job ${id} to local-slurm`));
@@ -278,6 +314,26 @@ describe('e2e: Training Jobs in a real VS Code (Ray Jobs API fixture)', function
     assert.equal(slurm!.slurm('scontrol', ['show', 'job', '-o', id]).match(/JobState=(\S+)/)?.[1], 'COMPLETED');
     await treeRow(new RegExp(`succeeded \\(completed\\) · ${id}`)).waitFor({ timeout: 15_000 });
     await screenshot(page, 'jobs-slurm-done.png');
+
+    // the secret reached the job's environment ...
+    const channel = (await output.innerText()).replace(/\u00a0/g, ' ');
+    // ... and nothing else: not the job folder (script, output, serve files), not Slurm's job record
+    // (scontrol: command, comment, work dir), not the output channels or the extension's log, not settings
+    assert.ok(!channel.includes(WANDB_SECRET), 'the job log channel shows no secret');
+    assert.deepEqual(filesHolding(path.join(slurm!.dir, 'vscode-jobs'), WANDB_SECRET), [], 'a file in the jobs folder holds the secret');
+    const scontrol = slurm!.slurm('scontrol', ['show', 'job', '-o', id]);
+    assert.match(scontrol, /JobName=e2e-slurm/);
+    assert.ok(!scontrol.includes(WANDB_SECRET), 'the job record (scontrol show job) holds the secret');
+    assert.deepEqual(filesHolding(workspace, WANDB_SECRET), [], 'a workspace file (settings, checkout) holds the secret');
+    const logs = path.join(runDir, 'server', 'udd', 'logs');
+    // the output channels are files there too (the job's log channel among them): the grep covers them
+    assert.ok(filesHolding(logs, 'wandb=match').length >= 1, 'the job log channel is among the log files');
+    assert.deepEqual(filesHolding(logs, WANDB_SECRET), [], 'a log file holds the secret');
+    assert.ok(!readFileSync(path.join(runDir, 'server', 'udd', 'User', 'settings.json'), 'utf8').includes(WANDB_SECRET), 'the user settings hold the secret');
+    // the extension's log names the variable it passed, never its value
+    const extLog = filesHolding(logs, 'passed WANDB_API_KEY to the job at submit time');
+    assert.equal(extLog.length, 1, `the extension log says it passed WANDB_API_KEY (${extLog.join(', ')})`);
+    assert.match(readFileSync(extLog[0], 'utf8'), /job secret WANDB_API_KEY stored/);
   });
 });
 

@@ -49,6 +49,13 @@ describe('e2e: the packaged .vsix installs in code-server', function () {
     // the native addon loads from the installed copy
     const zmq = spawnSync(process.execPath, ['-e', `const z = require(${JSON.stringify(path.join(dir, 'node_modules', 'zeromq'))}); console.log(typeof z.Dealer)`], { encoding: 'utf8' });
     assert.equal(zmq.stdout.trim(), 'function', zmq.stderr);
+    // each dependency loaded on first use (dist/chunks, scripts/build.mjs) is there and loads
+    const chunks = readdirSync(path.join(dir, 'dist', 'chunks'));
+    assert.ok(chunks.includes('openai.js') && chunks.includes('jupyterlab-services.js'), `dist/chunks: ${chunks.join(', ')}`);
+    for (const c of chunks) {
+      const r = spawnSync(process.execPath, ['-e', `require(${JSON.stringify(path.join(dir, 'dist', 'chunks', c))})`], { encoding: 'utf8' });
+      assert.equal(r.status, 0, `dist/chunks/${c} does not load from the installed extension: ${r.stderr}`);
+    }
     // and so does the CLI shipped inside it
     const cli = spawnSync(process.execPath, [path.join(dir, 'dist', 'cli.js'), '--help'], { encoding: 'utf8' });
     assert.equal(cli.status, 0, cli.stderr);

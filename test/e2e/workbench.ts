@@ -71,11 +71,22 @@ export async function findWebviewFrame(page: Page, selector: string, timeoutMs =
   while (Date.now() < deadline) {
     for (const frame of page.frames()) {
       if (frame === page.mainFrame()) continue;
-      if (await frame.$(selector).catch(() => null)) return frame;
+      // a frame between navigations can keep a query waiting for its document: give each 2 s
+      const found = await Promise.race([frame.$(selector).catch(() => null), new Promise<null>((r) => setTimeout(() => r(null), 2000))]);
+      if (found) return frame;
     }
     await page.waitForTimeout(200);
   }
   throw new Error(`no webview frame with ${selector} within ${timeoutMs / 1000} s`);
+}
+
+/** Waits until VS Code's image preview (a webview) shows its image, so a screenshot has it. */
+export async function imagePreviewShown(page: Page): Promise<void> {
+  const frame = await findWebviewFrame(page, 'body.ready img', 30_000).catch(async (e: Error) => {
+    const seen = await Promise.all(page.frames().map(async (f) => `${f.url().replace(/\?.*/, '').slice(-60)} body.${await f.evaluate(() => document.body?.className).catch((x: Error) => `? ${x.message.slice(0, 80)}`)}`));
+    throw new Error(`${e.message}; frames: ${seen.join(' | ')}`);
+  });
+  await frame.waitForFunction(() => [...document.images].some((i) => i.complete && i.naturalWidth > 0), undefined, { timeout: 10_000 });
 }
 
 const quickInput = (page: Page) => page.locator('.quick-input-widget');

@@ -8,7 +8,7 @@ import type { ChatMessage } from '../protocol/types';
 import type { CodeCell, Trajectory, Usage } from '../trajectory/types';
 
 export type AgentEvent =
-  | { type: 'start'; trajectoryId: string; question: string; protocol: string; model: string; maxTurns: number }
+  | { type: 'start'; trajectoryId: string; question: string; protocol: string; model: string; maxTurns: number; where?: string }
   | { type: 'kernel'; state: KernelState }
   | { type: 'turn_start'; turn: number; endpoint?: string }
   /** a piece of the assistant's text as it streams */

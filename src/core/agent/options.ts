@@ -1,7 +1,7 @@
 /** What the loop is given: the model, the format, the kernel, limits, approvals, and how to resume. */
 import type { ChatMessage, ProtocolAdapter } from '../protocol/types';
 import type { KernelSession } from '../kernel/types';
-import type { CodeCell, Trajectory } from '../trajectory/types';
+import type { CodeCell, Trajectory, TrajectoryReference } from '../trajectory/types';
 import type { ChatModel } from './model';
 
 export type ApprovalDecision = { action: 'run' } | { action: 'skip' } | { action: 'edit'; code: string };
@@ -42,6 +42,8 @@ export interface AgentOptions {
   replay?: ReplayStep[];
   /** continue an earlier run from inside it: Retry (a new model call) or Edit & re-run (fork) */
   resume?: ResumeOptions;
+  /** the question's known correct answer (a dataset row's, an eval sample's), kept on the trajectory */
+  reference?: TrajectoryReference;
 }
 
 export interface ResumeOptions {

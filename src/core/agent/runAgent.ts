@@ -18,7 +18,8 @@ export type { AgentOptions, ApprovalDecision, ReplayStep, ResumeOptions } from '
 export { keptCode, messageCut } from './resume';
 
 export function runAgent(question: string, images: Uint8Array[], options: AgentOptions): AsyncIterable<AgentEvent> {
-  const ch = new Channel<AgentEvent>();
+  // a consumer that falls behind gets a turn's queued text deltas as one (bounded queue)
+  const ch = new Channel<AgentEvent>((a, b) => (a.type === 'delta' && b.type === 'delta' && a.turn === b.turn ? { ...a, text: a.text + b.text } : undefined));
   const ctrl = new AbortController();
   const onOuterAbort = () => ctrl.abort(options.signal?.reason);
   if (options.signal?.aborted) ctrl.abort(options.signal.reason);
@@ -78,8 +79,12 @@ async function loop(question: string, images: Uint8Array[], o: AgentOptions, sig
     sampling,
     maxTurns,
     python: o.kernel.python,
+    ...(o.kernel.where ? { where: o.kernel.where } : {}),
   });
-  emit({ type: 'start', trajectoryId: traj.id, question, protocol: protocol.id, model: o.modelName, maxTurns });
+  emit({ type: 'start', trajectoryId: traj.id, question, protocol: protocol.id, model: o.modelName, maxTurns, ...(o.kernel.where ? { where: o.kernel.where } : {}) });
+  // the question's known correct answer; a Retry or fork asks the same question, so the one it continues holds
+  const reference = o.reference ?? o.resume?.from.reference;
+  if (reference) traj.reference = reference;
   const unsubscribe = o.kernel.onStateChange((state) => emit({ type: 'kernel', state }));
 
   try {

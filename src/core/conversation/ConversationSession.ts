@@ -11,7 +11,7 @@ import { runAgent } from '../agent/runAgent';
 import { CodeDanceError, toErrorInfo } from '../errors';
 import { redactSecrets } from '../model/redact';
 import type { KernelSession } from '../kernel/types';
-import type { Trajectory } from '../trajectory/types';
+import type { Trajectory, TrajectoryReference } from '../trajectory/types';
 import { failedTrajectory, imageMime, newConversation, restorePlan, retryTurn, withMessages } from './exchanges';
 import type { Conversation, ConversationKernelState, SessionHost } from './types';
 
@@ -60,8 +60,8 @@ export class ConversationSession {
     this.host.emit({ type: 'conversation', conversation });
   }
 
-  /** A new question, after the earlier exchanges (a follow-up when there are any). */
-  async ask(question: string, images: Uint8Array[], runId: string = randomUUID()): Promise<Trajectory | undefined> {
+  /** A new question, after the earlier exchanges (a follow-up when there are any); `reference`: its known correct answer (a dataset row's). */
+  async ask(question: string, images: Uint8Array[], runId: string = randomUUID(), reference?: TrajectoryReference): Promise<Trajectory | undefined> {
     this.assertIdle();
     const index = this.conv.exchanges.length;
     const kernel = await this.beginRun(runId);
@@ -71,7 +71,7 @@ export class ConversationSession {
     this.host.emit({ type: 'exchangeStart', runId, index, question, images: shown, replace: false });
     return this.execute(index, question, images, kernel, (cfg) => {
       const previous = withMessages(this.conv.exchanges, cfg.protocol, cfg.timeoutMs, cfg.maxObservationTokens).at(-1);
-      return { history: previous?.messages, replay };
+      return { history: previous?.messages, replay, reference };
     });
   }
 

@@ -11,6 +11,7 @@ import type { Trajectory } from '../trajectory/types';
 import type { ResultRecord } from './record';
 import { recordTrajectory } from './recordTrajectory';
 import { parseResultLine } from './resultsFile';
+import { rowReward } from '../training-data/rowReward';
 import { StatsAccumulator } from './stats';
 
 export interface LoadedRun {
@@ -54,6 +55,7 @@ export async function loadRun(file: string, label = 'A'): Promise<LoadedRun> {
       answer: (r.judge_result as { answer?: string })?.answer ?? '',
       groundTruth: String(r.ground_truth).slice(0, 300),
       error: c?.error ? `${c.error.name}: ${c.error.message}` : undefined,
+      reward: sampleReward(r),
     });
   };
   await new Promise<void>((resolve, reject) => {
@@ -109,6 +111,14 @@ export async function loadRun(file: string, label = 'A'): Promise<LoadedRun> {
   };
 }
 
+/** The sample's training reward for the report's table and charts (its trajectory's messages are read, not its images). */
+function sampleReward(r: ResultRecord): ReportSampleRow['reward'] {
+  const w = rowReward(r as unknown as Record<string, unknown>);
+  if (!w) return undefined;
+  const { cells: _cells, note: _note, ...rest } = w;
+  return rest;
+}
+
 export function readRecordAt(file: string, at: [number, number]): ResultRecord {
   const fd = openSync(file, 'r');
   try {
@@ -141,12 +151,19 @@ export async function reportSample(r: ResultRecord, file: string, run: 'A' | 'B'
     error: r.codedance?.error ? `${r.codedance.error.name}: ${r.codedance.error.message}` : undefined,
     output: view ? '' : r.output,
     trajectory: view,
+    reward: rowReward(r as unknown as Record<string, unknown>),
   };
 }
 
-/** The sample's whole trajectory (messages and images inline), e.g. to continue it in the chat panel. */
+/** The sample's whole trajectory (messages and images inline) with its ground truth as `reference`, e.g. to continue it in the chat panel. */
 export async function sampleTrajectory(r: ResultRecord, file: string): Promise<Trajectory> {
   const t = await recordTrajectory(r, file);
   if (!t) throw new CodeDanceError('input', `sample ${r.index} has no trajectory (it was ${r.codedance?.outcome ?? r.status}${r.codedance ? '' : ': a results file without CodeDance fields, e.g. written by the seed\'s eval.py'})`);
+  // what the eval knows about the question goes with it: the chat shows the answer's reward against it
+  const gt = String(r.ground_truth ?? '');
+  if (gt.trim()) {
+    const judged = (r.judge_result as { answer?: unknown }).answer;
+    t.reference = { groundTruth: gt, dataSource: r.codedance?.data_source ?? '', origin: `${path.basename(file)} sample ${r.index}`, judged: typeof judged === 'string' ? { answer: judged, acc: r.acc } : undefined };
+  }
   return t;
 }

@@ -1,5 +1,9 @@
 /** What the eval report shows (plain data, shared by the extension host and the report webview). */
+import type { RowReward } from '../training-data/rowReward';
 import type { Trajectory } from '../trajectory/types';
+
+/** The seed's training reward of a sample (training-data/reward.ts: the eval's scoring code on the whole rollout, with the eval's acc). */
+export type SampleReward = Omit<RowReward, 'cells' | 'note'>;
 
 export interface ReportSampleRow {
   index: number;
@@ -15,6 +19,7 @@ export interface ReportSampleRow {
   answer: string;
   groundTruth: string;
   error?: string;
+  reward?: SampleReward;
 }
 
 export interface ReportRun {
@@ -59,4 +64,6 @@ export interface ReportSample {
   question: string;
   output: string;
   trajectory?: Omit<Trajectory, 'messages'>;
+  /** with `cells`: each cell's call score, for the markers on the cells */
+  reward?: RowReward;
 }

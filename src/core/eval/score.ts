@@ -75,9 +75,14 @@ function toolResponses(s: string): string[] {
 }
 const TOOL_ERROR_STRINGS = ['Code executed successfully. No explicit output or figures produced.', 'Error', 'timeout'];
 
+/** Each `<tool_response>`'s own score, in order: −0.5 for a failed call (the seed's error strings), else 0. */
+export function toolCallScores(s: string): number[] {
+  return toolResponses(s).map((r) => (TOOL_ERROR_STRINGS.some((e) => r.includes(e)) ? -0.5 : 0));
+}
+
 /** the seed's `tool_reward_step` (discount 0.2) */
 export function toolRewardStep(s: string): number[] {
-  const scores = toolResponses(s).map((r) => (TOOL_ERROR_STRINGS.some((e) => r.includes(e)) ? -0.5 : 0));
+  const scores = toolCallScores(s);
   scores.push(0);
   const out = new Array<number>(scores.length).fill(1);
   out[out.length - 1] = scores[scores.length - 1];
@@ -87,10 +92,40 @@ export function toolRewardStep(s: string): number[] {
 
 /** the seed's `tool_reward`, NaN (null) when there are no calls */
 export function toolSuccessRate(s: string): number | null {
-  const rs = toolResponses(s);
+  const rs = toolCallScores(s);
   if (!rs.length) return null;
-  const bad = rs.filter((r) => TOOL_ERROR_STRINGS.some((e) => r.includes(e))).length;
-  return (rs.length - bad) / rs.length;
+  return rs.filter((x) => x === 0).length / rs.length;
+}
+
+/**
+ * The answer and the format error of a solution, by the scorer's rules: default/SA1B: the first
+ * `<answer>`, exactly one `<answer>`/`</answer>` pair, balanced `<think>` tags, an answer under
+ * 1000 characters; math: the last `<answer>` after the last `</think>`, balanced `<think>` tags,
+ * no `tool_call` after the last `</think>`.
+ */
+export function answerAndFormat(scorer: Scorer, s: string): { answer: string | undefined; formatError: boolean } {
+  let fmt = count(s, '<think>') !== count(s, '</think>');
+  if (scorer === 'math') {
+    const noThink = s.split('</think>').pop()!.trim();
+    if (noThink.includes('tool_call')) fmt = true;
+    const answers = [...noThink.matchAll(/<answer>(.*?)<\/answer>/gs)].map((m) => m[1]);
+    if (!answers.length) return { answer: undefined, formatError: true };
+    return { answer: answers[answers.length - 1].trim(), formatError: fmt };
+  }
+  if (count(s, '<answer>') !== 1 || count(s, '</answer>') !== 1) fmt = true;
+  const answer = extractAnswer(s);
+  if (answer === undefined) return { answer: undefined, formatError: true };
+  if (codePointLength(answer) >= 1000) fmt = true;
+  return { answer, formatError: fmt };
+}
+
+/** The reward's parts once acc is decided (the seed's `compute_score` tail): score, tool parts, format_r. */
+export function rewardParts(scorer: Scorer, s: string, acc: number, formatError: boolean): Omit<JudgeResult, 'ground_truth' | 'answer'> {
+  const formatR = formatError ? -1 : 0;
+  const rate = toolSuccessRate(s);
+  const math = scorer === 'math';
+  const comp = rate === null ? 0 : (math ? (acc > 0.5 ? 2 : 1) : acc > 0.5 ? 1.5 : 0.5) * rate;
+  return { score: math ? acc * 1.2 + 0.4 * formatR : acc * 1.0 + 0.2 * formatR, acc, tool_step: toolRewardStep(s), tool_success_rate: rate, tool_reward_component: comp, format_r: formatR };
 }
 
 /** The seed's verdict reading: cut after the last "Judgement:", any "1" -> 1 (substring test). */
@@ -138,6 +173,12 @@ export function normalizedMatch(prediction: string, groundTruth: string): boolea
   return Number.isFinite(pn) && Number.isFinite(gn) && Math.abs(pn - gn) <= 1e-9 * Math.max(1, Math.abs(gn));
 }
 
+/** `--no-judge` acc: the normalized match (math answers normalized as math first; the symbolic check is separate). */
+export function normalizedAcc(scorer: Scorer, answer: string, groundTruth: string): number {
+  if (scorer === 'math') return normalizedMatch(normalizeMathAnswer(answer), normalizeMathAnswer(groundTruth)) ? 1 : 0;
+  return normalizedMatch(answer, groundTruth) ? 1 : 0;
+}
+
 function extractAnswer(s: string): string | undefined {
   const m = /<answer>(.*?)<\/answer>/s.exec(s);
   return m ? m[1].trim() : undefined;
@@ -154,18 +195,13 @@ export async function computeScore(dataSource: string, solution: string, groundT
 }
 
 async function scoreDefault(scorer: Scorer, s: string, gt: string, question: string, opts: ScoreOptions): Promise<{ result: JudgeResult; detail: ScoreDetail }> {
-  let fmt = count(s, '<think>') !== count(s, '</think>');
-  if (count(s, '<answer>') !== 1 || count(s, '</answer>') !== 1) fmt = true;
-  let answer = extractAnswer(s);
-  if (answer === undefined) {
-    answer = '';
-    fmt = true;
-  }
+  const parsed = answerAndFormat(scorer, s);
+  const answer = parsed.answer ?? '';
   const detail: ScoreDetail = { scorer, method: 'judge' };
   let acc: number;
   if (!opts.judge) {
     detail.method = 'normalized-match';
-    acc = normalizedMatch(answer, gt) ? 1 : 0;
+    acc = normalizedAcc(scorer, answer, gt);
   } else {
     // the seed asks the judge even for an empty answer
     try {
@@ -183,38 +219,26 @@ async function scoreDefault(scorer: Scorer, s: string, gt: string, question: str
   }
   if (codePointLength(answer) >= 1000) {
     acc = 0;
-    fmt = true;
     detail.method = 'too-long';
   }
-  const formatR = fmt ? -1 : 0;
-  const rate = toolSuccessRate(s);
-  const comp = rate === null ? 0 : (acc > 0.5 ? 1.5 : 0.5) * rate;
-  return {
-    result: { score: acc * 1.0 + 0.2 * formatR, acc, tool_step: toolRewardStep(s), tool_success_rate: rate, tool_reward_component: comp, format_r: formatR, ground_truth: gt, answer },
-    detail,
-  };
+  return { result: { ...rewardParts(scorer, s, acc, parsed.formatError), ground_truth: gt, answer }, detail };
 }
 
 async function scoreMath(s: string, gt: string, question: string, opts: ScoreOptions): Promise<{ result: JudgeResult; detail: ScoreDetail }> {
-  let fmt = count(s, '<think>') !== count(s, '</think>');
-  const noThink = s.split('</think>').pop()!.trim();
-  if (noThink.includes('tool_call')) fmt = true;
-  const answers = [...noThink.matchAll(/<answer>(.*?)<\/answer>/gs)].map((m) => m[1]);
+  const parsed = answerAndFormat('math', s);
   let answer = '';
   let acc = 0;
   const detail: ScoreDetail = { scorer: 'math', method: 'symbolic' };
-  if (!answers.length) {
-    fmt = true;
-    detail.method = 'no-answer';
-  } else {
-    answer = answers[answers.length - 1].trim();
+  if (parsed.answer === undefined) detail.method = 'no-answer';
+  else {
+    answer = parsed.answer;
     // the seed: rule_math_verify(ground_truth, model_answer), the raw strings
     const equal = await (opts.math ? opts.math.equivalent(gt, answer) : mathEquivalent(gt, answer));
     detail.mathCheck = opts.math?.info.mode ?? 'approximate';
     if (equal) acc = 1;
     else if (!opts.judge) {
       detail.method = 'normalized-match';
-      acc = normalizedMatch(normalizeMathAnswer(answer), normalizeMathAnswer(gt)) ? 1 : 0;
+      acc = normalizedAcc('math', answer, gt);
     } else {
       detail.method = 'judge';
       try {
@@ -230,11 +254,5 @@ async function scoreMath(s: string, gt: string, question: string, opts: ScoreOpt
       }
     }
   }
-  const formatR = fmt ? -1 : 0;
-  const rate = toolSuccessRate(s);
-  const comp = rate === null ? 0 : (acc > 0.5 ? 2 : 1) * rate;
-  return {
-    result: { score: acc * 1.2 + 0.4 * formatR, acc, tool_step: toolRewardStep(s), tool_success_rate: rate, tool_reward_component: comp, format_r: formatR, ground_truth: gt, answer },
-    detail,
-  };
+  return { result: { ...rewardParts('math', s, acc, parsed.formatError), ground_truth: gt, answer }, detail };
 }

@@ -32,9 +32,33 @@ interface Collected {
   seq: number;
 }
 
+/** above this, an image's base64 is made at once (and a failure reported): near V8's longest string */
+const LAZY_BASE64_MAX_BYTES = 256 * 1024 * 1024;
+
+/**
+ * An image whose `data` (base64) is made from its bytes when first read: a result nobody reads
+ * as text never pays for the encoding (0.6 ms for a 512² PNG, on the cell's critical path
+ * before), and whoever needs it (the model request) pays once. Reads, spreads, JSON and
+ * structuredClone see an ordinary `data` string.
+ */
+function withLazyBase64(image: Omit<OutputImage, 'data'>, bytes: Buffer): OutputImage {
+  let b64: string | undefined;
+  return Object.defineProperty(image, 'data', {
+    enumerable: true,
+    configurable: true,
+    get: () => (b64 ??= bytes.toString('base64')),
+    set: (v: string) => {
+      b64 = v;
+    },
+  }) as OutputImage;
+}
+
 /** width/height from a PNG's IHDR (undefined for anything else) */
 export function pngSize(b64: string): { width: number; height: number } | undefined {
-  const head = Buffer.from(b64.slice(0, 48), 'base64');
+  return pngSizeOf(Buffer.from(b64.slice(0, 48), 'base64'));
+}
+
+function pngSizeOf(head: Buffer): { width: number; height: number } | undefined {
   if (head.length < 24 || head.readUInt32BE(0) !== 0x89504e47) return undefined;
   return { width: head.readUInt32BE(16), height: head.readUInt32BE(20) };
 }
@@ -121,18 +145,22 @@ export class CellCollector {
       const source: OutputImage['source'] = tag?.kind === 'image' && typeof tag.source === 'string' && tag.source in SOURCE_RANK ? (tag.source as OutputImage['source']) : 'display';
       const w = typeof tag?.width === 'number' ? tag.width : undefined;
       const h = typeof tag?.height === 'number' ? tag.height : undefined;
-      let text: string;
-      try {
-        text = binary ? binary.toString('base64') : String(data[mime]);
-      } catch (e) {
-        // beyond the longest string this runtime makes (hundreds of MB): say so, never drop it silently
-        this.imageFailures.push({ source, ...(w !== undefined && h !== undefined ? { width: w, height: h } : {}), reason: `its ${binary?.length.toLocaleString('en-US') ?? 'encoded'} bytes are too large to take in (${(e as Error).message})` });
-        return;
+      let image: OutputImage;
+      if (binary && binary.length <= LAZY_BASE64_MAX_BYTES) {
+        image = withLazyBase64({ mime, source }, binary);
+      } else {
+        let text: string;
+        try {
+          text = binary ? binary.toString('base64') : String(data[mime]);
+        } catch (e) {
+          // beyond the longest string this runtime makes (hundreds of MB): say so, never drop it silently
+          this.imageFailures.push({ source, ...(w !== undefined && h !== undefined ? { width: w, height: h } : {}), reason: `its ${binary?.length.toLocaleString('en-US') ?? 'encoded'} bytes are too large to take in (${(e as Error).message})` });
+          return;
+        }
+        // base64 from Jupyter may be wrapped in lines: strip whitespace (only when there is any)
+        image = { mime, data: binary || !/\s/.test(text.slice(0, 200)) ? text : text.replace(/\s+/g, ''), source };
       }
-      // base64 from Jupyter may be wrapped in lines: strip whitespace (only when there is any)
-      const b64 = binary || !/\s/.test(text.slice(0, 200)) ? text : text.replace(/\s+/g, '');
-      const image: OutputImage = { mime, data: b64, source };
-      const size = w !== undefined && h !== undefined ? { width: w, height: h } : mime === 'image/png' ? pngSize(b64) : undefined;
+      const size = w !== undefined && h !== undefined ? { width: w, height: h } : mime === 'image/png' ? (binary ? pngSizeOf(binary) : pngSize(image.data)) : undefined;
       if (size) {
         image.width = size.width;
         image.height = size.height;

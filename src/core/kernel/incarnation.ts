@@ -28,6 +28,9 @@ export interface PreludeConfig {
   hookExecute?: boolean;
   /** an encoded output image larger than this is not sent (an image failure instead), bytes */
   maxImageBytes?: number;
+  /** no iopub 'busy' for our cells' requests: only for a private local kernel, whose one client
+   * (ours) never reads it; never for a kernel on a Jupyter Server (it follows the status) */
+  quietBusy?: boolean;
 }
 
 export interface IncarnationOptions {

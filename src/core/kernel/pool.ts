@@ -30,6 +30,8 @@ export class KernelPool {
   /** with recycle: sessions handed out (they come back through release()), and acquires in progress */
   private readonly out = new Set<JupyterKernelSession>();
   private acquiring = 0;
+  /** acquires waiting for a session being recycled (undefined: its recycle failed, start one) */
+  private readonly awaitingRecycled: Array<(s: JupyterKernelSession | undefined) => void> = [];
 
   constructor(private readonly opts: KernelPoolOptions) {
     this.size = Math.max(0, Math.floor(opts.size ?? 1));
@@ -101,7 +103,18 @@ export class KernelPool {
     if (idx < 0) idx = this.waiting.findIndex((s) => !s.session || s.session.state !== 'disposed');
     let slot: Slot;
     if (idx >= 0) slot = this.waiting.splice(idx, 1)[0];
-    else slot = this.startOne();
+    else if (this.opts.recycle && this.recycling > this.awaitingRecycled.length) {
+      // a session given back is being reset right now (milliseconds): take it when it is ready
+      // rather than start a process (a second of CPU; eval workers asked at once for 8 of them)
+      const next = new Promise<JupyterKernelSession | undefined>((r) => this.awaitingRecycled.push(r));
+      slot = {
+        ready: next.then((r) => {
+          if (r) return r;
+          if (this.disposed) throw new KernelSessionError({ reason: 'the kernel pool was disposed', fix: 'create a new KernelPool' });
+          return this.startOne().ready;
+        }),
+      };
+    } else slot = this.startOne();
     this.acquiring++;
     this.fill();
     let s: JupyterKernelSession;
@@ -156,21 +169,33 @@ export class KernelPool {
     } catch {
       this.stats.recycleFailures++;
       this.recycling--;
+      this.failAwaiting();
       await session.dispose();
       return;
     }
     this.recycling--;
     if (this.disposed || session.state !== 'idle') {
+      this.failAwaiting();
       await session.dispose();
       return;
     }
     this.stats.recycled++;
+    const waiter = this.awaitingRecycled.shift();
+    if (waiter) {
+      waiter(session);
+      return;
+    }
     // a recycled session goes first in line; a background start beyond size is not needed
     this.waiting.unshift({ ready: Promise.resolve(session), session });
     while (this.waiting.length > this.maxIdle) {
       const extra = this.waiting.pop()!;
       void extra.ready.then((x) => x.dispose(), () => undefined);
     }
+  }
+
+  /** an acquire that counted on a recycle now in vain starts its own session (one per recycle fewer) */
+  private failAwaiting(): void {
+    while (this.awaitingRecycled.length > this.recycling) this.awaitingRecycled.shift()!(undefined);
   }
 
   /**
@@ -180,6 +205,7 @@ export class KernelPool {
   async dispose(): Promise<void> {
     if (this.disposed) return;
     this.disposed = true;
+    for (const w of this.awaitingRecycled.splice(0)) w(undefined);
     const slots = this.waiting.splice(0);
     await Promise.all(slots.map((s) => s.ready.then((x) => x.dispose(), () => undefined)));
   }

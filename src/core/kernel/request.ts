@@ -79,6 +79,35 @@ export interface RequestOptions {
   silent?: boolean;
 }
 
+/** one watcher of a process's exit for all its requests (see whenExited) */
+const exitWatch = new WeakMap<KernelProcess, { info?: ExitInfo; listeners: Set<(info: ExitInfo) => void> }>();
+
+/**
+ * Resolves when `proc` exits; `cancel()` forgets the listener. A `proc.exited.then(…)` per
+ * request would stay attached to the live process's promise until it exits: one reaction per
+ * cell, thousands over a long eval on a recycled kernel.
+ */
+function whenExited(proc: KernelProcess): { promise: Promise<ExitInfo>; cancel: () => void } {
+  let w = exitWatch.get(proc);
+  if (!w) {
+    const watch: { info?: ExitInfo; listeners: Set<(info: ExitInfo) => void> } = { listeners: new Set() };
+    void proc.exited.then((info) => {
+      watch.info = info;
+      for (const l of [...watch.listeners]) l(info);
+      watch.listeners.clear();
+    });
+    exitWatch.set(proc, watch);
+    w = watch;
+  }
+  const watch = w;
+  let listener: ((info: ExitInfo) => void) | undefined;
+  const promise = new Promise<ExitInfo>((resolve) => {
+    if (watch.info) resolve(watch.info);
+    else watch.listeners.add((listener = resolve));
+  });
+  return { promise, cancel: () => listener && watch.listeners.delete(listener) };
+}
+
 /** Sends `code` as an execute_request and waits for its completion or the kernel's exit. */
 export async function executeRequest(inc: Incarnation, code: string, opts: RequestOptions): Promise<RequestOutcome> {
   let idleResolve!: () => void;
@@ -92,14 +121,16 @@ export async function executeRequest(inc: Incarnation, code: string, opts: Reque
     });
   });
   const timer = opts.timeoutMs === undefined ? undefined : delay(opts.timeoutMs);
+  const exit = whenExited(inc.proc);
   try {
     return await Promise.race<RequestOutcome>([
       completion(reply, idle).then((r) => ({ kind: 'done' as const, reply: r })),
-      inc.proc.exited.then((info) => ({ kind: 'exited' as const, info, killReason: inc.killReason, heartbeatSilenceMs: inc.heartbeatSilenceMs })),
+      exit.promise.then((info) => ({ kind: 'exited' as const, info, killReason: inc.killReason, heartbeatSilenceMs: inc.heartbeatSilenceMs })),
       ...(timer ? [timer.promise.then(() => ({ kind: 'timeout' as const }))] : []),
     ]);
   } finally {
     timer?.cancel();
+    exit.cancel();
     unlisten();
   }
 }

@@ -114,6 +114,7 @@ export class JupyterKernelSession extends KernelSessionBase implements KernelSes
         // if Node dies without cleaning up, the kernel removes these as it exits
         orphanCleanup: [this.workdir, this.runtimeDir],
         maxImageBytes: this.opts.maxImageBytes ?? DEFAULT_MAX_IMAGE_BYTES,
+        quietBusy: true,
       },
       onSpawn: (proc) => (this.launchingProc = proc),
       prepare: async (inc) => {

@@ -116,6 +116,8 @@ export interface KernelSession {
   readonly workdir: string;
   /** interpreter that runs this kernel */
   readonly python: string;
+  /** where the code runs when it is not a kernel started here (a notebook's kernel, a Jupyter server), for the conversation */
+  readonly where?: string;
   /**
    * Converts/resizes the question's image as the protocol requires, saves it as
    * `input_image.jpg` in the workdir and binds `input_image` (PIL) in the namespace.

@@ -17,6 +17,7 @@ import { EndpointPool, normalizeBaseUrl } from './EndpointPool';
 import { ModelAbortedError, ModelConnectionError, ModelError, ModelHttpError, ModelResponseError, ModelStreamError } from './errors';
 import { displayUrl, redactSecrets } from './redact';
 import { DEFAULT_RETRY_POLICY, retryDelay, sleep } from './retry';
+import { sseJson } from './sse';
 import { ToolCallAssembler } from './ToolCallAssembler';
 import type { CallOptions, EndpointConfig, ModelRequest, ModelResult, ModelStreamEvent, PoolStrategy, RetryPolicy } from './types';
 
@@ -123,13 +124,25 @@ export class ModelClient {
   /** The agent loop's interface (`ChatModel.chat`): only `delta`, `retry` and `done` events. */
   chat(req: ModelRequest, opts: CallOptions = {}): AsyncIterable<ChatEvent> {
     const events = this.stream(req, opts);
-    return (async function* () {
-      for await (const e of events) {
-        if (e.type === 'delta') yield e;
-        else if (e.type === 'retry') yield { type: 'retry' as const, attempt: e.attempt, reason: e.reason };
-        else if (e.type === 'done') yield e;
-      }
-    })();
+    // a plain iterator over the stream, not one more async generator: one hop less per delta
+    const it: AsyncIterableIterator<ChatEvent> = {
+      [Symbol.asyncIterator]: () => it,
+      next: async () => {
+        for (;;) {
+          const r = await events.next();
+          if (r.done) return { value: undefined, done: true };
+          const e = r.value;
+          if (e.type === 'delta' || e.type === 'done') return { value: e, done: false };
+          if (e.type === 'retry') return { value: { type: 'retry', attempt: e.attempt, reason: e.reason }, done: false };
+        }
+      },
+      // leaving the for-await early closes the stream (its finally aborts the request)
+      return: async () => {
+        await events.return(undefined);
+        return { value: undefined, done: true };
+      },
+    };
+    return it;
   }
 
   /** GET {base}/models on one endpoint (default: the first): the model ids, in the server's order. */
@@ -247,9 +260,10 @@ export class ModelClient {
         yield { type: 'start', endpoint: displayUrl(ep.baseUrl), attempt };
         const client = this.sdk(ep, state, streaming ? this.headersTimeoutMs : this.requestTimeoutMs);
         if (streaming) {
-          const stream = await client.chat.completions.create(body as never as OpenAI.ChatCompletionCreateParamsStreaming, { signal: ctrl.signal });
+          // the raw response (status checked, errors as the SDK's), its events read by sse.ts
+          const response = await client.chat.completions.create(body as never as OpenAI.ChatCompletionCreateParamsStreaming, { signal: ctrl.signal }).asResponse();
           phase = 'stream';
-          yield* this.readStream(stream as AsyncIterable<ChatCompletionChunk>, ctrl, state, ep, retries);
+          yield* this.readStream(sseJson(response, ctrl) as AsyncIterable<ChatCompletionChunk>, ctrl, state, ep, retries);
         } else {
           const completion = (await client.chat.completions.create(body as never as OpenAI.ChatCompletionCreateParamsNonStreaming, { signal: ctrl.signal })) as ChatCompletion;
           yield* this.readCompletion(completion, ep, retries);

@@ -3,3 +3,4 @@ export { ServeSession, ServeError, type ServePhase, type ServeState, type Served
 export { SshTunnel } from './SshTunnel';
 export { discoverSlurmReplicas, parseAddrFiles, rayJumpConnection, rayReplicas, slurmServeSettings, type ReplicaAddress } from './discovery';
 export { ServedEndpoints, withServedEndpoints, type ServedModel } from './ServedEndpoints';
+export { readServeRecords, withServeRecord, withoutServeRecord, type ServeRecord } from './serveRecords';

@@ -71,7 +71,8 @@ export async function exportTrainingData(o: ExportOptions): Promise<ExportSummar
         const r = sftRow(t);
         yield { messages: r.messages, images: r.images };
       } else {
-        const gt = item.groundTruth ?? (await o.groundTruth?.(item));
+        // an empty dataset answer counts as none: asked, never made up
+        const gt = item.groundTruth?.trim() ? item.groundTruth : await o.groundTruth?.(item);
         if (o.signal?.aborted) throw new CodeDanceError('cancelled', 'the export was cancelled; no file was written');
         if (gt === undefined || !gt.trim())
           throw new ExportError(`${item.origin} (trajectory ${t.id}, question '${t.question.slice(0, 80)}') has no ground truth`, 'give the correct answer for it (CLI: --ground-truth FILE or --answer TEXT); an RL row is never made from the model’s own answer');

@@ -1,33 +1,17 @@
 /**
- * The seed's training reward (llm_judge_qwen_tool_step.py) for a dataset row, computed by the
- * eval's own scoring functions (eval/score.ts), never a second implementation:
- *  - an eval results line: its `judge_result` as the eval scored it (acc, format_r, tool_step,
- *    tool_success_rate, tool_reward_component, score);
- *  - an SFT row: the tool part from its response (every message after the first user message,
- *    as the trainer's rollout text): tool_step and tool_success_rate. acc and score need the
- *    judge and a ground truth, which an SFT row does not carry: left out, and said so.
- * `perCall` is each `<tool_response>`'s own score (−0.5 for a failed call, else 0), recovered
- * from the discounted tool_step list (step_i − 0.2·step_{i+1}).
+ * The seed's training reward for a dataset row (reward.ts, on the eval's scoring functions):
+ *  - an eval results line: the whole rollout of its trajectory (or the seed's `output` text when
+ *    the line has none) with the eval's acc;
+ *  - an SFT row: its response (every message after the first user message): tool_step,
+ *    tool_success_rate and format_r. acc and score need the judge and a ground truth, which an
+ *    SFT row does not carry: left out, and said so.
  */
-import { toolRewardStep, toolSuccessRate } from '../eval/score';
+import type { Trajectory, TrajectoryReference } from '../trajectory/types';
+import { responseReward, trajectoryReward, type TrajectoryReward } from './reward';
 
-export interface RowReward {
+export interface RowReward extends TrajectoryReward {
   source: 'eval' | 'response';
-  acc?: number;
-  format_r?: number;
-  score?: number;
-  tool_step: number[];
-  tool_success_rate: number | null;
-  tool_reward_component?: number;
-  perCall: number[];
   note?: string;
-}
-
-const round = (x: number) => Math.round(x * 1e6) / 1e6;
-
-function perCall(steps: number[]): number[] {
-  // the last entry is the appended terminal 0; one entry per call before it
-  return steps.slice(0, -1).map((s, i) => round(s - 0.2 * steps[i + 1]));
 }
 
 function contentText(c: unknown): string {
@@ -37,11 +21,16 @@ function contentText(c: unknown): string {
 }
 
 export function rowReward(row: Record<string, unknown>): RowReward | undefined {
-  const jr = row.judge_result as Record<string, unknown> | undefined;
-  if (jr && typeof jr === 'object' && Array.isArray(jr.tool_step)) {
-    const steps = (jr.tool_step as unknown[]).map(Number);
-    const num = (k: string) => (typeof jr[k] === 'number' ? (jr[k] as number) : undefined);
-    return { source: 'eval', acc: num('acc'), format_r: num('format_r'), score: num('score'), tool_step: steps, tool_success_rate: num('tool_success_rate') ?? null, tool_reward_component: num('tool_reward_component'), perCall: perCall(steps), note: 'as the eval scored it: the seed’s eval scores the last assistant message' };
+  const cd = row.codedance as { data_source?: unknown; trajectory?: Partial<Trajectory> } | undefined;
+  if (typeof row.acc === 'number' && row.judge_result && typeof row.judge_result === 'object') {
+    const dataSource = typeof cd?.data_source === 'string' ? cd.data_source : '';
+    const t = cd?.trajectory;
+    const note = 'the training reward of the whole rollout, with the eval’s acc (the eval itself scores only the last assistant message)';
+    if (t && Array.isArray(t.messages) && Array.isArray(t.turns)) {
+      const r = trajectoryReward(t as Trajectory, { dataSource, acc: row.acc });
+      if (r) return { ...r, source: 'eval', note };
+    }
+    return { ...responseReward(dataSource, typeof row.output === 'string' ? row.output : '', { value: row.acc, from: 'eval' }), source: 'eval', note };
   }
   const msgs = row.messages;
   if (!Array.isArray(msgs)) return undefined;
@@ -51,6 +40,21 @@ export function rowReward(row: Record<string, unknown>): RowReward | undefined {
     .map((m) => contentText((m as { content?: unknown })?.content))
     .join('\n');
   if (!response.includes('<tool_response>')) return undefined;
-  const steps = toolRewardStep(response);
-  return { source: 'response', tool_step: steps, tool_success_rate: toolSuccessRate(response), perCall: perCall(steps), note: 'acc and score need the judge and a ground truth (not in an SFT row)' };
+  return { ...responseReward('', response), source: 'response', note: 'acc and score need the judge and a ground truth (not in an SFT row)' };
+}
+
+/**
+ * What a row knows about its question's correct answer, for a chat asked from it: an RL row's
+ * `reward_model.ground_truth` (else `extra_info.answer`) and `data_source`; an eval results line's
+ * `ground_truth` with the eval's verdict on the answer it judged. Undefined without one (an SFT row).
+ */
+export function rowReference(row: Record<string, unknown>, origin: string): TrajectoryReference | undefined {
+  const obj = (v: unknown) => (v && typeof v === 'object' ? (v as Record<string, unknown>) : {});
+  const str = (v: unknown) => (typeof v === 'string' && v.trim() ? v : typeof v === 'number' ? String(v) : undefined);
+  const cd = obj(row.codedance);
+  const gt = str(obj(row.reward_model).ground_truth) ?? str(obj(row.extra_info).answer) ?? str(row.ground_truth);
+  if (gt === undefined) return undefined;
+  const dataSource = str(row.data_source) ?? str(cd.data_source) ?? '';
+  const judged = str(obj(row.judge_result).answer);
+  return { groundTruth: gt, dataSource, origin, judged: typeof row.acc === 'number' && judged !== undefined ? { answer: judged, acc: row.acc } : undefined };
 }

@@ -89,12 +89,13 @@ export async function* conversationItems(fileOrDir: string): AsyncGenerator<Expo
   const images = path.join(path.dirname(file), 'images');
   for (const [i, raw] of c.exchanges.entries()) {
     const t = await loadImages(migrateTrajectory(raw), images);
-    yield { trajectory: t, origin: `conversation '${c.title ?? c.id}' question ${i + 1}` };
+    // a question asked with a known answer (an eval sample, a dataset row) keeps it
+    yield { trajectory: t, origin: `conversation '${c.title ?? c.id}' question ${i + 1}`, groundTruth: t.reference?.groundTruth, dataSource: t.reference?.dataSource };
   }
 }
 
 /** In-memory trajectories (the extension's selection). */
-export async function* trajectoryItems(list: readonly { trajectory: Trajectory; origin: string; groundTruth?: string }[]): AsyncGenerator<ExportItem> {
+export async function* trajectoryItems(list: readonly ExportItem[]): AsyncGenerator<ExportItem> {
   for (const x of list) yield { ...x };
 }
 
@@ -107,7 +108,10 @@ export async function* trajectoryFileItems(file: string): AsyncGenerator<ExportI
     throw new ExportError(`${file} cannot be read (${(e as Error).message})`, 'give a trajectory JSON file');
   }
   const list = Array.isArray(v) ? v : [v];
-  for (const [i, raw] of list.entries()) yield { trajectory: migrateTrajectory(raw), origin: `${path.basename(file)}${list.length > 1 ? ` #${i}` : ''}` };
+  for (const [i, raw] of list.entries()) {
+    const t = migrateTrajectory(raw);
+    yield { trajectory: t, origin: `${path.basename(file)}${list.length > 1 ? ` #${i}` : ''}`, groundTruth: t.reference?.groundTruth, dataSource: t.reference?.dataSource };
+  }
 }
 
 /** Items from a path, by its kind: a results .jsonl, a conversation (folder or conversation.json), a trajectory .json. */

@@ -22,6 +22,7 @@ export function createTrajectory(init: TrajectoryInit): Trajectory {
     sampling: init.sampling ?? {},
     maxTurns: init.maxTurns ?? 0,
     python: init.python,
+    where: init.where,
     messages: init.messages ?? [],
     turns: init.turns ?? [],
     answer: init.answer,

@@ -89,6 +89,8 @@ export interface Trajectory {
   sampling: Record<string, unknown>;
   maxTurns: number;
   python?: string;
+  /** where the code ran when it was not a kernel started here (a notebook's kernel, a Jupyter server) */
+  where?: string;
   /** the full conversation as sent to the model (system, user, assistant, observations) */
   messages: ChatMessage[];
   turns: ModelTurn[];
@@ -100,6 +102,18 @@ export interface Trajectory {
   durationMs: number;
   /** set when this trajectory was read from an older schema: what it came from and what could not be restored exactly */
   migrated?: TrajectoryMigration;
+  /** the question's known correct answer, when it came with one (an eval sample opened in the chat) */
+  reference?: TrajectoryReference;
+}
+
+/** What an eval sample knows about its question: its dataset's answer and source, and the eval's verdict on the answer it judged. */
+export interface TrajectoryReference {
+  groundTruth: string;
+  dataSource: string;
+  /** "result_x.jsonl sample 3" */
+  origin?: string;
+  /** the eval's acc for this answer (judge or math check): reused while the answer is the same */
+  judged?: { answer: string; acc: number };
 }
 
 export interface TrajectoryMigration {

@@ -11,7 +11,9 @@ import { newConversation } from '../../core/conversation/exchanges';
 import type { Conversation, SessionEvent } from '../../core/conversation/types';
 import { isCodeDanceError } from '../../core/errors';
 import { redactSecrets } from '../../core/model';
-import { exchangeView, sessionMessage } from '../../webview/panelEvents';
+import type { TrajectoryReference } from '../../core/trajectory/types';
+import { sessionMessage } from '../../webview/panelEvents';
+import { exchangeWithReward, withReward } from '../data/chatReward';
 import type { ToWebview } from '../../webview/protocol';
 import { errorMessage } from '../errors';
 import { servedModels } from '../serve/servedModels';
@@ -83,7 +85,7 @@ export class ChatController implements vscode.Disposable {
   }
 
   private postConversation(c: Conversation): void {
-    this.post({ type: 'conversation', id: c.id, title: c.title, exchanges: c.exchanges.map(exchangeView) });
+    this.post({ type: 'conversation', id: c.id, title: c.title, exchanges: c.exchanges.map(exchangeWithReward) });
   }
 
   private onSessionEvent(e: SessionEvent): void {
@@ -99,7 +101,7 @@ export class ChatController implements vscode.Disposable {
     }
     // an error is worded for VS Code here (its fix names the setting or command; core names neither)
     const m = sessionMessage(e.type === 'event' && e.event.type === 'error' ? { ...e, event: { ...e.event, error: { ...e.event.error, message: errorMessage(e.event.error) } } } : e);
-    if (m) this.post(m);
+    if (m) this.post(withReward(m, e));
   }
 
   /** Throws why nothing can run now (the panel shows it). */
@@ -113,11 +115,12 @@ export class ChatController implements vscode.Disposable {
 
   // ----- runs (each streams under the id of the request that started it) -----
 
-  async ask(question: string, run: string): Promise<void> {
+  /** `reference`: the question's known correct answer (a dataset row's), for the answer's training reward */
+  async ask(question: string, run: string, reference?: TrajectoryReference): Promise<void> {
     this.checkCanRun();
     this.askRun = run;
     try {
-      await this.session.ask(question, this.attachments.data(), run);
+      await this.session.ask(question, this.attachments.data(), run, reference);
     } finally {
       this.askRun = undefined; // a kernel that did not start keeps the attachments for the next try
     }
@@ -206,6 +209,11 @@ export class ChatController implements vscode.Disposable {
     } catch (e) {
       this.log.error(`chat: saving the conversation failed: ${(e as Error).message}`);
     }
+  }
+
+  /** whether the history has this conversation (a restored tab asks before reopening it) */
+  async hasConversation(id: string): Promise<boolean> {
+    return (await this.store.list()).some((x) => x.id === id);
   }
 
   async open(id: string): Promise<void> {

@@ -33,8 +33,17 @@ export function kernelTuningFromSettings(log?: vscode.LogOutputChannel): { sandb
   return { sandbox: s.sandbox, network: s.network, memoryLimitMb: s.memoryLimitMb, passEnv: s.passEnv };
 }
 
-/** The interpreter the editor uses for kernels (chat and eval alike): the setting, else the Python extension's, else the usual candidates. */
-export async function resolveEditorPython(log?: vscode.LogOutputChannel): Promise<ResolvedPython> {
+/**
+ * The interpreter the editor uses for kernels (chat and eval alike): the one picked for this
+ * workspace with "CodeDance: Select Kernel", else the setting, else the Python extension's,
+ * else the usual candidates (`ignoreChoice`: the order without the workspace's pick).
+ */
+export async function resolveEditorPython(log?: vscode.LogOutputChannel, opts: { ignoreChoice?: boolean } = {}): Promise<ResolvedPython> {
+  const picked = opts.ignoreChoice ? undefined : activeChoices?.choice;
+  if (picked?.kind === 'local' && picked.python) {
+    const r = await resolvePython({ explicit: picked.python, env: {} });
+    return { ...r, reason: `chosen for this workspace with CodeDance: Select Kernel (${r.reason})` };
+  }
   const s = readSettings();
   const fromExtension = s.interpreter ? undefined : await pythonExtensionInterpreter(log);
   return resolvePython({ explicit: s.interpreter || undefined, pythonExtension: fromExtension });
@@ -96,10 +105,10 @@ export class KernelService implements vscode.Disposable {
     return this.source.python();
   }
 
-  /** What runs the chat's code: the local interpreter, or the kernelspec on the chosen Jupyter server. */
+  /** What runs the chat's code: the local interpreter, the kernelspec on the chosen Jupyter server, or a notebook's kernel. */
   python(): Promise<ResolvedPython> {
     const c = this.choices?.choice;
-    if (c?.kind !== 'remote') return this.source.python();
+    if (c?.kind !== 'remote' && c?.kind !== 'notebook') return this.source.python();
     const where = describeChoice(c);
     return Promise.resolve({ python: where, command: where, source: 'explicit', version: '', reason: 'chosen with CodeDance: Select Kernel', tried: [] });
   }
@@ -112,7 +121,7 @@ export class KernelService implements vscode.Disposable {
 
   /** Starts a kernel ahead (trusted workspaces only). Errors are logged; the next acquire reports them. */
   async prewarm(): Promise<void> {
-    if (!vscode.workspace.isTrusted || this.choices?.choice.kind === 'remote') return;
+    if (!vscode.workspace.isTrusted || this.choices?.choice.kind === 'remote' || this.choices?.choice.kind === 'notebook') return;
     try {
       await this.source.ensurePool();
     } catch (e) {
@@ -130,6 +139,12 @@ export class KernelService implements vscode.Disposable {
       const { startRemoteKernelSession } = await import('../../core/kernel/remote');
       const session = await startRemoteKernelSession({ url: c.url, token: await this.choices!.token(c.url), kernelName: c.kernelName, memoryLimitMb: readSettings().memoryLimitMb });
       this.log.info(`chat: kernel ${session.id} (${session.python}) started in ${(performance.now() - t0).toFixed(0)} ms`);
+      return session;
+    }
+    if (c?.kind === 'notebook') {
+      const { startNotebookSession } = await import('../kernel/notebookKernels');
+      const session = await startNotebookSession(c.uri, c.name, {});
+      this.log.info(`chat: ${session.python} ready in ${(performance.now() - t0).toFixed(0)} ms`);
       return session;
     }
     const { session, pool } = await this.source.acquire();

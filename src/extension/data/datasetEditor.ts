@@ -7,22 +7,24 @@
  * (`<name>.verify.jsonl`) adds a verify column and filter.
  */
 import { existsSync } from 'node:fs';
+import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { ResultRecord } from '../../core/eval/record';
 import { recordTrajectory } from '../../core/eval/recordTrajectory';
 import { readResults } from '../../core/eval/resultsFile';
 import { DatasetView } from '../../core/training-data/datasetView';
 import { imageBytes } from '../../core/training-data/replayPlan';
-import { rowReward } from '../../core/training-data/rowReward';
+import { rowReference, rowReward } from '../../core/training-data/rowReward';
 import { rowTrajectory } from '../../core/training-data/rowTrajectory';
-import type { Trajectory } from '../../core/trajectory/types';
+import type { Trajectory, TrajectoryReference } from '../../core/trajectory/types';
 import type { FromDataset, ToDataset, VerifyOverlay, VerifyRowRecord } from '../../webview/dataset/protocol';
 import { exchangeView } from '../../webview/panelEvents';
 import { webviewHtml } from '../webviewHtml';
 
 export interface DataHost {
   /** opens the chat with `image` attached and asks `question` */
-  ask(question: string, image: { name: string; bytes: Uint8Array } | undefined): Promise<void>;
+  /** `reference`: the row's known correct answer, so that the chat shows the answer's training reward */
+  ask(question: string, image: { name: string; bytes: Uint8Array } | undefined, reference?: TrajectoryReference): Promise<void>;
   /** runs verify on the file (progress, cancel); resolves when it has finished or was cancelled */
   verify(file: vscode.Uri): Promise<void>;
 }
@@ -138,9 +140,9 @@ export class DatasetEditorProvider implements vscode.CustomReadonlyEditorProvide
           return;
         }
         case 'ask': {
-          const { t } = await trajectory(m.index);
+          const { t, row } = await trajectory(m.index);
           const im = t.inputImages[0];
-          await this.host.ask(t.question, im && { name: `row-${m.index}.${im.mime === 'image/jpeg' ? 'jpg' : 'png'}`, bytes: Buffer.from(im.data, 'base64') });
+          await this.host.ask(t.question, im && { name: `row-${m.index}.${im.mime === 'image/jpeg' ? 'jpg' : 'png'}`, bytes: Buffer.from(im.data, 'base64') }, rowReference(row, `${path.basename(file)} row ${m.index}`));
           return;
         }
         case 'verify': {

@@ -8,14 +8,15 @@
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { isCodeDanceError } from '../../core/errors';
-import { exportTrainingData, evalResultItems, trajectoryItems, type EvalSelection, type ExportItem, type TrainingFormat } from '../../core/training-data';
+import { evalResultItems, type EvalSelection } from '../../core/training-data';
 import { verifySftFile } from '../../core/training-data/verify';
-import type { Trajectory } from '../../core/trajectory/types';
+import type { TrajectoryReference } from '../../core/trajectory/types';
 import { HistoryStore } from '../chat/historyStore';
 import { kernelTuningFromSettings, resolveEditorPython } from '../chat/kernelService';
 import type { ChatViewProvider } from '../chatViewProvider';
 import { pickResultsFiles } from '../eval/reportPanel';
 import { DatasetEditorProvider, verifyResultsFile } from './datasetEditor';
+import { exchangeItems, pickConversations, runExportFlow } from './exportFlow';
 
 export function registerData(context: vscode.ExtensionContext, log: vscode.LogOutputChannel, chat: ChatViewProvider): void {
   const verify = async (uri?: vscode.Uri) => {
@@ -53,10 +54,10 @@ export function registerData(context: vscode.ExtensionContext, log: vscode.LogOu
   };
 
   const host = {
-    ask: async (question: string, image: { name: string; bytes: Uint8Array } | undefined) => {
+    ask: async (question: string, image: { name: string; bytes: Uint8Array } | undefined, reference?: TrajectoryReference) => {
       await chat.reveal();
       if (image) chat.chat.attachData(image.name, image.bytes);
-      await chat.chat.ask(question, `dataset-${Date.now().toString(36)}`);
+      await chat.chat.ask(question, `dataset-${Date.now().toString(36)}`, reference);
     },
     verify: (u: vscode.Uri) => verify(u),
   };
@@ -69,72 +70,36 @@ export function registerData(context: vscode.ExtensionContext, log: vscode.LogOu
     if (uri) await vscode.commands.executeCommand('vscode.openWith', uri, DatasetEditorProvider.viewTypeFor(uri.fsPath));
   });
   reg('codedance.verifyDataset', (u) => verify(u instanceof vscode.Uri ? u : undefined));
-  reg('codedance.exportTrainingData', (u) => exportCommand(context, log, u instanceof vscode.Uri ? u : undefined).catch((e: Error) => {
-      if (!(isCodeDanceError(e) && e.kind === 'cancelled')) void vscode.window.showErrorMessage(`CodeDance: export failed: ${e.message}`);
-    }),
-  );
+  const failed = (e: Error) => {
+    if (!(isCodeDanceError(e) && e.kind === 'cancelled')) void vscode.window.showErrorMessage(`CodeDance: export failed: ${e.message}`);
+  };
+  reg('codedance.exportTrainingData', (u) => exportCommand(context, log, u instanceof vscode.Uri ? u : undefined).catch(failed));
+  // the chat's menu: the conversations, the one on screen checked
+  reg('codedance.exportChatTrainingData', () => exportChats(log, new HistoryStore((context.storageUri ?? context.globalStorageUri).fsPath), chat.chat.conversation.id).catch(failed));
 }
 
 async function exportCommand(context: vscode.ExtensionContext, log: vscode.LogOutputChannel, uri: vscode.Uri | undefined): Promise<void> {
-  let items: AsyncIterable<ExportItem>;
-  let fromChat = false;
-  if (uri && /\.jsonl$/i.test(uri.fsPath)) {
-    const select = await pickSelection();
-    if (!select) return;
-    items = evalResultItems(uri.fsPath, { select });
-  } else {
+  const store = () => new HistoryStore((context.storageUri ?? context.globalStorageUri).fsPath);
+  const workspace = vscode.workspace.workspaceFolders?.[0]?.uri.fsPath ?? '';
+  if (!uri || !/\.jsonl$/i.test(uri.fsPath)) {
     const source = await vscode.window.showQuickPick([{ label: 'Chat conversations…', id: 'chat' }, { label: 'Eval results file…', id: 'eval' }], { title: 'Export as training data: from' });
     if (!source) return;
-    if (source.id === 'eval') {
-      const files = await pickResultsFiles('Export samples of…', false);
-      if (!files?.length) return;
-      uri = vscode.Uri.file(files[0]);
-      const select = await pickSelection();
-      if (!select) return;
-      items = evalResultItems(files[0], { select });
-    } else {
-      fromChat = true;
-      const store = new HistoryStore((context.storageUri ?? context.globalStorageUri).fsPath);
-      const list = await store.list();
-      if (!list.length) throw new Error('there are no saved conversations yet');
-      const picked = await vscode.window.showQuickPick(
-        list.map((c) => ({ label: c.title, description: `${c.exchanges} question(s) · ${c.updatedAt}`, id: c.id })),
-        { title: 'Conversations to export', canPickMany: true },
-      );
-      if (!picked?.length) return;
-      const all: { trajectory: Trajectory; origin: string }[] = [];
-      for (const p of picked) (await store.load(p.id)).exchanges.forEach((t, i) => all.push({ trajectory: t, origin: `conversation '${p.label}' question ${i + 1}` }));
-      items = trajectoryItems(all);
-    }
+    if (source.id === 'chat') return exportChats(log, store());
+    const files = await pickResultsFiles('Export samples of…', false);
+    if (!files?.length) return;
+    uri = vscode.Uri.file(files[0]);
   }
-  const base = uri ? path.dirname(uri.fsPath) : (vscode.workspace.workspaceFolders?.[0]?.uri.fsPath ?? '');
-  const fmt = await vscode.window.showQuickPick(
-    [
-      { label: 'CodeDance-SFT', description: 'messages + images: the whole trajectory', id: 'sft' as TrainingFormat },
-      { label: 'CodeDance-RL', description: 'prompt, images, reward_model.ground_truth, extra_info', id: 'rl' as TrainingFormat },
-    ],
-    { title: 'Training data format' },
-  );
-  if (!fmt) return;
-  const target = await vscode.window.showSaveDialog({ defaultUri: vscode.Uri.file(path.join(base, `codedance_${fmt.id}_export.parquet`)), filters: { Parquet: ['parquet'] } });
-  if (!target) return;
-  const ctrl = new AbortController();
-  const summary = await exportTrainingData({
-    format: fmt.id,
-    out: target.fsPath,
-    items,
-    signal: ctrl.signal,
-    groundTruth: fromChat
-      ? async (item) => {
-          const v = await vscode.window.showInputBox({ title: `Correct answer for ${item.origin}`, prompt: `“${item.trajectory.question.slice(0, 200)}” — the RL row is scored against this (model answered: ${item.trajectory.answer ?? 'nothing'})`, ignoreFocusOut: true });
-          if (v === undefined) ctrl.abort();
-          return v;
-        }
-      : undefined,
-  });
-  log.info(`export: ${summary.rows} ${fmt.id} rows to ${summary.file}; skipped ${JSON.stringify(summary.skipped)}`);
-  const open = await vscode.window.showInformationMessage(`CodeDance: wrote ${summary.rows} ${fmt.label} row(s) to ${path.basename(summary.file)}${summary.skipped.length ? ` (${summary.skipped.length} skipped: ${summary.skipped[0].reason})` : ''}.`, 'Open');
-  if (open) await vscode.commands.executeCommand('vscode.openWith', target, DatasetEditorProvider.viewTypeFor(target.fsPath));
+  const select = await pickSelection();
+  if (!select) return;
+  await runExportFlow({ items: evalResultItems(uri.fsPath, { select }), baseDir: path.dirname(uri.fsPath) || workspace, what: `${select} samples of ${path.basename(uri.fsPath)}`, log });
+}
+
+/** Saved conversations (the chat's current one checked) as training rows. */
+export async function exportChats(log: vscode.LogOutputChannel, store: HistoryStore, current?: string): Promise<void> {
+  const convs = await pickConversations(store, current);
+  if (!convs) return;
+  const n = convs.reduce((k, c) => k + c.exchanges.length, 0);
+  await runExportFlow({ items: exchangeItems(convs), baseDir: vscode.workspace.workspaceFolders?.[0]?.uri.fsPath ?? '', what: `${n} question(s) of ${convs.length} conversation(s)`, log });
 }
 
 async function pickSelection(): Promise<EvalSelection | undefined> {

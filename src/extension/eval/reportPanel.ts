@@ -6,8 +6,11 @@
  */
 import * as path from 'node:path';
 import * as vscode from 'vscode';
+import { isCodeDanceError } from '../../core/errors';
+import { evalResultItems } from '../../core/training-data';
 import { loadRun, readRecordAt, reportSample, sampleTrajectory, type LoadedRun } from '../../core/eval';
 import type { FromReport, ToReport } from '../../webview/report/protocol';
+import { runExportFlow } from '../data/exportFlow';
 import { webviewHtml } from '../webviewHtml';
 
 const CHAT_COMMAND = 'codedance.openTrajectoryInChat';
@@ -111,6 +114,15 @@ export class EvalReportPanel implements vscode.Disposable {
         }
         // the stored trajectory, messages included: Retry and follow-ups in the chat continue the real conversation
         await vscode.commands.executeCommand(CHAT_COMMAND, await sampleTrajectory(this.record(m.run, m.index), this.file(m.run)));
+        return;
+      }
+      case 'export': {
+        // the samples' trajectories, ground truths and data_sources from the results file; the same writer as `codedance data export`
+        const file = this.file(m.run);
+        if (!m.indexes.length) return;
+        await runExportFlow({ items: evalResultItems(file, { indexes: new Set(m.indexes) }), baseDir: path.dirname(file), what: `${m.indexes.length} sample(s) of ${path.basename(file)}`, log: this.log }).catch((e: Error) => {
+          if (!(isCodeDanceError(e) && e.kind === 'cancelled')) void vscode.window.showErrorMessage(`CodeDance: export failed: ${e.message}`);
+        });
         return;
       }
       case 'pickB': {

@@ -136,7 +136,8 @@ export async function runEvalCommand(context: vscode.ExtensionContext, log: vsco
     try {
       judge = new HttpJudge({
         endpoints: judgeChoice,
-        model: s.judgeModel,
+        // a judge served from this window answers to its --served-model-name, not to codedance.judge.model
+        model: servedModels.judge()?.baseUrls.join(',') === judgeChoice ? servedModels.judge()!.servedModelName : s.judgeModel,
         apiKey: registered(await context.secrets.get(JUDGE_KEY_SECRET)),
         cacheFile: path.join(saveDir, safeName(modelName), 'judge_cache.jsonl'),
         cacheScope: a.judgeCache === 'shared' ? 'shared' : 'sample',

@@ -81,6 +81,8 @@ export class JobsTreeProvider implements vscode.TreeDataProvider<vscode.TreeItem
   visible = false;
   /** extra words and icon for a job (the serve feature marks the jobs that serve a model) */
   decorate?: (profile: EditorClusterProfile, job: JobInfo) => { description: string; icon?: vscode.ThemeIcon } | undefined;
+  /** jobs whose end another feature tells of itself (a served model: "… is gone from hpc"): no second notification */
+  endToldElsewhere?: (profile: EditorClusterProfile, job: JobInfo) => boolean;
 
   /** Redraws from the last poll (no cluster call). */
   redraw(): void {

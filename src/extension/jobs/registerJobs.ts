@@ -76,6 +76,7 @@ export function registerJobs(context: vscode.ExtensionContext, log: vscode.LogOu
       const how = job.status === 'SUCCEEDED' ? 'succeeded' : job.status === 'STOPPED' ? 'was stopped' : `failed${job.exitCode !== undefined ? ` (exit ${job.exitCode})` : ''}`;
       const text = `Training job ${job.name ?? job.id} on ${profile.name} ${how}.`;
       log.info(`jobs: ${text}`);
+      if (tree.endToldElsewhere?.(profile, job)) return;
       const show = job.status === 'FAILED' ? vscode.window.showErrorMessage : vscode.window.showInformationMessage;
       void show(text, 'Show Logs').then((a) => {
         if (a) void showLogs(profile, job);

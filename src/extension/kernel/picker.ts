@@ -1,12 +1,15 @@
 /**
  * "CodeDance: Select Kernel": where this workspace's chat runs its code — the local interpreter
  * (as resolved today: setting, Python extension, python3, /usr/bin/python3) or a kernelspec on a
- * Jupyter server the user added (URL in global state, token in SecretStorage). The choice is per
- * workspace and shown in the status bar. Notebook kernels (issue 12 §2) are not offered yet.
+ * Jupyter server the user added (URL in global state, token in SecretStorage), an environment of
+ * the Python extension, or the kernel of an open notebook (the Jupyter extension's). The choice
+ * is per workspace and shown in the status bar and the chat's status line.
  */
 import * as vscode from 'vscode';
-import type { KernelService } from '../chat/kernelService';
-import { describeChoice, KernelChoiceStore } from './store';
+import { type KernelService, resolveEditorPython } from '../chat/kernelService';
+import { jupyterApi, listNotebookKernels } from './notebookKernels';
+import { listPythonEnvironments } from './pythonEnvironments';
+import { describeChoice, type KernelChoice, KernelChoiceStore } from './store';
 
 /** lists a server's kernelspecs (checks URL and token); loaded when first needed, not at activation */
 async function listSpecs(url: string, token: string | undefined) {
@@ -61,37 +64,80 @@ async function pickKernelSpec(store: KernelChoiceStore, url: string): Promise<vo
   await store.choose({ kind: 'remote', url, kernelName: pick.name });
 }
 
-export async function selectKernel(store: KernelChoiceStore, kernels: KernelService): Promise<void> {
-  const current = store.choice;
-  let local = 'local Python';
+/** the Python extension's environments: each a local interpreter for this workspace */
+async function environmentItems(choices: KernelChoiceStore, current: KernelChoice, log?: vscode.LogOutputChannel): Promise<Item[]> {
+  const envs = await listPythonEnvironments(log);
+  if (!envs.length) return [];
+  return [
+    { label: 'Python environments (Python extension)', kind: vscode.QuickPickItemKind.Separator },
+    ...envs.map((e) => ({
+      label: `$(symbol-namespace) ${e.label}`,
+      description: current.kind === 'local' && current.python === e.python ? `${e.python} · current` : e.python,
+      run: () => choices.choose({ kind: 'local', python: e.python }),
+    })),
+  ];
+}
+
+/** the open notebooks' kernels, when the Jupyter extension is there (else nothing, and no error) */
+async function notebookItems(choices: KernelChoiceStore, current: KernelChoice): Promise<Item[]> {
+  const api = await jupyterApi().catch(() => undefined);
+  if (!api) return [];
+  const kernels = await listNotebookKernels(api);
+  return [
+    { label: 'Notebook kernels (Jupyter extension)', kind: vscode.QuickPickItemKind.Separator },
+    ...kernels.map((k) => ({
+      label: `$(notebook) Use the kernel of ${k.name}`,
+      description: current.kind === 'notebook' && current.uri === k.uri.toString() ? 'current' : vscode.workspace.asRelativePath(k.uri),
+      detail: "the model's code runs in that notebook's kernel, next to its variables",
+      run: () => choices.choose({ kind: 'notebook', uri: k.uri.toString(), name: k.name }),
+    })),
+    ...(kernels.length ? [] : [{ label: '$(info) No notebook kernel is running', detail: 'run a cell of an open notebook to start its kernel', run: () => Promise.resolve() }]),
+  ];
+}
+
+export async function selectKernel(choices: KernelChoiceStore, log?: vscode.LogOutputChannel): Promise<void> {
+  const current = choices.choice;
+  let local = 'Local Python';
   try {
-    local = `local: ${(await kernels.localPython()).python}`;
+    local = `Local Python: ${(await resolveEditorPython(undefined, { ignoreChoice: true })).python}`;
   } catch {
-    /* shown as plain "local Python"; choosing it reports what is missing */
+    /* shown as plain "Local Python"; choosing it reports what is missing */
   }
+  const [envs, notebooks] = await Promise.all([environmentItems(choices, current, log), notebookItems(choices, current)]);
   const items: Item[] = [
-    { label: '$(device-desktop) ' + local, description: current.kind === 'local' ? 'current' : undefined, detail: 'a kernel on this machine (codedance.python.interpreter, else the Python extension, else python3)', run: () => store.choose({ kind: 'local' }) },
-    { label: '$(settings) Pick Local Interpreter…', run: () => vscode.commands.executeCommand('codedance.pickInterpreter').then(() => store.choose({ kind: 'local' })) },
+    { label: '$(device-desktop) ' + local, description: current.kind === 'local' && !current.python ? 'current' : undefined, detail: 'codedance.python.interpreter → the Python extension\'s active one → python3', run: () => choices.choose({ kind: 'local' }) },
+    { label: '$(settings) Pick Local Interpreter…', run: () => vscode.commands.executeCommand('codedance.pickInterpreter').then(() => choices.choose({ kind: 'local' })) },
+    ...envs,
     { label: 'Jupyter servers', kind: vscode.QuickPickItemKind.Separator },
-    ...store.servers().map((url) => ({
+    ...choices.servers().map((url) => ({
       label: `$(server) ${url}`,
       description: current.kind === 'remote' && current.url === url ? `current: ${current.kernelName ?? 'default kernel'}` : undefined,
-      run: () => pickKernelSpec(store, url),
+      run: () => pickKernelSpec(choices, url),
     })),
     {
       label: `$(add) ${ADD}`,
       run: async () => {
-        const url = await addServer(store);
-        if (url) await pickKernelSpec(store, url);
+        const url = await addServer(choices);
+        if (url) await pickKernelSpec(choices, url);
       },
     },
-    ...(store.servers().length ? [{ label: '$(trash) Remove Jupyter Server…', run: async () => {
-      const url = await vscode.window.showQuickPick(store.servers(), { title: 'CodeDance: remove which server (and its token)?' });
-      if (url) await store.removeServer(url);
+    ...(choices.servers().length ? [{ label: '$(trash) Remove Jupyter Server…', run: async () => {
+      const url = await vscode.window.showQuickPick(choices.servers(), { title: 'CodeDance: remove which server (and its token)?' });
+      if (url) await choices.removeServer(url);
     } }] : []),
+    ...notebooks,
   ];
-  const pick = await vscode.window.showQuickPick(items, { title: 'CodeDance: where the chat runs code', placeHolder: `now: ${describeChoice(current)}` });
+  const pick = await vscode.window.showQuickPick(items, { title: 'CodeDance: where the chat runs code', placeHolder: `now: ${describeChoice(current)}`, matchOnDescription: true });
   await pick?.run?.();
+}
+
+/** the status bar's words for a choice */
+function statusText(c: KernelChoice): { text: string; tooltip: string } {
+  if (c.kind === 'local') {
+    return { text: `$(device-desktop) CodeDance: ${c.python ? `local: ${c.python}` : 'local kernel'}`, tooltip: `CodeDance runs the chat's code in a local Python kernel${c.python ? ` of ${c.python} (chosen for this workspace)` : ''}. Click to change.` };
+  }
+  if (c.kind === 'notebook') return { text: `$(notebook) CodeDance: kernel of ${c.name}`, tooltip: `CodeDance runs the chat's code in the kernel of the notebook ${c.name}, next to its variables. Click to change.` };
+  return { text: `$(server) CodeDance: ${describeChoice(c)}`, tooltip: `CodeDance runs the chat's code in the kernel "${c.kernelName ?? 'default'}" on the Jupyter server ${c.url}. Click to change.` };
 }
 
 /** The command, the status bar item and the hook into the chat's kernels. */
@@ -102,16 +148,16 @@ export function registerKernelPicker(context: vscode.ExtensionContext, kernels: 
   status.name = 'CodeDance Kernel';
   status.command = 'codedance.selectKernel';
   const show = () => {
-    const c = store.choice;
-    status.text = c.kind === 'local' ? '$(device-desktop) CodeDance: local kernel' : `$(server) CodeDance: ${describeChoice(c)}`;
-    status.tooltip = `CodeDance runs the chat's code ${c.kind === 'local' ? 'in a local Python kernel' : `in the kernel "${c.kernelName ?? 'default'}" on the Jupyter server ${c.url}`}. Click to change.`;
+    const { text, tooltip } = statusText(store.choice);
+    status.text = text;
+    status.tooltip = tooltip;
     status.show();
   };
   show();
   context.subscriptions.push(
     status,
     store.onDidChange(show),
-    vscode.commands.registerCommand('codedance.selectKernel', () => selectKernel(store, kernels)),
+    vscode.commands.registerCommand('codedance.selectKernel', () => selectKernel(store)),
   );
   return store;
 }

@@ -4,10 +4,14 @@
  * (Slurm: SSH tunnels) → ready: they join chat's and eval's endpoints (status bar
  * `CodeDance: hpc · 2 replicas · codedance-7b`), a served judge becomes eval's judge choice. When
  * the job stops or ends they are removed and the tunnels close. Nothing is written to settings.
+ * The window remembers its serve jobs (workspace state: cluster name, job id, what it serves —
+ * serveRecords.ts): closing the window leaves them running; the next window finds them again,
+ * re-opens the tunnels and puts the replicas back in the pool. VS Code gives an extension no way
+ * to ask before a window closes, so "Stop Serving" is offered when a model is ready or found again.
  */
 import * as vscode from 'vscode';
 import { BackendCache, parseReview, renderReview, type JobInfo, type JobSpec } from '../../core/jobs';
-import { buildServeJob, judgeDefaults, policyDefaults, rayJumpConnection, ServeError, ServeSession, type ServeParams, type ServeRole, type ServeState } from '../../core/serve';
+import { buildServeJob, judgeDefaults, policyDefaults, rayJumpConnection, readServeRecords, ServeError, ServeSession, withoutServeRecord, withServeRecord, type ServedReplica, type ServeParams, type ServeRecord, type ServeRole, type ServeState } from '../../core/serve';
 import { readClusterProfiles, type EditorClusterProfile } from '../jobs/clusterProfiles';
 import { ClusterSecrets } from '../jobs/clusterSecrets';
 import { JobNode, type JobsTreeProvider } from '../jobs/JobsTreeProvider';
@@ -30,12 +34,18 @@ export interface ServeModelArgs {
   readyTimeoutSeconds?: number;
 }
 
+/** What a served job serves: enough to follow it (and to find it again after a reload). */
+type ServeWhat = Pick<ServeParams, 'role' | 'servedModelName' | 'replicas'>;
+
 interface Served {
   profile: EditorClusterProfile;
   session: ServeSession;
-  params: ServeParams;
+  params: ServeWhat;
   key: string;
 }
+
+/** workspace state key: the serve jobs of this workspace's window (ServeRecord[]) */
+export const SERVE_RECORDS_KEY = 'codedance.serve.jobs';
 
 function errorText(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
@@ -45,6 +55,8 @@ export function registerServe(context: vscode.ExtensionContext, log: vscode.LogO
   const secrets = new ClusterSecrets(context.secrets);
   const backends = new BackendCache();
   const sessions = new Map<string, Served>();
+  /** every serve job this window followed (also after it ended) */
+  const followed = new Set<string>();
   const status = vscode.window.createStatusBarItem('codedance.serveStatus', vscode.StatusBarAlignment.Right, 99);
   status.command = 'codedance.serve.stop';
   status.name = 'CodeDance served models';
@@ -61,6 +73,8 @@ export function registerServe(context: vscode.ExtensionContext, log: vscode.LogO
   context.subscriptions.push(status, { dispose: servedModels.onChange(updateStatus) });
 
   if (tree) {
+    // the end of a job this window served is told by the serve feature ("… is gone from hpc")
+    tree.endToldElsewhere = (profile: EditorClusterProfile, job: JobInfo) => followed.has(`${profile.name}/${job.id}`);
     tree.decorate = (profile: EditorClusterProfile, job: JobInfo) => {
       const s = sessions.get(`${profile.name}/${job.id}`);
       if (!s) return undefined;
@@ -134,6 +148,64 @@ export function registerServe(context: vscode.ExtensionContext, log: vscode.LogO
     return vscode.window.showInputBox({ title: `Serve the checkpoint of ${n.job.name ?? n.job.id}`, prompt: 'The merged Hugging Face model folder on the cluster (verl: python -m verl.model_merger … --target_dir)', value: guess, ignoreFocusOut: true });
   }
 
+  // ---- the window's memory of its serve jobs (never a URL or a secret) ----
+  const records = (): ServeRecord[] => readServeRecords(context.workspaceState.get(SERVE_RECORDS_KEY));
+  const remember = (e: Served) => context.workspaceState.update(SERVE_RECORDS_KEY, withServeRecord(records(), { cluster: e.profile.name, jobId: e.session.jobId!, role: e.params.role, servedModelName: e.params.servedModelName, replicas: e.params.replicas }));
+  const forget = (e: Served) => context.workspaceState.update(SERVE_RECORDS_KEY, withoutServeRecord(records(), e.profile.name, e.session.jobId ?? ''));
+  let disposed = false;
+
+  async function sessionFor(profile: EditorClusterProfile, what: ServeWhat, readyTimeoutSeconds = 1200): Promise<ServeSession> {
+    const clusterSecrets = await secrets.get(profile);
+    const backend = backends.get(profile, clusterSecrets);
+    const tunnelVia = profile.kind === 'ray' ? rayJumpConnection(profile, clusterSecrets) : undefined;
+    if (tunnelVia) context.subscriptions.push({ dispose: () => tunnelVia.close() });
+    return new ServeSession({ backend, clusterName: profile.name, tunnelVia, role: what.role, servedModelName: what.servedModelName, replicas: what.replicas, readyTimeoutMs: readyTimeoutSeconds * 1000, log: (l) => log.info(l), onState: () => tree?.redraw() });
+  }
+
+  /** Ready: the replicas join the pool, the user hears of it (with Stop Serving), and the job is followed until it ends. */
+  function onReady(e: Served, ready: ServedReplica[], found: boolean): void {
+    const { profile, session, params } = e;
+    servedModels.set({ key: e.key, clusterName: profile.name, jobId: session.jobId!, role: params.role, servedModelName: params.servedModelName, baseUrls: ready.map((r) => r.baseUrl), clusterUrls: ready.map((r) => r.clusterUrl) });
+    const n = `${ready.length} replica${ready.length > 1 ? 's' : ''}`;
+    const use = params.role === 'judge' ? `eval offers it as the judge (in the cluster: ${ready[0].clusterUrl})` : found ? 'chat and eval use it again' : 'chat and eval use it now';
+    const text = found ? `CodeDance: ${params.servedModelName} is still served on ${profile.name} (job ${session.jobId}, ${n}): reconnected; ${use}.` : `CodeDance: ${params.servedModelName} is ready on ${profile.name} (${n}); ${use}.`;
+    log.info(`serve: ${text.replace(/^CodeDance: /, '')}`);
+    void vscode.window.showInformationMessage(text, 'Stop Serving').then((c) => {
+      if (c && sessions.get(e.key) === e) void stopServed(e);
+    });
+    void session.watch().then((st) => {
+      if (disposed || st.phase !== 'ended' || !sessions.delete(e.key)) return; // stopped from here: stopServed says so
+      void forget(e);
+      if (servedModels.remove(e.key)) void vscode.window.showInformationMessage(`CodeDance: ${st.message}; removed from chat's and eval's endpoints.`);
+      tree?.redraw();
+    });
+    tree?.redraw();
+  }
+
+  /** Not ready: says why, offers Stop Job / Show Log; the job is no longer remembered. */
+  async function onFailure(e: Served | undefined, session: ServeSession, err: unknown): Promise<ServeState> {
+    // the window is closing (detach ended the wait): the job stays, and stays remembered for the next window
+    if (disposed) return session.state;
+    if (e) {
+      sessions.delete(e.key);
+      void forget(e);
+      // a job left running after a failure is no longer watched from here: the tree tells when it ends
+      if (!(err instanceof ServeError && (err.failure === 'job-ended' || err.failure === 'cancelled'))) followed.delete(e.key);
+    }
+    tree?.redraw();
+    if (err instanceof ServeError && err.failure === 'cancelled') {
+      await session.stop().catch(() => undefined);
+      void vscode.window.showInformationMessage(`CodeDance: cancelled; job ${session.jobId ?? ''} stopped.`);
+      return session.state;
+    }
+    log.error(`serve: ${errorText(err)}`);
+    const canStop = err instanceof ServeError && err.failure !== 'job-ended' && session.jobId;
+    const pick = await vscode.window.showErrorMessage(`CodeDance: ${errorText(err).split('\n')[0]}`, ...(canStop ? ['Stop Job'] : []), 'Show Log');
+    if (pick === 'Stop Job') await session.stop().catch((x) => log.error(`serve: stop: ${errorText(x)}`));
+    if (pick === 'Show Log') log.show(true);
+    return session.state;
+  }
+
   async function serveModel(arg?: ServeModelArgs | JobNode): Promise<ServeState | undefined> {
     if (!vscode.workspace.isTrusted) {
       void vscode.window.showWarningMessage('CodeDance does not start cluster jobs in an untrusted workspace. Trust the workspace first.');
@@ -155,11 +227,7 @@ export function registerServe(context: vscode.ExtensionContext, log: vscode.LogO
       return undefined;
     }
     if (!spec) return undefined;
-    const clusterSecrets = await secrets.get(profile);
-    const backend = backends.get(profile, clusterSecrets);
-    const tunnelVia = profile.kind === 'ray' ? rayJumpConnection(profile, clusterSecrets) : undefined;
-    if (tunnelVia) context.subscriptions.push({ dispose: () => tunnelVia.close() });
-    const session = new ServeSession({ backend, clusterName: profile.name, tunnelVia, role: params.role, servedModelName: params.servedModelName, replicas: params.replicas, readyTimeoutMs: (a.readyTimeoutSeconds ?? 1200) * 1000, log: (l) => log.info(l), onState: () => tree?.redraw() });
+    const session = await sessionFor(profile, params, a.readyTimeoutSeconds);
     const ac = new AbortController();
     let entry: Served | undefined;
     try {
@@ -168,6 +236,8 @@ export function registerServe(context: vscode.ExtensionContext, log: vscode.LogO
         const id = await session.submit(spec);
         entry = { profile, session, params, key: `${profile.name}/${id}` };
         sessions.set(entry.key, entry);
+        followed.add(entry.key);
+        await remember(entry); // a window closed from here on finds the job again
         void tree?.poll();
         void vscode.commands.executeCommand('codedance.jobs.focus');
         progress.report({ message: session.state.message });
@@ -178,36 +248,64 @@ export function registerServe(context: vscode.ExtensionContext, log: vscode.LogO
           clearInterval(off);
         }
       });
-      const e = entry!;
-      servedModels.set({ key: e.key, clusterName: profile.name, jobId: session.jobId!, role: params.role, servedModelName: params.servedModelName, baseUrls: ready.map((r) => r.baseUrl), clusterUrls: ready.map((r) => r.clusterUrl) });
-      const use = params.role === 'judge' ? `eval offers it as the judge (in the cluster: ${ready[0].clusterUrl})` : 'chat and eval use it now';
-      void vscode.window.showInformationMessage(`CodeDance: ${params.servedModelName} is ready on ${profile.name} (${ready.length} replica${ready.length > 1 ? 's' : ''}); ${use}.`, 'Stop').then((c) => c && stopServed(e));
-      void session.watch().then((st) => {
-        if (!sessions.delete(e.key)) return; // stopped from here: stopServed says so
-        if (servedModels.remove(e.key)) void vscode.window.showInformationMessage(`CodeDance: ${st.message}; removed from chat's and eval's endpoints.`);
-        tree?.redraw();
-      });
-      tree?.redraw();
+      onReady(entry!, ready, false);
       return session.state;
     } catch (e) {
-      if (entry) sessions.delete(entry.key);
-      tree?.redraw();
-      if (e instanceof ServeError && e.failure === 'cancelled') {
-        await session.stop().catch(() => undefined);
-        void vscode.window.showInformationMessage(`CodeDance: cancelled; job ${session.jobId ?? ''} stopped.`);
-        return session.state;
+      return onFailure(entry, session, e);
+    }
+  }
+
+  /** After a reload: the serve jobs this workspace's window started, followed again (tunnels, pool, tree). */
+  async function findServed(): Promise<void> {
+    const { profiles } = readClusterProfiles();
+    for (const r of records()) {
+      const key = `${r.cluster}/${r.jobId}`;
+      if (sessions.has(key)) continue;
+      const profile = profiles.find((p) => p.name === r.cluster);
+      if (!profile) {
+        log.warn(`serve: job ${r.jobId} served ${r.servedModelName} on '${r.cluster}', which is no longer in codedance.jobs.clusters: not followed (stop it on the cluster if it still runs)`);
+        await context.workspaceState.update(SERVE_RECORDS_KEY, withoutServeRecord(records(), r.cluster, r.jobId));
+        continue;
       }
-      log.error(`serve: ${errorText(e)}`);
-      const canStop = e instanceof ServeError && e.failure !== 'job-ended' && session.jobId;
-      const pick = await vscode.window.showErrorMessage(`CodeDance: ${errorText(e).split('\n')[0]}`, ...(canStop ? ['Stop Job'] : []), 'Show Log');
-      if (pick === 'Stop Job') await session.stop().catch((x) => log.error(`serve: stop: ${errorText(x)}`));
-      if (pick === 'Show Log') log.show(true);
-      return session.state;
+      const what: ServeWhat = { role: r.role, servedModelName: r.servedModelName, replicas: r.replicas };
+      let session: ServeSession;
+      try {
+        session = await sessionFor(profile, what);
+      } catch (e) {
+        log.error(`serve: job ${r.jobId} on ${r.cluster}: ${errorText(e)}`);
+        continue;
+      }
+      session.attach(r.jobId);
+      const e: Served = { profile, session, params: what, key };
+      sessions.set(key, e);
+      followed.add(key);
+      log.info(`serve: looking for ${r.servedModelName} on ${r.cluster} (job ${r.jobId}), served from this workspace before the window closed`);
+      tree?.redraw();
+      void vscode.window
+        .withProgress({ location: vscode.ProgressLocation.Window, title: `CodeDance: reconnecting to ${r.servedModelName} on ${r.cluster}` }, () => session.waitReady())
+        .then(
+          (ready) => {
+            if (!disposed && sessions.get(key) === e) onReady(e, ready, true);
+          },
+          (err) => {
+            if (disposed || sessions.get(key) !== e) return;
+            if (err instanceof ServeError && err.failure === 'job-ended') {
+              sessions.delete(key);
+              void forget(e);
+              tree?.redraw();
+              log.info(`serve: ${errorText(err)}`);
+              void vscode.window.showInformationMessage(`CodeDance: the job serving ${r.servedModelName} on ${r.cluster} (${r.jobId}) ended while the window was closed.`, 'Show Log').then((c) => c && log.show(true));
+              return;
+            }
+            void onFailure(e, session, err);
+          },
+        );
     }
   }
 
   async function stopServed(s: Served): Promise<void> {
     sessions.delete(s.key);
+    void forget(s);
     try {
       await s.session.stop();
     } catch (e) {
@@ -233,9 +331,13 @@ export function registerServe(context: vscode.ExtensionContext, log: vscode.LogO
     if (s) await stopServed(s);
   });
   reg('codedance.serve.list', () => servedModels.list());
+  // the jobs this workspace served before the window closed: found again once the workspace is trusted
+  if (vscode.workspace.isTrusted) void findServed();
+  else context.subscriptions.push(vscode.workspace.onDidGrantWorkspaceTrust(() => void findServed()));
   context.subscriptions.push({
     dispose: () => {
-      // the jobs keep running on the cluster (stop them from the Training Jobs view); the tunnels close
+      // the jobs keep running on the cluster (and stay remembered for the next window); the tunnels close
+      disposed = true;
       for (const s of sessions.values()) void s.session.detach();
       backends.dispose();
     },

@@ -296,7 +296,7 @@ window.addEventListener('message', (ev: MessageEvent<ToDataset>) => {
         // per-call markers on the cells, in order (a failed call: −0.5)
         [...r.root.querySelectorAll('details.cell')].forEach((c, i) => {
           const v = m.reward!.perCall[i];
-          if (v !== undefined) c.querySelector('summary')?.append(el('span', { class: `ds-step ${v < 0 ? 'bad' : 'ok'}`, title: 'this call’s tool_step score (the seed’s reward)' }, v < 0 ? `${v}` : '+0'));
+          if (v !== undefined) c.querySelector('summary')?.append(el('span', { class: `ds-step ${v < 0 ? 'bad' : 'ok'}`, title: 'this call’s score in the seed’s training reward (tool_step): −0.5 for a failed call' }, v < 0 ? `reward ${v}` : 'reward +0'));
         });
       }
       detail.replaceChildren(...parts, r.root, meta);

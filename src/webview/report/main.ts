@@ -6,7 +6,9 @@
  * images are data: URLs made from the trajectory's inline base64.
  */
 import { imageDataUrl } from '../../core/trajectory/images';
+import { barChart, el } from './charts';
 import type { FromReport, ReportRun, ReportSample, ReportSampleRow, ToReport } from './protocol';
+import { cellMarker, rewardBox, rewardCharts, rewardText } from './reward';
 
 interface VsCodeApi {
   postMessage(msg: FromReport): void;
@@ -15,19 +17,6 @@ declare function acquireVsCodeApi(): VsCodeApi;
 const vscode = acquireVsCodeApi();
 const post = (m: FromReport) => vscode.postMessage(m);
 
-const SVG = 'http://www.w3.org/2000/svg';
-function el<K extends keyof HTMLElementTagNameMap>(tag: K, attrs: Record<string, string> = {}, text?: string): HTMLElementTagNameMap[K] {
-  const e = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, v);
-  if (text !== undefined) e.textContent = text;
-  return e;
-}
-function svg<K extends keyof SVGElementTagNameMap>(tag: K, attrs: Record<string, string | number> = {}, text?: string): SVGElementTagNameMap[K] {
-  const e = document.createElementNS(SVG, tag);
-  for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, String(v));
-  if (text !== undefined) e.textContent = text;
-  return e;
-}
 const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
 const secs = (ms: number) => `${(ms / 1000).toFixed(ms < 10_000 ? 2 : 1)} s`;
 
@@ -36,6 +25,8 @@ let runs: ReportRun[] = [];
 let filter: Filter = 'all';
 let search = '';
 let selected: number | undefined;
+/** samples of run A checked for export */
+const checked = new Set<number>();
 
 const root = document.getElementById('root')!;
 root.replaceChildren();
@@ -53,48 +44,6 @@ root.lastElementChild!.append(tableWrap, detail);
 // ---------------------------------------------------------------------------------------------
 // charts
 // ---------------------------------------------------------------------------------------------
-
-const COLORS = ['bar-a', 'bar-b'];
-
-/** Grouped vertical bars: one group per category, one bar per run. */
-function barChart(title: string, categories: string[], series: { label: string; values: number[] }[], opts: { max?: number; format: (v: number) => string; id: string }): HTMLElement {
-  const fig = el('figure', { class: 'chart', id: opts.id });
-  fig.append(el('figcaption', {}, title));
-  const W = Math.max(260, categories.length * (series.length * 26 + 24) + 50);
-  const H = 160;
-  const top = 18;
-  const bottom = 36;
-  const left = 36;
-  const max = opts.max ?? Math.max(1, ...series.flatMap((s) => s.values));
-  const s = svg('svg', { width: W, height: H, viewBox: `0 0 ${W} ${H}`, role: 'img', 'aria-label': title });
-  const plotH = H - top - bottom;
-  for (const f of [0, 0.5, 1]) {
-    const y = top + plotH * (1 - f);
-    s.append(svg('line', { x1: left, x2: W - 4, y1: y, y2: y, class: 'grid' }));
-    s.append(svg('text', { x: left - 4, y: y + 4, class: 'axis', 'text-anchor': 'end' }, opts.max === 1 ? `${Math.round(f * 100)}%` : String(Math.round(f * max))));
-  }
-  const groupW = (W - left - 8) / Math.max(1, categories.length);
-  const barW = Math.min(24, (groupW - 10) / series.length);
-  categories.forEach((c, i) => {
-    const gx = left + i * groupW + (groupW - barW * series.length) / 2;
-    series.forEach((se, k) => {
-      const v = se.values[i] ?? 0;
-      const h = max > 0 ? (plotH * v) / max : 0;
-      const r = svg('rect', { x: gx + k * barW, y: top + plotH - h, width: Math.max(1, barW - 2), height: Math.max(0, h), class: `bar ${COLORS[k]}`, 'data-category': c, 'data-run': se.label, 'data-value': v });
-      r.append(svg('title', {}, `${se.label} · ${c}: ${opts.format(v)}`));
-      s.append(r);
-      if (series.length === 1) s.append(svg('text', { x: gx + k * barW + barW / 2 - 1, y: top + plotH - h - 3, class: 'value', 'text-anchor': 'middle' }, opts.format(v)));
-    });
-    s.append(svg('text', { x: left + i * groupW + groupW / 2, y: H - bottom + 14, class: 'axis', 'text-anchor': 'middle' }, c.length > 14 ? c.slice(0, 13) + '…' : c));
-  });
-  fig.append(s);
-  if (series.length > 1) {
-    const legend = el('div', { class: 'legend' });
-    series.forEach((se, k) => legend.append(el('span', { class: `swatch ${COLORS[k]}` }), el('span', {}, se.label)));
-    fig.append(legend);
-  }
-  return fig;
-}
 
 function latencyBuckets(all: number[][]): { labels: string[]; counts: number[][] } {
   const flat = all.flat();
@@ -151,6 +100,7 @@ function renderCharts(): void {
   charts.append(barChart('Tool calls per sample', toolCats, runs.map((r) => ({ label: r.label, values: toolCats.map((c) => r.toolHistogram[c] ?? 0) })), { format: String, id: 'chart-tools' }));
   const lb = latencyBuckets(runs.map((r) => r.latencies));
   charts.append(barChart('Latency per sample', lb.labels, runs.map((r, i) => ({ label: r.label, values: lb.counts[i] })), { format: String, id: 'chart-latency' }));
+  charts.append(...rewardCharts(runs));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -161,6 +111,36 @@ function kind(r: ReportSampleRow | undefined): 'correct' | 'wrong' | 'error' | '
   if (!r) return 'missing';
   if (r.status === 'error') return 'error';
   return r.acc === 1 ? 'correct' : 'wrong';
+}
+
+const selectionInfo = el('span', { class: 'muted', 'aria-live': 'polite' });
+const exportBtn = el('button', { type: 'button', 'data-action': 'export' }, 'Export selected as training data…');
+exportBtn.addEventListener('click', () => post({ type: 'export', run: 'A', indexes: [...checked].sort((x, y) => x - y) }));
+
+function updateSelection(): void {
+  selectionInfo.textContent = `${checked.size} selected`;
+  exportBtn.disabled = checked.size === 0;
+}
+
+/** Select all correct / all failures / none of run A, and export the selection (SFT or RL parquet). */
+function selectionBar(a: ReportRun): HTMLElement {
+  const bar = el('div', { class: 'filters selection', role: 'toolbar', 'aria-label': 'Select samples for export' });
+  const choose = (label: string, action: string, pick: (s: ReportSampleRow) => boolean) => {
+    const btn = el('button', { type: 'button', 'data-select': action }, label);
+    btn.addEventListener('click', () => {
+      checked.clear();
+      for (const s of a.samples) if (pick(s)) checked.add(s.index);
+      renderTable();
+    });
+    bar.append(btn);
+  };
+  bar.append(el('span', {}, 'Select:'));
+  choose('all correct', 'correct', (s) => kind(s) === 'correct');
+  choose('all failures', 'failures', (s) => kind(s) !== 'correct');
+  choose('none', 'none', () => false);
+  bar.append(selectionInfo, exportBtn);
+  updateSelection();
+  return bar;
 }
 
 function renderTable(): void {
@@ -191,11 +171,12 @@ function renderTable(): void {
     (tableWrap.querySelector('input[type=search]') as HTMLInputElement | null)?.focus();
   });
   bar.append(q);
-  tableWrap.append(bar);
+  tableWrap.append(bar, selectionBar(a));
 
   const table = el('table', { class: 'sample-table' });
   const head = el('tr');
-  for (const h of ['#', 'source', b ? 'A' : 'result', ...(b ? ['B'] : []), 'turns', 'tools', 'latency', 'question', 'answer / truth']) head.append(el('th', { scope: 'col' }, h));
+  head.append(el('th', { scope: 'col', class: 'pick' }, ''));
+  for (const h of ['#', 'source', b ? 'A' : 'result', ...(b ? ['B'] : []), b ? 'reward A' : 'reward', 'turns', 'tools', 'latency', 'question', 'answer / truth']) head.append(el('th', { scope: 'col' }, h));
   table.append(el('thead'));
   table.tHead!.append(head);
   const body = el('tbody');
@@ -208,8 +189,19 @@ function renderTable(): void {
     if (needle && !s.question.toLowerCase().includes(needle)) continue;
     if (++shown > 2000) break;
     const tr = el('tr', { tabindex: '0', class: `row ${k}${selected === s.index ? ' selected' : ''}`, 'data-index': String(s.index) });
-    tr.append(el('td', {}, String(s.index)), el('td', {}, s.source), el('td', { class: `verdict ${k}` }, k === 'error' ? `error (${s.outcome})` : k));
+    const box = el('input', { type: 'checkbox', 'aria-label': `Select sample ${s.index} for export`, 'data-pick': String(s.index) });
+    box.checked = checked.has(s.index);
+    box.addEventListener('click', (e) => e.stopPropagation());
+    box.addEventListener('change', () => {
+      if (box.checked) checked.add(s.index);
+      else checked.delete(s.index);
+      updateSelection();
+    });
+    const pick = el('td', { class: 'pick' });
+    pick.append(box);
+    tr.append(pick, el('td', {}, String(s.index)), el('td', {}, s.source), el('td', { class: `verdict ${k}` }, k === 'error' ? `error (${s.outcome})` : k));
     if (b) tr.append(el('td', { class: `verdict ${kb}` }, kb));
+    tr.append(el('td', { class: 'reward-cell', title: s.reward ? rewardText(s.reward) : 'no reward (no trajectory)' }, s.reward?.score !== undefined ? String(Math.round(s.reward.score * 100) / 100) : '—'));
     tr.append(el('td', {}, String(s.tries)), el('td', {}, `${s.tools}${s.toolErrors ? ` (${s.toolErrors} err)` : ''}`), el('td', {}, secs(s.latencyMs)), el('td', { class: 'q' }, s.question), el('td', { class: 'q' }, `${s.answer || '—'} / ${s.groundTruth}`));
     const open = () => {
       selected = s.index;
@@ -221,6 +213,7 @@ function renderTable(): void {
     };
     tr.addEventListener('click', open);
     tr.addEventListener('keydown', (e) => {
+      if (e.target !== tr) return;
       if (e.key === 'Enter' || e.key === ' ') {
         e.preventDefault();
         open();
@@ -253,6 +246,7 @@ function renderDetail(d: ReportSample): void {
   box.append(chat);
   box.append(el('h3', {}, 'Question'), el('pre', { class: 'text' }, d.question));
   box.append(el('p', {}, `Ground truth: ${d.groundTruth}`));
+  if (d.reward) box.append(rewardBox(d.reward));
   if (d.error) box.append(el('p', { class: 'error-text' }, d.error));
   if (d.judgeText !== undefined) box.append(el('p', { class: 'muted' }, `Judge: ${d.judgeText}`));
   const t = d.trajectory;
@@ -266,7 +260,10 @@ function renderDetail(d: ReportSample): void {
     tu.append(el('pre', { class: 'text' }, turn.content));
     for (const c of turn.cells) {
       const cell = el('div', { class: `cell ${c.status}` });
-      cell.append(el('div', { class: 'cell-meta' }, `code · ${c.status}${c.durationMs !== undefined ? ` · ${secs(c.durationMs)}` : ''}`));
+      const meta = el('div', { class: 'cell-meta' }, `code · ${c.status}${c.durationMs !== undefined ? ` · ${secs(c.durationMs)}` : ''}`);
+      const step = d.reward?.cells?.[c.id];
+      if (step !== undefined) meta.append(' ', cellMarker(step));
+      cell.append(meta);
       cell.append(el('pre', { class: 'code' }, c.code));
       if (c.stdout) cell.append(el('pre', { class: 'stdout' }, c.stdout));
       if (c.stderr) cell.append(el('pre', { class: 'stderr' }, c.stderr));
@@ -289,6 +286,7 @@ function renderDetail(d: ReportSample): void {
 window.addEventListener('message', (ev: MessageEvent<ToReport>) => {
   const m = ev.data;
   if (m.type === 'runs') {
+    if (m.runs[0]?.file !== runs[0]?.file) checked.clear();
     runs = m.runs;
     errorBox.hidden = true;
     if (!runs.length) return;

@@ -13,4 +13,6 @@ export type FromReport =
   | { type: 'ready' }
   | { type: 'sample'; run: 'A' | 'B'; index: number }
   | { type: 'openInChat'; run: 'A' | 'B'; index: number }
-  | { type: 'pickB' };
+  | { type: 'pickB' }
+  /** export these samples of the run as training data (the format and the file are asked in the editor) */
+  | { type: 'export'; run: 'A' | 'B'; indexes: number[] };

@@ -11,7 +11,7 @@ interface JobsManifest {
   };
 }
 
-const JOB_COMMANDS = ['codedance.startTrainingJob', 'codedance.jobs.submitReview', 'codedance.jobs.refresh', 'codedance.jobs.showLogs', 'codedance.jobs.stop', 'codedance.jobs.delete', 'codedance.jobs.copyId', 'codedance.jobs.setClusterSecret'];
+const JOB_COMMANDS = ['codedance.startTrainingJob', 'codedance.jobs.submitReview', 'codedance.jobs.refresh', 'codedance.jobs.showLogs', 'codedance.jobs.stop', 'codedance.jobs.delete', 'codedance.jobs.copyId', 'codedance.jobs.setClusterSecret', 'codedance.jobs.setJobSecret', 'codedance.serveModel', 'codedance.serve.stop'];
 
 describe('Training Jobs contributions', () => {
   before(async () => {
@@ -33,6 +33,9 @@ describe('Training Jobs contributions', () => {
     assert.ok(item.find((e) => e.command === 'codedance.jobs.stop')!.when!.includes('codedance.job.active'), 'Stop only on live jobs');
     assert.ok(item.find((e) => e.command === 'codedance.jobs.delete')!.when!.includes('codedance.job.done'), 'Delete only on finished jobs');
     assert.ok(m['view/title'].some((e) => e.command === 'codedance.jobs.refresh' && e.when === 'view == codedance.jobs'));
+    // a finished run's checkpoint is served with one action from its item; Stop Served Model only while one is served
+    assert.ok(item.some((e) => e.command === 'codedance.serveModel' && e.when?.includes('codedance.job.done')), 'Serve Model on Cluster on finished jobs');
+    assert.equal(m.commandPalette.find((e) => e.command === 'codedance.serve.stop')?.when, 'codedance.serve.active');
   });
 
   it('declares the cluster profiles setting as a restricted, machine-overridable list of {name, kind, …}', () => {

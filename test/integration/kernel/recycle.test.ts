@@ -69,6 +69,35 @@ describe('kernel (real ipykernel): recycled sessions', function () {
     }
   });
 
+  it('an acquire while a session is being recycled takes that session when it is ready: no new process', async () => {
+    const pool = new KernelPool({ python: PYTHON, size: 0, recycle: true });
+    try {
+      const a = await pool.acquire();
+      await a.execute('x = 1');
+      assert.equal(pool.stats.started, 1);
+      const released = pool.release(a); // recycling now: nothing waits in the pool yet
+      assert.equal(pool.warmCount, 0);
+      const b = await pool.acquire();
+      await released;
+      assert.equal(b, a, 'the recycled session, not a new one');
+      assert.equal(pool.stats.started, 1, 'no kernel was started for it');
+      const r = await b.execute('print("x" in globals())');
+      assert.equal(r.stdout, 'False\n');
+      // a recycle that fails (the session died meanwhile) leaves the waiting acquire a new session
+      const released2 = pool.release(b);
+      const c = pool.acquire();
+      await b.dispose();
+      await released2;
+      const s = await c;
+      assert.notEqual(s, b);
+      assert.equal((await s.execute('print(1)')).stdout, '1\n');
+      assert.equal(pool.stats.started, 2);
+      await s.dispose();
+    } finally {
+      await pool.dispose();
+    }
+  });
+
   it('keeps at most maxIdle sessions waiting (recycled first); the rest are shut down', async () => {
     const pool = new KernelPool({ python: PYTHON, size: 0, recycle: true, maxIdle: 2 });
     try {

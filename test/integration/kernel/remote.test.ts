@@ -77,7 +77,7 @@ describe('kernel on a Jupyter Server: server, token, kernelspecs, connection', f
   it('a kernelspec without PIL/numpy gets the same error as a local interpreter, naming server and kernelspec', async () => {
     await assert.rejects(start({ kernelName: 'cd-nopkgs' }), (e: Error) => {
       assert.ok(e instanceof PythonEnvironmentError);
-      assert.match(e.message, new RegExp(`kernelspec "cd-nopkgs" on the Jupyter server at ${srv.url} cannot run the CodeDance kernel: .*python3.* cannot import PIL, numpy`));
+      assert.match(e.message, new RegExp(`kernel "cd-nopkgs" on the Jupyter server at ${srv.url} cannot run the CodeDance kernel: .*python3.* cannot import PIL, numpy`));
       assert.match(e.message, /Fix: install them in that kernel's environment/);
       return true;
     });

@@ -1,7 +1,8 @@
 /**
  * A stand-in `vllm` for serve tests: prints its arguments, then serves the project's fixture model
- * (test/fixtures/serveFixtureModel.ts) under the served name — or, by model path, fails like a
- * real one (/bad), never listens (/silent), or serves another name (/mismatch).
+ * (test/fixtures/serveFixtureModel.ts) under the served name — the fixture judge when that name is
+ * `judge` — or, by model path, fails like a real one (/bad), never listens (/silent), or serves
+ * another name (/mismatch).
  */
 import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import * as dns from 'node:dns/promises';
@@ -20,7 +21,9 @@ case "$MODEL" in
   /silent) exec sleep 600;;
   /mismatch) NAME=other-model;;
 esac
-cd ${REPO} && exec node --require tsx/cjs test/fixtures/serveFixtureModel.ts --port "$PORT" --model "$NAME" --chunk-delay-ms 25
+cd ${REPO}
+[ "$NAME" = judge ] && exec node --require tsx/cjs test/integration/serve/serveJudge.ts --port "$PORT" --model judge
+exec node --require tsx/cjs test/fixtures/serveFixtureModel.ts --port "$PORT" --model "$NAME" --chunk-delay-ms 25
 `;
 
 /** Writes the stand-in into `dir`/bin; returns the environment a serve job needs to find it. */

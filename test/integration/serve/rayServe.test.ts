@@ -49,7 +49,7 @@ describe('serve: a model on Ray (Jobs API contract fixture)', function () {
     }
   });
 
-  it('through the profile\'s jump host: one SSH tunnel per replica to the driver node', async function () {
+  it('through the profile\'s jump host: one SSH tunnel per replica to the driver node; detached (window closed) and attached again (next window)', async function () {
     const why = slurmPrerequisites();
     if (why) {
       console.log(`      (skipped: ${why})`);
@@ -61,16 +61,32 @@ describe('serve: a model on Ray (Jobs API contract fixture)', function () {
     assert.ok(via);
     const p = policyDefaults({ name: 'ray-jump', modelPath: '/ckpt/x', replicas: 1, tensorParallel: 0, port: 19950 + Math.floor(Math.random() * 40) });
     const spec = buildServeJob(p, 'ray');
-    const s = new ServeSession({ backend, clusterName: 'lab-ray', role: 'policy', servedModelName: p.servedModelName, replicas: 1, pollMs: 200, readyTimeoutMs: 30_000, tunnelVia: via });
+    const session = () => new ServeSession({ backend, clusterName: 'lab-ray', role: 'policy', servedModelName: p.servedModelName, replicas: 1, pollMs: 200, readyTimeoutMs: 30_000, tunnelVia: via });
+    const s = session();
+    const again = session();
     try {
-      await s.submit({ ...spec, env: { ...spec.env, ...(await fakeVllmEnv(tmp)) } });
+      const id = await s.submit({ ...spec, env: { ...spec.env, ...(await fakeVllmEnv(tmp)) } });
       const [r] = await s.waitReady();
       assert.notEqual(r.baseUrl, r.clusterUrl, 'reached through a local tunnel port');
       assert.match(r.baseUrl, /^http:\/\/127\.0\.0\.1:\d+\/v1$/);
       assert.equal(r.clusterUrl, `http://127.0.0.1:${p.port}/v1`);
       const models = (await (await fetch(`${r.baseUrl}/models`)).json()) as { data: { id: string }[] };
       assert.deepEqual(models.data.map((m) => m.id), ['codedance-7b']);
+
+      // the window closes (tunnels closed, the job left serving); the next window attaches to the same job
+      await s.detach();
+      await assert.rejects(fetch(`${r.baseUrl}/models`), 'the old tunnel port is closed');
+      assert.equal((await backend.status(id)).status, 'RUNNING');
+      again.attach(id);
+      const [r2] = await again.waitReady();
+      assert.equal(r2.clusterUrl, r.clusterUrl);
+      const models2 = (await (await fetch(`${r2.baseUrl}/models`)).json()) as { data: { id: string }[] };
+      assert.deepEqual(models2.data.map((m) => m.id), ['codedance-7b']);
+      await again.stop();
+      for (let i = 0; i < 50 && (await backend.status(id)).status !== 'STOPPED'; i++) await new Promise((res) => setTimeout(res, 100));
+      assert.equal((await backend.status(id)).status, 'STOPPED');
     } finally {
+      await again.stop().catch(() => undefined);
       await s.stop().catch(() => undefined);
       via!.close();
       await backend.dispose();

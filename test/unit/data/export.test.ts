@@ -128,6 +128,15 @@ describe('training data export (SFT / RL parquet)', () => {
     assert.deepEqual(row.reward_model, { ground_truth: 'crimson', style: 'rule' });
     assert.equal(row.data_source, 'chat');
     assert.ok(Array.isArray(row.messages));
+    // an empty dataset answer counts as none: asked for; a known one (an eval sample's, opened in the chat) is used with its data_source
+    const asked: string[] = [];
+    const items = trajectoryItems([
+      { trajectory: answered, origin: 'sample 1', groundTruth: ' ' },
+      { trajectory: answered, origin: 'sample 2', groundTruth: 'red', dataSource: 'vstar' },
+    ]);
+    await exportTrainingData({ format: 'rl', out, items, groundTruth: (item) => (asked.push(item.origin), 'blue') });
+    assert.deepEqual(asked, ['sample 1']);
+    assert.deepEqual((await readAll(out)).map((r) => [(r.reward_model as { ground_truth: string }).ground_truth, r.data_source]), [['blue', 'chat'], ['red', 'vstar']]);
   });
 
   it('refuses a trajectory whose images were not loaded, and an export with nothing in it', async () => {

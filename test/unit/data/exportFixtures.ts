@@ -19,6 +19,8 @@ export interface FixtureTurn {
   code: string;
   stdout?: string;
   images?: Buffer[];
+  /** the cell failed with this error (the observation is the seed's error block) */
+  error?: { ename: string; evalue: string };
 }
 
 /** A trajectory whose messages are exactly what the codedance adapter would have sent. */
@@ -31,7 +33,7 @@ export function fixtureTrajectory(o: { id: string; question: string; input: Buff
     const content = `<think>step ${i}</think>\n<code>\n\`\`\`python\n${t.code}\n\`\`\`\n</code>`;
     messages.push({ role: 'assistant', content });
     const images = (t.images ?? []).map((b) => ({ mime: 'image/png' as const, data: b.toString('base64'), source: 'figure' as const }));
-    const result = { status: 'ok' as const, stdout: t.stdout ?? '', stderr: '', images, durationMs: 5 };
+    const result = { status: t.error ? ('error' as const) : ('ok' as const), stdout: t.stdout ?? '', stderr: '', images, durationMs: 5, error: t.error && { ...t.error, traceback: [] } };
     messages.push(...p.observation([{ request: { code: t.code }, result }], [], { turnIndex: i, maxTurns: 7, timeoutMs: 30_000 }));
     turns.push({
       index: i,
@@ -42,7 +44,7 @@ export function fixtureTrajectory(o: { id: string; question: string; input: Buff
       toolCalls: [],
       retries: 0,
       malformed: [],
-      cells: [{ id: `t${i}-c0`, turn: i, code: t.code, status: 'ok', stdout: t.stdout ?? '', stderr: '', images: images.map((im, k) => ({ ...im, id: `t${i}-c0-i${k}` })) }],
+      cells: [{ id: `t${i}-c0`, turn: i, code: t.code, status: t.error ? 'error' : 'ok', stdout: t.stdout ?? '', stderr: '', images: images.map((im, k) => ({ ...im, id: `t${i}-c0-i${k}` })) }],
     });
   });
   if (o.answer !== undefined) {

@@ -103,8 +103,8 @@ describe('verify: SFT rows as replay plans', () => {
     assert.equal(w.tool_success_rate, 0.5);
     assert.deepEqual(w.perCall, [0, -0.5]);
     assert.equal(w.acc, undefined, 'no judge, no ground truth: acc is not made up');
-    const e = rowReward({ judge_result: { score: 1, acc: 1, format_r: 0, tool_step: [1, 0], tool_success_rate: 1, tool_reward_component: 1.5 } })!;
-    assert.deepEqual([e.source, e.score, e.perCall], ['eval', 1, [1]]);
+    const e = rowReward({ acc: 1, judge_result: { score: 1, acc: 1 }, output: 'assistant\n<code>c</code>\nuser\n<tool_response>Output:\n1</tool_response>\nassistant\n<answer>1</answer>' })!;
+    assert.deepEqual([e.source, e.score, e.perCall], ['eval', 1, [0]]);
     assert.equal(rowReward({ messages: [{ role: 'user', content: 'q' }] }), undefined);
   });
 });

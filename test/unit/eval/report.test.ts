@@ -70,6 +70,12 @@ describe('eval report data', function () {
     assert.equal(t.inputImages[0].data, rec.multi_modal_data.image[0]);
     assert.equal(t.messages[0].role, 'system', 'the conversation comes with it (Retry and follow-ups in the chat need it)');
     assert.ok(t.messages.length >= 4);
+    // the training reward per sample (the eval's scoring code on the rollout, the eval's acc) and the ground truth going to the chat
+    const [r0, r1] = run.samples.map((x) => x.reward!);
+    assert.deepEqual([r0.acc, r0.score, r0.accFrom, r0.perCall, r0.tool_success_rate], [1, 1, 'eval', [0], 1]);
+    assert.deepEqual([r1.acc, r1.score, r1.tool_reward_component], [0, 0, 0.5]);
+    assert.deepEqual(d.reward?.cells, { [d.trajectory!.turns[0].cells[0].id]: 0 });
+    assert.deepEqual(t.reference, { groundTruth: '5', dataSource: 'chart', origin: 'result_m_r.jsonl sample 1', judged: { answer: rec.judge_result.answer, acc: 0 } });
   });
 
   it("opens a results file written by the seed's eval.py (no codedance fields)", async () => {
@@ -88,6 +94,7 @@ describe('eval report data', function () {
     assert.deepEqual(Object.keys(run.perSource), ['default']);
     const d = await reportSample(readRecordAt(file, offsets.get(1)!), file, 'A');
     assert.equal(d.trajectory, undefined);
+    assert.deepEqual([d.reward?.score, d.reward?.format_r, d.reward?.perCall], [0, 0, []], 'from the seed\'s output text');
     assert.match(d.output, /assistant\n<answer>a<\/answer>/);
     await assert.rejects(sampleTrajectory(readRecordAt(file, offsets.get(1)!), file), /has no trajectory .*written by the seed's eval\.py/);
   });

@@ -59,6 +59,23 @@ describe('chat webview protocol', () => {
     assert.equal(imageCount(stored), 2);
   });
 
+  it("a kernel that is not a local one of ours (a notebook's, a server's): the live run and the stored exchange say where the code ran", async () => {
+    const kernel = Object.assign(new ImageKernel(), { where: 'the kernel of analysis.ipynb' });
+    const events: AgentEvent[] = [];
+    for await (const e of runAgent('q', [new Uint8Array([1])], { model: new ScriptedModel(['{{one}}']), modelName: 'm', protocol: tagFormat, kernel })) events.push(e);
+    const start = events.find((e) => e.type === 'start');
+    assert.equal(start?.type === 'start' && start.where, 'the kernel of analysis.ipynb');
+    const done = events.at(-1);
+    assert.ok(done?.type === 'done');
+    assert.equal(done.trajectory.where, 'the kernel of analysis.ipynb');
+    const stored = exchangeEvents(exchangeView(JSON.parse(JSON.stringify(done.trajectory)) as Trajectory));
+    assert.equal(stored[0].type === 'start' && stored[0].where, 'the kernel of analysis.ipynb');
+    // a local kernel: nothing said, nothing stored
+    const { events: local, trajectory } = await liveRun();
+    assert.ok(!local.some((e) => e.type === 'start' && 'where' in e) && !('where' in trajectory));
+    assert.ok(!exchangeEvents(exchangeView(trajectory)).some((e) => e.type === 'start'));
+  });
+
   it('a conversation crosses without its model messages; kernel state only as its own message', async () => {
     const { events, trajectory } = await liveRun();
     const conv = { id: 'c1', title: 't', createdAt: '', updatedAt: '', exchanges: [trajectory] };

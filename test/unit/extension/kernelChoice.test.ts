@@ -71,4 +71,17 @@ describe('kernel picker store (per-workspace choice, servers, tokens)', () => {
     await ws.update('codedance.kernel.choice', { kind: 'remote', url: 'http://gone:1/' });
     assert.deepEqual(store.choice, { kind: 'local' });
   });
+
+  it('remembers an interpreter picked for this workspace and a notebook kernel; a malformed state reads as local', async () => {
+    await store.choose({ kind: 'local', python: '/work/venv/bin/python' });
+    assert.deepEqual(store.choice, { kind: 'local', python: '/work/venv/bin/python' });
+    assert.equal(describeChoice(store.choice), 'local: /work/venv/bin/python');
+    await store.choose({ kind: 'notebook', uri: 'file:///work/analysis.ipynb', name: 'analysis.ipynb' });
+    assert.deepEqual(store.choice, { kind: 'notebook', uri: 'file:///work/analysis.ipynb', name: 'analysis.ipynb' });
+    assert.equal(describeChoice(store.choice), 'the kernel of analysis.ipynb');
+    await ws.update('codedance.kernel.choice', { kind: 'notebook', uri: 42 });
+    assert.deepEqual(store.choice, { kind: 'local' });
+    await ws.update('codedance.kernel.choice', { kind: 'local', python: '' });
+    assert.deepEqual(store.choice, { kind: 'local' });
+  });
 });

@@ -25,6 +25,20 @@ describe('kernel CellCollector', () => {
     assert.deepEqual(pngSize(PNG_1x1), { width: 1, height: 1 });
   });
 
+  it('an image sent as a binary frame: its base64 is made on first read and is then an ordinary string everywhere', () => {
+    const bytes = Buffer.from(PNG_1x1, 'base64');
+    const c = new CellCollector(undefined);
+    c.handle({ ...msg('display_data', { data: {}, metadata: { codedance: { kind: 'image', source: 'show', seq: 1, buffer: 0, mime: 'image/png' } } }), buffers: [bytes] });
+    const [im] = c.orderedImages();
+    assert.deepEqual({ w: im.width, h: im.height, mime: im.mime, source: im.source }, { w: 1, h: 1, mime: 'image/png', source: 'show' }, 'the size from the PNG bytes');
+    assert.equal(im.data, PNG_1x1);
+    assert.equal({ ...im }.data, PNG_1x1);
+    assert.equal(JSON.parse(JSON.stringify(im)).data, PNG_1x1);
+    assert.equal(structuredClone(im).data, PNG_1x1);
+    im.data = 'QUJD';
+    assert.equal(im.data, 'QUJD', 'it can be replaced like any field');
+  });
+
   it('collects streams, streams them live, and keeps the result record', () => {
     const events: ExecutionOutputEvent[] = [];
     const c = new CellCollector(1000, (e) => events.push(e));

@@ -20,7 +20,7 @@ import { delay } from '../request';
 import { b64, DEFAULT_MAX_IMAGE_BYTES, DEFAULT_MAX_OUTPUT_BYTES, DEFAULT_START_TIMEOUT_MS, KernelSessionBase } from '../sessionBase';
 import type { ExecuteOptions, ExecutionResult, KernelSession, KernelTuning, PreparedImage, PrepareImageOptions } from '../types';
 import { connectTo, kernelStillThere, lostWords, newIncarnation, remoteExecute, type RemoteIncarnation, startRemoteKernel, waitConnected, waitKernelReady } from './connection';
-import { bindRemoteInputs, loadRemotePrelude, removeRemoteFolders, setUpRemoteFolders } from './setup';
+import { bindRemoteInputs, loadRemotePrelude, removeRemoteFolders, type SetupContext, setUpRemoteFolders } from './setup';
 import { chooseKernelSpec, displayUrl, type JupyterServerOptions, serverSettings } from './server';
 
 export interface RemoteKernelSessionOptions extends JupyterServerOptions, Pick<KernelTuning, 'redact' | 'maxOutputBytes' | 'maxImageBytes' | 'expressionImageFormat' | 'keepImagesOnFailure' | 'startTimeoutMs' | 'interruptGraceMs' | 'memoryLimitMb'> {
@@ -31,6 +31,18 @@ export interface RemoteKernelSessionOptions extends JupyterServerOptions, Pick<K
 }
 
 const DEFAULT_RECONNECT_WAIT_MS = 15000;
+
+/** The setup context (setup.ts) of a kernel on a Jupyter server. */
+function remoteContext(inc: RemoteIncarnation, server: string, kernelName: string, startTimeoutMs: number): SetupContext {
+  return {
+    exec: (code, onMessage, timeoutMs) => remoteExecute(inc, code, { onMessage, timeoutMs }),
+    where: `the kernel "${kernelName}" on the Jupyter server at ${server}`,
+    label: `${kernelName}@${server}`,
+    otherwise: 'choose another kernelspec',
+    startTimeoutMs,
+    chdir: true,
+  };
+}
 
 export class RemoteKernelSession extends KernelSessionBase implements KernelSession {
   readonly id = randomUUID();
@@ -71,6 +83,11 @@ export class RemoteKernelSession extends KernelSessionBase implements KernelSess
   /** what runs the code: the kernelspec on the server */
   get python(): string {
     return `${this.kernelName ?? 'default kernelspec'} on ${this.server}`;
+  }
+
+  /** the conversation says where the code runs */
+  get where(): string {
+    return `the kernel "${this.kernelName ?? 'default'}" on the Jupyter server at ${this.server}`;
   }
 
   /** pid of the kernel process on the server's machine (diagnostics, tests) */
@@ -169,7 +186,7 @@ export class RemoteKernelSession extends KernelSessionBase implements KernelSess
     }
     await waitKernelReady(conn, url, startTimeoutMs);
     const inc = newIncarnation(conn, ++this.incarnations);
-    const ctx = { inc, server: this.server, kernelName: this.kernelName ?? conn.name, startTimeoutMs };
+    const ctx = remoteContext(inc, this.server, this.kernelName ?? conn.name, startTimeoutMs);
     const before = this.folders;
     this.folders = await setUpRemoteFolders(ctx, before);
     // the same kernel process found again after a long outage: its prelude and variables are there
@@ -238,7 +255,7 @@ export class RemoteKernelSession extends KernelSessionBase implements KernelSess
       const inc = this.inc!;
       this.setState('busy');
       try {
-        const ctx = { inc, server: this.server, kernelName: this.kernelName ?? '', startTimeoutMs: this.opts.startTimeoutMs ?? DEFAULT_START_TIMEOUT_MS };
+        const ctx = remoteContext(inc, this.server, this.kernelName ?? '', this.opts.startTimeoutMs ?? DEFAULT_START_TIMEOUT_MS);
         const prepared = await bindRemoteInputs(ctx, this.folders!.runtimeDir, images, opts);
         this.inputs = { images: images.map((i) => Uint8Array.from(i)), opts };
         return prepared;
@@ -302,7 +319,7 @@ export class RemoteKernelSession extends KernelSessionBase implements KernelSess
     const conn = this.conn;
     if (inc) {
       inc.killReason = 'dispose';
-      if (!this.running && this.folders && this.conn?.connectionStatus === 'connected') await removeRemoteFolders(inc, this.folders).catch(() => undefined);
+      if (!this.running && this.folders && this.conn?.connectionStatus === 'connected') await removeRemoteFolders(remoteContext(inc, this.server, this.kernelName ?? '', 3000), this.folders).catch(() => undefined);
       inc.markLost('it was shut down');
     }
     if (conn && !conn.isDisposed) {

@@ -1,35 +1,46 @@
 /**
- * What the remote kernel is told before the model's first cell, and the input images: the
- * working folder made by the kernel on its own machine, the check that the kernelspec has the
- * packages (the same error as a local interpreter without them), the prelude (the same code as
- * the local kernel's, incarnation.ts), and the question's images sent as bytes.
+ * What a kernel we did not start is told before the model's first cell, and the input images:
+ * the working folder made by the kernel on its own machine, the check that it has the packages
+ * (the same error as a local interpreter without them), the prelude (the same code as the local
+ * kernel's, incarnation.ts), and the question's images sent as bytes. Used for a kernel on a
+ * Jupyter server (session.ts) and for the kernel of an open notebook (../notebook); nothing here
+ * loads `@jupyterlab/services`.
  */
 import { stripAnsi } from '../classify';
 import { CellCollector } from '../collector';
 import { KernelLaunchError, KernelSessionError, PythonEnvironmentError } from '../errors';
 import { type PreludeConfig, preludeLoader } from '../incarnation';
 import type { PreparedImage, PrepareImageOptions } from '../types';
-import { remoteExecute, type RemoteIncarnation } from './connection';
+import type { RequestOutcome } from '../request';
+import type { JupyterMessage } from '../wire';
 
-export interface RemoteContext {
-  inc: RemoteIncarnation;
-  /** the server, for messages */
-  server: string;
-  kernelName: string;
+/** A kernel to set up, whatever reaches it. */
+export interface SetupContext {
+  /** runs setup code (not a model cell): its iopub messages in order, then how it ended */
+  exec: (code: string, onMessage: (m: JupyterMessage) => void, timeoutMs: number) => Promise<RequestOutcome>;
+  /** the kernel in words, e.g. `the kernel "python3" on the Jupyter server at URL` */
+  where: string;
+  /** the kernel in the interpreter list of an environment error, e.g. `python3@URL` */
+  label: string;
+  /** the other way out, ending a fix: "choose another kernelspec" */
+  otherwise: string;
   startTimeoutMs: number;
+  /** enter the working folder for good (a kernel of our own); a notebook's kernel keeps its cwd */
+  chdir: boolean;
 }
+
 
 const b64 = (s: string) => Buffer.from(s, 'utf8').toString('base64');
 
 /** Runs setup code (not a model cell) and returns its stdout, or throws what went wrong. */
-async function run(ctx: RemoteContext, code: string, doing: string, timeoutMs = ctx.startTimeoutMs): Promise<{ stdout: string; col: CellCollector; reply?: Record<string, any> }> {
+async function run(ctx: SetupContext, code: string, doing: string, timeoutMs = ctx.startTimeoutMs): Promise<{ stdout: string; col: CellCollector; reply?: Record<string, any> }> {
   const col = new CellCollector(undefined);
-  const outcome = await remoteExecute(ctx.inc, code, { onMessage: (m) => col.handle(m), timeoutMs });
+  const outcome = await ctx.exec(code, (m) => col.handle(m), timeoutMs);
   if (outcome.kind === 'exited') {
-    throw new KernelLaunchError({ reason: `the kernel "${ctx.kernelName}" on the Jupyter server at ${ctx.server} ended while ${doing}: ${outcome.info.description}`, fix: "check the server's log; the kernel may be out of memory", retryable: true });
+    throw new KernelLaunchError({ reason: `${ctx.where} ended while ${doing}: ${outcome.info.description}`, fix: "check the kernel's log; it may be out of memory", retryable: true });
   }
   if (outcome.kind === 'timeout') {
-    throw new KernelLaunchError({ reason: `the kernel "${ctx.kernelName}" on the Jupyter server at ${ctx.server} did not finish ${doing} within ${Math.round(timeoutMs / 1000)} s`, fix: 'the server may be overloaded; retry, or raise startTimeoutMs', retryable: true });
+    throw new KernelLaunchError({ reason: `${ctx.where} did not finish ${doing} within ${Math.round(timeoutMs / 1000)} s`, fix: 'the kernel may be busy or its machine overloaded; retry, or raise startTimeoutMs', retryable: true });
   }
   col.finish();
   return { stdout: col.stdout, col, reply: outcome.reply?.content as Record<string, any> | undefined };
@@ -37,9 +48,9 @@ async function run(ctx: RemoteContext, code: string, doing: string, timeoutMs = 
 
 /**
  * Makes (or, after a restart, makes again) the working folder and a private folder for input
- * bytes on the kernel's machine, enters the working folder, and checks the packages.
+ * bytes on the kernel's machine, enters the working folder (ctx.chdir), and checks the packages.
  */
-export async function setUpRemoteFolders(ctx: RemoteContext, previous?: { workdir: string; runtimeDir: string }): Promise<{ workdir: string; runtimeDir: string; pid: number }> {
+export async function setUpRemoteFolders(ctx: SetupContext, previous?: { workdir: string; runtimeDir: string }): Promise<{ workdir: string; runtimeDir: string; pid: number }> {
   const code = [
     'import json as _cd_j, os as _cd_o, sys as _cd_s, tempfile as _cd_t',
     `_cd_p = _cd_j.loads(${JSON.stringify(JSON.stringify(previous ? { workdir: previous.workdir, runtimeDir: previous.runtimeDir } : null))})`,
@@ -47,7 +58,7 @@ export async function setUpRemoteFolders(ctx: RemoteContext, previous?: { workdi
     '    for _cd_d in _cd_p.values(): _cd_o.makedirs(_cd_d, exist_ok=True)',
     'else:',
     '    _cd_p = {"workdir": _cd_t.mkdtemp(prefix="codedance-"), "runtimeDir": _cd_t.mkdtemp(prefix="codedance-rt-")}',
-    '_cd_o.chdir(_cd_p["workdir"])',
+    ...(ctx.chdir ? ['_cd_o.chdir(_cd_p["workdir"])'] : []),
     '_cd_m = []',
     'for _cd_n in ("PIL", "numpy", "matplotlib"):',
     '    try:',
@@ -64,32 +75,31 @@ export async function setUpRemoteFolders(ctx: RemoteContext, previous?: { workdi
   try {
     info = JSON.parse(line);
   } catch {
-    throw new KernelLaunchError({ reason: `the kernel "${ctx.kernelName}" on the Jupyter server at ${ctx.server} could not make its working folder: ${reply?.ename ?? 'no answer'}: ${reply?.evalue ?? stdout.slice(0, 300)}`, fix: 'check that the kernel is a Python (ipykernel) kernel and that its user can write to its temporary folder' });
+    throw new KernelLaunchError({ reason: `${ctx.where} could not make its working folder: ${reply?.ename ?? 'no answer'}: ${reply?.evalue ?? stdout.slice(0, 300)}`, fix: 'check that the kernel is a Python (ipykernel) kernel and that its user can write to its temporary folder' });
   }
   if (info.missing.length) {
-    const where = `the kernelspec "${ctx.kernelName}" on the Jupyter server at ${ctx.server}`;
     throw new PythonEnvironmentError(
       {
-        reason: `The Python of ${where} cannot run the CodeDance kernel: ${info.executable} (Python ${info.version}): cannot import ${info.missing.join(', ')}.`,
-        fix: `install them in that kernel's environment on the server (\`${info.executable} -m pip install pillow numpy matplotlib\`, or \`%pip install pillow numpy matplotlib\` in a notebook on that kernel), or choose another kernelspec`,
+        reason: `The Python of ${ctx.where} cannot run the CodeDance kernel: ${info.executable} (Python ${info.version}): cannot import ${info.missing.join(', ')}.`,
+        fix: `install them in that kernel's environment (\`${info.executable} -m pip install pillow numpy matplotlib\`, or \`%pip install pillow numpy matplotlib\` in a notebook on that kernel), or ${ctx.otherwise}`,
       },
-      [{ command: `${ctx.kernelName}@${ctx.server}`, executable: info.executable, version: info.version, origin: 'explicit', ok: false, missing: info.missing }],
+      [{ command: ctx.label, executable: info.executable, version: info.version, origin: 'explicit', ok: false, missing: info.missing }],
     );
   }
   return { workdir: info.workdir, runtimeDir: info.runtimeDir, pid: info.pid };
 }
 
 /** Loads the CodeDance prelude into the remote kernel (no parent to watch: the server owns it). */
-export async function loadRemotePrelude(ctx: RemoteContext, config: PreludeConfig): Promise<void> {
+export async function loadRemotePrelude(ctx: SetupContext, config: PreludeConfig & { notebook?: boolean; binaryImages?: boolean }): Promise<void> {
   const { reply } = await run(ctx, preludeLoader({ ...config, watchParent: false }), 'loading the CodeDance prelude');
   if (reply?.status !== 'ok') {
     const tb = Array.isArray(reply?.traceback) ? stripAnsi((reply!.traceback as string[]).join('\n')) : '';
-    throw new KernelLaunchError({ reason: `The CodeDance prelude failed in the kernel "${ctx.kernelName}" on ${ctx.server}: ${reply?.ename ?? 'NoReply'}: ${reply?.evalue ?? 'no execute_reply'}\n${tb}`, fix: 'reinstall the failing package in that kernel\'s environment, or choose another kernelspec' });
+    throw new KernelLaunchError({ reason: `The CodeDance prelude failed in ${ctx.where}: ${reply?.ename ?? 'NoReply'}: ${reply?.evalue ?? 'no execute_reply'}\n${tb}`, fix: `reinstall the failing package in that kernel's environment, or ${ctx.otherwise}` });
   }
 }
 
 /** Sends the images as bytes, has the prelude prepare and save them in the working folder. */
-export async function bindRemoteInputs(ctx: RemoteContext, runtimeDir: string, images: Uint8Array[], opts: PrepareImageOptions): Promise<PreparedImage[]> {
+export async function bindRemoteInputs(ctx: SetupContext, runtimeDir: string, images: Uint8Array[], opts: PrepareImageOptions): Promise<PreparedImage[]> {
   const files = images.map((_, i) => `${runtimeDir}/input-${i + 1}.bin`);
   const payload = b64(JSON.stringify({ files, options: { resize: opts.resize, minPixels: opts.minPixels ?? 4 * 28 * 28, maxPixels: opts.maxPixels ?? 16384 * 28 * 28 } }));
   const code = [
@@ -112,7 +122,7 @@ export async function bindRemoteInputs(ctx: RemoteContext, runtimeDir: string, i
 }
 
 /** Deletes the session's folders on the kernel's machine (before the kernel is shut down). */
-export async function removeRemoteFolders(inc: RemoteIncarnation, folders: { workdir: string; runtimeDir: string }): Promise<void> {
-  const code = `import shutil as _cd_sh, os as _cd_o\n_cd_o.chdir(_cd_o.path.expanduser("~"))\nfor _cd_d in ${JSON.stringify([folders.workdir, folders.runtimeDir])}: _cd_sh.rmtree(_cd_d, ignore_errors=True)`;
-  await remoteExecute(inc, code, { onMessage: () => undefined, timeoutMs: 3000 });
+export async function removeRemoteFolders(ctx: SetupContext, folders: { workdir: string; runtimeDir: string }): Promise<void> {
+  const code = `import shutil as _cd_sh, os as _cd_o\n${ctx.chdir ? '_cd_o.chdir(_cd_o.path.expanduser("~"))\n' : ''}for _cd_d in ${JSON.stringify([folders.workdir, folders.runtimeDir])}: _cd_sh.rmtree(_cd_d, ignore_errors=True)\ndel _cd_sh, _cd_o, _cd_d`;
+  await ctx.exec(code, () => undefined, 3000);
 }
