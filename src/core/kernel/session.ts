@@ -95,8 +95,7 @@ export class JupyterKernelSession extends KernelSessionBase implements KernelSes
   }
 
   protected beginStart(): void {
-    this.setState('starting');
-    this.starting = startIncarnation({
+    const started = startIncarnation({
       python: this.python,
       workdir: this.workdir,
       runtimeDir: this.runtimeDir,
@@ -123,22 +122,13 @@ export class JupyterKernelSession extends KernelSessionBase implements KernelSes
       assertUsable: () => {
         if (this.disposed) throw new KernelSessionError({ reason: 'the session was disposed while its kernel started', fix: 'acquire a new session' });
       },
-    })
-      .then((inc) => {
-        void inc.proc.exited.then(() => this.onExit(inc));
-        this.inc = inc;
-        this.startFailures = 0;
-        this.lastStartError = undefined;
-        this.setState(this.running ? 'busy' : 'idle');
-      })
-      .catch((e: Error) => {
-        this.startFailures++;
-        this.lastStartError = e;
-        this.setState(this.disposed ? 'disposed' : 'dead');
-      })
-      .finally(() => {
-        this.starting = undefined;
-      });
+    });
+    const placed = started.then((inc) => {
+      void inc.proc.exited.then(() => this.onExit(inc));
+      this.inc = inc;
+      this.startFailures = 0;
+    });
+    this.trackStart(placed, () => this.startFailures++);
   }
 
   // -------------------------------------------------------------------------------------------

@@ -93,6 +93,27 @@ export abstract class KernelSessionBase {
   protected abstract beginStart(): void;
   protected abstract runCell(code: string, opts: ExecuteOptions): Promise<ExecutionResult>;
 
+  /**
+   * Follows a start with the session's state: `starting`, then idle/busy when `work` (which puts
+   * the kernel in place) resolves, or `dead` with `lastStartError` when it rejects.
+   */
+  protected trackStart(work: Promise<void>, onFailure?: () => void): void {
+    this.setState('starting');
+    this.starting = work
+      .then(() => {
+        this.lastStartError = undefined;
+        this.setState(this.running ? 'busy' : 'idle');
+      })
+      .catch((e: Error) => {
+        onFailure?.();
+        this.lastStartError = e;
+        this.setState(this.disposed ? 'disposed' : 'dead');
+      })
+      .finally(() => {
+        this.starting = undefined;
+      });
+  }
+
   /** Waits for a started kernel, starting one if none is starting; throws the start's error. */
   protected async waitForKernel(): Promise<void> {
     while (!this.hasKernel()) {

@@ -100,20 +100,7 @@ export class NotebookKernelSession<T> extends KernelSessionBase implements Kerne
   }
 
   protected beginStart(): void {
-    this.setState('starting');
-    this.starting = this.setUp()
-      .then(() => {
-        this.ready = true;
-        this.lastStartError = undefined;
-        this.setState(this.running ? 'busy' : 'idle');
-      })
-      .catch((e: Error) => {
-        this.lastStartError = e;
-        this.setState(this.disposed ? 'disposed' : 'dead');
-      })
-      .finally(() => {
-        this.starting = undefined;
-      });
+    this.trackStart(this.setUp().then(() => void (this.ready = true)));
   }
 
   /** working folder, package check, prelude in notebook mode, and the inputs again after a restart */

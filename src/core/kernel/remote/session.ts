@@ -145,20 +145,7 @@ export class RemoteKernelSession extends KernelSessionBase implements KernelSess
   }
 
   protected beginStart(): void {
-    this.setState('starting');
-    this.starting = this.startIncarnation()
-      .then((inc) => {
-        this.inc = inc;
-        this.lastStartError = undefined;
-        this.setState(this.running ? 'busy' : 'idle');
-      })
-      .catch((e: Error) => {
-        this.lastStartError = e;
-        this.setState(this.disposed ? 'disposed' : 'dead');
-      })
-      .finally(() => {
-        this.starting = undefined;
-      });
+    this.trackStart(this.startIncarnation().then((inc) => void (this.inc = inc)));
   }
 
   private async startIncarnation(): Promise<RemoteIncarnation> {
