@@ -11,7 +11,7 @@
 import * as assert from 'node:assert/strict';
 import type { Frame, Page } from 'playwright-core';
 import { ask, ChatE2E, DEV_HOST_TITLE, exchange, log, newChat, showCodeDance, viewAction, withCode } from './chatHarness';
-import { activityBarItem, explorerContextMenu, findWebviewFrame, imagePreviewShown, menuItem, openViewContainer, openWorkbench, paneHeader, runCommand, screenshot } from './workbench';
+import { activityBarItem, explorerContextMenu, findWebviewFrame, imagePreviewShown, leaveOneWebviewForReload, menuItem, openViewContainer, openWorkbench, paneHeader, runCommand, screenshot } from './workbench';
 
 const VIEWPORT = { width: 1280, height: 800 };
 const CODE = "import numpy as np\nimg = np.asarray(input_image.convert('RGB')).astype(int)\nred = np.abs(img - np.array([220, 30, 30])).sum(axis=2) < 80\nprint('red pixels:', int(red.sum()))";
@@ -60,6 +60,7 @@ describe('e2e: the chat in the default layout (1280×800; dark, light, high cont
   };
 
   async function reload(theme: string, themeClass: string): Promise<void> {
+    await leaveOneWebviewForReload(h.page);
     h.setThemeSetting(theme);
     await openWorkbench(h.page, h.server!.workbenchUrl(), DEV_HOST_TITLE, activityBarItem(h.page, 'CodeDance'));
     await h.page.locator(`.monaco-workbench.${themeClass}`).waitFor({ state: 'attached', timeout: 15_000 });
@@ -128,6 +129,8 @@ describe('e2e: the chat in the default layout (1280×800; dark, light, high cont
     if (tag === 'dark') {
       // the tab survives a window reload (its serializer), with the conversation it showed: VS Code's
       // own reload (it saves the editors first; a bare page load would race that save)
+      await command(page, 'View: Close Editors in Other Groups'); // the image: the chat tab is the one webview to restore
+      await leaveOneWebviewForReload(page, 'editors');
       const navigated = page.waitForEvent('framenavigated', { predicate: (f) => f === page.mainFrame(), timeout: 30_000 });
       await command(page, 'Developer: Reload Window');
       await navigated;

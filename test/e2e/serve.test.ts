@@ -20,7 +20,7 @@ import { fakeVllmEnv } from '../integration/serve/fakeVllm';
 import { ensureExtensionBuilt, ROOT } from './build';
 import { ask, exchange, showCodeDance, withCode } from './chatHarness';
 import { ensureFixtureWorkspace } from './fixtures/images';
-import { activityBarItem, ARTIFACTS, failureScreenshot, findWebviewFrame, keepServerLogs, notificationToast, openWorkbench, paneHeader, removeRunDir, runCommand, screenshot, waitForNotification } from './workbench';
+import { activityBarItem, ARTIFACTS, failureScreenshot, findWebviewFrame, keepServerLogs, leaveOneWebviewForReload, notificationToast, openWorkbench, paneHeader, removeRunDir, runCommand, screenshot, waitForNotification } from './workbench';
 
 type CodeServerModule = typeof import('../../scripts/codeServer.mjs');
 type Server = Awaited<ReturnType<CodeServerModule['startCodeServer']>>;
@@ -183,6 +183,7 @@ describe('e2e: Serve Model on Cluster (real Slurm + sshd), used by chat through 
     // the tunnels, puts the replicas back in the pool and offers to stop it
     const jobId = slurm.slurm('squeue', ['-h', '-t', 'RUNNING', '-o', '%i %j']).split('\n').find((l) => l.includes('codedance-serve'))?.trim().split(' ')[0];
     assert.ok(jobId, 'the serve job runs');
+    await leaveOneWebviewForReload(page);
     await openWorkbench(page, server!.workbenchUrl(), DEV_HOST_TITLE, activityBarItem(page, 'CodeDance'));
     const found = await waitForNotification(page, new RegExp(`codedance-7b is still served on hpc \\(job ${jobId}, 2 replicas\\): reconnected; chat and eval use it again`), 90_000);
     assert.match(found, /Stop Serving/);

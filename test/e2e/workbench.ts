@@ -89,6 +89,19 @@ export async function imagePreviewShown(page: Page): Promise<void> {
   await frame.waitForFunction(() => [...document.images].some((i) => i.complete && i.naturalWidth > 0), undefined, { timeout: 10_000 });
 }
 
+/**
+ * Before a window reload in code-server: leaves one webview to restore. Webviews that load
+ * together can race for code-server's one shared service-worker registration and one of them
+ * stays blank for good (test/e2e/README.md, "Blank webviews"); a reload restores every open
+ * webview editor and the visible webview view at once. Closes the editors (or, `keep: 'editors'`,
+ * shows the Explorer in the side bar instead of a webview view). Not for a window with a dirty
+ * editor (an untitled one): closing it asks to save.
+ */
+export async function leaveOneWebviewForReload(page: Page, keep?: 'editors'): Promise<void> {
+  if (keep === 'editors') await openViewContainer(page, 'Explorer');
+  else await runCommand(page, 'View: Close All Editor Groups');
+}
+
 const quickInput = (page: Page) => page.locator('.quick-input-widget');
 
 /**
