@@ -11,6 +11,21 @@ import { KernelSessionError } from './errors';
 import { JupyterKernelSession } from './session';
 import type { KernelPoolOptions } from './types';
 
+/**
+ * A recycle takes milliseconds; one that has not finished by then is given up (the session is
+ * shut down) so that an acquire waiting for it starts a session of its own instead of waiting
+ * for good (seen once in the chat e2e: a New Chat's question waited on a recycle that never ended).
+ */
+const RECYCLE_GIVE_UP_MS = 5000;
+
+function recycleWithin(session: JupyterKernelSession, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`the recycle did not finish within ${ms} ms`)), ms);
+  });
+  return Promise.race([session.recycle(), late]).finally(() => clearTimeout(timer));
+}
+
 interface Slot {
   ready: Promise<JupyterKernelSession>;
   /** set once ready resolved */
@@ -165,7 +180,7 @@ export class KernelPool {
     }
     this.recycling++;
     try {
-      await session.recycle();
+      await recycleWithin(session, this.opts.recycleGiveUpMs ?? RECYCLE_GIVE_UP_MS);
     } catch {
       this.stats.recycleFailures++;
       this.recycling--;

@@ -196,6 +196,8 @@ export interface KernelPoolOptions extends KernelTuning {
    * module-level state the code changed). Default false (every question a new process).
    */
   recycle?: boolean;
+  /** a recycle not finished after this many ms is given up and the session shut down (default 5000) */
+  recycleGiveUpMs?: number;
   /** with recycle: how many sessions may wait at most (recycled first, then fresh); default and minimum: size */
   maxIdle?: number;
   /** root under which per-session working folders are made; default os.tmpdir() */

@@ -98,6 +98,24 @@ describe('kernel (real ipykernel): recycled sessions', function () {
     }
   });
 
+  it('a recycle that does not finish is given up: the acquire waiting for it gets a new session, not a wait for good', async () => {
+    const pool = new KernelPool({ python: PYTHON, size: 0, recycle: true, recycleGiveUpMs: 300 });
+    try {
+      const a = await pool.acquire();
+      a.recycle = () => new Promise<void>(() => {}); // a reset that never answers
+      const released = pool.release(a);
+      const b = await pool.acquire();
+      await released;
+      assert.notEqual(b, a, 'a new session');
+      assert.equal(a.state, 'disposed', 'the stuck one is shut down');
+      assert.equal(pool.stats.recycleFailures, 1);
+      assert.equal((await b.execute('print(2)')).stdout, '2\n');
+      await b.dispose();
+    } finally {
+      await pool.dispose();
+    }
+  });
+
   it('keeps at most maxIdle sessions waiting (recycled first); the rest are shut down', async () => {
     const pool = new KernelPool({ python: PYTHON, size: 0, recycle: true, maxIdle: 2 });
     try {
