@@ -134,7 +134,7 @@ export class ChatViewProvider implements vscode.WebviewViewProvider, vscode.Disp
   async restorePanel(panel: vscode.WebviewPanel, state: unknown): Promise<void> {
     this.adoptPanel(panel);
     const id = (state as { conversationId?: unknown } | undefined)?.conversationId;
-    if (typeof id === 'string' && (await this.chat.hasConversation(id))) await this.chat.open(id);
+    if (typeof id === 'string') await this.chat.open(id).catch(() => undefined); // one deleted since: a new chat
   }
 
   /** The chat tab: a new one, or the one VS Code restores after a window reload (its serializer). */

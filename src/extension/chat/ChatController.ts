@@ -211,11 +211,6 @@ export class ChatController implements vscode.Disposable {
     }
   }
 
-  /** whether the history has this conversation (a restored tab asks before reopening it) */
-  async hasConversation(id: string): Promise<boolean> {
-    return (await this.store.list()).some((x) => x.id === id);
-  }
-
   async open(id: string): Promise<void> {
     let c: Conversation;
     try {

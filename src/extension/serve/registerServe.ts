@@ -257,8 +257,10 @@ export function registerServe(context: vscode.ExtensionContext, log: vscode.LogO
 
   /** After a reload: the serve jobs this workspace's window started, followed again (tunnels, pool, tree). */
   async function findServed(): Promise<void> {
+    const recorded = records();
+    if (!recorded.length) return; // the usual window: nothing to read at startup
     const { profiles } = readClusterProfiles();
-    for (const r of records()) {
+    for (const r of recorded) {
       const key = `${r.cluster}/${r.jobId}`;
       if (sessions.has(key)) continue;
       const profile = profiles.find((p) => p.name === r.cluster);
