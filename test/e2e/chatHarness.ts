@@ -2,6 +2,7 @@
  * The chat e2e's setup and helpers: code-server with the extension under development, the fixture
  * model, a chromium browser whose every request is recorded, and the panel's common moves.
  */
+import * as assert from 'node:assert/strict';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -9,7 +10,7 @@ import type { BrowserContext, ConsoleMessage, Frame, Page } from 'playwright-cor
 import { startFixtureModel, type FixtureModel } from '../fixtures/fixtureModel';
 import { ensureExtensionBuilt, ROOT } from './build';
 import { ensureFixtureWorkspace } from './fixtures/images';
-import { activityBarItem, ARTIFACTS, findWebviewFrame, openViewContainer, openWorkbench, paneHeader, removeRunDir, screenshot } from './workbench';
+import { activityBarItem, ARTIFACTS, findWebviewFrame, openViewContainer, openWorkbench, paneHeader, removeRunDir, screenshot, workbenchSettled } from './workbench';
 
 type CodeServerModule = typeof import('../../scripts/codeServer.mjs');
 export type Server = Awaited<ReturnType<CodeServerModule['startCodeServer']>>;
@@ -170,9 +171,16 @@ export async function showCodeDance(p: Page): Promise<void> {
   }
 }
 
+/** Types a question and sends it with Enter; fails saying which step did not happen. */
 export async function ask(frame: Frame, text: string): Promise<void> {
-  await frame.locator('#question').fill(text);
-  await frame.locator('#question').press('Enter');
+  const input = frame.locator('#question');
+  await input.fill(text);
+  assert.equal(await input.inputValue(), text, 'the question is in the input box');
+  await input.press('Enter');
+  // the panel clears the box when it sends the question (not when it refuses: a run in progress)
+  await frame.waitForFunction(() => (document.querySelector('#question') as HTMLTextAreaElement | null)?.value === '', undefined, { timeout: 5000 }).catch(() => {
+    throw new Error('the panel did not send the question: Enter left it in the input box (a run still in progress?)');
+  });
 }
 
 /** the n-th exchange (0-based) of the conversation shown */
@@ -197,11 +205,60 @@ export async function viewAction(page: Page, title: string, where: 'view' | 'edi
     await icon.first().click();
     return;
   }
+  // Opened before VS Code's last startup phase, the menu is disposed under the click when that
+  // phase registers a setting and the title bars re-render (workbenchSettled); after a window
+  // reload a test gets here within that window about one time in four.
+  await workbenchSettled(page);
+  // tsx compiles named inner functions with an `__name(fn, name)` helper the page lacks
+  await page.evaluate('globalThis.__name ??= (f) => f');
+  await page.evaluate(recordMenuLife);
   await bar.locator('.actions-container .action-label[aria-label^="More Actions"]').click();
   const menu = page.locator('.context-view .monaco-menu');
   await menu.waitFor({ timeout: 5000 });
   await page.waitForTimeout(150); // VS Code arms menu items 100 ms after rendering
-  await menu.locator('.action-item .action-label', { hasText: title }).first().click();
+  try {
+    await menu.locator('.action-item .action-label', { hasText: title }).first().click({ timeout: 10_000 });
+  } catch (e) {
+    const life = await page.evaluate(() => (window as unknown as { __menuLife?: string[] }).__menuLife ?? []);
+    throw new Error(`${(e as Error).message}\nwhat happened around the menu:\n${life.join('\n')}`);
+  } finally {
+    await page.evaluate(() => (window as unknown as { __menuLifeOff?: () => void }).__menuLifeOff?.());
+  }
+}
+
+/**
+ * Records, in the page, what can close an open menu (for the failure message): focus moves,
+ * window blur, menus and title bar items added or removed.
+ */
+function recordMenuLife(): void {
+  const w = window as unknown as { __menuLife?: string[]; __menuLifeOff?: () => void };
+  w.__menuLifeOff?.();
+  const life: string[] = (w.__menuLife = []);
+  const t0 = performance.now();
+  const describe = (n: EventTarget | null): string => {
+    if (!(n instanceof Element)) return String(n);
+    return `${n.tagName.toLowerCase()}${n.id ? `#${n.id}` : ''}${n.className && typeof n.className === 'string' ? `.${n.className.trim().split(/\s+/).slice(0, 3).join('.')}` : ''}`;
+  };
+  const note = (what: string) => life.push(`${(performance.now() - t0).toFixed(0)} ms ${what} (active: ${describe(document.activeElement)})`);
+  const onBlur = () => note('window blur');
+  const onFocusIn = (e: FocusEvent) => note(`focusin ${describe(e.target)}`);
+  const onDown = (e: MouseEvent) => note(`mousedown ${describe(e.target)}`);
+  window.addEventListener('blur', onBlur);
+  document.addEventListener('focusin', onFocusIn, true);
+  document.addEventListener('mousedown', onDown, true);
+  const mo = new MutationObserver((records) => {
+    for (const r of records) {
+      for (const n of Array.from(r.removedNodes)) if (n instanceof Element && (n.matches('.monaco-menu-container, .action-item') || n.querySelector('.monaco-menu'))) note(`removed ${describe(n)} from ${describe(r.target)}`);
+      for (const n of Array.from(r.addedNodes)) if (n instanceof Element && (n.matches('.monaco-menu-container') || n.querySelector('.monaco-menu'))) note(`added ${describe(n)} to ${describe(r.target)}`);
+    }
+  });
+  mo.observe(document.body, { childList: true, subtree: true });
+  w.__menuLifeOff = () => {
+    window.removeEventListener('blur', onBlur);
+    document.removeEventListener('focusin', onFocusIn, true);
+    document.removeEventListener('mousedown', onDown, true);
+    mo.disconnect();
+  };
 }
 
 /** New chat from the view's title icon: each scenario is its own conversation (the fixture model reads the first question only). */

@@ -80,6 +80,20 @@ export async function findWebviewFrame(page: Page, selector: string, timeoutMs =
   throw new Error(`no webview frame with ${selector} within ${timeoutMs / 1000} s`);
 }
 
+/**
+ * Waits until VS Code has created its last ("Eventually") workbench contributions, which it does
+ * when the window first goes idle after a load (about 3-5 s). One of them registers a setting
+ * (`window.newWindowProfile`); the `config.*` context keys change and every title bar re-renders
+ * 50 ms later (the menus' debounce), disposing an overflow menu that is open at that moment.
+ * VS Code marks the phase's end (`performance.mark`); 250 ms past it the re-render is done.
+ */
+export async function workbenchSettled(page: Page, timeoutMs = 30_000): Promise<void> {
+  await page.waitForFunction(() => {
+    const done = performance.getEntriesByName('code/didCreateWorkbenchContributions/4')[0];
+    return !!done && performance.now() - done.startTime > 250;
+  }, undefined, { timeout: timeoutMs, polling: 50 });
+}
+
 /** Waits until VS Code's image preview (a webview) shows its image, so a screenshot has it. */
 export async function imagePreviewShown(page: Page): Promise<void> {
   const frame = await findWebviewFrame(page, 'body.ready img', 30_000).catch(async (e: Error) => {
