@@ -5,7 +5,7 @@ import { ContextKeys } from './chat/contextKeys';
 import { KernelService, pickInterpreter } from './chat/kernelService';
 import { ReadyGate } from './chat/readyGate';
 import { RunWatch } from './chat/runWatch';
-import { connectModel, openLink, setApproval, setEndpoint } from './chat/setupActions';
+import { connectModel, openLink, runSetupAction, type SetupAction } from './chat/setupActions';
 import type { ChatStatus } from './chat/statusBar';
 import { validateFromWebview } from './chat/validate';
 import { errorMessage } from './errors';
@@ -77,10 +77,14 @@ export class ChatViewProvider implements vscode.WebviewViewProvider, vscode.Disp
   }
 
   resolveWebviewView(view: vscode.WebviewView): void {
+    this.log.info(`chat view: loading${this.viewHost ? ' again (its webview was recreated)' : ''}`);
     this.disposeView();
     this.view = view;
     const host = this.attach('view', view.webview);
-    host.disposables.push(view.onDidDispose(() => this.disposeView()));
+    host.disposables.push(view.onDidDispose(() => {
+      this.log.info('chat view: closed');
+      this.disposeView();
+    }));
     this.viewHost = host;
     this.updateBadge();
   }
@@ -199,6 +203,7 @@ export class ChatViewProvider implements vscode.WebviewViewProvider, vscode.Disp
     switch (msg.type) {
       case 'ready':
         host.ready = true;
+        this.log.info(`chat ${host.kind}: ready`);
         if (host !== this.active) {
           this.sendInit();
           void host.webview.postMessage({ type: 'moved', to: 'editor' } satisfies ToWebview);
@@ -282,27 +287,21 @@ export class ChatViewProvider implements vscode.WebviewViewProvider, vscode.Disp
     return col === vscode.ViewColumn.One ? vscode.ViewColumn.Two : vscode.ViewColumn.One;
   }
 
-  private async setup(action: Extract<FromWebview, { type: 'setup' }>['action']): Promise<void> {
-    switch (action) {
-      case 'setEndpoint': await setEndpoint(); return;
-      case 'connectModel': await this.connectModel(); return;
-      case 'setApiKey': await vscode.commands.executeCommand('codedance.setApiKey'); return;
-      case 'pickInterpreter':
+  private setup(action: SetupAction): Promise<void> {
+    return runSetupAction(action, {
+      connectModel: () => this.connectModel(),
+      pickInterpreter: async () => {
         await pickInterpreter(this.kernels);
         this.kernels.invalidate();
-        return;
-      case 'trust': await vscode.commands.executeCommand('workbench.trust.manage'); return;
-      case 'openSettings': await vscode.commands.executeCommand('workbench.action.openSettings', 'codedance'); return;
-      case 'dismissWalkthrough':
+      },
+      dismissWalkthrough: async () => {
         await this.context.globalState.update(WALKTHROUGH_DISMISSED, true);
         this.sendInit();
-        return;
-      case 'openWalkthrough': await this.openWalkthrough(); return;
-      case 'askAboutImage': await vscode.commands.executeCommand('codedance.askAboutImage'); return;
-      case 'toggleApproval': await setApproval(readSettings().approval === 'always' ? 'auto' : 'always'); return;
-      case 'moveToSideBar': await this.moveToSideBar(); return;
-      case 'showEditor': await this.reveal(); return;
-    }
+      },
+      openWalkthrough: () => this.openWalkthrough(),
+      moveToSideBar: () => this.moveToSideBar(),
+      showEditor: () => this.reveal(),
+    });
   }
 
   private async checkPython(): Promise<void> {
@@ -354,6 +353,7 @@ export class ChatViewProvider implements vscode.WebviewViewProvider, vscode.Disp
     const h = this.active;
     if (!h?.ready) {
       if (msg.type === 'attachments' || msg.type === 'focusInput' || msg.type === 'notice' || msg.type === 'toggleHistory') this.queue.push(msg);
+      else if (msg.type === 'exchangeStart') this.log.warn(`chat: question ${msg.index + 1} started while the panel was ${h ? 'loading' : 'closed'}; it shows once the panel is ready`);
       return;
     }
     void h.webview.postMessage(msg);

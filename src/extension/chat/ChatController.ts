@@ -117,6 +117,7 @@ export class ChatController implements vscode.Disposable {
 
   /** `reference`: the question's known correct answer (a dataset row's), for the answer's training reward */
   async ask(question: string, run: string, reference?: TrajectoryReference): Promise<void> {
+    this.log.info(`chat: question ${this.conversation.exchanges.length + 1} asked (${question.length} characters)`);
     this.checkCanRun();
     this.askRun = run;
     try {

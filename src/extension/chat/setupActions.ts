@@ -3,6 +3,7 @@
  * any URL), the approval mode, links from model output, and the status bar item's picker.
  */
 import * as vscode from 'vscode';
+import type { FromWebview } from '../../webview/protocol';
 import { endpointListProblem } from '../errors';
 import { readSettings } from '../settings';
 
@@ -108,4 +109,34 @@ export async function chatStatusPicker(): Promise<void> {
   ];
   const pick = await vscode.window.showQuickPick(items, { title: 'CodeDance chat' });
   if (pick) await vscode.commands.executeCommand(pick.command, ...(pick.args ?? []));
+}
+
+export type SetupAction = Extract<FromWebview, { type: 'setup' }>['action'];
+
+/** What a setup action needs from the chat panel. */
+export interface SetupHost {
+  connectModel(): Promise<void>;
+  pickInterpreter(): Promise<void>;
+  dismissWalkthrough(): Promise<void>;
+  openWalkthrough(): Promise<void>;
+  moveToSideBar(): Promise<void>;
+  showEditor(): Promise<void>;
+}
+
+/** A button of the panel's setup guide or status line. */
+export async function runSetupAction(action: SetupAction, host: SetupHost): Promise<void> {
+  switch (action) {
+    case 'setEndpoint': await setEndpoint(); return;
+    case 'connectModel': return host.connectModel();
+    case 'setApiKey': await vscode.commands.executeCommand('codedance.setApiKey'); return;
+    case 'pickInterpreter': return host.pickInterpreter();
+    case 'trust': await vscode.commands.executeCommand('workbench.trust.manage'); return;
+    case 'openSettings': await vscode.commands.executeCommand('workbench.action.openSettings', 'codedance'); return;
+    case 'dismissWalkthrough': return host.dismissWalkthrough();
+    case 'openWalkthrough': return host.openWalkthrough();
+    case 'askAboutImage': await vscode.commands.executeCommand('codedance.askAboutImage'); return;
+    case 'toggleApproval': await setApproval(readSettings().approval === 'always' ? 'auto' : 'always'); return;
+    case 'moveToSideBar': return host.moveToSideBar();
+    case 'showEditor': return host.showEditor();
+  }
 }
