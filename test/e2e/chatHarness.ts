@@ -174,13 +174,34 @@ export async function showCodeDance(p: Page): Promise<void> {
 /** Types a question and sends it with Enter; fails saying which step did not happen. */
 export async function ask(frame: Frame, text: string): Promise<void> {
   const input = frame.locator('#question');
+  // Into the box with a click first, as a user does. Focused by script only (New Chat reveals
+  // the view and the panel focuses its box), the box had the DOM focus in every frame of the
+  // chain, yet Chromium delivered the typed text to no frame at all in about 1 run in 10: no
+  // beforeinput or input event anywhere, the box empty; after a click into the box the same fill worked.
+  await input.click();
   await input.fill(text);
-  assert.equal(await input.inputValue(), text, 'the question is in the input box');
+  const typed = await input.inputValue();
+  if (typed !== text) assert.fail(`the question did not reach the input box (it holds ${JSON.stringify(typed.slice(0, 40))}); where the focus was: ${await focusReport(frame.page())}`);
   await input.press('Enter');
   // the panel clears the box when it sends the question (not when it refuses: a run in progress)
   await frame.waitForFunction(() => (document.querySelector('#question') as HTMLTextAreaElement | null)?.value === '', undefined, { timeout: 5000 }).catch(() => {
     throw new Error('the panel did not send the question: Enter left it in the input box (a run still in progress?)');
   });
+}
+
+/** Which frame and element have the focus (for a failure message). */
+async function focusReport(page: Page): Promise<string> {
+  const parts: string[] = [];
+  for (const f of page.frames()) {
+    const r = await f
+      .evaluate(() => {
+        const a = document.activeElement;
+        return `${document.hasFocus() ? 'FOCUSED ' : ''}${a ? `${a.tagName.toLowerCase()}${a.id ? `#${a.id}` : ''}${typeof a.className === 'string' && a.className ? `.${a.className.split(' ').slice(0, 2).join('.')}` : ''}` : 'none'}${(a as HTMLTextAreaElement | null)?.value ? ` value=${JSON.stringify((a as HTMLTextAreaElement).value.slice(0, 30))}` : ''}`;
+      })
+      .catch((e: Error) => `(${e.message.slice(0, 40)})`);
+    parts.push(`${f === page.mainFrame() ? 'workbench' : f.url().slice(0, 60)}: ${r}`);
+  }
+  return parts.join('; ');
 }
 
 /** the n-th exchange (0-based) of the conversation shown */
