@@ -121,6 +121,7 @@ export function classifyCell(col: CellCollector, outcome: CellOutcome, ctx: Clas
   const rec = replyContent.codedance as PreludeResult | undefined;
   col.addTail('stdout', rec?.stdout);
   col.addTail('stderr', rec?.stderr);
+  col.addReplyImages(rec?.images, outcome.reply?.buffers);
   col.finish();
   const res = rec ?? col.result;
   const images = col.orderedImages();

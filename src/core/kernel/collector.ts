@@ -21,6 +21,8 @@ export interface PreludeResult {
   /** output of a short cell, held back and sent with the reply instead of as stream messages */
   stdout?: string;
   stderr?: string;
+  /** images of a short cell that came as the reply's buffers (`buffer`: which one), not as display_data */
+  images?: Array<Record<string, unknown> & { buffer: number; mime: string }>;
   prepared?: Array<{ pngBase64: string; width: number; height: number; originalWidth: number; originalHeight: number }>;
 }
 
@@ -108,6 +110,12 @@ export class CellCollector {
   /** output that came with the reply (after everything streamed) */
   addTail(name: 'stdout' | 'stderr', text: string | undefined): void {
     if (text) this.addStream(name, text);
+  }
+
+  /** the images that came with the reply (after everything streamed), in the order the cell made them */
+  addReplyImages(tags: PreludeResult['images'], buffers: Buffer[] | undefined): void {
+    if (!Array.isArray(tags) || !buffers?.length) return;
+    for (const tag of tags) this.addDisplay({}, { codedance: tag }, buffers);
   }
 
   private addStream(name: 'stdout' | 'stderr', text: string): void {

@@ -35,6 +35,7 @@ export const PRELUDE_PY: string = String.raw`# CodeDance kernel prelude, part 1 
 import base64
 import struct
 import sys
+import threading
 import time
 
 EXIT_NOTE = "\nNOTE: Code execution was halted by a call to exit() or quit(). Do not use exit() or quit() in your code."
@@ -43,7 +44,7 @@ PRELUDE_FILE = "<codedance-prelude>"
 
 config = {}
 ns = {}
-_state = {"count": 0, "cell": None}
+_state = {"count": 0, "cell": None, "iopub_sent": 0, "reply_buffers": None}
 _np = None
 _Image = None
 _plt = None
@@ -86,10 +87,23 @@ def _publish_binary(raw, metadata):
     dp.session.send(dp.pub_socket, "display_data", content=content, parent=dp.parent_header, ident=dp.topic, buffers=[raw])
 
 
+# images a short cell makes ride its execute_reply (shell: one recipient) instead of iopub (which a
+# Jupyter Server also feeds to its activity watcher): up to this many bytes in all
+REPLY_IMAGE_BYTES = 64 * 1024 * 1024
+
+
 class _Cell(object):
-    def __init__(self, n):
+    def __init__(self, n, hold=False):
         self.n = n
         self.seq = 0
+        # hold: images go with the reply while the cell is younger than HOLD_SECONDS (see
+        # output.py); later ones, and the held ones then, are published as they come
+        self._hold = hold and bool(config.get("binaryImages", True))
+        self._held = []
+        self._held_bytes = 0
+        self._t0 = time.monotonic()
+        self._lock = threading.Lock()
+        self._timer_set = False
         # images the code made that could not be encoded or sent: {source, width, height, reason}
         self.failures = []
         # bench --profile (config["profile"]): seconds spent encoding and sending images
@@ -108,6 +122,8 @@ class _Cell(object):
         tag = {"kind": "image", "source": source, "seq": self.seq, "cell": self.n, "width": width, "height": height}
         t0 = time.perf_counter()
         try:
+            if self._hold_image(tag, mime, raw):
+                return
             if config.get("binaryImages", True):
                 try:
                     _publish_binary(raw, {"codedance": dict(tag, buffer=0, mime=mime)})
@@ -117,6 +133,47 @@ class _Cell(object):
             _publish({mime: base64.b64encode(raw).decode("ascii")}, {"codedance": tag})
         finally:
             self.t_send += time.perf_counter() - t0
+
+
+    def _hold_image(self, tag, mime, raw):
+        """keeps the image for the reply; False when it must be published now (after the held ones)"""
+        with self._lock:
+            if not self._hold:
+                return False
+            young = time.monotonic() - self._t0 < HOLD_SECONDS
+            if young and self._held_bytes + len(raw) <= REPLY_IMAGE_BYTES:
+                self._held.append((tag, mime, raw))
+                self._held_bytes += len(raw)
+                if not self._timer_set:
+                    self._timer_set = _release_later(self)
+                    if not self._timer_set:
+                        self._hold = False
+                        self._release_locked()
+                return True
+            self._release_locked()
+            return False
+
+    def _release_locked(self):
+        self._hold = False
+        held, self._held, self._held_bytes = self._held, [], 0
+        for tag, mime, raw in held:
+            try:
+                _publish_binary(raw, {"codedance": dict(tag, buffer=0, mime=mime)})
+            except Exception:
+                _publish({mime: base64.b64encode(raw).decode("ascii")}, {"codedance": tag})
+
+    def release(self):
+        """a long cell: its held images are published (HOLD_SECONDS after the first, from
+        ipykernel's IO thread)"""
+        with self._lock:
+            self._release_locked()
+
+    def take_images(self):
+        """stops holding; returns the held images as (tag, mime, bytes) for the reply"""
+        with self._lock:
+            self._hold = False
+            held, self._held, self._held_bytes = self._held, [], 0
+            return held
 
 
 def _emit(source, fmt, raw, width, height):
@@ -437,10 +494,12 @@ class _Limited(object):
 
 
 def _release_later(stream):
-    """releases a held stream after HOLD_SECONDS, from ipykernel's IO thread (no thread of our
-    own); False when that is not possible (then the caller does not hold)"""
+    """calls stream.release() after HOLD_SECONDS, from ipykernel's IO thread (no thread of our
+    own); False when that is not possible (then the caller does not hold). stream: a held
+    _Limited, or a _Cell holding images"""
     try:
-        pub = getattr(stream._target, "pub_thread", None)
+        target = getattr(stream, "_target", None)
+        pub = getattr(target, "pub_thread", None) if target is not None else getattr(_shell().kernel, "iopub_thread", None)
         if pub is None or pub.thread is None or not pub.thread.is_alive():
             return False
         loop = pub.io_loop
@@ -527,7 +586,9 @@ def run(payload_b64, publish=True):
     code = req["code"]
     limit = req.get("maxOutputBytes", config.get("maxOutputBytes"))
     _state["count"] += 1
-    cell = _Cell(_state["count"])
+    cell = _Cell(_state["count"], hold=not publish)
+    _state["reply_buffers"] = None
+    _state["iopub_sent"] = 0
     _state["cell"] = cell
     result = {"kind": "result", "op": "run", "count": cell.n, "status": "ok"}
 
@@ -606,6 +667,14 @@ def run(payload_b64, publish=True):
             if tails:
                 result["stdout"] = tails.get("stdout", "")
                 result["stderr"] = tails.get("stderr", "")
+            held = cell.take_images()
+            if held and not publish:
+                # the images ride the execute_reply as its buffers (see _hook_do_execute)
+                result["images"] = [dict(tag, buffer=i, mime=mime) for i, (tag, mime, _raw) in enumerate(held)]
+                _state["reply_buffers"] = (cell.n, [raw for (_tag, _mime, raw) in held])
+            elif held:
+                for tag, mime, raw in held:
+                    _publish_binary(raw, {"codedance": dict(tag, buffer=0, mime=mime)})
             result["truncated"] = {"stdout": out.dropped, "stderr": err.dropped}
             if cell.failures:
                 result["imageFailures"] = cell.failures
@@ -633,6 +702,7 @@ def _hook_do_execute(kernel):
     execute_request -> busy, execute_input, outputs, execute_reply (with our record under
     'codedance'), idle. Anything else (e.g. our own setup code) goes the usual way."""
     original = kernel.do_execute
+    _attach_reply_buffers(kernel)
 
     def do_execute(code, silent, store_history=True, user_expressions=None, allow_stdin=False, **kwargs):
         if isinstance(code, str) and code.startswith(RUN_PREFIX) and code.endswith('")'):
@@ -642,6 +712,39 @@ def _hook_do_execute(kernel):
         return original(code, silent, store_history, user_expressions, allow_stdin, **kwargs)
 
     kernel.do_execute = do_execute
+
+
+_QUIET_TYPES = ("status", "execute_input")
+
+
+def _attach_reply_buffers(kernel):
+    """The execute_reply of one of our cells carries the images it held (result["images"] says
+    which buffer is which) and how many iopub messages the cell sent besides its status
+    (record["iopub"]; 0 lets the client finish at the reply instead of waiting for 'idle').
+    Every message of the kernel goes through session.send (streams, displays, comms, replies);
+    ipykernel sends the reply right after do_execute returns, in the same thread, after it has
+    flushed stdout and stderr."""
+    session = kernel.session
+    if getattr(session.send, "_codedance_reply_buffers", False):
+        return
+    original = session.send
+
+    def send(stream, msg_or_type, content=None, parent=None, ident=None, buffers=None, track=False, header=None, metadata=None):
+        kind = msg_or_type if isinstance(msg_or_type, str) else msg_or_type.get("header", {}).get("msg_type", "")
+        if kind == "execute_reply" and isinstance(content, dict):
+            record = content.get("codedance")
+            if isinstance(record, dict) and record.get("count") == _state["count"]:
+                record["iopub"] = _state["iopub_sent"]
+                pending = _state.get("reply_buffers")
+                if pending and pending[0] == record.get("count"):
+                    _state["reply_buffers"] = None
+                    buffers = list(buffers or []) + pending[1]
+        elif kind not in _QUIET_TYPES and not kind.endswith("_reply"):
+            _state["iopub_sent"] += 1
+        return original(stream, msg_or_type, content, parent, ident, buffers, track, header, metadata)
+
+    send._codedance_reply_buffers = True
+    session.send = send
 
 
 # CodeDance kernel prelude, part 5 of 6: the question's input images (eval.py's
@@ -816,8 +919,9 @@ def _watch_parent(ppid, folders):
 
 def _speed_up_kernel(kernel):
     """Per-cell costs of ipykernel 6 that buy nothing here (about 1 ms per cell):
-     - a 0.5 ms sleep after every execute (we wait for iopub's 'idle', which the IO thread
-       sends after every output of the cell, so nothing can be missed);
+     - a 0.5 ms sleep after every execute (the client waits for iopub's 'idle', which the IO
+       thread sends after every output of the cell, or for a reply that says the cell sent
+       nothing on iopub: so nothing can be missed);
      - flush() of an empty stream still does a round trip to the IO thread; it now returns at
        once when nothing was written since the last flush (a flush with data stays as it is:
        it must wait, or the IO thread would queue the stream message after 'idle')."""

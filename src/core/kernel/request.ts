@@ -38,9 +38,20 @@ export function delay(ms: number): { promise: Promise<void>; cancel: () => void 
 }
 
 /**
+ * Whether a reply ends its request by itself: the prelude's record in it says the cell sent no
+ * iopub message but its status (`iopub: 0`, counted up to the reply; its output and images came
+ * in the reply), so there is nothing left to wait for before 'idle'.
+ */
+export function isSelfContainedReply(m: { content?: unknown }): boolean {
+  const rec = (m.content as { codedance?: { iopub?: unknown } } | undefined)?.codedance;
+  return rec?.iopub === 0;
+}
+
+/**
  * Resolves when a request is complete: its reply and its iopub 'idle' both arrived (so all of
- * its output has been seen). If one of the two never comes (a dropped iopub message, an
- * interrupt landing between handlers), goes on after a grace period with what there is.
+ * its output has been seen), or a reply that says nothing else came (isSelfContainedReply).
+ * If one of the two never comes (a dropped iopub message, an interrupt landing between
+ * handlers), goes on after a grace period with what there is.
  */
 function completion(reply: Promise<JupyterMessage>, idle: Promise<void>): Promise<JupyterMessage | undefined> {
   return new Promise((resolve) => {
@@ -56,7 +67,7 @@ function completion(reply: Promise<JupyterMessage>, idle: Promise<void>): Promis
       (m) => {
         msg = m;
         gotReply = true;
-        if (gotIdle) finish();
+        if (gotIdle || isSelfContainedReply(m)) finish();
         else t = setTimeout(finish, IDLE_AFTER_REPLY_MS);
       },
       () => undefined,

@@ -1,6 +1,7 @@
 /** Jupyter server URLs and tokens as the remote backend reads them (src/core/kernel/remote/server.ts). */
 import { strict as assert } from 'node:assert';
-import { displayUrl, normalizeServerUrl, serverSettings, tokenFromUrl } from '../../../src/core/kernel/remote/server';
+import { ServerConnection } from '@jupyterlab/services';
+import { deserializeV1, displayUrl, normalizeServerUrl, serverSettings, tokenFromUrl } from '../../../src/core/kernel/remote/server';
 
 describe('remote kernel: server URL and token', () => {
   it('normalizes the base URL (one trailing slash, no query) and keeps a JupyterHub path', () => {
@@ -20,5 +21,38 @@ describe('remote kernel: server URL and token', () => {
     assert.equal(serverSettings({ url: 'http://h:8888/?token=abc', token: 'def' }).token, 'def');
     assert.equal(serverSettings({ url: 'https://h/x' }).wsUrl, 'wss://h/x/');
     assert.equal(displayUrl('http://u:pw@h:8888/?token=abc'), 'http://h:8888/');
+  });
+});
+
+describe('remote kernel: the v1 WebSocket message reader', () => {
+  const V1 = 'v1.kernel.websocket.jupyter.org';
+  const standard = ServerConnection.makeSettings().serializer;
+  const image = Buffer.alloc(300_000, 7);
+  image[0] = 0x89;
+  const msg = {
+    channel: 'shell',
+    header: { msg_id: 'a', msg_type: 'execute_reply', session: 's', username: '', date: '2026-11-29T00:00:00Z', version: '5.3' },
+    parent_header: { msg_id: 'p' },
+    metadata: { é: 'ü' },
+    content: { status: 'ok', codedance: { count: 3, iopub: 0, images: [{ buffer: 0, mime: 'image/png' }] } },
+    buffers: [new DataView(image.buffer, image.byteOffset, image.byteLength), new DataView(new Uint8Array([1, 2, 3]).buffer)],
+  };
+
+  it('reads what @jupyterlab/services reads, its buffers in place (no copy)', () => {
+    const bin = standard.serialize(msg as never, V1) as ArrayBuffer;
+    const theirs = standard.deserialize(bin, V1);
+    const ours = deserializeV1(bin);
+    const bytes = (b: unknown) => Buffer.from((b as DataView).buffer, (b as DataView).byteOffset, (b as DataView).byteLength);
+    assert.deepEqual({ ...ours, buffers: undefined }, { ...theirs, buffers: undefined });
+    assert.deepEqual(ours.buffers!.map(bytes), theirs.buffers!.map(bytes));
+    assert.equal((ours.buffers![0] as DataView).buffer, bin, 'the image is a view on the received message');
+  });
+
+  it('the settings use it for v1 and the standard reader otherwise', () => {
+    const s = serverSettings({ url: 'http://127.0.0.1:8888/', token: 't' });
+    const bin = standard.serialize(msg as never, V1) as ArrayBuffer;
+    assert.equal((s.serializer.deserialize(bin, V1).buffers![0] as DataView).buffer, bin);
+    const legacy = JSON.stringify({ ...msg, buffers: [] });
+    assert.equal(s.serializer.deserialize(legacy as never, '').header.msg_type, 'execute_reply');
   });
 });

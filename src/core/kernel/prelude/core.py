@@ -28,6 +28,7 @@
 import base64
 import struct
 import sys
+import threading
 import time
 
 EXIT_NOTE = "\nNOTE: Code execution was halted by a call to exit() or quit(). Do not use exit() or quit() in your code."
@@ -36,7 +37,7 @@ PRELUDE_FILE = "<codedance-prelude>"
 
 config = {}
 ns = {}
-_state = {"count": 0, "cell": None}
+_state = {"count": 0, "cell": None, "iopub_sent": 0, "reply_buffers": None}
 _np = None
 _Image = None
 _plt = None
@@ -79,10 +80,23 @@ def _publish_binary(raw, metadata):
     dp.session.send(dp.pub_socket, "display_data", content=content, parent=dp.parent_header, ident=dp.topic, buffers=[raw])
 
 
+# images a short cell makes ride its execute_reply (shell: one recipient) instead of iopub (which a
+# Jupyter Server also feeds to its activity watcher): up to this many bytes in all
+REPLY_IMAGE_BYTES = 64 * 1024 * 1024
+
+
 class _Cell(object):
-    def __init__(self, n):
+    def __init__(self, n, hold=False):
         self.n = n
         self.seq = 0
+        # hold: images go with the reply while the cell is younger than HOLD_SECONDS (see
+        # output.py); later ones, and the held ones then, are published as they come
+        self._hold = hold and bool(config.get("binaryImages", True))
+        self._held = []
+        self._held_bytes = 0
+        self._t0 = time.monotonic()
+        self._lock = threading.Lock()
+        self._timer_set = False
         # images the code made that could not be encoded or sent: {source, width, height, reason}
         self.failures = []
         # bench --profile (config["profile"]): seconds spent encoding and sending images
@@ -101,6 +115,8 @@ class _Cell(object):
         tag = {"kind": "image", "source": source, "seq": self.seq, "cell": self.n, "width": width, "height": height}
         t0 = time.perf_counter()
         try:
+            if self._hold_image(tag, mime, raw):
+                return
             if config.get("binaryImages", True):
                 try:
                     _publish_binary(raw, {"codedance": dict(tag, buffer=0, mime=mime)})
@@ -110,6 +126,47 @@ class _Cell(object):
             _publish({mime: base64.b64encode(raw).decode("ascii")}, {"codedance": tag})
         finally:
             self.t_send += time.perf_counter() - t0
+
+
+    def _hold_image(self, tag, mime, raw):
+        """keeps the image for the reply; False when it must be published now (after the held ones)"""
+        with self._lock:
+            if not self._hold:
+                return False
+            young = time.monotonic() - self._t0 < HOLD_SECONDS
+            if young and self._held_bytes + len(raw) <= REPLY_IMAGE_BYTES:
+                self._held.append((tag, mime, raw))
+                self._held_bytes += len(raw)
+                if not self._timer_set:
+                    self._timer_set = _release_later(self)
+                    if not self._timer_set:
+                        self._hold = False
+                        self._release_locked()
+                return True
+            self._release_locked()
+            return False
+
+    def _release_locked(self):
+        self._hold = False
+        held, self._held, self._held_bytes = self._held, [], 0
+        for tag, mime, raw in held:
+            try:
+                _publish_binary(raw, {"codedance": dict(tag, buffer=0, mime=mime)})
+            except Exception:
+                _publish({mime: base64.b64encode(raw).decode("ascii")}, {"codedance": tag})
+
+    def release(self):
+        """a long cell: its held images are published (HOLD_SECONDS after the first, from
+        ipykernel's IO thread)"""
+        with self._lock:
+            self._release_locked()
+
+    def take_images(self):
+        """stops holding; returns the held images as (tag, mime, bytes) for the reply"""
+        with self._lock:
+            self._hold = False
+            held, self._held, self._held_bytes = self._held, [], 0
+            return held
 
 
 def _emit(source, fmt, raw, width, height):

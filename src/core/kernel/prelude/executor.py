@@ -75,7 +75,9 @@ def run(payload_b64, publish=True):
     code = req["code"]
     limit = req.get("maxOutputBytes", config.get("maxOutputBytes"))
     _state["count"] += 1
-    cell = _Cell(_state["count"])
+    cell = _Cell(_state["count"], hold=not publish)
+    _state["reply_buffers"] = None
+    _state["iopub_sent"] = 0
     _state["cell"] = cell
     result = {"kind": "result", "op": "run", "count": cell.n, "status": "ok"}
 
@@ -154,6 +156,14 @@ def run(payload_b64, publish=True):
             if tails:
                 result["stdout"] = tails.get("stdout", "")
                 result["stderr"] = tails.get("stderr", "")
+            held = cell.take_images()
+            if held and not publish:
+                # the images ride the execute_reply as its buffers (see _hook_do_execute)
+                result["images"] = [dict(tag, buffer=i, mime=mime) for i, (tag, mime, _raw) in enumerate(held)]
+                _state["reply_buffers"] = (cell.n, [raw for (_tag, _mime, raw) in held])
+            elif held:
+                for tag, mime, raw in held:
+                    _publish_binary(raw, {"codedance": dict(tag, buffer=0, mime=mime)})
             result["truncated"] = {"stdout": out.dropped, "stderr": err.dropped}
             if cell.failures:
                 result["imageFailures"] = cell.failures
@@ -181,6 +191,7 @@ def _hook_do_execute(kernel):
     execute_request -> busy, execute_input, outputs, execute_reply (with our record under
     'codedance'), idle. Anything else (e.g. our own setup code) goes the usual way."""
     original = kernel.do_execute
+    _attach_reply_buffers(kernel)
 
     def do_execute(code, silent, store_history=True, user_expressions=None, allow_stdin=False, **kwargs):
         if isinstance(code, str) and code.startswith(RUN_PREFIX) and code.endswith('")'):
@@ -190,3 +201,36 @@ def _hook_do_execute(kernel):
         return original(code, silent, store_history, user_expressions, allow_stdin, **kwargs)
 
     kernel.do_execute = do_execute
+
+
+_QUIET_TYPES = ("status", "execute_input")
+
+
+def _attach_reply_buffers(kernel):
+    """The execute_reply of one of our cells carries the images it held (result["images"] says
+    which buffer is which) and how many iopub messages the cell sent besides its status
+    (record["iopub"]; 0 lets the client finish at the reply instead of waiting for 'idle').
+    Every message of the kernel goes through session.send (streams, displays, comms, replies);
+    ipykernel sends the reply right after do_execute returns, in the same thread, after it has
+    flushed stdout and stderr."""
+    session = kernel.session
+    if getattr(session.send, "_codedance_reply_buffers", False):
+        return
+    original = session.send
+
+    def send(stream, msg_or_type, content=None, parent=None, ident=None, buffers=None, track=False, header=None, metadata=None):
+        kind = msg_or_type if isinstance(msg_or_type, str) else msg_or_type.get("header", {}).get("msg_type", "")
+        if kind == "execute_reply" and isinstance(content, dict):
+            record = content.get("codedance")
+            if isinstance(record, dict) and record.get("count") == _state["count"]:
+                record["iopub"] = _state["iopub_sent"]
+                pending = _state.get("reply_buffers")
+                if pending and pending[0] == record.get("count"):
+                    _state["reply_buffers"] = None
+                    buffers = list(buffers or []) + pending[1]
+        elif kind not in _QUIET_TYPES and not kind.endswith("_reply"):
+            _state["iopub_sent"] += 1
+        return original(stream, msg_or_type, content, parent, ident, buffers, track, header, metadata)
+
+    send._codedance_reply_buffers = True
+    session.send = send

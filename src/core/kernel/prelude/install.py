@@ -30,8 +30,9 @@ def _watch_parent(ppid, folders):
 
 def _speed_up_kernel(kernel):
     """Per-cell costs of ipykernel 6 that buy nothing here (about 1 ms per cell):
-     - a 0.5 ms sleep after every execute (we wait for iopub's 'idle', which the IO thread
-       sends after every output of the cell, so nothing can be missed);
+     - a 0.5 ms sleep after every execute (the client waits for iopub's 'idle', which the IO
+       thread sends after every output of the cell, or for a reply that says the cell sent
+       nothing on iopub: so nothing can be missed);
      - flush() of an empty stream still does a round trip to the IO thread; it now returns at
        once when nothing was written since the last flush (a flush with data stays as it is:
        it must wait, or the IO thread would queue the stream message after 'idle')."""

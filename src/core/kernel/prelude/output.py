@@ -127,10 +127,12 @@ class _Limited(object):
 
 
 def _release_later(stream):
-    """releases a held stream after HOLD_SECONDS, from ipykernel's IO thread (no thread of our
-    own); False when that is not possible (then the caller does not hold)"""
+    """calls stream.release() after HOLD_SECONDS, from ipykernel's IO thread (no thread of our
+    own); False when that is not possible (then the caller does not hold). stream: a held
+    _Limited, or a _Cell holding images"""
     try:
-        pub = getattr(stream._target, "pub_thread", None)
+        target = getattr(stream, "_target", None)
+        pub = getattr(target, "pub_thread", None) if target is not None else getattr(_shell().kernel, "iopub_thread", None)
         if pub is None or pub.thread is None or not pub.thread.is_alive():
             return False
         loop = pub.io_loop

@@ -5,7 +5,7 @@
  * shapes of the local kernel (request.ts), so that classify.ts reads both the same way.
  */
 import { KernelAPI, KernelConnection, type Kernel, type KernelMessage, type ServerConnection } from '@jupyterlab/services';
-import { delay, type KillReason, type RequestOutcome } from '../request';
+import { delay, isSelfContainedReply, type KillReason, type RequestOutcome } from '../request';
 import type { ExitInfo } from '../process';
 import type { JupyterMessage } from '../wire';
 import { displayUrl, serverError } from './server';
@@ -158,14 +158,18 @@ export async function remoteExecute(inc: RemoteIncarnation, code: string, opts: 
   let resent = false;
   let resend!: () => void;
   const resendWanted = new Promise<'resend'>((r) => (resend = () => r('resend')));
+  // a reply that says the cell sent nothing else ends the request without waiting for 'idle'
+  let selfContained!: (reply: JupyterMessage) => void;
+  const endedByReply = new Promise<RequestOutcome>((r) => (selfContained = (reply) => r({ kind: 'done', reply })));
   const send = () => {
     const future = inc.conn.requestExecute(content, true);
     future.onIOPub = (m) => {
       seen = true;
       opts.onMessage(toWire(m));
     };
-    future.onReply = () => {
+    future.onReply = (m) => {
       seen = true;
+      if (isSelfContainedReply(m)) selfContained(toWire(m));
     };
     return future;
   };
@@ -190,6 +194,7 @@ export async function remoteExecute(inc: RemoteIncarnation, code: string, opts: 
           // the future is cancelled when the kernel restarts or the connection is disposed
           async () => ({ kind: 'exited' as const, info: await inc.lost, killReason: inc.killReason }),
         ),
+        endedByReply,
         inc.lost.then((info) => ({ kind: 'exited' as const, info, killReason: inc.killReason })),
         ...(timer ? [timer.promise.then(() => ({ kind: 'timeout' as const }))] : []),
         ...(resent ? [] : [resendWanted]),

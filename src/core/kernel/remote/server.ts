@@ -4,7 +4,7 @@
  * that turn its failures into errors naming cause and fix (wrong token -> HTTP 403, server
  * down, unknown kernelspec), and the choice of kernelspec. No `vscode` here.
  */
-import { KernelSpecAPI, ServerConnection } from '@jupyterlab/services';
+import { type KernelMessage, KernelSpecAPI, ServerConnection } from '@jupyterlab/services';
 import WebSocket from 'ws';
 import { KernelLaunchError, KernelSessionError } from '../errors';
 import { displayUrl, normalizeServerUrl, tokenFromUrl } from './url';
@@ -23,20 +23,57 @@ export interface JupyterServerOptions {
  * the previous one is not yet acknowledged waits for the ACK, which the client delays up to
  * 40 ms, so each cell took ~45 ms on loopback. An unsolicited pong frame after each received
  * message carries the ACK at once: a few bytes that need no answer (RFC 6455 §5.5.3; a ping
- * would make the server write a pong, which then waits the same way).
+ * would make the server write a pong, which then waits the same way). The pong is written once
+ * the message has been handled, so that it does not delay the handling (a reply can end a cell).
  */
 export class PromptAckWebSocket extends WebSocket {
+  private ackPending = false;
+
   constructor(address: string | URL, protocols?: string | string[]) {
     super(address, protocols, { perMessageDeflate: false });
+    // after the message has been handled (its reply may end a cell), once for a burst of them
     this.on('message', () => {
-      if (this.readyState === WebSocket.OPEN) this.pong();
+      if (this.ackPending) return;
+      this.ackPending = true;
+      setImmediate(() => {
+        this.ackPending = false;
+        if (this.readyState === WebSocket.OPEN) this.pong();
+      });
     });
   }
+}
+
+const V1_PROTOCOL = 'v1.kernel.websocket.jupyter.org';
+const utf8 = new TextDecoder('utf8');
+
+/**
+ * A message of the `v1.kernel.websocket.jupyter.org` protocol: [count, offsets…, channel,
+ * header, parent_header, metadata, content, buffers…]. Like `@jupyterlab/services`' own reader,
+ * except that the parts are read in place: its reader copies each part out first, a second copy
+ * of every image (hundreds of KB a cell) and garbage to collect.
+ */
+export function deserializeV1(bin: ArrayBuffer): KernelMessage.IMessage {
+  const view = new DataView(bin);
+  const n = Number(view.getBigUint64(0, true));
+  const offsets: number[] = [];
+  for (let i = 0; i < n; i++) offsets.push(Number(view.getBigUint64(8 * (i + 1), true)));
+  const text = (i: number) => utf8.decode(new Uint8Array(bin, offsets[i], offsets[i + 1] - offsets[i]));
+  const buffers: DataView[] = [];
+  for (let i = 5; i < offsets.length - 1; i++) buffers.push(new DataView(bin, offsets[i], offsets[i + 1] - offsets[i]));
+  return {
+    channel: text(0),
+    header: JSON.parse(text(1)),
+    parent_header: JSON.parse(text(2)),
+    metadata: JSON.parse(text(3)),
+    content: JSON.parse(text(4)),
+    buffers,
+  } as unknown as KernelMessage.IMessage;
 }
 
 export function serverSettings(opts: JupyterServerOptions): ServerConnection.ISettings {
   const baseUrl = normalizeServerUrl(opts.url);
   const wsUrl = baseUrl.replace(/^http/, 'ws');
+  const standard = ServerConnection.makeSettings().serializer;
   return ServerConnection.makeSettings({
     baseUrl,
     wsUrl,
@@ -45,6 +82,10 @@ export function serverSettings(opts: JupyterServerOptions): ServerConnection.ISe
     // query parameter is what every Jupyter Server accepts
     appendToken: true,
     WebSocket: PromptAckWebSocket as unknown as typeof globalThis.WebSocket,
+    serializer: {
+      serialize: (msg, protocol) => standard.serialize(msg, protocol),
+      deserialize: (data, protocol) => (protocol === V1_PROTOCOL && data instanceof ArrayBuffer ? deserializeV1(data) : standard.deserialize(data, protocol)),
+    },
   });
 }
 

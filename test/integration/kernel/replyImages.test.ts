@@ -1,0 +1,73 @@
+/**
+ * A short cell's images travel in its execute_reply (the shell channel: one recipient) and the
+ * reply says when the cell sent nothing on iopub but its status, so the client finishes at the
+ * reply; a longer cell still streams its images and output as they come. Both backends.
+ */
+import { strict as assert } from 'node:assert';
+import { remoteExecute } from '../../../src/core/kernel/remote/connection';
+import { executeRequest, isSelfContainedReply } from '../../../src/core/kernel/request';
+import type { JupyterMessage } from '../../../src/core/kernel/wire';
+import { BACKENDS, backendTitle, disposeAll, imageSize, newSession, type TestKernel } from './helpers';
+
+const b64 = (s: string) => Buffer.from(s, 'utf8').toString('base64');
+
+for (const backend of BACKENDS) describe(`kernel (${backendTitle(backend)}): images in the reply`, function () {
+  this.timeout(60000);
+  let k: TestKernel;
+  before(async () => {
+    k = await newSession({}, backend);
+  });
+  after(disposeAll);
+
+  it('a short cell: its images come with the reply, in the order the cell made them, each intact', async () => {
+    const streamed: string[] = [];
+    const r = await k.execute(
+      ['from PIL import Image', 'Image.new("RGB", (100, 80), "red").show()', 'Image.new("RGB", (90, 60), "blue").show()', 'print("two")'].join('\n'),
+      { onOutput: (ev) => streamed.push(ev.kind) },
+    );
+    assert.equal(r.status, 'ok', JSON.stringify(r.error));
+    assert.deepEqual(r.images.map((i) => [i.width, i.height]), [[100, 80], [90, 60]]);
+    for (const img of r.images) assert.deepEqual(imageSize(img), { width: img.width, height: img.height });
+    assert.equal(r.stdout, 'two\n');
+    // the consumers still hear of each image (the chat shows them under the cell)
+    assert.equal(streamed.filter((s) => s === 'image').length, 2);
+  });
+
+  it('a cell that runs on after an image streams it at once (the reply is not waited for)', async () => {
+    const seen: number[] = [];
+    const t0 = Date.now();
+    const r = await k.execute(['from PIL import Image', 'import time', 'Image.new("RGB", (64, 64), "green").show()', 'time.sleep(1.5)'].join('\n'), {
+      onOutput: (ev) => {
+        if (ev.kind === 'image') seen.push(Date.now() - t0);
+      },
+    });
+    assert.equal(r.status, 'ok', JSON.stringify(r.error));
+    assert.equal(r.images.length, 1);
+    assert.equal(seen.length, 1);
+    assert.ok(seen[0] < 1200, `the image was shown ${seen[0]} ms after the start, before the cell's 1.5 s sleep ended`);
+  });
+
+  it('the reply counts what the cell sent on iopub: 0 ends the request at the reply, more waits for idle', async () => {
+    // the request paths of the two clients (request.ts, remote/connection.ts), below the session
+    const inc = (k as unknown as { inc: unknown }).inc;
+    const run = async (code: string) => {
+      const msgs: JupyterMessage[] = [];
+      const wrapped = `_codedance_run("${b64(JSON.stringify({ code }))}")`;
+      const onMessage = (m: JupyterMessage) => msgs.push(m);
+      const o = backend === 'local'
+        ? await executeRequest(inc as Parameters<typeof executeRequest>[0], wrapped, { onMessage, silent: true })
+        : await remoteExecute(inc as Parameters<typeof remoteExecute>[0], wrapped, { onMessage });
+      assert.equal(o.kind, 'done');
+      return { reply: (o as { reply: JupyterMessage }).reply, msgs };
+    };
+    const quick = await run('from PIL import Image\nImage.new("RGB", (32, 32)).show()\nprint("hi")');
+    assert.equal((quick.reply.content as { codedance: { iopub: number } }).codedance.iopub, 0);
+    assert.ok(isSelfContainedReply(quick.reply));
+    assert.equal(quick.reply.buffers.length, 1, 'the image is the reply buffer');
+    const slow = await run('import time\nprint("a", flush=True)\ntime.sleep(0.2)\nprint("b")');
+    assert.ok((slow.reply.content as { codedance: { iopub: number } }).codedance.iopub >= 1);
+    assert.ok(!isSelfContainedReply(slow.reply));
+    assert.ok(slow.msgs.some((m) => m.header.msg_type === 'status' && (m.content as { execution_state?: string }).execution_state === 'idle'), 'a streaming cell ends at its idle');
+    assert.ok(slow.msgs.some((m) => m.header.msg_type === 'stream'), 'its output streamed');
+  });
+});
