@@ -31,6 +31,9 @@ export interface PreludeConfig {
   /** no iopub 'busy' for our cells' requests: only for a private local kernel, whose one client
    * (ours) never reads it; never for a kernel on a Jupyter Server (it follows the status) */
   quietBusy?: boolean;
+  /** a kernel on a Jupyter Server: our cells' 'busy' goes out only once the cell has run 50 ms
+   * (a short cell's status stays as the server last saw it; a long one is 'busy' as always) */
+  deferBusy?: boolean;
 }
 
 export interface IncarnationOptions {

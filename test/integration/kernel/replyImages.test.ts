@@ -7,7 +7,7 @@ import { strict as assert } from 'node:assert';
 import { remoteExecute } from '../../../src/core/kernel/remote/connection';
 import { executeRequest, isSelfContainedReply } from '../../../src/core/kernel/request';
 import type { JupyterMessage } from '../../../src/core/kernel/wire';
-import { BACKENDS, backendTitle, disposeAll, imageSize, newSession, type TestKernel } from './helpers';
+import { BACKENDS, backendTitle, disposeAll, imageSize, newSession, sharedJupyterServer, type TestKernel } from './helpers';
 
 const b64 = (s: string) => Buffer.from(s, 'utf8').toString('base64');
 
@@ -70,4 +70,37 @@ for (const backend of BACKENDS) describe(`kernel (${backendTitle(backend)}): ima
     assert.ok(slow.msgs.some((m) => m.header.msg_type === 'status' && (m.content as { execution_state?: string }).execution_state === 'idle'), 'a streaming cell ends at its idle');
     assert.ok(slow.msgs.some((m) => m.header.msg_type === 'stream'), 'its output streamed');
   });
+
+  if (backend === 'remote') {
+    it("the server sees 'busy' while a cell runs longer than 50 ms, and 'idle' after; a short cell sends no 'busy'", async () => {
+      const srv = await sharedJupyterServer();
+      const kernelId = (k as unknown as { conn: { id: string } }).conn.id;
+      const state = async () => ((await (await fetch(`${srv.url}api/kernels/${kernelId}?token=${srv.token}`)).json()) as { execution_state: string }).execution_state;
+      const inc = (k as unknown as { inc: Parameters<typeof remoteExecute>[0] }).inc;
+      const statuses = async (code: string, during?: () => Promise<void>) => {
+        const seen: string[] = [];
+        const run = remoteExecute(inc, `_codedance_run("${b64(JSON.stringify({ code }))}")`, {
+          onMessage: (m) => {
+            if (m.header.msg_type === 'status') seen.push(String((m.content as { execution_state?: string }).execution_state));
+          },
+        });
+        await during?.();
+        assert.equal((await run).kind, 'done');
+        return seen;
+      };
+      let midway = '';
+      const long = await statuses('import time\ntime.sleep(0.8)', async () => {
+        await new Promise((r) => setTimeout(r, 400));
+        midway = await state();
+      });
+      assert.equal(midway, 'busy', "the server's kernel model during the cell");
+      assert.ok(long.includes('busy'), `the client saw ${long.join(', ')}`);
+      for (let i = 0; i < 50 && (await state()) !== 'idle'; i++) await new Promise((r) => setTimeout(r, 20));
+      assert.equal(await state(), 'idle', 'idle after the cell (the late busy never comes after idle)');
+      const short = await statuses('x = 1');
+      await new Promise((r) => setTimeout(r, 200)); // a late 'busy' would have come by now
+      assert.ok(!short.includes('busy'), `a short cell: ${short.join(', ')}`);
+      assert.equal(await state(), 'idle');
+    });
+  }
 });

@@ -179,6 +179,8 @@ export class RemoteKernelSession extends KernelSessionBase implements KernelSess
     // the same kernel process found again after a long outage: its prelude and variables are there
     if (before && before.pid === this.folders.pid) return inc;
     await loadRemotePrelude(ctx, {
+      // the server follows the status: a long cell shows 'busy' as always, a short one costs a message less
+      deferBusy: true,
       workdir: this.folders.workdir,
       memoryLimitMb: this.opts.memoryLimitMb || null,
       maxOutputBytes: this.opts.maxOutputBytes ?? DEFAULT_MAX_OUTPUT_BYTES,
