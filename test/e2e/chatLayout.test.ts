@@ -10,8 +10,8 @@
  */
 import * as assert from 'node:assert/strict';
 import type { Frame, Page } from 'playwright-core';
-import { ask, ChatE2E, DEV_HOST_TITLE, exchange, log, newChat, showCodeDance, viewAction, withCode } from './chatHarness';
-import { activityBarItem, explorerContextMenu, findWebviewFrame, imagePreviewShown, leaveOneWebviewForReload, menuItem, openViewContainer, openWorkbench, paneHeader, runCommand, screenshot } from './workbench';
+import { ask, ChatE2E, exchange, log, newChat, showCodeDance, viewAction, withCode } from './chatHarness';
+import { activityBarItem, explorerContextMenu, findWebviewFrame, imagePreviewShown, leaveOneWebviewForReload, menuItem, openViewContainer, paneHeader, runCommand, screenshot } from './workbench';
 
 const VIEWPORT = { width: 1280, height: 800 };
 const CODE = "import numpy as np\nimg = np.asarray(input_image.convert('RGB')).astype(int)\nred = np.abs(img - np.array([220, 30, 30])).sum(axis=2) < 80\nprint('red pixels:', int(red.sum()))";
@@ -61,8 +61,16 @@ describe('e2e: the chat in the default layout (1280×800; dark, light, high cont
 
   async function reload(theme: string, themeClass: string): Promise<void> {
     await leaveOneWebviewForReload(h.page);
+    await h.page.waitForFunction(() => !document.querySelector('.part.editor .tab'), undefined, { timeout: 10_000 });
     h.setThemeSetting(theme);
-    await openWorkbench(h.page, h.server!.workbenchUrl(), DEV_HOST_TITLE, activityBarItem(h.page, 'CodeDance'));
+    // VS Code's own reload: it saves the editor state (now: no editors) before the page goes. A
+    // bare page load raced that save: the walkthrough and the image preview, closed just before,
+    // came back with the chat view, three webviews loading at once, and the chat stayed blank
+    // (code-server's shared service-worker registration, test/e2e/README.md)
+    const navigated = h.page.waitForEvent('framenavigated', { predicate: (f) => f === h.page.mainFrame(), timeout: 30_000 });
+    await command(h.page, 'Developer: Reload Window');
+    await navigated;
+    await activityBarItem(h.page, 'CodeDance').waitFor({ timeout: 30_000 });
     await h.page.locator(`.monaco-workbench.${themeClass}`).waitFor({ state: 'attached', timeout: 15_000 });
     // the new window's extension host is up and the extension active (its status bar item shows)
     await h.page.locator('.part.statusbar .statusbar-item', { hasText: 'CodeDance:' }).first().waitFor({ timeout: 60_000 });
