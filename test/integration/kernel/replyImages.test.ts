@@ -47,6 +47,24 @@ for (const backend of BACKENDS) describe(`kernel (${backendTitle(backend)}): ima
     assert.ok(seen[0] < 1200, `the image was shown ${seen[0]} ms after the start, before the cell's 1.5 s sleep ended`);
   });
 
+  it('images around the 50 ms hold (held, released by the timer, then live) with output between: all there, in order, no stall', async () => {
+    const t0 = Date.now();
+    const r = await k.execute(
+      [
+        'from PIL import Image',
+        'import time',
+        'for i, wait in enumerate([0, 0.04, 0.02, 0.05, 0]):',
+        '    time.sleep(wait)',
+        '    print("step", i)',
+        '    Image.new("RGB", (100 + i, 80), "red").show()',
+      ].join('\n'),
+    );
+    assert.equal(r.status, 'ok', JSON.stringify(r.error));
+    assert.ok(Date.now() - t0 < 3000, `the cell took ${Date.now() - t0} ms`);
+    assert.deepEqual(r.images.map((i) => i.width), [100, 101, 102, 103, 104]);
+    assert.equal(r.stdout, [0, 1, 2, 3, 4].map((i) => `step ${i}\n`).join(''));
+  });
+
   it('the reply counts what the cell sent on iopub: 0 ends the request at the reply, more waits for idle', async () => {
     // the request paths of the two clients (request.ts, remote/connection.ts), below the session
     const inc = (k as unknown as { inc: unknown }).inc;

@@ -129,7 +129,9 @@ class _Cell(object):
 
 
     def _hold_image(self, tag, mime, raw):
-        """keeps the image for the reply; False when it must be published now (after the held ones)"""
+        """keeps the image for the reply; False when it must be published now (after the held
+        ones). Publishing happens outside the lock: a flush of stdout inside it could wait on the
+        IO thread while the IO thread's timer waits for the lock."""
         with self._lock:
             if not self._hold:
                 return False
@@ -137,36 +139,42 @@ class _Cell(object):
             if young and self._held_bytes + len(raw) <= REPLY_IMAGE_BYTES:
                 self._held.append((tag, mime, raw))
                 self._held_bytes += len(raw)
-                if not self._timer_set:
-                    self._timer_set = _release_later(self)
-                    if not self._timer_set:
-                        self._hold = False
-                        self._release_locked()
-                return True
-            self._release_locked()
-            return False
+                if self._timer_set or _release_later(self):
+                    self._timer_set = True
+                    return True
+            held = self._take_locked()
+        _publish_images(held)
+        return self._hold_image_was_taken(tag, held)
 
-    def _release_locked(self):
+    @staticmethod
+    def _hold_image_was_taken(tag, held):
+        # the image itself is among the held ones when the timer could not be set
+        return any(t is tag for (t, _m, _r) in held)
+
+    def _take_locked(self):
         self._hold = False
         held, self._held, self._held_bytes = self._held, [], 0
-        for tag, mime, raw in held:
-            try:
-                _publish_binary(raw, {"codedance": dict(tag, buffer=0, mime=mime)})
-            except Exception:
-                _publish({mime: base64.b64encode(raw).decode("ascii")}, {"codedance": tag})
+        return held
 
     def release(self):
         """a long cell: its held images are published (HOLD_SECONDS after the first, from
         ipykernel's IO thread)"""
         with self._lock:
-            self._release_locked()
+            held = self._take_locked()
+        _publish_images(held)
 
     def take_images(self):
         """stops holding; returns the held images as (tag, mime, bytes) for the reply"""
         with self._lock:
-            self._hold = False
-            held, self._held, self._held_bytes = self._held, [], 0
-            return held
+            return self._take_locked()
+
+
+def _publish_images(held):
+    for tag, mime, raw in held:
+        try:
+            _publish_binary(raw, {"codedance": dict(tag, buffer=0, mime=mime)})
+        except Exception:
+            _publish({mime: base64.b64encode(raw).decode("ascii")}, {"codedance": tag})
 
 
 def _emit(source, fmt, raw, width, height):

@@ -162,8 +162,7 @@ def run(payload_b64, publish=True):
                 result["images"] = [dict(tag, buffer=i, mime=mime) for i, (tag, mime, _raw) in enumerate(held)]
                 _state["reply_buffers"] = (cell.n, [raw for (_tag, _mime, raw) in held])
             elif held:
-                for tag, mime, raw in held:
-                    _publish_binary(raw, {"codedance": dict(tag, buffer=0, mime=mime)})
+                _publish_images(held)
             result["truncated"] = {"stdout": out.dropped, "stderr": err.dropped}
             if cell.failures:
                 result["imageFailures"] = cell.failures
