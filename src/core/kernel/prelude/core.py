@@ -115,41 +115,29 @@ class _Cell(object):
         tag = {"kind": "image", "source": source, "seq": self.seq, "cell": self.n, "width": width, "height": height}
         t0 = time.perf_counter()
         try:
-            if self._hold_image(tag, mime, raw):
-                return
-            if config.get("binaryImages", True):
-                try:
-                    _publish_binary(raw, {"codedance": dict(tag, buffer=0, mime=mime)})
-                    return
-                except Exception:
-                    pass
-            _publish({mime: base64.b64encode(raw).decode("ascii")}, {"codedance": tag})
+            if not self._hold_image(tag, mime, raw):
+                _publish_image(tag, mime, raw)
         finally:
             self.t_send += time.perf_counter() - t0
 
 
     def _hold_image(self, tag, mime, raw):
-        """keeps the image for the reply; False when it must be published now (after the held
-        ones). Publishing happens outside the lock: a flush of stdout inside it could wait on the
-        IO thread while the IO thread's timer waits for the lock."""
+        """keeps the image for the reply; False when the caller must publish it now (the held ones
+        are published first). Publishing happens outside the lock: a flush of stdout inside it
+        could wait on the IO thread while the IO thread's timer waits for the lock."""
         with self._lock:
             if not self._hold:
                 return False
-            young = time.monotonic() - self._t0 < HOLD_SECONDS
-            if young and self._held_bytes + len(raw) <= REPLY_IMAGE_BYTES:
+            kept = time.monotonic() - self._t0 < HOLD_SECONDS and self._held_bytes + len(raw) <= REPLY_IMAGE_BYTES
+            if kept:
                 self._held.append((tag, mime, raw))
                 self._held_bytes += len(raw)
                 if self._timer_set or _release_later(self):
                     self._timer_set = True
                     return True
-            held = self._take_locked()
+            held = self._take_locked()  # with this image when no timer could be set
         _publish_images(held)
-        return self._hold_image_was_taken(tag, held)
-
-    @staticmethod
-    def _hold_image_was_taken(tag, held):
-        # the image itself is among the held ones when the timer could not be set
-        return any(t is tag for (t, _m, _r) in held)
+        return kept
 
     def _take_locked(self):
         self._hold = False
@@ -169,12 +157,20 @@ class _Cell(object):
             return self._take_locked()
 
 
-def _publish_images(held):
-    for tag, mime, raw in held:
+def _publish_image(tag, mime, raw):
+    """one image as display_data: its bytes as a binary buffer, else base64"""
+    if config.get("binaryImages", True):
         try:
             _publish_binary(raw, {"codedance": dict(tag, buffer=0, mime=mime)})
+            return
         except Exception:
-            _publish({mime: base64.b64encode(raw).decode("ascii")}, {"codedance": tag})
+            pass
+    _publish({mime: base64.b64encode(raw).decode("ascii")}, {"codedance": tag})
+
+
+def _publish_images(held):
+    for tag, mime, raw in held:
+        _publish_image(tag, mime, raw)
 
 
 def _emit(source, fmt, raw, width, height):
