@@ -44,7 +44,7 @@ PRELUDE_FILE = "<codedance-prelude>"
 
 config = {}
 ns = {}
-_state = {"count": 0, "cell": None, "iopub_sent": 0, "reply_buffers": None}
+_state = {"count": 0, "cell": None, "iopub_sent": 0, "reply_buffers": None, "replies_at_once": 0}
 _np = None
 _Image = None
 _plt = None
@@ -720,13 +720,30 @@ def _hook_do_execute(kernel):
 _QUIET_TYPES = ("status", "execute_input")
 
 
+def _now_stream(stream):
+    """Where our cell's reply goes out at once. ipykernel 6's shell stream (a ZMQStream) only
+    queues what it is given; the queue is sent when the kernel's event loop comes round again,
+    after the kernel has published 'idle' and ended the request: ~0.5 ms later, and a Jupyter
+    Server then relays the reply behind that 'idle'. With nothing queued before it, the stream's
+    own socket sends the reply now, in the same order and from the same thread."""
+    sock = getattr(stream, "socket", None)
+    sending = getattr(stream, "sending", None)
+    closed = getattr(stream, "closed", None)
+    if sock is None or not callable(sending) or not callable(closed) or not hasattr(sock, "send_multipart"):
+        return stream
+    if sending() or closed():
+        return stream
+    _state["replies_at_once"] += 1
+    return sock
+
+
 def _attach_reply_buffers(kernel):
     """The execute_reply of one of our cells carries the images it held (result["images"] says
     which buffer is which) and how many iopub messages the cell sent besides its status
     (record["iopub"]; 0 lets the client finish at the reply instead of waiting for 'idle').
     Every message of the kernel goes through session.send (streams, displays, comms, replies);
     ipykernel sends the reply right after do_execute returns, in the same thread, after it has
-    flushed stdout and stderr."""
+    flushed stdout and stderr; it goes out at once (_now_stream)."""
     session = kernel.session
     if getattr(session.send, "_codedance_reply_buffers", False):
         return
@@ -742,6 +759,7 @@ def _attach_reply_buffers(kernel):
                 if pending and pending[0] == record.get("count"):
                     _state["reply_buffers"] = None
                     buffers = list(buffers or []) + pending[1]
+                stream = _now_stream(stream)
         elif kind not in _QUIET_TYPES and not kind.endswith("_reply"):
             _state["iopub_sent"] += 1
         return original(stream, msg_or_type, content, parent, ident, buffers, track, header, metadata)

@@ -37,7 +37,7 @@ PRELUDE_FILE = "<codedance-prelude>"
 
 config = {}
 ns = {}
-_state = {"count": 0, "cell": None, "iopub_sent": 0, "reply_buffers": None}
+_state = {"count": 0, "cell": None, "iopub_sent": 0, "reply_buffers": None, "replies_at_once": 0}
 _np = None
 _Image = None
 _plt = None
