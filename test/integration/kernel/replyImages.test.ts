@@ -5,6 +5,7 @@
  */
 import { strict as assert } from 'node:assert';
 import { remoteExecute } from '../../../src/core/kernel/remote/connection';
+import type { PromptAckWebSocket } from '../../../src/core/kernel/remote/server';
 import { executeRequest, isSelfContainedReply } from '../../../src/core/kernel/request';
 import type { JupyterMessage } from '../../../src/core/kernel/wire';
 import { BACKENDS, backendTitle, disposeAll, imageSize, newSession, sharedJupyterServer, type TestKernel } from './helpers';
@@ -89,7 +90,42 @@ for (const backend of BACKENDS) describe(`kernel (${backendTitle(backend)}): ima
     assert.ok(slow.msgs.some((m) => m.header.msg_type === 'stream'), 'its output streamed');
   });
 
+  it("the reply leaves the kernel at once, before the kernel's 'idle' (ipykernel's shell queue, empty, is skipped)", async () => {
+    const count = async () => {
+      const r = await k.execute('import sys\nprint(sys.modules["_codedance"]._state["replies_at_once"])');
+      assert.equal(r.status, 'ok', JSON.stringify(r.error));
+      return Number(r.stdout.trim());
+    };
+    const before = await count();
+    assert.equal((await k.execute('x = 1')).status, 'ok');
+    assert.equal((await k.execute('from PIL import Image\nImage.new("RGB", (40, 30), "red").show()')).images.length, 1);
+    assert.equal((await k.execute('print("a")\n1 / 0')).status, 'error');
+    // the first count's own reply, the three cells'
+    assert.equal((await count()) - before, 4);
+  });
+
   if (backend === 'remote') {
+    it('an image-bearing reply is received into memory made ready while the cell ran, intact', async () => {
+      const ws = (k as unknown as { inc: { conn: { _ws: PromptAckWebSocket } } }).inc.conn._ws;
+      assert.ok(ws.frames, 'the frame assembler is on the kernel WebSocket');
+      const hits = ws.frames.memory.hits;
+      const setup = await k.execute('import numpy as np\nfrom PIL import Image\nnoise = Image.fromarray(np.random.default_rng(7).integers(0, 256, (400, 400, 3), dtype=np.uint8))');
+      assert.equal(setup.status, 'ok', JSON.stringify(setup.error));
+      const seen: string[] = [];
+      for (let i = 0; i < 4; i++) {
+        const r = await k.execute('noise.show()');
+        assert.equal(r.status, 'ok', JSON.stringify(r.error));
+        assert.equal(r.images.length, 1);
+        assert.deepEqual(imageSize(r.images[0]), { width: 400, height: 400 });
+        seen.push(r.images[0].data);
+      }
+      const png = Buffer.from(seen[0], 'base64');
+      assert.ok(png.length > 400 * 400 * 3, `a ${png.length}-byte PNG: noise does not compress, so the reply is a large frame`);
+      assert.equal(png.subarray(-8, -4).toString('latin1'), 'IEND', 'the PNG ends where it should');
+      assert.ok(seen.every((d) => d === seen[0]), 'the same bytes each time, from fresh or from ready memory');
+      assert.ok(ws.frames.memory.hits - hits >= 3, `cells 2-4 were received into ready memory (hits ${ws.frames.memory.hits - hits})`);
+    });
+
     it("the server sees 'busy' while a cell runs longer than 50 ms, and 'idle' after; a short cell sends no 'busy'", async () => {
       const srv = await sharedJupyterServer();
       const kernelId = (k as unknown as { conn: { id: string } }).conn.id;

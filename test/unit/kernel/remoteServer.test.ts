@@ -48,11 +48,31 @@ describe('remote kernel: the v1 WebSocket message reader', () => {
     assert.equal((ours.buffers![0] as DataView).buffer, bin, 'the image is a view on the received message');
   });
 
+  it('reads a message that is a Node Buffer at an offset in a larger buffer (what the socket gives, frames.ts)', () => {
+    const bin = Buffer.from(standard.serialize(msg as never, V1) as ArrayBuffer);
+    const store = Buffer.alloc(bin.length + 4096, 0xee);
+    bin.copy(store, 1000);
+    const view = store.subarray(1000, 1000 + bin.length);
+    const ours = deserializeV1(view);
+    const theirs = standard.deserialize(bin.buffer.slice(bin.byteOffset, bin.byteOffset + bin.length) as ArrayBuffer, V1);
+    assert.deepEqual({ ...ours, buffers: undefined }, { ...theirs, buffers: undefined });
+    const img = ours.buffers![0] as DataView;
+    assert.equal(img.buffer, store.buffer, 'in place');
+    assert.ok(Buffer.from(img.buffer, img.byteOffset, img.byteLength).equals(image));
+  });
+
   it('the settings use it for v1 and the standard reader otherwise', () => {
     const s = serverSettings({ url: 'http://127.0.0.1:8888/', token: 't' });
     const bin = standard.serialize(msg as never, V1) as ArrayBuffer;
     assert.equal((s.serializer.deserialize(bin, V1).buffers![0] as DataView).buffer, bin);
     const legacy = JSON.stringify({ ...msg, buffers: [] });
     assert.equal(s.serializer.deserialize(legacy as never, '').header.msg_type, 'execute_reply');
+    // a binary message of the legacy protocol as a Buffer: the standard reader gets it alone, as an ArrayBuffer
+    const legacyBin = Buffer.from(standard.serialize(msg as never, '') as ArrayBuffer);
+    const padded = Buffer.concat([Buffer.alloc(16), legacyBin]).subarray(16);
+    const read = s.serializer.deserialize(padded as never, '');
+    assert.equal(read.header.msg_type, 'execute_reply');
+    const b = read.buffers![0] as DataView;
+    assert.ok(Buffer.from(b.buffer, b.byteOffset, b.byteLength).equals(image));
   });
 });

@@ -5,8 +5,10 @@
  * down, unknown kernelspec), and the choice of kernelspec. No `vscode` here.
  */
 import { type KernelMessage, KernelSpecAPI, ServerConnection } from '@jupyterlab/services';
+import type { Duplex } from 'node:stream';
 import WebSocket from 'ws';
 import { KernelLaunchError, KernelSessionError } from '../errors';
+import { assembleLargeFrames, type FrameAssembler } from './frames';
 import { displayUrl, normalizeServerUrl, tokenFromUrl } from './url';
 
 export { displayUrl, normalizeServerUrl, tokenFromUrl };
@@ -28,6 +30,8 @@ export interface JupyterServerOptions {
  */
 export class PromptAckWebSocket extends WebSocket {
   private ackPending = false;
+  /** large frames are assembled as they arrive (frames.ts) */
+  frames: FrameAssembler | undefined;
 
   constructor(address: string | URL, protocols?: string | string[]) {
     super(address, protocols, { perMessageDeflate: false });
@@ -41,6 +45,32 @@ export class PromptAckWebSocket extends WebSocket {
       });
     });
   }
+
+  /** `ws` calls this with the socket once the HTTP upgrade is done (and the bytes after it) */
+  setSocket(socket: Duplex, head: Buffer, options: unknown): void {
+    this.frames = assembleLargeFrames(socket);
+    (WebSocket.prototype as unknown as { setSocket: (s: Duplex, h: Buffer, o: unknown) => void }).setSocket.call(this, socket, head, options);
+  }
+}
+
+/**
+ * `@jupyterlab/services` asks for 'arraybuffer'; a large frame's payload would then be copied
+ * once more (it is a view of memory made ready beforehand, frames.ts). Binary messages stay Node
+ * Buffers, which `serverSettings`' deserializer reads in place.
+ */
+const wsBinaryType = Object.getOwnPropertyDescriptor(WebSocket.prototype, 'binaryType');
+if (wsBinaryType?.get && wsBinaryType.set) {
+  const { get, set } = wsBinaryType;
+  Object.defineProperty(PromptAckWebSocket.prototype, 'binaryType', {
+    configurable: true,
+    enumerable: true,
+    get(this: WebSocket) {
+      return get.call(this);
+    },
+    set(this: WebSocket, type: WebSocket['binaryType']) {
+      set.call(this, type === 'arraybuffer' ? 'nodebuffer' : type);
+    },
+  });
 }
 
 const V1_PROTOCOL = 'v1.kernel.websocket.jupyter.org';
@@ -52,14 +82,16 @@ const utf8 = new TextDecoder('utf8');
  * except that the parts are read in place: its reader copies each part out first, a second copy
  * of every image (hundreds of KB a cell) and garbage to collect.
  */
-export function deserializeV1(bin: ArrayBuffer): KernelMessage.IMessage {
-  const view = new DataView(bin);
+export function deserializeV1(data: ArrayBuffer | Uint8Array): KernelMessage.IMessage {
+  const bin = data instanceof ArrayBuffer ? data : data.buffer;
+  const base = data instanceof ArrayBuffer ? 0 : data.byteOffset;
+  const view = new DataView(bin, base);
   const n = Number(view.getBigUint64(0, true));
   const offsets: number[] = [];
   for (let i = 0; i < n; i++) offsets.push(Number(view.getBigUint64(8 * (i + 1), true)));
-  const text = (i: number) => utf8.decode(new Uint8Array(bin, offsets[i], offsets[i + 1] - offsets[i]));
+  const text = (i: number) => utf8.decode(new Uint8Array(bin, base + offsets[i], offsets[i + 1] - offsets[i]));
   const buffers: DataView[] = [];
-  for (let i = 5; i < offsets.length - 1; i++) buffers.push(new DataView(bin, offsets[i], offsets[i + 1] - offsets[i]));
+  for (let i = 5; i < offsets.length - 1; i++) buffers.push(new DataView(bin, base + offsets[i], offsets[i + 1] - offsets[i]));
   return {
     channel: text(0),
     header: JSON.parse(text(1)),
@@ -84,7 +116,12 @@ export function serverSettings(opts: JupyterServerOptions): ServerConnection.ISe
     WebSocket: PromptAckWebSocket as unknown as typeof globalThis.WebSocket,
     serializer: {
       serialize: (msg, protocol) => standard.serialize(msg, protocol),
-      deserialize: (data, protocol) => (protocol === V1_PROTOCOL && data instanceof ArrayBuffer ? deserializeV1(data) : standard.deserialize(data, protocol)),
+      deserialize: (data: ArrayBuffer | Uint8Array | string, protocol) => {
+        if (protocol === V1_PROTOCOL && typeof data !== 'string') return deserializeV1(data);
+        // the legacy protocol's reader wants an ArrayBuffer of the message alone
+        if (data instanceof Uint8Array) data = data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength) as ArrayBuffer;
+        return standard.deserialize(data as ArrayBuffer, protocol);
+      },
     },
   });
 }
