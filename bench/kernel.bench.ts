@@ -39,6 +39,11 @@ export interface BenchResult {
 const ROUNDS = 5;
 const TRIVIAL_PER_ROUND = 200;
 const CROP_PER_ROUND = 20;
+/**
+ * Section 5 judges the difference of two ~31 ms medians: with 5 rounds of the crop (100 cells a
+ * side) it moved by ±0.3 ms between runs on 2 cores; 10 rounds halve that spread's variance.
+ */
+const REMOTE_ROUNDS = 10;
 /** `npm run bench -- --profile`: each measure's parts too (kernelProfile.ts) */
 const PROFILE = process.env.CODEDANCE_BENCH_PROFILE === '1';
 
@@ -284,7 +289,7 @@ export async function remoteSideBySide(python: string): Promise<BenchResult[]> {
     for (const [tag, code, n] of [['trivial_cell', 'x = 1', TRIVIAL_PER_ROUND / 2], ['crop_png_1024', cropCell, CROP_PER_ROUND]] as const) {
       const t: Record<'local' | 'remote', number[]> = { local: [], remote: [] };
       for (const k of [local, remote]) for (let i = 0; i < 10; i++) await k.execute(code);
-      for (let r = 0; r < ROUNDS; r++) {
+      for (let r = 0; r < REMOTE_ROUNDS; r++) {
         for (const [name, k] of [['local', local], ['remote', remote]] as const) {
           for (let i = 0; i < n; i++) {
             const t0 = performance.now();

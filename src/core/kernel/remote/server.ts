@@ -46,7 +46,11 @@ export class PromptAckWebSocket extends WebSocket {
     });
   }
 
-  /** `ws` calls this with the socket once the HTTP upgrade is done (and the bytes after it) */
+  /**
+   * `ws` (8.x) calls this with the socket once the HTTP upgrade is done, and the bytes after it.
+   * It is ws's own hook, not its public API: should a later ws stop calling it, frames simply
+   * reach ws as the socket reads them (`test/unit/kernel/remoteFrames.test.ts` says so).
+   */
   setSocket(socket: Duplex, head: Buffer, options: unknown): void {
     this.frames = assembleLargeFrames(socket);
     (WebSocket.prototype as unknown as { setSocket: (s: Duplex, h: Buffer, o: unknown) => void }).setSocket.call(this, socket, head, options);
