@@ -104,6 +104,28 @@ for (const backend of BACKENDS) describe(`kernel (${backendTitle(backend)}): ima
     assert.equal((await count()) - before, 4);
   });
 
+  it('a request that comes while a cell runs is answered right after it (the stream watches its socket again after our send)', async () => {
+    const inc = (k as unknown as { inc: unknown }).inc;
+    const request = (code: string) => {
+      const wrapped = `_codedance_run("${b64(JSON.stringify({ code }))}")`;
+      const opts = { onMessage: () => undefined, timeoutMs: 5000 };
+      return backend === 'local'
+        ? executeRequest(inc as Parameters<typeof executeRequest>[0], wrapped, { ...opts, silent: true })
+        : remoteExecute(inc as Parameters<typeof remoteExecute>[0], wrapped, opts);
+    };
+    for (let round = 0; round < 3; round++) {
+      const t0 = Date.now();
+      const first = request('import time\ntime.sleep(0.3)');
+      await new Promise((r) => setTimeout(r, 50));
+      const second = request('x = 2');
+      const ended: number[] = [];
+      const [a, b] = await Promise.all([first, second].map((p) => p.then((o) => (ended.push(Date.now() - t0), o))));
+      assert.equal(a.kind, 'done');
+      assert.equal(b.kind, 'done', `the request sent while the first cell ran: ${b.kind} after ${Date.now() - t0} ms`);
+      assert.ok(Math.max(...ended) < 2000, `both answered within 2 s (${ended.join(', ')} ms)`);
+    }
+  });
+
   if (backend === 'remote') {
     it('an image-bearing reply is received into memory made ready while the cell ran, intact', async () => {
       const ws = (k as unknown as { inc: { conn: { _ws: PromptAckWebSocket } } }).inc.conn._ws;

@@ -7,8 +7,9 @@
 import { strict as assert } from 'node:assert';
 import { randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
+import { Duplex } from 'node:stream';
 import { WebSocketServer } from 'ws';
-import { ASSEMBLE_MIN_BYTES, FrameAssembler, frameHeader, PrefaultedBuffers } from '../../../src/core/kernel/remote/frames';
+import { assembleLargeFrames, ASSEMBLE_MIN_BYTES, FrameAssembler, frameHeader, PREFAULT_MAX_BYTES, PrefaultedBuffers } from '../../../src/core/kernel/remote/frames';
 import { PromptAckWebSocket } from '../../../src/core/kernel/remote/server';
 
 /** an RFC 6455 frame: FIN + opcode, the three length forms, masked when asked */
@@ -45,12 +46,12 @@ describe('remote kernel: large WebSocket frames assembled as they arrive', () =>
   for (const seed of [1, 2, 3, 4, 5, 6]) {
     it(`passes every byte through in order, whatever the chunking; large payloads come whole (seed ${seed})`, () => {
       const r = rng(seed);
-      const frames: Array<{ bytes: Buffer; payload: Buffer; large: boolean }> = [];
+      const frames: Array<{ bytes: Buffer; payload: Buffer }> = [];
       for (let i = 0; i < 14; i++) {
         const kind = r(4);
-        const payload = kind === 0 ? randomBytes(r(120)) : kind === 1 ? randomBytes(126 + r(5000)) : kind === 2 ? randomBytes(65536 + r(40000)) : randomBytes(ASSEMBLE_MIN_BYTES + r(900_000));
+        const payload = kind === 0 ? randomBytes(r(120)) : kind === 1 ? randomBytes(126 + r(5000)) : kind === 2 ? randomBytes(65536 + r(40000)) : randomBytes(ASSEMBLE_MIN_BYTES + (r(3) === 0 ? 0 : r(900_000)));
         const bytes = frame(kind === 0 && r(2) ? 9 : 2, payload, r(5) === 0);
-        frames.push({ bytes, payload, large: payload.length >= ASSEMBLE_MIN_BYTES && bytes[1] < 0x80 });
+        frames.push({ bytes, payload });
       }
       const stream = Buffer.concat(frames.map((f) => f.bytes));
       const out: Buffer[] = [];
@@ -70,6 +71,71 @@ describe('remote kernel: large WebSocket frames assembled as they arrive', () =>
       assert.equal(a.assembled, whole.length);
     });
   }
+
+  it('a large frame that a single read holds whole passes through as it is', () => {
+    const out: Buffer[] = [];
+    const a = new FrameAssembler((c) => out.push(c));
+    const f = frame(2, randomBytes(ASSEMBLE_MIN_BYTES + 10));
+    const stream = Buffer.concat([f, frame(1, Buffer.from('after'))]);
+    a.push(stream);
+    assert.ok(Buffer.concat(out).equals(stream));
+    assert.ok(out.every((c) => c.buffer === stream.buffer), 'views of the read, no copy');
+    assert.equal(a.assembled, 0);
+  });
+
+  it('a frame announcing more than memory is held ready for (up to 2^63) passes through: no allocation, no throw; ws refuses it (max payload)', async () => {
+    const out: Buffer[] = [];
+    const a = new FrameAssembler((c) => out.push(c));
+    const huge = Buffer.from([0x82, 0x7f, 0, 0, 0, 2, 0, 0, 0, 0]); // 8 GiB
+    const big = Buffer.concat([Buffer.from([0x82, 0x7f]), Buffer.from([0, 0, 0, 0, 0, (PREFAULT_MAX_BYTES + 1) >>> 16 & 0xff, ((PREFAULT_MAX_BYTES + 1) >>> 8) & 0xff, (PREFAULT_MAX_BYTES + 1) & 0xff])]);
+    for (const h of [huge, big]) {
+      out.length = 0;
+      const stream = Buffer.concat([h, randomBytes(70_000)]);
+      a.push(stream.subarray(0, 5));
+      a.push(stream.subarray(5));
+      assert.ok(Buffer.concat(out).equals(stream));
+    }
+    assert.equal(a.assembled, 0);
+    assert.deepEqual([a.memory.hits, a.memory.misses], [0, 0], 'nothing was allocated');
+
+    // through a real ws connection: the client closes with 1009 (message too big), nothing throws
+    const wss = new WebSocketServer({ host: '127.0.0.1', port: 0 });
+    await new Promise((r) => wss.once('listening', r));
+    wss.on('connection', (_s, req) => req.socket.write(Buffer.concat([huge, randomBytes(1000)])));
+    const ws = new PromptAckWebSocket(`ws://127.0.0.1:${(wss.address() as AddressInfo).port}/`);
+    let error = '';
+    await new Promise<void>((resolve) => {
+      ws.onerror = (e) => (error = e.message);
+      ws.onclose = () => resolve();
+    });
+    assert.match(error, /Max payload size exceeded/);
+    assert.ok(ws.frames);
+    assert.deepEqual([ws.frames.assembled, ws.frames.memory.misses], [0, 0]);
+    await new Promise((r) => wss.close(r));
+  });
+
+  it('a socket that closes mid-frame, paused with bytes buffered: ws still gets every byte, in order', async () => {
+    const sock = new Duplex({ read() {}, write(_c, _e, cb) { cb(); } });
+    const a = assembleLargeFrames(sock);
+    const got: Buffer[] = [];
+    // like ws: a 'data' listener, and a 'close' listener that reads what the paused socket buffers
+    sock.on('data', (c: Buffer) => got.push(c));
+    sock.on('close', () => {
+      if (sock.readableLength > 0) got.push(sock.read(sock.readableLength) as Buffer);
+    });
+    const f = frame(2, randomBytes(400_000));
+    sock.push(f.subarray(0, 100_000));
+    await nextImmediate();
+    assert.equal(got.length, 1, 'the header went on; the payload is being assembled');
+    sock.pause();
+    sock.push(f.subarray(100_000, 250_000));
+    await nextImmediate();
+    assert.equal(sock.readableLength, 150_000, 'paused: the socket buffers it');
+    sock.destroy();
+    await new Promise((r) => sock.once('close', r));
+    assert.ok(Buffer.concat(got).equals(f.subarray(0, 250_000)), 'the header, the 250 000 bytes received, in order');
+    assert.equal(a.assembled, 0);
+  });
 
   it('a frame with extension bits or an impossible length: everything passes through from there', () => {
     const out: Buffer[] = [];
@@ -106,6 +172,12 @@ describe('remote kernel: large WebSocket frames assembled as they arrive', () =>
     await nextImmediate();
     m.take(300_000);
     assert.deepEqual([m.hits, m.misses], [2, 4]);
+    await nextImmediate();
+    m.take(140_000); // what 300 KB made ready is more than twice that: not handed out
+    assert.deepEqual([m.hits, m.misses], [2, 5]);
+    await nextImmediate();
+    m.take(140_000);
+    assert.deepEqual([m.hits, m.misses], [3, 5]);
     assert.ok(second.every((x) => x === 1), 'a later take does not touch what was handed out');
     m.dispose();
   });

@@ -67,6 +67,13 @@ describe('remote kernel: the v1 WebSocket message reader', () => {
     assert.equal((s.serializer.deserialize(bin, V1).buffers![0] as DataView).buffer, bin);
     const legacy = JSON.stringify({ ...msg, buffers: [] });
     assert.equal(s.serializer.deserialize(legacy as never, '').header.msg_type, 'execute_reply');
+    // a small message in a socket read: copied out, so that its image does not keep the whole read alive
+    const small = Buffer.from(standard.serialize({ ...msg, buffers: [new Uint8Array([1, 2, 3]).buffer] } as never, V1) as ArrayBuffer);
+    const read64k = Buffer.alloc(65536);
+    small.copy(read64k, 100);
+    const fromRead = s.serializer.deserialize(read64k.subarray(100, 100 + small.length) as never, V1).buffers![0] as DataView;
+    assert.notEqual(fromRead.buffer, read64k.buffer);
+    assert.deepEqual([...new Uint8Array(fromRead.buffer, fromRead.byteOffset, fromRead.byteLength)], [1, 2, 3]);
     // a binary message of the legacy protocol as a Buffer: the standard reader gets it alone, as an ArrayBuffer
     const legacyBin = Buffer.from(standard.serialize(msg as never, '') as ArrayBuffer);
     const padded = Buffer.concat([Buffer.alloc(16), legacyBin]).subarray(16);

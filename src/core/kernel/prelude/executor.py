@@ -205,20 +205,24 @@ def _hook_do_execute(kernel):
 _QUIET_TYPES = ("status", "execute_input")
 
 
-def _now_stream(stream):
-    """Where our cell's reply goes out at once. ipykernel 6's shell stream (a ZMQStream) only
-    queues what it is given; the queue is sent when the kernel's event loop comes round again,
-    after the kernel has published 'idle' and ended the request: ~0.5 ms later, and a Jupyter
-    Server then relays the reply behind that 'idle'. With nothing queued before it, the stream's
-    own socket sends the reply now, in the same order and from the same thread."""
+def _socket_now(stream):
+    """The socket to send our cell's reply on at once, or None to leave it to the stream.
+    ipykernel 6's shell stream (a ZMQStream) only queues what it is given; the queue is sent when
+    the kernel's event loop comes round again, after the kernel has published 'idle' and ended
+    the request: ~0.5 ms later, and a Jupyter Server then relays the reply behind that 'idle'.
+    With nothing queued before it, the stream's own socket sends the reply now, in the same order
+    and from the same thread. The caller then has the stream look at its socket again
+    (_rebuild_io_state, as the stream does after each of its own sends): a send lets ZeroMQ
+    process what came in, which can use up the edge-triggered wake-up of a request that arrived
+    meanwhile, and that request would wait unread until something else woke the stream."""
     sock = getattr(stream, "socket", None)
     sending = getattr(stream, "sending", None)
     closed = getattr(stream, "closed", None)
-    if sock is None or not callable(sending) or not callable(closed) or not hasattr(sock, "send_multipart"):
-        return stream
+    rebuild = getattr(stream, "_rebuild_io_state", None)
+    if sock is None or not all(callable(f) for f in (sending, closed, rebuild)) or not hasattr(sock, "send_multipart"):
+        return None
     if sending() or closed():
-        return stream
-    _state["replies_at_once"] += 1
+        return None
     return sock
 
 
@@ -228,7 +232,7 @@ def _attach_reply_buffers(kernel):
     (record["iopub"]; 0 lets the client finish at the reply instead of waiting for 'idle').
     Every message of the kernel goes through session.send (streams, displays, comms, replies);
     ipykernel sends the reply right after do_execute returns, in the same thread, after it has
-    flushed stdout and stderr; it goes out at once (_now_stream)."""
+    flushed stdout and stderr; it goes out at once (_socket_now)."""
     session = kernel.session
     if getattr(session.send, "_codedance_reply_buffers", False):
         return
@@ -244,7 +248,14 @@ def _attach_reply_buffers(kernel):
                 if pending and pending[0] == record.get("count"):
                     _state["reply_buffers"] = None
                     buffers = list(buffers or []) + pending[1]
-                stream = _now_stream(stream)
+                sock = _socket_now(stream)
+                if sock is not None:
+                    try:
+                        sent = original(sock, msg_or_type, content, parent, ident, buffers, track, header, metadata)
+                    finally:
+                        stream._rebuild_io_state()
+                    _state["replies_at_once"] += 1
+                    return sent
         elif kind not in _QUIET_TYPES and not kind.endswith("_reply"):
             _state["iopub_sent"] += 1
         return original(stream, msg_or_type, content, parent, ident, buffers, track, header, metadata)

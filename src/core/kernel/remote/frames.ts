@@ -39,10 +39,11 @@ export const PREFAULT_MAX_BYTES = 8 * 1024 * 1024;
 const PAGE = 4096;
 
 /**
- * One buffer whose pages have been touched, of the size of the largest recent large frame (plus
- * a quarter): `take(n)` hands out n bytes of it, or a new buffer when it is not ready or too
- * small, and a new one is made ready after the current callback, off the receiving path (while
- * the kernel computes the next cell). What was handed out belongs to the taker.
+ * One buffer whose pages have been touched, of the size of the last large frame plus a quarter:
+ * `take(n)` hands out n bytes of it, or a new buffer when it is not ready, too small, or more
+ * than twice n (the rest would live as long as the images in it); a new one is made ready after
+ * the current callback, off the receiving path (while the kernel computes the next cell). What
+ * was handed out belongs to the taker.
  */
 export class PrefaultedBuffers {
   private ready: Buffer | undefined;
@@ -52,11 +53,12 @@ export class PrefaultedBuffers {
   hits = 0;
   misses = 0;
 
-  constructor(private readonly maxBytes = PREFAULT_MAX_BYTES) {}
+  constructor(readonly maxBytes = PREFAULT_MAX_BYTES) {}
 
   take(n: number): Buffer {
     let out: Buffer;
-    if (this.ready && this.ready.length >= n) {
+    // ready memory of at most twice the frame: what is handed out lives as long as the images in it
+    if (this.ready && this.ready.length >= n && this.ready.length <= 2 * n + PAGE) {
       out = this.ready.subarray(0, n);
       this.hits++;
     } else {
@@ -154,7 +156,8 @@ export class FrameAssembler {
         return this.forward(bytes);
       }
       const available = bytes.length - h.headerBytes;
-      if (h.payloadBytes >= this.minBytes && available < h.payloadBytes) {
+      // larger frames than memory is held ready for pass through (ws refuses those over its maxPayload)
+      if (h.payloadBytes >= this.minBytes && h.payloadBytes <= this.memory.maxBytes && available < h.payloadBytes) {
         this.forward(Buffer.from(bytes.subarray(0, h.headerBytes)));
         this.big = this.memory.take(h.payloadBytes);
         this.filled = 0;
@@ -171,6 +174,15 @@ export class FrameAssembler {
       }
     }
   }
+
+  /** forwards what is held of an unfinished frame (the socket is closing) and holds nothing more */
+  flushPartial(): void {
+    const partial = this.big?.subarray(0, this.filled) ?? this.head;
+    this.big = undefined;
+    this.head = undefined;
+    this.passthrough = true;
+    if (partial?.length) this.forward(partial);
+  }
 }
 
 /**
@@ -182,7 +194,17 @@ export function assembleLargeFrames(socket: Duplex, minBytes = ASSEMBLE_MIN_BYTE
   const assembler = new FrameAssembler((chunk) => {
     emit.call(socket, 'data', chunk);
   }, minBytes);
-  socket.once('close', () => assembler.memory.dispose());
+  // These run before ws's own 'end' and 'close' listeners. On 'close', ws reads what a paused
+  // socket still buffers straight into its receiver, not through 'data': those bytes go through
+  // the assembler here instead. Then what it holds of an unfinished frame goes on, so that ws
+  // sees every byte the socket got, in order, as it would without the assembler.
+  socket.once('end', () => assembler.flushPartial());
+  socket.once('close', () => {
+    const rest = socket.readableLength > 0 ? (socket.read(socket.readableLength) as Buffer | null) : null;
+    if (rest) assembler.push(rest);
+    assembler.flushPartial();
+    assembler.memory.dispose();
+  });
   socket.emit = function (this: Duplex, event: string | symbol, ...args: unknown[]): boolean {
     if (event === 'data' && Buffer.isBuffer(args[0])) {
       assembler.push(args[0]);

@@ -121,6 +121,8 @@ export function serverSettings(opts: JupyterServerOptions): ServerConnection.ISe
     serializer: {
       serialize: (msg, protocol) => standard.serialize(msg, protocol),
       deserialize: (data: ArrayBuffer | Uint8Array | string, protocol) => {
+        // a small message is a view of a socket read (up to 64 KB) that its images would keep alive
+        if (data instanceof Uint8Array && data.byteLength * 2 < data.buffer.byteLength) data = new Uint8Array(data);
         if (protocol === V1_PROTOCOL && typeof data !== 'string') return deserializeV1(data);
         // the legacy protocol's reader wants an ArrayBuffer of the message alone
         if (data instanceof Uint8Array) data = data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength) as ArrayBuffer;
