@@ -95,6 +95,17 @@ input.addEventListener('keydown', (ev) => {
 });
 wireKeys(announce);
 
+// When VS Code gives the panel the focus (the user opened or went to the view) and nothing in it
+// has it yet, the caret goes to the question box; a click gives the focus where it lands (its
+// pointerdown comes before the focus). The panel never takes the focus by itself: a view that
+// loads beside the editor (a window reload) leaves the user's focus where it is.
+let lastPointerDown = -Infinity;
+window.addEventListener('pointerdown', () => (lastPointerDown = performance.now()), true);
+window.addEventListener('focus', () => {
+  if (performance.now() - lastPointerDown < 500) return;
+  if (!document.activeElement || document.activeElement === document.body) input.focus();
+});
+
 function submit(): void {
   const q = input.value.trim();
   if (!q || running) return;
@@ -351,7 +362,8 @@ window.addEventListener('message', (ev: MessageEvent<ToWebview>) => {
     }
     case 'running':
       setRunning(msg.running);
-      if (!msg.running) input.focus();
+      // a run ended, or the panel (re)loaded: the question box, if the panel has the focus
+      if (!msg.running && document.hasFocus()) input.focus();
       break;
     case 'kernel':
       kernelState = msg.state;

@@ -14,7 +14,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { ROOT } from './build';
 import { ask, ChatE2E, DEV_HOST_TITLE, exchange, HOSTILE_LINE, log, newChat, PLOT_CODE, showCodeDance, viewAction, withCode } from './chatHarness';
-import { activityBarItem, explorerContextMenu, imagePreviewShown, menuItem, openViewContainer, openWorkbench, paneHeader, screenshot } from './workbench';
+import { activityBarItem, explorerContextMenu, imagePreviewShown, menuItem, openFile, openViewContainer, openWorkbench, paneHeader, screenshot } from './workbench';
 
 describe('e2e: the chat panel in a real VS Code', function () {
   this.timeout(300_000);
@@ -226,14 +226,31 @@ describe('e2e: the chat panel in a real VS Code', function () {
     await screenshot(h.page, 'chat-followup-dark.png');
   });
 
-  it('history survives a window reload and reopens with its images', async () => {
+  it('history survives a window reload and reopens with its images; the chat view loading beside an editor leaves it the focus', async () => {
+    // the user is in an editor when the window reloads
+    await openFile(h.page, 'README.md');
+    await h.page.waitForTimeout(1000); // VS Code saves its open editors on a short delay
     // a window reload: the page (and its extension host connection) starts over, in a light theme this time
     h.setThemeSetting('Default Light Modern');
     await openWorkbench(h.page, h.server!.workbenchUrl(), DEV_HOST_TITLE, activityBarItem(h.page, 'CodeDance'));
     await h.page.locator('.monaco-workbench.vs').waitFor({ state: 'attached', timeout: 15_000 });
+    await h.page.waitForFunction(() => !!document.activeElement?.closest('.monaco-editor'), undefined, { timeout: 15_000 });
+    // the chat view comes back beside it (the side bar was showing it) and gets its state
+    let frame = await chatFrame(h.page, 40_000);
+    await frame.locator('main.conversation[aria-busy="false"]').waitFor({ state: 'attached', timeout: 20_000 });
+    const focused = await h.page.evaluate(() => (document.activeElement?.closest('.monaco-editor') ? 'the editor' : `${document.activeElement?.tagName}.${document.activeElement?.className}`));
+    assert.equal(focused, 'the editor', 'the chat view took the focus from the editor as it loaded');
+    assert.equal(await frame.evaluate(() => document.hasFocus()), false);
+    // README.md comes back when VS Code saved its editors before the page load (else the editor of
+    // an earlier test has the focus); closed, the editors of the earlier tests stay as they were
+    const readme = h.page.locator('.tabs-container .tab', { hasText: 'README.md' });
+    if (await readme.count()) {
+      await readme.click({ button: 'middle' });
+      await readme.waitFor({ state: 'detached', timeout: 10_000 });
+    }
     await h.page.waitForTimeout(1000);
     await showCodeDance(h.page);
-    const frame = await chatFrame(h.page, 40_000);
+    frame = await chatFrame(h.page, 40_000);
     await viewAction(h.page, 'Show Chat History');
     await frame.locator('.history-list li').first().waitFor({ timeout: 20_000 });
     assert.equal(await frame.locator('.history-list li').count(), 6, 'six conversations saved (the fork is one of its own; an empty chat is not saved)');

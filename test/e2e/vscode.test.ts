@@ -138,6 +138,9 @@ describe('e2e: CodeDance in a real VS Code (code-server + chromium)', function (
       const frame = await findWebviewFrame(page, '#root > *', 20_000);
       timings.chatViewSeconds = secondsSince(t);
       assert.ok((await frame.locator('#root').innerText()).trim().length > 0, 'the chat webview rendered nothing');
+      // VS Code gives the view it opened the focus: the caret lands in the question box (and the
+      // focus has settled, across the webview's frames, before the next test presses keys)
+      await frame.waitForFunction(() => document.hasFocus() && document.activeElement?.id === 'question', undefined, { timeout: 10_000 });
       await screenshot(page, 'codedance-view.png');
     });
 

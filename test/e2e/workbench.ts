@@ -149,6 +149,16 @@ export async function runCommand(page: Page, title: string, { timeoutMs = 30_000
   }
 }
 
+/** Opens a workspace file in an editor through Go to File (quick open) and waits until its editor has the focus. */
+export async function openFile(page: Page, name: string): Promise<void> {
+  await runCommand(page, 'Go to File...');
+  await quickInput(page).locator('input').fill(name);
+  await quickInput(page).locator('.monaco-list-row', { has: page.locator('.label-name', { hasText: name }) }).first().waitFor({ timeout: 10_000 });
+  await page.keyboard.press('Enter');
+  await page.locator('.tabs-container .tab.active', { hasText: name }).waitFor({ timeout: 10_000 });
+  await page.waitForFunction(() => !!document.activeElement?.closest('.monaco-editor'), undefined, { timeout: 10_000 });
+}
+
 /**
  * Waits until `text` shows up in a notification toast or in any webview (wherever the extension
  * chooses to answer); returns where it was found.
