@@ -156,13 +156,12 @@ def run(payload_b64, publish=True):
             if tails:
                 result["stdout"] = tails.get("stdout", "")
                 result["stderr"] = tails.get("stderr", "")
+            # only a cell run for the reply (publish=False) holds images: they ride the
+            # execute_reply as its buffers (_attach_reply_buffers)
             held = cell.take_images()
-            if held and not publish:
-                # the images ride the execute_reply as its buffers (see _hook_do_execute)
+            if held:
                 result["images"] = [dict(tag, buffer=i, mime=mime) for i, (tag, mime, _raw) in enumerate(held)]
-                _state["reply_buffers"] = (cell.n, [raw for (_tag, _mime, raw) in held])
-            elif held:
-                _publish_images(held)
+                _state["reply_buffers"] = [raw for (_tag, _mime, raw) in held]
             result["truncated"] = {"stdout": out.dropped, "stderr": err.dropped}
             if cell.failures:
                 result["imageFailures"] = cell.failures
@@ -244,10 +243,10 @@ def _attach_reply_buffers(kernel):
             record = content.get("codedance")
             if isinstance(record, dict) and record.get("count") == _state["count"]:
                 record["iopub"] = _state["iopub_sent"]
-                pending = _state.get("reply_buffers")
-                if pending and pending[0] == record.get("count"):
-                    _state["reply_buffers"] = None
-                    buffers = list(buffers or []) + pending[1]
+                # this cell's (reset when a cell starts)
+                pending, _state["reply_buffers"] = _state["reply_buffers"], None
+                if pending:
+                    buffers = list(buffers or []) + pending
                 sock = _socket_now(stream)
                 if sock is not None:
                     try:

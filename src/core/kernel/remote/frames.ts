@@ -49,7 +49,7 @@ export class PrefaultedBuffers {
   private ready: Buffer | undefined;
   private want = 0;
   private refill: NodeJS.Immediate | undefined;
-  /** takes served from ready memory / takes that had to allocate (tests, bench) */
+  /** takes served from ready memory / takes that had to allocate (for tests) */
   hits = 0;
   misses = 0;
 
@@ -107,7 +107,7 @@ export class FrameAssembler {
   private filled = 0;
   /** set when the stream is not what this expects: everything passes through from then on */
   private passthrough = false;
-  /** large frames assembled (for tests and the bench) */
+  /** large frames assembled (for tests) */
   assembled = 0;
 
   constructor(

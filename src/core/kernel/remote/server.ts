@@ -121,12 +121,14 @@ export function serverSettings(opts: JupyterServerOptions): ServerConnection.ISe
     serializer: {
       serialize: (msg, protocol) => standard.serialize(msg, protocol),
       deserialize: (data: ArrayBuffer | Uint8Array | string, protocol) => {
-        // a small message is a view of a socket read (up to 64 KB) that its images would keep alive
-        if (data instanceof Uint8Array && data.byteLength * 2 < data.buffer.byteLength) data = new Uint8Array(data);
-        if (protocol === V1_PROTOCOL && typeof data !== 'string') return deserializeV1(data);
-        // the legacy protocol's reader wants an ArrayBuffer of the message alone
-        if (data instanceof Uint8Array) data = data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength) as ArrayBuffer;
-        return standard.deserialize(data as ArrayBuffer, protocol);
+        const v1 = protocol === V1_PROTOCOL;
+        // copied out (once) for the legacy protocol's reader, which wants an ArrayBuffer of the
+        // message alone, and for a small message: a view of a socket read (up to 64 KB) that its
+        // images would keep alive
+        if (data instanceof Uint8Array && (!v1 || data.byteLength * 2 < data.buffer.byteLength)) {
+          data = data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength) as ArrayBuffer;
+        }
+        return v1 && typeof data !== 'string' ? deserializeV1(data) : standard.deserialize(data as ArrayBuffer, protocol);
       },
     },
   });
