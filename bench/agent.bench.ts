@@ -58,7 +58,12 @@ export async function run(): Promise<BenchResult[]> {
       const before = fm.chatRequests.length;
       const t0 = performance.now();
       const stamps: Array<[string, number]> = [];
-      const t = await runAgentToEnd(circlesQuestion('red'), [img.png], { model, modelName, protocol, kernel, protocolTemplateHash: templateHash(protocol) }, PROFILE ? (e) => stamps.push([e.type, performance.now()]) : undefined);
+      const t = await runAgentToEnd(
+        circlesQuestion('red'),
+        [img.png],
+        { model, modelName, protocol, kernel, protocolTemplateHash: templateHash(protocol) },
+        PROFILE ? (e) => stamps.push([e.type, performance.now()]) : undefined,
+      );
       const tLoop = performance.now() - t0;
       if (PROFILE && r > 0) {
         events = stamps.length;
@@ -86,7 +91,11 @@ export async function run(): Promise<BenchResult[]> {
       await kernel.setInputImages([img.png], protocol.imagePreparation);
       lap.push(performance.now());
       for (const body of bodies) {
-        const res = await fetch(`${fm.baseUrl}/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+        const res = await fetch(`${fm.baseUrl}/chat/completions`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify(body),
+        });
         await res.text();
         lap.push(performance.now());
         if (body === bodies[0]) {
@@ -101,7 +110,14 @@ export async function run(): Promise<BenchResult[]> {
         const b = bodies[0] as Record<string, unknown>;
         const t2 = performance.now();
         let n = 0;
-        for await (const ev of model.chat({ model: modelName, messages: b.messages as never, tools: b.tools as never, temperature: b.temperature as never, max_tokens: b.max_tokens as never })) if (ev.type === 'delta') n++;
+        for await (const ev of model.chat({
+          model: modelName,
+          messages: b.messages as never,
+          tools: b.tools as never,
+          temperature: b.temperature as never,
+          max_tokens: b.max_tokens as never,
+        }))
+          if (ev.type === 'delta') n++;
         (partMs.client ??= []).push(performance.now() - t2);
         (partMs.deltas ??= []).push(n);
       }
@@ -127,11 +143,25 @@ export async function run(): Promise<BenchResult[]> {
       ...(PROFILE
         ? [
             { name: 'agent.profile.events per run', value: events, unit: 'events' },
-            { name: 'agent.profile.model call 1 via ModelClient alone (vs plain fetch)', value: round(median(partMs.client), 3), unit: 'ms', baseline: round(median(partMs.fetch1), 3) },
+            {
+              name: 'agent.profile.model call 1 via ModelClient alone (vs plain fetch)',
+              value: round(median(partMs.client), 3),
+              unit: 'ms',
+              baseline: round(median(partMs.fetch1), 3),
+            },
             { name: 'agent.profile.deltas in model call 1', value: median(partMs.deltas), unit: 'events' },
             ...Object.entries(phaseMs).map(([name, xs]) => {
               const part = PHASES.find(([n]) => n === name)?.[3];
-              return { name: `agent.profile.${name}`, value: round(median(xs), 3), unit: 'ms', ...(part ? { baseline: round(median(partMs[part]), 3) } : name.startsWith('prepare') ? { baseline: round(median(partMs.prep), 3) } : {}) };
+              return {
+                name: `agent.profile.${name}`,
+                value: round(median(xs), 3),
+                unit: 'ms',
+                ...(part
+                  ? { baseline: round(median(partMs[part]), 3) }
+                  : name.startsWith('prepare')
+                    ? { baseline: round(median(partMs.prep), 3) }
+                    : {}),
+              };
             }),
           ]
         : []),

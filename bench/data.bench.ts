@@ -96,34 +96,79 @@ export async function run(): Promise<BenchResult[]> {
     const view = await DatasetView.open(rl);
     await view.page(0);
     const openMs = performance.now() - t0;
-    results.push({ name: `data: viewer open + first page (63k-row RL parquet, ${gb.toFixed(2)} GiB)`, value: round(openMs), unit: 'ms', goal: '< 1000 ms', pass: openMs < 1000 });
+    results.push({
+      name: `data: viewer open + first page (63k-row RL parquet, ${gb.toFixed(2)} GiB)`,
+      value: round(openMs),
+      unit: 'ms',
+      goal: '< 1000 ms',
+      pass: openMs < 1000,
+    });
     const tp = performance.now();
     for (let k = 0; k < 40; k++) await view.page(Math.floor((k * 629) / 39)); // spread over all 630 pages
     const pageMs = (performance.now() - tp) / 40;
-    results.push({ name: 'data: viewer page of 100 rows (random place)', value: round(pageMs), unit: 'ms', goal: '< 200 ms', pass: pageMs < 200 });
+    results.push({
+      name: 'data: viewer page of 100 rows (random place)',
+      value: round(pageMs),
+      unit: 'ms',
+      goal: '< 200 ms',
+      pass: pageMs < 200,
+    });
     const tf = performance.now();
     const f = await view.filter({ dataSource: 'chart' });
     const filterMs = performance.now() - tf;
-    results.push({ name: `data: viewer filter pass over 63k rows (${f.indexes.length} match)`, value: round(filterMs), unit: 'ms', goal: '< 10000 ms', pass: filterMs < 10_000 });
+    results.push({
+      name: `data: viewer filter pass over 63k rows (${f.indexes.length} match)`,
+      value: round(filterMs),
+      unit: 'ms',
+      goal: '< 10000 ms',
+      pass: filterMs < 10_000,
+    });
     gc();
     const grow = mb() - rss0;
-    results.push({ name: 'data: viewer RSS growth (open, 40 pages, a filter pass)', value: round(grow), unit: 'MB', goal: '< 150 MB', pass: grow < 150 });
+    results.push({
+      name: 'data: viewer RSS growth (open, 40 pages, a filter pass)',
+      value: round(grow),
+      unit: 'MB',
+      goal: '< 150 MB',
+      pass: grow < 150,
+    });
 
     // ---- export ----
     const input = solidPng(224, 224, [200, 30, 30]);
     const plot = solidPng(112, 112, [0, 0, 255]);
     const n = 2000;
-    const trajs = Array.from({ length: n }, (_, i) => ({ trajectory: fixtureTrajectory({ id: `t${i}`, question: `q${i}`, input, turns: [{ code: 'print(input_image.size)', stdout: '(224, 224)', images: [plot] }], answer: 'x' }), origin: `t${i}` }));
+    const trajs = Array.from({ length: n }, (_, i) => ({
+      trajectory: fixtureTrajectory({
+        id: `t${i}`,
+        question: `q${i}`,
+        input,
+        turns: [{ code: 'print(input_image.size)', stdout: '(224, 224)', images: [plot] }],
+        answer: 'x',
+      }),
+      origin: `t${i}`,
+    }));
     const te = performance.now();
     const s = await exportTrainingData({ format: 'sft', out: path.join(tmp, 'sft.parquet'), items: trajectoryItems(trajs) });
     const exportRate = s.rows / ((performance.now() - te) / 1000);
-    results.push({ name: 'data: export SFT rows/s (2 images a row)', value: round(exportRate), unit: 'rows/s', goal: '> 500 rows/s', pass: exportRate > 500 });
+    results.push({
+      name: 'data: export SFT rows/s (2 images a row)',
+      value: round(exportRate),
+      unit: 'rows/s',
+      goal: '> 500 rows/s',
+      pass: exportRate > 500,
+    });
 
     // ---- verify vs plain Python ----
     const py = (await resolvePython({ explicit: process.env.CODEDANCE_PYTHON })).python;
     const cells = ['print(input_image.size)', 'import numpy as np\nprint(int(np.asarray(input_image).mean()))'];
     const rows = 16;
-    const vt = Array.from({ length: rows }, (_, i) => sftRow(fixtureTrajectory({ id: `v${i}`, question: 'q', input, turns: cells.map((code) => ({ code, stdout: '' })), answer: 'a' })) as unknown as Record<string, unknown>);
+    const vt = Array.from(
+      { length: rows },
+      (_, i) =>
+        sftRow(
+          fixtureTrajectory({ id: `v${i}`, question: 'q', input, turns: cells.map((code) => ({ code, stdout: '' })), answer: 'a' }),
+        ) as unknown as Record<string, unknown>,
+    );
     const sft = path.join(tmp, 'verify.parquet');
     await writeParquetRows({ file: sft, schema: sftSchema(), columns: SFT_COLUMNS, rows: vt });
     const tv = performance.now();
@@ -131,8 +176,21 @@ export async function run(): Promise<BenchResult[]> {
     const verifyRate = r.ran / ((performance.now() - tv) / 1000);
     const imgFile = path.join(tmp, 'input.png');
     (await import('node:fs')).writeFileSync(imgFile, input);
-    const baseRate = await pythonRows(py, Array.from({ length: rows }, () => cells), imgFile, 2);
-    results.push({ name: 'data: verify rows/s (kernels, 2 at a time) vs plain Python (ratio: time ours/theirs)', value: round(verifyRate, 2), unit: 'rows/s', baseline: round(baseRate, 2), ratio: round(baseRate / verifyRate, 2), goal: 'report', pass: r.ran === rows });
+    const baseRate = await pythonRows(
+      py,
+      Array.from({ length: rows }, () => cells),
+      imgFile,
+      2,
+    );
+    results.push({
+      name: 'data: verify rows/s (kernels, 2 at a time) vs plain Python (ratio: time ours/theirs)',
+      value: round(verifyRate, 2),
+      unit: 'rows/s',
+      baseline: round(baseRate, 2),
+      ratio: round(baseRate / verifyRate, 2),
+      goal: 'report',
+      pass: r.ran === rows,
+    });
   } finally {
     rmSync(tmp, { recursive: true, force: true });
   }

@@ -152,14 +152,31 @@ function perOpUs(f: () => void, n = 2000): number {
 function nodeCosts(key: string, sample: Stamps | undefined): BenchResult[] {
   const signer = new Signer(key);
   const payload = Buffer.from(JSON.stringify({ code: 'x = 1', maxOutputBytes: 1 << 20 })).toString('base64');
-  const content = { code: `_codedance_run("${payload}")`, silent: false, store_history: false, user_expressions: {}, allow_stdin: false, stop_on_error: false };
+  const content = {
+    code: `_codedance_run("${payload}")`,
+    silent: false,
+    store_history: false,
+    user_expressions: {},
+    allow_stdin: false,
+    stop_on_error: false,
+  };
   const header = makeHeader('execute_request', 'bench');
   const sendUs = perOpUs(() => serialize({ header, content }, signer));
   const rows: BenchResult[] = [{ name: 'kernel.profile.node.serialize_sign_request', value: round(sendUs, 1), unit: 'µs' }];
   if (sample?.replyMsg) {
     const m = sample.replyMsg;
-    const frames = serialize({ header: m.header, parent_header: m.parent_header, metadata: m.metadata, content: m.content, identities: m.identities }, signer);
-    rows.push({ name: 'kernel.profile.node.parse_verify_reply', value: round(perOpUs(() => parse(frames, signer)), 1), unit: 'µs' });
+    const frames = serialize(
+      { header: m.header, parent_header: m.parent_header, metadata: m.metadata, content: m.content, identities: m.identities },
+      signer,
+    );
+    rows.push({
+      name: 'kernel.profile.node.parse_verify_reply',
+      value: round(
+        perOpUs(() => parse(frames, signer)),
+        1,
+      ),
+      unit: 'µs',
+    });
   }
   return rows;
 }
@@ -181,7 +198,8 @@ async function profileMode(python: string, sandbox: 'on' | 'off'): Promise<Bench
         if (r.status !== 'ok') throw new Error(`profile cell failed: ${JSON.stringify(r.error)}`);
       } else {
         const r = await executeRequest(bare.inc, 'x = 1', { onMessage: () => undefined });
-        if (r.kind !== 'done' || (r.reply?.content as { status?: string })?.status !== 'ok') throw new Error(`bare cell failed: ${JSON.stringify(r)}`);
+        if (r.kind !== 'done' || (r.reply?.content as { status?: string })?.status !== 'ok')
+          throw new Error(`bare cell failed: ${JSON.stringify(r)}`);
       }
       s.tEnd = now();
       cur = undefined;
@@ -205,7 +223,7 @@ async function profileMode(python: string, sandbox: 'on' | 'off'): Promise<Bench
       unit: 'ms',
       baseline: round(pb['total (ask -> result)']),
       ratio: round(po['total (ask -> result)'] / pb['total (ask -> result)'], 3),
-      goal: "≤ 0.3 ms added over a bare ipykernel execute_request (baseline)",
+      goal: '≤ 0.3 ms added over a bare ipykernel execute_request (baseline)',
       pass: added <= 0.3,
     });
     if (sandbox === 'on' || !sandboxStatus().available) out.push(...nodeCosts(bare.inc.client.conn.key, got.ours[got.ours.length - 1]));
@@ -237,8 +255,22 @@ async function coldStart(python: string, sandbox: 'on' | 'off'): Promise<BenchRe
   }
   const tag = `kernel.profile.${sandbox === 'on' ? 'sandboxed' : 'unsandboxed'}.cold_start`;
   return [
-    { name: `${tag}.ready`, value: round(median(t.oursReady), 1), unit: 'ms', baseline: round(median(t.bareReady), 1), ratio: round(median(t.oursReady) / median(t.bareReady), 3) },
-    { name: `${tag}.first_cell`, value: round(median(t.oursFirst), 1), unit: 'ms', baseline: round(median(t.bareFirst), 1), ratio: round(median(t.oursFirst) / median(t.bareFirst), 3), goal: '≤ 800 ms (baseline: a bare ipykernel)', pass: median(t.oursFirst) <= 800 },
+    {
+      name: `${tag}.ready`,
+      value: round(median(t.oursReady), 1),
+      unit: 'ms',
+      baseline: round(median(t.bareReady), 1),
+      ratio: round(median(t.oursReady) / median(t.bareReady), 3),
+    },
+    {
+      name: `${tag}.first_cell`,
+      value: round(median(t.oursFirst), 1),
+      unit: 'ms',
+      baseline: round(median(t.bareFirst), 1),
+      ratio: round(median(t.oursFirst) / median(t.bareFirst), 3),
+      goal: '≤ 800 ms (baseline: a bare ipykernel)',
+      pass: median(t.oursFirst) <= 800,
+    },
   ];
 }
 
@@ -272,7 +304,11 @@ export async function profileImageCell(kernel: JupyterKernelSession, code: strin
   const buf = Buffer.alloc(Math.floor((bytes * 3) / 4), 7);
   const b64Us = perOpUs(() => buf.toString('base64'), 50);
   return [
-    ...Object.keys(p).map((k) => ({ name: `kernel.profile.crop_png_1024.${k}`, value: round(p[k]), unit: k.startsWith('iopub') ? 'msgs' : 'ms' })),
+    ...Object.keys(p).map((k) => ({
+      name: `kernel.profile.crop_png_1024.${k}`,
+      value: round(p[k]),
+      unit: k.startsWith('iopub') ? 'msgs' : 'ms',
+    })),
     { name: 'kernel.profile.crop_png_1024.node.png_to_base64', value: round(b64Us / 1000), unit: 'ms' },
     { name: 'kernel.profile.crop_png_1024.png_bytes', value: buf.length, unit: 'B' },
   ];

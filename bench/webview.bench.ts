@@ -11,7 +11,7 @@ import path from 'node:path';
 import * as esbuild from 'esbuild';
 import { createTrajectory } from '../src/core/trajectory/create';
 import type { Trajectory } from '../src/core/trajectory/types';
-import type { ExchangeView } from '../src/webview/protocol';
+import type { ExchangeView } from '../src/protocol/chat';
 import { encodePng } from '../test/fixtures/images';
 import type { BenchResult } from './kernel.bench';
 
@@ -29,8 +29,8 @@ function pngBase64(seed: number): string {
       const inCircle = (x - 160 - (seed % 7) * 10) ** 2 + (y - 120) ** 2 < 60 ** 2;
       // a plot-like picture: flat background, a gradient band, a disc, some grid lines
       const grid = x % 40 === 0 || y % 40 === 0;
-      rgb[i] = inCircle ? 220 : grid ? 180 : 255 - ((y * 255) / h / 4) | 0;
-      rgb[i + 1] = inCircle ? 30 : grid ? 180 : 255 - ((x * 255) / w / 4) | 0;
+      rgb[i] = inCircle ? 220 : grid ? 180 : (255 - (y * 255) / h / 4) | 0;
+      rgb[i + 1] = inCircle ? 30 : grid ? 180 : (255 - (x * 255) / w / 4) | 0;
       rgb[i + 2] = inCircle ? 30 : grid ? 180 : (240 + ((x * y + seed) % 16)) & 255;
     }
   }
@@ -51,7 +51,16 @@ export function bigTrajectory(images = IMAGES): ExchangeView {
         status: 'ok' as const,
         stdout: `step ${t}.${c} (100, 80)\n`,
         stderr: '',
-        images: [{ id: `${id}-i0`, mime: 'image/png' as const, data: pngBase64(t * perTurn + c), width: 320, height: 240, source: 'figure' as const }],
+        images: [
+          {
+            id: `${id}-i0`,
+            mime: 'image/png' as const,
+            data: pngBase64(t * perTurn + c),
+            width: 320,
+            height: 240,
+            source: 'figure' as const,
+          },
+        ],
         durationMs: 120 + t,
       });
     }
@@ -94,7 +103,17 @@ function median(xs: number[]): number {
 }
 
 export async function run(): Promise<BenchResult[]> {
-  const bundle = await esbuild.build({ absWorkingDir: ROOT, entryPoints: ['src/webview/main.ts'], bundle: true, platform: 'browser', format: 'iife', target: 'es2022', write: false, minify: true, logLevel: 'warning' });
+  const bundle = await esbuild.build({
+    absWorkingDir: ROOT,
+    entryPoints: ['src/webview/main.ts'],
+    bundle: true,
+    platform: 'browser',
+    format: 'iife',
+    target: 'es2022',
+    write: false,
+    minify: true,
+    logLevel: 'warning',
+  });
   const script = bundle.outputFiles[0].text;
   const css = readFileSync(path.join(ROOT, 'media', 'chat.css'), 'utf8');
   const cs = (await import('../scripts/codeServer.mjs')) as typeof import('../scripts/codeServer.mjs');
@@ -141,7 +160,10 @@ export async function run(): Promise<BenchResult[]> {
       }, view);
 
     const withImages = bigTrajectory();
-    const noImages: ExchangeView = { ...withImages, turns: withImages.turns.map((t) => ({ ...t, cells: t.cells.map((c) => ({ ...c, images: [] })) })) };
+    const noImages: ExchangeView = {
+      ...withImages,
+      turns: withImages.turns.map((t) => ({ ...t, cells: t.cells.map((c) => ({ ...c, images: [] })) })),
+    };
     await measure(withImages); // warm-up (JIT, fonts)
     await measure(noImages);
     const a: { dom: number; frame: number; decoded: number; images: number }[] = [];
@@ -154,9 +176,25 @@ export async function run(): Promise<BenchResult[]> {
     const frame = median(a.map((x) => x.frame));
     const base = median(b.map((x) => x.frame));
     return [
-      { name: `webview: ${IMAGES}-image trajectory, message → painted frame`, value: Number(frame.toFixed(1)), unit: 'ms', baseline: Number(base.toFixed(1)), ratio: Number((frame / base).toFixed(2)), goal: '≤ 200 ms', pass: frame <= 200 },
-      { name: `webview: ${IMAGES}-image trajectory, message → DOM built + laid out`, value: Number(median(a.map((x) => x.dom)).toFixed(1)), unit: 'ms' },
-      { name: `webview: ${IMAGES}-image trajectory, message → images on screen decoded`, value: Number(median(a.map((x) => x.decoded)).toFixed(1)), unit: 'ms' },
+      {
+        name: `webview: ${IMAGES}-image trajectory, message → painted frame`,
+        value: Number(frame.toFixed(1)),
+        unit: 'ms',
+        baseline: Number(base.toFixed(1)),
+        ratio: Number((frame / base).toFixed(2)),
+        goal: '≤ 200 ms',
+        pass: frame <= 200,
+      },
+      {
+        name: `webview: ${IMAGES}-image trajectory, message → DOM built + laid out`,
+        value: Number(median(a.map((x) => x.dom)).toFixed(1)),
+        unit: 'ms',
+      },
+      {
+        name: `webview: ${IMAGES}-image trajectory, message → images on screen decoded`,
+        value: Number(median(a.map((x) => x.decoded)).toFixed(1)),
+        unit: 'ms',
+      },
     ];
   } finally {
     await browser.close();

@@ -36,13 +36,17 @@ let broken = 0;
 const loadAtStart = os.loadavg().map((x) => Math.round(x * 100) / 100);
 for (const f of files) {
   if (!asJson) process.stderr.write(`bench: ${f} …\n`);
-  const r = spawnSync(process.execPath, ['--require', 'tsx/cjs', '-e', runner, path.join(root, 'bench', f)], {
-    cwd: root,
-    encoding: 'utf8',
-    stdio: ['ignore', 'pipe', 'inherit'],
-    env: { ...process.env, ...(profile ? { CODEDANCE_BENCH_PROFILE: '1' } : {}) },
-    maxBuffer: 64 * 1024 * 1024,
-  });
+  const r = spawnSync(
+    process.execPath,
+    ['--require', path.join(root, 'scripts/registerTs.cjs'), '-e', runner, path.join(root, 'bench', f)],
+    {
+      cwd: root,
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'inherit'],
+      env: { ...process.env, ...(profile ? { CODEDANCE_BENCH_PROFILE: '1' } : {}) },
+      maxBuffer: 64 * 1024 * 1024,
+    },
+  );
   const line = (r.stdout ?? '').split('\n').find((l) => l.startsWith('@@BENCH@@'));
   if (r.status !== 0 || !line) {
     console.error(`bench: ${f} failed (exit ${r.status})`);
@@ -53,7 +57,16 @@ for (const f of files) {
 }
 
 if (asJson) {
-  const machine = { cpus: os.cpus().length, cpu: os.cpus()[0]?.model ?? 'unknown', memoryGiB: Math.round(os.totalmem() / 2 ** 30), loadavgAtStart: loadAtStart, loadavg: os.loadavg().map((x) => Math.round(x * 100) / 100), platform: `${os.platform()} ${os.release()}`, node: process.version, date: new Date().toISOString() };
+  const machine = {
+    cpus: os.cpus().length,
+    cpu: os.cpus()[0]?.model ?? 'unknown',
+    memoryGiB: Math.round(os.totalmem() / 2 ** 30),
+    loadavgAtStart: loadAtStart,
+    loadavg: os.loadavg().map((x) => Math.round(x * 100) / 100),
+    platform: `${os.platform()} ${os.release()}`,
+    node: process.version,
+    date: new Date().toISOString(),
+  };
   console.log(JSON.stringify({ machine, profile, benches: files.map((f) => f.replace(/\.bench\.ts$/, '')), rows }, null, 1));
 } else {
   const head = ['benchmark', 'value', 'baseline', 'ratio', 'goal', 'ok'];

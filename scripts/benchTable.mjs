@@ -24,13 +24,19 @@ export function renderTable(run) {
   const command = `npm run bench -- ${run.benches ? `${run.benches.join(' ')} ` : ''}--json${run.profile ? ' --profile' : ''}`;
   const m = run.machine;
   // every row with a goal; rows with only a baseline unless they are --profile parts (bench output has those)
-  const rows = run.rows.filter((r) => r.goal !== undefined || (r.baseline !== undefined && !r.name.startsWith('kernel.profile.') && !r.name.startsWith('agent.profile.')));
+  const rows = run.rows.filter(
+    (r) =>
+      r.goal !== undefined || (r.baseline !== undefined && !r.name.startsWith('kernel.profile.') && !r.name.startsWith('agent.profile.')),
+  );
   const lines = [
     `From \`${command}\`, ${m.date.slice(0, 16).replace('T', ' ')} UTC: ${m.cpus} × ${m.cpu}, ${m.memoryGiB} GiB, ${m.platform}, Node ${m.node}; load average (1/5/15 min) ${(m.loadavgAtStart ?? []).join(' / ') || '?'} at the start, ${m.loadavg.join(' / ')} at the end.`,
     '',
     '| measure | value | baseline (same run) | ratio | goal | met |',
     '| --- | --- | --- | --- | --- | --- |',
-    ...rows.map((r) => `| ${cell(r.name)} | ${cell(withUnit(r.value, r.unit))} | ${cell(withUnit(r.baseline, r.unit))} | ${r.ratio !== undefined ? `${r.ratio}×` : ''} | ${cell(r.goal)} | ${r.pass === undefined ? '' : r.pass ? 'yes' : '**no**'} |`),
+    ...rows.map(
+      (r) =>
+        `| ${cell(r.name)} | ${cell(withUnit(r.value, r.unit))} | ${cell(withUnit(r.baseline, r.unit))} | ${r.ratio !== undefined ? `${r.ratio}×` : ''} | ${cell(r.goal)} | ${r.pass === undefined ? '' : r.pass ? 'yes' : '**no**'} |`,
+    ),
   ];
   return lines.join('\n');
 }
@@ -52,7 +58,12 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
     json = readFileSync(args[fromAt + 1], 'utf8');
   } else {
     // bench names and flags (--profile) go to bench.mjs as they are
-    const r = spawnSync(process.execPath, ['scripts/bench.mjs', '--json', ...args.filter((a) => a !== '--json')], { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 64 << 20 });
+    const r = spawnSync(process.execPath, ['scripts/bench.mjs', '--json', ...args.filter((a) => a !== '--json')], {
+      cwd: root,
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'inherit'],
+      maxBuffer: 64 << 20,
+    });
     json = r.stdout;
     if (!json.trim().startsWith('{')) {
       console.error(`bench produced no JSON (exit ${r.status})`);

@@ -3,7 +3,7 @@
 // external), the webview scripts (browser), and the CLI (`codedance`). Type checking is
 // separate (`npm run typecheck`), since esbuild does not type-check.
 // Large dependencies that activation does not need (remote kernels, ssh, parquet, the math
-// engine, the model client) are bundled once each into dist/chunks/<name>.js, shared by the
+// engine) are bundled once each into dist/chunks/<name>.js, shared by the
 // extension and the CLI, and loaded with require() on first use: see lazyChunks below.
 import * as esbuild from 'esbuild';
 import { chmodSync, readdirSync, rmSync, statSync } from 'node:fs';
@@ -35,7 +35,6 @@ const nativeExternals = ['zeromq', 'cpu-features', '*.node'];
  * the built chunk, so the getters always match it. `withDefault`: the package has a default export.
  */
 export const lazyChunks = [
-  { pkg: 'openai', name: 'openai', withDefault: true },
   { pkg: '@jupyterlab/services', name: 'jupyterlab-services' },
   { pkg: 'ws', name: 'ws', withDefault: true },
   { pkg: 'ssh2', name: 'ssh2' },
@@ -54,24 +53,38 @@ const common = {
   minify: production,
   logLevel: 'warning',
   legalComments: 'none',
+  // jsonc-parser's "main" is a UMD wrapper whose require('./impl/…') calls esbuild cannot follow
+  // (the bundle then fails at load with "Cannot find module './impl/format'"): bundle its ES build
+  alias: { 'jsonc-parser': 'jsonc-parser/lib/esm/main.js' },
+  // the kernel prelude's Python parts, imported as strings (src/core/kernel/prelude/index.ts)
+  loader: { '.py': 'text' },
 };
 
 /** dist/chunks/<name>.js for each lazy chunk; returns each chunk's export names */
 async function buildChunks() {
   const bundled = lazyChunks.filter((c) => !c.native);
-  await Promise.all(bundled.map((c) => esbuild.build({
-    ...common,
-    stdin: { contents: `export * from '${c.pkg}';${c.withDefault ? ` export { default } from '${c.pkg}';` : ''}`, resolveDir: root, loader: 'js' },
-    outfile: path.join(chunkDir, `${c.name}.js`),
-    platform: 'node',
-    format: 'cjs',
-    target: 'node20',
-    external: nativeExternals,
-  })));
+  await Promise.all(
+    bundled.map((c) =>
+      esbuild.build({
+        ...common,
+        stdin: {
+          contents: `export * from '${c.pkg}';${c.withDefault ? ` export { default } from '${c.pkg}';` : ''}`,
+          resolveDir: root,
+          loader: 'js',
+        },
+        outfile: path.join(chunkDir, `${c.name}.js`),
+        platform: 'node',
+        format: 'cjs',
+        target: 'node20',
+        external: nativeExternals,
+      }),
+    ),
+  );
   // what an earlier build left that is no chunk now (overwritten in place, never removed first:
   // a running extension host may load one at any moment)
   const keep = new Set(bundled.flatMap((c) => [`${c.name}.js`, `${c.name}.js.map`]));
-  for (const f of readdirSync(chunkDir)) if (!keep.has(f) || (production && f.endsWith('.map'))) rmSync(path.join(chunkDir, f), { force: true });
+  for (const f of readdirSync(chunkDir))
+    if (!keep.has(f) || (production && f.endsWith('.map'))) rmSync(path.join(chunkDir, f), { force: true });
   const req = createRequire(import.meta.url);
   return new Map(lazyChunks.map((c) => [c.pkg, Object.keys(req(c.native ? c.pkg : path.join(chunkDir, `${c.name}.js`)))]));
 }
@@ -157,7 +170,11 @@ async function main() {
   const t0 = performance.now();
   const exportsOf = lazy ? await buildChunks() : undefined;
   const out = (f) => path.join(outDir, path.relative('dist', f));
-  const options = targets.map(({ lazy: lazyTarget, ...t }) => ({ ...t, outfile: out(t.outfile), ...(lazyTarget && exportsOf ? { plugins: [lazyChunksPlugin(exportsOf)] } : {}) }));
+  const options = targets.map(({ lazy: lazyTarget, ...t }) => ({
+    ...t,
+    outfile: out(t.outfile),
+    ...(lazyTarget && exportsOf ? { plugins: [lazyChunksPlugin(exportsOf)] } : {}),
+  }));
   if (watch) {
     const ctxs = await Promise.all(options.map((t) => esbuild.context(t)));
     await Promise.all(ctxs.map((c) => c.watch()));
@@ -173,7 +190,13 @@ async function main() {
   chmodSync(out('dist/cli.js'), 0o755);
   const kib = (f) => `${(statSync(f).size / 1024).toFixed(1)} KiB`;
   const sizes = targets.map((t) => `${t.outfile} ${kib(out(t.outfile))}`);
-  if (lazy) sizes.push(`chunks: ${readdirSync(chunkDir).filter((f) => f.endsWith('.js')).map((f) => `${f} ${kib(path.join(chunkDir, f))}`).join(', ')}`);
+  if (lazy)
+    sizes.push(
+      `chunks: ${readdirSync(chunkDir)
+        .filter((f) => f.endsWith('.js'))
+        .map((f) => `${f} ${kib(path.join(chunkDir, f))}`)
+        .join(', ')}`,
+    );
   console.log(`build${production ? ' (production)' : ''}: ${sizes.join(', ')} in ${(performance.now() - t0).toFixed(0)} ms`);
 }
 

@@ -25,7 +25,7 @@ export { CHROMIUM_PATH, launchBrowser } from './codeServer/browser.mjs';
  */
 export async function startCodeServer(options = {}) {
   const log = options.log ?? defaultLog;
-  const codeServerDir = options.codeServerDir || await ensureCodeServer({ log });
+  const codeServerDir = options.codeServerDir || (await ensureCodeServer({ log }));
   return startServer({ ...options, codeServerDir, log });
 }
 

@@ -12,8 +12,14 @@ import { fileURLToPath } from 'node:url';
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 /** vsce targets → zeromq's build/<os>/<arch> folder */
 export const TARGETS = {
-  'linux-x64': 'linux/x64', 'linux-arm64': 'linux/arm64', 'alpine-x64': 'linux/x64', 'alpine-arm64': 'linux/arm64',
-  'darwin-x64': 'darwin/x64', 'darwin-arm64': 'darwin/arm64', 'win32-x64': 'win32/x64', 'win32-arm64': 'win32/arm64',
+  'linux-x64': 'linux/x64',
+  'linux-arm64': 'linux/arm64',
+  'alpine-x64': 'linux/x64',
+  'alpine-arm64': 'linux/arm64',
+  'darwin-x64': 'darwin/x64',
+  'darwin-arm64': 'darwin/arm64',
+  'win32-x64': 'win32/x64',
+  'win32-arm64': 'win32/arm64',
 };
 const ALL_ADDONS = '!node_modules/zeromq/build/**/*.node';
 

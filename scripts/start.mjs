@@ -47,20 +47,43 @@ const settings = {};
 if (!argv.includes('--no-fixture-model')) {
   const fixturePort = Number(opt('fixture-port', 8738));
   if (await portFree(fixturePort)) {
-    fixture = spawn(process.execPath, ['--require', 'tsx/cjs', path.join(root, 'test/fixtures/serveFixtureModel.ts'), '--port', String(fixturePort)], {
-      cwd: root,
-      stdio: ['ignore', 'inherit', 'inherit'],
-    });
+    fixture = spawn(
+      process.execPath,
+      [
+        '--require',
+        path.join(root, 'scripts/registerTs.cjs'),
+        path.join(root, 'test/fixtures/serveFixtureModel.ts'),
+        '--port',
+        String(fixturePort),
+      ],
+      {
+        cwd: root,
+        stdio: ['ignore', 'inherit', 'inherit'],
+      },
+    );
     settings['codedance.model.endpoints'] = [`http://127.0.0.1:${fixturePort}/v1`];
   } else {
     console.log(`port ${fixturePort} is busy: not starting the fixture model (--fixture-port N picks another)`);
   }
 }
 
-const cs = await startCodeServer({ port, workspace, extensionDevelopmentPath: root, trust: !argv.includes('--no-trust'), runDir, settings, log: () => {} });
+const cs = await startCodeServer({
+  port,
+  workspace,
+  extensionDevelopmentPath: root,
+  trust: !argv.includes('--no-trust'),
+  runDir,
+  settings,
+  log: () => {},
+});
 const url = workbenchUrl({ url: cs.url, workspace, extensionDevelopmentPath: root });
-console.log(`\nCodeDance is running in VS Code (code-server) at:\n\n  ${url}\n\nOpen that URL in a browser (the CodeDance icon is in the activity bar). Ctrl+C stops the server.`);
-if (fixture) console.log('The fixture model answers the questions in the sample workspace README; point codedance.model.endpoints at a real server (vLLM, OpenAI) for anything else.');
+console.log(
+  `\nCodeDance is running in VS Code (code-server) at:\n\n  ${url}\n\nOpen that URL in a browser (the CodeDance icon is in the activity bar). Ctrl+C stops the server.`,
+);
+if (fixture)
+  console.log(
+    'The fixture model answers the questions in the sample workspace README; point codedance.model.endpoints at a real server (vLLM, OpenAI) for anything else.',
+  );
 const stop = async () => {
   fixture?.kill('SIGTERM');
   await cs.stop();

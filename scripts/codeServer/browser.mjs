@@ -7,8 +7,13 @@ import { SetupError } from './common.mjs';
 
 export const CHROMIUM_PATH = process.env.CODEDANCE_CHROMIUM || '/usr/bin/chromium';
 const CHROMIUM_ARGS = [
-  '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-  '--disable-background-networking', '--disable-component-update', '--disable-sync',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
 ];
 
 /**
@@ -22,7 +27,7 @@ export async function launchBrowser({ userDataDir, viewport = { width: 1400, hei
   }
   const { chromium } = await import('playwright-core');
   const ownDir = !userDataDir;
-  userDataDir = userDataDir || await fs.mkdtemp(path.join(os.tmpdir(), 'codedance-chromium-'));
+  userDataDir = userDataDir || (await fs.mkdtemp(path.join(os.tmpdir(), 'codedance-chromium-')));
   await fs.mkdir(userDataDir, { recursive: true });
   const context = await chromium.launchPersistentContext(userDataDir, {
     executablePath: CHROMIUM_PATH,

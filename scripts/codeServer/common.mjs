@@ -33,7 +33,7 @@ export class SetupError extends Error {
 /** A cross-process lock (mkdir is atomic); a lock left by a dead process is taken over. */
 export async function lock(lockDir, log) {
   const deadline = Date.now() + 15 * 60_000;
-  for (let warned = false; ; ) {
+  for (let warned = false; ;) {
     try {
       await fs.mkdir(lockDir);
       await fs.writeFile(path.join(lockDir, 'pid'), String(process.pid));
@@ -93,6 +93,10 @@ export async function readTail(file, lines = 30) {
   return text.split('\n').slice(-lines).join('\n').trim();
 }
 
-export const indent = (text) => text.split('\n').map((l) => `    ${l}`).join('\n');
+export const indent = (text) =>
+  text
+    .split('\n')
+    .map((l) => `    ${l}`)
+    .join('\n');
 export const seconds = (t0) => `${((performance.now() - t0) / 1000).toFixed(1)} s`;
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));

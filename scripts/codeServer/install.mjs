@@ -6,7 +6,17 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import {
-  CODE_SERVER_VERSION, SetupError, cacheRoot, defaultLog, indent, installDir, lock, packageDir, run, seconds, writeJson,
+  CODE_SERVER_VERSION,
+  SetupError,
+  cacheRoot,
+  defaultLog,
+  indent,
+  installDir,
+  lock,
+  packageDir,
+  run,
+  seconds,
+  writeJson,
 } from './common.mjs';
 import { startServer } from './server.mjs';
 
@@ -32,8 +42,14 @@ const RIPGREP = {
 const ALLOW_SCRIPTS = {
   '.': ['code-server', 'argon2'],
   'node_modules/code-server/lib/vscode': [
-    '@parcel/watcher', '@vscode/deviceid', '@vscode/ripgrep', '@vscode/spdlog',
-    '@vscode/windows-process-tree', '@vscode/windows-registry', 'kerberos', 'native-watchdog',
+    '@parcel/watcher',
+    '@vscode/deviceid',
+    '@vscode/ripgrep',
+    '@vscode/spdlog',
+    '@vscode/windows-process-tree',
+    '@vscode/windows-registry',
+    'kerberos',
+    'native-watchdog',
     'node-pty',
   ],
   'node_modules/code-server/lib/vscode/extensions': ['@parcel/watcher', 'esbuild'],
@@ -62,9 +78,11 @@ function readMarker(dir) {
   try {
     const marker = JSON.parse(readFileSync(path.join(dir, MARKER), 'utf8'));
     // Native modules are built for one Node ABI: a different Node needs a fresh install.
-    return marker.version === CODE_SERVER_VERSION && marker.nodeAbi === process.versions.modules
-      && existsSync(path.join(packageDir(dir), 'out', 'node', 'entry.js'))
-      ? marker : null;
+    return marker.version === CODE_SERVER_VERSION &&
+      marker.nodeAbi === process.versions.modules &&
+      existsSync(path.join(packageDir(dir), 'out', 'node', 'entry.js'))
+      ? marker
+      : null;
   } catch {
     return null;
   }
@@ -122,33 +140,45 @@ function checkPrerequisites() {
   if (major !== REQUIRED_NODE_MAJOR) {
     throw new SetupError(
       `code-server@${CODE_SERVER_VERSION} requires Node ${REQUIRED_NODE_MAJOR}; this is Node ${process.version}.`,
-      `run the e2e tests with Node ${REQUIRED_NODE_MAJOR} (e.g. \`nvm use 20\`).`);
+      `run the e2e tests with Node ${REQUIRED_NODE_MAJOR} (e.g. \`nvm use 20\`).`,
+    );
   }
   if (process.platform !== 'linux' || !RIPGREP.targets[process.arch]) {
-    throw new SetupError(`the offline code-server install supports linux x64/arm64, not ${process.platform}/${process.arch}.`,
-      'run the e2e layer on Linux, or use `npm run test:electron` where downloads work.');
+    throw new SetupError(
+      `the offline code-server install supports linux x64/arm64, not ${process.platform}/${process.arch}.`,
+      'run the e2e layer on Linux, or use `npm run test:electron` where downloads work.',
+    );
   }
   const rg = which('rg');
   if (!rg) {
-    throw new SetupError('ripgrep (`rg`) is not installed; @vscode/ripgrep would try to download it from GitHub.',
-      '`apt-get install ripgrep`.');
+    throw new SetupError(
+      'ripgrep (`rg`) is not installed; @vscode/ripgrep would try to download it from GitHub.',
+      '`apt-get install ripgrep`.',
+    );
   }
   if (!['/usr/include/gssapi/gssapi.h', '/usr/local/include/gssapi/gssapi.h'].some(existsSync)) {
-    throw new SetupError('Kerberos headers (gssapi/gssapi.h) are missing; VS Code\'s `kerberos` module cannot build.',
-      '`apt-get install libkrb5-dev`.');
+    throw new SetupError(
+      "Kerberos headers (gssapi/gssapi.h) are missing; VS Code's `kerberos` module cannot build.",
+      '`apt-get install libkrb5-dev`.',
+    );
   }
   for (const tool of ['make', 'g++', 'python3']) {
     if (!which(tool)) {
-      throw new SetupError(`\`${tool}\` is missing; node-gyp needs it to build code-server's native modules.`,
-        '`apt-get install build-essential python3`.');
+      throw new SetupError(
+        `\`${tool}\` is missing; node-gyp needs it to build code-server's native modules.`,
+        '`apt-get install build-essential python3`.',
+      );
     }
   }
   // Without local Node headers node-gyp downloads them from nodejs.org, which fails offline.
-  const nodedir = process.env.npm_config_nodedir
-    || [path.resolve(path.dirname(process.execPath), '..')].find((d) => existsSync(path.join(d, 'include', 'node', 'node_api.h')));
+  const nodedir =
+    process.env.npm_config_nodedir ||
+    [path.resolve(path.dirname(process.execPath), '..')].find((d) => existsSync(path.join(d, 'include', 'node', 'node_api.h')));
   if (!nodedir) {
-    throw new SetupError(`Node's C headers (include/node/node_api.h) are not next to ${process.execPath}; node-gyp would download them.`,
-      'install Node with its headers (Debian/NodeSource `nodejs` package ships them) or set npm_config_nodedir.');
+    throw new SetupError(
+      `Node's C headers (include/node/node_api.h) are not next to ${process.execPath}; node-gyp would download them.`,
+      'install Node with its headers (Debian/NodeSource `nodejs` package ships them) or set npm_config_nodedir.',
+    );
   }
   return { rg, nodedir };
 }
@@ -192,7 +222,12 @@ async function runNpm(args, { cwd, env, log }) {
   const onLine = (line) => {
     tail.push(line);
     if (tail.length > 60) tail.shift();
-    if (/^(> |added |rebuilt |npm (error|ERR)|gyp ERR! (?!.*(ENOTFOUND|request to))|Using cached download|Installing Code dependencies)/.test(line)) log(line.trim());
+    if (
+      /^(> |added |rebuilt |npm (error|ERR)|gyp ERR! (?!.*(ENOTFOUND|request to))|Using cached download|Installing Code dependencies)/.test(
+        line,
+      )
+    )
+      log(line.trim());
   };
   const code = await run('npm', args, { cwd, env, onLine });
   if (code !== 0) {
@@ -227,8 +262,10 @@ async function verifyInstall(stage, log) {
   ];
   const missing = mustExist.filter((rel) => !existsSync(path.join(pkg, rel)));
   if (missing.length) {
-    throw new SetupError(`code-server installed but its postinstall did not produce: ${missing.join(', ')}.`,
-      'install scripts did not run: check npm\'s "install-scripts" warnings above and ALLOW_SCRIPTS in scripts/codeServer/install.mjs.');
+    throw new SetupError(
+      `code-server installed but its postinstall did not produce: ${missing.join(', ')}.`,
+      'install scripts did not run: check npm\'s "install-scripts" warnings above and ALLOW_SCRIPTS in scripts/codeServer/install.mjs.',
+    );
   }
   const runDir = await fs.mkdtemp(path.join(os.tmpdir(), 'codedance-cs-verify-'));
   try {

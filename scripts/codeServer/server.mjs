@@ -27,17 +27,22 @@ export async function startServer({
 }) {
   const csDir = codeServerDir;
   const ownRunDir = !runDir;
-  runDir = path.resolve(runDir || await fs.mkdtemp(path.join(os.tmpdir(), 'codedance-cs-')));
+  runDir = path.resolve(runDir || (await fs.mkdtemp(path.join(os.tmpdir(), 'codedance-cs-'))));
   const dirs = await prepareRunDir(runDir, trust, settings);
-  port = port || await freePort();
+  port = port || (await freePort());
 
   const args = [
     path.join(csDir, 'out', 'node', 'entry.js'),
-    '--auth', 'none',
-    '--bind-addr', `127.0.0.1:${port}`,
-    '--user-data-dir', dirs.userData,
-    '--extensions-dir', dirs.extensions,
-    '--config', dirs.config,
+    '--auth',
+    'none',
+    '--bind-addr',
+    `127.0.0.1:${port}`,
+    '--user-data-dir',
+    dirs.userData,
+    '--extensions-dir',
+    dirs.extensions,
+    '--config',
+    dirs.config,
     '--disable-telemetry',
     '--disable-update-check',
     '--disable-getting-started-override',
@@ -94,12 +99,19 @@ export async function startServer({
   } catch (err) {
     await stop();
     const tail = ownRunDir ? '' : await readTail(logFile);
-    throw new SetupError(`code-server did not start on ${url}: ${err.message}${tail ? `\n${indent(tail)}` : ''}`,
-      `see ${ownRunDir ? 'the server log' : logFile}; if the install is broken delete ${installDir()} and rerun.`);
+    throw new SetupError(
+      `code-server did not start on ${url}: ${err.message}${tail ? `\n${indent(tail)}` : ''}`,
+      `see ${ownRunDir ? 'the server log' : logFile}; if the install is broken delete ${installDir()} and rerun.`,
+    );
   }
   log(`ready on ${url} in ${seconds(t0)} (run dir ${runDir})`);
   return {
-    url, port, runDir, logFile, pid: child.pid, stop,
+    url,
+    port,
+    runDir,
+    logFile,
+    pid: child.pid,
+    stop,
     workbenchUrl: (extra = {}) => workbenchUrl({ url, workspace, extensionDevelopmentPath, ...extra }),
   };
 }

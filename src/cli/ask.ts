@@ -1,15 +1,22 @@
 /**
  * `codedance ask IMAGE "question"`: one agent run in the terminal. Streams the trajectory, saves
  * the output images, trajectory.json and trajectory.ipynb (plus input_image.jpg so the notebook
- * re-runs) under --out.
+ * re-runs) under --out, each file whole or not at all. A full disk does not stop the run: what
+ * fits is saved, the answer is printed, and the files that could not be saved are named at the
+ * end (exit code EXIT.diskFull).
  */
-import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import type { AgentEvent } from '../core/agent/events';
+import type { AgentEvent } from '../core/trajectory/events';
+import type { AgentOptions } from '../core/agent/options';
 import { runAgent } from '../core/agent/runAgent';
 import { isCodeDanceError, type ErrorInfo } from '../core/errors';
-import { resolvePython, startKernelSession } from '../core/kernel';
+import { writeFileAtomicSync } from '../core/files/atomicWrite';
+import { asDiskFull, rethrowDiskFull, type DiskFullError } from '../core/files/diskFull';
+import { imageExtension } from '../core/images/sniffImageMime';
+import { resolvePython, startKernelSession, type ResolvedPython } from '../core/kernel';
+import { readFileInside } from '../core/kernel/hostFolders';
 import { displayUrl, startRemoteKernelSession } from '../core/kernel/remote';
 import { createChatModel, resolveModelName } from '../core/model';
 import { getProtocol, isProtocolId, protocolIds, templateHash } from '../core/protocol';
@@ -25,8 +32,9 @@ export const ASK_USAGE = `usage: codedance ask IMAGE "QUESTION" [options]
 options:
   --base-url URL[,URL]   OpenAI-compatible endpoint(s) (default $CODEDANCE_BASE_URL or http://127.0.0.1:8000/v1)
   --model NAME           model name (default: the first id of GET /models, as the CodeDance eval does)
-  --protocol P           ${'codedance'} (default) | codedance-tools | openai-tools
-  --max-turns N          max model calls (default: the protocol's; codedance: 7)
+  --protocol P           ${protocolIds.map((id, i) => (i ? id : `${id} (default)`)).join(' | ')}
+  --option TEXT          an answer option, repeated in order (the deepeyes format letters them A., B., … under the question)
+  --max-turns N          max model calls (default: the protocol's; codedance: 7, deepeyes: 11)
   --temperature T --top-p P --max-tokens N   sampling (default: the protocol's; codedance: 0.01, 1, 2048)
   --timeout S            per-cell execution timeout in seconds (default 30)
   --max-observation-tokens N   the most the model is shown of one turn's cell output, in estimated
@@ -40,7 +48,8 @@ ${SANDBOX_USAGE}
   --quiet                print only the answer
 API keys come from the environment: CODEDANCE_API_KEY or OPENAI_API_KEY (never a flag, so they stay out of shell history).
 
-exit codes: 0 answered, 1 no answer within the turn limit, 2 bad usage or input, 3 Python/kernel problem, 4 model endpoint problem, 130 interrupted`;
+exit codes: 0 answered, 1 no answer within the turn limit, 2 bad usage or input, 3 Python/kernel problem, 4 model endpoint problem,
+74 disk full (what fits is saved whole, the rest is named), 130 interrupted`;
 
 function num(v: string | undefined, name: string): number | undefined {
   if (v === undefined) return undefined;
@@ -49,49 +58,67 @@ function num(v: string | undefined, name: string): number | undefined {
   return n;
 }
 
-export async function runAsk(argv: string[]): Promise<number> {
-  let parsed;
+const ASK_OPTIONS = {
+  'base-url': { type: 'string' },
+  model: { type: 'string' },
+  protocol: { type: 'string', default: 'codedance' },
+  option: { type: 'string', multiple: true },
+  'max-turns': { type: 'string' },
+  temperature: { type: 'string' },
+  'top-p': { type: 'string' },
+  'max-tokens': { type: 'string' },
+  timeout: { type: 'string', default: '30' },
+  'max-observation-tokens': { type: 'string' },
+  python: { type: 'string' },
+  'jupyter-url': { type: 'string' },
+  'kernel-name': { type: 'string' },
+  ...SANDBOX_ARGS,
+  out: { type: 'string' },
+  json: { type: 'boolean', default: false },
+  quiet: { type: 'boolean', default: false },
+  help: { type: 'boolean', short: 'h', default: false },
+} as const;
+
+function parseAskArgs(argv: string[]) {
   try {
-    parsed = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      options: {
-        'base-url': { type: 'string' },
-        model: { type: 'string' },
-        protocol: { type: 'string', default: 'codedance' },
-        'max-turns': { type: 'string' },
-        temperature: { type: 'string' },
-        'top-p': { type: 'string' },
-        'max-tokens': { type: 'string' },
-        timeout: { type: 'string', default: '30' },
-        'max-observation-tokens': { type: 'string' },
-        python: { type: 'string' },
-        'jupyter-url': { type: 'string' },
-        'kernel-name': { type: 'string' },
-        ...SANDBOX_ARGS,
-        out: { type: 'string' },
-        json: { type: 'boolean', default: false },
-        quiet: { type: 'boolean', default: false },
-        help: { type: 'boolean', short: 'h', default: false },
-      },
-    });
+    return parseArgs({ args: argv, allowPositionals: true, options: ASK_OPTIONS });
   } catch (e) {
     throw new CliError(`${(e as Error).message}\n\n${ASK_USAGE}`, EXIT.usage);
   }
-  const { values: v, positionals } = parsed;
+}
+
+type AskFlags = ReturnType<typeof parseAskArgs>['values'];
+
+/** What one run came to: its trajectory, the fatal error if any, the images saved per cell, the kernel's input_image.jpg. */
+interface AskRun {
+  trajectory: Trajectory;
+  fatal?: ErrorInfo;
+  saved: Map<string, string[]>;
+  inputJpg?: Buffer;
+}
+
+export async function runAsk(argv: string[]): Promise<number> {
+  const { values: v, positionals } = parseAskArgs(argv);
   if (v.help) {
     console.log(ASK_USAGE);
     return EXIT.ok;
   }
-  if (positionals.length !== 2) throw new CliError(`expected an image path and a question, got ${positionals.length} argument(s).\n\n${ASK_USAGE}`, EXIT.usage);
+  if (positionals.length !== 2)
+    throw new CliError(`expected an image path and a question, got ${positionals.length} argument(s).\n\n${ASK_USAGE}`, EXIT.usage);
   const [imagePath, question] = positionals;
   if (!existsSync(imagePath)) throw new CliError(`image not found: ${imagePath}`, EXIT.usage);
-  if (!isProtocolId(v.protocol!)) throw new CliError(`unknown --protocol '${v.protocol}': use one of ${protocolIds.join(', ')}`, EXIT.usage);
+  if (!isProtocolId(v.protocol!))
+    throw new CliError(`unknown --protocol '${v.protocol}': use one of ${protocolIds.join(', ')}`, EXIT.usage);
   const protocol = getProtocol(v.protocol!);
   const maxObservationTokens = observationTokensFlag(v['max-observation-tokens']);
+  // number flags are checked before anything starts (a kernel's errors would word a typo as a Python problem)
+  for (const f of ['max-turns', 'timeout', 'temperature', 'top-p', 'max-tokens'] as const) num(v[f], f);
   const image = readFileSync(imagePath);
 
-  const endpoints = (v['base-url'] ?? process.env.CODEDANCE_BASE_URL ?? 'http://127.0.0.1:8000/v1').split(',').map((s) => s.trim()).filter(Boolean);
+  const endpoints = (v['base-url'] ?? process.env.CODEDANCE_BASE_URL ?? 'http://127.0.0.1:8000/v1')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
   const apiKey = process.env.CODEDANCE_API_KEY ?? process.env.OPENAI_API_KEY;
   // a bad URL (or one with a password in it) is a ModelConfigError: exit 2, worded by main
   const model = createChatModel({ endpoints, apiKey });
@@ -100,7 +127,44 @@ export async function runAsk(argv: string[]): Promise<number> {
 
   // errors from core keep their kind: main.ts words them and picks the exit code
   const modelName = v.model ?? (await resolveModelName(model, { signal: interrupt.signal }));
+  const python = await askPython(v);
+  const sandbox = sandboxFromFlags(v, v.quiet || v.json, v['jupyter-url']);
+  const out = outputFiles(v);
+  let run: Partial<AskRun> & Pick<AskRun, 'saved'>;
+  try {
+    // one run needs one kernel: start it directly (a pool would start a spare nobody uses)
+    const kernel = python
+      ? await startKernelSession({ python: python.python, ...sandbox })
+      : await startRemoteKernelSession({ url: v['jupyter-url']!, token: process.env.JUPYTER_TOKEN, kernelName: v['kernel-name'] });
+    const options: AgentOptions = {
+      model,
+      modelName,
+      protocol,
+      kernel,
+      endpoints,
+      protocolTemplateHash: templateHash(protocol),
+      ...(v.option?.length ? { choices: v.option } : {}),
+      maxObservationTokens,
+      signal: interrupt.signal,
+    };
+    run = await runAndSave(question, image, options, v, out, !!python);
+  } catch (e) {
+    // the kernel could not start or broke: a CodeDanceError keeps its kind, anything else is the environment's
+    throw asDiskFull(e) ?? (isCodeDanceError(e) ? e : new CliError(`${(e as Error).message}`, EXIT.environment));
+  } finally {
+    interrupt.dispose();
+  }
+  const { trajectory } = run;
+  if (!trajectory) throw new CliError('the run ended without a trajectory', EXIT.internal);
+  out.running = false;
+  const done: AskRun = { ...run, trajectory };
+  saveRecord(out, done);
+  printResult(v, out, done);
+  return exitCode(v, out, done);
+}
 
+/** The local interpreter (said on stderr), or none with --jupyter-url (the server's kernel is said instead). */
+async function askPython(v: AskFlags): Promise<ResolvedPython | undefined> {
   const jupyterUrl = v['jupyter-url'];
   let python;
   try {
@@ -108,62 +172,101 @@ export async function runAsk(argv: string[]): Promise<number> {
   } catch (e) {
     throw isCodeDanceError(e) ? e : new CliError((e as Error).message, EXIT.environment);
   }
-  if (!v.quiet && !v.json) process.stderr.write(python ? `python: ${python.python} (${python.reason})\n` : `kernel: ${v['kernel-name'] ?? "the server's default kernelspec"} on the Jupyter server at ${displayUrl(jupyterUrl!)}\n`);
-  const sandbox = sandboxFromFlags(v, v.quiet || v.json);
+  if (!v.quiet && !v.json)
+    process.stderr.write(
+      python
+        ? `python: ${python.python} (${python.reason})\n`
+        : `kernel: ${v['kernel-name'] ?? "the server's default kernelspec"} on the Jupyter server at ${displayUrl(jupyterUrl!)}\n`,
+    );
+  return python;
+}
 
+/** --out, made; a full disk while the run goes on is said at once, and the files not saved are named at the end. */
+function outputFiles(v: AskFlags): OutputFiles {
   const outDir = path.resolve(v.out ?? path.join('codedance-out', new Date().toISOString().replace(/[:.]/g, '-')));
-  mkdirSync(outDir, { recursive: true });
+  try {
+    mkdirSync(outDir, { recursive: true });
+  } catch (e) {
+    rethrowDiskFull(e, outDir);
+  }
+  const out = new OutputFiles(outDir, (full) => {
+    if (!out.running) return;
+    out.told = true;
+    process.stderr.write(`codedance: ${describeError(full, 'ask')}; the run goes on, and what is not saved is listed at the end\n`);
+  });
+  return out;
+}
 
+/** The agent run on `options.kernel` (disposed after it): streamed to the terminal, each cell's images saved as they come. */
+async function runAndSave(
+  question: string,
+  image: Buffer,
+  options: AgentOptions,
+  v: AskFlags,
+  out: OutputFiles,
+  local: boolean,
+): Promise<Partial<AskRun> & Pick<AskRun, 'saved'>> {
   const renderer = new TerminalRenderer(process.stdout, { quiet: v.quiet });
   const saved = new Map<string, string[]>();
   let trajectory: Trajectory | undefined;
   let fatal: ErrorInfo | undefined;
+  let inputJpg: Buffer | undefined;
+  const { kernel } = options;
   try {
-    // one run needs one kernel: start it directly (a pool would start a spare nobody uses)
-    const kernel = python ? await startKernelSession({ python: python.python, ...sandbox }) : await startRemoteKernelSession({ url: jupyterUrl!, token: process.env.JUPYTER_TOKEN, kernelName: v['kernel-name'] });
-    try {
-      const events = runAgent(question, [image], {
-        model,
-        modelName,
-        protocol,
-        kernel,
-        endpoints,
-        protocolTemplateHash: templateHash(protocol),
-        maxTurns: num(v['max-turns'], 'max-turns'),
-        timeoutMs: (num(v.timeout, 'timeout') ?? 30) * 1000,
-        maxObservationTokens,
-        sampling: { temperature: num(v.temperature, 'temperature'), top_p: num(v['top-p'], 'top-p'), max_tokens: num(v['max-tokens'], 'max-tokens') },
-        signal: interrupt.signal,
-      });
-      for await (const e of events) {
-        if (e.type === 'exec_end') saved.set(e.cellId, saveImages(outDir, e));
-        if (e.type === 'error' && e.fatal) fatal = e.error;
-        if (e.type === 'done') trajectory = e.trajectory;
-        if (!v.json && !v.quiet) renderer.handle(e, (id) => saved.get(id) ?? []);
-      }
-      // beside the notebook: input_image.jpg (the file the model's code may open) and
-      // input_image.png (the exact pixels `input_image` held, lossless) so that it re-runs alike
-      const input = path.join(kernel.workdir, 'input_image.jpg');
-      if (existsSync(input)) copyFileSync(input, path.join(outDir, 'input_image.jpg'));
-      const first = trajectory?.inputImages[0];
-      if (first) writeFileSync(path.join(outDir, first.mime === 'image/png' ? 'input_image.png' : 'input_image_exact.jpg'), Buffer.from(first.data, 'base64'));
-    } finally {
-      await kernel.dispose();
+    const events = runAgent(question, [image], {
+      ...options,
+      maxTurns: num(v['max-turns'], 'max-turns'),
+      timeoutMs: (num(v.timeout, 'timeout') ?? 30) * 1000,
+      sampling: {
+        temperature: num(v.temperature, 'temperature'),
+        top_p: num(v['top-p'], 'top-p'),
+        max_tokens: num(v['max-tokens'], 'max-tokens'),
+      },
+    });
+    for await (const e of events) {
+      if (e.type === 'exec_end') saved.set(e.cellId, saveImages(out, e));
+      if (e.type === 'error' && e.fatal) fatal = e.error;
+      if (e.type === 'done') trajectory = e.trajectory;
+      if (!v.json && !v.quiet) renderer.handle(e, (id) => saved.get(id) ?? []);
     }
-  } catch (e) {
-    // the kernel could not start or broke: a CodeDanceError keeps its kind, anything else is the environment's
-    throw isCodeDanceError(e) ? e : new CliError(`${(e as Error).message}`, EXIT.environment);
+    // input_image.jpg (the file the model's code may open) is read before the kernel's folder goes
+    // (a local kernel's only; without following a link: the code could have made it one to a host file)
+    if (local) inputJpg = readFileInside(path.join(kernel.workdir, 'input_image.jpg'), 256 * 1024 * 1024);
   } finally {
-    interrupt.dispose();
+    await kernel.dispose();
   }
-  if (!trajectory) throw new CliError('the run ended without a trajectory', EXIT.internal);
+  return { trajectory, fatal, saved, inputJpg };
+}
 
-  writeFileSync(path.join(outDir, 'trajectory.json'), JSON.stringify(trajectory, null, 1));
-  writeFileSync(path.join(outDir, 'trajectory.ipynb'), JSON.stringify(toNotebook(trajectory), null, 1));
+/** The run's record first (on a nearly full disk it is what matters most), then the input image beside the notebook. */
+function saveRecord(out: OutputFiles, { trajectory, inputJpg }: AskRun): void {
+  out.write('trajectory.json', JSON.stringify(trajectory, null, 1));
+  out.write('trajectory.ipynb', JSON.stringify(toNotebook(trajectory), null, 1));
+  // beside the notebook: input_image.jpg and input_image.png (the exact pixels `input_image`
+  // held, lossless) so that it re-runs alike
+  if (inputJpg) out.write('input_image.jpg', inputJpg);
+  const first = trajectory.inputImages[0];
+  if (first) out.write(first.mime === 'image/png' ? 'input_image.png' : 'input_image_exact.jpg', Buffer.from(first.data, 'base64'));
+}
+
+function printResult(v: AskFlags, out: OutputFiles, { trajectory, saved }: AskRun): void {
   if (v.json) console.log(JSON.stringify(trajectory));
-  else if (!v.quiet) process.stderr.write(`\nsaved: ${path.join(outDir, 'trajectory.json')}, trajectory.ipynb and ${[...saved.values()].flat().length} image(s) in ${outDir}\n`);
-  else if (trajectory.answer !== undefined) console.log(trajectory.answer);
+  else if (!v.quiet && !out.diskFull)
+    process.stderr.write(
+      `\nsaved: ${path.join(out.dir, 'trajectory.json')}, trajectory.ipynb and ${[...saved.values()].flat().length} image(s) in ${out.dir}\n`,
+    );
+  else if (v.quiet && trajectory.answer !== undefined) console.log(trajectory.answer);
+}
 
+/** Disk full (naming what was not saved), else the trajectory's status as the exit code (said on stderr when it is not an answer). */
+function exitCode(v: AskFlags, out: OutputFiles, { trajectory, fatal }: AskRun): number {
+  if (out.diskFull) {
+    if (!out.told) process.stderr.write(`codedance: ${describeError(out.diskFull, 'ask')}\n`);
+    process.stderr.write(
+      `not saved: ${out.unsaved.join(', ')}\nsaved whole in ${out.dir}: ${out.saved.length ? out.saved.join(', ') : 'nothing'}\n`,
+    );
+    return EXIT.diskFull;
+  }
   switch (trajectory.status) {
     case 'answered':
       return EXIT.ok;
@@ -175,15 +278,48 @@ export async function runAsk(argv: string[]): Promise<number> {
       return error ? exitCodeFor(error) : EXIT.internal;
     }
     default:
-      if (!v.json) process.stderr.write(`codedance: no answer after ${trajectory.turns.length} model call(s) (limit ${trajectory.maxTurns})\n`);
+      if (!v.json)
+        process.stderr.write(`codedance: no answer after ${trajectory.turns.length} model call(s) (limit ${trajectory.maxTurns})\n`);
       return EXIT.noAnswer;
   }
 }
 
-function saveImages(outDir: string, e: Extract<AgentEvent, { type: 'exec_end' }>): string[] {
-  return e.cell.images.map((im) => {
-    const file = path.join(outDir, `${im.id}.${im.mime === 'image/jpeg' ? 'jpg' : 'png'}`);
-    writeFileSync(file, Buffer.from(im.data, 'base64'));
+function saveImages(out: OutputFiles, e: Extract<AgentEvent, { type: 'exec_end' }>): string[] {
+  return e.cell.images.flatMap((im) => out.write(`${im.id}.${imageExtension(im.mime)}`, Buffer.from(im.data, 'base64')) ?? []);
+}
+
+/**
+ * The run's files under --out, each written whole or not at all (a temporary file renamed into
+ * place). A full disk is remembered, not thrown: the run goes on, later (smaller) files are still
+ * tried, and `unsaved` names what is missing. Other write errors are thrown.
+ */
+class OutputFiles {
+  diskFull: DiskFullError | undefined;
+  /** while the run goes on (a full disk is said at once then) */
+  running = true;
+  /** a full disk was said while the run went on */
+  told = false;
+  readonly saved: string[] = [];
+  readonly unsaved: string[] = [];
+  constructor(
+    readonly dir: string,
+    private readonly onFirstDiskFull: (e: DiskFullError) => void,
+  ) {}
+
+  /** Writes `name`; its path, or undefined when the disk is full. */
+  write(name: string, data: string | Uint8Array): string | undefined {
+    const file = path.join(this.dir, name);
+    try {
+      writeFileAtomicSync(file, data);
+    } catch (e) {
+      const full = asDiskFull(e, { file });
+      if (!full) throw e;
+      if (!this.diskFull) this.onFirstDiskFull(full);
+      this.diskFull ??= full;
+      this.unsaved.push(name);
+      return undefined;
+    }
+    this.saved.push(name);
     return file;
-  });
+  }
 }

@@ -6,7 +6,14 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { resolvePython } from '../core/kernel';
-import { exportTrainingData, ExportError, itemsFromPath, type EvalSelection, type ExportItem, type TrainingFormat } from '../core/training-data';
+import {
+  exportTrainingData,
+  ExportError,
+  itemsFromPath,
+  type EvalSelection,
+  type ExportItem,
+  type TrainingFormat,
+} from '../core/training-data';
 import { verifySftFile, type VerifyProgress } from '../core/training-data/verify';
 import type { VerifyCounts } from '../core/training-data/verifySummary';
 import { CliError, EXIT } from './errors';
@@ -41,7 +48,6 @@ codedance data verify FILE [options]
   --concurrency N          rows at a time, each in its own kernel (default 2)
   --timeout S              per-cell timeout, seconds (default 30, as eval.py)
   --limit N                only the first N rows
-  --fresh-kernels          a new kernel process per row (default: reset in place, new namespace and folder)
   --python PATH            kernel interpreter (default $CODEDANCE_PYTHON, else python3 with ipykernel)
 ${SANDBOX_USAGE}
   --json                   print the summary as JSON
@@ -59,7 +65,10 @@ function int(v: string | undefined, name: string, min: number): number | undefin
 /** "3,7,10-12" → {3,7,10,11,12} */
 export function parseIndexes(s: string): Set<number> {
   const out = new Set<number>();
-  for (const part of s.split(',').map((x) => x.trim()).filter(Boolean)) {
+  for (const part of s
+    .split(',')
+    .map((x) => x.trim())
+    .filter(Boolean)) {
     const m = /^(\d+)(?:-(\d+))?$/.exec(part);
     if (!m) throw new CliError(`--indexes: '${part}' is not an index or a range like 10-20`, EXIT.usage);
     const [a, b] = [Number(m[1]), Number(m[2] ?? m[1])];
@@ -77,7 +86,10 @@ async function groundTruthMap(file: string): Promise<Record<string, string>> {
     throw new CliError(`--ground-truth ${file} cannot be read as JSON (${(e as Error).message})`, EXIT.usage);
   }
   if (!v || typeof v !== 'object' || Array.isArray(v) || Object.values(v).some((x) => typeof x !== 'string'))
-    throw new CliError(`--ground-truth ${file} must be a JSON object of strings: {"<trajectory id or question>": "<answer>", …}`, EXIT.usage);
+    throw new CliError(
+      `--ground-truth ${file} must be a JSON object of strings: {"<trajectory id or question>": "<answer>", …}`,
+      EXIT.usage,
+    );
   return v as Record<string, string>;
 }
 
@@ -101,14 +113,21 @@ async function runExport(argv: string[]): Promise<number> {
     },
   });
   const format = v.format as TrainingFormat;
-  if (format !== 'sft' && format !== 'rl') throw new CliError(`--format must be 'sft' or 'rl'${v.format ? `, got '${v.format}'` : ''}\n\n${DATA_USAGE}`, EXIT.usage);
+  if (format !== 'sft' && format !== 'rl')
+    throw new CliError(`--format must be 'sft' or 'rl'${v.format ? `, got '${v.format}'` : ''}\n\n${DATA_USAGE}`, EXIT.usage);
   if (!v.out) throw new CliError(`--out FILE.parquet is required\n\n${DATA_USAGE}`, EXIT.usage);
   if (!/\.parquet$/i.test(v.out)) throw new CliError(`--out must name a .parquet file, got '${v.out}'`, EXIT.usage);
-  if (!positionals.length) throw new CliError(`give at least one SOURCE (an eval results .jsonl, a conversation, a trajectory .json)\n\n${DATA_USAGE}`, EXIT.usage);
+  if (!positionals.length)
+    throw new CliError(
+      `give at least one SOURCE (an eval results .jsonl, a conversation, a trajectory .json)\n\n${DATA_USAGE}`,
+      EXIT.usage,
+    );
   const select = v.select as EvalSelection;
-  if (!['all', 'correct', 'wrong'].includes(select)) throw new CliError(`--select must be all, correct or wrong, got '${v.select}'`, EXIT.usage);
+  if (!['all', 'correct', 'wrong'].includes(select))
+    throw new CliError(`--select must be all, correct or wrong, got '${v.select}'`, EXIT.usage);
   const promptKey = v['prompt-key'] as 'prompt' | 'messages';
-  if (promptKey !== 'prompt' && promptKey !== 'messages') throw new CliError(`--prompt-key must be prompt or messages, got '${v['prompt-key']}'`, EXIT.usage);
+  if (promptKey !== 'prompt' && promptKey !== 'messages')
+    throw new CliError(`--prompt-key must be prompt or messages, got '${v['prompt-key']}'`, EXIT.usage);
   const indexes = v.indexes ? parseIndexes(v.indexes) : undefined;
   const truths = v['ground-truth'] ? await groundTruthMap(v['ground-truth']) : undefined;
   const note = (s: string) => v.quiet || process.stderr.write(`${s}\n`);
@@ -118,12 +137,17 @@ async function runExport(argv: string[]): Promise<number> {
     const fromFile = truths?.[t.id] ?? truths?.[t.question];
     if (fromFile !== undefined) return fromFile;
     if (v.answer === undefined) return undefined;
-    if (answerUsedBy) throw new ExportError(`--answer gives one answer, but both ${answerUsedBy} and ${item.origin} need one`, 'give each its answer with --ground-truth FILE');
+    if (answerUsedBy)
+      throw new ExportError(
+        `--answer gives one answer, but both ${answerUsedBy} and ${item.origin} need one`,
+        'give each its answer with --ground-truth FILE',
+      );
     answerUsedBy = item.origin;
     return v.answer;
   };
   async function* items(): AsyncGenerator<ExportItem> {
-    for (const p of positionals) yield* itemsFromPath(path.resolve(p), { select, indexes, onSkip: (s) => note(`skipped ${s.origin}: ${s.reason}`) });
+    for (const p of positionals)
+      yield* itemsFromPath(path.resolve(p), { select, indexes, onSkip: (s) => note(`skipped ${s.origin}: ${s.reason}`) });
   }
   const interrupt = onInterrupt('cancelling the export: no file is written');
   try {
@@ -140,7 +164,9 @@ async function runExport(argv: string[]): Promise<number> {
       onSkip: (x) => note(`skipped ${x.origin}: ${x.reason}`),
       signal: interrupt.signal,
     });
-    console.log(`wrote ${s.rows} ${format.toUpperCase()} row(s) to ${s.file}${s.skipped.length ? ` (${s.skipped.length} skipped)` : ''} in ${(s.ms / 1000).toFixed(2)} s`);
+    console.log(
+      `wrote ${s.rows} ${format.toUpperCase()} row(s) to ${s.file}${s.skipped.length ? ` (${s.skipped.length} skipped)` : ''} in ${(s.ms / 1000).toFixed(2)} s`,
+    );
     return EXIT.ok;
   } finally {
     interrupt.dispose();
@@ -161,6 +187,7 @@ async function runVerify(argv: string[]): Promise<number> {
       concurrency: { type: 'string', default: '2' },
       timeout: { type: 'string', default: '30' },
       limit: { type: 'string' },
+      // accepted for old scripts: every row has always a kernel of its own now
       'fresh-kernels': { type: 'boolean', default: false },
       python: { type: 'string' },
       ...SANDBOX_ARGS,
@@ -198,7 +225,17 @@ async function runVerify(argv: string[]): Promise<number> {
   };
   const interrupt = onInterrupt('stopping: rows in progress are dropped, finished rows are kept (rerun to resume)');
   try {
-    const r = await verifySftFile({ file, out, python: python.python, concurrency, timeoutMs: timeout * 1000, limit, freshKernels: v['fresh-kernels'], ...sandbox, signal: interrupt.signal, onProgress });
+    const r = await verifySftFile({
+      file,
+      out,
+      python: python.python,
+      concurrency,
+      timeoutMs: timeout * 1000,
+      limit,
+      ...sandbox,
+      signal: interrupt.signal,
+      onProgress,
+    });
     if (tty && !v.quiet) process.stderr.write('\n');
     if (v.json) console.log(JSON.stringify({ out: r.out, ran: r.ran, resumed: r.resumed, cancelled: r.cancelled, ...r.summary }, null, 1));
     else {
@@ -234,7 +271,8 @@ export async function runData(argv: string[]): Promise<number> {
     }
   } catch (e) {
     // parseArgs' own errors (an unknown flag) are usage errors
-    if ((e as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) throw new CliError(`${(e as Error).message}\n\n${DATA_USAGE}`, EXIT.usage);
+    if ((e as { code?: string }).code?.startsWith('ERR_PARSE_ARGS'))
+      throw new CliError(`${(e as Error).message}\n\n${DATA_USAGE}`, EXIT.usage);
     throw e;
   }
 }

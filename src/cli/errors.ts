@@ -5,6 +5,7 @@
  * variables instead of VS Code settings.
  */
 import { errorKind, isCodeDanceError, type ErrorInfo, type ErrorKind, type SettingKey } from '../core/errors';
+import { asDiskFull, localDiskFullCode } from '../core/files/diskFull';
 
 /** Exit codes a person (and a script) can rely on. */
 export const EXIT = {
@@ -21,7 +22,11 @@ export const EXIT = {
   cluster: 5,
   /** no such job on the cluster */
   notFound: 6,
+  /** an unexpected error (a bug): sysexits' EX_SOFTWARE */
   internal: 70,
+  /** an output could not be written: the disk is full or the quota used up (sysexits' EX_IOERR);
+   * what was written before is kept whole */
+  diskFull: 74,
   /** interrupted (Ctrl+C) */
   cancelled: 130,
 } as const;
@@ -57,19 +62,24 @@ const EXIT_BY_KIND: Record<ErrorKind, number> = {
   dataset: EXIT.usage,
   config: EXIT.usage,
   jobs: EXIT.cluster,
+  'disk-full': EXIT.diskFull,
   cancelled: EXIT.cancelled,
   internal: EXIT.internal,
 };
 
-/** The exit code for a thrown error or its plain-JSON form (`ErrorInfo`). */
+/**
+ * The exit code for a thrown error or its plain-JSON form (`ErrorInfo`). A full disk has its own
+ * code whatever reported it (a kernel error with Python's `[Errno 28]`, a Node ENOSPC).
+ */
 export function exitCodeFor(e: unknown): number {
   if (e instanceof CliError) return e.exitCode;
   const kind = errorKind(e);
+  if (localDiskFullCode(e)) return EXIT.diskFull;
   if (kind === 'jobs' && (e as { code?: unknown }).code === 'notFound') return EXIT.notFound;
   return EXIT_BY_KIND[kind];
 }
 
-export type CliCommand = 'ask' | 'eval' | 'jobs';
+export type CliCommand = 'ask' | 'eval' | 'jobs' | 'data';
 
 /** How each command lets a person change a setting (flags first, then the environment). */
 const SETTING_WORDS: Record<CliCommand, Partial<Record<SettingKey, string>>> = {
@@ -83,6 +93,7 @@ const SETTING_WORDS: Record<CliCommand, Partial<Record<SettingKey, string>>> = {
     'python.interpreter': '--python (or $CODEDANCE_PYTHON)',
     'execution.timeoutSeconds': '--timeout',
     'kernel.jupyterToken': 'the JUPYTER_TOKEN environment variable',
+    'output.folder': '--out',
   },
   eval: {
     'model.endpoints': '--api-url',
@@ -96,11 +107,16 @@ const SETTING_WORDS: Record<CliCommand, Partial<Record<SettingKey, string>>> = {
     'judge.endpoint': '--judge-url (or $LLM_AS_A_JUDGE_BASE), or --no-judge',
     'eval.numWorkers': '--num-workers',
     'eval.savePath': '--save-path',
+    'output.folder': '--save-path',
   },
   jobs: {
     'jobs.clusters': '~/.codedance/clusters.json (or --clusters FILE)',
     'jobs.token': 'the CODEDANCE_RAY_TOKEN environment variable',
     'jobs.sshPassphrase': 'the CODEDANCE_SSH_PASSPHRASE environment variable',
+  },
+  data: {
+    'python.interpreter': '--python (or $CODEDANCE_PYTHON)',
+    'output.folder': '--out',
   },
 };
 
@@ -110,7 +126,16 @@ const SETTING_WORDS: Record<CliCommand, Partial<Record<SettingKey, string>>> = {
  * command, if any.
  */
 export function describeError(e: unknown, command?: CliCommand): string {
-  const info: Partial<ErrorInfo> = isCodeDanceError(e) ? e : e instanceof Error ? { message: e.message } : typeof e === 'object' && e !== null ? (e as ErrorInfo) : { message: String(e) };
+  // a full disk reported by anything (Node, the kernel's Python, a saved trajectory's error): its own words
+  const worded = (e as Partial<ErrorInfo> | null)?.kind === 'disk-full' && (e as Partial<ErrorInfo>).fix;
+  if (!(e instanceof CliError) && !worded) e = asDiskFull(e) ?? e;
+  const info: Partial<ErrorInfo> = isCodeDanceError(e)
+    ? e
+    : e instanceof Error
+      ? { message: e.message }
+      : typeof e === 'object' && e !== null
+        ? (e as ErrorInfo)
+        : { message: String(e) };
   if (!info.fix || info.reason === undefined) return info.message ?? String(e);
   const { fix } = info;
   const where = fix.setting && command ? SETTING_WORDS[command][fix.setting] : undefined;

@@ -8,14 +8,28 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { DatasetError } from '../core/data/types';
 import { isCodeDanceError } from '../core/errors';
-import { EvalManifestError, HttpJudge, judgeEndpointsFrom, MATH_SOURCES, runEval, safeName, type EvalProgress, type JudgeCacheScope } from '../core/eval';
-import { registerSecret, resolvePython } from '../core/kernel';
+import { asDiskFull } from '../core/files/diskFull';
+import {
+  EvalManifestError,
+  HttpJudge,
+  judgeEndpointsFrom,
+  runEval,
+  safeName,
+  type EvalProgress,
+  type EvalSummary,
+  type JudgeCacheScope,
+} from '../core/eval';
+import { resolvePython, type ResolvedPython } from '../core/kernel';
 import { displayUrl, startRemoteKernelSession } from '../core/kernel/remote';
-import { createChatModel, parseEndpoints, resolveModelName } from '../core/model';
+import { createChatModel, parseEndpoints, resolveModelName, type ModelClient } from '../core/model';
 import { isProtocolId, protocolIds } from '../core/protocol';
+import { processSecrets } from '../core/secrets';
 import { CliError, EXIT, observationTokensFlag } from './errors';
 import { onInterrupt } from './interrupt';
-import { SANDBOX_ARGS, SANDBOX_USAGE, sandboxFromFlags } from './sandbox';
+import { printSummary } from './printSummary';
+import { cellHostOf, SANDBOX_ARGS, SANDBOX_USAGE, sandboxFromFlags } from './sandbox';
+
+export { mathLine, skippedLine } from './printSummary';
 
 export const EVAL_USAGE = `usage: codedance eval --data-path FILE --api-url URL[,URL] [options]
 
@@ -25,8 +39,6 @@ export const EVAL_USAGE = `usage: codedance eval --data-path FILE --api-url URL[
   --data-path FILE         .parquet or .jsonl dataset
   --save-path DIR          results go to DIR/NAME/ (default ./save/)
   --num-workers N          samples at a time (default 8; each has its own Python kernel session)
-  --fresh-kernels          a new kernel process per sample (default: a finished sample's kernel is reset in
-                           place, new namespace and working folder, as the seed's worker processes do)
   --data-source NAME       fallback data_source for rows without one (default 'default')
   --limit N                only the first N rows
   --judge-url URL[,URL]    LLM-as-judge endpoint(s) (default $LLM_AS_A_JUDGE_BASE)
@@ -36,8 +48,8 @@ export const EVAL_USAGE = `usage: codedance eval --data-path FILE --api-url URL[
   --judge-cache SCOPE      sample (default): a verdict is reused only when the same sample is scored again
                            (resume); shared: also across samples with the same question, answer and
                            prediction (fewer judge calls; the seed asks the judge for every sample)
-  --protocol P             codedance (default) | codedance-tools | openai-tools
-  --max-turns N            model calls per sample (default 7)
+  --protocol P             ${protocolIds.map((id, i) => (i ? id : `${id} (default)`)).join(' | ')}
+  --max-turns N            model calls per sample (default: the protocol's; codedance 7, deepeyes 11)
   --timeout S              per-cell timeout, seconds (default 30)
   --max-observation-tokens N   the most the model is shown of one turn's cell output, in estimated
                            tokens; longer output is cut in the middle with a marker (default 4096; 0 = no
@@ -60,7 +72,8 @@ skipped with its reason, left out of the stats like the seed, and the run goes o
 Math rows are checked with the seed's math_verify when --python can import it (else an
 approximate check, and the summary says so: pip install math-verify).
 
-exit codes: 0 done, 2 bad usage or dataset, 3 Python/kernel problem, 4 model endpoint problem, 130 interrupted`;
+exit codes: 0 done, 2 bad usage or dataset, 3 Python/kernel problem, 4 model endpoint problem,
+74 disk full (the finished samples are kept: free space, then rerun to resume), 130 interrupted`;
 
 const SEED_ALIASES: Record<string, string> = {
   '--model_name': '--model-name',
@@ -103,58 +116,53 @@ export function progressLine(p: EvalProgress): string {
   return `eval ${p.done}/${p.total}  acc ${acc} (${p.correct}/${p.scored})  errors ${p.errors}${p.skipped ? `  skipped ${p.skipped}` : ''}  ${p.rate.toFixed(2)} samples/s  ETA ${fmtDuration(p.etaSeconds)}  running ${p.inFlight}`;
 }
 
-export async function runEvalCli(argv: string[]): Promise<number> {
-  let parsed;
+const EVAL_OPTIONS = {
+  'model-name': { type: 'string', default: 'qwen' },
+  'api-url': { type: 'string' },
+  'api-key': { type: 'string' },
+  'eval-model-name': { type: 'string' },
+  'data-path': { type: 'string' },
+  'save-path': { type: 'string', default: './save/' },
+  'num-workers': { type: 'string', default: '8' },
+  'data-source': { type: 'string', default: 'default' },
+  limit: { type: 'string' },
+  'judge-url': { type: 'string' },
+  'judge-model': { type: 'string', default: 'judge' },
+  'no-judge': { type: 'boolean', default: false },
+  // accepted for old scripts: every sample has always a kernel of its own now
+  'fresh-kernels': { type: 'boolean', default: false },
+  'strict-verdict': { type: 'boolean', default: false },
+  'judge-cache': { type: 'string', default: 'sample' },
+  protocol: { type: 'string', default: 'codedance' },
+  'max-turns': { type: 'string' },
+  timeout: { type: 'string', default: '30' },
+  'max-observation-tokens': { type: 'string' },
+  'sample-timeout': { type: 'string', default: '600' },
+  retries: { type: 'string', default: '1' },
+  'retry-errors': { type: 'boolean', default: false },
+  python: { type: 'string' },
+  'jupyter-url': { type: 'string' },
+  'kernel-name': { type: 'string' },
+  ...SANDBOX_ARGS,
+  quiet: { type: 'boolean', default: false },
+  help: { type: 'boolean', short: 'h', default: false },
+} as const;
+
+function parseEvalArgs(argv: string[]) {
   try {
-    parsed = parseArgs({
-      args: normalizeArgv(argv),
-      allowPositionals: false,
-      options: {
-        'model-name': { type: 'string', default: 'qwen' },
-        'api-url': { type: 'string' },
-        'api-key': { type: 'string' },
-        'eval-model-name': { type: 'string' },
-        'data-path': { type: 'string' },
-        'save-path': { type: 'string', default: './save/' },
-        'num-workers': { type: 'string', default: '8' },
-        'data-source': { type: 'string', default: 'default' },
-        limit: { type: 'string' },
-        'judge-url': { type: 'string' },
-        'judge-model': { type: 'string', default: 'judge' },
-        'no-judge': { type: 'boolean', default: false },
-        'fresh-kernels': { type: 'boolean', default: false },
-        'strict-verdict': { type: 'boolean', default: false },
-        'judge-cache': { type: 'string', default: 'sample' },
-        protocol: { type: 'string', default: 'codedance' },
-        'max-turns': { type: 'string' },
-        timeout: { type: 'string', default: '30' },
-        'max-observation-tokens': { type: 'string' },
-        'sample-timeout': { type: 'string', default: '600' },
-        retries: { type: 'string', default: '1' },
-        'retry-errors': { type: 'boolean', default: false },
-        python: { type: 'string' },
-        'jupyter-url': { type: 'string' },
-        'kernel-name': { type: 'string' },
-        ...SANDBOX_ARGS,
-        quiet: { type: 'boolean', default: false },
-        help: { type: 'boolean', short: 'h', default: false },
-      },
-    });
+    return parseArgs({ args: normalizeArgv(argv), allowPositionals: false, options: EVAL_OPTIONS }).values;
   } catch (e) {
     throw new CliError(`${(e as Error).message}\n\n${EVAL_USAGE}`, EXIT.usage);
   }
-  const v = parsed.values;
-  if (v.help) {
-    console.log(EVAL_USAGE);
-    return EXIT.ok;
-  }
-  if (!v['data-path']) throw new CliError(`--data-path is required\n\n${EVAL_USAGE}`, EXIT.usage);
-  if (v['api-key'] && !v.quiet) process.stderr.write('note: --api-key stays in your shell history; prefer CODEDANCE_API_KEY or OPENAI_API_KEY\n');
-  // a key given as a flag is not in the environment: cell outputs must still never show it
-  if (v['api-key']) registerSecret(...v['api-key'].split(','));
-  if (!isProtocolId(v.protocol!)) throw new CliError(`unknown --protocol '${v.protocol}': use one of ${protocolIds.join(', ')}`, EXIT.usage);
+}
+
+type EvalFlags = ReturnType<typeof parseEvalArgs>;
+
+/** The numeric and enumerated flags, checked (a bad one is a usage error naming it). */
+function evalLimits(v: EvalFlags) {
   const judgeCache = v['judge-cache'] as JudgeCacheScope;
-  if (judgeCache !== 'sample' && judgeCache !== 'shared') throw new CliError(`--judge-cache must be 'sample' or 'shared', got '${v['judge-cache']}'`, EXIT.usage);
+  if (judgeCache !== 'sample' && judgeCache !== 'shared')
+    throw new CliError(`--judge-cache must be 'sample' or 'shared', got '${v['judge-cache']}'`, EXIT.usage);
   const numWorkers = int(v['num-workers'], 'num-workers', 1)!;
   const limit = int(v.limit, 'limit', 1);
   const retries = int(v.retries, 'retries', 0)!;
@@ -162,9 +170,32 @@ export async function runEvalCli(argv: string[]): Promise<number> {
   const maxObservationTokens = observationTokensFlag(v['max-observation-tokens']);
   const timeout = Number(v.timeout);
   const sampleTimeout = Number(v['sample-timeout']);
-  if (!(timeout > 0) || !(sampleTimeout > 0)) throw new CliError('--timeout and --sample-timeout must be positive numbers of seconds', EXIT.usage);
+  if (!(timeout > 0) || !(sampleTimeout > 0))
+    throw new CliError('--timeout and --sample-timeout must be positive numbers of seconds', EXIT.usage);
+  return { judgeCache, numWorkers, limit, retries, maxTurns, maxObservationTokens, timeout, sampleTimeout };
+}
 
-  const endpoints = (v['api-url'] ?? process.env.CODEDANCE_BASE_URL ?? 'http://127.0.0.1:8000/v1').split(',').map((s) => s.trim()).filter(Boolean);
+type EvalLimits = ReturnType<typeof evalLimits>;
+
+export async function runEvalCli(argv: string[]): Promise<number> {
+  const v = parseEvalArgs(argv);
+  if (v.help) {
+    console.log(EVAL_USAGE);
+    return EXIT.ok;
+  }
+  if (!v['data-path']) throw new CliError(`--data-path is required\n\n${EVAL_USAGE}`, EXIT.usage);
+  if (v['api-key'] && !v.quiet)
+    process.stderr.write('note: --api-key stays in your shell history; prefer CODEDANCE_API_KEY or OPENAI_API_KEY\n');
+  // a key given as a flag is not in the environment: cell outputs must still never show it
+  if (v['api-key']) processSecrets.add(...v['api-key'].split(','));
+  if (!isProtocolId(v.protocol!))
+    throw new CliError(`unknown --protocol '${v.protocol}': use one of ${protocolIds.join(', ')}`, EXIT.usage);
+  const limits = evalLimits(v);
+
+  const endpoints = (v['api-url'] ?? process.env.CODEDANCE_BASE_URL ?? 'http://127.0.0.1:8000/v1')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
   const apiKey = process.env.CODEDANCE_API_KEY ?? process.env.OPENAI_API_KEY;
   // the seed's --api_key: one key for all URLs, or one per URL
   let model;
@@ -177,11 +208,16 @@ export async function runEvalCli(argv: string[]): Promise<number> {
   if (!v['no-judge']) {
     const judgeEndpoints = judgeEndpointsFrom(v['judge-url']);
     if (!judgeEndpoints.length)
-      throw new CliError('no judge endpoint: pass --judge-url URL or set LLM_AS_A_JUDGE_BASE (the seed scores with an LLM judge); or --no-judge to score by normalized exact match', EXIT.usage);
+      throw new CliError(
+        'no judge endpoint: pass --judge-url URL or set LLM_AS_A_JUDGE_BASE (the seed scores with an LLM judge); or --no-judge to score by normalized exact match',
+        EXIT.usage,
+      );
   }
 
-  const interrupt = onInterrupt('interrupting: finishing nothing more; finished samples are saved, rerun the same command to resume', ['SIGINT', 'SIGTERM']);
-
+  const interrupt = onInterrupt('interrupting: finishing nothing more; finished samples are saved, rerun the same command to resume', [
+    'SIGINT',
+    'SIGTERM',
+  ]);
   try {
     let evalModelName: string;
     try {
@@ -189,120 +225,121 @@ export async function runEvalCli(argv: string[]): Promise<number> {
     } catch (e) {
       throw isCodeDanceError(e) ? e : new CliError((e as Error).message, EXIT.model);
     }
-    let python;
-    try {
-      python = v['jupyter-url'] ? undefined : await resolvePython({ explicit: v.python ?? process.env.CODEDANCE_PYTHON });
-    } catch (e) {
-      throw isCodeDanceError(e) ? e : new CliError((e as Error).message, EXIT.environment);
-    }
-    const tty = process.stderr.isTTY;
-    let lastPrint = 0;
-    const onProgress = (p: EvalProgress) => {
-      if (v.quiet) return;
-      const now = Date.now();
-      const final = p.done >= p.total;
-      if (tty) {
-        if (now - lastPrint < 100 && !final) return;
-        process.stderr.write(`\r\x1b[2K${progressLine(p)}`);
-      } else {
-        if (now - lastPrint < 2000 && !final && p.done !== 0) return;
-        process.stderr.write(progressLine(p) + '\n');
-      }
-      lastPrint = now;
-    };
-    if (!v.quiet) process.stderr.write(`model ${evalModelName} at ${endpoints.join(', ')}; ${python ? `python ${python.python}` : `kernels on the Jupyter server at ${displayUrl(v['jupyter-url']!)}`}; ${numWorkers} worker(s); judge ${v['no-judge'] ? 'none (--no-judge)' : judgeEndpointsFrom(v['judge-url']).join(', ')}\n`);
-    const sandbox = sandboxFromFlags(v, v.quiet!);
-    let summary;
-    try {
-      summary = await runEval({
-        dataPath: v['data-path'],
-        saveDir: v['save-path']!,
-        modelName: v['model-name']!,
-        evalModelName,
-        model,
-        endpoints,
-        numWorkers,
-        dataSource: v['data-source'],
-        limit,
-        protocol: v.protocol,
-        maxTurns,
-        cellTimeoutMs: timeout * 1000,
-        maxObservationTokens,
-        sampleTimeoutMs: sampleTimeout * 1000,
-        retries,
-        retryErrors: v['retry-errors'],
-        python: python?.python,
-        // a kernel on the Jupyter server per sample, shut down when the sample ends
-        kernels: v['jupyter-url'] ? { acquire: () => startRemoteKernelSession({ url: v['jupyter-url']!, token: process.env.JUPYTER_TOKEN, kernelName: v['kernel-name'] }), dispose: async () => undefined } : undefined,
-        freshKernels: v['fresh-kernels'],
-        kernelSandbox: sandbox,
-        judge: makeJudge(v['no-judge']!, v['judge-url'], v['judge-model']!, v['save-path']!, v['model-name']!, judgeCache),
-        strictVerdict: v['strict-verdict'],
-        signal: interrupt.signal,
-        extensionVersion: process.env.CODEDANCE_VERSION ?? '0.1.0',
-        onProgress,
-        log: (l) => {
-          if (!v.quiet) process.stderr.write(`${tty ? '\r\x1b[2K' : ''}${l}\n`);
-        },
-      });
-    } catch (e) {
-      if (e instanceof DatasetError || e instanceof EvalManifestError) throw new CliError(e.message, EXIT.usage);
-      throw e;
-    }
-    if (tty && !v.quiet) process.stderr.write('\n');
-    const s = summary.stats;
-    const c = s.codedance;
-    const lines = [
-      '',
-      '=== Samples by try count ===',
-      ...Object.entries(c.by_try_count)
-        .sort(([a], [b]) => Number(a) - Number(b))
-        .map(([k, x]) => `Try count = ${k}:\n  Correct samples: ${x.correct}\n  Incorrect samples: ${x.incorrect}`),
-      '',
-      '=== Evaluation summary ===',
-      `Total samples: ${s.total_samples}`,
-      `Successful samples: ${s.success_samples}`,
-      `Success rate: ${s.success_rate.toFixed(4)}`,
-      `Average accuracy (ACC): ${s.avg_acc.toFixed(4)}${v['no-judge'] ? '  (--no-judge: normalized exact match, not comparable with judged numbers)' : ''}`,
-      `Total correct samples: ${c.correct}`,
-      `Average judge score: ${s.avg_judge_score.toFixed(4)}`,
-      `Average try count: ${s.avg_try_count.toFixed(4)}`,
-      `Samples with code execution: ${s.tool_call_sample_count}`,
-      `Average code execution success rate: ${s.avg_code_exec_success_rate.toFixed(4)}`,
-      ...Object.entries(c.per_source).map(([k, x]) => `  ${k}: acc ${x.acc.toFixed(4)} (${x.correct}/${x.n})`),
-      `Latency p50/p90/p99: ${(c.latency_ms.p50 / 1000).toFixed(2)} / ${(c.latency_ms.p90 / 1000).toFixed(2)} / ${(c.latency_ms.p99 / 1000).toFixed(2)} s; errors ${(c.sample_error_rate * 100).toFixed(1)}%`,
-      skippedLine(c.skipped_samples, c.skipped_by_reason),
-      ...(c.math_check && Object.keys(c.per_source).some((k) => MATH_SOURCES.includes(k)) ? [mathLine(c.math_check, summary.manifest.math_check?.fix)] : []),
-      `results: ${summary.paths.results}`,
-      `stats:   ${summary.paths.stats}`,
-      `manifest: ${summary.paths.manifest}`,
-    ];
-    if (summary.cancelled) lines.push(`interrupted after ${summary.ranNow} sample(s) this run; rerun the same command to resume`);
-    if (!v.quiet) process.stderr.write(lines.join('\n') + '\n');
-    console.log(JSON.stringify({ avg_acc: s.avg_acc, total_samples: s.total_samples, skipped_samples: c.skipped_samples, results: summary.paths.results, stats: summary.paths.stats, cancelled: summary.cancelled }));
+    const summary = await runEvalWith(v, limits, { model, endpoints, evalModelName, signal: interrupt.signal });
+    printSummary(v, summary);
     return summary.cancelled ? EXIT.cancelled : EXIT.ok;
   } finally {
     interrupt.dispose();
   }
 }
 
-function makeJudge(noJudge: boolean, url: string | undefined, model: string, saveDir: string, modelName: string, cacheScope: JudgeCacheScope): HttpJudge | undefined {
+/** The progress line on stderr: redrawn in place on a terminal (at most every 100 ms), a line every 2 s otherwise. */
+function progressPrinter(quiet: boolean | undefined, tty: boolean): (p: EvalProgress) => void {
+  let lastPrint = 0;
+  return (p: EvalProgress) => {
+    if (quiet) return;
+    const now = Date.now();
+    const final = p.done >= p.total;
+    if (tty) {
+      if (now - lastPrint < 100 && !final) return;
+      process.stderr.write(`\r\x1b[2K${progressLine(p)}`);
+    } else {
+      if (now - lastPrint < 2000 && !final && p.done !== 0) return;
+      process.stderr.write(progressLine(p) + '\n');
+    }
+    lastPrint = now;
+  };
+}
+
+/** The interpreter (none with --jupyter-url): a failure to find one is the environment's (exit 3). */
+async function evalPython(v: EvalFlags): Promise<ResolvedPython | undefined> {
+  try {
+    return v['jupyter-url'] ? undefined : await resolvePython({ explicit: v.python ?? process.env.CODEDANCE_PYTHON });
+  } catch (e) {
+    throw isCodeDanceError(e) ? e : new CliError((e as Error).message, EXIT.environment);
+  }
+}
+
+/** Says what runs where, then runs the eval with the flags; a bad dataset or manifest is a usage error, a full disk says what is kept. */
+async function runEvalWith(
+  v: EvalFlags,
+  l: EvalLimits,
+  m: { model: ModelClient; endpoints: string[]; evalModelName: string; signal: AbortSignal },
+): Promise<EvalSummary> {
+  const python = await evalPython(v);
+  const tty = process.stderr.isTTY;
+  const onProgress = progressPrinter(v.quiet, tty);
+  if (!v.quiet)
+    process.stderr.write(
+      `model ${m.evalModelName} at ${m.endpoints.join(', ')}; ${python ? `python ${python.python}` : `kernels on the Jupyter server at ${displayUrl(v['jupyter-url']!)}`}; ${l.numWorkers} worker(s); judge ${v['no-judge'] ? 'none (--no-judge)' : judgeEndpointsFrom(v['judge-url']).join(', ')}\n`,
+    );
+  const sandbox = sandboxFromFlags(v, v.quiet!, v['jupyter-url']);
+  try {
+    const summary = await runEval({
+      dataPath: v['data-path']!,
+      saveDir: v['save-path']!,
+      modelName: v['model-name']!,
+      evalModelName: m.evalModelName,
+      model: m.model,
+      endpoints: m.endpoints,
+      numWorkers: l.numWorkers,
+      dataSource: v['data-source'],
+      limit: l.limit,
+      protocol: v.protocol,
+      maxTurns: l.maxTurns,
+      cellTimeoutMs: l.timeout * 1000,
+      maxObservationTokens: l.maxObservationTokens,
+      sampleTimeoutMs: l.sampleTimeout * 1000,
+      retries: l.retries,
+      retryErrors: v['retry-errors'],
+      python: python?.python,
+      // a kernel on the Jupyter server per sample, shut down when the sample ends
+      kernels: v['jupyter-url']
+        ? {
+            acquire: () =>
+              startRemoteKernelSession({ url: v['jupyter-url']!, token: process.env.JUPYTER_TOKEN, kernelName: v['kernel-name'] }),
+            dispose: async () => undefined,
+            host: cellHostOf(sandbox, v['jupyter-url']),
+          }
+        : undefined,
+      kernelSandbox: sandbox,
+      judge: makeJudge(v['no-judge']!, v['judge-url'], v['judge-model']!, v['save-path']!, v['model-name']!, l.judgeCache),
+      strictVerdict: v['strict-verdict'],
+      signal: m.signal,
+      extensionVersion: process.env.CODEDANCE_VERSION ?? '0.1.0',
+      onProgress,
+      log: (line) => {
+        if (!v.quiet) process.stderr.write(`${tty ? '\r\x1b[2K' : ''}${line}\n`);
+      },
+    });
+    if (tty && !v.quiet) process.stderr.write('\n');
+    return summary;
+  } catch (e) {
+    if (e instanceof DatasetError || e instanceof EvalManifestError) throw new CliError(e.message, EXIT.usage);
+    if (asDiskFull(e))
+      process.stderr.write(
+        `${tty ? '\n' : ''}the samples finished so far are kept whole in ${path.join(path.resolve(v['save-path']!), safeName(v['model-name']!))}; free space, then rerun the same command to resume\n`,
+      );
+    throw e;
+  }
+}
+
+function makeJudge(
+  noJudge: boolean,
+  url: string | undefined,
+  model: string,
+  saveDir: string,
+  modelName: string,
+  cacheScope: JudgeCacheScope,
+): HttpJudge | undefined {
   if (noJudge) return undefined;
   const dir = path.resolve(saveDir, safeName(modelName));
   mkdirSync(dir, { recursive: true });
-  return new HttpJudge({ endpoints: judgeEndpointsFrom(url), model, apiKey: process.env.LLM_AS_A_JUDGE_API_KEY, cacheFile: path.join(dir, 'judge_cache.jsonl'), cacheScope });
-}
-
-/** "Skipped rows: 2 (BadRow 1, ImageLoadError 1) …" for the summary. */
-export function skippedLine(n: number, byReason: Record<string, number> = {}): string {
-  if (!n) return 'Skipped rows: 0';
-  const why = Object.entries(byReason)
-    .map(([k, x]) => `${k} ${x}`)
-    .join(', ');
-  return `Skipped rows: ${n}${why ? ` (${why})` : ''}: left out of the stats like the seed; each reason is in its line's codedance.error`;
-}
-
-/** The math check for the summary: the seed's math_verify, or approximate with the install command. */
-export function mathLine(note: string, fix?: string): string {
-  return note.includes('approximate') && fix ? `${note}: for the seed's check run ${fix}` : note;
+  return new HttpJudge({
+    endpoints: judgeEndpointsFrom(url),
+    model,
+    apiKey: process.env.LLM_AS_A_JUDGE_API_KEY,
+    cacheFile: path.join(dir, 'judge_cache.jsonl'),
+    cacheScope,
+  });
 }

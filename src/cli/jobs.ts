@@ -2,12 +2,9 @@
  * `codedance jobs ...`: training jobs on Ray (Job Submission API) or Slurm (over SSH), on the same
  * core as the editor's Training Jobs view. Secrets only from the environment.
  */
-import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import {
-  buildJob,
   createBackend,
-  defaultParams,
   isTerminal,
   JobNotFoundError,
   JobsError,
@@ -17,10 +14,12 @@ import {
   type ClusterProfile,
   type JobBackend,
   type JobInfo,
-  type JobSpec,
   type TemplateId,
 } from '../core/jobs';
 import { CliError, describeError, EXIT } from './errors';
+import { jobSpec } from './jobSpec';
+
+export { parseEnvArgs } from './jobSpec';
 
 export const JOBS_USAGE = `usage: codedance jobs <command> [options]
 
@@ -64,32 +63,6 @@ export function jobsErrorToCli(e: unknown): never {
   throw e;
 }
 
-const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
-
-/** `--env KEY=VALUE` values → variables; a bad one is a usage error naming it. */
-export function parseEnvArgs(list: readonly string[]): Record<string, string> {
-  const env: Record<string, string> = {};
-  for (const kv of list) {
-    const i = kv.indexOf('=');
-    if (i < 1) throw new CliError(`--env: expected KEY=VALUE, got '${kv}'`, EXIT.usage);
-    const key = kv.slice(0, i);
-    if (!ENV_NAME.test(key)) throw new CliError(`--env: '${key}' is not a variable name (letters, digits and _, not starting with a digit): fix --env '${kv}'`, EXIT.usage);
-    env[key] = kv.slice(i + 1);
-  }
-  return env;
-}
-
-/** `--set key=value` values → a map (the value may hold '='). */
-function parseEnvLikePairs(list: readonly string[], flag: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const kv of list) {
-    const i = kv.indexOf('=');
-    if (i < 1) throw new CliError(`${flag}: expected KEY=VALUE, got '${kv}'`, EXIT.usage);
-    out[kv.slice(0, i)] = kv.slice(i + 1);
-  }
-  return out;
-}
-
 function describeProfile(p: ClusterProfile): string {
   return p.kind === 'ray' ? p.address : `${p.user ? p.user + '@' : ''}${p.host}${p.port ? ':' + p.port : ''}`;
 }
@@ -99,21 +72,44 @@ export function pickProfile(v: Record<string, string | boolean | string[] | unde
   if (typeof v.ssh === 'string') {
     const m = /^(?:([^@]+)@)?([^:]+)(?::(\d+))?$/.exec(v.ssh);
     if (!m) throw new CliError(`--ssh: expected [USER@]HOST[:PORT], got '${v.ssh}'`, EXIT.usage);
-    return { name: v.ssh, kind: 'slurm', host: m[2], user: m[1], port: m[3] ? Number(m[3]) : undefined, identityFile: v.identity as string | undefined, jobsDir: v['jobs-dir'] as string | undefined };
+    return {
+      name: v.ssh,
+      kind: 'slurm',
+      host: m[2],
+      user: m[1],
+      port: m[3] ? Number(m[3]) : undefined,
+      identityFile: v.identity as string | undefined,
+      jobsDir: v['jobs-dir'] as string | undefined,
+    };
   }
   const loaded = loadProfiles({ file: v.clusters as string | undefined, workspace: v['workspace-profiles'] === true });
   const hint = loaded.workspaceIgnored ? ` (${loaded.workspaceIgnored} has profiles: pass --workspace-profiles to use them)` : '';
-  if (!loaded.entries.length) throw new CliError(`no cluster: pass --ray URL or --ssh HOST, or list profiles in ~/.codedance/clusters.json or --clusters FILE${hint}`, EXIT.usage);
+  if (!loaded.entries.length)
+    throw new CliError(
+      `no cluster: pass --ray URL or --ssh HOST, or list profiles in ~/.codedance/clusters.json or --clusters FILE${hint}`,
+      EXIT.usage,
+    );
   const name = v.cluster as string | undefined;
   const e = name ? loaded.entries.find((x) => x.profile.name === name) : loaded.entries[0];
-  if (!e) throw new CliError(`no cluster profile '${name}': have ${loaded.entries.map((x) => x.profile.name).join(', ')}${hint}`, EXIT.usage);
-  for (const s of loaded.shadowed) if (s.profile.name === e.profile.name) console.error(`codedance: the workspace's profile '${s.profile.name}' (${s.source}) is ignored: your own profile of that name is used`);
-  if (e.origin === 'workspace') console.error(`codedance: using the workspace's cluster profile '${e.profile.name}' (${describeProfile(e.profile)}) from ${e.source}`);
+  if (!e)
+    throw new CliError(`no cluster profile '${name}': have ${loaded.entries.map((x) => x.profile.name).join(', ')}${hint}`, EXIT.usage);
+  for (const s of loaded.shadowed)
+    if (s.profile.name === e.profile.name)
+      console.error(
+        `codedance: the workspace's profile '${s.profile.name}' (${s.source}) is ignored: your own profile of that name is used`,
+      );
+  if (e.origin === 'workspace')
+    console.error(`codedance: using the workspace's cluster profile '${e.profile.name}' (${describeProfile(e.profile)}) from ${e.source}`);
   return e.profile;
 }
 
 function fmtTime(ms?: number): string {
-  return ms ? new Date(ms).toISOString().replace('T', ' ').replace(/\.\d+Z$/, 'Z') : '-';
+  return ms
+    ? new Date(ms)
+        .toISOString()
+        .replace('T', ' ')
+        .replace(/\.\d+Z$/, 'Z')
+    : '-';
 }
 
 function printJobs(jobs: JobInfo[]): void {
@@ -124,7 +120,13 @@ function printJobs(jobs: JobInfo[]): void {
   const rows = jobs.map((j) => [j.id, j.status, j.rawStatus !== j.status ? j.rawStatus : '', j.name ?? '', fmtTime(j.startTime)]);
   const head = ['ID', 'STATUS', 'STATE', 'NAME', 'STARTED'];
   const w = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
-  for (const r of [head, ...rows]) console.log(r.map((c, i) => c.padEnd(w[i])).join('  ').trimEnd());
+  for (const r of [head, ...rows])
+    console.log(
+      r
+        .map((c, i) => c.padEnd(w[i]))
+        .join('  ')
+        .trimEnd(),
+    );
 }
 
 async function follow(backend: JobBackend, id: string, signal: AbortSignal): Promise<number> {
@@ -142,79 +144,64 @@ async function follow(backend: JobBackend, id: string, signal: AbortSignal): Pro
   return EXIT.ok;
 }
 
+const JOBS_OPTIONS = {
+  cluster: { type: 'string' },
+  clusters: { type: 'string' },
+  'workspace-profiles': { type: 'boolean', default: false },
+  ray: { type: 'string' },
+  ssh: { type: 'string' },
+  identity: { type: 'string' },
+  'jobs-dir': { type: 'string' },
+  template: { type: 'string', default: 'codedance-rl' },
+  experiment: { type: 'string' },
+  model: { type: 'string' },
+  'train-files': { type: 'string' },
+  'val-files': { type: 'string' },
+  nodes: { type: 'string' },
+  'gpus-per-node': { type: 'string' },
+  'judge-url': { type: 'string' },
+  'repo-dir': { type: 'string' },
+  'output-dir': { type: 'string' },
+  time: { type: 'string' },
+  env: { type: 'string', multiple: true },
+  'data-root': { type: 'string' },
+  rollout: { type: 'string' },
+  set: { type: 'string', multiple: true },
+  override: { type: 'string', multiple: true },
+  'secret-env': { type: 'string', multiple: true },
+  entrypoint: { type: 'string' },
+  script: { type: 'string' },
+  'dry-run': { type: 'boolean', default: false },
+  follow: { type: 'boolean', short: 'f', default: false },
+  json: { type: 'boolean', default: false },
+  help: { type: 'boolean', short: 'h', default: false },
+} as const;
+
+function parseJobsArgs(rest: string[]) {
+  try {
+    return parseArgs({ args: rest, allowPositionals: true, options: JOBS_OPTIONS });
+  } catch (e) {
+    throw new CliError(`${(e as Error).message}\n\n${JOBS_USAGE}`, EXIT.usage);
+  }
+}
+
+export type JobsFlags = ReturnType<typeof parseJobsArgs>['values'];
+
+const out = (x: unknown) => console.log(JSON.stringify(x, null, 2));
+
 export async function runJobs(argv: string[]): Promise<number> {
   const [sub, ...rest] = argv;
   if (!sub || sub === '-h' || sub === '--help' || sub === 'help') {
     console.log(JOBS_USAGE);
     return sub ? EXIT.ok : EXIT.usage;
   }
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: rest,
-      allowPositionals: true,
-      options: {
-        cluster: { type: 'string' },
-        clusters: { type: 'string' },
-        'workspace-profiles': { type: 'boolean', default: false },
-        ray: { type: 'string' },
-        ssh: { type: 'string' },
-        identity: { type: 'string' },
-        'jobs-dir': { type: 'string' },
-        template: { type: 'string', default: 'codedance-rl' },
-        experiment: { type: 'string' },
-        model: { type: 'string' },
-        'train-files': { type: 'string' },
-        'val-files': { type: 'string' },
-        nodes: { type: 'string' },
-        'gpus-per-node': { type: 'string' },
-        'judge-url': { type: 'string' },
-        'repo-dir': { type: 'string' },
-        'output-dir': { type: 'string' },
-        time: { type: 'string' },
-        env: { type: 'string', multiple: true },
-        'data-root': { type: 'string' },
-        rollout: { type: 'string' },
-        set: { type: 'string', multiple: true },
-        override: { type: 'string', multiple: true },
-        'secret-env': { type: 'string', multiple: true },
-        entrypoint: { type: 'string' },
-        script: { type: 'string' },
-        'dry-run': { type: 'boolean', default: false },
-        follow: { type: 'boolean', short: 'f', default: false },
-        json: { type: 'boolean', default: false },
-        help: { type: 'boolean', short: 'h', default: false },
-      },
-    });
-  } catch (e) {
-    throw new CliError(`${(e as Error).message}\n\n${JOBS_USAGE}`, EXIT.usage);
-  }
-  const { values: v, positionals } = parsed;
+  const { values: v, positionals } = parseJobsArgs(rest);
   if (v.help) {
     console.log(JOBS_USAGE);
     return EXIT.ok;
   }
-  const out = (x: unknown) => console.log(JSON.stringify(x, null, 2));
-
-  if (sub === 'templates') {
-    if (v.json) out(TEMPLATES);
-    else for (const t of TEMPLATES) console.log(`${t.id.padEnd(14)} ${t.kinds.join('/').padEnd(10)} ${t.label}`);
-    return EXIT.ok;
-  }
-  if (sub === 'clusters') {
-    let loaded;
-    try {
-      loaded = loadProfiles({ file: v.clusters, workspace: v['workspace-profiles'] });
-    } catch (e) {
-      jobsErrorToCli(e);
-    }
-    if (v.json) out(loaded.entries.map((e) => ({ ...e.profile, origin: e.origin, source: e.source })));
-    else if (!loaded.entries.length) console.log('no cluster profiles (see codedance jobs --help)');
-    else for (const e of loaded.entries) console.log(`${e.profile.name.padEnd(16)} ${e.profile.kind.padEnd(6)} ${describeProfile(e.profile)}${e.origin === 'workspace' ? `  (workspace: ${e.source})` : ''}`);
-    for (const s of loaded.shadowed) console.error(`codedance: the workspace's profile '${s.profile.name}' (${s.source}) is ignored: your own profile of that name wins`);
-    if (loaded.workspaceIgnored) console.error(`codedance: ${loaded.workspaceIgnored} has cluster profiles: pass --workspace-profiles to use them`);
-    return EXIT.ok;
-  }
+  if (sub === 'templates') return listTemplates(v);
+  if (sub === 'clusters') return listClusters(v);
   const known = ['submit', 'list', 'status', 'logs', 'stop', 'delete'];
   if (!known.includes(sub)) throw new CliError(`unknown jobs command '${sub}'.\n\n${JOBS_USAGE}`, EXIT.usage);
   const needsId = ['status', 'logs', 'stop', 'delete'].includes(sub);
@@ -227,103 +214,17 @@ export async function runJobs(argv: string[]): Promise<number> {
   } catch (e) {
     jobsErrorToCli(e);
   }
-  const backend = createBackend(profile, { token: process.env.CODEDANCE_RAY_TOKEN, passphrase: process.env.CODEDANCE_SSH_PASSPHRASE, password: process.env.CODEDANCE_SSH_PASSWORD });
+  const backend = createBackend(profile, {
+    token: process.env.CODEDANCE_RAY_TOKEN,
+    passphrase: process.env.CODEDANCE_SSH_PASSPHRASE,
+    password: process.env.CODEDANCE_SSH_PASSWORD,
+  });
   const ac = new AbortController();
   const onSigint = () => ac.abort();
   process.once('SIGINT', onSigint);
   process.once('SIGTERM', onSigint);
   try {
-    switch (sub) {
-      case 'list': {
-        const jobs = await backend.list();
-        if (v.json) out(jobs);
-        else printJobs(jobs);
-        return EXIT.ok;
-      }
-      case 'status': {
-        const j = await backend.status(id);
-        if (v.json) out(j);
-        else {
-          printJobs([j]);
-          if (j.message) console.log(`message: ${j.message}`);
-          if (j.exitCode !== undefined) console.log(`exit code: ${j.exitCode}`);
-          if (j.logPath) console.log(`log: ${j.logPath}`);
-        }
-        return j.status === 'FAILED' || j.status === 'STOPPED' ? EXIT.noAnswer : EXIT.ok;
-      }
-      case 'logs':
-        if (v.follow) return await follow(backend, id, ac.signal);
-        process.stdout.write(await backend.logs(id));
-        return EXIT.ok;
-      case 'stop': {
-        const stopped = await backend.stop(id);
-        console.log(stopped ? `stopping ${id}` : `${id} was not running`);
-        return EXIT.ok;
-      }
-      case 'delete':
-        await backend.delete(id);
-        console.log(`deleted ${id}`);
-        return EXIT.ok;
-      case 'submit': {
-        const tid = v.template as TemplateId;
-        if (!TEMPLATES.some((t) => t.id === tid)) throw new CliError(`unknown --template '${tid}': use one of ${TEMPLATES.map((t) => t.id).join(', ')}`, EXIT.usage);
-        const num = (s: string | undefined, name: string) => {
-          if (s === undefined) return undefined;
-          if (!/^\d+$/.test(s)) throw new CliError(`--${name} must be a whole number, got '${s}'`, EXIT.usage);
-          return Number(s);
-        };
-        const profileDefaults = (profile as { defaults?: Record<string, unknown> }).defaults ?? {};
-        const params = defaultParams({
-          ...(profile.kind === 'ray' && profile.workingDir ? { repoDir: profile.workingDir } : {}),
-          ...profileDefaults,
-          ...(v.experiment !== undefined && { experimentName: v.experiment }),
-          ...(v.model !== undefined && { modelPath: v.model }),
-          ...(v['train-files'] !== undefined && { trainFiles: v['train-files'] }),
-          ...(v['val-files'] !== undefined && { valFiles: v['val-files'] }),
-          ...(v.nodes !== undefined && { nodes: num(v.nodes, 'nodes') }),
-          ...(v['gpus-per-node'] !== undefined && { gpusPerNode: num(v['gpus-per-node'], 'gpus-per-node') }),
-          ...(v['judge-url'] !== undefined ? { judgeUrl: v['judge-url'] } : process.env.LLM_AS_A_JUDGE_BASE ? { judgeUrl: process.env.LLM_AS_A_JUDGE_BASE } : {}),
-          ...(v['repo-dir'] !== undefined && { repoDir: v['repo-dir'] }),
-          ...(v['output-dir'] !== undefined && { outputDir: v['output-dir'] }),
-          ...(v.time !== undefined && { timeLimit: v.time }),
-          ...(v['data-root'] !== undefined && { dataRoot: v['data-root'] }),
-          ...(v.rollout !== undefined && { rolloutName: v.rollout as 'sglang' | 'vllm' }),
-          ...(v.set !== undefined && { overrides: parseEnvLikePairs(v.set, '--set') }),
-          ...(v.override !== undefined && { extraOverrides: v.override }),
-        });
-        let spec: JobSpec;
-        try {
-          spec = buildJob(tid, params, profile.kind);
-        } catch (e) {
-          throw new CliError((e as Error).message, EXIT.usage);
-        }
-        Object.assign(spec.env, parseEnvArgs(v.env ?? []));
-        if (v.entrypoint !== undefined) spec.entrypoint = v.entrypoint;
-        if (v.script !== undefined) {
-          if (profile.kind !== 'slurm') throw new CliError('--script is for Slurm clusters (Ray takes --entrypoint)', EXIT.usage);
-          try {
-            spec.script = readFileSync(v.script, 'utf8');
-          } catch (e) {
-            throw new CliError(`--script: cannot read ${v.script} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}): give the path of your batch script`, EXIT.usage);
-          }
-        }
-        if (v['dry-run']) {
-          const doc = await renderReview(backend, spec);
-          process.stdout.write(doc.text);
-          return EXIT.ok;
-        }
-        const secretNames = v['secret-env'] ?? TEMPLATES.find((t) => t.id === tid)!.secretEnv;
-        const secretEnv = Object.fromEntries(secretNames.filter((n) => process.env[n]).map((n) => [n, process.env[n]!]));
-        if (v['secret-env']) for (const n of v['secret-env']) if (!process.env[n]) throw new CliError(`--secret-env ${n}: ${n} is not set in your environment: export it first`, EXIT.usage);
-        const r = await backend.submit({ ...spec, secretEnv });
-        if (!v.json && Object.keys(secretEnv).length) console.error(`codedance: passed ${Object.keys(secretEnv).join(', ')} from your environment to the job (not written anywhere)`);
-        if (v.json) out(r);
-        else console.log(`submitted ${r.id} to ${profile.name}${r.workingDirUri ? ` (working_dir ${r.workingDirUri})` : ''}`);
-        if (v.follow) return await follow(backend, r.id, ac.signal);
-        return EXIT.ok;
-      }
-    }
-    return EXIT.usage;
+    return await onCluster(sub, id, v, { profile, backend, signal: ac.signal });
   } catch (e) {
     jobsErrorToCli(e);
   } finally {
@@ -331,4 +232,106 @@ export async function runJobs(argv: string[]): Promise<number> {
     process.off('SIGTERM', onSigint);
     await backend.dispose();
   }
+}
+
+function listTemplates(v: JobsFlags): number {
+  if (v.json) out(TEMPLATES);
+  else for (const t of TEMPLATES) console.log(`${t.id.padEnd(14)} ${t.kinds.join('/').padEnd(10)} ${t.label}`);
+  return EXIT.ok;
+}
+
+function listClusters(v: JobsFlags): number {
+  let loaded;
+  try {
+    loaded = loadProfiles({ file: v.clusters, workspace: v['workspace-profiles'] });
+  } catch (e) {
+    jobsErrorToCli(e);
+  }
+  if (v.json) out(loaded.entries.map((e) => ({ ...e.profile, origin: e.origin, source: e.source })));
+  else if (!loaded.entries.length) console.log('no cluster profiles (see codedance jobs --help)');
+  else
+    for (const e of loaded.entries)
+      console.log(
+        `${e.profile.name.padEnd(16)} ${e.profile.kind.padEnd(6)} ${describeProfile(e.profile)}${e.origin === 'workspace' ? `  (workspace: ${e.source})` : ''}`,
+      );
+  for (const s of loaded.shadowed)
+    console.error(`codedance: the workspace's profile '${s.profile.name}' (${s.source}) is ignored: your own profile of that name wins`);
+  if (loaded.workspaceIgnored)
+    console.error(`codedance: ${loaded.workspaceIgnored} has cluster profiles: pass --workspace-profiles to use them`);
+  return EXIT.ok;
+}
+
+/** The cluster the command runs on: its profile, its backend, and the signal of Ctrl+C / SIGTERM. */
+interface OnCluster {
+  profile: ClusterProfile;
+  backend: JobBackend;
+  signal: AbortSignal;
+}
+
+/** The commands that talk to the cluster (`id`: the JOB_ID of those that take one). */
+async function onCluster(sub: string, id: string, v: JobsFlags, c: OnCluster): Promise<number> {
+  const { backend } = c;
+  switch (sub) {
+    case 'list': {
+      const jobs = await backend.list();
+      if (v.json) out(jobs);
+      else printJobs(jobs);
+      return EXIT.ok;
+    }
+    case 'status':
+      return showStatus(await backend.status(id), v);
+    case 'logs':
+      if (v.follow) return await follow(backend, id, c.signal);
+      process.stdout.write(await backend.logs(id));
+      return EXIT.ok;
+    case 'stop': {
+      const stopped = await backend.stop(id);
+      console.log(stopped ? `stopping ${id}` : `${id} was not running`);
+      return EXIT.ok;
+    }
+    case 'delete':
+      await backend.delete(id);
+      console.log(`deleted ${id}`);
+      return EXIT.ok;
+    case 'submit':
+      return submit(v, c);
+  }
+  return EXIT.usage;
+}
+
+/** exit 0 running/succeeded, 1 failed/stopped */
+function showStatus(j: JobInfo, v: JobsFlags): number {
+  if (v.json) out(j);
+  else {
+    printJobs([j]);
+    if (j.message) console.log(`message: ${j.message}`);
+    if (j.exitCode !== undefined) console.log(`exit code: ${j.exitCode}`);
+    if (j.logPath) console.log(`log: ${j.logPath}`);
+  }
+  return j.status === 'FAILED' || j.status === 'STOPPED' ? EXIT.noAnswer : EXIT.ok;
+}
+
+/** `submit`: the template's job with the fields, printed (--dry-run) or submitted with the job's secrets from the environment. */
+async function submit(v: JobsFlags, { profile, backend, signal }: OnCluster): Promise<number> {
+  const tid = v.template as TemplateId;
+  if (!TEMPLATES.some((t) => t.id === tid))
+    throw new CliError(`unknown --template '${tid}': use one of ${TEMPLATES.map((t) => t.id).join(', ')}`, EXIT.usage);
+  const spec = jobSpec(v, profile, tid);
+  if (v['dry-run']) {
+    const doc = await renderReview(backend, spec);
+    process.stdout.write(doc.text);
+    return EXIT.ok;
+  }
+  const secretNames = v['secret-env'] ?? TEMPLATES.find((t) => t.id === tid)!.secretEnv;
+  const secretEnv = Object.fromEntries(secretNames.filter((n) => process.env[n]).map((n) => [n, process.env[n]!]));
+  if (v['secret-env'])
+    for (const n of v['secret-env'])
+      if (!process.env[n]) throw new CliError(`--secret-env ${n}: ${n} is not set in your environment: export it first`, EXIT.usage);
+  const r = await backend.submit({ ...spec, secretEnv });
+  if (!v.json && Object.keys(secretEnv).length)
+    console.error(`codedance: passed ${Object.keys(secretEnv).join(', ')} from your environment to the job (not written anywhere)`);
+  if (v.json) out(r);
+  else console.log(`submitted ${r.id} to ${profile.name}${r.workingDirUri ? ` (working_dir ${r.workingDirUri})` : ''}`);
+  if (v.follow) return await follow(backend, r.id, signal);
+  return EXIT.ok;
 }

@@ -7,6 +7,7 @@
  *   codedance serve start|attach|status|stop             a vLLM server on the cluster, reached through SSH
  */
 import { isCodeDanceError } from '../core/errors';
+import { asDiskFull } from '../core/files/diskFull';
 import { runAsk } from './ask';
 import { runData } from './data';
 import { runEvalCli } from './eval';
@@ -60,11 +61,18 @@ main(argv).then(
       console.error(`codedance: ${e.message}`);
       process.exit(e.exitCode);
     }
-    // errors from core: worded with this command's flags, exit code by kind
-    if (isCodeDanceError(e) && e.kind !== 'internal') {
-      const command: CliCommand | undefined = argv[0] === 'ask' || argv[0] === 'eval' || argv[0] === 'jobs' ? argv[0] : argv[0] === 'serve' ? 'jobs' : undefined;
-      console.error(`codedance: ${describeError(e, command)}`);
-      process.exit(exitCodeFor(e));
+    // errors from core: worded with this command's flags, exit code by kind; a full disk is
+    // named whatever threw it (a bare ENOSPC from Node, an OSError from the kernel)
+    const err = asDiskFull(e) ?? e;
+    if (isCodeDanceError(err) && err.kind !== 'internal') {
+      const command: CliCommand | undefined =
+        argv[0] === 'ask' || argv[0] === 'eval' || argv[0] === 'jobs' || argv[0] === 'data'
+          ? argv[0]
+          : argv[0] === 'serve'
+            ? 'jobs'
+            : undefined;
+      console.error(`codedance: ${describeError(err, command)}`);
+      process.exit(exitCodeFor(err));
     }
     console.error(`codedance: unexpected error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
     process.exit(EXIT.internal);

@@ -2,7 +2,7 @@
  * Renders the agent's event stream in a terminal: streamed reasoning, code cells with their
  * output, saved image paths, the answer. The same events feed the chat panel and the eval.
  */
-import type { AgentEvent } from '../core/agent/events';
+import type { AgentEvent } from '../core/trajectory/events';
 import { describeError } from './errors';
 
 export interface Writer {
@@ -18,13 +18,24 @@ export const red = c('31');
 export const cyan = c('36');
 export const yellow = c('33');
 
+type EventOf<T extends AgentEvent['type']> = Extract<AgentEvent, { type: T }>;
+
 function indent(text: string, prefix = '  │ '): string {
-  return text.replace(/\n$/, '').split('\n').map((l) => prefix + l).join('\n') + '\n';
+  return (
+    text
+      .replace(/\n$/, '')
+      .split('\n')
+      .map((l) => prefix + l)
+      .join('\n') + '\n'
+  );
 }
 
 export class TerminalRenderer {
   private atLineStart = true;
-  constructor(private readonly out: Writer, private readonly opts: { quiet?: boolean } = {}) {}
+  constructor(
+    private readonly out: Writer,
+    private readonly opts: { quiet?: boolean } = {},
+  ) {}
 
   private print(s: string): void {
     if (!s) return;
@@ -38,61 +49,69 @@ export class TerminalRenderer {
 
   /** `savedImages` maps cell ids to the files their images were saved to */
   handle(e: AgentEvent, savedImages?: (cellId: string) => string[]): void {
-    const q = this.opts.quiet;
-    switch (e.type) {
-      case 'start':
-        if (!q) this.print(dim(`model ${e.model} · protocol ${e.protocol} · at most ${e.maxTurns} model calls\n`));
-        break;
-      case 'turn_start':
-        if (!q) this.print(`\n${cyan(bold(`── model call ${e.turn + 1}`))}\n`);
-        break;
-      case 'delta':
-        if (!q) this.print(e.text);
-        break;
-      case 'retry':
-        this.newline();
-        this.print(yellow(`  ↻ retrying the model request (attempt ${e.attempt}): ${e.reason}\n`));
-        break;
-      case 'turn_end':
-        this.newline();
-        if (e.discarded) this.print(yellow('  (no code and no answer in this reply: the request is sent again, as the CodeDance eval does)\n'));
-        else if (!q) this.print(dim(`  ${(e.latencyMs / 1000).toFixed(2)} s${e.usage ? ` · ${e.usage.promptTokens}+${e.usage.completionTokens} tokens` : ''}\n`));
-        break;
-      case 'tool_call':
-        if (!q) this.print(`${bold('▶ running code')} ${dim(`(${e.cell.id})`)}\n`);
-        break;
-      case 'approval':
-        if (e.decision !== 'run') this.print(yellow(`  code ${e.decision === 'skip' ? 'skipped' : 'edited'} by the user\n`));
-        break;
-      case 'exec_end': {
-        const r = e.result;
-        const status = r.status === 'ok' ? green('ok') : red(r.status);
-        if (!q) {
-          if (r.stdout) this.print(indent(r.stdout));
-          if (r.stderr) this.print(indent(r.stderr, '  ! '));
-          if (r.error) this.print(red(indent(`${r.error.ename}: ${r.error.evalue}`, '  ✗ ')));
-          for (const f of savedImages?.(e.cellId) ?? []) this.print(`  🖼  ${f}\n`);
-          this.print(dim(`  └ ${status} in ${(r.durationMs / 1000).toFixed(2)} s${r.images.length ? `, ${r.images.length} image(s)` : ''}\n`));
-        }
-        break;
-      }
-      case 'malformed':
-        this.print(yellow(`  malformed tool call: ${e.message}\n`));
-        break;
-      case 'answer':
-        this.newline();
-        this.print(`\n${green(bold('Answer:'))} ${e.text}\n`);
-        break;
-      case 'error':
-        this.newline();
-        this.print(red(`error: ${describeError(e.error, 'ask')}\n`));
-        break;
-      case 'kernel':
-      case 'exec_start':
-      case 'exec_output':
-      case 'observation':
-      case 'done':
-        break;
-    }
+    (this.renderers[e.type] as (e: AgentEvent, savedImages?: (cellId: string) => string[]) => void)(e, savedImages);
+  }
+
+  /** What each event prints (the typed map makes a new event type a compile error until it is placed here). */
+  private readonly renderers: { [T in AgentEvent['type']]: (e: EventOf<T>, savedImages?: (cellId: string) => string[]) => void } = {
+    start: (e) => {
+      if (!this.opts.quiet) this.print(dim(`model ${e.model} · protocol ${e.protocol} · at most ${e.maxTurns} model calls\n`));
+    },
+    turn_start: (e) => {
+      if (!this.opts.quiet) this.print(`\n${cyan(bold(`── model call ${e.turn + 1}`))}\n`);
+    },
+    delta: (e) => {
+      if (!this.opts.quiet) this.print(e.text);
+    },
+    retry: (e) => {
+      this.newline();
+      this.print(yellow(`  ↻ retrying the model request (attempt ${e.attempt}): ${e.reason}\n`));
+    },
+    turn_end: (e) => {
+      this.newline();
+      if (e.discarded)
+        this.print(yellow('  (no code and no answer in this reply: the request is sent again, as the CodeDance eval does)\n'));
+      else if (!this.opts.quiet)
+        this.print(
+          dim(`  ${(e.latencyMs / 1000).toFixed(2)} s${e.usage ? ` · ${e.usage.promptTokens}+${e.usage.completionTokens} tokens` : ''}\n`),
+        );
+    },
+    tool_call: (e) => {
+      if (!this.opts.quiet) this.print(`${bold('▶ running code')} ${dim(`(${e.cell.id})`)}\n`);
+    },
+    approval: (e) => {
+      if (e.decision !== 'run') this.print(yellow(`  code ${e.decision === 'skip' ? 'skipped' : 'edited'} by the user\n`));
+    },
+    exec_end: (e, savedImages) => {
+      if (!this.opts.quiet) this.execEnd(e, savedImages?.(e.cellId) ?? []);
+    },
+    malformed: (e) => this.print(yellow(`  malformed tool call: ${e.message}\n`)),
+    answer: (e) => {
+      this.newline();
+      this.print(`\n${green(bold('Answer:'))} ${e.text}\n`);
+    },
+    error: (e) => {
+      this.newline();
+      this.print(red(`error: ${describeError(e.error, 'ask')}\n`));
+    },
+    kernel: () => undefined,
+    exec_start: () => undefined,
+    exec_output: () => undefined,
+    observation: () => undefined,
+    done: () => undefined,
+    approval_request: () => undefined,
+    restore_request: () => undefined,
+    restore: () => undefined,
+  };
+
+  /** A cell's outputs, the files its images were saved to, and its status line. */
+  private execEnd(e: EventOf<'exec_end'>, saved: string[]): void {
+    const r = e.result;
+    const status = r.status === 'ok' ? green('ok') : red(r.status);
+    if (r.stdout) this.print(indent(r.stdout));
+    if (r.stderr) this.print(indent(r.stderr, '  ! '));
+    if (r.error) this.print(red(indent(`${r.error.ename}: ${r.error.evalue}`, '  ✗ ')));
+    for (const f of saved) this.print(`  🖼  ${f}\n`);
+    this.print(dim(`  └ ${status} in ${(r.durationMs / 1000).toFixed(2)} s${r.images.length ? `, ${r.images.length} image(s)` : ''}\n`));
   }
 }

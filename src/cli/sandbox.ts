@@ -1,8 +1,10 @@
 /**
  * `--no-sandbox` and `--network` for the commands that run model code (ask, eval), and the one
- * line that says plainly where cells run (sandboxed, or UNSANDBOXED with the reason and the fix).
+ * line that says plainly where cells run (sandboxed; UNSANDBOXED with what the code can reach,
+ * the reason and the fix; or unsandboxed on a remote kernel).
  */
-import { describeSandbox, type SandboxMode } from '../core/kernel/sandbox';
+import { type SandboxMode } from '../core/kernel/sandbox';
+import { type CellHost, describeSandbox, localCellHost, remoteCellHost } from '../core/kernel/sandboxNotice';
 
 export const SANDBOX_ARGS = {
   'no-sandbox': { type: 'boolean', default: false },
@@ -21,10 +23,25 @@ export interface SandboxFlags {
   passEnv: string[];
 }
 
-/** The kernel options of the flags; writes the notice to stderr unless quiet. */
-export function sandboxFromFlags(v: { 'no-sandbox'?: boolean; network?: boolean; 'pass-env'?: string[] }, quiet: boolean): SandboxFlags {
-  const passEnv = (v['pass-env'] ?? []).flatMap((n) => n.split(',')).map((n) => n.trim()).filter(Boolean);
+/**
+ * The kernel options of the flags; writes the notice to stderr unless quiet. `jupyterUrl`: cells
+ * run on that Jupyter server instead (the notice says so; the flags do not apply there).
+ */
+export function sandboxFromFlags(
+  v: { 'no-sandbox'?: boolean; network?: boolean; 'pass-env'?: string[] },
+  quiet: boolean,
+  jupyterUrl?: string,
+): SandboxFlags {
+  const passEnv = (v['pass-env'] ?? [])
+    .flatMap((n) => n.split(','))
+    .map((n) => n.trim())
+    .filter(Boolean);
   const flags: SandboxFlags = { sandbox: v['no-sandbox'] ? 'off' : 'auto', network: v.network === true, passEnv };
-  if (!quiet) process.stderr.write(`sandbox: ${describeSandbox(flags.sandbox, flags.network)}\n`);
+  if (!quiet) process.stderr.write(`sandbox: ${describeSandbox(cellHostOf(flags, jupyterUrl))}\n`);
   return flags;
+}
+
+/** Where cells run with these flags: a kernel started here, or one on the Jupyter server at `jupyterUrl`. */
+export function cellHostOf(flags: SandboxFlags, jupyterUrl?: string): CellHost {
+  return jupyterUrl ? remoteCellHost(jupyterUrl) : localCellHost(flags.sandbox, flags.network);
 }

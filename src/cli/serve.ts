@@ -5,9 +5,19 @@
  * open until Ctrl-C (which stops the job unless --keep-job) or the job ends.
  */
 import { parseArgs } from 'node:util';
-import { createBackend, renderReview, type ClusterProfile, type JobSpec } from '../core/jobs';
+import { createBackend, renderReview, type ClusterProfile, type JobBackend, type JobSpec } from '../core/jobs';
 import { SlurmBackend } from '../core/jobs/SlurmBackend';
-import { buildServeJob, judgeDefaults, policyDefaults, rayJumpConnection, ServeError, ServeSession, slurmServeSettings, type ServeParams } from '../core/serve';
+import {
+  buildServeJob,
+  judgeDefaults,
+  policyDefaults,
+  rayJumpConnection,
+  ServeError,
+  ServeSession,
+  slurmServeSettings,
+  type ServedReplica,
+  type ServeParams,
+} from '../core/serve';
 import { CliError, EXIT } from './errors';
 import { jobsErrorToCli, parseEnvArgs, pickProfile } from './jobs';
 
@@ -52,7 +62,9 @@ function serveParams(v: Record<string, string | boolean | string[] | undefined>)
     ...(v.replicas !== undefined && { replicas: num(v.replicas as string, 'replicas') }),
     ...(v.tp !== undefined && { tensorParallel: num(v.tp as string, 'tp') }),
     ...(v['max-model-len'] !== undefined && { maxModelLen: num(v['max-model-len'] as string, 'max-model-len') }),
-    ...(v['gpu-memory-utilization'] !== undefined && { gpuMemoryUtilization: num(v['gpu-memory-utilization'] as string, 'gpu-memory-utilization') }),
+    ...(v['gpu-memory-utilization'] !== undefined && {
+      gpuMemoryUtilization: num(v['gpu-memory-utilization'] as string, 'gpu-memory-utilization'),
+    }),
     ...(v.protocol !== undefined && { protocol: v.protocol as ServeParams['protocol'] }),
     ...(v.images !== undefined && { imagesPerPrompt: num(v.images as string, 'images') }),
     ...(v['vllm-arg'] !== undefined && { extraArgs: v['vllm-arg'] as string[] }),
@@ -70,30 +82,68 @@ function waitForSignal(): { promise: Promise<void>; dispose: () => void } {
   return { promise, dispose: () => (process.off('SIGINT', on), process.off('SIGTERM', on)) };
 }
 
+const str = { type: 'string' } as const;
+const SERVE_OPTIONS = {
+  cluster: str,
+  clusters: str,
+  'workspace-profiles': { type: 'boolean', default: false },
+  ray: str,
+  ssh: str,
+  identity: str,
+  'jobs-dir': str,
+  role: str,
+  model: str,
+  'served-model-name': str,
+  name: str,
+  port: str,
+  replicas: str,
+  tp: str,
+  'max-model-len': str,
+  'gpu-memory-utilization': str,
+  protocol: str,
+  images: str,
+  'vllm-arg': { type: 'string', multiple: true },
+  time: str,
+  env: { type: 'string', multiple: true },
+  'ready-timeout': str,
+  'dry-run': { type: 'boolean', default: false },
+  'keep-job': { type: 'boolean', default: false },
+  json: { type: 'boolean', default: false },
+} as const;
+
+function parseServeArgs(rest: string[]) {
+  try {
+    return parseArgs({ args: rest, allowPositionals: true, options: SERVE_OPTIONS });
+  } catch (e) {
+    throw new CliError(`${(e as Error).message}\n\n${SERVE_USAGE}`, EXIT.usage);
+  }
+}
+
+type ServeFlags = ReturnType<typeof parseServeArgs>['values'];
+
+/** The cluster a command works on, and how it says things on stderr. */
+interface ServeCluster {
+  profile: ClusterProfile;
+  backend: JobBackend;
+  tunnelVia?: ReturnType<typeof rayJumpConnection>;
+  err: (line: string) => void;
+}
+
+/** A session to wait on: a job submitted here (start) or one that already runs (attach, status). */
+interface Followed {
+  session: ServeSession;
+  modelName: string;
+}
+
 export async function runServe(argv: string[]): Promise<number> {
   const [sub, ...rest] = argv;
   if (!sub || ['-h', '--help', 'help'].includes(sub)) {
     console.log(SERVE_USAGE);
     return sub ? EXIT.ok : EXIT.usage;
   }
-  if (!['start', 'attach', 'status', 'stop'].includes(sub)) throw new CliError(`unknown serve command '${sub}'.\n\n${SERVE_USAGE}`, EXIT.usage);
-  let parsed;
-  try {
-    const s = { type: 'string' } as const;
-    parsed = parseArgs({
-      args: rest,
-      allowPositionals: true,
-      options: {
-        cluster: s, clusters: s, 'workspace-profiles': { type: 'boolean', default: false }, ray: s, ssh: s, identity: s, 'jobs-dir': s,
-        role: s, model: s, 'served-model-name': s, name: s, port: s, replicas: s, tp: s, 'max-model-len': s, 'gpu-memory-utilization': s,
-        protocol: s, images: s, 'vllm-arg': { type: 'string', multiple: true }, time: s, env: { type: 'string', multiple: true },
-        'ready-timeout': s, 'dry-run': { type: 'boolean', default: false }, 'keep-job': { type: 'boolean', default: false }, json: { type: 'boolean', default: false },
-      },
-    });
-  } catch (e) {
-    throw new CliError(`${(e as Error).message}\n\n${SERVE_USAGE}`, EXIT.usage);
-  }
-  const { values: v, positionals } = parsed;
+  if (!['start', 'attach', 'status', 'stop'].includes(sub))
+    throw new CliError(`unknown serve command '${sub}'.\n\n${SERVE_USAGE}`, EXIT.usage);
+  const { values: v, positionals } = parseServeArgs(rest);
   if (sub !== 'start' && positionals.length !== 1) throw new CliError(`codedance serve ${sub} needs one JOB_ID`, EXIT.usage);
   let profile: ClusterProfile;
   try {
@@ -101,96 +151,148 @@ export async function runServe(argv: string[]): Promise<number> {
   } catch (e) {
     jobsErrorToCli(e);
   }
-  const secrets = { token: process.env.CODEDANCE_RAY_TOKEN, passphrase: process.env.CODEDANCE_SSH_PASSPHRASE, password: process.env.CODEDANCE_SSH_PASSWORD };
+  const secrets = {
+    token: process.env.CODEDANCE_RAY_TOKEN,
+    passphrase: process.env.CODEDANCE_SSH_PASSPHRASE,
+    password: process.env.CODEDANCE_SSH_PASSWORD,
+  };
   const backend = createBackend(profile, secrets);
   const tunnelVia = profile.kind === 'ray' ? rayJumpConnection(profile, secrets) : undefined;
-  const err = (line: string) => process.stderr.write(`${line}\n`);
+  const c: ServeCluster = { profile, backend, tunnelVia, err: (line: string) => process.stderr.write(`${line}\n`) };
   try {
     if (sub === 'stop') {
       const stopped = await backend.stop(positionals[0]);
       console.log(stopped ? `stopping ${positionals[0]}` : `${positionals[0]} was not running`);
       return EXIT.ok;
     }
-    let params: ServeParams | undefined;
-    let session: ServeSession;
-    let modelName: string;
     const readyTimeoutMs = (num(v['ready-timeout'], 'ready-timeout') ?? 1200) * 1000;
-    if (sub === 'start') {
-      params = serveParams(v);
-      let spec: JobSpec;
-      try {
-        spec = buildServeJob(params, profile.kind);
-      } catch (e) {
-        throw new CliError((e as Error).message, EXIT.usage);
-      }
-      Object.assign(spec.env, parseEnvArgs(v.env ?? []));
-      if (v['dry-run']) {
-        process.stdout.write((await renderReview(backend, spec)).text);
-        return EXIT.ok;
-      }
-      modelName = params.servedModelName;
-      session = new ServeSession({ backend, clusterName: profile.name, role: params.role, servedModelName: params.servedModelName, replicas: params.replicas, readyTimeoutMs, tunnelVia, log: err });
-      const id = await session.submit(spec);
-      err(`codedance: serve job ${id} submitted to ${profile.name}; waiting for ${params.servedModelName} (Ctrl-C stops it)`);
-    } else {
-      const id = positionals[0];
-      const found = backend instanceof SlurmBackend ? await slurmServeSettings(backend, id) : {};
-      const job = await backend.status(id);
-      if (sub === 'status' && job.status !== 'RUNNING') {
-        console.log(`job ${id} is ${job.rawStatus}${job.message ? ` (${job.message})` : ''}: no replica to reach`);
-        return job.status === 'PENDING' ? EXIT.ok : EXIT.noAnswer;
-      }
-      const name = (v['served-model-name'] as string | undefined) ?? found.servedModelName ?? job.metadata?.served_model_name;
-      if (!name) throw new CliError(`job ${id}: its served model name is not known: pass --served-model-name`, EXIT.usage);
-      modelName = name;
-      session = new ServeSession({ backend, clusterName: profile.name, role: 'policy', servedModelName: name, replicas: found.replicas, tunnelVia, pollMs: sub === 'status' ? 200 : undefined, readyTimeoutMs: sub === 'status' ? 1 : readyTimeoutMs, log: sub === 'status' ? undefined : err });
-      session.attach(id);
-    }
-    const signal = waitForSignal();
-    const ac = new AbortController();
-    void signal.promise.then(() => ac.abort());
-    try {
-      let replicas;
-      try {
-        replicas = await session.waitReady(ac.signal);
-      } catch (e) {
-        if (e instanceof ServeError && e.failure === 'cancelled') {
-          if (sub === 'start' && !v['keep-job']) await session.stop();
-          return EXIT.cancelled;
-        }
-        if (sub === 'start' && e instanceof ServeError && e.failure !== 'job-ended' && !v['keep-job']) {
-          err(`codedance: stopping job ${session.jobId} (it cannot be used)`);
-          await session.stop().catch(() => undefined);
-        }
-        throw e;
-      }
-      const urls = replicas.map((r) => r.baseUrl);
-      if (v.json) console.log(JSON.stringify({ jobId: session.jobId, cluster: profile.name, model: modelName, baseUrls: urls, replicas }));
-      else {
-        for (const r of replicas) console.log(`replica ${r.index}: ${r.baseUrl}  →  ${r.host}:${r.port} (in the cluster: ${r.clusterUrl})`);
-        console.log(`base URL(s): ${urls.join(',')}`);
-        console.log(`e.g. codedance ask IMAGE "question" --base-url ${urls.join(',')}`);
-      }
-      if (sub === 'status') {
-        await session.detach();
-        return EXIT.ok;
-      }
-      err(`codedance: tunnels open; Ctrl-C to ${sub === 'start' && !v['keep-job'] ? 'stop the job' : 'close them (the job keeps running)'}`);
-      const ended = await Promise.race([session.watch(), signal.promise.then(() => undefined)]);
-      if (ended) {
-        err(`codedance: ${ended.message}`);
-        return EXIT.ok;
-      }
-      if (sub === 'start' && !v['keep-job']) await session.stop();
-      else await session.detach();
-      return EXIT.ok;
-    } finally {
-      signal.dispose();
-    }
+    const followed = sub === 'start' ? await start(v, c, readyTimeoutMs) : await attach(sub, positionals[0], v, c, readyTimeoutMs);
+    if (typeof followed === 'number') return followed;
+    return await untilDone(sub, v, c, followed);
   } catch (e) {
     return jobsErrorToCli(e);
   } finally {
     tunnelVia?.close();
     await backend.dispose();
+  }
+}
+
+/** `start`: the job built from the flags, printed (--dry-run: an exit code) or submitted. */
+async function start(v: ServeFlags, c: ServeCluster, readyTimeoutMs: number): Promise<Followed | number> {
+  const { profile, backend, err } = c;
+  const params = serveParams(v);
+  let spec: JobSpec;
+  try {
+    spec = buildServeJob(params, profile.kind);
+  } catch (e) {
+    throw new CliError((e as Error).message, EXIT.usage);
+  }
+  Object.assign(spec.env, parseEnvArgs(v.env ?? []));
+  if (v['dry-run']) {
+    process.stdout.write((await renderReview(backend, spec)).text);
+    return EXIT.ok;
+  }
+  const session = new ServeSession({
+    backend,
+    clusterName: profile.name,
+    role: params.role,
+    servedModelName: params.servedModelName,
+    replicas: params.replicas,
+    readyTimeoutMs,
+    tunnelVia: c.tunnelVia,
+    log: err,
+  });
+  const id = await session.submit(spec);
+  err(`codedance: serve job ${id} submitted to ${profile.name}; waiting for ${params.servedModelName} (Ctrl-C stops it)`);
+  return { session, modelName: params.servedModelName };
+}
+
+/** `attach` / `status` JOB_ID: the running job's session (status: a quick look; a job not running is said, with an exit code). */
+async function attach(sub: string, id: string, v: ServeFlags, c: ServeCluster, readyTimeoutMs: number): Promise<Followed | number> {
+  const { profile, backend, err } = c;
+  const found = backend instanceof SlurmBackend ? await slurmServeSettings(backend, id) : {};
+  const job = await backend.status(id);
+  if (sub === 'status' && job.status !== 'RUNNING') {
+    console.log(`job ${id} is ${job.rawStatus}${job.message ? ` (${job.message})` : ''}: no replica to reach`);
+    return job.status === 'PENDING' ? EXIT.ok : EXIT.noAnswer;
+  }
+  const name = v['served-model-name'] ?? found.servedModelName ?? job.metadata?.served_model_name;
+  if (!name) throw new CliError(`job ${id}: its served model name is not known: pass --served-model-name`, EXIT.usage);
+  const quick = sub === 'status';
+  const session = new ServeSession({
+    backend,
+    clusterName: profile.name,
+    role: 'policy',
+    servedModelName: name,
+    replicas: found.replicas,
+    tunnelVia: c.tunnelVia,
+    pollMs: quick ? 200 : undefined,
+    readyTimeoutMs: quick ? 1 : readyTimeoutMs,
+    log: quick ? undefined : err,
+  });
+  session.attach(id);
+  return { session, modelName: name };
+}
+
+/** Waits for the replicas, prints them, then (but for `status`) keeps the tunnels open until Ctrl-C or the job's end. */
+async function untilDone(sub: string, v: ServeFlags, c: ServeCluster, { session, modelName }: Followed): Promise<number> {
+  const signal = waitForSignal();
+  const ac = new AbortController();
+  void signal.promise.then(() => ac.abort());
+  const stopsJob = sub === 'start' && !v['keep-job'];
+  try {
+    let replicas: ServedReplica[];
+    try {
+      replicas = await session.waitReady(ac.signal);
+    } catch (e) {
+      return await notReady(e, session, stopsJob, c.err);
+    }
+    printReplicas(v, { jobId: session.jobId, cluster: c.profile.name, model: modelName }, replicas);
+    if (sub === 'status') {
+      await session.detach();
+      return EXIT.ok;
+    }
+    c.err(`codedance: tunnels open; Ctrl-C to ${stopsJob ? 'stop the job' : 'close them (the job keeps running)'}`);
+    const ended = await Promise.race([session.watch(), signal.promise.then(() => undefined)]);
+    if (ended) {
+      c.err(`codedance: ${ended.message}`);
+      return EXIT.ok;
+    }
+    if (stopsJob) await session.stop();
+    else await session.detach();
+    return EXIT.ok;
+  } finally {
+    signal.dispose();
+  }
+}
+
+/** Cancelled: exit 130 (the job stopped if this command owns it); failed: the job stopped if it cannot be used, and the error thrown. */
+async function notReady(e: unknown, session: ServeSession, stopsJob: boolean, err: (line: string) => void): Promise<number> {
+  if (e instanceof ServeError && e.failure === 'cancelled') {
+    if (stopsJob) await session.stop();
+    return EXIT.cancelled;
+  }
+  if (stopsJob && e instanceof ServeError && e.failure !== 'job-ended') {
+    err(`codedance: stopping job ${session.jobId} (it cannot be used)`);
+    // the job's own failure is what the user must see (thrown below); a failed stop is said
+    // too, since the job may still hold its GPUs
+    await session
+      .stop()
+      .catch((stopErr: Error) =>
+        err(
+          `codedance: job ${session.jobId} may still be running (stopping it failed: ${stopErr.message}); stop it with 'codedance serve stop ${session.jobId}' and the same cluster options`,
+        ),
+      );
+  }
+  throw e;
+}
+
+function printReplicas(v: ServeFlags, what: { jobId?: string; cluster: string; model: string }, replicas: ServedReplica[]): void {
+  const urls = replicas.map((r) => r.baseUrl);
+  if (v.json) console.log(JSON.stringify({ jobId: what.jobId, cluster: what.cluster, model: what.model, baseUrls: urls, replicas }));
+  else {
+    for (const r of replicas) console.log(`replica ${r.index}: ${r.baseUrl}  →  ${r.host}:${r.port} (in the cluster: ${r.clusterUrl})`);
+    console.log(`base URL(s): ${urls.join(',')}`);
+    console.log(`e.g. codedance ask IMAGE "question" --base-url ${urls.join(',')}`);
   }
 }

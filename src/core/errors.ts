@@ -1,6 +1,6 @@
 /**
  * The one error root of CodeDance. Every error core throws on purpose is a `CodeDanceError`
- * (directly, or a domain subclass: ModelError, KernelError, JobsError, DatasetError) with
+ * (directly, or a domain subclass: ModelError, KernelError, JobsError, DatasetError, DiskFullError) with
  *
  *  - `kind`      a closed union: what part of the system failed, so that adapters choose the
  *                wording and the exit code without reading the message;
@@ -37,12 +37,28 @@ export type ErrorKind =
   | 'config'
   /** a training cluster failed or refused (JobsError.code says how) */
   | 'jobs'
+  /** a file cannot be written: its disk is full (ENOSPC) or the user's quota on it is used up (EDQUOT); see diskFull.ts */
+  | 'disk-full'
   /** the user cancelled */
   | 'cancelled'
   /** a bug or an unexpected failure */
   | 'internal';
 
-export const ERROR_KINDS: readonly ErrorKind[] = ['model-endpoint', 'model-auth', 'model-request', 'model-response', 'python-env', 'kernel', 'input', 'dataset', 'config', 'jobs', 'cancelled', 'internal'];
+export const ERROR_KINDS: readonly ErrorKind[] = [
+  'model-endpoint',
+  'model-auth',
+  'model-request',
+  'model-response',
+  'python-env',
+  'kernel',
+  'input',
+  'dataset',
+  'config',
+  'jobs',
+  'disk-full',
+  'cancelled',
+  'internal',
+];
 
 /**
  * A setting a fix concerns, by a neutral key (the VS Code setting is `codedance.<key>`, the CLI
@@ -63,6 +79,8 @@ export type SettingKey =
   | 'judge.endpoint'
   | 'eval.numWorkers'
   | 'eval.savePath'
+  /** the folder a command writes its results to (an ask's output folder, an eval's save folder, a verify's results file) */
+  | 'output.folder'
   | 'jobs.clusters'
   /** a cluster's secret token (Ray dashboard) */
   | 'jobs.token'
@@ -145,7 +163,31 @@ export function isCodeDanceError(e: unknown): e is CodeDanceError {
   return e instanceof CodeDanceError;
 }
 
-/** The plain-JSON form of any thrown value; what is not a CodeDanceError is `internal`. */
+/** What says a disk is full, in Node's, Python's and the C library's words. */
+const DISK_FULL_TEXT: [RegExp, DiskFullCode][] = [
+  [/\bENOSPC\b|No space left on device|\[Errno 28\]/i, 'ENOSPC'],
+  [/\bEDQUOT\b|Disk quota exceeded|\[Errno 122\]/i, 'EDQUOT'],
+];
+
+export type DiskFullCode = 'ENOSPC' | 'EDQUOT';
+
+/**
+ * 'ENOSPC' or 'EDQUOT' when a thrown value (or its plain-JSON form, or one of its causes) says
+ * that a write failed for want of disk space: Node's error code, or the words of Node, Python
+ * (`OSError: [Errno 28] No space left on device`) or the C library in its message.
+ */
+export function diskFullCode(e: unknown): DiskFullCode | undefined {
+  let x: unknown = e;
+  for (let depth = 0; depth < 5 && x !== null && typeof x === 'object'; depth++) {
+    const { code, message } = x as { code?: unknown; message?: unknown };
+    if (code === 'ENOSPC' || code === 'EDQUOT') return code;
+    if (typeof message === 'string') for (const [re, c] of DISK_FULL_TEXT) if (re.test(message)) return c;
+    x = (x as { cause?: unknown }).cause;
+  }
+  return typeof e === 'string' ? DISK_FULL_TEXT.find(([re]) => re.test(e))?.[1] : undefined;
+}
+
+/** The plain-JSON form of any thrown value; what is not a CodeDanceError is `internal` (`disk-full` when it says the disk is full). */
 export function toErrorInfo(e: unknown): ErrorInfo {
   if (e instanceof CodeDanceError) {
     const status = (e as { status?: unknown }).status;
@@ -160,7 +202,16 @@ export function toErrorInfo(e: unknown): ErrorInfo {
       ...(typeof status === 'number' ? { status } : {}),
     };
   }
-  if (e instanceof Error) return { name: e.name || 'Error', message: e.message, kind: 'internal', retryable: false };
+  if (e instanceof Error) {
+    const full = diskFullCode(e);
+    return {
+      name: e.name || 'Error',
+      message: e.message,
+      kind: full ? 'disk-full' : 'internal',
+      retryable: false,
+      ...(full ? { code: full } : {}),
+    };
+  }
   return { name: 'Error', message: String(e), kind: 'internal', retryable: false };
 }
 

@@ -32,13 +32,26 @@ const SETTINGS: Record<SettingKey, { setting: string } | { command: string; titl
   'python.interpreter': { setting: 'codedance.python.interpreter' },
   'execution.timeoutSeconds': { setting: 'codedance.execution.timeoutSeconds' },
   'execution.memoryLimitMb': { setting: 'codedance.execution.memoryLimitMb' },
-  'kernel.jupyterToken': { command: 'codedance.selectKernel', title: 'Select Kernel', label: 'the command "CodeDance: Select Kernel" → the server → set token' },
+  'kernel.jupyterToken': {
+    command: 'codedance.selectKernel',
+    title: 'Select Kernel',
+    label: 'the command "CodeDance: Select Kernel" → the server → set token',
+  },
   'judge.endpoint': { setting: 'codedance.judge.endpoint' },
   'eval.numWorkers': { setting: 'codedance.eval.numWorkers' },
   'eval.savePath': undefined,
+  'output.folder': undefined,
   'jobs.clusters': { setting: 'codedance.jobs.clusters' },
-  'jobs.token': { command: 'codedance.jobs.setClusterSecret', title: 'Set Cluster Secret', label: 'the command "CodeDance: Set Cluster Secret"' },
-  'jobs.sshPassphrase': { command: 'codedance.jobs.setClusterSecret', title: 'Set Cluster Secret', label: 'the command "CodeDance: Set Cluster Secret"' },
+  'jobs.token': {
+    command: 'codedance.jobs.setClusterSecret',
+    title: 'Set Cluster Secret',
+    label: 'the command "CodeDance: Set Cluster Secret"',
+  },
+  'jobs.sshPassphrase': {
+    command: 'codedance.jobs.setClusterSecret',
+    title: 'Set Cluster Secret',
+    label: 'the command "CodeDance: Set Cluster Secret"',
+  },
 };
 
 function infoOf(e: unknown): Partial<ErrorInfo> {
@@ -93,7 +106,8 @@ export async function showError(ui: ErrorUi, e: unknown, prefix = 'CodeDance'): 
  */
 export function endpointListProblem(text: string): string | undefined {
   const urls = text.split(',').map((u) => u.trim());
-  if (!urls.some(Boolean) || !urls.every((u) => /^https?:\/\/\S+$/.test(u))) return 'http(s) URLs, comma-separated, e.g. http://127.0.0.1:8000/v1';
+  if (!urls.some(Boolean) || !urls.every((u) => /^https?:\/\/\S+$/.test(u)))
+    return 'http(s) URLs, comma-separated, e.g. http://127.0.0.1:8000/v1';
   const problem = urls.map((u) => endpointUrlProblem(u)).find((p) => p !== undefined);
   return problem && errorMessage(problem);
 }

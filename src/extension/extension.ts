@@ -3,34 +3,46 @@
  * only; nothing starts (no kernel, no network) until the user asks for it.
  */
 import * as vscode from 'vscode';
+import { ServedEndpoints } from '../core/serve';
 import { ChatStatusBar } from './chat/statusBar';
 import { ChatViewProvider } from './chatViewProvider';
 import { registerCommands } from './commands';
 import { registerData } from './data/registerData';
 import { registerJobs } from './jobs/registerJobs';
 import { registerKernelPicker } from './kernel/picker';
+import { withRedactingSecrets } from './secrets';
 import { registerServe } from './serve/registerServe';
 
-export function activate(context: vscode.ExtensionContext): { activationMs: number } {
+export function activate(editorContext: vscode.ExtensionContext): { activationMs: number } {
   const t0 = performance.now();
+  // every value read from SecretStorage joins the secrets that outputs and logs are redacted of
+  const context = withRedactingSecrets(editorContext);
   const log = vscode.window.createOutputChannel('CodeDance', { log: true });
   context.subscriptions.push(log);
 
-  const chat = new ChatViewProvider(context, log);
+  // the window's state lives in objects made here and passed to what uses them (no module-level singletons):
+  // the models this window serves on clusters, which chat and eval add to their endpoints
+  const served = new ServedEndpoints();
+  const chat = new ChatViewProvider(context, log, served);
   context.subscriptions.push(
     chat,
     vscode.window.registerWebviewViewProvider(ChatViewProvider.viewType, chat, { webviewOptions: { retainContextWhenHidden: true } }),
     // the chat's editor tab comes back after a window reload, with the conversation it showed
-    vscode.window.registerWebviewPanelSerializer(ChatViewProvider.editorType, { deserializeWebviewPanel: (panel, state) => chat.restorePanel(panel, state) }),
+    vscode.window.registerWebviewPanelSerializer(ChatViewProvider.editorType, {
+      deserializeWebviewPanel: (panel, state) => chat.restorePanel(panel, state),
+    }),
   );
   const status = new ChatStatusBar();
-  context.subscriptions.push(status, chat.onDidChangeStatus((s) => status.update(s)));
+  context.subscriptions.push(
+    status,
+    chat.onDidChangeStatus((s) => status.update(s)),
+  );
   chat.refreshStatus();
   registerKernelPicker(context, chat.kernels);
-  registerCommands(context, log, chat);
+  registerCommands(context, log, chat, served);
   registerData(context, log, chat);
   // models served on a cluster from this window join the chat's endpoints: its status follows them
-  const { served } = registerServe(context, log, registerJobs(context, log));
+  registerServe(context, log, served, registerJobs(context, log, served));
   context.subscriptions.push({ dispose: served.onChange(() => chat.servedModelsChanged()) });
 
   const activationMs = performance.now() - t0;

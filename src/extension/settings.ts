@@ -5,9 +5,10 @@ export interface CodeDanceSettings {
   endpoints: string[];
   model: string;
   protocol: string;
-  temperature: number;
-  topP: number;
-  maxTokens: number;
+  /** sampling the user set (any scope); undefined = the protocol's own (codedance: 0.01, 1, 2048; deepeyes: 0, none, 10240) */
+  temperature: number | undefined;
+  topP: number | undefined;
+  maxTokens: number | undefined;
   /** undefined (setting 0) = the protocol's own limit: codedance 7 calls, codedance-tools 6 turns */
   maxTurns: number | undefined;
   interpreter: string;
@@ -34,9 +35,9 @@ export function readSettings(scope?: vscode.ConfigurationScope): CodeDanceSettin
     endpoints: c.get<string[]>('model.endpoints', ['http://127.0.0.1:8000/v1']),
     model: c.get<string>('model.name', ''),
     protocol: c.get<string>('model.protocol', 'codedance'),
-    temperature: c.get<number>('sampling.temperature', 0.01),
-    topP: c.get<number>('sampling.topP', 1),
-    maxTokens: c.get<number>('sampling.maxTokens', 2048),
+    temperature: explicit<number>(c, 'sampling.temperature'),
+    topP: explicit<number>(c, 'sampling.topP'),
+    maxTokens: explicit<number>(c, 'sampling.maxTokens'),
     maxTurns: c.get<number>('agent.maxTurns', 0) || undefined,
     interpreter: c.get<string>('python.interpreter', ''),
     timeoutSeconds: c.get<number>('execution.timeoutSeconds', 30),
@@ -50,4 +51,10 @@ export function readSettings(scope?: vscode.ConfigurationScope): CodeDanceSettin
     memoryLimitMb: c.get<number | null>('execution.memoryLimitMb', null) ?? undefined,
     passEnv: c.get<string[]>('execution.passEnv', []),
   };
+}
+
+/** A setting's value when the user set it in some scope; undefined when only its default applies. */
+function explicit<T>(c: vscode.WorkspaceConfiguration, key: string): T | undefined {
+  const i = c.inspect<T>(key);
+  return i?.workspaceFolderValue ?? i?.workspaceValue ?? i?.globalValue;
 }

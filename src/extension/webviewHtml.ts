@@ -10,7 +10,11 @@ export function nonce(): string {
  * The HTML shell for a CodeDance webview: strict CSP (`default-src 'none'`, scripts only with a
  * nonce, images only from the webview's own resources, data: and blob:), no remote content.
  */
-export function webviewHtml(webview: vscode.Webview, extensionUri: vscode.Uri, opts: { script: string; styles: string[]; title: string; bodyClass?: string }): string {
+export function webviewHtml(
+  webview: vscode.Webview,
+  extensionUri: vscode.Uri,
+  opts: { script: string; styles: string[]; title: string; bodyClass?: string },
+): string {
   const n = nonce();
   const scriptUri = webview.asWebviewUri(vscode.Uri.joinPath(extensionUri, 'dist', opts.script));
   const styleTags = opts.styles

@@ -5,7 +5,7 @@
 import type { CodeCell, TrajectoryImage } from '../core/trajectory/types';
 import { button, el, formatMs, linkButton } from './dom';
 import { highlightPython } from './highlight';
-import type { ApprovalReply } from './protocol';
+import type { ApprovalReply } from '../protocol/chat';
 
 export interface CellActions {
   openImage(index: number, imageId: string): void;
@@ -62,11 +62,15 @@ export function codeBlock(code: string, extraClass = ''): HTMLElement {
   const lines = code.split('\n').length;
   if (lines > COLLAPSE_LINES) {
     wrap.classList.add('collapsible', 'collapsed');
-    const toggle = linkButton(`Show all ${lines} lines`, () => {
-      const collapsed = wrap.classList.toggle('collapsed');
-      toggle.textContent = collapsed ? `Show all ${lines} lines` : 'Show less';
-      toggle.setAttribute('aria-expanded', String(!collapsed));
-    }, { action: 'toggle-code' });
+    const toggle = linkButton(
+      `Show all ${lines} lines`,
+      () => {
+        const collapsed = wrap.classList.toggle('collapsed');
+        toggle.textContent = collapsed ? `Show all ${lines} lines` : 'Show less';
+        toggle.setAttribute('aria-expanded', String(!collapsed));
+      },
+      { action: 'toggle-code' },
+    );
     toggle.setAttribute('aria-expanded', 'false');
     wrap.append(toggle);
   }
@@ -85,7 +89,11 @@ export class CellView {
   private startedAt?: number;
   private approvalEl?: HTMLElement;
 
-  constructor(cell: CodeCell, private readonly index: number, private readonly actions: CellActions) {
+  constructor(
+    cell: CodeCell,
+    private readonly index: number,
+    private readonly actions: CellActions,
+  ) {
     this.cell = { ...cell };
     this.root = el('details', { class: 'cell', 'data-cell': cell.id, open: '' }) as HTMLDetailsElement;
     const summary = el('summary', { class: 'cell-summary' });
@@ -102,14 +110,25 @@ export class CellView {
     this.actionsEl.append(
       linkButton('Copy', () => actions.copyText(this.cell.code), { title: 'Copy code', action: 'copy-code' }),
       linkButton('Open in editor', () => actions.openCode(this.cell.code), { title: 'Open code in an editor', action: 'open-code' }),
-      linkButton('Edit & re-run', () => this.startFork(), { title: 'Edit this code and let the model continue from here (fork)', action: 'fork' }),
+      linkButton('Edit & re-run', () => this.startFork(), {
+        title: 'Edit this code and let the model continue from here (fork)',
+        action: 'fork',
+      }),
     );
   }
 
   /** The call's score in the seed's training reward (tool_step): −0.5 for a failed call, else 0. */
   markReward(score: number): void {
     this.root.querySelector('.cell-reward')?.remove();
-    const badge = el('span', { class: `cell-reward ${score < 0 ? 'bad' : 'ok'}`, title: 'this call’s score in the seed’s training reward (tool_step): −0.5 for a failed call', 'data-step': String(score) }, score < 0 ? `reward ${score}` : 'reward +0');
+    const badge = el(
+      'span',
+      {
+        class: `cell-reward ${score < 0 ? 'bad' : 'ok'}`,
+        title: 'this call’s score in the seed’s training reward (tool_step): −0.5 for a failed call',
+        'data-step': String(score),
+      },
+      score < 0 ? `reward ${score}` : 'reward +0',
+    );
     this.statusEl.after(badge);
   }
 
@@ -127,7 +146,12 @@ export class CellView {
   askApproval(code: string, answer: (r: ApprovalReply) => void): void {
     this.root.open = true;
     this.clearApproval();
-    const box = el('div', { class: 'approval', role: 'group', 'aria-label': 'Approve code: Ctrl+Enter runs it, Escape skips it', 'data-approval': this.cell.id });
+    const box = el('div', {
+      class: 'approval',
+      role: 'group',
+      'aria-label': 'Approve code: Ctrl+Enter runs it, Escape skips it',
+      'data-approval': this.cell.id,
+    });
     const title = el('div', { class: 'approval-title' });
     title.append(el('span', {}, 'Run this code in the kernel?'), el('span', { class: 'approval-keys' }, 'Ctrl+Enter run · Esc skip'));
     const view = codeBlock(code, 'approval-code');
@@ -143,13 +167,21 @@ export class CellView {
       box.querySelectorAll('vscode-button').forEach((b) => b.setAttribute('disabled', ''));
       answer(r);
     };
-    const run = button('Run', () => reply(editor.hidden || editor.value === code ? { action: 'run' } : { action: 'edit', code: editor.value }), { action: 'approve-run', title: 'Run (Ctrl+Enter)' });
-    const edit = button('Edit', () => {
-      view.hidden = true;
-      editor.hidden = false;
-      editor.focus();
-      edit.setAttribute('disabled', '');
-    }, { secondary: true, action: 'approve-edit', title: 'Edit the code, then Run' });
+    const run = button(
+      'Run',
+      () => reply(editor.hidden || editor.value === code ? { action: 'run' } : { action: 'edit', code: editor.value }),
+      { action: 'approve-run', title: 'Run (Ctrl+Enter)' },
+    );
+    const edit = button(
+      'Edit',
+      () => {
+        view.hidden = true;
+        editor.hidden = false;
+        editor.focus();
+        edit.setAttribute('disabled', '');
+      },
+      { secondary: true, action: 'approve-edit', title: 'Edit the code, then Run' },
+    );
     const skip = button('Skip', () => reply({ action: 'skip' }), { secondary: true, action: 'approve-skip', title: 'Skip (Escape)' });
     const row = el('div', { class: 'button-row' });
     row.append(run, edit, skip);
@@ -182,7 +214,8 @@ export class CellView {
 
   /** updates the elapsed time of a running cell */
   tick(): void {
-    if (this.cell.status === 'running' && this.startedAt !== undefined) this.statusEl.textContent = `running · ${formatMs(performance.now() - this.startedAt)}`;
+    if (this.cell.status === 'running' && this.startedAt !== undefined)
+      this.statusEl.textContent = `running · ${formatMs(performance.now() - this.startedAt)}`;
   }
 
   finish(cell: CodeCell): void {
@@ -213,10 +246,14 @@ export class CellView {
     editor.rows = Math.min(18, this.cell.code.split('\n').length + 1);
     const row = el('div', { class: 'button-row' });
     row.append(
-      button('Re-run from here', () => {
-        box.remove();
-        this.actions.fork(this.index, this.cell.id, editor.value);
-      }, { action: 'fork-run' }),
+      button(
+        'Re-run from here',
+        () => {
+          box.remove();
+          this.actions.fork(this.index, this.cell.id, editor.value);
+        },
+        { action: 'fork-run' },
+      ),
       button('Cancel', () => box.remove(), { secondary: true }),
     );
     box.append(editor, row);
@@ -227,7 +264,12 @@ export class CellView {
   private imageFigure(im: TrajectoryImage): HTMLElement {
     const fig = el('figure', { class: 'out-image' });
     const url = dataUrl(im);
-    const open = el('button', { type: 'button', class: 'image-button', title: 'Open full size in an editor tab', 'data-action': 'open-image' });
+    const open = el('button', {
+      type: 'button',
+      class: 'image-button',
+      title: 'Open full size in an editor tab',
+      'data-action': 'open-image',
+    });
     const img = el('img', { src: url, alt: `output image ${im.id}`, loading: 'lazy', decoding: 'async' });
     if (im.width && im.height) {
       img.width = im.width;

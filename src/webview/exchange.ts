@@ -3,14 +3,12 @@
  * panel gets it (`PanelEvent`). A stored exchange is rendered from its replayed events
  * (`exchangeEvents`), so live and reopened conversations go through the same code.
  */
-import type { TrajectoryReward } from '../core/training-data/reward';
+import type { TrajectoryReward } from '../core/reward/reward';
 import type { CodeCell } from '../core/trajectory/types';
 import { CellView, codeBlock, dataUrl, focusInView, type CellActions } from './cell';
 import { button, el, formatMs } from './dom';
 import { renderMarkdown, splitTurn } from './markdown';
-import type { ApprovalReply, PanelEvent } from './protocol';
-
-export { dataUrl } from './cell';
+import type { ApprovalReply, PanelEvent } from '../protocol/chat';
 
 export interface ExchangeActions extends CellActions {
   /** the answer to an approval request of run `run` */
@@ -42,7 +40,13 @@ export class ExchangeRenderer {
   status = 'running';
 
   /** `run`: the id of the run that makes this exchange live (absent for a stored one) */
-  constructor(readonly index: number, question: string, images: { mime: string; data: string }[], private readonly actions: ExchangeActions, private readonly run?: string) {
+  constructor(
+    readonly index: number,
+    question: string,
+    images: { mime: string; data: string }[],
+    private readonly actions: ExchangeActions,
+    private readonly run?: string,
+  ) {
     this.root = el('section', { class: 'exchange', 'data-index': String(index), 'aria-label': `Question ${index + 1}` });
     const q = el('div', { class: 'question' });
     q.append(el('div', { class: 'who' }, 'You'));
@@ -63,7 +67,8 @@ export class ExchangeRenderer {
       case 'start':
         this.setFooter('running', 'Thinking…');
         // a kernel that is not a local one of ours (a notebook's, a Jupyter server's): say where the code runs
-        if (e.where) this.turnsEl.before(el('div', { class: 'kernel-where', role: 'note', 'data-kernel-where': e.where }, `Code runs in ${e.where}.`));
+        if (e.where)
+          this.turnsEl.before(el('div', { class: 'kernel-where', role: 'note', 'data-kernel-where': e.where }, `Code runs in ${e.where}.`));
         break;
       case 'turn_start':
         this.turn(e.turn);
@@ -114,7 +119,13 @@ export class ExchangeRenderer {
       case 'restore':
         this.restoreEl.hidden = false;
         this.restoreEl.replaceChildren(
-          el('div', { class: `restore-note ${e.restored ? 'ok' : 'skipped'}`, role: 'status' }, e.restored ? `Kernel rebuilt: re-ran ${e.cells} earlier cell(s).` : `Kernel not rebuilt: the ${e.cells} earlier cell(s) did not run again, so their variables are missing.`),
+          el(
+            'div',
+            { class: `restore-note ${e.restored ? 'ok' : 'skipped'}`, role: 'status' },
+            e.restored
+              ? `Kernel rebuilt: re-ran ${e.cells} earlier cell(s).`
+              : `Kernel not rebuilt: the ${e.cells} earlier cell(s) did not run again, so their variables are missing.`,
+          ),
         );
         break;
       case 'exec_start':
@@ -151,7 +162,10 @@ export class ExchangeRenderer {
           running: 'Running',
         };
         const u = t.usage;
-        this.setFooter(t.status, `${label[t.status] ?? t.status} · ${formatMs(t.durationMs)} · ${u.totalTokens} tokens (${u.promptTokens} prompt + ${u.completionTokens} completion)`);
+        this.setFooter(
+          t.status,
+          `${label[t.status] ?? t.status} · ${formatMs(t.durationMs)} · ${u.totalTokens} tokens (${u.promptTokens} prompt + ${u.completionTokens} completion)`,
+        );
         if (t.reward) this.showReward(t.reward);
         break;
       }
@@ -164,9 +178,28 @@ export class ExchangeRenderer {
   private showReward(w: TrajectoryReward): void {
     for (const [id, score] of Object.entries(w.cells ?? {})) this.cells.get(id)?.markReward(score);
     const n = (x: number | null | undefined) => (x === undefined || x === null ? 'n/a' : String(Math.round(x * 1000) / 1000));
-    const parts = w.score !== undefined ? [`reward ${n(w.score)}`, `acc ${n(w.acc)}${w.accFrom === 'normalized-match' ? ' (no judge: normalized match)' : ''}`, `format ${n(w.format_r)}`, `tool ${n(w.tool_reward_component)}`] : [`format ${n(w.format_r)}`];
+    const parts =
+      w.score !== undefined
+        ? [
+            `reward ${n(w.score)}`,
+            `acc ${n(w.acc)}${w.accFrom === 'normalized-match' ? ' (no judge: normalized match)' : ''}`,
+            `format ${n(w.format_r)}`,
+            `tool ${n(w.tool_reward_component)}`,
+          ]
+        : [`format ${n(w.format_r)}`];
     if (w.perCall.length) parts.push(`tool calls ${w.perCall.length - w.perCall.filter((x) => x < 0).length}/${w.perCall.length} good`);
-    const line = el('div', { class: 'exchange-reward', 'data-score': w.score === undefined ? '' : String(w.score), title: w.score === undefined ? 'the seed’s training reward; acc and score need a ground truth (ask from an eval sample to have one)' : 'the seed’s training reward against the eval sample’s ground truth' }, `Training reward: ${parts.join(' · ')}`);
+    const line = el(
+      'div',
+      {
+        class: 'exchange-reward',
+        'data-score': w.score === undefined ? '' : String(w.score),
+        title:
+          w.score === undefined
+            ? 'the seed’s training reward; acc and score need a ground truth (ask from an eval sample to have one)'
+            : 'the seed’s training reward against the eval sample’s ground truth',
+      },
+      `Training reward: ${parts.join(' · ')}`,
+    );
     this.root.querySelector('.exchange-reward')?.remove();
     this.footerEl.after(line);
   }
@@ -175,8 +208,14 @@ export class ExchangeRenderer {
   private askRestore(code: string[]): void {
     const run = this.run;
     if (!run) return;
-    const box = el('div', { class: 'approval restore-ask', role: 'group', 'aria-label': 'Rebuild the kernel: Ctrl+Enter runs the earlier cells, Escape skips them' });
-    box.append(el('div', { class: 'approval-title' }, `The kernel is fresh. Run the ${code.length} earlier cell(s) again to rebuild its variables?`));
+    const box = el('div', {
+      class: 'approval restore-ask',
+      role: 'group',
+      'aria-label': 'Rebuild the kernel: Ctrl+Enter runs the earlier cells, Escape skips them',
+    });
+    box.append(
+      el('div', { class: 'approval-title' }, `The kernel is fresh. Run the ${code.length} earlier cell(s) again to rebuild its variables?`),
+    );
     const list = el('details', { class: 'restore-code' });
     list.append(el('summary', {}, 'Show the code'));
     for (const c of code) list.append(codeBlock(c));
@@ -188,7 +227,10 @@ export class ExchangeRenderer {
     };
     const row = el('div', { class: 'button-row' });
     const runAll = button('Run all', () => reply(true), { action: 'restore-run', title: 'Run all (Ctrl+Enter)' });
-    row.append(runAll, button('Skip', () => reply(false), { secondary: true, action: 'restore-skip', title: 'Skip (Escape)' }));
+    row.append(
+      runAll,
+      button('Skip', () => reply(false), { secondary: true, action: 'restore-skip', title: 'Skip (Escape)' }),
+    );
     box.append(list, row);
     this.restoreEl.hidden = false;
     this.restoreEl.replaceChildren(box);

@@ -12,14 +12,19 @@ export interface Token {
 }
 
 const KEYWORDS = new Set(
-  'False None True and as assert async await break class continue def del elif else except finally for from global if import in is lambda nonlocal not or pass raise return try while with yield match case'.split(' '),
+  'False None True and as assert async await break class continue def del elif else except finally for from global if import in is lambda nonlocal not or pass raise return try while with yield match case'.split(
+    ' ',
+  ),
 );
 const BUILTINS = new Set(
-  'abs all any bool dict dir enumerate filter float format getattr hasattr int isinstance len list map max min next object open print range repr reversed round set sorted str sum super tuple type zip self np plt Image cv2'.split(' '),
+  'abs all any bool dict dir enumerate filter float format getattr hasattr int isinstance len list map max min next object open print range repr reversed round set sorted str sum super tuple type zip self np plt Image cv2'.split(
+    ' ',
+  ),
 );
 
 // strings (triple-quoted first, with optional prefixes), comments, numbers, decorators, names
-const TOKEN = /([rRbBfFuU]{0,2}(?:"""[\s\S]*?(?:"""|$)|'''[\s\S]*?(?:'''|$)|"(?:[^"\\\n]|\\.)*"?|'(?:[^'\\\n]|\\.)*'?))|(#[^\n]*)|(\b(?:0[xXoObB][\da-fA-F_]+|\d[\d_]*\.?[\d_]*(?:[eE][+-]?\d+)?j?)\b)|(^[ \t]*@[\w.]+)|([A-Za-z_]\w*)/gm;
+const TOKEN =
+  /([rRbBfFuU]{0,2}(?:"""[\s\S]*?(?:"""|$)|'''[\s\S]*?(?:'''|$)|"(?:[^"\\\n]|\\.)*"?|'(?:[^'\\\n]|\\.)*'?))|(#[^\n]*)|(\b(?:0[xXoObB][\da-fA-F_]+|\d[\d_]*\.?[\d_]*(?:[eE][+-]?\d+)?j?)\b)|(^[ \t]*@[\w.]+)|([A-Za-z_]\w*)/gm;
 
 /** Python source as tokens; joined, their texts are the source again. */
 export function tokenizePython(code: string): Token[] {
@@ -42,7 +47,10 @@ export function tokenizePython(code: string): Token[] {
     else if (num) push('number', all);
     else if (deco) push('decorator', all);
     else if (name) {
-      push(KEYWORDS.has(name) ? 'keyword' : prevName === 'def' || prevName === 'class' ? 'def' : BUILTINS.has(name) ? 'builtin' : 'text', name);
+      push(
+        KEYWORDS.has(name) ? 'keyword' : prevName === 'def' || prevName === 'class' ? 'def' : BUILTINS.has(name) ? 'builtin' : 'text',
+        name,
+      );
       prevName = name;
       continue;
     } else push('text', all);

@@ -36,8 +36,33 @@ md.renderer.rules.link_close = (tokens, idx) => {
 };
 
 const ALLOWED_TAGS = new Set([
-  'p', 'em', 'strong', 'code', 'pre', 'a', 'ul', 'ol', 'li', 'blockquote', 'h1', 'h2', 'h3', 'h4', 'h5', 'h6', 'hr', 'br',
-  'table', 'thead', 'tbody', 'tr', 'th', 'td', 'span', 's', 'del',
+  'p',
+  'em',
+  'strong',
+  'code',
+  'pre',
+  'a',
+  'ul',
+  'ol',
+  'li',
+  'blockquote',
+  'h1',
+  'h2',
+  'h3',
+  'h4',
+  'h5',
+  'h6',
+  'hr',
+  'br',
+  'table',
+  'thead',
+  'tbody',
+  'tr',
+  'th',
+  'td',
+  'span',
+  's',
+  'del',
 ]);
 const ALLOWED_ATTRS: Record<string, Set<string>> = {
   a: new Set(['href', 'class', 'data-href', 'title']),
@@ -75,7 +100,12 @@ export function sanitizeHtml(html: string): string {
 }
 
 function decodeEntities(s: string): string {
-  return s.replace(/&quot;/g, '"').replace(/&#39;/g, "'").replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&amp;/g, '&');
+  return s
+    .replace(/&quot;/g, '"')
+    .replace(/&#39;/g, "'")
+    .replace(/&lt;/g, '<')
+    .replace(/&gt;/g, '>')
+    .replace(/&amp;/g, '&');
 }
 
 /** Markdown → sanitized HTML (raw HTML in the input is shown as text). */

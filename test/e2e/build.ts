@@ -19,8 +19,8 @@ function newestMtime(dir: string): number {
 
 /** What each bundle VS Code loads is built from (src/cli only feeds dist/cli.js). */
 const BUNDLE_SOURCES: Record<string, string[]> = {
-  'dist/extension.js': ['src/extension', 'src/core'],
-  'dist/webview.js': ['src/webview'],
+  'dist/extension.js': ['src/extension', 'src/protocol', 'src/core'],
+  'dist/webview.js': ['src/webview', 'src/protocol'],
 };
 
 /** Runs `node scripts/build.mjs` when a bundle VS Code loads is missing or older than its sources. */

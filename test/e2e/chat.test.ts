@@ -5,16 +5,37 @@
  *   an intermediate image appears → the answer; hostile output renders inert and fetches nothing;
  *   Stop mid-run; the approval prompt (Edit → Run); Retry, fork and a follow-up; history survives a window reload;
  *   export to .ipynb (nbformat-valid) and Markdown with images;
- *   in approval mode "always" a reopened conversation's earlier cells re-run as one approved batch;
- *   an untrusted workspace refuses to run code. Screenshots: test/e2e/.artifacts/chat-*.png.
+ *   in approval mode "always" a reopened conversation's earlier cells re-run as one approved batch.
+ * An untrusted workspace: chatUntrusted.test.ts. Screenshots: test/e2e/.artifacts/chat-*.png.
  */
 import * as assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { ROOT } from './build';
-import { ask, ChatE2E, DEV_HOST_TITLE, exchange, HOSTILE_LINE, log, newChat, PLOT_CODE, showCodeDance, viewAction, withCode } from './chatHarness';
-import { activityBarItem, explorerContextMenu, imagePreviewShown, menuItem, openFile, openViewContainer, openWorkbench, paneHeader, screenshot } from './workbench';
+import {
+  ask,
+  ChatE2E,
+  DEV_HOST_TITLE,
+  exchange,
+  HOSTILE_LINE,
+  log,
+  nbformatSummary,
+  newChat,
+  PLOT_CODE,
+  showCodeDance,
+  viewAction,
+  withCode,
+} from './chatHarness';
+import {
+  activityBarItem,
+  explorerContextMenu,
+  imagePreviewShown,
+  menuItem,
+  openFile,
+  openViewContainer,
+  openWorkbench,
+  paneHeader,
+  screenshot,
+} from './workbench';
 
 describe('e2e: the chat panel in a real VS Code', function () {
   this.timeout(300_000);
@@ -77,21 +98,26 @@ describe('e2e: the chat panel in a real VS Code', function () {
     await newChat(frame);
     const png = readFileSync(path.join(h.workspace, 'bars.png')).toString('base64');
     const jpgUri = `file://${path.join(h.workspace, 'small_object.jpg')}`;
-    await frame.evaluate(async ({ png, jpgUri }) => {
-      const bin = atob(png);
-      const bytes = new Uint8Array(bin.length);
-      for (let i = 0; i < bin.length; i++) bytes[i] = bin.charCodeAt(i);
-      const question = document.querySelector('#question')!;
-      const paste = new DataTransfer();
-      paste.items.add(new File([bytes], 'pasted.png', { type: 'image/png' }));
-      question.dispatchEvent(new ClipboardEvent('paste', { clipboardData: paste, bubbles: true, cancelable: true }));
-      const osDrop = new DataTransfer();
-      osDrop.items.add(new File([bytes], 'dropped.png', { type: 'image/png' }));
-      document.querySelector('.compose')!.dispatchEvent(new DragEvent('drop', { dataTransfer: osDrop, bubbles: true, cancelable: true }));
-      const explorerDrop = new DataTransfer();
-      explorerDrop.setData('text/uri-list', jpgUri);
-      document.querySelector('.compose')!.dispatchEvent(new DragEvent('drop', { dataTransfer: explorerDrop, bubbles: true, cancelable: true }));
-    }, { png, jpgUri });
+    await frame.evaluate(
+      async ({ png, jpgUri }) => {
+        const bin = atob(png);
+        const bytes = new Uint8Array(bin.length);
+        for (let i = 0; i < bin.length; i++) bytes[i] = bin.charCodeAt(i);
+        const question = document.querySelector('#question')!;
+        const paste = new DataTransfer();
+        paste.items.add(new File([bytes], 'pasted.png', { type: 'image/png' }));
+        question.dispatchEvent(new ClipboardEvent('paste', { clipboardData: paste, bubbles: true, cancelable: true }));
+        const osDrop = new DataTransfer();
+        osDrop.items.add(new File([bytes], 'dropped.png', { type: 'image/png' }));
+        document.querySelector('.compose')!.dispatchEvent(new DragEvent('drop', { dataTransfer: osDrop, bubbles: true, cancelable: true }));
+        const explorerDrop = new DataTransfer();
+        explorerDrop.setData('text/uri-list', jpgUri);
+        document
+          .querySelector('.compose')!
+          .dispatchEvent(new DragEvent('drop', { dataTransfer: explorerDrop, bubbles: true, cancelable: true }));
+      },
+      { png, jpgUri },
+    );
     await frame.waitForFunction(() => document.querySelectorAll('.attachment').length === 3, undefined, { timeout: 15_000 });
     const names = await frame.locator('.attachment .attachment-name').allInnerTexts();
     assert.deepEqual([...names].sort(), ['dropped.png', 'pasted.png', 'small_object.jpg']);
@@ -99,7 +125,8 @@ describe('e2e: the chat panel in a real VS Code', function () {
     await screenshot(h.page, 'chat-attachments-dark.png');
     await frame.locator('.attachment', { hasText: 'dropped.png' }).locator('button.remove').click();
     await frame.waitForFunction(() => document.querySelectorAll('.attachment').length === 2, undefined, { timeout: 10_000 });
-    for (const name of ['pasted.png', 'small_object.jpg']) await frame.locator('.attachment', { hasText: name }).locator('button.remove').click();
+    for (const name of ['pasted.png', 'small_object.jpg'])
+      await frame.locator('.attachment', { hasText: name }).locator('button.remove').click();
     await frame.waitForFunction(() => document.querySelectorAll('.attachment').length === 0, undefined, { timeout: 10_000 });
   });
 
@@ -115,7 +142,11 @@ describe('e2e: the chat panel in a real VS Code', function () {
     const html = await answer.innerHTML();
     const text = await answer.innerText();
     assert.ok(text.includes('<script>window.__pwned=1</script>'), `raw HTML shows as text: ${text}`);
-    assert.equal(await x.locator('.answer script, .answer img, .answer [onerror], .answer [onclick], .turn script, .turn img').count(), 0, html);
+    assert.equal(
+      await x.locator('.answer script, .answer img, .answer [onerror], .answer [onclick], .turn script, .turn img').count(),
+      0,
+      html,
+    );
     assert.equal(await x.locator('.answer a[href^="javascript"], .answer a[data-href^="javascript"]').count(), 0, html);
     assert.equal(await x.locator('.answer strong').count(), 1, 'markdown still renders');
     await h.page.waitForTimeout(1000);
@@ -123,7 +154,13 @@ describe('e2e: the chat panel in a real VS Code', function () {
     const leaked = h.requests.slice(before).filter((u) => /evil\.example\.com/.test(u));
     assert.deepEqual(leaked, [], 'the webview fetched a remote resource');
     // *.vscode-resource.vscode-cdn.net: the webview's own files, answered by its service worker from code-server
-    const external = h.requests.filter((u) => /^https?:/.test(u) && !u.startsWith(h.server!.url) && !u.startsWith(h.model.baseUrl.replace(/\/v1$/, '')) && !/^https:\/\/[^/]+\.vscode-resource\.vscode-cdn\.net\//.test(u));
+    const external = h.requests.filter(
+      (u) =>
+        /^https?:/.test(u) &&
+        !u.startsWith(h.server!.url) &&
+        !u.startsWith(h.model.baseUrl.replace(/\/v1$/, '')) &&
+        !/^https:\/\/[^/]+\.vscode-resource\.vscode-cdn\.net\//.test(u),
+    );
     assert.deepEqual(external, [], 'requests left the machine');
     await screenshot(h.page, 'chat-hostile-dark.png');
   });
@@ -134,7 +171,11 @@ describe('e2e: the chat panel in a real VS Code', function () {
     await ask(frame, withCode('Take your time.', "import time\nprint('sleeping', flush=True)\ntime.sleep(40)\nprint('woke up')"));
     const x = exchange(frame, 0);
     const status = x.locator('.cell .cell-status').first();
-    await frame.waitForFunction(() => /running/.test(document.querySelector('section.exchange[data-index="0"] .cell .cell-status')?.textContent ?? ''), undefined, { timeout: 60_000 });
+    await frame.waitForFunction(
+      () => /running/.test(document.querySelector('section.exchange[data-index="0"] .cell .cell-status')?.textContent ?? ''),
+      undefined,
+      { timeout: 60_000 },
+    );
     await x.locator('.cell pre.stdout', { hasText: 'sleeping' }).waitFor({ timeout: 20_000 });
     await h.page.waitForTimeout(1200); // the elapsed time shows
     assert.match(await status.innerText(), /running · \d/);
@@ -220,8 +261,15 @@ describe('e2e: the chat panel in a real VS Code', function () {
     assert.equal(await frame.locator('section.exchange').count(), 2, 'one conversation, two exchanges');
     const first = h.model.chatRequests[before].body as { messages: { role: string; content: unknown }[] };
     const sent = JSON.stringify(first.messages);
-    assert.ok(sent.includes('forked 40') && sent.includes('four times x'), 'the follow-up request carries the earlier exchange, then the new question');
-    assert.equal(first.messages.filter((m) => m.role === 'system').length, first.messages[0].role === 'system' ? 1 : 0, 'the system prompt is not repeated');
+    assert.ok(
+      sent.includes('forked 40') && sent.includes('four times x'),
+      'the follow-up request carries the earlier exchange, then the new question',
+    );
+    assert.equal(
+      first.messages.filter((m) => m.role === 'system').length,
+      first.messages[0].role === 'system' ? 1 : 0,
+      'the system prompt is not repeated',
+    );
     await answer.evaluate((el) => el.scrollIntoView({ block: 'center' }));
     await screenshot(h.page, 'chat-followup-dark.png');
   });
@@ -238,7 +286,11 @@ describe('e2e: the chat panel in a real VS Code', function () {
     // the chat view comes back beside it (the side bar was showing it) and gets its state
     let frame = await chatFrame(h.page, 40_000);
     await frame.locator('main.conversation[aria-busy="false"]').waitFor({ state: 'attached', timeout: 20_000 });
-    const focused = await h.page.evaluate(() => (document.activeElement?.closest('.monaco-editor') ? 'the editor' : `${document.activeElement?.tagName}.${document.activeElement?.className}`));
+    const focused = await h.page.evaluate(() =>
+      document.activeElement?.closest('.monaco-editor')
+        ? 'the editor'
+        : `${document.activeElement?.tagName}.${document.activeElement?.className}`,
+    );
     assert.equal(focused, 'the editor', 'the chat view took the focus from the editor as it loaded');
     assert.equal(await frame.evaluate(() => document.hasFocus()), false);
     // README.md comes back when VS Code saved its editors before the page load (else the editor of
@@ -253,7 +305,11 @@ describe('e2e: the chat panel in a real VS Code', function () {
     frame = await chatFrame(h.page, 40_000);
     await viewAction(h.page, 'Show Chat History');
     await frame.locator('.history-list li').first().waitFor({ timeout: 20_000 });
-    assert.equal(await frame.locator('.history-list li').count(), 6, 'six conversations saved (the fork is one of its own; an empty chat is not saved)');
+    assert.equal(
+      await frame.locator('.history-list li').count(),
+      6,
+      'six conversations saved (the fork is one of its own; an empty chat is not saved)',
+    );
     const item = frame.locator('.history-list li', { hasText: 'Which pixels are red' });
     assert.equal(await item.count(), 1);
     await item.locator('[data-action="open-conversation"]').click();
@@ -264,14 +320,18 @@ describe('e2e: the chat panel in a real VS Code', function () {
     assert.ok((await img.evaluate((el) => (el as HTMLImageElement).naturalWidth)) > 0, 'the stored image loads');
     assert.equal(await frame.locator('section.exchange').count(), 1);
     await screenshot(h.page, 'chat-history-light.png');
-    await exchange(frame, 0).locator('.answer').evaluate((el) => el.scrollIntoView({ block: 'center' }));
+    await exchange(frame, 0)
+      .locator('.answer')
+      .evaluate((el) => el.scrollIntoView({ block: 'center' }));
     await screenshot(h.page, 'chat-answer-light.png');
   });
 
   it('exports the reopened conversation as .ipynb (valid nbformat, its real outputs) and as Markdown with its images beside it', async () => {
     const frame = await chatFrame();
     // the conversation the history test reopened: the red-pixel question with its plot
-    await exchange(frame, 0).locator('.answer', { hasText: /red_pixels = \d+/ }).waitFor({ timeout: 10_000 });
+    await exchange(frame, 0)
+      .locator('.answer', { hasText: /red_pixels = \d+/ })
+      .waitFor({ timeout: 10_000 });
     const answer = /red_pixels = (\d+)/.exec(await exchange(frame, 0).locator('.answer').innerText())![1];
 
     /** Export → VS Code's save dialog (code-server's own, a path in the quick input) → Enter; the file written */
@@ -295,15 +355,7 @@ describe('e2e: the chat panel in a real VS Code', function () {
 
     const nbFile = await exportAs('Export Chat as Notebook (.ipynb)', 'ipynb');
     // nbformat (Debian's python3-nbformat) validates it; the code cell carries the printed value and the plot
-    const check = spawnSync('/usr/bin/python3', ['-c', [
-      'import json, sys, nbformat',
-      'nb = nbformat.read(sys.argv[1], as_version=4)',
-      'nbformat.validate(nb)',
-      'outs = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])]',
-      'text = "".join(o.get("text", "") for o in outs if o.output_type == "stream")',
-      'pngs = sum(1 for o in outs if "image/png" in o.get("data", {}))',
-      'print(json.dumps({"cells": len(nb.cells), "text": text, "pngs": pngs}))',
-    ].join('\n'), nbFile], { encoding: 'utf8' });
+    const check = nbformatSummary(nbFile);
     assert.equal(check.status, 0, check.stderr);
     const nb = JSON.parse(check.stdout) as { cells: number; text: string; pngs: number };
     assert.match(nb.text, new RegExp(`red_pixels = ${answer}`), 'the notebook holds the output the answer came from');
@@ -342,42 +394,5 @@ describe('e2e: the chat panel in a real VS Code', function () {
     await answer.waitFor({ timeout: 60_000 });
     assert.match(await answer.innerText(), new RegExp(`again ${earlier}`), 'the re-run cell rebuilt `mask`');
     await h.setApproval(frame, 'auto');
-  });
-
-  it('an untrusted workspace refuses to run code and says why', async () => {
-    const untrusted = h.writeWorkspace(path.join(h.runDir, 'untrusted'), {
-      'codedance.model.endpoints': [h.model.baseUrl],
-      'codedance.python.interpreter': '/usr/bin/python3',
-      'codedance.execution.approval': 'auto',
-    });
-    const s2 = await h.cs.startCodeServer({ workspace: untrusted, extensionDevelopmentPath: ROOT, trust: true, runDir: path.join(h.runDir, 'server-untrusted'), settings: { 'workbench.colorTheme': 'Default Light Modern' }, log: (m: string) => log(`code-server (trust on): ${m}`) });
-    try {
-      const b = await h.newBrowser('untrusted');
-      const p = b.pages()[0] ?? (await b.newPage());
-      await openWorkbench(p, s2.workbenchUrl(), DEV_HOST_TITLE);
-      // VS Code asks whether to trust the folder: decline
-      const dialog = p.locator('.monaco-dialog-box');
-      if (await dialog.waitFor({ timeout: 10_000 }).then(() => true, () => false)) {
-        await dialog.locator('.monaco-button', { hasText: /No|Don't Trust/i }).first().click();
-      }
-      await activityBarItem(p, 'CodeDance').waitFor({ timeout: 30_000 });
-      await showCodeDance(p);
-      const frame = await chatFrame(p, 40_000);
-      const banner = frame.locator('[data-banner="untrusted"]');
-      await banner.waitFor({ timeout: 20_000 });
-      assert.match(await banner.innerText(), /not trusted.*runs no code/s);
-      assert.equal(await banner.locator('vscode-button[data-action="trust"]').count(), 1, 'offers the trust action');
-      const chatBefore = h.model.chatRequests.length;
-      await ask(frame, 'How many red circles are there?');
-      const notice = frame.locator('.notice.error');
-      await notice.waitFor({ timeout: 10_000 });
-      assert.match(await notice.innerText(), /not trusted/);
-      await p.waitForTimeout(1000);
-      assert.equal(h.model.chatRequests.length, chatBefore, 'no model request from an untrusted workspace');
-      assert.equal(await frame.locator('section.exchange').count(), 0);
-      await screenshot(p, 'chat-untrusted-light.png');
-    } finally {
-      await s2.stop();
-    }
   });
 });

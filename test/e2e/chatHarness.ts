@@ -3,6 +3,7 @@
  * model, a chromium browser whose every request is recorded, and the panel's common moves.
  */
 import * as assert from 'node:assert/strict';
+import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -10,7 +11,17 @@ import type { BrowserContext, ConsoleMessage, Frame, Page } from 'playwright-cor
 import { startFixtureModel, type FixtureModel } from '../fixtures/fixtureModel';
 import { ensureExtensionBuilt, ROOT } from './build';
 import { ensureFixtureWorkspace } from './fixtures/images';
-import { activityBarItem, ARTIFACTS, findWebviewFrame, openViewContainer, openWorkbench, paneHeader, removeRunDir, screenshot, workbenchSettled } from './workbench';
+import {
+  activityBarItem,
+  ARTIFACTS,
+  findWebviewFrame,
+  openViewContainer,
+  openWorkbench,
+  paneHeader,
+  removeRunDir,
+  screenshot,
+  workbenchSettled,
+} from './workbench';
 
 type CodeServerModule = typeof import('../../scripts/codeServer.mjs');
 export type Server = Awaited<ReturnType<CodeServerModule['startCodeServer']>>;
@@ -36,12 +47,16 @@ export const PLOT_CODE = [
 
 /** Printed by the model's code, then shown as its answer (markdown): must render inert. */
 export const HOSTILE_LINE =
-  "<script>window.__pwned=1</script> <img src=x onerror=\"window.__pwned=2\"> [click](javascript:window.__pwned=3) ![remote](http://evil.example.com/pixel.png) <a href=\"http://evil.example.com\" onclick=\"window.__pwned=4\">x</a> **bold**";
+  '<script>window.__pwned=1</script> <img src=x onerror="window.__pwned=2"> [click](javascript:window.__pwned=3) ![remote](http://evil.example.com/pixel.png) <a href="http://evil.example.com" onclick="window.__pwned=4">x</a> **bold**';
 
 /** Installs extension folders into a server's extensions folder (as `publisher.name-version`, found at its first start). */
 function installExtensions(extensionsDir: string, extensions: string[]): void {
   for (const e of extensions) {
-    const { publisher, name, version } = JSON.parse(readFileSync(path.join(e, 'package.json'), 'utf8')) as { publisher: string; name: string; version: string };
+    const { publisher, name, version } = JSON.parse(readFileSync(path.join(e, 'package.json'), 'utf8')) as {
+      publisher: string;
+      name: string;
+      version: string;
+    };
     cpSync(e, path.join(extensionsDir, `${publisher}.${name}-${version}`), { recursive: true });
   }
 }
@@ -62,7 +77,14 @@ export class ChatE2E {
   /** Registers the suite's hooks: one code-server and browser for all its tests. */
   /** `settings`: over the workspace's defaults; `viewport`: the browser window (default 1400×900) */
   /** `extensions`: further extension folders installed beside CodeDance (test stand-ins of other extensions) */
-  hooks(opts: { settings?: Record<string, unknown>; userSettings?: Record<string, unknown>; viewport?: { width: number; height: number }; extensions?: () => Promise<string[]> } = {}): void {
+  hooks(
+    opts: {
+      settings?: Record<string, unknown>;
+      userSettings?: Record<string, unknown>;
+      viewport?: { width: number; height: number };
+      extensions?: () => Promise<string[]>;
+    } = {},
+  ): void {
     before(async () => {
       this.cs = await import('../../scripts/codeServer.mjs');
       await this.cs.ensureCodeServer({ log: (m: string) => log(`code-server: ${m}`) });
@@ -98,7 +120,8 @@ export class ChatE2E {
       if (self.server) cpSync(self.server.logFile, path.join(ARTIFACTS, 'chat-code-server.log'));
       // the window's logs (extension host, the extension's own channel) for a failure's post-mortem
       const logs = self.runDir && path.join(self.runDir, 'server', 'udd', 'logs');
-      if (logs && existsSync(logs)) cpSync(logs, path.join(ARTIFACTS, `chat-window-logs-${path.basename(self.runDir!)}`), { recursive: true });
+      if (logs && existsSync(logs))
+        cpSync(logs, path.join(ARTIFACTS, `chat-window-logs-${path.basename(self.runDir!)}`), { recursive: true });
       await self.model?.close();
       if (self.runDir) await removeRunDir(self.runDir, log);
     });
@@ -108,7 +131,10 @@ export class ChatE2E {
     });
     afterEach(async function (this: Mocha.Context) {
       if (this.currentTest?.state === 'failed' && self.page) {
-        const name = `chat-failed-${this.currentTest.title.replace(/[^a-z0-9]+/gi, '-').toLowerCase().slice(0, 60)}`;
+        const name = `chat-failed-${this.currentTest.title
+          .replace(/[^a-z0-9]+/gi, '-')
+          .toLowerCase()
+          .slice(0, 60)}`;
         await screenshot(self.page, `${name}.png`).catch(() => {});
         writeFileSync(path.join(ARTIFACTS, `${name}.console.log`), self.consoleLines.join('\n'));
       }
@@ -119,7 +145,8 @@ export class ChatE2E {
     const browser = await this.cs.launchBrowser({ userDataDir: path.join(this.runDir, `chromium-${name}`), viewport });
     this.browsers.push(browser);
     browser.on('request', (r) => this.requests.push(r.url()));
-    const keep = (from: string) => (m: ConsoleMessage) => this.consoleLines.push(`${new Date().toISOString()} ${from} ${m.type()}: ${m.text().slice(0, 500)}`);
+    const keep = (from: string) => (m: ConsoleMessage) =>
+      this.consoleLines.push(`${new Date().toISOString()} ${from} ${m.type()}: ${m.text().slice(0, 500)}`);
     browser.on('console', keep(name));
     browser.on('serviceworker', (w) => w.on('console', keep(`${name} service worker ${w.url().replace(/\?.*/, '')}`)));
     return browser;
@@ -181,12 +208,17 @@ export async function ask(frame: Frame, text: string): Promise<void> {
   await input.click();
   await input.fill(text);
   const typed = await input.inputValue();
-  if (typed !== text) assert.fail(`the question did not reach the input box (it holds ${JSON.stringify(typed.slice(0, 40))}); where the focus was: ${await focusReport(frame.page())}`);
+  if (typed !== text)
+    assert.fail(
+      `the question did not reach the input box (it holds ${JSON.stringify(typed.slice(0, 40))}); where the focus was: ${await focusReport(frame.page())}`,
+    );
   await input.press('Enter');
   // the panel clears the box when it sends the question (not when it refuses: a run in progress)
-  await frame.waitForFunction(() => (document.querySelector('#question') as HTMLTextAreaElement | null)?.value === '', undefined, { timeout: 5000 }).catch(() => {
-    throw new Error('the panel did not send the question: Enter left it in the input box (a run still in progress?)');
-  });
+  await frame
+    .waitForFunction(() => (document.querySelector('#question') as HTMLTextAreaElement | null)?.value === '', undefined, { timeout: 5000 })
+    .catch(() => {
+      throw new Error('the panel did not send the question: Enter left it in the input box (a run still in progress?)');
+    });
 }
 
 /** Which frame and element have the focus (for a failure message). */
@@ -212,9 +244,12 @@ export const exchange = (frame: Frame, n: number) => frame.locator(`section.exch
  * Actions..." overflow menu (the header shows its actions while the pointer is over it).
  */
 export async function viewAction(page: Page, title: string, where: 'view' | 'editor' = 'view'): Promise<void> {
-  const bar = where === 'view'
-    ? paneHeader(page, 'Chat')
-    : page.locator('.part.editor .editor-group-container', { has: page.locator('.tab.active', { hasText: 'CodeDance Chat' }) }).locator('.editor-actions');
+  const bar =
+    where === 'view'
+      ? paneHeader(page, 'Chat')
+      : page
+          .locator('.part.editor .editor-group-container', { has: page.locator('.tab.active', { hasText: 'CodeDance Chat' }) })
+          .locator('.editor-actions');
   // The panel's state has arrived (its status line shows the approval mode): the extension sets
   // the menus' context keys just before it sends that state, and a context key that changes
   // while the overflow menu is open re-renders the title bar and closes the menu (seen after a
@@ -260,7 +295,8 @@ function recordMenuLife(): void {
     if (!(n instanceof Element)) return String(n);
     return `${n.tagName.toLowerCase()}${n.id ? `#${n.id}` : ''}${n.className && typeof n.className === 'string' ? `.${n.className.trim().split(/\s+/).slice(0, 3).join('.')}` : ''}`;
   };
-  const note = (what: string) => life.push(`${(performance.now() - t0).toFixed(0)} ms ${what} (active: ${describe(document.activeElement)})`);
+  const note = (what: string) =>
+    life.push(`${(performance.now() - t0).toFixed(0)} ms ${what} (active: ${describe(document.activeElement)})`);
   const onBlur = () => note('window blur');
   const onFocusIn = (e: FocusEvent) => note(`focusin ${describe(e.target)}`);
   const onDown = (e: MouseEvent) => note(`mousedown ${describe(e.target)}`);
@@ -269,8 +305,12 @@ function recordMenuLife(): void {
   document.addEventListener('mousedown', onDown, true);
   const mo = new MutationObserver((records) => {
     for (const r of records) {
-      for (const n of Array.from(r.removedNodes)) if (n instanceof Element && (n.matches('.monaco-menu-container, .action-item') || n.querySelector('.monaco-menu'))) note(`removed ${describe(n)} from ${describe(r.target)}`);
-      for (const n of Array.from(r.addedNodes)) if (n instanceof Element && (n.matches('.monaco-menu-container') || n.querySelector('.monaco-menu'))) note(`added ${describe(n)} to ${describe(r.target)}`);
+      for (const n of Array.from(r.removedNodes))
+        if (n instanceof Element && (n.matches('.monaco-menu-container, .action-item') || n.querySelector('.monaco-menu')))
+          note(`removed ${describe(n)} from ${describe(r.target)}`);
+      for (const n of Array.from(r.addedNodes))
+        if (n instanceof Element && (n.matches('.monaco-menu-container') || n.querySelector('.monaco-menu')))
+          note(`added ${describe(n)} to ${describe(r.target)}`);
     }
   });
   mo.observe(document.body, { childList: true, subtree: true });
@@ -288,3 +328,23 @@ export async function newChat(frame: Frame): Promise<void> {
   await frame.waitForFunction(() => document.querySelectorAll('section.exchange').length === 0, undefined, { timeout: 10_000 });
 }
 
+/** nbformat (Debian's python3-nbformat) reads and validates a notebook; stdout: its cells, streamed text and PNG outputs as JSON */
+export function nbformatSummary(file: string): SpawnSyncReturns<string> {
+  return spawnSync(
+    '/usr/bin/python3',
+    [
+      '-c',
+      [
+        'import json, sys, nbformat',
+        'nb = nbformat.read(sys.argv[1], as_version=4)',
+        'nbformat.validate(nb)',
+        'outs = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])]',
+        'text = "".join(o.get("text", "") for o in outs if o.output_type == "stream")',
+        'pngs = sum(1 for o in outs if "image/png" in o.get("data", {}))',
+        'print(json.dumps({"cells": len(nb.cells), "text": text, "pngs": pngs}))',
+      ].join('\n'),
+      file,
+    ],
+    { encoding: 'utf8' },
+  );
+}

@@ -11,22 +11,45 @@
 import * as assert from 'node:assert/strict';
 import type { Frame, Page } from 'playwright-core';
 import { ask, ChatE2E, exchange, log, newChat, showCodeDance, viewAction, withCode } from './chatHarness';
-import { activityBarItem, explorerContextMenu, findWebviewFrame, imagePreviewShown, leaveOneWebviewForReload, menuItem, openViewContainer, paneHeader, runCommand, screenshot } from './workbench';
+import {
+  activityBarItem,
+  explorerContextMenu,
+  findWebviewFrame,
+  imagePreviewShown,
+  leaveOneWebviewForReload,
+  menuItem,
+  openViewContainer,
+  paneHeader,
+  runCommand,
+  screenshot,
+} from './workbench';
 
 const VIEWPORT = { width: 1280, height: 800 };
-const CODE = "import numpy as np\nimg = np.asarray(input_image.convert('RGB')).astype(int)\nred = np.abs(img - np.array([220, 30, 30])).sum(axis=2) < 80\nprint('red pixels:', int(red.sum()))";
+const CODE =
+  "import numpy as np\nimg = np.asarray(input_image.convert('RGB')).astype(int)\nred = np.abs(img - np.array([220, 30, 30])).sum(axis=2) < 80\nprint('red pixels:', int(red.sum()))";
 
 /** Where a button of a webview is on the page, and whether it is really visible there (inside the window, the webview's viewport, not covered). */
-async function visibility(frame: Frame, selector: string): Promise<{ inWindow: boolean; inWebview: boolean; onTop: boolean; focused: boolean; box: string }> {
+async function visibility(
+  frame: Frame,
+  selector: string,
+): Promise<{ inWindow: boolean; inWebview: boolean; onTop: boolean; focused: boolean; box: string }> {
   const el = frame.locator(selector).last();
   const box = await el.boundingBox();
   const inWindow = !!box && box.y >= 0 && box.x >= 0 && box.y + box.height <= VIEWPORT.height && box.x + box.width <= VIEWPORT.width;
   const inside = await el.evaluate((b) => {
     const r = b.getBoundingClientRect();
     const top = document.elementFromPoint(r.left + r.width / 2, r.top + r.height / 2);
-    return { inWebview: r.top >= 0 && r.bottom <= window.innerHeight && r.height > 0, onTop: !!top && (top === b || b.contains(top) || top.contains(b)), focused: document.activeElement === b || b.contains(document.activeElement) };
+    return {
+      inWebview: r.top >= 0 && r.bottom <= window.innerHeight && r.height > 0,
+      onTop: !!top && (top === b || b.contains(top) || top.contains(b)),
+      focused: document.activeElement === b || b.contains(document.activeElement),
+    };
   });
-  return { inWindow, ...inside, box: box ? `${Math.round(box.x)},${Math.round(box.y)} ${Math.round(box.width)}×${Math.round(box.height)}` : 'none' };
+  return {
+    inWindow,
+    ...inside,
+    box: box ? `${Math.round(box.x)},${Math.round(box.y)} ${Math.round(box.width)}×${Math.round(box.height)}` : 'none',
+  };
 }
 
 /** A command from the palette; on a loaded machine F1 can fall on a moment without focus: give the workbench the keyboard and try again. */
@@ -54,7 +77,13 @@ describe('e2e: the chat in the default layout (1280×800; dark, light, high cont
     try {
       return await findWebviewFrame(p, 'body.in-editor .compose #question', 20_000);
     } catch (e) {
-      for (const f of p.frames()) log(`frame ${f.url().slice(0, 120)}: ${(await f.locator('body').evaluate((b) => `${b.className} ${b.innerHTML.length}`).catch(() => '?'))}`);
+      for (const f of p.frames())
+        log(
+          `frame ${f.url().slice(0, 120)}: ${await f
+            .locator('body')
+            .evaluate((b) => `${b.className} ${b.innerHTML.length}`)
+            .catch(() => '?')}`,
+        );
       throw e;
     }
   };
@@ -85,7 +114,9 @@ describe('e2e: the chat in the default layout (1280×800; dark, light, high cont
     if (await frame.locator('section.exchange').count()) await newChat(frame);
     // the layout as VS Code sets it up: Chat has the container, Training Jobs is a collapsed header
     assert.equal(await paneHeader(page, 'Training Jobs').getAttribute('aria-expanded'), 'false', 'Training Jobs starts collapsed');
-    const chatPane = await page.locator('.part.sidebar .pane', { has: page.locator('.pane-header h3.title', { hasText: /^Chat$/i }) }).boundingBox();
+    const chatPane = await page
+      .locator('.part.sidebar .pane', { has: page.locator('.pane-header h3.title', { hasText: /^Chat$/i }) })
+      .boundingBox();
     log(`${tag}: chat pane ${chatPane?.width}×${chatPane?.height}`);
     assert.ok(chatPane && chatPane.height > 0.8 * VIEWPORT.height - 100, `the chat gets the side bar's height, got ${chatPane?.height}px`);
 
@@ -112,7 +143,10 @@ describe('e2e: the chat in the default layout (1280×800; dark, light, high cont
     assert.ok(run.focused, 'Run has the focus');
     assert.equal(await x.locator('.approval .tok-keyword').first().innerText(), 'import', 'the code is highlighted');
     // the view's badge while the approval waits
-    await activityBarItem(page, 'CodeDance').locator('xpath=..').locator('.badge .badge-content', { hasText: '1' }).waitFor({ timeout: 10_000 });
+    await activityBarItem(page, 'CodeDance')
+      .locator('xpath=..')
+      .locator('.badge .badge-content', { hasText: '1' })
+      .waitFor({ timeout: 10_000 });
     await screenshot(page, `layout-approval-${tag}.png`);
 
     // Ctrl+Enter = Run, from the keyboard
@@ -120,18 +154,31 @@ describe('e2e: the chat in the default layout (1280×800; dark, light, high cont
     const answer = x.locator('.answer');
     await answer.waitFor({ timeout: 90_000 });
     assert.match(await answer.innerText(), /red pixels: \d+/);
-    assert.equal(await activityBarItem(page, 'CodeDance').locator('xpath=..').locator('.badge .badge-content', { hasText: '1' }).count(), 0, 'no badge once answered');
+    assert.equal(
+      await activityBarItem(page, 'CodeDance').locator('xpath=..').locator('.badge .badge-content', { hasText: '1' }).count(),
+      0,
+      'no badge once answered',
+    );
     await answer.evaluate((el) => el.scrollIntoView({ block: 'center' }));
     await screenshot(page, `layout-answer-${tag}.png`);
 
     // "Open Chat in Editor" (the view's title icon): a tab beside the image, the same conversation
     await viewAction(page, 'Open Chat in Editor');
     const inEditor = await editorChat(page);
-    await exchange(inEditor, 0).locator('.answer', { hasText: /red pixels: \d+/ }).waitFor({ timeout: 20_000 });
+    await exchange(inEditor, 0)
+      .locator('.answer', { hasText: /red pixels: \d+/ })
+      .waitFor({ timeout: 20_000 });
     const groupOf = (tab: string) => page.locator('.part.editor .editor-group-container', { has: page.locator('.tab', { hasText: tab }) });
     await groupOf('CodeDance Chat').waitFor({ timeout: 10_000 });
     assert.equal(await groupOf('circles.png').count(), 1);
-    assert.equal(await page.locator('.part.editor .editor-group-container', { has: page.locator('.tab', { hasText: 'CodeDance Chat' }) }).locator('.tab', { hasText: 'circles.png' }).count(), 0, 'the chat is beside the image, not in its group');
+    assert.equal(
+      await page
+        .locator('.part.editor .editor-group-container', { has: page.locator('.tab', { hasText: 'CodeDance Chat' }) })
+        .locator('.tab', { hasText: 'circles.png' })
+        .count(),
+      0,
+      'the chat is beside the image, not in its group',
+    );
     await frame.locator('.moved', { hasText: 'open in an editor tab' }).waitFor({ timeout: 10_000 });
     await screenshot(page, `layout-editor-${tag}.png`);
     if (tag === 'dark') {
@@ -144,7 +191,9 @@ describe('e2e: the chat in the default layout (1280×800; dark, light, high cont
       await navigated;
       await page.locator('.part.statusbar .statusbar-item', { hasText: 'CodeDance:' }).first().waitFor({ timeout: 60_000 });
       const restored = await editorChat(page);
-      await exchange(restored, 0).locator('.answer', { hasText: /red pixels: \d+/ }).waitFor({ timeout: 20_000 });
+      await exchange(restored, 0)
+        .locator('.answer', { hasText: /red pixels: \d+/ })
+        .waitFor({ timeout: 20_000 });
     }
     await viewAction(page, 'Move Chat to Side Bar', 'editor');
     await page.locator('.part.editor .tab', { hasText: 'CodeDance Chat' }).waitFor({ state: 'detached', timeout: 10_000 });
@@ -157,10 +206,15 @@ describe('e2e: the chat in the default layout (1280×800; dark, light, high cont
     await command(h.page, 'CodeDance: Get Started');
     const w = h.page.locator('.gettingStartedContainer');
     await w.locator('text=Get Started with CodeDance').first().waitFor({ timeout: 20_000 });
-    for (const step of ['Connect a model', 'Ask about an image', 'Run an eval', 'Submit a training job']) await w.locator('.getting-started-step', { hasText: step }).first().waitFor({ timeout: 10_000 });
+    for (const step of ['Connect a model', 'Ask about an image', 'Run an eval', 'Submit a training job'])
+      await w.locator('.getting-started-step', { hasText: step }).first().waitFor({ timeout: 10_000 });
     // the step the user has done (an answer came) is checked off
     await w.locator('.getting-started-step[aria-checked="true"]', { hasText: 'Ask about an image' }).waitFor({ timeout: 10_000 });
-    assert.equal(await w.locator('.getting-started-step[aria-checked="true"]', { hasText: 'Run an eval' }).count(), 0, 'a step not done stays open');
+    assert.equal(
+      await w.locator('.getting-started-step[aria-checked="true"]', { hasText: 'Run an eval' }).count(),
+      0,
+      'a step not done stays open',
+    );
     await screenshot(h.page, `layout-walkthrough-${tag}.png`);
     await command(h.page, 'View: Close All Editor Groups');
   }
@@ -168,8 +222,17 @@ describe('e2e: the chat in the default layout (1280×800; dark, light, high cont
   it('dark: right-click → ask → approval in view → Ctrl+Enter → answer; the chat beside the image; the walkthrough', async () => {
     // a new user's first stop: the walkthrough (VS Code counts a step's events only once its walkthrough service runs)
     await command(h.page, 'CodeDance: Get Started');
-    await h.page.locator('.gettingStartedContainer .getting-started-step', { hasText: 'Ask about an image' }).first().waitFor({ timeout: 20_000 });
-    assert.equal(await h.page.locator('.gettingStartedContainer .getting-started-step[aria-checked="true"]', { hasText: 'Ask about an image' }).count(), 0, 'not done yet');
+    await h.page
+      .locator('.gettingStartedContainer .getting-started-step', { hasText: 'Ask about an image' })
+      .first()
+      .waitFor({ timeout: 20_000 });
+    assert.equal(
+      await h.page
+        .locator('.gettingStartedContainer .getting-started-step[aria-checked="true"]', { hasText: 'Ask about an image' })
+        .count(),
+      0,
+      'not done yet',
+    );
     await firstQuestion('dark');
     await walkthrough('dark');
   });
@@ -187,7 +250,11 @@ describe('e2e: the chat in the default layout (1280×800; dark, light, high cont
     };
     await command(page, 'CodeDance: New Chat');
     const frame = await h.chatFrame(page);
-    await frame.waitForFunction(() => document.querySelectorAll('section.exchange').length === 0 && document.activeElement?.id === 'question', undefined, { timeout: 10_000 });
+    await frame.waitForFunction(
+      () => document.querySelectorAll('section.exchange').length === 0 && document.activeElement?.id === 'question',
+      undefined,
+      { timeout: 10_000 },
+    );
     await typeQuestion(['Skip this one.', '```python', "print('skipped', 1)", '```']);
     const x = exchange(frame, 0);
     await x.locator('.approval').waitFor({ timeout: 60_000 });

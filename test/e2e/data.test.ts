@@ -23,7 +23,20 @@ import { writePublishedRl } from '../fixtures/publishedRl';
 import { fixtureTrajectory, solidPng } from '../unit/data/exportFixtures';
 import { ensureExtensionBuilt, ROOT } from './build';
 import { ensureFixtureWorkspace } from './fixtures/images';
-import { activityBarItem, ARTIFACTS, explorerRow, failureScreenshot, findWebviewFrame, keepServerLogs, notificationToast, openViewContainer, openWorkbench, removeRunDir, runCommand, screenshot } from './workbench';
+import {
+  activityBarItem,
+  ARTIFACTS,
+  explorerRow,
+  failureScreenshot,
+  findWebviewFrame,
+  keepServerLogs,
+  notificationToast,
+  openViewContainer,
+  openWorkbench,
+  removeRunDir,
+  runCommand,
+  screenshot,
+} from './workbench';
 
 type CodeServerModule = typeof import('../../scripts/codeServer.mjs');
 type Server = Awaited<ReturnType<CodeServerModule['startCodeServer']>>;
@@ -49,7 +62,20 @@ describe('e2e: dataset viewer, verify and ask in a real VS Code', function () {
     const workspace = path.join(runDir, 'workspace');
     cpSync(ensureFixtureWorkspace(), workspace, { recursive: true });
     mkdirSync(path.join(workspace, '.vscode'), { recursive: true });
-    writeFileSync(path.join(workspace, '.vscode', 'settings.json'), JSON.stringify({ 'codedance.model.endpoints': [model.baseUrl], 'codedance.python.interpreter': '/usr/bin/python3', 'codedance.execution.sandbox': 'off', 'codedance.execution.approval': 'auto', 'remote.autoForwardPorts': false }, null, 2));
+    writeFileSync(
+      path.join(workspace, '.vscode', 'settings.json'),
+      JSON.stringify(
+        {
+          'codedance.model.endpoints': [model.baseUrl],
+          'codedance.python.interpreter': '/usr/bin/python3',
+          'codedance.execution.sandbox': 'off',
+          'codedance.execution.approval': 'auto',
+          'remote.autoForwardPorts': false,
+        },
+        null,
+        2,
+      ),
+    );
     const img = circlesImage({ red: 3, blue: 2, seed: 7 }).png;
     const t0 = Date.now();
     // the published card's layout: messages, images, ability, reward_model, extra_info with the image again in tools_kwargs
@@ -62,12 +88,36 @@ describe('e2e: dataset viewer, verify and ask in a real VS Code', function () {
     log(`wrote the ${ROWS}-row RL parquet in ${Date.now() - t0} ms`);
     const input = solidPng(56, 56, [200, 30, 30]);
     const rows = [
-      fixtureTrajectory({ id: 'ok', question: 'size?', input, turns: [{ code: 'print(input_image.size)', stdout: '(56, 56)' }], answer: '56' }),
-      fixtureTrajectory({ id: 'differs', question: 'size?', input, turns: [{ code: 'print(input_image.size)', stdout: '(100, 100)' }], answer: '100' }),
-      fixtureTrajectory({ id: 'fails', question: 'x?', input, turns: [{ code: 'print(undefined_name)', stdout: 'hello' }], answer: 'hello' }),
+      fixtureTrajectory({
+        id: 'ok',
+        question: 'size?',
+        input,
+        turns: [{ code: 'print(input_image.size)', stdout: '(56, 56)' }],
+        answer: '56',
+      }),
+      fixtureTrajectory({
+        id: 'differs',
+        question: 'size?',
+        input,
+        turns: [{ code: 'print(input_image.size)', stdout: '(100, 100)' }],
+        answer: '100',
+      }),
+      fixtureTrajectory({
+        id: 'fails',
+        question: 'x?',
+        input,
+        turns: [{ code: 'print(undefined_name)', stdout: 'hello' }],
+        answer: 'hello',
+      }),
     ].map((t) => sftRow(t) as unknown as Record<string, unknown>);
     await writeParquetRows({ file: path.join(workspace, 'mini_sft.parquet'), schema: sftSchema(), columns: SFT_COLUMNS, rows });
-    server = await cs.startCodeServer({ workspace, extensionDevelopmentPath: ROOT, runDir: path.join(runDir, 'server'), settings: { 'workbench.colorTheme': 'Default Dark Modern' }, log: (m: string) => log(`code-server: ${m}`) });
+    server = await cs.startCodeServer({
+      workspace,
+      extensionDevelopmentPath: ROOT,
+      runDir: path.join(runDir, 'server'),
+      settings: { 'workbench.colorTheme': 'Default Dark Modern' },
+      log: (m: string) => log(`code-server: ${m}`),
+    });
     browser = await cs.launchBrowser({ userDataDir: path.join(runDir, 'chromium') });
     page = browser.pages()[0] ?? (await browser.newPage());
     await page.setViewportSize({ width: 1500, height: 950 }).catch(() => {});
@@ -135,10 +185,16 @@ describe('e2e: dataset viewer, verify and ask in a real VS Code', function () {
     await asked.locator('.question-images img').first().waitFor({ timeout: 10_000 });
     // the fixture model answers: the question really went to the model, with the row's image
     await asked.locator('.answer').first().waitFor({ timeout: 60_000 });
-    assert.ok(model.chatRequests.some((r) => JSON.stringify(r).includes('(needle)') && JSON.stringify(r).includes('data:image/')), 'the model got the question and the image');
+    assert.ok(
+      model.chatRequests.some((r) => JSON.stringify(r).includes('(needle)') && JSON.stringify(r).includes('data:image/')),
+      'the model got the question and the image',
+    );
     // the seed's training reward of the answer against the row's ground truth (3; a math source: 1.2·acc, tool 2×rate), and the call's marker
     await asked.locator('.exchange-reward').waitFor({ timeout: 10_000 });
-    assert.equal(await asked.locator('.exchange-reward').innerText(), 'Training reward: reward 1.2 · acc 1 (no judge: normalized match) · format 0 · tool 2 · tool calls 1/1 good');
+    assert.equal(
+      await asked.locator('.exchange-reward').innerText(),
+      'Training reward: reward 1.2 · acc 1 (no judge: normalized match) · format 0 · tool 2 · tool calls 1/1 good',
+    );
     assert.equal(await asked.locator('.cell-reward').first().innerText(), 'reward +0');
     await page.waitForTimeout(500);
     await screenshot(page, 'data-ask.png');
@@ -185,24 +241,46 @@ describe('e2e: dataset viewer, verify and ask in a real VS Code', function () {
     const forked = chat.locator('section.exchange:not([data-before-fork])', { hasText: '(needle)' }).first();
     await forked.locator('.exchange-reward').waitFor({ timeout: 60_000 });
     assert.equal(await forked.locator('.cell-reward.bad').first().innerText(), 'reward -0.5', 'the failed call scores −0.5 (tool_step)');
-    assert.equal(await forked.locator('.exchange-reward').innerText(), 'Training reward: reward 0 · acc 0 (no judge: normalized match) · format 0 · tool 0 · tool calls 0/1 good', 'the fork keeps the row’s ground truth; "unknown" is wrong');
+    assert.equal(
+      await forked.locator('.exchange-reward').innerText(),
+      'Training reward: reward 0 · acc 0 (no judge: normalized match) · format 0 · tool 0 · tool calls 0/1 good',
+      'the fork keeps the row’s ground truth; "unknown" is wrong',
+    );
     await forked.locator('.cell-reward.bad').first().scrollIntoViewIfNeeded();
     await screenshot(page, 'data-chat-reward.png');
     // both conversations saved (the panel's History list has them, the fork active)
-    await chat.waitForFunction(() => document.querySelectorAll('.history-list li').length === 2 && !!document.querySelector('.history-list li.active'), undefined, { timeout: 15_000 });
+    await chat.waitForFunction(
+      () => document.querySelectorAll('.history-list li').length === 2 && !!document.querySelector('.history-list li.active'),
+      undefined,
+      { timeout: 15_000 },
+    );
 
     // "Export Chats as Training Data" (the chat's menu): the conversation on screen is checked; check the other one too
     await runCommand(page, 'Export Chats as Training Data');
     const quick = page.locator('.quick-input-widget');
     await quick.locator('.monaco-list-row[aria-checked="true"]', { hasText: /needle/ }).waitFor({ timeout: 15_000 });
-    await quick.locator('.monaco-list-row[aria-checked="false"]', { hasText: /needle/ }).first().click(); // a click toggles its check box
-    await page.waitForFunction(() => document.querySelectorAll('.quick-input-widget .monaco-list-row[aria-checked="true"]').length === 2, undefined, { timeout: 5000 });
+    await quick
+      .locator('.monaco-list-row[aria-checked="false"]', { hasText: /needle/ })
+      .first()
+      .click(); // a click toggles its check box
+    await page.waitForFunction(
+      () => document.querySelectorAll('.quick-input-widget .monaco-list-row[aria-checked="true"]').length === 2,
+      undefined,
+      { timeout: 5000 },
+    );
     await page.keyboard.press('Enter');
     await quick.locator('.monaco-list-row', { hasText: 'CodeDance-SFT' }).waitFor({ timeout: 15_000 });
     await page.keyboard.press('Enter');
     // the save dialog (code-server's simple dialog: the path prefilled)
     const input = quick.locator('input');
-    await page.waitForFunction(() => /codedance_sft_export\.parquet$/.test((document.querySelector('.quick-input-widget input') as HTMLInputElement | null)?.value ?? ''), undefined, { timeout: 15_000 });
+    await page.waitForFunction(
+      () =>
+        /codedance_sft_export\.parquet$/.test(
+          (document.querySelector('.quick-input-widget input') as HTMLInputElement | null)?.value ?? '',
+        ),
+      undefined,
+      { timeout: 15_000 },
+    );
     log(`save as: ${await input.inputValue()}`);
     await page.keyboard.press('Enter');
     const done = notificationToast(page, /wrote 2 CodeDance-SFT row/).first();
@@ -212,7 +290,9 @@ describe('e2e: dataset viewer, verify and ask in a real VS Code', function () {
     const rows = [];
     for await (const r of readParquetRows(out)) rows.push(r.row);
     assert.equal(rows.length, 2);
-    const tools = rows.map((r) => (r.messages as { role: string; content: string }[]).find((m) => m.content.startsWith('<tool_response>'))!.content).sort();
+    const tools = rows
+      .map((r) => (r.messages as { role: string; content: string }[]).find((m) => m.content.startsWith('<tool_response>'))!.content)
+      .sort();
     for (const r of rows) {
       const msgs = r.messages as { role: string; content: string }[];
       assert.deepEqual(msgs.map((m) => m.role).slice(0, 3), ['system', 'user', 'assistant']);

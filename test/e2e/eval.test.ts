@@ -21,7 +21,18 @@ import { readParquetRows } from '../../src/core/data/parquet';
 import { writeEvalParquet } from '../fixtures/parquetWriter';
 import { ensureExtensionBuilt, ROOT } from './build';
 import { ensureFixtureWorkspace } from './fixtures/images';
-import { activityBarItem, ARTIFACTS, failureScreenshot, findWebviewFrame, keepServerLogs, notificationToast, openWorkbench, removeRunDir, runCommand, screenshot } from './workbench';
+import {
+  activityBarItem,
+  ARTIFACTS,
+  failureScreenshot,
+  findWebviewFrame,
+  keepServerLogs,
+  notificationToast,
+  openWorkbench,
+  removeRunDir,
+  runCommand,
+  screenshot,
+} from './workbench';
 
 type CodeServerModule = typeof import('../../scripts/codeServer.mjs');
 type Server = Awaited<ReturnType<CodeServerModule['startCodeServer']>>;
@@ -53,9 +64,23 @@ describe('e2e: Run CodeDance Eval and the eval report in a real VS Code', functi
     mkdirSync(path.join(workspace, '.vscode'), { recursive: true });
     writeFileSync(
       path.join(workspace, '.vscode', 'settings.json'),
-      JSON.stringify({ 'codedance.model.endpoints': [model.baseUrl], 'codedance.judge.endpoint': judge.baseUrl, 'codedance.eval.numWorkers': 2, 'codedance.python.interpreter': '/usr/bin/python3', 'remote.autoForwardPorts': false }, null, 2),
+      JSON.stringify(
+        {
+          'codedance.model.endpoints': [model.baseUrl],
+          'codedance.judge.endpoint': judge.baseUrl,
+          'codedance.eval.numWorkers': 2,
+          'codedance.python.interpreter': '/usr/bin/python3',
+          'remote.autoForwardPorts': false,
+        },
+        null,
+        2,
+      ),
     );
-    const imgs = [circlesImage({ red: 3, blue: 2, seed: 7 }), circlesImage({ red: 5, green: 1, seed: 8 }), circlesImage({ blue: 4, seed: 12 })];
+    const imgs = [
+      circlesImage({ red: 3, blue: 2, seed: 7 }),
+      circlesImage({ red: 5, green: 1, seed: 8 }),
+      circlesImage({ blue: 4, seed: 12 }),
+    ];
     mkdirSync(path.join(workspace, 'benchmarks'));
     writeEvalParquet(path.join(workspace, 'benchmarks', 'mini_vstar.parquet'), [
       { dataSource: 'vstar', question: circlesQuestion('red'), answer: '3', image: imgs[0].png },
@@ -144,17 +169,30 @@ describe('e2e: Run CodeDance Eval and the eval report in a real VS Code', functi
     assert.equal(await frame.locator('#acc-A').innerText(), '75.0%');
     const bars = frame.locator('#chart-accuracy rect.bar');
     assert.equal(await bars.count(), 3, 'overall, chart, vstar');
-    assert.deepEqual(await bars.evaluateAll((rs) => rs.map((r) => `${r.getAttribute('data-category')}=${r.getAttribute('data-value')}`)), ['overall=0.75', 'chart=0.5', 'vstar=1']);
-    assert.ok(await frame.locator('#chart-tools rect.bar').count() >= 1);
-    assert.ok(await frame.locator('#chart-latency rect.bar').count() >= 1);
+    assert.deepEqual(await bars.evaluateAll((rs) => rs.map((r) => `${r.getAttribute('data-category')}=${r.getAttribute('data-value')}`)), [
+      'overall=0.75',
+      'chart=0.5',
+      'vstar=1',
+    ]);
+    assert.ok((await frame.locator('#chart-tools rect.bar').count()) >= 1);
+    assert.ok((await frame.locator('#chart-latency rect.bar').count()) >= 1);
     await page.waitForTimeout(300);
     await screenshot(page, 'eval-report.png');
 
     // the seed's training reward per sample: a score histogram (3 correct at 1, the wrong one at 0) and the mean components
     const reward = frame.locator('#chart-reward rect.bar');
-    assert.deepEqual(await reward.evaluateAll((rs) => rs.map((r) => `${r.getAttribute('data-category')}=${r.getAttribute('data-value')}`)), ['0=1', '1=3']);
-    const comps = await frame.locator('#chart-reward-components rect.bar').evaluateAll((rs) => rs.map((r) => `${r.getAttribute('data-category')}=${r.getAttribute('data-value')}`));
-    assert.deepEqual(comps, ['acc=0.75', 'format_r=0', 'tool_reward_component=1.25', 'tool_success_rate=1'], 'tool component: 1.5 × rate when correct, 0.5 × rate when wrong');
+    assert.deepEqual(
+      await reward.evaluateAll((rs) => rs.map((r) => `${r.getAttribute('data-category')}=${r.getAttribute('data-value')}`)),
+      ['0=1', '1=3'],
+    );
+    const comps = await frame
+      .locator('#chart-reward-components rect.bar')
+      .evaluateAll((rs) => rs.map((r) => `${r.getAttribute('data-category')}=${r.getAttribute('data-value')}`));
+    assert.deepEqual(
+      comps,
+      ['acc=0.75', 'format_r=0', 'tool_reward_component=1.25', 'tool_success_rate=1'],
+      'tool component: 1.5 × rate when correct, 0.5 × rate when wrong',
+    );
     await frame.locator('#chart-reward-components').scrollIntoViewIfNeeded();
     await screenshot(page, 'eval-reward.png');
 
@@ -167,10 +205,16 @@ describe('e2e: Run CodeDance Eval and the eval report in a real VS Code', functi
     await sample.locator('img.thumb').first().waitFor({ timeout: 10_000 });
     assert.match(await sample.innerText(), /sample 3: wrong/);
     assert.match(await sample.locator('pre.code').first().innerText(), /input_image/);
-    const natural = await sample.locator('img.thumb').first().evaluate((i) => (i as HTMLImageElement).naturalWidth);
+    const natural = await sample
+      .locator('img.thumb')
+      .first()
+      .evaluate((i) => (i as HTMLImageElement).naturalWidth);
     assert.ok(natural > 0, 'the input image decoded');
     // the sample's reward and its call's marker
-    assert.match(await sample.locator('.reward').innerText(), /score 0 · acc 0 · format_r 0 · tool_reward_component 0\.5 · tool_success_rate 1/);
+    assert.match(
+      await sample.locator('.reward').innerText(),
+      /score 0 · acc 0 · format_r 0 · tool_reward_component 0\.5 · tool_success_rate 1/,
+    );
     assert.equal(await sample.locator('.cell-meta .step').first().innerText(), 'reward +0');
     await sample.scrollIntoViewIfNeeded();
     await screenshot(page, 'eval-sample.png');
@@ -182,13 +226,20 @@ describe('e2e: Run CodeDance Eval and the eval report in a real VS Code', functi
     await frame.locator('button[data-select="correct"]').click();
     assert.equal(await frame.locator('input[data-pick]:checked').count(), 3);
     await frame.locator('button[data-action="export"]').click();
-    const fmt = page.locator('.quick-input-widget', { hasText: /Training data format for 3 sample\(s\) of result_codedance-fixture-7b_mini_vstar\.jsonl/ });
+    const fmt = page.locator('.quick-input-widget', {
+      hasText: /Training data format for 3 sample\(s\) of result_codedance-fixture-7b_mini_vstar\.jsonl/,
+    });
     await fmt.waitFor({ timeout: 15_000 });
     await fmt.locator('input').fill('CodeDance-RL');
     await fmt.locator('.monaco-list-row', { hasText: 'CodeDance-RL' }).waitFor({ timeout: 5000 });
     await page.keyboard.press('Enter');
     // the save dialog (code-server's simple dialog, the path prefilled beside the results file)
-    await page.waitForFunction(() => /codedance_rl_export\.parquet$/.test((document.querySelector('.quick-input-widget input') as HTMLInputElement | null)?.value ?? ''), undefined, { timeout: 15_000 });
+    await page.waitForFunction(
+      () =>
+        /codedance_rl_export\.parquet$/.test((document.querySelector('.quick-input-widget input') as HTMLInputElement | null)?.value ?? ''),
+      undefined,
+      { timeout: 15_000 },
+    );
     await page.keyboard.press('Enter');
     const done = notificationToast(page, /wrote 3 CodeDance-RL row/).first();
     await done.waitFor({ timeout: 30_000 });
@@ -196,15 +247,40 @@ describe('e2e: Run CodeDance Eval and the eval report in a real VS Code', functi
     const out = path.join(workspace, 'codedance-eval', 'codedance-fixture-7b', 'codedance_rl_export.parquet');
     const rows: Record<string, unknown>[] = [];
     for await (const r of readParquetRows(out)) rows.push(r.row);
-    const got = rows.map((r) => [(r.extra_info as { index: bigint }).index, r.data_source, (r.reward_model as { ground_truth: string }).ground_truth].join(' '));
+    const got = rows.map((r) =>
+      [(r.extra_info as { index: bigint }).index, r.data_source, (r.reward_model as { ground_truth: string }).ground_truth].join(' '),
+    );
     // in the results file's order (samples finish in any order with 2 workers)
-    assert.deepEqual(got.sort(), ['0 vstar 3', '1 vstar 5', '2 chart 4'], 'the correct samples, ground truth and data_source from the eval record');
+    assert.deepEqual(
+      got.sort(),
+      ['0 vstar 3', '1 vstar 5', '2 chart 4'],
+      'the correct samples, ground truth and data_source from the eval record',
+    );
   });
 
   it('compares two runs (A/B): both on the chart, a "differs" filter, trajectories side by side', async () => {
     // run B from the CLI on the same dataset (3 rows, no judge) into the workspace; asynchronously,
     // since the fixture model answers from this process
-    const args = [path.join(ROOT, 'dist/cli.js'), 'eval', '--model-name', 'fx-b', '--api-url', model.baseUrl, '--data-path', path.join(workspace, 'benchmarks', 'mini_vstar.parquet'), '--save-path', path.join(workspace, 'codedance-eval'), '--num-workers', '2', '--limit', '3', '--no-judge', '--quiet', '--python', '/usr/bin/python3'];
+    const args = [
+      path.join(ROOT, 'dist/cli.js'),
+      'eval',
+      '--model-name',
+      'fx-b',
+      '--api-url',
+      model.baseUrl,
+      '--data-path',
+      path.join(workspace, 'benchmarks', 'mini_vstar.parquet'),
+      '--save-path',
+      path.join(workspace, 'codedance-eval'),
+      '--num-workers',
+      '2',
+      '--limit',
+      '3',
+      '--no-judge',
+      '--quiet',
+      '--python',
+      '/usr/bin/python3',
+    ];
     const code = await new Promise<number | null>((resolve, reject) => {
       const child = spawn(process.execPath, args, { stdio: 'ignore' });
       child.on('error', reject);
@@ -238,7 +314,10 @@ describe('e2e: Run CodeDance Eval and the eval report in a real VS Code', functi
     await opened.waitFor({ timeout: 15_000 });
     // the answer's training reward against the sample's ground truth (the eval's verdict), and the call's marker
     await opened.locator('.exchange-reward').waitFor({ timeout: 10_000 });
-    assert.match(await opened.locator('.exchange-reward').innerText(), /Training reward: reward 1 · acc 1 · format 0 · tool 1\.5 · tool calls 1\/1 good/);
+    assert.match(
+      await opened.locator('.exchange-reward').innerText(),
+      /Training reward: reward 1 · acc 1 · format 0 · tool 1\.5 · tool calls 1\/1 good/,
+    );
     assert.equal(await opened.locator('.cell-reward').first().innerText(), 'reward +0');
     await screenshot(page, 'eval-open-in-chat.png');
   });

@@ -52,8 +52,13 @@ export async function runHostSuite(context: BrowserContext, url: string, timeout
       exited,
       new Promise<number>((_, reject) => {
         timer = setTimeout(
-          () => reject(new Error(`the in-host suite did not finish within ${timeoutMs / 1000} s (no codeAutomationExit); ` +
-            `last log lines:\n${run.log.slice(-15).join('\n')}`)),
+          () =>
+            reject(
+              new Error(
+                `the in-host suite did not finish within ${timeoutMs / 1000} s (no codeAutomationExit); ` +
+                  `last log lines:\n${run.log.slice(-15).join('\n')}`,
+              ),
+            ),
           timeoutMs,
         );
       }),

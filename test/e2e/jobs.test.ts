@@ -5,7 +5,7 @@
  * editor, is edited by typing, and submitted (the workspace's trainer/ folder uploaded as the
  * working_dir zip) → the job in the Training Jobs tree → Show Logs from its context menu streams
  * the log into an output channel → a notification when it ends → Stop on a second job.
- * Screenshots: test/e2e/.artifacts/jobs-*.png.
+ * An untrusted workspace: jobsUntrusted.test.ts. Screenshots: test/e2e/.artifacts/jobs-*.png.
  */
 import * as assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
@@ -17,13 +17,22 @@ import { startRayJobsFixture, type RayJobsFixture } from '../fixtures/rayJobsSer
 import { ensureSlurmCluster, slurmPrerequisites, stopSlurmCluster, type SlurmCluster } from '../fixtures/slurmCluster';
 import { ensureExtensionBuilt, ROOT } from './build';
 import { ensureFixtureWorkspace } from './fixtures/images';
-import { activityBarItem, ARTIFACTS, failureScreenshot, keepServerLogs, notificationToast, openViewContainer, openWorkbench, paneHeader, removeRunDir, runCommand, screenshot, waitForNotification } from './workbench';
+import { type CodeServerModule, DEV_HOST_TITLE, log, type Server } from './jobsHelpers';
+import {
+  activityBarItem,
+  ARTIFACTS,
+  failureScreenshot,
+  keepServerLogs,
+  notificationToast,
+  openViewContainer,
+  openWorkbench,
+  paneHeader,
+  removeRunDir,
+  runCommand,
+  screenshot,
+  waitForNotification,
+} from './workbench';
 
-type CodeServerModule = typeof import('../../scripts/codeServer.mjs');
-type Server = Awaited<ReturnType<CodeServerModule['startCodeServer']>>;
-
-const DEV_HOST_TITLE = '[Extension Development Host]';
-const log = (msg: string) => console.log(`      [jobs-e2e] ${msg}`);
 /** set in the editor (SecretStorage) before the Slurm job: it must reach the job's environment and nothing else */
 const WANDB_SECRET = `wk-e2e-${randomBytes(12).toString('hex')}`;
 
@@ -83,11 +92,28 @@ describe('e2e: Training Jobs in a real VS Code (Ray Jobs API fixture)', function
       ].join('\n'),
     );
     mkdirSync(path.join(workspace, '.vscode'), { recursive: true });
-    const clusters: unknown[] = [{ name: 'fixture-ray', kind: 'ray', address: ray.url, workingDir: '${workspaceFolder}/trainer', defaults: { modelPath: '/models/CodeDance-7B', gpusPerNode: 2, judgeUrl: 'http://127.0.0.1:18901/v1' } }];
+    const clusters: unknown[] = [
+      {
+        name: 'fixture-ray',
+        kind: 'ray',
+        address: ray.url,
+        workingDir: '${workspaceFolder}/trainer',
+        defaults: { modelPath: '/models/CodeDance-7B', gpusPerNode: 2, judgeUrl: 'http://127.0.0.1:18901/v1' },
+      },
+    ];
     if (!noSlurm) {
       // real Slurm behind real sshd on 127.0.0.1: the job runs the seed launch in the workspace's trainer/
       slurm = await ensureSlurmCluster();
-      clusters.push({ name: 'local-slurm', kind: 'slurm', host: '127.0.0.1', port: slurm.sshPort, user: slurm.user, identityFile: slurm.identityFile, jobsDir: path.join(slurm.dir, 'vscode-jobs'), defaults: { repoDir: '${workspaceFolder}/trainer', nodes: 1, gpusPerNode: 1, judgeUrl: 'http://127.0.0.1:18901/v1' } });
+      clusters.push({
+        name: 'local-slurm',
+        kind: 'slurm',
+        host: '127.0.0.1',
+        port: slurm.sshPort,
+        user: slurm.user,
+        identityFile: slurm.identityFile,
+        jobsDir: path.join(slurm.dir, 'vscode-jobs'),
+        defaults: { repoDir: '${workspaceFolder}/trainer', nodes: 1, gpusPerNode: 1, judgeUrl: 'http://127.0.0.1:18901/v1' },
+      });
     }
     writeFileSync(
       path.join(workspace, '.vscode', 'settings.json'),
@@ -101,7 +127,12 @@ describe('e2e: Training Jobs in a real VS Code (Ray Jobs API fixture)', function
         2,
       ),
     );
-    server = await cs.startCodeServer({ workspace, extensionDevelopmentPath: ROOT, runDir: path.join(runDir, 'server'), log: (m: string) => log(`code-server: ${m}`) });
+    server = await cs.startCodeServer({
+      workspace,
+      extensionDevelopmentPath: ROOT,
+      runDir: path.join(runDir, 'server'),
+      log: (m: string) => log(`code-server: ${m}`),
+    });
     browser = await cs.launchBrowser({ userDataDir: path.join(runDir, 'chromium') });
     page = browser.pages()[0] ?? (await browser.newPage());
     await openWorkbench(page, server.workbenchUrl(), DEV_HOST_TITLE, activityBarItem(page, 'CodeDance'));
@@ -121,7 +152,8 @@ describe('e2e: Training Jobs in a real VS Code (Ray Jobs API fixture)', function
     await failureScreenshot('jobs', page, this.currentTest);
   });
 
-  const jobsPane = () => page.locator('.part.sidebar .pane', { has: page.locator('.pane-header h3.title', { hasText: /^Training Jobs$/i }) });
+  const jobsPane = () =>
+    page.locator('.part.sidebar .pane', { has: page.locator('.pane-header h3.title', { hasText: /^Training Jobs$/i }) });
   const treeRow = (text: string | RegExp): Locator => jobsPane().locator('.monaco-list-row', { hasText: text });
 
   async function contextMenuItem(row: Locator, label: string): Promise<void> {
@@ -179,7 +211,9 @@ describe('e2e: Training Jobs in a real VS Code (Ray Jobs API fixture)', function
     await review.locator('.monaco-button', { hasText: 'Submit' }).click();
 
     // submitted with the edit; the trainer/ folder went up as the working_dir package
-    await notificationToast(page, /submitted training job e2e-edited-1 to fixture-ray/).first().waitFor({ timeout: 30_000 });
+    await notificationToast(page, /submitted training job e2e-edited-1 to fixture-ray/)
+      .first()
+      .waitFor({ timeout: 30_000 });
     const submitMs = Date.now() - t0;
     const job = ray.jobs.get('e2e-edited-1');
     assert.ok(job, `the fixture has ${[...ray.jobs.keys()].join(', ')}`);
@@ -208,7 +242,9 @@ describe('e2e: Training Jobs in a real VS Code (Ray Jobs API fixture)', function
     await treeRow(/succeeded · e2e-edited-1/).waitFor({ timeout: 15_000 });
     await page.waitForTimeout(300);
     await screenshot(page, 'jobs-done.png');
-    log(`palette → submitted in ${(submitMs / 1000).toFixed(1)} s; job ran ${(((job.details.end_time ?? 0) - job.details.start_time) / 1000).toFixed(1)} s`);
+    log(
+      `palette → submitted in ${(submitMs / 1000).toFixed(1)} s; job ran ${(((job.details.end_time ?? 0) - job.details.start_time) / 1000).toFixed(1)} s`,
+    );
   });
 
   it('Stop from the tree stops a running job (STOPPED) and Delete removes it', async () => {
@@ -329,72 +365,13 @@ describe('e2e: Training Jobs in a real VS Code (Ray Jobs API fixture)', function
     // the output channels are files there too (the job's log channel among them): the grep covers them
     assert.ok(filesHolding(logs, 'wandb=match').length >= 1, 'the job log channel is among the log files');
     assert.deepEqual(filesHolding(logs, WANDB_SECRET), [], 'a log file holds the secret');
-    assert.ok(!readFileSync(path.join(runDir, 'server', 'udd', 'User', 'settings.json'), 'utf8').includes(WANDB_SECRET), 'the user settings hold the secret');
+    assert.ok(
+      !readFileSync(path.join(runDir, 'server', 'udd', 'User', 'settings.json'), 'utf8').includes(WANDB_SECRET),
+      'the user settings hold the secret',
+    );
     // the extension's log names the variable it passed, never its value
     const extLog = filesHolding(logs, 'passed WANDB_API_KEY to the job at submit time');
     assert.equal(extLog.length, 1, `the extension log says it passed WANDB_API_KEY (${extLog.join(', ')})`);
     assert.match(readFileSync(extLog[0], 'utf8'), /job secret WANDB_API_KEY stored/);
-  });
-});
-
-describe('e2e: Training Jobs in an untrusted workspace (Workspace Trust on)', function () {
-  this.timeout(180_000);
-  let cs: CodeServerModule;
-  let ray: RayJobsFixture;
-  let server: Server | undefined;
-  let runDir: string;
-  let browser: BrowserContext | undefined;
-  let page: Page;
-
-  before(async function () {
-    cs = await import('../../scripts/codeServer.mjs');
-    await cs.ensureCodeServer({ log: (m: string) => log(`code-server: ${m}`) });
-    ensureExtensionBuilt(log);
-    ray = await startRayJobsFixture();
-    runDir = mkdtempSync(path.join(os.tmpdir(), 'codedance-jobs-trust-e2e-'));
-    const workspace = path.join(runDir, 'workspace');
-    cpSync(ensureFixtureWorkspace(), workspace, { recursive: true });
-    mkdirSync(path.join(workspace, '.vscode'), { recursive: true });
-    // a workspace that points jobs at "its" cluster: ignored until the workspace is trusted
-    writeFileSync(path.join(workspace, '.vscode', 'settings.json'), JSON.stringify({ 'codedance.jobs.clusters': [{ name: 'workspace-ray', kind: 'ray', address: ray.url }] }));
-    server = await cs.startCodeServer({ workspace, extensionDevelopmentPath: ROOT, runDir: path.join(runDir, 'server'), trust: true, log: (m: string) => log(`code-server: ${m}`) });
-    browser = await cs.launchBrowser({ userDataDir: path.join(runDir, 'chromium') });
-    page = browser.pages()[0] ?? (await browser.newPage());
-    await openWorkbench(page, server.workbenchUrl(), DEV_HOST_TITLE, activityBarItem(page, 'CodeDance'));
-  });
-
-  after(async function () {
-    this.timeout(30_000);
-    await browser?.close().catch(() => {});
-    await server?.stop();
-    await ray?.close();
-    if (runDir) await removeRunDir(runDir, log);
-  });
-
-  afterEach(async function () {
-    if (this.currentTest?.state === 'failed' && page) await screenshot(page, 'jobs-failed-untrusted.png').catch(() => {});
-  });
-
-  it('ignores the workspace\'s cluster profiles and submits nothing', async () => {
-    // the trust dialog on open (it may come late on a busy machine): stay untrusted
-    const dialog = page.locator('.monaco-dialog-box');
-    const noTrust = dialog.locator('.monaco-button', { hasText: /No, I don.t trust the authors/ });
-    await noTrust.waitFor({ timeout: 45_000 });
-    await page.waitForTimeout(200);
-    await noTrust.click();
-    await dialog.waitFor({ state: 'detached', timeout: 10_000 });
-    await page.locator('.statusbar-item', { hasText: /Restricted Mode/ }).first().waitFor({ timeout: 15_000 });
-    await openViewContainer(page, 'CodeDance');
-    await paneHeader(page, 'Training Jobs').waitFor({ timeout: 20_000 });
-    // Training Jobs starts collapsed under the chat (issue 13): open it as a user would
-    if ((await paneHeader(page, 'Training Jobs').getAttribute('aria-expanded')) === 'false') await paneHeader(page, 'Training Jobs').click();
-    const pane = page.locator('.part.sidebar .pane', { has: page.locator('.pane-header h3.title', { hasText: /^Training Jobs$/i }) });
-    await pane.locator('.welcome-view-content', { hasText: 'No cluster profiles yet' }).waitFor({ timeout: 15_000 });
-    assert.equal(await pane.locator('.monaco-list-row', { hasText: 'workspace-ray' }).count(), 0);
-    // the view's own "Start Training Job" button (the chat input holds the keyboard focus here)
-    await pane.locator('.welcome-view-content .monaco-button', { hasText: 'Start Training Job' }).click();
-    await notificationToast(page, /does not submit training jobs in an untrusted workspace/).first().waitFor({ timeout: 15_000 });
-    await screenshot(page, 'jobs-untrusted.png');
-    assert.equal(ray.requests.length, 0, 'no request reached the cluster');
   });
 });

@@ -53,7 +53,12 @@ describe('e2e: Select Kernel → a Jupyter server → the chat runs its code the
     await runCommand(h.page, 'CodeDance: Select Kernel');
     // no Jupyter extension in this window: no notebook kernels offered, and no error
     await quick(h.page).locator('.monaco-list-row', { hasText: 'Add Jupyter Server' }).first().waitFor({ timeout: 20_000 });
-    assert.equal(await quick(h.page).locator('.monaco-list-row', { hasText: /Notebook kernels|kernel of/ }).count(), 0);
+    assert.equal(
+      await quick(h.page)
+        .locator('.monaco-list-row', { hasText: /Notebook kernels|kernel of/ })
+        .count(),
+      0,
+    );
     await pick(h.page, 'Add Jupyter Server');
     await typeAndEnter(h.page, 'Jupyter server URL', srv.url);
     await typeAndEnter(h.page, 'Jupyter server token', srv.token);
@@ -74,16 +79,39 @@ describe('e2e: Select Kernel → a Jupyter server → the chat runs its code the
     assert.match(text, /via_server = True/);
     assert.equal((await kernelIds(srv)).length, 1, "the conversation's kernel lives on the server");
     // the conversation and the status line say where the code runs
-    assert.match(await exchange(frame, 0).locator('.kernel-where').innerText(), new RegExp(`Code runs in the kernel "python3" on the Jupyter server at ${srv.url.replace(/[.]/g, '\\.')}`));
+    assert.match(
+      await exchange(frame, 0).locator('.kernel-where').innerText(),
+      new RegExp(`Code runs in the kernel "python3" on the Jupyter server at ${srv.url.replace(/[.]/g, '\\.')}`),
+    );
     await frame.locator(`.status-line [data-kernel-where="python3 on ${new URL(srv.url).host}"]`).waitFor({ timeout: 10_000 });
+    // …and truthfully that nothing contains it there
+    await frame.locator('.status-line [data-cells="unsandboxed: remote kernel"]').waitFor({ timeout: 10_000 });
     await screenshot(h.page, 'kernel-picker-answer.png');
   });
 });
 
 /** a notebook with one cell that sets a variable (nbformat 4) */
 function writeNotebook(file: string): void {
-  const cell = { cell_type: 'code', execution_count: null, metadata: {}, outputs: [], source: ['threshold = 128\n', 'print("notebook ready")'] };
-  writeFileSync(file, JSON.stringify({ cells: [cell], metadata: { kernelspec: { name: 'python3', display_name: 'Python 3', language: 'python' }, language_info: { name: 'python' } }, nbformat: 4, nbformat_minor: 5 }, null, 1));
+  const cell = {
+    cell_type: 'code',
+    execution_count: null,
+    metadata: {},
+    outputs: [],
+    source: ['threshold = 128\n', 'print("notebook ready")'],
+  };
+  writeFileSync(
+    file,
+    JSON.stringify(
+      {
+        cells: [cell],
+        metadata: { kernelspec: { name: 'python3', display_name: 'Python 3', language: 'python' }, language_info: { name: 'python' } },
+        nbformat: 4,
+        nbformat_minor: 5,
+      },
+      null,
+      1,
+    ),
+  );
 }
 
 /** opens the picker until `text` is offered (a notebook's kernel is listed once it started), then picks it */
@@ -92,12 +120,18 @@ async function pickWhenOffered(page: Page, text: string | RegExp, timeoutMs = 90
   for (;;) {
     await runCommand(page, 'CodeDance: Select Kernel');
     const row = quick(page).locator('.monaco-list-row', { hasText: text }).first();
-    if (await row.waitFor({ timeout: 5000 }).then(() => true, () => false)) {
+    if (
+      await row.waitFor({ timeout: 5000 }).then(
+        () => true,
+        () => false,
+      )
+    ) {
       await row.click();
       return;
     }
     await page.keyboard.press('Escape');
-    if (Date.now() > deadline) throw new Error(`"${String(text)}" was not offered by CodeDance: Select Kernel within ${timeoutMs / 1000} s`);
+    if (Date.now() > deadline)
+      throw new Error(`"${String(text)}" was not offered by CodeDance: Select Kernel within ${timeoutMs / 1000} s`);
     await page.waitForTimeout(1000);
   }
 }
@@ -117,7 +151,10 @@ describe('e2e: Select Kernel with the Python and Jupyter extensions (test stand-
 
   it("lists the Python extension's environments; the venv picked for this workspace answers", async () => {
     await runCommand(h.page, 'CodeDance: Select Kernel');
-    await quick(h.page).locator('.monaco-list-row', { hasText: 'Python environments (Python extension)' }).first().waitFor({ timeout: 20_000 });
+    await quick(h.page)
+      .locator('.monaco-list-row', { hasText: 'Python environments (Python extension)' })
+      .first()
+      .waitFor({ timeout: 20_000 });
     await screenshot(h.page, 'kernel-picker-environments.png');
     await pick(h.page, path.basename(venv));
     await h.page.locator('.statusbar-item', { hasText: `CodeDance: local: ${venvPython}` }).waitFor({ timeout: 20_000 });
@@ -142,7 +179,13 @@ describe('e2e: Select Kernel with the Python and Jupyter extensions (test stand-
     await runCommand(h.page, 'Notebook: Run All');
     // VS Code may ask which controller runs it (the stand-in is the only one, and preferred)
     const controller = quick(h.page).locator('.monaco-list-row', { hasText: 'CodeDance test kernel' }).first();
-    if (await controller.waitFor({ timeout: 5000 }).then(() => true, () => false)) await controller.click();
+    if (
+      await controller.waitFor({ timeout: 5000 }).then(
+        () => true,
+        () => false,
+      )
+    )
+      await controller.click();
     await pickWhenOffered(h.page, 'Use the kernel of analysis.ipynb');
     await h.page.locator('.statusbar-item', { hasText: 'CodeDance: kernel of analysis.ipynb' }).waitFor({ timeout: 20_000 });
 

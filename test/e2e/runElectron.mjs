@@ -29,9 +29,11 @@ async function main() {
   try {
     vscodeExecutablePath = await downloadAndUnzipVSCode({ version, cachePath, timeout: 60_000 });
   } catch (err) {
-    fail(`could not download VS Code ${version} into ${cachePath}: ${err?.message ?? err}`,
+    fail(
+      `could not download VS Code ${version} into ${cachePath}: ${err?.message ?? err}`,
       'this runner needs internet access to update.code.visualstudio.com (or a proxy: HTTPS_PROXY). ' +
-      'Offline, run the same suite in code-server: `npm run test:e2e`.');
+        'Offline, run the same suite in code-server: `npm run test:e2e`.',
+    );
   }
 
   try {
@@ -42,8 +44,10 @@ async function main() {
       launchArgs: [workspace, '--disable-extensions', '--disable-workspace-trust', '--skip-welcome', '--skip-release-notes'],
     });
   } catch (err) {
-    fail(`the in-host suite failed in VS Code ${version}: ${err?.message ?? err}`,
-      'see the CODEDANCE_E2E_TEST lines above; on Linux without a display run it under `xvfb-run -a`.');
+    fail(
+      `the in-host suite failed in VS Code ${version}: ${err?.message ?? err}`,
+      'see the CODEDANCE_E2E_TEST lines above; on Linux without a display run it under `xvfb-run -a`.',
+    );
   }
 }
 

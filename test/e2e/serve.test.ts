@@ -6,27 +6,33 @@
  * opens for review → Start Serving → ready: the status bar names the replicas, the Training Jobs
  * tree marks the job → a chat question answered through the SSH tunnel (the configured endpoint is
  * a dead port) → a 2-row eval through the replicas → stop from the status bar: the job is cancelled and the endpoints are gone.
- * Screenshots: test/e2e/.artifacts/serve-*.png.
+ * The workspace and its settings: serveHelpers.ts. Screenshots: test/e2e/.artifacts/serve-*.png.
  */
 import * as assert from 'node:assert/strict';
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type { BrowserContext, Locator, Page } from 'playwright-core';
-import { circlesImage, circlesQuestion } from '../fixtures/images';
-import { writeEvalParquet } from '../fixtures/parquetWriter';
+import type { BrowserContext, Page } from 'playwright-core';
 import { ensureSlurmCluster, slurmPrerequisites, stopSlurmCluster, type SlurmCluster } from '../fixtures/slurmCluster';
 import { fakeVllmEnv } from '../integration/serve/fakeVllm';
 import { ensureExtensionBuilt, ROOT } from './build';
 import { ask, exchange, showCodeDance, withCode } from './chatHarness';
-import { ensureFixtureWorkspace } from './fixtures/images';
-import { activityBarItem, ARTIFACTS, failureScreenshot, findWebviewFrame, keepServerLogs, leaveOneWebviewForReload, notificationToast, openWorkbench, paneHeader, removeRunDir, runCommand, screenshot, waitForNotification } from './workbench';
-
-type CodeServerModule = typeof import('../../scripts/codeServer.mjs');
-type Server = Awaited<ReturnType<CodeServerModule['startCodeServer']>>;
-
-const DEV_HOST_TITLE = '[Extension Development Host]';
-const log = (msg: string) => console.log(`      [serve-e2e] ${msg}`);
+import { type CodeServerModule, contextMenuItem, DEV_HOST_TITLE, log, type Server, writeServeWorkspace } from './serveHelpers';
+import {
+  activityBarItem,
+  ARTIFACTS,
+  failureScreenshot,
+  findWebviewFrame,
+  keepServerLogs,
+  leaveOneWebviewForReload,
+  notificationToast,
+  openWorkbench,
+  paneHeader,
+  removeRunDir,
+  runCommand,
+  screenshot,
+  waitForNotification,
+} from './workbench';
 
 describe('e2e: Serve Model on Cluster (real Slurm + sshd), used by chat through the tunnel', function () {
   this.timeout(300_000);
@@ -52,39 +58,17 @@ describe('e2e: Serve Model on Cluster (real Slurm + sshd), used by chat through 
     slurm = await ensureSlurmCluster();
     // the login node's sessions find the stand-in `vllm` on their PATH (sbatch passes it to the job)
     const env = await fakeVllmEnv(slurm.dir);
-    const sshPort = await slurm.startExtraSshd([`SetEnv PATH=${env.PATH} SLURM_CONF=${slurm.conf}${env.SERVE_ADVERTISE_HOST ? ` SERVE_ADVERTISE_HOST=${env.SERVE_ADVERTISE_HOST}` : ''}`]);
+    const sshPort = await slurm.startExtraSshd([
+      `SetEnv PATH=${env.PATH} SLURM_CONF=${slurm.conf}${env.SERVE_ADVERTISE_HOST ? ` SERVE_ADVERTISE_HOST=${env.SERVE_ADVERTISE_HOST}` : ''}`,
+    ]);
     runDir = mkdtempSync(path.join(os.tmpdir(), 'codedance-serve-e2e-'));
-    workspace = path.join(runDir, 'workspace');
-    cpSync(ensureFixtureWorkspace(), workspace, { recursive: true });
-    mkdirSync(path.join(workspace, '.vscode'), { recursive: true });
-    mkdirSync(path.join(workspace, 'benchmarks'));
-    writeEvalParquet(path.join(workspace, 'benchmarks', 'mini_served.parquet'), [
-      { dataSource: 'vstar', question: circlesQuestion('red'), answer: '3', image: circlesImage({ red: 3, blue: 2, seed: 7 }).png },
-      { dataSource: 'vstar', question: circlesQuestion('blue'), answer: '4', image: circlesImage({ blue: 4, seed: 12 }).png },
-    ]);
-    // the same rows, scored by a served judge (a result file keeps the scoring it was started with)
-    writeEvalParquet(path.join(workspace, 'benchmarks', 'mini_judged.parquet'), [
-      { dataSource: 'vstar', question: circlesQuestion('red'), answer: '3', image: circlesImage({ red: 3, blue: 2, seed: 7 }).png },
-      { dataSource: 'vstar', question: circlesQuestion('blue'), answer: '4', image: circlesImage({ blue: 4, seed: 12 }).png },
-    ]);
-    settingsText = JSON.stringify(
-      {
-        'codedance.jobs.clusters': [{ name: 'hpc', kind: 'slurm', host: '127.0.0.1', port: sshPort, user: slurm.user, identityFile: slurm.identityFile, strictHostKeyChecking: 'no', knownHosts: path.join(runDir, 'known_hosts'), jobsDir: path.join(slurm.dir, 'serve-e2e-jobs'), defaults: { repoDir: '/scratch/me/CodeDance' } }],
-        'codedance.jobs.pollSeconds': 1,
-        // nothing listens here: an answer can only come from the served model
-        'codedance.model.endpoints': ['http://127.0.0.1:9/v1'],
-        'codedance.python.interpreter': '/usr/bin/python3',
-        'codedance.execution.approval': 'auto',
-        'codedance.eval.numWorkers': 2,
-        // a served judge is asked under its served name ('judge'), not this one
-        'codedance.judge.model': 'qwen-judge-elsewhere',
-        'remote.autoForwardPorts': false,
-      },
-      null,
-      2,
-    );
-    writeFileSync(path.join(workspace, '.vscode', 'settings.json'), settingsText);
-    server = await cs.startCodeServer({ workspace, extensionDevelopmentPath: ROOT, runDir: path.join(runDir, 'server'), log: (m: string) => log(`code-server: ${m}`) });
+    ({ workspace, settingsText } = writeServeWorkspace(runDir, slurm, sshPort));
+    server = await cs.startCodeServer({
+      workspace,
+      extensionDevelopmentPath: ROOT,
+      runDir: path.join(runDir, 'server'),
+      log: (m: string) => log(`code-server: ${m}`),
+    });
     browser = await cs.launchBrowser({ userDataDir: path.join(runDir, 'chromium') });
     page = browser.pages()[0] ?? (await browser.newPage());
     await openWorkbench(page, server.workbenchUrl(), DEV_HOST_TITLE, activityBarItem(page, 'CodeDance'));
@@ -159,19 +143,27 @@ describe('e2e: Serve Model on Cluster (real Slurm + sshd), used by chat through 
     // a small eval: the endpoint box is prefilled with the served replicas, no judge
     await runCommand(page, 'Run CodeDance Eval');
     const quickInput = (title: RegExp) => page.locator('.quick-input-widget', { hasText: title });
-    await quickInput(/dataset/).locator('.monaco-list-row', { hasText: 'mini_served.parquet' }).waitFor({ timeout: 20_000 });
-    await quickInput(/dataset/).locator('input').fill('mini_served');
+    await quickInput(/dataset/)
+      .locator('.monaco-list-row', { hasText: 'mini_served.parquet' })
+      .waitFor({ timeout: 20_000 });
+    await quickInput(/dataset/)
+      .locator('input')
+      .fill('mini_served');
     await page.waitForTimeout(200);
     await page.keyboard.press('Enter');
     await quickInput(/model endpoint/).waitFor({ timeout: 10_000 });
-    const prefilled = await quickInput(/model endpoint/).locator('input').inputValue();
+    const prefilled = await quickInput(/model endpoint/)
+      .locator('input')
+      .inputValue();
     assert.match(prefilled, /^http:\/\/127\.0\.0\.1:\d{4,}\/v1,http:\/\/127\.0\.0\.1:\d{4,}\/v1$/, prefilled);
     await page.keyboard.press('Enter');
     await quickInput(/workers/).waitFor({ timeout: 10_000 });
     await page.waitForTimeout(200);
     await page.keyboard.press('Enter');
     await quickInput(/scoring/).waitFor({ timeout: 10_000 });
-    await quickInput(/scoring/).locator('input').fill('No judge');
+    await quickInput(/scoring/)
+      .locator('input')
+      .fill('No judge');
     await page.waitForTimeout(200);
     await page.keyboard.press('Enter');
     const done = notificationToast(page, /CodeDance Eval finished/).first();
@@ -181,11 +173,20 @@ describe('e2e: Serve Model on Cluster (real Slurm + sshd), used by chat through 
 
     // close the window (reload it): the job keeps serving; the new window finds it again, re-opens
     // the tunnels, puts the replicas back in the pool and offers to stop it
-    const jobId = slurm.slurm('squeue', ['-h', '-t', 'RUNNING', '-o', '%i %j']).split('\n').find((l) => l.includes('codedance-serve'))?.trim().split(' ')[0];
+    const jobId = slurm
+      .slurm('squeue', ['-h', '-t', 'RUNNING', '-o', '%i %j'])
+      .split('\n')
+      .find((l) => l.includes('codedance-serve'))
+      ?.trim()
+      .split(' ')[0];
     assert.ok(jobId, 'the serve job runs');
     await leaveOneWebviewForReload(page);
     await openWorkbench(page, server!.workbenchUrl(), DEV_HOST_TITLE, activityBarItem(page, 'CodeDance'));
-    const found = await waitForNotification(page, new RegExp(`codedance-7b is still served on hpc \\(job ${jobId}, 2 replicas\\): reconnected; chat and eval use it again`), 90_000);
+    const found = await waitForNotification(
+      page,
+      new RegExp(`codedance-7b is still served on hpc \\(job ${jobId}, 2 replicas\\): reconnected; chat and eval use it again`),
+      90_000,
+    );
     assert.match(found, /Stop Serving/);
     await bar.waitFor({ timeout: 10_000 });
     await showCodeDance(page);
@@ -210,12 +211,24 @@ describe('e2e: Serve Model on Cluster (real Slurm + sshd), used by chat through 
   it("a finished training job's checkpoint: Serve Model on Cluster from its tree item → ready → Stop Job in the tree removes it", async () => {
     // a training run that finished on the cluster (its checkpoint: <repoDir>/checkpoints/CodeDance/<experiment>)
     const jobsDir = path.join(slurm.dir, 'serve-e2e-jobs');
-    const trained = slurm.slurm('sbatch', ['--parsable', '-J', 'e2e-train', '-D', jobsDir, '-o', path.join(jobsDir, 'e2e-train-%j.out'), '--wrap', 'echo trained']).trim();
+    const trained = slurm
+      .slurm('sbatch', [
+        '--parsable',
+        '-J',
+        'e2e-train',
+        '-D',
+        jobsDir,
+        '-o',
+        path.join(jobsDir, 'e2e-train-%j.out'),
+        '--wrap',
+        'echo trained',
+      ])
+      .trim();
     const jobsPane = page.locator('.part.sidebar .pane', { has: page.locator('.pane-header h3.title', { hasText: /^Training Jobs$/i }) });
     await showCodeDance(page);
     const row = jobsPane.locator('.monaco-list-row', { hasText: new RegExp(`e2e-train\\s*succeeded \\(completed\\) · ${trained}`) });
     await row.waitFor({ timeout: 30_000 });
-    await contextMenuItem(row, 'Serve Model on Cluster');
+    await contextMenuItem(page, row, 'Serve Model on Cluster');
     const ckpt = page.locator('.quick-input-widget', { hasText: /Serve the checkpoint of e2e-train/ });
     await ckpt.waitFor({ timeout: 10_000 });
     assert.equal(await ckpt.locator('input').inputValue(), '/scratch/me/CodeDance/checkpoints/CodeDance/e2e-train');
@@ -226,18 +239,32 @@ describe('e2e: Serve Model on Cluster (real Slurm + sshd), used by chat through 
     await page.keyboard.press('Enter'); // 1
     const editor = page.locator('.part.editor .monaco-editor').first();
     await editor.locator('.view-lines', { hasText: '#SBATCH --ntasks=1' }).waitFor({ timeout: 30_000 });
-    assert.match((await editor.locator('.view-lines').innerText()).replace(/\u00a0/g, ' '), /export MODEL_PATH=\/scratch\/me\/CodeDance\/checkpoints\/CodeDance\/e2e-train/);
-    await notificationToast(page, /Review the vLLM job for hpc/).first().locator('.monaco-button', { hasText: 'Start Serving' }).click();
+    assert.match(
+      (await editor.locator('.view-lines').innerText()).replace(/\u00a0/g, ' '),
+      /export MODEL_PATH=\/scratch\/me\/CodeDance\/checkpoints\/CodeDance\/e2e-train/,
+    );
+    await notificationToast(page, /Review the vLLM job for hpc/)
+      .first()
+      .locator('.monaco-button', { hasText: 'Start Serving' })
+      .click();
     await waitForNotification(page, /codedance-7b is ready on hpc \(1 replica\); chat and eval use it now/, 120_000);
     await page.locator('.statusbar-item', { hasText: 'CodeDance: hpc · 1 replica · codedance-7b' }).waitFor({ timeout: 10_000 });
     const serving = jobsPane.locator('.monaco-list-row', { hasText: /serving codedance-7b · 1\/1 ready/ });
     await serving.waitFor({ timeout: 20_000 });
-    const servedId = slurm.slurm('squeue', ['-h', '-t', 'RUNNING', '-o', '%i %j']).split('\n').find((l) => l.includes('codedance-serve'))?.trim().split(' ')[0];
+    const servedId = slurm
+      .slurm('squeue', ['-h', '-t', 'RUNNING', '-o', '%i %j'])
+      .split('\n')
+      .find((l) => l.includes('codedance-serve'))
+      ?.trim()
+      .split(' ')[0];
     assert.ok(servedId, 'the serve job runs');
 
     // the seed's judge beside it (its GPU line removed in the review: the 2 fake GPUs are taken) → eval's first judge choice
     await runCommand(page, 'CodeDance: Serve Model on Cluster');
-    await page.locator('.quick-input-widget', { hasText: /\(2\/4\): what to serve/ }).locator('.monaco-list-row', { hasText: 'Judge' }).click();
+    await page
+      .locator('.quick-input-widget', { hasText: /\(2\/4\): what to serve/ })
+      .locator('.monaco-list-row', { hasText: 'Judge' })
+      .click();
     const hub = page.locator('.quick-input-widget', { hasText: /\(3\/4\): checkpoint/ });
     await hub.waitFor({ timeout: 10_000 });
     assert.equal(await hub.locator('input').inputValue(), 'Qwen/Qwen2.5-72B-Instruct');
@@ -251,13 +278,26 @@ describe('e2e: Serve Model on Cluster (real Slurm + sshd), used by chat through 
     await page.keyboard.press('End');
     await page.keyboard.press('Shift+Home');
     await page.keyboard.type('# no GPU for the stand-in judge', { delay: 5 });
-    await notificationToast(page, /Review the vLLM job for hpc/).first().locator('.monaco-button', { hasText: 'Start Serving' }).click();
-    await waitForNotification(page, /judge is ready on hpc \(1 replica\); eval offers it as the judge \(in the cluster: http:\/\/[^/]+:18901\/v1\)/, 120_000);
-    await page.locator('.statusbar-item', { hasText: 'CodeDance: hpc · 1 replica · codedance-7b · judge on hpc' }).waitFor({ timeout: 10_000 });
+    await notificationToast(page, /Review the vLLM job for hpc/)
+      .first()
+      .locator('.monaco-button', { hasText: 'Start Serving' })
+      .click();
+    await waitForNotification(
+      page,
+      /judge is ready on hpc \(1 replica\); eval offers it as the judge \(in the cluster: http:\/\/[^/]+:18901\/v1\)/,
+      120_000,
+    );
+    await page
+      .locator('.statusbar-item', { hasText: 'CodeDance: hpc · 1 replica · codedance-7b · judge on hpc' })
+      .waitFor({ timeout: 10_000 });
     await runCommand(page, 'Run CodeDance Eval');
     const quickInput = (title: RegExp) => page.locator('.quick-input-widget', { hasText: title });
-    await quickInput(/dataset/).locator('input').fill('mini_judged');
-    await quickInput(/dataset/).locator('.monaco-list-row', { hasText: 'mini_judged.parquet' }).waitFor({ timeout: 20_000 });
+    await quickInput(/dataset/)
+      .locator('input')
+      .fill('mini_judged');
+    await quickInput(/dataset/)
+      .locator('.monaco-list-row', { hasText: 'mini_judged.parquet' })
+      .waitFor({ timeout: 20_000 });
     await page.keyboard.press('Enter');
     await quickInput(/model endpoint/).waitFor({ timeout: 10_000 });
     await page.keyboard.press('Enter');
@@ -265,33 +305,55 @@ describe('e2e: Serve Model on Cluster (real Slurm + sshd), used by chat through 
     await page.keyboard.press('Enter');
     const scoring = quickInput(/scoring/);
     await scoring.locator('.monaco-list-row', { hasText: 'Judge served on hpc' }).waitFor({ timeout: 10_000 });
-    assert.match(await scoring.locator('.monaco-list-row').first().innerText(), /Judge served on hpc/, 'the served judge is the first choice');
+    assert.match(
+      await scoring.locator('.monaco-list-row').first().innerText(),
+      /Judge served on hpc/,
+      'the served judge is the first choice',
+    );
     await screenshot(page, 'serve-judge-pick.png');
     await page.keyboard.press('Enter');
     const judged = notificationToast(page, /CodeDance Eval finished/).first();
     await judged.waitFor({ timeout: 180_000 });
     assert.match(await judged.innerText(), /acc 100\.0% on 2 sample/);
     // the served judge answered (as 'judge', although codedance.judge.model names another model): its verdicts are cached
-    const cache = readFileSync(path.join(workspace, 'codedance-eval', 'codedance-7b', 'judge_cache.jsonl'), 'utf8').trim().split('\n');
+    const cache = readFileSync(path.join(workspace, 'codedance-eval', 'codedance-7b', 'judge_cache.jsonl'), 'utf8')
+      .trim()
+      .split('\n');
     assert.equal(cache.length, 2, cache.join('\n'));
     assert.match(cache.join('\n'), /Judgement: 1/);
 
     // a training job on this cluster gets the served judge's in-cluster URL as LLM_AS_A_JUDGE_BASE
     await runCommand(page, 'CodeDance: Start Training Job');
-    await page.locator('.quick-input-widget', { hasText: /\(1\/3\): cluster/ }).locator('.monaco-list-row', { hasText: 'hpc' }).waitFor({ timeout: 20_000 });
+    await page
+      .locator('.quick-input-widget', { hasText: /\(1\/3\): cluster/ })
+      .locator('.monaco-list-row', { hasText: 'hpc' })
+      .waitFor({ timeout: 20_000 });
     await page.keyboard.press('Enter');
-    await page.locator('.quick-input-widget', { hasText: /\(2\/3\): template/ }).locator('.monaco-list-row', { hasText: 'CodeDance RL (verl main_ppo' }).waitFor({ timeout: 10_000 });
+    await page
+      .locator('.quick-input-widget', { hasText: /\(2\/3\): template/ })
+      .locator('.monaco-list-row', { hasText: 'CodeDance RL (verl main_ppo' })
+      .waitFor({ timeout: 10_000 });
     await page.keyboard.press('Enter');
     await page.locator('.quick-input-widget', { hasText: /\(3\/3\): experiment name/ }).waitFor({ timeout: 10_000 });
     await page.keyboard.press('Enter');
     await editor.locator('.view-lines', { hasText: 'LLM_AS_A_JUDGE_BASE' }).waitFor({ timeout: 30_000 });
-    assert.match((await editor.locator('.view-lines').innerText()).replace(/\u00a0/g, ' '), /export LLM_AS_A_JUDGE_BASE='?http:\/\/[^/\s']+:18901\/v1'?\n/);
-    await notificationToast(page, /Review the batch script for hpc/).first().locator('.monaco-button', { hasText: 'Cancel' }).click();
+    assert.match(
+      (await editor.locator('.view-lines').innerText()).replace(/\u00a0/g, ' '),
+      /export LLM_AS_A_JUDGE_BASE='?http:\/\/[^/\s']+:18901\/v1'?\n/,
+    );
+    await notificationToast(page, /Review the batch script for hpc/)
+      .first()
+      .locator('.monaco-button', { hasText: 'Cancel' })
+      .click();
     await runCommand(page, 'View: Revert and Close Editor');
 
     // Stop Job on the tree item: the job ends, the replica leaves the pool, and a notification says so
-    await contextMenuItem(serving, 'Stop Job');
-    await waitForNotification(page, new RegExp(`job ${servedId} was stopped: codedance-7b is gone from hpc; removed from chat's and eval's endpoints`), 60_000);
+    await contextMenuItem(page, serving, 'Stop Job');
+    await waitForNotification(
+      page,
+      new RegExp(`job ${servedId} was stopped: codedance-7b is gone from hpc; removed from chat's and eval's endpoints`),
+      60_000,
+    );
     await page.locator('.statusbar-item', { hasText: 'CodeDance: judge on hpc' }).waitFor({ timeout: 10_000 });
     await screenshot(page, 'serve-from-job-stopped.png');
     // the judge: from the status bar
@@ -303,12 +365,4 @@ describe('e2e: Serve Model on Cluster (real Slurm + sshd), used by chat through 
     // serving, using and stopping wrote nothing to the settings
     assert.equal(readFileSync(path.join(workspace, '.vscode', 'settings.json'), 'utf8'), settingsText);
   });
-
-  async function contextMenuItem(row: Locator, label: string): Promise<void> {
-    const menu = page.locator('.context-view .monaco-menu');
-    await row.click({ button: 'right' });
-    await menu.waitFor({ timeout: 5000 });
-    await page.waitForTimeout(150); // VS Code arms menu items 100 ms after rendering
-    await menu.locator('.action-item .action-label', { hasText: new RegExp(`^${label}$`) }).click();
-  }
 });

@@ -15,8 +15,19 @@ import { buildHostSuite, ensureExtensionBuilt, ROOT } from './build';
 import { ensureFixtureWorkspace } from './fixtures/images';
 import { runHostSuite } from './hostSuite';
 import {
-  activityBarItem, ARTIFACTS, explorerContextMenu, explorerRow, findWebviewFrame, menuItem, openViewContainer, openWorkbench,
-  paneHeader, removeRunDir, runCommand, screenshot, waitForTextInUi,
+  activityBarItem,
+  ARTIFACTS,
+  explorerContextMenu,
+  explorerRow,
+  findWebviewFrame,
+  menuItem,
+  openViewContainer,
+  openWorkbench,
+  paneHeader,
+  removeRunDir,
+  runCommand,
+  screenshot,
+  waitForTextInUi,
 } from './workbench';
 
 type CodeServerModule = typeof import('../../scripts/codeServer.mjs');
@@ -106,7 +117,7 @@ describe('e2e: CodeDance in a real VS Code (code-server + chromium)', function (
 
     before(async () => {
       const browser = await newBrowser('ui');
-      page = browser.pages()[0] ?? await browser.newPage();
+      page = browser.pages()[0] ?? (await browser.newPage());
       const url = server!.workbenchUrl();
       // ready: laid out, titled as a development host, the extension's activity bar item shown
       const seconds = await openWorkbench(page, url, DEV_HOST_TITLE, activityBarItem(page, 'CodeDance'));
@@ -141,6 +152,8 @@ describe('e2e: CodeDance in a real VS Code (code-server + chromium)', function (
       // VS Code gives the view it opened the focus: the caret lands in the question box (and the
       // focus has settled, across the webview's frames, before the next test presses keys)
       await frame.waitForFunction(() => document.hasFocus() && document.activeElement?.id === 'question', undefined, { timeout: 10_000 });
+      // what a new user sees once the panel has its state: the header (endpoint, kernel) and the guide
+      await frame.locator('header.panel-header').filter({ hasText: 'kernel' }).waitFor({ timeout: 20_000 });
       await screenshot(page, 'codedance-view.png');
     });
 

@@ -36,24 +36,35 @@ describe('e2e: the packaged .vsix installs in code-server', function () {
     const cs = await import('../../scripts/codeServer.mjs');
     const entry = path.join(await cs.ensureCodeServer({ log: () => {} }), 'out', 'node', 'entry.js');
     const extDir = path.join(tmp, 'extensions');
-    const r = spawnSync(process.execPath, [entry, '--extensions-dir', extDir, '--user-data-dir', path.join(tmp, 'user'), '--install-extension', vsix], {
-      encoding: 'utf8',
-      env: { ...process.env, HOME: tmp, XDG_CONFIG_HOME: path.join(tmp, 'config') },
-    });
+    const r = spawnSync(
+      process.execPath,
+      [entry, '--extensions-dir', extDir, '--user-data-dir', path.join(tmp, 'user'), '--install-extension', vsix],
+      {
+        encoding: 'utf8',
+        env: { ...process.env, HOME: tmp, XDG_CONFIG_HOME: path.join(tmp, 'config') },
+      },
+    );
     assert.equal(r.status, 0, `${r.stdout}\n${r.stderr}`);
     assert.match(r.stdout, /successfully installed/);
     const installed = readdirSync(extDir).find((d) => d.startsWith('codedance.codedance-vscode-'));
     assert.ok(installed, `not in ${extDir}: ${readdirSync(extDir).join(', ')}`);
     const dir = path.join(extDir, installed);
-    for (const f of ['package.json', 'dist/extension.js', 'dist/webview.js', 'dist/cli.js']) assert.ok(existsSync(path.join(dir, f)), `${f} missing from the installed extension`);
+    for (const f of ['package.json', 'dist/extension.js', 'dist/webview.js', 'dist/cli.js'])
+      assert.ok(existsSync(path.join(dir, f)), `${f} missing from the installed extension`);
     // the native addon loads from the installed copy
-    const zmq = spawnSync(process.execPath, ['-e', `const z = require(${JSON.stringify(path.join(dir, 'node_modules', 'zeromq'))}); console.log(typeof z.Dealer)`], { encoding: 'utf8' });
+    const zmq = spawnSync(
+      process.execPath,
+      ['-e', `const z = require(${JSON.stringify(path.join(dir, 'node_modules', 'zeromq'))}); console.log(typeof z.Dealer)`],
+      { encoding: 'utf8' },
+    );
     assert.equal(zmq.stdout.trim(), 'function', zmq.stderr);
     // each dependency loaded on first use (dist/chunks, scripts/build.mjs) is there and loads
     const chunks = readdirSync(path.join(dir, 'dist', 'chunks'));
-    assert.ok(chunks.includes('openai.js') && chunks.includes('jupyterlab-services.js'), `dist/chunks: ${chunks.join(', ')}`);
+    assert.ok(chunks.includes('ssh2.js') && chunks.includes('jupyterlab-services.js'), `dist/chunks: ${chunks.join(', ')}`);
     for (const c of chunks) {
-      const r = spawnSync(process.execPath, ['-e', `require(${JSON.stringify(path.join(dir, 'dist', 'chunks', c))})`], { encoding: 'utf8' });
+      const r = spawnSync(process.execPath, ['-e', `require(${JSON.stringify(path.join(dir, 'dist', 'chunks', c))})`], {
+        encoding: 'utf8',
+      });
       assert.equal(r.status, 0, `dist/chunks/${c} does not load from the installed extension: ${r.stderr}`);
     }
     // and so does the CLI shipped inside it

@@ -25,9 +25,19 @@ export function keepServerLogs(name: string, serverLog: string | undefined, runD
 }
 
 /** The screenshot a suite's afterEach takes of a failed test: `<name>-failed-<title>.png`. */
-export async function failureScreenshot(name: string, page: Page | undefined, test: { state?: string; title: string } | undefined): Promise<void> {
+export async function failureScreenshot(
+  name: string,
+  page: Page | undefined,
+  test: { state?: string; title: string } | undefined,
+): Promise<void> {
   if (test?.state !== 'failed' || !page) return;
-  await screenshot(page, `${name}-failed-${test.title.replace(/[^a-z0-9]+/gi, '-').toLowerCase().slice(0, 50)}.png`).catch(() => {});
+  await screenshot(
+    page,
+    `${name}-failed-${test.title
+      .replace(/[^a-z0-9]+/gi, '-')
+      .toLowerCase()
+      .slice(0, 50)}.png`,
+  ).catch(() => {});
 }
 
 /**
@@ -58,7 +68,8 @@ export async function openViewContainer(page: Page, label: string): Promise<void
   const tab = activityBarItem(page, label).locator('xpath=..'); // li.action-item[role=tab]
   await tab.waitFor({ timeout: 20_000 });
   if ((await tab.getAttribute('aria-expanded')) !== 'true') await activityBarItem(page, label).click();
-  await page.locator('.part.activitybar li.action-item[aria-expanded="true"]', { has: page.locator(activityLabel(label)) })
+  await page
+    .locator('.part.activitybar li.action-item[aria-expanded="true"]', { has: page.locator(activityLabel(label)) })
     .waitFor({ timeout: 10_000 });
 }
 
@@ -88,16 +99,27 @@ export async function findWebviewFrame(page: Page, selector: string, timeoutMs =
  * VS Code marks the phase's end (`performance.mark`); 250 ms past it the re-render is done.
  */
 export async function workbenchSettled(page: Page, timeoutMs = 30_000): Promise<void> {
-  await page.waitForFunction(() => {
-    const done = performance.getEntriesByName('code/didCreateWorkbenchContributions/4')[0];
-    return !!done && performance.now() - done.startTime > 250;
-  }, undefined, { timeout: timeoutMs, polling: 50 });
+  await page.waitForFunction(
+    () => {
+      const done = performance.getEntriesByName('code/didCreateWorkbenchContributions/4')[0];
+      return !!done && performance.now() - done.startTime > 250;
+    },
+    undefined,
+    { timeout: timeoutMs, polling: 50 },
+  );
 }
 
 /** Waits until VS Code's image preview (a webview) shows its image, so a screenshot has it. */
 export async function imagePreviewShown(page: Page): Promise<void> {
   const frame = await findWebviewFrame(page, 'body.ready img', 30_000).catch(async (e: Error) => {
-    const seen = await Promise.all(page.frames().map(async (f) => `${f.url().replace(/\?.*/, '').slice(-60)} body.${await f.evaluate(() => document.body?.className).catch((x: Error) => `? ${x.message.slice(0, 80)}`)}`));
+    const seen = await Promise.all(
+      page
+        .frames()
+        .map(
+          async (f) =>
+            `${f.url().replace(/\?.*/, '').slice(-60)} body.${await f.evaluate(() => document.body?.className).catch((x: Error) => `? ${x.message.slice(0, 80)}`)}`,
+        ),
+    );
     throw new Error(`${e.message}; frames: ${seen.join(' | ')}`);
   });
   await frame.waitForFunction(() => [...document.images].some((i) => i.complete && i.naturalWidth > 0), undefined, { timeout: 10_000 });
@@ -122,22 +144,33 @@ const quickInput = (page: Page) => page.locator('.quick-input-widget');
  * Runs a command from the command palette: F1, type `>title`, wait for the row, Enter. Contributed
  * commands show up once the extension host has the manifest; retry until then.
  */
-export async function runCommand(page: Page, title: string, { timeoutMs = 30_000, beforeEnter }: {
-  timeoutMs?: number;
-  beforeEnter?: () => Promise<unknown>;
-} = {}): Promise<void> {
+export async function runCommand(
+  page: Page,
+  title: string,
+  {
+    timeoutMs = 30_000,
+    beforeEnter,
+  }: {
+    timeoutMs?: number;
+    beforeEnter?: () => Promise<unknown>;
+  } = {},
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (let attempt = 1; ; attempt++) {
     await page.keyboard.press('F1');
     const input = quickInput(page).locator('input');
     await input.waitFor({ timeout: 10_000 });
     await input.fill(`>${title}`);
-    const row = quickInput(page).locator('.monaco-list-row', { has: page.locator('.label-name', { hasText: title }) }).first();
+    const row = quickInput(page)
+      .locator('.monaco-list-row', { has: page.locator('.label-name', { hasText: title }) })
+      .first();
     try {
       await row.waitFor({ timeout: 3000 });
       await beforeEnter?.();
       await page.keyboard.press('Enter');
-      await quickInput(page).waitFor({ state: 'hidden', timeout: 5000 }).catch(() => {});
+      await quickInput(page)
+        .waitFor({ state: 'hidden', timeout: 5000 })
+        .catch(() => {});
       return;
     } catch (err) {
       await page.keyboard.press('Escape');
@@ -153,7 +186,10 @@ export async function runCommand(page: Page, title: string, { timeoutMs = 30_000
 export async function openFile(page: Page, name: string): Promise<void> {
   await runCommand(page, 'Go to File...');
   await quickInput(page).locator('input').fill(name);
-  await quickInput(page).locator('.monaco-list-row', { has: page.locator('.label-name', { hasText: name }) }).first().waitFor({ timeout: 10_000 });
+  await quickInput(page)
+    .locator('.monaco-list-row', { has: page.locator('.label-name', { hasText: name }) })
+    .first()
+    .waitFor({ timeout: 10_000 });
   await page.keyboard.press('Enter');
   await page.locator('.tabs-container .tab.active', { hasText: name }).waitFor({ timeout: 10_000 });
   await page.waitForFunction(() => !!document.activeElement?.closest('.monaco-editor'), undefined, { timeout: 10_000 });
@@ -169,7 +205,10 @@ export async function waitForTextInUi(page: Page, text: string, timeoutMs = 15_0
     if (await notificationToast(page, text).count()) return 'notification';
     for (const frame of page.frames()) {
       if (frame === page.mainFrame()) continue;
-      const body = await frame.locator('body').innerText({ timeout: 500 }).catch(() => '');
+      const body = await frame
+        .locator('body')
+        .innerText({ timeout: 500 })
+        .catch(() => '');
       if (body.includes(text)) return 'webview';
     }
     await page.waitForTimeout(200);
@@ -187,17 +226,24 @@ export async function waitForNotification(page: Page, text: RegExp, timeoutMs = 
   const inCenter = page.locator('.notifications-center .notification-list-item', { hasText: text }).first();
   const deadline = Date.now() + timeoutMs;
   for (let attempt = 0; ; attempt++) {
-    const found = await toast.waitFor({ timeout: attempt === 0 ? Math.min(10_000, timeoutMs) : 3000 }).then(() => toast, () => undefined);
+    const found = await toast.waitFor({ timeout: attempt === 0 ? Math.min(10_000, timeoutMs) : 3000 }).then(
+      () => toast,
+      () => undefined,
+    );
     if (found) return found.innerText();
     await runCommand(page, 'Notifications: Show Notifications');
-    const listed = await inCenter.waitFor({ timeout: 2000 }).then(() => inCenter, () => undefined);
+    const listed = await inCenter.waitFor({ timeout: 2000 }).then(
+      () => inCenter,
+      () => undefined,
+    );
     const got = listed && (await listed.innerText());
     await runCommand(page, 'Notifications: Hide Notifications').catch(() => {});
     if (got) {
       console.log(`      [e2e] ${text} was read from the notification center (no toast)`);
       return got;
     }
-    if (Date.now() > deadline) throw new Error(`no notification matching ${text} (toast or notification center) within ${timeoutMs / 1000} s`);
+    if (Date.now() > deadline)
+      throw new Error(`no notification matching ${text} (toast or notification center) within ${timeoutMs / 1000} s`);
   }
 }
 

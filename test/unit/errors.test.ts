@@ -19,7 +19,10 @@ const EP = 'http://127.0.0.1:8000/v1';
 describe('CodeDanceError: the one error root', () => {
   it('carries kind, retryable, reason, a machine-readable fix and the cause; the message is reason — fix', () => {
     const cause = new Error('inner');
-    const e = new CodeDanceError('config', 'judge endpoint missing', { fix: { text: 'set a judge endpoint', setting: 'judge.endpoint' }, cause });
+    const e = new CodeDanceError('config', 'judge endpoint missing', {
+      fix: { text: 'set a judge endpoint', setting: 'judge.endpoint' },
+      cause,
+    });
     assert.ok(e instanceof Error);
     assert.equal(e.kind, 'config');
     assert.equal(e.retryable, false);
@@ -55,7 +58,10 @@ describe('CodeDanceError: the one error root', () => {
   });
 
   it('toErrorInfo is plain JSON that survives a round trip (events, webview, trajectory.json)', () => {
-    const e = new KernelSessionError({ reason: 'the input image could not be prepared: not an image', fix: 'pass a PNG, JPEG, GIF, BMP or WebP file' });
+    const e = new KernelSessionError({
+      reason: 'the input image could not be prepared: not an image',
+      fix: 'pass a PNG, JPEG, GIF, BMP or WebP file',
+    });
     const info = toErrorInfo(e);
     assert.deepEqual(JSON.parse(JSON.stringify(info)), info);
     assert.deepEqual(info, {
@@ -88,6 +94,7 @@ describe('CLI adapter (src/cli/errors.ts)', () => {
       dataset: 2,
       config: 2,
       jobs: 5,
+      'disk-full': 74,
       cancelled: 130,
       internal: 70,
     };
@@ -102,11 +109,30 @@ describe('CLI adapter (src/cli/errors.ts)', () => {
 
   it('words the fix with the command’s own flags and environment variables', () => {
     const refused = new ModelConnectionError({ endpoint: EP, code: 'ECONNREFUSED' });
-    assert.equal(describeError(refused, 'ask'), `cannot reach ${EP}: connection refused — is the model server (e.g. vLLM) running there? Check the endpoint URL (--base-url (or $CODEDANCE_BASE_URL))`);
+    assert.equal(
+      describeError(refused, 'ask'),
+      `cannot reach ${EP}: connection refused — is the model server (e.g. vLLM) running there? Check the endpoint URL (--base-url (or $CODEDANCE_BASE_URL))`,
+    );
     assert.match(describeError(refused, 'eval'), /\(--api-url\)$/);
-    assert.match(describeError(new ModelHttpError(401, { endpoint: EP }), 'ask'), /set the API key for this endpoint \(the CODEDANCE_API_KEY environment variable\)$/);
-    const py = new PythonEnvironmentError({ reason: 'no usable Python', fix: { text: 'install the packages, or use another interpreter', setting: 'python.interpreter', command: 'sudo apt-get install python3-ipykernel' } }, []);
-    assert.equal(describeError(py, 'ask'), 'no usable Python\nFix: install the packages, or use another interpreter (--python (or $CODEDANCE_PYTHON)): sudo apt-get install python3-ipykernel');
+    assert.match(
+      describeError(new ModelHttpError(401, { endpoint: EP }), 'ask'),
+      /set the API key for this endpoint \(the CODEDANCE_API_KEY environment variable\)$/,
+    );
+    const py = new PythonEnvironmentError(
+      {
+        reason: 'no usable Python',
+        fix: {
+          text: 'install the packages, or use another interpreter',
+          setting: 'python.interpreter',
+          command: 'sudo apt-get install python3-ipykernel',
+        },
+      },
+      [],
+    );
+    assert.equal(
+      describeError(py, 'ask'),
+      'no usable Python\nFix: install the packages, or use another interpreter (--python (or $CODEDANCE_PYTHON)): sudo apt-get install python3-ipykernel',
+    );
     // the plain-JSON form (from an event) is worded the same
     assert.equal(describeError(toErrorInfo(refused), 'ask'), describeError(refused, 'ask'));
     assert.equal(describeError(new Error('plain')), 'plain');
@@ -117,7 +143,10 @@ describe('CLI adapter (src/cli/errors.ts)', () => {
 describe('extension adapter (src/extension/errors.ts)', () => {
   it('names the setting and offers to open it; the API key fix runs the Set API Key command', () => {
     const w = wordError(new ModelConnectionError({ endpoint: EP, code: 'ECONNREFUSED' }));
-    assert.equal(w.message, `cannot reach ${EP}: connection refused — is the model server (e.g. vLLM) running there? Check the endpoint URL (setting codedance.model.endpoints)`);
+    assert.equal(
+      w.message,
+      `cannot reach ${EP}: connection refused — is the model server (e.g. vLLM) running there? Check the endpoint URL (setting codedance.model.endpoints)`,
+    );
     assert.deepEqual(w.actions, [{ title: 'Open Setting', command: 'workbench.action.openSettings', args: ['codedance.model.endpoints'] }]);
     const auth = wordError(toErrorInfo(new ModelHttpError(403, { endpoint: EP })));
     assert.match(auth.message, /set the API key for this endpoint \(the command "CodeDance: Set API Key"\)$/);
@@ -151,14 +180,17 @@ describe('extension adapter (src/extension/errors.ts)', () => {
 
 describe('core names no VS Code setting and no CLI flag', () => {
   const SETTING = /\bcodedance\.(model|sampling|agent|python|execution|judge|eval)\.\w+/;
-  const FLAG = /(?<![\w-])--(base-url|api-url|api-key|model|python|judge-url|no-judge|num-workers|save-path|max-turns|max-observation-tokens|timeout|protocol|out|clusters)\b/;
+  const FLAG =
+    /(?<![\w-])--(base-url|api-url|api-key|model|python|judge-url|no-judge|num-workers|save-path|max-turns|max-observation-tokens|timeout|protocol|out|clusters)\b/;
   /** a VS Code command by its title ("CodeDance: Set Cluster Secret") */
   const COMMAND = /\bCodeDance: [A-Z]/;
   /** the environment variables only the CLI reads a cluster's secrets from */
   const CLI_ENV = /\bCODEDANCE_(RAY_TOKEN|SSH_PASSPHRASE|SSH_PASSWORD)\b/;
 
   function files(dir: string): string[] {
-    return readdirSync(dir, { withFileTypes: true }).flatMap((d) => (d.isDirectory() ? files(path.join(dir, d.name)) : d.name.endsWith('.ts') ? [path.join(dir, d.name)] : []));
+    return readdirSync(dir, { withFileTypes: true }).flatMap((d) =>
+      d.isDirectory() ? files(path.join(dir, d.name)) : d.name.endsWith('.ts') ? [path.join(dir, d.name)] : [],
+    );
   }
 
   it('in the strings of src/core (comments aside): adapters word fix.setting', () => {
@@ -168,7 +200,8 @@ describe('core names no VS Code setting and no CLI flag', () => {
         .replace(/\/\*[\s\S]*?\*\//g, (c) => c.replace(/[^\n]/g, ' '))
         .replace(/(^|[^:'"`\\])\/\/.*$/gm, '$1');
       code.split('\n').forEach((line, i) => {
-        if (SETTING.test(line) || FLAG.test(line) || COMMAND.test(line) || CLI_ENV.test(line)) found.push(`${path.relative(process.cwd(), f)}:${i + 1}: ${line.trim().slice(0, 140)}`);
+        if (SETTING.test(line) || FLAG.test(line) || COMMAND.test(line) || CLI_ENV.test(line))
+          found.push(`${path.relative(process.cwd(), f)}:${i + 1}: ${line.trim().slice(0, 140)}`);
       });
     }
     assert.deepEqual(found, []);

@@ -12,6 +12,7 @@ export interface ChatRequest {
   temperature?: number;
   top_p?: number;
   max_tokens?: number;
+  stop?: string[];
   /** extra body fields sent as they are (vLLM's `top_k`, `repetition_penalty`, ...) */
   extra?: Record<string, unknown>;
 }
@@ -19,7 +20,15 @@ export interface ChatRequest {
 export type ChatStreamEvent =
   | { type: 'delta'; text: string }
   | { type: 'retry'; attempt: number; reason: string }
-  | { type: 'done'; content: string; toolCalls: ToolCall[]; finishReason?: string | null; usage?: Usage; endpoint: string; retries: number };
+  | {
+      type: 'done';
+      content: string;
+      toolCalls: ToolCall[];
+      finishReason?: string | null;
+      usage?: Usage;
+      endpoint: string;
+      retries: number;
+    };
 
 export interface ChatModel {
   chat(req: ChatRequest, opts: { signal?: AbortSignal }): AsyncIterable<ChatStreamEvent>;

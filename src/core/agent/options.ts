@@ -15,7 +15,9 @@ export interface AgentOptions {
   kernel: KernelSession;
   /** max model calls; default: the protocol's (the seed's eval: 7) */
   maxTurns?: number;
-  sampling?: { temperature?: number; top_p?: number; max_tokens?: number; extra?: Record<string, unknown> };
+  sampling?: { temperature?: number; top_p?: number; max_tokens?: number; stop?: string[]; extra?: Record<string, unknown> };
+  /** the question's answer options (a dataset's `extra_info.options`), for formats with an options template */
+  choices?: readonly string[];
   /** per-cell timeout, ms (default 30 000 like the seed's eval) */
   timeoutMs?: number;
   /**
@@ -24,6 +26,14 @@ export interface AgentOptions {
    * (DEFAULT_OBSERVATION_TOKEN_LIMIT, core/protocol/results.ts); 0 = no limit.
    */
   maxObservationTokens?: number;
+  /**
+   * images one model request carries at most: the question's and the newest; each older one is
+   * replaced by a note in the request (the history keeps it). Absent = 32
+   * (DEFAULT_MAX_REQUEST_IMAGES, core/protocol/imageBudget.ts); 0 = no limit.
+   */
+  maxRequestImages?: number;
+  /** images one cell returns at most; absent = the kernel session's (16); 0 = no limit */
+  maxImagesPerCell?: number;
   signal?: AbortSignal;
   /** asked before each cell runs (after its `approval_request` event); absent = run everything (approval mode `auto`) */
   approve?: (req: { turn: number; cell: CodeCell }) => Promise<ApprovalDecision>;

@@ -1,9 +1,9 @@
 /** Where a resumed run (Retry, Edit & re-run) cuts the earlier run: its kept code and messages. */
 import type { Trajectory } from '../trajectory/types';
 
-/** The code of the kept turns (before `k`) that ran to the end, in order: what rebuilds the kernel's state. */
+/** The code of the kept turns (before `k`) that ran to the end, in order: what rebuilds the kernel's state (a format's tool calls change none). */
 export function keptCode(from: Trajectory, k: number): string[] {
-  return from.turns.slice(0, k).flatMap((t) => t.cells.filter((c) => c.status === 'ok').map((c) => c.code));
+  return from.turns.slice(0, k).flatMap((t) => t.cells.filter((c) => c.status === 'ok' && !c.tool).map((c) => c.code));
 }
 
 /**

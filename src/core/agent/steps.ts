@@ -2,9 +2,10 @@
  * The loop's steps, each one unit: a model call, a cell (with its approval), the kernel rebuild
  * before a resumed or follow-up run. `runAgent.ts` strings them together.
  */
-import type { ExecutionResult } from '../kernel/types';
+import type { ExecutionResult, KernelTool } from '../kernel/types';
+import { DEFAULT_MAX_REQUEST_IMAGES, limitRequestImages } from '../protocol/imageBudget';
 import type { CodeCell, ModelTurn, Trajectory } from '../trajectory/types';
-import type { AgentEvent } from './events';
+import type { AgentEvent } from '../trajectory/events';
 import type { AgentOptions, ReplayStep } from './options';
 
 /** Raised inside the loop when the caller cancels; ends the run with status `cancelled`. */
@@ -26,7 +27,12 @@ export function addUsage(traj: Trajectory, u: ModelTurn['usage']): void {
  * dropped, failures do not stop the run). With `approveRestore`, the whole batch of code is
  * shown first (`restore_request`) and runs only if approved; declined, only the images are bound.
  */
-export async function restoreKernel(steps: ReplayStep[], o: AgentOptions, signal: AbortSignal, emit: (e: AgentEvent) => void): Promise<void> {
+export async function restoreKernel(
+  steps: ReplayStep[],
+  o: AgentOptions,
+  signal: AbortSignal,
+  emit: (e: AgentEvent) => void,
+): Promise<void> {
   const code = steps.flatMap((s) => s.code);
   let run = true;
   if (code.length && o.approveRestore) {
@@ -58,12 +64,25 @@ export async function modelTurn(
   const t0 = performance.now();
   emit({ type: 'turn_start', turn: index });
   const { extra, ...sp } = sampling;
-  const turn: ModelTurn = { index, endpoint: '', startedAt: startedAt.toISOString(), latencyMs: 0, content: '', toolCalls: [], retries: 0, cells: [], malformed: [] };
+  const turn: ModelTurn = {
+    index,
+    endpoint: '',
+    startedAt: startedAt.toISOString(),
+    latencyMs: 0,
+    content: '',
+    toolCalls: [],
+    retries: 0,
+    cells: [],
+    malformed: [],
+  };
   let text = '';
+  // the history itself, not a copy per turn (the loop only appends to it after the call ended),
+  // unless it holds more images than a request carries
+  const { messages, omitted } = limitRequestImages(traj.messages, o.maxRequestImages ?? DEFAULT_MAX_REQUEST_IMAGES);
+  if (omitted) turn.imagesOmitted = omitted;
   try {
-    // the history itself, not a copy per turn: the loop only appends to it after the call ended
     for await (const ev of o.model.chat(
-      { model: o.modelName, messages: traj.messages, tools: o.protocol.tools(), ...(sp as object), extra },
+      { model: o.modelName, messages, tools: o.protocol.tools(), ...(sp as object), extra },
       { signal },
     )) {
       if (ev.type === 'delta') {
@@ -93,9 +112,20 @@ export async function modelTurn(
   return turn;
 }
 
-export async function runCell(cell: CodeCell, o: AgentOptions, signal: AbortSignal, emit: (e: AgentEvent) => void): Promise<ExecutionResult> {
+/**
+ * Runs one cell: asks for approval first (when the run asks), then the kernel runs it. With `tool`
+ * (a format's own tool call, e.g. DeepEyes' crop) the kernel runs that tool instead of the cell's
+ * text, without an approval: it is not the model's code.
+ */
+export async function runCell(
+  cell: CodeCell,
+  o: AgentOptions,
+  signal: AbortSignal,
+  emit: (e: AgentEvent) => void,
+  tool?: KernelTool,
+): Promise<ExecutionResult> {
   const turn = cell.turn;
-  if (o.approve) {
+  if (o.approve && !tool) {
     emit({ type: 'approval_request', turn, cellId: cell.id, code: cell.code });
     const d = await o.approve({ turn, cell: { ...cell } });
     checkCancel(signal);
@@ -123,7 +153,9 @@ export async function runCell(cell: CodeCell, o: AgentOptions, signal: AbortSign
   emit({ type: 'exec_start', turn, cellId: cell.id });
   const result = await o.kernel.execute(cell.code, {
     timeoutMs: o.timeoutMs ?? 30_000,
+    ...(o.maxImagesPerCell !== undefined ? { maxImages: o.maxImagesPerCell } : {}),
     signal,
+    ...(tool ? { tool } : {}),
     onOutput: (ev) => {
       if (ev.kind === 'stream') emit({ type: 'exec_output', turn, cellId: cell.id, stream: ev.name, text: ev.text });
     },
@@ -134,7 +166,14 @@ export async function runCell(cell: CodeCell, o: AgentOptions, signal: AbortSign
   cell.error = result.error;
   cell.exited = result.exited;
   cell.durationMs = result.durationMs;
-  cell.images = result.images.map((im, k) => ({ id: `${cell.id}-i${k}`, mime: im.mime, data: im.data, width: im.width, height: im.height, source: im.source }));
+  cell.images = result.images.map((im, k) => ({
+    id: `${cell.id}-i${k}`,
+    mime: im.mime,
+    data: im.data,
+    width: im.width,
+    height: im.height,
+    source: im.source,
+  }));
   emit({ type: 'exec_end', turn, cellId: cell.id, result, cell: { ...cell } });
   return result;
 }

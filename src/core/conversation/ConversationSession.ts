@@ -9,7 +9,7 @@ import type { ApprovalDecision, AgentOptions, ReplayStep } from '../agent/option
 import { keptCode } from '../agent/resume';
 import { runAgent } from '../agent/runAgent';
 import { CodeDanceError, toErrorInfo } from '../errors';
-import { redactSecrets } from '../model/redact';
+import { redactSecrets } from '../secrets';
 import type { KernelSession } from '../kernel/types';
 import type { Trajectory, TrajectoryReference } from '../trajectory/types';
 import { failedTrajectory, imageMime, newConversation, restorePlan, retryTurn, withMessages } from './exchanges';
@@ -29,7 +29,10 @@ export class ConversationSession {
   private readonly pending = new Map<string, (answer: ApprovalDecision | boolean) => void>();
   kernelState: ConversationKernelState = 'none';
 
-  constructor(private readonly host: SessionHost, conversation: Conversation = newConversation()) {
+  constructor(
+    private readonly host: SessionHost,
+    conversation: Conversation = newConversation(),
+  ) {
     this.conv = conversation;
     this.inSync = conversation.exchanges.length === 0;
   }
@@ -61,7 +64,12 @@ export class ConversationSession {
   }
 
   /** A new question, after the earlier exchanges (a follow-up when there are any); `reference`: its known correct answer (a dataset row's). */
-  async ask(question: string, images: Uint8Array[], runId: string = randomUUID(), reference?: TrajectoryReference): Promise<Trajectory | undefined> {
+  async ask(
+    question: string,
+    images: Uint8Array[],
+    runId: string = randomUUID(),
+    reference?: TrajectoryReference,
+  ): Promise<Trajectory | undefined> {
     this.assertIdle();
     const index = this.conv.exchanges.length;
     const kernel = await this.beginRun(runId);
@@ -97,7 +105,10 @@ export class ConversationSession {
     this.assertIdle();
     const src = this.conv.exchanges[index];
     const turn = src ? src.turns.findIndex((t) => t.cells.some((c) => c.id === cellId)) : -1;
-    if (!src || turn < 0) throw new CodeDanceError('input', `cell ${cellId} of question ${index + 1} is not part of this conversation`, { fix: 'reopen the conversation and edit a cell it shows' });
+    if (!src || turn < 0)
+      throw new CodeDanceError('input', `cell ${cellId} of question ${index + 1} is not part of this conversation`, {
+        fix: 'reopen the conversation and edit a cell it shows',
+      });
     await this.host.save(this.conv);
     const earlier = this.conv.exchanges.slice(0, index + 1);
     const forked = newConversation(`${this.conv.title || 'conversation'} (edited)`);
@@ -254,7 +265,9 @@ export class ConversationSession {
         ...extra,
       });
       // the kernel holds the conversation's state once the rebuild ran (or was declined) or none was needed
-      let restored = !extra.replay.some((s) => s.code.length) && !(extra.resume && extra.resume.replayKernel !== false && keptCode(extra.resume.from, extra.resume.turn).length);
+      let restored =
+        !extra.replay.some((s) => s.code.length) &&
+        !(extra.resume && extra.resume.replayKernel !== false && keptCode(extra.resume.from, extra.resume.turn).length);
       for await (const e of events) {
         if (e.type === 'restore') {
           restored = true;

@@ -6,6 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import { observationLimit, type ReplayStep } from '../agent/options';
 import { keptCode } from '../agent/resume';
+import { sniffImageMime, type ImageMime } from '../images/sniffImageMime';
 import { getProtocol, isProtocolId } from '../protocol';
 import type { ChatMessage, ProtocolAdapter } from '../protocol/types';
 import { cellResult } from '../trajectory/replay';
@@ -35,7 +36,10 @@ export function retryTurn(last: Trajectory): number {
  * question brings none of its own, so `input_image` is the latest one).
  */
 export function restorePlan(exchanges: Trajectory[], bindLastImages: boolean): ReplayStep[] {
-  const steps: ReplayStep[] = exchanges.map((x) => ({ inputImages: x.inputImages.length ? x.inputImages.map(bytesOf) : undefined, code: keptCode(x, x.turns.length) }));
+  const steps: ReplayStep[] = exchanges.map((x) => ({
+    inputImages: x.inputImages.length ? x.inputImages.map(bytesOf) : undefined,
+    code: keptCode(x, x.turns.length),
+  }));
   const withImages = bindLastImages ? [...exchanges].reverse().find((x) => x.inputImages.length) : undefined;
   if (withImages) steps.push({ inputImages: withImages.inputImages.map(bytesOf), code: [] });
   return steps;
@@ -46,10 +50,20 @@ export function restorePlan(exchanges: Trajectory[], bindLastImages: boolean): R
  * history file of an older release) gets them rebuilt in its format from its turns, after the
  * earlier exchanges' messages (a follow-up's history). Exchanges that have them are kept as they are.
  */
-export function withMessages(exchanges: Trajectory[], fallback: ProtocolAdapter, timeoutMs: number, maxObservationTokens?: number): Trajectory[] {
+export function withMessages(
+  exchanges: Trajectory[],
+  fallback: ProtocolAdapter,
+  timeoutMs: number,
+  maxObservationTokens?: number,
+): Trajectory[] {
   let history: ChatMessage[] = [];
   return exchanges.map((x) => {
-    const t = x.messages?.length ? x : { ...x, messages: [...history, ...rebuildMessages(x, protocolOf(x, fallback), timeoutMs, history.length > 0, maxObservationTokens)] };
+    const t = x.messages?.length
+      ? x
+      : {
+          ...x,
+          messages: [...history, ...rebuildMessages(x, protocolOf(x, fallback), timeoutMs, history.length > 0, maxObservationTokens)],
+        };
     history = t.messages;
     return t;
   });
@@ -61,15 +75,31 @@ function protocolOf(x: Trajectory, fallback: ProtocolAdapter): ProtocolAdapter {
 }
 
 /** One exchange's messages from its turns, as the loop appended them. */
-function rebuildMessages(x: Trajectory, protocol: ProtocolAdapter, timeoutMs: number, followUp: boolean, maxObservationTokens?: number): ChatMessage[] {
-  const initial = protocol.initialMessages(x.question, x.inputImages.map((im) => im.data));
+function rebuildMessages(
+  x: Trajectory,
+  protocol: ProtocolAdapter,
+  timeoutMs: number,
+  followUp: boolean,
+  maxObservationTokens?: number,
+): ChatMessage[] {
+  const initial = protocol.initialMessages(
+    x.question,
+    x.inputImages.map((im) => im.data),
+  );
   const out = followUp ? initial.filter((m) => m.role !== 'system') : initial;
   for (const t of x.turns) {
     if (t.discarded) continue;
     out.push(protocol.assistantMessage({ content: t.content, toolCalls: t.toolCalls ?? [], finishReason: t.finishReason }));
     if (!t.cells.length && !t.malformed.length) continue;
     const executed = t.cells.map((c) => ({ request: { code: c.code, toolCallId: c.toolCallId }, result: cellResult(c) }));
-    out.push(...protocol.observation(executed, t.malformed, { turnIndex: t.index, maxTurns: x.maxTurns, timeoutMs, maxObservationTokens: observationLimit(maxObservationTokens) }));
+    out.push(
+      ...protocol.observation(executed, t.malformed, {
+        turnIndex: t.index,
+        maxTurns: x.maxTurns,
+        timeoutMs,
+        maxObservationTokens: observationLimit(maxObservationTokens),
+      }),
+    );
   }
   return out;
 }
@@ -85,7 +115,9 @@ export function failedTrajectory(
 ): Trajectory {
   return createTrajectory({
     question: from?.question ?? question,
-    inputImages: from?.inputImages ?? images.map((d, i) => ({ id: `input-${i}`, mime: imageMime(d), data: Buffer.from(d).toString('base64'), source: 'input' })),
+    inputImages:
+      from?.inputImages ??
+      images.map((d, i) => ({ id: `input-${i}`, mime: imageMime(d), data: Buffer.from(d).toString('base64'), source: 'input' })),
     model: from?.model ?? '',
     endpoints: from?.endpoints ?? [],
     protocol: from?.protocol ?? 'codedance',
@@ -99,9 +131,9 @@ export function failedTrajectory(
   });
 }
 
-/** JPEG by its magic bytes, else PNG (what the trajectory's image records allow). */
-export function imageMime(b: Uint8Array): 'image/png' | 'image/jpeg' {
-  return b[0] === 0xff && b[1] === 0xd8 ? 'image/jpeg' : 'image/png';
+/** An attached image's type by its magic bytes (PNG for unknown bytes, which attachments refuse before this). */
+export function imageMime(b: Uint8Array): ImageMime {
+  return sniffImageMime(b) ?? 'image/png';
 }
 
 function bytesOf(im: { data: string }): Uint8Array {

@@ -2,7 +2,7 @@
  * A conversation: questions asked one after another in the same kernel, each exchange one
  * trajectory (a follow-up's trajectory holds the earlier messages too). What the chat saves.
  */
-import type { AgentEvent } from '../agent/events';
+import type { AgentEvent } from '../trajectory/events';
 import type { AgentOptions } from '../agent/options';
 import type { ChatModel } from '../agent/model';
 import type { KernelSession, KernelState } from '../kernel/types';

@@ -20,7 +20,6 @@ import type { DatasetFormat, DatasetRow, DatasetSample } from './types';
 import { DatasetError } from './types';
 
 export * from './types';
-export { fileSha256 } from './parquet';
 
 /** the top-level columns the eval reads (others, e.g. `ability`, are never decoded) */
 export const EVAL_COLUMNS = ['data_source', 'images', 'extra_info', 'prompt', 'messages', 'reward_model'];
@@ -66,7 +65,10 @@ export async function openDataset(file: string, opts: { batchRows?: number } = {
     throw new DatasetError(code === 'ENOENT' ? `dataset not found: ${abs}` : `${abs}: ${(e as Error).message}`, abs);
   }
   if (rowCount > 0) checkSchema(abs, columns, fields ?? {});
-  const rows = (start = 0) => (format === 'parquet' ? readParquetRows(abs, { columns: EVAL_COLUMNS, start, batchRows: opts.batchRows }) : readJsonlRows(abs, { start }));
+  const rows = (start = 0) =>
+    format === 'parquet'
+      ? readParquetRows(abs, { columns: EVAL_COLUMNS, start, batchRows: opts.batchRows })
+      : readJsonlRows(abs, { start });
   return {
     file: abs,
     format,
@@ -103,7 +105,11 @@ async function jsonlColumns(file: string, scan = 100): Promise<{ columns: string
       if (v && typeof v === 'object' && !Array.isArray(v)) for (const sub of Object.keys(v)) f.add(sub);
     }
   }
-  if (!good && firstError) throw new DatasetError(`${file}: not a JSON Lines file: none of its first ${Math.min(seen, scan)} line(s) is a JSON object (${firstError}); each line must be one JSON object`, file);
+  if (!good && firstError)
+    throw new DatasetError(
+      `${file}: not a JSON Lines file: none of its first ${Math.min(seen, scan)} line(s) is a JSON object (${firstError}); each line must be one JSON object`,
+      file,
+    );
   return { columns: Object.keys(fields), fields: Object.fromEntries(Object.entries(fields).map(([k, v]) => [k, [...v]])) };
 }
 
@@ -114,15 +120,33 @@ function checkSchema(file: string, columns: string[], fields: Record<string, str
   const hasQuestion = (has('extra_info') && sub('extra_info', 'question')) || has('prompt') || has('messages');
   if (!hasQuestion) {
     const col = has('extra_info') ? 'extra_info.question' : 'extra_info';
-    throw new DatasetError(`${file}: column '${col}' is missing: the eval reads the question from extra_info.question (or the last user message of 'prompt'/'messages'); ${found}`, file, col);
+    throw new DatasetError(
+      `${file}: column '${col}' is missing: the eval reads the question from extra_info.question (or the last user message of 'prompt'/'messages'); ${found}`,
+      file,
+      col,
+    );
   }
   const hasAnswer = (has('extra_info') && sub('extra_info', 'answer')) || (has('reward_model') && sub('reward_model', 'ground_truth'));
   if (!hasAnswer) {
     const col = has('extra_info') ? 'extra_info.answer' : 'extra_info';
-    throw new DatasetError(`${file}: column '${col}' is missing: the eval reads the ground truth from extra_info.answer (or reward_model.ground_truth); ${found}`, file, col);
+    throw new DatasetError(
+      `${file}: column '${col}' is missing: the eval reads the ground truth from extra_info.answer (or reward_model.ground_truth); ${found}`,
+      file,
+      col,
+    );
   }
-  if (has('images') && fields.images && fields.images.length && !['list', 'element', 'item', 'array', 'bag'].some((n) => fields.images.includes(n)) && !sub('images', 'bytes')) {
-    throw new DatasetError(`${file}: column 'images' must be a list of images ({bytes, path} structs or raw bytes); it has fields ${fields.images.join(', ')}`, file, 'images');
+  if (
+    has('images') &&
+    fields.images &&
+    fields.images.length &&
+    !['list', 'element', 'item', 'array', 'bag'].some((n) => fields.images.includes(n)) &&
+    !sub('images', 'bytes')
+  ) {
+    throw new DatasetError(
+      `${file}: column 'images' must be a list of images ({bytes, path} structs or raw bytes); it has fields ${fields.images.join(', ')}`,
+      file,
+      'images',
+    );
   }
 }
 
@@ -168,7 +192,8 @@ function lastUserText(messages: unknown): string | undefined {
 function bytesOf(v: unknown): Uint8Array | undefined {
   if (v instanceof Uint8Array) return v.length ? v : undefined;
   if (Array.isArray(v) && v.length && v.every((x) => typeof x === 'number')) return Uint8Array.from(v as number[]);
-  if (v && typeof v === 'object' && (v as { type?: string }).type === 'Buffer' && Array.isArray((v as { data?: unknown }).data)) return Uint8Array.from((v as { data: number[] }).data);
+  if (v && typeof v === 'object' && (v as { type?: string }).type === 'Buffer' && Array.isArray((v as { data?: unknown }).data))
+    return Uint8Array.from((v as { data: number[] }).data);
   if (typeof v === 'string' && v.length) {
     const m = /^data:[^;,]*;base64,(.*)$/s.exec(v);
     if (m) return Buffer.from(m[1], 'base64');
@@ -210,7 +235,12 @@ export function loadFirstImage(images: unknown, datasetFile: string): LoadedImag
   if (typeof first === 'string') return readImagePath(first, datasetFile); // JSONL: a path
   const o = obj(first);
   if (o && ('bytes' in o || 'path' in o)) {
-    const b = typeof o.bytes === 'string' && !o.bytes.startsWith('data:') ? (o.bytes ? Buffer.from(o.bytes, 'base64') : undefined) : bytesOf(o.bytes);
+    const b =
+      typeof o.bytes === 'string' && !o.bytes.startsWith('data:')
+        ? o.bytes
+          ? Buffer.from(o.bytes, 'base64')
+          : undefined
+        : bytesOf(o.bytes);
     if (b && b.length) return { bytes: b, source: INLINE };
     const p = str(o.path);
     if (!p) throw new DatasetError('the image struct has neither bytes nor path', datasetFile);
@@ -235,12 +265,21 @@ export function toSample(r: DatasetRow, datasetFile: string, fallbackDataSource 
   const question = r.error ? undefined : (str(extra.question) ?? lastUserText(row.prompt ?? row.messages));
   const answer = r.error ? undefined : (str(extra.answer) ?? str(reward.ground_truth));
   const ds = str(row.data_source);
-  const sample: DatasetSample = { index: r.index, dataSource: ds ? ds : fallbackDataSource, question: question ?? '', answer: answer ?? '', images: [] };
+  const sample: DatasetSample = {
+    index: r.index,
+    dataSource: ds ? ds : fallbackDataSource,
+    question: question ?? '',
+    answer: answer ?? '',
+    images: [],
+  };
+  const options = choiceOptions(extra.options);
+  if (options) sample.options = options;
   const where = `${datasetFile}: row ${r.index}`;
-  if (r.error) sample.rowError = `${where}: ${r.error}`;
-  else if (question === undefined) sample.rowError = `${where}: no question ('extra_info.question' is missing or null, and no user message in 'prompt'/'messages')`;
-  else if (answer === undefined) sample.rowError = `${where}: no answer ('extra_info.answer' is missing or null, and no 'reward_model.ground_truth')`;
-  if (sample.rowError) return sample;
+  const rowError = rowProblem(r, question, answer);
+  if (rowError) {
+    sample.rowError = `${where}: ${rowError}`;
+    return sample;
+  }
   try {
     const img = loadFirstImage(row.images, datasetFile);
     if (img) {
@@ -251,4 +290,17 @@ export function toSample(r: DatasetRow, datasetFile: string, fallbackDataSource 
     sample.imageError = `${where}: ${(e as Error).message}`;
   }
   return sample;
+}
+
+/** V*'s `options` (the DeepEyes format letters them under the question); a list of strings only */
+function choiceOptions(v: unknown): string[] | undefined {
+  return Array.isArray(v) && v.length && v.every((x) => typeof x === 'string') ? (v as string[]) : undefined;
+}
+
+/** Why a row cannot be a sample: it could not be read, or it has no question or no answer. */
+function rowProblem(r: DatasetRow, question: string | undefined, answer: string | undefined): string | undefined {
+  if (r.error) return r.error;
+  if (question === undefined) return "no question ('extra_info.question' is missing or null, and no user message in 'prompt'/'messages')";
+  if (answer === undefined) return "no answer ('extra_info.answer' is missing or null, and no 'reward_model.ground_truth')";
+  return undefined;
 }

@@ -83,7 +83,10 @@ export async function parquetInfo(file: string): Promise<ParquetInfo> {
  * Bytes columns come as Uint8Array; UTF8 columns as strings. A slice that does not decode
  * yields its rows with `error` set.
  */
-export async function* readParquetRows(file: string, opts: { columns?: string[]; start?: number; batchRows?: number; maxGroupBytes?: number } = {}): AsyncGenerator<DatasetRow> {
+export async function* readParquetRows(
+  file: string,
+  opts: { columns?: string[]; start?: number; batchRows?: number; maxGroupBytes?: number } = {},
+): AsyncGenerator<DatasetRow> {
   const { buf, meta } = await open(file);
   const inf = info(meta);
   const columns = opts.columns?.filter((c) => inf.columns.includes(c));
@@ -97,7 +100,15 @@ export async function* readParquetRows(file: string, opts: { columns?: string[];
       const e = Math.min(g.rowEnd, s + Math.max(1, batch));
       let rows: Record<string, unknown>[];
       try {
-        rows = await parquetReadObjects({ file: buf as never, metadata: meta, columns, rowStart: s, rowEnd: e, utf8: false, useOffsetIndex: true });
+        rows = await parquetReadObjects({
+          file: buf as never,
+          metadata: meta,
+          columns,
+          rowStart: s,
+          rowEnd: e,
+          utf8: false,
+          useOffsetIndex: true,
+        });
       } catch (err) {
         // a damaged page costs its rows, not the run: each becomes a row with `error`
         const error = `rows ${s}..${e - 1} could not be decoded (${(err as Error).message})`;

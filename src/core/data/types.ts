@@ -25,6 +25,8 @@ export interface DatasetSample {
   dataSource: string;
   question: string;
   answer: string;
+  /** `extra_info.options`, when the row has a list of answer options (V*'s `options`) */
+  options?: string[];
   /** the first image's bytes (the seed uses only `images[0]`); empty when the row has none */
   images: Uint8Array[];
   /** where the first image came from (a file path, or the row's inline bytes): error messages name it */

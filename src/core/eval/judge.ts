@@ -11,39 +11,10 @@ import { createHash } from 'node:crypto';
 import { appendFileSync, existsSync, readFileSync } from 'node:fs';
 import { CodeDanceError } from '../errors';
 import { createChatModel, type ModelClient } from '../model';
-import { DEFAULT_JUDGE_MODEL, JUDGE_PROMPT_HASH } from './judgePrompts';
+import { DEFAULT_JUDGE_MODEL, JUDGE_PROMPT_HASH } from '../reward/judgePrompts';
+import type { Judge, JudgeCacheScope, JudgeReply, JudgeRequest } from '../reward/types';
 
-export interface JudgeRequest {
-  kind: 'default' | 'math';
-  /** the full user prompt */
-  prompt: string;
-  system?: string;
-  temperature: number;
-  /** cache key parts */
-  question: string;
-  answer: string;
-  prediction: string;
-  /** the sample's identity (dataset hash and row): without it, and without a shared cache, nothing is cached */
-  sample?: string;
-}
-
-/** `sample`: a verdict is reused only for the same sample (the seed asks for every sample); `shared`: across samples */
-export type JudgeCacheScope = 'sample' | 'shared';
-
-export interface JudgeReply {
-  text: string;
-  cached: boolean;
-}
-
-/** What scoring needs from a judge (tests may pass a function). */
-export interface Judge {
-  readonly model: string;
-  readonly promptHash: string;
-  readonly endpoints: string[];
-  /** which verdicts are reused (absent: 'sample') */
-  readonly cacheScope?: JudgeCacheScope;
-  ask(req: JudgeRequest, signal?: AbortSignal): Promise<JudgeReply>;
-}
+export type { Judge, JudgeCacheScope, JudgeReply, JudgeRequest } from '../reward/types';
 
 export interface JudgeOptions {
   /** base URL(s), comma-separated or a list; default `LLM_AS_A_JUDGE_BASE` */
@@ -67,7 +38,15 @@ export function judgeEndpointsFrom(explicit: string | string[] | undefined, env:
 }
 
 /** The verdict cache key; `sample` set = this sample's verdict only (no key: not cached). */
-export function cacheKey(kind: string, question: string, answer: string, prediction: string, model: string, promptHash: string, sample?: string): string {
+export function cacheKey(
+  kind: string,
+  question: string,
+  answer: string,
+  prediction: string,
+  model: string,
+  promptHash: string,
+  sample?: string,
+): string {
   const parts: unknown[] = [kind, question, answer, prediction, model, promptHash];
   if (sample !== undefined) parts.push({ sample });
   return createHash('sha256').update(JSON.stringify(parts)).digest('hex');
@@ -113,7 +92,9 @@ export class HttpJudge implements Judge {
   constructor(opts: JudgeOptions = {}) {
     this.endpoints = judgeEndpointsFrom(opts.endpoints);
     if (!this.endpoints.length)
-      throw new CodeDanceError('config', 'no judge endpoint', { fix: { text: 'give the LLM judge an endpoint (or set LLM_AS_A_JUDGE_BASE), or score without a judge', setting: 'judge.endpoint' } });
+      throw new CodeDanceError('config', 'no judge endpoint', {
+        fix: { text: 'give the LLM judge an endpoint (or set LLM_AS_A_JUDGE_BASE), or score without a judge', setting: 'judge.endpoint' },
+      });
     this.model = opts.model || DEFAULT_JUDGE_MODEL;
     this.cacheScope = opts.cacheScope ?? 'sample';
     this.client = createChatModel({
@@ -145,7 +126,12 @@ export class HttpJudge implements Judge {
     ];
     try {
       const r = await this.client.complete(
-        { model: this.model, messages: messages as never, temperature: req.temperature, extra: { seed: Math.floor(Math.random() * 1_000_001) } },
+        {
+          model: this.model,
+          messages: messages as never,
+          temperature: req.temperature,
+          extra: { seed: Math.floor(Math.random() * 1_000_001) },
+        },
         { signal },
       );
       if (key !== undefined) this.cache.set(key, r.content ?? '');

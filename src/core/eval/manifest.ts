@@ -5,9 +5,11 @@
  * scoring. Written atomically (a temporary file renamed over it), so a kill never leaves half a
  * manifest; a damaged one is reported with its cause and what to do.
  */
-import { closeSync, existsSync, fsyncSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { CodeDanceError } from '../errors';
+import { writeFileAtomicSync } from '../files/atomicWrite';
+import { type CellHost, describeSandbox, isSandboxed, sandboxLabel } from '../kernel/sandboxNotice';
 import type { MathCheckInfo } from './mathCheck';
 
 export interface EvalPaths {
@@ -37,14 +39,37 @@ export interface RunManifest {
   num_workers: number;
   limit?: number;
   data_source: string;
-  judge: { mode: 'llm-judge' | 'no-judge'; model?: string; endpoints?: string[]; prompt_hash: string; strict_verdict: boolean; cache?: 'sample' | 'shared' };
+  /** where the Python cells ran (sandboxed, unsandboxed and why, a remote kernel); absent: not recorded */
+  cells?: CellsEntry;
+  judge: {
+    mode: 'llm-judge' | 'no-judge';
+    model?: string;
+    endpoints?: string[];
+    prompt_hash: string;
+    strict_verdict: boolean;
+    cache?: 'sample' | 'shared';
+  };
   /** the math rows' symbolic check (set once a math row was scored) */
   math_check?: MathCheckInfo;
   dataset: { file: string; stem: string; format: string; rows: number; sha256: string };
   extension_version: string;
   node: string;
   started_at: string;
-  runs: { started_at: string; finished_at?: string; ran: number; skipped?: number; cancelled?: boolean }[];
+  /** each run; `cells`: its sandboxLabel (a resumed run may have run elsewhere) */
+  runs: { started_at: string; finished_at?: string; ran: number; skipped?: number; cancelled?: boolean; cells?: string }[];
+}
+
+/** Where a run's cells ran: the host as data, and its label and notice as they were said. */
+export interface CellsEntry {
+  label: string;
+  sandboxed: boolean;
+  notice: string;
+  host: CellHost;
+}
+
+/** The manifest's record of where cells run (undefined for an unknown host). */
+export function cellsEntry(host: CellHost | undefined): CellsEntry | undefined {
+  return host ? { label: sandboxLabel(host), sandboxed: isSandboxed(host), notice: describeSandbox(host), host } : undefined;
 }
 
 /** A manifest that cannot be used (damaged, or from another run): the message says what to do. */
@@ -76,22 +101,9 @@ export function evalPaths(saveDir: string, modelName: string, datasetStem: strin
   };
 }
 
-/** Writes `value` as JSON to a temporary file beside `file`, flushed, then renamed over it. */
+/** Writes `value` as JSON to a temporary file beside `file`, flushed, then renamed over it (a full disk: DiskFullError, the old file kept). */
 export function writeJsonAtomic(file: string, value: unknown): void {
-  const tmp = `${file}.${process.pid}.${Math.random().toString(36).slice(2, 8)}.tmp`;
-  try {
-    const fd = openSync(tmp, 'w');
-    try {
-      writeSync(fd, JSON.stringify(value, null, 2));
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-    renameSync(tmp, file);
-  } catch (e) {
-    rmSync(tmp, { force: true });
-    throw e;
-  }
+  writeFileAtomicSync(file, JSON.stringify(value, null, 2), { fsync: true });
 }
 
 /** The manifest of an earlier run in `paths.dir`, or undefined; throws EvalManifestError when it is damaged. */
@@ -108,7 +120,11 @@ export function readManifest(paths: EvalPaths): RunManifest | undefined {
   }
   const m = v as Partial<RunManifest> | null;
   if (!m || typeof m !== 'object' || m.kind !== 'codedance-eval-manifest' || !Array.isArray(m.runs))
-    throw new EvalManifestError(`${name} in ${paths.dir} is not a CodeDance eval manifest (no "kind": "codedance-eval-manifest" or no "runs" list)`, fix, file);
+    throw new EvalManifestError(
+      `${name} in ${paths.dir} is not a CodeDance eval manifest (no "kind": "codedance-eval-manifest" or no "runs" list)`,
+      fix,
+      file,
+    );
   return m as RunManifest;
 }
 
@@ -124,6 +140,10 @@ export function resumeManifest(prev: RunManifest | undefined, next: RunManifest,
   if (prev.eval_model_name !== next.eval_model_name) clash.push(`the model changed (${prev.eval_model_name} -> ${next.eval_model_name})`);
   if (prev.judge?.mode !== next.judge.mode) clash.push(`the scoring changed (${prev.judge?.mode} -> ${next.judge.mode})`);
   if (clash.length)
-    throw new EvalManifestError(`${paths.results} belongs to a different run: ${clash.join('; ')}`, 'resume with the same settings, or choose another save folder or model name', paths.manifest);
+    throw new EvalManifestError(
+      `${paths.results} belongs to a different run: ${clash.join('; ')}`,
+      'resume with the same settings, or choose another save folder or model name',
+      paths.manifest,
+    );
   return { ...next, started_at: prev.started_at, runs: prev.runs ?? [], math_check: prev.math_check };
 }

@@ -6,7 +6,7 @@
 import { createTrajectory } from '../trajectory/create';
 import type { Trajectory } from '../trajectory/types';
 import type { DatasetSample } from '../data/types';
-import type { JudgeResult, ScoreDetail } from './score';
+import type { JudgeResult, ScoreDetail } from '../reward/score';
 import { seedFields } from './seedFields';
 
 /** what eval.py writes per sample */
@@ -74,12 +74,16 @@ export interface ResultRecord extends SeedRecord {
 export function buildRecord(
   sample: DatasetSample,
   traj: Trajectory,
-  score: { result: JudgeResult; detail: ScoreDetail } | undefined,
+  score: SampleScore,
   extra: { attempts: number; timedOut: boolean; latencyMs: number; kernelWaitMs?: number },
 ): ResultRecord {
   const { figures, ...seed } = seedFields(traj);
   const failed = traj.status === 'error' || traj.status === 'cancelled' || extra.timedOut;
-  const outcome: CodedanceFields['outcome'] = extra.timedOut ? 'timeout' : traj.status === 'running' ? 'error' : (traj.status as CodedanceFields['outcome']);
+  const outcome: CodedanceFields['outcome'] = extra.timedOut
+    ? 'timeout'
+    : traj.status === 'running'
+      ? 'error'
+      : (traj.status as CodedanceFields['outcome']);
   return {
     question: seed.question,
     ground_truth: sample.answer,
@@ -89,21 +93,14 @@ export function buildRecord(
     multi_modal_data: seed.multi_modal_data,
     status: failed ? 'error' : 'success',
     index: sample.index,
-    acc: score?.result.acc ?? 0,
-    judge_score: score?.result.score ?? 0,
-    judge_result: score?.result ?? {},
+    ...seedScore(score),
     try_count: seed.try_count,
     tool_call_count: seed.tool_call_count,
     tool_success_count: seed.tool_success_count,
     tool_success_rate: seed.tool_success_rate,
     codedance: {
       data_source: sample.dataSource,
-      scorer: score?.detail.scorer ?? 'default',
-      score_method: score?.detail.method ?? 'judge-error',
-      judge_text: score?.detail.judgeText,
-      judge_cached: score?.detail.cached,
-      judge_error: score?.detail.judgeError,
-      verdict_unparsed: score?.detail.unparsed,
+      ...scoreDetail(score),
       outcome,
       error: extra.timedOut ? { name: 'SampleTimeout', message: `the sample did not finish within its time limit` } : traj.error,
       attempts: extra.attempts,
@@ -122,8 +119,34 @@ export function buildRecord(
   };
 }
 
+type SampleScore = { result: JudgeResult; detail: ScoreDetail } | undefined;
+
+/** The seed's score fields; no score (the judge failed) scores 0. */
+function seedScore(score: SampleScore): Pick<ResultRecord, 'acc' | 'judge_score' | 'judge_result'> {
+  return { acc: score?.result.acc ?? 0, judge_score: score?.result.score ?? 0, judge_result: score?.result ?? {} };
+}
+
+/** How the sample was scored (scorer, method, the judge's text and troubles). */
+function scoreDetail(
+  score: SampleScore,
+): Pick<CodedanceFields, 'scorer' | 'score_method' | 'judge_text' | 'judge_cached' | 'judge_error' | 'verdict_unparsed'> {
+  const d = score?.detail;
+  return {
+    scorer: d?.scorer ?? 'default',
+    score_method: d?.method ?? 'judge-error',
+    judge_text: d?.judgeText,
+    judge_cached: d?.cached,
+    judge_error: d?.judgeError,
+    verdict_unparsed: d?.unparsed,
+  };
+}
+
 /** A trajectory for a sample whose run failed before the loop could make one (kernel start failed, …). */
-export function failedTrajectory(sample: DatasetSample, run: { model: string; endpoints: string[]; protocol: string }, e: Error): Trajectory {
+export function failedTrajectory(
+  sample: DatasetSample,
+  run: { model: string; endpoints: string[]; protocol: string },
+  e: Error,
+): Trajectory {
   return createTrajectory({
     id: `failed-${sample.index}`,
     question: sample.question,

@@ -1,8 +1,8 @@
 /** What the eval report shows (plain data, shared by the extension host and the report webview). */
-import type { RowReward } from '../training-data/rowReward';
+import type { RowReward } from '../reward/rowReward';
 import type { Trajectory } from '../trajectory/types';
 
-/** The seed's training reward of a sample (training-data/reward.ts: the eval's scoring code on the whole rollout, with the eval's acc). */
+/** The seed's training reward of a sample (core/reward/reward.ts: the eval's scoring code on the whole rollout, with the eval's acc). */
 export type SampleReward = Omit<RowReward, 'cells' | 'note'>;
 
 export interface ReportSampleRow {
@@ -27,6 +27,10 @@ export interface ReportRun {
   file: string;
   model: string;
   dataset: string;
+  /** the prompt/tool format the run spoke (codedance, deepeyes, …), from its manifest, else its samples; absent: unknown */
+  protocol?: string;
+  /** set when the run's samples were asked in more than one format (a results file written by different runs) */
+  protocols?: string[];
   scoring: string;
   total: number;
   avgAcc: number;
@@ -43,6 +47,11 @@ export interface ReportRun {
   latencies: number[];
   samples: ReportSampleRow[];
   manifest?: Record<string, unknown>;
+  /** where the Python cells ran ("sandboxed", "unsandboxed: remote kernel", …); absent: not recorded */
+  cells?: string;
+  /** lines of the results file that did not count (absent when all did): not JSON, no sample
+   * index, or a sample written again later (its last line counts); `note` names them */
+  skippedLines?: { count: number; note: string };
 }
 
 /**

@@ -2,11 +2,26 @@
  * The results file: one JSON line per finished sample, appended with a single write (no
  * user-space buffering) as each sample finishes, then fsynced in the background, so a run killed at any moment (SIGKILL) loses at
  * most the line being written. On resume a trailing partial line is cut off and every index
- * already present is skipped: each sample ends up in the file exactly once.
+ * already present is skipped: each sample ends up in the file exactly once. A line that does
+ * not fit on the disk is taken back (the file is cut to where it was) and a DiskFullError
+ * thrown: the lines before it stay. Reading it for counts: resultsScan.ts (each index once).
  */
-import { closeSync, existsSync, fstatSync, fsync, fsyncSync, ftruncateSync, openSync, readSync, renameSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  fstatSync,
+  fsync,
+  fsyncSync,
+  ftruncateSync,
+  openSync,
+  readSync,
+  renameSync,
+  rmSync,
+  writeSync,
+} from 'node:fs';
 import { createReadStream } from 'node:fs';
 import { createInterface } from 'node:readline';
+import { rethrowDiskFull } from '../files/diskFull';
 
 /** Cuts a trailing line without its newline (a write cut by a kill). Returns the bytes removed. */
 export function repairTail(file: string): number {
@@ -92,6 +107,7 @@ export async function dropErrored(file: string): Promise<number> {
   const tmp = `${file}.retry-errors.tmp`;
   const fd = openSync(tmp, 'w');
   let dropped = 0;
+  let ok = false;
   try {
     const rl = createInterface({ input: createReadStream(file, { encoding: 'utf8' }), crlfDelay: Infinity });
     for await (const line of rl) {
@@ -111,8 +127,13 @@ export async function dropErrored(file: string): Promise<number> {
       while (off < buf.length) off += writeSync(fd, buf, off, buf.length - off);
     }
     fsyncSync(fd);
+    ok = true;
+  } catch (e) {
+    rethrowDiskFull(e, file);
   } finally {
     closeSync(fd);
+    // the results file itself is untouched until the rename
+    if (!ok) rmSync(tmp, { force: true });
   }
   renameSync(tmp, file);
   return dropped;
@@ -133,8 +154,21 @@ export class ResultsWriter {
    */
   append(record: unknown): void {
     const buf = Buffer.from(JSON.stringify(record) + '\n', 'utf8');
+    const before = fstatSync(this.fd).size;
     let off = 0;
-    while (off < buf.length) off += writeSync(this.fd, buf, off, buf.length - off);
+    try {
+      while (off < buf.length) off += writeSync(this.fd, buf, off, buf.length - off);
+    } catch (e) {
+      // a full disk mid-line: the part written is taken back, the lines before it stay
+      if (off > 0) {
+        try {
+          ftruncateSync(this.fd, before);
+        } catch {
+          /* a cut line is cut off on resume (repairTail) */
+        }
+      }
+      rethrowDiskFull(e, this.file, { bytes: buf.length });
+    }
     if (this.fsync && !this.syncing) {
       this.syncing = true;
       fsync(this.fd, () => (this.syncing = false));

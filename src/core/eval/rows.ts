@@ -42,4 +42,3 @@ export function imageLoadFailure(sample: DatasetSample, traj: Trajectory): strin
   const cause = /could not be read: (.*)$/s.exec(msg)?.[1] ?? msg;
   return `image ${sample.imageSource ?? `of row ${sample.index}`} could not be loaded: ${cause.trim()}`;
 }
-

@@ -13,8 +13,8 @@ import type { Trajectory } from '../trajectory/types';
 import type { MathChecker } from './mathCheck';
 import { buildRecord, failedTrajectory, type ResultRecord } from './record';
 import { imageLoadFailure, skipBeforeRun, skippedSampleRecord } from './rows';
-import type { EvalOptions, KernelSource } from './runner';
-import { computeScore, scorerFor } from './score';
+import type { EvalOptions, KernelSource } from './options';
+import { computeScore, scorerFor } from '../reward/score';
 
 export interface SampleRun {
   options: Pick<EvalOptions, 'model' | 'evalModelName' | 'endpoints' | 'signal' | 'judge' | 'strictVerdict' | 'retryBaseDelayMs'>;
@@ -36,84 +36,173 @@ export interface SampleRun {
   math?: () => Promise<MathChecker>;
 }
 
+/** Resolves after `ms`, or at once when `signal` fires; either way no listener stays on `signal`. */
 export const sleep = (ms: number, signal?: AbortSignal) =>
   new Promise<void>((resolve) => {
     if (signal?.aborted) return resolve();
-    const t = setTimeout(resolve, ms);
-    signal?.addEventListener('abort', () => (clearTimeout(t), resolve()), { once: true });
+    const end = () => {
+      clearTimeout(t);
+      signal?.removeEventListener('abort', end);
+      resolve();
+    };
+    const t = setTimeout(end, ms);
+    signal?.addEventListener('abort', end, { once: true });
   });
 
+/** the live followers of a signal, and the one listener on it that aborts them all */
+const followers = new WeakMap<AbortSignal, { live: Set<AbortController>; onAbort: () => void }>();
+
+/**
+ * A signal that aborts when `parent` does, through ONE listener on `parent` shared by all its live
+ * followers: the samples in flight of a run (32 workers, each with a listener of its own on the
+ * run's signal, passed Node's 10 per signal: MaxListenersExceededWarning). `release` when done;
+ * the last release takes the listener off `parent`.
+ */
+function followSignal(parent: AbortSignal | undefined): { signal?: AbortSignal; release: () => void } {
+  if (!parent) return { release: () => undefined };
+  const ctrl = new AbortController();
+  if (parent.aborted) {
+    ctrl.abort(parent.reason);
+    return { signal: ctrl.signal, release: () => undefined };
+  }
+  let group = followers.get(parent);
+  if (!group) {
+    const live = new Set<AbortController>();
+    const onAbort = () => {
+      followers.delete(parent);
+      for (const c of live) c.abort(parent.reason);
+      live.clear();
+    };
+    group = { live, onAbort };
+    followers.set(parent, group);
+    parent.addEventListener('abort', onAbort, { once: true });
+  }
+  const g = group;
+  g.live.add(ctrl);
+  return {
+    signal: ctrl.signal,
+    release: () => {
+      if (!g.live.delete(ctrl) || g.live.size) return;
+      followers.delete(parent);
+      parent.removeEventListener('abort', g.onAbort);
+    },
+  };
+}
+
 export async function runSample(sample: DatasetSample, r: SampleRun): Promise<ResultRecord | undefined> {
+  // the sample's attempts, back-offs and judge call listen to its own follower of the run's signal
+  const cancel = followSignal(r.options.signal);
+  try {
+    return await runSampleFollowing(sample, { ...r, options: { ...r.options, signal: cancel.signal } });
+  } finally {
+    cancel.release();
+  }
+}
+
+async function runSampleFollowing(sample: DatasetSample, r: SampleRun): Promise<ResultRecord | undefined> {
   const o = r.options;
   const skip = skipBeforeRun(sample);
   if (skip) return skippedSampleRecord(sample, skip.kind, skip.reason);
-  const failedRun = { model: o.evalModelName, endpoints: o.endpoints, protocol: r.protocol.id };
   const start = performance.now();
+  const run = await runAttempts(sample, r);
+  if (run.kind === 'cancelled') return undefined;
+  if (run.kind === 'skipped') return run.record;
+  const { traj, attempts, timedOut, kernelWaitMs } = run;
+  const last = traj.turns.length ? traj.turns[traj.turns.length - 1].content : '';
+  const math = scorerFor(sample.dataSource) === 'math' ? await r.math?.() : undefined;
+  const score = await computeScore(sample.dataSource, last, sample.answer, sample.question, {
+    judge: o.judge,
+    strictVerdict: o.strictVerdict,
+    signal: o.signal,
+    sample: r.sampleKey?.(sample.index),
+    math,
+  });
+  if (o.signal?.aborted) return undefined;
+  return buildRecord(sample, traj, score, { attempts, timedOut, latencyMs: performance.now() - start, kernelWaitMs });
+}
+
+/** How a sample's attempts ended: cancelled (not recorded), skipped like the seed, or with a trajectory to score. */
+type Attempts =
+  | { kind: 'cancelled' }
+  | { kind: 'skipped'; record: ResultRecord }
+  | { kind: 'done'; traj: Trajectory; timedOut: boolean; attempts: number; kernelWaitMs: number };
+
+/** The sample through the loop, again (after a back-off) while it errs and retries are left; a kernel that does not start is retried too. */
+async function runAttempts(sample: DatasetSample, r: SampleRun): Promise<Attempts> {
+  const o = r.options;
+  const failedRun = { model: o.evalModelName, endpoints: o.endpoints, protocol: r.protocol.id };
   let attempts = 0;
-  let traj: Trajectory | undefined;
-  let timedOut: boolean;
   let kernelWaitMs = 0;
   for (;;) {
     attempts++;
-    timedOut = false;
     let kernel: KernelSession;
     const tk = performance.now();
     try {
       kernel = await r.kernels.acquire();
       kernelWaitMs += performance.now() - tk;
     } catch (e) {
-      if (o.signal?.aborted) return undefined;
+      if (o.signal?.aborted) return { kind: 'cancelled' };
       if (attempts <= r.retries) {
         r.log(`sample ${sample.index}: kernel start failed (${(e as Error).message}); retrying`);
         await sleep((o.retryBaseDelayMs ?? 1000) * 2 ** (attempts - 1), o.signal);
         continue;
       }
-      traj = failedTrajectory(sample, failedRun, e as Error);
-      break;
+      return { kind: 'done', traj: failedTrajectory(sample, failedRun, e as Error), timedOut: false, attempts, kernelWaitMs };
     }
-    const ctrl = new AbortController();
-    const onAbort = () => ctrl.abort();
-    o.signal?.addEventListener('abort', onAbort, { once: true });
-    const timer = setTimeout(() => {
-      timedOut = true;
-      ctrl.abort();
-    }, r.sampleTimeoutMs);
-    try {
-      traj = await runAgentToEnd(sample.question, sample.images, {
-        model: o.model,
-        modelName: o.evalModelName,
-        protocol: r.protocol,
-        kernel,
-        maxTurns: r.maxTurns,
-        sampling: r.sampling,
-        timeoutMs: r.cellTimeoutMs,
-        maxObservationTokens: r.maxObservationTokens,
-        signal: ctrl.signal,
-        endpoints: o.endpoints,
-        protocolTemplateHash: r.protocolTemplateHash,
-      });
-    } catch (e) {
-      traj = failedTrajectory(sample, failedRun, e as Error);
-    } finally {
-      clearTimeout(timer);
-      o.signal?.removeEventListener('abort', onAbort);
-      r.track((r.kernels.release ? r.kernels.release(kernel) : kernel.dispose()).catch(() => undefined));
-    }
-    if (o.signal?.aborted) return undefined; // cancelled: not recorded, a resume runs it again
+    const { traj, timedOut } = await attemptOn(kernel, sample, r, failedRun);
+    if (o.signal?.aborted) return { kind: 'cancelled' }; // cancelled: not recorded, a resume runs it again
     // Pillow could not open the input image: the seed skips the row (no retry, not scored)
     const unloadable = imageLoadFailure(sample, traj);
-    if (unloadable) return skippedSampleRecord(sample, 'ImageLoadError', unloadable);
+    if (unloadable) return { kind: 'skipped', record: skippedSampleRecord(sample, 'ImageLoadError', unloadable) };
     if (traj.status === 'error' && !timedOut && attempts <= r.retries) {
       r.log(`sample ${sample.index}: ${traj.error?.name}: ${traj.error?.message}; retrying`);
       await sleep((o.retryBaseDelayMs ?? 1000) * 2 ** (attempts - 1), o.signal);
-      if (o.signal?.aborted) return undefined;
+      if (o.signal?.aborted) return { kind: 'cancelled' };
       continue;
     }
-    break;
+    return { kind: 'done', traj, timedOut, attempts, kernelWaitMs };
   }
-  const last = traj.turns.length ? traj.turns[traj.turns.length - 1].content : '';
-  const math = scorerFor(sample.dataSource) === 'math' ? await r.math?.() : undefined;
-  const score = await computeScore(sample.dataSource, last, sample.answer, sample.question, { judge: o.judge, strictVerdict: o.strictVerdict, signal: o.signal, sample: r.sampleKey?.(sample.index), math });
-  if (o.signal?.aborted) return undefined;
-  return buildRecord(sample, traj, score, { attempts, timedOut, latencyMs: performance.now() - start, kernelWaitMs });
+}
+
+/** One attempt on `kernel` under the sample's time limit; the kernel is given back after it (the run awaits that). */
+async function attemptOn(
+  kernel: KernelSession,
+  sample: DatasetSample,
+  r: SampleRun,
+  failedRun: { model: string; endpoints: string[]; protocol: string },
+): Promise<{ traj: Trajectory; timedOut: boolean }> {
+  const o = r.options;
+  let timedOut = false;
+  const ctrl = new AbortController();
+  const onAbort = () => ctrl.abort();
+  o.signal?.addEventListener('abort', onAbort, { once: true });
+  const timer = setTimeout(() => {
+    timedOut = true;
+    ctrl.abort();
+  }, r.sampleTimeoutMs);
+  let traj: Trajectory;
+  try {
+    traj = await runAgentToEnd(sample.question, sample.images, {
+      model: o.model,
+      modelName: o.evalModelName,
+      protocol: r.protocol,
+      kernel,
+      ...(sample.options ? { choices: sample.options } : {}),
+      maxTurns: r.maxTurns,
+      sampling: r.sampling,
+      timeoutMs: r.cellTimeoutMs,
+      maxObservationTokens: r.maxObservationTokens,
+      signal: ctrl.signal,
+      endpoints: o.endpoints,
+      protocolTemplateHash: r.protocolTemplateHash,
+    });
+  } catch (e) {
+    traj = failedTrajectory(sample, failedRun, e as Error);
+  } finally {
+    clearTimeout(timer);
+    o.signal?.removeEventListener('abort', onAbort);
+    // a kernel that fails to shut down is killed on exit (process.ts); the sample's result is already kept
+    r.track((r.kernels.release ? r.kernels.release(kernel) : kernel.dispose()).catch(() => undefined));
+  }
+  return { traj, timedOut };
 }

@@ -1,9 +1,8 @@
 /**
  * `runEval(options)`: a dataset through the agent loop (`runAgentToEnd`, the same loop as the
  * chat panel and `codedance ask`), `numWorkers` samples at a time, each with its own kernel
- * session from the pool (given back after the sample and reset in place: a new namespace and
- * working folder in the same warm process, as the seed's worker processes exec each sample in a
- * fresh namespace; `freshKernels` starts a new process per sample instead), the
+ * session from the pool (a new kernel process per sample, started ahead while others run, shut
+ * down when the sample ends: nothing one sample's code changes reaches the next), the
  * model endpoints balanced by requests in flight, a per-sample time limit and retries with
  * back-off. Every finished sample is appended to the results file at once; a rerun skips the
  * samples already there. A row that cannot be used (unreadable, no answer, an image that does
@@ -13,97 +12,23 @@
  */
 import { mkdirSync } from 'node:fs';
 import os from 'node:os';
-import type { ChatModel } from '../agent/model';
 import { openDataset, type Dataset, type DatasetSample } from '../data/dataset';
 import { KernelPool } from '../kernel/pool';
 import type { JupyterKernelSession } from '../kernel/session';
-import type { KernelSession, KernelTuning } from '../kernel/types';
+import { localCellHost } from '../kernel/sandboxNotice';
 import { getProtocol, templateHash } from '../protocol';
-import type { Judge } from './judge';
-import { JUDGE_PROMPT_HASH } from './judgePrompts';
-import { evalPaths, readManifest, resumeManifest, writeJsonAtomic, type EvalPaths, type RunManifest } from './manifest';
+import { JUDGE_PROMPT_HASH } from '../reward/judgePrompts';
+import { cellsEntry, evalPaths, readManifest, resumeManifest, writeJsonAtomic, type EvalPaths, type RunManifest } from './manifest';
 import { openMathChecker, type MathChecker } from './mathCheck';
 import { buildRecord, failedTrajectory, type ResultRecord } from './record';
 import { recordImagesDir, storeRecordImages } from './recordTrajectory';
-import { dropErrored, finishedIndexes, readResults, ResultsWriter } from './resultsFile';
+import { dropErrored, finishedIndexes, ResultsWriter } from './resultsFile';
+import { describeSkippedLines, scanResults } from './resultsScan';
 import { runSample, type SampleRun } from './runSample';
-import { StatsAccumulator, type Stats } from './stats';
+import { StatsAccumulator, statsInput, type Stats } from './stats';
+import type { EvalOptions, EvalProgress, KernelSource } from './options';
 
-export interface KernelSource {
-  acquire(): Promise<KernelSession>;
-  /** gives a finished sample's session back (KernelPool.release); absent = the session is disposed */
-  release?(session: KernelSession): Promise<void>;
-  dispose(): Promise<void>;
-}
-
-export interface EvalOptions {
-  dataPath: string;
-  /** results go under `{saveDir}/{modelName}/` like the seed */
-  saveDir: string;
-  /** names the output files (the seed's --model_name) */
-  modelName: string;
-  /** the model sent with each request (the seed's --eval_model_name); resolved by the caller */
-  evalModelName: string;
-  /** the chat model (a ModelClient over the endpoints) */
-  model: ChatModel;
-  endpoints: string[];
-  numWorkers: number;
-  /** fallback data_source (the row's own value wins) */
-  dataSource?: string;
-  limit?: number;
-  protocol?: string;
-  maxTurns?: number;
-  sampling?: { temperature?: number; top_p?: number; max_tokens?: number };
-  /** per-cell timeout, ms (30000 like the seed) */
-  cellTimeoutMs?: number;
-  /** AgentOptions.maxObservationTokens: absent = 4096 estimated tokens, 0 = no limit */
-  maxObservationTokens?: number;
-  /** per-sample time limit, ms (default 600000) */
-  sampleTimeoutMs?: number;
-  /** whole-sample retries after an error (model endpoint down, kernel failed to start); default 1 */
-  retries?: number;
-  retryBaseDelayMs?: number;
-  /** kernel sessions: a KernelPool over `python` unless given */
-  python?: string;
-  /** kernels started ahead (default: numWorkers, at most one per CPU: a kernel start is CPU-bound) */
-  kernelPoolSize?: number;
-  /** a new kernel process per sample instead of resetting a warm one (slower: a kernel start is ~1 s of CPU) */
-  freshKernels?: boolean;
-  /** where the pool's kernels run and their memory limit (see core/kernel/sandbox.ts) */
-  kernelSandbox?: Pick<KernelTuning, 'sandbox' | 'network' | 'memoryLimitMb' | 'passEnv'>;
-  kernels?: KernelSource;
-  /** absent = no judge (normalized match) */
-  judge?: Judge;
-  /** on resume, run again the samples that ended in an error (model endpoint down, timeout…) */
-  retryErrors?: boolean;
-  strictVerdict?: boolean;
-  /** the math rows' symbolic check; default: the seed's math_verify in `python` when it imports there, else approximate */
-  math?: MathChecker;
-  signal?: AbortSignal;
-  extensionVersion?: string;
-  /** fsync each line (default true) */
-  fsync?: boolean;
-  onProgress?: (p: EvalProgress) => void;
-  onSample?: (r: ResultRecord) => void;
-  log?: (line: string) => void;
-}
-
-export interface EvalProgress {
-  total: number;
-  done: number;
-  /** finished in earlier runs (resume) */
-  resumed: number;
-  correct: number;
-  scored: number;
-  errors: number;
-  /** rows recorded as skipped (unreadable row, no answer, image does not load) */
-  skipped: number;
-  inFlight: number;
-  /** samples per second over this run */
-  rate: number;
-  etaSeconds: number | undefined;
-  elapsedSeconds: number;
-}
+export type { EvalOptions, EvalProgress, KernelSource } from './options';
 
 export interface EvalSummary {
   paths: EvalPaths;
@@ -116,11 +41,18 @@ export interface EvalSummary {
   durationMs: number;
 }
 
-/** Recomputes the stats from a results file (streamed; used at the end of a run and by the report). */
-export async function statsFromResults(file: string, meta: { modelName: string; dataSource: string; dataset: string; judged: boolean; mathCheck?: string }): Promise<Stats> {
+/**
+ * Recomputes the stats from a results file (streamed; each sample index once, from its last
+ * line; the lines that did not count are named in `codedance.skipped_lines`).
+ */
+export async function statsFromResults(
+  file: string,
+  meta: { modelName: string; dataSource: string; dataset: string; judged: boolean; mathCheck?: string },
+): Promise<Stats> {
+  const scan = await scanResults(file, statsInput);
   const acc = new StatsAccumulator();
-  for await (const r of readResults<ResultRecord>(file)) acc.add(r);
-  return acc.finish(meta);
+  for (const r of scan.byIndex.values()) acc.add(r);
+  return acc.finish({ ...meta, skippedLines: scan.skipped });
 }
 
 export async function runEval(o: EvalOptions): Promise<EvalSummary> {
@@ -129,36 +61,100 @@ export async function runEval(o: EvalOptions): Promise<EvalSummary> {
   const dataset: Dataset = await openDataset(o.dataPath);
   const paths = evalPaths(o.saveDir, o.modelName, dataset.stem);
   mkdirSync(paths.dir, { recursive: true });
-  const protocol = getProtocol(o.protocol ?? 'codedance');
-  const sampling = { ...protocol.defaultSampling, ...Object.fromEntries(Object.entries(o.sampling ?? {}).filter(([, v]) => v !== undefined)) };
-  const maxTurns = o.maxTurns ?? protocol.defaultMaxTurns;
-  const cellTimeoutMs = o.cellTimeoutMs ?? 30_000;
-  const sampleTimeoutMs = o.sampleTimeoutMs ?? 600_000;
-  const retries = Math.max(0, o.retries ?? 1);
-  const workers = Math.max(1, Math.floor(o.numWorkers));
-  const total = Math.min(dataset.rowCount, o.limit ?? Infinity);
+  const settings = runSettings(o, dataset.rowCount);
   const sha = await dataset.sha256();
   const now = new Date().toISOString();
-
   // manifest: a resumed run must be the same experiment
-  let manifest: RunManifest = {
+  const manifest = resumeManifest(readManifest(paths), newManifest(o, settings, dataset, sha, now), paths);
+  const thisRun: RunManifest['runs'][number] = { started_at: now, ran: 0, ...(manifest.cells ? { cells: manifest.cells.label } : {}) };
+  manifest.runs.push(thisRun);
+  writeJsonAtomic(paths.manifest, manifest);
+
+  const { done, resumed, live } = await resumeState(o, paths, settings.total, log);
+  const skippedBefore = live.skippedCount;
+  const progress = new RunProgress(settings.total, resumed, live);
+  o.onProgress?.(progress.snapshot());
+  const run: RunContext = {
+    o,
+    settings,
+    dataset,
+    sha,
+    manifest,
+    paths,
+    done,
+    resumed,
+    live,
+    progress,
+    log,
+    writer: new ResultsWriter(paths.results, o.fsync ?? true),
+    imagesWritten: new Set(),
+  };
+  const { cancelled, math } = await runSamples(run);
+
+  if (math) manifest.math_check = (await math).info;
+  const stats = await statsFromResults(paths.results, {
+    modelName: o.modelName,
+    dataSource: o.dataSource ?? 'default',
+    dataset: dataset.stem,
+    judged: !!o.judge,
+    mathCheck: manifest.math_check?.note,
+  });
+  const statsOut = { ...stats, codedance: { ...stats.codedance, manifest } };
+  thisRun.finished_at = new Date().toISOString();
+  thisRun.ran = progress.ranNow;
+  thisRun.skipped = live.skippedCount - skippedBefore;
+  if (cancelled) thisRun.cancelled = true;
+  writeJsonAtomic(paths.manifest, manifest);
+  writeJsonAtomic(paths.stats, statsOut);
+  writeJsonAtomic(paths.datasetStats, statsOut);
+  return { paths, stats, manifest, total: settings.total, ranNow: progress.ranNow, resumed, cancelled, durationMs: Date.now() - t0 };
+}
+
+/** The options with the protocol's defaults filled in: what the run uses and its manifest records. */
+function runSettings(o: EvalOptions, rowCount: number) {
+  const protocol = getProtocol(o.protocol ?? 'codedance');
+  return {
+    protocol,
+    sampling: { ...protocol.defaultSampling, ...Object.fromEntries(Object.entries(o.sampling ?? {}).filter(([, v]) => v !== undefined)) },
+    maxTurns: o.maxTurns ?? protocol.defaultMaxTurns,
+    cellTimeoutMs: o.cellTimeoutMs ?? 30_000,
+    sampleTimeoutMs: o.sampleTimeoutMs ?? 600_000,
+    retries: Math.max(0, o.retries ?? 1),
+    workers: Math.max(1, Math.floor(o.numWorkers)),
+    total: Math.min(rowCount, o.limit ?? Infinity),
+  };
+}
+
+type RunSettings = ReturnType<typeof runSettings>;
+
+/** This run's manifest, before it is checked against (and joined to) the one of earlier runs. */
+function newManifest(o: EvalOptions, s: RunSettings, dataset: Dataset, sha: string, now: string): RunManifest {
+  return {
     kind: 'codedance-eval-manifest',
     version: 1,
     model_name: o.modelName,
     eval_model_name: o.evalModelName,
     endpoints: o.endpoints,
-    protocol: protocol.id,
-    protocol_template_hash: templateHash(protocol),
-    sampling,
-    max_turns: maxTurns,
-    cell_timeout_ms: cellTimeoutMs,
+    protocol: s.protocol.id,
+    protocol_template_hash: templateHash(s.protocol),
+    sampling: s.sampling,
+    max_turns: s.maxTurns,
+    cell_timeout_ms: s.cellTimeoutMs,
     ...(o.maxObservationTokens !== undefined ? { max_observation_tokens: o.maxObservationTokens } : {}),
-    sample_timeout_ms: sampleTimeoutMs,
-    num_workers: workers,
+    sample_timeout_ms: s.sampleTimeoutMs,
+    num_workers: s.workers,
     limit: o.limit,
     data_source: o.dataSource ?? 'default',
+    cells: cellsEntry(o.kernels ? o.kernels.host : localCellHost(o.kernelSandbox?.sandbox, o.kernelSandbox?.network)),
     judge: o.judge
-      ? { mode: 'llm-judge', model: o.judge.model, endpoints: o.judge.endpoints, prompt_hash: o.judge.promptHash, strict_verdict: !!o.strictVerdict, cache: o.judge.cacheScope ?? 'sample' }
+      ? {
+          mode: 'llm-judge',
+          model: o.judge.model,
+          endpoints: o.judge.endpoints,
+          prompt_hash: o.judge.promptHash,
+          strict_verdict: !!o.strictVerdict,
+          cache: o.judge.cacheScope ?? 'sample',
+        }
       : { mode: 'no-judge', prompt_hash: JUDGE_PROMPT_HASH, strict_verdict: !!o.strictVerdict },
     dataset: { file: dataset.file, stem: dataset.stem, format: dataset.format, rows: dataset.rowCount, sha256: sha },
     extension_version: o.extensionVersion ?? '0.1.0',
@@ -166,11 +162,15 @@ export async function runEval(o: EvalOptions): Promise<EvalSummary> {
     started_at: now,
     runs: [],
   };
-  manifest = resumeManifest(readManifest(paths), manifest, paths);
-  const thisRun: RunManifest['runs'][number] = { started_at: now, ran: 0 };
-  manifest.runs.push(thisRun);
-  writeJsonAtomic(paths.manifest, manifest);
+}
 
+/** What earlier runs finished (after --retry-errors dropped the errored ones), and the counts progress starts from. */
+async function resumeState(
+  o: EvalOptions,
+  paths: EvalPaths,
+  total: number,
+  log: (line: string) => void,
+): Promise<{ done: Set<number>; resumed: number; live: StatsAccumulator }> {
   if (o.retryErrors) {
     const dropped = await dropErrored(paths.results);
     if (dropped) log(`--retry-errors: ${dropped} sample(s) that ended in an error will run again`);
@@ -178,121 +178,140 @@ export async function runEval(o: EvalOptions): Promise<EvalSummary> {
   const done = await finishedIndexes(paths.results);
   const resumed = [...done].filter((i) => i < total).length;
   if (resumed) log(`resuming: ${resumed} of ${total} samples already in ${paths.results}`);
-  const writer = new ResultsWriter(paths.results, o.fsync ?? true);
-
   // progress counts include the samples of earlier runs
   const live = new StatsAccumulator();
-  if (resumed) for await (const r of readResults<ResultRecord>(paths.results)) if (typeof r.index === 'number' && r.index < total) live.add(r);
-  const skippedBefore = live.skippedCount;
-  let ranNow = 0;
-  let inFlight = 0;
-  const tRun = Date.now();
-  const progress = (): EvalProgress => {
-    const elapsed = (Date.now() - tRun) / 1000;
-    const rate = elapsed > 0 ? ranNow / elapsed : 0;
-    const left = total - resumed - ranNow;
-    return { total, done: resumed + ranNow, resumed, correct: live.correctCount, scored: live.count, errors: live.errorCount, skipped: live.skippedCount, inFlight, rate, etaSeconds: rate > 0 ? left / rate : undefined, elapsedSeconds: elapsed };
-  };
-  o.onProgress?.(progress());
+  if (resumed) {
+    const scan = await scanResults(paths.results, statsInput);
+    for (const [i, r] of scan.byIndex) if (i < total) live.add(r);
+    const note = describeSkippedLines(scan.skipped);
+    if (note) log(`warning: ${paths.results}: ${note}`);
+  }
+  return { done, resumed, live };
+}
 
-  const ownPool = !o.kernels;
-  // the pool starts kernels at once: create it only when a sample needs one (a finished run starts none)
+/** The run's progress, counting the samples of earlier runs. */
+class RunProgress {
+  ranNow = 0;
+  inFlight = 0;
+  private readonly tRun = Date.now();
+
+  constructor(
+    private readonly total: number,
+    private readonly resumed: number,
+    private readonly live: StatsAccumulator,
+  ) {}
+
+  snapshot(): EvalProgress {
+    const elapsed = (Date.now() - this.tRun) / 1000;
+    const rate = elapsed > 0 ? this.ranNow / elapsed : 0;
+    const left = this.total - this.resumed - this.ranNow;
+    const { live } = this;
+    return {
+      total: this.total,
+      done: this.resumed + this.ranNow,
+      resumed: this.resumed,
+      correct: live.correctCount,
+      scored: live.count,
+      errors: live.errorCount,
+      skipped: live.skippedCount,
+      inFlight: this.inFlight,
+      rate,
+      etaSeconds: rate > 0 ? left / rate : undefined,
+      elapsedSeconds: elapsed,
+    };
+  }
+}
+
+/** Everything the workers share. */
+interface RunContext {
+  o: EvalOptions;
+  settings: RunSettings;
+  dataset: Dataset;
+  sha: string;
+  manifest: RunManifest;
+  paths: EvalPaths;
+  done: Set<number>;
+  resumed: number;
+  live: StatsAccumulator;
+  progress: RunProgress;
+  log: (line: string) => void;
+  writer: ResultsWriter;
+  /** the images already written beside the results (shared by the workers: each file once) */
+  imagesWritten: Set<string>;
+}
+
+/** The caller's kernels, or a pool of our own, created when a sample first needs a kernel (a finished run starts none). */
+function kernelSource(o: EvalOptions, workers: number, pending: number): KernelSource {
+  if (o.kernels) return o.kernels;
   let pool: KernelPool | undefined;
-  const kernels: KernelSource = o.kernels ?? {
+  return {
     acquire: () =>
       (pool ??= new KernelPool({
         python: o.python ?? 'python3',
-        size: Math.max(1, Math.min(o.kernelPoolSize ?? Math.min(workers, os.cpus().length), total - resumed)),
-        recycle: !o.freshKernels,
+        size: Math.max(1, Math.min(o.kernelPoolSize ?? Math.min(workers, os.cpus().length), pending)),
         ...o.kernelSandbox,
-        maxIdle: workers,
       })).acquire(),
     release: (k) => (pool ? pool.release(k as JupyterKernelSession) : k.dispose()),
     dispose: async () => pool?.dispose(),
   };
+}
+
+/** The rows not finished yet, in order, up to `total`, read from the first of them on. */
+function pendingSamples(c: RunContext): { next: () => Promise<DatasetSample | undefined>; close: () => Promise<unknown> } {
+  const { total } = c.settings;
   const firstPending = (() => {
-    for (let i = 0; i < total; i++) if (!done.has(i)) return i;
+    for (let i = 0; i < total; i++) if (!c.done.has(i)) return i;
     return total;
   })();
-  const source = dataset.samples({ start: firstPending, fallbackDataSource: o.dataSource ?? 'default' });
+  const source = c.dataset.samples({ start: firstPending, fallbackDataSource: c.o.dataSource ?? 'default' });
   let exhausted = firstPending >= total;
-  const disposals = new Set<Promise<void>>();
-  const failedRun = { model: o.evalModelName, endpoints: o.endpoints, protocol: protocol.id };
-  const imagesDir = recordImagesDir(paths.results);
-  const imagesWritten = new Set<string>();
-
-  async function next(): Promise<DatasetSample | undefined> {
-    while (!exhausted) {
-      const r = await source.next();
-      if (r.done || r.value.index >= total) {
-        exhausted = true;
-        return undefined;
+  return {
+    async next() {
+      while (!exhausted) {
+        const r = await source.next();
+        if (r.done || r.value.index >= total) {
+          exhausted = true;
+          return undefined;
+        }
+        if (!c.done.has(r.value.index)) return r.value;
       }
-      if (!done.has(r.value.index)) return r.value;
-    }
-    return undefined;
-  }
+      return undefined;
+    },
+    close: () => source.return(undefined),
+  };
+}
 
-  // a worker that fails (a results file that cannot be written…) stops the others; the pool is
-  // disposed only once every sample has given its kernel back
+/**
+ * The workers over the pending samples. A worker that fails (a results file that cannot be
+ * written…) stops the others; the pool is disposed only once every sample has given its kernel
+ * back. `math`: the math checker, when a math row started it.
+ */
+async function runSamples(c: RunContext): Promise<{ cancelled: boolean; math?: Promise<MathChecker> }> {
+  const { o, settings } = c;
+  const kernels = kernelSource(o, settings.workers, settings.total - c.resumed);
+  const samples = pendingSamples(c);
+  const disposals = new Set<Promise<void>>();
   const stop = new AbortController();
   const onCancel = () => stop.abort();
   if (o.signal?.aborted) stop.abort();
   else o.signal?.addEventListener('abort', onCancel, { once: true });
-  const runSignal = stop.signal;
   // the seed's math_verify in the evaluating Python: started when the first math row is scored
   let math: Promise<MathChecker> | undefined;
-  const mathChecker = () => (math ??= o.math ? Promise.resolve(o.math) : openMathChecker(o.python ?? 'python3', { log }));
-  const sampleRun: SampleRun = {
-    options: { ...o, signal: runSignal },
-    sampleKey: (i) => `${sha}:${i}`,
-    math: mathChecker,
+  const sampleRun = sampleRunOf(
+    c,
     kernels,
-    protocol,
-    protocolTemplateHash: manifest.protocol_template_hash,
-    maxTurns,
-    sampling,
-    cellTimeoutMs,
-    maxObservationTokens: o.maxObservationTokens,
-    sampleTimeoutMs,
-    retries,
-    log,
-    track: (d) => {
+    stop.signal,
+    () => (math ??= o.math ? Promise.resolve(o.math) : openMathChecker(o.python ?? 'python3', { log: c.log })),
+    (d) => {
       disposals.add(d);
       void d.finally(() => disposals.delete(d));
     },
-  };
-
-  async function worker(): Promise<void> {
-    for (;;) {
-      if (runSignal.aborted) return;
-      const sample = await next();
-      if (!sample) return;
-      inFlight++;
-      let rec: ResultRecord | undefined;
-      try {
-        rec = await runSample(sample, sampleRun);
-      } catch (e) {
-        log(`sample ${sample.index}: unexpected ${(e as Error).stack ?? e}`);
-        rec = buildRecord(sample, failedTrajectory(sample, failedRun, e as Error), undefined, { attempts: 1, timedOut: false, latencyMs: 0 });
-      } finally {
-        inFlight--;
-      }
-      if (!rec) return;
-      // the trajectory's images go to files beside the results before its line is written
-      writer.append(await storeRecordImages(rec, imagesDir, { fsync: o.fsync ?? true, written: imagesWritten }));
-      ranNow++;
-      live.add(rec);
-      o.onSample?.(rec);
-      o.onProgress?.(progress());
-    }
-  }
-
+  );
   let cancelled: boolean;
   try {
     const ends = await Promise.allSettled(
-      Array.from({ length: Math.min(workers, Math.max(1, total - resumed)) }, () =>
-        worker().catch((e: unknown) => {
+      Array.from({ length: Math.min(settings.workers, Math.max(1, settings.total - c.resumed)) }, () =>
+        worker(c, samples.next, sampleRun).catch((e: unknown) => {
           stop.abort();
           throw e;
         }),
@@ -303,22 +322,67 @@ export async function runEval(o: EvalOptions): Promise<EvalSummary> {
   } finally {
     o.signal?.removeEventListener('abort', onCancel);
     cancelled = !!o.signal?.aborted;
-    writer.close();
-    await source.return(undefined);
+    c.writer.close();
+    await samples.close();
     await Promise.all([...disposals]);
-    if (ownPool) await kernels.dispose();
+    if (!o.kernels) await kernels.dispose();
     if (math && !o.math) await (await math).dispose();
   }
+  return { cancelled, math };
+}
 
-  if (math) manifest.math_check = (await math).info;
-  const stats = await statsFromResults(paths.results, { modelName: o.modelName, dataSource: o.dataSource ?? 'default', dataset: dataset.stem, judged: !!o.judge, mathCheck: manifest.math_check?.note });
-  const statsOut = { ...stats, codedance: { ...stats.codedance, manifest } };
-  thisRun.finished_at = new Date().toISOString();
-  thisRun.ran = ranNow;
-  thisRun.skipped = live.skippedCount - skippedBefore;
-  if (cancelled) thisRun.cancelled = true;
-  writeJsonAtomic(paths.manifest, manifest);
-  writeJsonAtomic(paths.stats, statsOut);
-  writeJsonAtomic(paths.datasetStats, statsOut);
-  return { paths, stats, manifest, total, ranNow, resumed, cancelled, durationMs: Date.now() - t0 };
+/** What runSample needs of the run: the options under the run's signal, the settings, kernels, the math check. */
+function sampleRunOf(
+  c: RunContext,
+  kernels: KernelSource,
+  runSignal: AbortSignal,
+  math: () => Promise<MathChecker>,
+  track: (release: Promise<void>) => void,
+): SampleRun {
+  const { o, settings: s } = c;
+  return {
+    options: { ...o, signal: runSignal },
+    sampleKey: (i) => `${c.sha}:${i}`,
+    math,
+    kernels,
+    protocol: s.protocol,
+    protocolTemplateHash: c.manifest.protocol_template_hash,
+    maxTurns: s.maxTurns,
+    sampling: s.sampling,
+    cellTimeoutMs: s.cellTimeoutMs,
+    maxObservationTokens: o.maxObservationTokens,
+    sampleTimeoutMs: s.sampleTimeoutMs,
+    retries: s.retries,
+    log: c.log,
+    track,
+  };
+}
+
+/** One worker: samples until none is left or the run stops; each record (its images as files beside it) appended at once. */
+async function worker(c: RunContext, next: () => Promise<DatasetSample | undefined>, sampleRun: SampleRun): Promise<void> {
+  const { o, progress } = c;
+  const failedRun = { model: o.evalModelName, endpoints: o.endpoints, protocol: c.settings.protocol.id };
+  const imagesDir = recordImagesDir(c.paths.results);
+  for (;;) {
+    if (sampleRun.options.signal!.aborted) return;
+    const sample = await next();
+    if (!sample) return;
+    progress.inFlight++;
+    let rec: ResultRecord | undefined;
+    try {
+      rec = await runSample(sample, sampleRun);
+    } catch (e) {
+      c.log(`sample ${sample.index}: unexpected ${(e as Error).stack ?? e}`);
+      rec = buildRecord(sample, failedTrajectory(sample, failedRun, e as Error), undefined, { attempts: 1, timedOut: false, latencyMs: 0 });
+    } finally {
+      progress.inFlight--;
+    }
+    if (!rec) return;
+    // the trajectory's images go to files beside the results before its line is written
+    c.writer.append(await storeRecordImages(rec, imagesDir, { fsync: o.fsync ?? true, written: c.imagesWritten }));
+    progress.ranNow++;
+    c.live.add(rec);
+    o.onSample?.(rec);
+    o.onProgress?.(progress.snapshot());
+  }
 }

@@ -27,7 +27,9 @@ export interface RunFigures {
   endpoints: string[];
 }
 
-const SUCCESS_ERROR_STRINGS = ['Code executed successfully. No explicit output or figures produced.', 'Error', 'timeout', 'Exception'].map((s) => s.toLowerCase());
+const SUCCESS_ERROR_STRINGS = ['Code executed successfully. No explicit output or figures produced.', 'Error', 'timeout', 'Exception'].map(
+  (s) => s.toLowerCase(),
+);
 
 export function messageText(m: ChatMessage): string {
   const c = m.content;
@@ -74,7 +76,13 @@ export function seedFields(t: Trajectory): SeedRunFields & { figures: RunFigures
   const system = t.messages[0]?.role === 'system' ? messageText(t.messages[0]) : '';
   const user = t.messages[1]?.role === 'user' ? messageText(t.messages[1]) : '';
   const lines: string[] = [`system\n${system}`, `user\n${user}`];
-  const f: RunFigures = { toolErrors: 0, toolTimeouts: 0, modelMs: 0, execMs: 0, endpoints: [...new Set(t.turns.map((x) => x.endpoint).filter(Boolean))] };
+  const f: RunFigures = {
+    toolErrors: 0,
+    toolTimeouts: 0,
+    modelMs: 0,
+    execMs: 0,
+    endpoints: [...new Set(t.turns.map((x) => x.endpoint).filter(Boolean))],
+  };
   let toolCalls = 0;
   let toolSuccess = 0;
   for (const turn of t.turns) {

@@ -1,10 +1,49 @@
 /**
  * `stats_{model}.json`: the seed's fields computed exactly as eval.py does (over every sample
  * it would have kept: all but the skipped rows — unreadable, without an answer, or whose image
- * does not load), plus our additions under `codedance`: how many rows were skipped, and how
- * the math rows were checked.
+ * does not load), plus our additions under `codedance`: how many rows were skipped, how
+ * the math rows were checked, and which lines of the results file did not count (each sample
+ * index counts once, from its last line: resultsScan.ts).
  */
 import type { ResultRecord } from './record';
+import { describeSkippedLines, type SkippedLine } from './resultsScan';
+
+/** What the stats read of a result record (`statsInput` keeps only this of a line). */
+export type StatsInput = Pick<ResultRecord, 'status' | 'acc' | 'judge_score' | 'try_count' | 'tool_call_count' | 'tool_success_rate'> & {
+  codedance?: Partial<ResultRecord['codedance']>;
+};
+
+const CODEDANCE_FIELDS = [
+  'skipped',
+  'error',
+  'tool_errors',
+  'tool_timeouts',
+  'outcome',
+  'judge_error',
+  'judge_cached',
+  'latency_ms',
+  'tokens',
+  'data_source',
+] as const;
+
+/** The fields of a parsed result line the stats read (not its trajectory or images): small enough to keep one per sample. */
+export function statsInput(r: Record<string, unknown>): StatsInput {
+  const c = r.codedance as Record<string, unknown> | undefined;
+  const error = c?.error as { name?: unknown } | undefined;
+  const codedance = c
+    ? Object.fromEntries(CODEDANCE_FIELDS.filter((k) => c[k] !== undefined).map((k) => [k, k === 'error' ? { name: error?.name } : c[k]]))
+    : undefined;
+  const { status, acc, judge_score, try_count, tool_call_count, tool_success_rate } = r as unknown as StatsInput;
+  return {
+    status,
+    acc,
+    judge_score,
+    try_count,
+    tool_call_count,
+    tool_success_rate,
+    ...(codedance ? { codedance: codedance as StatsInput['codedance'] } : {}),
+  };
+}
 
 export interface SeedStats {
   total_samples: number;
@@ -44,6 +83,9 @@ export interface ExtraStats {
   latency_ms: { p50: number; p90: number; p99: number; mean: number; max: number };
   tokens: { prompt: number; completion: number; total: number; per_sample: number };
   outcomes: Record<string, number>;
+  /** lines of the results file that did not count (absent when every line did): not JSON, no
+   * sample index, or a sample written again on a later line (the last counts); at most 100 listed */
+  skipped_lines?: { count: number; note: string; lines: SkippedLine[] };
 }
 
 export interface Stats extends SeedStats {
@@ -54,6 +96,11 @@ export function percentile(sorted: number[], p: number): number {
   if (!sorted.length) return 0;
   const i = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
   return sorted[i];
+}
+
+/** `counts[key]` one more */
+function bump(counts: Record<string, number>, key: string): void {
+  counts[key] = (counts[key] ?? 0) + 1;
 }
 
 export class StatsAccumulator {
@@ -82,21 +129,42 @@ export class StatsAccumulator {
   private toolHist: Record<string, number> = {};
   private outcomes: Record<string, number> = {};
 
-  add(r: Pick<ResultRecord, 'status' | 'acc' | 'judge_score' | 'try_count' | 'tool_call_count' | 'tool_success_rate'> & { codedance?: Partial<ResultRecord['codedance']> }): void {
+  /** One sample (each index once: a results file is read through resultsScan.ts). */
+  add(r: StatsInput): void {
     const c = r.codedance ?? {};
     if (c.skipped) {
       this.skipped++;
-      const why = c.error?.name ?? 'skipped';
-      this.skippedBy[why] = (this.skippedBy[why] ?? 0) + 1;
-      this.outcomes.skipped = (this.outcomes.skipped ?? 0) + 1;
+      bump(this.skippedBy, c.error?.name ?? 'skipped');
+      bump(this.outcomes, 'skipped');
       return;
     }
     this.n++;
+    this.addScore(r, c);
+    this.addTools(r, c);
+    this.addRun(r, c);
+    bump(this.turnsHist, String(r.try_count));
+    bump(this.toolHist, String(r.tool_call_count));
+    bump(this.outcomes, c.outcome ?? r.status);
+  }
+
+  /** success, accuracy, judge score and tries, overall, per data source and per try count */
+  private addScore(r: StatsInput, c: NonNullable<StatsInput['codedance']>): void {
     if (r.status === 'success') this.success++;
     this.acc += r.acc ?? 0;
     if (r.acc === 1) this.correct++;
     this.judge += r.judge_score ?? 0;
     this.tries += r.try_count ?? 0;
+    const ps = (this.perSource[c.data_source ?? 'default'] ??= { n: 0, acc: 0, correct: 0 });
+    ps.n++;
+    ps.acc += r.acc ?? 0;
+    if (r.acc === 1) ps.correct++;
+    const bt = (this.byTry[String(r.try_count)] ??= { correct: 0, incorrect: 0 });
+    if (r.acc === 1) bt.correct++;
+    else bt.incorrect++;
+  }
+
+  /** code executions: samples with any, their success rate, errors and timeouts */
+  private addTools(r: StatsInput, c: NonNullable<StatsInput['codedance']>): void {
     if ((r.tool_call_count ?? 0) > 0) {
       this.toolSamples++;
       this.toolRateSum += r.tool_success_rate ?? 0;
@@ -104,6 +172,10 @@ export class StatsAccumulator {
     this.toolCalls += r.tool_call_count ?? 0;
     this.toolErrors += c.tool_errors ?? 0;
     this.toolTimeouts += c.tool_timeouts ?? 0;
+  }
+
+  /** how the sample ran: timeouts, errors, the judge, latency and tokens */
+  private addRun(r: StatsInput, c: NonNullable<StatsInput['codedance']>): void {
     if (c.outcome === 'timeout') this.timeouts++;
     if (r.status === 'error') this.errors++;
     if (c.judge_error) this.judgeErrors++;
@@ -114,18 +186,6 @@ export class StatsAccumulator {
       this.tokens.completion += c.tokens.completion;
       this.tokens.total += c.tokens.total;
     }
-    const src = c.data_source ?? 'default';
-    const ps = (this.perSource[src] ??= { n: 0, acc: 0, correct: 0 });
-    ps.n++;
-    ps.acc += r.acc ?? 0;
-    if (r.acc === 1) ps.correct++;
-    const bt = (this.byTry[String(r.try_count)] ??= { correct: 0, incorrect: 0 });
-    if (r.acc === 1) bt.correct++;
-    else bt.incorrect++;
-    this.turnsHist[String(r.try_count)] = (this.turnsHist[String(r.try_count)] ?? 0) + 1;
-    this.toolHist[String(r.tool_call_count)] = (this.toolHist[String(r.tool_call_count)] ?? 0) + 1;
-    const o = c.outcome ?? r.status;
-    this.outcomes[o] = (this.outcomes[o] ?? 0) + 1;
   }
 
   get count(): number {
@@ -141,11 +201,21 @@ export class StatsAccumulator {
     return this.skipped;
   }
 
-  finish(meta: { modelName: string; dataSource: string; dataset: string; judged: boolean; mathCheck?: string }): Stats {
+  finish(meta: {
+    modelName: string;
+    dataSource: string;
+    dataset: string;
+    judged: boolean;
+    mathCheck?: string;
+    skippedLines?: readonly SkippedLine[];
+  }): Stats {
+    const skippedLines = meta.skippedLines ?? [];
     const n = this.n;
     const div = (a: number, b: number) => (b > 0 ? a / b : 0);
     const lat = [...this.latencies].sort((a, b) => a - b);
-    const perSource = Object.fromEntries(Object.entries(this.perSource).map(([k, v]) => [k, { n: v.n, acc: div(v.acc, v.n), correct: v.correct }]));
+    const perSource = Object.fromEntries(
+      Object.entries(this.perSource).map(([k, v]) => [k, { n: v.n, acc: div(v.acc, v.n), correct: v.correct }]),
+    );
     return {
       total_samples: n,
       success_samples: this.success,
@@ -176,9 +246,21 @@ export class StatsAccumulator {
         sample_timeout_rate: div(this.timeouts, n),
         judge_errors: this.judgeErrors,
         judge_cache_hits: this.cacheHits,
-        latency_ms: { p50: percentile(lat, 50), p90: percentile(lat, 90), p99: percentile(lat, 99), mean: div(lat.reduce((a, b) => a + b, 0), lat.length), max: lat.length ? lat[lat.length - 1] : 0 },
+        latency_ms: {
+          p50: percentile(lat, 50),
+          p90: percentile(lat, 90),
+          p99: percentile(lat, 99),
+          mean: div(
+            lat.reduce((a, b) => a + b, 0),
+            lat.length,
+          ),
+          max: lat.length ? lat[lat.length - 1] : 0,
+        },
         tokens: { ...this.tokens, per_sample: div(this.tokens.total, n) },
         outcomes: this.outcomes,
+        ...(skippedLines.length
+          ? { skipped_lines: { count: skippedLines.length, note: describeSkippedLines(skippedLines)!, lines: skippedLines.slice(0, 100) } }
+          : {}),
       },
     };
   }

@@ -6,7 +6,7 @@
  */
 import { existsSync, statSync } from 'node:fs';
 import type WebSocket from 'ws';
-import { redactSecrets } from '../model/redact';
+import { redactSecrets } from '../secrets';
 import { checkSecretEnv, redactingSecrets } from './secretEnv';
 import { JobNotFoundError, JobsAuthError, JobsError } from './errors';
 import type { ClusterInfo, JobBackend, JobInfo, JobSpec, JobStatus, SubmitResult, TailOptions } from './types';
@@ -76,7 +76,12 @@ export function rayJobToInfo(d: RayJobDetails): JobInfo {
 
 /** A submission id: the name (slugged), time and a random suffix, unique enough for one cluster. */
 export function makeSubmissionId(name: string, now = new Date()): string {
-  const slug = name.toLowerCase().replace(/[^a-z0-9_-]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 40) || 'job';
+  const slug =
+    name
+      .toLowerCase()
+      .replace(/[^a-z0-9_-]+/g, '-')
+      .replace(/^-+|-+$/g, '')
+      .slice(0, 40) || 'job';
   const t = now.toISOString().replace(/[-:]/g, '').replace(/\..*$/, '').replace('T', '-');
   return `${slug}-${t}-${Math.random().toString(36).slice(2, 6)}`;
 }
@@ -99,47 +104,67 @@ export class RayJobsBackend implements JobBackend {
     const msg = redactSecrets(text.replace(/\s+/g, ' ').trim(), [this.opts.token])
       .replace(/((?:token|authorization)["']?\s*[:=]\s*["']?)[^\s"',;}]{4,}/gi, '$1***')
       .slice(0, status === 401 || status === 403 ? 200 : 500);
-    if (status === 401) throw new JobsAuthError(`Ray dashboard ${this.baseUrl} needs a token (401${msg ? `: ${msg}` : ''})`, 401, { text: "set this cluster's token", setting: 'jobs.token' });
-    if (status === 403) throw new JobsAuthError(`Ray dashboard ${this.baseUrl} refused the token (403${msg ? `: ${msg}` : ''})`, 403, { text: "check this cluster's token", setting: 'jobs.token' });
+    if (status === 401)
+      throw new JobsAuthError(`Ray dashboard ${this.baseUrl} needs a token (401${msg ? `: ${msg}` : ''})`, 401, {
+        text: "set this cluster's token",
+        setting: 'jobs.token',
+      });
+    if (status === 403)
+      throw new JobsAuthError(`Ray dashboard ${this.baseUrl} refused the token (403${msg ? `: ${msg}` : ''})`, 403, {
+        text: "check this cluster's token",
+        setting: 'jobs.token',
+      });
     if (status === 404 && id !== undefined) throw new JobNotFoundError(id, `Ray ${this.baseUrl}`, msg);
-    if (status === 404) throw new JobsError('server', `Ray dashboard ${this.baseUrl}: ${what} answered 404 — is this a Ray dashboard (Ray ≥ 2.0)?`, 404);
-    if (status >= 500) throw new JobsError('server', `Ray dashboard ${this.baseUrl}: ${what} failed with ${status}: ${msg || 'no message'}`, status, [this.opts.token]);
-    throw new JobsError('rejected', `Ray dashboard ${this.baseUrl} rejected ${what} (${status}): ${msg || 'no message'}`, status, [this.opts.token]);
+    if (status === 404)
+      throw new JobsError('server', `Ray dashboard ${this.baseUrl}: ${what} answered 404 — is this a Ray dashboard (Ray ≥ 2.0)?`, 404);
+    if (status >= 500)
+      throw new JobsError('server', `Ray dashboard ${this.baseUrl}: ${what} failed with ${status}: ${msg || 'no message'}`, status, [
+        this.opts.token,
+      ]);
+    throw new JobsError('rejected', `Ray dashboard ${this.baseUrl} rejected ${what} (${status}): ${msg || 'no message'}`, status, [
+      this.opts.token,
+    ]);
   }
 
-  private async request(method: string, path: string, what: string, init: { body?: unknown; raw?: Buffer; id?: string; timeoutMs?: number; allow404?: boolean } = {}): Promise<{ status: number; body: unknown }> {
+  /** A JSON body, or raw bytes (a package upload), with its content type and the token. */
+  private requestBody(init: { body?: unknown; raw?: Buffer }): {
+    headers: Record<string, string>;
+    body?: string | Uint8Array<ArrayBuffer>;
+  } {
+    if (init.body !== undefined) return { headers: this.headers({ 'Content-Type': 'application/json' }), body: JSON.stringify(init.body) };
+    if (init.raw) return { headers: this.headers({ 'Content-Type': 'application/octet-stream' }), body: new Uint8Array(init.raw) };
+    return { headers: this.headers({}) };
+  }
+
+  private async request(
+    method: string,
+    path: string,
+    what: string,
+    init: { body?: unknown; raw?: Buffer; id?: string; timeoutMs?: number; allow404?: boolean } = {},
+  ): Promise<{ status: number; body: unknown }> {
     let res: Response;
     const signal = AbortSignal.timeout(init.timeoutMs ?? this.opts.timeoutMs ?? 30000);
     try {
-      res = await fetch(this.baseUrl + path, {
-        method,
-        headers: this.headers(init.body !== undefined ? { 'Content-Type': 'application/json' } : init.raw ? { 'Content-Type': 'application/octet-stream' } : {}),
-        body: init.body !== undefined ? JSON.stringify(init.body) : init.raw ? new Uint8Array(init.raw) : undefined,
-        signal,
-      });
+      res = await fetch(this.baseUrl + path, { method, ...this.requestBody(init), signal });
     } catch (e) {
       const cause = (e as { cause?: { code?: string; message?: string } }).cause;
       const why = signal.aborted ? 'timed out' : (cause?.code ?? cause?.message ?? (e as Error).message);
-      throw new JobsError('connection', `cannot reach the Ray dashboard at ${this.baseUrl} (${why}): is Ray running there (ray start --head --dashboard-host=…) or an SSH tunnel to port 8265 open?`);
+      throw new JobsError(
+        'connection',
+        `cannot reach the Ray dashboard at ${this.baseUrl} (${why}): is Ray running there (ray start --head --dashboard-host=…) or an SSH tunnel to port 8265 open?`,
+      );
     }
     const text = await res.text();
     if (init.allow404 && res.status === 404) return { status: 404, body: text };
     if (!res.ok) this.fail(res.status, text, what, init.id);
-    let body: unknown = text;
-    if ((res.headers.get('content-type') ?? '').includes('json') || /^\s*[[{]/.test(text)) {
-      try {
-        body = JSON.parse(text);
-      } catch {
-        /* text */
-      }
-    }
-    return { status: res.status, body };
+    return { status: res.status, body: jsonOrText(text, res.headers.get('content-type')) };
   }
 
   async check(): Promise<ClusterInfo> {
     const { body } = await this.request('GET', '/api/version', 'GET /api/version');
     const v = body as { version?: string; ray_version?: string; session_name?: string };
-    if (typeof v !== 'object' || !v || !v.ray_version) throw new JobsError('server', `${this.baseUrl}/api/version did not answer like a Ray dashboard`);
+    if (typeof v !== 'object' || !v || !v.ray_version)
+      throw new JobsError('server', `${this.baseUrl}/api/version did not answer like a Ray dashboard`);
     this.version = v.ray_version;
     return { kind: 'ray', version: v.ray_version, detail: v.session_name ? `session ${v.session_name}` : undefined };
   }
@@ -160,7 +185,8 @@ export class RayJobsBackend implements JobBackend {
     const name = rayPackageName(zip);
     const path = `/api/packages/gcs/${name}`;
     const head = await this.request('GET', path, `GET ${path}`, { allow404: true });
-    if (head.status === 404) await this.request('PUT', path, `the working_dir upload (${zip.length} bytes)`, { raw: zip, timeoutMs: 600000 });
+    if (head.status === 404)
+      await this.request('PUT', path, `the working_dir upload (${zip.length} bytes)`, { raw: zip, timeoutMs: 600000 });
     return `gcs://${name}`;
   }
 
@@ -173,7 +199,8 @@ export class RayJobsBackend implements JobBackend {
     let workingDirUri: string | undefined;
     if (spec.workingDir) {
       if (/^[a-z0-9]+:\/\//i.test(spec.workingDir)) workingDirUri = spec.workingDir;
-      else if (existsSync(spec.workingDir) && statSync(spec.workingDir).isDirectory()) workingDirUri = await this.uploadWorkingDir(spec.workingDir);
+      else if (existsSync(spec.workingDir) && statSync(spec.workingDir).isDirectory())
+        workingDirUri = await this.uploadWorkingDir(spec.workingDir);
       else throw new JobsError('config', `working_dir ${spec.workingDir} is neither a local folder nor a URI (gcs://, https://, s3://)`);
       runtimeEnv.working_dir = workingDirUri;
     }
@@ -184,7 +211,11 @@ export class RayJobsBackend implements JobBackend {
     };
     if (Object.keys(runtimeEnv).length) body.runtime_env = runtimeEnv;
     if (spec.entrypointNumGpus !== undefined && spec.entrypointNumGpus > 0) {
-      if (!versionAtLeast(version, '2.2')) throw new JobsError('config', `Ray ${version} at ${this.baseUrl} cannot reserve GPUs for the entrypoint (entrypoint_num_gpus needs Ray ≥ 2.2): remove entrypointNumGpus`);
+      if (!versionAtLeast(version, '2.2'))
+        throw new JobsError(
+          'config',
+          `Ray ${version} at ${this.baseUrl} cannot reserve GPUs for the entrypoint (entrypoint_num_gpus needs Ray ≥ 2.2): remove entrypointNumGpus`,
+        );
       body.entrypoint_num_gpus = spec.entrypointNumGpus;
     }
     if (spec.entrypointNumCpus !== undefined && versionAtLeast(version, '2.2')) body.entrypoint_num_cpus = spec.entrypointNumCpus;
@@ -231,12 +262,23 @@ export class RayJobsBackend implements JobBackend {
         const { default: WS } = await import('ws'); // loaded on first use
         const ws = new WS(url, { headers });
         ws.on('message', (data: WebSocket.RawData) => {
-          queue.push(Buffer.isBuffer(data) ? data.toString('utf8') : Array.isArray(data) ? Buffer.concat(data).toString('utf8') : Buffer.from(data).toString('utf8'));
+          queue.push(
+            Buffer.isBuffer(data)
+              ? data.toString('utf8')
+              : Array.isArray(data)
+                ? Buffer.concat(data).toString('utf8')
+                : Buffer.from(data).toString('utf8'),
+          );
           notify();
         });
         ws.on('unexpected-response', (_req, res) => {
           const st = res.statusCode ?? 0;
-          error = st === 401 || st === 403 ? new JobsAuthError(`Ray dashboard ${base} refused the log stream (${st}): check the token`, st) : st === 404 ? new JobNotFoundError(id, `Ray ${base}`) : new JobsError('server', `Ray dashboard ${base}: the log stream of ${id} failed with ${st}`, st);
+          error =
+            st === 401 || st === 403
+              ? new JobsAuthError(`Ray dashboard ${base} refused the log stream (${st}): check the token`, st)
+              : st === 404
+                ? new JobNotFoundError(id, `Ray ${base}`)
+                : new JobsError('server', `Ray dashboard ${base}: the log stream of ${id} failed with ${st}`, st);
           done = true;
           ws.terminate();
           notify();
@@ -284,5 +326,16 @@ export class RayJobsBackend implements JobBackend {
 
   async dispose(): Promise<void> {
     /* stateless: nothing to close */
+  }
+}
+
+/** A JSON answer parsed; not JSON after all (a proxy's HTML page): the text, which the callers' messages quote. */
+function jsonOrText(text: string, contentType: string | null): unknown {
+  if (!(contentType ?? '').includes('json') && !/^\s*[[{]/.test(text)) return text;
+  try {
+    return JSON.parse(text);
+  } catch (e) {
+    if (!(e instanceof SyntaxError)) throw e;
+    return text;
   }
 }

@@ -7,7 +7,17 @@
 import { JobNotFoundError, JobsError } from './errors';
 import { checkSecretEnv, redactingSecrets } from './secretEnv';
 import { SshConnection } from './SshConnection';
-import { parseSacct, parseScontrol, parseSqueue, renderSbatchScript, scontrolToInfo, scriptJobName, shQuote, slurmJobName, SQUEUE_FORMAT } from './slurmText';
+import {
+  parseSacct,
+  parseScontrol,
+  parseSqueue,
+  renderSbatchScript,
+  scontrolToInfo,
+  scriptJobName,
+  shQuote,
+  slurmJobName,
+  SQUEUE_FORMAT,
+} from './slurmText';
 import type { ClusterInfo, JobBackend, JobInfo, JobSecrets, JobSpec, SlurmClusterProfile, SubmitResult, TailOptions } from './types';
 import { isTerminal } from './types';
 
@@ -38,8 +48,13 @@ export class SlurmBackend implements JobBackend {
 
   private async run(command: string, what: string, stdin?: string): Promise<string> {
     const r = await this.ssh.exec(command, stdin);
-    if (r.code === 127) throw new JobsError('config', `${this.where}: ${what}: a Slurm command is missing (${r.stderr.trim()}): is this a Slurm login node?`);
-    if (r.code !== 0) throw new JobsError('remote', `${this.where}: ${what} failed (exit ${r.code}): ${r.stderr.trim() || r.stdout.trim() || 'no message'}`);
+    if (r.code === 127)
+      throw new JobsError('config', `${this.where}: ${what}: a Slurm command is missing (${r.stderr.trim()}): is this a Slurm login node?`);
+    if (r.code !== 0)
+      throw new JobsError(
+        'remote',
+        `${this.where}: ${what} failed (exit ${r.code}): ${r.stderr.trim() || r.stdout.trim() || 'no message'}`,
+      );
     return r.stdout;
   }
 
@@ -81,7 +96,9 @@ export class SlurmBackend implements JobBackend {
     const secrets = checkSecretEnv(spec.secretEnv);
     const readSecrets = secrets.map(([k]) => `IFS= read -r ${k} && export ${k} && `).join('');
     const stdin = secrets.map(([, v]) => v + '\n').join('') + script;
-    const out = await redactingSecrets(spec.secretEnv, () => this.run(`${readSecrets}cat > ${shQuote(file)} && cd ${shQuote(dir)} && sbatch --parsable ${shQuote(file)}`, 'sbatch', stdin));
+    const out = await redactingSecrets(spec.secretEnv, () =>
+      this.run(`${readSecrets}cat > ${shQuote(file)} && cd ${shQuote(dir)} && sbatch --parsable ${shQuote(file)}`, 'sbatch', stdin),
+    );
     const id = out.trim().split('\n').pop()!.split(';')[0].trim();
     if (!JOB_ID.test(id)) throw new JobsError('remote', `${this.where}: sbatch answered '${out.trim()}' instead of a job id`);
     return { id };
@@ -94,7 +111,12 @@ export class SlurmBackend implements JobBackend {
       'squeue',
     );
     const [sq, deleted = '', sa = ''] = out.split('@@\n');
-    const hidden = new Set(deleted.split('\n').map((s) => s.trim()).filter(Boolean));
+    const hidden = new Set(
+      deleted
+        .split('\n')
+        .map((s) => s.trim())
+        .filter(Boolean),
+    );
     const jobs = new Map<string, JobInfo>();
     for (const j of parseSacct(sa)) jobs.set(j.id, j);
     for (const j of parseSqueue(sq)) jobs.set(j.id, { ...jobs.get(j.id), ...j });
@@ -166,10 +188,14 @@ export class SlurmBackend implements JobBackend {
 
   async delete(id: string): Promise<boolean> {
     const info = await this.status(id);
-    if (!isTerminal(info.status)) throw new JobsError('rejected', `${this.where}: job ${id} is ${info.rawStatus}: stop it before deleting it`);
+    if (!isTerminal(info.status))
+      throw new JobsError('rejected', `${this.where}: job ${id} is ${info.rawStatus}: stop it before deleting it`);
     const dir = await this.jobsDir();
     const files = [info.logPath, info.entrypoint].filter((f): f is string => !!f && f.startsWith(dir + '/'));
-    await this.run(`${files.length ? `rm -f ${files.map(shQuote).join(' ')}; ` : ''}echo ${id} >> ${shQuote(dir + '/.deleted')}`, `deleting job ${id}`);
+    await this.run(
+      `${files.length ? `rm -f ${files.map(shQuote).join(' ')}; ` : ''}echo ${id} >> ${shQuote(dir + '/.deleted')}`,
+      `deleting job ${id}`,
+    );
     return true;
   }
 

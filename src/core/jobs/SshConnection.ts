@@ -1,45 +1,24 @@
 /**
  * One SSH connection (the npm `ssh2` client, pure JS) to a cluster's login node: run a command
  * and collect its output, or stream a command's stdout. Settings come from a profile plus the
- * user's ~/.ssh/config; host keys are checked against known_hosts (knownHosts.ts).
+ * user's ~/.ssh/config, including its ProxyJump (one ssh2 client per jump host, each reaching the
+ * next through a direct-tcpip channel) and ProxyCommand (sshRoute.ts); every hop's host key is
+ * checked against known_hosts (knownHosts.ts).
  */
-import { existsSync, readFileSync } from 'node:fs';
-import * as os from 'node:os';
-import * as path from 'node:path';
-import type { Client, ClientChannel, ConnectConfig } from 'ssh2';
-import type { ErrorFix } from '../errors';
-import { JobsAuthError, JobsError } from './errors';
-import { verifyHostKey, type HostKeyPolicy } from './knownHosts';
-import { expandHome, parseSshConfig } from './sshConfig';
+import type { Client, ClientChannel } from 'ssh2';
+import type { Duplex } from 'node:stream';
+import { JobsError } from './errors';
+import type { HostKeyPolicy } from './knownHosts';
+import { expandHome } from './sshConfig';
+import { dialHop, openHopChannel } from './sshHop';
+import { startProxyCommand, type ProxyCommandStream } from './sshProxyCommand';
+import { describeHop, resolveSshTarget, type ResolvedSshTarget, type SshRouteOptions } from './sshRoute';
 import type { JobSecrets, SlurmClusterProfile } from './types';
 
-/** An SSH key that needs its passphrase: the adapters name where it is set (a VS Code command, a CLI variable). */
-const PASSPHRASE_FIX: ErrorFix = { text: 'load the key into ssh-agent, or set its passphrase', setting: 'jobs.sshPassphrase' };
+export type { ResolvedSshTarget } from './sshRoute';
 
-export interface ResolvedSshTarget {
-  host: string;
-  port: number;
-  user: string;
-  /** identity files that exist, in the order they are tried */
-  identityFiles: string[];
-  /** for messages: alias (host:port) */
-  label: string;
-}
-
-/** The profile merged with the ssh_config Host block of its host (the profile wins). */
-export function resolveSshTarget(profile: SlurmClusterProfile): ResolvedSshTarget {
-  const configFile = expandHome(profile.sshConfig ?? '~/.ssh/config');
-  const cfg = existsSync(configFile) ? parseSshConfig(readFileSync(configFile, 'utf8'), profile.host) : { identityFiles: [] as string[] };
-  const host = cfg.hostName ?? profile.host;
-  const port = profile.port ?? cfg.port ?? 22;
-  const user = profile.user ?? cfg.user ?? os.userInfo().username;
-  const candidates = profile.identityFile
-    ? [expandHome(profile.identityFile)]
-    : cfg.identityFiles.length
-      ? cfg.identityFiles
-      : ['id_ed25519', 'id_ecdsa', 'id_rsa'].map((f) => path.join(os.homedir(), '.ssh', f));
-  return { host, port, user, identityFiles: candidates.filter((f) => existsSync(f)), label: `${user}@${host}:${port}` };
-}
+/** A Slurm profile's SSH fields, with `proxyJump` (ssh's `-J`: jump hosts that replace ssh_config's). */
+export type SshProfile = SlurmClusterProfile & Pick<SshRouteOptions, 'proxyJump'>;
 
 export interface ExecResult {
   stdout: string;
@@ -51,11 +30,11 @@ export class SshConnection {
   private client?: Client;
   private connecting?: Promise<Client>;
   readonly target: ResolvedSshTarget;
-  /** ms the last connect took (handshake + auth) */
+  /** ms the last connect took (every hop's handshake + auth) */
   connectMs = 0;
 
   constructor(
-    private readonly profile: SlurmClusterProfile,
+    private readonly profile: SshProfile,
     private readonly secrets: JobSecrets = {},
   ) {
     this.target = resolveSshTarget(profile);
@@ -68,72 +47,77 @@ export class SshConnection {
   private connect(): Promise<Client> {
     if (this.client) return Promise.resolve(this.client);
     if (this.connecting) return this.connecting;
-    const t = this.target;
-    const policy = this.hostKeyPolicy();
-    let hostKeyProblem: string | undefined;
-    const cfg: ConnectConfig = {
-      host: t.host,
-      port: t.port,
-      username: t.user,
-      readyTimeout: 20000,
-      keepaliveInterval: 30000,
-      hostVerifier: (key: Buffer) => {
-        const r = verifyHostKey(policy, t.host, t.port, key);
-        if (!r.ok) {
-          hostKeyProblem =
-            r.verdict === 'changed'
-              ? `the host key of ${t.host}:${t.port} CHANGED since it was saved in ${policy.file} — someone may be intercepting the connection; if the server was reinstalled, remove its old line there`
-              : `the host key of ${t.host}:${t.port} is not in ${policy.file} and strictHostKeyChecking is 'yes': connect once with ssh to add it`;
-        }
-        return r.ok;
-      },
-    };
-    const keyFile = t.identityFiles[0];
-    if (keyFile) cfg.privateKey = readFileSync(keyFile);
-    if (this.secrets.passphrase) cfg.passphrase = this.secrets.passphrase;
-    if (this.secrets.password) cfg.password = this.secrets.password;
-    if (process.env.SSH_AUTH_SOCK) cfg.agent = process.env.SSH_AUTH_SOCK;
-    if (!keyFile && !cfg.password && !cfg.agent) {
-      return Promise.reject(new JobsError('config', `no SSH key for ${t.label}: set identityFile in the cluster profile, add IdentityFile to ~/.ssh/config, or run an ssh-agent`));
-    }
     const t0 = Date.now();
-    // loaded on first use: the editor activates without evaluating the SSH stack
-    this.connecting = import('ssh2').then(({ Client: SshClient }) => new Promise<Client>((resolve, reject) => {
-      const c = new SshClient();
-      let settled = false;
-      c.once('ready', () => {
-        settled = true;
+    this.connecting = this.open().then(
+      (c) => {
         this.connectMs = Date.now() - t0;
         this.client = c;
         this.connecting = undefined;
-        resolve(c);
-      });
-      // `on`, not `once`: a connection that drops later (a reset, a killed session) emits 'error'
-      // again, and an 'error' without a listener would crash the process
-      c.on('error', (e: Error & { level?: string }) => {
+        return c;
+      },
+      (e: unknown) => {
         this.connecting = undefined;
-        if (settled) return;
-        settled = true;
-        const msg = e.message || String(e);
-        if (hostKeyProblem) reject(new JobsError('auth', `SSH to ${t.label}: ${hostKeyProblem}`));
-        else if (/passphrase/i.test(msg)) reject(new JobsAuthError(`SSH key ${keyFile} is encrypted`, undefined, PASSPHRASE_FIX));
-        else if (e.level === 'client-authentication' || /authentication methods failed/i.test(msg)) reject(new JobsAuthError(`SSH to ${t.label}: the server refused ${keyFile ? `the key ${keyFile}` : 'our credentials'} (${msg}): check user, identityFile and the server's authorized_keys`));
-        else if (/ECONNREFUSED|ENOTFOUND|EHOSTUNREACH|ETIMEDOUT|Timed out/i.test(msg)) reject(new JobsError('connection', `cannot reach SSH at ${t.label} (${msg}): check host and port in the cluster profile / ~/.ssh/config`));
-        else reject(new JobsError('connection', `SSH to ${t.label} failed: ${msg}`));
-      });
-      c.on('close', () => {
-        if (this.client === c) this.client = undefined;
-      });
-      try {
-        c.connect(cfg);
-      } catch (e) {
-        settled = true;
-        this.connecting = undefined;
-        const msg = (e as Error).message;
-        reject(/passphrase|encrypted/i.test(msg) ? new JobsAuthError(`SSH key ${keyFile} cannot be read (${msg})`, undefined, PASSPHRASE_FIX) : new JobsError('config', `SSH to ${t.label}: ${msg}`));
-      }
-    }));
+        throw e;
+      },
+    );
     return this.connecting;
+  }
+
+  /**
+   * Dials the route: the ProxyCommand (if any), then each jump host over a channel opened on the
+   * one before, then the login node. When any of them ends, the login node's client closes too
+   * (its socket is the last channel), and the rest are ended with it.
+   */
+  private async open(): Promise<Client> {
+    const t = this.target;
+    const policy = this.hostKeyPolicy();
+    const hops = [...t.jumps, t];
+    const opened: Client[] = [];
+    let proxy: ProxyCommandStream | undefined;
+    const teardown = () => {
+      for (const c of opened.splice(0).reverse()) c.end();
+      proxy?.stop();
+    };
+    const via = t.jumps.length ? ` through ${t.jumps.map((j) => j.alias).join(', ')}` : '';
+    try {
+      let sock: Duplex | undefined;
+      if (t.proxyCommand !== undefined) {
+        proxy = startProxyCommand(t.proxyCommand);
+        sock = proxy.sock;
+      }
+      for (let i = 0; i < hops.length; i++) {
+        const isTarget = i === hops.length - 1;
+        const who = isTarget ? `${t.label}${via}` : describeHop(t, i);
+        const c = await dialHop({
+          hop: hops[i],
+          who,
+          sock,
+          proxyFailure: i === 0 ? proxy?.failure : undefined,
+          policy,
+          passphrase: this.secrets.passphrase,
+          // the password is the login node's: a jump host never gets it
+          password: isTarget ? this.secrets.password : undefined,
+          reachHint:
+            isTarget && !t.jumps.length
+              ? 'check host and port in the cluster profile / ~/.ssh/config'
+              : `check HostName and Port of ${hops[i].alias} in ~/.ssh/config and the ProxyJump list`,
+          keyHint: isTarget
+            ? 'set identityFile in the cluster profile, add IdentityFile to ~/.ssh/config, or run an ssh-agent'
+            : `add IdentityFile to the Host ${hops[i].alias} block of ~/.ssh/config, or run an ssh-agent`,
+        });
+        opened.push(c);
+        if (!isTarget) sock = await openHopChannel(c, describeHop(t, i), hops[i + 1]);
+      }
+    } catch (e) {
+      teardown();
+      throw e;
+    }
+    const final = opened[opened.length - 1];
+    final.on('close', () => {
+      if (this.client === final) this.client = undefined;
+      teardown();
+    });
+    return final;
   }
 
   private async channel(command: string): Promise<ClientChannel> {
@@ -225,8 +209,15 @@ export class SshConnection {
         if (!err) return resolve(ch);
         const reason = (err as Error & { reason?: number | string }).reason;
         const where = `${host}:${port} through ${this.target.label}`;
-        if (reason === 1) reject(new JobsError('rejected', `SSH to ${this.target.label} refused to forward a port to ${host}:${port} (${err.message}): the server does not allow TCP forwarding — ask the cluster admins for AllowTcpForwarding yes in sshd_config (or use a login node that allows it)`));
-        else if (reason === 2) reject(new JobsError('connection', `nothing answers at ${where} (${err.message}): the server is not listening there (yet)`));
+        if (reason === 1)
+          reject(
+            new JobsError(
+              'rejected',
+              `SSH to ${this.target.label} refused to forward a port to ${host}:${port} (${err.message}): the server does not allow TCP forwarding — ask the cluster admins for AllowTcpForwarding yes in sshd_config (or use a login node that allows it)`,
+            ),
+          );
+        else if (reason === 2)
+          reject(new JobsError('connection', `nothing answers at ${where} (${err.message}): the server is not listening there (yet)`));
         else reject(new JobsError('connection', `cannot open a tunnel to ${where}: ${err.message}`));
       });
     });
@@ -238,6 +229,7 @@ export class SshConnection {
   }
 
   close(): void {
+    // ending the login node's client ends its jump hosts and ProxyCommand too (its 'close')
     this.client?.end();
     this.client = undefined;
   }

@@ -4,7 +4,7 @@
  * (redactSecrets runs over every message).
  */
 import { CodeDanceError, type ErrorFix } from '../errors';
-import { redactSecrets } from '../model/redact';
+import { redactSecrets } from '../secrets';
 
 export type JobsErrorKind = 'config' | 'connection' | 'auth' | 'notFound' | 'rejected' | 'server' | 'remote';
 
@@ -23,7 +23,12 @@ export class JobsError extends CodeDanceError {
     /** what the user can do; its `setting` is worded by the adapters (the VS Code command, the CLI's variable) */
     fix?: ErrorFix,
   ) {
-    super(code === 'config' ? 'config' : 'jobs', redactSecrets(message, secrets), { code, retryable: code === 'connection' || code === 'server', fix, separator: ': ' });
+    super(code === 'config' ? 'config' : 'jobs', redactSecrets(message, secrets), {
+      code,
+      retryable: code === 'connection' || code === 'server',
+      fix,
+      separator: ': ',
+    });
   }
 }
 

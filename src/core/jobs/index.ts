@@ -1,11 +1,9 @@
 export * from './types';
 export * from './errors';
-export { RayJobsBackend, normalizeRayAddress, versionAtLeast, makeSubmissionId } from './RayJobsBackend';
+export { RayJobsBackend } from './RayJobsBackend';
 export { SlurmBackend } from './SlurmBackend';
-export { SshConnection, resolveSshTarget } from './SshConnection';
 export { createBackend, parseClusterProfile } from './createBackend';
 export { TEMPLATES, buildJob, defaultParams, validateParams, type TemplateId, type TemplateParams, type JobTemplate } from './templates';
-export { renderReview, parseReview, type ReviewDocument } from './review';
-export { renderSbatchScript } from './slurmText';
-export { loadProfiles, mergeProfiles, profileEndpoint, profilesFromJson, secretStorageKey, stripJsonc, type LoadedProfiles, type ProfileEntry, type ProfileOrigin } from './profiles';
+export { renderReview, parseReview } from './review';
+export { loadProfiles, mergeProfiles, profileEndpoint, secretStorageKey, type ProfileEntry, type ProfileOrigin } from './profiles';
 export { BackendCache } from './backendCache';

@@ -52,7 +52,12 @@ export interface HostKeyPolicy {
 }
 
 /** The verdict for this connection; with accept-new, an unknown key is appended to the file. */
-export function verifyHostKey(policy: HostKeyPolicy, host: string, port: number, keyBlob: Buffer): { ok: boolean; verdict: HostKeyVerdict } {
+export function verifyHostKey(
+  policy: HostKeyPolicy,
+  host: string,
+  port: number,
+  keyBlob: Buffer,
+): { ok: boolean; verdict: HostKeyVerdict } {
   const name = knownHostsName(host, port);
   const text = existsSync(policy.file) ? readFileSync(policy.file, 'utf8') : '';
   const verdict = checkHostKey(text, name, keyBlob);
@@ -61,6 +66,8 @@ export function verifyHostKey(policy: HostKeyPolicy, host: string, port: number,
   if (policy.mode === 'yes') return { ok: false, verdict };
   if (policy.mode === 'no') return { ok: true, verdict };
   mkdirSync(path.dirname(policy.file), { recursive: true, mode: 0o700 });
-  appendFileSync(policy.file, `${text && !text.endsWith('\n') ? '\n' : ''}${name} ${keyType(keyBlob)} ${keyBlob.toString('base64')}\n`, { mode: 0o600 });
+  appendFileSync(policy.file, `${text && !text.endsWith('\n') ? '\n' : ''}${name} ${keyType(keyBlob)} ${keyBlob.toString('base64')}\n`, {
+    mode: 0o600,
+  });
   return { ok: true, verdict };
 }

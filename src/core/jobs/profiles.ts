@@ -9,52 +9,38 @@ import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { parse, printParseErrorCode, type ParseError } from 'jsonc-parser';
 import { parseClusterProfile } from './createBackend';
 import { JobsError } from './errors';
 import { normalizeRayAddress } from './RayJobsBackend';
 import type { ClusterProfile, JobSecrets } from './types';
 
-/** JSON with comments and trailing commas (settings.json) → JSON. */
-export function stripJsonc(text: string): string {
-  let out = '';
-  let i = 0;
-  let inString = false;
-  while (i < text.length) {
-    const c = text[i];
-    if (inString) {
-      out += c;
-      if (c === '\\') {
-        out += text[i + 1] ?? '';
-        i += 2;
-        continue;
-      }
-      if (c === '"') inString = false;
-      i++;
-    } else if (c === '"') {
-      inString = true;
-      out += c;
-      i++;
-    } else if (c === '/' && text[i + 1] === '/') {
-      while (i < text.length && text[i] !== '\n') i++;
-    } else if (c === '/' && text[i + 1] === '*') {
-      i = text.indexOf('*/', i + 2);
-      i = i < 0 ? text.length : i + 2;
-    } else {
-      out += c;
-      i++;
-    }
+/**
+ * A settings-style file (JSON with comments and trailing commas, as VS Code's settings.json) →
+ * its value, parsed by `jsonc-parser` (VS Code's own parser). A syntax error names the file, the
+ * line and the column.
+ */
+export function parseJsonc(text: string, source: string): unknown {
+  const errors: ParseError[] = [];
+  const data: unknown = parse(text, errors, { allowTrailingComma: true, disallowComments: false, allowEmptyContent: false });
+  if (errors.length) {
+    // the first error only: the parser's recovery after it reports follow-on errors at the same place
+    const { line, column } = lineColumn(text, errors[0].offset);
+    throw new JobsError('config', `${source} is not valid JSON: ${printParseErrorCode(errors[0].error)} at line ${line}, column ${column}`);
   }
-  return out.replace(/,(\s*[}\]])/g, '$1');
+  return data;
+}
+
+/** 1-based line and column of a character offset. */
+function lineColumn(text: string, offset: number): { line: number; column: number } {
+  const before = text.slice(0, offset);
+  const nl = before.lastIndexOf('\n');
+  return { line: before.split('\n').length, column: offset - nl };
 }
 
 /** The raw list of profiles in a settings-style file (a list, or `{"codedance.jobs.clusters": [...]}`). */
 function rawProfiles(text: string, source: string): unknown[] {
-  let data: unknown;
-  try {
-    data = JSON.parse(stripJsonc(text));
-  } catch (e) {
-    throw new JobsError('config', `${source} is not valid JSON: ${(e as Error).message}`);
-  }
+  const data = parseJsonc(text, source);
   const list = Array.isArray(data) ? data : (data as Record<string, unknown>)?.['codedance.jobs.clusters'];
   if (list === undefined) return [];
   if (!Array.isArray(list)) throw new JobsError('config', `${source}: codedance.jobs.clusters must be a list`);
@@ -85,7 +71,10 @@ export interface MergedProfiles<P extends ClusterProfile = ClusterProfile> {
 /** User profiles win: a workspace profile named like a user profile is dropped (and reported). */
 export function mergeProfiles<P extends ClusterProfile>(user: ProfileEntry<P>[], workspace: ProfileEntry<P>[]): MergedProfiles<P> {
   const names = new Set(user.map((e) => e.profile.name));
-  return { entries: [...user, ...workspace.filter((e) => !names.has(e.profile.name))], shadowed: workspace.filter((e) => names.has(e.profile.name)) };
+  return {
+    entries: [...user, ...workspace.filter((e) => !names.has(e.profile.name))],
+    shadowed: workspace.filter((e) => names.has(e.profile.name)),
+  };
 }
 
 export interface LoadedProfiles extends MergedProfiles {
@@ -121,7 +110,8 @@ export function loadProfiles(opts: LoadProfilesOptions = {}): LoadedProfiles {
     try {
       has = rawProfiles(readFileSync(wsFile, 'utf8'), wsFile).length > 0;
     } catch {
-      /* a broken workspace file that is not read anyway */
+      // its profiles are not used here, only counted for a hint: a broken file is reported when
+      // workspace profiles are read, and nothing is lost by leaving the hint out
     }
     return { entries: user, shadowed: [], ...(has ? { workspaceIgnored: wsFile } : {}) };
   }

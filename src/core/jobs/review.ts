@@ -17,7 +17,11 @@ export async function renderReview(backend: JobBackend, spec: JobSpec): Promise<
   const runtimeEnv: Record<string, unknown> = { env_vars: spec.env };
   if (spec.workingDir) runtimeEnv.working_dir = spec.workingDir;
   // JSON has no multi-line strings: shell line continuations become spaces (same command)
-  const body: Record<string, unknown> = { entrypoint: spec.entrypoint.replace(/[ \t]*\\\n[ \t]*/g, ' '), runtime_env: runtimeEnv, metadata: { name: spec.name, ...spec.metadata } };
+  const body: Record<string, unknown> = {
+    entrypoint: spec.entrypoint.replace(/[ \t]*\\\n[ \t]*/g, ' '),
+    runtime_env: runtimeEnv,
+    metadata: { name: spec.name, ...spec.metadata },
+  };
   if (spec.submissionId) body.submission_id = spec.submissionId;
   if (spec.entrypointNumGpus) body.entrypoint_num_gpus = spec.entrypointNumGpus;
   return { language: 'json', text: JSON.stringify(body, null, 2) + '\n' };
@@ -31,7 +35,8 @@ export function parseReview(kind: 'ray' | 'slurm', text: string, base: JobSpec):
   } catch (e) {
     throw new JobsError('config', `the reviewed Ray job is not valid JSON: ${(e as Error).message}`);
   }
-  if (typeof b.entrypoint !== 'string' || !b.entrypoint.trim()) throw new JobsError('config', 'the reviewed Ray job has no "entrypoint" string');
+  if (typeof b.entrypoint !== 'string' || !b.entrypoint.trim())
+    throw new JobsError('config', 'the reviewed Ray job has no "entrypoint" string');
   const re = (b.runtime_env ?? {}) as { env_vars?: Record<string, unknown>; working_dir?: unknown };
   const env: Record<string, string> = {};
   for (const [k, v] of Object.entries(re.env_vars ?? {})) env[k] = String(v);

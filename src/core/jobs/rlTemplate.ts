@@ -63,8 +63,22 @@ export const SEED_RL_OVERRIDES: readonly (readonly [key: string, value: string])
 ];
 
 /** The seed's data, file names under `$DATA_ROOT`. */
-export const SEED_TRAIN_FILES = ['df_toolbox_v1_new_format.parquet', 'df_toolbox_v2_new_format.parquet', 'df_thinklite_new_format.parquet', 'chart_refocus_train_filter_v1.parquet', 'pixmo_train_filter.parquet', 'sa1b_rl_filtered.parquet'];
-export const SEED_VAL_FILES = ['vstar_val.parquet', 'countbench_QA_eval.parquet', 'pixmo_test.parquet', 'mathvision_testmini.parquet', 'mathvista_testmini.parquet', 'mathverse_vision_only_testmini.parquet'];
+export const SEED_TRAIN_FILES = [
+  'df_toolbox_v1_new_format.parquet',
+  'df_toolbox_v2_new_format.parquet',
+  'df_thinklite_new_format.parquet',
+  'chart_refocus_train_filter_v1.parquet',
+  'pixmo_train_filter.parquet',
+  'sa1b_rl_filtered.parquet',
+];
+export const SEED_VAL_FILES = [
+  'vstar_val.parquet',
+  'countbench_QA_eval.parquet',
+  'pixmo_test.parquet',
+  'mathvision_testmini.parquet',
+  'mathvista_testmini.parquet',
+  'mathverse_vision_only_testmini.parquet',
+];
 
 export const SEED_REWARD_PATH = './verl/utils/reward_score/llm_judge_qwen_tool_step.py';
 export const SEED_REWARD_NAME = 'compute_score_batch';
@@ -96,13 +110,20 @@ const HYDRA_KEY = /^(?:\+{1,2}|~)?[A-Za-z_][A-Za-z0-9_.@/-]*$/;
 
 /** One data file as the shell word inside the Python-list string (`$DATA_ROOT/x` stays expandable). */
 function dataFile(field: string, f: string): string {
-  if (!PATH_OK.test(f) || f.includes(',')) throw new JobsError('config', `${field}: ${JSON.stringify(f)} is not a plain path: use letters, digits and / . _ - (one path per comma-separated entry)`);
+  if (!PATH_OK.test(f) || f.includes(','))
+    throw new JobsError(
+      'config',
+      `${field}: ${JSON.stringify(f)} is not a plain path: use letters, digits and / . _ - (one path per comma-separated entry)`,
+    );
   return f.startsWith('/') || f.includes('://') ? f : `\${DATA_ROOT}/${f.replace(/^\.\//, '')}`;
 }
 
 /** `['a.parquet','b.parquet']` for the seed's `train_files="…"` (a Python list string, $DATA_ROOT expanded by the shell). */
 export function parquetList(field: string, csv: string): string {
-  const files = csv.split(',').map((s) => s.trim()).filter(Boolean);
+  const files = csv
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
   if (!files.length) throw new JobsError('config', `${field}: no files: give one or more parquet files, comma-separated`);
   return `[${files.map((f) => `'${dataFile(field, f)}'`).join(',')}]`;
 }
@@ -111,10 +132,15 @@ export function parquetList(field: string, csv: string): string {
 export function rlProblems(f: RlFields): string[] {
   const bad: string[] = [];
   if (f.rolloutName !== 'sglang' && f.rolloutName !== 'vllm') bad.push(`rolloutName: '${String(f.rolloutName)}' is not sglang or vllm`);
-  for (const [field, v] of [['rewardFunctionPath', f.rewardFunctionPath], ['rewardFunctionName', f.rewardFunctionName], ['outputDir', f.outputDir]] as const) {
+  for (const [field, v] of [
+    ['rewardFunctionPath', f.rewardFunctionPath],
+    ['rewardFunctionName', f.rewardFunctionName],
+    ['outputDir', f.outputDir],
+  ] as const) {
     if (v && !PATH_OK.test(v)) bad.push(`${field}: ${JSON.stringify(v)} may hold only letters, digits and / . _ - ~`);
   }
-  if (!/^(?:\$CONFIG_PATH\/)?[A-Za-z0-9_.,/+=:@~-]+$/.test(f.toolConfigPath)) bad.push(`toolConfigPath: ${JSON.stringify(f.toolConfigPath)} may hold only letters, digits and / . _ - (and a leading $CONFIG_PATH/)`);
+  if (!/^(?:\$CONFIG_PATH\/)?[A-Za-z0-9_.,/+=:@~-]+$/.test(f.toolConfigPath))
+    bad.push(`toolConfigPath: ${JSON.stringify(f.toolConfigPath)} may hold only letters, digits and / . _ - (and a leading $CONFIG_PATH/)`);
   if (!/^[A-Za-z0-9_.-]{1,64}$/.test(f.projectName)) bad.push('projectName: 1-64 letters, digits, _ . -');
   const seedKeys = new Set(SEED_RL_OVERRIDES.map(([k]) => k));
   for (const [k, v] of Object.entries(f.overrides)) {
@@ -123,7 +149,8 @@ export function rlProblems(f: RlFields): string[] {
   }
   for (const o of f.extraOverrides) {
     const key = o.split('=')[0];
-    if (!HYDRA_KEY.test(key) || /[\r\n\0]/.test(o)) bad.push(`extraOverrides: '${o.replace(/[\r\n]/g, '⏎')}' is not a Hydra override (key=value, +key=value, ++key=value or ~key)`);
+    if (!HYDRA_KEY.test(key) || /[\r\n\0]/.test(o))
+      bad.push(`extraOverrides: '${o.replace(/[\r\n]/g, '⏎')}' is not a Hydra override (key=value, +key=value, ++key=value or ~key)`);
   }
   return bad;
 }

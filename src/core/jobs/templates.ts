@@ -6,7 +6,16 @@
  * part of it: they go in `JobSpec.secretEnv` at submit time.
  */
 import { JobsError } from './errors';
-import { parquetList, rlEntrypoint, rlProblems, SEED_REWARD_NAME, SEED_REWARD_PATH, SEED_TOOL_CONFIG, SEED_TRAIN_FILES, SEED_VAL_FILES } from './rlTemplate';
+import {
+  parquetList,
+  rlEntrypoint,
+  rlProblems,
+  SEED_REWARD_NAME,
+  SEED_REWARD_PATH,
+  SEED_TOOL_CONFIG,
+  SEED_TRAIN_FILES,
+  SEED_VAL_FILES,
+} from './rlTemplate';
 import type { JobSpec } from './types';
 
 export type TemplateId = 'codedance-rl' | 'codedance-sft' | 'ray-on-slurm';
@@ -54,9 +63,27 @@ export interface JobTemplate {
 }
 
 export const TEMPLATES: readonly JobTemplate[] = [
-  { id: 'codedance-rl', label: 'CodeDance RL (verl main_ppo, the seed launch)', description: 'multi-turn code-as-tool GRPO with the LLM-as-judge reward, every seed override editable', kinds: ['ray', 'slurm'], secretEnv: ['WANDB_API_KEY'] },
-  { id: 'codedance-sft', label: 'CodeDance SFT (verl FSDP SFT trainer)', description: 'supervised fine-tuning on the CodeDance-SFT trajectories', kinds: ['ray', 'slurm'], secretEnv: ['WANDB_API_KEY'] },
-  { id: 'ray-on-slurm', label: 'Ray on Slurm: head + workers, then CodeDance RL', description: 'for Slurm clusters without a running Ray: starts Ray inside the allocation', kinds: ['slurm'], secretEnv: ['WANDB_API_KEY'] },
+  {
+    id: 'codedance-rl',
+    label: 'CodeDance RL (verl main_ppo, the seed launch)',
+    description: 'multi-turn code-as-tool GRPO with the LLM-as-judge reward, every seed override editable',
+    kinds: ['ray', 'slurm'],
+    secretEnv: ['WANDB_API_KEY'],
+  },
+  {
+    id: 'codedance-sft',
+    label: 'CodeDance SFT (verl FSDP SFT trainer)',
+    description: 'supervised fine-tuning on the CodeDance-SFT trajectories',
+    kinds: ['ray', 'slurm'],
+    secretEnv: ['WANDB_API_KEY'],
+  },
+  {
+    id: 'ray-on-slurm',
+    label: 'Ray on Slurm: head + workers, then CodeDance RL',
+    description: 'for Slurm clusters without a running Ray: starts Ray inside the allocation',
+    kinds: ['slurm'],
+    secretEnv: ['WANDB_API_KEY'],
+  },
 ];
 
 /** The defaults are the seed's (2 nodes × 8 GPUs, sglang, its data and reward). */
@@ -91,12 +118,19 @@ export function validateParams(p: TemplateParams): string[] {
   else if (/[\r\n\0]/.test(p.modelPath)) bad.push('modelPath: holds a line break');
   if (!Number.isInteger(p.nodes) || p.nodes < 1) bad.push('nodes: a whole number ≥ 1');
   if (!Number.isInteger(p.gpusPerNode) || p.gpusPerNode < 0) bad.push('gpusPerNode: a whole number ≥ 0');
-  if (p.timeLimit !== undefined && p.timeLimit !== '' && !/^(?:\d+(?:-\d+)?(?::\d+){0,2}|UNLIMITED|INFINITE)$/i.test(p.timeLimit)) bad.push(`timeLimit: ${JSON.stringify(p.timeLimit)} is not a Slurm time (D-HH:MM:SS, HH:MM:SS or minutes)`);
+  if (p.timeLimit !== undefined && p.timeLimit !== '' && !/^(?:\d+(?:-\d+)?(?::\d+){0,2}|UNLIMITED|INFINITE)$/i.test(p.timeLimit))
+    bad.push(`timeLimit: ${JSON.stringify(p.timeLimit)} is not a Slurm time (D-HH:MM:SS, HH:MM:SS or minutes)`);
   if (/[\r\n\0]/.test(p.dataRoot)) bad.push('dataRoot: holds a line break');
-  for (const u of p.judgeUrl.split(',').map((s) => s.trim()).filter(Boolean)) {
+  for (const u of p.judgeUrl
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)) {
     if (!/^https?:\/\/[^\s,]+$/.test(u)) bad.push(`judgeUrl: '${u}' is not an http(s) URL`);
   }
-  for (const [field, csv] of [['trainFiles', p.trainFiles], ['valFiles', p.valFiles]] as const) {
+  for (const [field, csv] of [
+    ['trainFiles', p.trainFiles],
+    ['valFiles', p.valFiles],
+  ] as const) {
     if (!csv.trim()) continue;
     try {
       parquetList(field, csv);
@@ -183,7 +217,10 @@ export const SFT_DEFAULT_TRAIN = 'codedance_sft_train.parquet';
 export const SFT_DEFAULT_VAL = 'codedance_sft_val.parquet';
 
 function sftData(p: TemplateParams): string {
-  return [`train_files="${parquetList('trainFiles', p.trainFiles.trim() || SFT_DEFAULT_TRAIN)}"`, `val_files="${parquetList('valFiles', p.valFiles.trim() || SFT_DEFAULT_VAL)}"`].join('\n');
+  return [
+    `train_files="${parquetList('trainFiles', p.trainFiles.trim() || SFT_DEFAULT_TRAIN)}"`,
+    `val_files="${parquetList('valFiles', p.valFiles.trim() || SFT_DEFAULT_VAL)}"`,
+  ].join('\n');
 }
 
 /** The job a template makes for a cluster kind. */
@@ -210,10 +247,21 @@ export function buildJob(id: TemplateId, p: TemplateParams, kind: 'ray' | 'slurm
       return { ...base, entrypoint: rlEntrypoint(rlFields(p)) };
     case 'codedance-sft': {
       const env = sftEnv(p);
-      if (kind === 'slurm') return { ...base, env: { ...env, NNODES: String(p.nodes) }, entrypoint: `${sftData(p)}\n${SFT_ENTRYPOINT_SLURM}` };
-      return { ...base, nodes: 1, env: { ...env, NNODES: '1' }, entrypoint: `${sftData(p)}\n${SFT_ENTRYPOINT_SINGLE}`, entrypointNumGpus: p.gpusPerNode || undefined };
+      if (kind === 'slurm')
+        return { ...base, env: { ...env, NNODES: String(p.nodes) }, entrypoint: `${sftData(p)}\n${SFT_ENTRYPOINT_SLURM}` };
+      return {
+        ...base,
+        nodes: 1,
+        env: { ...env, NNODES: '1' },
+        entrypoint: `${sftData(p)}\n${SFT_ENTRYPOINT_SINGLE}`,
+        entrypointNumGpus: p.gpusPerNode || undefined,
+      };
     }
     case 'ray-on-slurm':
-      return { ...base, env: { ...base.env, N_GPUS_PER_NODE: String(p.gpusPerNode) }, entrypoint: `${rayOnSlurmPreamble()}\n${rlEntrypoint(rlFields(p))}` };
+      return {
+        ...base,
+        env: { ...base.env, N_GPUS_PER_NODE: String(p.gpusPerNode) },
+        entrypoint: `${rayOnSlurmPreamble()}\n${rlEntrypoint(rlFields(p))}`,
+      };
   }
 }

@@ -119,7 +119,14 @@ export interface RayClusterProfile {
   /** default working_dir to upload (local folder) */
   workingDir?: string;
   /** an SSH host that reaches the cluster's nodes: served models are reached through tunnels on it (default: directly) */
-  jumpHost?: { host: string; user?: string; port?: number; identityFile?: string; knownHosts?: string; strictHostKeyChecking?: 'yes' | 'accept-new' | 'no' };
+  jumpHost?: {
+    host: string;
+    user?: string;
+    port?: number;
+    identityFile?: string;
+    knownHosts?: string;
+    strictHostKeyChecking?: 'yes' | 'accept-new' | 'no';
+  };
 }
 
 export interface SlurmClusterProfile {
@@ -132,6 +139,8 @@ export interface SlurmClusterProfile {
   identityFile?: string;
   /** an ssh_config-style file to read Host blocks from (default ~/.ssh/config) */
   sshConfig?: string;
+  /** jump hosts to the login node, as ssh's -J (`[user@]host[:port]`, comma-separated; `none`: dial directly); default: ssh_config's ProxyJump */
+  proxyJump?: string;
   /** remote folder for scripts and output files (default ~/.codedance/jobs) */
   jobsDir?: string;
   /** `#SBATCH --partition` */

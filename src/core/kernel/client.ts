@@ -35,7 +35,7 @@ class SendQueue {
   constructor(private readonly sock: zmq.Dealer) {}
   send(frames: Buffer[]): Promise<void> {
     const p = this.tail.then(() => this.sock.send(frames));
-    this.tail = p.catch(() => undefined);
+    this.tail = p.catch(() => undefined); // the caller gets the failure through `p`; the chain goes on
     return p;
   }
 }
@@ -57,6 +57,8 @@ export class KernelClient {
   private readonly iopubListeners = new Map<string, IopubListener>();
   private readonly anyIopub = new Set<IopubListener>();
   private closed = false;
+  /** a receive loop died while the client was open: every request fails with this */
+  private failed: KernelProtocolError | undefined;
   private hbTimer: NodeJS.Timeout | undefined;
   private lastPong = 0;
   private lastTick = 0;
@@ -95,12 +97,25 @@ export class KernelClient {
         try {
           handle(msg);
         } catch {
-          /* a listener's bug must not stop the loop */
+          // isolation only: listeners own their errors (executeRequest fails its request with a
+          // throwing onMessage's error); one that does not must not stop every later message
         }
       }
-    } catch {
-      /* socket closed */
+    } catch (e) {
+      // a closed socket ends the iteration without throwing (zeromq v6): this is a real failure
+      if (!this.closed) this.fail(sock === this.iopub ? 'iopub' : sock === this.control ? 'control' : 'shell', e);
     }
+  }
+
+  /** A receive loop died: nothing more arrives on that channel, so every request fails now rather than hanging. */
+  private fail(channel: string, e: unknown): void {
+    this.failed ??= new KernelProtocolError({
+      reason: `the kernel connection failed: receiving on its ${channel} channel stopped (${(e as Error)?.message ?? String(e)})`,
+      fix: 'restart the kernel; if it happens again, report it',
+      error: e,
+    });
+    for (const [, p] of this.pending) p.reject(this.failed);
+    this.pending.clear();
   }
 
   private onReply(msg: JupyterMessage): void {
@@ -136,10 +151,17 @@ export class KernelClient {
    * Sends a request; `reply` resolves with the matching *_reply (it rejects when the client
    * is closed). `beforeSend` runs with the msg_id before the bytes leave (register listeners there).
    */
-  request(channel: 'shell' | 'control', msgType: string, content: unknown, beforeSend?: (msgId: string) => void): { msgId: string; reply: Promise<JupyterMessage> } {
-    if (this.closed) {
-      const e = Promise.reject(new KernelLaunchError({ reason: 'the kernel connection is closed', fix: 'start a new session' }));
-      e.catch(() => undefined);
+  request(
+    channel: 'shell' | 'control',
+    msgType: string,
+    content: unknown,
+    beforeSend?: (msgId: string) => void,
+  ): { msgId: string; reply: Promise<JupyterMessage> } {
+    if (this.closed || this.failed) {
+      const e = Promise.reject(
+        this.failed ?? new KernelLaunchError({ reason: 'the kernel connection is closed', fix: 'start a new session' }),
+      );
+      e.catch(() => undefined); // the caller gets the rejection through `reply`; this only marks it handled
       return { msgId: '', reply: e };
     }
     const header = makeHeader(msgType, this.session);
@@ -179,7 +201,7 @@ export class KernelClient {
         this.opts.onHeartbeatLost?.(silent);
         return;
       }
-      this.hbQ.send([Buffer.from('ping')]).catch(() => undefined);
+      this.hbQ.send([Buffer.from('ping')]).catch(() => undefined); // a lost ping is a missing echo: the timeout above reports it
     }, interval);
     this.hbTimer.unref();
     try {
@@ -188,7 +210,8 @@ export class KernelClient {
         this.hbArmed = true;
       }
     } catch {
-      /* closed */
+      // closing ends the iteration without throwing; any other failure stops the echoes, which
+      // the timer above reports as a lost heartbeat
     }
   }
 
@@ -201,7 +224,8 @@ export class KernelClient {
     if (this.closed) return;
     this.closed = true;
     if (this.hbTimer) clearInterval(this.hbTimer);
-    for (const [, p] of this.pending) p.reject(new KernelLaunchError({ reason: 'the kernel connection was closed', fix: 'start a new session' }));
+    for (const [, p] of this.pending)
+      p.reject(new KernelLaunchError({ reason: 'the kernel connection was closed', fix: 'start a new session' }));
     this.pending.clear();
     this.iopubListeners.clear();
     this.anyIopub.clear();
@@ -209,7 +233,7 @@ export class KernelClient {
       try {
         s.close();
       } catch {
-        /* already closed */
+        // closing a socket twice: nothing is pending any more (rejected above)
       }
     }
   }

@@ -18,6 +18,9 @@ export interface PreludeResult {
   truncated?: { stdout: number; stderr: number };
   /** images the code made that the prelude could not encode (or that were over the size limit) */
   imageFailures?: Array<{ source: string; width: number | null; height: number | null; reason: string }>;
+  /** images the code made past the cell's limit (`maxImages`): neither encoded nor sent */
+  imagesOmitted?: number;
+  maxImages?: number;
   /** output of a short cell, held back and sent with the reply instead of as stream messages */
   stdout?: string;
   stderr?: string;
@@ -27,7 +30,7 @@ export interface PreludeResult {
 }
 
 /** The seed's order: last expression, then plt figures, then .show(), then other display() calls. */
-const SOURCE_RANK: Record<OutputImage['source'], number> = { expression: 0, figure: 1, show: 2, display: 3 };
+const SOURCE_RANK: Record<OutputImage['source'], number> = { expression: 0, figure: 1, show: 2, display: 3, tool: 4 };
 
 interface Collected {
   image: OutputImage;
@@ -65,6 +68,13 @@ function pngSizeOf(head: Buffer): { width: number; height: number } | undefined 
   return { width: head.readUInt32BE(16), height: head.readUInt32BE(20) };
 }
 
+/** the image's size as the prelude's tag says it, when it says both */
+function taggedSize(tag: Record<string, any> | undefined): { width: number; height: number } | undefined {
+  const w = typeof tag?.width === 'number' ? tag.width : undefined;
+  const h = typeof tag?.height === 'number' ? tag.height : undefined;
+  return w !== undefined && h !== undefined ? { width: w, height: h } : undefined;
+}
+
 export class CellCollector {
   stdout = '';
   stderr = '';
@@ -73,6 +83,8 @@ export class CellCollector {
   result: PreludeResult | undefined;
   /** images that arrived but could not be taken (too large for a string here) */
   readonly imageFailures: ImageFailure[] = [];
+  /** images that arrived past `maxImages` and were not kept (a kernel that did not apply the limit itself) */
+  imagesOverLimit = 0;
   /** IPython's error message, if the wrapper itself raised (e.g. an interrupt at its very end) */
   ipythonError: { ename: string; evalue: string; traceback: string[] } | undefined;
   private readonly images: Collected[] = [];
@@ -83,6 +95,8 @@ export class CellCollector {
   constructor(
     maxOutputBytes: number | undefined,
     private readonly onOutput?: (ev: ExecutionOutputEvent) => void,
+    /** images kept at most (the kernel applies the same limit first); undefined or 0: no limit */
+    readonly maxImages?: number,
   ) {
     // the prelude caps Python-level writes exactly; this is the backstop for fd-level output,
     // with room for the prelude's own truncation marker
@@ -100,7 +114,11 @@ export class CellCollector {
         this.addDisplay((c.data ?? {}) as Record<string, unknown>, (c.metadata ?? {}) as Record<string, any>, msg.buffers);
         break;
       case 'error':
-        this.ipythonError = { ename: String(c.ename ?? 'Error'), evalue: String(c.evalue ?? ''), traceback: Array.isArray(c.traceback) ? c.traceback.map(String) : [] };
+        this.ipythonError = {
+          ename: String(c.ename ?? 'Error'),
+          evalue: String(c.evalue ?? ''),
+          traceback: Array.isArray(c.traceback) ? c.traceback.map(String) : [],
+        };
         break;
       default:
         break;
@@ -147,39 +165,76 @@ export class CellCollector {
       return;
     }
     // the prelude sends image bytes as a binary frame: metadata.codedance.{buffer, mime}
-    const binary = tag && typeof tag.buffer === 'number' && buffers[tag.buffer] && (tag.mime === 'image/png' || tag.mime === 'image/jpeg') ? buffers[tag.buffer] : undefined;
-    const mime: OutputImage['mime'] | undefined = binary ? tag!.mime : typeof data['image/png'] === 'string' ? 'image/png' : typeof data['image/jpeg'] === 'string' ? 'image/jpeg' : undefined;
-    if (mime) {
-      const source: OutputImage['source'] = tag?.kind === 'image' && typeof tag.source === 'string' && tag.source in SOURCE_RANK ? (tag.source as OutputImage['source']) : 'display';
-      const w = typeof tag?.width === 'number' ? tag.width : undefined;
-      const h = typeof tag?.height === 'number' ? tag.height : undefined;
-      let image: OutputImage;
-      if (binary && binary.length <= LAZY_BASE64_MAX_BYTES) {
-        image = withLazyBase64({ mime, source }, binary);
-      } else {
-        let text: string;
-        try {
-          text = binary ? binary.toString('base64') : String(data[mime]);
-        } catch (e) {
-          // beyond the longest string this runtime makes (hundreds of MB): say so, never drop it silently
-          this.imageFailures.push({ source, ...(w !== undefined && h !== undefined ? { width: w, height: h } : {}), reason: `its ${binary?.length.toLocaleString('en-US') ?? 'encoded'} bytes are too large to take in (${(e as Error).message})` });
-          return;
-        }
-        // base64 from Jupyter may be wrapped in lines: strip whitespace (only when there is any)
-        image = { mime, data: binary || !/\s/.test(text.slice(0, 200)) ? text : text.replace(/\s+/g, ''), source };
-      }
-      const size = w !== undefined && h !== undefined ? { width: w, height: h } : mime === 'image/png' ? (binary ? pngSizeOf(binary) : pngSize(image.data)) : undefined;
-      if (size) {
-        image.width = size.width;
-        image.height = size.height;
-      }
-      const seq = typeof tag?.seq === 'number' ? tag.seq : 1e9 + ++this.untagged;
-      this.images.push({ image, seq });
-      this.onOutput?.({ kind: 'image', image });
-      return;
-    }
+    const binary =
+      tag && typeof tag.buffer === 'number' && buffers[tag.buffer] && (tag.mime === 'image/png' || tag.mime === 'image/jpeg')
+        ? buffers[tag.buffer]
+        : undefined;
+    const mime: OutputImage['mime'] | undefined = binary
+      ? tag!.mime
+      : typeof data['image/png'] === 'string'
+        ? 'image/png'
+        : typeof data['image/jpeg'] === 'string'
+          ? 'image/jpeg'
+          : undefined;
+    if (mime) return this.addImage(data, tag, binary, mime);
     // a display of something else (e.g. IPython's own display of a non-image): keep its text
     if (typeof data['text/plain'] === 'string') this.addStream('stdout', `${data['text/plain']}\n`);
+  }
+
+  /** An image output (binary frame or base64 in `data`), with what its tag says: source, size, the size before a resize. */
+  private addImage(
+    data: Record<string, unknown>,
+    tag: Record<string, any> | undefined,
+    binary: Buffer | undefined,
+    mime: OutputImage['mime'],
+  ): void {
+    // the kernel sends at most maxImages (its seq counts them); this is the backstop
+    const seq = typeof tag?.seq === 'number' ? tag.seq : 1e9 + ++this.untagged;
+    if (this.maxImages && (seq < 1e9 ? seq > this.maxImages : this.images.length >= this.maxImages)) {
+      this.imagesOverLimit++;
+      return;
+    }
+    const source: OutputImage['source'] =
+      tag?.kind === 'image' && typeof tag.source === 'string' && tag.source in SOURCE_RANK
+        ? (tag.source as OutputImage['source'])
+        : 'display';
+    const tagged = taggedSize(tag);
+    const image = this.imageOf(data, binary, mime, source, tagged);
+    if (!image) return;
+    const size = tagged ?? (mime === 'image/png' ? (binary ? pngSizeOf(binary) : pngSize(image.data)) : undefined);
+    if (size) {
+      image.width = size.width;
+      image.height = size.height;
+    }
+    if (typeof tag?.originalWidth === 'number' && typeof tag.originalHeight === 'number')
+      image.resizedFrom = { width: tag.originalWidth, height: tag.originalHeight };
+    this.images.push({ image, seq });
+    this.onOutput?.({ kind: 'image', image });
+  }
+
+  /** The image's bytes as base64 (a small binary frame encoded only when read); undefined, and said, when they are too large to take in. */
+  private imageOf(
+    data: Record<string, unknown>,
+    binary: Buffer | undefined,
+    mime: OutputImage['mime'],
+    source: OutputImage['source'],
+    size: { width: number; height: number } | undefined,
+  ): OutputImage | undefined {
+    if (binary && binary.length <= LAZY_BASE64_MAX_BYTES) return withLazyBase64({ mime, source }, binary);
+    let text: string;
+    try {
+      text = binary ? binary.toString('base64') : String(data[mime]);
+    } catch (e) {
+      // beyond the longest string this runtime makes (hundreds of MB): say so, never drop it silently
+      this.imageFailures.push({
+        source,
+        ...(size ?? {}),
+        reason: `its ${binary?.length.toLocaleString('en-US') ?? 'encoded'} bytes are too large to take in (${(e as Error).message})`,
+      });
+      return undefined;
+    }
+    // base64 from Jupyter may be wrapped in lines: strip whitespace (only when there is any)
+    return { mime, data: binary || !/\s/.test(text.slice(0, 200)) ? text : text.replace(/\s+/g, ''), source };
   }
 
   /** images in the seed's order */

@@ -1,9 +1,8 @@
 /**
  * Jupyter connection files: five free TCP ports on 127.0.0.1 and a random HMAC-SHA256 key,
- * written (mode 0600) where only this session looks — never in the code's working folder.
+ * written (mode 0600) in a folder made for one launch — never in the code's working folder.
  */
 import { randomBytes } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { KernelLaunchError } from './errors';
 
@@ -32,7 +31,17 @@ function freePort(host: string): Promise<number> {
     srv.listen({ port: 0, host, exclusive: true }, () => {
       const addr = srv.address();
       const port = typeof addr === 'object' && addr ? addr.port : 0;
-      srv.close(() => (port ? resolve(port) : reject(new KernelLaunchError({ reason: 'the system assigned no free TCP port for the kernel', fix: 'retry; if it persists, check the local network configuration', retryable: true }))));
+      srv.close(() =>
+        port
+          ? resolve(port)
+          : reject(
+              new KernelLaunchError({
+                reason: 'the system assigned no free TCP port for the kernel',
+                fix: 'retry; if it persists, check the local network configuration',
+                retryable: true,
+              }),
+            ),
+      );
     });
   });
 }
@@ -45,7 +54,12 @@ export async function pickPorts(host = '127.0.0.1', count = 5): Promise<number[]
   const ports = new Set<number>();
   // ask for them while the previous ones are still closed-but-fresh: duplicates are rare, retry them
   for (let tries = 0; ports.size < count && tries < count * 10; tries++) ports.add(await freePort(host));
-  if (ports.size < count) throw new KernelLaunchError({ reason: `could not find ${count} free TCP ports on ${host} for the kernel`, fix: 'free some ports or retry; too many processes may hold local ports', retryable: true });
+  if (ports.size < count)
+    throw new KernelLaunchError({
+      reason: `could not find ${count} free TCP ports on ${host} for the kernel`,
+      fix: 'free some ports or retry; too many processes may hold local ports',
+      retryable: true,
+    });
   return [...ports];
 }
 
@@ -84,8 +98,9 @@ export function createIpcConnectionInfo(prefix: string): ConnectionInfo {
   };
 }
 
-export function writeConnectionFile(file: string, info: ConnectionInfo): void {
-  writeFileSync(file, JSON.stringify(info, null, 1), { mode: 0o600 });
+/** the connection file's text (launch.ts creates the file, exclusively, in a folder it just made) */
+export function connectionFileText(info: ConnectionInfo): string {
+  return JSON.stringify(info, null, 1);
 }
 
 export function endpoint(info: ConnectionInfo, channel: Channel): string {

@@ -8,11 +8,14 @@ import { KernelClient } from './client';
 import { tailLines, stripAnsi } from './classify';
 import { CellCollector } from './collector';
 import { KernelLaunchError } from './errors';
-import { launchKernel } from './launch';
+import { FAST_PATHS_MARKER, type FastPathReport, readFastPathReport } from './fastPaths';
+import { hostConnection, launchKernel, type LaunchedKernel } from './launch';
+import { startFailureMessage, userTaskCount } from './startFailure';
 import { type SandboxOptions, SandboxUnavailableError } from './sandbox';
 import { PRELUDE_PY } from './prelude';
 import type { KernelProcess } from './process';
 import { delay, executeRequest, type Incarnation } from './request';
+import type { JupyterMessage } from './wire';
 
 const b64 = (s: string) => Buffer.from(s, 'utf8').toString('base64');
 
@@ -34,6 +37,8 @@ export interface PreludeConfig {
   /** a kernel on a Jupyter Server: our cells' 'busy' goes out only once the cell has run 50 ms
    * (a short cell's status stays as the server last saw it; a long one is 'busy' as always) */
   deferBusy?: boolean;
+  /** the fast paths (prelude/fastpaths.py) may be used where they were tested; default true */
+  fastPaths?: boolean;
 }
 
 export interface IncarnationOptions {
@@ -55,6 +60,8 @@ export interface IncarnationOptions {
   prepare?: (inc: Incarnation) => Promise<void>;
   /** checked before each attempt and after prepare: throws to abandon the start */
   assertUsable?: () => void;
+  /** called with what the prelude says of its fast paths, each time it is loaded */
+  onFastPaths?: (report: FastPathReport) => void;
 }
 
 /** Starts a kernel and makes it ready; the caller watches `inc.proc.exited` from then on. */
@@ -63,12 +70,34 @@ export async function startIncarnation(opts: IncarnationOptions): Promise<Incarn
   for (let attempt = 0; attempt < 3; attempt++) {
     opts.assertUsable?.();
     const n = opts.nextNumber();
-    const launched = await launchKernel({ python: opts.python, workdir: opts.workdir, runtimeDir: opts.runtimeDir, n, env: opts.env, sandbox: opts.sandbox }).catch((e: Error) => {
-      throw e instanceof SandboxUnavailableError ? new KernelLaunchError({ reason: `the kernel sandbox is required but ${e.reason}`, fix: e.fix }) : e;
+    const launched = await launchKernel({
+      python: opts.python,
+      workdir: opts.workdir,
+      runtimeDir: opts.runtimeDir,
+      n,
+      env: opts.env,
+      sandbox: opts.sandbox,
+    }).catch((e: Error) => {
+      throw e instanceof SandboxUnavailableError
+        ? new KernelLaunchError({ reason: `the kernel sandbox is required but ${e.reason}`, fix: e.fix })
+        : e;
     });
     const { proc } = launched;
     opts.onSpawn?.(proc);
-    const client: KernelClient = new KernelClient(launched.conn, {
+    const conn = await hostConnection(launched, opts.runtimeDir, n, opts.startTimeoutMs).catch(async (e: Error) => {
+      await proc.kill();
+      throw new KernelLaunchError({
+        reason: `the kernel's sockets could not be used: ${e.message}`,
+        fix: 'retry; if it persists, report it (the sandboxed code may have tampered with its connection folder)',
+      });
+    });
+    if (conn === 'exited' || conn === 'timeout') {
+      await (conn === 'timeout' ? proc.kill() : proc.exited);
+      opts.onSpawn?.(undefined);
+      lastErr = conn === 'exited' ? exitedError(launched, opts) : timeoutError(proc, opts.startTimeoutMs, 'its sockets did not appear');
+      break;
+    }
+    const client: KernelClient = new KernelClient(conn, {
       heartbeatIntervalMs: opts.heartbeatIntervalMs,
       heartbeatTimeoutMs: opts.heartbeatTimeoutMs,
       onHeartbeatLost: (silent) => {
@@ -81,7 +110,7 @@ export async function startIncarnation(opts: IncarnationOptions): Promise<Incarn
     const inc: Incarnation = { n, proc, client };
     client.connect();
     try {
-      await handshake(inc, launched.describe, opts);
+      await handshake(inc, launched, opts);
       await loadPrelude(inc, opts);
       if (opts.prepare) await opts.prepare(inc);
       opts.assertUsable?.();
@@ -101,7 +130,7 @@ export async function startIncarnation(opts: IncarnationOptions): Promise<Incarn
 }
 
 /** kernel_info until it answers on shell and iopub is seen to deliver (subscription live). */
-async function handshake(inc: Incarnation, command: string, opts: IncarnationOptions): Promise<void> {
+async function handshake(inc: Incarnation, launched: LaunchedKernel, opts: IncarnationOptions): Promise<void> {
   const { client, proc } = inc;
   const timeoutMs = opts.startTimeoutMs;
   const ids = new Set<string>();
@@ -134,26 +163,14 @@ async function handshake(inc: Incarnation, command: string, opts: IncarnationOpt
   const resend = setInterval(send, 250);
   const timer = delay(timeoutMs);
   try {
-    const r = await Promise.race([ready.then(() => 'ready' as const), proc.exited.then(() => 'exited' as const), timer.promise.then(() => 'timeout' as const)]);
-    if (r === 'exited') {
-      const info = proc.exit!;
-      throw new KernelLaunchError(
-        {
-          reason: `The Python kernel (${command}) ${info.description} while starting.${info.outputTail.trim() ? `\nIts last output:\n${tailLines(info.outputTail, 15).join('\n')}` : ''}`,
-          fix: `check that \`${opts.python} -m ipykernel_launcher --version\` works; install ipykernel for this interpreter (\`${opts.python} -m pip install ipykernel\`, or on Debian/Ubuntu's /usr/bin/python3: \`sudo apt-get install python3-ipykernel\`), or choose another interpreter${proc.sandboxed ? '; if it starts outside the sandbox only, the interpreter or its packages may live in a folder the sandbox hides (/home, /root, /tmp, /run, /mnt, /media): turn the sandbox off for it' : ''}`,
-        },
-        info.outputTail,
-      );
-    }
-    if (r === 'timeout') {
-      throw new KernelLaunchError(
-        {
-          reason: `The Python kernel did not answer within ${Math.round(timeoutMs / 1000)} s of starting (${gotReply ? 'the shell answered but no iopub output arrived' : 'no reply to kernel_info'}).${proc.outputTail.trim() ? `\nIts output so far:\n${tailLines(proc.outputTail, 15).join('\n')}` : ''}`,
-          fix: 'the machine may be overloaded, or a firewall blocks 127.0.0.1 TCP ports; retry, or raise startTimeoutMs',
-        },
-        proc.outputTail,
-      );
-    }
+    const r = await Promise.race([
+      ready.then(() => 'ready' as const),
+      proc.exited.then(() => 'exited' as const),
+      timer.promise.then(() => 'timeout' as const),
+    ]);
+    if (r === 'exited') throw exitedError(launched, opts);
+    if (r === 'timeout')
+      throw timeoutError(proc, timeoutMs, gotReply ? 'the shell answered but no iopub output arrived' : 'no reply to kernel_info');
   } finally {
     clearInterval(resend);
     clearTimeout(quick);
@@ -162,15 +179,50 @@ async function handshake(inc: Incarnation, command: string, opts: IncarnationOpt
   }
 }
 
+/** the start failed because the kernel process ended: its real cause (startFailure.ts), and the fix */
+function exitedError(launched: LaunchedKernel, opts: IncarnationOptions): KernelLaunchError {
+  const { proc, limits, cgroupLimited, runAs } = launched;
+  const info = proc.exit!;
+  const message = startFailureMessage(
+    {
+      exit: info,
+      python: opts.python,
+      sandboxed: proc.sandboxed,
+      memoryLimitMb: launched.memoryLimitMb,
+      memoryPerSandbox: cgroupLimited.memory,
+      maxProcesses: limits.maxProcesses,
+      processesPerSandbox: cgroupLimited.pids || limits.nproc === 'per-sandbox',
+      runAsUser: limits.runAsUser,
+      events: info.cgroupEvents,
+      tasksOfUser: limits.nproc === 'per-user' && runAs ? userTaskCount(runAs.uid) : undefined,
+    },
+    launched.describe,
+    tailLines,
+  );
+  return new KernelLaunchError({ reason: message.reason, fix: message.fix }, info.outputTail);
+}
+
+function timeoutError(proc: KernelProcess, timeoutMs: number, what: string): KernelLaunchError {
+  return new KernelLaunchError(
+    {
+      reason: `The Python kernel did not answer within ${Math.round(timeoutMs / 1000)} s of starting (${what}).${proc.outputTail.trim() ? `\nIts output so far:\n${tailLines(proc.outputTail, 15).join('\n')}` : ''}`,
+      fix: 'the machine may be overloaded, or a firewall blocks 127.0.0.1 TCP ports; retry, or raise startTimeoutMs',
+    },
+    proc.outputTail,
+  );
+}
+
 /** The code that loads the prelude as module _codedance and installs it with `config`. */
 export function preludeLoader(config: PreludeConfig & { watchParent: boolean }): string {
   return [
-    'import base64 as _cd_b, sys as _cd_s, types as _cd_t',
+    'import base64 as _cd_b, json as _cd_j, sys as _cd_s, types as _cd_t',
     '_cd_m = _cd_t.ModuleType("_codedance")',
     `exec(compile(_cd_b.b64decode("${b64(PRELUDE_PY)}").decode("utf-8"), "<codedance-prelude>", "exec"), _cd_m.__dict__)`,
     '_cd_s.modules["_codedance"] = _cd_m',
-    `_cd_m.install("${b64(JSON.stringify(config))}")`,
-    'del _cd_b, _cd_s, _cd_t, _cd_m',
+    `_cd_r = _cd_m.install("${b64(JSON.stringify(config))}")`,
+    // which fast paths are on, and why the others are off (readFastPathReport)
+    `print(${JSON.stringify(FAST_PATHS_MARKER)} + _cd_j.dumps(_cd_r.get("fastPaths")))`,
+    'del _cd_b, _cd_j, _cd_s, _cd_t, _cd_m, _cd_r',
   ].join('\n');
 }
 
@@ -178,20 +230,39 @@ async function loadPrelude(inc: Incarnation, opts: IncarnationOptions): Promise<
   const timeoutMs = opts.startTimeoutMs;
   const limit = opts.prelude.memoryLimitMb;
   const code = preludeLoader({ ...opts.prelude, watchParent: true });
-  const r = await executeRequest(inc, code, { onMessage: () => undefined, timeoutMs });
+  let stdout = '';
+  const onMessage = (m: JupyterMessage) => {
+    const c = m.content as { name?: string; text?: string };
+    if (m.header.msg_type === 'stream' && c.name === 'stdout') stdout += c.text ?? '';
+  };
+  const r = await executeRequest(inc, code, { onMessage, timeoutMs });
   const fix = `run \`${opts.python} -c "import ipykernel, PIL, numpy, matplotlib"\` to see what is broken; reinstall the failing package, or choose another interpreter`;
   if (r.kind === 'exited') {
     const tail = r.info.outputTail;
-    throw new KernelLaunchError({ reason: `The Python kernel ${r.info.description} while loading the CodeDance prelude.${tail.trim() ? `\nIts last output:\n${tailLines(tail, 15).join('\n')}` : ''}`, fix: limit ? `memoryLimitMb (${limit}) may be too low for numpy/matplotlib: raise it; or ${fix}` : fix }, tail);
+    throw new KernelLaunchError(
+      {
+        reason: `The Python kernel ${r.info.description} while loading the CodeDance prelude.${tail.trim() ? `\nIts last output:\n${tailLines(tail, 15).join('\n')}` : ''}`,
+        fix: limit ? `memoryLimitMb (${limit}) may be too low for numpy/matplotlib: raise it; or ${fix}` : fix,
+      },
+      tail,
+    );
   }
   if (r.kind === 'timeout') {
-    throw new KernelLaunchError({ reason: `The CodeDance prelude did not finish within ${Math.round(timeoutMs / 1000)} s (importing numpy, matplotlib and PIL).`, fix: 'the machine may be overloaded; retry, or raise startTimeoutMs' });
+    throw new KernelLaunchError({
+      reason: `The CodeDance prelude did not finish within ${Math.round(timeoutMs / 1000)} s (importing numpy, matplotlib and PIL).`,
+      fix: 'the machine may be overloaded; retry, or raise startTimeoutMs',
+    });
   }
   const c = (r.reply?.content ?? { status: 'error', ename: 'NoReply', evalue: 'the kernel sent no execute_reply' }) as Record<string, any>;
   if (c.status !== 'ok') {
     const tb = Array.isArray(c.traceback) ? (c.traceback as string[]).join('\n') : '';
-    throw new KernelLaunchError({ reason: `The CodeDance prelude failed in the kernel: ${c.ename}: ${c.evalue}\n${stripAnsi(tb)}`, fix: limit && c.ename === 'MemoryError' ? `raise memoryLimitMb (now ${limit})` : fix });
+    throw new KernelLaunchError({
+      reason: `The CodeDance prelude failed in the kernel: ${c.ename}: ${c.evalue}\n${stripAnsi(tb)}`,
+      fix: limit && c.ename === 'MemoryError' ? `raise memoryLimitMb (now ${limit})` : fix,
+    });
   }
+  const report = readFastPathReport(stdout);
+  if (report) opts.onFastPaths?.(report);
 }
 
 /** Runs one of the prelude's operations (inputs, reset) and returns its result record. */

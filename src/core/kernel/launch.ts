@@ -4,9 +4,12 @@
  * that a sandbox can wrap it (the command becomes the wrapper, the interpreter its argument).
  * Everything after the spawn (handshake, prelude) is incarnation.ts's.
  */
-import { chownSync, mkdirSync } from 'node:fs';
+import { closeSync, constants, fchownSync, openSync } from 'node:fs';
 import path from 'node:path';
-import { type ConnectionInfo, createConnectionInfo, createIpcConnectionInfo, writeConnectionFile } from './connection';
+import { type ConnectionInfo, connectionFileText, createConnectionInfo, createIpcConnectionInfo, endpoint } from './connection';
+import { createKernelCgroup } from './cgroup';
+import { allPresent, inputsDir, linkSockets, makeFreshDir, writeExclusive } from './hostFolders';
+import type { LimitsInForce } from './limits';
 import { KernelProcess } from './process';
 import { planKernelLaunch, sandboxedInterpreterPid, type SandboxOptions } from './sandbox';
 
@@ -15,9 +18,9 @@ export interface KernelLaunchSpec {
   python: string;
   /** the code's working folder (the kernel's cwd) */
   workdir: string;
-  /** the session's private folder (connection file, ipc sockets, staged inputs) */
+  /** the session's private folder (hostFolders.ts): never bound; k-<n>/ and links-<n>/ are made in it */
   runtimeDir: string;
-  /** the incarnation number: names the connection file (kernel-<n>.json) */
+  /** the incarnation number: names its folders (k-<n>, links-<n>); each is made anew */
   n: number;
   /** extra environment for the kernel (on top of the allow-listed host variables) */
   env?: Record<string, string>;
@@ -27,13 +30,20 @@ export interface KernelLaunchSpec {
 
 export interface LaunchedKernel {
   proc: KernelProcess;
+  /** the connection as the kernel sees it (its connection file) */
   conn: ConnectionInfo;
+  /** the kernel's user when it is not ours (root runs sandboxed code as nobody) */
+  runAs?: { uid: number; gid: number };
   connectionFile: string;
   /** the command line, for error messages ("python -m ipykernel_launcher") */
   describe: string;
   sandboxed: boolean;
   /** the address-space limit the process got, MiB (0: none) */
   memoryLimitMb: number;
+  /** the limits in force and what they count (for a failed start's cause) */
+  limits: LimitsInForce;
+  /** the memory and process limits hold for the whole sandbox (its cgroup) */
+  cgroupLimited: { memory: boolean; pids: boolean };
 }
 
 /** ipykernel arguments after the connection file: no history database, no banner */
@@ -51,28 +61,98 @@ export function kernelEnv(extra: Record<string, string> | undefined): Record<str
 
 /**
  * Writes a fresh connection file and spawns `python -m ipykernel_launcher -f <file>`, in the
- * sandbox where there is one (then ZeroMQ runs over ipc sockets unless network is on).
+ * sandbox where there is one (then ZeroMQ runs over ipc sockets unless network is on). The
+ * connection file and sockets live in a folder made for this launch (k-<n>), the only part of
+ * the runtime folder the sandbox sees (writable); staged inputs are bound read-only.
  */
 export async function launchKernel(spec: KernelLaunchSpec): Promise<LaunchedKernel> {
-  const plan = await planKernelLaunch({ ...spec.sandbox, python: spec.python, args: [], env: kernelEnv(spec.env), workdir: spec.workdir, runtimeDir: spec.runtimeDir });
-  let conn: ConnectionInfo;
-  if (plan.transport === 'ipc') {
-    const dir = path.join(spec.runtimeDir, 'ipc');
-    mkdirSync(dir, { recursive: true, mode: 0o700 });
-    conn = createIpcConnectionInfo(path.join(dir, `k${spec.n}`));
-  } else conn = await createConnectionInfo();
-  const connectionFile = path.join(spec.runtimeDir, `kernel-${spec.n}.json`);
-  writeConnectionFile(connectionFile, conn);
+  const kdir = path.join(spec.runtimeDir, `k-${spec.n}`);
+  const plan = await planKernelLaunch({
+    ...spec.sandbox,
+    python: spec.python,
+    args: [],
+    env: kernelEnv(spec.env),
+    workdir: spec.workdir,
+    writable: [kdir],
+    readOnly: [inputsDir(spec.runtimeDir)],
+  });
   // run as root, the sandboxed code is nobody: it gets its folders (Node, as root, keeps access)
-  if (plan.runAs) for (const p of [spec.workdir, spec.runtimeDir, connectionFile, ...(plan.transport === 'ipc' ? [path.dirname(conn.ip)] : [])]) chownSync(p, plan.runAs.uid, plan.runAs.gid);
+  const owner = plan.runAs;
+  if (owner) chownFolder(spec.workdir, owner);
+  makeFreshDir(kdir, 0o700, owner);
+  const conn = plan.transport === 'ipc' ? createIpcConnectionInfo(path.join(kdir, 'k')) : await createConnectionInfo();
+  const connectionFile = path.join(kdir, 'kernel.json');
+  writeExclusive(connectionFile, connectionFileText(conn), 0o600, owner);
   const args = [...plan.args, '-m', 'ipykernel_launcher', '-f', connectionFile, ...KERNEL_ARGS];
+  // the kernel and all it starts in a cgroup of their own (memory.max, pids.max), where there is one;
+  // not a missing interpreter: its spawn must fail as such (ENOENT), not as a shell's exit 127
+  const cgroup = plan.cgroupLimits && !plan.interpreterMissing ? createKernelCgroup(plan.cgroupLimits) : undefined;
+  const run = cgroup ? cgroup.wrap(plan.command, args) : { command: plan.command, args };
   const proc = new KernelProcess({
-    command: plan.command,
-    args,
+    command: run.command,
+    args: run.args,
     cwd: spec.workdir,
-    env: plan.env,
+    env: { ...plan.env, ...('env' in run ? run.env : {}) },
     sandboxed: plan.sandboxed,
+    infoFd: plan.infoFd,
+    seccomp: plan.seccomp,
+    supervised: plan.supervised,
+    cgroup,
     innerPid: plan.interruptTarget === 'sandboxed-grandchild' ? sandboxedInterpreterPid : undefined,
   });
-  return { proc, conn, connectionFile, describe: `${plan.sandboxed ? 'sandboxed ' : ''}${spec.python} -m ipykernel_launcher`, sandboxed: plan.sandboxed, memoryLimitMb: plan.memoryLimitMb };
+  const cgroupLimited = { memory: cgroup?.memoryLimited ?? false, pids: cgroup?.pidsLimited ?? false };
+  return {
+    proc,
+    conn,
+    runAs: owner,
+    connectionFile,
+    describe: `${plan.sandboxed ? 'sandboxed ' : ''}${spec.python} -m ipykernel_launcher`,
+    sandboxed: plan.sandboxed,
+    memoryLimitMb: plan.memoryLimitMb,
+    limits: plan.limits,
+    cgroupLimited,
+  };
+}
+
+/** hands a folder we made to the sandbox's user, through its descriptor (never following a link) */
+function chownFolder(dir: string, owner: { uid: number; gid: number }): void {
+  const fd = openSync(dir, constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW);
+  try {
+    fchownSync(fd, owner.uid, owner.gid);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+const CHANNELS = ['shell', 'iopub', 'stdin', 'control', 'hb'] as const;
+
+/**
+ * Where the host connects. TCP: the kernel's own ports. IPC: once the kernel has bound its five
+ * sockets (in k-<n>, which the code can change), they are hard-linked into links-<n> (which it
+ * cannot) and checked to be sockets; the host connects through those links only. Resolves
+ * 'exited' or 'timeout' when the kernel ends or does not bind in time.
+ */
+export async function hostConnection(
+  launched: LaunchedKernel,
+  runtimeDir: string,
+  n: number,
+  timeoutMs: number,
+): Promise<ConnectionInfo | 'exited' | 'timeout'> {
+  const { conn, proc } = launched;
+  if (conn.transport !== 'ipc') return conn;
+  const sockets = CHANNELS.map((c) => endpoint(conn, c).slice('ipc://'.length));
+  const until = Date.now() + timeoutMs;
+  while (!allPresent(sockets)) {
+    if (!proc.alive) return 'exited';
+    if (Date.now() > until) return 'timeout';
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  const links = makeFreshDir(path.join(runtimeDir, `links-${n}`));
+  const host = { ...conn, ip: path.join(links, 'k') };
+  linkSockets(
+    sockets,
+    CHANNELS.map((c) => endpoint(host, c).slice('ipc://'.length)),
+    launched.runAs?.uid ?? process.getuid?.(),
+  );
+  return host;
 }

@@ -3,16 +3,18 @@
  * (so a terminal Ctrl+C reaches Node, not the kernel, and a kill reaches the kernel's own
  * children too), with exit detection and a tail of what it wrote to stdout/stderr.
  *
- * Orphans: every live kernel is registered; on Node's 'exit' all of them are SIGKILLed and
- * their folders removed. If Node dies without running 'exit' handlers (SIGKILL), the Linux
+ * Orphans: every live kernel is registered; on Node's 'exit' all of them are SIGKILLed (a
+ * sandbox: its PID namespace's init too, which takes every process inside with it), and their
+ * folders are removed once those processes are gone (at most a second's wait). If Node dies without running 'exit' handlers (SIGKILL), the Linux
  * kernel ends the kernel process at once, even while it holds Python's GIL: bwrap's
  * --die-with-parent, or PR_SET_PDEATHSIG set by the launcher unsandboxed (sandbox.ts); the
  * prelude's parent watchdog (prelude/install.py) is the fallback elsewhere and removes folders.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import type { CgroupEvents, KernelCgroup } from './cgroup';
+import { readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
-import path from 'node:path';
+import { isProcessGone } from './pidErrors';
 
 export interface ExitInfo {
   code: number | null;
@@ -21,6 +23,8 @@ export interface ExitInfo {
   description: string;
   /** the last output of the process (stderr and stdout interleaved), for diagnostics */
   outputTail: string;
+  /** how often its cgroup's limits were hit (when it had one) */
+  cgroupEvents?: CgroupEvents;
 }
 
 /** What to spawn: built by launch.ts (`launchKernel`), which owns the command line. */
@@ -35,6 +39,14 @@ export interface ProcessSpec {
   innerPid?: (childPid: number) => number | undefined;
   /** the process runs in a sandbox (sandbox.ts): it sees only the folders bound at launch */
   sandboxed?: boolean;
+  /** bwrap writes `{"child-pid": N}` (its PID namespace's init, on this host) to fd 3 (`--info-fd 3`) */
+  infoFd?: boolean;
+  /** a seccomp program bwrap reads from fd 4 (`--seccomp 4`) */
+  seccomp?: Uint8Array;
+  /** the process is supervisor.ts: SIGTERM makes it stop the kernel and kill every descendant */
+  supervised?: boolean;
+  /** the cgroup the process runs in (cgroup.ts): everything in it is killed when the kernel ends */
+  cgroup?: KernelCgroup;
 }
 
 const TAIL_BYTES = 16 * 1024;
@@ -60,7 +72,9 @@ export function describeExit(code: number | null, signal: NodeJS.Signals | null)
 // registry: kill everything on Node's exit
 // ---------------------------------------------------------------------------------------------
 
-const liveProcesses = new Set<ChildProcess>();
+// Process-wide on purpose (module state): what must die or go when this Node process exits is a
+// fact of the process, whoever started it, and the exit hook is installed once per process.
+const liveProcesses = new Set<KernelProcess>();
 const liveFolders = new Set<string>();
 let exitHookInstalled = false;
 
@@ -71,23 +85,50 @@ function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {
   } catch {
     try {
       child.kill(signal);
-    } catch {
-      /* already gone */
+    } catch (e) {
+      if (!isProcessGone(e)) throw e;
     }
   }
+}
+
+/** 'gone' (reaped or never there), 'zombie' (exited, not reaped) or 'running' */
+function pidState(pid: number): 'gone' | 'zombie' | 'running' {
+  let stat: string;
+  try {
+    stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  } catch {
+    return 'gone';
+  }
+  const st = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+  return st === 'X' ? 'gone' : st === 'Z' ? 'zombie' : 'running';
 }
 
 function installExitHook(): void {
   if (exitHookInstalled) return;
   exitHookInstalled = true;
   process.on('exit', () => {
-    for (const c of liveProcesses) killGroup(c, 'SIGKILL');
+    const inits: number[] = [];
+    for (const p of liveProcesses) {
+      // a supervisor kills the kernel's descendants on SIGTERM (SIGKILL would leave them to the cgroup, if any)
+      killGroup(p.child, p.supervised ? 'SIGTERM' : 'SIGKILL');
+      p.cgroup?.killAllSync();
+      p.cgroup?.removeSync();
+      if (p.sandboxInitPid !== undefined) {
+        signalPid(p.sandboxInitPid, 'SIGKILL');
+        inits.push(p.sandboxInitPid);
+      }
+    }
     liveProcesses.clear();
+    // a sandbox's folders are deleted only once nothing inside can change them any more
+    const until = Date.now() + 1000;
+    const pause = new Int32Array(new SharedArrayBuffer(4));
+    while (inits.some((pid) => pidState(pid) === 'running') && Date.now() < until) Atomics.wait(pause, 0, 0, 5);
+    if (inits.some((pid) => pidState(pid) === 'running')) return;
     for (const d of liveFolders) {
       try {
         rmSync(d, { recursive: true, force: true });
       } catch {
-        /* best effort */
+        // the process is exiting: a kernel's scratch folder left behind holds nothing to keep
       }
     }
     liveFolders.clear();
@@ -104,87 +145,23 @@ export function unregisterFolder(dir: string): void {
   liveFolders.delete(dir);
 }
 
-// ---------------------------------------------------------------------------------------------
-// stale folders of a Node process that was killed outright
-// ---------------------------------------------------------------------------------------------
-
-const OWNER_FILE = 'owner.json';
-export const RUNTIME_PREFIX = 'codedance-rt-';
-let swept = false;
-
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
-/** Records which Node process owns a session's folders (for sweepStaleFolders). */
-export function writeOwner(runtimeDir: string, workdir: string): void {
-  writeFileSync(path.join(runtimeDir, OWNER_FILE), JSON.stringify({ nodePid: process.pid, workdir }));
-}
-
-/**
- * Removes the folders of sessions whose Node process is gone (it was SIGKILLed: no 'exit'
- * handler ran, and the kernel's own watchdog may have lost the race with ipykernel's parent
- * poller). Runs once per process, when the first session is created; cheap (one readdir).
- */
-export function sweepStaleFolders(root = os.tmpdir(), force = false): number {
-  if (swept && !force) return 0;
-  swept = true;
-  let removed = 0;
-  let entries: string[];
-  try {
-    entries = readdirSync(root).filter((n) => n.startsWith(RUNTIME_PREFIX));
-  } catch {
-    return 0;
-  }
-  for (const name of entries) {
-    const rt = path.join(root, name);
-    try {
-      const owner = JSON.parse(readFileSync(path.join(rt, OWNER_FILE), 'utf8')) as { nodePid: number; workdir: string };
-      if (typeof owner.nodePid !== 'number' || owner.nodePid === process.pid || pidAlive(owner.nodePid)) continue;
-      if (typeof owner.workdir === 'string' && path.isAbsolute(owner.workdir) && path.basename(owner.workdir).startsWith('codedance-')) {
-        rmSync(owner.workdir, { recursive: true, force: true });
-      }
-      rmSync(rt, { recursive: true, force: true });
-      removed++;
-    } catch {
-      /* not ours, or being written: leave it */
-    }
-  }
-  return removed;
-}
-
 /** PIDs of kernels started by this Node process and still running (for tests and diagnostics). */
 export function liveKernelPids(): number[] {
-  return [...liveProcesses].map((c) => c.pid!).filter((p) => p !== undefined);
+  return [...liveProcesses].map((p) => p.child.pid!).filter((p) => p !== undefined);
 }
 
 function signalPid(pid: number, signal: NodeJS.Signals): void {
   try {
     process.kill(pid, signal);
-  } catch {
-    /* gone */
+  } catch (e) {
+    if (!isProcessGone(e)) throw e;
   }
 }
 
-/** resolves when `pid` is gone from /proc (exited and reaped), or after `ms` */
-async function untilGone(pid: number | undefined, ms: number): Promise<void> {
+/** resolves when `pid` has exited (a zombie or reaped), or after `ms` */
+async function untilExited(pid: number | undefined, ms: number): Promise<void> {
   const t0 = Date.now();
-  while (pid !== undefined && Date.now() - t0 < ms) {
-    let state: string;
-    try {
-      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-      state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
-    } catch {
-      return;
-    }
-    if (state === 'X') return;
-    await new Promise((r) => setTimeout(r, 10)); // a zombie too: the test of `kill(pid, 0)` still sees it
-  }
+  while (pid !== undefined && Date.now() - t0 < ms && pidState(pid) === 'running') await new Promise((r) => setTimeout(r, 10));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -200,12 +177,19 @@ export class KernelProcess {
   private spawnError: Error | undefined;
 
   readonly sandboxed: boolean;
+  readonly supervised: boolean;
+  readonly cgroup: KernelCgroup | undefined;
+  /** a sandbox's PID namespace init (bwrap --info-fd): when it is gone, so is every process inside */
+  sandboxInitPid: number | undefined;
+  private readonly initKnown: Promise<void>;
   private readonly innerPid: ((childPid: number) => number | undefined) | undefined;
   private innerPidFound: number | undefined;
 
   constructor(opts: ProcessSpec) {
     installExitHook();
     this.sandboxed = opts.sandboxed === true;
+    this.supervised = opts.supervised === true;
+    this.cgroup = opts.cgroup;
     this.innerPid = opts.innerPid;
     if (this.innerPid) {
       // learn the interpreter's PID while the chain bwrap -> init -> interpreter exists
@@ -219,19 +203,30 @@ export class KernelProcess {
       cwd: opts.cwd,
       env: opts.env as NodeJS.ProcessEnv,
       detached: true, // own process group
-      stdio: ['ignore', 'pipe', 'pipe'],
+      stdio: ['ignore', 'pipe', 'pipe', opts.infoFd ? 'pipe' : 'ignore', opts.seccomp ? 'pipe' : 'ignore'],
       windowsHide: true,
     });
-    liveProcesses.add(this.child);
+    liveProcesses.add(this);
+    this.initKnown = this.readInfo(opts.infoFd === true);
     const keep = (b: Buffer) => {
       this.tail = (this.tail + b.toString('utf8')).slice(-TAIL_BYTES);
     };
+    // A process killed before it read its pipes resets them (ECONNRESET, EPIPE): unheard, that
+    // error would end this Node process. The exit is reported below; the tail says what happened.
+    const pipeError = (what: string) => (e: Error) => keep(Buffer.from(`\n(${what}: ${e.message})\n`));
+    if (opts.seccomp) {
+      const filter = this.child.stdio[4] as NodeJS.WritableStream;
+      filter.on('error', pipeError('passing the seccomp filter'));
+      filter.end(Buffer.from(opts.seccomp));
+    }
     this.child.stdout?.on('data', keep);
     this.child.stderr?.on('data', keep);
+    this.child.stdout?.on('error', pipeError("reading the kernel's output"));
+    this.child.stderr?.on('error', pipeError("reading the kernel's output"));
     this.exited = new Promise<ExitInfo>((resolve) => {
       const done = (code: number | null, signal: NodeJS.Signals | null) => {
         if (this.exitInfo) return;
-        liveProcesses.delete(this.child);
+        liveProcesses.delete(this);
         // bwrap exits with 128+N when the sandboxed interpreter was killed by signal N
         if (this.sandboxed && code !== null && code > 128 && !signal) {
           const sig = code - 128;
@@ -239,7 +234,9 @@ export class KernelProcess {
           if (name) [code, signal] = [null, name];
         }
         const description = this.spawnError ? `could not be started (${this.spawnError.message})` : describeExit(code, signal);
-        this.exitInfo = { code, signal, description, outputTail: this.tail };
+        const cgroupEvents = this.cgroup?.events();
+        this.exitInfo = { code, signal, description, outputTail: this.tail, ...(cgroupEvents ? { cgroupEvents } : {}) };
+        void this.cgroup?.remove();
         resolve(this.exitInfo);
       };
       this.child.once('error', (e) => {
@@ -251,9 +248,37 @@ export class KernelProcess {
         // anything the kernel spawned (subprocesses in its group) goes with it
         killGroup(this.child, 'SIGKILL');
         // let the pipes drain so the tail holds the last words (e.g. a Python fatal error);
-        // sandboxed: bwrap may exit before the PID namespace's teardown has ended the interpreter
-        setTimeout(() => void untilGone(this.innerPidFound, 2000).then(() => done(code, signal)), 20);
+        // sandboxed: bwrap may exit before its PID namespace is torn down: 'exited' means every
+        // process inside is gone (its folders may be deleted then, nothing can change them)
+        // a cgroup: whatever is left in it (a daemon that left the process group) is killed first
+        setTimeout(
+          () =>
+            void this.initKnown
+              .then(() => untilExited(this.sandboxInitPid ?? this.innerPidFound, 10_000))
+              .then(() => this.cgroup?.killAll(5000))
+              .then(() => done(code, signal)),
+          20,
+        );
       });
+    });
+  }
+
+  /** reads bwrap's info (the PID of the sandbox's init); resolves when known or not coming */
+  private readInfo(expected: boolean): Promise<void> {
+    const info = this.child.stdio[3] as NodeJS.ReadableStream | null;
+    if (!expected || !info) return Promise.resolve();
+    return new Promise((resolve) => {
+      let text = '';
+      info.on('data', (b: Buffer) => {
+        text += b.toString('utf8');
+        const m = /"child-pid"\s*:\s*(\d+)/.exec(text);
+        if (m) {
+          this.sandboxInitPid = Number(m[1]);
+          resolve();
+        }
+      });
+      info.on('error', () => resolve());
+      info.on('close', () => resolve());
     });
   }
 
@@ -287,15 +312,24 @@ export class KernelProcess {
         const pid = this.interpreterPid();
         if (pid !== undefined) process.kill(pid, 'SIGINT');
       } else this.child.kill('SIGINT');
-    } catch {
-      /* gone */
+    } catch (e) {
+      if (!isProcessGone(e)) throw e;
     }
   }
 
-  /** SIGKILL to the process group; resolves when the process is gone */
+  /** SIGKILL to the process group (a sandbox: to its init, which ends everything inside); resolves when all is gone */
   async kill(): Promise<ExitInfo> {
-    if (this.alive) killGroup(this.child, 'SIGKILL');
-    if (this.innerPidFound !== undefined) signalPid(this.innerPidFound, 'SIGKILL');
+    if (this.alive && this.supervised) {
+      // the supervisor stops the kernel and kills every descendant (it cannot once SIGKILLed)
+      killGroup(this.child, 'SIGTERM');
+      if (await this.waitExit(2000)) return this.exited;
+    }
+    if (this.alive) {
+      // while bwrap lives its init is its unreaped child: the PID cannot belong to anyone else
+      if (this.sandboxInitPid !== undefined) signalPid(this.sandboxInitPid, 'SIGKILL');
+      killGroup(this.child, 'SIGKILL');
+    }
+    if (this.innerPidFound !== undefined && this.alive) signalPid(this.innerPidFound, 'SIGKILL');
     return this.exited;
   }
 

@@ -13,7 +13,12 @@ import { type InterpreterProbe, PythonEnvironmentError } from './errors';
 /** import names the kernel needs, and how to install each */
 export const REQUIRED_MODULES = ['ipykernel', 'PIL', 'numpy', 'matplotlib'] as const;
 const PIP_NAMES: Record<string, string> = { ipykernel: 'ipykernel', PIL: 'pillow', numpy: 'numpy', matplotlib: 'matplotlib' };
-const APT_NAMES: Record<string, string> = { ipykernel: 'python3-ipykernel', PIL: 'python3-pil', numpy: 'python3-numpy', matplotlib: 'python3-matplotlib' };
+const APT_NAMES: Record<string, string> = {
+  ipykernel: 'python3-ipykernel',
+  PIL: 'python3-pil',
+  numpy: 'python3-numpy',
+  matplotlib: 'python3-matplotlib',
+};
 
 export const DEFAULT_CANDIDATES = ['python3', '/usr/bin/python3'];
 
@@ -67,6 +72,7 @@ interface RawProbe {
   prefix: string;
 }
 
+/** Process-wide cache (module state on purpose): each interpreter's probe, a fact of this machine; `clearPythonCache` forgets it. */
 const cache = new Map<string, Promise<RawProbe | { failure: string }>>();
 
 /** Forgets cached probes (after the user installs packages). */
@@ -104,7 +110,11 @@ function fixFor(p: { command: string; executable?: string; missing: string[]; ex
 }
 
 /** Probes one interpreter (cached per command). */
-export async function probePython(command: string, origin: InterpreterProbe['origin'] = 'candidate', timeoutMs = 20000): Promise<InterpreterProbe> {
+export async function probePython(
+  command: string,
+  origin: InterpreterProbe['origin'] = 'candidate',
+  timeoutMs = 20000,
+): Promise<InterpreterProbe> {
   let p = cache.get(command);
   if (!p) {
     p = runProbe(command, timeoutMs);
@@ -118,7 +128,9 @@ export async function probePython(command: string, origin: InterpreterProbe['ori
       ok: false,
       missing: [],
       failure: raw.failure,
-      fixCommand: command.startsWith('/usr/bin/') ? `sudo apt-get install python3 ${REQUIRED_MODULES.map((m) => APT_NAMES[m]).join(' ')}` : undefined,
+      fixCommand: command.startsWith('/usr/bin/')
+        ? `sudo apt-get install python3 ${REQUIRED_MODULES.map((m) => APT_NAMES[m]).join(' ')}`
+        : undefined,
     };
   }
   const [maj, min] = raw.version.split('.').map(Number);
@@ -138,7 +150,10 @@ export async function probePython(command: string, origin: InterpreterProbe['ori
 }
 
 function describe(p: InterpreterProbe): string {
-  const where = p.executable && p.executable !== p.command ? `${p.command} (${p.executable}${p.version ? `, Python ${p.version}` : ''})` : `${p.command}${p.version ? ` (Python ${p.version})` : ''}`;
+  const where =
+    p.executable && p.executable !== p.command
+      ? `${p.command} (${p.executable}${p.version ? `, Python ${p.version}` : ''})`
+      : `${p.command}${p.version ? ` (Python ${p.version})` : ''}`;
   if (p.failure) return `${where}: ${p.failure}`;
   if (p.missing.length) return `${where}: cannot import ${p.missing.join(', ')}`;
   return `${where}: usable`;
@@ -172,22 +187,7 @@ export async function resolvePython(opts: ResolvePythonOptions = {}): Promise<Re
     const p = await probePython((explicit ?? fromEnv)!, origin, timeout);
     tried.push(p);
     if (p.ok) return chosen(p);
-    // the setting (VS Code) or flag (CLI) is named by the adapters from fix.setting
-    const where = origin === 'explicit' ? 'The configured Python interpreter' : 'The Python interpreter in CODEDANCE_PYTHON';
-    const other = origin === 'explicit' ? 'use an interpreter' : 'point CODEDANCE_PYTHON at an interpreter';
-    throw new PythonEnvironmentError(
-      {
-        reason: `${where} cannot run the CodeDance kernel: ${describe(p)}.`,
-        fix: {
-          text: p.fixCommand
-            ? `install the missing packages with \`${p.fixCommand}\`, or ${other} that has ipykernel, Pillow, numpy and matplotlib`
-            : `${other} that exists and has ipykernel, Pillow, numpy and matplotlib (or clear it to search python3 and /usr/bin/python3)`,
-          ...(origin === 'explicit' ? { setting: 'python.interpreter' as const } : {}),
-          ...(p.fixCommand ? { command: p.fixCommand } : {}),
-        },
-      },
-      tried,
-    );
+    throw chosenUnusable(p, origin, tried);
   }
 
   if (opts.pythonExtension?.trim()) {
@@ -196,21 +196,53 @@ export async function resolvePython(opts: ResolvePythonOptions = {}): Promise<Re
     if (p.ok) return chosen(p);
   }
 
-  const candidates = opts.candidates ?? DEFAULT_CANDIDATES;
+  const p = await firstUsableCandidate(opts.candidates ?? DEFAULT_CANDIDATES, tried, timeout);
+  if (!p) throw noUsablePython(tried);
+  const skipped = tried.filter((t) => t !== p);
+  return chosen(p, skipped.length ? `; skipped ${skipped.map(describe).join('; ')}` : '');
+}
+
+/** The first candidate that can run the kernel (an interpreter already tried is not tried again); each one probed is added to `tried`. */
+async function firstUsableCandidate(
+  candidates: readonly string[],
+  tried: InterpreterProbe[],
+  timeout: number,
+): Promise<InterpreterProbe | undefined> {
   const seen = new Set(tried.map((t) => t.executable ?? t.command));
   for (const c of candidates) {
     const p = await probePython(c, 'candidate', timeout);
     if (p.executable && seen.has(p.executable) && tried.some((t) => t.executable === p.executable)) continue;
     tried.push(p);
     if (p.executable) seen.add(p.executable);
-    if (p.ok) {
-      const skipped = tried.filter((t) => t !== p);
-      return chosen(p, skipped.length ? `; skipped ${skipped.map(describe).join('; ')}` : '');
-    }
+    if (p.ok) return p;
   }
+  return undefined;
+}
 
+/** The interpreter the user chose (setting, flag or CODEDANCE_PYTHON) cannot run the kernel: why, and the install command when packages are missing. */
+function chosenUnusable(p: InterpreterProbe, origin: 'explicit' | 'env', tried: InterpreterProbe[]): PythonEnvironmentError {
+  // the setting (VS Code) or flag (CLI) is named by the adapters from fix.setting
+  const where = origin === 'explicit' ? 'The configured Python interpreter' : 'The Python interpreter in CODEDANCE_PYTHON';
+  const other = origin === 'explicit' ? 'use an interpreter' : 'point CODEDANCE_PYTHON at an interpreter';
+  return new PythonEnvironmentError(
+    {
+      reason: `${where} cannot run the CodeDance kernel: ${describe(p)}.`,
+      fix: {
+        text: p.fixCommand
+          ? `install the missing packages with \`${p.fixCommand}\`, or ${other} that has ipykernel, Pillow, numpy and matplotlib`
+          : `${other} that exists and has ipykernel, Pillow, numpy and matplotlib (or clear it to search python3 and /usr/bin/python3)`,
+        ...(origin === 'explicit' ? { setting: 'python.interpreter' as const } : {}),
+        ...(p.fixCommand ? { command: p.fixCommand } : {}),
+      },
+    },
+    tried,
+  );
+}
+
+/** None of the interpreters tried can run the kernel: each one and why, and the install commands. */
+function noUsablePython(tried: InterpreterProbe[]): PythonEnvironmentError {
   const fixes = tried.filter((t) => t.fixCommand).map((t) => `\`${t.fixCommand}\` (for ${t.executable ?? t.command})`);
-  throw new PythonEnvironmentError(
+  return new PythonEnvironmentError(
     {
       reason: `No usable Python for the CodeDance kernel. It needs ipykernel, Pillow (PIL), numpy and matplotlib. Tried:\n${tried.map((t) => `  - ${describe(t)}`).join('\n')}`,
       fix: {

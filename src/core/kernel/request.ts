@@ -5,6 +5,7 @@
  * period). What the messages mean is classify.ts's job.
  */
 import type { KernelClient } from './client';
+import { KernelProtocolError } from './errors';
 import type { ExitInfo, KernelProcess } from './process';
 import type { JupyterMessage } from './wire';
 
@@ -70,7 +71,7 @@ function completion(reply: Promise<JupyterMessage>, idle: Promise<void>): Promis
         if (gotIdle || isSelfContainedReply(m)) finish();
         else t = setTimeout(finish, IDLE_AFTER_REPLY_MS);
       },
-      () => undefined,
+      () => undefined, // a failed connection ends the request through executeRequest's race; a closed one through the exit
     );
     void idle.then(() => {
       gotIdle = true;
@@ -90,7 +91,7 @@ export interface RequestOptions {
   silent?: boolean;
 }
 
-/** one watcher of a process's exit for all its requests (see whenExited) */
+/** one watcher of a process's exit for all its requests (see whenExited); a side table keyed by the process, gone with it */
 const exitWatch = new WeakMap<KernelProcess, { info?: ExitInfo; listeners: Set<(info: ExitInfo) => void> }>();
 
 /**
@@ -119,26 +120,62 @@ function whenExited(proc: KernelProcess): { promise: Promise<ExitInfo>; cancel: 
   return { promise, cancel: () => listener && watch.listeners.delete(listener) };
 }
 
-/** Sends `code` as an execute_request and waits for its completion or the kernel's exit. */
+/**
+ * Sends `code` as an execute_request and waits for its completion or the kernel's exit. Rejects
+ * with a KernelProtocolError when the connection fails, or (once the request has ended) when
+ * `onMessage` threw: its output was not all recorded, and a result without it would mislead.
+ */
 export async function executeRequest(inc: Incarnation, code: string, opts: RequestOptions): Promise<RequestOutcome> {
   let idleResolve!: () => void;
   const idle = new Promise<void>((r) => (idleResolve = r));
   let unlisten = () => {};
-  const content = { code, silent: opts.silent ?? false, store_history: false, user_expressions: {}, allow_stdin: false, stop_on_error: false };
+  let handlerError: { error: unknown; msgType: string } | undefined;
+  const content = {
+    code,
+    silent: opts.silent ?? false,
+    store_history: false,
+    user_expressions: {},
+    allow_stdin: false,
+    stop_on_error: false,
+  };
   const { reply } = inc.client.request('shell', 'execute_request', content, (id) => {
     unlisten = inc.client.listen(id, (m) => {
-      opts.onMessage(m);
+      try {
+        opts.onMessage(m);
+      } catch (e) {
+        handlerError ??= { error: e, msgType: m.header.msg_type };
+      }
       if (m.header.msg_type === 'status' && (m.content as { execution_state?: string }).execution_state === 'idle') idleResolve();
     });
   });
+  // a failed connection (KernelClient.fail) delivers nothing more: end now; a closed one ends through the exit
+  const connectionLost = reply.then(
+    () => new Promise<never>(() => {}),
+    (e: unknown) => (e instanceof KernelProtocolError ? Promise.reject(e) : new Promise<never>(() => {})),
+  );
   const timer = opts.timeoutMs === undefined ? undefined : delay(opts.timeoutMs);
   const exit = whenExited(inc.proc);
   try {
-    return await Promise.race<RequestOutcome>([
+    const outcome = await Promise.race<RequestOutcome>([
       completion(reply, idle).then((r) => ({ kind: 'done' as const, reply: r })),
-      exit.promise.then((info) => ({ kind: 'exited' as const, info, killReason: inc.killReason, heartbeatSilenceMs: inc.heartbeatSilenceMs })),
+      exit.promise.then((info) => ({
+        kind: 'exited' as const,
+        info,
+        killReason: inc.killReason,
+        heartbeatSilenceMs: inc.heartbeatSilenceMs,
+      })),
       ...(timer ? [timer.promise.then(() => ({ kind: 'timeout' as const }))] : []),
+      connectionLost,
     ]);
+    if (handlerError) {
+      const why = (handlerError.error as Error)?.message ?? String(handlerError.error);
+      throw new KernelProtocolError({
+        reason: `a ${handlerError.msgType} message of the cell could not be recorded (${why}), so its output is incomplete`,
+        fix: 'run the cell again; if it fails the same way, report it with the cell',
+        error: handlerError.error,
+      });
+    }
+    return outcome;
   } finally {
     timer?.cancel();
     exit.cancel();
@@ -167,7 +204,11 @@ export interface CellRun {
  * and a kernel still running `graceMs` later is killed (the outcome is then 'exited' with the
  * kill reason). `interrupt` lets the session cancel the cell from outside.
  */
-export function startCell(inc: Incarnation, code: string, opts: CellRequestOptions): { interrupt: (reason: 'timeout' | 'cancelled') => void; done: Promise<CellRun> } {
+export function startCell(
+  inc: Incarnation,
+  code: string,
+  opts: CellRequestOptions,
+): { interrupt: (reason: 'timeout' | 'cancelled') => void; done: Promise<CellRun> } {
   const t0 = performance.now();
   let interruptReason: 'timeout' | 'cancelled' | undefined;
   let graceTimer: NodeJS.Timeout | undefined;

@@ -12,28 +12,36 @@
  * `prlimit` before the interpreter starts: address space, CPU seconds, processes.
  *
  * Unsandboxed (macOS, Windows, Linux without a working bwrap, or turned off): the same
- * allow-listed environment, the same limits where `prlimit` exists, and a parent-death signal
- * (PR_SET_PDEATHSIG through a one-line Python launcher) so no kernel outlives its parent.
+ * allow-listed environment, the same limits where `prlimit` exists, and on Linux a supervisor
+ * (supervisor.ts: parent-death signal, subreaper) so neither the kernel nor a daemon it starts
+ * outlives it.
+ *
+ * Both: where the machine has a usable cgroup (cgroup.ts), memory and processes are limited for
+ * the kernel and everything it starts together (memory.max, pids.max), not per process; the
+ * sandbox gets a seccomp filter (seccomp.ts) so the code cannot make user namespaces.
  *
  * The environment is ALWAYS built from an allow-list (never process.env minus some names).
  */
 import { execFile } from 'node:child_process';
-import { existsSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { type CgroupLimits, cgroupSupport } from './cgroup';
+import type { LimitsInForce } from './limits';
+import { seccompFilter } from './seccomp';
+import { supervisedArgs, supervisorAvailable } from './supervisor';
+import { kernelEnvironment } from './kernelEnvironment';
+import { bindWithParents, capArgs, mountArgs, searchableByOthers } from './sandboxMounts';
 import path from 'node:path';
 import {
   automaticMemoryLimitMb,
   findOnPath,
-  gpuDevices,
-  isRealDir,
   matplotlibFontCaches,
-  NAMESPACES,
   processLimitIsPerSandbox,
   pythonFolders,
-  safeRealpath,
   sandboxStatus,
 } from './sandboxHost';
 
-export { automaticMemoryLimitMb, defaultMemoryLimitMb, sandboxedInterpreterPid, sandboxStatus, type SandboxStatus } from './sandboxHost';
+export { kernelEnvironment } from './kernelEnvironment';
+
+export { automaticMemoryLimitMb, defaultMemoryLimitMb, sandboxedInterpreterPid, sandboxStatus } from './sandboxHost';
 
 /** 'auto': sandbox where bwrap works, else run unsandboxed and say why; 'on': refuse to run unsandboxed; 'off': never */
 export type SandboxMode = 'auto' | 'on' | 'off';
@@ -62,9 +70,12 @@ export interface LaunchRequest extends SandboxOptions {
   hostEnv?: Record<string, string | undefined>;
   /** variables the caller sets explicitly (passed as they are, after the allow-list) */
   env?: Record<string, string | undefined>;
+  /** the code's working folder (its cwd; bound writable) */
   workdir: string;
-  /** private folder: connection file and ipc sockets (bound writable into the sandbox) */
-  runtimeDir: string;
+  /** further folders bound writable (e.g. the one incarnation's connection-file folder) */
+  writable?: string[];
+  /** further folders bound read-only (e.g. staged input files) */
+  readOnly?: string[];
 }
 
 export interface LaunchPlan {
@@ -82,11 +93,27 @@ export interface LaunchPlan {
   /** why the kernel runs unsandboxed (undefined when sandboxed or turned off on purpose) */
   unsandboxedReason?: string;
   memoryLimitMb: number;
+  /** bwrap reports its PID namespace's init on fd 3 (`--info-fd 3`): process.ts waits for it to end */
+  infoFd?: boolean;
+  /** a seccomp program for bwrap's fd 4 (`--seccomp 4`): no user namespaces inside */
+  seccomp?: Uint8Array;
+  /** unsandboxed on Linux: the kernel runs under supervisor.ts (it kills the kernel's leftover
+   * descendants, double-forked daemons included); SIGTERM it to stop the kernel */
+  supervised?: boolean;
+  /** memory and processes of the kernel and all it starts, held by a cgroup (cgroup.ts) where the machine has one */
+  cgroupLimits?: CgroupLimits;
+  /** what the limits are and what they count, for notices and start failures (limits.ts) */
+  limits: LimitsInForce;
+  /** the interpreter does not exist: spawning it fails at once (ENOENT), and the launch says so */
+  interpreterMissing?: boolean;
 }
 
 /** Thrown when the sandbox is required ('on') but cannot be used here. */
 export class SandboxUnavailableError extends Error {
-  constructor(readonly reason: string, readonly fix: string) {
+  constructor(
+    readonly reason: string,
+    readonly fix: string,
+  ) {
     super(`the kernel sandbox is required but unavailable: ${reason}. Fix: ${fix}`);
     this.name = 'SandboxUnavailableError';
   }
@@ -98,78 +125,10 @@ export const DEFAULT_MAX_PROCESSES = 1024;
 export const SANDBOX_HOME = '/tmp/home';
 /** who sandboxed code runs as when CodeDance runs as root */
 const NOBODY = 65534;
-const HIDDEN = ['/home', '/root', '/tmp', '/var/tmp', '/run', '/var/run', '/mnt', '/media'];
-
-// ---------------------------------------------------------------------------------------------
-// environment: an allow-list
-// ---------------------------------------------------------------------------------------------
-
-const ALLOWED_NAMES = new Set([
-  'PATH',
-  'LANG',
-  'LANGUAGE',
-  'TZ',
-  'PYTHONPATH',
-  'PYTHONHOME',
-  'LD_LIBRARY_PATH',
-  'VIRTUAL_ENV',
-  'CONDA_PREFIX',
-  'CUDA_VISIBLE_DEVICES',
-  'OMP_NUM_THREADS',
-  'MKL_NUM_THREADS',
-  'OPENBLAS_NUM_THREADS',
-  'TMPDIR',
-  'SYSTEMROOT', // Windows: Python cannot start without it
-  'WINDIR',
-  'COMSPEC',
-  'PATHEXT',
-  'APPDATA',
-  'LOCALAPPDATA',
-  'TEMP',
-  'TMP',
-]);
-
-/** The kernel's environment: allow-listed host variables, `passEnv` names, then the caller's explicit ones. */
-export function kernelEnvironment(
-  hostEnv: Record<string, string | undefined>,
-  opts: { passEnv?: string[]; explicit?: Record<string, string | undefined>; home?: string },
-): Record<string, string> {
-  const out: Record<string, string> = {};
-  const extra = new Set(opts.passEnv ?? []);
-  for (const [k, v] of Object.entries(hostEnv)) {
-    if (v === undefined) continue;
-    if (ALLOWED_NAMES.has(k.toUpperCase()) || k.startsWith('LC_') || extra.has(k)) out[k] = v;
-  }
-  const home = opts.home ?? hostEnv.HOME ?? hostEnv.USERPROFILE;
-  if (home) out[process.platform === 'win32' ? 'USERPROFILE' : 'HOME'] = home;
-  for (const [k, v] of Object.entries(opts.explicit ?? {})) if (v !== undefined) out[k] = v;
-  return out;
-}
-
-/** One plain sentence for a notice: whether cells run sandboxed, and if not why and how to fix it. */
-export function describeSandbox(mode: SandboxMode = 'auto', network = false): string {
-  if (mode === 'off') return 'Python cells run UNSANDBOXED (sandbox turned off): code can read your files and reach the network; the kernel environment is still an allow-list.';
-  const s = sandboxStatus();
-  if (!s.available) return `Python cells run UNSANDBOXED: ${s.reason}. Code can read your files (e.g. ~/.ssh) and reach the network; the kernel environment is still an allow-list. To sandbox: ${s.fix}.`;
-  return `Python cells run in a bubblewrap sandbox (read-only filesystem except the work folder, fresh home, no view of other processes${network ? ', network ON' : ', no network'}).`;
-}
 
 // ---------------------------------------------------------------------------------------------
 // the launch
 // ---------------------------------------------------------------------------------------------
-
-const under = (p: string, root: string) => p === root || p.startsWith(root.endsWith('/') ? root : `${root}/`);
-
-/** the folders among `dirs` that sit under a hidden root, minus those inside another one of them */
-function bindBack(dirs: string[], hidden: string[]): string[] {
-  const found = new Set<string>();
-  for (const d of dirs) {
-    if (!path.isAbsolute(d) || !existsSync(d)) continue;
-    for (const p of new Set([d, safeRealpath(d)])) if (hidden.some((h) => under(p, h))) found.add(p);
-  }
-  const sorted = [...found].sort((a, b) => a.length - b.length);
-  return sorted.filter((d, i) => !sorted.slice(0, i).some((p) => under(d, p)));
-}
 
 /** `prlimit` arguments (or none) for the limits; prlimit sets soft and hard, so the code cannot raise them */
 function limitArgs(memoryLimitMb: number, cpuS: number | undefined, nproc: number | undefined): string[] {
@@ -181,17 +140,18 @@ function limitArgs(memoryLimitMb: number, cpuS: number | undefined, nproc: numbe
 }
 
 /**
- * Parent-death signal for an unsandboxed kernel: this runs in the interpreter, sets
- * PR_SET_PDEATHSIG (kept across execve), checks the parent did not already go, and execs the
- * real command line. The signal is delivered by the Linux kernel, so it works while the
- * kernel's main thread holds the GIL in C code.
+ * The cgroup for a kernel (memory and processes of everything it starts, counted together), when
+ * the machine has one (cgroup.ts), and what the limits then count.
  */
-const PDEATHSIG_LAUNCHER = [
-  'import ctypes, os, signal, sys',
-  'ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGKILL), 0, 0, 0)',
-  'os.getppid() == int(sys.argv[1]) or os._exit(1)',
-  'os.execv(sys.executable, [sys.executable] + sys.argv[2:])',
-].join('\n');
+function cgroupPlan(memoryLimitMb: number, maxProcesses: number): { cgroupLimits?: CgroupLimits; memory: boolean; pids: boolean } {
+  const cg = cgroupSupport();
+  if (cg.kind === 'none' || (!cg.memory && !cg.pids)) return { memory: false, pids: false };
+  return {
+    cgroupLimits: { memoryMb: cg.memory ? memoryLimitMb : 0, maxProcesses: cg.pids ? maxProcesses : 0 },
+    memory: cg.memory && memoryLimitMb > 0,
+    pids: cg.pids && maxProcesses > 0,
+  };
+}
 
 export async function planKernelLaunch(req: LaunchRequest): Promise<LaunchPlan> {
   const mode = req.sandbox ?? 'auto';
@@ -207,102 +167,151 @@ export async function planKernelLaunch(req: LaunchRequest): Promise<LaunchPlan> 
   }
   const env = kernelEnvironment(hostEnv, { passEnv: req.passEnv, explicit: { ...req.env, JPY_PARENT_PID: String(process.pid) } });
   const limits = prlimit ? limitArgs(memoryLimitMb, req.cpuTimeLimitS, undefined) : [];
+  // Linux: the supervisor (parent-death signal, subreaper: no daemon of the code outlives the kernel)
+  const supervised = supervisorAvailable();
   let command = req.python;
-  let args = process.platform === 'linux' ? ['-c', PDEATHSIG_LAUNCHER, String(process.pid), ...req.args] : [...req.args];
+  let args = supervised ? supervisedArgs(req.args) : [...req.args];
   if (limits.length) {
     args = [...limits, '--', command, ...args];
     command = prlimit!;
   }
-  return { command, args, env, sandboxed: false, transport: 'tcp', interruptTarget: 'child', unsandboxedReason, memoryLimitMb };
+  const maxProcesses = req.maxProcesses ?? DEFAULT_MAX_PROCESSES;
+  const cg = process.platform === 'linux' ? cgroupPlan(memoryLimitMb, maxProcesses) : { memory: false, pids: false };
+  const inForce: LimitsInForce = {
+    memoryLimitMb,
+    maxProcesses: cg.pids ? maxProcesses : 0,
+    nproc: 'none',
+    cpuTimeLimitS: req.cpuTimeLimitS,
+  };
+  return {
+    command,
+    args,
+    env,
+    sandboxed: false,
+    transport: 'tcp',
+    interruptTarget: 'child',
+    unsandboxedReason,
+    memoryLimitMb,
+    supervised,
+    cgroupLimits: cg.cgroupLimits,
+    limits: inForce,
+  };
 }
 
-async function sandboxedPlan(req: LaunchRequest, hostEnv: Record<string, string | undefined>, memoryLimitMb: number, prlimit: string | undefined): Promise<LaunchPlan> {
+async function sandboxedPlan(
+  req: LaunchRequest,
+  hostEnv: Record<string, string | undefined>,
+  memoryLimitMb: number,
+  prlimit: string | undefined,
+): Promise<LaunchPlan> {
   const network = req.network === true;
   const bwrap = findOnPath('bwrap')!;
   const probeEnv = kernelEnvironment(hostEnv, { passEnv: req.passEnv, explicit: req.env });
   const py = await pythonFolders(req.python, probeEnv);
   // nothing to sandbox: spawning it fails at once with ENOENT, which the launch reports
-  if (py.missing) return { command: req.python, args: [...req.args], env: probeEnv, sandboxed: true, transport: network ? 'tcp' : 'ipc', interruptTarget: 'child', memoryLimitMb };
+  if (py.missing)
+    return {
+      command: req.python,
+      args: [...req.args],
+      env: probeEnv,
+      sandboxed: true,
+      transport: network ? 'tcp' : 'ipc',
+      interruptTarget: 'child',
+      memoryLimitMb,
+      limits: { memoryLimitMb },
+      interpreterMissing: true,
+    };
   // packages in the real ~/.local stay importable under the fresh home
   const userBase = py.userBase ? { PYTHONUSERBASE: py.userBase } : {};
   const env = kernelEnvironment(hostEnv, { passEnv: req.passEnv, explicit: { ...userBase, ...req.env }, home: SANDBOX_HOME });
-  const { args: mounts, hidden, made } = mountArgs(hostEnv, network, [...py.dirs, ...(probeEnv.PATH ?? '').split(':'), path.dirname(req.python)]);
+  const {
+    args: mounts,
+    hidden,
+    made,
+  } = mountArgs(hostEnv, network, [...py.dirs, ...(probeEnv.PATH ?? '').split(':'), path.dirname(req.python)]);
   // as root, the code runs as nobody when the interpreter works as nobody (setpriv keeps only
   // what it needs to switch, then drops everything); else as root without capabilities
   const setpriv = process.getuid?.() === 0 ? findOnPath('setpriv') : undefined;
-  const drop = setpriv ? [setpriv, `--reuid=${NOBODY}`, `--regid=${NOBODY}`, '--clear-groups', '--inh-caps=-all', '--bounding-set=-all', '--no-new-privs', '--'] : [];
-  const binds = [req.workdir, req.runtimeDir];
-  const reachable = binds.every((d) => searchableByOthers(d, hidden));
+  const drop = setpriv
+    ? [
+        setpriv,
+        `--reuid=${NOBODY}`,
+        `--regid=${NOBODY}`,
+        '--clear-groups',
+        '--inh-caps=-all',
+        '--bounding-set=-all',
+        '--no-new-privs',
+        '--',
+      ]
+    : [];
+  const binds = [req.workdir, ...(req.writable ?? [])];
+  const reachable = [...binds, ...(req.readOnly ?? [])].every((d) => searchableByOthers(d, hidden));
   const asNobody = setpriv !== undefined && reachable && (await worksAsNobody(bwrap, mounts, drop, py.executable, env));
-  const a = [...mounts, ...capArgs(asNobody)];
-  const perms = asNobody ? ['--perms', '01777'] : [];
-  a.push(...perms, '--dir', SANDBOX_HOME);
-  const fonts = matplotlibFontCaches(hostEnv);
-  if (fonts.length) a.push(...perms, '--dir', `${SANDBOX_HOME}/.cache`, ...perms, '--dir', `${SANDBOX_HOME}/.cache/matplotlib`);
-  for (const f of fonts) a.push('--ro-bind', f, `${SANDBOX_HOME}/.cache/matplotlib/${path.basename(f)}`);
+  const seccomp = seccompFilter();
+  const a = ['--info-fd', '3', ...(seccomp ? ['--seccomp', '4'] : []), ...mounts, ...capArgs(asNobody)];
+  a.push(...homeArgs(asNobody, hostEnv));
   for (const d of binds) bindWithParents(a, made, d, '--bind');
+  for (const d of req.readOnly ?? []) bindWithParents(a, made, d, '--ro-bind');
   a.push('--chdir', req.workdir, '--');
   if (asNobody) a.push(...drop);
-  // RLIMIT_NPROC: per sandbox in a user namespace; as nobody, shared by all sandboxes (root is exempt)
-  const nproc = asNobody || processLimitIsPerSandbox(bwrap) ? (req.maxProcesses ?? DEFAULT_MAX_PROCESSES) : undefined;
-  const limits = prlimit ? limitArgs(memoryLimitMb, req.cpuTimeLimitS, nproc) : [];
+  const { cg, limits, inForce } = sandboxLimits(req, memoryLimitMb, prlimit, bwrap, asNobody);
   if (limits.length) a.push(prlimit!, ...limits, '--');
   a.push(py.executable, ...req.args);
   const runAs = asNobody ? { uid: NOBODY, gid: NOBODY } : undefined;
-  return { command: bwrap, args: a, env, sandboxed: true, transport: network ? 'tcp' : 'ipc', interruptTarget: 'sandboxed-grandchild', memoryLimitMb, runAs };
+  return {
+    command: bwrap,
+    args: a,
+    env,
+    sandboxed: true,
+    transport: network ? 'tcp' : 'ipc',
+    interruptTarget: 'sandboxed-grandchild',
+    memoryLimitMb,
+    runAs,
+    infoFd: true,
+    seccomp,
+    cgroupLimits: cg.cgroupLimits,
+    limits: inForce,
+  };
 }
 
-/** namespaces and the filesystem view: read-only root, hidden folders, the interpreter's bound back */
-function mountArgs(hostEnv: Record<string, string | undefined>, network: boolean, pythonDirs: string[]): { args: string[]; hidden: string[]; made: Set<string> } {
-  const realHome = hostEnv.HOME && path.isAbsolute(hostEnv.HOME) ? hostEnv.HOME : undefined;
-  const hidden = HIDDEN.filter((d) => isRealDir(d));
-  if (realHome && !hidden.some((h) => under(realHome, h)) && realHome !== '/') hidden.push(realHome);
-  const a: string[] = [...NAMESPACES];
-  if (!network) a.push('--unshare-net');
-  a.push('--ro-bind', '/', '/', '--dev', '/dev', '--proc', '/proc');
-  for (const d of gpuDevices()) a.push('--dev-bind-try', d, d);
-  for (const h of hidden) a.push('--tmpfs', h);
-  if (network) {
-    // name resolution: /etc/resolv.conf often points into /run (systemd-resolved)
-    const resolv = safeRealpath('/etc/resolv.conf');
-    if (resolv !== '/etc/resolv.conf' && hidden.some((h) => under(resolv, h))) a.push('--ro-bind-try', path.dirname(resolv), path.dirname(resolv));
-  }
-  const made = new Set(hidden);
-  for (const d of bindBack(pythonDirs.filter((x) => x && path.isAbsolute(x)), hidden)) bindWithParents(a, made, d, '--ro-bind');
-  return { args: a, hidden, made };
+/** the fresh home (writable by nobody when the code runs as nobody), with matplotlib's font caches bound in read-only */
+function homeArgs(asNobody: boolean, hostEnv: Record<string, string | undefined>): string[] {
+  const perms = asNobody ? ['--perms', '01777'] : [];
+  const a = [...perms, '--dir', SANDBOX_HOME];
+  const fonts = matplotlibFontCaches(hostEnv);
+  if (fonts.length) a.push(...perms, '--dir', `${SANDBOX_HOME}/.cache`, ...perms, '--dir', `${SANDBOX_HOME}/.cache/matplotlib`);
+  for (const f of fonts) a.push('--ro-bind', f, `${SANDBOX_HOME}/.cache/matplotlib/${path.basename(f)}`);
+  return a;
 }
 
-/** binds `d`; the folders above it on a hidden tmpfs are made searchable by anyone (bwrap would make them 0700) */
-function bindWithParents(a: string[], made: Set<string>, d: string, how: '--bind' | '--ro-bind'): void {
-  const parents: string[] = [];
-  if ([...made].some((h) => under(d, h))) for (let p = path.dirname(d); !made.has(p) && p !== path.dirname(p); p = path.dirname(p)) parents.unshift(p);
-  for (const p of parents) {
-    a.push('--perms', '0755', '--dir', p);
-    made.add(p);
-  }
-  a.push(how, d, d);
+/**
+ * The sandbox's limits: processes by the cgroup's pids.max where there is one (per sandbox); else
+ * RLIMIT_NPROC, per sandbox in a user namespace, but as nobody shared by all sandboxes (root is
+ * exempt); memory and CPU time by prlimit. `limits`: prlimit's arguments; `inForce`: what holds, for the notice.
+ */
+function sandboxLimits(
+  req: LaunchRequest,
+  memoryLimitMb: number,
+  prlimit: string | undefined,
+  bwrap: string,
+  asNobody: boolean,
+): { cg: ReturnType<typeof cgroupPlan>; limits: string[]; inForce: LimitsInForce } {
+  const maxProcesses = req.maxProcesses ?? DEFAULT_MAX_PROCESSES;
+  const cg = cgroupPlan(memoryLimitMb, maxProcesses);
+  const perSandbox = processLimitIsPerSandbox(bwrap);
+  const nproc = !cg.pids && (asNobody || perSandbox) ? maxProcesses : undefined;
+  const limits = prlimit ? limitArgs(memoryLimitMb, req.cpuTimeLimitS, nproc) : [];
+  const inForce: LimitsInForce = {
+    memoryLimitMb,
+    maxProcesses: cg.pids || (nproc && prlimit) ? maxProcesses : 0,
+    nproc: cg.pids ? undefined : nproc && prlimit ? (perSandbox && !asNobody ? 'per-sandbox' : 'per-user') : 'none',
+    runAsUser: asNobody ? 'nobody' : undefined,
+    cpuTimeLimitS: req.cpuTimeLimitS,
+  };
+  return { cg, limits, inForce };
 }
 
-/** every folder above `d` that keeps its host permissions (not on a hidden tmpfs) lets others search it */
-function searchableByOthers(d: string, hidden: string[]): boolean {
-  for (let p = path.dirname(d); p !== path.dirname(p); p = path.dirname(p)) {
-    if (hidden.some((h) => under(p, h))) continue;
-    try {
-      if (!(statSync(p).mode & 0o001)) return false;
-    } catch {
-      return false;
-    }
-  }
-  return true;
-}
-
-/** bwrap run by root keeps root's capabilities inside unless told otherwise */
-function capArgs(asNobody: boolean): string[] {
-  if (process.getuid?.() !== 0) return [];
-  const keep = asNobody ? ['CAP_SETUID', 'CAP_SETGID', 'CAP_SETPCAP', 'CAP_DAC_READ_SEARCH'] : [];
-  return ['--cap-drop', 'ALL', ...keep.flatMap((c) => ['--cap-add', c])];
-}
-
+/** Process-wide cache (module state on purpose): one check per interpreter and sandbox setup, a fact of this machine. */
 const nobodyChecks = new Map<string, Promise<boolean>>();
 
 /** whether the interpreter starts ipykernel as nobody in this sandbox (its files may be private to root); asked once per setup */
@@ -311,16 +320,24 @@ function worksAsNobody(bwrap: string, mounts: string[], drop: string[], python: 
   let hit = nobodyChecks.get(key);
   if (!hit) {
     // through env, as the launch goes through prlimit: a program run as nobody executes the interpreter
-    const args = [...mounts, ...capArgs(true), '--perms', '01777', '--dir', SANDBOX_HOME, '--chdir', '/', '--', ...drop, findOnPath('env') ?? '/usr/bin/env', python, '-c', 'import ipykernel'];
+    const args = [
+      ...mounts,
+      ...capArgs(true),
+      '--perms',
+      '01777',
+      '--dir',
+      SANDBOX_HOME,
+      '--chdir',
+      '/',
+      '--',
+      ...drop,
+      findOnPath('env') ?? '/usr/bin/env',
+      python,
+      '-c',
+      'import ipykernel',
+    ];
     hit = new Promise((resolve) => execFile(bwrap, args, { env, timeout: 60000 }, (e) => resolve(!e)));
     nobodyChecks.set(key, hit);
   }
   return hit;
 }
-
-/** Deletes what a folder holds, keeps the folder (a sandbox's bound work folder); returns it. */
-export function emptyFolder(dir: string): string {
-  for (const name of readdirSync(dir)) rmSync(path.join(dir, name), { recursive: true, force: true });
-  return dir;
-}
-

@@ -7,6 +7,7 @@ import { execFile, spawnSync } from 'node:child_process';
 import { existsSync, lstatSync, readdirSync, readFileSync, realpathSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { isOtherOrGoneProcEntry } from './pidErrors';
 
 const MiB = 1024 * 1024;
 
@@ -46,6 +47,7 @@ export function automaticMemoryLimitMb(): number {
   return gpuDevices().some((d) => d === '/dev/nvidiactl') ? 0 : defaultMemoryLimitMb();
 }
 
+/** Process-wide cache (module state on purpose): the sandbox probe, a fact of this machine. */
 let cachedStatus: SandboxStatus | undefined;
 
 export function findOnPath(name: string): string | undefined {
@@ -64,17 +66,45 @@ export function sandboxStatus(refresh = false): SandboxStatus {
 
 function probeSandbox(): SandboxStatus {
   if (process.platform !== 'linux') {
-    return { available: false, reason: `bubblewrap sandboxes exist only on Linux (this is ${process.platform})`, fix: 'run CodeDance on Linux (or in a Linux VM/container) to sandbox the code' };
+    return {
+      available: false,
+      reason: `bubblewrap sandboxes exist only on Linux (this is ${process.platform})`,
+      fix: 'run CodeDance on Linux (or in a Linux VM/container) to sandbox the code',
+    };
   }
   const bwrap = findOnPath('bwrap');
-  if (!bwrap) return { available: false, reason: 'bubblewrap (bwrap) is not installed', fix: 'install it: sudo apt-get install bubblewrap (Fedora: dnf install bubblewrap)' };
+  if (!bwrap)
+    return {
+      available: false,
+      reason: 'bubblewrap (bwrap) is not installed',
+      fix: 'install it: sudo apt-get install bubblewrap (Fedora: dnf install bubblewrap)',
+    };
   // the same namespaces a kernel gets: user namespaces may be disabled or restricted (AppArmor)
   const caps = process.getuid?.() === 0 ? ['--cap-drop', 'ALL'] : [];
-  const args = [...NAMESPACES, '--unshare-net', ...caps, '--ro-bind', '/', '/', '--dev', '/dev', '--proc', '/proc', '--tmpfs', '/tmp', '--', 'true'];
+  const args = [
+    ...NAMESPACES,
+    '--unshare-net',
+    ...caps,
+    '--ro-bind',
+    '/',
+    '/',
+    '--dev',
+    '/dev',
+    '--proc',
+    '/proc',
+    '--tmpfs',
+    '/tmp',
+    '--',
+    'true',
+  ];
   const r = spawnSync(bwrap, args, { encoding: 'utf8', timeout: 10000 });
   if (r.status === 0) return { available: true };
   const why = (r.error?.message ?? r.stderr ?? '').trim().split('\n')[0] || `exit code ${r.status}`;
-  return { available: false, reason: `bwrap cannot create namespaces here (${why})`, fix: 'allow unprivileged user namespaces (sysctl kernel.unprivileged_userns_clone=1, or an AppArmor profile for bwrap), or run where bwrap works' };
+  return {
+    available: false,
+    reason: `bwrap cannot create namespaces here (${why})`,
+    fix: 'allow unprivileged user namespaces (sysctl kernel.unprivileged_userns_clone=1, or an AppArmor profile for bwrap), or run where bwrap works',
+  };
 }
 
 export interface PythonFolders {
@@ -86,6 +116,7 @@ export interface PythonFolders {
   missing?: boolean;
 }
 
+/** Process-wide cache (module state on purpose): each interpreter's folders, a fact of this machine. */
 const pythonPathsCache = new Map<string, PythonFolders>();
 
 export async function pythonFolders(python: string, env: Record<string, string>): Promise<PythonFolders> {
@@ -98,13 +129,25 @@ export async function pythonFolders(python: string, env: Record<string, string>)
     'print(json.dumps({"exe":sys.executable,"user":site.USER_BASE if u and os.path.isdir(u) else "","dirs":[sys.prefix,sys.exec_prefix,sys.base_prefix,sys.base_exec_prefix,os.path.dirname(os.path.realpath(sys.executable))]+[p for p in sys.path if p]}))';
   let parsed: { exe: string; user: string; dirs: string[] };
   try {
-    const out = await new Promise<string>((resolve, reject) => execFile(python, ['-c', code], { env, encoding: 'utf8', timeout: 30000, windowsHide: true }, (e, stdout) => (e ? reject(e) : resolve(stdout))));
+    const out = await new Promise<string>((resolve, reject) =>
+      execFile(python, ['-c', code], { env, encoding: 'utf8', timeout: 30000, windowsHide: true }, (e, stdout) =>
+        e ? reject(e) : resolve(stdout),
+      ),
+    );
     parsed = JSON.parse(out.trim().split('\n').pop()!) as typeof parsed;
   } catch (e) {
     // not runnable: the launch itself then fails and says why (not cached)
-    return { executable: python, dirs: path.isAbsolute(python) ? [path.dirname(python)] : [], missing: (e as NodeJS.ErrnoException).code === 'ENOENT' };
+    return {
+      executable: python,
+      dirs: path.isAbsolute(python) ? [path.dirname(python)] : [],
+      missing: (e as NodeJS.ErrnoException).code === 'ENOENT',
+    };
   }
-  const r: PythonFolders = { executable: parsed.exe || python, dirs: [...parsed.dirs, path.dirname(parsed.exe || python)], userBase: parsed.user || undefined };
+  const r: PythonFolders = {
+    executable: parsed.exe || python,
+    dirs: [...parsed.dirs, path.dirname(parsed.exe || python)],
+    userBase: parsed.user || undefined,
+  };
   pythonPathsCache.set(key, r);
   return r;
 }
@@ -129,7 +172,10 @@ export function processLimitIsPerSandbox(bwrap: string): boolean {
   } catch {
     return false;
   }
-  const [major, minor] = os.release().split('.').map((x) => parseInt(x, 10));
+  const [major, minor] = os
+    .release()
+    .split('.')
+    .map((x) => parseInt(x, 10));
   return major > 5 || (major === 5 && minor >= 14);
 }
 
@@ -159,8 +205,8 @@ export function sandboxedInterpreterPid(bwrapPid: number): number | undefined {
       const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
       if (!children.has(ppid)) children.set(ppid, []);
       children.get(ppid)!.push(Number(n));
-    } catch {
-      /* gone meanwhile */
+    } catch (e) {
+      if (!isOtherOrGoneProcEntry(e)) throw e;
     }
   }
   for (const init of children.get(bwrapPid) ?? []) {
@@ -176,7 +222,9 @@ export function sandboxedInterpreterPid(bwrapPid: number): number | undefined {
  */
 export function matplotlibFontCaches(hostEnv: Record<string, string | undefined>): string[] {
   const home = hostEnv.HOME;
-  const dir = hostEnv.MPLCONFIGDIR ?? (hostEnv.XDG_CACHE_HOME ? path.join(hostEnv.XDG_CACHE_HOME, 'matplotlib') : home ? path.join(home, '.cache', 'matplotlib') : undefined);
+  const dir =
+    hostEnv.MPLCONFIGDIR ??
+    (hostEnv.XDG_CACHE_HOME ? path.join(hostEnv.XDG_CACHE_HOME, 'matplotlib') : home ? path.join(home, '.cache', 'matplotlib') : undefined);
   if (!dir || !path.isAbsolute(dir)) return [];
   try {
     return readdirSync(dir)

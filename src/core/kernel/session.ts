@@ -1,6 +1,7 @@
 /**
  * `JupyterKernelSession`: one question's persistent Python namespace in a real ipykernel
- * process, with its own working folder. Cells run one at a time (calls queue up).
+ * process, with its own working folder. Cells run one at a time (calls queue up). A session
+ * serves one question and is never reset for another (see KernelPool.release).
  *
  * The session holds the state across incarnations of its kernel process; the seams are
  *   launch.ts       how the process is started (command, args, env, connection file)
@@ -14,27 +15,38 @@
  * `interruptGraceMs` it is killed and restarted (the result says `restarted: true`).
  */
 import { randomUUID } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { sweepStaleCgroups } from './cgroup';
 import { KernelSessionError } from './errors';
+import { inputsDir, makeRuntimeDir, sweepStaleFolders, WORKDIR_PREFIX, writeExclusive } from './hostFolders';
+import { type FastPathReport, fastPathsWanted } from './fastPaths';
 import { preludeOp, startIncarnation } from './incarnation';
-import { type KernelProcess, registerFolder, RUNTIME_PREFIX, sweepStaleFolders, unregisterFolder, writeOwner } from './process';
+import { type KernelProcess, registerFolder, unregisterFolder } from './process';
 import { delay, type Incarnation, startCell } from './request';
-import { automaticMemoryLimitMb, emptyFolder } from './sandbox';
-import { b64, DEFAULT_MAX_IMAGE_BYTES, DEFAULT_MAX_OUTPUT_BYTES, DEFAULT_START_TIMEOUT_MS, KernelSessionBase } from './sessionBase';
+import { automaticMemoryLimitMb } from './sandbox';
+import {
+  b64,
+  cellRequest,
+  DEFAULT_MAX_IMAGE_BYTES,
+  DEFAULT_MAX_OUTPUT_BYTES,
+  DEFAULT_START_TIMEOUT_MS,
+  KernelSessionBase,
+} from './sessionBase';
 import type { ExecuteOptions, ExecutionResult, KernelSession, KernelSessionOptions, PreparedImage, PrepareImageOptions } from './types';
 
-export { DEFAULT_MAX_IMAGE_BYTES, DEFAULT_MAX_OUTPUT_BYTES, DEFAULT_TIMEOUT_MS } from './sessionBase';
 /** consecutive failed starts after which a dead session stops restarting on its own */
 const MAX_AUTO_RESTART_FAILURES = 3;
 
 export class JupyterKernelSession extends KernelSessionBase implements KernelSession {
   readonly id: string;
-  private _workdir: string;
+  private readonly _workdir: string;
   readonly python: string;
-  /** private folder: connection files, staged input bytes (never visible to the code) */
+  /** private folder (hostFolders.ts): ownership record, staged inputs, one folder per launch */
   private readonly runtimeDir: string;
+  /** names each batch of staged input files anew (they are created exclusively) */
+  private inputBatches = 0;
   private inc: Incarnation | undefined;
   private launchingProc: KernelProcess | undefined;
   private inputs: { files: string[]; opts: PrepareImageOptions } | undefined;
@@ -42,6 +54,8 @@ export class JupyterKernelSession extends KernelSessionBase implements KernelSes
   private startFailures = 0;
   /** how many times the kernel was restarted after a death or a kill */
   restarts = 0;
+  /** which fast paths the current kernel uses, and why the others are off (fastPaths.ts) */
+  fastPaths: FastPathReport | undefined;
 
   constructor(private readonly opts: KernelSessionOptions) {
     super(opts, 'acquire a new session from the pool');
@@ -49,12 +63,12 @@ export class JupyterKernelSession extends KernelSessionBase implements KernelSes
     this.python = opts.python;
     const root = opts.workRoot ?? os.tmpdir();
     mkdirSync(root, { recursive: true });
+    sweepStaleCgroups();
     sweepStaleFolders();
-    this._workdir = mkdtempSync(path.join(root, 'codedance-'));
-    this.runtimeDir = mkdtempSync(path.join(os.tmpdir(), RUNTIME_PREFIX));
-    registerFolder(this.workdir);
+    this._workdir = mkdtempSync(path.join(root, WORKDIR_PREFIX));
+    registerFolder(this._workdir);
+    this.runtimeDir = makeRuntimeDir(this._workdir);
     registerFolder(this.runtimeDir);
-    writeOwner(this.runtimeDir, this.workdir);
   }
 
   /** Creates a session and waits until its kernel is ready (prelude loaded). */
@@ -66,9 +80,6 @@ export class JupyterKernelSession extends KernelSessionBase implements KernelSes
   get workdir(): string {
     return this._workdir;
   }
-
-  /** how many times recycle() gave this kernel to a new question */
-  recycled = 0;
 
   /** pid of the current kernel process (diagnostics, tests) */
   get pid(): number | undefined {
@@ -114,13 +125,19 @@ export class JupyterKernelSession extends KernelSessionBase implements KernelSes
         orphanCleanup: [this.workdir, this.runtimeDir],
         maxImageBytes: this.opts.maxImageBytes ?? DEFAULT_MAX_IMAGE_BYTES,
         quietBusy: true,
+        fastPaths: fastPathsWanted(this.opts.fastPaths),
+      },
+      onFastPaths: (report) => {
+        this.fastPaths = report;
+        this.opts.onFastPaths?.(report);
       },
       onSpawn: (proc) => (this.launchingProc = proc),
       prepare: async (inc) => {
         if (this.inputs) await this.bindInputs(inc, this.inputs.files, this.inputs.opts);
       },
       assertUsable: () => {
-        if (this.disposed) throw new KernelSessionError({ reason: 'the session was disposed while its kernel started', fix: 'acquire a new session' });
+        if (this.disposed)
+          throw new KernelSessionError({ reason: 'the session was disposed while its kernel started', fix: 'acquire a new session' });
       },
     });
     const placed = started.then((inc) => {
@@ -154,16 +171,19 @@ export class JupyterKernelSession extends KernelSessionBase implements KernelSes
     return this.enqueue(async () => {
       this.assertUsable();
       await this.ensureReady();
+      const batch = ++this.inputBatches;
       const files = images.map((img, i) => {
-        const f = path.join(this.runtimeDir, `input-${i + 1}.bin`);
-        writeFileSync(f, img);
+        const f = path.join(inputsDir(this.runtimeDir), `input-${batch}-${i + 1}.bin`);
+        writeExclusive(f, img, 0o644);
         return f;
       });
       const inc = this.inc!;
       this.setState('busy');
       try {
         const prepared = await this.bindInputs(inc, files, opts);
+        const old = this.inputs?.files ?? [];
         this.inputs = { files, opts };
+        for (const f of old) rmSync(f, { force: true }); // in the private inputs folder: the code cannot swap it
         return prepared;
       } finally {
         if (this.inc === inc) this.setState('idle');
@@ -172,19 +192,45 @@ export class JupyterKernelSession extends KernelSessionBase implements KernelSes
   }
 
   private async bindInputs(inc: Incarnation, files: string[], opts: PrepareImageOptions): Promise<PreparedImage[]> {
-    const payload = b64(JSON.stringify({ files, options: { resize: opts.resize, minPixels: opts.minPixels ?? 4 * 28 * 28, maxPixels: opts.maxPixels ?? 16384 * 28 * 28 } }));
-    const { outcome, result: res } = await preludeOp(inc, `_codedance_set_inputs("${payload}")`, Math.max(60000, this.opts.startTimeoutMs ?? 0));
+    const payload = b64(
+      JSON.stringify({
+        files,
+        options: { resize: opts.resize, minPixels: opts.minPixels ?? 4 * 28 * 28, maxPixels: opts.maxPixels ?? 16384 * 28 * 28 },
+      }),
+    );
+    const { outcome, result: res } = await preludeOp(
+      inc,
+      `_codedance_set_inputs("${payload}")`,
+      Math.max(60000, this.opts.startTimeoutMs ?? 0),
+    );
     if (outcome.kind === 'exited') {
-      throw new KernelSessionError({ reason: `the Python kernel ${outcome.info.description} while preparing the input image(s)`, fix: 'the image may be too large for the memory limit: use a smaller image or raise memoryLimitMb' });
+      throw new KernelSessionError({
+        reason: `the Python kernel ${outcome.info.description} while preparing the input image(s)`,
+        fix: 'the image may be too large for the memory limit: use a smaller image or raise memoryLimitMb',
+      });
     }
     if (outcome.kind === 'timeout') {
-      throw new KernelSessionError({ reason: 'preparing the input image(s) in the kernel took more than 60 s', fix: 'use a smaller image' });
+      throw new KernelSessionError({
+        reason: 'preparing the input image(s) in the kernel took more than 60 s',
+        fix: 'use a smaller image',
+      });
     }
     if (!res || res.status !== 'ok' || !res.prepared) {
-      const why = res?.error ? `${res.error.ename}: ${res.error.evalue}` : `the kernel answered ${String((outcome.reply?.content as any)?.status ?? 'nothing')} without a result`;
-      throw new KernelSessionError({ reason: `the input image could not be prepared: ${why}`, fix: 'pass a PNG, JPEG, GIF, BMP or WebP file that Pillow can open' });
+      const why = res?.error
+        ? `${res.error.ename}: ${res.error.evalue}`
+        : `the kernel answered ${String((outcome.reply?.content as any)?.status ?? 'nothing')} without a result`;
+      throw new KernelSessionError({
+        reason: `the input image could not be prepared: ${why}`,
+        fix: 'pass a PNG, JPEG, GIF, BMP or WebP file that Pillow can open',
+      });
     }
-    return res.prepared.map((p) => ({ pngBase64: p.pngBase64, width: p.width, height: p.height, originalWidth: p.originalWidth, originalHeight: p.originalHeight }));
+    return res.prepared.map((p) => ({
+      pngBase64: p.pngBase64,
+      width: p.width,
+      height: p.height,
+      originalWidth: p.originalWidth,
+      originalHeight: p.originalHeight,
+    }));
   }
 
   // -------------------------------------------------------------------------------------------
@@ -194,11 +240,10 @@ export class JupyterKernelSession extends KernelSessionBase implements KernelSes
   protected async runCell(code: string, opts: ExecuteOptions): Promise<ExecutionResult> {
     const open = await this.openCell(opts);
     if (!('col' in open)) return open;
-    const { timeoutMs, maxOutputBytes, graceMs, col } = open;
+    const { timeoutMs, graceMs, col } = open;
     const inc = this.inc!;
     this.setState('busy');
-    const payload = b64(JSON.stringify({ code, maxOutputBytes }));
-    const cell = startCell(inc, `_codedance_run("${payload}")`, { onMessage: (m) => col.handle(m), timeoutMs, graceMs, signal: opts.signal });
+    const cell = startCell(inc, cellRequest(code, open), { onMessage: (m) => col.handle(m), timeoutMs, graceMs, signal: opts.signal });
     this.running = { interrupt: cell.interrupt };
     let run;
     try {
@@ -211,60 +256,6 @@ export class JupyterKernelSession extends KernelSessionBase implements KernelSes
   }
 
   // -------------------------------------------------------------------------------------------
-  // recycle
-  // -------------------------------------------------------------------------------------------
-
-  /**
-   * Makes this session a fresh one for the next question without a new process: the code's
-   * namespace emptied, figures closed, matplotlib rc defaults, the cell count at 0, input images
-   * unbound, and a NEW working folder (the old one and its files are deleted). What stays is
-   * what lives in the process: imported modules (and any module-level state the code changed).
-   * Throws when the kernel is not alive and idle; the caller then disposes it.
-   */
-  recycle(): Promise<void> {
-    return this.enqueue(async () => {
-      this.assertUsable();
-      const inc = this.inc;
-      if (!inc || this._state !== 'idle') {
-        throw new KernelSessionError({ reason: `kernel session ${this.id} cannot be recycled while ${this._state}`, fix: 'dispose it and start a new one' });
-      }
-      // a sandboxed kernel sees only the folder bound at its launch: that one is emptied instead
-      const inPlace = inc.proc.sandboxed;
-      const fresh = inPlace ? emptyFolder(this._workdir) : mkdtempSync(path.join(path.dirname(this._workdir), 'codedance-'));
-      if (!inPlace) registerFolder(fresh);
-      const payload = b64(JSON.stringify({ workdir: fresh, orphanCleanup: [fresh, this.runtimeDir] }));
-      this.setState('busy');
-      let ok = false;
-      try {
-        const { outcome, result: res } = await preludeOp(inc, `_codedance_reset("${payload}")`, 10_000);
-        if (!res || res.status !== 'ok') {
-          const why = outcome.kind === 'exited' ? `the kernel ${outcome.info.description}` : outcome.kind === 'timeout' ? 'the kernel did not answer within 10 s' : res?.error ? `${res.error.ename}: ${res.error.evalue}` : 'no result';
-          throw new KernelSessionError({ reason: `recycling kernel session ${this.id} failed: ${why}`, fix: 'dispose it and start a new one' });
-        }
-        ok = true;
-      } finally {
-        const old = ok ? this._workdir : fresh;
-        if (!inPlace) {
-          try {
-            rmSync(old, { recursive: true, force: true });
-          } catch {
-            /* best effort */
-          }
-          unregisterFolder(old);
-        }
-        if (ok) {
-          this._workdir = fresh;
-          this.inputs = undefined;
-          this.recycled++;
-          writeOwner(this.runtimeDir, fresh);
-          for (const f of readdirSync(this.runtimeDir).filter((n) => n.startsWith('input-'))) rmSync(path.join(this.runtimeDir, f), { force: true });
-        }
-        if (this.inc === inc) this.setState('idle');
-      }
-    });
-  }
-
-  // -------------------------------------------------------------------------------------------
   // dispose
   // -------------------------------------------------------------------------------------------
 
@@ -273,25 +264,27 @@ export class JupyterKernelSession extends KernelSessionBase implements KernelSes
     this.disposed = true;
     const inc = this.inc;
     this.inc = undefined;
-    void this.launchingProc?.kill();
+    const launching = this.launchingProc?.kill();
     if (inc) {
       inc.killReason = 'dispose';
       if (inc.proc.alive) {
         // ask nicely on the control channel, then make sure
         const { reply } = inc.client.request('control', 'shutdown_request', { restart: false });
         const d = delay(500);
-        await Promise.race([reply, d.promise, inc.proc.exited]).catch(() => undefined);
+        await Promise.race([reply, d.promise, inc.proc.exited]).catch(() => undefined); // a refused shutdown: the kill below makes sure
         d.cancel();
         if (!(await inc.proc.waitExit(500))) await inc.proc.kill();
       }
       inc.client.close();
     }
+    await launching;
+    // 'exited' resolved: every process of the sandbox is gone, nothing can change these folders
     await this.settleDisposed(() => {
       for (const d of [this.workdir, this.runtimeDir]) {
         try {
           rmSync(d, { recursive: true, force: true });
         } catch {
-          /* best effort */
+          // the kernel's own scratch folders (mkdtemp): left behind, they hold nothing to keep
         }
         unregisterFolder(d);
       }

@@ -7,13 +7,16 @@
 import { cancelledResult, type CellOutcome, classifyCell } from './classify';
 import { CellCollector } from './collector';
 import { KernelSessionError } from './errors';
-import { createRedactor, type Redactor } from './redact';
-import type { ExecuteOptions, ExecutionResult, KernelState, KernelTuning } from './types';
+import { redactingListener, redactResult, sessionSecrets } from './redactOutput';
+import type { SecretSet } from '../secrets';
+import type { ExecuteOptions, ExecutionResult, KernelState, KernelTool, KernelTuning } from './types';
 
 export const DEFAULT_TIMEOUT_MS = 30000;
 export const DEFAULT_MAX_OUTPUT_BYTES = 1024 * 1024;
 /** an encoded output image over this is reported, not sent (no model takes one this large) */
 export const DEFAULT_MAX_IMAGE_BYTES = 64 * 1024 * 1024;
+/** images one cell returns at most (the prelude's DEFAULT_MAX_IMAGES is the same) */
+export const DEFAULT_MAX_IMAGES_PER_CELL = 16;
 export const DEFAULT_START_TIMEOUT_MS = 60000;
 export const DEFAULT_INTERRUPT_GRACE_MS = 3000;
 
@@ -26,14 +29,23 @@ export interface CellRun {
   durationMs: number;
 }
 
-type SessionTuning = Pick<KernelTuning, 'redact' | 'maxOutputBytes' | 'interruptGraceMs' | 'keepImagesOnFailure'>;
+type SessionTuning = Pick<KernelTuning, 'redact' | 'maxOutputBytes' | 'interruptGraceMs' | 'keepImagesOnFailure' | 'maxImagesPerCell'>;
 
 /** a cell about to run: its limits and the collector of its messages */
 export interface OpenCell {
   timeoutMs: number;
   maxOutputBytes: number;
+  /** images the cell may return (0: no limit) */
+  maxImages: number;
   graceMs: number;
   col: CellCollector;
+  /** run this tool instead of the code (ExecuteOptions.tool) */
+  tool?: KernelTool;
+}
+
+/** The code of an execute_request that runs `code` as a cell of the prelude, with the cell's limits. */
+export function cellRequest(code: string, cell: Pick<OpenCell, 'maxOutputBytes' | 'maxImages' | 'tool'>): string {
+  return `_codedance_run("${b64(JSON.stringify({ code, maxOutputBytes: cell.maxOutputBytes, maxImages: cell.maxImages, ...(cell.tool ? { tool: cell.tool } : {}) }))}")`;
 }
 
 export abstract class KernelSessionBase {
@@ -45,15 +57,15 @@ export abstract class KernelSessionBase {
   protected starting: Promise<void> | undefined;
   protected lastStartError: Error | undefined;
   protected disposed = false;
-  /** replaces secret values in every text a cell produces */
-  protected readonly redactor: Redactor;
+  /** the secrets replaced in every text a cell produces (undefined: redaction turned off) */
+  protected readonly secrets: SecretSet | undefined;
 
   constructor(
     private readonly tuning: SessionTuning,
     /** what to do with a disposed session (the error's fix) */
     private readonly disposedFix: string,
   ) {
-    this.redactor = createRedactor(tuning.redact);
+    this.secrets = sessionSecrets(tuning.redact);
   }
 
   get state(): KernelState {
@@ -72,14 +84,14 @@ export abstract class KernelSessionBase {
       try {
         l(s);
       } catch {
-        /* a listener's bug is not ours */
+        // isolation: the state is already set; one listener's failure must not keep it from the others
       }
     }
   }
 
   protected enqueue<T>(op: () => Promise<T>): Promise<T> {
     const p = this.queue.then(op, op);
-    this.queue = p.catch(() => undefined);
+    this.queue = p.catch(() => undefined); // the caller gets the failure through `p`; the queue goes on
     return p;
   }
 
@@ -151,29 +163,44 @@ export abstract class KernelSessionBase {
     this.assertUsable();
     const timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     const maxOutputBytes = opts.maxOutputBytes ?? this.tuning.maxOutputBytes ?? DEFAULT_MAX_OUTPUT_BYTES;
+    const maxImages = opts.maxImages ?? this.tuning.maxImagesPerCell ?? DEFAULT_MAX_IMAGES_PER_CELL;
     if (opts.signal?.aborted) return cancelledResult(0, 'the cell was cancelled before it started');
     await this.ensureReady();
     if (opts.signal?.aborted) return cancelledResult(0, 'the cell was cancelled before it started');
     const graceMs = this.tuning.interruptGraceMs ?? DEFAULT_INTERRUPT_GRACE_MS;
-    return { timeoutMs, maxOutputBytes, graceMs, col: new CellCollector(maxOutputBytes, this.redactor.wrapListener(opts.onOutput)) };
+    return {
+      timeoutMs,
+      maxOutputBytes,
+      maxImages,
+      graceMs,
+      col: new CellCollector(maxOutputBytes, redactingListener(opts.onOutput, this.secrets), maxImages),
+      ...(opts.tool ? { tool: opts.tool } : {}),
+    };
   }
 
   /** The end of a cell: its result, with secrets redacted (they never leave the kernel layer). */
   protected closeCell(cell: OpenCell, run: CellRun): ExecutionResult {
-    return this.redactor.redactResult(classifyCell(cell.col, run.outcome, { timeoutMs: cell.timeoutMs, graceMs: cell.graceMs, interruptReason: run.interruptReason, durationMs: run.durationMs, keepImagesOnFailure: this.tuning.keepImagesOnFailure }));
+    const result = classifyCell(cell.col, run.outcome, {
+      timeoutMs: cell.timeoutMs,
+      graceMs: cell.graceMs,
+      interruptReason: run.interruptReason,
+      durationMs: run.durationMs,
+      keepImagesOnFailure: this.tuning.keepImagesOnFailure,
+    });
+    return redactResult(result, this.secrets);
   }
 
   /** The end of dispose: waits for a start and the queue, cleans up, then says 'disposed' once. */
   protected async settleDisposed(cleanUp?: () => void): Promise<void> {
-    if (this.starting) await this.starting.catch(() => undefined);
-    await this.queue.catch(() => undefined);
+    if (this.starting) await this.starting.catch(() => undefined); // a failed start was reported to its caller
+    await this.queue.catch(() => undefined); // so was a failed cell: dispose only waits for them
     cleanUp?.();
     this._state = 'disposed';
     for (const l of [...this.listeners]) {
       try {
         l('disposed');
       } catch {
-        /* ignore */
+        // isolation: every listener hears 'disposed', whatever one of them does with it
       }
     }
     this.listeners.clear();

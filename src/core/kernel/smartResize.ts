@@ -24,7 +24,13 @@ const ceilByFactor = (n: number, factor: number) => Math.ceil(n / factor) * fact
 const floorByFactor = (n: number, factor: number) => Math.floor(n / factor) * factor;
 
 /** Returns `[height, width]`, both multiples of `factor`, pixels within [minPixels, maxPixels] (as eval.py computes them). */
-export function smartResize(height: number, width: number, factor = IMAGE_FACTOR, minPixels = MIN_PIXELS, maxPixels = MAX_PIXELS): [number, number] {
+export function smartResize(
+  height: number,
+  width: number,
+  factor = IMAGE_FACTOR,
+  minPixels = MIN_PIXELS,
+  maxPixels = MAX_PIXELS,
+): [number, number] {
   let hBar = Math.max(factor, roundByFactor(height, factor));
   let wBar = Math.max(factor, roundByFactor(width, factor));
   if (hBar * wBar > maxPixels) {

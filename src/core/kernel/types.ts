@@ -4,18 +4,26 @@
  * No `vscode` import anywhere under src/core.
  */
 
-import type { RedactOptions } from './redact';
+import type { ImageMime } from '../images/sniffImageMime';
+import type { FastPathReport } from './fastPaths';
 import type { SandboxMode } from './sandbox';
 
 /** An image the executed code produced (plt.show(), Image.show(), display(), last expression). */
 export interface OutputImage {
-  mime: 'image/png' | 'image/jpeg';
+  /** PNG or JPEG from the kernel; a replayed record's image (a dataset row's) may be any ImageMime */
+  mime: ImageMime;
   /** base64, no data: prefix */
   data: string;
-  /** where it came from, in the seed's order: last expression first, then plt figures, then .show() */
-  source: 'expression' | 'figure' | 'show' | 'display';
+  /** where it came from, in the seed's order: last expression first, then plt figures, then .show(); `tool`: a format's own tool (a DeepEyes crop) */
+  source: 'expression' | 'figure' | 'show' | 'display' | 'tool';
   width?: number;
   height?: number;
+  /**
+   * The size the code made it, when it was over the model's pixel budget and the kernel made it
+   * smaller (Qwen's smart resize, as the seed prepares input images; figures are rendered at a
+   * lower dpi). The model is not told, as the seed does not tell it about its input images.
+   */
+  resizedFrom?: { width: number; height: number };
 }
 
 export type ExecutionStatus =
@@ -63,6 +71,12 @@ export interface ExecutionResult {
    */
   imageFailures?: ImageFailure[];
   /**
+   * Images the code made past the per-cell limit (`maxImagesPerCell`): the kernel neither encoded
+   * nor sent them, and a note at the end of `stdout` says how many ("[N more images …]").
+   * Absent when there were none.
+   */
+  omittedImages?: number;
+  /**
    * The kernel was restarted after this cell (it died, or did not stop within the grace period
    * after an interrupt): variables were lost; input images were bound again.
    */
@@ -80,23 +94,42 @@ export interface ImageFailure {
 }
 
 /** Streaming output while a cell runs (for live UIs). */
-export type ExecutionOutputEvent =
-  | { kind: 'stream'; name: 'stdout' | 'stderr'; text: string }
-  | { kind: 'image'; image: OutputImage };
+export type ExecutionOutputEvent = { kind: 'stream'; name: 'stdout' | 'stderr'; text: string } | { kind: 'image'; image: OutputImage };
 
 export interface ExecuteOptions {
   /** per-cell timeout, ms; default 30000 like the seed's eval */
   timeoutMs?: number;
   /** per-cell cap on each of stdout and stderr, bytes; default: the session's (1 MiB) */
   maxOutputBytes?: number;
+  /** images this cell may return; default: the session's `maxImagesPerCell` (16) */
+  maxImages?: number;
   signal?: AbortSignal;
   onOutput?: (ev: ExecutionOutputEvent) => void;
+  /**
+   * Run this tool of a format instead of `code` (which is then only a label): the same cell, with
+   * its limits, output, errors and images, as the format's repository runs the tool.
+   */
+  tool?: KernelTool;
 }
+
+/**
+ * A format's own tool, run in the kernel by the prelude (inputs.py), never as model text:
+ * - `deepeyes-zoom`: DeepEyes' eval/eval_vstar.py crop of the ORIGINAL first input image (as its
+ *   file's bytes were given) to `bbox`, smart-resized (bicubic), returned as one PNG image
+ *   (source `tool`). `bbox` is the literal the model wrote for `bbox_2d` (already checked to be a
+ *   Python literal); the prelude reads it with `ast.literal_eval`, so it gets the same value
+ *   eval() gave the repository, and a bad box fails the way it did there.
+ */
+export type KernelTool = { kind: 'deepeyes-zoom'; bbox: string };
 
 /** How the question's image is prepared for the model and saved for the code. */
 export interface PrepareImageOptions {
-  /** 'qwen-smart' = the seed's smart resize (multiples of 28, pixels in [min,max]); 'none' = RGB only */
-  resize: 'qwen-smart' | 'none';
+  /**
+   * 'qwen-smart' = the seed's smart resize (multiples of 28, pixels in [min,max]); 'none' = RGB only;
+   * 'original' = as 'none' in the kernel, and the model is sent the image file's own bytes (the
+   * agent loop does that; DeepEyes' eval sends the file as it is)
+   */
+  resize: 'qwen-smart' | 'none' | 'original';
   minPixels?: number; // default 4*28*28
   maxPixels?: number; // default 16384*28*28
 }
@@ -137,6 +170,14 @@ export interface KernelSession {
 export type KernelState = 'starting' | 'idle' | 'busy' | 'dead' | 'disposed';
 
 /** Knobs shared by sessions and pools; every one is optional. */
+/** Which secrets a session redacts from every text a cell produces (redactOutput.ts). */
+export interface RedactOptions {
+  /** further secret values (an API key from a settings store, a judge key, a token) */
+  values?: string[];
+  /** also the secret values of this environment (default process.env; false: none) */
+  env?: Record<string, string | undefined> | false;
+}
+
 export interface KernelTuning {
   /** address-space limit of the kernel process (RLIMIT_AS, set before it starts so the code
    * cannot raise it), MiB; default min(8192, half the RAM), none with an NVIDIA GPU (CUDA
@@ -154,14 +195,20 @@ export interface KernelTuning {
   maxProcesses?: number;
   /** names of host variables the kernel may see beyond the allow-list (e.g. 'HF_TOKEN') */
   passEnv?: string[];
-  /** secret values replaced with *** in every text output of a cell; default: the secret-looking
-   * variables of process.env; false: nothing is redacted */
+  /** secret values replaced with *** in every text output of a cell; default: the secrets of
+   * process.env and of the process (core/secrets), URL credentials; false: nothing is redacted */
   redact?: RedactOptions | false;
   /** per-cell cap on each of stdout and stderr, bytes; default 1 MiB */
   maxOutputBytes?: number;
   /** an output image whose encoded bytes exceed this is not returned but reported in
    * `imageFailures`, bytes; default 64 MiB */
   maxImageBytes?: number;
+  /** images one cell may return (figures, show(), display(), the last expression, failed ones
+   * included); the kernel drops the rest before encoding them, and the cell's stdout says how
+   * many; default 16 (DEFAULT_MAX_IMAGES_PER_CELL); 0: no limit. Output images are also kept
+   * within the model's pixel budget: the min/max pixels of the input images' preparation
+   * (`PrepareImageOptions`), else the seed's [4·28·28, 16384·28·28] */
+  maxImagesPerCell?: number;
   /** how the last expression's image is encoded: 'jpeg' as eval.py (default) or 'png' as the training tool */
   expressionImageFormat?: 'jpeg' | 'png';
   /** also return images of failed/exited cells in `images` (the seed drops them); default false */
@@ -175,6 +222,13 @@ export interface KernelTuning {
   heartbeatIntervalMs?: number;
   /** heartbeat silence after which the kernel is declared hung, killed and restarted, ms; default 10000 */
   heartbeatTimeoutMs?: number;
+  /** use the kernel's fast paths (fastPaths.ts: each only with the package versions it was
+   * tested with, after a self-check); default true; false, or CODEDANCE_KERNEL_FAST_PATHS=0:
+   * the plain path everywhere */
+  fastPaths?: boolean;
+  /** told, each time a kernel's prelude is loaded, which fast paths are on and why the others
+   * are off (for the kernel log: `describeFastPaths`) */
+  onFastPaths?: (report: FastPathReport) => void;
 }
 
 export interface KernelSessionOptions extends KernelTuning {
@@ -189,17 +243,6 @@ export interface KernelPoolOptions extends KernelTuning {
   python: string;
   /** kernels kept started and waiting; default 1 */
   size?: number;
-  /**
-   * release() resets a finished session in place (new namespace and working folder, same
-   * process) instead of shutting it down, so the next acquire() costs milliseconds, not a
-   * kernel start. Variables, files and figures never carry over; imported modules do (and any
-   * module-level state the code changed). Default false (every question a new process).
-   */
-  recycle?: boolean;
-  /** a recycle not finished after this many ms is given up and the session shut down (default 5000) */
-  recycleGiveUpMs?: number;
-  /** with recycle: how many sessions may wait at most (recycled first, then fresh); default and minimum: size */
-  maxIdle?: number;
   /** root under which per-session working folders are made; default os.tmpdir() */
   workRoot?: string;
   env?: Record<string, string>;

@@ -5,7 +5,7 @@
  * skipped while another one is usable (when all are cooling, the one that cools first is used).
  */
 import { ModelConfigError } from './errors';
-import { displayUrl } from './redact';
+import { displayUrl } from '../secrets';
 import type { EndpointConfig, PoolStrategy } from './types';
 
 export interface EndpointPoolOptions {
@@ -65,12 +65,16 @@ export function endpointUrlProblem(raw: string): ModelConfigError | undefined {
   } catch {
     return new ModelConfigError(`model endpoint '${displayUrl(raw.trim())}' is not a URL`, example);
   }
-  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') return new ModelConfigError(`model endpoint '${displayUrl(raw.trim())}' must be http:// or https://`, example);
+  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:')
+    return new ModelConfigError(`model endpoint '${displayUrl(raw.trim())}' must be http:// or https://`, example);
   if (parsed.username || parsed.password)
-    return new ModelConfigError(`model endpoint '${parsed.protocol}//${parsed.host}${parsed.pathname.replace(/\/+$/, '')}' has a user name or password in the URL, which would be stored and logged with it`, {
-      text: 'remove the user:password@ part from the URL and give the key through the API key store instead',
-      setting: 'model.apiKey',
-    });
+    return new ModelConfigError(
+      `model endpoint '${parsed.protocol}//${parsed.host}${parsed.pathname.replace(/\/+$/, '')}' has a user name or password in the URL, which would be stored and logged with it`,
+      {
+        text: 'remove the user:password@ part from the URL and give the key through the API key store instead',
+        setting: 'model.apiKey',
+      },
+    );
   return undefined;
 }
 
@@ -81,14 +85,21 @@ export function endpointUrlProblem(raw: string): ModelConfigError | undefined {
 export function parseEndpoints(urls: string | readonly string[], apiKeys?: string | readonly string[]): EndpointConfig[] {
   const list = (typeof urls === 'string' ? urls.split(',') : urls.flatMap((u) => u.split(','))).map((s) => s.trim()).filter(Boolean);
   if (list.length === 0) throw noEndpoint();
-  const keys = apiKeys === undefined ? [] : (typeof apiKeys === 'string' ? apiKeys.split(',') : [...apiKeys]).map((s) => s.trim()).filter(Boolean);
+  const keys =
+    apiKeys === undefined ? [] : (typeof apiKeys === 'string' ? apiKeys.split(',') : [...apiKeys]).map((s) => s.trim()).filter(Boolean);
   if (keys.length > 1 && keys.length !== list.length)
-    throw new ModelConfigError(`${list.length} model endpoints but ${keys.length} API keys`, { text: 'give one key for all endpoints or one per endpoint, in the same order', setting: 'model.apiKey' });
+    throw new ModelConfigError(`${list.length} model endpoints but ${keys.length} API keys`, {
+      text: 'give one key for all endpoints or one per endpoint, in the same order',
+      setting: 'model.apiKey',
+    });
   return list.map((u, i) => ({ baseUrl: normalizeBaseUrl(u), ...(keys.length ? { apiKey: keys.length === 1 ? keys[0] : keys[i] } : {}) }));
 }
 
 function noEndpoint(): ModelConfigError {
-  return new ModelConfigError('no model endpoint configured', { text: 'set one, e.g. http://127.0.0.1:8000/v1', setting: 'model.endpoints' });
+  return new ModelConfigError('no model endpoint configured', {
+    text: 'set one, e.g. http://127.0.0.1:8000/v1',
+    setting: 'model.endpoints',
+  });
 }
 
 export class EndpointPool {

@@ -1,24 +1,24 @@
 /**
- * Chat completions against any OpenAI-compatible server (vLLM, SGLang, the OpenAI API), on the
- * `openai` package. Streaming as typed events, tool-call deltas assembled, retries with
- * exponential back-off and jitter on 429/5xx/connection errors and on streams that break off
- * (the request is sent again from scratch and a `retry` event tells UIs to drop the partial
- * text), several endpoints through an `EndpointPool`, AbortSignal everywhere, keys redacted.
+ * Chat completions against any OpenAI-compatible server (vLLM, SGLang, the OpenAI API) over
+ * `fetch` (http.ts) with the events parsed by `eventsource-parser` (sse.ts). Streaming as typed
+ * events, tool-call deltas assembled, retries with exponential back-off and jitter on
+ * 429/5xx/connection errors and on streams that break off (the request is sent again from
+ * scratch and a `retry` event tells UIs to drop the partial text), several endpoints through an
+ * `EndpointPool` (a retry moves to a ready endpoint at once), AbortSignal everywhere, keys
+ * redacted. Why not the `openai` SDK's client, retries and stream: docs/model.md (its types
+ * still describe the wire format here).
  *
  * The messages are sent as they are: images are already data URLs in them, and extra keys on
  * content parts (the seed's `max_pixels`) go through untouched.
  */
-import OpenAI from 'openai';
-import type { ChatCompletion, ChatCompletionChunk } from 'openai/resources/chat/completions';
-import type { ToolCall } from '../protocol/types';
-import type { Usage } from '../trajectory/types';
+import type { ChatCompletion } from 'openai/resources/chat/completions';
 import { classifyError, shortReason } from './classifyError';
-import { EndpointPool, normalizeBaseUrl } from './EndpointPool';
+import { EndpointPool, normalizeBaseUrl, type EndpointLease } from './EndpointPool';
 import { ModelAbortedError, ModelConnectionError, ModelError, ModelHttpError, ModelResponseError, ModelStreamError } from './errors';
-import { displayUrl, redactSecrets } from './redact';
+import { deadline, readJson, send, type Deadline, type HttpContext } from './http';
+import { displayUrl, redactSecrets } from '../secrets';
 import { DEFAULT_RETRY_POLICY, retryDelay, sleep } from './retry';
-import { sseJson } from './sse';
-import { ToolCallAssembler } from './ToolCallAssembler';
+import { readCompletion, readStream, type IdleState } from './readStream';
 import type { CallOptions, EndpointConfig, ModelRequest, ModelResult, ModelStreamEvent, PoolStrategy, RetryPolicy } from './types';
 
 export interface ModelClientOptions {
@@ -32,7 +32,7 @@ export interface ModelClientOptions {
   cooldownMs?: number;
   retry?: Partial<RetryPolicy>;
   /**
-   * time allowed until the answer of a non-streaming request (its headers come with it), ms;
+   * time allowed until the whole answer of a non-streaming request (headers and body), ms;
    * default 300000 (Node's fetch gives up on headers after 300 s anyway)
    */
   requestTimeoutMs?: number;
@@ -57,22 +57,7 @@ export interface ModelClientOptions {
 
 /** The three events the agent loop consumes (`ChatModel` in src/core/agent/model.ts). */
 export type ChatEvent =
-  | { type: 'delta'; text: string }
-  | { type: 'retry'; attempt: number; reason: string }
-  | Extract<ModelStreamEvent, { type: 'done' }>;
-
-interface AttemptState {
-  endpoint: string;
-  errorBody?: string;
-  idleFired?: number;
-}
-
-function mapUsage(u: { prompt_tokens?: number; completion_tokens?: number; total_tokens?: number } | null | undefined): Usage | undefined {
-  if (!u) return undefined;
-  const promptTokens = u.prompt_tokens ?? 0;
-  const completionTokens = u.completion_tokens ?? 0;
-  return { promptTokens, completionTokens, totalTokens: u.total_tokens ?? promptTokens + completionTokens };
-}
+  { type: 'delta'; text: string } | { type: 'retry'; attempt: number; reason: string } | Extract<ModelStreamEvent, { type: 'done' }>;
 
 export class ModelClient {
   readonly pool: EndpointPool;
@@ -81,8 +66,7 @@ export class ModelClient {
   private readonly headersTimeoutMs: number;
   private readonly idleMs: number;
   private readonly includeUsage: boolean;
-  private readonly headers: Record<string, string>;
-  private readonly fetchImpl?: typeof fetch;
+  private readonly http: HttpContext;
   private readonly random: () => number;
   private readonly log?: (line: string) => void;
 
@@ -96,8 +80,11 @@ export class ModelClient {
     this.headersTimeoutMs = options.headersTimeoutMs ?? 60_000;
     this.idleMs = options.streamIdleTimeoutMs ?? 120_000;
     this.includeUsage = options.includeUsage ?? true;
-    this.headers = options.headers ?? {};
-    this.fetchImpl = options.fetch;
+    this.http = {
+      fetch: options.fetch ?? ((input, init) => fetch(input, init)),
+      headers: options.headers ?? {},
+      secrets: this.pool.secrets,
+    };
     this.random = options.random ?? Math.random;
     this.log = options.log;
   }
@@ -108,7 +95,10 @@ export class ModelClient {
   }
 
   /** One non-streaming chat completion (retried like `stream`). */
-  async complete(req: ModelRequest, opts: CallOptions & { onRetry?: (e: Extract<ModelStreamEvent, { type: 'retry' }>) => void } = {}): Promise<ModelResult> {
+  async complete(
+    req: ModelRequest,
+    opts: CallOptions & { onRetry?: (e: Extract<ModelStreamEvent, { type: 'retry' }>) => void } = {},
+  ): Promise<ModelResult> {
     let done: Extract<ModelStreamEvent, { type: 'done' }> | undefined;
     let reasoning = '';
     for await (const e of this.run(req, false, opts.signal)) {
@@ -177,7 +167,8 @@ export class ModelClient {
           first ??= new ModelResponseError({ endpoint: ep.baseUrl, detail: 'GET /models listed no model', secrets: this.pool.secrets });
         } catch (e) {
           if (e instanceof ModelAbortedError) throw e;
-          const err = e instanceof ModelError ? e : classifyError(e, { endpoint: ep.baseUrl, secrets: this.pool.secrets, phase: 'request' });
+          const err =
+            e instanceof ModelError ? e : classifyError(e, { endpoint: ep.baseUrl, secrets: this.pool.secrets, phase: 'request' });
           first ??= err;
           retryable ||= err.retryable;
         }
@@ -194,36 +185,30 @@ export class ModelClient {
   }
 
   private async listModelsOnce(ep: Readonly<EndpointConfig>, signal: AbortSignal | undefined): Promise<string[]> {
-    const state: AttemptState = { endpoint: ep.baseUrl };
+    const ctrl = new AbortController();
+    const unlink = link(signal, ctrl);
+    const limit = deadline(ctrl, this.headersTimeoutMs);
     try {
-      const page = await this.sdk(ep, state, this.headersTimeoutMs).models.list({ signal });
-      return page.data.map((m) => m.id);
+      const res = await send(ep, { method: 'GET', path: '/models', accept: 'application/json', signal: ctrl.signal }, this.http);
+      const page = (await readJson(res, ep, this.pool.secrets)) as { data?: unknown } | null;
+      if (!Array.isArray(page?.data))
+        throw new ModelResponseError({ endpoint: ep.baseUrl, detail: 'GET /models sent no `data` list', secrets: this.pool.secrets });
+      return page.data.map((m: { id?: unknown } | null) => m?.id).filter((id): id is string => typeof id === 'string');
     } catch (e) {
-      throw classifyError(e, { endpoint: ep.baseUrl, secrets: this.pool.secrets, signal, phase: 'request', errorBody: state.errorBody, requestTimeoutMs: this.headersTimeoutMs });
+      throw classifyError(e, {
+        endpoint: ep.baseUrl,
+        secrets: this.pool.secrets,
+        signal,
+        phase: 'request',
+        timeoutMs: limit.fired ? limit.ms : undefined,
+      });
+    } finally {
+      limit.clear();
+      unlink();
     }
   }
 
   // -------------------------------------------------------------------------------------------
-
-  /** An SDK client for one attempt; `timeoutMs` bounds the wait for the response headers. */
-  private sdk(ep: Readonly<EndpointConfig>, state: AttemptState, timeoutMs: number): OpenAI {
-    const base = this.fetchImpl ?? fetch;
-    const capturing: typeof fetch = async (input, init) => {
-      const res = await base(input, init);
-      if (!res.ok) state.errorBody = await res.clone().text().catch(() => undefined);
-      return res;
-    };
-    return new OpenAI({
-      apiKey: ep.apiKey || 'EMPTY',
-      baseURL: ep.baseUrl,
-      organization: null,
-      project: null,
-      maxRetries: 0,
-      timeout: timeoutMs,
-      defaultHeaders: { ...this.headers, ...ep.headers },
-      fetch: capturing,
-    });
-  }
 
   private body(req: ModelRequest, stream: boolean): Record<string, unknown> {
     const b: Record<string, unknown> = { model: req.model, messages: req.messages };
@@ -231,6 +216,7 @@ export class ModelClient {
     if (req.temperature !== undefined) b.temperature = req.temperature;
     if (req.top_p !== undefined) b.top_p = req.top_p;
     if (req.max_tokens !== undefined) b.max_tokens = req.max_tokens;
+    if (req.stop?.length) b.stop = [...req.stop];
     Object.assign(b, req.extra ?? {});
     if (stream) {
       b.stream = true;
@@ -242,52 +228,22 @@ export class ModelClient {
     return b;
   }
 
-  private async *run(req: ModelRequest, streaming: boolean, signal: AbortSignal | undefined): AsyncGenerator<ModelStreamEvent, void, undefined> {
+  private async *run(
+    req: ModelRequest,
+    streaming: boolean,
+    signal: AbortSignal | undefined,
+  ): AsyncGenerator<ModelStreamEvent, void, undefined> {
     const body = this.body(req, streaming);
     let retries = 0;
     for (let attempt = 0; ; attempt++) {
       if (signal?.aborted) throw new ModelAbortedError();
       const lease = this.pool.acquire();
       const ep = lease.endpoint;
-      const state: AttemptState = { endpoint: ep.baseUrl };
-      const ctrl = new AbortController();
-      const onAbort = () => ctrl.abort(signal?.reason);
-      signal?.addEventListener('abort', onAbort, { once: true });
-      let outcome: 'ok' | 'failed' | 'neutral' = 'neutral';
-      let failure: ModelError | undefined;
-      let phase: 'request' | 'stream' = 'request';
-      try {
-        yield { type: 'start', endpoint: displayUrl(ep.baseUrl), attempt };
-        const client = this.sdk(ep, state, streaming ? this.headersTimeoutMs : this.requestTimeoutMs);
-        if (streaming) {
-          // the raw response (status checked, errors as the SDK's), its events read by sse.ts
-          const response = await client.chat.completions.create(body as never as OpenAI.ChatCompletionCreateParamsStreaming, { signal: ctrl.signal }).asResponse();
-          phase = 'stream';
-          yield* this.readStream(sseJson(response, ctrl) as AsyncIterable<ChatCompletionChunk>, ctrl, state, ep, retries);
-        } else {
-          const completion = (await client.chat.completions.create(body as never as OpenAI.ChatCompletionCreateParamsNonStreaming, { signal: ctrl.signal })) as ChatCompletion;
-          yield* this.readCompletion(completion, ep, retries);
-        }
-        outcome = 'ok';
-        return;
-      } catch (e) {
-        failure = classifyError(e, {
-          endpoint: ep.baseUrl,
-          model: req.model,
-          secrets: this.pool.secrets,
-          signal,
-          phase,
-          idleTimeoutMs: state.idleFired,
-          errorBody: state.errorBody,
-          requestTimeoutMs: streaming ? this.headersTimeoutMs : this.requestTimeoutMs,
-        });
-        outcome = failure instanceof ModelConnectionError || failure instanceof ModelStreamError || (failure instanceof ModelHttpError && failure.retryable) ? 'failed' : 'neutral';
-      } finally {
-        signal?.removeEventListener('abort', onAbort);
-        ctrl.abort(); // closes the HTTP stream when the consumer left early; harmless after the end
-        lease.release(outcome);
-      }
-      if (failure instanceof ModelAbortedError || signal?.aborted) throw new ModelAbortedError({ endpoint: ep.baseUrl, secrets: this.pool.secrets });
+      const failed = yield* this.attempt(lease, { req, body, streaming, signal, attempt, retries });
+      if (!failed) return;
+      const { failure, outcome } = failed;
+      if (failure instanceof ModelAbortedError || signal?.aborted)
+        throw new ModelAbortedError({ endpoint: ep.baseUrl, secrets: this.pool.secrets });
       if (!failure.retryable || retries >= this.policy.maxRetries) {
         failure.noteRetries(retries);
         this.log?.(redactSecrets(`model: giving up: ${failure.message}`, this.pool.secrets));
@@ -297,81 +253,87 @@ export class ModelClient {
       // another endpoint is ready: fail over at once (the back-off is for retrying the same server)
       const failover = outcome === 'failed' && this.pool.readyCount(ep.baseUrl) > 0;
       const delayMs = failover ? 0 : retryDelay(failure, retries, this.policy, this.random);
-      this.log?.(redactSecrets(`model: retry ${retries}/${this.policy.maxRetries} in ${delayMs} ms: ${failure.message}`, this.pool.secrets));
+      this.log?.(
+        redactSecrets(`model: retry ${retries}/${this.policy.maxRetries} in ${delayMs} ms: ${failure.message}`, this.pool.secrets),
+      );
       yield { type: 'retry', attempt: retries, reason: shortReason(failure), delayMs, endpoint: displayUrl(ep.baseUrl), error: failure };
       await sleep(delayMs, signal);
     }
   }
 
-  private async *readStream(
-    stream: AsyncIterable<ChatCompletionChunk>,
-    ctrl: AbortController,
-    state: AttemptState,
-    ep: Readonly<EndpointConfig>,
-    retries: number,
-  ): AsyncGenerator<ModelStreamEvent, void, undefined> {
-    const asm = new ToolCallAssembler();
-    let content = '';
-    let finishReason: string | null | undefined;
-    let usage: Usage | undefined;
-    let model: string | undefined;
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const arm = () => {
-      clearTimeout(timer);
-      timer = setTimeout(() => {
-        state.idleFired = this.idleMs;
-        ctrl.abort();
-      }, this.idleMs);
-    };
-    arm();
+  /**
+   * One request on the leased endpoint, its answer streamed as events; the lease is given back
+   * with how it went. Undefined when it succeeded, else the failure (classified) and whether it
+   * counts against the endpoint.
+   */
+  private async *attempt(
+    lease: EndpointLease,
+    a: {
+      req: ModelRequest;
+      body: Record<string, unknown>;
+      streaming: boolean;
+      signal: AbortSignal | undefined;
+      attempt: number;
+      retries: number;
+    },
+  ): AsyncGenerator<ModelStreamEvent, { failure: ModelError; outcome: 'failed' | 'neutral' } | undefined, undefined> {
+    const { streaming, signal } = a;
+    const ep = lease.endpoint;
+    const ctrl = new AbortController();
+    const unlink = link(signal, ctrl);
+    const idle: IdleState = {};
+    let limit: Deadline | undefined;
+    let outcome: 'ok' | 'failed' | 'neutral' = 'neutral';
+    let phase: 'request' | 'stream' = 'request';
     try {
-      for await (const chunk of stream) {
-        arm();
-        if (chunk.model) model = chunk.model;
-        if (chunk.usage) usage = mapUsage(chunk.usage);
-        const choice = chunk.choices?.[0];
-        if (!choice) continue;
-        const delta = (choice.delta ?? {}) as ChatCompletionChunk.Choice.Delta & { reasoning_content?: string | null; reasoning?: string | null };
-        if (delta.content) {
-          content += delta.content;
-          yield { type: 'delta', text: delta.content };
-        }
-        const reasoning = delta.reasoning_content ?? delta.reasoning;
-        if (typeof reasoning === 'string' && reasoning) yield { type: 'reasoning', text: reasoning };
-        if (delta.tool_calls?.length) for (const d of asm.push(delta.tool_calls)) yield { type: 'tool_call_delta', ...d };
-        if (choice.finish_reason) finishReason = choice.finish_reason;
+      yield { type: 'start', endpoint: displayUrl(ep.baseUrl), attempt: a.attempt };
+      // streaming: until the response headers; not streaming: until the whole answer
+      limit = deadline(ctrl, streaming ? this.headersTimeoutMs : this.requestTimeoutMs);
+      const accept = streaming ? 'text/event-stream' : 'application/json';
+      const res = await send(
+        ep,
+        { method: 'POST', path: '/chat/completions', body: a.body, accept, signal: ctrl.signal, model: a.req.model },
+        this.http,
+      );
+      if (streaming) {
+        limit.clear();
+        phase = 'stream';
+        yield* readStream(res, ctrl, idle, this.idleMs, { ep, retries: a.retries, pool: this.pool });
+      } else {
+        const completion = (await readJson(res, ep, this.pool.secrets)) as ChatCompletion;
+        limit.clear();
+        yield* readCompletion(completion, { ep, retries: a.retries, pool: this.pool });
       }
+      outcome = 'ok';
+      return undefined;
+    } catch (e) {
+      const failure = classifyError(e, {
+        endpoint: ep.baseUrl,
+        secrets: this.pool.secrets,
+        signal,
+        phase,
+        idleTimeoutMs: idle.firedMs,
+        timeoutMs: limit?.fired ? limit.ms : undefined,
+      });
+      const counts =
+        failure instanceof ModelConnectionError ||
+        failure instanceof ModelStreamError ||
+        (failure instanceof ModelHttpError && failure.retryable);
+      outcome = counts ? 'failed' : 'neutral';
+      return { failure, outcome };
     } finally {
-      clearTimeout(timer);
+      limit?.clear();
+      unlink();
+      ctrl.abort(); // closes the HTTP stream when the consumer left early; harmless after the end
+      lease.release(outcome);
     }
-    if (finishReason === undefined) throw new ModelStreamError({ endpoint: ep.baseUrl, detail: 'the stream ended before the model finished', secrets: this.pool.secrets });
-    const toolCalls = asm.finish();
-    for (const toolCall of toolCalls) yield { type: 'tool_call', toolCall };
-    yield { type: 'finish', finishReason };
-    if (usage) yield { type: 'usage', usage };
-    yield { type: 'done', content, toolCalls, finishReason, usage, endpoint: displayUrl(ep.baseUrl), retries, model };
   }
+}
 
-  private async *readCompletion(c: ChatCompletion, ep: Readonly<EndpointConfig>, retries: number): AsyncGenerator<ModelStreamEvent, void, undefined> {
-    const choice = c?.choices?.[0];
-    if (!choice) throw new ModelResponseError({ endpoint: ep.baseUrl, detail: 'the answer has no choices', secrets: this.pool.secrets });
-    const msg = choice.message as ChatCompletion.Choice['message'] & { reasoning_content?: string | null; reasoning?: string | null };
-    const content = msg.content ?? '';
-    const reasoning = msg.reasoning_content ?? msg.reasoning;
-    if (typeof reasoning === 'string' && reasoning) yield { type: 'reasoning', text: reasoning };
-    if (content) yield { type: 'delta', text: content };
-    const asm = new ToolCallAssembler();
-    asm.push(
-      (msg.tool_calls ?? [])
-        .filter((t): t is Extract<typeof t, { type: 'function' }> => t.type === 'function')
-        .map((t, index) => ({ index, id: t.id, function: { name: t.function.name, arguments: t.function.arguments } })),
-    );
-    const toolCalls: ToolCall[] = asm.finish();
-    for (const toolCall of toolCalls) yield { type: 'tool_call', toolCall };
-    const finishReason = choice.finish_reason ?? null;
-    yield { type: 'finish', finishReason };
-    const usage = mapUsage(c.usage);
-    if (usage) yield { type: 'usage', usage };
-    yield { type: 'done', content, toolCalls, finishReason, usage, endpoint: displayUrl(ep.baseUrl), retries, model: c.model };
-  }
+/** Aborts `ctrl` when the caller's `signal` fires; returns the unlink. */
+function link(signal: AbortSignal | undefined, ctrl: AbortController): () => void {
+  if (!signal) return () => undefined;
+  const onAbort = () => ctrl.abort(signal.reason);
+  signal.addEventListener('abort', onAbort, { once: true });
+  return () => signal.removeEventListener('abort', onAbort);
 }

@@ -1,24 +1,22 @@
 /**
- * Maps whatever a request threw (openai SDK errors, fetch/undici errors, our own) to one
- * typed `ModelError`, with the endpoint, the server's own message and the API keys redacted.
+ * Maps whatever an attempt threw to one typed `ModelError`: our own errors pass through (an HTTP
+ * status is already a `ModelHttpError`, see http.ts); `fetch`/undici errors become connection or
+ * stream errors by their system code; the caller's abort and our two timers win over what they
+ * caused. The endpoint is named and API keys are redacted (errors.ts).
  */
-import { APIConnectionError, APIConnectionTimeoutError, APIError, APIUserAbortError } from 'openai';
 import { ModelAbortedError, ModelConnectionError, ModelError, ModelHttpError, ModelStreamError } from './errors';
-import { parseRetryAfter } from './retry';
 
 export interface ClassifyContext {
   endpoint: string;
-  model?: string;
   secrets: readonly (string | undefined)[];
   /** the caller's signal: aborted = the caller cancelled */
   signal?: AbortSignal;
-  /** 'request' = before the response headers; 'stream' = while reading the body */
+  /** 'request' = before the response headers (or, not streaming, before the whole body); 'stream' = while reading a streamed body */
   phase: 'request' | 'stream';
-  /** set when our idle timer aborted the attempt */
+  /** set when the stream's idle timer aborted the attempt, ms */
   idleTimeoutMs?: number;
-  /** the body of a non-2xx response, captured before the SDK parsed it */
-  errorBody?: string;
-  requestTimeoutMs?: number;
+  /** set when the request's deadline aborted it (no headers, or no whole answer, in time), ms */
+  timeoutMs?: number;
 }
 
 /** The first `code` (ECONNREFUSED, …) found along `cause` / `errors` chains. */
@@ -28,10 +26,11 @@ export function findErrorCode(e: unknown, depth = 0): string | undefined {
   if (typeof o.code === 'string' && /^E[A-Z_]+$|^UND_ERR/.test(o.code)) return o.code;
   const fromCause = findErrorCode(o.cause, depth + 1);
   if (fromCause) return fromCause;
-  if (Array.isArray(o.errors)) for (const x of o.errors) {
-    const c = findErrorCode(x, depth + 1);
-    if (c) return c;
-  }
+  if (Array.isArray(o.errors))
+    for (const x of o.errors) {
+      const c = findErrorCode(x, depth + 1);
+      if (c) return c;
+    }
   return undefined;
 }
 
@@ -52,7 +51,8 @@ export function serverMessageFromBody(body: string | undefined): string | undefi
   try {
     const j = JSON.parse(body) as Record<string, unknown>;
     const err = j.error;
-    if (err && typeof err === 'object' && typeof (err as { message?: unknown }).message === 'string') return (err as { message: string }).message;
+    if (err && typeof err === 'object' && typeof (err as { message?: unknown }).message === 'string')
+      return (err as { message: string }).message;
     if (typeof err === 'string') return err;
     if (typeof j.message === 'string') return j.message;
     if (typeof j.detail === 'string') return j.detail;
@@ -63,38 +63,22 @@ export function serverMessageFromBody(body: string | undefined): string | undefi
   }
 }
 
-const CONNECTION_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT', 'ECONNRESET', 'EHOSTUNREACH', 'ENETUNREACH', 'EPIPE']);
-
 export function classifyError(e: unknown, ctx: ClassifyContext): ModelError {
   const info = { endpoint: ctx.endpoint, secrets: ctx.secrets };
   if (ctx.signal?.aborted) return new ModelAbortedError(info);
-  if (ctx.idleTimeoutMs !== undefined) return new ModelStreamError({ ...info, detail: `no data for ${ctx.idleTimeoutMs < 1000 ? `${ctx.idleTimeoutMs} ms` : `${Math.round(ctx.idleTimeoutMs / 1000)} s`}` });
-  if (e instanceof ModelError) return e;
-
-  if (e instanceof APIError && typeof e.status === 'number') {
-    const serverMessage = serverMessageFromBody(ctx.errorBody) ?? (e.error ? (e.error as { message?: string }).message : undefined);
-    return new ModelHttpError(e.status, {
+  if (ctx.idleTimeoutMs !== undefined)
+    return new ModelStreamError({
       ...info,
-      model: ctx.model,
-      serverMessage,
-      requestId: e.requestID ?? undefined,
-      retryAfterMs: parseRetryAfter(e.headers),
+      detail: `no data for ${ctx.idleTimeoutMs < 1000 ? `${ctx.idleTimeoutMs} ms` : `${Math.round(ctx.idleTimeoutMs / 1000)} s`}`,
     });
-  }
-  if (e instanceof APIConnectionTimeoutError) return new ModelConnectionError({ ...info, code: 'ETIMEDOUT', timeoutMs: ctx.requestTimeoutMs });
-  if (e instanceof APIUserAbortError) {
-    // our attempt controller fired without the caller cancelling: the stream was cut short
-    return ctx.phase === 'stream' ? new ModelStreamError({ ...info, detail: 'aborted' }) : new ModelConnectionError({ ...info, detail: 'request aborted' });
-  }
+  if (e instanceof ModelError) return e;
+  if (ctx.timeoutMs !== undefined) return new ModelConnectionError({ ...info, code: 'ETIMEDOUT', timeoutMs: ctx.timeoutMs });
   const code = findErrorCode(e);
   if (ctx.phase === 'stream') {
-    if (e instanceof APIError) return new ModelStreamError({ ...info, detail: `the server sent an error in the stream: ${e.message}` });
+    if (e instanceof SyntaxError) return new ModelStreamError({ ...info, detail: `a chunk was not valid JSON: ${e.message}` });
     return new ModelStreamError({ ...info, detail: `${rootMessage(e)}${code ? `, ${code}` : ''}` });
   }
-  if (e instanceof APIConnectionError || (code && CONNECTION_CODES.has(code))) {
-    return new ModelConnectionError({ ...info, code, detail: rootMessage(e) });
-  }
-  if (e instanceof SyntaxError) return new ModelStreamError({ ...info, detail: `a chunk was not valid JSON: ${e.message}` });
+  if (e instanceof Error && e.name === 'AbortError') return new ModelConnectionError({ ...info, detail: 'request aborted' });
   return new ModelConnectionError({ ...info, code, detail: rootMessage(e) });
 }
 

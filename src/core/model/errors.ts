@@ -2,11 +2,11 @@
  * The model layer's errors, subclasses of the one root `CodeDanceError` (src/core/errors.ts).
  * Each names the endpoint, the cause (`reason`) and the fix (`fix`, machine-readable: the
  * adapters word `fix.setting` as a VS Code setting or a CLI flag); API keys are redacted from
- * every message (redact.ts). `retryable` tells the client whether sending the same request
+ * every message (core/secrets). `retryable` tells the client whether sending the same request
  * again may help; when it gives up, `noteRetries(n)` records how often it tried.
  */
 import { CodeDanceError, type ErrorFix, type ErrorKind } from '../errors';
-import { displayUrl, redactSecrets } from './redact';
+import { displayUrl, redactSecrets } from '../secrets';
 
 export interface ModelErrorInfo {
   endpoint?: string;
@@ -22,7 +22,14 @@ export abstract class ModelError extends CodeDanceError {
   retries = 0;
   private noted = false;
 
-  protected constructor(kind: ErrorKind, reason: string, fix: ErrorFix | undefined, retryable: boolean, info: ModelErrorInfo, extra: { code?: string; cause?: unknown } = {}) {
+  protected constructor(
+    kind: ErrorKind,
+    reason: string,
+    fix: ErrorFix | undefined,
+    retryable: boolean,
+    info: ModelErrorInfo,
+    extra: { code?: string; cause?: unknown } = {},
+  ) {
     const redact = (s: string) => redactSecrets(s, info.secrets);
     super(kind, redact(reason), { fix: fix ? { ...fix, text: redact(fix.text) } : undefined, retryable, ...extra });
     this.endpoint = info.endpoint !== undefined ? displayUrl(info.endpoint) : undefined;
@@ -59,39 +66,77 @@ export class ModelHttpError extends ModelError {
   /** the server's `retry-after-ms` / `retry-after`, ms */
   readonly retryAfterMs?: number;
 
-  constructor(status: number, info: ModelErrorInfo & { endpoint: string; model?: string; serverMessage?: string; requestId?: string; retryAfterMs?: number }) {
+  constructor(
+    status: number,
+    info: ModelErrorInfo & { endpoint: string; model?: string; serverMessage?: string; requestId?: string; retryAfterMs?: number },
+  ) {
     const d = ModelHttpError.describe(status, info);
-    super(d.kind, d.reason, d.fix, status === 408 || status === 409 || status === 425 || status === 429 || status >= 500, info, { code: `HTTP ${status}` });
+    super(d.kind, d.reason, d.fix, status === 408 || status === 409 || status === 425 || status === 429 || status >= 500, info, {
+      code: `HTTP ${status}`,
+    });
     this.status = status;
     this.serverMessage = info.serverMessage !== undefined ? redactSecrets(info.serverMessage, info.secrets) : undefined;
     this.requestId = info.requestId;
     this.retryAfterMs = info.retryAfterMs;
   }
 
-  private static describe(status: number, i: { endpoint: string; model?: string; serverMessage?: string }): { kind: ErrorKind; reason: string; fix: ErrorFix } {
+  private static describe(
+    status: number,
+    i: { endpoint: string; model?: string; serverMessage?: string },
+  ): { kind: ErrorKind; reason: string; fix: ErrorFix } {
     const ep = displayUrl(i.endpoint);
     const says = serverSays(i.serverMessage);
     if (status === 401 || status === 403)
-      return { kind: 'model-auth', reason: `${ep} rejected the API key (HTTP ${status}${says})`, fix: { text: 'set the API key for this endpoint', setting: 'model.apiKey' } };
+      return {
+        kind: 'model-auth',
+        reason: `${ep} rejected the API key (HTTP ${status}${says})`,
+        fix: { text: 'set the API key for this endpoint', setting: 'model.apiKey' },
+      };
     if (status === 404) {
       if (/model/i.test(i.serverMessage ?? '') && i.model !== undefined)
         return {
           kind: 'model-endpoint',
           reason: `model '${i.model}' is not served at ${ep} (HTTP 404${says})`,
-          fix: { text: `name a model the server lists, or leave the model name empty to use the first id of GET ${ep}/models`, setting: 'model.name' },
+          fix: {
+            text: `name a model the server lists, or leave the model name empty to use the first id of GET ${ep}/models`,
+            setting: 'model.name',
+          },
         };
-      return { kind: 'model-endpoint', reason: `${ep}/chat/completions was not found (HTTP 404${says})`, fix: { text: 'model endpoints must be OpenAI-compatible base URLs, usually ending in /v1', setting: 'model.endpoints' } };
+      return {
+        kind: 'model-endpoint',
+        reason: `${ep}/chat/completions was not found (HTTP 404${says})`,
+        fix: { text: 'model endpoints must be OpenAI-compatible base URLs, usually ending in /v1', setting: 'model.endpoints' },
+      };
     }
-    if (status === 413) return { kind: 'model-request', reason: `${ep} refused the request as too large (HTTP 413${says})`, fix: { text: 'the images may be too big; lower the image size or the number of turns' } };
+    if (status === 413)
+      return {
+        kind: 'model-request',
+        reason: `${ep} refused the request as too large (HTTP 413${says})`,
+        fix: { text: 'the images may be too big; lower the image size or the number of turns' },
+      };
     if (status === 400 || status === 422)
       return {
         kind: 'model-request',
         reason: `${ep} rejected the request (HTTP ${status}${says})`,
         fix: { text: "the conversation may exceed the model's context length, or a sampling value is out of range", setting: 'sampling' },
       };
-    if (status === 429) return { kind: 'model-endpoint', reason: `${ep} is rate limiting requests (HTTP 429${says})`, fix: { text: 'send fewer requests at once (fewer eval workers) or add model endpoints', setting: 'eval.numWorkers' } };
-    if (status >= 500) return { kind: 'model-endpoint', reason: `${ep} failed with HTTP ${status}${says}`, fix: { text: 'the model server is overloaded or crashed; check its log' } };
-    return { kind: 'model-endpoint', reason: `${ep} answered HTTP ${status}${says}`, fix: { text: 'check that it is an OpenAI-compatible server', setting: 'model.endpoints' } };
+    if (status === 429)
+      return {
+        kind: 'model-endpoint',
+        reason: `${ep} is rate limiting requests (HTTP 429${says})`,
+        fix: { text: 'send fewer requests at once (fewer eval workers) or add model endpoints', setting: 'eval.numWorkers' },
+      };
+    if (status >= 500)
+      return {
+        kind: 'model-endpoint',
+        reason: `${ep} failed with HTTP ${status}${says}`,
+        fix: { text: 'the model server is overloaded or crashed; check its log' },
+      };
+    return {
+      kind: 'model-endpoint',
+      reason: `${ep} answered HTTP ${status}${says}`,
+      fix: { text: 'check that it is an OpenAI-compatible server', setting: 'model.endpoints' },
+    };
   }
 }
 
@@ -114,10 +159,16 @@ export class ModelConnectionError extends ModelError {
     const ep = displayUrl(i.endpoint);
     switch (i.code) {
       case 'ECONNREFUSED':
-        return { reason: `cannot reach ${ep}: connection refused`, fix: { text: 'is the model server (e.g. vLLM) running there? Check the endpoint URL', setting: 'model.endpoints' } };
+        return {
+          reason: `cannot reach ${ep}: connection refused`,
+          fix: { text: 'is the model server (e.g. vLLM) running there? Check the endpoint URL', setting: 'model.endpoints' },
+        };
       case 'ENOTFOUND':
       case 'EAI_AGAIN':
-        return { reason: `cannot reach ${ep}: host not found (${i.code})`, fix: { text: 'check the host name of the endpoint URL', setting: 'model.endpoints' } };
+        return {
+          reason: `cannot reach ${ep}: host not found (${i.code})`,
+          fix: { text: 'check the host name of the endpoint URL', setting: 'model.endpoints' },
+        };
       case 'ETIMEDOUT':
         return {
           reason: `no answer from ${ep}${i.timeoutMs ? ` within ${i.timeoutMs < 1000 ? `${i.timeoutMs} ms` : `${Math.round(i.timeoutMs / 1000)} s`}` : ''} (timed out)`,
@@ -126,7 +177,10 @@ export class ModelConnectionError extends ModelError {
       case 'ECONNRESET':
         return { reason: `the connection to ${ep} was reset`, fix: { text: 'the server may have restarted or crashed; check its log' } };
       default:
-        return { reason: `cannot reach ${ep}: ${i.detail ?? i.code ?? 'connection failed'}`, fix: { text: 'check the endpoint URL and that the server is running', setting: 'model.endpoints' } };
+        return {
+          reason: `cannot reach ${ep}: ${i.detail ?? i.code ?? 'connection failed'}`,
+          fix: { text: 'check the endpoint URL and that the server is running', setting: 'model.endpoints' },
+        };
     }
   }
 }
@@ -139,7 +193,13 @@ export class ModelConnectionError extends ModelError {
 export class ModelStreamError extends ModelError {
   override readonly name = 'ModelStreamError';
   constructor(info: ModelErrorInfo & { endpoint: string; detail: string }) {
-    super('model-endpoint', `${displayUrl(info.endpoint)} dropped the response stream mid-way (${info.detail})`, { text: "check the model server's log and the network" }, true, info);
+    super(
+      'model-endpoint',
+      `${displayUrl(info.endpoint)} dropped the response stream mid-way (${info.detail})`,
+      { text: "check the model server's log and the network" },
+      true,
+      info,
+    );
   }
 }
 
@@ -150,7 +210,13 @@ export class ModelStreamError extends ModelError {
 export class ModelResponseError extends ModelError {
   override readonly name = 'ModelResponseError';
   constructor(info: ModelErrorInfo & { endpoint: string; detail: string }) {
-    super('model-response', `${displayUrl(info.endpoint)} sent an unusable response (${info.detail})`, { text: 'is it an OpenAI-compatible chat completions server?', setting: 'model.endpoints' }, true, info);
+    super(
+      'model-response',
+      `${displayUrl(info.endpoint)} sent an unusable response (${info.detail})`,
+      { text: 'is it an OpenAI-compatible chat completions server?', setting: 'model.endpoints' },
+      true,
+      info,
+    );
   }
 }
 

@@ -6,14 +6,9 @@ import { ModelClient, type ModelClientOptions } from './ModelClient';
 import type { CallOptions } from './types';
 
 export { ModelClient } from './ModelClient';
-export type { ChatEvent, ModelClientOptions } from './ModelClient';
-export { EndpointPool, normalizeBaseUrl, parseEndpoints } from './EndpointPool';
-export type { EndpointLease, EndpointPoolOptions, EndpointStats } from './EndpointPool';
-export { ModelAbortedError, ModelConfigError, ModelConnectionError, ModelError, ModelHttpError, ModelResponseError, ModelStreamError } from './errors';
-export { redactSecrets } from './redact';
-export { DEFAULT_RETRY_POLICY, backoffDelay } from './retry';
-export { ToolCallAssembler } from './ToolCallAssembler';
-export type { CallOptions, EndpointConfig, ModelRequest, ModelResult, ModelStreamEvent, PoolStrategy, RetryPolicy } from './types';
+export type { ModelClientOptions } from './ModelClient';
+export { parseEndpoints } from './EndpointPool';
+export type { CallOptions } from './types';
 
 /** A `ModelClient` (which is a `ChatModel` for `runAgent`). */
 export function createChatModel(options: ModelClientOptions): ModelClient {

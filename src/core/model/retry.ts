@@ -1,4 +1,10 @@
-/** Back-off with jitter, `retry-after` parsing, and an abortable sleep. */
+/**
+ * The client's retry policy: back-off with jitter, the server's `retry-after`, and the wait
+ * between tries. The retry loop itself is ModelClient's, not `fetch`'s or an SDK's: it moves to
+ * another endpoint of the pool, re-sends a stream that broke off mid-way, and tells the UI
+ * (docs/model.md).
+ */
+import { setTimeout as wait } from 'node:timers/promises';
 import { ModelAbortedError, ModelHttpError, type ModelError } from './errors';
 import type { RetryPolicy } from './types';
 
@@ -16,7 +22,8 @@ export function backoffDelay(retry: number, policy: RetryPolicy, random: () => n
 
 /** The server's `retry-after` wins (capped); otherwise the back-off. */
 export function retryDelay(err: ModelError, retry: number, policy: RetryPolicy, random: () => number = Math.random): number {
-  if (err instanceof ModelHttpError && err.retryAfterMs !== undefined) return Math.min(policy.maxRetryAfterMs, Math.max(0, err.retryAfterMs));
+  if (err instanceof ModelHttpError && err.retryAfterMs !== undefined)
+    return Math.min(policy.maxRetryAfterMs, Math.max(0, err.retryAfterMs));
   return backoffDelay(retry, policy, random);
 }
 
@@ -33,17 +40,11 @@ export function parseRetryAfter(headers: Headers | undefined, now: number = Date
 }
 
 /** Resolves after `ms`, or rejects with `ModelAbortedError` as soon as `signal` fires. */
-export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(new ModelAbortedError());
-    const onAbort = () => {
-      clearTimeout(t);
-      reject(new ModelAbortedError());
-    };
-    const t = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
+export async function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  try {
+    await wait(ms, undefined, { signal });
+  } catch (e) {
+    if (signal?.aborted) throw new ModelAbortedError();
+    throw e;
+  }
 }

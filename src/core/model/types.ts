@@ -15,6 +15,8 @@ export interface ModelRequest {
   temperature?: number;
   top_p?: number;
   max_tokens?: number;
+  /** stop strings (sent as `stop` when there are any) */
+  stop?: string[];
   /** extra body fields sent as they are (vLLM's `top_k`, `repetition_penalty`, `chat_template_kwargs`, ...) */
   extra?: Record<string, unknown>;
 }
@@ -37,7 +39,16 @@ export type ModelStreamEvent =
    * every `delta`/`tool_call_delta` received since the last `start`
    */
   | { type: 'retry'; attempt: number; reason: string; delayMs: number; endpoint: string; error: ModelError }
-  | { type: 'done'; content: string; toolCalls: ToolCall[]; finishReason?: string | null; usage?: Usage; endpoint: string; retries: number; model?: string };
+  | {
+      type: 'done';
+      content: string;
+      toolCalls: ToolCall[];
+      finishReason?: string | null;
+      usage?: Usage;
+      endpoint: string;
+      retries: number;
+      model?: string;
+    };
 
 /** The result of a whole call (`complete()`, or the `done` event of `stream()`). */
 export interface ModelResult {

@@ -87,7 +87,10 @@ export function createCodedanceProtocol(): ProtocolAdapter {
     initialMessages(question: string, imagesPng: string[]): ChatMessage[] {
       return [
         { role: 'system', content: [{ type: 'text', text: CODEDANCE_SYSTEM_PROMPT }] },
-        { role: 'user', content: [...imagesPng.map(seedImagePart), { type: 'text', text: seedPromptText(question, CODEDANCE_INSTRUCTION) }] },
+        {
+          role: 'user',
+          content: [...imagesPng.map(seedImagePart), { type: 'text', text: seedPromptText(question, CODEDANCE_INSTRUCTION) }],
+        },
       ];
     },
 

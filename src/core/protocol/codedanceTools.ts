@@ -28,11 +28,29 @@
  *   final, its answer the first `<answer>…</answer>`, else the text after `</think>`. Only an
  *   empty reply counts as `empty` (the loop re-sends the request).
  */
-import { CODEDANCE_INSTRUCTION, CODEDANCE_SYSTEM_PROMPT, OUTPUT_IMAGE_LABEL, QWEN_MAX_PIXELS, QWEN_MIN_PIXELS, seedImagePart, seedPromptText, stderrPart } from './codedance';
+import {
+  CODEDANCE_INSTRUCTION,
+  CODEDANCE_SYSTEM_PROMPT,
+  OUTPUT_IMAGE_LABEL,
+  QWEN_MAX_PIXELS,
+  QWEN_MIN_PIXELS,
+  seedImagePart,
+  seedPromptText,
+  stderrPart,
+} from './codedance';
 import { afterThink, codeFromToolCall, extractAnswerTag, extractPythonBlock, rawToolCalls, sanitizeToolCall } from './extract';
 import { capObservationText, imageDataUrl, seedError, seedErrorBlock } from './results';
 import type { ExecutionResult } from '../kernel/types';
-import type { AssistantTurn, ChatMessage, CodeRequest, ContentPart, ObservationContext, ObservationInput, ParsedTurn, ProtocolAdapter } from './types';
+import type {
+  AssistantTurn,
+  ChatMessage,
+  CodeRequest,
+  ContentPart,
+  ObservationContext,
+  ObservationInput,
+  ParsedTurn,
+  ProtocolAdapter,
+} from './types';
 
 export const EXECUTE_PYTHON_CODE = 'execute_python_code';
 export const EXECUTE_PYTHON_CODE_DESCRIPTION =
@@ -138,38 +156,7 @@ export function createCodedanceToolsProtocol(options: CodedanceToolsOptions = {}
       ];
     },
 
-    parse(turn: AssistantTurn): ParsedTurn {
-      const content = turn.content ?? '';
-      const code: CodeRequest[] = [];
-      const malformed: ParsedTurn['malformed'] = [];
-      for (const call of turn.toolCalls ?? []) {
-        const r = codeFromToolCall(call, EXECUTE_PYTHON_CODE);
-        if (r.ok) code.push({ code: r.code, toolCallId: call.id });
-        else malformed.push({ toolCallId: call.id, message: malformedMessage(r.reason, r.detail) });
-      }
-      if (!turn.toolCalls?.length) {
-        // `<tool_call>` blocks the server left in the text (no tool parser, or its parser failed)
-        for (const raw of rawToolCalls(content)) {
-          if (!raw.ok) {
-            malformed.push({ message: `Error: The <tool_call> block is not valid JSON (${raw.detail}).` });
-            continue;
-          }
-          const r = codeFromToolCall(raw.call, EXECUTE_PYTHON_CODE);
-          if (r.ok) code.push({ code: r.code });
-          else malformed.push({ message: malformedMessage(r.reason, r.detail) });
-        }
-        // the training rollout's fallback: the first ```python block
-        if (code.length === 0 && malformed.length === 0) {
-          const fallback = extractPythonBlock(content);
-          if (fallback !== undefined) code.push({ code: fallback });
-        }
-      }
-      const tag = extractAnswerTag(content);
-      let answer: string | undefined = tag;
-      const noTool = code.length === 0 && malformed.length === 0;
-      if (answer === undefined && noTool && content.trim() !== '') answer = afterThink(content) || content.trim();
-      return { code, answer, malformed, empty: noTool && content.trim() === '' };
-    },
+    parse: parseToolsTurn,
 
     assistantMessage(turn: AssistantTurn): ChatMessage {
       const calls = (turn.toolCalls ?? []).map(sanitizeToolCall);
@@ -177,41 +164,109 @@ export function createCodedanceToolsProtocol(options: CodedanceToolsOptions = {}
       return { role: 'assistant', content: turn.content ? turn.content : null, tool_calls: calls };
     },
 
-    observation(executed: ObservationInput[], malformed: ParsedTurn['malformed'], ctx: ObservationContext): ChatMessage[] {
-      executed = capObservationText(executed, ctx.maxObservationTokens);
-      const toolMsgs: ChatMessage[] = [];
-      const userMsgs: ChatMessage[] = [];
-      const pendingImages: ContentPart[] = [];
-      for (const x of executed) {
-        const parts = trainingToolResultParts(x.result, ctx.timeoutMs);
-        if (x.request.toolCallId === undefined) {
-          // fallback code: render what the chat template would have rendered for a tool message
-          userMsgs.push({ role: 'user', content: [{ type: 'text', text: '<tool_response>\n' }, ...parts, { type: 'text', text: '\n</tool_response>' }] });
-        } else if (imagesInToolMessage) {
-          toolMsgs.push({ role: 'tool', tool_call_id: x.request.toolCallId, content: parts });
-        } else {
-          const textParts: ContentPart[] = [];
-          for (let i = 0; i < parts.length; i++) {
-            const p = parts[i];
-            if (p.type === 'text' && p.text === OUTPUT_IMAGE_LABEL && parts[i + 1]?.type === 'image_url') {
-              pendingImages.push(p, parts[i + 1]);
-              i++;
-            } else textParts.push(p);
-          }
-          toolMsgs.push({ role: 'tool', tool_call_id: x.request.toolCallId, content: textParts });
-        }
-      }
-      for (const m of malformed) {
-        if (m.toolCallId !== undefined) toolMsgs.push({ role: 'tool', tool_call_id: m.toolCallId, content: [{ type: 'text', text: m.message }] });
-        else userMsgs.push({ role: 'user', content: [{ type: 'text', text: '<tool_response>\n' }, { type: 'text', text: m.message }, { type: 'text', text: '\n</tool_response>' }] });
-      }
-      if (pendingImages.length) userMsgs.unshift({ role: 'user', content: pendingImages });
-      const out = [...toolMsgs, ...userMsgs];
-      // the next call is the last one allowed: ask for the answer (training only; eval.py does not)
-      if (ctx.turnIndex + 2 === ctx.maxTurns) out.push({ role: 'user', content: TURN_LIMIT_MESSAGE });
-      return out;
-    },
+    observation: (executed: ObservationInput[], malformed: ParsedTurn['malformed'], ctx: ObservationContext): ChatMessage[] =>
+      toolsObservation(executed, malformed, ctx, imagesInToolMessage),
 
     isFinal: (p: ParsedTurn): boolean => p.code.length === 0 && p.malformed.length === 0 && p.answer !== undefined,
   };
+}
+
+/** The code of a reply: its tool calls; without any, the `<tool_call>` blocks left in its text, else its first ```python block. */
+function parseToolsTurn(turn: AssistantTurn): ParsedTurn {
+  const content = turn.content ?? '';
+  const code: CodeRequest[] = [];
+  const malformed: ParsedTurn['malformed'] = [];
+  for (const call of turn.toolCalls ?? []) {
+    const r = codeFromToolCall(call, EXECUTE_PYTHON_CODE);
+    if (r.ok) code.push({ code: r.code, toolCallId: call.id });
+    else malformed.push({ toolCallId: call.id, message: malformedMessage(r.reason, r.detail) });
+  }
+  if (!turn.toolCalls?.length) textToolCalls(content, code, malformed);
+  const tag = extractAnswerTag(content);
+  let answer: string | undefined = tag;
+  const noTool = code.length === 0 && malformed.length === 0;
+  if (answer === undefined && noTool && content.trim() !== '') answer = afterThink(content) || content.trim();
+  return { code, answer, malformed, empty: noTool && content.trim() === '' };
+}
+
+/** A reply without tool calls: the `<tool_call>` blocks the server left in the text (no tool parser, or its parser failed), else the training rollout's fallback, the first ```python block. */
+function textToolCalls(content: string, code: CodeRequest[], malformed: ParsedTurn['malformed']): void {
+  for (const raw of rawToolCalls(content)) {
+    if (!raw.ok) {
+      malformed.push({ message: `Error: The <tool_call> block is not valid JSON (${raw.detail}).` });
+      continue;
+    }
+    const r = codeFromToolCall(raw.call, EXECUTE_PYTHON_CODE);
+    if (r.ok) code.push({ code: r.code });
+    else malformed.push({ message: malformedMessage(r.reason, r.detail) });
+  }
+  if (code.length === 0 && malformed.length === 0) {
+    const fallback = extractPythonBlock(content);
+    if (fallback !== undefined) code.push({ code: fallback });
+  }
+}
+
+/**
+ * The tool messages of a turn's results (code from the text: a user message as the chat template
+ * renders a tool message); without `imagesInToolMessage`, the output images move to one user
+ * message before the others. Before the last call allowed, the turn-limit message.
+ */
+function toolsObservation(
+  executed: ObservationInput[],
+  malformed: ParsedTurn['malformed'],
+  ctx: ObservationContext,
+  imagesInToolMessage: boolean,
+): ChatMessage[] {
+  executed = capObservationText(executed, ctx.maxObservationTokens);
+  const toolMsgs: ChatMessage[] = [];
+  const userMsgs: ChatMessage[] = [];
+  const pendingImages: ContentPart[] = [];
+  for (const x of executed) {
+    const parts = trainingToolResultParts(x.result, ctx.timeoutMs);
+    if (x.request.toolCallId === undefined) {
+      // fallback code: render what the chat template would have rendered for a tool message
+      userMsgs.push({
+        role: 'user',
+        content: [{ type: 'text', text: '<tool_response>\n' }, ...parts, { type: 'text', text: '\n</tool_response>' }],
+      });
+    } else if (imagesInToolMessage) {
+      toolMsgs.push({ role: 'tool', tool_call_id: x.request.toolCallId, content: parts });
+    } else {
+      const { text, images } = splitOutputImages(parts);
+      pendingImages.push(...images);
+      toolMsgs.push({ role: 'tool', tool_call_id: x.request.toolCallId, content: text });
+    }
+  }
+  for (const m of malformed) {
+    if (m.toolCallId !== undefined)
+      toolMsgs.push({ role: 'tool', tool_call_id: m.toolCallId, content: [{ type: 'text', text: m.message }] });
+    else
+      userMsgs.push({
+        role: 'user',
+        content: [
+          { type: 'text', text: '<tool_response>\n' },
+          { type: 'text', text: m.message },
+          { type: 'text', text: '\n</tool_response>' },
+        ],
+      });
+  }
+  if (pendingImages.length) userMsgs.unshift({ role: 'user', content: pendingImages });
+  const out = [...toolMsgs, ...userMsgs];
+  // the next call is the last one allowed: ask for the answer (training only; eval.py does not)
+  if (ctx.turnIndex + 2 === ctx.maxTurns) out.push({ role: 'user', content: TURN_LIMIT_MESSAGE });
+  return out;
+}
+
+/** A tool result's parts without its output images (each with its label), and those images. */
+function splitOutputImages(parts: ContentPart[]): { text: ContentPart[]; images: ContentPart[] } {
+  const text: ContentPart[] = [];
+  const images: ContentPart[] = [];
+  for (let i = 0; i < parts.length; i++) {
+    const p = parts[i];
+    if (p.type === 'text' && p.text === OUTPUT_IMAGE_LABEL && parts[i + 1]?.type === 'image_url') {
+      images.push(p, parts[i + 1]);
+      i++;
+    } else text.push(p);
+  }
+  return { text, images };
 }

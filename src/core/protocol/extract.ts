@@ -12,9 +12,13 @@ export const PYTHON_BLOCK_PATTERN = /```python\s*\n(.*?)\n```/s;
 /** the seed's judge: `re.search(r'<answer>(.*?)</answer>', text, re.DOTALL)` */
 export const ANSWER_PATTERN = /<answer>(.*?)<\/answer>/s;
 
-/** Python's `str.strip()` (whitespace at both ends). */
+/** What Python's `str.isspace()` calls whitespace (`str.strip()` removes these; JS's `trim` differs: U+FEFF, U+001C–U+001F, U+0085). */
+const PY_SPACE = '[\\t\\n\\v\\f\\r\\x1c-\\x1f \\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]';
+const PY_STRIP = new RegExp(`^${PY_SPACE}+|${PY_SPACE}+$`, 'g');
+
+/** Python's `str.strip()` (whitespace at both ends, by Python's definition). */
 export function pyStrip(s: string): string {
-  return s.trim();
+  return s.replace(PY_STRIP, '');
 }
 
 /** eval.py's `_extract_python_code_from_response`: `<code>` block first, else the first ```python block; stripped. */
@@ -46,9 +50,7 @@ export function afterThink(text: string): string {
   return pyStrip(i >= 0 ? text.slice(i + '</think>'.length) : text);
 }
 
-export type ToolCallCode =
-  | { ok: true; code: string }
-  | { ok: false; reason: 'unknown-tool' | 'bad-json' | 'no-code'; detail: string };
+export type ToolCallCode = { ok: true; code: string } | { ok: false; reason: 'unknown-tool' | 'bad-json' | 'no-code'; detail: string };
 
 /**
  * Reads the code out of a function call to the python tool `toolName` whose string
@@ -65,10 +67,15 @@ export function codeFromToolCall(call: ToolCall, toolName: string, param = 'code
     return { ok: false, reason: 'bad-json', detail: e instanceof Error ? e.message : String(e) };
   }
   if (typeof args !== 'object' || args === null || Array.isArray(args)) {
-    return { ok: false, reason: 'bad-json', detail: `arguments must be a JSON object, got ${Array.isArray(args) ? 'an array' : typeof args}` };
+    return {
+      ok: false,
+      reason: 'bad-json',
+      detail: `arguments must be a JSON object, got ${Array.isArray(args) ? 'an array' : typeof args}`,
+    };
   }
   const code = (args as Record<string, unknown>)[param];
-  if (typeof code !== 'string' || code.trim() === '') return { ok: false, reason: 'no-code', detail: code === undefined ? 'missing' : 'empty' };
+  if (typeof code !== 'string' || code.trim() === '')
+    return { ok: false, reason: 'no-code', detail: code === undefined ? 'missing' : 'empty' };
   return { ok: true, code };
 }
 

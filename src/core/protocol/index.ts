@@ -19,16 +19,13 @@ import { createHash } from 'node:crypto';
 import { CodeDanceError } from '../errors';
 import { createCodedanceProtocol } from './codedance';
 import { createCodedanceToolsProtocol, type CodedanceToolsOptions } from './codedanceTools';
+import { createDeepeyesProtocol } from './deepeyes';
 import { createOpenaiToolsProtocol, type OpenaiToolsOptions } from './openaiTools';
 import type { ProtocolAdapter } from './types';
 
-export type { AssistantTurn, ChatMessage, CodeRequest, ContentPart, ObservationContext, ObservationInput, ParsedTurn, ProtocolAdapter, ToolCall } from './types';
+export type { ProtocolAdapter } from './types';
 export type { CodedanceToolsOptions } from './codedanceTools';
 export type { OpenaiToolsOptions } from './openaiTools';
-export { createCodedanceProtocol } from './codedance';
-export { createCodedanceToolsProtocol } from './codedanceTools';
-export { createOpenaiToolsProtocol } from './openaiTools';
-export { capObservationText, DEFAULT_OBSERVATION_TOKEN_LIMIT, estimateTokens } from './results';
 
 export interface ProtocolOptions {
   'codedance-tools'?: CodedanceToolsOptions;
@@ -39,6 +36,7 @@ const factories = {
   codedance: () => createCodedanceProtocol(),
   'codedance-tools': (o: ProtocolOptions) => createCodedanceToolsProtocol(o['codedance-tools']),
   'openai-tools': (o: ProtocolOptions) => createOpenaiToolsProtocol(o['openai-tools']),
+  deepeyes: () => createDeepeyesProtocol(),
 } satisfies Record<string, (o: ProtocolOptions) => ProtocolAdapter>;
 
 export type ProtocolId = keyof typeof factories;
@@ -54,7 +52,10 @@ export function isProtocolId(id: string): id is ProtocolId {
 
 /** The adapter for `id`; throws naming the known ids when there is none. */
 export function getProtocol(id: string = DEFAULT_PROTOCOL, options: ProtocolOptions = {}): ProtocolAdapter {
-  if (!isProtocolId(id)) throw new CodeDanceError('config', `protocol: unknown format '${id}'`, { fix: { text: `use one of ${protocolIds.join(', ')}`, setting: 'model.protocol' } });
+  if (!isProtocolId(id))
+    throw new CodeDanceError('config', `protocol: unknown format '${id}'`, {
+      fix: { text: `use one of ${protocolIds.join(', ')}`, setting: 'model.protocol' },
+    });
   return factories[id](options);
 }
 
@@ -64,5 +65,7 @@ export function getProtocol(id: string = DEFAULT_PROTOCOL, options: ProtocolOpti
  */
 export function templateHash(adapter: ProtocolAdapter): string {
   const entries = Object.entries(adapter.constants ?? {}).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-  return createHash('sha256').update(JSON.stringify({ id: adapter.id, constants: entries })).digest('hex');
+  return createHash('sha256')
+    .update(JSON.stringify({ id: adapter.id, constants: entries }))
+    .digest('hex');
 }

@@ -9,7 +9,16 @@
 import type { ExecutionResult } from '../kernel/types';
 import { codeFromToolCall, extractAnswerTag, sanitizeToolCall } from './extract';
 import { capObservationText, imageDataUrl, kernelDiedMessage, stripAnsi } from './results';
-import type { AssistantTurn, ChatMessage, CodeRequest, ContentPart, ObservationContext, ObservationInput, ParsedTurn, ProtocolAdapter } from './types';
+import type {
+  AssistantTurn,
+  ChatMessage,
+  CodeRequest,
+  ContentPart,
+  ObservationContext,
+  ObservationInput,
+  ParsedTurn,
+  ProtocolAdapter,
+} from './types';
 
 export const RUN_PYTHON = 'run_python';
 
@@ -23,7 +32,8 @@ export const OPENAI_TOOLS_SYSTEM_PROMPT = [
 
 export const RUN_PYTHON_DESCRIPTION =
   'Run Python code in a persistent Jupyter kernel and return its printed output, errors and images. The input image is available as the PIL Image `input_image` and as the file input_image.jpg.';
-export const RUN_PYTHON_CODE_DESCRIPTION = 'Complete Python code to run. Print the values you need; show images with plt.show() or Image.show().';
+export const RUN_PYTHON_CODE_DESCRIPTION =
+  'Complete Python code to run. Print the values you need; show images with plt.show() or Image.show().';
 
 export const RUN_PYTHON_TOOL = {
   type: 'function',
@@ -65,7 +75,9 @@ export function openaiToolResultText(result: ExecutionResult, timeoutMs: number 
       if (!blocks.length) blocks.push(NO_OUTPUT_TEXT);
       break;
     case 'timeout':
-      blocks.push(`Error: the code did not finish${timeoutMs !== undefined ? ` within ${timeoutMs / 1000} s` : ' in time'} and was interrupted. ${result.restarted ? 'The kernel had to be restarted: variables from earlier cells are gone.' : 'Variables defined before the interruption are kept.'}`);
+      blocks.push(
+        `Error: the code did not finish${timeoutMs !== undefined ? ` within ${timeoutMs / 1000} s` : ' in time'} and was interrupted. ${result.restarted ? 'The kernel had to be restarted: variables from earlier cells are gone.' : 'Variables defined before the interruption are kept.'}`,
+      );
       break;
     case 'died':
       blocks.push(`Error: ${kernelDiedMessage(e?.evalue)}.`);
@@ -119,7 +131,10 @@ export function createOpenaiToolsProtocol(options: OpenaiToolsOptions = {}): Pro
     tools: () => [structuredClone(RUN_PYTHON_TOOL)],
 
     initialMessages(question: string, imagesPng: string[]): ChatMessage[] {
-      const images: ContentPart[] = imagesPng.map((b64) => ({ type: 'image_url', image_url: { url: `data:image/png;base64,${b64}`, ...(detail ? { detail } : {}) } }));
+      const images: ContentPart[] = imagesPng.map((b64) => ({
+        type: 'image_url',
+        image_url: { url: `data:image/png;base64,${b64}`, ...(detail ? { detail } : {}) },
+      }));
       return [
         { role: 'system', content: OPENAI_TOOLS_SYSTEM_PROMPT },
         { role: 'user', content: [...images, { type: 'text', text: question.replaceAll('<image>', '').trim() }] },

@@ -43,7 +43,8 @@ export function seedError(result: ExecutionResult, opts: SeedErrorOptions): Seed
     case 'ok':
       return undefined;
     case 'timeout': {
-      if (opts.timeoutMs !== undefined) return { type: 'TimeoutError', text: `Code execution timed out after ${pySeconds(opts.timeoutMs, opts.secondsStyle)} seconds` };
+      if (opts.timeoutMs !== undefined)
+        return { type: 'TimeoutError', text: `Code execution timed out after ${pySeconds(opts.timeoutMs, opts.secondsStyle)} seconds` };
       if (e?.evalue?.startsWith('Code execution timed out')) return { type: 'TimeoutError', text: e.evalue };
       return { type: 'TimeoutError', text: TIMEOUT_FALLBACK_TEXT };
     }
@@ -140,9 +141,17 @@ function cutText(text: string, tokens: number, limit: number): string {
  * the budget are returned as they are (the same objects), so observations of ordinary cells are
  * byte-identical to the seed's.
  */
-export function capObservationText<T extends { result: ExecutionResult }>(executed: readonly T[], maxTokens: number = DEFAULT_OBSERVATION_TOKEN_LIMIT): T[] {
+export function capObservationText<T extends { result: ExecutionResult }>(
+  executed: readonly T[],
+  maxTokens: number = DEFAULT_OBSERVATION_TOKEN_LIMIT,
+): T[] {
   const limit = Math.max(64, Math.floor(maxTokens));
-  const texts = executed.map((x) => [x.result.stdout, x.result.stderr, x.result.error?.evalue ?? '', (x.result.error?.traceback ?? []).join('\n')]);
+  const texts = executed.map((x) => [
+    x.result.stdout,
+    x.result.stderr,
+    x.result.error?.evalue ?? '',
+    (x.result.error?.traceback ?? []).join('\n'),
+  ]);
   const flat = texts.flatMap((t, i) => t.map((text, k) => ({ i, k, cost: estimateTokens(text), budget: 0 })));
   if (flat.reduce((a, f) => a + f.cost, 0) <= limit) return [...executed];
   // water-filling: the smallest texts first, each up to an equal share of what is left

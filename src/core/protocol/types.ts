@@ -3,7 +3,7 @@
  * generic OpenAI tools, later PyVision) is one file implementing `ProtocolAdapter`, registered
  * in `index.ts`. The agent loop only talks to this interface.
  */
-import type { ExecutionResult, PrepareImageOptions } from '../kernel/types';
+import type { ExecutionResult, KernelTool, PrepareImageOptions } from '../kernel/types';
 
 export type ContentPart =
   | { type: 'text'; text: string }
@@ -29,11 +29,27 @@ export interface AssistantTurn {
   finishReason?: string | null;
 }
 
+/**
+ * A call of a format's own tool that is not Python (DeepEyes' `image_zoom_in_tool`): the kernel
+ * runs it as the format's repository does (kernel/types.ts `KernelTool`), never the model's text.
+ */
+export interface ToolRequest {
+  /** the tool's name as the format knows it, e.g. `image_zoom_in_tool` */
+  name: string;
+  /** the call's arguments as the model wrote them, as plain JSON (for the trajectory and UIs) */
+  arguments: Record<string, unknown>;
+  /** what the kernel runs */
+  kernel: KernelTool;
+}
+
 /** One piece of code to run, found in an assistant turn. */
 export interface CodeRequest {
+  /** the Python to run; for a `tool` request, the call as the model wrote it (shown, never run) */
   code: string;
   /** set for tool-call formats */
   toolCallId?: string;
+  /** set when the call is a format's own non-Python tool: the kernel runs `tool.kernel`, not `code` */
+  tool?: ToolRequest;
 }
 
 export interface ParsedTurn {
@@ -48,6 +64,12 @@ export interface ParsedTurn {
    * identical request without appending the turn (the seed's behaviour).
    */
   empty: boolean;
+  /**
+   * The answer the run ends with when it ends on this turn without `answer`: at the turn limit,
+   * or after a failed call that ends the run (DeepEyes: the whole reply, its `pred_ans`).
+   * Absent: such a run has no answer.
+   */
+  fallbackAnswer?: string;
 }
 
 export interface ObservationInput {
@@ -81,22 +103,36 @@ export interface ProtocolAdapter {
    * so a run records exactly which prompt strings it used. Optional for ad-hoc test formats.
    */
   readonly constants?: Readonly<Record<string, string>>;
-  /** default sampling the seed uses with this format */
-  readonly defaultSampling: { temperature?: number; top_p?: number; max_tokens?: number };
+  /** default sampling the seed uses with this format (`stop`: the request's stop strings) */
+  readonly defaultSampling: { temperature?: number; top_p?: number; max_tokens?: number; stop?: string[] };
   /** default max model calls (eval format: 7 calls) */
   readonly defaultMaxTurns: number;
   /** how the input image is prepared for the model and the kernel */
   readonly imagePreparation: PrepareImageOptions;
   /** tools parameter for the request, if this format uses function calling */
   tools(): unknown[] | undefined;
-  /** system + first user message. `imagesPng` are the prepared images (base64 PNG). */
-  initialMessages(question: string, imagesPng: string[]): ChatMessage[];
+  /**
+   * system + first user message. `imagesPng` are the prepared images, base64: PNG, or with
+   * `imagePreparation.resize: 'original'` the image files' own bytes. `context.options`: the
+   * question's answer options, when it comes with a list of them (a dataset's
+   * `extra_info.options`); formats with an options template use them, the others ignore them.
+   */
+  initialMessages(question: string, imagesPng: string[], context?: QuestionContext): ChatMessage[];
   /** parse one assistant turn */
   parse(turn: AssistantTurn): ParsedTurn;
   /** the assistant message to append to the history for this turn */
   assistantMessage(turn: AssistantTurn): ChatMessage;
   /** observation messages for the executed code (and malformed calls) of one turn */
   observation(executed: ObservationInput[], malformed: ParsedTurn['malformed'], ctx: ObservationContext): ChatMessage[];
-  /** whether the loop stops after this turn (answer present, per the format's rule) */
-  isFinal(parsed: ParsedTurn): boolean;
+  /**
+   * whether the loop stops after this turn (answer present, per the format's rule). `executed`:
+   * what this turn's calls gave, for formats whose run ends on a failed call (DeepEyes).
+   */
+  isFinal(parsed: ParsedTurn, executed?: readonly ObservationInput[]): boolean;
+}
+
+/** What a question may come with besides its text. */
+export interface QuestionContext {
+  /** answer options, in order (V*'s `options`; the first is the correct one there) */
+  options?: readonly string[];
 }

@@ -73,10 +73,16 @@ export interface ServeSessionOptions {
   fetch?: typeof fetch;
 }
 
+// the poll loops sleep on one long-lived signal: a listener left behind by each poll would add up
 const sleep = (ms: number, signal?: AbortSignal) =>
   new Promise<void>((resolve) => {
-    const t = setTimeout(resolve, ms);
-    signal?.addEventListener('abort', () => (clearTimeout(t), resolve()), { once: true });
+    const end = () => {
+      clearTimeout(t);
+      signal?.removeEventListener('abort', end);
+      resolve();
+    };
+    const t = setTimeout(end, ms);
+    signal?.addEventListener('abort', end, { once: true });
   });
 
 export class ServeSession {
@@ -172,7 +178,11 @@ export class ServeSession {
     if (!res.ok) return `GET ${r.clusterUrl}/models answered ${res.status}`;
     const ids = (((await res.json().catch(() => ({}))) as { data?: { id?: string }[] }).data ?? []).map((m) => m.id);
     if (!ids.includes(this.o.servedModelName))
-      throw new ServeError('config', `the server at ${r.host}:${r.port} serves ${ids.length ? ids.map((i) => `'${i}'`).join(', ') : 'no model'}, not '${this.o.servedModelName}': set the served model name to one of those, or --served-model-name in the job`, 'model-mismatch');
+      throw new ServeError(
+        'config',
+        `the server at ${r.host}:${r.port} serves ${ids.length ? ids.map((i) => `'${i}'`).join(', ') : 'no model'}, not '${this.o.servedModelName}': set the served model name to one of those, or --served-model-name in the job`,
+        'model-mismatch',
+      );
     return undefined;
   }
 
@@ -188,40 +198,15 @@ export class ServeSession {
       for (;;) {
         if (stop.aborted) throw new ServeError('remote', `serve ${this.o.servedModelName}: cancelled before it was ready`, 'cancelled');
         const job = await this.o.backend.status(this.jobId);
-        if (isTerminal(job.status)) {
-          const tail = await this.logTail();
-          const why = [job.rawStatus, job.exitCode !== undefined ? `exit ${job.exitCode}` : '', job.message ?? ''].filter(Boolean).join(', ');
-          throw new ServeError('remote', `job ${this.jobId} on ${this.o.clusterName} ended (${why}) before the model was ready; the log ends with:\n${tail || '(empty)'}`, 'job-ended');
-        }
+        if (isTerminal(job.status)) throw await this.endedError(job);
         if (job.status === 'RUNNING') {
           runningSince ??= Date.now();
-          if (this.phaseNow !== 'starting') this.set('starting', `job ${this.jobId} running; waiting for ${this.o.servedModelName} to load`);
-          for (const a of await this.replicaAddresses(job)) {
-            if (!this.replicasList.some((r) => r.index === a.index)) this.replicasList.push(await this.reach(a));
-          }
-          this.replicasList.sort((a, b) => a.index - b.index);
-          for (const r of this.replicasList.filter((x) => !x.ready)) {
-            const why = await this.probe(r);
-            if (why) lastWhy = why;
-            else {
-              r.ready = true;
-              this.set('starting', `replica ${r.index} answers at ${r.host}:${r.port}${this.tunnels.has(r.index) ? ` (tunnel ${r.baseUrl})` : ''}`);
-            }
-          }
-          const expected = this.o.replicas ?? (Number(job.metadata?.serve_replicas ?? 0) || this.replicasList.length);
-          if (this.replicasList.length >= Math.max(1, expected) && this.replicasList.every((r) => r.ready)) {
-            this.set('ready', `${this.replicasList.length} replica${this.replicasList.length > 1 ? 's' : ''} of ${this.o.servedModelName} ready`);
-            return this.replicasList;
-          }
-          if (Date.now() - runningSince > budget) {
-            if (!this.replicasList.length) {
-              const dir = this.o.backend instanceof SlurmBackend ? await slurmServeDir(this.o.backend, this.jobId) : 'the job details (driver_info)';
-              throw new ServeError('connection', `job ${this.jobId} has run ${Math.round(budget / 1000)} s but no replica announced its node and port in ${dir}: is the serve script intact? The log ends with:\n${await this.logTail(15)}`, 'no-address');
-            }
-            const waiting = this.replicasList.filter((r) => !r.ready).map((r) => `${r.host}:${r.port}`);
-            throw new ServeError('connection', `the model server did not answer at ${waiting.join(', ')} within ${Math.round(budget / 1000)} s (last: ${lastWhy}); the log ends with:\n${await this.logTail(15)}`, 'no-answer');
-          }
-        } else if (this.phaseNow !== 'pending') this.set('pending', `job ${this.jobId} is ${job.rawStatus}${job.message ? ` (${job.message})` : ''}`);
+          const check = await this.checkReplicas(job);
+          if (check.ready) return this.replicasList;
+          lastWhy = check.lastWhy ?? lastWhy;
+          if (Date.now() - runningSince > budget) throw await this.notReadyError(budget, lastWhy);
+        } else if (this.phaseNow !== 'pending')
+          this.set('pending', `job ${this.jobId} is ${job.rawStatus}${job.message ? ` (${job.message})` : ''}`);
         await sleep(poll, stop);
       }
     } catch (e) {
@@ -229,6 +214,63 @@ export class ServeSession {
       if (e instanceof ServeError && e.failure !== 'cancelled') this.set('failed', e.message.split('\n')[0]);
       throw e;
     }
+  }
+
+  /** A running job: the replicas it announced are reached, those not ready yet probed; ready (the phase says so) when every expected one answers. */
+  private async checkReplicas(job: JobInfo): Promise<{ ready: boolean; lastWhy?: string }> {
+    let lastWhy: string | undefined;
+    if (this.phaseNow !== 'starting') this.set('starting', `job ${this.jobId} running; waiting for ${this.o.servedModelName} to load`);
+    for (const a of await this.replicaAddresses(job)) {
+      if (!this.replicasList.some((r) => r.index === a.index)) this.replicasList.push(await this.reach(a));
+    }
+    this.replicasList.sort((a, b) => a.index - b.index);
+    for (const r of this.replicasList.filter((x) => !x.ready)) {
+      const why = await this.probe(r);
+      if (why) lastWhy = why;
+      else {
+        r.ready = true;
+        this.set(
+          'starting',
+          `replica ${r.index} answers at ${r.host}:${r.port}${this.tunnels.has(r.index) ? ` (tunnel ${r.baseUrl})` : ''}`,
+        );
+      }
+    }
+    const expected = this.o.replicas ?? (Number(job.metadata?.serve_replicas ?? 0) || this.replicasList.length);
+    if (this.replicasList.length >= Math.max(1, expected) && this.replicasList.every((r) => r.ready)) {
+      this.set('ready', `${this.replicasList.length} replica${this.replicasList.length > 1 ? 's' : ''} of ${this.o.servedModelName} ready`);
+      return { ready: true };
+    }
+    return { ready: false, lastWhy };
+  }
+
+  /** The job ended before the model was ready: how, and the end of its log. */
+  private async endedError(job: JobInfo): Promise<ServeError> {
+    const tail = await this.logTail();
+    const why = [job.rawStatus, job.exitCode !== undefined ? `exit ${job.exitCode}` : '', job.message ?? ''].filter(Boolean).join(', ');
+    return new ServeError(
+      'remote',
+      `job ${this.jobId} on ${this.o.clusterName} ended (${why}) before the model was ready; the log ends with:\n${tail || '(empty)'}`,
+      'job-ended',
+    );
+  }
+
+  /** The job ran `budget` ms without every replica answering: no replica announced itself, or which ones did not answer. */
+  private async notReadyError(budget: number, lastWhy: string): Promise<ServeError> {
+    if (!this.replicasList.length) {
+      const dir =
+        this.o.backend instanceof SlurmBackend ? await slurmServeDir(this.o.backend, this.jobId!) : 'the job details (driver_info)';
+      return new ServeError(
+        'connection',
+        `job ${this.jobId} has run ${Math.round(budget / 1000)} s but no replica announced its node and port in ${dir}: is the serve script intact? The log ends with:\n${await this.logTail(15)}`,
+        'no-address',
+      );
+    }
+    const waiting = this.replicasList.filter((r) => !r.ready).map((r) => `${r.host}:${r.port}`);
+    return new ServeError(
+      'connection',
+      `the model server did not answer at ${waiting.join(', ')} within ${Math.round(budget / 1000)} s (last: ${lastWhy}); the log ends with:\n${await this.logTail(15)}`,
+      'no-answer',
+    );
   }
 
   /**
@@ -249,7 +291,10 @@ export class ServeSession {
       }
       if (isTerminal(job.status)) {
         await this.closeTunnels();
-        this.set('ended', `job ${this.jobId} ${job.status === 'STOPPED' ? 'was stopped' : job.rawStatus.toLowerCase()}: ${this.o.servedModelName} is gone from ${this.o.clusterName}`);
+        this.set(
+          'ended',
+          `job ${this.jobId} ${job.status === 'STOPPED' ? 'was stopped' : job.rawStatus.toLowerCase()}: ${this.o.servedModelName} is gone from ${this.o.clusterName}`,
+        );
         return this.state;
       }
     }

@@ -46,7 +46,11 @@ export class ServedEndpoints {
     const same = all.filter((m) => m.servedModelName === newest.servedModelName);
     const urls = same.flatMap((m) => m.baseUrls);
     const clusters = [...new Set(same.map((m) => m.clusterName))].join(', ');
-    return { modelName: newest.servedModelName, endpoints: urls.map((baseUrl) => ({ baseUrl })), summary: `${clusters} · ${urls.length} replica${urls.length === 1 ? '' : 's'} · ${newest.servedModelName}` };
+    return {
+      modelName: newest.servedModelName,
+      endpoints: urls.map((baseUrl) => ({ baseUrl })),
+      summary: `${clusters} · ${urls.length} replica${urls.length === 1 ? '' : 's'} · ${newest.servedModelName}`,
+    };
   }
 
   /** The newest served judge, if any. */
@@ -69,9 +73,18 @@ export class ServedEndpoints {
  * they serve the same model name; a served model of another name replaces them (one request has
  * one model name), and says so in `note`.
  */
-export function withServedEndpoints(configured: readonly string[], configuredModel: string, served: ServedEndpoints): { endpoints: (string | EndpointConfig)[]; modelName?: string; note?: string } {
+export function withServedEndpoints(
+  configured: readonly string[],
+  configuredModel: string,
+  served: ServedEndpoints,
+): { endpoints: (string | EndpointConfig)[]; modelName?: string; note?: string } {
   const p = served.policy();
   if (!p) return { endpoints: [...configured] };
-  if (configuredModel && configuredModel === p.modelName) return { endpoints: [...configured, ...p.endpoints], modelName: p.modelName, note: `joined by ${p.summary}` };
-  return { endpoints: p.endpoints, modelName: p.modelName, note: `using ${p.summary}${configured.length ? ` instead of ${configured.join(', ')} (another model)` : ''}` };
+  if (configuredModel && configuredModel === p.modelName)
+    return { endpoints: [...configured, ...p.endpoints], modelName: p.modelName, note: `joined by ${p.summary}` };
+  return {
+    endpoints: p.endpoints,
+    modelName: p.modelName,
+    note: `using ${p.summary}${configured.length ? ` instead of ${configured.join(', ')} (another model)` : ''}`,
+  };
 }

@@ -53,19 +53,40 @@ export function rayReplicas(job: JobInfo, fallbackHost?: string): ReplicaAddress
 }
 
 /** What a Slurm serve job's script says (SERVED_MODEL_NAME, SERVE_REPLICAS, …): for attaching to a job started elsewhere. */
-export async function slurmServeSettings(backend: SlurmBackend, jobId: string): Promise<{ servedModelName?: string; replicas?: number; port?: number }> {
+export async function slurmServeSettings(
+  backend: SlurmBackend,
+  jobId: string,
+): Promise<{ servedModelName?: string; replicas?: number; port?: number }> {
   const job = await backend.status(jobId);
   if (!job.entrypoint) return {};
-  const r = await backend.ssh.exec(`grep -E '^export (SERVED_MODEL_NAME|SERVE_REPLICAS|SERVE_PORT)=' ${shQuote(job.entrypoint)} 2>/dev/null || true`);
+  const r = await backend.ssh.exec(
+    `grep -E '^export (SERVED_MODEL_NAME|SERVE_REPLICAS|SERVE_PORT)=' ${shQuote(job.entrypoint)} 2>/dev/null || true`,
+  );
   const get = (k: string) => new RegExp(`^export ${k}='?([^'\\n]*)'?$`, 'm').exec(r.stdout)?.[1];
   const replicas = Number(get('SERVE_REPLICAS'));
   const port = Number(get('SERVE_PORT'));
-  return { servedModelName: get('SERVED_MODEL_NAME'), replicas: Number.isInteger(replicas) && replicas > 0 ? replicas : undefined, port: Number.isInteger(port) && port > 0 ? port : undefined };
+  return {
+    servedModelName: get('SERVED_MODEL_NAME'),
+    replicas: Number.isInteger(replicas) && replicas > 0 ? replicas : undefined,
+    port: Number.isInteger(port) && port > 0 ? port : undefined,
+  };
 }
 
 /** Ray: the SSH connection to the profile's jump host, when it names one (served models are tunnelled through it). */
 export function rayJumpConnection(profile: RayClusterProfile, secrets: JobSecrets = {}): SshConnection | undefined {
   const j = profile.jumpHost;
   if (!j?.host) return undefined;
-  return new SshConnection({ name: `${profile.name} (jump host)`, kind: 'slurm', host: j.host, user: j.user, port: j.port, identityFile: j.identityFile, knownHosts: j.knownHosts, strictHostKeyChecking: j.strictHostKeyChecking }, secrets);
+  return new SshConnection(
+    {
+      name: `${profile.name} (jump host)`,
+      kind: 'slurm',
+      host: j.host,
+      user: j.user,
+      port: j.port,
+      identityFile: j.identityFile,
+      knownHosts: j.knownHosts,
+      strictHostKeyChecking: j.strictHostKeyChecking,
+    },
+    secrets,
+  );
 }

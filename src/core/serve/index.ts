@@ -1,6 +1,13 @@
-export { buildServeJob, judgeDefaults, policyDefaults, serveProblems, vllmCommand, type ServeParams, type ServeRole } from './serveTemplates';
-export { ServeSession, ServeError, type ServePhase, type ServeState, type ServedReplica, type ServeSessionOptions } from './ServeSession';
-export { SshTunnel } from './SshTunnel';
-export { discoverSlurmReplicas, parseAddrFiles, rayJumpConnection, rayReplicas, slurmServeSettings, type ReplicaAddress } from './discovery';
-export { ServedEndpoints, withServedEndpoints, type ServedModel } from './ServedEndpoints';
+export {
+  buildServeJob,
+  judgeDefaults,
+  policyDefaults,
+  serveProblems,
+  vllmCommand,
+  type ServeParams,
+  type ServeRole,
+} from './serveTemplates';
+export { ServeSession, ServeError, type ServeState, type ServedReplica } from './ServeSession';
+export { parseAddrFiles, rayJumpConnection, rayReplicas, slurmServeSettings } from './discovery';
+export { ServedEndpoints, withServedEndpoints } from './ServedEndpoints';
 export { readServeRecords, withServeRecord, withoutServeRecord, type ServeRecord } from './serveRecords';

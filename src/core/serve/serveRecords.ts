@@ -44,7 +44,11 @@ export function readServeRecords(stored: unknown): ServeRecord[] {
 /** The list with `r` in it (replacing the entry of the same cluster and job). */
 export function withServeRecord(list: readonly ServeRecord[], r: ServeRecord): ServeRecord[] {
   const checked = record(r);
-  if (!checked) throw new JobsError('config', `serve: cannot remember job ${JSON.stringify(r.jobId)} on ${JSON.stringify(r.cluster)}: not a valid record`);
+  if (!checked)
+    throw new JobsError(
+      'config',
+      `serve: cannot remember job ${JSON.stringify(r.jobId)} on ${JSON.stringify(r.cluster)}: not a valid record`,
+    );
   return [...list.filter((x) => !(x.cluster === r.cluster && x.jobId === r.jobId)), checked];
 }
 

@@ -78,24 +78,46 @@ export function policyDefaults(overrides: Partial<ServeParams> = {}): ServeParam
 const FLAG_WORD = /^[A-Za-z0-9_@%+=:,./{}"\[\] -]+$/;
 
 export function serveProblems(p: ServeParams): string[] {
+  const bad = [...nameProblems(p), ...sizeProblems(p)];
+  for (const a of p.extraArgs)
+    if (!FLAG_WORD.test(a))
+      bad.push(`extraArgs: ${JSON.stringify(a)} holds characters a vLLM flag does not need (quotes, $, ;, line breaks)`);
+  return bad;
+}
+
+/** the job's name, the checkpoint and the served model name */
+function nameProblems(p: ServeParams): string[] {
   const bad: string[] = [];
   if (!/^[A-Za-z0-9_.-]{1,64}$/.test(p.name)) bad.push('name: 1-64 letters, digits, _ . -');
-  if (!p.modelPath.trim()) bad.push('modelPath: empty: give a checkpoint folder on the cluster or a hub id such as Qwen/Qwen2.5-VL-7B-Instruct');
+  if (!p.modelPath.trim())
+    bad.push('modelPath: empty: give a checkpoint folder on the cluster or a hub id such as Qwen/Qwen2.5-VL-7B-Instruct');
   else if (/[\r\n\0]/.test(p.modelPath)) bad.push('modelPath: holds a line break');
   if (!/^[A-Za-z0-9_.:/-]{1,128}$/.test(p.servedModelName)) bad.push('servedModelName: 1-128 letters, digits, _ . : / -');
-  if (!Number.isInteger(p.port) || p.port < 1024 || p.port + p.replicas > 65535) bad.push(`port: ${p.port} is not a port from 1024 to 65535 (replicas use port, port+1, …)`);
-  if (!Number.isInteger(p.replicas) || p.replicas < 1 || p.replicas > 64) bad.push('replicas: a whole number from 1 to 64');
-  if (!Number.isInteger(p.tensorParallel) || p.tensorParallel < 0 || p.tensorParallel > 64) bad.push('tensorParallel: a whole number from 0 to 64 (0: no GPU, for tests)');
-  if (!Number.isInteger(p.maxModelLen) || p.maxModelLen < 256) bad.push('maxModelLen: a whole number ≥ 256');
+  return bad;
+}
+
+/** ports, replicas, GPUs, context length, memory, images */
+function sizeProblems(p: ServeParams): string[] {
+  const bad: string[] = [];
+  const whole = (n: number, min: number, max = Infinity) => Number.isInteger(n) && n >= min && n <= max;
+  if (!whole(p.port, 1024) || p.port + p.replicas > 65535)
+    bad.push(`port: ${p.port} is not a port from 1024 to 65535 (replicas use port, port+1, …)`);
+  if (!whole(p.replicas, 1, 64)) bad.push('replicas: a whole number from 1 to 64');
+  if (!whole(p.tensorParallel, 0, 64)) bad.push('tensorParallel: a whole number from 0 to 64 (0: no GPU, for tests)');
+  if (!whole(p.maxModelLen, 256)) bad.push('maxModelLen: a whole number ≥ 256');
   if (!(p.gpuMemoryUtilization > 0 && p.gpuMemoryUtilization <= 1)) bad.push('gpuMemoryUtilization: a fraction in (0, 1]');
-  if (!Number.isInteger(p.imagesPerPrompt) || p.imagesPerPrompt < 0) bad.push('imagesPerPrompt: a whole number ≥ 0');
-  for (const a of p.extraArgs) if (!FLAG_WORD.test(a)) bad.push(`extraArgs: ${JSON.stringify(a)} holds characters a vLLM flag does not need (quotes, $, ;, line breaks)`);
+  if (!whole(p.imagesPerPrompt, 0)) bad.push('imagesPerPrompt: a whole number ≥ 0');
   return bad;
 }
 
 /** The `vllm serve` command, as the replica runs it (MODEL_PATH, SERVED_MODEL_NAME, PORT from the environment). */
 export function vllmCommand(p: ServeParams): string {
-  const words = ['vllm serve "$MODEL_PATH"', '--port "$PORT"', `--gpu-memory-utilization ${p.gpuMemoryUtilization}`, `--max-model-len ${p.maxModelLen}`];
+  const words = [
+    'vllm serve "$MODEL_PATH"',
+    '--port "$PORT"',
+    `--gpu-memory-utilization ${p.gpuMemoryUtilization}`,
+    `--max-model-len ${p.maxModelLen}`,
+  ];
   if (p.tensorParallel > 0) words.push(`--tensor-parallel-size ${p.tensorParallel}`);
   words.push('--served-model-name "$SERVED_MODEL_NAME"', '--trust-remote-code', '--disable-log-requests', '--host "::"');
   if (p.role === 'policy' && p.protocol === 'codedance-tools') words.push('--enable-auto-tool-choice', '--tool-call-parser hermes');
@@ -107,10 +129,10 @@ export function vllmCommand(p: ServeParams): string {
 /** Slurm: one task per replica, each announcing `HOST PORT` in the job's serve folder before it starts vLLM. */
 function slurmEntrypoint(p: ServeParams): string {
   return [
-    '# one vLLM server per task (replica); each says where it listens in serve-$SLURM_JOB_ID/ next to this job\'s output',
+    "# one vLLM server per task (replica); each says where it listens in serve-$SLURM_JOB_ID/ next to this job's output",
     'export SERVE_DIR="$SLURM_SUBMIT_DIR/serve-$SLURM_JOB_ID"',
     'mkdir -p "$SERVE_DIR"',
-    "cat > \"$SERVE_DIR/replica.sh\" <<'REPLICA'",
+    'cat > "$SERVE_DIR/replica.sh" <<\'REPLICA\'',
     '#!/bin/bash',
     'PORT=$((SERVE_PORT + ${SLURM_LOCALID:-0}))',
     'HOST=${SERVE_ADVERTISE_HOST:-$(hostname)}',
@@ -152,7 +174,14 @@ export function buildServeJob(p: ServeParams, kind: 'ray' | 'slurm'): JobSpec {
     SERVE_REPLICAS: String(p.replicas),
     SERVE_TP: String(p.tensorParallel),
   };
-  const metadata = { template: `serve-${p.role}`, serve_role: p.role, served_model_name: p.servedModelName, serve_port: String(p.port), serve_replicas: String(p.replicas), model_path: p.modelPath.trim() };
+  const metadata = {
+    template: `serve-${p.role}`,
+    serve_role: p.role,
+    served_model_name: p.servedModelName,
+    serve_port: String(p.port),
+    serve_replicas: String(p.replicas),
+    model_path: p.modelPath.trim(),
+  };
   const base: JobSpec = { name: p.name, entrypoint: '', env, metadata, timeLimit: p.timeLimit, workingDir: p.workingDir };
   if (kind === 'slurm') return { ...base, tasks: p.replicas, gpusPerTask: p.tensorParallel || undefined, entrypoint: slurmEntrypoint(p) };
   return { ...base, entrypoint: rayEntrypoint(p), entrypointNumGpus: p.tensorParallel * p.replicas || undefined };

@@ -9,7 +9,7 @@ import { trainingToolResultParts } from '../protocol/codedanceTools';
 import type { ImageHasher } from './imageHash';
 import { hashDistance } from './imageHash';
 import type { RecordedObservation, ReplayFormat } from './replayPlan';
-import { IMAGE_TOKEN, toSftMessages } from './sftText';
+import { IMAGE_TOKEN, toSftMessages } from '../protocol/sftText';
 
 export const DEFAULT_MAX_HASH_DISTANCE = 10;
 
@@ -33,16 +33,25 @@ const show = (s: string) => {
 };
 
 /** The first difference between what was recorded and what the replay produced, or undefined when they match. */
-export async function compareCell(turn: number, recorded: RecordedObservation, result: ExecutionResult, format: ReplayFormat, o: { timeoutMs: number; hasher: ImageHasher; maxHashDistance?: number }): Promise<CellDiff | undefined> {
+export async function compareCell(
+  turn: number,
+  recorded: RecordedObservation,
+  result: ExecutionResult,
+  format: ReplayFormat,
+  o: { timeoutMs: number; hasher: ImageHasher; maxHashDistance?: number },
+): Promise<CellDiff | undefined> {
   const got = replayedText(result, format, o.timeoutMs);
   if (squash(got) !== squash(recorded.text)) return { turn, what: 'text', expected: show(recorded.text), got: show(got) };
   const mine = result.images.map((im) => Buffer.from(im.data, 'base64'));
-  if (mine.length !== recorded.images.length) return { turn, what: 'image count', expected: String(recorded.images.length), got: String(mine.length) };
+  if (mine.length !== recorded.images.length)
+    return { turn, what: 'image count', expected: String(recorded.images.length), got: String(mine.length) };
   for (let k = 0; k < mine.length; k++) {
     const [a, b] = await Promise.all([o.hasher.signature(recorded.images[k]), o.hasher.signature(mine[k])]);
-    if (a.width !== b.width || a.height !== b.height) return { turn, what: 'image size', expected: `image ${k}: ${a.width}×${a.height}`, got: `${b.width}×${b.height}` };
+    if (a.width !== b.width || a.height !== b.height)
+      return { turn, what: 'image size', expected: `image ${k}: ${a.width}×${a.height}`, got: `${b.width}×${b.height}` };
     const d = hashDistance(a.hash, b.hash);
-    if (d > (o.maxHashDistance ?? DEFAULT_MAX_HASH_DISTANCE)) return { turn, what: 'image content', expected: `image ${k}: dhash ${a.hash}`, got: `dhash ${b.hash} (${d} of 64 bits differ)` };
+    if (d > (o.maxHashDistance ?? DEFAULT_MAX_HASH_DISTANCE))
+      return { turn, what: 'image content', expected: `image ${k}: dhash ${a.hash}`, got: `dhash ${b.hash} (${d} of 64 bits differ)` };
   }
   return undefined;
 }

@@ -79,13 +79,22 @@ export class DatasetView {
       }
       const tree = parquetSchema(meta);
       const binary = (n: { element: { type?: string; converted_type?: string; logical_type?: unknown }; children: unknown[] }): boolean =>
-        n.children.length ? (n.children as (typeof n)[]).some(binary) : n.element.type === 'BYTE_ARRAY' && n.element.converted_type !== 'UTF8' && n.element.converted_type !== 'JSON' && !n.element.logical_type;
+        n.children.length
+          ? (n.children as (typeof n)[]).some(binary)
+          : n.element.type === 'BYTE_ARRAY' &&
+            n.element.converted_type !== 'UTF8' &&
+            n.element.converted_type !== 'JSON' &&
+            !n.element.logical_type;
       const columns = tree.children.map((c) => c.element.name);
       const heavyColumns = tree.children.filter((c) => binary(c as never)).map((c) => c.element.name);
       return new DatasetView({ file, format, rowCount: Number(meta.num_rows), columns, heavyColumns, bytes: size }, { buf, meta });
     }
     const offsets = await lineOffsets(file);
-    const view = new DatasetView({ file, format, rowCount: offsets.length - 1, columns: [], heavyColumns: [], bytes: size }, undefined, offsets);
+    const view = new DatasetView(
+      { file, format, rowCount: offsets.length - 1, columns: [], heavyColumns: [], bytes: size },
+      undefined,
+      offsets,
+    );
     const first = await view.raw(0, Math.min(20, view.info.rowCount));
     const cols = new Set<string>();
     for (const r of first) for (const k of Object.keys(r)) cols.add(k);
@@ -98,7 +107,16 @@ export class DatasetView {
   async raw(start: number, end: number, columns?: string[]): Promise<Record<string, unknown>[]> {
     end = Math.min(end, this.info.rowCount);
     if (end <= start) return [];
-    if (this.pq) return parquetReadObjects({ file: this.pq.buf as never, metadata: this.pq.meta, rowStart: start, rowEnd: end, columns, utf8: false, useOffsetIndex: true });
+    if (this.pq)
+      return parquetReadObjects({
+        file: this.pq.buf as never,
+        metadata: this.pq.meta,
+        rowStart: start,
+        rowEnd: end,
+        columns,
+        utf8: false,
+        useOffsetIndex: true,
+      });
     const o = this.offsets!;
     const fh = await fs.open(this.info.file, 'r');
     try {
@@ -109,7 +127,11 @@ export class DatasetView {
         const line = buf.subarray(o[i] - o[start], o[i + 1] - o[start]).toString('utf8');
         try {
           const v = JSON.parse(line) as unknown;
-          out.push(v && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : { __error: `line is ${Array.isArray(v) ? 'an array' : typeof v}, not a JSON object` });
+          out.push(
+            v && typeof v === 'object' && !Array.isArray(v)
+              ? (v as Record<string, unknown>)
+              : { __error: `line is ${Array.isArray(v) ? 'an array' : typeof v}, not a JSON object` },
+          );
         } catch (e) {
           out.push({ __error: `not valid JSON (${(e as Error).message})` });
         }
@@ -148,7 +170,9 @@ export class DatasetView {
   /** One whole row. */
   async row(index: number): Promise<Record<string, unknown>> {
     if (index < 0 || index >= this.info.rowCount)
-      throw new CodeDanceError('input', `row ${index} is out of range (0..${this.info.rowCount - 1})`, { fix: `give a row index from 0 to ${this.info.rowCount - 1}` });
+      throw new CodeDanceError('input', `row ${index} is out of range (0..${this.info.rowCount - 1})`, {
+        fix: `give a row index from 0 to ${this.info.rowCount - 1}`,
+      });
     const rows = await this.pageRows(Math.floor(index / PAGE_ROWS));
     return rows[index % PAGE_ROWS];
   }
@@ -186,7 +210,10 @@ export class DatasetView {
 }
 
 function searchText(r: Record<string, unknown>, columns: string[]): string {
-  return JSON.stringify(columns.map((c) => r[c]), (_k, v: unknown) => (typeof v === 'bigint' ? String(v) : v instanceof Uint8Array ? '' : v)).toLowerCase();
+  return JSON.stringify(
+    columns.map((c) => r[c]),
+    (_k, v: unknown) => (typeof v === 'bigint' ? String(v) : v instanceof Uint8Array ? '' : v),
+  ).toLowerCase();
 }
 
 /** Byte offsets of each non-blank line's start, plus the end (length rows + 1). */

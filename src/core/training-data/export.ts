@@ -75,10 +75,19 @@ export async function exportTrainingData(o: ExportOptions): Promise<ExportSummar
         const gt = item.groundTruth?.trim() ? item.groundTruth : await o.groundTruth?.(item);
         if (o.signal?.aborted) throw new CodeDanceError('cancelled', 'the export was cancelled; no file was written');
         if (gt === undefined || !gt.trim())
-          throw new ExportError(`${item.origin} (trajectory ${t.id}, question '${t.question.slice(0, 80)}') has no ground truth`, 'give the correct answer for it (CLI: --ground-truth FILE or --answer TEXT); an RL row is never made from the model’s own answer');
+          throw new ExportError(
+            `${item.origin} (trajectory ${t.id}, question '${t.question.slice(0, 80)}') has no ground truth`,
+            'give the correct answer for it (CLI: --ground-truth FILE or --answer TEXT); an RL row is never made from the model’s own answer',
+          );
         const index = item.index ?? next;
         next = Math.max(next, index + 1);
-        const r = rlRow(t, { groundTruth: gt, dataSource: o.dataSource ?? item.dataSource ?? DEFAULT_CHAT_DATA_SOURCE, ability: o.ability ?? DEFAULT_ABILITY, index, split: o.split ?? 'train' });
+        const r = rlRow(t, {
+          groundTruth: gt,
+          dataSource: o.dataSource ?? item.dataSource ?? DEFAULT_CHAT_DATA_SOURCE,
+          ability: o.ability ?? DEFAULT_ABILITY,
+          index,
+          split: o.split ?? 'train',
+        });
         const { prompt, ...rest } = r;
         yield { ...rest, [promptKey]: prompt };
       }
@@ -97,7 +106,9 @@ export async function exportTrainingData(o: ExportOptions): Promise<ExportSummar
   });
   if (n === 0) {
     await rm(o.out, { force: true });
-    const why = skipped.length ? `: ${skipped.length} skipped (first: ${skipped[0].origin}: ${skipped[0].reason})` : ': the source holds no trajectory';
+    const why = skipped.length
+      ? `: ${skipped.length} skipped (first: ${skipped[0].origin}: ${skipped[0].reason})`
+      : ': the source holds no trajectory';
     throw new ExportError(`nothing to export${why}`, 'choose trajectories that finished with an answer, or include unanswered ones');
   }
   return { file: o.out, format: o.format, rows: n, skipped, ms: performance.now() - t0 };

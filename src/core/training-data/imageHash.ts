@@ -1,30 +1,37 @@
 /**
  * Image size and a perceptual hash (dHash, 64 bits: the image in grey at 9×8, each pixel brighter
- * than its right neighbour or not) computed by one Python process with Pillow, the interpreter
- * the kernels use (it has Pillow: a kernel requirement). One line in (base64), one line out
- * (`W H HASH` or `ERR reason`), in order. JPEG and PNG decode the same way the model's
- * images were made, so a JPEG re-encode of the same picture hashes within a few bits.
+ * than its right neighbour or not) computed by one long-lived Python process with Pillow, the
+ * interpreter the kernels use (it has Pillow: a kernel requirement), over core/pyhelper's JSON
+ * lines (ids, a timeout per image, a new process after a hang or a crash). JPEG and PNG decode
+ * the same way the model's images were made, so a JPEG re-encode of the same picture hashes
+ * within a few bits.
+ *
+ * The images it decodes were made by dataset code, so the process runs like a kernel: launched
+ * through the kernel's own plan (sandbox.ts `planKernelLaunch`: bubblewrap where it works, the
+ * same sandbox mode, the allow-listed environment, memory and process limits, no network), in
+ * an empty working folder of its own that it cannot write to. It never sees CodeDance's
+ * environment (API keys, tokens) or the user's files.
  */
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { createInterface } from 'node:readline';
+import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { CodeDanceError } from '../errors';
+import { planKernelLaunch, type LaunchPlan, type SandboxMode } from '../kernel/sandbox';
+import { helperProgram, PythonHelper, PythonHelperError, type SpawnPlan } from '../pyhelper';
 
-const SCRIPT = `
-import sys, base64, io
+/** pyhelper setup: `handle(base64 image)` → [width, height, 16 hex digits] */
+const SETUP = `
+import base64, io
 from PIL import Image
-for line in sys.stdin:
-    try:
-        im = Image.open(io.BytesIO(base64.b64decode(line.strip())))
-        w, h = im.size
-        px = list(im.convert('L').resize((9, 8), Image.BILINEAR).getdata())
-        bits = 0
-        for r in range(8):
-            for c in range(8):
-                bits = (bits << 1) | (1 if px[r * 9 + c] > px[r * 9 + c + 1] else 0)
-        sys.stdout.write('%d %d %016x\\n' % (w, h, bits))
-    except Exception as e:
-        sys.stdout.write(('ERR %s: %s' % (type(e).__name__, e)).replace('\\n', ' ') + '\\n')
-    sys.stdout.flush()
+def handle(b64):
+    im = Image.open(io.BytesIO(base64.b64decode(b64)))
+    w, h = im.size
+    px = list(im.convert('L').resize((9, 8), Image.BILINEAR).getdata())
+    bits = 0
+    for r in range(8):
+        for c in range(8):
+            bits = (bits << 1) | (1 if px[r * 9 + c] > px[r * 9 + c + 1] else 0)
+    return [w, h, '%016x' % bits]
 `;
 
 export interface ImageSignature {
@@ -32,6 +39,17 @@ export interface ImageSignature {
   height: number;
   /** 16 hex digits */
   hash: string;
+}
+
+export interface ImageHasherOptions {
+  /** as the kernels' (`data verify --no-sandbox`: 'off'); default 'auto' */
+  sandbox?: SandboxMode;
+  /** address-space limit, MiB; undefined: the kernels' default; 0: none */
+  memoryLimitMb?: number;
+  /** the environment the allow-list picks from (default process.env) */
+  hostEnv?: Record<string, string | undefined>;
+  /** per image, ms (default 60000): a decode that takes longer fails, and the process starts again */
+  timeoutMs?: number;
 }
 
 /** Hamming distance of two dHashes (0..64). */
@@ -45,45 +63,81 @@ export function hashDistance(a: string, b: string): number {
   return n;
 }
 
-export class ImageHasher {
-  private proc: ChildProcessWithoutNullStreams;
-  private waiting: { resolve: (s: ImageSignature) => void; reject: (e: Error) => void }[] = [];
-  private failed: Error | undefined;
+/** The spawn of a kernel launch plan: bwrap reports on fd 3 (`--info-fd`) and reads its seccomp filter from fd 4. */
+function spawnPlan(plan: LaunchPlan, workdir: string): SpawnPlan {
+  return {
+    command: plan.command,
+    args: plan.args,
+    env: plan.env,
+    cwd: workdir,
+    extraFds: [plan.infoFd ? 'drain' : 'ignore', plan.seccomp ?? 'ignore'],
+  };
+}
 
-  constructor(python: string) {
-    this.proc = spawn(python, ['-c', SCRIPT], { stdio: ['pipe', 'pipe', 'pipe'] });
-    let stderr = '';
-    this.proc.stderr.on('data', (d) => (stderr = (stderr + String(d)).slice(-2000)));
-    const fail = (why: string) => {
-      this.failed = new CodeDanceError('python-env', `the image hasher (${python} with Pillow) stopped: ${why}${stderr ? `: ${stderr.trim()}` : ''}`, {
+export class ImageHasher {
+  private constructor(
+    private readonly helper: PythonHelper<string, [number, number, string]>,
+    private readonly workdir: string,
+    /** whether it runs in the bubblewrap sandbox */
+    readonly sandboxed: boolean,
+  ) {}
+
+  /**
+   * Starts the hasher's process, sandboxed as a kernel would be (throws SandboxUnavailableError
+   * for 'on' where there is none), and waits until Pillow has imported.
+   */
+  static async open(python: string, o: ImageHasherOptions = {}): Promise<ImageHasher> {
+    // its working folder: empty, and not writable by the sandboxed process (as root it runs as nobody)
+    const workdir = mkdtempSync(path.join(os.tmpdir(), 'codedance-hash-'));
+    let helper: PythonHelper<string, [number, number, string]> | undefined;
+    try {
+      chmodSync(workdir, 0o755);
+      const plan = await planKernelLaunch({
+        python,
+        args: ['-c', helperProgram(SETUP)],
+        hostEnv: o.hostEnv ?? process.env,
+        env: {},
+        workdir,
+        sandbox: o.sandbox ?? 'auto',
+        network: false,
+        memoryLimitMb: o.memoryLimitMb,
+      });
+      helper = new PythonHelper({
+        name: 'the image hasher',
+        python,
+        note: plan.sandboxed ? 'with Pillow, sandboxed' : 'with Pillow',
+        launch: () => spawnPlan(plan, workdir),
+        timeoutMs: o.timeoutMs ?? 60_000,
         fix: `check that ${python} runs and can import PIL (Pillow, which the kernels need too)`,
       });
-      for (const w of this.waiting.splice(0)) w.reject(this.failed);
-    };
-    this.proc.on('error', (e) => fail(e.message));
-    this.proc.on('exit', (code, sig) => fail(`exit ${code ?? sig}`));
-    this.proc.stdin.on('error', () => undefined);
-    createInterface({ input: this.proc.stdout }).on('line', (line) => {
-      const w = this.waiting.shift();
-      if (!w) return;
-      if (line.startsWith('ERR ')) w.reject(new CodeDanceError('dataset', `the image does not decode (${line.slice(4)})`));
-      else {
-        const [width, height, hash] = line.split(' ');
-        w.resolve({ width: Number(width), height: Number(height), hash });
-      }
-    });
+      await helper.start();
+      return new ImageHasher(helper, workdir, plan.sandboxed);
+    } catch (e) {
+      await helper?.dispose();
+      rmSync(workdir, { recursive: true, force: true });
+      throw e;
+    }
   }
 
-  signature(bytes: Uint8Array): Promise<ImageSignature> {
-    if (this.failed) return Promise.reject(this.failed);
-    return new Promise((resolve, reject) => {
-      this.waiting.push({ resolve, reject });
-      this.proc.stdin.write(Buffer.from(bytes).toString('base64') + '\n');
-    });
+  /** the process started (bwrap when sandboxed), for tests */
+  get pid(): number | undefined {
+    return this.helper.pid;
   }
 
-  dispose(): void {
-    this.proc.stdin.end();
-    this.proc.kill();
+  async signature(bytes: Uint8Array): Promise<ImageSignature> {
+    try {
+      const [width, height, hash] = await this.helper.request(Buffer.from(bytes).toString('base64'));
+      return { width, height, hash };
+    } catch (e) {
+      if (e instanceof PythonHelperError && e.code === 'raised')
+        throw new CodeDanceError('dataset', `the image does not decode (${e.pythonError})`, { cause: e });
+      throw e;
+    }
+  }
+
+  /** Stops the process and, once it has exited, removes its (empty) working folder. */
+  async dispose(): Promise<void> {
+    await this.helper.dispose();
+    rmSync(this.workdir, { recursive: true, force: true });
   }
 }

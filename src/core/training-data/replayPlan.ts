@@ -12,7 +12,7 @@ import path from 'node:path';
 import { EXECUTE_PYTHON_CODE } from '../protocol/codedanceTools';
 import { CodeDanceError } from '../errors';
 import { codeFromToolCall, extractSeedCode, rawToolCalls } from '../protocol/extract';
-import { IMAGE_TOKEN } from './sftText';
+import { IMAGE_TOKEN } from '../protocol/sftText';
 
 export type ReplayFormat = 'codedance' | 'codedance-tools';
 
@@ -54,7 +54,14 @@ function text(v: unknown, where: string): string {
       throw new CodeDanceError('dataset', `${where} is not valid UTF-8`);
     }
   }
-  if (Array.isArray(v)) return v.map((p, i) => (p && typeof p === 'object' && (p as { type?: string }).type === 'text' ? text((p as { text?: unknown }).text, `${where} part ${i}`) : IMAGE_TOKEN)).join('');
+  if (Array.isArray(v))
+    return v
+      .map((p, i) =>
+        p && typeof p === 'object' && (p as { type?: string }).type === 'text'
+          ? text((p as { text?: unknown }).text, `${where} part ${i}`)
+          : IMAGE_TOKEN,
+      )
+      .join('');
   if (v === null || v === undefined) return '';
   throw new CodeDanceError('dataset', `${where} is ${typeof v}, not text`);
 }
@@ -81,10 +88,14 @@ export function imageBytes(v: unknown, datasetFile: string): Uint8Array {
     try {
       return readFileSync(file);
     } catch (e) {
-      throw new CodeDanceError('dataset', `image file ${file} cannot be read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`, {
-        fix: "a relative image path is read from the dataset file's folder: put the image there, or store its bytes in the row",
-        cause: e,
-      });
+      throw new CodeDanceError(
+        'dataset',
+        `image file ${file} cannot be read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`,
+        {
+          fix: "a relative image path is read from the dataset file's folder: put the image there, or store its bytes in the row",
+          cause: e,
+        },
+      );
     }
   }
   throw new CodeDanceError('dataset', `unrecognized image value (${v === null ? 'null' : typeof v})`, IMAGE_VALUE_FIX);
@@ -112,51 +123,67 @@ export function replayPlan(index: number, row: Record<string, unknown>, datasetF
   const bad = (invalid: string) => ({ index, dataSource, invalid });
   if (readError) return bad(readError);
   const raw = row.messages ?? row.prompt;
-  if (!Array.isArray(raw) || !raw.length) return bad(`'messages' is ${raw === undefined || raw === null ? 'missing' : Array.isArray(raw) ? 'empty' : `a ${typeof raw}, not a list`}`);
-  let msgs: { role: string; content: string }[];
+  if (!Array.isArray(raw) || !raw.length)
+    return bad(
+      `'messages' is ${raw === undefined || raw === null ? 'missing' : Array.isArray(raw) ? 'empty' : `a ${typeof raw}, not a list`}`,
+    );
+  let msgs: PlanMessage[];
   try {
-    msgs = raw.map((m, i) => {
-      if (!m || typeof m !== 'object' || typeof (m as { role?: unknown }).role !== 'string') throw new CodeDanceError('dataset', `message ${i} has no role`);
-      return { role: (m as { role: string }).role, content: text((m as { content?: unknown }).content, `message ${i}`) };
-    });
+    msgs = raw.map(planMessage);
   } catch (e) {
     return bad((e as Error).message);
   }
   const images = row.images === undefined || row.images === null ? [] : Array.isArray(row.images) ? row.images : [row.images];
   const tokens = msgs.reduce((n, m) => n + m.content.split(IMAGE_TOKEN).length - 1, 0);
   if (tokens > images.length) return bad(`the messages hold ${tokens} <image> token(s) but the row has ${images.length} image(s)`);
-  // images are consumed in the order of their tokens
+  const plan: ReplayPlan = { index, dataSource, cells: [] };
+  try {
+    planCells(plan, msgs, imageTaker(images, datasetFile));
+  } catch (e) {
+    return bad((e as Error).message);
+  }
+  return plan;
+}
+
+type PlanMessage = { role: string; content: string };
+
+function planMessage(m: unknown, i: number): PlanMessage {
+  if (!m || typeof m !== 'object' || typeof (m as { role?: unknown }).role !== 'string')
+    throw new CodeDanceError('dataset', `message ${i} has no role`);
+  return { role: (m as { role: string }).role, content: text((m as { content?: unknown }).content, `message ${i}`) };
+}
+
+/** The row's images for the `<image>` tokens of a text: they are consumed in the order of their tokens. */
+function imageTaker(images: unknown[], datasetFile: string): (content: string) => Uint8Array[] {
   let next = 0;
-  const take = (content: string): Uint8Array[] => {
+  return (content) => {
     const n = content.split(IMAGE_TOKEN).length - 1;
     const out: Uint8Array[] = [];
     for (let k = 0; k < n; k++) out.push(imageBytes(images[next++], datasetFile));
     return out;
   };
-  const plan: ReplayPlan = { index, dataSource, cells: [] };
-  try {
-    let assistant = -1;
-    for (let i = 0; i < msgs.length; i++) {
-      const m = msgs[i];
-      if (m.role !== 'assistant') {
-        const imgs = take(m.content);
-        if (m.role === 'user' && plan.inputImage === undefined && imgs.length && assistant < 0) plan.inputImage = imgs[0];
-        continue;
-      }
-      assistant++;
-      const codes = codesOf(m.content);
-      take(m.content);
-      const reply = msgs[i + 1]?.role !== 'assistant' ? msgs[i + 1]?.content ?? '' : '';
-      const responses = [...reply.matchAll(RESPONSE)].map((x) => x[1]);
-      codes.forEach((c, k) => {
-        const body = responses[k];
-        plan.cells.push({ turn: assistant, ...c, recorded: body === undefined ? undefined : { text: body, images: take(body) } });
-      });
-      if (responses.length > codes.length) for (const extra of responses.slice(codes.length)) take(extra);
-      if (responses.length) i++;
+}
+
+/** Each assistant turn's code, with the tool response recorded after it (its text and images); the first user image is the input. */
+function planCells(plan: ReplayPlan, msgs: PlanMessage[], take: (content: string) => Uint8Array[]): void {
+  let assistant = -1;
+  for (let i = 0; i < msgs.length; i++) {
+    const m = msgs[i];
+    if (m.role !== 'assistant') {
+      const imgs = take(m.content);
+      if (m.role === 'user' && plan.inputImage === undefined && imgs.length && assistant < 0) plan.inputImage = imgs[0];
+      continue;
     }
-  } catch (e) {
-    return bad((e as Error).message);
+    assistant++;
+    const codes = codesOf(m.content);
+    take(m.content);
+    const reply = msgs[i + 1]?.role !== 'assistant' ? (msgs[i + 1]?.content ?? '') : '';
+    const responses = [...reply.matchAll(RESPONSE)].map((x) => x[1]);
+    codes.forEach((c, k) => {
+      const body = responses[k];
+      plan.cells.push({ turn: assistant, ...c, recorded: body === undefined ? undefined : { text: body, images: take(body) } });
+    });
+    if (responses.length > codes.length) for (const extra of responses.slice(codes.length)) take(extra);
+    if (responses.length) i++;
   }
-  return plan;
 }

@@ -26,7 +26,12 @@ function isMessages(v: unknown): v is { role: unknown; content: unknown }[] {
 
 function contentText(c: unknown): string {
   if (typeof c === 'string') return c;
-  if (Array.isArray(c)) return c.map((p) => (p && typeof p === 'object' && typeof (p as { text?: unknown }).text === 'string' ? (p as { text: string }).text : '<image>')).join('');
+  if (Array.isArray(c))
+    return c
+      .map((p) =>
+        p && typeof p === 'object' && typeof (p as { text?: unknown }).text === 'string' ? (p as { text: string }).text : '<image>',
+      )
+      .join('');
   return '';
 }
 
@@ -40,7 +45,8 @@ export function cellSummary(v: unknown): string {
     const user = v.find((m) => m.role === 'user');
     return clip(`${v.length} msg · ${user ? contentText(user.content).replaceAll('<image>', '') : ''}`);
   }
-  if (Array.isArray(v) && v.length && v.every((x) => x instanceof Uint8Array || (x && typeof x === 'object' && 'bytes' in x))) return `${v.length} image${v.length === 1 ? '' : 's'}`;
+  if (Array.isArray(v) && v.length && v.every((x) => x instanceof Uint8Array || (x && typeof x === 'object' && 'bytes' in x)))
+    return `${v.length} image${v.length === 1 ? '' : 's'}`;
   return clip(JSON.stringify(v, (_k, x: unknown) => (typeof x === 'bigint' ? String(x) : x instanceof Uint8Array ? `[${x.length} B]` : x)));
 }
 
@@ -51,6 +57,16 @@ export function rowFacts(r: Record<string, unknown>): RowFacts {
   let toolCalls = 0;
   if (typeof r.tool_call_count === 'number') toolCalls = r.tool_call_count;
   else if (isMessages(msgs)) for (const m of msgs) toolCalls += contentText(m.content).split('<tool_response>').length - 1;
-  const imgs = Array.isArray(r.images) ? r.images.length : Array.isArray((r.multi_modal_data as { image?: unknown } | undefined)?.image) ? (r.multi_modal_data as { image: unknown[] }).image.length : 0;
-  return { dataSource: ds, ability: typeof r.ability === 'string' ? r.ability : undefined, toolCalls, images: imgs, correct: typeof r.acc === 'number' ? r.acc >= 1 : undefined };
+  const imgs = Array.isArray(r.images)
+    ? r.images.length
+    : Array.isArray((r.multi_modal_data as { image?: unknown } | undefined)?.image)
+      ? (r.multi_modal_data as { image: unknown[] }).image.length
+      : 0;
+  return {
+    dataSource: ds,
+    ability: typeof r.ability === 'string' ? r.ability : undefined,
+    toolCalls,
+    images: imgs,
+    correct: typeof r.acc === 'number' ? r.acc >= 1 : undefined,
+  };
 }

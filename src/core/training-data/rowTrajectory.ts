@@ -6,40 +6,41 @@
  * `<answer>` the answer. An RL row (prompt only) is a question without turns. An eval results
  * line carries its own trajectory (read by the caller with recordTrajectory).
  */
+import { CodeDanceError } from '../errors';
+import { sniffImageMime } from '../images/sniffImageMime';
 import { extractAnswerTag } from '../protocol/extract';
 import { createTrajectory } from '../trajectory/create';
 import type { CodeCell, ModelTurn, Trajectory, TrajectoryImage } from '../trajectory/types';
-import { imageBytes, replayPlan } from './replayPlan';
-import { IMAGE_TOKEN } from './sftText';
+import { imageBytes, replayPlan, type ReplayPlan } from './replayPlan';
+import { IMAGE_TOKEN } from '../protocol/sftText';
 
 function image(bytes: Uint8Array, id: string, source: TrajectoryImage['source']): TrajectoryImage {
-  const jpeg = bytes[0] === 0xff && bytes[1] === 0xd8;
-  return { id, mime: jpeg ? 'image/jpeg' : 'image/png', data: Buffer.from(bytes).toString('base64'), source };
+  return { id, mime: sniffImageMime(bytes) ?? 'image/png', data: Buffer.from(bytes).toString('base64'), source };
 }
 
 function text(c: unknown): string {
   if (typeof c === 'string') return c;
   if (c instanceof Uint8Array) return Buffer.from(c).toString('utf8');
-  if (Array.isArray(c)) return c.map((p) => (p && typeof p === 'object' && typeof (p as { text?: unknown }).text === 'string' ? (p as { text: string }).text : IMAGE_TOKEN)).join('');
+  if (Array.isArray(c))
+    return c
+      .map((p) =>
+        p && typeof p === 'object' && typeof (p as { text?: unknown }).text === 'string' ? (p as { text: string }).text : IMAGE_TOKEN,
+      )
+      .join('');
   return '';
 }
 
 export function rowTrajectory(row: Record<string, unknown>, index: number, file: string): Trajectory {
   const raw = (row.messages ?? row.prompt) as unknown;
-  const msgs = Array.isArray(raw) ? raw.map((m) => ({ role: String((m as { role?: unknown })?.role ?? ''), content: text((m as { content?: unknown })?.content) })) : [];
+  const msgs = Array.isArray(raw)
+    ? raw.map((m) => ({ role: String((m as { role?: unknown })?.role ?? ''), content: text((m as { content?: unknown })?.content) }))
+    : [];
   const extra = row.extra_info && typeof row.extra_info === 'object' ? (row.extra_info as Record<string, unknown>) : {};
   const firstUser = msgs.find((m) => m.role === 'user');
   const question = typeof extra.question === 'string' ? extra.question : (firstUser?.content.replaceAll(IMAGE_TOKEN, '').trim() ?? '');
   const images = Array.isArray(row.images) ? row.images : [];
-  const inputImages: TrajectoryImage[] = [];
   const inputCount = firstUser ? firstUser.content.split(IMAGE_TOKEN).length - 1 : 0;
-  for (let k = 0; k < Math.max(inputCount, msgs.length ? 0 : images.length ? 1 : 0) && k < images.length; k++) {
-    try {
-      inputImages.push(image(imageBytes(images[k], file), `input-${k}`, 'input'));
-    } catch {
-      /* a missing image is shown as missing */
-    }
-  }
+  const inputImages = rowInputImages(images, Math.max(inputCount, msgs.length ? 0 : images.length ? 1 : 0), file);
   const plan = replayPlan(index, row, file);
   const cells = 'invalid' in plan ? [] : plan.cells;
   const turns: ModelTurn[] = [];
@@ -50,20 +51,19 @@ export function rowTrajectory(row: Record<string, unknown>, index: number, file:
     n++;
     const a = extractAnswerTag(m.content);
     if (a !== undefined) answer = a;
-    const own: CodeCell[] = cells
-      .filter((c) => c.turn === n)
-      .map((c, k) => {
-        const rec = c.recorded;
-        const body = rec?.text.replaceAll(IMAGE_TOKEN, '').trim() ?? '';
-        const err = /--- Execution Error \((\w+)\) ---\n?([\s\S]*)$/.exec(body);
-        const cell: CodeCell = { id: `t${n}-c${k}`, turn: n, code: c.code, status: err ? (err[1] === 'TimeoutError' ? 'timeout' : 'error') : 'ok', stdout: !rec ? '(the row records no response to this code)' : err ? body.slice(0, err.index).trim() : body, stderr: '', images: (rec?.images ?? []).map((b, i) => image(b, `t${n}-c${k}-i${i}`, 'figure')) };
-        if (err) {
-          const [ename, ...rest] = err[2].split(': ');
-          cell.error = { ename: ename.trim(), evalue: rest.join(': ').trim(), traceback: [] };
-        }
-        return cell;
-      });
-    turns.push({ index: n, endpoint: '', startedAt: '', latencyMs: 0, content: m.content, toolCalls: [], retries: 0, malformed: [], cells: own, answer: a });
+    const own = cells.filter((c) => c.turn === n).map((c, k) => recordedCell(c, n, k));
+    turns.push({
+      index: n,
+      endpoint: '',
+      startedAt: '',
+      latencyMs: 0,
+      content: m.content,
+      toolCalls: [],
+      retries: 0,
+      malformed: [],
+      cells: own,
+      answer: a,
+    });
   }
   return createTrajectory({
     id: `row-${index}`,
@@ -76,4 +76,42 @@ export function rowTrajectory(row: Record<string, unknown>, index: number, file:
     status: answer !== undefined ? 'answered' : turns.length ? 'max_turns' : 'running',
     createdAt: new Date(0).toISOString(),
   });
+}
+
+/** The first `count` images of the row; one that cannot be read keeps its place, empty. */
+function rowInputImages(images: unknown[], count: number, file: string): TrajectoryImage[] {
+  const inputImages: TrajectoryImage[] = [];
+  for (let k = 0; k < count && k < images.length; k++) {
+    let bytes: Uint8Array | undefined;
+    try {
+      bytes = imageBytes(images[k], file);
+    } catch (e) {
+      if (!(e instanceof CodeDanceError)) throw e;
+    }
+    // an image that cannot be read keeps its place, empty (as recordTrajectory's `missing: 'empty'`):
+    // the viewer shows it missing instead of the row seeming to have fewer images
+    inputImages.push(bytes ? image(bytes, `input-${k}`, 'input') : { id: `input-${k}`, mime: 'image/png', data: '', source: 'input' });
+  }
+  return inputImages;
+}
+
+/** A planned cell as the chat shows it: the recorded response as its output (an `--- Execution Error` block as its error). */
+function recordedCell(c: ReplayPlan['cells'][number], n: number, k: number): CodeCell {
+  const rec = c.recorded;
+  const body = rec?.text.replaceAll(IMAGE_TOKEN, '').trim() ?? '';
+  const err = /--- Execution Error \((\w+)\) ---\n?([\s\S]*)$/.exec(body);
+  const cell: CodeCell = {
+    id: `t${n}-c${k}`,
+    turn: n,
+    code: c.code,
+    status: err ? (err[1] === 'TimeoutError' ? 'timeout' : 'error') : 'ok',
+    stdout: !rec ? '(the row records no response to this code)' : err ? body.slice(0, err.index).trim() : body,
+    stderr: '',
+    images: (rec?.images ?? []).map((b, i) => image(b, `t${n}-c${k}-i${i}`, 'figure')),
+  };
+  if (err) {
+    const [ename, ...rest] = err[2].split(': ');
+    cell.error = { ename: ename.trim(), evalue: rest.join(': ').trim(), traceback: [] };
+  }
+  return cell;
 }

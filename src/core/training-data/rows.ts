@@ -13,7 +13,7 @@ import { CodeDanceError } from '../errors';
 import type { ChatMessage } from '../protocol/types';
 import { FILE_REF } from '../trajectory/images';
 import type { Trajectory } from '../trajectory/types';
-import { IMAGE_TOKEN, toSftMessages, type SftMessage } from './sftText';
+import { toSftMessages, type SftMessage } from '../protocol/sftText';
 
 export interface SftRow {
   messages: SftMessage[];
@@ -45,8 +45,16 @@ export class ExportError extends CodeDanceError {
 }
 
 function bytes(b64: string, what: string, t: Trajectory): Uint8Array {
-  if (b64.startsWith(FILE_REF)) throw new ExportError(`trajectory ${t.id}: ${what} is a file reference (${b64}), not image bytes`, 'load the trajectory with its images folder (loadImages) before exporting');
-  if (!b64) throw new ExportError(`trajectory ${t.id}: ${what} is empty (its image file was missing)`, 'restore the images folder beside the conversation or results file, or leave this trajectory out');
+  if (b64.startsWith(FILE_REF))
+    throw new ExportError(
+      `trajectory ${t.id}: ${what} is a file reference (${b64}), not image bytes`,
+      'load the trajectory with its images folder (loadImages) before exporting',
+    );
+  if (!b64)
+    throw new ExportError(
+      `trajectory ${t.id}: ${what} is empty (its image file was missing)`,
+      'restore the images folder beside the conversation or results file, or leave this trajectory out',
+    );
   return Uint8Array.from(Buffer.from(b64, 'base64'));
 }
 
@@ -55,14 +63,21 @@ function converted(t: Trajectory, messages: readonly ChatMessage[]): { messages:
   try {
     sft = toSftMessages(messages);
   } catch (e) {
-    throw new ExportError(`trajectory ${t.id}: ${(e as Error).message}`, 'export from the saved conversation or results file, whose images are inline or beside it');
+    throw new ExportError(
+      `trajectory ${t.id}: ${(e as Error).message}`,
+      'export from the saved conversation or results file, whose images are inline or beside it',
+    );
   }
   return { messages: sft.messages, images: sft.images.map((im, i) => bytes(im.data, `image ${i} of its messages`, t)) };
 }
 
 /** The SFT row of a trajectory. Throws an ExportError when it has no messages. */
 export function sftRow(t: Trajectory): SftRow {
-  if (!t.messages.length) throw new ExportError(`trajectory ${t.id} has no messages (a run that failed before the model was called)`, 'leave it out, or re-run the question');
+  if (!t.messages.length)
+    throw new ExportError(
+      `trajectory ${t.id} has no messages (a run that failed before the model was called)`,
+      'leave it out, or re-run the question',
+    );
   return converted(t, t.messages);
 }
 
@@ -86,9 +101,14 @@ export interface RlFields {
 
 /** The RL row of a trajectory, with the caller's ground truth and labels. */
 export function rlRow(t: Trajectory, f: RlFields): RlRow {
-  if (!f.groundTruth.trim()) throw new ExportError(`trajectory ${t.id} ('${t.question.slice(0, 60)}'): the ground truth is empty`, 'give the correct answer (an RL row is scored against it; it is never taken from the model)');
+  if (!f.groundTruth.trim())
+    throw new ExportError(
+      `trajectory ${t.id} ('${t.question.slice(0, 60)}'): the ground truth is empty`,
+      'give the correct answer (an RL row is scored against it; it is never taken from the model)',
+    );
   const prompt = promptMessages(t);
-  if (!prompt.some((m) => m.role === 'user')) throw new ExportError(`trajectory ${t.id} has no user message to use as the prompt`, 'leave it out');
+  if (!prompt.some((m) => m.role === 'user'))
+    throw new ExportError(`trajectory ${t.id} has no user message to use as the prompt`, 'leave it out');
   const { messages, images } = converted(t, prompt);
   // the tool's image is the question's input image (what `input_image` was bound to)
   const input = t.inputImages[0] ? bytes(t.inputImages[0].data, 'its input image', t) : images[0];
@@ -107,9 +127,4 @@ export function rlRow(t: Trajectory, f: RlFields): RlRow {
       tools_kwargs: { execute_python_code: { create_kwargs: { image: { bytes: input ?? null, path: null } } } },
     },
   };
-}
-
-/** Number of `<image>` tokens in the messages (equals the row's images when it is well formed). */
-export function imageTokenCount(messages: readonly SftMessage[]): number {
-  return messages.reduce((n, m) => n + m.content.split(IMAGE_TOKEN).length - 1, 0);
 }

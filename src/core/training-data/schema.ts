@@ -17,7 +17,10 @@ import type { SchemaElement } from 'hyparquet';
 export type Sch = SchemaElement;
 
 const str = (name: string): Sch => ({ name, type: 'BYTE_ARRAY', converted_type: 'UTF8', repetition_type: 'OPTIONAL' });
-const group = (name: string, children: Sch[][]): Sch[] => [{ name, repetition_type: 'OPTIONAL', num_children: children.length }, ...children.flat()];
+const group = (name: string, children: Sch[][]): Sch[] => [
+  { name, repetition_type: 'OPTIONAL', num_children: children.length },
+  ...children.flat(),
+];
 
 /** list<struct<role: string, content: string>> */
 export function messagesSchema(name: string): Sch[] {

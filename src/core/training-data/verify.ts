@@ -12,7 +12,8 @@
  * keeps what is written. Rows run `concurrency` at a time over a kernel pool.
  */
 import { CodeDanceError } from '../errors';
-import { finishedIndexes, readResults, ResultsWriter } from '../eval/resultsFile';
+import { finishedIndexes, ResultsWriter } from '../eval/resultsFile';
+import { scanResults } from '../eval/resultsScan';
 import { countJsonlRows, readJsonlRows } from '../data/jsonl';
 import { parquetInfo, readParquetRows } from '../data/parquet';
 import { datasetFormat } from '../data/dataset';
@@ -21,10 +22,10 @@ import type { ExecutionResult, KernelSession, KernelTuning } from '../kernel/typ
 import { getProtocol } from '../protocol';
 import { compareCell, type CellDiff } from './compare';
 import { ImageHasher } from './imageHash';
-import { replayPlan, type ReplayPlan } from './replayPlan';
-import { summarize, type VerifySummary } from './verifySummary';
+import { replayPlan, type PlanResult, type ReplayPlan } from './replayPlan';
+import { summarize, type VerifyStatus, type VerifySummary } from './verifySummary';
 
-export type VerifyStatus = 'reproduces' | 'differs' | 'fails' | 'no_code' | 'invalid';
+export type { VerifyStatus } from './verifySummary';
 
 export interface VerifyRecord {
   index: number;
@@ -59,8 +60,6 @@ export interface VerifyOptions extends KernelTuning {
   timeoutMs?: number;
   /** only the first N rows */
   limit?: number;
-  /** a new kernel process per row (default: a finished row's kernel is reset in place: new namespace and folder) */
-  freshKernels?: boolean;
   maxHashDistance?: number;
   signal?: AbortSignal;
   onProgress?: (p: VerifyProgress) => void;
@@ -93,8 +92,17 @@ function errorText(r: ExecutionResult): string {
 }
 
 /** One row in `kernel` (already fresh); never throws for the row's own faults. */
-export async function verifyRow(plan: ReplayPlan, kernel: KernelSession, o: { timeoutMs: number; hasher: ImageHasher; maxHashDistance?: number; signal?: AbortSignal }): Promise<Omit<VerifyRecord, 'ms'>> {
-  const base = { index: plan.index, data_source: plan.dataSource, turns: new Set(plan.cells.map((c) => c.turn)).size, cells: plan.cells.length };
+export async function verifyRow(
+  plan: ReplayPlan,
+  kernel: KernelSession,
+  o: { timeoutMs: number; hasher: ImageHasher; maxHashDistance?: number; signal?: AbortSignal },
+): Promise<Omit<VerifyRecord, 'ms'>> {
+  const base = {
+    index: plan.index,
+    data_source: plan.dataSource,
+    turns: new Set(plan.cells.map((c) => c.turn)).size,
+    cells: plan.cells.length,
+  };
   if (!plan.cells.length) return { ...base, status: 'no_code' };
   if (plan.inputImage) {
     try {
@@ -115,7 +123,8 @@ export async function verifyRow(plan: ReplayPlan, kernel: KernelSession, o: { ti
         return { ...base, status: 'invalid', reason: `turn ${cell.turn}: a recorded image cannot be compared (${(e as Error).message})` };
       }
     }
-    if (result.status !== 'ok' && (diff || !cell.recorded)) return { ...base, status: 'fails', error: { turn: cell.turn, message: errorText(result) } };
+    if (result.status !== 'ok' && (diff || !cell.recorded))
+      return { ...base, status: 'fails', error: { turn: cell.turn, message: errorText(result) } };
     if (diff) diffs.push(diff);
   }
   return diffs.length ? { ...base, status: 'differs', diffs } : { ...base, status: 'reproduces' };
@@ -125,19 +134,26 @@ export async function verifySftFile(o: VerifyOptions): Promise<VerifyResult> {
   const done = await finishedIndexes(o.out);
   const timeoutMs = o.timeoutMs ?? 30_000;
   const concurrency = Math.max(1, Math.floor(o.concurrency ?? 2));
-  const { file, out, python, concurrency: _c, timeoutMs: _t, limit, freshKernels, maxHashDistance, signal, onProgress, onRecord, ...tuning } = o;
+  const { file, out, python, concurrency: _c, timeoutMs: _t, limit, maxHashDistance, signal, onProgress, onRecord, ...tuning } = o;
   const total = await countRows(file, limit);
-  const counts: Record<VerifyStatus, number> = { reproduces: 0, differs: 0, fails: 0, no_code: 0, invalid: 0 };
-  for await (const r of readResults<VerifyRecord>(out)) if (r.status in counts) counts[r.status]++;
+  const counts = await recordedCounts(out);
   const resumed = done.size;
   let ran = 0;
   let inFlight = 0;
   const t0 = performance.now();
-  const progress = () => onProgress?.({ done: resumed + ran, total, counts: { ...counts }, rowsPerSec: ran / Math.max(1e-3, (performance.now() - t0) / 1000), inFlight });
+  const progress = () =>
+    onProgress?.({
+      done: resumed + ran,
+      total,
+      counts: { ...counts },
+      rowsPerSec: ran / Math.max(1e-3, (performance.now() - t0) / 1000),
+      inFlight,
+    });
   progress();
+  // the recorded and replayed images are decoded in a process sandboxed like the kernels
+  const hasher = await ImageHasher.open(python, { sandbox: tuning.sandbox, memoryLimitMb: tuning.memoryLimitMb });
   const writer = new ResultsWriter(out);
-  const hasher = new ImageHasher(python);
-  const pool = new KernelPool({ ...tuning, python, size: concurrency, recycle: !freshKernels });
+  const pool = new KernelPool({ ...tuning, python, size: concurrency });
   const rows = rowsOf(file, limit);
   // a failure outside any row (no kernel starts) stops every worker and is thrown
   let failure: { error: unknown } | undefined;
@@ -157,12 +173,8 @@ export async function verifySftFile(o: VerifyOptions): Promise<VerifyResult> {
       if (done.has(row.index)) continue;
       const started = performance.now();
       const plan = replayPlan(row.index, row.row, file, row.error);
-      if ('invalid' in plan) {
-        record({ index: plan.index, data_source: plan.dataSource, status: 'invalid', turns: 0, cells: 0, reason: plan.invalid, ms: 0 });
-        continue;
-      }
-      if (!plan.cells.length) {
-        record({ index: plan.index, data_source: plan.dataSource, status: 'no_code', turns: 0, cells: 0, ms: 0 });
+      if ('invalid' in plan || !plan.cells.length) {
+        record(kernelFreeRecord(plan));
         continue;
       }
       inFlight++;
@@ -176,13 +188,10 @@ export async function verifySftFile(o: VerifyOptions): Promise<VerifyResult> {
       }
       let r: Omit<VerifyRecord, 'ms'> | undefined;
       try {
-        r = await verifyRow(plan, kernel, { timeoutMs, hasher, maxHashDistance, signal });
-      } catch (e) {
-        // the row's own fault (the kernel layer threw): recorded, the run goes on
-        if (!signal?.aborted) r = { index: plan.index, data_source: plan.dataSource, status: 'fails', turns: 0, cells: plan.cells.length, error: { turn: -1, message: `${(e as Error).name}: ${(e as Error).message}` } };
+        r = await replayRow(plan, kernel, { timeoutMs, hasher, maxHashDistance, signal });
       } finally {
         inFlight--;
-        await (freshKernels || signal?.aborted ? kernel.dispose() : pool.release(kernel));
+        await kernel.dispose(); // a row's kernel is never given to another row
       }
       if (!r) return; // cancelled mid-row: nothing written, a rerun runs it again
       record({ ...r, ms: Math.round(performance.now() - started) });
@@ -196,11 +205,50 @@ export async function verifySftFile(o: VerifyOptions): Promise<VerifyResult> {
     await Promise.all(Array.from({ length: concurrency }, worker));
   } finally {
     writer.close();
-    hasher.dispose();
+    await hasher.dispose();
     await pool.dispose();
   }
   if (failure) throw failure.error;
   return { out, ran, resumed, cancelled: !!signal?.aborted, summary: await summarize(out) };
+}
+
+/** The rows the results file already holds, by status: each row once (its last line), as the summary counts them. */
+async function recordedCounts(out: string): Promise<Record<VerifyStatus, number>> {
+  const counts: Record<VerifyStatus, number> = { reproduces: 0, differs: 0, fails: 0, no_code: 0, invalid: 0 };
+  for (const status of (await scanResults(out, (r) => r.status)).byIndex.values())
+    if (typeof status === 'string' && status in counts) counts[status as VerifyStatus]++;
+  return counts;
+}
+
+/** The record of a row that needs no kernel: it cannot be read (`invalid`), or it has no code (`no_code`). */
+function kernelFreeRecord(plan: PlanResult): VerifyRecord {
+  if ('invalid' in plan)
+    return { index: plan.index, data_source: plan.dataSource, status: 'invalid', turns: 0, cells: 0, reason: plan.invalid, ms: 0 };
+  return { index: plan.index, data_source: plan.dataSource, status: 'no_code', turns: 0, cells: 0, ms: 0 };
+}
+
+/**
+ * `verifyRow`, with a throw of the kernel layer recorded as the row failing (the row's own fault:
+ * the run goes on); undefined when the run was cancelled mid-row.
+ */
+async function replayRow(
+  plan: ReplayPlan,
+  kernel: KernelSession,
+  o: { timeoutMs: number; hasher: ImageHasher; maxHashDistance?: number; signal?: AbortSignal },
+): Promise<Omit<VerifyRecord, 'ms'> | undefined> {
+  try {
+    return await verifyRow(plan, kernel, o);
+  } catch (e) {
+    if (o.signal?.aborted) return undefined;
+    return {
+      index: plan.index,
+      data_source: plan.dataSource,
+      status: 'fails',
+      turns: 0,
+      cells: plan.cells.length,
+      error: { turn: -1, message: `${(e as Error).name}: ${(e as Error).message}` },
+    };
+  }
 }
 
 async function countRows(file: string, limit?: number): Promise<number> {

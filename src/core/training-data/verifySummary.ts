@@ -3,8 +3,16 @@
  * differ, fail, have no code or are invalid, and the executable share: rows whose code all ran
  * without an unrecorded error (reproduces + differs) of the rows with code that could be read.
  */
-import { readResults } from '../eval/resultsFile';
-import type { VerifyRecord, VerifyStatus } from './verify';
+import { scanResults } from '../eval/resultsScan';
+
+/** What a replayed row came to (verify.ts writes one record per row). */
+export type VerifyStatus = 'reproduces' | 'differs' | 'fails' | 'no_code' | 'invalid';
+
+/** What the summary reads of a verify record. */
+export interface VerifyOutcome {
+  status: VerifyStatus;
+  data_source: string;
+}
 
 export interface VerifyCounts {
   rows: number;
@@ -34,20 +42,20 @@ function finish(c: VerifyCounts): VerifyCounts {
   return { ...c, executablePct: pct(c.reproduces + c.differs), reproducesPct: pct(c.reproduces) };
 }
 
-export function summarizeRecords(records: Iterable<Pick<VerifyRecord, 'status' | 'data_source'>>): VerifySummary {
+export function summarizeRecords(records: Iterable<VerifyOutcome>): VerifySummary {
   const total = empty();
   const by: Record<string, VerifyCounts> = {};
   for (const r of records) {
     for (const c of [total, (by[r.data_source] ??= empty())]) {
       c.rows++;
-      c[r.status as VerifyStatus]++;
+      c[r.status]++;
     }
   }
   return { total: finish(total), bySource: Object.fromEntries(Object.entries(by).map(([k, v]) => [k, finish(v)])) };
 }
 
+/** The summary of a results file: each row once, from its last line (resultsScan.ts). */
 export async function summarize(resultsFile: string): Promise<VerifySummary> {
-  const all: Pick<VerifyRecord, 'status' | 'data_source'>[] = [];
-  for await (const r of readResults<VerifyRecord>(resultsFile)) all.push({ status: r.status, data_source: r.data_source });
-  return summarizeRecords(all);
+  const scan = await scanResults(resultsFile, (r) => ({ status: r.status, data_source: r.data_source }) as VerifyOutcome);
+  return summarizeRecords(scan.byIndex.values());
 }

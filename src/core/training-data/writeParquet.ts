@@ -7,6 +7,7 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { fileWriter, ParquetWriter } from 'hyparquet-writer';
+import { rethrowDiskFull } from '../files/diskFull';
 import type { Sch } from './schema';
 
 export interface WriteRowsOptions {
@@ -28,7 +29,12 @@ export async function writeParquetRows(o: WriteRowsOptions): Promise<number> {
   const groupSize = Math.max(1, o.rowGroupSize ?? 256);
   let n = 0;
   try {
-    const writer = new ParquetWriter({ writer: fileWriter(tmp), schema: o.schema as never, kvMetadata: o.kvMetadata, createdBy: 'codedance' });
+    const writer = new ParquetWriter({
+      writer: fileWriter(tmp),
+      schema: o.schema as never,
+      kvMetadata: o.kvMetadata,
+      createdBy: 'codedance',
+    });
     let batch: Record<string, unknown>[] = [];
     const flush = async () => {
       if (!batch.length) return;
@@ -46,7 +52,7 @@ export async function writeParquetRows(o: WriteRowsOptions): Promise<number> {
     await fs.rename(tmp, o.file);
   } catch (e) {
     await fs.rm(tmp, { force: true });
-    throw e;
+    rethrowDiskFull(e, o.file);
   }
   return n;
 }

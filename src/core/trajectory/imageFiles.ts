@@ -3,12 +3,15 @@
  * content (`<sha1>.png|jpg|bin`), and returns a copy whose payloads are `codedance-file:` refs;
  * `loadImages` reads them back. Chat history and eval result records store trajectories this
  * way (each beside its JSON), so the JSON stays small and an image shared by many samples is on
- * disk once.
+ * disk once. A full disk throws DiskFullError and leaves no partial file.
  */
 import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { CodeDanceError } from '../errors';
+import { writeFileAtomic } from '../files/atomicWrite';
+import { rethrowDiskFull } from '../files/diskFull';
+import { imageExtension, sniffBase64ImageMime } from '../images/sniffImageMime';
 import { FILE_REF, mapTrajectoryImages, type ImageWalk } from './images';
 import type { Trajectory } from './types';
 
@@ -26,7 +29,8 @@ export async function storeImages(t: Trajectory, dir: string, o: StoreOptions = 
   return mapTrajectoryImages(structuredClone(t), async (b64) => {
     if (b64.startsWith(FILE_REF)) return b64; // already stored
     // the extension from the bytes (a message may label PNG bytes image/jpeg)
-    const ext = b64.startsWith('/9j/') ? 'jpg' : b64.startsWith('iVBOR') ? 'png' : 'bin';
+    const mime = sniffBase64ImageMime(b64);
+    const ext = mime ? imageExtension(mime) : 'bin';
     const name = `${createHash('sha1').update(b64).digest('hex')}.${ext}`;
     if (!written.has(name)) {
       const file = path.join(dir, name);
@@ -35,18 +39,10 @@ export async function storeImages(t: Trajectory, dir: string, o: StoreOptions = 
         () => false,
       );
       if (!exists) {
-        if (!made) await fs.mkdir(dir, { recursive: true });
+        if (!made) await fs.mkdir(dir, { recursive: true }).catch((e: unknown) => rethrowDiskFull(e, dir));
         made = true;
-        // a temporary name, renamed when complete: a kill never leaves a half image under the real name
-        const tmp = `${file}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
-        const fh = await fs.open(tmp, 'w');
-        try {
-          await fh.writeFile(Buffer.from(b64, 'base64'));
-          if (o.fsync) await fh.datasync();
-        } finally {
-          await fh.close();
-        }
-        await fs.rename(tmp, file);
+        // a temporary name, renamed when complete: a kill or a full disk never leaves a half image under the real name
+        await writeFileAtomic(file, Buffer.from(b64, 'base64'), { fsync: o.fsync });
       }
       written.add(name);
     }
@@ -68,7 +64,11 @@ export async function loadImages(t: Trajectory, dir: string, o: LoadOptions = {}
       return (await fs.readFile(file)).toString('base64');
     } catch (e) {
       if (o.missing === 'empty') return '';
-      throw new CodeDanceError('input', `image ${file} of trajectory ${t.id} cannot be read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`, { fix: 'keep the images folder beside the file that refers to it', cause: e });
+      throw new CodeDanceError(
+        'input',
+        `image ${file} of trajectory ${t.id} cannot be read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`,
+        { fix: 'keep the images folder beside the file that refers to it', cause: e },
+      );
     }
   };
   return mapTrajectoryImages(

@@ -22,7 +22,12 @@ export type ImagePayloadFn = (payload: string, mime: string) => Promise<string> 
  * never a `data:` prefix) and returns `t`. An object met twice (messages shared between the
  * exchanges of a conversation) is mapped once.
  */
-export async function mapTrajectoryImages(t: Trajectory, fn: ImagePayloadFn, walk: ImageWalk = {}, seen = new WeakSet<object>()): Promise<Trajectory> {
+export async function mapTrajectoryImages(
+  t: Trajectory,
+  fn: ImagePayloadFn,
+  walk: ImageWalk = {},
+  seen = new WeakSet<object>(),
+): Promise<Trajectory> {
   const image = async (im: TrajectoryImage) => {
     if (seen.has(im)) return;
     seen.add(im);

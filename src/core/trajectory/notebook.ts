@@ -37,10 +37,19 @@ function cellOutputs(cell: CodeCell): unknown[] {
   if (cell.stdout) out.push({ output_type: 'stream', name: 'stdout', text: lines(cell.stdout) });
   if (cell.stderr) out.push({ output_type: 'stream', name: 'stderr', text: lines(cell.stderr) });
   for (const im of cell.images) {
-    out.push({ output_type: 'display_data', data: { [im.mime]: im.data, 'text/plain': [`<image ${im.width ?? '?'}x${im.height ?? '?'}>`] }, metadata: {} });
+    out.push({
+      output_type: 'display_data',
+      data: { [im.mime]: im.data, 'text/plain': [`<image ${im.width ?? '?'}x${im.height ?? '?'}>`] },
+      metadata: {},
+    });
   }
   if (cell.error) {
-    out.push({ output_type: 'error', ename: cell.error.ename, evalue: cell.error.evalue, traceback: cell.error.traceback.length ? cell.error.traceback : [`${cell.error.ename}: ${cell.error.evalue}`] });
+    out.push({
+      output_type: 'error',
+      ename: cell.error.ename,
+      evalue: cell.error.evalue,
+      traceback: cell.error.traceback.length ? cell.error.traceback : [`${cell.error.ename}: ${cell.error.evalue}`],
+    });
   }
   if (cell.status === 'skipped') out.push({ output_type: 'stream', name: 'stderr', text: ['(not run: skipped by the user)\n'] });
   return out;
@@ -56,7 +65,9 @@ export function toNotebook(t: Trajectory): object {
     cell_type: 'markdown',
     id: id(),
     metadata: {},
-    source: lines(`## Question\n\n${t.question}\n\n${t.inputImages.map((_, i) => `![input ${i}](attachment:input-${i}.png)`).join('\n')}\n\n*Model* \`${t.model}\` · *protocol* \`${t.protocol}\` · ${t.createdAt}`),
+    source: lines(
+      `## Question\n\n${t.question}\n\n${t.inputImages.map((_, i) => `![input ${i}](attachment:input-${i}.png)`).join('\n')}\n\n*Model* \`${t.model}\` · *protocol* \`${t.protocol}\` · ${t.createdAt}`,
+    ),
     attachments: Object.keys(qAttach).length ? qAttach : undefined,
   });
   cells.push({
@@ -78,10 +89,22 @@ export function toNotebook(t: Trajectory): object {
     const text = reasoningText(turn.content);
     if (text) cells.push({ cell_type: 'markdown', id: id(), metadata: { codedance: { turn: turn.index } }, source: lines(text) });
     for (const c of turn.cells) {
-      cells.push({ cell_type: 'code', id: id(), metadata: { codedance: { turn: turn.index, status: c.status, durationMs: c.durationMs } }, source: lines(c.code), outputs: cellOutputs(c), execution_count: c.status === 'skipped' ? null : count++ });
+      cells.push({
+        cell_type: 'code',
+        id: id(),
+        metadata: { codedance: { turn: turn.index, status: c.status, durationMs: c.durationMs } },
+        source: lines(c.code),
+        outputs: cellOutputs(c),
+        execution_count: c.status === 'skipped' ? null : count++,
+      });
     }
   }
-  cells.push({ cell_type: 'markdown', id: id(), metadata: {}, source: lines(t.answer !== undefined ? `## Answer\n\n${t.answer}` : `## No answer\n\nThe run ended with status \`${t.status}\`.`) });
+  cells.push({
+    cell_type: 'markdown',
+    id: id(),
+    metadata: {},
+    source: lines(t.answer !== undefined ? `## Answer\n\n${t.answer}` : `## No answer\n\nThe run ended with status \`${t.status}\`.`),
+  });
   return {
     nbformat: 4,
     nbformat_minor: 5,

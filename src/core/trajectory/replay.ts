@@ -3,7 +3,7 @@
  * it resumes a run (Retry, Edit & re-run: the kept turns go out as events) and by the chat panel
  * when it renders a stored exchange. Types only: the webview bundle imports this file too.
  */
-import type { AgentEvent } from '../agent/events';
+import type { AgentEvent } from './events';
 import type { ExecutionResult, OutputImage } from '../kernel/types';
 import type { CodeCell, ModelTurn, Trajectory } from './types';
 
@@ -13,13 +13,22 @@ export type ReplaySource = Pick<Trajectory, 'turns' | 'status' | 'answer' | 'err
 /** The kernel's result for a stored cell, as `exec_end` carries it. */
 export function cellResult(c: CodeCell): ExecutionResult {
   if (c.status === 'skipped') {
-    return { status: 'error', stdout: '', stderr: '', images: [], error: { ename: 'ExecutionSkipped', evalue: 'the user chose not to run this code', traceback: [] }, durationMs: 0 };
+    return {
+      status: 'error',
+      stdout: '',
+      stderr: '',
+      images: [],
+      error: { ename: 'ExecutionSkipped', evalue: 'the user chose not to run this code', traceback: [] },
+      durationMs: 0,
+    };
   }
   return {
     status: c.status === 'pending' || c.status === 'running' ? 'cancelled' : c.status,
     stdout: c.stdout,
     stderr: c.stderr,
-    images: c.images.filter((im) => im.source !== 'input').map((im) => ({ mime: im.mime, data: im.data, width: im.width, height: im.height, source: im.source as OutputImage['source'] })),
+    images: c.images
+      .filter((im) => im.source !== 'input')
+      .map((im) => ({ mime: im.mime, data: im.data, width: im.width, height: im.height, source: im.source as OutputImage['source'] })),
     error: c.error,
     exited: c.exited,
     durationMs: c.durationMs ?? 0,
@@ -48,7 +57,10 @@ export function turnEvents(t: ModelTurn): AgentEvent[] {
 export function replayEvents(x: ReplaySource, turns?: number): AgentEvent[] {
   const whole = turns === undefined;
   const kept = whole ? x.turns : x.turns.slice(0, turns);
-  const answerTurn = whole && x.status === 'answered' && x.answer !== undefined ? [...kept].reverse().find((t) => t.answer !== undefined) ?? kept.at(-1) : undefined;
+  const answerTurn =
+    whole && x.status === 'answered' && x.answer !== undefined
+      ? ([...kept].reverse().find((t) => t.answer !== undefined) ?? kept.at(-1))
+      : undefined;
   const ev: AgentEvent[] = [];
   for (const t of kept) {
     ev.push(...turnEvents(t));

@@ -10,6 +10,7 @@
  * trajectory).
  */
 import type { ErrorInfo } from '../errors';
+import type { ImageMime } from '../images/sniffImageMime';
 import type { ExecutionError, ExecutionStatus, OutputImage } from '../kernel/types';
 import type { ChatMessage, ToolCall } from '../protocol/types';
 
@@ -18,7 +19,8 @@ export const TRAJECTORY_VERSION = 2;
 export interface TrajectoryImage {
   /** stable id inside the trajectory, e.g. "input-0", "t1-c0-i0" */
   id: string;
-  mime: 'image/png' | 'image/jpeg';
+  /** input images: what their bytes are (sniffImageMime); outputs: PNG or JPEG, as the kernel sent them */
+  mime: ImageMime;
   /** base64 without a data: prefix */
   data: string;
   width?: number;
@@ -36,6 +38,11 @@ export interface CodeCell {
   /** the code as the model wrote it, when it was edited before running */
   originalCode?: string;
   toolCallId?: string;
+  /**
+   * Set when the cell is a call of a format's own tool (DeepEyes' `image_zoom_in_tool`): `code`
+   * is then the call as the model wrote it, and the kernel ran the tool (its image is the crop).
+   */
+  tool?: { name: string; arguments: Record<string, unknown> };
   status: CellStatus;
   stdout: string;
   stderr: string;
@@ -68,6 +75,8 @@ export interface ModelTurn {
   retries: number;
   /** the reply had neither code nor answer and was not appended (the seed re-sends the request) */
   discarded?: boolean;
+  /** images of the history this turn's request did not carry (over AgentOptions.maxRequestImages): each was replaced by a note */
+  imagesOmitted?: number;
   answer?: string;
   cells: CodeCell[];
   /** malformed tool calls turned into error observations */

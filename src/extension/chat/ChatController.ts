@@ -10,17 +10,17 @@ import { ConversationSession } from '../../core/conversation/ConversationSession
 import { newConversation } from '../../core/conversation/exchanges';
 import type { Conversation, SessionEvent } from '../../core/conversation/types';
 import { isCodeDanceError } from '../../core/errors';
-import { redactSecrets } from '../../core/model';
+import { redactSecrets } from '../../core/secrets';
+import type { ServedEndpoints } from '../../core/serve';
 import type { TrajectoryReference } from '../../core/trajectory/types';
-import { sessionMessage } from '../../webview/panelEvents';
+import { sessionMessage } from '../../protocol/panelEvents';
 import { exchangeWithReward, withReward } from '../data/chatReward';
-import type { ToWebview } from '../../webview/protocol';
+import type { ToWebview } from '../../protocol/chat';
 import { errorMessage } from '../errors';
-import { servedModels } from '../serve/servedModels';
 import { readSettings } from '../settings';
 import { Attachments } from './attachments';
 import { exportConversation, openImage, readTrajectoryArg, saveImage } from './chatFiles';
-import { HistoryStore } from './historyStore';
+import { HistoryStore, type HistoryDamage } from './historyStore';
 import { IMAGE_EXTENSIONS, isImageName } from './images';
 import type { KernelService } from './kernelService';
 import { RunConfigSource } from './runConfig';
@@ -40,9 +40,11 @@ export class ChatController implements vscode.Disposable {
     private readonly kernels: KernelService,
     private readonly log: vscode.LogOutputChannel,
     private readonly post: (m: ToWebview) => void,
+    /** the models served from this window (chat's endpoints when none is configured) */
+    private readonly served: ServedEndpoints,
   ) {
-    this.store = new HistoryStore(this.storage.fsPath);
-    this.runConfigs = new RunConfigSource(context.secrets);
+    this.store = new HistoryStore(this.storage.fsPath, (d) => this.historyDamaged(d));
+    this.runConfigs = new RunConfigSource(context.secrets, served);
     this.session = new ConversationSession({
       acquireKernel: async () => {
         try {
@@ -94,22 +96,29 @@ export class ChatController implements vscode.Disposable {
       this.attachments.clear();
       this.post({ type: 'attachments', items: [] });
     }
-    if (e.type === 'event' && e.event.type === 'error') this.log.error(`chat: ${e.event.error.name}: ${redactSecrets(e.event.error.message)}`);
+    if (e.type === 'event' && e.event.type === 'error')
+      this.log.error(`chat: ${e.event.error.name}: ${redactSecrets(e.event.error.message)}`);
     if (e.type === 'event' && e.event.type === 'done') {
       const t = e.event.trajectory;
       this.log.info(`chat: question ${e.index + 1} ${t.status} in ${t.durationMs} ms, ${t.usage.totalTokens} tokens`);
     }
     // an error is worded for VS Code here (its fix names the setting or command; core names neither)
-    const m = sessionMessage(e.type === 'event' && e.event.type === 'error' ? { ...e, event: { ...e.event, error: { ...e.event.error, message: errorMessage(e.event.error) } } } : e);
+    const m = sessionMessage(
+      e.type === 'event' && e.event.type === 'error'
+        ? { ...e, event: { ...e.event, error: { ...e.event.error, message: errorMessage(e.event.error) } } }
+        : e,
+    );
     if (m) this.post(withReward(m, e));
   }
 
   /** Throws why nothing can run now (the panel shows it). */
   private checkCanRun(): void {
     let why: string | undefined;
-    if (!vscode.workspace.isTrusted) why = 'This workspace is not trusted, so CodeDance runs no code here. Trust the workspace to ask questions.';
+    if (!vscode.workspace.isTrusted)
+      why = 'This workspace is not trusted, so CodeDance runs no code here. Trust the workspace to ask questions.';
     else if (this.running) why = 'A question is running: stop it first.';
-    else if (!readSettings().endpoints.length && !servedModels.policy()) why = 'No model endpoint is set: set codedance.model.endpoints (or use "Set endpoint…").';
+    else if (!readSettings().endpoints.length && !this.served.policy())
+      why = 'No model endpoint is set: set codedance.model.endpoints (or use "Set endpoint…").';
     if (why) throw new Error(why);
   }
 
@@ -154,7 +163,11 @@ export class ChatController implements vscode.Disposable {
   async restartKernel(): Promise<void> {
     try {
       await this.session.restartKernel();
-      this.post({ type: 'notice', level: 'info', text: 'Kernel restarted: variables of earlier cells are rebuilt before the next question.' });
+      this.post({
+        type: 'notice',
+        level: 'info',
+        text: 'Kernel restarted: variables of earlier cells are rebuilt before the next question.',
+      });
     } catch (e) {
       this.post({ type: 'notice', level: 'error', text: `Kernel restart failed: ${errorMessage(e)}` });
     }
@@ -208,8 +221,18 @@ export class ChatController implements vscode.Disposable {
       await this.store.save(c);
       await this.history();
     } catch (e) {
+      // the conversation stays on screen; the user learns it is not in History
       this.log.error(`chat: saving the conversation failed: ${(e as Error).message}`);
+      this.post({ type: 'notice', level: 'error', text: `This conversation could not be saved to History: ${errorMessage(e)}` });
     }
+  }
+
+  /** A damaged history file the store kept aside: the log and the panel say which, and where it went. */
+  private historyDamaged(d: HistoryDamage): void {
+    const what = d.what === 'index' ? 'The chat history index' : `Saved conversation ${d.title ? `"${d.title}"` : d.id}`;
+    const after = d.what === 'index' ? 'History was rebuilt from the conversation folders.' : 'It is left out of History.';
+    this.log.warn(`chat: ${what} could not be read (${d.reason}); kept as ${d.keptAs}`);
+    this.post({ type: 'notice', level: 'warning', text: `${what} was damaged (${d.reason}) and was kept as ${d.keptAs}. ${after}` });
   }
 
   async open(id: string): Promise<void> {
@@ -235,7 +258,11 @@ export class ChatController implements vscode.Disposable {
   async rename(id: string): Promise<void> {
     const items = await this.store.list();
     const cur = id === this.conversation.id ? this.conversation.title : items.find((x) => x.id === id)?.title;
-    const title = await vscode.window.showInputBox({ title: 'Rename conversation', value: cur ?? '', validateInput: (v) => (v.trim() ? undefined : 'a name, please') });
+    const title = await vscode.window.showInputBox({
+      title: 'Rename conversation',
+      value: cur ?? '',
+      validateInput: (v) => (v.trim() ? undefined : 'a name, please'),
+    });
     if (!title) return;
     if (id === this.conversation.id) {
       this.conversation.title = title.trim();

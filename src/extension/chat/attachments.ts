@@ -3,8 +3,9 @@
  * No `vscode`: a bad file is refused with the reason, which the caller shows.
  */
 import { randomUUID } from 'node:crypto';
-import type { Attachment } from '../../webview/protocol';
-import { imageSize, sniffImage } from './images';
+import { sniffImageMime } from '../../core/images/sniffImageMime';
+import type { Attachment } from '../../protocol/chat';
+import { imageSize } from './images';
 
 const MAX_IMAGE_BYTES = 50 * 1024 * 1024;
 
@@ -13,7 +14,7 @@ export class Attachments {
 
   /** Adds an image; returns why it was refused, or undefined. */
   add(name: string, data: Uint8Array): string | undefined {
-    const mime = sniffImage(data);
+    const mime = sniffImageMime(data);
     if (!mime) return `${name} is not a readable image (not PNG, JPEG, GIF, BMP or WebP data).`;
     if (data.byteLength > MAX_IMAGE_BYTES) return `${name} is larger than ${MAX_IMAGE_BYTES / 1024 / 1024} MB.`;
     const thumb = `data:${mime};base64,${Buffer.from(data).toString('base64')}`;

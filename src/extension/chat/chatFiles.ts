@@ -6,6 +6,7 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import * as vscode from 'vscode';
 import type { Conversation } from '../../core/conversation/types';
+import { imageExtension } from '../../core/images/sniffImageMime';
 import { migrateTrajectory } from '../../core/trajectory/migrate';
 import type { Trajectory, TrajectoryImage } from '../../core/trajectory/types';
 import { conversationNotebook, writeMarkdownExport } from './exportConversation';
@@ -13,16 +14,25 @@ import { conversationNotebook, writeMarkdownExport } from './exportConversation'
 function findImage(c: Conversation, index: number, imageId: string): TrajectoryImage | undefined {
   const t = c.exchanges[index];
   if (!t) return undefined;
-  return t.inputImages.find((i) => i.id === imageId) ?? t.turns.flatMap((x) => x.cells.flatMap((cell) => cell.images)).find((i) => i.id === imageId);
+  return (
+    t.inputImages.find((i) => i.id === imageId) ??
+    t.turns.flatMap((x) => x.cells.flatMap((cell) => cell.images)).find((i) => i.id === imageId)
+  );
 }
 
-const extOf = (im: TrajectoryImage) => (im.mime === 'image/jpeg' ? 'jpg' : 'png');
+const extOf = (im: TrajectoryImage) => imageExtension(im.mime);
 
 /**
  * Full size in an editor tab of VS Code's image preview (zoom with the wheel or a click, pan by
  * scrolling, 1:1 from its status bar item) from a file under the extension's storage.
  */
-export async function openImage(storage: vscode.Uri, c: Conversation, index: number, imageId: string, column: vscode.ViewColumn = vscode.ViewColumn.Active): Promise<void> {
+export async function openImage(
+  storage: vscode.Uri,
+  c: Conversation,
+  index: number,
+  imageId: string,
+  column: vscode.ViewColumn = vscode.ViewColumn.Active,
+): Promise<void> {
   const im = findImage(c, index, imageId);
   if (!im) return;
   const dir = vscode.Uri.joinPath(storage, 'images', c.id);
@@ -34,14 +44,21 @@ export async function openImage(storage: vscode.Uri, c: Conversation, index: num
 
 /** An image in VS Code's built-in image preview (a custom editor), in `column`, keeping the focus where it is. */
 export async function openInImagePreview(file: vscode.Uri, column: vscode.ViewColumn): Promise<void> {
-  await vscode.commands.executeCommand('vscode.openWith', file, 'imagePreview.previewEditor', { viewColumn: column, preview: true, preserveFocus: true });
+  await vscode.commands.executeCommand('vscode.openWith', file, 'imagePreview.previewEditor', {
+    viewColumn: column,
+    preview: true,
+    preserveFocus: true,
+  });
 }
 
 export async function saveImage(c: Conversation, index: number, imageId: string): Promise<void> {
   const im = findImage(c, index, imageId);
   if (!im) return;
   const base = vscode.workspace.workspaceFolders?.[0]?.uri;
-  const target = await vscode.window.showSaveDialog({ defaultUri: base ? vscode.Uri.joinPath(base, `${imageId}.${extOf(im)}`) : undefined, filters: { Images: [extOf(im)] } });
+  const target = await vscode.window.showSaveDialog({
+    defaultUri: base ? vscode.Uri.joinPath(base, `${imageId}.${extOf(im)}`) : undefined,
+    filters: { Images: [extOf(im)] },
+  });
   if (!target) return;
   await vscode.workspace.fs.writeFile(target, Buffer.from(im.data, 'base64'));
 }
@@ -51,8 +68,16 @@ export async function exportConversation(c: Conversation, format: 'ipynb' | 'mar
   if (!c.exchanges.length) return undefined;
   const ext = format === 'ipynb' ? 'ipynb' : 'md';
   const base = vscode.workspace.workspaceFolders?.[0]?.uri;
-  const name = `${(c.title || 'codedance').replace(/[^\w-]+/g, '-').replace(/^-|-$/g, '').slice(0, 40) || 'codedance'}.${ext}`;
-  const target = await vscode.window.showSaveDialog({ defaultUri: base ? vscode.Uri.joinPath(base, name) : undefined, filters: format === 'ipynb' ? { Notebook: ['ipynb'] } : { Markdown: ['md'] } });
+  const name = `${
+    (c.title || 'codedance')
+      .replace(/[^\w-]+/g, '-')
+      .replace(/^-|-$/g, '')
+      .slice(0, 40) || 'codedance'
+  }.${ext}`;
+  const target = await vscode.window.showSaveDialog({
+    defaultUri: base ? vscode.Uri.joinPath(base, name) : undefined,
+    filters: format === 'ipynb' ? { Notebook: ['ipynb'] } : { Markdown: ['md'] },
+  });
   if (!target) return undefined;
   if (format === 'ipynb') {
     await vscode.workspace.fs.writeFile(target, Buffer.from(JSON.stringify(conversationNotebook(c), null, 1)));
@@ -67,9 +92,18 @@ export async function exportConversation(c: Conversation, format: 'ipynb' | 'mar
  * or one made by hand without the optional parts (its messages are rebuilt when it is continued).
  */
 export async function readTrajectoryArg(arg: unknown): Promise<Trajectory> {
-  const raw: unknown = typeof arg === 'string' || arg instanceof vscode.Uri ? JSON.parse(await fs.readFile(typeof arg === 'string' ? arg : arg.fsPath, 'utf8')) : arg;
+  const raw: unknown =
+    typeof arg === 'string' || arg instanceof vscode.Uri
+      ? JSON.parse(await fs.readFile(typeof arg === 'string' ? arg : arg.fsPath, 'utf8'))
+      : arg;
   const t = raw as Partial<Trajectory> | null;
-  if (!t || typeof t !== 'object' || !Array.isArray(t.turns) || typeof t.question !== 'string') throw new Error('not a CodeDance trajectory (expects question, turns, …)');
+  if (!t || typeof t !== 'object' || !Array.isArray(t.turns) || typeof t.question !== 'string')
+    throw new Error('not a CodeDance trajectory (expects question, turns, …)');
   if (typeof t.version === 'number') return migrateTrajectory({ ...t, messages: t.messages ?? [], inputImages: t.inputImages ?? [] });
-  return { ...t, messages: t.messages ?? [], inputImages: t.inputImages ?? [], usage: t.usage ?? { promptTokens: 0, completionTokens: 0, totalTokens: 0 } } as Trajectory;
+  return {
+    ...t,
+    messages: t.messages ?? [],
+    inputImages: t.inputImages ?? [],
+    usage: t.usage ?? { promptTokens: 0, completionTokens: 0, totalTokens: 0 },
+  } as Trajectory;
 }

@@ -5,6 +5,7 @@
  */
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
+import { imageExtension, type ImageMime } from '../../core/images/sniffImageMime';
 import { reasoningText, toNotebook } from '../../core/trajectory/notebook';
 import type { Conversation } from './historyStore';
 
@@ -32,9 +33,9 @@ export async function writeMarkdownExport(c: Conversation, file: string): Promis
   const imagesDir = path.join(path.dirname(file), imagesDirName);
   let count = 0;
   const out: string[] = [`# ${c.title || 'CodeDance conversation'}`, '', `*${c.createdAt}*`, ''];
-  const image = async (im: { id: string; mime: string; data: string }, prefix: string) => {
+  const image = async (im: { id: string; mime: ImageMime; data: string }, prefix: string) => {
     await fs.mkdir(imagesDir, { recursive: true });
-    const name = `${prefix}-${im.id}.${im.mime === 'image/jpeg' ? 'jpg' : 'png'}`.replace(/[^\w.-]/g, '_');
+    const name = `${prefix}-${im.id}.${imageExtension(im.mime)}`.replace(/[^\w.-]/g, '_');
     await fs.writeFile(path.join(imagesDir, name), Buffer.from(im.data, 'base64'));
     count++;
     return `![${im.id}](${encodeURI(`${imagesDirName}/${name}`)})`;
@@ -42,7 +43,10 @@ export async function writeMarkdownExport(c: Conversation, file: string): Promis
   for (const [i, t] of c.exchanges.entries()) {
     out.push(`## Question ${i + 1}`, '', t.question, '');
     for (const im of t.inputImages) out.push(await image(im, `q${i}`), '');
-    out.push(`*Model* \`${t.model}\` · *protocol* \`${t.protocol}\` · ${t.status} · ${t.usage.totalTokens} tokens · ${(t.durationMs / 1000).toFixed(1)} s`, '');
+    out.push(
+      `*Model* \`${t.model}\` · *protocol* \`${t.protocol}\` · ${t.status} · ${t.usage.totalTokens} tokens · ${(t.durationMs / 1000).toFixed(1)} s`,
+      '',
+    );
     for (const turn of t.turns) {
       if (turn.discarded) continue;
       const text = reasoningText(turn.content);

@@ -10,59 +10,44 @@
 import * as vscode from 'vscode';
 import { CodeDanceError } from '../../core/errors';
 import { InterpreterPool, resolvePython, type KernelSession, type ResolvedPython } from '../../core/kernel';
-import { describeSandbox, sandboxStatus } from '../../core/kernel/sandbox';
+import { describeFastPaths, type FastPathReport } from '../../core/kernel/fastPaths';
+import { type CellHost, describeSandbox, isSandboxed, localCellHost, remoteCellHost, sandboxLabel } from '../../core/kernel/sandboxNotice';
 import type { KernelSource } from '../../core/eval/runner';
 import { showError } from '../errors';
-import { describeChoice, type KernelChoiceStore } from '../kernel/store';
+import { describeChoice, type KernelChoice, type KernelChoiceStore } from '../kernel/store';
+import type { CellsStatus } from '../../protocol/chat';
 import { readSettings } from '../settings';
 
 /** settings that change how kernels are started: a change retires the waiting ones */
-const KERNEL_SETTINGS = ['codedance.execution.sandbox', 'codedance.execution.network', 'codedance.execution.memoryLimitMb', 'codedance.execution.passEnv'];
-let unsandboxedNoticeShown = false;
+const KERNEL_SETTINGS = [
+  'codedance.execution.sandbox',
+  'codedance.execution.network',
+  'codedance.execution.memoryLimitMb',
+  'codedance.execution.passEnv',
+];
 
-/** Sandbox, network and memory limit from the settings; says once, plainly, when cells run unsandboxed. */
-export function kernelTuningFromSettings(log?: vscode.LogOutputChannel): { sandbox: 'auto' | 'on' | 'off'; network: boolean; memoryLimitMb?: number; passEnv: string[] } {
-  const s = readSettings();
-  const line = describeSandbox(s.sandbox, s.network);
-  log?.info(`kernel: ${line}`);
-  // said once when the sandbox is missing; turned off on purpose, the log says it
-  if (s.sandbox === 'auto' && !sandboxStatus().available && !unsandboxedNoticeShown) {
-    unsandboxedNoticeShown = true;
-    void vscode.window.showWarningMessage(`CodeDance: ${line}`);
-  }
-  return { sandbox: s.sandbox, network: s.network, memoryLimitMb: s.memoryLimitMb, passEnv: s.passEnv };
+/** What `KernelService.tuning()` gives a kernel start: sandbox, network, memory limit and passed variables. */
+export interface KernelTuning {
+  sandbox: 'auto' | 'on' | 'off';
+  network: boolean;
+  memoryLimitMb?: number;
+  passEnv: string[];
 }
 
 /**
- * The interpreter the editor uses for kernels (chat and eval alike): the one picked for this
- * workspace with "CodeDance: Select Kernel", else the setting, else the Python extension's,
- * else the usual candidates (`ignoreChoice`: the order without the workspace's pick).
+ * The interpreter the editor uses for kernels (chat and eval alike): `choice`, the one picked for
+ * this workspace with "CodeDance: Select Kernel" (none: the order without the workspace's pick),
+ * else the setting, else the Python extension's, else the usual candidates.
  */
-export async function resolveEditorPython(log?: vscode.LogOutputChannel, opts: { ignoreChoice?: boolean } = {}): Promise<ResolvedPython> {
-  const picked = opts.ignoreChoice ? undefined : activeChoices?.choice;
+export async function resolveEditorPython(opts: { choice?: KernelChoice; log?: vscode.LogOutputChannel } = {}): Promise<ResolvedPython> {
+  const picked = opts.choice;
   if (picked?.kind === 'local' && picked.python) {
     const r = await resolvePython({ explicit: picked.python, env: {} });
     return { ...r, reason: `chosen for this workspace with CodeDance: Select Kernel (${r.reason})` };
   }
   const s = readSettings();
-  const fromExtension = s.interpreter ? undefined : await pythonExtensionInterpreter(log);
+  const fromExtension = s.interpreter ? undefined : await pythonExtensionInterpreter(opts.log);
   return resolvePython({ explicit: s.interpreter || undefined, pythonExtension: fromExtension });
-}
-
-/** the workspace's kernel choice (set when the picker registers), for the editor's eval too */
-let activeChoices: KernelChoiceStore | undefined;
-
-/**
- * Kernels for an eval run in the editor: on the Jupyter server chosen with "CodeDance: Select
- * Kernel" (a kernel per sample, shut down when it ends), or undefined for the local pool.
- */
-export async function editorKernelSource(log?: vscode.LogOutputChannel): Promise<KernelSource | undefined> {
-  const c = activeChoices?.choice;
-  if (c?.kind !== 'remote') return undefined;
-  const token = await activeChoices!.token(c.url);
-  const { startRemoteKernelSession } = await import('../../core/kernel/remote');
-  log?.info(`eval: kernels on ${describeChoice(c)}`);
-  return { acquire: () => startRemoteKernelSession({ url: c.url, token, kernelName: c.kernelName }), dispose: async () => undefined };
 }
 
 export class KernelService implements vscode.Disposable {
@@ -72,32 +57,81 @@ export class KernelService implements vscode.Disposable {
   /** fires when the interpreter choice may have changed (setting, Python extension) */
   readonly onDidChangePython = this.changed.event;
 
+  /** the last fast-path report logged: each kernel says the same, the log says it once */
+  private fastPathsLogged = '';
+  private readonly logFastPaths = (r: FastPathReport) => {
+    const line = describeFastPaths(r);
+    if (line === this.fastPathsLogged) return;
+    this.fastPathsLogged = line;
+    this.log.info(`kernel: ${line}`);
+  };
+
   constructor(private readonly log: vscode.LogOutputChannel) {
     this.source = new InterpreterPool({
       size: 1,
       resolve: async () => {
-        const r = await resolveEditorPython(this.log);
+        const r = await this.editorPython();
         this.log.info(`chat: python ${r.python} (${r.reason})`);
         return r;
       },
-      tuning: () => kernelTuningFromSettings(this.log),
+      tuning: () => ({ ...this.tuning(), onFastPaths: this.logFastPaths }),
     });
     this.disposables.push(
       this.changed,
       vscode.workspace.onDidChangeConfiguration((e) => {
-        if (e.affectsConfiguration('codedance.python.interpreter') || KERNEL_SETTINGS.some((k) => e.affectsConfiguration(k))) this.invalidate();
+        if (e.affectsConfiguration('codedance.python.interpreter') || KERNEL_SETTINGS.some((k) => e.affectsConfiguration(k)))
+          this.invalidate();
       }),
     );
     void this.watchPythonExtension();
   }
 
+  /** the workspace's kernel choice (set when the picker registers), for the editor's eval too */
   private choices: KernelChoiceStore | undefined;
+  /** said once a window: cells run unsandboxed because the sandbox is missing */
+  private unsandboxedNoticeShown = false;
 
   /** Where kernels run, per workspace (the kernel picker); a change retires the waiting kernels. */
   useChoices(store: KernelChoiceStore): void {
     this.choices = store;
-    activeChoices = store;
     this.disposables.push(store.onDidChange(() => this.invalidate()));
+  }
+
+  /** Sandbox, network and memory limit from the settings; says once, plainly, when cells run unsandboxed. */
+  tuning(): KernelTuning {
+    const s = readSettings();
+    const host = localCellHost(s.sandbox, s.network);
+    const line = describeSandbox(host);
+    this.log.info(`kernel: ${line}`);
+    // said once when the sandbox is missing; turned off on purpose, the log says it
+    if (s.sandbox === 'auto' && !isSandboxed(host) && !this.unsandboxedNoticeShown) {
+      this.unsandboxedNoticeShown = true;
+      void vscode.window.showWarningMessage(`CodeDance: ${line}`);
+    }
+    return { sandbox: s.sandbox, network: s.network, memoryLimitMb: s.memoryLimitMb, passEnv: s.passEnv };
+  }
+
+  /** The interpreter the editor uses for kernels (chat, eval, data verify): the workspace's pick first (resolveEditorPython). */
+  editorPython(): Promise<ResolvedPython> {
+    return resolveEditorPython({ choice: this.choices?.choice, log: this.log });
+  }
+
+  /**
+   * Kernels for an eval run in the editor: on the Jupyter server chosen with "CodeDance: Select
+   * Kernel" (a kernel per sample, shut down when it ends), or undefined for the local pool.
+   */
+  async evalKernelSource(): Promise<KernelSource | undefined> {
+    const c = this.choices?.choice;
+    if (c?.kind !== 'remote') return undefined;
+    const token = await this.choices!.token(c.url);
+    const { startRemoteKernelSession } = await import('../../core/kernel/remote');
+    const host = remoteCellHost(c.url);
+    this.log.info(`eval: kernels on ${describeChoice(c)}; ${describeSandbox(host)}`);
+    return {
+      acquire: () => startRemoteKernelSession({ url: c.url, token, kernelName: c.kernelName }),
+      dispose: async () => undefined,
+      host,
+    };
   }
 
   /** The local interpreter, resolved once (cached until the setting or the Python extension's choice changes). */
@@ -110,7 +144,29 @@ export class KernelService implements vscode.Disposable {
     const c = this.choices?.choice;
     if (c?.kind !== 'remote' && c?.kind !== 'notebook') return this.source.python();
     const where = describeChoice(c);
-    return Promise.resolve({ python: where, command: where, source: 'explicit', version: '', reason: 'chosen with CodeDance: Select Kernel', tried: [] });
+    return Promise.resolve({
+      python: where,
+      command: where,
+      source: 'explicit',
+      version: '',
+      reason: 'chosen with CodeDance: Select Kernel',
+      tried: [],
+    });
+  }
+
+  /** Where the chat's cells run now: the kernel chosen with Select Kernel, else a local one with the sandbox settings. */
+  cellHost(): CellHost {
+    const c = this.choices?.choice;
+    if (c?.kind === 'remote') return remoteCellHost(c.url);
+    if (c?.kind === 'notebook') return { kind: 'notebook', notebook: c.name };
+    const s = readSettings();
+    return localCellHost(s.sandbox, s.network);
+  }
+
+  /** Where the chat's cells run, for the panel's header: a short label and the whole notice. */
+  cellsStatus(): CellsStatus {
+    const host = this.cellHost();
+    return { label: sandboxLabel(host), notice: describeSandbox(host), sandboxed: isSandboxed(host) };
   }
 
   /** The interpreter may have changed: the waiting kernels go now, handed-out ones after their holder's run. */
@@ -131,24 +187,37 @@ export class KernelService implements vscode.Disposable {
 
   /** A started kernel for one conversation; the caller owns (disposes) it. */
   async acquire(): Promise<KernelSession> {
-    if (!vscode.workspace.isTrusted) throw new CodeDanceError('config', 'this workspace is not trusted: CodeDance runs no code here', { fix: 'trust the workspace (Workspaces: Manage Workspace Trust) to run code' });
+    if (!vscode.workspace.isTrusted)
+      throw new CodeDanceError('config', 'this workspace is not trusted: CodeDance runs no code here', {
+        fix: 'trust the workspace (Workspaces: Manage Workspace Trust) to run code',
+      });
     const t0 = performance.now();
     const c = this.choices?.choice;
     if (c?.kind === 'remote') {
       // loaded when first needed: @jupyterlab/services stays out of activation
       const { startRemoteKernelSession } = await import('../../core/kernel/remote');
-      const session = await startRemoteKernelSession({ url: c.url, token: await this.choices!.token(c.url), kernelName: c.kernelName, memoryLimitMb: readSettings().memoryLimitMb });
-      this.log.info(`chat: kernel ${session.id} (${session.python}) started in ${(performance.now() - t0).toFixed(0)} ms`);
+      const session = await startRemoteKernelSession({
+        url: c.url,
+        token: await this.choices!.token(c.url),
+        kernelName: c.kernelName,
+        memoryLimitMb: readSettings().memoryLimitMb,
+        onFastPaths: this.logFastPaths,
+      });
+      this.log.info(
+        `chat: kernel ${session.id} (${session.python}) started in ${(performance.now() - t0).toFixed(0)} ms; ${describeSandbox(this.cellHost())}`,
+      );
       return session;
     }
     if (c?.kind === 'notebook') {
       const { startNotebookSession } = await import('../kernel/notebookKernels');
       const session = await startNotebookSession(c.uri, c.name, {});
-      this.log.info(`chat: ${session.python} ready in ${(performance.now() - t0).toFixed(0)} ms`);
+      this.log.info(`chat: ${session.python} ready in ${(performance.now() - t0).toFixed(0)} ms; ${describeSandbox(this.cellHost())}`);
       return session;
     }
     const { session, pool } = await this.source.acquire();
-    this.log.info(`chat: kernel ${session.id} acquired in ${(performance.now() - t0).toFixed(0)} ms (warm: ${pool.stats.acquiredWarm}/${pool.stats.acquired})`);
+    this.log.info(
+      `chat: kernel ${session.id} acquired in ${(performance.now() - t0).toFixed(0)} ms (warm: ${pool.stats.acquiredWarm}/${pool.stats.acquired})`,
+    );
     return session;
   }
 
@@ -204,7 +273,10 @@ export async function pickInterpreter(kernels: KernelService): Promise<void> {
     { label: '/usr/bin/python3', description: 'the system Python', value: '/usr/bin/python3' },
     { label: 'Browse…', description: 'pick an interpreter file' },
   ];
-  const pick = await vscode.window.showQuickPick(items, { title: 'CodeDance: Python interpreter for the kernel', placeHolder: 'needs ipykernel, Pillow, numpy and matplotlib' });
+  const pick = await vscode.window.showQuickPick(items, {
+    title: 'CodeDance: Python interpreter for the kernel',
+    placeHolder: 'needs ipykernel, Pillow, numpy and matplotlib',
+  });
   if (!pick) return;
   let value = pick.value;
   if (!value) {

@@ -3,7 +3,7 @@
  * waiting (badge, status bar), the kernel's state, the model of the last run, and the live run's
  * messages so far (replayed to a webview that (re)loads mid-run). No VS Code here.
  */
-import type { PanelKernelState, ToWebview } from '../../webview/protocol';
+import type { PanelKernelState, ToWebview } from '../../protocol/chat';
 
 export class RunWatch {
   /** approval and restore requests waiting for the user, as `run:cellId` / `run:restore` */

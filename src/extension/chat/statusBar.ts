@@ -20,11 +20,16 @@ export class ChatStatusBar implements vscode.Disposable {
     this.item.text = statusText(s);
     const md = new vscode.MarkdownString(undefined, true);
     md.appendMarkdown(`**CodeDance chat**\n\n`);
-    md.appendText(`Endpoint: ${s.endpoint || 'none'}\nModel: ${s.model || 'the first model of the endpoint'}\nKernel: ${s.kernel === 'none' ? 'not started' : s.kernel}\nApproval: ${s.approval === 'always' ? 'ask before each cell' : 'runs without asking'}`);
+    md.appendText(
+      `Endpoint: ${s.endpoint || 'none'}\nModel: ${s.model || 'the first model of the endpoint'}\nKernel: ${s.kernel === 'none' ? 'not started' : s.kernel}\nApproval: ${s.approval === 'always' ? 'ask before each cell' : 'runs without asking'}`,
+    );
     if (s.pendingApprovals) md.appendText(`\n${s.pendingApprovals} cell(s) waiting for your approval`);
     md.appendMarkdown('\n\nClick to connect a model, pick the interpreter or restart the kernel.');
     this.item.tooltip = md;
-    this.item.accessibilityInformation = { label: `CodeDance chat: model ${s.model || hostOf(s.endpoint) || 'none'}, kernel ${s.kernel === 'none' ? 'not started' : s.kernel}${s.pendingApprovals ? ', a cell waits for approval' : ''}`, role: 'button' };
+    this.item.accessibilityInformation = {
+      label: `CodeDance chat: model ${s.model || hostOf(s.endpoint) || 'none'}, kernel ${s.kernel === 'none' ? 'not started' : s.kernel}${s.pendingApprovals ? ', a cell waits for approval' : ''}`,
+      role: 'button',
+    };
     this.item.backgroundColor = s.pendingApprovals ? new vscode.ThemeColor('statusBarItem.warningBackground') : undefined;
     this.item.show();
   }

@@ -1,5 +1,5 @@
 /** The chat status bar item's text (pure: unit-tested without VS Code). */
-import type { PanelKernelState } from '../../webview/protocol';
+import type { PanelKernelState } from '../../protocol/chat';
 
 export interface ChatStatus {
   endpoint: string;
@@ -11,7 +11,13 @@ export interface ChatStatus {
   running: boolean;
 }
 
-const KERNEL_ICON: Record<string, string> = { none: '$(circle-outline)', starting: '$(loading~spin)', idle: '$(circle-filled)', busy: '$(sync~spin)', dead: '$(error)' };
+const KERNEL_ICON: Record<string, string> = {
+  none: '$(circle-outline)',
+  starting: '$(loading~spin)',
+  idle: '$(circle-filled)',
+  busy: '$(sync~spin)',
+  dead: '$(error)',
+};
 
 /** The item's text, e.g. "$(hubot) gpt-4o · $(circle-filled) idle". */
 export function statusText(s: ChatStatus): string {

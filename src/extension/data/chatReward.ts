@@ -6,10 +6,10 @@
  * (an eval sample opened in the chat), acc and score.
  */
 import type { SessionEvent } from '../../core/conversation/types';
-import { trajectoryReward } from '../../core/training-data/reward';
+import { trajectoryReward } from '../../core/reward/reward';
 import type { Trajectory } from '../../core/trajectory/types';
-import { exchangeView } from '../../webview/panelEvents';
-import type { ExchangeView, ToWebview } from '../../webview/protocol';
+import { exchangeView } from '../../protocol/panelEvents';
+import type { ExchangeView, ToWebview } from '../../protocol/chat';
 
 /** The exchange as the panel gets it, with its reward. */
 export function exchangeWithReward(t: Trajectory): ExchangeView {
@@ -19,6 +19,7 @@ export function exchangeWithReward(t: Trajectory): ExchangeView {
 /** The panel message made from session event `e`, with the reward added where the trajectory is known. */
 export function withReward(m: ToWebview, e: SessionEvent): ToWebview {
   if (m.type === 'conversation' && e.type === 'conversation') return { ...m, exchanges: e.conversation.exchanges.map(exchangeWithReward) };
-  if (m.type === 'event' && m.event.type === 'done' && e.type === 'event' && e.event.type === 'done') return { ...m, event: { ...m.event, summary: { ...m.event.summary, reward: trajectoryReward(e.event.trajectory) } } };
+  if (m.type === 'event' && m.event.type === 'done' && e.type === 'event' && e.event.type === 'done')
+    return { ...m, event: { ...m.event, summary: { ...m.event.summary, reward: trajectoryReward(e.event.trajectory) } } };
   return m;
 }

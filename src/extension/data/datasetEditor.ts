@@ -12,14 +12,23 @@ import * as vscode from 'vscode';
 import type { ResultRecord } from '../../core/eval/record';
 import { recordTrajectory } from '../../core/eval/recordTrajectory';
 import { readResults } from '../../core/eval/resultsFile';
+import { imageExtension, sniffImageMime, type ImageMime } from '../../core/images/sniffImageMime';
 import { DatasetView } from '../../core/training-data/datasetView';
 import { imageBytes } from '../../core/training-data/replayPlan';
-import { rowReference, rowReward } from '../../core/training-data/rowReward';
+import { rowReference, rowReward } from '../../core/reward/rowReward';
 import { rowTrajectory } from '../../core/training-data/rowTrajectory';
 import type { Trajectory, TrajectoryReference } from '../../core/trajectory/types';
-import type { FromDataset, ToDataset, VerifyOverlay, VerifyRowRecord } from '../../webview/dataset/protocol';
-import { exchangeView } from '../../webview/panelEvents';
+import {
+  datasetRequest,
+  type DatasetResponses,
+  type FromDataset,
+  type ToDataset,
+  type VerifyOverlay,
+  type VerifyRowRecord,
+} from '../../protocol/dataset';
+import { exchangeView } from '../../protocol/panelEvents';
 import { webviewHtml } from '../webviewHtml';
+import { routeRequests } from '../webviewRequests';
 
 export interface DataHost {
   /** opens the chat with `image` attached and asks `question` */
@@ -37,7 +46,8 @@ async function overlayOf(file: string): Promise<VerifyOverlay | undefined> {
   const out = verifyResultsFile(file);
   if (!existsSync(out)) return undefined;
   const status: Record<number, string> = {};
-  for await (const r of readResults<{ index?: unknown; status?: unknown }>(out)) if (typeof r.index === 'number' && typeof r.status === 'string') status[r.index] = r.status;
+  for await (const r of readResults<{ index?: unknown; status?: unknown }>(out))
+    if (typeof r.index === 'number' && typeof r.status === 'string') status[r.index] = r.status;
   return { file: out, status };
 }
 
@@ -53,11 +63,15 @@ async function verifyRecord(file: string, index: number): Promise<VerifyRowRecor
 /** The row's fields other than the conversation and the image bytes, as readable JSON. */
 function metaText(row: Record<string, unknown>): string {
   const { messages: _m, prompt: _p, images: _i, codedance: _c, multi_modal_data: _d, ...rest } = row;
-  const s = JSON.stringify(rest, (_k, v: unknown) => (typeof v === 'bigint' ? Number(v) : v instanceof Uint8Array ? `[${v.length} bytes]` : v), 1);
+  const s = JSON.stringify(
+    rest,
+    (_k, v: unknown) => (typeof v === 'bigint' ? Number(v) : v instanceof Uint8Array ? `[${v.length} bytes]` : v),
+    1,
+  );
   return s.length > 20_000 ? `${s.slice(0, 20_000)}\n…` : s;
 }
 
-function firstImage(row: Record<string, unknown>, file: string): { mime: string; bytes: Uint8Array } | undefined {
+function firstImage(row: Record<string, unknown>, file: string): { mime: ImageMime; bytes: Uint8Array } | undefined {
   let bytes: Uint8Array;
   if (Array.isArray(row.images) && row.images.length) bytes = imageBytes(row.images[0], file);
   else {
@@ -66,7 +80,18 @@ function firstImage(row: Record<string, unknown>, file: string): { mime: string;
     if (!Array.isArray(mm) || typeof mm[0] !== 'string') return undefined;
     bytes = Buffer.from(mm[0], 'base64');
   }
-  return { mime: bytes[0] === 0xff && bytes[1] === 0xd8 ? 'image/jpeg' : 'image/png', bytes };
+  return { mime: sniffImageMime(bytes) ?? 'image/png', bytes };
+}
+
+/** A row's trajectory: the one an eval results line stores, else the one its conversation reads as. */
+async function trajectoryOf(
+  row: Record<string, unknown>,
+  index: number,
+  file: string,
+): Promise<{ t: Trajectory; row: Record<string, unknown> }> {
+  const stored = (row.codedance as { trajectory?: unknown } | undefined)?.trajectory;
+  const t = stored ? await recordTrajectory(row as unknown as ResultRecord, file, { missing: 'empty' }) : undefined;
+  return { t: t ?? rowTrajectory(row, index, file), row };
 }
 
 export class DatasetEditorProvider implements vscode.CustomReadonlyEditorProvider {
@@ -87,15 +112,31 @@ export class DatasetEditorProvider implements vscode.CustomReadonlyEditorProvide
     return { uri, dispose: () => undefined };
   }
 
+  /** The dataset webview's page, allowed to load its script and styles. */
+  private loadWebview(webview: vscode.Webview): void {
+    const ext = this.context.extensionUri;
+    webview.options = {
+      enableScripts: true,
+      localResourceRoots: [vscode.Uri.joinPath(ext, 'dist'), vscode.Uri.joinPath(ext, 'media')],
+    };
+    webview.html = webviewHtml(webview, ext, {
+      script: 'dataset.js',
+      styles: ['chat.css', 'dataset.css'],
+      title: 'CodeDance Dataset',
+      bodyClass: 'dataset',
+    });
+  }
+
   async resolveCustomEditor(doc: vscode.CustomDocument, panel: vscode.WebviewPanel): Promise<void> {
     const file = doc.uri.fsPath;
-    const ext = this.context.extensionUri;
-    panel.webview.options = { enableScripts: true, localResourceRoots: [vscode.Uri.joinPath(ext, 'dist'), vscode.Uri.joinPath(ext, 'media')] };
-    panel.webview.html = webviewHtml(panel.webview, ext, { script: 'dataset.js', styles: ['chat.css', 'dataset.css'], title: 'CodeDance Dataset', bodyClass: 'dataset' });
+    this.loadWebview(panel.webview);
     const t0 = performance.now();
     const opening = DatasetView.open(file);
     opening.then(
-      (v) => this.log.info(`dataset viewer: ${file}: ${v.info.rowCount} rows, ${v.info.columns.length} columns, opened in ${(performance.now() - t0).toFixed(0)} ms`),
+      (v) =>
+        this.log.info(
+          `dataset viewer: ${file}: ${v.info.rowCount} rows, ${v.info.columns.length} columns, opened in ${(performance.now() - t0).toFixed(0)} ms`,
+        ),
       (e: Error) => this.log.warn(`dataset viewer: ${file}: ${e.message}`),
     );
     const post = (m: ToDataset) => void panel.webview.postMessage(m);
@@ -105,54 +146,55 @@ export class DatasetEditorProvider implements vscode.CustomReadonlyEditorProvide
       filtering?.abort();
       for (const d of subs.splice(0)) d.dispose();
     });
-    const trajectory = async (index: number): Promise<{ t: Trajectory; row: Record<string, unknown> }> => {
-      const row = await (await opening).row(index);
-      const stored = (row.codedance as { trajectory?: unknown } | undefined)?.trajectory;
-      const t = stored ? await recordTrajectory(row as unknown as ResultRecord, file, { missing: 'empty' }) : undefined;
-      return { t: t ?? rowTrajectory(row, index, file), row };
-    };
-    const handle = async (m: FromDataset): Promise<void> => {
-      switch (m.type) {
-        case 'ready': {
+    const trajectory = async (index: number) => trajectoryOf(await (await opening).row(index), index, file);
+    const route = routeRequests<FromDataset, DatasetResponses>(
+      { what: 'dataset viewer', schema: datasetRequest, log: this.log, reply: post },
+      {
+        ready: async () => {
           const view = await opening;
-          post({ type: 'info', info: view.info, openMs: performance.now() - t0, verify: await overlayOf(file) });
-          return;
-        }
-        case 'page':
-          post({ type: 'page', page: m.page, rows: await (await opening).page(m.page) });
-          return;
-        case 'thumb': {
+          return { info: view.info, openMs: performance.now() - t0, verify: await overlayOf(file) };
+        },
+        page: async (m) => (await opening).page(m.page),
+        thumb: async (m) => {
           const img = firstImage(await (await opening).row(m.index), file);
-          post({ type: 'thumb', index: m.index, image: img && { mime: img.mime, data: Buffer.from(img.bytes).toString('base64') } });
-          return;
-        }
-        case 'filter': {
+          return { image: img && { mime: img.mime, data: Buffer.from(img.bytes).toString('base64') } };
+        },
+        filter: async (m) => {
           filtering?.abort();
           const ctrl = (filtering = new AbortController());
           const view = await opening;
-          const r = await view.filter(m.filter, (done) => post({ type: 'filterProgress', seq: m.seq, done, total: view.info.rowCount }), ctrl.signal);
-          if (!ctrl.signal.aborted) post({ type: 'filtered', seq: m.seq, ...r });
-          return;
-        }
-        case 'row': {
+          const r = await view.filter(
+            m.filter,
+            (done) => post({ type: 'filterProgress', seq: m.seq, done, total: view.info.rowCount }),
+            ctrl.signal,
+          );
+          return ctrl.signal.aborted ? undefined : r;
+        },
+        row: async (m) => {
           const { t, row } = await trajectory(m.index);
-          post({ type: 'row', index: m.index, exchange: exchangeView(t), meta: metaText(row), promptOnly: t.turns.length === 0, verify: await verifyRecord(file, m.index), reward: rowReward(row) });
-          return;
-        }
-        case 'ask': {
+          return {
+            exchange: exchangeView(t),
+            meta: metaText(row),
+            promptOnly: t.turns.length === 0,
+            verify: await verifyRecord(file, m.index),
+            reward: rowReward(row),
+          };
+        },
+        ask: async (m) => {
           const { t, row } = await trajectory(m.index);
           const im = t.inputImages[0];
-          await this.host.ask(t.question, im && { name: `row-${m.index}.${im.mime === 'image/jpeg' ? 'jpg' : 'png'}`, bytes: Buffer.from(im.data, 'base64') }, rowReference(row, `${path.basename(file)} row ${m.index}`));
-          return;
-        }
-        case 'verify': {
+          await this.host.ask(
+            t.question,
+            im && { name: `row-${m.index}.${imageExtension(im.mime)}`, bytes: Buffer.from(im.data, 'base64') },
+            rowReference(row, `${path.basename(file)} row ${m.index}`),
+          );
+        },
+        verify: async () => {
           await this.host.verify(doc.uri);
-          const overlay = await overlayOf(file);
-          if (overlay) post({ type: 'verify', overlay });
-          return;
-        }
-      }
-    };
-    subs.push(panel.webview.onDidReceiveMessage((m: FromDataset) => void handle(m).catch((e: Error) => post({ type: 'error', text: e.message }))));
+          return { overlay: await overlayOf(file) };
+        },
+      },
+    );
+    subs.push(panel.webview.onDidReceiveMessage((m: unknown) => void route(m)));
   }
 }

@@ -32,7 +32,10 @@ export async function runExportFlow(f: ExportFlow): Promise<string | undefined> 
     { title: `Training data format for ${f.what}` },
   );
   if (!fmt) return undefined;
-  const target = await vscode.window.showSaveDialog({ defaultUri: vscode.Uri.file(path.join(f.baseDir, `codedance_${fmt.id}_export.parquet`)), filters: { Parquet: ['parquet'] } });
+  const target = await vscode.window.showSaveDialog({
+    defaultUri: vscode.Uri.file(path.join(f.baseDir, `codedance_${fmt.id}_export.parquet`)),
+    filters: { Parquet: ['parquet'] },
+  });
   if (!target) return undefined;
   const ctrl = new AbortController();
   const summary = await exportTrainingData({
@@ -52,7 +55,10 @@ export async function runExportFlow(f: ExportFlow): Promise<string | undefined> 
   });
   f.log.info(`export: ${summary.rows} ${fmt.id} rows to ${summary.file}; skipped ${JSON.stringify(summary.skipped)}`);
   void vscode.window
-    .showInformationMessage(`CodeDance: wrote ${summary.rows} ${fmt.label} row(s) to ${path.basename(summary.file)}${summary.skipped.length ? ` (${summary.skipped.length} skipped: ${summary.skipped[0].reason})` : ''}.`, 'Open')
+    .showInformationMessage(
+      `CodeDance: wrote ${summary.rows} ${fmt.label} row(s) to ${path.basename(summary.file)}${summary.skipped.length ? ` (${summary.skipped.length} skipped: ${summary.skipped[0].reason})` : ''}.`,
+      'Open',
+    )
     .then((open) => open && vscode.commands.executeCommand('vscode.openWith', target, DatasetEditorProvider.viewTypeFor(target.fsPath)));
   return summary.file;
 }
@@ -61,12 +67,22 @@ export async function runExportFlow(f: ExportFlow): Promise<string | undefined> 
 export function exchangeItems(conversations: { title: string; exchanges: Trajectory[] }[]): AsyncIterable<ExportItem> {
   const all: ExportItem[] = [];
   for (const c of conversations)
-    c.exchanges.forEach((t, i) => all.push({ trajectory: t, origin: `conversation '${c.title}' question ${i + 1}`, groundTruth: t.reference?.groundTruth, dataSource: t.reference?.dataSource }));
+    c.exchanges.forEach((t, i) =>
+      all.push({
+        trajectory: t,
+        origin: `conversation '${c.title}' question ${i + 1}`,
+        groundTruth: t.reference?.groundTruth,
+        dataSource: t.reference?.dataSource,
+      }),
+    );
   return trajectoryItems(all);
 }
 
 /** Picks saved conversations (several at once; `current` checked first) and loads them. */
-export async function pickConversations(store: HistoryStore, current?: string): Promise<{ title: string; exchanges: Trajectory[] }[] | undefined> {
+export async function pickConversations(
+  store: HistoryStore,
+  current?: string,
+): Promise<{ title: string; exchanges: Trajectory[] }[] | undefined> {
   const list = await store.list();
   if (!list.length) throw new Error('there are no saved conversations yet');
   const picked = await vscode.window.showQuickPick(

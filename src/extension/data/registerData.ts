@@ -11,8 +11,7 @@ import { isCodeDanceError } from '../../core/errors';
 import { evalResultItems, type EvalSelection } from '../../core/training-data';
 import { verifySftFile } from '../../core/training-data/verify';
 import type { TrajectoryReference } from '../../core/trajectory/types';
-import { HistoryStore } from '../chat/historyStore';
-import { kernelTuningFromSettings, resolveEditorPython } from '../chat/kernelService';
+import type { HistoryStore } from '../chat/historyStore';
 import type { ChatViewProvider } from '../chatViewProvider';
 import { pickResultsFiles } from '../eval/reportPanel';
 import { DatasetEditorProvider, verifyResultsFile } from './datasetEditor';
@@ -20,37 +19,47 @@ import { exchangeItems, pickConversations, runExportFlow } from './exportFlow';
 
 export function registerData(context: vscode.ExtensionContext, log: vscode.LogOutputChannel, chat: ChatViewProvider): void {
   const verify = async (uri?: vscode.Uri) => {
-    uri ??= (await vscode.window.showOpenDialog({ canSelectMany: false, filters: { 'SFT data': ['parquet', 'jsonl'] }, openLabel: 'Verify' }))?.[0];
+    uri ??= (
+      await vscode.window.showOpenDialog({ canSelectMany: false, filters: { 'SFT data': ['parquet', 'jsonl'] }, openLabel: 'Verify' })
+    )?.[0];
     if (!uri) return;
     if (!vscode.workspace.isTrusted) {
-      void vscode.window.showWarningMessage('CodeDance: verifying runs the rows’ code; trust this workspace first (no code runs in an untrusted workspace).');
+      void vscode.window.showWarningMessage(
+        'CodeDance: verifying runs the rows’ code; trust this workspace first (no code runs in an untrusted workspace).',
+      );
       return;
     }
     const file = uri.fsPath;
-    const python = await resolveEditorPython(log);
-    await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `Verifying ${path.basename(file)}`, cancellable: true }, async (progress, token) => {
-      const ctrl = new AbortController();
-      token.onCancellationRequested(() => ctrl.abort());
-      let last = 0;
-      const r = await verifySftFile({
-        file,
-        out: verifyResultsFile(file),
-        python: python.python,
-        concurrency: Math.max(1, Math.min(4, vscode.workspace.getConfiguration('codedance').get<number>('eval.numWorkers') ?? 2)),
-        ...kernelTuningFromSettings(log),
-        signal: ctrl.signal,
-        onProgress: (p) => {
-          const pct = p.total ? (100 * p.done) / p.total : 0;
-          progress.report({ increment: pct - last, message: `${p.done}/${p.total} · ${p.counts.reproduces} reproduce, ${p.counts.differs} differ, ${p.counts.fails} fail, ${p.counts.invalid} invalid` });
-          last = pct;
-        },
-      });
-      const t = r.summary.total;
-      log.info(`verify ${file}: ${JSON.stringify(r.summary)}`);
-      void vscode.window.showInformationMessage(
-        `CodeDance: ${r.cancelled ? 'verify stopped (run it again to resume)' : 'verify done'}: ${t.rows} rows, executable ${t.executablePct ?? '--'}%, reproduces ${t.reproducesPct ?? '--'}% (${t.differs} differ, ${t.fails} fail, ${t.invalid} invalid). Results: ${path.basename(r.out)}`,
-      );
-    });
+    const python = await chat.kernels.editorPython();
+    await vscode.window.withProgress(
+      { location: vscode.ProgressLocation.Notification, title: `Verifying ${path.basename(file)}`, cancellable: true },
+      async (progress, token) => {
+        const ctrl = new AbortController();
+        token.onCancellationRequested(() => ctrl.abort());
+        let last = 0;
+        const r = await verifySftFile({
+          file,
+          out: verifyResultsFile(file),
+          python: python.python,
+          concurrency: Math.max(1, Math.min(4, vscode.workspace.getConfiguration('codedance').get<number>('eval.numWorkers') ?? 2)),
+          ...chat.kernels.tuning(),
+          signal: ctrl.signal,
+          onProgress: (p) => {
+            const pct = p.total ? (100 * p.done) / p.total : 0;
+            progress.report({
+              increment: pct - last,
+              message: `${p.done}/${p.total} · ${p.counts.reproduces} reproduce, ${p.counts.differs} differ, ${p.counts.fails} fail, ${p.counts.invalid} invalid`,
+            });
+            last = pct;
+          },
+        });
+        const t = r.summary.total;
+        log.info(`verify ${file}: ${JSON.stringify(r.summary)}`);
+        void vscode.window.showInformationMessage(
+          `CodeDance: ${r.cancelled ? 'verify stopped (run it again to resume)' : 'verify done'}: ${t.rows} rows, executable ${t.executablePct ?? '--'}%, reproduces ${t.reproducesPct ?? '--'}% (${t.differs} differ, ${t.fails} fail, ${t.invalid} invalid). Results: ${path.basename(r.out)}`,
+        );
+      },
+    );
   };
 
   const host = {
@@ -63,35 +72,54 @@ export function registerData(context: vscode.ExtensionContext, log: vscode.LogOu
   };
   const provider = new DatasetEditorProvider(context, log, host);
   for (const viewType of [DatasetEditorProvider.viewType, DatasetEditorProvider.jsonlViewType])
-    context.subscriptions.push(vscode.window.registerCustomEditorProvider(viewType, provider, { supportsMultipleEditorsPerDocument: true, webviewOptions: { retainContextWhenHidden: true } }));
+    context.subscriptions.push(
+      vscode.window.registerCustomEditorProvider(viewType, provider, {
+        supportsMultipleEditorsPerDocument: true,
+        webviewOptions: { retainContextWhenHidden: true },
+      }),
+    );
   const reg = (id: string, fn: (...a: unknown[]) => unknown) => context.subscriptions.push(vscode.commands.registerCommand(id, fn));
   reg('codedance.openDataset', async (u) => {
-    const uri = u instanceof vscode.Uri ? u : (await vscode.window.showOpenDialog({ canSelectMany: false, filters: { Datasets: ['parquet', 'jsonl'] } }))?.[0];
+    const uri =
+      u instanceof vscode.Uri
+        ? u
+        : (await vscode.window.showOpenDialog({ canSelectMany: false, filters: { Datasets: ['parquet', 'jsonl'] } }))?.[0];
     if (uri) await vscode.commands.executeCommand('vscode.openWith', uri, DatasetEditorProvider.viewTypeFor(uri.fsPath));
   });
   reg('codedance.verifyDataset', (u) => verify(u instanceof vscode.Uri ? u : undefined));
   const failed = (e: Error) => {
     if (!(isCodeDanceError(e) && e.kind === 'cancelled')) void vscode.window.showErrorMessage(`CodeDance: export failed: ${e.message}`);
   };
-  reg('codedance.exportTrainingData', (u) => exportCommand(context, log, u instanceof vscode.Uri ? u : undefined).catch(failed));
+  reg('codedance.exportTrainingData', (u) => exportCommand(log, chat.chat.store, u instanceof vscode.Uri ? u : undefined).catch(failed));
   // the chat's menu: the conversations, the one on screen checked
-  reg('codedance.exportChatTrainingData', () => exportChats(log, new HistoryStore((context.storageUri ?? context.globalStorageUri).fsPath), chat.chat.conversation.id).catch(failed));
+  reg('codedance.exportChatTrainingData', () => exportChats(log, chat.chat.store, chat.chat.conversation.id).catch(failed));
 }
 
-async function exportCommand(context: vscode.ExtensionContext, log: vscode.LogOutputChannel, uri: vscode.Uri | undefined): Promise<void> {
-  const store = () => new HistoryStore((context.storageUri ?? context.globalStorageUri).fsPath);
+/** `store`: the chat's history store (one per window, so its writes queue behind the chat's) */
+async function exportCommand(log: vscode.LogOutputChannel, store: HistoryStore, uri: vscode.Uri | undefined): Promise<void> {
   const workspace = vscode.workspace.workspaceFolders?.[0]?.uri.fsPath ?? '';
   if (!uri || !/\.jsonl$/i.test(uri.fsPath)) {
-    const source = await vscode.window.showQuickPick([{ label: 'Chat conversations…', id: 'chat' }, { label: 'Eval results file…', id: 'eval' }], { title: 'Export as training data: from' });
+    const source = await vscode.window.showQuickPick(
+      [
+        { label: 'Chat conversations…', id: 'chat' },
+        { label: 'Eval results file…', id: 'eval' },
+      ],
+      { title: 'Export as training data: from' },
+    );
     if (!source) return;
-    if (source.id === 'chat') return exportChats(log, store());
+    if (source.id === 'chat') return exportChats(log, store);
     const files = await pickResultsFiles('Export samples of…', false);
     if (!files?.length) return;
     uri = vscode.Uri.file(files[0]);
   }
   const select = await pickSelection();
   if (!select) return;
-  await runExportFlow({ items: evalResultItems(uri.fsPath, { select }), baseDir: path.dirname(uri.fsPath) || workspace, what: `${select} samples of ${path.basename(uri.fsPath)}`, log });
+  await runExportFlow({
+    items: evalResultItems(uri.fsPath, { select }),
+    baseDir: path.dirname(uri.fsPath) || workspace,
+    what: `${select} samples of ${path.basename(uri.fsPath)}`,
+    log,
+  });
 }
 
 /** Saved conversations (the chat's current one checked) as training rows. */
@@ -99,7 +127,12 @@ export async function exportChats(log: vscode.LogOutputChannel, store: HistorySt
   const convs = await pickConversations(store, current);
   if (!convs) return;
   const n = convs.reduce((k, c) => k + c.exchanges.length, 0);
-  await runExportFlow({ items: exchangeItems(convs), baseDir: vscode.workspace.workspaceFolders?.[0]?.uri.fsPath ?? '', what: `${n} question(s) of ${convs.length} conversation(s)`, log });
+  await runExportFlow({
+    items: exchangeItems(convs),
+    baseDir: vscode.workspace.workspaceFolders?.[0]?.uri.fsPath ?? '',
+    what: `${n} question(s) of ${convs.length} conversation(s)`,
+    log,
+  });
 }
 
 async function pickSelection(): Promise<EvalSelection | undefined> {

@@ -9,9 +9,10 @@ import * as vscode from 'vscode';
 import { isCodeDanceError } from '../../core/errors';
 import { evalResultItems } from '../../core/training-data';
 import { loadRun, readRecordAt, reportSample, sampleTrajectory, type LoadedRun } from '../../core/eval';
-import type { FromReport, ToReport } from '../../webview/report/protocol';
+import { reportRequest, type FromReport, type ReportResponses, type ToReport } from '../../protocol/report';
 import { runExportFlow } from '../data/exportFlow';
 import { webviewHtml } from '../webviewHtml';
+import { routeRequests } from '../webviewRequests';
 
 const CHAT_COMMAND = 'codedance.openTrajectoryInChat';
 
@@ -55,9 +56,26 @@ export class EvalReportPanel implements vscode.Disposable {
   ) {
     this.files = files;
     panel.iconPath = vscode.Uri.joinPath(context.extensionUri, 'media', 'codedance.svg');
-    panel.webview.html = webviewHtml(panel.webview, context.extensionUri, { script: 'report.js', styles: ['report.css'], title: 'CodeDance Eval Report' });
+    panel.webview.html = webviewHtml(panel.webview, context.extensionUri, {
+      script: 'report.js',
+      styles: ['report.css'],
+      title: 'CodeDance Eval Report',
+    });
     panel.onDidDispose(() => this.dispose(), null, this.disposables);
-    panel.webview.onDidReceiveMessage((m: FromReport) => void this.onMessage(m).catch((e) => this.post({ type: 'error', text: (e as Error).message })), null, this.disposables);
+    const route = routeRequests<FromReport, ReportResponses>(
+      { what: 'eval report', schema: reportRequest, log, reply: (m) => this.post(m) },
+      {
+        ready: () => {
+          this.ready = true;
+          this.post({ type: 'runs', runs: this.runs.map((r) => r.run) });
+        },
+        sample: async (m) => reportSample(this.record(m.run, m.index), this.file(m.run), m.run),
+        openInChat: (m) => this.openInChat(m.run, m.index),
+        export: (m) => this.exportSamples(m.run, m.indexes),
+        pickB: () => this.pickB(),
+      },
+    );
+    panel.webview.onDidReceiveMessage((m: unknown) => void route(m), null, this.disposables);
   }
 
   /** Closes the panel (if open) and releases its listeners; called when the user closes it too. */
@@ -80,7 +98,9 @@ export class EvalReportPanel implements vscode.Disposable {
     this.runs = await Promise.all(files.slice(0, 2).map((f, i) => loadRun(f, i === 0 ? 'A' : 'B')));
     if (this.disposed) return;
     this.panel.title = `Eval: ${this.runs.map((r) => `${r.run.model}/${r.run.dataset}`).join(' vs ')}`;
-    this.log.info(`eval report: ${files.join(' vs ')} (${this.runs.map((r) => r.run.samples.length).join('+')} samples) in ${(performance.now() - t0).toFixed(0)} ms`);
+    this.log.info(
+      `eval report: ${files.join(' vs ')} (${this.runs.map((r) => r.run.samples.length).join('+')} samples) in ${(performance.now() - t0).toFixed(0)} ms`,
+    );
     if (this.ready) this.post({ type: 'runs', runs: this.runs.map((r) => r.run) });
   }
 
@@ -97,55 +117,59 @@ export class EvalReportPanel implements vscode.Disposable {
     return readRecordAt(r.run.file, at);
   }
 
-  private async onMessage(m: FromReport): Promise<void> {
-    switch (m.type) {
-      case 'ready':
-        this.ready = true;
-        this.post({ type: 'runs', runs: this.runs.map((r) => r.run) });
-        return;
-      case 'sample':
-        this.post({ type: 'sample', sample: await reportSample(this.record(m.run, m.index), this.file(m.run), m.run) });
-        return;
-      case 'openInChat': {
-        const commands = await vscode.commands.getCommands(true);
-        if (!commands.includes(CHAT_COMMAND)) {
-          void vscode.window.showInformationMessage('CodeDance: continuing a sample in the chat panel is not available in this build (the chat panel does not offer it yet).');
-          return;
-        }
-        // the stored trajectory, messages included: Retry and follow-ups in the chat continue the real conversation
-        await vscode.commands.executeCommand(CHAT_COMMAND, await sampleTrajectory(this.record(m.run, m.index), this.file(m.run)));
-        return;
-      }
-      case 'export': {
-        // the samples' trajectories, ground truths and data_sources from the results file; the same writer as `codedance data export`
-        const file = this.file(m.run);
-        if (!m.indexes.length) return;
-        await runExportFlow({ items: evalResultItems(file, { indexes: new Set(m.indexes) }), baseDir: path.dirname(file), what: `${m.indexes.length} sample(s) of ${path.basename(file)}`, log: this.log }).catch((e: Error) => {
-          if (!(isCodeDanceError(e) && e.kind === 'cancelled')) void vscode.window.showErrorMessage(`CodeDance: export failed: ${e.message}`);
-        });
-        return;
-      }
-      case 'pickB': {
-        const other = await pickResultsFiles(`Compare ${path.basename(this.files[0])} with…`, false, this.files[0]);
-        if (other?.length) await this.load([this.files[0], other[0]]);
-        return;
-      }
+  private async openInChat(run: 'A' | 'B', index: number): Promise<void> {
+    const commands = await vscode.commands.getCommands(true);
+    if (!commands.includes(CHAT_COMMAND)) {
+      void vscode.window.showInformationMessage(
+        'CodeDance: continuing a sample in the chat panel is not available in this build (the chat panel does not offer it yet).',
+      );
+      return;
     }
+    // the stored trajectory, messages included: Retry and follow-ups in the chat continue the real conversation
+    await vscode.commands.executeCommand(CHAT_COMMAND, await sampleTrajectory(this.record(run, index), this.file(run)));
+  }
+
+  /** The samples' trajectories, ground truths and data_sources from the results file; the same writer as `codedance data export`. */
+  private async exportSamples(run: 'A' | 'B', indexes: number[]): Promise<void> {
+    const file = this.file(run);
+    if (!indexes.length) return;
+    await runExportFlow({
+      items: evalResultItems(file, { indexes: new Set(indexes) }),
+      baseDir: path.dirname(file),
+      what: `${indexes.length} sample(s) of ${path.basename(file)}`,
+      log: this.log,
+    }).catch((e: Error) => {
+      if (!(isCodeDanceError(e) && e.kind === 'cancelled')) void vscode.window.showErrorMessage(`CodeDance: export failed: ${e.message}`);
+    });
+  }
+
+  private async pickB(): Promise<void> {
+    const other = await pickResultsFiles(`Compare ${path.basename(this.files[0])} with…`, false, this.files[0]);
+    if (other?.length) await this.load([this.files[0], other[0]]);
   }
 }
 
 /** Results files in the workspace (result_*.jsonl), newest first, or a file dialog. */
 export async function pickResultsFiles(title: string, many: boolean, exclude?: string): Promise<string[] | undefined> {
-  const found = (await vscode.workspace.findFiles('**/result_*.jsonl', '**/node_modules/**', 200)).map((u) => u.fsPath).filter((f) => f !== exclude);
+  const found = (await vscode.workspace.findFiles('**/result_*.jsonl', '**/node_modules/**', 200))
+    .map((u) => u.fsPath)
+    .filter((f) => f !== exclude);
   const browse = '$(folder-opened) Browse…';
-  const items: vscode.QuickPickItem[] = [...found.map((f) => ({ label: path.basename(f), description: vscode.workspace.asRelativePath(path.dirname(f)), detail: f })), { label: browse }];
+  const items: vscode.QuickPickItem[] = [
+    ...found.map((f) => ({ label: path.basename(f), description: vscode.workspace.asRelativePath(path.dirname(f)), detail: f })),
+    { label: browse },
+  ];
   const picked = many
     ? await vscode.window.showQuickPick(items, { title, canPickMany: true, placeHolder: 'one results file, or two to compare (A/B)' })
     : await vscode.window.showQuickPick(items, { title });
   const list = picked ? (Array.isArray(picked) ? picked : [picked]) : [];
   if (!list.length) return undefined;
   if (list.some((p) => p.label === browse)) {
-    const uris = await vscode.window.showOpenDialog({ canSelectMany: many, filters: { 'Eval results': ['jsonl'] }, openLabel: 'Open report' });
+    const uris = await vscode.window.showOpenDialog({
+      canSelectMany: many,
+      filters: { 'Eval results': ['jsonl'] },
+      openLabel: 'Open report',
+    });
     return uris?.map((u) => u.fsPath).slice(0, 2);
   }
   return list.map((p) => p.detail!).slice(0, 2);

@@ -12,7 +12,9 @@ export class ClusterNode extends vscode.TreeItem {
     this.id = `cluster:${profile.name}`;
     this.contextValue = 'codedance.cluster';
     this.description = `${profile.kind === 'ray' ? `Ray · ${profile.address}` : `Slurm · ${profile.user ? profile.user + '@' : ''}${profile.host}`}${profile.origin === 'workspace' ? ' · workspace' : ''}`;
-    this.iconPath = error ? new vscode.ThemeIcon('warning', new vscode.ThemeColor('list.warningForeground')) : new vscode.ThemeIcon(profile.kind === 'ray' ? 'cloud' : 'server');
+    this.iconPath = error
+      ? new vscode.ThemeIcon('warning', new vscode.ThemeColor('list.warningForeground'))
+      : new vscode.ThemeIcon(profile.kind === 'ray' ? 'cloud' : 'server');
     this.tooltip = error ? `${profile.name}: ${error}` : undefined;
   }
 }
@@ -167,7 +169,13 @@ export class JobsTreeProvider implements vscode.TreeDataProvider<vscode.TreeItem
       this.polling = false;
     }
     // redraw only on a change: a redraw under the user's pointer closes context menus and hovers
-    const signature = JSON.stringify([...this.cache.entries()].map(([k, v]) => [k, v.error, v.jobs.map((j) => [j.id, j.name, j.status, j.rawStatus, j.message, j.exitCode, j.endTime])]));
+    const signature = JSON.stringify(
+      [...this.cache.entries()].map(([k, v]) => [
+        k,
+        v.error,
+        v.jobs.map((j) => [j.id, j.name, j.status, j.rawStatus, j.message, j.exitCode, j.endTime]),
+      ]),
+    );
     if (signature !== this.lastSignature) {
       this.lastSignature = signature;
       this.changed.fire(undefined);

@@ -1,5 +1,12 @@
 import * as vscode from 'vscode';
-import { mergeProfiles, parseClusterProfile, type ClusterProfile, type ProfileEntry, type ProfileOrigin, type TemplateParams } from '../../core/jobs';
+import {
+  mergeProfiles,
+  parseClusterProfile,
+  type ClusterProfile,
+  type ProfileEntry,
+  type ProfileOrigin,
+  type TemplateParams,
+} from '../../core/jobs';
 
 /**
  * A profile from settings, with its optional template defaults (`defaults`), `${workspaceFolder}`
@@ -38,9 +45,12 @@ export function readClusterProfiles(): { profiles: EditorClusterProfile[]; probl
   };
   const user = read(seen?.globalValue, 'user', 'user settings');
   // a restricted setting: an untrusted workspace's value does not count
-  const workspace = vscode.workspace.isTrusted ? read([...asList(seen?.workspaceValue), ...asList(seen?.workspaceFolderValue)], 'workspace', 'workspace settings') : [];
+  const workspace = vscode.workspace.isTrusted
+    ? read([...asList(seen?.workspaceValue), ...asList(seen?.workspaceFolderValue)], 'workspace', 'workspace settings')
+    : [];
   const merged = mergeProfiles(user, workspace);
-  for (const s of merged.shadowed) problems.push(`the workspace's cluster profile '${s.profile.name}' is ignored: your user settings have a profile of that name`);
+  for (const s of merged.shadowed)
+    problems.push(`the workspace's cluster profile '${s.profile.name}' is ignored: your user settings have a profile of that name`);
   return { profiles: merged.entries.map((e) => e.profile), problems };
 }
 

@@ -12,7 +12,9 @@ export class ClusterSecrets {
   constructor(private readonly storage: vscode.SecretStorage) {}
 
   async get(profile: ClusterProfile & { origin?: ProfileOrigin }): Promise<JobSecrets> {
-    const [token, passphrase, password] = await Promise.all((['token', 'passphrase', 'password'] as const).map((k) => this.read(profile, k)));
+    const [token, passphrase, password] = await Promise.all(
+      (['token', 'passphrase', 'password'] as const).map((k) => this.read(profile, k)),
+    );
     return { token, passphrase, password };
   }
 

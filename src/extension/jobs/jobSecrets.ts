@@ -9,7 +9,11 @@ import { TEMPLATES } from '../../core/jobs';
 export const JOB_SECRET_PREFIX = 'codedance.jobs.env.';
 
 /** The secret variables of the template a job was built from, from SecretStorage, else the environment. */
-export async function jobSecretEnv(storage: vscode.SecretStorage, templateId: string | undefined, env: NodeJS.ProcessEnv = process.env): Promise<Record<string, string>> {
+export async function jobSecretEnv(
+  storage: vscode.SecretStorage,
+  templateId: string | undefined,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<Record<string, string>> {
   const names = TEMPLATES.find((t) => t.id === templateId)?.secretEnv ?? ['WANDB_API_KEY'];
   const out: Record<string, string> = {};
   for (const n of names) {

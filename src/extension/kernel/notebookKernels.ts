@@ -40,6 +40,7 @@ export async function listNotebookKernels(api: Jupyter): Promise<NotebookKernelI
   const out: NotebookKernelItem[] = [];
   for (const nb of vscode.workspace.notebookDocuments) {
     if (nb.isClosed || nb.uri.scheme === 'vscode-interactive-input') continue;
+    // a notebook whose kernel the Jupyter extension cannot give (not started, closed meanwhile) is just not offered
     const kernel = await Promise.resolve(api.kernels.getKernel(nb.uri)).catch(() => undefined);
     if (kernel && kernel.language.toLowerCase() === 'python') out.push({ uri: nb.uri, name: notebookName(nb.uri), kernel });
   }
@@ -50,7 +51,10 @@ export async function listNotebookKernels(api: Jupyter): Promise<NotebookKernelI
 export async function startNotebookSession(uri: string, name: string, tuning: { maxOutputBytes?: number }): Promise<KernelSession> {
   const api = await jupyterApi();
   if (!api) {
-    throw new KernelSessionError({ reason: `the kernel of ${name} was chosen, but the Jupyter extension (${JUPYTER_EXTENSION_ID}) is not installed or not enabled`, fix: 'install or enable the Jupyter extension, or choose another kernel with "CodeDance: Select Kernel"' });
+    throw new KernelSessionError({
+      reason: `the kernel of ${name} was chosen, but the Jupyter extension (${JUPYTER_EXTENSION_ID}) is not installed or not enabled`,
+      fix: 'install or enable the Jupyter extension, or choose another kernel with "CodeDance: Select Kernel"',
+    });
   }
   const target = vscode.Uri.parse(uri);
   const open = vscode.workspace.notebookDocuments.some((d) => d.uri.toString() === target.toString());
@@ -63,5 +67,11 @@ export async function startNotebookSession(uri: string, name: string, tuning: { 
     });
   }
   const { startNotebookKernelSession } = await import('../../core/kernel/notebook');
-  return startNotebookKernelSession({ kernel, notebook: name, otherwise: 'choose another kernel with "CodeDance: Select Kernel"', cancellation: () => new vscode.CancellationTokenSource(), ...tuning });
+  return startNotebookKernelSession({
+    kernel,
+    notebook: name,
+    otherwise: 'choose another kernel with "CodeDance: Select Kernel"',
+    cancellation: () => new vscode.CancellationTokenSource(),
+    ...tuning,
+  });
 }

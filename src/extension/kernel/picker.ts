@@ -31,10 +31,20 @@ async function addServer(store: KernelChoiceStore): Promise<string | undefined> 
   });
   if (!url) return undefined;
   const fromUrl = new URL(url.trim()).searchParams.get('token') ?? undefined;
-  const token = fromUrl ?? (await vscode.window.showInputBox({ title: 'CodeDance: Jupyter server token', prompt: 'The token the server printed (`jupyter server list`); empty if it has none. Kept in SecretStorage.', password: true, ignoreFocusOut: true }));
+  const token =
+    fromUrl ??
+    (await vscode.window.showInputBox({
+      title: 'CodeDance: Jupyter server token',
+      prompt: 'The token the server printed (`jupyter server list`); empty if it has none. Kept in SecretStorage.',
+      password: true,
+      ignoreFocusOut: true,
+    }));
   if (token === undefined) return undefined;
   try {
-    await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: 'CodeDance: checking the Jupyter server…' }, () => listSpecs(url, token));
+    await vscode.window.withProgress(
+      { location: vscode.ProgressLocation.Notification, title: 'CodeDance: checking the Jupyter server…' },
+      () => listSpecs(url, token),
+    );
   } catch (e) {
     void vscode.window.showErrorMessage(`CodeDance: ${(e as Error).message}`);
     return undefined;
@@ -80,6 +90,7 @@ async function environmentItems(choices: KernelChoiceStore, current: KernelChoic
 
 /** the open notebooks' kernels, when the Jupyter extension is there (else nothing, and no error) */
 async function notebookItems(choices: KernelChoiceStore, current: KernelChoice): Promise<Item[]> {
+  // no Jupyter extension (or it failed to activate): no notebook kernels to offer, the other choices stay
   const api = await jupyterApi().catch(() => undefined);
   if (!api) return [];
   const kernels = await listNotebookKernels(api);
@@ -91,7 +102,15 @@ async function notebookItems(choices: KernelChoiceStore, current: KernelChoice):
       detail: "the model's code runs in that notebook's kernel, next to its variables",
       run: () => choices.choose({ kind: 'notebook', uri: k.uri.toString(), name: k.name }),
     })),
-    ...(kernels.length ? [] : [{ label: '$(info) No notebook kernel is running', detail: 'run a cell of an open notebook to start its kernel', run: () => Promise.resolve() }]),
+    ...(kernels.length
+      ? []
+      : [
+          {
+            label: '$(info) No notebook kernel is running',
+            detail: 'run a cell of an open notebook to start its kernel',
+            run: () => Promise.resolve(),
+          },
+        ]),
   ];
 }
 
@@ -99,14 +118,22 @@ export async function selectKernel(choices: KernelChoiceStore, log?: vscode.LogO
   const current = choices.choice;
   let local = 'Local Python';
   try {
-    local = `Local Python: ${(await resolveEditorPython(undefined, { ignoreChoice: true })).python}`;
+    local = `Local Python: ${(await resolveEditorPython()).python}`;
   } catch {
     /* shown as plain "Local Python"; choosing it reports what is missing */
   }
   const [envs, notebooks] = await Promise.all([environmentItems(choices, current, log), notebookItems(choices, current)]);
   const items: Item[] = [
-    { label: '$(device-desktop) ' + local, description: current.kind === 'local' && !current.python ? 'current' : undefined, detail: 'codedance.python.interpreter → the Python extension\'s active one → python3', run: () => choices.choose({ kind: 'local' }) },
-    { label: '$(settings) Pick Local Interpreter…', run: () => vscode.commands.executeCommand('codedance.pickInterpreter').then(() => choices.choose({ kind: 'local' })) },
+    {
+      label: '$(device-desktop) ' + local,
+      description: current.kind === 'local' && !current.python ? 'current' : undefined,
+      detail: "codedance.python.interpreter → the Python extension's active one → python3",
+      run: () => choices.choose({ kind: 'local' }),
+    },
+    {
+      label: '$(settings) Pick Local Interpreter…',
+      run: () => vscode.commands.executeCommand('codedance.pickInterpreter').then(() => choices.choose({ kind: 'local' })),
+    },
     ...envs,
     { label: 'Jupyter servers', kind: vscode.QuickPickItemKind.Separator },
     ...choices.servers().map((url) => ({
@@ -121,23 +148,46 @@ export async function selectKernel(choices: KernelChoiceStore, log?: vscode.LogO
         if (url) await pickKernelSpec(choices, url);
       },
     },
-    ...(choices.servers().length ? [{ label: '$(trash) Remove Jupyter Server…', run: async () => {
-      const url = await vscode.window.showQuickPick(choices.servers(), { title: 'CodeDance: remove which server (and its token)?' });
-      if (url) await choices.removeServer(url);
-    } }] : []),
+    ...(choices.servers().length
+      ? [
+          {
+            label: '$(trash) Remove Jupyter Server…',
+            run: async () => {
+              const url = await vscode.window.showQuickPick(choices.servers(), {
+                title: 'CodeDance: remove which server (and its token)?',
+              });
+              if (url) await choices.removeServer(url);
+            },
+          },
+        ]
+      : []),
     ...notebooks,
   ];
-  const pick = await vscode.window.showQuickPick(items, { title: 'CodeDance: where the chat runs code', placeHolder: `now: ${describeChoice(current)}`, matchOnDescription: true });
+  const pick = await vscode.window.showQuickPick(items, {
+    title: 'CodeDance: where the chat runs code',
+    placeHolder: `now: ${describeChoice(current)}`,
+    matchOnDescription: true,
+  });
   await pick?.run?.();
 }
 
 /** the status bar's words for a choice */
 function statusText(c: KernelChoice): { text: string; tooltip: string } {
   if (c.kind === 'local') {
-    return { text: `$(device-desktop) CodeDance: ${c.python ? `local: ${c.python}` : 'local kernel'}`, tooltip: `CodeDance runs the chat's code in a local Python kernel${c.python ? ` of ${c.python} (chosen for this workspace)` : ''}. Click to change.` };
+    return {
+      text: `$(device-desktop) CodeDance: ${c.python ? `local: ${c.python}` : 'local kernel'}`,
+      tooltip: `CodeDance runs the chat's code in a local Python kernel${c.python ? ` of ${c.python} (chosen for this workspace)` : ''}. Click to change.`,
+    };
   }
-  if (c.kind === 'notebook') return { text: `$(notebook) CodeDance: kernel of ${c.name}`, tooltip: `CodeDance runs the chat's code in the kernel of the notebook ${c.name}, next to its variables. Click to change.` };
-  return { text: `$(server) CodeDance: ${describeChoice(c)}`, tooltip: `CodeDance runs the chat's code in the kernel "${c.kernelName ?? 'default'}" on the Jupyter server ${c.url}. Click to change.` };
+  if (c.kind === 'notebook')
+    return {
+      text: `$(notebook) CodeDance: kernel of ${c.name}`,
+      tooltip: `CodeDance runs the chat's code in the kernel of the notebook ${c.name}, next to its variables. Click to change.`,
+    };
+  return {
+    text: `$(server) CodeDance: ${describeChoice(c)}`,
+    tooltip: `CodeDance runs the chat's code in the kernel "${c.kernelName ?? 'default'}" on the Jupyter server ${c.url}. Click to change.`,
+  };
 }
 
 /** The command, the status bar item and the hook into the chat's kernels. */

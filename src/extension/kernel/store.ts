@@ -90,7 +90,10 @@ export class KernelChoiceStore {
 
   async removeServer(url: string): Promise<void> {
     const base = normalizeServerUrl(url);
-    await this.global.update(SERVERS_KEY, this.servers().filter((s) => s !== base));
+    await this.global.update(
+      SERVERS_KEY,
+      this.servers().filter((s) => s !== base),
+    );
     await this.secrets.delete(tokenKey(base));
     if (this.workspace.get<KernelChoice>(CHOICE_KEY)?.kind === 'remote') {
       const c = this.workspace.get<Extract<KernelChoice, { kind: 'remote' }>>(CHOICE_KEY)!;

@@ -6,31 +6,51 @@
  * the extension over the file; a row opens as a rendered trajectory through the chat's own
  * renderer (ExchangeRenderer). All text goes in as text.
  */
+import type {
+  DatasetResponses,
+  DatasetViewInfo,
+  FilterResult,
+  FromDataset,
+  PageRow,
+  RowFilter,
+  RowReward,
+  RowView,
+  ToDataset,
+  VerifyOverlay,
+  VerifyRowRecord,
+} from '../../protocol/dataset';
+import { exchangeEvents } from '../../protocol/panelEvents';
 import { el } from '../dom';
 import { ExchangeRenderer, type ExchangeActions } from '../exchange';
-import { exchangeEvents } from '../panelEvents';
-import type { DatasetViewInfo, FromDataset, PageRow, RowFilter, ToDataset, VerifyOverlay, VerifyRowRecord, RowReward } from './protocol';
+import { Messenger } from '../messenger';
 
 interface VsCodeApi {
   postMessage(msg: FromDataset): void;
 }
 declare function acquireVsCodeApi(): VsCodeApi;
-const vscode = acquireVsCodeApi();
-const post = (m: FromDataset) => vscode.postMessage(m);
+const messenger = new Messenger<FromDataset, DatasetResponses>(acquireVsCodeApi(), showError);
+/** a request whose failure shows in the error box */
+const ask = <T>(p: Promise<T>, then: (r: T) => void) => void p.then(then, (e: Error) => showError(e.message));
 
 const ROW_H = 44;
 const PAGE = 100;
-let info: DatasetViewInfo | undefined;
-let overlay: VerifyOverlay | undefined;
-/** row positions → file indexes when filtered; undefined = all rows in order */
-let view: number[] | undefined;
-const pages = new Map<number, PageRow[]>();
-const asked = new Set<number>();
-const thumbs = new Map<number, string>();
-const thumbAsked = new Set<number>();
-let shown: string[] = [];
-let selected: number | undefined;
-let seq = 0;
+/** The file, the view of it and what was fetched of it (the one mutable state of this page). */
+const viewer = {
+  info: undefined as DatasetViewInfo | undefined,
+  overlay: undefined as VerifyOverlay | undefined,
+  /** row positions → file indexes when filtered; undefined = all rows in order */
+  view: undefined as number[] | undefined,
+  pages: new Map<number, PageRow[]>(),
+  asked: new Set<number>(),
+  thumbs: new Map<number, string>(),
+  thumbAsked: new Set<number>(),
+  shown: [] as string[],
+  selected: undefined as number | undefined,
+  /** the latest filter pass (an older one's result is dropped) */
+  seq: 0,
+  filterTimer: undefined as ReturnType<typeof setTimeout> | undefined,
+  raf: 0,
+};
 
 const root = document.getElementById('root')!;
 root.replaceChildren();
@@ -57,21 +77,39 @@ const abSel = el('select', { 'aria-label': 'ability' });
 const minTools = el('input', { type: 'number', min: '0', placeholder: 'min', 'aria-label': 'Minimum tool calls', class: 'ds-num' });
 const maxTools = el('input', { type: 'number', min: '0', placeholder: 'max', 'aria-label': 'Maximum tool calls', class: 'ds-num' });
 const correctSel = el('select', { 'aria-label': 'Correct or wrong' });
-for (const [v, t] of [['', 'correct + wrong'], ['correct', 'correct'], ['wrong', 'wrong']]) correctSel.append(el('option', { value: v }, t));
+for (const [v, t] of [
+  ['', 'correct + wrong'],
+  ['correct', 'correct'],
+  ['wrong', 'wrong'],
+])
+  correctSel.append(el('option', { value: v }, t));
 const verifySel = el('select', { 'aria-label': 'Verify status' });
 const colBtn = el('button', { class: 'ds-btn', 'aria-expanded': 'false' }, 'Columns…');
-const verifyBtn = el('button', { class: 'ds-btn', title: 'Replay every row’s code in fresh kernels and compare with the recorded outputs' }, 'Verify code…');
+const verifyBtn = el(
+  'button',
+  { class: 'ds-btn', title: 'Replay every row’s code in fresh kernels and compare with the recorded outputs' },
+  'Verify code…',
+);
 colBtn.addEventListener('click', () => {
   columnsBox.hidden = !columnsBox.hidden;
   colBtn.setAttribute('aria-expanded', String(!columnsBox.hidden));
 });
-verifyBtn.addEventListener('click', () => post({ type: 'verify' }));
+verifyBtn.addEventListener('click', () => ask(messenger.request({ type: 'verify' }), ({ overlay }) => overlay && showOverlay(overlay)));
 const label = (text: string, ...c: HTMLElement[]) => {
   const l = el('label', { class: 'ds-field' });
   l.append(el('span', {}, text), ...c);
   return l;
 };
-controls.append(search, label('data_source', dsSel), label('ability', abSel), label('tool calls', minTools, maxTools), label('result', correctSel), label('verify', verifySel), colBtn, verifyBtn);
+controls.append(
+  search,
+  label('data_source', dsSel),
+  label('ability', abSel),
+  label('tool calls', minTools, maxTools),
+  label('result', correctSel),
+  label('verify', verifySel),
+  colBtn,
+  verifyBtn,
+);
 
 function options(sel: HTMLSelectElement, values: string[], all: string): void {
   const cur = sel.value;
@@ -79,10 +117,9 @@ function options(sel: HTMLSelectElement, values: string[], all: string): void {
   sel.value = values.includes(cur) ? cur : '';
 }
 
-let filterTimer: ReturnType<typeof setTimeout> | undefined;
 function scheduleFilter(): void {
-  clearTimeout(filterTimer);
-  filterTimer = setTimeout(runFilter, 250);
+  clearTimeout(viewer.filterTimer);
+  viewer.filterTimer = setTimeout(runFilter, 250);
 }
 function currentFilter(): RowFilter | undefined {
   const f: RowFilter = {};
@@ -92,33 +129,35 @@ function currentFilter(): RowFilter | undefined {
   if (minTools.value !== '') f.minToolCalls = Number(minTools.value);
   if (maxTools.value !== '') f.maxToolCalls = Number(maxTools.value);
   if (correctSel.value) f.correct = correctSel.value as 'correct' | 'wrong';
-  if (verifySel.value && overlay) f.indexes = Object.entries(overlay.status).flatMap(([i, s]) => (s === verifySel.value ? [Number(i)] : []));
+  if (verifySel.value && viewer.overlay)
+    f.indexes = Object.entries(viewer.overlay.status).flatMap(([i, s]) => (s === verifySel.value ? [Number(i)] : []));
   return Object.keys(f).length ? f : undefined;
 }
 function runFilter(): void {
   const f = currentFilter();
-  seq++;
+  viewer.seq++;
   if (!f) {
-    view = undefined;
-    status.textContent = `${info?.rowCount ?? 0} rows`;
+    viewer.view = undefined;
+    status.textContent = `${viewer.info?.rowCount ?? 0} rows`;
     layout();
     return;
   }
   status.textContent = 'Filtering…';
-  post({ type: 'filter', seq, filter: f });
+  const seq = viewer.seq;
+  ask(messenger.request({ type: 'filter', seq, filter: f }), (r) => r && filtered(seq, r));
 }
 for (const c of [search, minTools, maxTools]) c.addEventListener('input', scheduleFilter);
 for (const c of [dsSel, abSel, correctSel, verifySel]) c.addEventListener('change', runFilter);
 
 // ----- columns -----
 function setColumns(cols: string[]): void {
-  shown = cols.filter((c) => !['images', 'multi_modal_data'].includes(c)).slice(0, 6);
+  viewer.shown = cols.filter((c) => !['images', 'multi_modal_data'].includes(c)).slice(0, 6);
   columnsBox.replaceChildren();
   for (const c of cols) {
     const box = el('input', { type: 'checkbox', value: c });
-    box.checked = shown.includes(c);
+    box.checked = viewer.shown.includes(c);
     box.addEventListener('change', () => {
-      shown = cols.filter((x) => (x === c ? box.checked : shown.includes(x)));
+      viewer.shown = cols.filter((x) => (x === c ? box.checked : viewer.shown.includes(x)));
       renderHead();
       layout(true);
     });
@@ -129,22 +168,25 @@ function setColumns(cols: string[]): void {
   renderHead();
 }
 function renderHead(): void {
-  tableHead.replaceChildren(el('div', { class: 'ds-cell ds-idx', role: 'columnheader' }, '#'), el('div', { class: 'ds-cell ds-thumb', role: 'columnheader' }, 'image'), ...shown.map((c) => el('div', { class: 'ds-cell', role: 'columnheader' }, c)));
-  if (overlay) tableHead.append(el('div', { class: 'ds-cell ds-verify', role: 'columnheader' }, 'verify'));
+  tableHead.replaceChildren(
+    el('div', { class: 'ds-cell ds-idx', role: 'columnheader' }, '#'),
+    el('div', { class: 'ds-cell ds-thumb', role: 'columnheader' }, 'image'),
+    ...viewer.shown.map((c) => el('div', { class: 'ds-cell', role: 'columnheader' }, c)),
+  );
+  if (viewer.overlay) tableHead.append(el('div', { class: 'ds-cell ds-verify', role: 'columnheader' }, 'verify'));
 }
 
 // ----- virtualized rows -----
-const rowCount = () => (view ? view.length : (info?.rowCount ?? 0));
-let raf = 0;
+const rowCount = () => (viewer.view ? viewer.view.length : (viewer.info?.rowCount ?? 0));
 function layout(force = false): void {
   spacer.style.height = `${rowCount() * ROW_H}px`;
   if (force) for (const r of [...scroller.querySelectorAll('.ds-body-row')]) r.remove();
   paint();
 }
 function paint(): void {
-  if (raf) return;
-  raf = requestAnimationFrame(() => {
-    raf = 0;
+  if (viewer.raf) return;
+  viewer.raf = requestAnimationFrame(() => {
+    viewer.raf = 0;
     const first = Math.max(0, Math.floor(scroller.scrollTop / ROW_H) - 2);
     const last = Math.min(rowCount(), first + Math.ceil(scroller.clientHeight / ROW_H) + 5);
     const keep = new Set<number>();
@@ -155,42 +197,56 @@ function paint(): void {
   });
 }
 function drawRow(pos: number): void {
-  const index = view ? view[pos] : pos;
+  const index = viewer.view ? viewer.view[pos] : pos;
   const page = Math.floor(index / PAGE);
-  const data = pages.get(page)?.[index % PAGE];
-  if (!data && !asked.has(page)) {
-    asked.add(page);
-    post({ type: 'page', page });
+  const data = viewer.pages.get(page)?.[index % PAGE];
+  if (!data && !viewer.asked.has(page)) {
+    viewer.asked.add(page);
+    ask(messenger.request({ type: 'page', page }), (rows) => gotPage(page, rows));
   }
   scroller.querySelector(`.ds-body-row[data-pos="${pos}"]`)?.remove();
-  const row = el('div', { class: `ds-row ds-body-row${data ? '' : ' loading'}${index === selected ? ' selected' : ''}`, role: 'row', 'data-pos': String(pos), 'data-index': String(index), tabindex: '-1' });
+  const row = el('div', {
+    class: `ds-row ds-body-row${data ? '' : ' loading'}${index === viewer.selected ? ' selected' : ''}`,
+    role: 'row',
+    'data-pos': String(pos),
+    'data-index': String(index),
+    tabindex: '-1',
+  });
   row.style.top = `${pos * ROW_H}px`;
   row.append(el('div', { class: 'ds-cell ds-idx' }, String(index)));
   const th = el('div', { class: 'ds-cell ds-thumb' });
   if (data?.facts.images) {
-    const src = thumbs.get(index);
+    const src = viewer.thumbs.get(index);
     if (src) th.append(el('img', { src, alt: `image of row ${index}` }));
-    else if (!thumbAsked.has(index)) {
-      thumbAsked.add(index);
-      post({ type: 'thumb', index });
+    else if (!viewer.thumbAsked.has(index)) {
+      viewer.thumbAsked.add(index);
+      ask(messenger.request({ type: 'thumb', index }), ({ image }) => image && gotThumb(index, image));
     }
   }
   row.append(th);
-  for (const c of shown) row.append(el('div', { class: 'ds-cell', title: data?.cells[c] ?? '' }, data ? (data.error && c === shown[0] ? `⚠ ${data.error}` : (data.cells[c] ?? '')) : '…'));
-  if (overlay) row.append(el('div', { class: `ds-cell ds-verify v-${overlay.status[index] ?? 'none'}` }, overlay.status[index] ?? ''));
+  for (const c of viewer.shown)
+    row.append(
+      el(
+        'div',
+        { class: 'ds-cell', title: data?.cells[c] ?? '' },
+        data ? (data.error && c === viewer.shown[0] ? `⚠ ${data.error}` : (data.cells[c] ?? '')) : '…',
+      ),
+    );
+  if (viewer.overlay)
+    row.append(el('div', { class: `ds-cell ds-verify v-${viewer.overlay.status[index] ?? 'none'}` }, viewer.overlay.status[index] ?? ''));
   row.addEventListener('click', () => open(index));
   scroller.append(row);
 }
 scroller.addEventListener('scroll', paint);
 new ResizeObserver(() => paint()).observe(scroller);
 scroller.addEventListener('keydown', (e) => {
-  if (selected === undefined || (e.key !== 'ArrowDown' && e.key !== 'ArrowUp')) return;
+  if (viewer.selected === undefined || (e.key !== 'ArrowDown' && e.key !== 'ArrowUp')) return;
   e.preventDefault();
-  const pos = view ? view.indexOf(selected) : selected;
+  const pos = viewer.view ? viewer.view.indexOf(viewer.selected) : viewer.selected;
   const next = Math.max(0, Math.min(rowCount() - 1, pos + (e.key === 'ArrowDown' ? 1 : -1)));
   scroller.scrollTop = Math.min(scroller.scrollTop, next * ROW_H);
   if ((next + 1) * ROW_H > scroller.scrollTop + scroller.clientHeight) scroller.scrollTop = (next + 1) * ROW_H - scroller.clientHeight;
-  open(view ? view[next] : next);
+  open(viewer.view ? viewer.view[next] : next);
 });
 
 // ----- a row as a trajectory -----
@@ -208,10 +264,10 @@ const actions: ExchangeActions = {
   canFork: () => false,
 };
 function open(index: number): void {
-  selected = index;
+  viewer.selected = index;
   for (const r of scroller.querySelectorAll<HTMLElement>('.ds-body-row')) r.classList.toggle('selected', Number(r.dataset.index) === index);
   detail.replaceChildren(el('div', { class: 'ds-loading' }, `Row ${index}…`));
-  post({ type: 'row', index });
+  ask(messenger.request({ type: 'row', index }), (r) => showRow(index, r));
 }
 
 /** What verify found for the row: its status and, for a differing or failing row, where and what. */
@@ -220,7 +276,11 @@ function verifyBox(v: VerifyRowRecord): HTMLElement {
   box.append(el('strong', {}, `Verify: ${v.status}`));
   for (const d of v.diffs ?? []) {
     const item = el('div', { class: 'ds-diff' });
-    item.append(el('div', {}, `turn ${d.turn + 1}: ${d.what} differs`), el('div', { class: 'ds-diff-exp' }, `recorded: ${d.expected}`), el('div', { class: 'ds-diff-got' }, `replayed: ${d.got}`));
+    item.append(
+      el('div', {}, `turn ${d.turn + 1}: ${d.what} differs`),
+      el('div', { class: 'ds-diff-exp' }, `recorded: ${d.expected}`),
+      el('div', { class: 'ds-diff-got' }, `replayed: ${d.got}`),
+    );
     box.append(item);
   }
   if (v.error) box.append(el('div', {}, `turn ${v.error.turn + 1}: ${v.error.message}`));
@@ -232,87 +292,108 @@ function rewardBox(w: RowReward): HTMLElement {
   const box = el('div', { class: 'ds-reward', role: 'note' });
   const f = (x: number | null | undefined) => (x === undefined ? '—' : x === null ? 'n/a' : String(Math.round(x * 1000) / 1000));
   box.append(el('strong', {}, 'Reward (the seed’s): '));
-  const items = w.source === 'eval' ? [`score ${f(w.score)}`, `acc ${f(w.acc)}`, `format_r ${f(w.format_r)}`, `tool_reward_component ${f(w.tool_reward_component)}`] : [];
+  const items =
+    w.source === 'eval'
+      ? [`score ${f(w.score)}`, `acc ${f(w.acc)}`, `format_r ${f(w.format_r)}`, `tool_reward_component ${f(w.tool_reward_component)}`]
+      : [];
   items.push(`tool_success_rate ${f(w.tool_success_rate)}`, `tool_step [${w.tool_step.map((x) => f(x)).join(', ')}]`);
   box.append(document.createTextNode(items.join(' · ')));
   if (w.note) box.append(el('div', { class: 'ds-note' }, w.note));
   return box;
 }
 
+function opened({ info, openMs, verify }: DatasetResponses['ready']): void {
+  viewer.info = info;
+  viewer.overlay = verify;
+  header.replaceChildren(
+    el('strong', {}, info.file.split(/[\\/]/).pop() ?? ''),
+    document.createTextNode(` · ${info.rowCount.toLocaleString()} rows · ${info.format} · opened in ${openMs.toFixed(0)} ms`),
+  );
+  status.textContent = `${info.rowCount} rows`;
+  options(verifySel, verify ? [...new Set(Object.values(verify.status))].sort() : [], 'all');
+  verifySel.disabled = !verify;
+  setColumns(info.columns);
+  layout(true);
+  // the facets (data_source, ability values) only: the view and its scroll stay
+  ask(messenger.request({ type: 'filter', seq: -1, filter: {} }), (r) => r && filtered(-1, r));
+}
+
+function gotPage(page: number, rows: PageRow[]): void {
+  viewer.pages.set(page, rows);
+  layout(false);
+  for (const r of [...scroller.querySelectorAll<HTMLElement>('.ds-body-row.loading')]) drawRow(Number(r.dataset.pos));
+}
+
+function gotThumb(index: number, image: { mime: string; data: string }): void {
+  viewer.thumbs.set(index, `data:${image.mime};base64,${image.data}`);
+  const r = scroller.querySelector<HTMLElement>(`.ds-body-row[data-index="${index}"]`);
+  if (r) drawRow(Number(r.dataset.pos));
+}
+
+/** Filter pass `seq` is done: its facets fill the pickers; its rows show if it is still the latest. */
+function filtered(seq: number, r: FilterResult): void {
+  options(dsSel, r.facets.dataSource, 'all');
+  options(abSel, r.facets.ability, 'all');
+  if (seq !== viewer.seq) return;
+  const f = currentFilter();
+  viewer.view = f ? r.indexes : undefined;
+  status.textContent = f
+    ? `${r.indexes.length} of ${viewer.info?.rowCount ?? 0} rows match (${r.ms.toFixed(0)} ms)`
+    : `${viewer.info?.rowCount ?? 0} rows`;
+  scroller.scrollTop = 0;
+  layout(true);
+}
+
+function showRow(index: number, m: RowView): void {
+  if (index !== viewer.selected) return;
+  const bar = el('div', { class: 'ds-detail-bar' });
+  const askBtn = el('button', { class: 'ds-btn primary' }, 'Ask about this row');
+  askBtn.addEventListener('click', () => messenger.send({ type: 'ask', index }));
+  bar.append(el('strong', {}, `Row ${index}`), askBtn);
+  const r = new ExchangeRenderer(0, m.exchange.question, m.exchange.inputImages, actions);
+  for (const e of exchangeEvents(m.exchange)) if (!(m.promptOnly && e.type === 'done')) r.apply(e);
+  const meta = el('details', { class: 'ds-meta' });
+  meta.append(el('summary', {}, 'Other fields'), el('pre', {}, m.meta));
+  const parts: HTMLElement[] = [bar];
+  if (m.verify) parts.push(verifyBox(m.verify));
+  if (m.reward) {
+    const perCall = m.reward.perCall;
+    parts.push(rewardBox(m.reward));
+    // per-call markers on the cells, in order (a failed call: −0.5)
+    [...r.root.querySelectorAll('details.cell')].forEach((c, i) => {
+      const v = perCall[i];
+      if (v !== undefined)
+        c.querySelector('summary')?.append(
+          el(
+            'span',
+            {
+              class: `ds-step ${v < 0 ? 'bad' : 'ok'}`,
+              title: 'this call’s score in the seed’s training reward (tool_step): −0.5 for a failed call',
+            },
+            v < 0 ? `reward ${v}` : 'reward +0',
+          ),
+        );
+    });
+  }
+  detail.replaceChildren(...parts, r.root, meta);
+}
+
+function showOverlay(overlay: VerifyOverlay): void {
+  viewer.overlay = overlay;
+  options(verifySel, [...new Set(Object.values(overlay.status))].sort(), 'all');
+  verifySel.disabled = false;
+  renderHead();
+  layout(true);
+}
+
+function showError(text: string): void {
+  errorBox.hidden = false;
+  errorBox.textContent = text;
+}
+
 window.addEventListener('message', (ev: MessageEvent<ToDataset>) => {
   const m = ev.data;
-  switch (m.type) {
-    case 'info':
-      info = m.info;
-      overlay = m.verify;
-      header.replaceChildren(el('strong', {}, m.info.file.split(/[\\/]/).pop() ?? ''), document.createTextNode(` · ${m.info.rowCount.toLocaleString()} rows · ${m.info.format} · opened in ${m.openMs.toFixed(0)} ms`));
-      status.textContent = `${m.info.rowCount} rows`;
-      options(verifySel, overlay ? [...new Set(Object.values(overlay.status))].sort() : [], 'all');
-      verifySel.disabled = !overlay;
-      setColumns(m.info.columns);
-      layout(true);
-      post({ type: 'filter', seq: -1, filter: {} }); // the facets (data_source, ability values) only: the view and its scroll stay
-      return;
-    case 'page':
-      pages.set(m.page, m.rows);
-      layout(false);
-      for (const r of [...scroller.querySelectorAll<HTMLElement>('.ds-body-row.loading')]) drawRow(Number(r.dataset.pos));
-      return;
-    case 'thumb':
-      if (m.image) {
-        thumbs.set(m.index, `data:${m.image.mime};base64,${m.image.data}`);
-        const r = scroller.querySelector<HTMLElement>(`.ds-body-row[data-index="${m.index}"]`);
-        if (r) drawRow(Number(r.dataset.pos));
-      }
-      return;
-    case 'filterProgress':
-      if (m.seq === seq) status.textContent = `Filtering… ${m.done}/${m.total}`;
-      return;
-    case 'filtered': {
-      options(dsSel, m.facets.dataSource, 'all');
-      options(abSel, m.facets.ability, 'all');
-      if (m.seq !== seq) return;
-      const f = currentFilter();
-      view = f ? m.indexes : undefined;
-      status.textContent = f ? `${m.indexes.length} of ${info?.rowCount ?? 0} rows match (${m.ms.toFixed(0)} ms)` : `${info?.rowCount ?? 0} rows`;
-      scroller.scrollTop = 0;
-      layout(true);
-      return;
-    }
-    case 'row': {
-      if (m.index !== selected) return;
-      const bar = el('div', { class: 'ds-detail-bar' });
-      const ask = el('button', { class: 'ds-btn primary' }, 'Ask about this row');
-      ask.addEventListener('click', () => post({ type: 'ask', index: m.index }));
-      bar.append(el('strong', {}, `Row ${m.index}`), ask);
-      const r = new ExchangeRenderer(0, m.exchange.question, m.exchange.inputImages, actions);
-      for (const e of exchangeEvents(m.exchange)) if (!(m.promptOnly && e.type === 'done')) r.apply(e);
-      const meta = el('details', { class: 'ds-meta' });
-      meta.append(el('summary', {}, 'Other fields'), el('pre', {}, m.meta));
-      const parts: HTMLElement[] = [bar];
-      if (m.verify) parts.push(verifyBox(m.verify));
-      if (m.reward) {
-        parts.push(rewardBox(m.reward));
-        // per-call markers on the cells, in order (a failed call: −0.5)
-        [...r.root.querySelectorAll('details.cell')].forEach((c, i) => {
-          const v = m.reward!.perCall[i];
-          if (v !== undefined) c.querySelector('summary')?.append(el('span', { class: `ds-step ${v < 0 ? 'bad' : 'ok'}`, title: 'this call’s score in the seed’s training reward (tool_step): −0.5 for a failed call' }, v < 0 ? `reward ${v}` : 'reward +0'));
-        });
-      }
-      detail.replaceChildren(...parts, r.root, meta);
-      return;
-    }
-    case 'verify':
-      overlay = m.overlay;
-      options(verifySel, [...new Set(Object.values(overlay.status))].sort(), 'all');
-      verifySel.disabled = false;
-      renderHead();
-      layout(true);
-      return;
-    case 'error':
-      errorBox.hidden = false;
-      errorBox.textContent = m.text;
-      return;
-  }
+  if (m.type === 'reply') messenger.settle(m);
+  else if (m.type === 'filterProgress' && m.seq === viewer.seq) status.textContent = `Filtering… ${m.done}/${m.total}`;
 });
-post({ type: 'ready' });
+ask(messenger.request({ type: 'ready' }), opened);

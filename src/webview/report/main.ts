@@ -1,32 +1,36 @@
 /**
  * Eval report webview (bundled for the browser as dist/report.js). Renders what the extension
- * sends (report/protocol.ts): accuracy overall and per data_source (SVG bars, A and B side by
+ * sends (src/protocol/report.ts): accuracy overall and per data_source (SVG bars, A and B side by
  * side), tool-call and latency histograms, error/timeout rates, a filterable table of samples,
  * and a sample's trajectory (the stored Trajectory) with its images. All text goes in as text;
  * images are data: URLs made from the trajectory's inline base64.
  */
-import { imageDataUrl } from '../../core/trajectory/images';
+import { imageDataUrl } from '../../protocol/images';
+import type { FromReport, ReportResponses, ReportRun, ReportSample, ReportSampleRow, ToReport } from '../../protocol/report';
+import { Messenger } from '../messenger';
 import { barChart, el } from './charts';
-import type { FromReport, ReportRun, ReportSample, ReportSampleRow, ToReport } from './protocol';
 import { cellMarker, rewardBox, rewardCharts, rewardText } from './reward';
 
 interface VsCodeApi {
   postMessage(msg: FromReport): void;
 }
 declare function acquireVsCodeApi(): VsCodeApi;
-const vscode = acquireVsCodeApi();
-const post = (m: FromReport) => vscode.postMessage(m);
+const messenger = new Messenger<FromReport, ReportResponses>(acquireVsCodeApi(), showError);
+const post = messenger.send.bind(messenger);
 
 const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
 const secs = (ms: number) => `${(ms / 1000).toFixed(ms < 10_000 ? 2 : 1)} s`;
 
 type Filter = 'all' | 'correct' | 'wrong' | 'error' | 'differs';
-let runs: ReportRun[] = [];
-let filter: Filter = 'all';
-let search = '';
-let selected: number | undefined;
-/** samples of run A checked for export */
-const checked = new Set<number>();
+/** What the report shows and what the user picked in it (the one mutable state of this page). */
+const page = {
+  runs: [] as ReportRun[],
+  filter: 'all' as Filter,
+  search: '',
+  selected: undefined as number | undefined,
+  /** samples of run A checked for export */
+  checked: new Set<number>(),
+};
 
 const root = document.getElementById('root')!;
 root.replaceChildren();
@@ -62,15 +66,23 @@ function latencyBuckets(all: number[][]): { labels: string[]; counts: number[][]
 
 function renderHeader(): void {
   header.replaceChildren();
-  const title = el('h1', {}, runs.length > 1 ? `${runs[0].model} vs ${runs[1].model}` : `${runs[0].model} on ${runs[0].dataset}`);
+  const title = el(
+    'h1',
+    {},
+    page.runs.length > 1 ? `${page.runs[0].model} vs ${page.runs[1].model}` : `${page.runs[0].model} on ${page.runs[0].dataset}`,
+  );
   header.append(title);
   const tiles = tilesEl;
   tiles.replaceChildren();
-  for (const r of runs) {
-    const t = el('div', { class: `tile ${runs.length > 1 ? 'run-' + r.label : ''}`, 'data-run': r.label });
-    t.append(el('div', { class: 'tile-title' }, runs.length > 1 ? `${r.label}: ${r.model} / ${r.dataset}` : r.dataset));
+  for (const r of page.runs) {
+    const t = el('div', { class: `tile ${page.runs.length > 1 ? 'run-' + r.label : ''}`, 'data-run': r.label });
+    t.append(el('div', { class: 'tile-title' }, page.runs.length > 1 ? `${r.label}: ${r.model} / ${r.dataset}` : r.dataset));
     t.append(el('div', { class: 'acc', id: `acc-${r.label}` }, pct(r.avgAcc)));
-    t.append(el('div', { class: 'muted' }, `accuracy on ${r.total} sample(s)${r.skipped ? `, ${r.skipped} skipped (image did not load)` : ''}`));
+    t.append(
+      el('div', { class: 'muted' }, `accuracy on ${r.total} sample(s)${r.skipped ? `, ${r.skipped} skipped (image did not load)` : ''}`),
+    );
+    // lines of the results file that did not count (not JSON, no index, a sample written again later)
+    if (r.skippedLines) t.append(el('div', { class: 'lines-warning', title: r.file }, `⚠ results file: ${r.skippedLines.note}`));
     const dl = el('dl', { class: 'rates' });
     const add = (k: string, v: string) => dl.append(el('dt', {}, k), el('dd', {}, v));
     add('sample errors', pct(r.sampleErrorRate));
@@ -79,11 +91,16 @@ function renderHeader(): void {
     add('tool-call timeouts', pct(r.toolTimeoutRate));
     add('latency p50 / p90 / p99', `${secs(r.latency.p50)} / ${secs(r.latency.p90)} / ${secs(r.latency.p99)}`);
     add('scoring', r.scoring);
+    if (r.cells) add('python cells', r.cells);
     t.append(dl);
     tiles.append(t);
   }
   const actions = el('div', { class: 'actions' });
-  const ab = el('button', { type: 'button', 'data-action': 'pickB' }, runs.length > 1 ? 'Compare with another run…' : 'Compare with another run (A/B)…');
+  const ab = el(
+    'button',
+    { type: 'button', 'data-action': 'pickB' },
+    page.runs.length > 1 ? 'Compare with another run…' : 'Compare with another run (A/B)…',
+  );
   ab.addEventListener('click', () => post({ type: 'pickB' }));
   actions.append(ab);
   header.append(actions);
@@ -91,16 +108,35 @@ function renderHeader(): void {
 
 function renderCharts(): void {
   charts.replaceChildren();
-  const sources = [...new Set(runs.flatMap((r) => Object.keys(r.perSource)))].sort();
+  const sources = [...new Set(page.runs.flatMap((r) => Object.keys(r.perSource)))].sort();
   charts.append(
-    barChart('Accuracy overall and per data_source', ['overall', ...sources], runs.map((r) => ({ label: r.label, values: [r.avgAcc, ...sources.map((s) => r.perSource[s]?.acc ?? 0)] })), { max: 1, format: pct, id: 'chart-accuracy' }),
+    barChart(
+      'Accuracy overall and per data_source',
+      ['overall', ...sources],
+      page.runs.map((r) => ({ label: r.label, values: [r.avgAcc, ...sources.map((s) => r.perSource[s]?.acc ?? 0)] })),
+      { max: 1, format: pct, id: 'chart-accuracy' },
+    ),
   );
-  const maxTools = Math.max(0, ...runs.flatMap((r) => Object.keys(r.toolHistogram).map(Number)));
+  const maxTools = Math.max(0, ...page.runs.flatMap((r) => Object.keys(r.toolHistogram).map(Number)));
   const toolCats = Array.from({ length: maxTools + 1 }, (_, i) => String(i));
-  charts.append(barChart('Tool calls per sample', toolCats, runs.map((r) => ({ label: r.label, values: toolCats.map((c) => r.toolHistogram[c] ?? 0) })), { format: String, id: 'chart-tools' }));
-  const lb = latencyBuckets(runs.map((r) => r.latencies));
-  charts.append(barChart('Latency per sample', lb.labels, runs.map((r, i) => ({ label: r.label, values: lb.counts[i] })), { format: String, id: 'chart-latency' }));
-  charts.append(...rewardCharts(runs));
+  charts.append(
+    barChart(
+      'Tool calls per sample',
+      toolCats,
+      page.runs.map((r) => ({ label: r.label, values: toolCats.map((c) => r.toolHistogram[c] ?? 0) })),
+      { format: String, id: 'chart-tools' },
+    ),
+  );
+  const lb = latencyBuckets(page.runs.map((r) => r.latencies));
+  charts.append(
+    barChart(
+      'Latency per sample',
+      lb.labels,
+      page.runs.map((r, i) => ({ label: r.label, values: lb.counts[i] })),
+      { format: String, id: 'chart-latency' },
+    ),
+  );
+  charts.append(...rewardCharts(page.runs));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -115,11 +151,11 @@ function kind(r: ReportSampleRow | undefined): 'correct' | 'wrong' | 'error' | '
 
 const selectionInfo = el('span', { class: 'muted', 'aria-live': 'polite' });
 const exportBtn = el('button', { type: 'button', 'data-action': 'export' }, 'Export selected as training data…');
-exportBtn.addEventListener('click', () => post({ type: 'export', run: 'A', indexes: [...checked].sort((x, y) => x - y) }));
+exportBtn.addEventListener('click', () => post({ type: 'export', run: 'A', indexes: [...page.checked].sort((x, y) => x - y) }));
 
 function updateSelection(): void {
-  selectionInfo.textContent = `${checked.size} selected`;
-  exportBtn.disabled = checked.size === 0;
+  selectionInfo.textContent = `${page.checked.size} selected`;
+  exportBtn.disabled = page.checked.size === 0;
 }
 
 /** Select all correct / all failures / none of run A, and export the selection (SFT or RL parquet). */
@@ -128,8 +164,8 @@ function selectionBar(a: ReportRun): HTMLElement {
   const choose = (label: string, action: string, pick: (s: ReportSampleRow) => boolean) => {
     const btn = el('button', { type: 'button', 'data-select': action }, label);
     btn.addEventListener('click', () => {
-      checked.clear();
-      for (const s of a.samples) if (pick(s)) checked.add(s.index);
+      page.checked.clear();
+      for (const s of a.samples) if (pick(s)) page.checked.add(s.index);
       renderTable();
     });
     bar.append(btn);
@@ -146,8 +182,8 @@ function selectionBar(a: ReportRun): HTMLElement {
 function renderTable(): void {
   tableWrap.replaceChildren();
   const bar = el('div', { class: 'filters', role: 'toolbar', 'aria-label': 'Filter samples' });
-  const a = runs[0];
-  const b = runs[1];
+  const a = page.runs[0];
+  const b = page.runs[1];
   const bMap = new Map((b?.samples ?? []).map((s) => [s.index, s]));
   const counts: Record<Filter, number> = { all: a.samples.length, correct: 0, wrong: 0, error: 0, differs: 0 };
   for (const s of a.samples) {
@@ -157,16 +193,20 @@ function renderTable(): void {
   }
   const filters: Filter[] = b ? ['all', 'correct', 'wrong', 'error', 'differs'] : ['all', 'correct', 'wrong', 'error'];
   for (const f of filters) {
-    const btn = el('button', { type: 'button', class: f === filter ? 'on' : '', 'aria-pressed': String(f === filter), 'data-filter': f }, `${f} (${counts[f]})`);
+    const btn = el(
+      'button',
+      { type: 'button', class: f === page.filter ? 'on' : '', 'aria-pressed': String(f === page.filter), 'data-filter': f },
+      `${f} (${counts[f]})`,
+    );
     btn.addEventListener('click', () => {
-      filter = f;
+      page.filter = f;
       renderTable();
     });
     bar.append(btn);
   }
-  const q = el('input', { type: 'search', placeholder: 'search questions', 'aria-label': 'Search questions', value: search });
+  const q = el('input', { type: 'search', placeholder: 'search questions', 'aria-label': 'Search questions', value: page.search });
   q.addEventListener('input', () => {
-    search = q.value;
+    page.search = q.value;
     renderTable();
     (tableWrap.querySelector('input[type=search]') as HTMLInputElement | null)?.focus();
   });
@@ -176,40 +216,74 @@ function renderTable(): void {
   const table = el('table', { class: 'sample-table' });
   const head = el('tr');
   head.append(el('th', { scope: 'col', class: 'pick' }, ''));
-  for (const h of ['#', 'source', b ? 'A' : 'result', ...(b ? ['B'] : []), b ? 'reward A' : 'reward', 'turns', 'tools', 'latency', 'question', 'answer / truth']) head.append(el('th', { scope: 'col' }, h));
+  for (const h of [
+    '#',
+    'source',
+    b ? 'A' : 'result',
+    ...(b ? ['B'] : []),
+    b ? 'reward A' : 'reward',
+    'turns',
+    'tools',
+    'latency',
+    'question',
+    'answer / truth',
+  ])
+    head.append(el('th', { scope: 'col' }, h));
   table.append(el('thead'));
   table.tHead!.append(head);
   const body = el('tbody');
-  const needle = search.trim().toLowerCase();
+  const needle = page.search.trim().toLowerCase();
   let shown = 0;
   for (const s of a.samples) {
     const kb = kind(bMap.get(s.index));
     const k = kind(s);
-    if (filter === 'differs' ? kb === k : filter !== 'all' && k !== filter) continue;
+    if (page.filter === 'differs' ? kb === k : page.filter !== 'all' && k !== page.filter) continue;
     if (needle && !s.question.toLowerCase().includes(needle)) continue;
     if (++shown > 2000) break;
-    const tr = el('tr', { tabindex: '0', class: `row ${k}${selected === s.index ? ' selected' : ''}`, 'data-index': String(s.index) });
+    const tr = el('tr', { tabindex: '0', class: `row ${k}${page.selected === s.index ? ' selected' : ''}`, 'data-index': String(s.index) });
     const box = el('input', { type: 'checkbox', 'aria-label': `Select sample ${s.index} for export`, 'data-pick': String(s.index) });
-    box.checked = checked.has(s.index);
+    box.checked = page.checked.has(s.index);
     box.addEventListener('click', (e) => e.stopPropagation());
     box.addEventListener('change', () => {
-      if (box.checked) checked.add(s.index);
-      else checked.delete(s.index);
+      if (box.checked) page.checked.add(s.index);
+      else page.checked.delete(s.index);
       updateSelection();
     });
     const pick = el('td', { class: 'pick' });
     pick.append(box);
-    tr.append(pick, el('td', {}, String(s.index)), el('td', {}, s.source), el('td', { class: `verdict ${k}` }, k === 'error' ? `error (${s.outcome})` : k));
+    tr.append(
+      pick,
+      el('td', {}, String(s.index)),
+      el('td', {}, s.source),
+      el('td', { class: `verdict ${k}` }, k === 'error' ? `error (${s.outcome})` : k),
+    );
     if (b) tr.append(el('td', { class: `verdict ${kb}` }, kb));
-    tr.append(el('td', { class: 'reward-cell', title: s.reward ? rewardText(s.reward) : 'no reward (no trajectory)' }, s.reward?.score !== undefined ? String(Math.round(s.reward.score * 100) / 100) : '—'));
-    tr.append(el('td', {}, String(s.tries)), el('td', {}, `${s.tools}${s.toolErrors ? ` (${s.toolErrors} err)` : ''}`), el('td', {}, secs(s.latencyMs)), el('td', { class: 'q' }, s.question), el('td', { class: 'q' }, `${s.answer || '—'} / ${s.groundTruth}`));
+    tr.append(
+      el(
+        'td',
+        { class: 'reward-cell', title: s.reward ? rewardText(s.reward) : 'no reward (no trajectory)' },
+        s.reward?.score !== undefined ? String(Math.round(s.reward.score * 100) / 100) : '—',
+      ),
+    );
+    tr.append(
+      el('td', {}, String(s.tries)),
+      el('td', {}, `${s.tools}${s.toolErrors ? ` (${s.toolErrors} err)` : ''}`),
+      el('td', {}, secs(s.latencyMs)),
+      el('td', { class: 'q' }, s.question),
+      el('td', { class: 'q' }, `${s.answer || '—'} / ${s.groundTruth}`),
+    );
     const open = () => {
-      selected = s.index;
+      page.selected = s.index;
       for (const r of body.querySelectorAll('tr.selected')) r.classList.remove('selected');
       tr.classList.add('selected');
       detail.replaceChildren(el('p', { class: 'muted' }, `loading sample ${s.index}…`));
-      post({ type: 'sample', run: 'A', index: s.index });
-      if (b && bMap.has(s.index)) post({ type: 'sample', run: 'B', index: s.index });
+      // both asked at once, shown in order (A first: it starts the detail afresh)
+      const sampleA = messenger.request({ type: 'sample', run: 'A', index: s.index });
+      const sampleB = b && bMap.has(s.index) ? messenger.request({ type: 'sample', run: 'B', index: s.index }) : undefined;
+      sampleA
+        .then(renderDetail)
+        .then(() => sampleB?.then(renderDetail))
+        .catch((e: Error) => showError(e.message));
     };
     tr.addEventListener('click', open);
     tr.addEventListener('keydown', (e) => {
@@ -233,13 +307,17 @@ function renderTable(): void {
 const detailParts: Partial<Record<'A' | 'B', HTMLElement>> = {};
 
 function renderDetail(d: ReportSample): void {
-  if (d.index !== selected) return;
+  if (d.index !== page.selected) return;
   if (d.run === 'A') {
     detail.replaceChildren();
     delete detailParts.B;
   }
   const box = el('article', { class: `sample run-${d.run}`, 'data-run': d.run });
-  const h = el('h2', {}, `${runs.length > 1 ? d.run + ' · ' : ''}sample ${d.index}: ${d.status === 'error' ? `error (${d.outcome})` : d.acc === 1 ? 'correct' : 'wrong'}`);
+  const h = el(
+    'h2',
+    {},
+    `${page.runs.length > 1 ? d.run + ' · ' : ''}sample ${d.index}: ${d.status === 'error' ? `error (${d.outcome})` : d.acc === 1 ? 'correct' : 'wrong'}`,
+  );
   box.append(h);
   const chat = el('button', { type: 'button', 'data-action': 'openInChat' }, 'Open in chat');
   chat.addEventListener('click', () => post({ type: 'openInChat', run: d.run, index: d.index }));
@@ -251,12 +329,18 @@ function renderDetail(d: ReportSample): void {
   if (d.judgeText !== undefined) box.append(el('p', { class: 'muted' }, `Judge: ${d.judgeText}`));
   const t = d.trajectory;
   const imgs = el('div', { class: 'images' });
-  for (const im of t?.inputImages ?? []) imgs.append(el('img', { src: imageDataUrl(im), alt: `input image ${im.id}`, class: 'thumb', 'data-image': im.id }));
+  for (const im of t?.inputImages ?? [])
+    imgs.append(el('img', { src: imageDataUrl(im), alt: `input image ${im.id}`, class: 'thumb', 'data-image': im.id }));
   if (t?.inputImages.length) box.append(el('h3', {}, 'Input'), imgs);
-  if (t?.migrated?.source === 'eval-record') box.append(el('p', { class: 'muted' }, `Written by an older CodeDance (schema ${t.migrated.fromVersion}): ${t.migrated.rebuilt.join('; ')}.`));
+  if (t?.migrated?.source === 'eval-record')
+    box.append(
+      el('p', { class: 'muted' }, `Written by an older CodeDance (schema ${t.migrated.fromVersion}): ${t.migrated.rebuilt.join('; ')}.`),
+    );
   for (const turn of t?.turns ?? []) {
     const tu = el('section', { class: `turn${turn.discarded ? ' discarded' : ''}` });
-    tu.append(el('h3', {}, `Model call ${turn.index + 1}${turn.discarded ? ' (no code, no answer: sent again)' : ''} · ${secs(turn.latencyMs)}`));
+    tu.append(
+      el('h3', {}, `Model call ${turn.index + 1}${turn.discarded ? ' (no code, no answer: sent again)' : ''} · ${secs(turn.latencyMs)}`),
+    );
     tu.append(el('pre', { class: 'text' }, turn.content));
     for (const c of turn.cells) {
       const cell = el('div', { class: `cell ${c.status}` });
@@ -270,7 +354,8 @@ function renderDetail(d: ReportSample): void {
       if (c.error) cell.append(el('pre', { class: 'error-text' }, `${c.error.ename}: ${c.error.evalue}`));
       if (c.images.length) {
         const ci = el('div', { class: 'images' });
-        for (const im of c.images) ci.append(el('img', { src: imageDataUrl(im), alt: `output image ${im.id}`, class: 'thumb', 'data-image': im.id }));
+        for (const im of c.images)
+          ci.append(el('img', { src: imageDataUrl(im), alt: `output image ${im.id}`, class: 'thumb', 'data-image': im.id }));
         cell.append(ci);
       }
       tu.append(cell);
@@ -286,19 +371,20 @@ function renderDetail(d: ReportSample): void {
 window.addEventListener('message', (ev: MessageEvent<ToReport>) => {
   const m = ev.data;
   if (m.type === 'runs') {
-    if (m.runs[0]?.file !== runs[0]?.file) checked.clear();
-    runs = m.runs;
+    if (m.runs[0]?.file !== page.runs[0]?.file) page.checked.clear();
+    page.runs = m.runs;
     errorBox.hidden = true;
-    if (!runs.length) return;
-    if (filter === 'differs' && runs.length < 2) filter = 'all';
+    if (!page.runs.length) return;
+    if (page.filter === 'differs' && page.runs.length < 2) page.filter = 'all';
     renderHeader();
     renderCharts();
     renderTable();
     document.body.dataset.ready = 'true';
-  } else if (m.type === 'sample') renderDetail(m.sample);
-  else if (m.type === 'error') {
-    errorBox.textContent = m.text;
-    errorBox.hidden = false;
-  }
+  } else if (m.type === 'reply') messenger.settle(m);
 });
+
+function showError(text: string): void {
+  errorBox.textContent = text;
+  errorBox.hidden = false;
+}
 post({ type: 'ready' });

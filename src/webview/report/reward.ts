@@ -1,12 +1,12 @@
 /**
  * The seed's training reward in the eval report, as the extension computed it per sample
- * (core/training-data/reward.ts on the eval's scoring code; nothing is computed here but counts
+ * (core/reward/reward.ts on the eval's scoring code; nothing is computed here but counts
  * and means for the charts): a histogram of `score`, the mean of each component (acc, format_r,
  * tool_reward_component, tool_success_rate) per run, a sample's values, and each code cell's
  * call score (a failed call: −0.5).
  */
 import { barChart, el, svg } from './charts';
-import type { ReportRun, SampleReward } from './protocol';
+import type { ReportRun, SampleReward } from '../../protocol/report';
 
 const num = (x: number | null | undefined) => (x === undefined ? '—' : x === null ? 'n/a' : String(Math.round(x * 1000) / 1000));
 
@@ -28,7 +28,15 @@ export function rewardBox(w: SampleReward & { note?: string }): HTMLElement {
 
 /** The marker on a code cell: its call's own score in the reward. */
 export function cellMarker(score: number): HTMLElement {
-  return el('span', { class: `step ${score < 0 ? 'bad' : 'ok'}`, title: 'this call’s score in the seed’s reward (tool_step): −0.5 for a failed call', 'data-step': String(score) }, score < 0 ? `reward ${score}` : 'reward +0');
+  return el(
+    'span',
+    {
+      class: `step ${score < 0 ? 'bad' : 'ok'}`,
+      title: 'this call’s score in the seed’s reward (tool_step): −0.5 for a failed call',
+      'data-step': String(score),
+    },
+    score < 0 ? `reward ${score}` : 'reward +0',
+  );
 }
 
 const COMPONENTS: { key: 'acc' | 'format_r' | 'tool_reward_component' | 'tool_success_rate'; label: string }[] = [
@@ -65,7 +73,16 @@ function componentsChart(runs: ReportRun[]): HTMLElement {
     runs.forEach((r, k) => {
       const v = values[i][k];
       const y = y0 + k * 12;
-      const rect = svg('rect', { x: Math.min(x(0), x(v)), y, width: Math.max(1, Math.abs(x(v) - x(0))), height: 10, class: `bar ${k ? 'bar-b' : 'bar-a'}`, 'data-category': c.key, 'data-run': r.label, 'data-value': Math.round(v * 1000) / 1000 });
+      const rect = svg('rect', {
+        x: Math.min(x(0), x(v)),
+        y,
+        width: Math.max(1, Math.abs(x(v) - x(0))),
+        height: 10,
+        class: `bar ${k ? 'bar-b' : 'bar-a'}`,
+        'data-category': c.key,
+        'data-run': r.label,
+        'data-value': Math.round(v * 1000) / 1000,
+      });
       rect.append(svg('title', {}, `${r.label} · ${c.label}: ${num(v)}`));
       s.append(rect, svg('text', { x: Math.max(x(0), x(v)) + 3, y: y + 9, class: 'value' }, num(v)));
     });
@@ -83,10 +100,17 @@ function componentsChart(runs: ReportRun[]): HTMLElement {
 export function rewardCharts(runs: ReportRun[]): HTMLElement[] {
   if (!runs.some((r) => r.samples.some((s) => s.reward?.score !== undefined))) return [];
   const key = (v: number) => String(Math.round(v * 100) / 100);
-  const cats = [...new Set(runs.flatMap((r) => r.samples.flatMap((s) => (s.reward?.score !== undefined ? [Math.round(s.reward.score * 100) / 100] : []))))].sort((a, b) => a - b).map(key);
+  const cats = [
+    ...new Set(
+      runs.flatMap((r) => r.samples.flatMap((s) => (s.reward?.score !== undefined ? [Math.round(s.reward.score * 100) / 100] : []))),
+    ),
+  ]
+    .sort((a, b) => a - b)
+    .map(key);
   const series = runs.map((r) => {
     const counts = new Map<string, number>();
-    for (const s of r.samples) if (s.reward?.score !== undefined) counts.set(key(s.reward.score), (counts.get(key(s.reward.score)) ?? 0) + 1);
+    for (const s of r.samples)
+      if (s.reward?.score !== undefined) counts.set(key(s.reward.score), (counts.get(key(s.reward.score)) ?? 0) + 1);
     return { label: r.label, values: cats.map((c) => counts.get(c) ?? 0) };
   });
   return [barChart('Training reward: score per sample', cats, series, { format: String, id: 'chart-reward' }), componentsChart(runs)];

@@ -37,7 +37,14 @@ function kernelPids(): number[] {
 
 /** Runs the CLI asynchronously (the fixture server lives in this process and must keep serving). */
 function cli(args: string[], env: Record<string, string | undefined> = {}): Promise<CliRun> {
-  return runCli(args, { CODEDANCE_BASE_URL: undefined, CODEDANCE_PYTHON: undefined, OPENAI_API_KEY: undefined, CODEDANCE_API_KEY: undefined, TMPDIR: kernelTmp, ...env });
+  return runCli(args, {
+    CODEDANCE_BASE_URL: undefined,
+    CODEDANCE_PYTHON: undefined,
+    OPENAI_API_KEY: undefined,
+    CODEDANCE_API_KEY: undefined,
+    TMPDIR: kernelTmp,
+    ...env,
+  });
 }
 
 describe('codedance ask (CLI, fixture model, real kernel)', function () {
@@ -130,7 +137,10 @@ describe('codedance ask (CLI, fixture model, real kernel)', function () {
   });
 
   it('server faults (a 500, then a stream cut mid-way) are retried and do not change the answer', async () => {
-    fm.setFaults([{ kind: 'http', status: 500 }, { kind: 'cut', afterChunks: 3 }]);
+    fm.setFaults([
+      { kind: 'http', status: 500 },
+      { kind: 'cut', afterChunks: 3 },
+    ]);
     const img = writeImage('circles-faults.png', circles.png);
     const r = await ask(img, circlesQuestion('blue'), ['--python', PYTHON]);
     assert.equal(r.code, 0, r.stderr);
@@ -180,7 +190,11 @@ print(json.dumps({'saved': saved, 'rerun': rerun, 'cells': [c.cell_type for c in
 
   it('saves the images the code produced, referenced in the transcript', async () => {
     const img = writeImage('circles-img.png', circles.png);
-    const r = await ask(img, 'Run this code:\n```python\nfrom PIL import Image\nimg = input_image.crop((0, 0, 100, 100))\nimg.show()\nprint(img.size)\n```', ['--python', PYTHON]);
+    const r = await ask(
+      img,
+      'Run this code:\n```python\nfrom PIL import Image\nimg = input_image.crop((0, 0, 100, 100))\nimg.show()\nprint(img.size)\n```',
+      ['--python', PYTHON],
+    );
     assert.equal(r.code, 0, r.stderr);
     assert.equal(trajectoryOf(r.out).answer, '(100, 100)');
     const images = readdirSync(r.out).filter((f) => /\.(png|jpg)$/.test(f) && !f.startsWith('input_image'));
@@ -207,6 +221,13 @@ print(json.dumps({'saved': saved, 'rerun': rerun, 'cells': [c.cell_type for c in
         assert.match(r.stderr, /--max-observation-tokens must be a whole number of tokens >= 0 \(0 = no limit\)/);
       }
     });
+    it('exit 2: a number flag that is not a number, said before any kernel starts', async () => {
+      const img = writeImage('num.png', circles.png);
+      const r = await cli(['ask', img, 'q', '--max-turns', 'abc', '--base-url', fm.baseUrl]);
+      assert.equal(r.code, 2, r.stderr);
+      assert.match(r.stderr, /--max-turns must be a number, got 'abc'/);
+      assert.doesNotMatch(r.stderr, /^python:/m, 'no interpreter was looked for');
+    });
     it('exit 3: an interpreter without ipykernel names itself and the install command', async () => {
       const img = writeImage('py.png', circles.png);
       const r = await cli(['ask', img, circlesQuestion(), '--base-url', fm.baseUrl, '--python', process.execPath]);
@@ -219,13 +240,28 @@ print(json.dumps({'saved': saved, 'rerun': rerun, 'cells': [c.cell_type for c in
       const r = await cli(['ask', img, circlesQuestion(), '--base-url', dead, '--python', PYTHON]);
       assert.equal(r.code, 4);
       assert.ok(r.stderr.includes(`cannot reach ${dead}: connection refused`), r.stderr);
-      assert.match(r.stderr, / — is the model server \(e\.g\. vLLM\) running there\? Check the endpoint URL \(--base-url \(or \$CODEDANCE_BASE_URL\)\)/);
+      assert.match(
+        r.stderr,
+        / — is the model server \(e\.g\. vLLM\) running there\? Check the endpoint URL \(--base-url \(or \$CODEDANCE_BASE_URL\)\)/,
+      );
       assert.doesNotMatch(r.stderr, /codedance\.model\./);
     });
     it('exit 4: the endpoint goes down during the run (the model name given, so the first chat request fails)', async () => {
       const img = writeImage('ep2.png', circles.png);
       const dead = await deadUrl();
-      const r = await cli(['ask', img, circlesQuestion(), '--base-url', dead, '--model', 'm', '--python', PYTHON, '--out', path.join(tmp, 'out-down')]);
+      const r = await cli([
+        'ask',
+        img,
+        circlesQuestion(),
+        '--base-url',
+        dead,
+        '--model',
+        'm',
+        '--python',
+        PYTHON,
+        '--out',
+        path.join(tmp, 'out-down'),
+      ]);
       assert.equal(r.code, 4, r.stderr);
       assert.ok(r.stderr.includes(`codedance: cannot reach ${dead}: connection refused`), r.stderr);
       const t = trajectoryOf(path.join(tmp, 'out-down'));

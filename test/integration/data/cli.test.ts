@@ -19,7 +19,11 @@ const CLI = path.join(ROOT, 'dist/cli.js');
 const PYTHON = process.env.CODEDANCE_TEST_PYTHON ?? '/usr/bin/python3';
 
 function cli(args: string[]) {
-  const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', env: { ...process.env, CODEDANCE_PYTHON: PYTHON }, timeout: 120_000 });
+  const r = spawnSync(process.execPath, [CLI, ...args], {
+    encoding: 'utf8',
+    env: { ...process.env, CODEDANCE_PYTHON: PYTHON },
+    timeout: 120_000,
+  });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -27,15 +31,33 @@ describe('codedance data (CLI)', function () {
   this.timeout(180_000);
   let tmp: string;
   const input = solidPng(56, 56, [10, 200, 10]);
-  const t1 = fixtureTrajectory({ id: 'c1q1', question: 'How big is it?', input, turns: [{ code: 'print(input_image.size)', stdout: '(56, 56)' }], answer: '56x56' });
-  const t2 = fixtureTrajectory({ id: 'c2q1', question: 'What colour?', input, turns: [{ code: 'print(input_image.getpixel((0, 0)))', stdout: '(10, 200, 10)' }], answer: 'green' });
+  const t1 = fixtureTrajectory({
+    id: 'c1q1',
+    question: 'How big is it?',
+    input,
+    turns: [{ code: 'print(input_image.size)', stdout: '(56, 56)' }],
+    answer: '56x56',
+  });
+  const t2 = fixtureTrajectory({
+    id: 'c2q1',
+    question: 'What colour?',
+    input,
+    turns: [{ code: 'print(input_image.getpixel((0, 0)))', stdout: '(10, 200, 10)' }],
+    answer: 'green',
+  });
   before(async () => {
     assert.ok(existsSync(CLI), 'dist/cli.js is missing: run node scripts/build.mjs');
     tmp = mkdtempSync(path.join(os.tmpdir(), 'codedance-data-cli-'));
-    for (const [id, t] of [['c1', t1], ['c2', t2]] as const) {
+    for (const [id, t] of [
+      ['c1', t1],
+      ['c2', t2],
+    ] as const) {
       const dir = path.join(tmp, id);
       mkdirSync(dir);
-      writeFileSync(path.join(dir, 'conversation.json'), JSON.stringify({ id, title: id, exchanges: [await storeImages(t, path.join(dir, 'images'))] }));
+      writeFileSync(
+        path.join(dir, 'conversation.json'),
+        JSON.stringify({ id, title: id, exchanges: [await storeImages(t, path.join(dir, 'images'))] }),
+      );
     }
   });
   after(() => rmSync(tmp, { recursive: true, force: true }));
@@ -71,7 +93,20 @@ describe('codedance data (CLI)', function () {
     assert.match(one.stderr, /--answer gives one answer/);
     const gt = path.join(tmp, 'gt.json');
     writeFileSync(gt, JSON.stringify({ c1q1: '56 by 56', 'What colour?': 'green' }));
-    const ok = cli(['data', 'export', '--format', 'rl', '--out', out, '--ground-truth', gt, '--data-source', 'vl_agent', path.join(tmp, 'c1'), path.join(tmp, 'c2')]);
+    const ok = cli([
+      'data',
+      'export',
+      '--format',
+      'rl',
+      '--out',
+      out,
+      '--ground-truth',
+      gt,
+      '--data-source',
+      'vl_agent',
+      path.join(tmp, 'c1'),
+      path.join(tmp, 'c2'),
+    ]);
     assert.equal(ok.code, 0, ok.stderr);
     assert.match(ok.stdout, /wrote 2 RL row/);
   });
@@ -84,7 +119,14 @@ describe('codedance data (CLI)', function () {
     const rl = buildJob('codedance-rl', defaultParams({ trainFiles: 'chats_rl.parquet', valFiles: 'chats_rl.parquet' }), 'ray');
     assert.match(rl.entrypoint, /chats_rl\.parquet/);
     assert.doesNotMatch(rl.entrypoint, /prompt_key/, "verl's default data.prompt_key ('prompt') is what the export writes");
-    assert.deepEqual((await parquetInfo(path.join(tmp, 'chats_rl.parquet'))).columns, ['data_source', 'prompt', 'images', 'ability', 'reward_model', 'extra_info']);
+    assert.deepEqual((await parquetInfo(path.join(tmp, 'chats_rl.parquet'))).columns, [
+      'data_source',
+      'prompt',
+      'images',
+      'ability',
+      'reward_model',
+      'extra_info',
+    ]);
   });
 
   it('bad usage names the problem', () => {

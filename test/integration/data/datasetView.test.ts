@@ -26,7 +26,12 @@ describe('dataset viewer: paging, filters, rows as trajectories', () => {
     const n = 2500;
     writeEvalParquet(
       file,
-      Array.from({ length: n }, (_, i) => ({ dataSource: i % 3 === 0 ? 'chart' : 'vstar', question: `question number ${i}${i === 1234 ? ' needle' : ''}`, answer: String(i), image: img })),
+      Array.from({ length: n }, (_, i) => ({
+        dataSource: i % 3 === 0 ? 'chart' : 'vstar',
+        question: `question number ${i}${i === 1234 ? ' needle' : ''}`,
+        answer: String(i),
+        image: img,
+      })),
       { rowGroupSize: 1000, rawImages: true },
     );
     const v = await DatasetView.open(file);
@@ -52,7 +57,9 @@ describe('dataset viewer: paging, filters, rows as trajectories', () => {
 
   it('pages a JSONL file by line offsets; a bad line is a row with its error', async () => {
     const file = path.join(tmp, 'results.jsonl');
-    const lines = Array.from({ length: 250 }, (_, i) => JSON.stringify({ index: i, acc: i % 2, tool_call_count: i % 4, data_source: 'vstar', question: `q${i}` }));
+    const lines = Array.from({ length: 250 }, (_, i) =>
+      JSON.stringify({ index: i, acc: i % 2, tool_call_count: i % 4, data_source: 'vstar', question: `q${i}` }),
+    );
     lines[7] = '{not json';
     writeFileSync(file, lines.join('\n') + '\n\n');
     const v = await DatasetView.open(file);
@@ -67,7 +74,13 @@ describe('dataset viewer: paging, filters, rows as trajectories', () => {
   it('renders an SFT row as a trajectory: question, turns, cells with recorded outputs and images, answer', () => {
     const input = solidPng(56, 56, [9, 9, 9]);
     const plot = solidPng(28, 28, [0, 0, 255]);
-    const t0 = fixtureTrajectory({ id: 'x', question: 'Size?', input, turns: [{ code: 'print(1)', stdout: '1', images: [plot] }, { code: 'print(x)' }], answer: '56' });
+    const t0 = fixtureTrajectory({
+      id: 'x',
+      question: 'Size?',
+      input,
+      turns: [{ code: 'print(1)', stdout: '1', images: [plot] }, { code: 'print(x)' }],
+      answer: '56',
+    });
     const row = sftRow(t0) as unknown as Record<string, unknown>;
     const t = rowTrajectory(row, 5, '/tmp/x.parquet');
     assert.match(t.question, /^Size\?/);

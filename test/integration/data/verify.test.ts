@@ -39,23 +39,72 @@ describe('codedance data verify: replaying SFT rows in fresh kernels', function 
         ],
         answer: '56',
       }),
-      fixtureTrajectory({ id: 'differs', question: 'size?', input, turns: [{ code: 'print(input_image.size)', stdout: '(100, 100)' }], answer: '100' }),
-      fixtureTrajectory({ id: 'fails', question: 'x?', input, turns: [{ code: 'print(1)', stdout: '1' }, { code: 'print(undefined_name)', stdout: 'hello' }], answer: 'hello' }),
+      fixtureTrajectory({
+        id: 'differs',
+        question: 'size?',
+        input,
+        turns: [{ code: 'print(input_image.size)', stdout: '(100, 100)' }],
+        answer: '100',
+      }),
+      fixtureTrajectory({
+        id: 'fails',
+        question: 'x?',
+        input,
+        turns: [
+          { code: 'print(1)', stdout: '1' },
+          { code: 'print(undefined_name)', stdout: 'hello' },
+        ],
+        answer: 'hello',
+      }),
       fixtureTrajectory({ id: 'nocode', question: 'colour?', input, turns: [], answer: 'red' }),
     ].map((t) => sftRow(t) as unknown as Record<string, unknown>);
-    rows.push({ messages: [{ role: 'user', content: '<image>what?' }, { role: 'assistant', content: '<code>\n```python\nprint(1)\n```\n</code>' }], images: [] });
+    rows.push({
+      messages: [
+        { role: 'user', content: '<image>what?' },
+        { role: 'assistant', content: '<code>\n```python\nprint(1)\n```\n</code>' },
+      ],
+      images: [],
+    });
     // images that differ: in size (recorded 40×40, drawn 64×64), and in content (a dark-to-light
     // gradient recorded, a solid square drawn: the perceptual hashes are far apart)
     const draw = "from PIL import Image\nImage.new('RGB', (64, 64), (0, 0, 255)).show()";
-    const gradient = Buffer.from(encodePng(64, 64, Uint8Array.from({ length: 64 * 64 * 3 }, (_, i) => 255 - 4 * (Math.floor(i / 3) % 64))));
-    rows.push(sftRow(fixtureTrajectory({ id: 'size', question: 'q', input, turns: [{ code: draw, images: [solidPng(40, 40, [0, 0, 255])] }], answer: 'a' })) as unknown as Record<string, unknown>);
-    rows.push(sftRow(fixtureTrajectory({ id: 'content', question: 'q', input, turns: [{ code: draw, images: [gradient] }], answer: 'a' })) as unknown as Record<string, unknown>);
+    const gradient = Buffer.from(
+      encodePng(
+        64,
+        64,
+        Uint8Array.from({ length: 64 * 64 * 3 }, (_, i) => 255 - 4 * (Math.floor(i / 3) % 64)),
+      ),
+    );
+    rows.push(
+      sftRow(
+        fixtureTrajectory({
+          id: 'size',
+          question: 'q',
+          input,
+          turns: [{ code: draw, images: [solidPng(40, 40, [0, 0, 255])] }],
+          answer: 'a',
+        }),
+      ) as unknown as Record<string, unknown>,
+    );
+    rows.push(
+      sftRow(
+        fixtureTrajectory({ id: 'content', question: 'q', input, turns: [{ code: draw, images: [gradient] }], answer: 'a' }),
+      ) as unknown as Record<string, unknown>,
+    );
     const file = path.join(tmp, 'sft.parquet');
     await writeParquetRows({ file, schema: sftSchema(), columns: SFT_COLUMNS, rows, rowGroupSize: 2 });
 
     const out = path.join(tmp, 'sft.verify.jsonl');
     const seen: number[] = [];
-    const r = await verifySftFile({ file, out, python: PYTHON, concurrency: 2, timeoutMs: 20_000, sandbox: 'off', onProgress: (p) => seen.push(p.done) });
+    const r = await verifySftFile({
+      file,
+      out,
+      python: PYTHON,
+      concurrency: 2,
+      timeoutMs: 20_000,
+      sandbox: 'off',
+      onProgress: (p) => seen.push(p.done),
+    });
     assert.equal(r.ran, 7);
     assert.equal(seen.at(-1), 7);
     const recs = new Map<number, VerifyRecord>();
@@ -96,12 +145,31 @@ describe('codedance data verify: replaying SFT rows in fresh kernels', function 
 
   it('cancel stops between cells and keeps the finished rows; a rerun runs only the rest', async () => {
     const input = solidPng(56, 56, [1, 2, 3]);
-    const rows = [0, 1, 2, 3].map((i) => sftRow(fixtureTrajectory({ id: `s${i}`, question: 'q', input, turns: [{ code: `import time\ntime.sleep(1.5)\nprint(${i})`, stdout: String(i) }], answer: 'a' })) as unknown as Record<string, unknown>);
+    const rows = [0, 1, 2, 3].map(
+      (i) =>
+        sftRow(
+          fixtureTrajectory({
+            id: `s${i}`,
+            question: 'q',
+            input,
+            turns: [{ code: `import time\ntime.sleep(1.5)\nprint(${i})`, stdout: String(i) }],
+            answer: 'a',
+          }),
+        ) as unknown as Record<string, unknown>,
+    );
     const file = path.join(tmp, 'slow.parquet');
     await writeParquetRows({ file, schema: sftSchema(), columns: SFT_COLUMNS, rows });
     const out = path.join(tmp, 'slow.verify.jsonl');
     const ctrl = new AbortController();
-    const first = await verifySftFile({ file, out, python: PYTHON, concurrency: 1, sandbox: 'off', signal: ctrl.signal, onRecord: () => ctrl.abort() });
+    const first = await verifySftFile({
+      file,
+      out,
+      python: PYTHON,
+      concurrency: 1,
+      sandbox: 'off',
+      signal: ctrl.signal,
+      onRecord: () => ctrl.abort(),
+    });
     assert.equal(first.cancelled, true);
     assert.equal(first.ran, 1);
     const rest = await verifySftFile({ file, out, python: PYTHON, concurrency: 2, sandbox: 'off' });

@@ -18,11 +18,50 @@ import { writeEvalJsonl, writeEvalParquet, type EvalRowSpec } from '../../fixtur
 
 const PYTHON = process.env.CODEDANCE_TEST_PYTHON ?? '/usr/bin/python3';
 
-const SEED_FIELDS = ['question', 'ground_truth', 'pred_ans', 'input', 'output', 'multi_modal_data', 'status', 'index', 'acc', 'judge_score', 'judge_result', 'try_count', 'tool_call_count', 'tool_success_count', 'tool_success_rate'];
-const SEED_STATS = ['total_samples', 'success_samples', 'success_rate', 'avg_acc', 'avg_judge_score', 'avg_try_count', 'avg_reasoning_turns', 'tool_call_sample_count', 'avg_code_exec_success_rate', 'model_name', 'data_source'];
+const SEED_FIELDS = [
+  'question',
+  'ground_truth',
+  'pred_ans',
+  'input',
+  'output',
+  'multi_modal_data',
+  'status',
+  'index',
+  'acc',
+  'judge_score',
+  'judge_result',
+  'try_count',
+  'tool_call_count',
+  'tool_success_count',
+  'tool_success_rate',
+];
+const SEED_STATS = [
+  'total_samples',
+  'success_samples',
+  'success_rate',
+  'avg_acc',
+  'avg_judge_score',
+  'avg_try_count',
+  'avg_reasoning_turns',
+  'tool_call_sample_count',
+  'avg_code_exec_success_rate',
+  'model_name',
+  'data_source',
+];
 
 function cli(args: string[], env: Record<string, string | undefined> = {}, onChild?: (c: ChildProcess) => void): Promise<CliRun> {
-  return runCli(args, { CODEDANCE_BASE_URL: undefined, LLM_AS_A_JUDGE_BASE: undefined, OPENAI_API_KEY: undefined, CODEDANCE_API_KEY: undefined, CODEDANCE_PYTHON: PYTHON, ...env }, onChild);
+  return runCli(
+    args,
+    {
+      CODEDANCE_BASE_URL: undefined,
+      LLM_AS_A_JUDGE_BASE: undefined,
+      OPENAI_API_KEY: undefined,
+      CODEDANCE_API_KEY: undefined,
+      CODEDANCE_PYTHON: PYTHON,
+      ...env,
+    },
+    onChild,
+  );
 }
 
 const lines = (file: string) =>
@@ -70,13 +109,40 @@ describe('codedance eval (CLI, parquet, fixture model + judge, real kernel)', fu
 
   it('scores every row as the seed does and writes the seed-compatible files', async () => {
     const save = path.join(tmp, 'save1');
-    const r = await cli(['eval', '--model_name', 'fx', '--api_url', fm.baseUrl, '--data_path', parquet, '--save_path', save, '--num_workers', '3', '--data_source', 'vl_agent', '--judge-url', judge.baseUrl]);
+    const r = await cli([
+      'eval',
+      '--model_name',
+      'fx',
+      '--api_url',
+      fm.baseUrl,
+      '--data_path',
+      parquet,
+      '--save_path',
+      save,
+      '--num_workers',
+      '3',
+      '--data_source',
+      'vl_agent',
+      '--judge-url',
+      judge.baseUrl,
+    ]);
     assert.equal(r.code, 0, r.stderr);
     const resultFile = path.join(save, 'fx', 'result_fx_mini_bench.jsonl');
     const recs = lines(resultFile).sort((a, b) => a.index - b.index);
-    assert.deepEqual(recs.map((x) => x.index), [0, 1, 2, 3, 4, 5]);
-    for (const x of recs) assert.deepEqual(Object.keys(x).filter((k) => k !== 'codedance'), SEED_FIELDS, `fields of sample ${x.index}`);
-    assert.deepEqual(recs.map((x) => x.acc), [1, 1, 1, 1, 0, 0]);
+    assert.deepEqual(
+      recs.map((x) => x.index),
+      [0, 1, 2, 3, 4, 5],
+    );
+    for (const x of recs)
+      assert.deepEqual(
+        Object.keys(x).filter((k) => k !== 'codedance'),
+        SEED_FIELDS,
+        `fields of sample ${x.index}`,
+      );
+    assert.deepEqual(
+      recs.map((x) => x.acc),
+      [1, 1, 1, 1, 0, 0],
+    );
     assert.equal(recs[2].codedance.scorer, 'math');
     assert.equal(recs[2].codedance.score_method, 'symbolic');
     assert.equal(recs[2].judge_score, 1.2, 'math score = acc * 1.2');
@@ -95,11 +161,17 @@ describe('codedance eval (CLI, parquet, fixture model + judge, real kernel)', fu
     assert.match(ok.pred_ans, /<answer>4<\/answer>/);
     assert.equal(ok.judge_result.answer, '4');
     assert.equal(ok.judge_result.format_r, 0);
-    assert.ok(ok.multi_modal_data.image.length >= 1 && !ok.multi_modal_data.image[0].startsWith('data:'), 'the input image first, bare base64 as eval.py');
+    assert.ok(
+      ok.multi_modal_data.image.length >= 1 && !ok.multi_modal_data.image[0].startsWith('data:'),
+      'the input image first, bare base64 as eval.py',
+    );
     assert.ok(ok.codedance.trajectory.turns[0].cells[0].code.includes('input_image'));
     // the line embeds the whole trajectory (schema 2), its images as files beside the results
     assert.equal(ok.codedance.trajectory.version, 2);
-    assert.deepEqual(ok.codedance.trajectory.messages.map((m: { role: string }) => m.role), ['system', 'user', 'assistant', 'user', 'assistant']);
+    assert.deepEqual(
+      ok.codedance.trajectory.messages.map((m: { role: string }) => m.role),
+      ['system', 'user', 'assistant', 'user', 'assistant'],
+    );
     const ref = /^codedance-file:([0-9a-f]{40}\.png)$/.exec(ok.codedance.trajectory.inputImages[0].data);
     assert.ok(ref, ok.codedance.trajectory.inputImages[0].data.slice(0, 40));
     assert.equal(readFileSync(path.join(save, 'fx', 'images', ref[1])).toString('base64'), ok.multi_modal_data.image[0]);
@@ -113,7 +185,10 @@ describe('codedance eval (CLI, parquet, fixture model + judge, real kernel)', fu
     assert.match(jr.messages[1].content, /\nJudgement:$/);
 
     const stats = JSON.parse(readFileSync(path.join(save, 'fx', 'stats_fx.json'), 'utf8'));
-    assert.deepEqual(Object.keys(stats).filter((k) => k !== 'codedance'), SEED_STATS);
+    assert.deepEqual(
+      Object.keys(stats).filter((k) => k !== 'codedance'),
+      SEED_STATS,
+    );
     assert.equal(stats.total_samples, 5, 'the skipped row is out of the stats, as the seed drops it');
     assert.equal(stats.avg_acc, 4 / 5);
     assert.equal(stats.model_name, 'fx');
@@ -129,7 +204,23 @@ describe('codedance eval (CLI, parquet, fixture model + judge, real kernel)', fu
 
     // a rerun skips everything: no model call, no judge call
     const before = fm.chatRequests.length;
-    const r2 = await cli(['eval', '--model-name', 'fx', '--api-url', fm.baseUrl, '--data-path', parquet, '--save-path', save, '--num-workers', '3', '--data-source', 'vl_agent', '--judge-url', judge.baseUrl]);
+    const r2 = await cli([
+      'eval',
+      '--model-name',
+      'fx',
+      '--api-url',
+      fm.baseUrl,
+      '--data-path',
+      parquet,
+      '--save-path',
+      save,
+      '--num-workers',
+      '3',
+      '--data-source',
+      'vl_agent',
+      '--judge-url',
+      judge.baseUrl,
+    ]);
     assert.equal(r2.code, 0, r2.stderr);
     assert.equal(fm.chatRequests.length, before);
     assert.equal(lines(resultFile).length, 6);
@@ -145,7 +236,21 @@ describe('codedance eval (CLI, parquet, fixture model + judge, real kernel)', fu
     writeEvalParquet(file, many, { rowGroupSize: 5 });
     const save = path.join(tmp, 'save-kill');
     const out = path.join(save, 'fx', 'result_fx_killme.jsonl');
-    const args = ['eval', '--model-name', 'fx', '--api-url', fm.baseUrl, '--data-path', file, '--save-path', save, '--num-workers', '3', '--judge-url', judge.baseUrl];
+    const args = [
+      'eval',
+      '--model-name',
+      'fx',
+      '--api-url',
+      fm.baseUrl,
+      '--data-path',
+      file,
+      '--save-path',
+      save,
+      '--num-workers',
+      '3',
+      '--judge-url',
+      judge.baseUrl,
+    ];
     const first = await cli(args, {}, (child) => {
       const t = setInterval(() => {
         if (existsSync(out) && readFileSync(out, 'utf8').split('\n').filter(Boolean).length >= 3) {
@@ -163,7 +268,10 @@ describe('codedance eval (CLI, parquet, fixture model + judge, real kernel)', fu
     assert.match(second.stderr, /resuming: \d+ of 10/);
     const recs = lines(out);
     assert.equal(recs.length, 10);
-    assert.deepEqual([...new Set(recs.map((x) => x.index))].sort((a, b) => a - b), [...Array(10).keys()]);
+    assert.deepEqual(
+      [...new Set(recs.map((x) => x.index))].sort((a, b) => a - b),
+      [...Array(10).keys()],
+    );
     const stats = JSON.parse(readFileSync(path.join(save, 'fx', 'stats_fx.json'), 'utf8'));
     assert.equal(stats.total_samples, 10);
     assert.equal(stats.avg_acc, 1);
@@ -175,7 +283,20 @@ describe('codedance eval (CLI, parquet, fixture model + judge, real kernel)', fu
     const file = path.join(tmp, 'mini.jsonl');
     writeEvalJsonl(file, rows.slice(0, 2));
     const save = path.join(tmp, 'save-nj');
-    const r = await cli(['eval', '--model-name', 'nj', '--api-url', `${fm.baseUrl},${fm.baseUrl}`, '--data-path', file, '--save-path', save, '--num-workers', '2', '--no-judge']);
+    const r = await cli([
+      'eval',
+      '--model-name',
+      'nj',
+      '--api-url',
+      `${fm.baseUrl},${fm.baseUrl}`,
+      '--data-path',
+      file,
+      '--save-path',
+      save,
+      '--num-workers',
+      '2',
+      '--no-judge',
+    ]);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stderr, /--no-judge: normalized exact match/);
     const recs = lines(path.join(save, 'nj', 'result_nj_mini.jsonl'));
@@ -204,7 +325,17 @@ describe('codedance eval (CLI, parquet, fixture model + judge, real kernel)', fu
 
   it('exit 2: --max-observation-tokens that is not a whole number >= 0', async () => {
     for (const bad of ['-1', '2.5', 'lots']) {
-      const r = await cli(['eval', '--api-url', fm.baseUrl, '--data-path', parquet, '--save-path', path.join(tmp, 'save-mot'), '--no-judge', `--max-observation-tokens=${bad}`]);
+      const r = await cli([
+        'eval',
+        '--api-url',
+        fm.baseUrl,
+        '--data-path',
+        parquet,
+        '--save-path',
+        path.join(tmp, 'save-mot'),
+        '--no-judge',
+        `--max-observation-tokens=${bad}`,
+      ]);
       assert.equal(r.code, 2, r.stderr);
       assert.match(r.stderr, new RegExp(`--max-observation-tokens must be a whole number of tokens >= 0 \\(0 = no limit\\), got '${bad}'`));
     }
@@ -213,12 +344,29 @@ describe('codedance eval (CLI, parquet, fixture model + judge, real kernel)', fu
   it('LLM_AS_A_JUDGE_BASE is honoured; a rate-limited judge is retried; a re-score hits the verdict cache', async () => {
     judge.setFaults(['rate-limit', 'rate-limit']);
     const save = path.join(tmp, 'save-env');
-    const args = ['eval', '--model-name', 'env', '--api-url', fm.baseUrl, '--data-path', parquet, '--save-path', save, '--num-workers', '2', '--limit', '2'];
+    const args = [
+      'eval',
+      '--model-name',
+      'env',
+      '--api-url',
+      fm.baseUrl,
+      '--data-path',
+      parquet,
+      '--save-path',
+      save,
+      '--num-workers',
+      '2',
+      '--limit',
+      '2',
+    ];
     const r = await cli(args, { LLM_AS_A_JUDGE_BASE: judge.baseUrl });
     assert.equal(r.code, 0, r.stderr);
     const recs = lines(path.join(save, 'env', 'result_env_mini_bench.jsonl'));
     assert.equal(recs.length, 2, '--limit 2');
-    assert.ok(recs.every((x) => x.acc === 1), JSON.stringify(recs.map((x) => x.codedance.judge_error)));
+    assert.ok(
+      recs.every((x) => x.acc === 1),
+      JSON.stringify(recs.map((x) => x.codedance.judge_error)),
+    );
     assert.equal(judge.requests.length, 4, 'two 429s, then two verdicts');
     // a fresh run into the same folder (results removed) re-scores from the cache
     rmSync(path.join(save, 'env', 'result_env_mini_bench.jsonl'));

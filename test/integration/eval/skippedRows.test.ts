@@ -17,7 +17,15 @@ const PYTHON = process.env.CODEDANCE_TEST_PYTHON ?? '/usr/bin/python3';
 const STANDIN = path.join(ROOT, 'test/fixtures/mathVerifyStandIn');
 
 function cli(args: string[], env: Record<string, string | undefined> = {}): Promise<CliRun> {
-  return runCli(args, { CODEDANCE_BASE_URL: undefined, LLM_AS_A_JUDGE_BASE: undefined, OPENAI_API_KEY: undefined, CODEDANCE_API_KEY: undefined, CODEDANCE_PYTHON: PYTHON, PYTHONDONTWRITEBYTECODE: '1', ...env });
+  return runCli(args, {
+    CODEDANCE_BASE_URL: undefined,
+    LLM_AS_A_JUDGE_BASE: undefined,
+    OPENAI_API_KEY: undefined,
+    CODEDANCE_API_KEY: undefined,
+    CODEDANCE_PYTHON: PYTHON,
+    PYTHONDONTWRITEBYTECODE: '1',
+    ...env,
+  });
 }
 
 describe('codedance eval: unusable rows are skipped and counted; math_verify; a damaged manifest (CLI, real kernel)', function () {
@@ -38,7 +46,12 @@ describe('codedance eval: unusable rows are skipped and counted; math_verify; a 
   it('records each bad row with its index and reason, finishes the run, and says how many were skipped', async () => {
     const img = circlesImage({ red: 4, blue: 2, seed: 3 });
     writeFileSync(path.join(tmp, 'notes.txt'), 'meeting notes, not a picture\n');
-    const row = (dataSource: string, images: unknown, answer?: string) => JSON.stringify({ data_source: dataSource, images, extra_info: { question: circlesQuestion('red'), ...(answer !== undefined ? { answer } : {}) } });
+    const row = (dataSource: string, images: unknown, answer?: string) =>
+      JSON.stringify({
+        data_source: dataSource,
+        images,
+        extra_info: { question: circlesQuestion('red'), ...(answer !== undefined ? { answer } : {}) },
+      });
     const data = path.join(tmp, 'mixed.jsonl');
     writeFileSync(
       data,
@@ -52,7 +65,20 @@ describe('codedance eval: unusable rows are skipped and counted; math_verify; a 
     );
     const save = path.join(tmp, 'save');
     const log = path.join(tmp, 'math_verify_calls.jsonl');
-    const args = ['eval', '--model-name', 'skip', '--api-url', fm.baseUrl, '--data-path', data, '--save-path', save, '--num-workers', '2', '--no-judge'];
+    const args = [
+      'eval',
+      '--model-name',
+      'skip',
+      '--api-url',
+      fm.baseUrl,
+      '--data-path',
+      data,
+      '--save-path',
+      save,
+      '--num-workers',
+      '2',
+      '--no-judge',
+    ];
     const r = await cli(args, { PYTHONPATH: STANDIN, MATH_VERIFY_STANDIN_LOG: log });
     assert.equal(r.code, 0, r.stderr);
     const recs = readFileSync(path.join(save, 'skip', 'result_skip_mixed.jsonl'), 'utf8')
@@ -64,7 +90,12 @@ describe('codedance eval: unusable rows are skipped and counted; math_verify; a 
     assert.match(at(1).codedance.error.message, /mixed\.jsonl: row 1: line 2 is not valid JSON/);
     assert.match(at(2).codedance.error.message, /row 2: no answer/);
     assert.equal(at(3).codedance.error.name, 'ImageLoadError');
-    assert.match(at(3).codedance.error.message, new RegExp(`^image ${path.join(tmp, 'notes.txt').replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} could not be loaded: UnidentifiedImageError`));
+    assert.match(
+      at(3).codedance.error.message,
+      new RegExp(
+        `^image ${path.join(tmp, 'notes.txt').replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} could not be loaded: UnidentifiedImageError`,
+      ),
+    );
     for (const i of [1, 2, 3]) assert.equal(at(i).codedance.skipped, true, `row ${i} skipped`);
     assert.equal(at(0).acc, 1, 'the good row ran on the real kernel');
     assert.equal(at(4).acc, 1);

@@ -21,7 +21,10 @@ interface Run {
 
 function cli(args: string[], env: Record<string, string | undefined> = {}, cwd = ROOT): Promise<Run> {
   return new Promise((resolve, reject) => {
-    const p = spawn(process.execPath, [CLI, 'jobs', ...args], { cwd, env: { ...process.env, CODEDANCE_CLUSTERS: undefined, CODEDANCE_RAY_TOKEN: undefined, ...env } });
+    const p = spawn(process.execPath, [CLI, 'jobs', ...args], {
+      cwd,
+      env: { ...process.env, CODEDANCE_CLUSTERS: undefined, CODEDANCE_RAY_TOKEN: undefined, ...env },
+    });
     let stdout = '';
     let stderr = '';
     p.stdout.on('data', (d: Buffer) => (stdout += d));
@@ -48,7 +51,25 @@ describe('jobs: the codedance jobs CLI', function () {
 
   it('Ray: submit --follow streams the log and exits 0; list/status/logs; token from the environment only', async () => {
     const env = { CODEDANCE_RAY_TOKEN: 'cli-token-123456', WANDB_API_KEY: 'wandb-cli-secret-9' };
-    const r = await cli(['submit', '--ray', ray.url, '--experiment', 'cli-rl', '--model', '/ckpt/sft', '--judge-url', 'http://judge:1/v1', '--entrypoint', 'echo "ckpt=$PT_CKPT_PATH judge=$LLM_AS_A_JUDGE_BASE wandb=${#WANDB_API_KEY}"', '--env', 'EXTRA=x y', '--follow'], env);
+    const r = await cli(
+      [
+        'submit',
+        '--ray',
+        ray.url,
+        '--experiment',
+        'cli-rl',
+        '--model',
+        '/ckpt/sft',
+        '--judge-url',
+        'http://judge:1/v1',
+        '--entrypoint',
+        'echo "ckpt=$PT_CKPT_PATH judge=$LLM_AS_A_JUDGE_BASE wandb=${#WANDB_API_KEY}"',
+        '--env',
+        'EXTRA=x y',
+        '--follow',
+      ],
+      env,
+    );
     assert.equal(r.code, 0, r.stderr);
     const id = /submitted (\S+) to/.exec(r.stdout)![1];
     // the secret reached the job's environment (its length is printed, never the value), from the user's environment at submit time
@@ -76,7 +97,10 @@ describe('jobs: the codedance jobs CLI', function () {
   it('Ray: a failing job exits 1; stop and delete; profiles from .vscode/settings.json (JSONC) with --workspace-profiles', async () => {
     const ws = path.join(tmp, 'ws');
     mkdirSync(path.join(ws, '.vscode'), { recursive: true });
-    writeFileSync(path.join(ws, '.vscode/settings.json'), `{\n  // clusters\n  "codedance.jobs.clusters": [\n    { "name": "dev-ray", "kind": "ray", "address": "${ray.url}", },\n  ],\n}\n`);
+    writeFileSync(
+      path.join(ws, '.vscode/settings.json'),
+      `{\n  // clusters\n  "codedance.jobs.clusters": [\n    { "name": "dev-ray", "kind": "ray", "address": "${ray.url}", },\n  ],\n}\n`,
+    );
     const env = { CODEDANCE_RAY_TOKEN: 'cli-token-123456', HOME: path.join(tmp, 'empty-home') };
     const off = await cli(['clusters'], env, ws);
     assert.match(off.stdout, /no cluster profiles/);
@@ -104,7 +128,7 @@ describe('jobs: the codedance jobs CLI', function () {
     assert.equal(JSON.parse(dry.stdout).entrypoint_num_gpus, 4);
   });
 
-  it('a cloned repo cannot redirect the user\'s profile (and token) to its own server', async () => {
+  it("a cloned repo cannot redirect the user's profile (and token) to its own server", async () => {
     const evil = await startRayJobsFixture();
     try {
       const home = path.join(tmp, 'user-home');
@@ -112,7 +136,10 @@ describe('jobs: the codedance jobs CLI', function () {
       writeFileSync(path.join(home, '.codedance/clusters.json'), JSON.stringify([{ name: 'lab', kind: 'ray', address: ray.url }]));
       const repo = path.join(tmp, 'cloned');
       mkdirSync(path.join(repo, '.vscode'), { recursive: true });
-      writeFileSync(path.join(repo, '.vscode/settings.json'), JSON.stringify({ 'codedance.jobs.clusters': [{ name: 'lab', kind: 'ray', address: evil.url }] }));
+      writeFileSync(
+        path.join(repo, '.vscode/settings.json'),
+        JSON.stringify({ 'codedance.jobs.clusters': [{ name: 'lab', kind: 'ray', address: evil.url }] }),
+      );
       const env = { HOME: home, CODEDANCE_RAY_TOKEN: 'cli-token-123456' };
       for (const extra of [[], ['--workspace-profiles']]) {
         const r = await cli(['list', '--cluster', 'lab', ...extra], env, repo);
@@ -121,7 +148,7 @@ describe('jobs: the codedance jobs CLI', function () {
         const first = await cli(['list', ...extra], env, repo); // no --cluster: the first profile, the user's
         assert.equal(first.code, 0, first.stderr);
       }
-      assert.equal(evil.requests.length, 0, 'the repository\'s server was never contacted');
+      assert.equal(evil.requests.length, 0, "the repository's server was never contacted");
       assert.ok(ray.requests.some((q) => q.headers.authorization === 'Bearer cli-token-123456'));
     } finally {
       await evil.close();
@@ -158,16 +185,38 @@ describe('jobs: the codedance jobs CLI', function () {
     const ssh = ['--ssh', `${c.user}@127.0.0.1:${c.sshPort}`, '--identity', c.identityFile, '--jobs-dir', path.join(c.dir, 'cli-jobs')];
     const dry = await cli(['submit', ...ssh, '--template', 'ray-on-slurm', '--nodes', '2', '--dry-run'], env);
     assert.equal(dry.code, 0, dry.stderr);
-    assert.match(dry.stdout, /^#!\/bin\/bash\n#SBATCH --job-name=codedance-rl\n#SBATCH --output=\S+\/cli-jobs\/%x-%j\.out\n#SBATCH --nodes=2/);
-    const r = await cli(['submit', ...ssh, '--experiment', 'cli-slurm', '--nodes', '1', '--gpus-per-node', '1', '--entrypoint', 'echo "on $SLURM_JOB_NODELIST exp=$SLURM_JOB_NAME"', '--follow'], env);
+    assert.match(
+      dry.stdout,
+      /^#!\/bin\/bash\n#SBATCH --job-name=codedance-rl\n#SBATCH --output=\S+\/cli-jobs\/%x-%j\.out\n#SBATCH --nodes=2/,
+    );
+    const r = await cli(
+      [
+        'submit',
+        ...ssh,
+        '--experiment',
+        'cli-slurm',
+        '--nodes',
+        '1',
+        '--gpus-per-node',
+        '1',
+        '--entrypoint',
+        'echo "on $SLURM_JOB_NODELIST exp=$SLURM_JOB_NAME"',
+        '--follow',
+      ],
+      env,
+    );
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, new RegExp(`on ${c.nodeName} exp=cli-slurm\\n`));
-    const long = await cli(['submit', ...ssh, '--experiment', 'cli-long', '--nodes', '1', '--gpus-per-node', '0', '--entrypoint', 'sleep 120', '--json'], env);
+    const long = await cli(
+      ['submit', ...ssh, '--experiment', 'cli-long', '--nodes', '1', '--gpus-per-node', '0', '--entrypoint', 'sleep 120', '--json'],
+      env,
+    );
     const id = JSON.parse(long.stdout).id;
     const list = await cli(['list', ...ssh], env);
     assert.match(list.stdout, new RegExp(`${id}\\s+(PENDING|RUNNING)\\s+\\S*\\s*cli-long`));
     assert.equal((await cli(['stop', id, ...ssh], env)).code, 0);
-    for (let i = 0; i < 100 && c.slurm('squeue', ['-h', '-t', 'all', '-j', id, '-o', '%T']).trim() !== 'CANCELLED'; i++) await new Promise((r) => setTimeout(r, 50));
+    for (let i = 0; i < 100 && c.slurm('squeue', ['-h', '-t', 'all', '-j', id, '-o', '%T']).trim() !== 'CANCELLED'; i++)
+      await new Promise((r) => setTimeout(r, 50));
     const st = await cli(['status', id, ...ssh, '--json'], env);
     assert.equal(JSON.parse(st.stdout).rawStatus, 'CANCELLED');
     const refused = await cli(['list', '--ssh', `nobody@127.0.0.1:${c.sshPort}`, '--identity', c.identityFile], env);

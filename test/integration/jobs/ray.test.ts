@@ -51,7 +51,12 @@ describe('jobs: Ray Job Submission API (contract fixture)', function () {
   });
 
   it('submits with entrypoint, submission_id, env_vars, metadata; PENDING → RUNNING → SUCCEEDED; logs', async () => {
-    const { id } = await backend.submit({ name: 'My RL run', entrypoint: 'echo "judge=$LLM_AS_A_JUDGE_BASE exp=$EXPERIMENT_NAME"; sleep 0.3; echo bye', env: { LLM_AS_A_JUDGE_BASE: 'http://j:1/v1', EXPERIMENT_NAME: 'e1' }, metadata: { template: 'codedance-rl' } });
+    const { id } = await backend.submit({
+      name: 'My RL run',
+      entrypoint: 'echo "judge=$LLM_AS_A_JUDGE_BASE exp=$EXPERIMENT_NAME"; sleep 0.3; echo bye',
+      env: { LLM_AS_A_JUDGE_BASE: 'http://j:1/v1', EXPERIMENT_NAME: 'e1' },
+      metadata: { template: 'codedance-rl' },
+    });
     assert.match(id, /^my-rl-run-\d{8}-\d{6}-[a-z0-9]+$/);
     const post = ray.requests.find((r) => r.method === 'POST' && r.path === '/api/jobs/')!;
     assert.deepEqual(post.body, {
@@ -61,7 +66,10 @@ describe('jobs: Ray Job Submission API (contract fixture)', function () {
       runtime_env: { env_vars: { LLM_AS_A_JUDGE_BASE: 'http://j:1/v1', EXPERIMENT_NAME: 'e1' } },
     });
     const seen = await waitStatus(backend, id, (j) => j.status === 'SUCCEEDED');
-    assert.deepEqual(seen.map((s) => s.status), ['PENDING', 'RUNNING', 'SUCCEEDED']);
+    assert.deepEqual(
+      seen.map((s) => s.status),
+      ['PENDING', 'RUNNING', 'SUCCEEDED'],
+    );
     const done = seen.at(-1)!;
     assert.equal(done.exitCode, 0);
     assert.equal(done.name, 'My RL run');
@@ -71,7 +79,11 @@ describe('jobs: Ray Job Submission API (contract fixture)', function () {
   });
 
   it('tails logs live over the websocket, and the stream ends with the job', async () => {
-    const { id } = await backend.submit({ name: 'tail', entrypoint: 'for i in 1 2 3; do echo "line $i $(date +%s%N)"; sleep 0.3; done', env: {} });
+    const { id } = await backend.submit({
+      name: 'tail',
+      entrypoint: 'for i in 1 2 3; do echo "line $i $(date +%s%N)"; sleep 0.3; done',
+      env: {},
+    });
     const chunks: { text: string; at: number }[] = [];
     for await (const c of backend.tailLogs(id)) chunks.push({ text: c, at: Date.now() });
     const text = chunks.map((c) => c.text).join('');
@@ -88,7 +100,10 @@ describe('jobs: Ray Job Submission API (contract fixture)', function () {
   it('stops a running job (→ STOPPED), refuses to delete it while running, deletes it after', async () => {
     const { id } = await backend.submit({ name: 'long', entrypoint: 'echo started; sleep 60', env: {} });
     await waitStatus(backend, id, (j) => j.status === 'RUNNING');
-    await assert.rejects(backend.delete(id), (e: unknown) => e instanceof JobsError && e.code === 'rejected' && e.status === 400 && /terminal state/.test(e.message));
+    await assert.rejects(
+      backend.delete(id),
+      (e: unknown) => e instanceof JobsError && e.code === 'rejected' && e.status === 400 && /terminal state/.test(e.message),
+    );
     assert.equal(await backend.stop(id), true);
     const seen = await waitStatus(backend, id, (j) => j.status !== 'RUNNING');
     assert.equal(seen.at(-1)!.status, 'STOPPED');
@@ -97,7 +112,7 @@ describe('jobs: Ray Job Submission API (contract fixture)', function () {
     await assert.rejects(backend.status(id), (e: unknown) => e instanceof JobNotFoundError && /Job .* does not exist/.test(e.message));
   });
 
-  it('reports FAILED with the exit code and Ray\'s message', async () => {
+  it("reports FAILED with the exit code and Ray's message", async () => {
     const { id } = await backend.submit({ name: 'fail', entrypoint: 'echo boom >&2; exit 7', env: {} });
     const j = (await waitStatus(backend, id, (x) => x.status === 'FAILED')).at(-1)!;
     assert.equal(j.exitCode, 7);
@@ -113,7 +128,11 @@ describe('jobs: Ray Job Submission API (contract fixture)', function () {
     chmodSync(path.join(dir, 'scripts/prep.sh'), 0o755);
     // a stand-in trainer in the checkout: `python3 -m verl.trainer.main_ppo` runs it from the unpacked working_dir
     mkdirSync(path.join(dir, 'verl/trainer'), { recursive: true });
-    writeFileSync(path.join(dir, 'verl/trainer/main_ppo.py'), 'import os, sys\nprint("main_ppo", os.environ["PT_CKPT_PATH"], "wandb=" + ("ok" if os.environ.get("WANDB_API_KEY") == "wk-secret-123456" else "missing"), *sys.argv[1:])\n', { mode: 0o644 });
+    writeFileSync(
+      path.join(dir, 'verl/trainer/main_ppo.py'),
+      'import os, sys\nprint("main_ppo", os.environ["PT_CKPT_PATH"], "wandb=" + ("ok" if os.environ.get("WANDB_API_KEY") == "wk-secret-123456" else "missing"), *sys.argv[1:])\n',
+      { mode: 0o644 },
+    );
     const spec = buildJob('codedance-rl', defaultParams({ experimentName: 'wd-test', repoDir: dir }), 'ray');
     const r1 = await backend.submit({ ...spec, secretEnv: { WANDB_API_KEY: 'wk-secret-123456' } });
     assert.match(r1.workingDirUri!, /^gcs:\/\/_ray_pkg_[0-9a-f]{16}\.zip$/);
@@ -121,12 +140,26 @@ describe('jobs: Ray Job Submission API (contract fixture)', function () {
     // a real zip: python's zipfile reads it; .git is left out; the script stays executable
     const zipFile = path.join(tmp, name);
     writeFileSync(zipFile, ray.packages.get(name)!);
-    assert.equal(execFileSync('python3', ['-c', 'import sys,zipfile; z=zipfile.ZipFile(sys.argv[1]); print(z.testzip(), sorted((i.filename, oct(i.external_attr>>16)) for i in z.infolist()))', zipFile], { encoding: 'utf8' }).trim(), "None [('scripts/prep.sh', '0o100755'), ('verl/trainer/main_ppo.py', '0o100644')]");
+    assert.equal(
+      execFileSync(
+        'python3',
+        [
+          '-c',
+          'import sys,zipfile; z=zipfile.ZipFile(sys.argv[1]); print(z.testzip(), sorted((i.filename, oct(i.external_attr>>16)) for i in z.infolist()))',
+          zipFile,
+        ],
+        { encoding: 'utf8' },
+      ).trim(),
+      "None [('scripts/prep.sh', '0o100755'), ('verl/trainer/main_ppo.py', '0o100644')]",
+    );
     const done = (await waitStatus(backend, r1.id, (j) => j.status !== 'RUNNING' && j.status !== 'PENDING')).at(-1)!;
     const logs = await backend.logs(r1.id);
     assert.equal(done.status, 'SUCCEEDED', logs);
     // the seed launch ran in the foreground in the working_dir, the secret reached the trainer's environment
-    assert.match(logs, /^main_ppo Qwen\/Qwen2\.5-VL-7B-Instruct wandb=ok --config-path=\S+\/configs --config-name=multiturn_config\.yaml algorithm\.adv_estimator=grpo /);
+    assert.match(
+      logs,
+      /^main_ppo Qwen\/Qwen2\.5-VL-7B-Instruct wandb=ok --config-path=\S+\/configs --config-name=multiturn_config\.yaml algorithm\.adv_estimator=grpo /,
+    );
     assert.match(logs, / trainer\.experiment_name=wd-test /);
     assert.doesNotMatch(logs, /wk-secret/);
     // … and is in no metadata
@@ -148,7 +181,10 @@ describe('jobs: Ray Job Submission API (contract fixture)', function () {
     const old = await startRayJobsFixture({ rayVersion: '2.1.0' });
     try {
       const b = new RayJobsBackend({ address: old.url });
-      await assert.rejects(b.submit({ name: 'g', entrypoint: 'true', env: {}, entrypointNumGpus: 1 }), (e: unknown) => e instanceof JobsError && e.kind === 'config' && /Ray ≥ 2\.2/.test(e.message));
+      await assert.rejects(
+        b.submit({ name: 'g', entrypoint: 'true', env: {}, entrypointNumGpus: 1 }),
+        (e: unknown) => e instanceof JobsError && e.kind === 'config' && /Ray ≥ 2\.2/.test(e.message),
+      );
       const ok = await b.submit({ name: 'g', entrypoint: 'true', env: {} });
       assert.ok(ok.id);
       assert.ok(!('entrypoint_num_gpus' in (old.requests.find((q) => q.method === 'POST')!.body as object)));
@@ -158,7 +194,10 @@ describe('jobs: Ray Job Submission API (contract fixture)', function () {
   });
 
   it('maps errors: 404 unknown id, 400 duplicate id, 500 no agent, 400 driver stop, unreachable dashboard', async () => {
-    await assert.rejects(backend.status('nope'), (e: unknown) => e instanceof JobNotFoundError && e.message.includes('Job nope does not exist'));
+    await assert.rejects(
+      backend.status('nope'),
+      (e: unknown) => e instanceof JobNotFoundError && e.message.includes('Job nope does not exist'),
+    );
     await assert.rejects(backend.logs('nope'), JobNotFoundError);
     await assert.rejects(backend.stop('nope'), JobNotFoundError);
     await assert.rejects(backend.delete('nope'), JobNotFoundError);
@@ -166,10 +205,16 @@ describe('jobs: Ray Job Submission API (contract fixture)', function () {
       for await (const _ of backend.tailLogs('nope')) void _;
     }, JobNotFoundError);
     await backend.submit({ name: 'd', entrypoint: 'true', env: {}, submissionId: 'dup-1' });
-    await assert.rejects(backend.submit({ name: 'd', entrypoint: 'true', env: {}, submissionId: 'dup-1' }), (e: unknown) => e instanceof JobsError && e.code === 'rejected' && /already exists/.test(e.message));
+    await assert.rejects(
+      backend.submit({ name: 'd', entrypoint: 'true', env: {}, submissionId: 'dup-1' }),
+      (e: unknown) => e instanceof JobsError && e.code === 'rejected' && /already exists/.test(e.message),
+    );
     ray.setAgentAvailable(false);
     try {
-      await assert.rejects(backend.submit({ name: 'x', entrypoint: 'true', env: {} }), (e: unknown) => e instanceof JobsError && e.code === 'server' && e.status === 500 && /No available agent/.test(e.message));
+      await assert.rejects(
+        backend.submit({ name: 'x', entrypoint: 'true', env: {} }),
+        (e: unknown) => e instanceof JobsError && e.code === 'server' && e.status === 500 && /No available agent/.test(e.message),
+      );
     } finally {
       ray.setAgentAvailable(true);
     }
@@ -179,7 +224,10 @@ describe('jobs: Ray Job Submission API (contract fixture)', function () {
     const closed = await startRayJobsFixture();
     await closed.close(); // a port nothing listens on
     const dead = new RayJobsBackend({ address: closed.url, timeoutMs: 2000 });
-    await assert.rejects(dead.check(), (e: unknown) => e instanceof JobsError && e.code === 'connection' && /ECONNREFUSED/.test(e.message) && /8265/.test(e.message));
+    await assert.rejects(
+      dead.check(),
+      (e: unknown) => e instanceof JobsError && e.code === 'connection' && /ECONNREFUSED/.test(e.message) && /8265/.test(e.message),
+    );
   });
 
   it('token auth: no token → 401, wrong token → 403 (REST and log tail), right token works; never echoed', async () => {
@@ -190,13 +238,22 @@ describe('jobs: Ray Job Submission API (contract fixture)', function () {
         // core names no VS Code command and no CLI variable: the fix's key is worded by each adapter
         assert.doesNotMatch(e.message, /CodeDance:|CODEDANCE_/);
         assert.equal(e.fix?.setting, 'jobs.token');
-        assert.match(describeError(e, 'jobs'), /needs a token \(401.*\) — set this cluster's token \(the CODEDANCE_RAY_TOKEN environment variable\)$/);
+        assert.match(
+          describeError(e, 'jobs'),
+          /needs a token \(401.*\) — set this cluster's token \(the CODEDANCE_RAY_TOKEN environment variable\)$/,
+        );
         const worded = wordError(e);
         assert.match(worded.message, /set this cluster's token \(the command "CodeDance: Set Cluster Secret"\)$/);
-        assert.deepEqual(worded.actions.map((a) => a.command), ['codedance.jobs.setClusterSecret']);
+        assert.deepEqual(
+          worded.actions.map((a) => a.command),
+          ['codedance.jobs.setClusterSecret'],
+        );
         return true;
       });
-      await assert.rejects(new RayJobsBackend({ address: secured.url, token: 'wrong-token' }).list(), (e: unknown) => e instanceof JobsAuthError && e.status === 403 && !e.message.includes('wrong-token'));
+      await assert.rejects(
+        new RayJobsBackend({ address: secured.url, token: 'wrong-token' }).list(),
+        (e: unknown) => e instanceof JobsAuthError && e.status === 403 && !e.message.includes('wrong-token'),
+      );
       const good = new RayJobsBackend({ address: secured.url, token: 'tok-s3cret-value' });
       const { id } = await good.submit({ name: 'auth', entrypoint: 'echo authorized', env: {} });
       assert.equal(secured.requests.at(-1)!.headers.authorization, 'Bearer tok-s3cret-value');

@@ -80,7 +80,8 @@ describe('jobs: Slurm over SSH (real slurmctld/slurmd + sshd on 127.0.0.1)', fun
     const spec: JobSpec = {
       name: 'stream-test',
       env: { GREETING: "hello 'slurm'", LLM_AS_A_JUDGE_BASE: 'http://127.0.0.1:18901/v1' },
-      entrypoint: 'echo "start $GREETING judge=$LLM_AS_A_JUDGE_BASE"\nfor i in 1 2 3; do sleep 0.7; echo "tick $i $(date +%s%N)"; done\necho done',
+      entrypoint:
+        'echo "start $GREETING judge=$LLM_AS_A_JUDGE_BASE"\nfor i in 1 2 3; do sleep 0.7; echo "tick $i $(date +%s%N)"; done\necho done',
     };
     const t0 = Date.now();
     const { id } = await backend.submit(spec);
@@ -110,7 +111,10 @@ describe('jobs: Slurm over SSH (real slurmctld/slurmd + sshd on 127.0.0.1)', fun
     assert.equal(fin.info.exitCode, 0);
     assert.equal(await backend.logs(id), text);
     const listed = await backend.list();
-    assert.ok(listed.some((j) => j.id === id && j.status === 'SUCCEEDED'), JSON.stringify(listed));
+    assert.ok(
+      listed.some((j) => j.id === id && j.status === 'SUCCEEDED'),
+      JSON.stringify(listed),
+    );
   });
 
   it('cancels a running job (scancel → STOPPED) and refuses to delete a running one', async () => {
@@ -157,7 +161,10 @@ describe('jobs: Slurm over SSH (real slurmctld/slurmd + sshd on 127.0.0.1)', fun
       assert.deepEqual(got, []);
       // the remote tail is gone with the channel: no `tail -F` of that file is left on the server
       const { execFileSync } = await import('node:child_process');
-      const remoteTails = () => execFileSync('ps', ['-eo', 'args'], { encoding: 'utf8' }).split('\n').filter((l) => l.startsWith('tail ') && l.includes(`waiter-${waiting.id}.out`));
+      const remoteTails = () =>
+        execFileSync('ps', ['-eo', 'args'], { encoding: 'utf8' })
+          .split('\n')
+          .filter((l) => l.startsWith('tail ') && l.includes(`waiter-${waiting.id}.out`));
       const t0 = Date.now();
       while (remoteTails().length && Date.now() - t0 < 3000) await sleep(50);
       assert.deepEqual(remoteTails(), [], 'a remote tail -F survived the abort');
@@ -197,8 +204,16 @@ describe('jobs: Slurm over SSH (real slurmctld/slurmd + sshd on 127.0.0.1)', fun
     const jobsDir = await backend.jobsDir();
     const scripts = () => readdirSync(jobsDir).filter((f) => f.endsWith('.sbatch')).length;
     const n = scripts();
-    for (const [field, value] of [['partition', `debug\ntouch ${mark}`], ['timeLimit', `5\ntouch ${mark}`], ['workingDir', `/tmp\ntouch ${mark}`], ['partition', `$(touch ${mark})`]] as const) {
-      await assert.rejects(backend.submit({ name: 'inject', env: {}, entrypoint: 'true', [field]: value }), (e: unknown) => e instanceof JobsError && e.code === 'config' && e.message.includes(`${field}: `));
+    for (const [field, value] of [
+      ['partition', `debug\ntouch ${mark}`],
+      ['timeLimit', `5\ntouch ${mark}`],
+      ['workingDir', `/tmp\ntouch ${mark}`],
+      ['partition', `$(touch ${mark})`],
+    ] as const) {
+      await assert.rejects(
+        backend.submit({ name: 'inject', env: {}, entrypoint: 'true', [field]: value }),
+        (e: unknown) => e instanceof JobsError && e.code === 'config' && e.message.includes(`${field}: `),
+      );
     }
     await sleep(300);
     assert.equal(scripts(), n, 'no script was written');
@@ -219,16 +234,26 @@ describe('jobs: Slurm over SSH (real slurmctld/slurmd + sshd on 127.0.0.1)', fun
     await assert.rejects(backend.submit({ name: 'x', env: {}, entrypoint: '', script: 'echo no shebang' }), /must start with #!/);
   });
 
-  it('runs the Ray-on-Slurm template for real (Slurm side real; `ray` and verl\'s main_ppo are stand-ins that record their arguments); a secret reaches the job, not the script', async () => {
+  it("runs the Ray-on-Slurm template for real (Slurm side real; `ray` and verl's main_ppo are stand-ins that record their arguments); a secret reaches the job, not the script", async () => {
     const repo = path.join(cluster.dir, 'repo');
     mkdirSync(path.join(repo, 'scripts'), { recursive: true });
     mkdirSync(path.join(repo, 'bin'), { recursive: true });
     // the stand-in `ray`: `start --head` marks the head up, `status` answers once it is
-    writeFileSync(path.join(repo, 'bin/ray'), `#!/bin/bash\nif [ "$1" = status ]; then test -e ${repo}/head-up; exit $?; fi\n[ "$1 $2" = "start --head" ] && touch ${repo}/head-up\necho "ray $* on $(hostname -s)"\n`);
+    writeFileSync(
+      path.join(repo, 'bin/ray'),
+      `#!/bin/bash\nif [ "$1" = status ]; then test -e ${repo}/head-up; exit $?; fi\n[ "$1 $2" = "start --head" ] && touch ${repo}/head-up\necho "ray $* on $(hostname -s)"\n`,
+    );
     mkdirSync(path.join(repo, 'verl/trainer'), { recursive: true });
-    writeFileSync(path.join(repo, 'verl/trainer/main_ppo.py'), 'import os, sys\nprint("main_ppo RAY_ADDRESS=%s judge=%s wandb=%s" % (os.environ["RAY_ADDRESS"], os.environ["LLM_AS_A_JUDGE_BASE"], "ok" if os.environ.get("WANDB_API_KEY") == "wk-slurm-secret-42" else "missing"))\nfor a in sys.argv[1:]: print("arg " + a)\n');
+    writeFileSync(
+      path.join(repo, 'verl/trainer/main_ppo.py'),
+      'import os, sys\nprint("main_ppo RAY_ADDRESS=%s judge=%s wandb=%s" % (os.environ["RAY_ADDRESS"], os.environ["LLM_AS_A_JUDGE_BASE"], "ok" if os.environ.get("WANDB_API_KEY") == "wk-slurm-secret-42" else "missing"))\nfor a in sys.argv[1:]: print("arg " + a)\n',
+    );
     chmodSync(path.join(repo, 'bin/ray'), 0o755);
-    const spec = buildJob('ray-on-slurm', defaultParams({ experimentName: 'ros-test', repoDir: repo, nodes: 1, gpusPerNode: 1, judgeUrl: 'http://judge:18901/v1' }), 'slurm');
+    const spec = buildJob(
+      'ray-on-slurm',
+      defaultParams({ experimentName: 'ros-test', repoDir: repo, nodes: 1, gpusPerNode: 1, judgeUrl: 'http://judge:18901/v1' }),
+      'slurm',
+    );
     spec.env = { ...spec.env, PATH: `${repo}/bin:/usr/bin:/bin`, RAY_HEAD_TIMEOUT: '20', RAY_WORKER_WAIT: '0' };
     const { id } = await backend.submit({ ...spec, secretEnv: { WANDB_API_KEY: 'wk-slurm-secret-42' } });
     const st = await waitStatus(backend, id, (j) => j.status !== 'RUNNING' && j.status !== 'PENDING', 30000);
@@ -283,7 +308,15 @@ describe('jobs: Slurm over SSH (real slurmctld/slurmd + sshd on 127.0.0.1)', fun
     execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', 'secret-passphrase', '-f', encKey]);
     const encrypted = new SlurmBackend({ ...profile, identityFile: encKey });
     cleanup.push(encrypted);
-    await assert.rejects(encrypted.check(), (e: unknown) => e instanceof JobsAuthError && /passphrase/.test(e.message) && !e.message.includes('secret-passphrase') && e.fix?.setting === 'jobs.sshPassphrase' && !/CodeDance:|CODEDANCE_/.test(e.message));
+    await assert.rejects(
+      encrypted.check(),
+      (e: unknown) =>
+        e instanceof JobsAuthError &&
+        /passphrase/.test(e.message) &&
+        !e.message.includes('secret-passphrase') &&
+        e.fix?.setting === 'jobs.sshPassphrase' &&
+        !/CodeDance:|CODEDANCE_/.test(e.message),
+    );
   });
 
   it('an encrypted key works with its passphrase; host/user/port/key come from an ssh_config Host alias', async () => {
@@ -293,8 +326,22 @@ describe('jobs: Slurm over SSH (real slurmctld/slurmd + sshd on 127.0.0.1)', fun
     const auth = path.join(cluster.dir, 'ssh/authorized_keys');
     writeFileSync(auth, readFileSync(auth, 'utf8') + readFileSync(encKey + '.pub', 'utf8'));
     const sshConfig = path.join(cluster.dir, 'ssh_config');
-    writeFileSync(sshConfig, `Host other\n  HostName 10.255.255.1\n\nHost gpu-cluster\n  HostName 127.0.0.1\n  Port ${cluster.sshPort}\n  User ${cluster.user}\n  IdentityFile ${encKey}\n\nHost *\n  User nobody\n`);
-    const viaAlias = new SlurmBackend({ name: 'alias', kind: 'slurm', host: 'gpu-cluster', sshConfig, knownHosts: profile.knownHosts, strictHostKeyChecking: 'yes', jobsDir: profile.jobsDir }, { passphrase: 'pass phrase 2' });
+    writeFileSync(
+      sshConfig,
+      `Host other\n  HostName 10.255.255.1\n\nHost gpu-cluster\n  HostName 127.0.0.1\n  Port ${cluster.sshPort}\n  User ${cluster.user}\n  IdentityFile ${encKey}\n\nHost *\n  User nobody\n`,
+    );
+    const viaAlias = new SlurmBackend(
+      {
+        name: 'alias',
+        kind: 'slurm',
+        host: 'gpu-cluster',
+        sshConfig,
+        knownHosts: profile.knownHosts,
+        strictHostKeyChecking: 'yes',
+        jobsDir: profile.jobsDir,
+      },
+      { passphrase: 'pass phrase 2' },
+    );
     cleanup.push(viaAlias);
     assert.equal(viaAlias.ssh.target.label, `${cluster.user}@127.0.0.1:${cluster.sshPort}`);
     assert.match((await viaAlias.check()).version, /^slurm(-wlm)? /);

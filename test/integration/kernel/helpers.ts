@@ -81,6 +81,15 @@ export async function waitFor(cond: () => boolean, ms: number, what: string): Pr
   }
 }
 
+/**
+ * Whether the session's kernel uses fast path `name` (src/core/kernel/fastPaths.ts). The suite also
+ * runs with every fast path off (CODEDANCE_KERNEL_FAST_PATHS=0): a test of a fast path's own
+ * mechanism is skipped there, every other assertion holds on both paths.
+ */
+export function fastPathOn(k: TestKernel, name: string): boolean {
+  return k.fastPaths?.on.includes(name) ?? false;
+}
+
 /** width/height of a PNG or JPEG from its bytes */
 export function imageSize(img: OutputImage): { width: number; height: number } {
   const b = Buffer.from(img.data, 'base64');

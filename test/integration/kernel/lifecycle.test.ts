@@ -51,7 +51,9 @@ describe('kernel (real ipykernel): lifecycles of handed-out kernels', function (
       const another = await first.pool.acquire();
       held.push(another);
       const oldPython = (await source.python()).python;
-      const cell = first.session.execute('import sys, time\nx = 41\nprint("started", flush=True)\ntime.sleep(1.5)\nprint("done", sys.executable)');
+      const cell = first.session.execute(
+        'import sys, time\nx = 41\nprint("started", flush=True)\ntime.sleep(1.5)\nprint("done", sys.executable)',
+      );
       await new Promise((r) => setTimeout(r, 400));
       // the Python extension picked another interpreter
       current = other;
@@ -61,7 +63,7 @@ describe('kernel (real ipykernel): lifecycles of handed-out kernels', function (
       assert.equal(r.stdout, `started\ndone ${oldPython}\n`);
       assert.equal(r.restarted, undefined);
       assert.equal((await first.session.execute('print(x + 1)')).stdout, '42\n', 'its variables are intact until its holder retires it');
-      assert.ok(processAlive(another.pid), 'a kernel handed out by the old pool is its holder\'s too');
+      assert.ok(processAlive(another.pid), "a kernel handed out by the old pool is its holder's too");
       // the holder retires its kernel after the run; its next kernel comes from the new interpreter
       await first.session.dispose();
       const second = await source.acquire();
@@ -75,7 +77,7 @@ describe('kernel (real ipykernel): lifecycles of handed-out kernels', function (
     }
   });
 
-  it('the old pool\'s waiting kernel is shut down when the interpreter changes', async () => {
+  it("the old pool's waiting kernel is shut down when the interpreter changes", async () => {
     const source = new InterpreterPool({ size: 1, resolve: () => resolvePython({ explicit: PYTHON, env: {} }) });
     try {
       const pool = await source.ensurePool();

@@ -57,15 +57,24 @@ describe('notebook kernel session: the Jupyter extension API over a real ipykern
     const r = new Raster(64, 48, [200, 30, 30]);
     const [prepared] = await session.setInputImages([encodePng(r.width, r.height, r.data)], { resize: 'none' });
     assert.deepEqual([prepared.width, prepared.height], [64, 48]);
-    const res = await session.execute('import matplotlib.pyplot as plt\nprint(input_image.size, os.path.basename(input_image_path))\nplt.figure(figsize=(2, 1))\nplt.plot([1, 2, 3])\nplt.show()');
+    const res = await session.execute(
+      'import matplotlib.pyplot as plt\nprint(input_image.size, os.path.basename(input_image_path))\nplt.figure(figsize=(2, 1))\nplt.plot([1, 2, 3])\nplt.show()',
+    );
     assert.equal(res.status, 'ok', JSON.stringify(res.error));
     assert.equal(res.stdout.trim(), '(64, 48) input_image.jpg');
     assert.equal(res.images.length, 1);
     assert.equal(res.images[0].mime, 'image/png');
     assert.equal(res.images[0].source, 'figure');
     assert.ok(res.images[0].data.startsWith('iVBORw0KGgo'), 'PNG bytes, base64');
-    assert.ok(res.images[0].width! > 200 && res.images[0].height! > 100, `a 2×1 in figure at 150 dpi (tight): ${res.images[0].width}×${res.images[0].height}`);
-    assert.equal((await userCell(kernel, 'print(type(input_image).__module__.split(".")[0])')).trim(), 'PIL', 'the input image is in the notebook too');
+    assert.ok(
+      res.images[0].width! > 200 && res.images[0].height! > 100,
+      `a 2×1 in figure at 150 dpi (tight): ${res.images[0].width}×${res.images[0].height}`,
+    );
+    assert.equal(
+      (await userCell(kernel, 'print(type(input_image).__module__.split(".")[0])')).trim(),
+      'PIL',
+      'the input image is in the notebook too',
+    );
   });
 
   it('reports errors and timeouts as the other kernels do; the variables survive a timeout', async () => {
@@ -91,7 +100,7 @@ describe('notebook kernel session: the Jupyter extension API over a real ipykern
     assert.equal((await session.execute('print(1)')).restarted, undefined);
   });
 
-  it("a %reset in the notebook that removed the prelude is noticed: it is loaded again and the cell runs", async () => {
+  it('a %reset in the notebook that removed the prelude is noticed: it is loaded again and the cell runs', async () => {
     await userCell(kernel, '%reset -f');
     const r = await session.execute('print(input_image.size)');
     assert.equal(r.status, 'ok', JSON.stringify(r.error));

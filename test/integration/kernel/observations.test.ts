@@ -8,11 +8,15 @@ import { evalObservationParts } from '../../../src/core/protocol/codedance';
 import { trainingToolResultParts } from '../../../src/core/protocol/codedanceTools';
 import { openaiToolResultText } from '../../../src/core/protocol/openaiTools';
 import type { ExecutionResult } from '../../../src/core/kernel/types';
-import { disposeAll, newSession } from './helpers';
+import { disposeAll, newSession, testPng } from './helpers';
 
 /** the text every protocol would send the model for this result */
 function observations(r: ExecutionResult, timeoutMs: number): Record<string, string> {
-  const text = (parts: Array<{ type: string; text?: string }>) => parts.filter((p) => p.type === 'text').map((p) => p.text).join('\n');
+  const text = (parts: Array<{ type: string; text?: string }>) =>
+    parts
+      .filter((p) => p.type === 'text')
+      .map((p) => p.text)
+      .join('\n');
   return {
     codedance: text(evalObservationParts(r, timeoutMs)),
     'codedance-tools': text(trainingToolResultParts(r, timeoutMs)),
@@ -26,13 +30,24 @@ describe('kernel (real ipykernel): what the observation says about images lost a
 
   it('an image too large to encode is named in every observation with its size and the reason', async () => {
     const s = await newSession({ maxImageBytes: 50_000 });
+    // a pixel budget no image reaches (the input images' maxPixels): these images are sent at full size, so that they fail
+    await s.setInputImages([testPng(8, 8)], { resize: 'none', maxPixels: 1e12 });
     const cases: Array<[string, RegExp]> = [
       // JPEG holds at most 65500 px a side
-      ['from PIL import Image\nImage.new("RGB", (70000, 400))', /image of 70000×400 could not be encoded: encoder error -2 when writing image file/],
+      [
+        'from PIL import Image\nImage.new("RGB", (70000, 400))',
+        /image of 70000×400 could not be encoded: encoder error -2 when writing image file/,
+      ],
       // matplotlib refuses 2^16 px a side
-      ['plt.figure(figsize=(700, 700)); plt.plot([1, 2]); plt.show()', /image of 105000×105000 could not be encoded: Image size of 105000x105000 pixels is too large/],
+      [
+        'plt.figure(figsize=(700, 700)); plt.plot([1, 2]); plt.show()',
+        /image of 105000×105000 could not be encoded: Image size of 105000x105000 pixels is too large/,
+      ],
       // over the per-image byte limit (noise does not compress)
-      ['import numpy as np\nfrom PIL import Image\nImage.fromarray(np.random.default_rng(1).integers(0, 255, (200, 300, 3), dtype=np.uint8)).show()', /image of 300×200 could not be encoded: its PNG is [\d,]+ bytes, over the limit of 50,000 bytes per image/],
+      [
+        'import numpy as np\nfrom PIL import Image\nImage.fromarray(np.random.default_rng(1).integers(0, 255, (200, 300, 3), dtype=np.uint8)).show()',
+        /image of 300×200 could not be encoded: its PNG is [\d,]+ bytes, over the limit of 50,000 bytes per image/,
+      ],
     ];
     for (const [code, note] of cases) {
       const r = await s.execute(code);

@@ -6,12 +6,19 @@ import path from 'node:path';
 import { KernelPool, liveKernelPids } from '../../../src/core/kernel';
 import { PYTHON, processAlive, waitFor } from './helpers';
 
-function runChild(how: string, env: Record<string, string> = {}): Promise<{ pids: number[]; workdir: string; child: ReturnType<typeof spawn> }> {
-  const child = spawn(process.execPath, ['--require', 'tsx/cjs', path.join(__dirname, 'fixtures/poolChild.ts'), how, PYTHON], {
-    cwd: path.join(__dirname, '../../..'),
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, ...env },
-  });
+function runChild(
+  how: string,
+  env: Record<string, string> = {},
+): Promise<{ pids: number[]; workdir: string; child: ReturnType<typeof spawn> }> {
+  const child = spawn(
+    process.execPath,
+    ['--require', path.join(__dirname, '../../../scripts/registerTs.cjs'), path.join(__dirname, 'fixtures/poolChild.ts'), how, PYTHON],
+    {
+      cwd: path.join(__dirname, '../../..'),
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, ...env },
+    },
+  );
   return new Promise((resolve, reject) => {
     let out = '';
     let err = '';
@@ -70,7 +77,7 @@ describe('kernel (real ipykernel): KernelPool', function () {
     }
   });
 
-  it('dispose() shuts down the waiting kernels; a handed-out one stays its holder\'s', async () => {
+  it("dispose() shuts down the waiting kernels; a handed-out one stays its holder's", async () => {
     const pool = new KernelPool({ python: PYTHON, size: 2 });
     const s = await pool.acquire();
     await pool.warm();

@@ -2,7 +2,14 @@ import { strict as assert } from 'node:assert';
 import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { clearPythonProbeCache, KernelLaunchError, probePython, PythonEnvironmentError, resolvePython, startKernelSession } from '../../../src/core/kernel';
+import {
+  clearPythonProbeCache,
+  KernelLaunchError,
+  probePython,
+  PythonEnvironmentError,
+  resolvePython,
+  startKernelSession,
+} from '../../../src/core/kernel';
 
 /** a stand-in interpreter: prints a probe answer, counts its runs */
 function fakePython(dir: string, name: string, answer: object): { path: string; runs: () => number } {
@@ -52,7 +59,12 @@ describe('kernel: Python interpreter resolution', function () {
       assert.match(m, /The configured Python interpreter cannot run the CodeDance kernel/);
       assert.equal((e as PythonEnvironmentError).fix.setting, 'python.interpreter', 'the adapters name the setting or flag');
       assert.match(m, new RegExp(`cannot import ${p.missing.join(', ')}`));
-      assert.ok(m.includes(`Fix: install the missing packages with \`${p.executable} -m pip install ${p.missing.map((x) => (x === 'PIL' ? 'pillow' : x)).join(' ')}\``), m);
+      assert.ok(
+        m.includes(
+          `Fix: install the missing packages with \`${p.executable} -m pip install ${p.missing.map((x) => (x === 'PIL' ? 'pillow' : x)).join(' ')}\``,
+        ),
+        m,
+      );
       assert.equal((e as PythonEnvironmentError).tried[0].command, 'python3');
     }
   });
@@ -81,8 +93,20 @@ describe('kernel: Python interpreter resolution', function () {
   });
 
   it('when nothing is usable: lists every interpreter tried, what is missing, and the apt fix for a Debian system Python', async () => {
-    const sys = fakePython(dir, 'sys-python', { executable: '/usr/bin/python3', version: '3.11.2', missing: ['ipykernel', 'PIL', 'numpy', 'matplotlib'], em: true, prefix: '/usr' });
-    const venv = fakePython(dir, 'venv-python', { executable: '/home/u/.venv/bin/python', version: '3.12.1', missing: ['matplotlib'], em: false, prefix: '/home/u/.venv' });
+    const sys = fakePython(dir, 'sys-python', {
+      executable: '/usr/bin/python3',
+      version: '3.11.2',
+      missing: ['ipykernel', 'PIL', 'numpy', 'matplotlib'],
+      em: true,
+      prefix: '/usr',
+    });
+    const venv = fakePython(dir, 'venv-python', {
+      executable: '/home/u/.venv/bin/python',
+      version: '3.12.1',
+      missing: ['matplotlib'],
+      em: false,
+      prefix: '/home/u/.venv',
+    });
     try {
       await resolvePython({ env: {}, candidates: [venv.path, sys.path, '/no/such/python3'] });
       assert.fail('should have thrown');
@@ -102,7 +126,13 @@ describe('kernel: Python interpreter resolution', function () {
   });
 
   it('probes each interpreter once (cached per path) until the cache is cleared', async () => {
-    const good = fakePython(dir, 'good-python', { executable: '/opt/py/bin/python3', version: '3.11.9', missing: [], em: false, prefix: '/opt/py' });
+    const good = fakePython(dir, 'good-python', {
+      executable: '/opt/py/bin/python3',
+      version: '3.11.9',
+      missing: [],
+      em: false,
+      prefix: '/opt/py',
+    });
     const a = await resolvePython({ explicit: good.path, env: {} });
     const b = await resolvePython({ explicit: good.path, env: {} });
     await probePython(good.path);
@@ -129,7 +159,13 @@ describe('kernel: Python interpreter resolution', function () {
   });
 
   it('rejects a Python older than 3.8', async () => {
-    const old = fakePython(dir, 'old-python', { executable: '/usr/local/bin/python3.6', version: '3.6.9', missing: [], em: false, prefix: '/usr/local' });
+    const old = fakePython(dir, 'old-python', {
+      executable: '/usr/local/bin/python3.6',
+      version: '3.6.9',
+      missing: [],
+      em: false,
+      prefix: '/usr/local',
+    });
     const p = await probePython(old.path);
     assert.equal(p.ok, false);
     assert.match(p.failure!, /3\.6\.9 is too old/);

@@ -14,7 +14,6 @@ import { circlesImage, circlesQuestion } from '../../fixtures/images';
 import { writeEvalJsonl } from '../../fixtures/parquetWriter';
 import { type JupyterServerFixture, startJupyterServer } from '../../fixtures/jupyterServer';
 
-
 function cli(args: string[], env: Record<string, string | undefined>): Promise<CliRun> {
   return runCli(args, { CODEDANCE_BASE_URL: undefined, CODEDANCE_PYTHON: undefined, JUPYTER_TOKEN: undefined, ...env });
 }
@@ -45,9 +44,20 @@ describe('codedance ask --jupyter-url (CLI, fixture model, kernel on a real Jupy
     const img = path.join(tmp, 'circles.png');
     writeFileSync(img, circles.png);
     const out = path.join(tmp, 'out');
-    const r = await cli(['ask', img, circlesQuestion('red'), '--base-url', fm.baseUrl, '--out', out, '--jupyter-url', srv.url], { JUPYTER_TOKEN: srv.token });
+    const r = await cli(['ask', img, circlesQuestion('red'), '--base-url', fm.baseUrl, '--out', out, '--jupyter-url', srv.url], {
+      JUPYTER_TOKEN: srv.token,
+    });
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stderr, new RegExp(`^kernel: the server's default kernelspec on the Jupyter server at ${srv.url}$`, 'm'));
+    // where the code runs, truthfully: not in a bubblewrap sandbox here, whatever this machine has
+    assert.match(
+      r.stderr,
+      new RegExp(
+        `^sandbox: Python cells run unsandboxed: remote kernel on the Jupyter server at ${srv.url}\\. .*as whatever user the server runs as`,
+        'm',
+      ),
+    );
+    assert.doesNotMatch(r.stderr, /bubblewrap sandbox/);
     assert.doesNotMatch(r.stdout + r.stderr, /Starting WebSocket|Kernel: |Connection lost/, "the client library's console lines are muted");
     assert.doesNotMatch(r.stdout + r.stderr, new RegExp(srv.token), 'the token is never printed');
     const t = JSON.parse(readFileSync(path.join(out, 'trajectory.json'), 'utf8'));
@@ -60,7 +70,9 @@ describe('codedance ask --jupyter-url (CLI, fixture model, kernel on a real Jupy
   it('a wrong token: exit 3 and "refused the token (HTTP 403 Forbidden)"', async () => {
     const img = path.join(tmp, 'circles2.png');
     writeFileSync(img, circles.png);
-    const r = await cli(['ask', img, 'how many?', '--base-url', fm.baseUrl, '--out', path.join(tmp, 'out2'), '--jupyter-url', srv.url], { JUPYTER_TOKEN: 'not-the-token' });
+    const r = await cli(['ask', img, 'how many?', '--base-url', fm.baseUrl, '--out', path.join(tmp, 'out2'), '--jupyter-url', srv.url], {
+      JUPYTER_TOKEN: 'not-the-token',
+    });
     assert.equal(r.code, 3, r.stderr);
     assert.match(r.stderr, /refused the token \(HTTP 403 Forbidden\)/);
     assert.match(r.stderr, /JUPYTER_TOKEN/);
@@ -74,12 +86,39 @@ describe('codedance ask --jupyter-url (CLI, fixture model, kernel on a real Jupy
       { dataSource: 'chart', question: circlesQuestion('green'), answer: '3', image: c2.png },
     ]);
     const save = path.join(tmp, 'save');
-    const r = await cli(['eval', '--model-name', 'rj', '--api-url', fm.baseUrl, '--data-path', file, '--save-path', save, '--num-workers', '2', '--no-judge', '--jupyter-url', srv.url], { JUPYTER_TOKEN: srv.token });
+    const r = await cli(
+      [
+        'eval',
+        '--model-name',
+        'rj',
+        '--api-url',
+        fm.baseUrl,
+        '--data-path',
+        file,
+        '--save-path',
+        save,
+        '--num-workers',
+        '2',
+        '--no-judge',
+        '--jupyter-url',
+        srv.url,
+      ],
+      { JUPYTER_TOKEN: srv.token },
+    );
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stderr, new RegExp(`kernels on the Jupyter server at ${srv.url}`));
-    const recs = readFileSync(path.join(save, 'rj', 'result_rj_mini.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    assert.match(r.stderr, /^sandbox: Python cells run unsandboxed: remote kernel/m);
+    const manifest = JSON.parse(readFileSync(path.join(save, 'rj', 'manifest_rj_mini.json'), 'utf8'));
+    assert.equal(manifest.cells.label, 'unsandboxed: remote kernel', 'the manifest records where the cells ran');
+    const recs = readFileSync(path.join(save, 'rj', 'result_rj_mini.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     assert.equal(recs.length, 2);
-    assert.ok(recs.every((x) => x.acc === 1), JSON.stringify(recs.map((x) => x.acc)));
+    assert.ok(
+      recs.every((x) => x.acc === 1),
+      JSON.stringify(recs.map((x) => x.acc)),
+    );
     assert.deepEqual(await kernelIds(srv), []);
   });
 });

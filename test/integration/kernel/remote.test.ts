@@ -58,7 +58,10 @@ describe('kernel on a Jupyter Server: server, token, kernelspecs, connection', f
     try {
       assert.ok(await waitConnected(conn, 30_000), 'the kernel WebSocket connects');
       const types: string[] = [];
-      const out = await remoteExecute(newIncarnation(conn, 1), 'print(6 * 7)', { onMessage: (m) => types.push(m.header.msg_type), timeoutMs: 30_000 });
+      const out = await remoteExecute(newIncarnation(conn, 1), 'print(6 * 7)', {
+        onMessage: (m) => types.push(m.header.msg_type),
+        timeoutMs: 30_000,
+      });
       assert.equal(out.kind, 'done');
       assert.ok(types.includes('stream'), types.join(', '));
       assert.ok(!types.includes('execute_input'), types.join(', '));
@@ -77,7 +80,12 @@ describe('kernel on a Jupyter Server: server, token, kernelspecs, connection', f
   it('a kernelspec without PIL/numpy gets the same error as a local interpreter, naming server and kernelspec', async () => {
     await assert.rejects(start({ kernelName: 'cd-nopkgs' }), (e: Error) => {
       assert.ok(e instanceof PythonEnvironmentError);
-      assert.match(e.message, new RegExp(`kernel "cd-nopkgs" on the Jupyter server at ${srv.url} cannot run the CodeDance kernel: .*python3.* cannot import PIL, numpy`));
+      assert.match(
+        e.message,
+        new RegExp(
+          `kernel "cd-nopkgs" on the Jupyter server at ${srv.url} cannot run the CodeDance kernel: .*python3.* cannot import PIL, numpy`,
+        ),
+      );
       assert.match(e.message, /Fix: install them in that kernel's environment/);
       return true;
     });
@@ -90,11 +98,14 @@ describe('kernel on a Jupyter Server: server, token, kernelspecs, connection', f
   });
 
   it('a server that is not there: a clear error naming it', async () => {
-    await assert.rejects(startRemoteKernelSession({ url: 'http://127.0.0.1:9/', token: 'x' }), /cannot reach the Jupyter server at http:\/\/127\.0\.0\.1:9\/[\s\S]*Fix: start the server/);
+    await assert.rejects(
+      startRemoteKernelSession({ url: 'http://127.0.0.1:9/', token: 'x' }),
+      /cannot reach the Jupyter server at http:\/\/127\.0\.0\.1:9\/[\s\S]*Fix: start the server/,
+    );
     await assert.rejects(startRemoteKernelSession({ url: 'ftp://host/' }), /must start with http/);
   });
 
-  it('input images travel as bytes and are saved in the kernel\'s own working folder', async () => {
+  it("input images travel as bytes and are saved in the kernel's own working folder", async () => {
     const k = await start();
     const [p] = await k.setInputImages([testPng(300, 200)], { resize: 'qwen-smart' });
     assert.deepEqual([p.width, p.height], [308, 196]);
@@ -162,7 +173,10 @@ describe('kernel on a Jupyter Server: server, token, kernelspecs, connection', f
       await waitFor(() => k.state === 'dead', 10000, 'the state to show the lost connection');
       await assert.rejects(k.execute('print(kept)'), (e: Error) => {
         assert.ok(e instanceof KernelSessionError);
-        assert.match(e.message, /the connection to the kernel on the Jupyter server at http:\/\/127\.0\.0\.1:\d+\/ is lost[\s\S]*Fix: check that the server is up/);
+        assert.match(
+          e.message,
+          /the connection to the kernel on the Jupyter server at http:\/\/127\.0\.0\.1:\d+\/ is lost[\s\S]*Fix: check that the server is up/,
+        );
         return true;
       });
       await proxy.resume();

@@ -94,11 +94,29 @@ describe('no orphaned kernels when the CLI is killed mid-cell', function () {
   /** starts `ask` with the burning cell; resolves once the new kernel is busy burning CPU */
   async function startBurning(extra: string[]): Promise<{ kernels: number[]; stderr: () => string; exited: Promise<number | null> }> {
     let stderr = '';
-    child = spawn(process.execPath, [CLI, 'ask', image, BURN, '--base-url', fm.baseUrl, '--python', PYTHON, '--timeout', '600', '--out', path.join(tmp, `out-${Date.now()}`), ...extra], {
-      cwd: ROOT,
-      env: { ...process.env, CODEDANCE_BASE_URL: undefined, OPENAI_API_KEY: undefined, CODEDANCE_API_KEY: undefined },
-      stdio: ['ignore', 'ignore', 'pipe'],
-    });
+    child = spawn(
+      process.execPath,
+      [
+        CLI,
+        'ask',
+        image,
+        BURN,
+        '--base-url',
+        fm.baseUrl,
+        '--python',
+        PYTHON,
+        '--timeout',
+        '600',
+        '--out',
+        path.join(tmp, `out-${Date.now()}`),
+        ...extra,
+      ],
+      {
+        cwd: ROOT,
+        env: { ...process.env, CODEDANCE_BASE_URL: undefined, OPENAI_API_KEY: undefined, CODEDANCE_API_KEY: undefined },
+        stdio: ['ignore', 'ignore', 'pipe'],
+      },
+    );
     child.stderr!.on('data', (d) => (stderr += d));
     const exited = new Promise<number | null>((r) => child!.once('exit', (code) => r(code)));
     await until(() => fm.chatRequests.length >= 1, 60000, 'the first model request');
@@ -125,7 +143,12 @@ describe('no orphaned kernels when the CLI is killed mid-cell', function () {
       const { kernels, exited, stderr } = await startBurning(flags);
       assert.ok(kernels.length > 0);
       // the CLI says plainly where cells run
-      assert.match(stderr(), name === 'sandboxed' ? /^sandbox: Python cells run in a bubblewrap sandbox/m : /^sandbox: Python cells run UNSANDBOXED \(sandbox turned off\)/m);
+      assert.match(
+        stderr(),
+        name === 'sandboxed'
+          ? /^sandbox: Python cells run in a bubblewrap sandbox/m
+          : /^sandbox: Python cells run UNSANDBOXED \(sandbox turned off\)/m,
+      );
       child!.kill('SIGKILL');
       await exited;
       await sleep(2000);
@@ -140,7 +163,9 @@ describe('no orphaned kernels when the CLI is killed mid-cell', function () {
     const all = new Set(kernels);
     const watch = setInterval(() => descendants(child!.pid!).forEach((p) => all.add(p)), 20);
     child!.kill('SIGTERM');
-    const code = await Promise.race([exited, sleep(30000).then(() => 'still running')]);
+    let deadline: NodeJS.Timeout | undefined;
+    const code = await Promise.race([exited, new Promise((r) => (deadline = setTimeout(() => r('still running'), 30000)))]);
+    clearTimeout(deadline);
     clearInterval(watch);
     assert.equal(code, 130, stderr());
     assert.match(stderr(), /interrupting/);

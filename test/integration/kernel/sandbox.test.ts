@@ -97,7 +97,10 @@ describe('kernel sandbox (bubblewrap): hostile cells', function () {
     const r = await run(s, 'import os, json\nprint(json.dumps(dict(os.environ)))');
     assert.equal(r.status, 'ok');
     const env = JSON.parse(r.stdout) as Record<string, string>;
-    assert.deepEqual(Object.keys(env).filter((k) => /KEY|TOKEN|PASS|SECRET/.test(k)), []);
+    assert.deepEqual(
+      Object.keys(env).filter((k) => /KEY|TOKEN|PASS|SECRET/.test(k)),
+      [],
+    );
     assert.equal(env.HOME, '/tmp/home');
     assert.equal(env.JPY_PARENT_PID, undefined);
     assertNoSecret(r.stdout);
@@ -108,7 +111,10 @@ describe('kernel sandbox (bubblewrap): hostile cells', function () {
     const s = await newSession({ redact: false });
     await run(s, 'canary = "alive"');
     const read = (p: string) => `try:\n    print(open(${p}).read().replace("\\0", " "))\nexcept OSError as e:\n    print(type(e).__name__)`;
-    const r = await run(s, `import os\nprint(os.getppid())\n${read(`"/proc/${process.pid}/environ"`)}\n${read('f"/proc/{os.getppid()}/environ"')}\nprint(sorted(int(p) for p in os.listdir("/proc") if p.isdigit()))`);
+    const r = await run(
+      s,
+      `import os\nprint(os.getppid())\n${read(`"/proc/${process.pid}/environ"`)}\n${read('f"/proc/{os.getppid()}/environ"')}\nprint(sorted(int(p) for p in os.listdir("/proc") if p.isdigit()))`,
+    );
     assert.equal(r.status, 'ok', texts(r));
     const lines = r.stdout.split('\n');
     assert.equal(lines[0], '1', 'the parent is the sandbox init, not Node');
@@ -116,7 +122,10 @@ describe('kernel sandbox (bubblewrap): hostile cells', function () {
     assertNoSecret(r.stdout);
     assert.ok(!(JSON.parse(lines[3]) as number[]).includes(process.pid), `the host's processes are visible: ${lines[3]}`);
     // run as root, CodeDance runs the code as nobody, without capabilities
-    const who = await run(s, 'import os\nprint(os.getuid(), [l.split()[1] for l in open("/proc/self/status") if l.startswith("CapEff")][0])');
+    const who = await run(
+      s,
+      'import os\nprint(os.getuid(), [l.split()[1] for l in open("/proc/self/status") if l.startswith("CapEff")][0])',
+    );
     assert.equal(who.stdout, `${process.getuid?.() === 0 ? 65534 : process.getuid?.()} 0000000000000000\n`);
     await stillAlive(s);
   });
@@ -135,7 +144,7 @@ describe('kernel sandbox (bubblewrap): hostile cells', function () {
     await stillAlive(s);
   });
 
-  it('a TCP server on the host\'s 127.0.0.1 is unreachable; with network on it is reachable', async () => {
+  it("a TCP server on the host's 127.0.0.1 is unreachable; with network on it is reachable", async () => {
     const s = await newSession({ redact: false });
     await run(s, 'canary = "alive"');
     const connect = `import socket\ns = socket.create_connection(("127.0.0.1", ${port}), timeout=5)\nprint(s.recv(100).decode().strip())`;
@@ -180,7 +189,7 @@ describe('kernel sandbox (bubblewrap): hostile cells', function () {
     const [n, err] = r.stdout.trim().split(' ');
     // RLIMIT_NPROC where the plan sets it (everywhere but bwrap without a user namespace, or an
     // old Linux); the PID namespace below is the containment in any case
-    const plan = await planKernelLaunch({ python: PYTHON, args: [], workdir: s.workdir, runtimeDir: os.tmpdir(), maxProcesses: 128 });
+    const plan = await planKernelLaunch({ python: PYTHON, args: [], workdir: s.workdir, writable: [os.tmpdir()], maxProcesses: 128 });
     if (plan.args.includes('--nproc=128')) {
       assert.ok(Number(n) < 128, `forked ${n}`);
       assert.equal(err, 'BlockingIOError');
@@ -208,7 +217,9 @@ describe('kernel sandbox (bubblewrap): hostile cells', function () {
   it('redaction catches a secret the code was given explicitly (stdout, stderr, errors, streamed output)', async () => {
     const streamed: string[] = [];
     const s = await newSession({ env: { PASSED_IN: SECRETS.OPENAI_API_KEY } });
-    const r = await s.execute('import os, sys\nv = os.environ["PASSED_IN"]\nprint(v)\nprint(v, file=sys.stderr)\nraise ValueError(v)', { onOutput: (e) => e.kind === 'stream' && streamed.push(e.text) });
+    const r = await s.execute('import os, sys\nv = os.environ["PASSED_IN"]\nprint(v)\nprint(v, file=sys.stderr)\nraise ValueError(v)', {
+      onOutput: (e) => e.kind === 'stream' && streamed.push(e.text),
+    });
     outputs += texts(r) + streamed.join('');
     assert.equal(r.stdout, '***\n');
     assert.equal(r.stderr, '***\n');

@@ -14,7 +14,11 @@ import path from 'node:path';
 const ROOT = path.join(__dirname, '..', '..', '..');
 const DIST = path.join(ROOT, 'dist');
 
-interface LazyChunk { pkg: string; name?: string; native?: boolean }
+interface LazyChunk {
+  pkg: string;
+  name?: string;
+  native?: boolean;
+}
 
 /** node -e: require `file` with `vscode` answered by a stand-in; prints what it loaded */
 const PROBE = `
@@ -74,21 +78,31 @@ describe('packaging: dependencies loaded on first use (dist/chunks)', function (
   this.timeout(60_000);
   let chunks: LazyChunk[];
   before(async function () {
-    if (!existsSync(path.join(DIST, 'extension.js'))) throw new Error("dist/ is missing: run 'node scripts/build.mjs' first (npm test does it)");
+    if (!existsSync(path.join(DIST, 'extension.js')))
+      throw new Error("dist/ is missing: run 'node scripts/build.mjs' first (npm test does it)");
     ({ lazyChunks: chunks } = (await import(path.join(ROOT, 'scripts/build.mjs'))) as { lazyChunks: LazyChunk[] });
   });
 
   it('loading extension.js loads no chunk and not zeromq', () => {
     const { loaded, exports } = probe(path.join(DIST, 'extension.js'));
     assert.ok(exports.includes('activate'), 'extension.js exports activate');
-    assert.deepEqual(loaded.filter((f) => f.includes(`${path.sep}chunks${path.sep}`) || f.includes(`${path.sep}zeromq${path.sep}`)), [], 'loaded at once');
+    assert.deepEqual(
+      loaded.filter((f) => f.includes(`${path.sep}chunks${path.sep}`) || f.includes(`${path.sep}zeromq${path.sep}`)),
+      [],
+      'loaded at once',
+    );
     const ext = readFileSync(path.join(DIST, 'extension.js'), 'utf8');
-    for (const c of chunks.filter((x) => !x.native)) assert.ok(ext.includes(`require("./chunks/${c.name}.js")`), `extension.js requires chunks/${c.name}.js on first use`);
+    for (const c of chunks.filter((x) => !x.native))
+      assert.ok(ext.includes(`require("./chunks/${c.name}.js")`), `extension.js requires chunks/${c.name}.js on first use`);
   });
 
   it('each chunk loads in plain Node and exports every name the sources import from its package', () => {
     // the names taken through import() are found too (else the check below would pass on nothing)
-    assert.ok(importedNames('ssh2').has('Client') && importedNames('@cortex-js/compute-engine').has('ComputeEngine') && importedNames('ws').has('default'));
+    assert.ok(
+      importedNames('ssh2').has('Client') &&
+        importedNames('@cortex-js/compute-engine').has('ComputeEngine') &&
+        importedNames('ws').has('default'),
+    );
     for (const c of chunks) {
       const file = c.native ? c.pkg : path.join(DIST, 'chunks', `${c.name}.js`);
       const { exports } = probe(file);
@@ -102,6 +116,7 @@ describe('packaging: dependencies loaded on first use (dist/chunks)', function (
     const r = spawnSync('npx', ['vsce', 'ls'], { cwd: ROOT, encoding: 'utf8' });
     assert.equal(r.status, 0, r.stderr);
     const files = r.stdout.split('\n').map((l) => l.trim());
-    for (const c of chunks.filter((x) => !x.native)) assert.ok(files.includes(`dist/chunks/${c.name}.js`), `dist/chunks/${c.name}.js ships`);
+    for (const c of chunks.filter((x) => !x.native))
+      assert.ok(files.includes(`dist/chunks/${c.name}.js`), `dist/chunks/${c.name}.js ships`);
   });
 });

@@ -18,7 +18,10 @@ function vsceLs(ignoreFile?: string): string[] {
   const args = ['vsce', 'ls', ...(ignoreFile ? ['--ignoreFile', ignoreFile] : [])];
   const r = spawnSync('npx', args, { cwd: ROOT, encoding: 'utf8' });
   assert.equal(r.status, 0, r.stderr);
-  return r.stdout.split('\n').map((l) => l.trim()).filter(Boolean);
+  return r.stdout
+    .split('\n')
+    .map((l) => l.trim())
+    .filter(Boolean);
 }
 
 describe('packaging: what the .vsix carries', function () {
@@ -29,9 +32,28 @@ describe('packaging: what the .vsix carries', function () {
 
   it('universal: the bundles, media, walkthrough and zeromq runtime; no maps, no sources', () => {
     const files = vsceLs();
-    for (const f of ['package.json', 'dist/extension.js', 'dist/webview.js', 'dist/report.js', 'dist/cli.js', 'media/chat.css', 'media/walkthrough/ask.md', 'node_modules/zeromq/lib/index.js', 'node_modules/zeromq/build/manifest.json', 'node_modules/cmake-ts/build/loader.js']) assert.ok(files.includes(f), `${f} ships`);
-    assert.deepEqual(files.filter((f) => /\.map$|\.ts$|\.cc$|\.h$|CMakeLists|\.mocharc/.test(f)), [], 'no source maps or sources');
-    assert.ok(files.some((f) => f.startsWith('node_modules/zeromq/build/darwin/')), 'the universal package has every platform');
+    for (const f of [
+      'package.json',
+      'dist/extension.js',
+      'dist/webview.js',
+      'dist/report.js',
+      'dist/cli.js',
+      'media/chat.css',
+      'media/walkthrough/ask.md',
+      'node_modules/zeromq/lib/index.js',
+      'node_modules/zeromq/build/manifest.json',
+      'node_modules/cmake-ts/build/loader.js',
+    ])
+      assert.ok(files.includes(f), `${f} ships`);
+    assert.deepEqual(
+      files.filter((f) => /\.map$|\.ts$|\.cc$|\.h$|CMakeLists|\.mocharc/.test(f)),
+      [],
+      'no source maps or sources',
+    );
+    assert.ok(
+      files.some((f) => f.startsWith('node_modules/zeromq/build/darwin/')),
+      'the universal package has every platform',
+    );
   });
 
   it('linux-x64: only linux/x64 zeromq addons', async () => {
@@ -40,7 +62,11 @@ describe('packaging: what the .vsix carries', function () {
     writeFileSync(ignore, ignoreFor('linux-x64'));
     const addons = vsceLs(ignore).filter((f) => f.endsWith('.node'));
     assert.ok(addons.length > 0, 'the linux x64 addon ships');
-    assert.deepEqual(addons.filter((f) => !f.startsWith('node_modules/zeromq/build/linux/x64/')), [], 'no other platform');
+    assert.deepEqual(
+      addons.filter((f) => !f.startsWith('node_modules/zeromq/build/linux/x64/')),
+      [],
+      'no other platform',
+    );
     assert.throws(() => ignoreFor('solaris-sparc'), /unknown target "solaris-sparc": one of linux-x64/);
     assert.ok(readFileSync(path.join(ROOT, '.vscodeignore'), 'utf8').includes('!node_modules/zeromq/build/**/*.node'));
   });

@@ -16,7 +16,11 @@ import { fakeVllmEnv } from './fakeVllm';
 const ROOT = path.resolve(__dirname, '../../..');
 const CLI = path.join(ROOT, 'dist/cli.js');
 
-function run(args: string[], env: Record<string, string>, command = 'serve'): { p: ChildProcess; out: { stdout: string; stderr: string }; exit: Promise<number | null> } {
+function run(
+  args: string[],
+  env: Record<string, string>,
+  command = 'serve',
+): { p: ChildProcess; out: { stdout: string; stderr: string }; exit: Promise<number | null> } {
   const p = spawn(process.execPath, [CLI, command, ...args], { cwd: ROOT, env: { ...process.env, CODEDANCE_CLUSTERS: undefined, ...env } });
   const out = { stdout: '', stderr: '' };
   p.stdout!.on('data', (d: Buffer) => (out.stdout += d.toString()));
@@ -64,13 +68,24 @@ describe('serve: the codedance serve CLI (real Slurm + sshd)', function () {
     assert.match(dry.out.stdout, /^exec vllm serve "\$MODEL_PATH" \\$/m);
 
     const port = String(19000 + Math.floor(Math.random() * 500));
-    const s = run(['start', ...ssh, '--model', '/ckpt/cli', '--served-model-name', 'cli-7b', '--port', port, '--tp', '0', '--json', ...jobEnv], env);
-    await until('the ready line', 60_000, () => s.out.stdout.includes('"baseUrls"') || s.p.exitCode !== null, () => s.out.stderr);
+    const s = run(
+      ['start', ...ssh, '--model', '/ckpt/cli', '--served-model-name', 'cli-7b', '--port', port, '--tp', '0', '--json', ...jobEnv],
+      env,
+    );
+    await until(
+      'the ready line',
+      60_000,
+      () => s.out.stdout.includes('"baseUrls"') || s.p.exitCode !== null,
+      () => s.out.stderr,
+    );
     const ready = JSON.parse(s.out.stdout.trim().split('\n')[0]) as { jobId: string; model: string; baseUrls: string[] };
     assert.equal(ready.model, 'cli-7b');
     assert.match(ready.baseUrls[0], /^http:\/\/127\.0\.0\.1:\d+\/v1$/);
     const models = (await (await fetch(`${ready.baseUrls[0]}/models`)).json()) as { data: { id: string }[] };
-    assert.deepEqual(models.data.map((m) => m.id), ['cli-7b']);
+    assert.deepEqual(
+      models.data.map((m) => m.id),
+      ['cli-7b'],
+    );
 
     const st = run(['status', ready.jobId, ...ssh], env);
     assert.equal(await st.exit, 0, st.out.stderr);
@@ -82,16 +97,44 @@ describe('serve: the codedance serve CLI (real Slurm + sshd)', function () {
       { dataSource: 'vstar', question: circlesQuestion('red'), answer: '4', image: circlesImage({ red: 4, blue: 2, seed: 3 }).png },
       { dataSource: 'vstar', question: circlesQuestion('blue'), answer: '6', image: circlesImage({ blue: 6, seed: 9 }).png },
     ]);
-    const ev = run(['--model-name', 'cli-7b', '--api-url', ready.baseUrls[0], '--data-path', path.join(tmp, 'mini.jsonl'), '--save-path', tmp, '--num-workers', '2', '--no-judge'], env, 'eval');
+    const ev = run(
+      [
+        '--model-name',
+        'cli-7b',
+        '--api-url',
+        ready.baseUrls[0],
+        '--data-path',
+        path.join(tmp, 'mini.jsonl'),
+        '--save-path',
+        tmp,
+        '--num-workers',
+        '2',
+        '--no-judge',
+      ],
+      env,
+      'eval',
+    );
     assert.equal(await ev.exit, 0, ev.out.stderr);
-    const recs = readFileSync(path.join(tmp, 'cli-7b', 'result_cli-7b_mini.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { acc: number });
-    assert.deepEqual(recs.map((r) => r.acc), [1, 1], 'the served model answered both through the tunnel');
+    const recs = readFileSync(path.join(tmp, 'cli-7b', 'result_cli-7b_mini.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { acc: number });
+    assert.deepEqual(
+      recs.map((r) => r.acc),
+      [1, 1],
+      'the served model answered both through the tunnel',
+    );
 
     s.p.kill('SIGINT');
     assert.equal(await s.exit, 0, s.out.stderr);
     assert.match(s.out.stderr, /stopped job \d+; cli-7b is gone from /);
     await assert.rejects(fetch(`${ready.baseUrls[0]}/models`), 'the tunnel is closed');
-    await until('the job to be cancelled', 10_000, () => /CANCELLED|COMPLETED/.test(c.slurm('squeue', ['-h', '-t', 'all', '-j', ready.jobId, '-o', '%T'])), () => '');
+    await until(
+      'the job to be cancelled',
+      10_000,
+      () => /CANCELLED|COMPLETED/.test(c.slurm('squeue', ['-h', '-t', 'all', '-j', ready.jobId, '-o', '%T'])),
+      () => '',
+    );
   });
 
   it('bad values are usage errors naming the field', async () => {

@@ -22,8 +22,8 @@ case "$MODEL" in
   /mismatch) NAME=other-model;;
 esac
 cd ${REPO}
-[ "$NAME" = judge ] && exec node --require tsx/cjs test/integration/serve/serveJudge.ts --port "$PORT" --model judge
-exec node --require tsx/cjs test/fixtures/serveFixtureModel.ts --port "$PORT" --model "$NAME" --chunk-delay-ms 25
+[ "$NAME" = judge ] && exec node --require ./scripts/registerTs.cjs test/integration/serve/serveJudge.ts --port "$PORT" --model judge
+exec node --require ./scripts/registerTs.cjs test/fixtures/serveFixtureModel.ts --port "$PORT" --model "$NAME" --chunk-delay-ms 25
 `;
 
 /** Writes the stand-in into `dir`/bin; returns the environment a serve job needs to find it. */

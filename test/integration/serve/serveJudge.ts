@@ -1,7 +1,7 @@
 /**
  * The fixture LLM-as-judge (test/fixtures/judgeServer.ts) as a served judge: what the stand-in
  * `vllm` (fakeVllm.ts) runs for `--served-model-name judge`, until the job is cancelled.
- *   node --require tsx/cjs test/integration/serve/serveJudge.ts --port 18901 --model judge
+ *   node --require ./scripts/registerTs.cjs test/integration/serve/serveJudge.ts --port 18901 --model judge
  */
 import { startJudgeServer } from '../../fixtures/judgeServer';
 

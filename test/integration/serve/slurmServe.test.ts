@@ -9,7 +9,15 @@ import * as net from 'node:net';
 import * as path from 'node:path';
 import { SlurmBackend, type SlurmClusterProfile } from '../../../src/core/jobs';
 import { createChatModel } from '../../../src/core/model';
-import { buildServeJob, policyDefaults, ServedEndpoints, ServeError, ServeSession, withServedEndpoints, type ServeParams } from '../../../src/core/serve';
+import {
+  buildServeJob,
+  policyDefaults,
+  ServedEndpoints,
+  ServeError,
+  ServeSession,
+  withServedEndpoints,
+  type ServeParams,
+} from '../../../src/core/serve';
 import { ensureSlurmCluster, slurmPrerequisites, stopSlurmCluster, type SlurmCluster } from '../../fixtures/slurmCluster';
 import { fakeVllmEnv } from './fakeVllm';
 
@@ -36,7 +44,16 @@ describe('serve: a model on Slurm, reached through an SSH tunnel (real Slurm + s
       this.skip();
     }
     cluster = await ensureSlurmCluster();
-    profile = { name: 'hpc', kind: 'slurm', host: '127.0.0.1', port: cluster.sshPort, user: cluster.user, identityFile: cluster.identityFile, knownHosts: path.join(cluster.dir, 'known_hosts_serve'), jobsDir: path.join(cluster.dir, 'serve-jobs') };
+    profile = {
+      name: 'hpc',
+      kind: 'slurm',
+      host: '127.0.0.1',
+      port: cluster.sshPort,
+      user: cluster.user,
+      identityFile: cluster.identityFile,
+      knownHosts: path.join(cluster.dir, 'known_hosts_serve'),
+      jobsDir: path.join(cluster.dir, 'serve-jobs'),
+    };
     backend = new SlurmBackend(profile);
     jobEnv = await fakeVllmEnv(cluster.dir);
   });
@@ -51,7 +68,16 @@ describe('serve: a model on Slurm, reached through an SSH tunnel (real Slurm + s
   });
 
   function session(p: ServeParams, extra: Partial<ConstructorParameters<typeof ServeSession>[0]> = {}, b = backend) {
-    const s = new ServeSession({ backend: b, clusterName: 'hpc', role: p.role, servedModelName: p.servedModelName, replicas: p.replicas, pollMs: 250, readyTimeoutMs: 60_000, ...extra });
+    const s = new ServeSession({
+      backend: b,
+      clusterName: 'hpc',
+      role: p.role,
+      servedModelName: p.servedModelName,
+      replicas: p.replicas,
+      pollMs: 250,
+      readyTimeoutMs: 60_000,
+      ...extra,
+    });
     sessions.push(s);
     return s;
   }
@@ -62,7 +88,14 @@ describe('serve: a model on Slurm, reached through an SSH tunnel (real Slurm + s
   }
 
   it('2 replicas: discovered, tunnelled, ready; a question answered through the tunnel; a dropped SSH connection mid-stream is retried on a re-opened tunnel; stop removes it', async () => {
-    const p = policyDefaults({ name: 'serve-it', modelPath: '/ckpt/codedance-7b', servedModelName: 'codedance-7b', replicas: 2, port: 18000 + Math.floor(Math.random() * 2000), protocol: 'codedance-tools' });
+    const p = policyDefaults({
+      name: 'serve-it',
+      modelPath: '/ckpt/codedance-7b',
+      servedModelName: 'codedance-7b',
+      replicas: 2,
+      port: 18000 + Math.floor(Math.random() * 2000),
+      protocol: 'codedance-tools',
+    });
     const states: string[] = [];
     const s = session(p, { onState: (st) => states.push(st.phase) });
     const t0 = Date.now();
@@ -74,28 +107,48 @@ describe('serve: a model on Slurm, reached through an SSH tunnel (real Slurm + s
     assert.equal(new Set(replicas.map((r) => r.baseUrl)).size, 2, 'one local port per replica');
     for (const r of replicas) assert.match(r.baseUrl, /^http:\/\/127\.0\.0\.1:\d+\/v1$/);
     assert.match(replicas[0].clusterUrl, new RegExp(`^http://[^/]+:${p.port}/v1$`));
-    assert.deepEqual([...new Set(states)], ['submitting', 'pending', 'starting', 'ready'].filter((x) => states.includes(x)));
+    assert.deepEqual(
+      [...new Set(states)],
+      ['submitting', 'pending', 'starting', 'ready'].filter((x) => states.includes(x)),
+    );
     assert.equal(states.at(-1), 'ready');
     const log = await backend.logs(id);
-    assert.match(log, /vllm-args: serve \/ckpt\/codedance-7b --port 1\d+ --gpu-memory-utilization 0\.9 --max-model-len 32768 --tensor-parallel-size 1 --served-model-name codedance-7b --trust-remote-code --disable-log-requests --host :: --enable-auto-tool-choice --tool-call-parser hermes --limit-mm-per-prompt \{"image":8\}/);
+    assert.match(
+      log,
+      /vllm-args: serve \/ckpt\/codedance-7b --port 1\d+ --gpu-memory-utilization 0\.9 --max-model-len 32768 --tensor-parallel-size 1 --served-model-name codedance-7b --trust-remote-code --disable-log-requests --host :: --enable-auto-tool-choice --tool-call-parser hermes --limit-mm-per-prompt \{"image":8\}/,
+    );
     console.log(`      ready in ${readyMs} ms (submit → 2 replicas answering through the tunnel)`);
 
     // use it: the registry gives chat its endpoints
     const served = new ServedEndpoints();
-    served.set({ key: `hpc/${id}`, clusterName: 'hpc', jobId: id, role: 'policy', servedModelName: 'codedance-7b', baseUrls: replicas.map((r) => r.baseUrl), clusterUrls: replicas.map((r) => r.clusterUrl) });
+    served.set({
+      key: `hpc/${id}`,
+      clusterName: 'hpc',
+      jobId: id,
+      role: 'policy',
+      servedModelName: 'codedance-7b',
+      baseUrls: replicas.map((r) => r.baseUrl),
+      clusterUrls: replicas.map((r) => r.clusterUrl),
+    });
     const use = withServedEndpoints(['http://127.0.0.1:8000/v1'], '', served);
     assert.equal(use.modelName, 'codedance-7b');
     assert.equal(served.policy()!.summary, 'hpc · 2 replicas · codedance-7b');
     const client = createChatModel({ endpoints: use.endpoints, retry: { baseDelayMs: 50, maxDelayMs: 200 } });
     const ans = await client.complete({ model: 'codedance-7b', messages: [{ role: 'user', content: 'What is in this picture?' }] });
     assert.ok(ans.content.length > 0 || ans.toolCalls.length > 0);
-    assert.ok(replicas.some((r) => r.baseUrl === ans.endpoint.replace(/\/+$/, '')), ans.endpoint);
+    assert.ok(
+      replicas.some((r) => r.baseUrl === ans.endpoint.replace(/\/+$/, '')),
+      ans.endpoint,
+    );
 
     // kill the SSH connection under a streaming answer: the request is sent again and completes
     const events: string[] = [];
     let dropped = 0;
     let text = '';
-    for await (const ev of client.stream({ model: 'codedance-7b', messages: [{ role: 'user', content: 'Describe the image in detail, please.' }] })) {
+    for await (const ev of client.stream({
+      model: 'codedance-7b',
+      messages: [{ role: 'user', content: 'Describe the image in detail, please.' }],
+    })) {
       events.push(ev.type);
       if (ev.type === 'delta' && !dropped) dropped = cluster.dropSshConnections();
       if (ev.type === 'retry') text = '';
@@ -106,7 +159,10 @@ describe('serve: a model on Slurm, reached through an SSH tunnel (real Slurm + s
     assert.ok(events.includes('retry'), `a retry after the drop: ${events.join(',')}`);
     assert.equal(events.at(-1), 'done');
     assert.ok(text.length > 0);
-    assert.ok(s.tunnelList.some((t) => t.reconnects >= 1), 'the tunnel re-opened its SSH connection');
+    assert.ok(
+      s.tunnelList.some((t) => t.reconnects >= 1),
+      'the tunnel re-opened its SSH connection',
+    );
 
     // stop: the job is cancelled, the tunnels close
     const ports = s.tunnelList.map((t) => t.localPort);
@@ -149,7 +205,11 @@ describe('serve: a model on Slurm, reached through an SSH tunnel (real Slurm + s
     const p = policyDefaults({ name: 'serve-mismatch', modelPath: '/mismatch', servedModelName: 'codedance-7b', port: 18700 });
     const s = session(p);
     await s.submit(spec(p));
-    await assert.rejects(s.waitReady(), (e: unknown) => e instanceof ServeError && e.failure === 'model-mismatch' && /serves 'other-model', not 'codedance-7b'/.test(e.message));
+    await assert.rejects(
+      s.waitReady(),
+      (e: unknown) =>
+        e instanceof ServeError && e.failure === 'model-mismatch' && /serves 'other-model', not 'codedance-7b'/.test(e.message),
+    );
   });
 
   it('a login node that refuses TCP forwarding: names AllowTcpForwarding', async () => {
@@ -159,7 +219,10 @@ describe('serve: a model on Slurm, reached through an SSH tunnel (real Slurm + s
       const p = policyDefaults({ name: 'serve-refused', modelPath: '/ckpt/x', port: 18800 });
       const s = session(p, {}, refusing);
       await s.submit(spec(p));
-      await assert.rejects(s.waitReady(), (e: unknown) => e instanceof ServeError && e.failure === 'tunnel-refused' && /AllowTcpForwarding/.test(e.message));
+      await assert.rejects(
+        s.waitReady(),
+        (e: unknown) => e instanceof ServeError && e.failure === 'tunnel-refused' && /AllowTcpForwarding/.test(e.message),
+      );
     } finally {
       for (const s of sessions.splice(0)) await s.stop().catch(() => undefined);
       await refusing.dispose();

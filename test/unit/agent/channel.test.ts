@@ -3,7 +3,8 @@ import { strict as assert } from 'node:assert';
 import { Channel } from '../../../src/core/agent/channel';
 
 type Ev = { type: 'delta'; text: string } | { type: 'other'; n: number };
-const fold = (a: Ev, b: Ev): Ev | undefined => (a.type === 'delta' && b.type === 'delta' ? { type: 'delta', text: a.text + b.text } : undefined);
+const fold = (a: Ev, b: Ev): Ev | undefined =>
+  a.type === 'delta' && b.type === 'delta' ? { type: 'delta', text: a.text + b.text } : undefined;
 
 async function drain<T>(ch: Channel<T>): Promise<T[]> {
   const out: T[] = [];
@@ -16,7 +17,10 @@ describe('agent: event channel', () => {
     const ch = new Channel<number>();
     for (let i = 0; i < 1000; i++) ch.push(i);
     ch.close();
-    assert.deepEqual(await drain(ch), Array.from({ length: 1000 }, (_, i) => i));
+    assert.deepEqual(
+      await drain(ch),
+      Array.from({ length: 1000 }, (_, i) => i),
+    );
   });
 
   it('folds deltas queued while the consumer is behind, never across another event', async () => {
@@ -25,7 +29,11 @@ describe('agent: event channel', () => {
     ch.push({ type: 'other', n: 1 });
     for (const t of ['d', 'e']) ch.push({ type: 'delta', text: t });
     ch.close();
-    assert.deepEqual(await drain(ch), [{ type: 'delta', text: 'abc' }, { type: 'other', n: 1 }, { type: 'delta', text: 'de' }]);
+    assert.deepEqual(await drain(ch), [
+      { type: 'delta', text: 'abc' },
+      { type: 'other', n: 1 },
+      { type: 'delta', text: 'de' },
+    ]);
   });
 
   it('a consumer that keeps up gets every delta on its own', async () => {
@@ -36,7 +44,10 @@ describe('agent: event channel', () => {
       ch.push({ type: 'delta', text: t });
     }
     ch.close();
-    assert.deepEqual(await got, ['a', 'b', 'c'].map((text) => ({ type: 'delta', text })));
+    assert.deepEqual(
+      await got,
+      ['a', 'b', 'c'].map((text) => ({ type: 'delta', text })),
+    );
   });
 
   it('a close with an error throws it to the consumer after the queued items', async () => {

@@ -9,7 +9,10 @@ export class ScriptedModel implements ChatModel {
   readonly requests: ChatRequest[] = [];
   /** set when a request's signal fired while it was streaming */
   sawAbort = false;
-  constructor(private readonly replies: Reply[], private readonly delayMs = 0) {}
+  constructor(
+    private readonly replies: Reply[],
+    private readonly delayMs = 0,
+  ) {}
   async *chat(req: ChatRequest, opts: { signal?: AbortSignal }): AsyncIterable<ChatStreamEvent> {
     this.requests.push(structuredClone(req));
     const r = this.replies.shift();
@@ -24,7 +27,15 @@ export class ScriptedModel implements ChatModel {
       }
       yield { type: 'delta', text: piece };
     }
-    yield { type: 'done', content: text, toolCalls: [], finishReason: 'stop', endpoint: 'fake://model', retries: 0, usage: { promptTokens: 10, completionTokens: 5, totalTokens: 15 } };
+    yield {
+      type: 'done',
+      content: text,
+      toolCalls: [],
+      finishReason: 'stop',
+      endpoint: 'fake://model',
+      retries: 0,
+      usage: { promptTokens: 10, completionTokens: 5, totalTokens: 15 },
+    };
   }
 }
 
@@ -53,9 +64,25 @@ export class FakeKernel implements KernelSession {
           const t = setTimeout(() => res(false), Number(arg));
           opts.signal?.addEventListener('abort', () => (clearTimeout(t), res(true)), { once: true });
         });
-        if (cancelled) return { status: 'cancelled', stdout: '', stderr: '', images: [], durationMs: 1, error: { ename: 'KeyboardInterrupt', evalue: '', traceback: [] } };
+        if (cancelled)
+          return {
+            status: 'cancelled',
+            stdout: '',
+            stderr: '',
+            images: [],
+            durationMs: 1,
+            error: { ename: 'KeyboardInterrupt', evalue: '', traceback: [] },
+          };
       }
-      if (cmd === 'fail') return { status: 'error', stdout: '', stderr: '', images: [], durationMs: 1, error: { ename: 'ValueError', evalue: arg, traceback: [] } };
+      if (cmd === 'fail')
+        return {
+          status: 'error',
+          stdout: '',
+          stderr: '',
+          images: [],
+          durationMs: 1,
+          error: { ename: 'ValueError', evalue: arg, traceback: [] },
+        };
       opts.onOutput?.({ kind: 'stream', name: 'stdout', text: arg + '\n' });
       return { status: 'ok', stdout: cmd === 'print' ? arg + '\n' : '', stderr: '', images: [], durationMs: 1 };
     } finally {
@@ -83,7 +110,10 @@ export const tagFormat: ProtocolAdapter = {
   defaultMaxTurns: 4,
   imagePreparation: { resize: 'none' },
   tools: () => undefined,
-  initialMessages: (q) => [{ role: 'system', content: 'sys' }, { role: 'user', content: q }],
+  initialMessages: (q) => [
+    { role: 'system', content: 'sys' },
+    { role: 'user', content: q },
+  ],
   parse(turn: AssistantTurn): ParsedTurn {
     const code = [...turn.content.matchAll(/\[\[(.*?)\]\]/g)].map((m) => ({ code: m[1] }));
     const answer = /\{\{(.*?)\}\}/.exec(turn.content)?.[1];
@@ -91,7 +121,14 @@ export const tagFormat: ProtocolAdapter = {
   },
   assistantMessage: (t) => ({ role: 'assistant', content: t.content }),
   observation(executed): ChatMessage[] {
-    return [{ role: 'user', content: executed.map((e) => (e.result.error ? `ERR ${e.result.error.ename}: ${e.result.error.evalue}` : `OUT ${e.result.stdout.trim()}`)).join('\n') }];
+    return [
+      {
+        role: 'user',
+        content: executed
+          .map((e) => (e.result.error ? `ERR ${e.result.error.ename}: ${e.result.error.evalue}` : `OUT ${e.result.stdout.trim()}`))
+          .join('\n'),
+      },
+    ];
   },
   isFinal: (p) => p.answer !== undefined,
 };

@@ -23,7 +23,13 @@ function textOf(m: ChatMessage): string {
 /** The text of the observation the model was sent on its second call. */
 async function observationSent(maxObservationTokens: number | undefined): Promise<{ text: string; cellStdout: string }> {
   const model = new ScriptedModel([LONG_REPLY, '<answer>done</answer>']);
-  const t = await runAgentToEnd('q', [], { model, modelName: 'm', protocol: getProtocol('codedance'), kernel: new FakeKernel(), maxObservationTokens });
+  const t = await runAgentToEnd('q', [], {
+    model,
+    modelName: 'm',
+    protocol: getProtocol('codedance'),
+    kernel: new FakeKernel(),
+    maxObservationTokens,
+  });
   assert.equal(t.status, 'answered');
   assert.equal(model.requests.length, 2);
   const obs = model.requests[1].messages.at(-1)!;

@@ -1,5 +1,5 @@
 import { strict as assert } from 'node:assert';
-import type { AgentEvent } from '../../../src/core/agent/events';
+import type { AgentEvent } from '../../../src/core/trajectory/events';
 import { runAgent, runAgentToEnd } from '../../../src/core/agent/runAgent';
 import { FakeKernel, ScriptedModel, tagFormat } from './fakes';
 
@@ -13,7 +13,10 @@ async function collect(it: AsyncIterable<AgentEvent>): Promise<AgentEvent[]> {
 
 describe('runAgent (the loop)', () => {
   it('runs code, feeds the observation back, and stops at the answer', async () => {
-    const model = new ScriptedModel(['let me look [[print 42]]', (req) => `the code said {{${String((req.messages.at(-1) as { content: string }).content).replace('OUT ', '')}}}`]);
+    const model = new ScriptedModel([
+      'let me look [[print 42]]',
+      (req) => `the code said {{${String((req.messages.at(-1) as { content: string }).content).replace('OUT ', '')}}}`,
+    ]);
     const kernel = new FakeKernel();
     const events = await collect(runAgent('q?', [img], { model, modelName: 'm', protocol: tagFormat, kernel }));
     const done = events.at(-1);
@@ -25,11 +28,33 @@ describe('runAgent (the loop)', () => {
     assert.deepEqual(kernel.executed, ['print 42']);
     assert.equal(t.turns.length, 2);
     assert.equal(t.turns[0].cells[0].stdout, '42\n');
-    assert.deepEqual(t.messages.map((m) => m.role), ['system', 'user', 'assistant', 'user', 'assistant']);
+    assert.deepEqual(
+      t.messages.map((m) => m.role),
+      ['system', 'user', 'assistant', 'user', 'assistant'],
+    );
     assert.equal(t.usage.totalTokens, 30);
     const types = events.map((e) => e.type);
-    for (const ty of ['start', 'turn_start', 'delta', 'turn_end', 'tool_call', 'exec_start', 'exec_output', 'exec_end', 'observation', 'answer', 'done']) assert.ok(types.includes(ty as AgentEvent['type']), ty);
-    assert.equal(events.filter((e) => e.type === 'delta').map((e) => (e as { text: string }).text).join(''), t.turns.map((x) => x.content).join(''));
+    for (const ty of [
+      'start',
+      'turn_start',
+      'delta',
+      'turn_end',
+      'tool_call',
+      'exec_start',
+      'exec_output',
+      'exec_end',
+      'observation',
+      'answer',
+      'done',
+    ])
+      assert.ok(types.includes(ty as AgentEvent['type']), ty);
+    assert.equal(
+      events
+        .filter((e) => e.type === 'delta')
+        .map((e) => (e as { text: string }).text)
+        .join(''),
+      t.turns.map((x) => x.content).join(''),
+    );
   });
 
   it('re-sends the identical request when a reply has neither code nor answer (not appended)', async () => {
@@ -51,7 +76,12 @@ describe('runAgent (the loop)', () => {
 
   it('runs the code of a reply that also answers, then ends', async () => {
     const kernel = new FakeKernel();
-    const t = await runAgentToEnd('q', [img], { model: new ScriptedModel(['[[print x]] {{done}}']), modelName: 'm', protocol: tagFormat, kernel });
+    const t = await runAgentToEnd('q', [img], {
+      model: new ScriptedModel(['[[print x]] {{done}}']),
+      modelName: 'm',
+      protocol: tagFormat,
+      kernel,
+    });
     assert.equal(t.status, 'answered');
     assert.deepEqual(kernel.executed, ['print x']);
   });
@@ -66,8 +96,18 @@ describe('runAgent (the loop)', () => {
   it('asks for approval: skip is reported to the model, edit runs the edited code', async () => {
     const kernel = new FakeKernel();
     const decisions = [{ action: 'skip' as const }, { action: 'edit' as const, code: 'print edited' }];
-    const model = new ScriptedModel(['[[print a]]', '[[print b]]', (req) => `{{${String((req.messages.at(-1) as { content: string }).content)}}}`]);
-    const t = await runAgentToEnd('q', [img], { model, modelName: 'm', protocol: tagFormat, kernel, approve: async () => decisions.shift()! });
+    const model = new ScriptedModel([
+      '[[print a]]',
+      '[[print b]]',
+      (req) => `{{${String((req.messages.at(-1) as { content: string }).content)}}}`,
+    ]);
+    const t = await runAgentToEnd('q', [img], {
+      model,
+      modelName: 'm',
+      protocol: tagFormat,
+      kernel,
+      approve: async () => decisions.shift()!,
+    });
     assert.deepEqual(kernel.executed, ['print edited']);
     assert.equal(t.turns[0].cells[0].status, 'skipped');
     assert.equal(t.turns[1].cells[0].originalCode, 'print b');
@@ -79,7 +119,13 @@ describe('runAgent (the loop)', () => {
     const kernel = new FakeKernel();
     const events: AgentEvent[] = [];
     const t0 = Date.now();
-    for await (const e of runAgent('q', [img], { model: new ScriptedModel(['[[sleep 5000]]', '{{never}}']), modelName: 'm', protocol: tagFormat, kernel, signal: ctrl.signal })) {
+    for await (const e of runAgent('q', [img], {
+      model: new ScriptedModel(['[[sleep 5000]]', '{{never}}']),
+      modelName: 'm',
+      protocol: tagFormat,
+      kernel,
+      signal: ctrl.signal,
+    })) {
       events.push(e);
       if (e.type === 'exec_start') setTimeout(() => ctrl.abort(), 20);
     }
@@ -100,7 +146,14 @@ describe('runAgent (the loop)', () => {
   });
 
   it('a model failure ends the run with status error and a fatal error event', async () => {
-    const events = await collect(runAgent('q', [img], { model: new ScriptedModel([new Error('endpoint down')]), modelName: 'm', protocol: tagFormat, kernel: new FakeKernel() }));
+    const events = await collect(
+      runAgent('q', [img], {
+        model: new ScriptedModel([new Error('endpoint down')]),
+        modelName: 'm',
+        protocol: tagFormat,
+        kernel: new FakeKernel(),
+      }),
+    );
     const err = events.find((e) => e.type === 'error');
     assert.ok(err && err.type === 'error' && err.fatal && /endpoint down/.test(err.error.message));
     const done = events.at(-1);
@@ -113,7 +166,12 @@ describe('runAgent: conversations, Retry and Edit & re-run (fork)', () => {
 
   it('asks a follow-up after the history without repeating the system message', async () => {
     const kernel = new FakeKernel();
-    const first = await runAgentToEnd('q1', [img], { model: new ScriptedModel(['[[print 1]]', '{{one}}']), modelName: 'm', protocol: tagFormat, kernel });
+    const first = await runAgentToEnd('q1', [img], {
+      model: new ScriptedModel(['[[print 1]]', '{{one}}']),
+      modelName: 'm',
+      protocol: tagFormat,
+      kernel,
+    });
     const model = new ScriptedModel(['{{two}}']);
     const second = await runAgentToEnd('q2', [], { model, modelName: 'm', protocol: tagFormat, kernel, history: first.messages });
     assert.equal(second.answer, 'two');
@@ -126,18 +184,39 @@ describe('runAgent: conversations, Retry and Edit & re-run (fork)', () => {
 
   it('replays code quietly in the kernel before the loop', async () => {
     const kernel = new FakeKernel();
-    const events = await collect(runAgent('q', [img], { model: new ScriptedModel(['{{a}}']), modelName: 'm', protocol: tagFormat, kernel, replay: [{ code: ['print x', 'print y'] }] }));
+    const events = await collect(
+      runAgent('q', [img], {
+        model: new ScriptedModel(['{{a}}']),
+        modelName: 'm',
+        protocol: tagFormat,
+        kernel,
+        replay: [{ code: ['print x', 'print y'] }],
+      }),
+    );
     assert.deepEqual(kernel.executed, ['print x', 'print y']);
     assert.equal(events.filter((e) => e.type === 'exec_start').length, 0, 'replay makes no cell events');
   });
 
   it('Retry: redoes the last model call, keeping earlier turns and their messages', async () => {
     const kernel = new FakeKernel();
-    const first = await runAgentToEnd('q', [img], { model: new ScriptedModel(['[[print 7]]', new Error('endpoint down')]), modelName: 'm', protocol: tagFormat, kernel });
+    const first = await runAgentToEnd('q', [img], {
+      model: new ScriptedModel(['[[print 7]]', new Error('endpoint down')]),
+      modelName: 'm',
+      protocol: tagFormat,
+      kernel,
+    });
     assert.equal(first.status, 'error');
     assert.equal(first.turns.length, 1);
     const model = new ScriptedModel([(req) => `{{${lastContent(req)}}}`]);
-    const events = await collect(runAgent('ignored', [], { model, modelName: 'm', protocol: tagFormat, kernel, resume: { from: first, turn: first.turns.length, replayKernel: false } }));
+    const events = await collect(
+      runAgent('ignored', [], {
+        model,
+        modelName: 'm',
+        protocol: tagFormat,
+        kernel,
+        resume: { from: first, turn: first.turns.length, replayKernel: false },
+      }),
+    );
     const done = events.at(-1);
     assert.ok(done?.type === 'done');
     if (done?.type !== 'done') return;
@@ -152,9 +231,20 @@ describe('runAgent: conversations, Retry and Edit & re-run (fork)', () => {
   });
 
   it('Retry of an answered last turn cuts the messages before its reply', async () => {
-    const first = await runAgentToEnd('q', [img], { model: new ScriptedModel(['[[print 7]]', '{{seven}}']), modelName: 'm', protocol: tagFormat, kernel: new FakeKernel() });
+    const first = await runAgentToEnd('q', [img], {
+      model: new ScriptedModel(['[[print 7]]', '{{seven}}']),
+      modelName: 'm',
+      protocol: tagFormat,
+      kernel: new FakeKernel(),
+    });
     const model = new ScriptedModel(['{{again}}']);
-    const t = await runAgentToEnd('q', [], { model, modelName: 'm', protocol: tagFormat, kernel: new FakeKernel(), resume: { from: first, turn: 1 } });
+    const t = await runAgentToEnd('q', [], {
+      model,
+      modelName: 'm',
+      protocol: tagFormat,
+      kernel: new FakeKernel(),
+      resume: { from: first, turn: 1 },
+    });
     assert.equal(t.answer, 'again');
     assert.deepEqual(model.requests[0].messages, first.messages.slice(0, -1));
   });
@@ -162,12 +252,23 @@ describe('runAgent: conversations, Retry and Edit & re-run (fork)', () => {
   it('Edit & re-run: keeps the reply, runs the edited cell in a replayed kernel, the model continues', async () => {
     const k1 = new FakeKernel();
     const first = await runAgentToEnd('q', [img], {
-      model: new ScriptedModel(['[[print a]]', '[[print b]]', (req) => `{{${lastContent(req)}}}`]), modelName: 'm', protocol: tagFormat, kernel: k1,
+      model: new ScriptedModel(['[[print a]]', '[[print b]]', (req) => `{{${lastContent(req)}}}`]),
+      modelName: 'm',
+      protocol: tagFormat,
+      kernel: k1,
     });
     assert.equal(first.answer, 'OUT b');
     const k2 = new FakeKernel();
     const model = new ScriptedModel([(req) => `{{${lastContent(req)}}}`]);
-    const events = await collect(runAgent('q', [], { model, modelName: 'm', protocol: tagFormat, kernel: k2, resume: { from: first, turn: 1, edits: { 't1-c0': 'print B!' } } }));
+    const events = await collect(
+      runAgent('q', [], {
+        model,
+        modelName: 'm',
+        protocol: tagFormat,
+        kernel: k2,
+        resume: { from: first, turn: 1, edits: { 't1-c0': 'print B!' } },
+      }),
+    );
     const done = events.at(-1);
     assert.ok(done?.type === 'done');
     if (done?.type !== 'done') return;
@@ -185,10 +286,21 @@ describe('runAgent: conversations, Retry and Edit & re-run (fork)', () => {
   });
 
   it('Edit & re-run of a turn that answered ends without a model call', async () => {
-    const first = await runAgentToEnd('q', [img], { model: new ScriptedModel(['[[print x]] {{done}}']), modelName: 'm', protocol: tagFormat, kernel: new FakeKernel() });
+    const first = await runAgentToEnd('q', [img], {
+      model: new ScriptedModel(['[[print x]] {{done}}']),
+      modelName: 'm',
+      protocol: tagFormat,
+      kernel: new FakeKernel(),
+    });
     const kernel = new FakeKernel();
     const model = new ScriptedModel([]);
-    const t = await runAgentToEnd('q', [], { model, modelName: 'm', protocol: tagFormat, kernel, resume: { from: first, turn: 0, edits: { 't0-c0': 'print y' } } });
+    const t = await runAgentToEnd('q', [], {
+      model,
+      modelName: 'm',
+      protocol: tagFormat,
+      kernel,
+      resume: { from: first, turn: 0, edits: { 't0-c0': 'print y' } },
+    });
     assert.equal(t.status, 'answered');
     assert.deepEqual(kernel.executed, ['print y']);
     assert.equal(model.requests.length, 0);
@@ -199,21 +311,41 @@ describe('runAgent: approvals and the kernel rebuild as events', () => {
   it('an approval request follows its tool_call on the same stream (no side channel to race it)', async () => {
     const events: AgentEvent[] = [];
     const approve = async () => ({ action: 'run' as const });
-    for await (const e of runAgent('q', [img], { model: new ScriptedModel(['[[print 1]] {{one}}']), modelName: 'm', protocol: tagFormat, kernel: new FakeKernel(), approve })) events.push(e);
+    for await (const e of runAgent('q', [img], {
+      model: new ScriptedModel(['[[print 1]] {{one}}']),
+      modelName: 'm',
+      protocol: tagFormat,
+      kernel: new FakeKernel(),
+      approve,
+    }))
+      events.push(e);
     const types = events.map((e) => e.type);
-    assert.deepEqual(types.slice(types.indexOf('tool_call'), types.indexOf('tool_call') + 4), ['tool_call', 'approval_request', 'approval', 'exec_start']);
+    assert.deepEqual(types.slice(types.indexOf('tool_call'), types.indexOf('tool_call') + 4), [
+      'tool_call',
+      'approval_request',
+      'approval',
+      'exec_start',
+    ]);
   });
 
   it('a declined rebuild runs none of the earlier code but still binds the images', async () => {
     const kernel = new FakeKernel();
-    const events = await collect(runAgent('q', [], {
-      model: new ScriptedModel(['{{a}}']), modelName: 'm', protocol: tagFormat, kernel,
-      replay: [{ inputImages: [img], code: ['print x'] }, { code: ['print y'] }],
-      approveRestore: async ({ code }) => (assert.deepEqual(code, ['print x', 'print y']), false),
-    }));
+    const events = await collect(
+      runAgent('q', [], {
+        model: new ScriptedModel(['{{a}}']),
+        modelName: 'm',
+        protocol: tagFormat,
+        kernel,
+        replay: [{ inputImages: [img], code: ['print x'] }, { code: ['print y'] }],
+        approveRestore: async ({ code }) => (assert.deepEqual(code, ['print x', 'print y']), false),
+      }),
+    );
     assert.deepEqual(kernel.executed, []);
     assert.deepEqual(kernel.bound, [1]);
-    assert.deepEqual(events.filter((e) => e.type === 'restore_request' || e.type === 'restore').map((e) => e.type), ['restore_request', 'restore']);
+    assert.deepEqual(
+      events.filter((e) => e.type === 'restore_request' || e.type === 'restore').map((e) => e.type),
+      ['restore_request', 'restore'],
+    );
     assert.ok(events.some((e) => e.type === 'restore' && !e.restored && e.cells === 2));
   });
 });

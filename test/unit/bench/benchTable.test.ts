@@ -9,10 +9,28 @@ interface Mod {
 const load = async () => (await import(path.join(__dirname, '../../../scripts/benchTable.mjs'))) as Mod;
 
 const run = {
-  machine: { cpus: 2, cpu: 'AMD EPYC', memoryGiB: 8, loadavgAtStart: [0.5, 1, 1.2], loadavg: [3.1, 2, 1.5], platform: 'linux 6.1', node: 'v20.20.2', date: '2026-11-29T19:00:00.000Z' },
+  machine: {
+    cpus: 2,
+    cpu: 'AMD EPYC',
+    memoryGiB: 8,
+    loadavgAtStart: [0.5, 1, 1.2],
+    loadavg: [3.1, 2, 1.5],
+    platform: 'linux 6.1',
+    node: 'v20.20.2',
+    date: '2026-11-29T19:00:00.000Z',
+  },
   profile: false,
   rows: [
-    { file: 'kernel.bench.ts', name: 'kernel.trivial_cell.assign.median', value: 1.2, unit: 'ms', baseline: 0.0002, ratio: 6000, goal: '≤ 1.0 ms added', pass: false },
+    {
+      file: 'kernel.bench.ts',
+      name: 'kernel.trivial_cell.assign.median',
+      value: 1.2,
+      unit: 'ms',
+      baseline: 0.0002,
+      ratio: 6000,
+      goal: '≤ 1.0 ms added',
+      pass: false,
+    },
     { file: 'kernel.bench.ts', name: 'kernel.cold_start.first_cell', value: 640, unit: 'ms' },
     { file: 'kernel.bench.ts', name: 'kernel.profile.unsandboxed.idle hop', value: 0.5, unit: 'ms', baseline: 0.5 },
     { file: 'eval.bench.ts', name: 'eval samples/s | steady', value: 60, unit: 'samples/s', goal: '≥ 25/s', pass: true },
@@ -22,7 +40,10 @@ const run = {
 describe('bench: the README table', () => {
   it('has the machine, its load at the start and the end, and each goal or baseline row with its verdict', async () => {
     const t = (await load()).renderTable(run);
-    assert.match(t, /2 × AMD EPYC, 8 GiB, linux 6\.1, Node v20\.20\.2; load average \(1\/5\/15 min\) 0\.5 \/ 1 \/ 1\.2 at the start, 3\.1 \/ 2 \/ 1\.5 at the end/);
+    assert.match(
+      t,
+      /2 × AMD EPYC, 8 GiB, linux 6\.1, Node v20\.20\.2; load average \(1\/5\/15 min\) 0\.5 \/ 1 \/ 1\.2 at the start, 3\.1 \/ 2 \/ 1\.5 at the end/,
+    );
     assert.match(t, /\| kernel\.trivial_cell\.assign\.median \| 1\.2 ms \| 0\.0002 ms \| 6000× \| ≤ 1\.0 ms added \| \*\*no\*\* \|/);
     assert.match(t, /\| eval samples\/s \\\| steady \| 60 samples\/s \|  \|  \| ≥ 25\/s \| yes \|/, 'a | in a name is escaped');
     assert.doesNotMatch(t, /cold_start|idle hop/, 'rows with neither goal nor baseline, and profile parts without a goal, stay out');
@@ -32,6 +53,9 @@ describe('bench: the README table', () => {
     const { replaceSection } = await load();
     const readme = 'intro\n<!-- bench-table:start -->\nold table\n<!-- bench-table:end -->\nrest\n';
     assert.equal(replaceSection(readme, 'NEW'), 'intro\n<!-- bench-table:start -->\nNEW\n<!-- bench-table:end -->\nrest\n');
-    assert.throws(() => replaceSection('no markers', 'x'), /README\.md has no "<!-- bench-table:start -->" … "<!-- bench-table:end -->" section: add the two lines/);
+    assert.throws(
+      () => replaceSection('no markers', 'x'),
+      /README\.md has no "<!-- bench-table:start -->" … "<!-- bench-table:end -->" section: add the two lines/,
+    );
   });
 });

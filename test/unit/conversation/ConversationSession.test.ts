@@ -23,7 +23,12 @@ function session(replies: Reply[]) {
 
 /** A stored run as the eval runner makes it (the same loop), read back from its JSON file. */
 async function evalSample(): Promise<Trajectory> {
-  const t = await runAgentToEnd('How many?', [img], { model: new ScriptedModel(['count [[print 3]]', echo]), modelName: 'm', protocol: tagFormat, kernel: new FakeKernel() });
+  const t = await runAgentToEnd('How many?', [img], {
+    model: new ScriptedModel(['count [[print 3]]', echo]),
+    modelName: 'm',
+    protocol: tagFormat,
+    kernel: new FakeKernel(),
+  });
   assert.equal(t.answer, 'OUT 3');
   return JSON.parse(JSON.stringify(t)) as Trajectory;
 }
@@ -85,7 +90,11 @@ describe('ConversationSession', () => {
     const base = { turns: [{}, {}], messages: [{ role: 'user' }] } as unknown as Trajectory;
     assert.equal(retryTurn({ ...base, turns: [] }), 0);
     assert.equal(retryTurn({ ...base, status: 'answered' }), 1);
-    assert.equal(retryTurn({ ...base, status: 'error', messages: [{ role: 'assistant', content: 'x' }] }), 1, 'the last reply failed to parse or run: redo it');
+    assert.equal(
+      retryTurn({ ...base, status: 'error', messages: [{ role: 'assistant', content: 'x' }] }),
+      1,
+      'the last reply failed to parse or run: redo it',
+    );
     assert.equal(retryTurn({ ...base, status: 'cancelled' }), 2, 'code ran, its observation is the last message: a new call');
   });
 
@@ -145,7 +154,12 @@ describe('ConversationSession', () => {
     const t = await s.ask('q', [img], 'run-a');
     assert.equal(t?.answer, 'OUT edited');
     const types = host.agentEvents().map((e) => e.type);
-    assert.deepEqual(types.slice(types.indexOf('tool_call'), types.indexOf('tool_call') + 4), ['tool_call', 'approval_request', 'approval', 'exec_start']);
+    assert.deepEqual(types.slice(types.indexOf('tool_call'), types.indexOf('tool_call') + 4), [
+      'tool_call',
+      'approval_request',
+      'approval',
+      'exec_start',
+    ]);
   });
 
   it('kernel restore: a reopened conversation re-runs its earlier code in a fresh kernel before a follow-up', async () => {
@@ -186,7 +200,10 @@ describe('ConversationSession', () => {
       assert.equal(t?.answer, 'c');
       assert.equal(asked, 1, 'one approval for the whole batch');
       assert.deepEqual(host.kernels[1].executed, accept ? ['print a', 'print b'] : []);
-      assert.deepEqual(host.agentEvents().find((e) => e.type === 'restore'), { type: 'restore', restored: accept, cells: 2 });
+      assert.deepEqual(
+        host.agentEvents().find((e) => e.type === 'restore'),
+        { type: 'restore', restored: accept, cells: 2 },
+      );
       assert.equal(s.kernelRestored, accept);
     }
   });
@@ -215,7 +232,10 @@ describe('ConversationSession', () => {
     assert.equal(t!.inputImages.length, 1);
     assert.equal(s.conversation.exchanges.length, 1);
     const ev = host.agentEvents();
-    assert.deepEqual(ev.map((e) => e.type), ['error', 'done']);
+    assert.deepEqual(
+      ev.map((e) => e.type),
+      ['error', 'done'],
+    );
     assert.equal(s.running, false);
   });
 
@@ -227,7 +247,10 @@ describe('ConversationSession', () => {
     const t = await s.retry();
     assert.equal(t?.answer, 'ok');
     assert.deepEqual(host.kernels[0].bound, [1], "the question's image is bound in the kernel");
-    assert.deepEqual(model.requests[0].messages, [{ role: 'system', content: 'sys' }, { role: 'user', content: 'q' }]);
+    assert.deepEqual(model.requests[0].messages, [
+      { role: 'system', content: 'sys' },
+      { role: 'user', content: 'q' },
+    ]);
     assert.equal(s.conversation.exchanges.length, 1);
   });
 
@@ -254,7 +277,10 @@ describe('ConversationSession', () => {
     assert.equal(first.exchanges[0].status, 'cancelled');
     assert.equal(host.saved.at(-1)?.id, first.id);
     const lastConversation = host.events.map((e) => e.type).lastIndexOf('conversation');
-    assert.ok(!host.events.slice(lastConversation).some((e) => e.type === 'event'), "the old run's events do not render into the new conversation");
+    assert.ok(
+      !host.events.slice(lastConversation).some((e) => e.type === 'event'),
+      "the old run's events do not render into the new conversation",
+    );
   });
 
   it('one run at a time', async () => {

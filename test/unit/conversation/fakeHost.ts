@@ -1,7 +1,7 @@
 /** A session host for tests: fake kernels it counts, a scripted model, every event kept. */
 import type { ChatModel } from '../../../src/core/agent/model';
 import type { Conversation, RunConfig, SessionEvent, SessionHost } from '../../../src/core/conversation/types';
-import type { AgentEvent } from '../../../src/core/agent/events';
+import type { AgentEvent } from '../../../src/core/trajectory/events';
 import { FakeKernel, tagFormat } from '../agent/fakes';
 
 export class FakeHost implements SessionHost {
@@ -28,7 +28,15 @@ export class FakeHost implements SessionHost {
 
   async runConfig(): Promise<RunConfig> {
     if (this.configError) throw this.configError;
-    return { model: this.model, modelName: 'm', protocol: tagFormat, endpoints: ['fake://model'], timeoutMs: 5000, approval: this.approval, ...this.config };
+    return {
+      model: this.model,
+      modelName: 'm',
+      protocol: tagFormat,
+      endpoints: ['fake://model'],
+      timeoutMs: 5000,
+      approval: this.approval,
+      ...this.config,
+    };
   }
 
   emit(e: SessionEvent): void {

@@ -39,10 +39,22 @@ describe('eval datasets (parquet via hyparquet, jsonl)', () => {
     assert.equal(ds.rowCount, 5);
     const got = [];
     for await (const s of ds.samples({ fallbackDataSource: 'flag' })) got.push(s);
-    assert.deepEqual(got.map((s) => s.index), [0, 1, 2, 3, 4]);
-    assert.deepEqual(got.map((s) => s.dataSource), ['vstar', 'flag', 'xince', 'chart', 'flag']);
-    assert.deepEqual(got.map((s) => s.question), ['q0', 'q1', 'q2', 'q3', 'q4']);
-    assert.deepEqual(got.map((s) => s.answer), ['a0', 'a1', '3', 'a3', 'a4']);
+    assert.deepEqual(
+      got.map((s) => s.index),
+      [0, 1, 2, 3, 4],
+    );
+    assert.deepEqual(
+      got.map((s) => s.dataSource),
+      ['vstar', 'flag', 'xince', 'chart', 'flag'],
+    );
+    assert.deepEqual(
+      got.map((s) => s.question),
+      ['q0', 'q1', 'q2', 'q3', 'q4'],
+    );
+    assert.deepEqual(
+      got.map((s) => s.answer),
+      ['a0', 'a1', '3', 'a3', 'a4'],
+    );
     assert.deepEqual([...got[0].images[0]], [...png(0)]);
     assert.deepEqual([...got[1].images[0]], [...png(9)], 'path relative to the parquet file');
     assert.match(got[3].imageError!, /set\.parquet: row 3: image file not found: missing\.png/);
@@ -71,7 +83,11 @@ describe('eval datasets (parquet via hyparquet, jsonl)', () => {
       { rowGroupSize: 100 },
     );
     const inf = await parquetInfo(f);
-    assert.deepEqual(inf.rowGroups, [{ rowStart: 0, rowEnd: 100 }, { rowStart: 100, rowEnd: 200 }, { rowStart: 200, rowEnd: 250 }]);
+    assert.deepEqual(inf.rowGroups, [
+      { rowStart: 0, rowEnd: 100 },
+      { rowStart: 100, rowEnd: 200 },
+      { rowStart: 200, rowEnd: 250 },
+    ]);
     let n = 0;
     for await (const r of readParquetRows(f, { batchRows: 7, start: 95 })) {
       assert.equal(r.index, 95 + n);
@@ -83,10 +99,20 @@ describe('eval datasets (parquet via hyparquet, jsonl)', () => {
   it('errors name the column and the file', async () => {
     const f1 = path.join(tmp, 'noextra.parquet');
     writeEvalParquet(f1, rows.slice(0, 1), { omit: ['extra_info', 'prompt', 'reward_model'] });
-    await assert.rejects(openDataset(f1), (e: DatasetError) => e instanceof DatasetError && e.column === 'extra_info' && e.message.includes(f1) && /column 'extra_info' is missing/.test(e.message));
+    await assert.rejects(
+      openDataset(f1),
+      (e: DatasetError) =>
+        e instanceof DatasetError &&
+        e.column === 'extra_info' &&
+        e.message.includes(f1) &&
+        /column 'extra_info' is missing/.test(e.message),
+    );
     const f2 = path.join(tmp, 'noanswer.parquet');
     writeEvalParquet(f2, rows.slice(0, 1), { omit: ['reward_model'], answerField: 'solution' });
-    await assert.rejects(openDataset(f2), /noanswer\.parquet: column 'extra_info\.answer' is missing.*columns found: data_source, images, extra_info, prompt/);
+    await assert.rejects(
+      openDataset(f2),
+      /noanswer\.parquet: column 'extra_info\.answer' is missing.*columns found: data_source, images, extra_info, prompt/,
+    );
     await assert.rejects(openDataset(path.join(tmp, 'absent.parquet')), /dataset not found/);
     const f3 = path.join(tmp, 'x.csv');
     writeFileSync(f3, 'a,b');
@@ -136,7 +162,10 @@ describe('eval datasets (parquet via hyparquet, jsonl)', () => {
     const ds = await openDataset(f);
     assert.equal(ds.rowCount, 6, 'the blank line is not a row');
     const got = await collect(ds.samples());
-    assert.deepEqual(got.map((s) => s.index), [0, 1, 2, 3, 4, 5]);
+    assert.deepEqual(
+      got.map((s) => s.index),
+      [0, 1, 2, 3, 4, 5],
+    );
     assert.match(got[0].rowError!, /mixed\.jsonl: row 0: line 1 is an array, not a JSON object/);
     assert.equal(got[1].rowError, undefined);
     assert.match(got[2].rowError!, /row 2: no answer \('extra_info\.answer' is missing or null/);
@@ -144,17 +173,26 @@ describe('eval datasets (parquet via hyparquet, jsonl)', () => {
     assert.match(got[4].rowError!, /row 4: no question/);
     assert.equal(got[5].answer, 'a5');
     // resume in the middle: indexes stay the file's
-    assert.deepEqual((await collect(ds.samples({ start: 3 }))).map((s) => s.index), [3, 4, 5]);
+    assert.deepEqual(
+      (await collect(ds.samples({ start: 3 }))).map((s) => s.index),
+      [3, 4, 5],
+    );
     const notJsonl = path.join(tmp, 'table.jsonl');
     writeFileSync(notJsonl, 'a,b\n1,2\n');
-    await assert.rejects(openDataset(notJsonl), /table\.jsonl: not a JSON Lines file: none of its first 2 line\(s\) is a JSON object \(line 1 is not valid JSON/);
+    await assert.rejects(
+      openDataset(notJsonl),
+      /table\.jsonl: not a JSON Lines file: none of its first 2 line\(s\) is a JSON object \(line 1 is not valid JSON/,
+    );
   });
 
   it('a parquet row without its answer is a sample with rowError; the others read as usual', async () => {
     const f = path.join(tmp, 'holes.parquet');
     writeEvalParquet(f, [rows[0], { ...rows[1], answer: null as never }, rows[2]], { omit: ['reward_model'] });
     const got = await collect((await openDataset(f)).samples());
-    assert.deepEqual(got.map((s) => s.index), [0, 1, 2]);
+    assert.deepEqual(
+      got.map((s) => s.index),
+      [0, 1, 2],
+    );
     assert.equal(got[0].rowError, undefined);
     assert.match(got[1].rowError!, /holes\.parquet: row 1: no answer/);
     assert.equal(got[2].answer, '3');
@@ -171,8 +209,14 @@ describe('eval datasets (parquet via hyparquet, jsonl)', () => {
     buf.fill(0xff, off, off + Number(col.meta_data!.total_compressed_size)); // the second row group's question page
     writeFileSync(f, buf);
     const got = await collect((await openDataset(f)).samples());
-    assert.deepEqual(got.map((s) => s.index), [0, 1, 2, 3, 4]);
-    assert.deepEqual(got.map((s) => !!s.rowError), [false, false, true, true, false]);
+    assert.deepEqual(
+      got.map((s) => s.index),
+      [0, 1, 2, 3, 4],
+    );
+    assert.deepEqual(
+      got.map((s) => !!s.rowError),
+      [false, false, true, true, false],
+    );
     assert.match(got[2].rowError!, /damaged\.parquet: row 2: rows 2\.\.3 could not be decoded \(/);
   });
 

@@ -12,12 +12,25 @@ import { parquetInfo, readParquetRows } from '../../../src/core/data/parquet';
 import { storeRecordImages } from '../../../src/core/eval/recordTrajectory';
 import type { ResultRecord } from '../../../src/core/eval/record';
 import { storeImages } from '../../../src/core/trajectory/imageFiles';
-import { ExportError, evalResultItems, conversationItems, exportTrainingData, toSftMessages, trajectoryItems } from '../../../src/core/training-data';
+import {
+  ExportError,
+  evalResultItems,
+  conversationItems,
+  exportTrainingData,
+  toSftMessages,
+  trajectoryItems,
+} from '../../../src/core/training-data';
 import { fixtureTrajectory, solidPng } from './exportFixtures';
 
 const input = solidPng(56, 56, [200, 30, 30]);
 const plot = solidPng(28, 28, [0, 0, 255]);
-const answered = fixtureTrajectory({ id: 'a1', question: 'What colour is it?', input, turns: [{ code: 'print(input_image.size)', stdout: '(56, 56)', images: [plot] }], answer: 'red' });
+const answered = fixtureTrajectory({
+  id: 'a1',
+  question: 'What colour is it?',
+  input,
+  turns: [{ code: 'print(input_image.size)', stdout: '(56, 56)', images: [plot] }],
+  answer: 'red',
+});
 const unfinished = fixtureTrajectory({ id: 'u1', question: 'Count?', input, turns: [{ code: 'print(1)', stdout: '1' }] });
 
 async function readAll(file: string): Promise<Record<string, unknown>[]> {
@@ -52,10 +65,17 @@ describe('training data export (SFT / RL parquet)', () => {
 
   it('renders function-calling turns as the Qwen template does (tool_call text, tool results in one user turn)', () => {
     const { messages } = toSftMessages([
-      { role: 'assistant', content: 'thinking', tool_calls: [{ id: 'c1', type: 'function', function: { name: 'execute_python_code', arguments: '{"code":"print(1)"}' } }] },
+      {
+        role: 'assistant',
+        content: 'thinking',
+        tool_calls: [{ id: 'c1', type: 'function', function: { name: 'execute_python_code', arguments: '{"code":"print(1)"}' } }],
+      },
       { role: 'tool', tool_call_id: 'c1', content: [{ type: 'text', text: 'Code execution successful, output:\n1' }] },
     ]);
-    assert.equal(messages[0].content, 'thinking\n<tool_call>\n{"name":"execute_python_code","arguments":{"code":"print(1)"}}\n</tool_call>');
+    assert.equal(
+      messages[0].content,
+      'thinking\n<tool_call>\n{"name":"execute_python_code","arguments":{"code":"print(1)"}}\n</tool_call>',
+    );
     assert.deepEqual(messages[1], { role: 'user', content: '<tool_response>\nCode execution successful, output:\n1\n</tool_response>' });
   });
 
@@ -79,16 +99,55 @@ describe('training data export (SFT / RL parquet)', () => {
     bytesEq(imgs[1], plot);
   });
 
+  it('eval results: a sample written twice (a rerun appended it) is exported once, from its last line, and the earlier line is named', async () => {
+    const res = path.join(tmp, 'eval-dup', 'result_m_ds.jsonl');
+    mkdirSync(path.dirname(res), { recursive: true });
+    const rec = (t: typeof answered, index: number, acc: number, gt: string) =>
+      ({
+        question: t.question,
+        ground_truth: gt,
+        acc,
+        index,
+        status: 'success',
+        codedance: { data_source: 'vstar', trajectory: t },
+      }) as unknown as ResultRecord;
+    const first = await storeRecordImages(rec(answered, 3, 1, 'blue'), path.join(path.dirname(res), 'images'));
+    const again = await storeRecordImages(rec(answered, 3, 1, 'red'), path.join(path.dirname(res), 'images'));
+    writeFileSync(res, [first, again].map((l) => JSON.stringify(l)).join('\n') + '\n');
+    const skipped: string[] = [];
+    const items = [];
+    for await (const it of evalResultItems(res, { onSkip: (x) => skipped.push(`${x.origin}: ${x.reason}`) })) items.push(it);
+    assert.equal(items.length, 1);
+    assert.equal(items[0].groundTruth, 'red');
+    assert.deepEqual(skipped, ['result_m_ds.jsonl sample 3: a later line of the same sample replaces it']);
+  });
+
   it('RL: eval samples (only the correct ones) keep the dataset ground truth and data_source; the eval reader reads the file', async () => {
     const res = path.join(tmp, 'eval', 'result_m_ds.jsonl');
     mkdirSync(path.dirname(res), { recursive: true });
     const wrong = fixtureTrajectory({ id: 'w', question: 'How many?', input, turns: [], answer: '5' });
-    const rec = (t: typeof answered, index: number, acc: number, gt: string) => ({ question: t.question, ground_truth: gt, acc, index, status: 'success', codedance: { data_source: 'vstar', trajectory: t } }) as unknown as ResultRecord;
-    const lines = [await storeRecordImages(rec(answered, 7, 1, 'red'), path.join(path.dirname(res), 'images')), await storeRecordImages(rec(wrong, 8, 0, '3'), path.join(path.dirname(res), 'images'))];
+    const rec = (t: typeof answered, index: number, acc: number, gt: string) =>
+      ({
+        question: t.question,
+        ground_truth: gt,
+        acc,
+        index,
+        status: 'success',
+        codedance: { data_source: 'vstar', trajectory: t },
+      }) as unknown as ResultRecord;
+    const lines = [
+      await storeRecordImages(rec(answered, 7, 1, 'red'), path.join(path.dirname(res), 'images')),
+      await storeRecordImages(rec(wrong, 8, 0, '3'), path.join(path.dirname(res), 'images')),
+    ];
     writeFileSync(res, lines.map((l) => JSON.stringify(l)).join('\n') + '\n{broken\n');
     const skipped: string[] = [];
     const out = path.join(tmp, 'rl.parquet');
-    const s = await exportTrainingData({ format: 'rl', out, items: evalResultItems(res, { select: 'correct', onSkip: (x) => skipped.push(x.reason) }), split: 'train' });
+    const s = await exportTrainingData({
+      format: 'rl',
+      out,
+      items: evalResultItems(res, { select: 'correct', onSkip: (x) => skipped.push(x.reason) }),
+      split: 'train',
+    });
     assert.equal(s.rows, 1);
     assert.deepEqual(skipped, ['not a JSON line']);
     assert.deepEqual((await parquetInfo(out)).columns, ['data_source', 'prompt', 'images', 'ability', 'reward_model', 'extra_info']);
@@ -120,9 +179,18 @@ describe('training data export (SFT / RL parquet)', () => {
 
   it("RL: a chat without a ground truth is refused, naming it, and no file is left; the user's answer is used", async () => {
     const out = path.join(tmp, 'rl-chat.parquet');
-    await assert.rejects(exportTrainingData({ format: 'rl', out, items: trajectoryItems([{ trajectory: answered, origin: 'chat q1' }]) }), (e: unknown) => e instanceof ExportError && /chat q1.*no ground truth/.test((e as Error).message));
+    await assert.rejects(
+      exportTrainingData({ format: 'rl', out, items: trajectoryItems([{ trajectory: answered, origin: 'chat q1' }]) }),
+      (e: unknown) => e instanceof ExportError && /chat q1.*no ground truth/.test((e as Error).message),
+    );
     assert.equal(existsSync(out), false);
-    const s = await exportTrainingData({ format: 'rl', out, promptKey: 'messages', items: trajectoryItems([{ trajectory: answered, origin: 'chat q1' }]), groundTruth: () => 'crimson' });
+    const s = await exportTrainingData({
+      format: 'rl',
+      out,
+      promptKey: 'messages',
+      items: trajectoryItems([{ trajectory: answered, origin: 'chat q1' }]),
+      groundTruth: () => 'crimson',
+    });
     assert.equal(s.rows, 1);
     const [row] = await readAll(out);
     assert.deepEqual(row.reward_model, { ground_truth: 'crimson', style: 'rule' });
@@ -136,13 +204,29 @@ describe('training data export (SFT / RL parquet)', () => {
     ]);
     await exportTrainingData({ format: 'rl', out, items, groundTruth: (item) => (asked.push(item.origin), 'blue') });
     assert.deepEqual(asked, ['sample 1']);
-    assert.deepEqual((await readAll(out)).map((r) => [(r.reward_model as { ground_truth: string }).ground_truth, r.data_source]), [['blue', 'chat'], ['red', 'vstar']]);
+    assert.deepEqual(
+      (await readAll(out)).map((r) => [(r.reward_model as { ground_truth: string }).ground_truth, r.data_source]),
+      [
+        ['blue', 'chat'],
+        ['red', 'vstar'],
+      ],
+    );
   });
 
   it('refuses a trajectory whose images were not loaded, and an export with nothing in it', async () => {
     const refs = await storeImages(answered, path.join(tmp, 'refs'));
-    await assert.rejects(exportTrainingData({ format: 'sft', out: path.join(tmp, 'x.parquet'), items: trajectoryItems([{ trajectory: refs, origin: 'o' }]) }), /file reference/);
-    await assert.rejects(exportTrainingData({ format: 'sft', out: path.join(tmp, 'y.parquet'), items: trajectoryItems([{ trajectory: unfinished, origin: 'o' }]) }), /nothing to export: 1 skipped/);
+    await assert.rejects(
+      exportTrainingData({ format: 'sft', out: path.join(tmp, 'x.parquet'), items: trajectoryItems([{ trajectory: refs, origin: 'o' }]) }),
+      /file reference/,
+    );
+    await assert.rejects(
+      exportTrainingData({
+        format: 'sft',
+        out: path.join(tmp, 'y.parquet'),
+        items: trajectoryItems([{ trajectory: unfinished, origin: 'o' }]),
+      }),
+      /nothing to export: 1 skipped/,
+    );
     assert.equal(existsSync(path.join(tmp, 'y.parquet')), false);
   });
 });

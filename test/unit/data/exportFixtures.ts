@@ -3,7 +3,7 @@
  * a reply with code, the `<tool_response>` with text and an output image, the answer), for the
  * export and verify tests.
  */
-import { createCodedanceProtocol, evalObservationParts } from '../../../src/core/protocol/codedance';
+import { createCodedanceProtocol } from '../../../src/core/protocol/codedance';
 import type { ChatMessage } from '../../../src/core/protocol/types';
 import { createTrajectory } from '../../../src/core/trajectory/create';
 import type { Trajectory } from '../../../src/core/trajectory/types';
@@ -33,7 +33,14 @@ export function fixtureTrajectory(o: { id: string; question: string; input: Buff
     const content = `<think>step ${i}</think>\n<code>\n\`\`\`python\n${t.code}\n\`\`\`\n</code>`;
     messages.push({ role: 'assistant', content });
     const images = (t.images ?? []).map((b) => ({ mime: 'image/png' as const, data: b.toString('base64'), source: 'figure' as const }));
-    const result = { status: t.error ? ('error' as const) : ('ok' as const), stdout: t.stdout ?? '', stderr: '', images, durationMs: 5, error: t.error && { ...t.error, traceback: [] } };
+    const result = {
+      status: t.error ? ('error' as const) : ('ok' as const),
+      stdout: t.stdout ?? '',
+      stderr: '',
+      images,
+      durationMs: 5,
+      error: t.error && { ...t.error, traceback: [] },
+    };
     messages.push(...p.observation([{ request: { code: t.code }, result }], [], { turnIndex: i, maxTurns: 7, timeoutMs: 30_000 }));
     turns.push({
       index: i,
@@ -44,13 +51,34 @@ export function fixtureTrajectory(o: { id: string; question: string; input: Buff
       toolCalls: [],
       retries: 0,
       malformed: [],
-      cells: [{ id: `t${i}-c0`, turn: i, code: t.code, status: t.error ? 'error' : 'ok', stdout: t.stdout ?? '', stderr: '', images: images.map((im, k) => ({ ...im, id: `t${i}-c0-i${k}` })) }],
+      cells: [
+        {
+          id: `t${i}-c0`,
+          turn: i,
+          code: t.code,
+          status: t.error ? 'error' : 'ok',
+          stdout: t.stdout ?? '',
+          stderr: '',
+          images: images.map((im, k) => ({ ...im, id: `t${i}-c0-i${k}` })),
+        },
+      ],
     });
   });
   if (o.answer !== undefined) {
     const content = `<think>done</think><answer>${o.answer}</answer>`;
     messages.push({ role: 'assistant', content });
-    turns.push({ index: turns.length, endpoint: 'http://fixture', startedAt: new Date(0).toISOString(), latencyMs: 1, content, toolCalls: [], retries: 0, malformed: [], cells: [], answer: o.answer });
+    turns.push({
+      index: turns.length,
+      endpoint: 'http://fixture',
+      startedAt: new Date(0).toISOString(),
+      latencyMs: 1,
+      content,
+      toolCalls: [],
+      retries: 0,
+      malformed: [],
+      cells: [],
+      answer: o.answer,
+    });
   }
   return createTrajectory({
     id: o.id,
@@ -64,5 +92,3 @@ export function fixtureTrajectory(o: { id: string; question: string; input: Buff
     status: o.answer !== undefined ? 'answered' : 'max_turns',
   });
 }
-
-export { evalObservationParts };

@@ -26,7 +26,16 @@ describe('judge verdict cache: per sample by default, shared only when asked', f
     rmSync(tmp, { recursive: true, force: true });
   });
 
-  const req = (sample?: string): JudgeRequest => ({ kind: 'default', prompt: judgePrompt('tan', 'tan', 'color?'), system: 'You are a helpful assistant.', temperature: 0.3, question: 'color?', answer: 'tan', prediction: 'tan', sample });
+  const req = (sample?: string): JudgeRequest => ({
+    kind: 'default',
+    prompt: judgePrompt('tan', 'tan', 'color?'),
+    system: 'You are a helpful assistant.',
+    temperature: 0.3,
+    question: 'color?',
+    answer: 'tan',
+    prediction: 'tan',
+    sample,
+  });
 
   it('HttpJudge: the same sample reuses its verdict (also from the cache file); another sample with the same texts is asked again', async () => {
     const cacheFile = path.join(tmp, 'judge_cache.jsonl');
@@ -61,11 +70,25 @@ describe('judge verdict cache: per sample by default, shared only when asked', f
     afterEach(async () => fm.close());
 
     const run = (data: string, save: string, scope: 'sample' | 'shared', extra: Partial<EvalOptions> = {}) =>
-      runEval(fixtureEvalOptions(fm.baseUrl, data, save, { judge: new HttpJudge({ endpoints: judge.baseUrl, cacheFile: evalPaths(save, 'm', 'same').judgeCache, cacheScope: scope, maxRetries: 0 }), ...extra }));
+      runEval(
+        fixtureEvalOptions(fm.baseUrl, data, save, {
+          judge: new HttpJudge({
+            endpoints: judge.baseUrl,
+            cacheFile: evalPaths(save, 'm', 'same').judgeCache,
+            cacheScope: scope,
+            maxRetries: 0,
+          }),
+          ...extra,
+        }),
+      );
 
     it('three samples with the same question, answer and prediction: three judge calls; shared: one; the manifest says which', async () => {
       const img = circlesImage({ red: 3, seed: 4 });
-      const line = JSON.stringify({ data_source: 'vstar', images: [{ bytes: img.png.toString('base64') }], extra_info: { question: circlesQuestion('red'), answer: '3' } });
+      const line = JSON.stringify({
+        data_source: 'vstar',
+        images: [{ bytes: img.png.toString('base64') }],
+        extra_info: { question: circlesQuestion('red'), answer: '3' },
+      });
       const data = path.join(tmp, 'same.jsonl');
       writeFileSync(data, [line, line, line].join('\n') + '\n');
       const s = await run(data, path.join(tmp, 'a'), 'sample');

@@ -51,7 +51,12 @@ describe('eval run manifest', function () {
         assert.ok(e instanceof EvalManifestError && e instanceof CodeDanceError);
         assert.equal(e.kind, 'input');
         assert.equal(e.file, paths.manifest);
-        assert.match(e.message, new RegExp(`^manifest_m_set\\.json in ${paths.dir.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} is not valid JSON \\(.+\\): delete it to start over with the finished samples in result_m_set\\.jsonl kept`));
+        assert.match(
+          e.message,
+          new RegExp(
+            `^manifest_m_set\\.json in ${paths.dir.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} is not valid JSON \\(.+\\): delete it to start over with the finished samples in result_m_set\\.jsonl kept`,
+          ),
+        );
         assert.doesNotMatch(e.message, /SyntaxError/);
         return true;
       },
@@ -65,7 +70,11 @@ describe('eval run manifest', function () {
   it('a resume with other settings is refused with what changed and what to do', () => {
     const paths = evalPaths(tmp, 'm', 'set');
     const prev = manifest();
-    assert.throws(() => resumeManifest(prev, manifest({ eval_model_name: 'other', runs: [] }), paths), (e: EvalManifestError) => /belongs to a different run: the model changed \(e -> other\): resume with the same settings/.test(e.message));
+    assert.throws(
+      () => resumeManifest(prev, manifest({ eval_model_name: 'other', runs: [] }), paths),
+      (e: EvalManifestError) =>
+        /belongs to a different run: the model changed \(e -> other\): resume with the same settings/.test(e.message),
+    );
     const next = resumeManifest(prev, manifest({ started_at: 't1', runs: [] }), paths);
     assert.equal(next.started_at, 't0');
     assert.equal(next.runs.length, 1);
@@ -81,7 +90,10 @@ describe('eval run manifest', function () {
       for (let n = 0; ; n++) writeJsonAtomic(${JSON.stringify(file)}, { n, pad });
     `;
     for (let round = 0; round < 3; round++) {
-      const child = spawn(process.execPath, ['--require', 'tsx/cjs', '-e', script], { cwd: path.resolve(__dirname, '../../..'), stdio: ['ignore', 'pipe', 'inherit'] });
+      const child = spawn(process.execPath, ['--require', './scripts/registerTs.cjs', '-e', script], {
+        cwd: path.resolve(__dirname, '../../..'),
+        stdio: ['ignore', 'pipe', 'inherit'],
+      });
       const exited = new Promise((r) => child.once('exit', r));
       try {
         await new Promise<void>((resolve) => child.stdout.once('data', () => resolve()));

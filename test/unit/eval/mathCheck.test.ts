@@ -35,7 +35,19 @@ describe('math check: the seed math_verify through one helper process, else appr
           .map((l) => JSON.parse(l))
       : [];
   const open = (extra: Record<string, string> = {}, timeoutMs?: number) =>
-    openMathChecker(PY, { env: { ...process.env, OPENAI_API_KEY: 'sk-secret', LLM_AS_A_JUDGE_API_KEY: 'judge-secret', RAY_TOKEN: 't', PYTHONPATH: STANDIN, PYTHONDONTWRITEBYTECODE: '1', MATH_VERIFY_STANDIN_LOG: log, ...extra }, timeoutMs });
+    openMathChecker(PY, {
+      env: {
+        ...process.env,
+        OPENAI_API_KEY: 'sk-secret',
+        LLM_AS_A_JUDGE_API_KEY: 'judge-secret',
+        RAY_TOKEN: 't',
+        PYTHONPATH: STANDIN,
+        PYTHONDONTWRITEBYTECODE: '1',
+        MATH_VERIFY_STANDIN_LOG: log,
+        ...extra,
+      },
+      timeoutMs,
+    });
 
   beforeEach(() => {
     tmp = mkdtempSync(path.join(os.tmpdir(), 'codedance-mathcheck-'));
@@ -76,7 +88,10 @@ describe('math check: the seed math_verify through one helper process, else appr
     ];
     const many = Array.from({ length: 40 }, (_, i) => pairs[i % pairs.length]);
     const got = await Promise.all(many.map(([g, a]) => checker!.equivalent(g, a)));
-    assert.deepEqual(got, many.map((p) => p[2]));
+    assert.deepEqual(
+      got,
+      many.map((p) => p[2]),
+    );
     const c = calls();
     assert.equal(c.filter((x) => x.fn === 'verify').length, 40);
     assert.equal(new Set(c.map((x) => x.pid)).size, 1, 'one helper process for all the checks');
@@ -85,7 +100,12 @@ describe('math check: the seed math_verify through one helper process, else appr
   it('scores a math row with it: 1/3 = 0.333333 without asking the judge, the detail says math_verify', async () => {
     checker = await open();
     let asked = 0;
-    const judge = { model: 'judge', promptHash: 'h', endpoints: [], ask: async () => (asked++, { text: '## Equivalence Judgement\nFALSE', cached: false }) };
+    const judge = {
+      model: 'judge',
+      promptHash: 'h',
+      endpoints: [],
+      ask: async () => (asked++, { text: '## Equivalence Judgement\nFALSE', cached: false }),
+    };
     const r = await computeScore('xince', '<think>t</think><answer>0.333333</answer>', '\\frac{1}{3}', 'q', { judge, math: checker });
     assert.equal(r.result.acc, 1);
     assert.equal(r.detail.mathCheck, 'math_verify');
@@ -100,7 +120,12 @@ describe('math check: the seed math_verify through one helper process, else appr
     assert.equal(await checker.equivalent('RAISE', '1'), false);
     assert.equal(await checker.equivalent('2', '2'), true, 'the helper survived the raise');
     // checks queued behind the one that hangs go again to a new helper; only the hung one is undecided
-    const got = await Promise.all([checker.equivalent('HANG', '1'), checker.equivalent('3', '3'), checker.equivalent('1000', '1,000'), checker.equivalent('4', '5')]);
+    const got = await Promise.all([
+      checker.equivalent('HANG', '1'),
+      checker.equivalent('3', '3'),
+      checker.equivalent('1000', '1,000'),
+      checker.equivalent('4', '5'),
+    ]);
     assert.deepEqual(got, [false, true, true, false]);
     assert.equal(await checker.equivalent('6', '6'), true, 'the new helper goes on');
     assert.equal(checker.info.mode, 'math_verify', 'one hang does not make the run approximate');

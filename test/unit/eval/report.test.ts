@@ -43,7 +43,10 @@ describe('eval report data', function () {
       model: createChatModel({ endpoints: fm.baseUrl }),
       endpoints: [fm.baseUrl],
       numWorkers: 2,
-      kernels: stubKernels(() => ({ stdout: 'red_count = 2\n', images: [{ mime: 'image/png', data: fig, source: 'figure', width: 10, height: 10 }] })),
+      kernels: stubKernels(() => ({
+        stdout: 'red_count = 2\n',
+        images: [{ mime: 'image/png', data: fig, source: 'figure', width: 10, height: 10 }],
+      })),
       fsync: false,
     });
     const file = evalPaths(tmp, 'm', 'r').results;
@@ -75,7 +78,12 @@ describe('eval report data', function () {
     assert.deepEqual([r0.acc, r0.score, r0.accFrom, r0.perCall, r0.tool_success_rate], [1, 1, 'eval', [0], 1]);
     assert.deepEqual([r1.acc, r1.score, r1.tool_reward_component], [0, 0, 0.5]);
     assert.deepEqual(d.reward?.cells, { [d.trajectory!.turns[0].cells[0].id]: 0 });
-    assert.deepEqual(t.reference, { groundTruth: '5', dataSource: 'chart', origin: 'result_m_r.jsonl sample 1', judged: { answer: rec.judge_result.answer, acc: 0 } });
+    assert.deepEqual(t.reference, {
+      groundTruth: '5',
+      dataSource: 'chart',
+      origin: 'result_m_r.jsonl sample 1',
+      judged: { answer: rec.judge_result.answer, acc: 0 },
+    });
   });
 
   it("opens a results file written by the seed's eval.py (no codedance fields)", async () => {
@@ -83,9 +91,28 @@ describe('eval report data', function () {
     mkdirSync(dir, { recursive: true });
     const file = path.join(dir, 'result_qwen_wemath.jsonl');
     const line = (index: number, acc: number) =>
-      JSON.stringify({ question: 'q', ground_truth: 'a', pred_ans: '<answer>a</answer>', input: '', output: 'system\nS\nuser\nq\nassistant\n<answer>a</answer>', multi_modal_data: { image: ['AAAA'] }, status: 'success', index, acc, judge_score: acc, judge_result: { answer: 'a', tool_success_rate: 1 }, try_count: 3, tool_call_count: 1, tool_success_count: 1, tool_success_rate: 1 });
+      JSON.stringify({
+        question: 'q',
+        ground_truth: 'a',
+        pred_ans: '<answer>a</answer>',
+        input: '',
+        output: 'system\nS\nuser\nq\nassistant\n<answer>a</answer>',
+        multi_modal_data: { image: ['AAAA'] },
+        status: 'success',
+        index,
+        acc,
+        judge_score: acc,
+        judge_result: { answer: 'a', tool_success_rate: 1 },
+        try_count: 3,
+        tool_call_count: 1,
+        tool_success_count: 1,
+        tool_success_rate: 1,
+      });
     // Python's json.dumps writes NaN for a sample without tool calls
-    writeFileSync(file, [line(0, 1), line(1, 0).replace('"tool_success_rate":1}', '"tool_success_rate":NaN}'), line(2, 1)].join('\n') + '\n');
+    writeFileSync(
+      file,
+      [line(0, 1), line(1, 0).replace('"tool_success_rate":1}', '"tool_success_rate":NaN}'), line(2, 1)].join('\n') + '\n',
+    );
     const { run, offsets } = await loadRun(file);
     assert.equal(run.total, 3);
     assert.equal(run.model, 'qwen');
@@ -94,7 +121,7 @@ describe('eval report data', function () {
     assert.deepEqual(Object.keys(run.perSource), ['default']);
     const d = await reportSample(readRecordAt(file, offsets.get(1)!), file, 'A');
     assert.equal(d.trajectory, undefined);
-    assert.deepEqual([d.reward?.score, d.reward?.format_r, d.reward?.perCall], [0, 0, []], 'from the seed\'s output text');
+    assert.deepEqual([d.reward?.score, d.reward?.format_r, d.reward?.perCall], [0, 0, []], "from the seed's output text");
     assert.match(d.output, /assistant\n<answer>a<\/answer>/);
     await assert.rejects(sampleTrajectory(readRecordAt(file, offsets.get(1)!), file), /has no trajectory .*written by the seed's eval\.py/);
   });

@@ -1,14 +1,14 @@
 /**
- * The seed's training reward per trajectory (core/training-data/reward.ts) is the eval's scoring
- * code (core/eval/score.ts) applied to the whole rollout: the same numbers as `computeScore` on
+ * The seed's training reward per trajectory (core/reward/reward.ts) is the eval's scoring
+ * code (core/reward/score.ts) applied to the whole rollout: the same numbers as `computeScore` on
  * that text, each call's score on its cell, acc from the eval's verdict or the `--no-judge` rule.
  */
 import * as assert from 'node:assert/strict';
-import { computeScore } from '../../../src/core/eval/score';
-import { responseText, trajectoryReward } from '../../../src/core/training-data/reward';
-import { rowReference, rowReward } from '../../../src/core/training-data/rowReward';
+import { computeScore } from '../../../src/core/reward/score';
+import { responseText, trajectoryReward } from '../../../src/core/reward/reward';
+import { rowReference, rowReward } from '../../../src/core/reward/rowReward';
 import { exchangeWithReward, withReward } from '../../../src/extension/data/chatReward';
-import { exchangeEvents, sessionMessage } from '../../../src/webview/panelEvents';
+import { exchangeEvents, sessionMessage } from '../../../src/protocol/panelEvents';
 import { fixtureTrajectory, solidPng } from '../data/exportFixtures';
 
 const input = solidPng(8, 8, [10, 20, 30]);
@@ -17,7 +17,10 @@ const failing = () =>
     id: 'r1',
     question: 'How many?',
     input,
-    turns: [{ code: 'print(x)', error: { ename: 'NameError', evalue: "name 'x' is not defined" } }, { code: 'print(3)', stdout: '3' }],
+    turns: [
+      { code: 'print(x)', error: { ename: 'NameError', evalue: "name 'x' is not defined" } },
+      { code: 'print(3)', stdout: '3' },
+    ],
     answer: '3',
   });
 
@@ -31,8 +34,22 @@ describe('training reward per trajectory (the eval’s scoring code)', () => {
       const want = (await computeScore(source, text, '3', 'How many?')).result;
       const got = trajectoryReward(t, { dataSource: source, acc: want.acc })!;
       assert.deepEqual(
-        { score: got.score, acc: got.acc, tool_step: got.tool_step, tool_success_rate: got.tool_success_rate, tool_reward_component: got.tool_reward_component, format_r: got.format_r },
-        { score: want.score, acc: want.acc, tool_step: want.tool_step, tool_success_rate: want.tool_success_rate, tool_reward_component: want.tool_reward_component, format_r: want.format_r },
+        {
+          score: got.score,
+          acc: got.acc,
+          tool_step: got.tool_step,
+          tool_success_rate: got.tool_success_rate,
+          tool_reward_component: got.tool_reward_component,
+          format_r: got.format_r,
+        },
+        {
+          score: want.score,
+          acc: want.acc,
+          tool_step: want.tool_step,
+          tool_success_rate: want.tool_success_rate,
+          tool_reward_component: want.tool_reward_component,
+          format_r: want.format_r,
+        },
         source,
       );
     }
@@ -62,7 +79,11 @@ describe('training reward per trajectory (the eval’s scoring code)', () => {
     t.reference = { groundTruth: 'three', dataSource: 'vstar', judged: { answer: '3', acc: 1 } };
     assert.deepEqual([trajectoryReward(t)!.acc, trajectoryReward(t)!.accFrom], [1, 'eval']);
     t.reference = { groundTruth: 'three', dataSource: 'vstar', judged: { answer: '4', acc: 0 } };
-    assert.deepEqual([trajectoryReward(t)!.acc, trajectoryReward(t)!.accFrom], [0, 'normalized-match'], '"3" vs "three" does not match without the judge');
+    assert.deepEqual(
+      [trajectoryReward(t)!.acc, trajectoryReward(t)!.accFrom],
+      [0, 'normalized-match'],
+      '"3" vs "three" does not match without the judge',
+    );
     t.reference = { groundTruth: '3', dataSource: 'vstar' };
     const r = trajectoryReward(t)!;
     assert.deepEqual([r.acc, r.score, r.accFrom], [1, 1, 'normalized-match']);
@@ -79,9 +100,18 @@ describe('training reward per trajectory (the eval’s scoring code)', () => {
 
   it('a results line: the rollout of its trajectory with the eval’s acc; an SFT row: no acc', () => {
     const t = failing();
-    const e = rowReward({ acc: 1, judge_result: { score: 1, acc: 1, tool_step: [0], tool_success_rate: null }, output: '', codedance: { data_source: 'vstar', trajectory: t } })!;
+    const e = rowReward({
+      acc: 1,
+      judge_result: { score: 1, acc: 1, tool_step: [0], tool_success_rate: null },
+      output: '',
+      codedance: { data_source: 'vstar', trajectory: t },
+    })!;
     assert.deepEqual([e.source, e.score, e.perCall, e.tool_success_rate], ['eval', 1, [-0.5, 0], 0.5]);
-    const seed = rowReward({ acc: 0, judge_result: {}, output: 'user\nq\nassistant\n<code>x</code>\nuser\n<tool_response>Output:\n1</tool_response>\nassistant\n<answer>2</answer>' })!;
+    const seed = rowReward({
+      acc: 0,
+      judge_result: {},
+      output: 'user\nq\nassistant\n<code>x</code>\nuser\n<tool_response>Output:\n1</tool_response>\nassistant\n<answer>2</answer>',
+    })!;
     assert.deepEqual([seed.score, seed.perCall, seed.tool_reward_component], [0, [0], 0.5]);
   });
 
@@ -105,10 +135,20 @@ describe('training reward per trajectory (the eval’s scoring code)', () => {
 
   it('a dataset row asked about in the chat brings its known answer: RL ground truth, an eval line with its verdict; an SFT row none', () => {
     const rl = { data_source: 'chart', reward_model: { ground_truth: '7', style: 'rule' }, extra_info: { answer: '8', question: 'q' } };
-    assert.deepEqual(rowReference(rl, 'f.parquet row 3'), { groundTruth: '7', dataSource: 'chart', origin: 'f.parquet row 3', judged: undefined });
+    assert.deepEqual(rowReference(rl, 'f.parquet row 3'), {
+      groundTruth: '7',
+      dataSource: 'chart',
+      origin: 'f.parquet row 3',
+      judged: undefined,
+    });
     assert.equal(rowReference({ data_source: 'vstar', extra_info: { answer: 2 } }, 'x')?.groundTruth, '2');
     const line = { ground_truth: 'three', acc: 1, judge_result: { answer: '3' }, codedance: { data_source: 'vstar' } };
-    assert.deepEqual(rowReference(line, 'r.jsonl row 0'), { groundTruth: 'three', dataSource: 'vstar', origin: 'r.jsonl row 0', judged: { answer: '3', acc: 1 } });
+    assert.deepEqual(rowReference(line, 'r.jsonl row 0'), {
+      groundTruth: 'three',
+      dataSource: 'vstar',
+      origin: 'r.jsonl row 0',
+      judged: { answer: '3', acc: 1 },
+    });
     assert.equal(rowReference({ messages: [] }, 'sft'), undefined);
     assert.equal(rowReference({ reward_model: { ground_truth: '  ' } }, 'blank'), undefined, 'an empty answer is no answer');
   });

@@ -35,7 +35,13 @@ describe('eval runner (stub kernel, fixture model)', function () {
     data = path.join(tmp, 'set.parquet');
     writeEvalParquet(
       data,
-      Array.from({ length: N }, (_, i) => ({ dataSource: 'vstar', question: circlesQuestion('red'), answer: '3', image: img.png, ...(i === 7 ? { image: undefined, imagePath: 'nope.png' } : {}) })),
+      Array.from({ length: N }, (_, i) => ({
+        dataSource: 'vstar',
+        question: circlesQuestion('red'),
+        answer: '3',
+        image: img.png,
+        ...(i === 7 ? { image: undefined, imagePath: 'nope.png' } : {}),
+      })),
       { rowGroupSize: 3 },
     );
   });
@@ -43,18 +49,24 @@ describe('eval runner (stub kernel, fixture model)', function () {
   beforeEach(async () => (fm = await startFixtureModel()));
   afterEach(async () => fm.close());
 
-  const opts = (save: string, extra: Partial<EvalOptions> = {}): EvalOptions => fixtureEvalOptions(fm.baseUrl, data, save, { numWorkers: 4, ...extra });
+  const opts = (save: string, extra: Partial<EvalOptions> = {}): EvalOptions =>
+    fixtureEvalOptions(fm.baseUrl, data, save, { numWorkers: 4, ...extra });
 
   it('runs every sample with its own kernel session and writes one line each, with the manifest', async () => {
     const save = path.join(tmp, 'a');
     const kernels = stubKernels((code) => ({ stdout: code.includes('red') ? 'red_count = 3\n' : 'x\n' }));
     const progress: number[] = [];
-    const s = await runEval(opts(save, { kernels, onProgress: (p) => progress.push(p.done), extensionVersion: '9.9.9', sampling: { temperature: 0.5 } }));
+    const s = await runEval(
+      opts(save, { kernels, onProgress: (p) => progress.push(p.done), extensionVersion: '9.9.9', sampling: { temperature: 0.5 } }),
+    );
     const p = evalPaths(save, 'm', 'set');
     const recs = readLines(p.results);
     assert.equal(recs.length, N);
     assert.equal(kernels.made.length, N - 1, 'one session per sample (the skipped row needs none)');
-    assert.ok(kernels.made.every((k) => k.disposed), 'every session disposed');
+    assert.ok(
+      kernels.made.every((k) => k.disposed),
+      'every session disposed',
+    );
     assert.equal(s.stats.total_samples, N - 1);
     assert.equal(s.stats.avg_acc, 1);
     assert.equal(progress[progress.length - 1], N);
@@ -77,12 +89,14 @@ describe('eval runner (stub kernel, fixture model)', function () {
     assert.equal(stats.codedance.manifest.dataset.sha256, m.dataset.sha256);
   });
 
-  it('maxObservationTokens reaches every sample\'s loop (the model sees the output cut to it) and is in the manifest', async () => {
+  it("maxObservationTokens reaches every sample's loop (the model sees the output cut to it) and is in the manifest", async () => {
     const save = path.join(tmp, 'cap');
     const kernels = stubKernels((code) => ({ stdout: code.includes('red') ? `red_count = 3\n${'0123456789'.repeat(10_000)}\n` : 'x\n' }));
     const s = await runEval(opts(save, { kernels, limit: 2, numWorkers: 1, maxObservationTokens: 300 }));
     assert.equal(s.stats.avg_acc, 1, 'the head of the output (the count) is kept');
-    const observations = fm.chatRequests.map((r) => JSON.stringify((r.body!.messages as unknown[]).at(-1))).filter((m) => m.includes('0123456789'));
+    const observations = fm.chatRequests
+      .map((r) => JSON.stringify((r.body!.messages as unknown[]).at(-1)))
+      .filter((m) => m.includes('0123456789'));
     assert.ok(observations.length >= 2, `${observations.length} observations with the long output`);
     for (const o of observations) {
       assert.match(o, /an observation is limited to about 300 tokens/);
@@ -103,7 +117,10 @@ describe('eval runner (stub kernel, fixture model)', function () {
     assert.equal(s.ranNow, N - 4);
     const recs = readLines(p.results);
     assert.equal(recs.length, N);
-    assert.deepEqual(recs.map((r) => r.index).sort((a, b) => a - b), [...Array(N).keys()]);
+    assert.deepEqual(
+      recs.map((r) => r.index).sort((a, b) => a - b),
+      [...Array(N).keys()],
+    );
     assert.ok(fm.chatRequests.length - before <= (N - 4) * 2, 'finished samples were not asked again');
     const m = JSON.parse(readFileSync(p.manifest, 'utf8'));
     assert.equal(m.runs.length, 2);
@@ -149,7 +166,10 @@ describe('eval runner (stub kernel, fixture model)', function () {
     assert.equal(s.ranNow, errored);
     const recs = readLines(p.results);
     assert.equal(recs.length, 4);
-    assert.deepEqual(recs.map((r) => r.index).sort((a, b) => a - b), [0, 1, 2, 3]);
+    assert.deepEqual(
+      recs.map((r) => r.index).sort((a, b) => a - b),
+      [0, 1, 2, 3],
+    );
     assert.ok(recs.every((r) => r.status === 'success'));
   });
 

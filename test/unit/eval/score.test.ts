@@ -4,7 +4,21 @@
  * (symbolic first, judge second), judge failures, and the judge prompts byte for byte.
  */
 import { strict as assert } from 'node:assert';
-import { computeScore, JUDGE_PROMPT_HASH, mathEquivalent, judgePrompt, mathJudgePrompt, normalizedMatch, parseMathVerdict, parseVerdict, scorerFor, toolRewardStep, toolSuccessRate, type Judge, type JudgeRequest } from '../../../src/core/eval';
+import {
+  computeScore,
+  JUDGE_PROMPT_HASH,
+  mathEquivalent,
+  judgePrompt,
+  mathJudgePrompt,
+  normalizedMatch,
+  parseMathVerdict,
+  parseVerdict,
+  scorerFor,
+  toolRewardStep,
+  toolSuccessRate,
+  type Judge,
+  type JudgeRequest,
+} from '../../../src/core/eval';
 
 function fakeJudge(reply: string | ((r: JudgeRequest) => string) | Error): Judge & { asked: JudgeRequest[] } {
   const asked: JudgeRequest[] = [];
@@ -37,22 +51,198 @@ describe('eval scoring (the seed compute_score)', () => {
     for (const [src, want] of table) assert.equal(scorerFor(src), want, src);
   });
 
-  const cases: { name: string; source: string; solution: string; gt: string; judge: string; acc: number; score: number; format: number; answer: string; asked: number }[] = [
-    { name: 'judge says 1', source: 'vstar', solution: '<think>x</think><answer>tan</answer>', gt: 'The countertop is tan.', judge: 'Judgement: 1', acc: 1, score: 1, format: 0, answer: 'tan', asked: 1 },
-    { name: 'judge says 0', source: 'chart', solution: '<think>x</think><answer>blue</answer>', gt: 'tan', judge: '0', acc: 0, score: 0, format: 0, answer: 'blue', asked: 1 },
-    { name: 'no answer tag: empty answer still judged, format error', source: 'vl_agent', solution: '<think>x</think> it is tan', gt: 'tan', judge: 'Judgement: 0', acc: 0, score: -0.2, format: -1, answer: '', asked: 1 },
-    { name: 'two answers: the first, format error', source: 'vstar', solution: '<answer>a</answer><answer>b</answer>', gt: 'a', judge: '1', acc: 1, score: 0.8, format: -1, answer: 'a', asked: 1 },
-    { name: 'unbalanced think: format error', source: 'wemath', solution: '<think><think>x</think><answer>5</answer>', gt: '5', judge: 'Judgement: 1', acc: 1, score: 0.8, format: -1, answer: '5', asked: 1 },
-    { name: 'substring verdict quirk: "10" counts as 1', source: 'vstar', solution: '<answer>x</answer>', gt: 'y', judge: 'Judgement: 10', acc: 1, score: 1, format: 0, answer: 'x', asked: 1 },
-    { name: 'text before the last Judgement: is cut', source: 'vstar', solution: '<answer>x</answer>', gt: 'y', judge: 'Judgement: 1 ... Final Judgement: 0', acc: 0, score: 0, format: 0, answer: 'x', asked: 1 },
-    { name: 'answer of 1000+ chars: acc 0, format error', source: 'vstar', solution: `<answer>${'a'.repeat(1000)}</answer>`, gt: 'a', judge: '1', acc: 0, score: -0.2, format: -1, answer: 'a'.repeat(1000), asked: 1 },
-    { name: 'math: symbolic equal, no judge', source: 'xince', solution: '<think>t</think><answer>\\frac{1}{2}</answer>', gt: '0.5', judge: 'unused', acc: 1, score: 1.2, format: 0, answer: '\\frac{1}{2}', asked: 0 },
-    { name: 'math: the last answer after </think>', source: 'thinklite_eureka', solution: '<think><answer>3</answer></think><answer>4</answer> <answer>$2\\sqrt{2}$</answer>', gt: '\\sqrt{8}', judge: 'unused', acc: 1, score: 1.2, format: 0, answer: '$2\\sqrt{2}$', asked: 0 },
-    { name: 'math: not equal -> judge TRUE', source: 'xince', solution: '<think>t</think><answer>one half</answer>', gt: '1/2', judge: '## Equivalence Judgement\nTRUE', acc: 1, score: 1.2, format: 0, answer: 'one half', asked: 1 },
-    { name: 'math: judge FALSE', source: 'xince', solution: '<think>t</think><answer>7</answer>', gt: '8', judge: '## Equivalence Judgement\nFALSE', acc: 0, score: 0, format: 0, answer: '7', asked: 1 },
-    { name: 'math: judge says both -> 0', source: 'xince', solution: '<think>t</think><answer>7</answer>', gt: '8', judge: 'TRUE or FALSE', acc: 0, score: 0, format: 0, answer: '7', asked: 1 },
-    { name: 'math: no answer -> format error, no judge', source: 'xince', solution: '<think>t</think> 8', gt: '8', judge: 'unused', acc: 0, score: -0.4, format: -1, answer: '', asked: 0 },
-    { name: 'math: tool_call after </think> -> format error', source: 'xince', solution: '<think>t</think><tool_call>x</tool_call><answer>8</answer>', gt: '8', judge: 'unused', acc: 1, score: 0.8, format: -1, answer: '8', asked: 0 },
+  const cases: {
+    name: string;
+    source: string;
+    solution: string;
+    gt: string;
+    judge: string;
+    acc: number;
+    score: number;
+    format: number;
+    answer: string;
+    asked: number;
+  }[] = [
+    {
+      name: 'judge says 1',
+      source: 'vstar',
+      solution: '<think>x</think><answer>tan</answer>',
+      gt: 'The countertop is tan.',
+      judge: 'Judgement: 1',
+      acc: 1,
+      score: 1,
+      format: 0,
+      answer: 'tan',
+      asked: 1,
+    },
+    {
+      name: 'judge says 0',
+      source: 'chart',
+      solution: '<think>x</think><answer>blue</answer>',
+      gt: 'tan',
+      judge: '0',
+      acc: 0,
+      score: 0,
+      format: 0,
+      answer: 'blue',
+      asked: 1,
+    },
+    {
+      name: 'no answer tag: empty answer still judged, format error',
+      source: 'vl_agent',
+      solution: '<think>x</think> it is tan',
+      gt: 'tan',
+      judge: 'Judgement: 0',
+      acc: 0,
+      score: -0.2,
+      format: -1,
+      answer: '',
+      asked: 1,
+    },
+    {
+      name: 'two answers: the first, format error',
+      source: 'vstar',
+      solution: '<answer>a</answer><answer>b</answer>',
+      gt: 'a',
+      judge: '1',
+      acc: 1,
+      score: 0.8,
+      format: -1,
+      answer: 'a',
+      asked: 1,
+    },
+    {
+      name: 'unbalanced think: format error',
+      source: 'wemath',
+      solution: '<think><think>x</think><answer>5</answer>',
+      gt: '5',
+      judge: 'Judgement: 1',
+      acc: 1,
+      score: 0.8,
+      format: -1,
+      answer: '5',
+      asked: 1,
+    },
+    {
+      name: 'substring verdict quirk: "10" counts as 1',
+      source: 'vstar',
+      solution: '<answer>x</answer>',
+      gt: 'y',
+      judge: 'Judgement: 10',
+      acc: 1,
+      score: 1,
+      format: 0,
+      answer: 'x',
+      asked: 1,
+    },
+    {
+      name: 'text before the last Judgement: is cut',
+      source: 'vstar',
+      solution: '<answer>x</answer>',
+      gt: 'y',
+      judge: 'Judgement: 1 ... Final Judgement: 0',
+      acc: 0,
+      score: 0,
+      format: 0,
+      answer: 'x',
+      asked: 1,
+    },
+    {
+      name: 'answer of 1000+ chars: acc 0, format error',
+      source: 'vstar',
+      solution: `<answer>${'a'.repeat(1000)}</answer>`,
+      gt: 'a',
+      judge: '1',
+      acc: 0,
+      score: -0.2,
+      format: -1,
+      answer: 'a'.repeat(1000),
+      asked: 1,
+    },
+    {
+      name: 'math: symbolic equal, no judge',
+      source: 'xince',
+      solution: '<think>t</think><answer>\\frac{1}{2}</answer>',
+      gt: '0.5',
+      judge: 'unused',
+      acc: 1,
+      score: 1.2,
+      format: 0,
+      answer: '\\frac{1}{2}',
+      asked: 0,
+    },
+    {
+      name: 'math: the last answer after </think>',
+      source: 'thinklite_eureka',
+      solution: '<think><answer>3</answer></think><answer>4</answer> <answer>$2\\sqrt{2}$</answer>',
+      gt: '\\sqrt{8}',
+      judge: 'unused',
+      acc: 1,
+      score: 1.2,
+      format: 0,
+      answer: '$2\\sqrt{2}$',
+      asked: 0,
+    },
+    {
+      name: 'math: not equal -> judge TRUE',
+      source: 'xince',
+      solution: '<think>t</think><answer>one half</answer>',
+      gt: '1/2',
+      judge: '## Equivalence Judgement\nTRUE',
+      acc: 1,
+      score: 1.2,
+      format: 0,
+      answer: 'one half',
+      asked: 1,
+    },
+    {
+      name: 'math: judge FALSE',
+      source: 'xince',
+      solution: '<think>t</think><answer>7</answer>',
+      gt: '8',
+      judge: '## Equivalence Judgement\nFALSE',
+      acc: 0,
+      score: 0,
+      format: 0,
+      answer: '7',
+      asked: 1,
+    },
+    {
+      name: 'math: judge says both -> 0',
+      source: 'xince',
+      solution: '<think>t</think><answer>7</answer>',
+      gt: '8',
+      judge: 'TRUE or FALSE',
+      acc: 0,
+      score: 0,
+      format: 0,
+      answer: '7',
+      asked: 1,
+    },
+    {
+      name: 'math: no answer -> format error, no judge',
+      source: 'xince',
+      solution: '<think>t</think> 8',
+      gt: '8',
+      judge: 'unused',
+      acc: 0,
+      score: -0.4,
+      format: -1,
+      answer: '',
+      asked: 0,
+    },
+    {
+      name: 'math: tool_call after </think> -> format error',
+      source: 'xince',
+      solution: '<think>t</think><tool_call>x</tool_call><answer>8</answer>',
+      gt: '8',
+      judge: 'unused',
+      acc: 1,
+      score: 0.8,
+      format: -1,
+      answer: '8',
+      asked: 0,
+    },
   ];
   for (const c of cases)
     it(`${c.source}: ${c.name}`, async () => {
@@ -64,7 +254,16 @@ describe('eval scoring (the seed compute_score)', () => {
       assert.equal(result.answer, c.answer, 'answer');
       assert.equal(result.ground_truth, c.gt);
       assert.equal(j.asked.length, c.asked, 'judge calls');
-      assert.deepEqual(Object.keys(result), ['score', 'acc', 'tool_step', 'tool_success_rate', 'tool_reward_component', 'format_r', 'ground_truth', 'answer']);
+      assert.deepEqual(Object.keys(result), [
+        'score',
+        'acc',
+        'tool_step',
+        'tool_success_rate',
+        'tool_reward_component',
+        'format_r',
+        'ground_truth',
+        'answer',
+      ]);
       assert.equal(detail.scorer, scorerFor(c.source));
     });
 
@@ -74,9 +273,21 @@ describe('eval scoring (the seed compute_score)', () => {
     assert.equal(j.asked[0].system, 'You are a helpful assistant.');
     assert.equal(j.asked[0].temperature, 0.3);
     assert.equal(j.asked[0].prompt, judgePrompt('pink', 'It is pink.', 'What color?'));
-    assert.ok(j.asked[0].prompt.startsWith("\nBelow are two answers to a question. Question is [Question], [Standard Answer] is the standard answer to the question, and [Model_answer] is the answer extracted from a model's output to this question.  Determine"));
-    assert.ok(j.asked[0].prompt.includes("anything else.\n\n\n\n[Question]: Is the countertop tan or blue?\n[Standard Answer]: The countertop is tan.\n[Model_answer] : tan\nJudgement: 1\n\n\n\n[Question]: On which side"));
-    assert.ok(j.asked[0].prompt.endsWith('Judgement: 0\n\n[Question]: What color?\n[Standard Answer]: It is pink.\n[Model_answer] : pink\nJudgement:'));
+    assert.ok(
+      j.asked[0].prompt.startsWith(
+        "\nBelow are two answers to a question. Question is [Question], [Standard Answer] is the standard answer to the question, and [Model_answer] is the answer extracted from a model's output to this question.  Determine",
+      ),
+    );
+    assert.ok(
+      j.asked[0].prompt.includes(
+        'anything else.\n\n\n\n[Question]: Is the countertop tan or blue?\n[Standard Answer]: The countertop is tan.\n[Model_answer] : tan\nJudgement: 1\n\n\n\n[Question]: On which side',
+      ),
+    );
+    assert.ok(
+      j.asked[0].prompt.endsWith(
+        'Judgement: 0\n\n[Question]: What color?\n[Standard Answer]: It is pink.\n[Model_answer] : pink\nJudgement:',
+      ),
+    );
     const m = fakeJudge('## Equivalence Judgement\nTRUE');
     await computeScore('xince', '<answer>x+1</answer>', 'y', 'Solve {x}', { judge: m });
     assert.equal(m.asked[0].system, undefined);
@@ -86,7 +297,9 @@ describe('eval scoring (the seed compute_score)', () => {
   });
 
   it('a judge that keeps failing scores 0 like the seed, and says why', async () => {
-    const { result, detail } = await computeScore('vstar', '<answer>a</answer>', 'a', 'q', { judge: fakeJudge(new Error('HTTP 500 from judge')) });
+    const { result, detail } = await computeScore('vstar', '<answer>a</answer>', 'a', 'q', {
+      judge: fakeJudge(new Error('HTTP 500 from judge')),
+    });
     assert.equal(result.acc, 0);
     assert.equal(detail.method, 'judge-error');
     assert.match(detail.judgeError!, /HTTP 500/);

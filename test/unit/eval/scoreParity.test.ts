@@ -64,7 +64,11 @@ describe('scoring at seed parity', function () {
 
     it("with math_verify importable in the evaluating Python: the seed's calls, one helper for the run, said in stats and manifest", async () => {
       const log = path.join(tmp, 'calls.jsonl');
-      const saved = { PYTHONPATH: process.env.PYTHONPATH, LOG: process.env.MATH_VERIFY_STANDIN_LOG, NOPYC: process.env.PYTHONDONTWRITEBYTECODE };
+      const saved = {
+        PYTHONPATH: process.env.PYTHONPATH,
+        LOG: process.env.MATH_VERIFY_STANDIN_LOG,
+        NOPYC: process.env.PYTHONDONTWRITEBYTECODE,
+      };
       process.env.PYTHONPATH = STANDIN;
       process.env.MATH_VERIFY_STANDIN_LOG = log;
       process.env.PYTHONDONTWRITEBYTECODE = '1'; // no __pycache__ in the fixture folder
@@ -78,13 +82,20 @@ describe('scoring at seed parity', function () {
           .split('\n')
           .filter(Boolean)
           .map((l) => JSON.parse(l) as { fn: string; args: unknown[]; kwargs: object; pid: number });
-        const recs = readFileSync(s.paths.results, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l));
+        const recs = readFileSync(s.paths.results, 'utf8')
+          .split('\n')
+          .filter(Boolean)
+          .map((l) => JSON.parse(l));
         const answered = recs.filter((r) => r.judge_result.answer);
         assert.ok(answered.length >= 1, 'the fixture model answered');
         // per answered sample: parse(ground_truth), parse(model_answer), verify(both) — the raw strings
         assert.equal(calls.filter((c) => c.fn === 'verify').length, answered.length);
         for (const r of answered) {
-          const v = calls.find((c) => c.fn === 'verify' && JSON.stringify(c.args) === JSON.stringify([{ parsed: r.ground_truth }, { parsed: r.judge_result.answer }]));
+          const v = calls.find(
+            (c) =>
+              c.fn === 'verify' &&
+              JSON.stringify(c.args) === JSON.stringify([{ parsed: r.ground_truth }, { parsed: r.judge_result.answer }]),
+          );
           assert.ok(v, `verify(parse(${r.ground_truth}), parse(${r.judge_result.answer}))`);
           assert.deepEqual(v.kwargs, {});
           assert.equal(r.codedance.score_method === 'symbolic' || r.codedance.score_method === 'normalized-match', true);

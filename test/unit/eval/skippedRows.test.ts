@@ -28,18 +28,31 @@ describe('eval: unusable rows are recorded as skipped and the run goes on', func
   let tmp: string;
   let fm: FixtureModel;
   const img = circlesImage({ red: 3, seed: 4 });
-  const good = (i: number) => JSON.stringify({ data_source: 'vstar', images: [{ bytes: img.png.toString('base64') }], extra_info: { question: `${circlesQuestion('red')} (${i})`, answer: '3' } });
+  const good = (i: number) =>
+    JSON.stringify({
+      data_source: 'vstar',
+      images: [{ bytes: img.png.toString('base64') }],
+      extra_info: { question: `${circlesQuestion('red')} (${i})`, answer: '3' },
+    });
 
   before(() => (tmp = mkdtempSync(path.join(os.tmpdir(), 'codedance-skip-'))));
   after(() => rmSync(tmp, { recursive: true, force: true }));
   beforeEach(async () => (fm = await startFixtureModel()));
   afterEach(async () => fm.close());
 
-  const opts = (dataPath: string, save: string, extra: Partial<EvalOptions> = {}): EvalOptions => fixtureEvalOptions(fm.baseUrl, dataPath, save, { numWorkers: 2, ...extra });
+  const opts = (dataPath: string, save: string, extra: Partial<EvalOptions> = {}): EvalOptions =>
+    fixtureEvalOptions(fm.baseUrl, dataPath, save, { numWorkers: 2, ...extra });
 
   it('JSONL: a line that is not JSON and a row without its answer are skipped with index and reason; resume gets past them', async () => {
     const data = path.join(tmp, 'bad.jsonl');
-    const lines = [good(0), '{"data_source": "vstar", "extra_info": {"question": "q"', good(2), JSON.stringify({ data_source: 'vstar', extra_info: { question: 'no answer here' } }), good(4), good(5)];
+    const lines = [
+      good(0),
+      '{"data_source": "vstar", "extra_info": {"question": "q"',
+      good(2),
+      JSON.stringify({ data_source: 'vstar', extra_info: { question: 'no answer here' } }),
+      good(4),
+      good(5),
+    ];
     writeFileSync(data, lines.join('\n') + '\n');
     const save = path.join(tmp, 'jsonl');
     // first run stops before the bad rows; the resume must run across them
@@ -92,7 +105,10 @@ describe('eval: unusable rows are recorded as skipped and the run goes on', func
     const recs = readLines(evalPaths(save, 'm', 'holes').results);
     assert.equal(recs.length, 4);
     const skipped = recs.filter((r) => r.codedance.skipped);
-    assert.deepEqual(skipped.map((r) => r.index), [1]);
+    assert.deepEqual(
+      skipped.map((r) => r.index),
+      [1],
+    );
     assert.match(skipped[0].codedance.error.message, /holes\.parquet: row 1: no answer/);
     assert.equal(s.stats.total_samples, 3);
     assert.equal(s.stats.avg_acc, 1);
@@ -105,7 +121,11 @@ describe('eval: unusable rows are recorded as skipped and the run goes on', func
     const notImage = path.join(tmp, 'notes.txt');
     writeFileSync(notImage, 'this is not an image');
     const data = path.join(tmp, 'img.jsonl');
-    writeFileSync(data, [good(0), JSON.stringify({ data_source: 'vstar', images: ['notes.txt'], extra_info: { question: 'q', answer: 'a' } })].join('\n') + '\n');
+    writeFileSync(
+      data,
+      [good(0), JSON.stringify({ data_source: 'vstar', images: ['notes.txt'], extra_info: { question: 'q', answer: 'a' } })].join('\n') +
+        '\n',
+    );
     let acquired = 0;
     // the real kernel's error for bytes Pillow cannot identify (KernelSessionError from setInputImages)
     const kernels: KernelSource = {
@@ -117,7 +137,13 @@ describe('eval: unusable rows are recorded as skipped and the run goes on', func
             throw new Error(
               'the input image could not be prepared: ValueError: input image #1 could not be read: UnidentifiedImageError: cannot identify image file <_io.BytesIO object at 0x7f>\nFix: pass a PNG, JPEG, GIF, BMP or WebP file that Pillow can open',
             );
-          return images.map((b) => ({ pngBase64: Buffer.from(b).toString('base64'), width: 28, height: 28, originalWidth: 28, originalHeight: 28 }));
+          return images.map((b) => ({
+            pngBase64: Buffer.from(b).toString('base64'),
+            width: 28,
+            height: 28,
+            originalWidth: 28,
+            originalHeight: 28,
+          }));
         };
         return k;
       },
@@ -129,7 +155,10 @@ describe('eval: unusable rows are recorded as skipped and the run goes on', func
     const bad = recs.find((r) => r.index === 1)!;
     assert.equal(bad.codedance.skipped, true);
     assert.equal(bad.codedance.error.name, 'ImageLoadError');
-    assert.equal(bad.codedance.error.message, `image ${notImage} could not be loaded: UnidentifiedImageError: cannot identify image file <_io.BytesIO object at 0x7f>`);
+    assert.equal(
+      bad.codedance.error.message,
+      `image ${notImage} could not be loaded: UnidentifiedImageError: cannot identify image file <_io.BytesIO object at 0x7f>`,
+    );
     assert.equal(acquired, 2, 'one kernel per sample: an unloadable image is not retried');
     assert.equal(s.stats.total_samples, 1, 'not counted as a wrong answer');
     assert.equal(s.stats.avg_acc, 1);

@@ -15,7 +15,13 @@ export class StubKernel implements KernelSession {
   executed: string[] = [];
   constructor(private readonly result: (code: string) => Partial<ExecutionResult> = () => ({ stdout: 'stub output\n' })) {}
   async setInputImages(images: Uint8Array[]): Promise<PreparedImage[]> {
-    return images.map((b) => ({ pngBase64: Buffer.from(b).toString('base64'), width: 28, height: 28, originalWidth: 28, originalHeight: 28 }));
+    return images.map((b) => ({
+      pngBase64: Buffer.from(b).toString('base64'),
+      width: 28,
+      height: 28,
+      originalWidth: 28,
+      originalHeight: 28,
+    }));
   }
   async execute(code: string): Promise<ExecutionResult> {
     if (this.disposed) throw new Error('stub kernel used after dispose');

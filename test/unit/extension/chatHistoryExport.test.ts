@@ -9,8 +9,18 @@ import path from 'node:path';
 import { createTrajectory } from '../../../src/core/trajectory/create';
 import type { Trajectory } from '../../../src/core/trajectory/types';
 import { conversationNotebook, writeMarkdownExport } from '../../../src/extension/chat/exportConversation';
-import { HistoryStore, newConversation } from '../../../src/extension/chat/historyStore';
-import { validateFromWebview } from '../../../src/extension/chat/validate';
+import { HistoryStore, newConversation, type HistoryDamage } from '../../../src/extension/chat/historyStore';
+import { chatRequest } from '../../../src/protocol/chat';
+import { parseRequest } from '../../../src/protocol/messages';
+
+/** the chat's boundary check: the message as the extension acts on it, or undefined when refused */
+const validateFromWebview = (raw: unknown) => {
+  const r = parseRequest('chat', chatRequest, raw);
+  return r.ok ? r.request : undefined;
+};
+
+/** these tests damage nothing: a report is a bug */
+const noDamage = (d: HistoryDamage) => assert.fail(`unexpected damage report: ${JSON.stringify(d)}`);
 
 const PNG = 'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==';
 
@@ -27,13 +37,38 @@ function trajectory(question: string): Trajectory {
     maxTurns: 7,
     messages: [
       { role: 'system', content: 'sys' },
-      { role: 'user', content: [{ type: 'image_url', image_url: { url: `data:image/jpeg;base64,${PNG}` } }, { type: 'text', text: question }] },
+      {
+        role: 'user',
+        content: [
+          { type: 'image_url', image_url: { url: `data:image/jpeg;base64,${PNG}` } },
+          { type: 'text', text: question },
+        ],
+      },
       { role: 'assistant', content: '<code>\n```python\nplt.show()\n```\n</code>' },
     ],
-    turns: [{
-      index: 0, endpoint: 'e', startedAt: '', latencyMs: 5, content: '<think>look</think>', toolCalls: [], retries: 0, malformed: [],
-      cells: [{ id: 't0-c0', turn: 0, code: 'plt.show()', status: 'ok', stdout: 'hi\n', stderr: '', images: [{ id: 't0-c0-i0', mime: 'image/png', data: PNG, width: 1, height: 1, source: 'figure' }] }],
-    }],
+    turns: [
+      {
+        index: 0,
+        endpoint: 'e',
+        startedAt: '',
+        latencyMs: 5,
+        content: '<think>look</think>',
+        toolCalls: [],
+        retries: 0,
+        malformed: [],
+        cells: [
+          {
+            id: 't0-c0',
+            turn: 0,
+            code: 'plt.show()',
+            status: 'ok',
+            stdout: 'hi\n',
+            stderr: '',
+            images: [{ id: 't0-c0-i0', mime: 'image/png', data: PNG, width: 1, height: 1, source: 'figure' }],
+          },
+        ],
+      },
+    ],
     answer: '3',
     status: 'answered',
     usage: { promptTokens: 1, completionTokens: 1, totalTokens: 2 },
@@ -47,7 +82,7 @@ describe('chat history store and export', () => {
   afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
   it('saves images as files, not inline, and loads the conversation back identical', async () => {
-    const store = new HistoryStore(dir);
+    const store = new HistoryStore(dir, noDamage);
     const c = newConversation('circles');
     c.exchanges.push(trajectory('how many?'), trajectory('and now?'));
     await store.save(c);
@@ -56,11 +91,14 @@ describe('chat history store and export', () => {
     assert.equal(readdirSync(path.join(store.dir, c.id, 'images')).length, 1, 'one identical image stored once');
     const back = await store.load(c.id);
     assert.deepEqual(back, c);
-    assert.deepEqual((await store.list()).map((x) => x.title), ['circles']);
+    assert.deepEqual(
+      (await store.list()).map((x) => x.title),
+      ['circles'],
+    );
   });
 
   it('renames and deletes (with the images)', async () => {
-    const store = new HistoryStore(dir);
+    const store = new HistoryStore(dir, noDamage);
     const a = newConversation('a');
     a.exchanges.push(trajectory('q'));
     const b = newConversation('b');
@@ -70,7 +108,10 @@ describe('chat history store and export', () => {
     await store.rename(a.id, 'renamed');
     assert.deepEqual((await store.list()).map((x) => x.title).sort(), ['b', 'renamed']);
     await store.delete(b.id);
-    assert.deepEqual((await store.list()).map((x) => x.id), [a.id]);
+    assert.deepEqual(
+      (await store.list()).map((x) => x.id),
+      [a.id],
+    );
     assert.ok(!existsSync(path.join(store.dir, b.id)));
     await assert.rejects(store.load('../../etc'), /bad conversation id/);
   });

@@ -4,14 +4,20 @@
  * run; every incoming message validated with its id; attachments refused with the reason.
  */
 import { strict as assert } from 'node:assert';
-import type { AgentEvent } from '../../../src/core/agent/events';
+import type { AgentEvent } from '../../../src/core/trajectory/events';
 import { runAgent } from '../../../src/core/agent/runAgent';
 import type { Trajectory } from '../../../src/core/trajectory/types';
 import { Attachments } from '../../../src/extension/chat/attachments';
-import { validateFromWebview } from '../../../src/extension/chat/validate';
-import { exchangeEvents, exchangeView, sessionMessage, toPanelEvent } from '../../../src/webview/panelEvents';
-import type { PanelEvent } from '../../../src/webview/protocol';
+import { chatRequest, type PanelEvent } from '../../../src/protocol/chat';
+import { parseRequest } from '../../../src/protocol/messages';
+import { exchangeEvents, exchangeView, sessionMessage, toPanelEvent } from '../../../src/protocol/panelEvents';
 import { FakeKernel, ScriptedModel, tagFormat } from '../agent/fakes';
+
+/** the chat's boundary check: the message as the extension acts on it, or undefined when refused */
+const validateFromWebview = (raw: unknown) => {
+  const r = parseRequest('chat', chatRequest, raw);
+  return r.ok ? r.request : undefined;
+};
 
 const PNG = 'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==';
 
@@ -26,7 +32,8 @@ class ImageKernel extends FakeKernel {
 async function liveRun(): Promise<{ events: AgentEvent[]; trajectory: Trajectory }> {
   const events: AgentEvent[] = [];
   const model = new ScriptedModel(['look [[print 1]]', 'again [[print 2]]', '{{two}}']);
-  for await (const e of runAgent('q', [new Uint8Array([1])], { model, modelName: 'm', protocol: tagFormat, kernel: new ImageKernel() })) events.push(e);
+  for await (const e of runAgent('q', [new Uint8Array([1])], { model, modelName: 'm', protocol: tagFormat, kernel: new ImageKernel() }))
+    events.push(e);
   const done = events.at(-1);
   assert.ok(done?.type === 'done');
   return { events, trajectory: done.trajectory };
@@ -42,17 +49,23 @@ describe('chat webview protocol', () => {
     assert.equal(imageCount(panel), 2, 'two cells, one image each, each once');
     assert.ok(!panel.some((e) => (e.type as string) === 'observation' || (e.type as string) === 'kernel'));
     const done = panel.at(-1);
-    assert.deepEqual(done, { type: 'done', summary: { status: 'answered', turns: 3, maxTurns: 4, usage: trajectory.usage, durationMs: trajectory.durationMs } });
+    assert.deepEqual(done, {
+      type: 'done',
+      summary: { status: 'answered', turns: 3, maxTurns: 4, usage: trajectory.usage, durationMs: trajectory.durationMs },
+    });
     assert.ok(!JSON.stringify(panel).includes('"role"'), 'no model messages');
   });
 
   it('a stored exchange renders from the events of the live run that made it', async () => {
     const { events, trajectory } = await liveRun();
-    const rendered = (evs: PanelEvent[]) => evs.filter((e) => ['turn_end', 'tool_call', 'exec_end', 'malformed', 'answer', 'done'].includes(e.type)).map((e) => {
-      if (e.type === 'turn_end') return { type: e.type, turn: e.turn, content: e.content };
-      if (e.type === 'tool_call') return { type: e.type, id: e.cell.id, code: e.cell.code };
-      return e;
-    });
+    const rendered = (evs: PanelEvent[]) =>
+      evs
+        .filter((e) => ['turn_end', 'tool_call', 'exec_end', 'malformed', 'answer', 'done'].includes(e.type))
+        .map((e) => {
+          if (e.type === 'turn_end') return { type: e.type, turn: e.turn, content: e.content };
+          if (e.type === 'tool_call') return { type: e.type, id: e.cell.id, code: e.cell.code };
+          return e;
+        });
     const live = events.flatMap((e) => toPanelEvent(e) ?? []);
     const stored = exchangeEvents(exchangeView(JSON.parse(JSON.stringify(trajectory)) as Trajectory));
     assert.deepEqual(JSON.parse(JSON.stringify(rendered(stored))), JSON.parse(JSON.stringify(rendered(live))));
@@ -62,7 +75,13 @@ describe('chat webview protocol', () => {
   it("a kernel that is not a local one of ours (a notebook's, a server's): the live run and the stored exchange say where the code ran", async () => {
     const kernel = Object.assign(new ImageKernel(), { where: 'the kernel of analysis.ipynb' });
     const events: AgentEvent[] = [];
-    for await (const e of runAgent('q', [new Uint8Array([1])], { model: new ScriptedModel(['{{one}}']), modelName: 'm', protocol: tagFormat, kernel })) events.push(e);
+    for await (const e of runAgent('q', [new Uint8Array([1])], {
+      model: new ScriptedModel(['{{one}}']),
+      modelName: 'm',
+      protocol: tagFormat,
+      kernel,
+    }))
+      events.push(e);
     const start = events.find((e) => e.type === 'start');
     assert.equal(start?.type === 'start' && start.where, 'the kernel of analysis.ipynb');
     const done = events.at(-1);
@@ -84,7 +103,11 @@ describe('chat webview protocol', () => {
     assert.equal(imageCount(m), 2);
     const kernelEvent = events.find((e) => e.type === 'kernel');
     assert.ok(kernelEvent, 'the loop reports kernel states (for the CLI)');
-    assert.equal(sessionMessage({ type: 'event', runId: 'r', index: 0, event: kernelEvent }), undefined, 'the panel gets them once, from the session');
+    assert.equal(
+      sessionMessage({ type: 'event', runId: 'r', index: 0, event: kernelEvent }),
+      undefined,
+      'the panel gets them once, from the session',
+    );
     assert.deepEqual(sessionMessage({ type: 'kernel', state: 'busy' }), { type: 'kernel', state: 'busy' });
   });
 
@@ -93,8 +116,16 @@ describe('chat webview protocol', () => {
     assert.equal(validateFromWebview({ id: 'a-1', type: 'restore', run: 'a-0', accept: 'yes' }), undefined);
     assert.equal(validateFromWebview({ id: 'a 1', type: 'stop' }), undefined, 'ids are word characters');
     assert.equal(validateFromWebview({ id: 'x'.repeat(101), type: 'stop' }), undefined);
-    assert.equal(validateFromWebview({ id: 'a-1', type: 'approval', run: 'a-0', reply: { action: 'run' } }), undefined, 'the cell is named');
-    assert.equal(validateFromWebview({ id: 'a-1', type: 'approval', requestId: 'r', reply: { action: 'run' } }), undefined, 'the old side channel is gone');
+    assert.equal(
+      validateFromWebview({ id: 'a-1', type: 'approval', run: 'a-0', reply: { action: 'run' } }),
+      undefined,
+      'the cell is named',
+    );
+    assert.equal(
+      validateFromWebview({ id: 'a-1', type: 'approval', requestId: 'r', reply: { action: 'run' } }),
+      undefined,
+      'the old side channel is gone',
+    );
     assert.equal(validateFromWebview({ id: 'a-1', type: 'approvalDone', requestId: '*' }), undefined);
   });
 

@@ -8,6 +8,7 @@ import { strict as assert } from 'node:assert';
 import Module from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
+import { ServedEndpoints } from '../../../src/core/serve';
 
 type Listener<T> = (e: T) => unknown;
 
@@ -35,7 +36,13 @@ const fakeVscode = {
   EventEmitter: FakeEmitter,
   ConfigurationTarget: { Global: 1, Workspace: 2 },
   Uri: { joinPath: (base: { path: string }, ...parts: string[]) => uri(path.join(base.path, ...parts)), file: uri },
-  workspace: { isTrusted: false, workspaceFolders: undefined, onDidGrantWorkspaceTrust: noEvent, onDidChangeConfiguration: noEvent, getConfiguration: () => ({ get: (_k: string, d: unknown) => d, inspect: () => undefined }) },
+  workspace: {
+    isTrusted: false,
+    workspaceFolders: undefined,
+    onDidGrantWorkspaceTrust: noEvent,
+    onDidChangeConfiguration: noEvent,
+    getConfiguration: () => ({ get: (_k: string, d: unknown) => d, inspect: () => undefined }),
+  },
   extensions: { getExtension: () => undefined },
   window: { showWarningMessage: async () => undefined, showErrorMessage: async () => undefined },
   commands: { executeCommand: async () => undefined },
@@ -46,7 +53,14 @@ function fakeView() {
   const messages = new FakeEmitter<unknown>();
   const disposed = new FakeEmitter<void>();
   const view = {
-    webview: { options: {}, html: '', cspSource: 'vscode-resource:', asWebviewUri: (u: unknown) => u, onDidReceiveMessage: messages.event, postMessage: async () => true },
+    webview: {
+      options: {},
+      html: '',
+      cspSource: 'vscode-resource:',
+      asWebviewUri: (u: unknown) => u,
+      onDidReceiveMessage: messages.event,
+      postMessage: async () => true,
+    },
     onDidDispose: disposed.event,
   };
   return { view, messages, disposed };
@@ -71,11 +85,17 @@ describe('chat view: listeners per resolved view', () => {
     delete require.cache.vscode;
   });
 
-  it('a second resolve disposes the first view\'s listeners; closing the view disposes its own', () => {
+  it("a second resolve disposes the first view's listeners; closing the view disposes its own", () => {
     const storage = uri(path.join(os.tmpdir(), 'codedance-view-test'));
-    const context = { extensionUri: uri('/ext'), storageUri: storage, globalStorageUri: storage, secrets: { onDidChange: noEvent, get: async () => undefined }, globalState: { get: () => false } };
+    const context = {
+      extensionUri: uri('/ext'),
+      storageUri: storage,
+      globalStorageUri: storage,
+      secrets: { onDidChange: noEvent, get: async () => undefined },
+      globalState: { get: () => false },
+    };
     const log = { info() {}, warn() {}, error() {} };
-    const provider = new ChatViewProvider(context as never, log as never);
+    const provider = new ChatViewProvider(context as never, log as never, new ServedEndpoints());
     try {
       const first = fakeView();
       provider.resolveWebviewView(first.view as never);
@@ -104,8 +124,14 @@ describe('chat view: listeners per resolved view', () => {
 
   it('badges the view while a cell waits for approval, and replays the live run to a webview that reloads', async () => {
     const storage = uri(path.join(os.tmpdir(), 'codedance-view-test'));
-    const context = { extensionUri: uri('/ext'), storageUri: storage, globalStorageUri: storage, secrets: { onDidChange: noEvent, get: async () => undefined }, globalState: { get: () => false } };
-    const provider = new ChatViewProvider(context as never, { info() {}, warn() {}, error() {} } as never);
+    const context = {
+      extensionUri: uri('/ext'),
+      storageUri: storage,
+      globalStorageUri: storage,
+      secrets: { onDidChange: noEvent, get: async () => undefined },
+      globalState: { get: () => false },
+    };
+    const provider = new ChatViewProvider(context as never, { info() {}, warn() {}, error() {} } as never, new ServedEndpoints());
     try {
       const v = fakeView();
       const posted: { type: string; replace?: boolean }[] = [];
@@ -116,17 +142,30 @@ describe('chat view: listeners per resolved view', () => {
       Object.defineProperty(provider.chat, 'running', { get: () => running });
       provider.post({ type: 'running', running: true });
       provider.post({ type: 'exchangeStart', run: 'r1', index: 0, question: 'q', images: [] });
-      provider.post({ type: 'event', run: 'r1', index: 0, event: { type: 'approval_request', turn: 0, cellId: 'c0', code: 'print(1)' } as never });
+      provider.post({
+        type: 'event',
+        run: 'r1',
+        index: 0,
+        event: { type: 'approval_request', turn: 0, cellId: 'c0', code: 'print(1)' } as never,
+      });
       assert.equal(badge()?.value, 1, 'one cell waits');
       // the webview (re)loads mid-run: it gets the run so far, the exchange replacing any stale copy
       v.messages.fire({ type: 'ready', id: 'w-1' });
       await new Promise((r) => setTimeout(r, 50));
       const replay = posted.filter((m) => m.type === 'exchangeStart' || m.type === 'event');
-      assert.deepEqual(replay.map((m) => m.type), ['exchangeStart', 'event']);
+      assert.deepEqual(
+        replay.map((m) => m.type),
+        ['exchangeStart', 'event'],
+      );
       assert.equal(replay[0].replace, true);
       provider.post({ type: 'event', run: 'r1', index: 0, event: { type: 'approval', turn: 0, cellId: 'c0', decision: 'run' } as never });
       assert.equal(badge()?.value, 0, 'answered: no badge (0 hides it)');
-      provider.post({ type: 'event', run: 'r1', index: 0, event: { type: 'approval_request', turn: 1, cellId: 'c1', code: 'print(2)' } as never });
+      provider.post({
+        type: 'event',
+        run: 'r1',
+        index: 0,
+        event: { type: 'approval_request', turn: 1, cellId: 'c1', code: 'print(2)' } as never,
+      });
       assert.equal(badge()?.value, 1);
       running = false;
       provider.post({ type: 'running', running: false });

@@ -10,7 +10,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { createTrajectory } from '../../../src/core/trajectory/create';
 import { TRAJECTORY_VERSION } from '../../../src/core/trajectory/types';
-import { HistoryStore, newConversation } from '../../../src/extension/chat/historyStore';
+import { HistoryStore, newConversation, type HistoryDamage } from '../../../src/extension/chat/historyStore';
+
+/** these tests damage nothing: a report is a bug */
+const noDamage = (d: HistoryDamage) => assert.fail(`unexpected damage report: ${JSON.stringify(d)}`);
 
 const PNG = 'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==';
 
@@ -27,27 +30,42 @@ describe('chat history: trajectories of every schema', () => {
       inputImages: [{ id: 'input-0', mime: 'image/png', data: PNG, source: 'input' }],
       messages: [
         { role: 'system', content: 'sys' },
-        { role: 'user', content: [{ type: 'image_url', image_url: { url: `data:image/png;base64,${PNG}` } }, { type: 'text', text: 'q1' }] },
+        {
+          role: 'user',
+          content: [
+            { type: 'image_url', image_url: { url: `data:image/png;base64,${PNG}` } },
+            { type: 'text', text: 'q1' },
+          ],
+        },
         { role: 'assistant', content: '<answer>1</answer>' },
       ],
       status: 'answered',
     });
     // runAgent builds a follow-up's messages as [...history, ...new]: the same objects
-    const second = createTrajectory({ question: 'q2', model: 'm', protocol: 'codedance', messages: [...first.messages, { role: 'user', content: 'q2' }], status: 'answered' });
-    const store = new HistoryStore(dir);
+    const second = createTrajectory({
+      question: 'q2',
+      model: 'm',
+      protocol: 'codedance',
+      messages: [...first.messages, { role: 'user', content: 'q2' }],
+      status: 'answered',
+    });
+    const store = new HistoryStore(dir, noDamage);
     const c = newConversation('t');
     c.exchanges.push(first, second);
     await store.save(c);
     const files = readdirSync(path.join(store.dir, c.id, 'images'));
     assert.equal(files.length, 1, `one image file: ${files.join(', ')}`);
     const back = await store.load(c.id);
-    assert.deepEqual(back.exchanges.map((x) => x.messages[1].content), [first.messages[1].content, first.messages[1].content]);
+    assert.deepEqual(
+      back.exchanges.map((x) => x.messages[1].content),
+      [first.messages[1].content, first.messages[1].content],
+    );
     assert.deepEqual(JSON.parse(JSON.stringify(back)), JSON.parse(JSON.stringify(c)), 'the conversation as it was saved');
   });
 
   it('a schema-1 conversation loads as schema 2', async () => {
     cpSync(path.resolve(__dirname, '../../fixtures/v1/history'), dir, { recursive: true });
-    const store = new HistoryStore(dir);
+    const store = new HistoryStore(dir, noDamage);
     const [item] = await store.list();
     const c = await store.load(item.id);
     assert.equal(c.exchanges.length, 2);

@@ -30,7 +30,13 @@ describe('jobs: the backend cache', () => {
     const wrong = cache.get(ray, { token: 'tok-aaaa-1111' });
     const right = cache.get(ray, { token: 'tok-bbbb-2222' });
     assert.notEqual(right, wrong);
-    assert.deepEqual(f.made.map((m) => [m.secrets.token, m.disposed]), [['tok-aaaa-1111', true], ['tok-bbbb-2222', false]]);
+    assert.deepEqual(
+      f.made.map((m) => [m.secrets.token, m.disposed]),
+      [
+        ['tok-aaaa-1111', true],
+        ['tok-bbbb-2222', false],
+      ],
+    );
     const slurm: ClusterProfile = { name: 'hpc', kind: 'slurm', host: 'h' };
     const p1 = cache.get(slurm, { passphrase: 'pass-1' });
     assert.notEqual(cache.get(slurm, { passphrase: 'pass-2' }), p1);

@@ -37,12 +37,25 @@ describe('jobs: the codedance-rl template against the seed launch (golden)', () 
   function runJob(spec: ReturnType<typeof buildJob>, env: Record<string, string> = {}) {
     const script = renderSbatchScript({ ...spec, workingDir: undefined }, { jobsDir: '/tmp/jobs' });
     const r = spawnSync('bash', ['-c', script], { cwd: repo, env: { PATH: process.env.PATH!, ...env }, encoding: 'utf8' });
-    return { ...r, out: r.status === 0 ? (JSON.parse(r.stdout) as { argv: string[]; judge: string; hydra: string; wandb: string | null }) : undefined, script };
+    return {
+      ...r,
+      out: r.status === 0 ? (JSON.parse(r.stdout) as { argv: string[]; judge: string; hydra: string; wandb: string | null }) : undefined,
+      script,
+    };
   }
 
-  it('with the seed values, verl gets exactly the seed\'s arguments in the seed\'s order (foreground, extras last)', () => {
+  it("with the seed values, verl gets exactly the seed's arguments in the seed's order (foreground, extras last)", () => {
     const extras = ['trainer.total_epochs=1', '+trainer.new_key=a b'];
-    const spec = buildJob('codedance-rl', defaultParams({ experimentName: 'codeformat-34k-step-beta-0.2', modelPath: '/ckpt/sft-7b', dataRoot: '/data/rl', extraOverrides: extras }), 'slurm');
+    const spec = buildJob(
+      'codedance-rl',
+      defaultParams({
+        experimentName: 'codeformat-34k-step-beta-0.2',
+        modelPath: '/ckpt/sft-7b',
+        dataRoot: '/data/rl',
+        extraOverrides: extras,
+      }),
+      'slurm',
+    );
     const seed = runSeed(extras, { DATA_ROOT: '/data/rl', PT_CKPT_PATH: '/ckpt/sft-7b' });
     const job = runJob(spec);
     assert.equal(job.status, 0, job.stderr);
@@ -51,13 +64,16 @@ describe('jobs: the codedance-rl template against the seed launch (golden)', () 
     for (const [k] of SEED_RL_OVERRIDES) assert.match(job.script, new RegExp(`^  ${k.replace(/[.+]/g, '\\$&')}=`, 'm'), k);
     assert.equal(seed.argv.length, 2 + SEED_RL_OVERRIDES.length + extras.length);
     assert.deepEqual(seed.argv.slice(-2), extras, 'user overrides come last');
-    assert.match(job.script, /^python3 -m verl\.trainer\.main_ppo --config-path="\$CONFIG_PATH" --config-name='multiturn_config\.yaml' \\$/m);
+    assert.match(
+      job.script,
+      /^python3 -m verl\.trainer\.main_ppo --config-path="\$CONFIG_PATH" --config-name='multiturn_config\.yaml' \\$/m,
+    );
     assert.doesNotMatch(job.script, /nohup|&\s*$|scripts\/train\.sh/m, 'the command runs in the foreground');
     assert.equal(job.out!.hydra, '1');
     assert.equal(job.out!.judge, 'http://127.0.0.1:18901/v1');
   });
 
-  it('the job ends with the trainer: its exit status is the trainer\'s', () => {
+  it("the job ends with the trainer: its exit status is the trainer's", () => {
     const job = runJob(buildJob('codedance-rl', defaultParams(), 'slurm'), { STANDIN_EXIT: '3' });
     assert.equal(job.status, 3);
   });
@@ -87,7 +103,11 @@ describe('jobs: the codedance-rl template against the seed launch (golden)', () 
     assert.equal(val('trainer.nnodes'), '1');
     assert.equal(val('trainer.n_gpus_per_node'), '4');
     assert.equal(val('actor_rollout_ref.rollout.name'), 'vllm');
-    assert.equal(val('data.train_files'), "['data/exported/my_rows.parquet','/abs/b.parquet']", 'relative names under DATA_ROOT (the env default, data)');
+    assert.equal(
+      val('data.train_files'),
+      "['data/exported/my_rows.parquet','/abs/b.parquet']",
+      'relative names under DATA_ROOT (the env default, data)',
+    );
     assert.equal(val('data.val_files'), "['data/vstar_val.parquet']");
     assert.equal(val('custom_reward_function.path'), './my_reward.py');
     assert.equal(val('custom_reward_function.name'), 'score');
@@ -102,8 +122,18 @@ describe('jobs: the codedance-rl template against the seed launch (golden)', () 
   });
 
   it('names bad fields; no file name can break out of the data list', () => {
-    const bad = validateParams(defaultParams({ rolloutName: 'trt' as 'vllm', trainFiles: "a.parquet,b';rm -rf ~'", overrides: { 'not.a.seed.key': '1' }, extraOverrides: ['x=1\nrm -rf /'] }));
-    assert.deepEqual(bad.map((b) => b.split(':')[0]), ['trainFiles', 'rolloutName', 'overrides', 'extraOverrides']);
+    const bad = validateParams(
+      defaultParams({
+        rolloutName: 'trt' as 'vllm',
+        trainFiles: "a.parquet,b';rm -rf ~'",
+        overrides: { 'not.a.seed.key': '1' },
+        extraOverrides: ['x=1\nrm -rf /'],
+      }),
+    );
+    assert.deepEqual(
+      bad.map((b) => b.split(':')[0]),
+      ['trainFiles', 'rolloutName', 'overrides', 'extraOverrides'],
+    );
     assert.throws(() => buildJob('codedance-rl', defaultParams({ valFiles: 'a$(id).parquet' }), 'ray'), /valFiles: .* is not a plain path/);
   });
 

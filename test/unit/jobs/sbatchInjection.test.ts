@@ -69,7 +69,10 @@ describe('jobs: batch-script values cannot inject commands', () => {
         assert.equal(f.expect, 'safe', `${f.field} with ${label} was written into the script:\n${script}`);
         // the #SBATCH block keeps its shape: every line an #SBATCH option, none added
         const block = sbatchBlock(script);
-        assert.deepEqual(block.map((l) => l.split('=')[0]), ['#SBATCH --job-name', '#SBATCH --output', '#SBATCH --ntasks-per-node']);
+        assert.deepEqual(
+          block.map((l) => l.split('=')[0]),
+          ['#SBATCH --job-name', '#SBATCH --output', '#SBATCH --ntasks-per-node'],
+        );
         // and bash runs it without running the payload
         const out = execFileSync('bash', ['-c', script], { encoding: 'utf8', cwd: dir });
         assert.ok(!existsSync(MARK), `${label} in ${f.field} ran a command`);
@@ -82,15 +85,27 @@ describe('jobs: batch-script values cannot inject commands', () => {
     for (const timeLimit of ['30', '90:00', '12:00:00', '2-00:00:00', '1-12', 'UNLIMITED']) {
       assert.match(renderSbatchScript({ ...base(), timeLimit }, { jobsDir: '/j' }), new RegExp(`#SBATCH --time=${timeLimit}\n`));
     }
-    const s = renderSbatchScript({ ...base(), partition: 'gpu,gpu-long', workingDir: '~/scratch/Code_Dance-1.0', nodes: 2 }, { jobsDir: '/home/u/.codedance/jobs' });
+    const s = renderSbatchScript(
+      { ...base(), partition: 'gpu,gpu-long', workingDir: '~/scratch/Code_Dance-1.0', nodes: 2 },
+      { jobsDir: '/home/u/.codedance/jobs' },
+    );
     assert.match(s, /#SBATCH --partition=gpu,gpu-long\n.*#SBATCH --nodes=2\n[\s\S]*#SBATCH --chdir=~\/scratch\/Code_Dance-1\.0\n/);
-    assert.throws(() => renderSbatchScript({ ...base(), timeLimit: 'tomorrow' }, { jobsDir: '/j' }), /timeLimit: 'tomorrow' is not a Slurm time: write it as D-HH:MM:SS/);
+    assert.throws(
+      () => renderSbatchScript({ ...base(), timeLimit: 'tomorrow' }, { jobsDir: '/j' }),
+      /timeLimit: 'tomorrow' is not a Slurm time: write it as D-HH:MM:SS/,
+    );
     assert.throws(() => renderSbatchScript({ ...base(), workingDir: '/a b' }, { jobsDir: '/j' }), /workingDir: "\/a b" contains a space/);
   });
 
   it('template fields reach the script only checked: repoDir and timeLimit', () => {
-    assert.throws(() => renderSbatchScript(buildJob('codedance-rl', defaultParams({ repoDir: `/x\ntouch ${MARK}` }), 'slurm'), { jobsDir: '/j' }), /^JobsError: workingDir: .* contains a line break/);
-    assert.throws(() => buildJob('codedance-rl', defaultParams({ timeLimit: '1:00\nid' }), 'slurm'), (e: unknown) => e instanceof JobsError && /timeLimit: .* is not a Slurm time/.test(e.message));
+    assert.throws(
+      () => renderSbatchScript(buildJob('codedance-rl', defaultParams({ repoDir: `/x\ntouch ${MARK}` }), 'slurm'), { jobsDir: '/j' }),
+      /^JobsError: workingDir: .* contains a line break/,
+    );
+    assert.throws(
+      () => buildJob('codedance-rl', defaultParams({ timeLimit: '1:00\nid' }), 'slurm'),
+      (e: unknown) => e instanceof JobsError && /timeLimit: .* is not a Slurm time/.test(e.message),
+    );
     assert.ok(!existsSync(MARK));
   });
 });

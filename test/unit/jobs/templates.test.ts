@@ -8,14 +8,29 @@ const bashSyntaxOk = (script: string) => execFileSync('bash', ['-n'], { input: s
 
 describe('jobs: templates', () => {
   it('RL: the seed launch with the fields; env holds PT_CKPT_PATH, DATA_ROOT and the judge URL as LLM_AS_A_JUDGE_BASE', () => {
-    const p = defaultParams({ experimentName: 'rl-7b', modelPath: '/models/CodeDance-7B', trainFiles: '/d/a.parquet,/d/b.parquet', nodes: 2, gpusPerNode: 4, judgeUrl: 'http://j1:18901/v1,http://j2:18901/v1' });
+    const p = defaultParams({
+      experimentName: 'rl-7b',
+      modelPath: '/models/CodeDance-7B',
+      trainFiles: '/d/a.parquet,/d/b.parquet',
+      nodes: 2,
+      gpusPerNode: 4,
+      judgeUrl: 'http://j1:18901/v1,http://j2:18901/v1',
+    });
     const spec = buildJob('codedance-rl', p, 'ray');
     assert.equal(spec.name, 'rl-7b');
-    assert.match(spec.entrypoint, /^python3 -m verl\.trainer\.main_ppo --config-path="\$CONFIG_PATH" --config-name='multiturn_config\.yaml' \\$/m);
+    assert.match(
+      spec.entrypoint,
+      /^python3 -m verl\.trainer\.main_ppo --config-path="\$CONFIG_PATH" --config-name='multiturn_config\.yaml' \\$/m,
+    );
     assert.match(spec.entrypoint, /^  actor_rollout_ref\.model\.path="\$PT_CKPT_PATH" \\$/m);
     assert.match(spec.entrypoint, /^  trainer\.n_gpus_per_node=4 \\\n  trainer\.nnodes=2 \\$/m);
     assert.match(spec.entrypoint, /^train_files="\['\/d\/a\.parquet','\/d\/b\.parquet'\]"$/m);
-    assert.deepEqual(spec.env, { PT_CKPT_PATH: '/models/CodeDance-7B', DATA_ROOT: 'data', HYDRA_FULL_ERROR: '1', LLM_AS_A_JUDGE_BASE: 'http://j1:18901/v1,http://j2:18901/v1' });
+    assert.deepEqual(spec.env, {
+      PT_CKPT_PATH: '/models/CodeDance-7B',
+      DATA_ROOT: 'data',
+      HYDRA_FULL_ERROR: '1',
+      LLM_AS_A_JUDGE_BASE: 'http://j1:18901/v1,http://j2:18901/v1',
+    });
     assert.equal(spec.entrypointNumGpus, undefined, "verl's driver reserves no GPU: its workers ask Ray");
     assert.equal(spec.metadata?.template, 'codedance-rl');
   });
@@ -35,18 +50,29 @@ describe('jobs: templates', () => {
   it('Ray-on-Slurm: head on the first node, workers on the rest, RAY_ADDRESS, then the RL run; Slurm only', () => {
     const spec = buildJob('ray-on-slurm', defaultParams({ nodes: 4 }), 'slurm');
     assert.match(spec.entrypoint, /ray start --head --node-ip-address="\$HEAD_IP"/);
-    assert.match(spec.entrypoint, /for node in "\$\{NODES\[@\]:1\}"; do\n\s+srun --overlap --nodes=1 --ntasks=1 -w "\$node" ray start --address="\$HEAD_IP:\$RAY_PORT"/);
+    assert.match(
+      spec.entrypoint,
+      /for node in "\$\{NODES\[@\]:1\}"; do\n\s+srun --overlap --nodes=1 --ntasks=1 -w "\$node" ray start --address="\$HEAD_IP:\$RAY_PORT"/,
+    );
     assert.match(spec.entrypoint, /export RAY_ADDRESS=.*\n# --- the training run ---\n# the seed launch[^\n]*\nPROJECT_DIR=/);
     assert.match(spec.entrypoint, /python3 -m verl\.trainer\.main_ppo/);
     bashSyntaxOk(renderSbatchScript(spec, { jobsDir: '/j' }));
     assert.throws(() => buildJob('ray-on-slurm', defaultParams(), 'ray'), /for slurm clusters, not ray/);
-    assert.deepEqual(TEMPLATES.filter((t) => t.kinds.includes('ray')).map((t) => t.id), ['codedance-rl', 'codedance-sft']);
+    assert.deepEqual(
+      TEMPLATES.filter((t) => t.kinds.includes('ray')).map((t) => t.id),
+      ['codedance-rl', 'codedance-sft'],
+    );
   });
 
   it('validates the fields and names each bad one', () => {
     assert.deepEqual(validateParams(defaultParams()), []);
-    const bad = validateParams(defaultParams({ experimentName: 'a b', modelPath: ' ', nodes: 0, gpusPerNode: 1.5, judgeUrl: 'ftp://x, http://ok/v1' }));
-    assert.deepEqual(bad.map((b) => b.split(':')[0]), ['experimentName', 'modelPath', 'nodes', 'gpusPerNode', 'judgeUrl']);
+    const bad = validateParams(
+      defaultParams({ experimentName: 'a b', modelPath: ' ', nodes: 0, gpusPerNode: 1.5, judgeUrl: 'ftp://x, http://ok/v1' }),
+    );
+    assert.deepEqual(
+      bad.map((b) => b.split(':')[0]),
+      ['experimentName', 'modelPath', 'nodes', 'gpusPerNode', 'judgeUrl'],
+    );
     assert.throws(() => buildJob('codedance-rl', defaultParams({ nodes: 0 }), 'ray'), /nodes: a whole number ≥ 1/);
   });
 });
@@ -54,7 +80,17 @@ describe('jobs: templates', () => {
 describe('jobs: batch scripts', () => {
   it('renders #SBATCH lines, quoted exports and the entrypoint; bash accepts it and the env survives quoting', () => {
     const script = renderSbatchScript(
-      { name: 'rl 7b/x', entrypoint: 'echo "$A|$B|$C"', env: { A: "it's", B: 'a b $HOME `x`', C: '' }, nodes: 2, gpusPerNode: 8, cpusPerTask: 16, timeLimit: '1-00:00:00', partition: 'gpu', workingDir: '/work/repo' },
+      {
+        name: 'rl 7b/x',
+        entrypoint: 'echo "$A|$B|$C"',
+        env: { A: "it's", B: 'a b $HOME `x`', C: '' },
+        nodes: 2,
+        gpusPerNode: 8,
+        cpusPerTask: 16,
+        timeLimit: '1-00:00:00',
+        partition: 'gpu',
+        workingDir: '/work/repo',
+      },
       { jobsDir: '/home/u/.codedance/jobs' },
     );
     assert.equal(
@@ -82,10 +118,16 @@ describe('jobs: batch scripts', () => {
         '',
       ].join('\n'),
     );
-    const body = script.split('\n').filter((l) => l.startsWith('export') || l.startsWith('echo')).join('\n');
+    const body = script
+      .split('\n')
+      .filter((l) => l.startsWith('export') || l.startsWith('echo'))
+      .join('\n');
     assert.equal(execFileSync('bash', ['-c', body], { encoding: 'utf8' }), "it's|a b $HOME `x`|\n");
     assert.equal(scriptJobName(script), 'rl-7b-x');
-    assert.throws(() => renderSbatchScript({ name: 'x', entrypoint: 'true', env: { 'BAD-NAME': '1' } }, { jobsDir: '/j' }), /not a valid environment variable name/);
+    assert.throws(
+      () => renderSbatchScript({ name: 'x', entrypoint: 'true', env: { 'BAD-NAME': '1' } }, { jobsDir: '/j' }),
+      /not a valid environment variable name/,
+    );
   });
 });
 
@@ -96,7 +138,10 @@ describe('jobs: review documents', () => {
     assert.equal(doc.language, 'json');
     const body = JSON.parse(doc.text);
     assert.match(body.entrypoint, /^# the seed launch/);
-    assert.match(body.entrypoint, /^python3 -m verl\.trainer\.main_ppo --config-path="\$CONFIG_PATH" --config-name='multiturn_config\.yaml' algorithm\.adv_estimator=grpo /m);
+    assert.match(
+      body.entrypoint,
+      /^python3 -m verl\.trainer\.main_ppo --config-path="\$CONFIG_PATH" --config-name='multiturn_config\.yaml' algorithm\.adv_estimator=grpo /m,
+    );
     assert.equal(body.runtime_env.working_dir, '/local/repo');
     assert.equal(body.runtime_env.env_vars.LLM_AS_A_JUDGE_BASE, 'http://127.0.0.1:18901/v1');
     assert.equal(body.runtime_env.env_vars.WANDB_API_KEY, undefined);

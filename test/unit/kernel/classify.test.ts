@@ -71,7 +71,10 @@ const EXPECTED: Record<string, (r: ExecutionResult) => void> = {
       r.images.map((i) => i.source),
       ['expression', 'figure', 'show', 'display'],
     );
-    assert.deepEqual(sizes(r).filter((s) => !s.startsWith('figure')), ['expression:image/jpeg:90x90', 'show:image/png:80x60', 'display:image/png:70x70']);
+    assert.deepEqual(
+      sizes(r).filter((s) => !s.startsWith('figure')),
+      ['expression:image/jpeg:90x90', 'show:image/png:80x60', 'display:image/png:70x70'],
+    );
   },
   'image-then-error': (r) => {
     // the seed returns no image for a failed cell; UIs still get it
@@ -85,20 +88,31 @@ const EXPECTED: Record<string, (r: ExecutionResult) => void> = {
     // JPEG cannot hold 70000 px: the seed only prints to stderr; the model is told which image and why
     assert.equal(r.status, 'ok');
     assert.deepEqual(r.images, []);
-    assert.deepEqual(r.imageFailures, [{ source: 'expression', width: 70000, height: 400, reason: 'encoder error -2 when writing image file' }]);
-    assert.match(r.stderr, /ERROR: Failed to display PIL Image: encoder error -2 when writing image file\n\n\[image of 70000×400 could not be encoded: encoder error -2 when writing image file\]\n$/);
+    assert.deepEqual(r.imageFailures, [
+      { source: 'expression', width: 70000, height: 400, reason: 'encoder error -2 when writing image file' },
+    ]);
+    assert.match(
+      r.stderr,
+      /ERROR: Failed to display PIL Image: encoder error -2 when writing image file\n\n\[image of 70000×400 could not be encoded: encoder error -2 when writing image file\]\n$/,
+    );
   },
   'image-over-limit': (r) => {
     assert.equal(r.status, 'ok');
     assert.deepEqual(r.images, []);
     assert.equal(r.stdout, 'shown\n');
     assert.equal(r.imageFailures?.length, 1);
-    assert.match(r.stderr, /^\[image of 160×120 could not be encoded: its PNG is [\d,]+ bytes, over the limit of 20,000 bytes per image\]\n$/);
+    assert.match(
+      r.stderr,
+      /^\[image of 160×120 could not be encoded: its PNG is [\d,]+ bytes, over the limit of 20,000 bytes per image\]\n$/,
+    );
   },
   exit: (r) => {
     assert.equal(r.status, 'ok');
     assert.equal(r.exited, true);
-    assert.equal(r.stdout, 'before\n\nNOTE: Code execution was halted by a call to exit() or quit(). Do not use exit() or quit() in your code.');
+    assert.equal(
+      r.stdout,
+      'before\n\nNOTE: Code execution was halted by a call to exit() or quit(). Do not use exit() or quit() in your code.',
+    );
   },
   'output-cap': (r) => {
     assert.equal(r.status, 'ok');
@@ -125,7 +139,10 @@ const EXPECTED: Record<string, (r: ExecutionResult) => void> = {
     assert.match(r.error!.traceback[0], /did not stop within 0.7 s of the interrupt, so the kernel was restarted; variables were lost/);
     // the note every protocol's observation carries (stderr): the model learns its variables are gone
     assert.equal(r.stdout, 'ignored\n');
-    assert.match(r.stderr, /^\[the Python kernel was restarted because the cell did not stop within 0.7 s of the interrupt: every variable, import and figure from earlier cells is gone; define again what you need\]\n$/);
+    assert.match(
+      r.stderr,
+      /^\[the Python kernel was restarted because the cell did not stop within 0.7 s of the interrupt: every variable, import and figure from earlier cells is gone; define again what you need\]\n$/,
+    );
   },
   'run-cell-ok': (r) => {
     // without the do_execute hook the record comes as display_data; the last value is printed
@@ -155,7 +172,7 @@ describe('kernel result classification (recorded iopub sequences)', () => {
     it(name, () => check(classify(name)));
   }
 
-  it('keepImagesOnFailure returns a failed cell\'s images in `images`', () => {
+  it("keepImagesOnFailure returns a failed cell's images in `images`", () => {
     const r = classify('image-then-error', { keepImagesOnFailure: true });
     assert.equal(r.images.length, 1);
     assert.equal(r.droppedImages, undefined);

@@ -7,13 +7,17 @@ function msg(type: string, content: Record<string, unknown>): JupyterMessage {
   return { identities: [], header: makeHeader(type, 'k'), parent_header: {}, metadata: {}, content, buffers: [] };
 }
 const PNG_1x1 = 'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAIAAACQd1PeAAAADElEQVR4nGP4z8AAAAMBAQDJ/pLvAAAAAElFTkSuQmCC';
-const img = (source: string, seq: number) => msg('display_data', { data: { 'image/png': PNG_1x1 }, metadata: { codedance: { kind: 'image', source, seq, width: seq, height: seq } } });
+const img = (source: string, seq: number) =>
+  msg('display_data', { data: { 'image/png': PNG_1x1 }, metadata: { codedance: { kind: 'image', source, seq, width: seq, height: seq } } });
 
 describe('kernel CellCollector', () => {
   it('orders images as the seed: last expression, figures, .show(), display', () => {
     const c = new CellCollector(1000);
     for (const m of [img('show', 1), img('figure', 2), img('display', 3), img('figure', 4), img('expression', 5)]) c.handle(m);
-    assert.deepEqual(c.orderedImages().map((i) => `${i.source}:${i.width}`), ['expression:5', 'figure:2', 'figure:4', 'show:1', 'display:3']);
+    assert.deepEqual(
+      c.orderedImages().map((i) => `${i.source}:${i.width}`),
+      ['expression:5', 'figure:2', 'figure:4', 'show:1', 'display:3'],
+    );
   });
 
   it('untagged images (IPython display) count as display, after tagged ones; PNG size read from the header', () => {
@@ -21,16 +25,29 @@ describe('kernel CellCollector', () => {
     c.handle(msg('display_data', { data: { 'image/png': PNG_1x1, 'text/plain': '<PIL>' }, metadata: {} }));
     c.handle(img('display', 9));
     const out = c.orderedImages();
-    assert.deepEqual(out.map((i) => i.width), [9, 1]);
+    assert.deepEqual(
+      out.map((i) => i.width),
+      [9, 1],
+    );
     assert.deepEqual(pngSize(PNG_1x1), { width: 1, height: 1 });
   });
 
   it('an image sent as a binary frame: its base64 is made on first read and is then an ordinary string everywhere', () => {
     const bytes = Buffer.from(PNG_1x1, 'base64');
     const c = new CellCollector(undefined);
-    c.handle({ ...msg('display_data', { data: {}, metadata: { codedance: { kind: 'image', source: 'show', seq: 1, buffer: 0, mime: 'image/png' } } }), buffers: [bytes] });
+    c.handle({
+      ...msg('display_data', {
+        data: {},
+        metadata: { codedance: { kind: 'image', source: 'show', seq: 1, buffer: 0, mime: 'image/png' } },
+      }),
+      buffers: [bytes],
+    });
     const [im] = c.orderedImages();
-    assert.deepEqual({ w: im.width, h: im.height, mime: im.mime, source: im.source }, { w: 1, h: 1, mime: 'image/png', source: 'show' }, 'the size from the PNG bytes');
+    assert.deepEqual(
+      { w: im.width, h: im.height, mime: im.mime, source: im.source },
+      { w: 1, h: 1, mime: 'image/png', source: 'show' },
+      'the size from the PNG bytes',
+    );
     assert.equal(im.data, PNG_1x1);
     assert.equal({ ...im }.data, PNG_1x1);
     assert.equal(JSON.parse(JSON.stringify(im)).data, PNG_1x1);
@@ -50,7 +67,10 @@ describe('kernel CellCollector', () => {
     assert.equal(c.stdout, 'ac42\n');
     assert.equal(c.stderr, 'b');
     assert.equal(c.result?.count, 3);
-    assert.deepEqual(events.map((e) => (e.kind === 'stream' ? e.name : 'image')), ['stdout', 'stderr', 'stdout', 'stdout']);
+    assert.deepEqual(
+      events.map((e) => (e.kind === 'stream' ? e.name : 'image')),
+      ['stdout', 'stderr', 'stdout', 'stdout'],
+    );
   });
 
   it('caps output that bypasses the prelude and marks it', () => {

@@ -1,5 +1,11 @@
 import { strict as assert } from 'node:assert';
-import { KernelError, KernelLaunchError, KernelProtocolError, KernelSessionError, PythonEnvironmentError } from '../../../src/core/kernel/errors';
+import {
+  KernelError,
+  KernelLaunchError,
+  KernelProtocolError,
+  KernelSessionError,
+  PythonEnvironmentError,
+} from '../../../src/core/kernel/errors';
 
 describe('kernel errors', () => {
   it('each domain has its own class; messages carry the cause and the fix', () => {
@@ -9,7 +15,10 @@ describe('kernel errors', () => {
       new KernelProtocolError({ reason: 'bad signature', fix: 'restart' }),
       new KernelSessionError({ reason: 'disposed', fix: 'acquire another' }),
     ];
-    assert.deepEqual(errs.map((e) => e.name), ['PythonEnvironmentError', 'KernelLaunchError', 'KernelProtocolError', 'KernelSessionError']);
+    assert.deepEqual(
+      errs.map((e) => e.name),
+      ['PythonEnvironmentError', 'KernelLaunchError', 'KernelProtocolError', 'KernelSessionError'],
+    );
     for (const e of errs) {
       assert.ok(e instanceof KernelError && e instanceof Error);
       assert.match(e.message, /^.+\nFix: .+$/s);

@@ -10,7 +10,14 @@ import type { JupyterMessage } from '../../../src/core/kernel/wire';
 import { toApiOutput } from '../../fixtures/apiKernel';
 import { encodePng, Raster } from '../../fixtures/images';
 
-const msg = (msg_type: string, content: Record<string, any>): JupyterMessage => ({ identities: [], header: { msg_id: 'm', msg_type, session: 's', username: '', date: '', version: '5.3' }, parent_header: {}, metadata: {}, content, buffers: [] });
+const msg = (msg_type: string, content: Record<string, any>): JupyterMessage => ({
+  identities: [],
+  header: { msg_id: 'm', msg_type, session: 's', username: '', date: '', version: '5.3' },
+  parent_header: {},
+  metadata: {},
+  content,
+  buffers: [],
+});
 
 /** through the extension's shape and back */
 const roundTrip = (m: JupyterMessage) => outputToMessage(toApiOutput(m)!)!;
@@ -22,7 +29,10 @@ describe('notebook kernel outputs → Jupyter messages', () => {
     const sent = [
       msg('stream', { name: 'stdout', text: 'hello\n' }),
       msg('stream', { name: 'stderr', text: 'careful\n' }),
-      msg('display_data', { data: { 'image/png': png, 'text/plain': '<Figure>' }, metadata: { codedance: { kind: 'image', source: 'figure', seq: 1, width: 4, height: 3 } } }),
+      msg('display_data', {
+        data: { 'image/png': png, 'text/plain': '<Figure>' },
+        metadata: { codedance: { kind: 'image', source: 'figure', seq: 1, width: 4, height: 3 } },
+      }),
       msg('display_data', { data: { [RESULT_MIME]: record }, metadata: { codedance: { kind: 'result' } } }),
     ];
     const col = new CellCollector(undefined);
@@ -31,16 +41,39 @@ describe('notebook kernel outputs → Jupyter messages', () => {
     assert.equal(col.stderr, 'careful\n');
     assert.deepEqual(col.result, record);
     const [img] = col.orderedImages();
-    assert.deepEqual({ mime: img.mime, data: img.data, source: img.source, width: img.width, height: img.height }, { mime: 'image/png', data: png, source: 'figure', width: 4, height: 3 });
+    assert.deepEqual(
+      { mime: img.mime, data: img.data, source: img.source, width: img.width, height: img.height },
+      { mime: 'image/png', data: png, source: 'figure', width: 4, height: 3 },
+    );
 
-    const err = roundTrip(msg('error', { ename: 'NameError', evalue: "name 'x' is not defined", traceback: ['\u001b[0;31mNameError\u001b[0m', 'line 1'] }));
+    const err = roundTrip(
+      msg('error', { ename: 'NameError', evalue: "name 'x' is not defined", traceback: ['\u001b[0;31mNameError\u001b[0m', 'line 1'] }),
+    );
     assert.equal(err.header.msg_type, 'error');
-    assert.deepEqual(err.content, { ename: 'NameError', evalue: "name 'x' is not defined", traceback: ['\u001b[0;31mNameError\u001b[0m', 'line 1'] });
+    assert.deepEqual(err.content, {
+      ename: 'NameError',
+      evalue: "name 'x' is not defined",
+      traceback: ['\u001b[0;31mNameError\u001b[0m', 'line 1'],
+    });
   });
 
   it('an error item without the original error still gives its name and message; an empty output is no message', () => {
-    const item = { mime: 'application/vnd.code.notebook.error', data: new TextEncoder().encode(JSON.stringify({ name: 'ValueError', message: 'bad', stack: 'a\nb' })) };
+    const item = {
+      mime: 'application/vnd.code.notebook.error',
+      data: new TextEncoder().encode(JSON.stringify({ name: 'ValueError', message: 'bad', stack: 'a\nb' })),
+    };
     assert.deepEqual(outputToMessage({ items: [item] })!.content, { ename: 'ValueError', evalue: 'bad', traceback: ['a', 'b'] });
     assert.equal(outputToMessage({ items: [] }), undefined);
+  });
+
+  it('an error item that is not JSON keeps its text as the message (it used to be dropped)', () => {
+    const item = { mime: 'application/vnd.code.notebook.error', data: new TextEncoder().encode('Kernel died while running the cell\n') };
+    assert.deepEqual(outputToMessage({ items: [item] })!.content, {
+      ename: 'Error',
+      evalue: 'Kernel died while running the cell',
+      traceback: [],
+    });
+    const nul = { mime: 'application/vnd.code.notebook.error', data: new TextEncoder().encode('null') };
+    assert.deepEqual(outputToMessage({ items: [nul] })!.content, { ename: 'Error', evalue: 'null', traceback: [] });
   });
 });

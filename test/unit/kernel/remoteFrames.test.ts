@@ -9,13 +9,36 @@ import { randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { Duplex } from 'node:stream';
 import { WebSocketServer } from 'ws';
-import { assembleLargeFrames, ASSEMBLE_MIN_BYTES, FrameAssembler, frameHeader, PREFAULT_MAX_BYTES, PrefaultedBuffers } from '../../../src/core/kernel/remote/frames';
-import { PromptAckWebSocket } from '../../../src/core/kernel/remote/server';
+import WebSocket from 'ws';
+import { FAST_PATHS_ENV } from '../../../src/core/kernel/fastPaths';
+import {
+  assembleLargeFrames,
+  ASSEMBLE_MIN_BYTES,
+  FrameAssembler,
+  frameHeader,
+  PREFAULT_MAX_BYTES,
+  PrefaultedBuffers,
+  TESTED_WS_VERSIONS,
+  wsFramesCheck,
+} from '../../../src/core/kernel/remote/frames';
+import { FramesWebSocket, PromptAckWebSocket, serverSettings, WS_VERSION, wsFramesOff } from '../../../src/core/kernel/remote/server';
 
 /** an RFC 6455 frame: FIN + opcode, the three length forms, masked when asked */
 function frame(opcode: number, payload: Buffer, masked = false): Buffer {
   const n = payload.length;
-  const len = n < 126 ? Buffer.from([n]) : n < 65536 ? Buffer.from([126, n >> 8, n & 0xff]) : Buffer.concat([Buffer.from([127]), (() => { const b = Buffer.alloc(8); b.writeBigUInt64BE(BigInt(n)); return b; })()]);
+  const len =
+    n < 126
+      ? Buffer.from([n])
+      : n < 65536
+        ? Buffer.from([126, n >> 8, n & 0xff])
+        : Buffer.concat([
+            Buffer.from([127]),
+            (() => {
+              const b = Buffer.alloc(8);
+              b.writeBigUInt64BE(BigInt(n));
+              return b;
+            })(),
+          ]);
   len[0] |= masked ? 0x80 : 0;
   const key = masked ? randomBytes(4) : Buffer.alloc(0);
   const body = masked ? Buffer.from(payload.map((x, i) => x ^ key[i % 4])) : payload;
@@ -35,7 +58,14 @@ const nextImmediate = () => new Promise((r) => setImmediate(r));
 
 describe('remote kernel: large WebSocket frames assembled as they arrive', () => {
   it('reads the three length forms of a header, masked or not, and says when it is not complete', () => {
-    for (const [n, masked, headerBytes] of [[5, false, 2], [5, true, 6], [300, false, 4], [300, true, 8], [70000, false, 10], [70000, true, 14]] as const) {
+    for (const [n, masked, headerBytes] of [
+      [5, false, 2],
+      [5, true, 6],
+      [300, false, 4],
+      [300, true, 8],
+      [70000, false, 10],
+      [70000, true, 14],
+    ] as const) {
       const f = frame(2, Buffer.alloc(n), masked);
       assert.deepEqual(frameHeader(f), { headerBytes, payloadBytes: n });
       assert.equal(frameHeader(f.subarray(0, headerBytes - 1)), undefined);
@@ -49,7 +79,14 @@ describe('remote kernel: large WebSocket frames assembled as they arrive', () =>
       const frames: Array<{ bytes: Buffer; payload: Buffer }> = [];
       for (let i = 0; i < 14; i++) {
         const kind = r(4);
-        const payload = kind === 0 ? randomBytes(r(120)) : kind === 1 ? randomBytes(126 + r(5000)) : kind === 2 ? randomBytes(65536 + r(40000)) : randomBytes(ASSEMBLE_MIN_BYTES + (r(3) === 0 ? 0 : r(900_000)));
+        const payload =
+          kind === 0
+            ? randomBytes(r(120))
+            : kind === 1
+              ? randomBytes(126 + r(5000))
+              : kind === 2
+                ? randomBytes(65536 + r(40000))
+                : randomBytes(ASSEMBLE_MIN_BYTES + (r(3) === 0 ? 0 : r(900_000)));
         const bytes = frame(kind === 0 && r(2) ? 9 : 2, payload, r(5) === 0);
         frames.push({ bytes, payload });
       }
@@ -57,7 +94,7 @@ describe('remote kernel: large WebSocket frames assembled as they arrive', () =>
       const out: Buffer[] = [];
       const a = new FrameAssembler((c) => out.push(c));
       // chunks from 1 byte (headers split anywhere) to beyond a socket read
-      for (let at = 0; at < stream.length; ) {
+      for (let at = 0; at < stream.length;) {
         const n = [1, 2, 3, 7, 64, 1000, 65536, 70000][r(8)];
         a.push(stream.subarray(at, at + n));
         at += n;
@@ -66,7 +103,10 @@ describe('remote kernel: large WebSocket frames assembled as they arrive', () =>
       const whole = frames.filter((f) => f.payload.length >= ASSEMBLE_MIN_BYTES);
       for (const f of whole) {
         const body = f.bytes.subarray(f.bytes.length - f.payload.length);
-        assert.ok(out.some((c) => c.length === body.length && c.equals(body)), `a ${f.payload.length}-byte payload came as one buffer`);
+        assert.ok(
+          out.some((c) => c.length === body.length && c.equals(body)),
+          `a ${f.payload.length}-byte payload came as one buffer`,
+        );
       }
       assert.equal(a.assembled, whole.length);
     });
@@ -79,7 +119,10 @@ describe('remote kernel: large WebSocket frames assembled as they arrive', () =>
     const stream = Buffer.concat([f, frame(1, Buffer.from('after'))]);
     a.push(stream);
     assert.ok(Buffer.concat(out).equals(stream));
-    assert.ok(out.every((c) => c.buffer === stream.buffer), 'views of the read, no copy');
+    assert.ok(
+      out.every((c) => c.buffer === stream.buffer),
+      'views of the read, no copy',
+    );
     assert.equal(a.assembled, 0);
   });
 
@@ -87,7 +130,19 @@ describe('remote kernel: large WebSocket frames assembled as they arrive', () =>
     const out: Buffer[] = [];
     const a = new FrameAssembler((c) => out.push(c));
     const huge = Buffer.from([0x82, 0x7f, 0, 0, 0, 2, 0, 0, 0, 0]); // 8 GiB
-    const big = Buffer.concat([Buffer.from([0x82, 0x7f]), Buffer.from([0, 0, 0, 0, 0, (PREFAULT_MAX_BYTES + 1) >>> 16 & 0xff, ((PREFAULT_MAX_BYTES + 1) >>> 8) & 0xff, (PREFAULT_MAX_BYTES + 1) & 0xff])]);
+    const big = Buffer.concat([
+      Buffer.from([0x82, 0x7f]),
+      Buffer.from([
+        0,
+        0,
+        0,
+        0,
+        0,
+        ((PREFAULT_MAX_BYTES + 1) >>> 16) & 0xff,
+        ((PREFAULT_MAX_BYTES + 1) >>> 8) & 0xff,
+        (PREFAULT_MAX_BYTES + 1) & 0xff,
+      ]),
+    ]);
     for (const h of [huge, big]) {
       out.length = 0;
       const stream = Buffer.concat([h, randomBytes(70_000)]);
@@ -102,7 +157,7 @@ describe('remote kernel: large WebSocket frames assembled as they arrive', () =>
     const wss = new WebSocketServer({ host: '127.0.0.1', port: 0 });
     await new Promise((r) => wss.once('listening', r));
     wss.on('connection', (_s, req) => req.socket.write(Buffer.concat([huge, randomBytes(1000)])));
-    const ws = new PromptAckWebSocket(`ws://127.0.0.1:${(wss.address() as AddressInfo).port}/`);
+    const ws = new FramesWebSocket(`ws://127.0.0.1:${(wss.address() as AddressInfo).port}/`);
     let error = '';
     await new Promise<void>((resolve) => {
       ws.onerror = (e) => (error = e.message);
@@ -115,7 +170,12 @@ describe('remote kernel: large WebSocket frames assembled as they arrive', () =>
   });
 
   it('a socket that closes mid-frame, paused with bytes buffered: ws still gets every byte, in order', async () => {
-    const sock = new Duplex({ read() {}, write(_c, _e, cb) { cb(); } });
+    const sock = new Duplex({
+      read() {},
+      write(_c, _e, cb) {
+        cb();
+      },
+    });
     const a = assembleLargeFrames(sock);
     const got: Buffer[] = [];
     // like ws: a 'data' listener, and a 'close' listener that reads what the paused socket buffers
@@ -178,7 +238,10 @@ describe('remote kernel: large WebSocket frames assembled as they arrive', () =>
     await nextImmediate();
     m.take(140_000);
     assert.deepEqual([m.hits, m.misses], [3, 5]);
-    assert.ok(second.every((x) => x === 1), 'a later take does not touch what was handed out');
+    assert.ok(
+      second.every((x) => x === 1),
+      'a later take does not touch what was handed out',
+    );
     m.dispose();
   });
 
@@ -191,7 +254,7 @@ describe('remote kernel: large WebSocket frames assembled as they arrive', () =>
       for (const img of images) s.send(img);
       s.send(Buffer.from([1, 2, 3]));
     });
-    const ws = new PromptAckWebSocket(`ws://127.0.0.1:${(wss.address() as AddressInfo).port}/`);
+    const ws = new FramesWebSocket(`ws://127.0.0.1:${(wss.address() as AddressInfo).port}/`);
     ws.binaryType = 'arraybuffer'; // what @jupyterlab/services asks for
     const got: Array<Buffer | string> = [];
     await new Promise<void>((resolve, reject) => {
@@ -212,6 +275,59 @@ describe('remote kernel: large WebSocket frames assembled as they arrive', () =>
       assert.ok(ws.frames, 'the assembler sits between the socket and ws');
       assert.ok(ws.frames.assembled >= 1, `assembled ${ws.frames.assembled}`);
       assert.equal(ws.binaryType, 'nodebuffer');
+    } finally {
+      ws.close();
+      await new Promise((r) => wss.close(r));
+    }
+  });
+});
+
+describe('remote kernel: the fast path of ws is version-gated and switchable', () => {
+  const proto = WebSocket.prototype;
+
+  it('on for the ws versions it was tested with, when what it overrides is there', () => {
+    assert.ok(
+      TESTED_WS_VERSIONS.includes(WS_VERSION.split('.').slice(0, 2).join('.')),
+      `the installed ws ${WS_VERSION} is a tested one (add it only after the remote suite passed on it)`,
+    );
+    assert.equal(wsFramesCheck(WS_VERSION, proto), undefined);
+  });
+
+  it('off, saying why, for another version or when its internals are not there', () => {
+    assert.equal(wsFramesCheck('9.0.0', proto), `ws 9.0.0 is not a version it was tested with (${TESTED_WS_VERSIONS.join(', ')})`);
+    assert.equal(wsFramesCheck(WS_VERSION, { binaryType: 'x' }), 'ws has no setSocket(socket, head, options)');
+    const noAccessor = { setSocket(_a: unknown, _b: unknown, _c: unknown) {} };
+    assert.equal(wsFramesCheck(WS_VERSION, noAccessor), 'ws has no binaryType accessor');
+  });
+
+  it('off with fastPaths: false or the environment switch: the settings use plain ws (no assembler, ArrayBuffers)', async () => {
+    assert.match(wsFramesOff(false) ?? '', /turned off by the client/);
+    const saved = process.env[FAST_PATHS_ENV];
+    process.env[FAST_PATHS_ENV] = '0';
+    try {
+      assert.match(wsFramesOff() ?? '', /turned off by the client/);
+      assert.equal(serverSettings({ url: 'http://127.0.0.1:1/' }).WebSocket, PromptAckWebSocket);
+    } finally {
+      if (saved === undefined) delete process.env[FAST_PATHS_ENV];
+      else process.env[FAST_PATHS_ENV] = saved;
+    }
+    assert.equal(serverSettings({ url: 'http://127.0.0.1:1/', fastPaths: false }).WebSocket, PromptAckWebSocket);
+    if (wsFramesOff() === undefined) assert.equal(serverSettings({ url: 'http://127.0.0.1:1/' }).WebSocket, FramesWebSocket);
+
+    const wss = new WebSocketServer({ host: '127.0.0.1', port: 0 });
+    await new Promise((r) => wss.once('listening', r));
+    const image = randomBytes(300_000);
+    wss.on('connection', (s) => s.send(image));
+    const ws = new PromptAckWebSocket(`ws://127.0.0.1:${(wss.address() as AddressInfo).port}/`);
+    ws.binaryType = 'arraybuffer';
+    try {
+      const got = await new Promise<unknown>((resolve, reject) => {
+        ws.onerror = (e) => reject(e.error);
+        ws.onmessage = (e) => resolve(e.data);
+      });
+      assert.ok(got instanceof ArrayBuffer, 'plain ws hands out what was asked for');
+      assert.ok(Buffer.from(got).equals(image));
+      assert.equal(ws.frames, undefined, 'no assembler between the socket and ws');
     } finally {
       ws.close();
       await new Promise((r) => wss.close(r));

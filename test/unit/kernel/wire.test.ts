@@ -53,7 +53,16 @@ describe('kernel wire: Jupyter message signing and parsing', () => {
     const s = new Signer(KEY);
     const header = makeHeader('display_data', 'k');
     const parent = makeHeader('execute_request', 'c');
-    const wire = serialize({ header, parent_header: parent, metadata: { codedance: { source: 'figure' } }, content: { data: { 'text/plain': 'é ✓' } }, identities: [Buffer.from('topic')] }, s);
+    const wire = serialize(
+      {
+        header,
+        parent_header: parent,
+        metadata: { codedance: { source: 'figure' } },
+        content: { data: { 'text/plain': 'é ✓' } },
+        identities: [Buffer.from('topic')],
+      },
+      s,
+    );
     const m = parse([...wire, Buffer.from([1, 2, 3])], s);
     assert.deepEqual(m.identities.map(String), ['topic']);
     assert.deepEqual(m.header, header);
@@ -75,7 +84,11 @@ describe('kernel wire: Jupyter message signing and parsing', () => {
     const s = new Signer(KEY);
     const wire = serialize({ header: makeHeader('stream', 'k'), content: { text: 'hello' } }, s);
     wire[wire.length - 1] = Buffer.from('{"text":"HELLO"}');
-    assert.throws(() => parse(wire, s), (e: unknown) => e instanceof KernelProtocolError && /invalid HMAC signature/.test((e as Error).message) && /Fix:/.test((e as Error).message));
+    assert.throws(
+      () => parse(wire, s),
+      (e: unknown) =>
+        e instanceof KernelProtocolError && /invalid HMAC signature/.test((e as Error).message) && /Fix:/.test((e as Error).message),
+    );
   });
 
   it('rejects a message signed with another key', () => {

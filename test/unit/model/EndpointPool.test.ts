@@ -25,11 +25,22 @@ describe('EndpointPool', () => {
   it('rejects bad configurations with the fix in the message (a neutral one: adapters name settings and flags)', () => {
     assert.throws(
       () => parseEndpoints(' , '),
-      (e: unknown) => e instanceof ModelConfigError && e.kind === 'config' && /no model endpoint configured — set one/.test(e.message) && e.fix?.setting === 'model.endpoints' && !/codedance\./.test(e.message),
+      (e: unknown) =>
+        e instanceof ModelConfigError &&
+        e.kind === 'config' &&
+        /no model endpoint configured — set one/.test(e.message) &&
+        e.fix?.setting === 'model.endpoints' &&
+        !/codedance\./.test(e.message),
     );
-    assert.throws(() => parseEndpoints(urls.join(','), 'k1,k2'), /3 model endpoints but 2 API keys — give one key for all endpoints or one per endpoint/);
+    assert.throws(
+      () => parseEndpoints(urls.join(','), 'k1,k2'),
+      /3 model endpoints but 2 API keys — give one key for all endpoints or one per endpoint/,
+    );
     assert.throws(() => normalizeBaseUrl('localhost:8000'), /must be http:\/\/ or https:\/\/|is not a URL/);
-    assert.throws(() => normalizeBaseUrl('not a url'), /'not a url' is not a URL — use an OpenAI-compatible base URL such as http:\/\/127\.0\.0\.1:8000\/v1/);
+    assert.throws(
+      () => normalizeBaseUrl('not a url'),
+      /'not a url' is not a URL — use an OpenAI-compatible base URL such as http:\/\/127\.0\.0\.1:8000\/v1/,
+    );
     assert.throws(() => new EndpointPool([]), ModelConfigError);
   });
 
@@ -48,12 +59,18 @@ describe('EndpointPool', () => {
     const a = pool.acquire();
     const b = pool.acquire();
     const c = pool.acquire();
-    assert.deepEqual([a, b, c].map((l) => l.endpoint.baseUrl), urls);
+    assert.deepEqual(
+      [a, b, c].map((l) => l.endpoint.baseUrl),
+      urls,
+    );
     b.release('ok');
     assert.equal(pool.acquire().endpoint.baseUrl, urls[1], 'b has nothing in flight now');
     a.release('ok');
     c.release('ok');
-    assert.deepEqual(pool.stats().map((s) => s.inFlight), [0, 1, 0]);
+    assert.deepEqual(
+      pool.stats().map((s) => s.inFlight),
+      [0, 1, 0],
+    );
   });
 
   it('cools a failed endpoint down, and uses it again after the cooldown', () => {
@@ -97,7 +114,12 @@ describe('EndpointPool', () => {
 
   it('rejects user:password@ in an endpoint URL, naming the cause and the API key store, never echoing the password', () => {
     for (const bad of ['https://user:secretpw@x.example/v1', 'http://onlyuser@127.0.0.1:8000/v1', 'http://:secretpw@h/v1']) {
-      for (const attempt of [() => normalizeBaseUrl(bad), () => parseEndpoints(`http://ok:1/v1,${bad}`), () => new EndpointPool([{ baseUrl: bad }]), () => new EndpointPool(bad)]) {
+      for (const attempt of [
+        () => normalizeBaseUrl(bad),
+        () => parseEndpoints(`http://ok:1/v1,${bad}`),
+        () => new EndpointPool([{ baseUrl: bad }]),
+        () => new EndpointPool(bad),
+      ]) {
         assert.throws(attempt, (e: unknown) => {
           assert.ok(e instanceof ModelConfigError, String(e));
           assert.equal(e.kind, 'config');
@@ -115,8 +137,13 @@ describe('EndpointPool', () => {
   });
 
   it('a per-endpoint key wins over the pool key; stats never show keys', () => {
-    const pool = new EndpointPool([{ baseUrl: 'https://x.example/v1', apiKey: 'sk-own-key-123456' }, 'http://b:2/v1'], { apiKey: 'sk-pool-key-987654' });
-    assert.deepEqual(pool.endpoints.map((e) => e.apiKey), ['sk-own-key-123456', 'sk-pool-key-987654']);
+    const pool = new EndpointPool([{ baseUrl: 'https://x.example/v1', apiKey: 'sk-own-key-123456' }, 'http://b:2/v1'], {
+      apiKey: 'sk-pool-key-987654',
+    });
+    assert.deepEqual(
+      pool.endpoints.map((e) => e.apiKey),
+      ['sk-own-key-123456', 'sk-pool-key-987654'],
+    );
     const text = JSON.stringify(pool.stats());
     assert.ok(!text.includes('sk-own') && !text.includes('sk-pool'), text);
   });
@@ -133,10 +160,18 @@ describe('EndpointPool with ModelClient and real servers', function () {
     const live = await startFixtureModel();
     servers.push(live);
     const dead = await deadUrl();
-    const c = new ModelClient({ endpoints: [dead, live.baseUrl], strategy: 'round-robin', retry: { baseDelayMs: 1, maxDelayMs: 2 }, cooldownMs: 60_000 });
+    const c = new ModelClient({
+      endpoints: [dead, live.baseUrl],
+      strategy: 'round-robin',
+      retry: { baseDelayMs: 1, maxDelayMs: 2 },
+      cooldownMs: 60_000,
+    });
     const first: ModelStreamEvent[] = [];
     for await (const e of c.stream(req)) first.push(e);
-    assert.deepEqual(first.filter((e) => e.type === 'start').map((e) => (e as { endpoint: string }).endpoint), [dead, live.baseUrl]);
+    assert.deepEqual(
+      first.filter((e) => e.type === 'start').map((e) => (e as { endpoint: string }).endpoint),
+      [dead, live.baseUrl],
+    );
     assert.equal((first.at(-1) as { endpoint: string }).endpoint, live.baseUrl);
     for (let i = 0; i < 3; i++) {
       const r = await c.complete(req);

@@ -37,8 +37,17 @@ describe('ModelClient against the fixture server', function () {
   const client = (o: Partial<ModelClientOptions> = {}) => new ModelClient({ endpoints: fm.baseUrl, retry: FAST, ...o });
   const codedance = getProtocol('codedance');
   const tools = getProtocol('codedance-tools');
-  const req = (model = 'codedance-fixture-7b') => ({ model, messages: codedance.initialMessages(QUESTION, ['QUFB']), ...codedance.defaultSampling });
-  const toolReq = () => ({ model: 'codedance-fixture-7b', messages: tools.initialMessages(QUESTION, ['QUFB']), tools: tools.tools(), ...tools.defaultSampling });
+  const req = (model = 'codedance-fixture-7b') => ({
+    model,
+    messages: codedance.initialMessages(QUESTION, ['QUFB']),
+    ...codedance.defaultSampling,
+  });
+  const toolReq = () => ({
+    model: 'codedance-fixture-7b',
+    messages: tools.initialMessages(QUESTION, ['QUFB']),
+    tools: tools.tools(),
+    ...tools.defaultSampling,
+  });
 
   beforeEach(async () => {
     fm = await start();
@@ -63,14 +72,20 @@ describe('ModelClient against the fixture server', function () {
       assert.equal(done.endpoint, fm.baseUrl);
       assert.equal(done.model, 'codedance-fixture-7b');
       assert.ok(done.usage && done.usage.totalTokens === done.usage.promptTokens + done.usage.completionTokens);
-      assert.deepEqual(events.filter((e) => e.type === 'finish'), [{ type: 'finish', finishReason: 'stop' }]);
+      assert.deepEqual(
+        events.filter((e) => e.type === 'finish'),
+        [{ type: 'finish', finishReason: 'stop' }],
+      );
     });
 
     it('sends the messages as they are (max_pixels kept), the sampling, extra fields, stream_options; no tools key when none', async () => {
       await collect(client().stream({ ...req(), extra: { top_k: 5, repetition_penalty: 1.05 } }));
       const body = fm.chatRequests[0].body!;
       assert.deepEqual(body.messages, req().messages);
-      assert.equal(JSON.stringify((body.messages as { content: unknown[] }[])[1].content[0]), '{"type":"image_url","image_url":{"url":"data:image/jpeg;base64,QUFB"},"max_pixels":12845056}');
+      assert.equal(
+        JSON.stringify((body.messages as { content: unknown[] }[])[1].content[0]),
+        '{"type":"image_url","image_url":{"url":"data:image/jpeg;base64,QUFB"},"max_pixels":12845056}',
+      );
       assert.equal(body.temperature, 0.01);
       assert.equal(body.top_p, 1);
       assert.equal(body.max_tokens, 2048);
@@ -114,10 +129,19 @@ describe('ModelClient against the fixture server', function () {
 
   describe('retries', () => {
     it('HTTP 500 twice, then success: two retry events and done.retries = 2', async () => {
-      fm.setFaults([{ kind: 'http', status: 500 }, { kind: 'http', status: 503 }]);
+      fm.setFaults([
+        { kind: 'http', status: 500 },
+        { kind: 'http', status: 503 },
+      ]);
       const events = await collect(client().stream(req()));
       const retries = events.filter((e) => e.type === 'retry') as Extract<ModelStreamEvent, { type: 'retry' }>[];
-      assert.deepEqual(retries.map((r) => [r.attempt, r.reason]), [[1, 'HTTP 500'], [2, 'HTTP 503']]);
+      assert.deepEqual(
+        retries.map((r) => [r.attempt, r.reason]),
+        [
+          [1, 'HTTP 500'],
+          [2, 'HTTP 503'],
+        ],
+      );
       assert.ok(retries.every((r) => r.error instanceof ModelHttpError && r.delayMs >= 0 && r.delayMs <= 10));
       assert.equal((events.at(-1) as { retries: number }).retries, 2);
       assert.equal(fm.chatRequests.length, 3);
@@ -140,12 +164,20 @@ describe('ModelClient against the fixture server', function () {
       const events = await collect(client().stream(req()));
       const i = events.findIndex((e) => e.type === 'retry');
       assert.ok(i > 0);
-      const before = events.slice(0, i).filter((e) => e.type === 'delta').map((e) => (e as { text: string }).text).join('');
+      const before = events
+        .slice(0, i)
+        .filter((e) => e.type === 'delta')
+        .map((e) => (e as { text: string }).text)
+        .join('');
       assert.ok(before.length > 0, 'partial text arrived before the cut');
       const retry = events[i] as Extract<ModelStreamEvent, { type: 'retry' }>;
       assert.ok(retry.error instanceof ModelStreamError);
       assert.equal(retry.reason, 'stream dropped');
-      const after = events.slice(i + 1).filter((e) => e.type === 'delta').map((e) => (e as { text: string }).text).join('');
+      const after = events
+        .slice(i + 1)
+        .filter((e) => e.type === 'delta')
+        .map((e) => (e as { text: string }).text)
+        .join('');
       const done = events.at(-1) as Extract<ModelStreamEvent, { type: 'done' }>;
       assert.equal(after, done.content, 'after the retry the text restarts: UIs reset on `retry`');
       assert.ok(done.content.startsWith(before));
@@ -164,7 +196,9 @@ describe('ModelClient against the fixture server', function () {
     it('a server that never answers: header timeout (streaming) / request timeout (not streaming), ETIMEDOUT, retried', async () => {
       fm.setFaults(['hang']);
       let retried = 0;
-      const r = await client({ requestTimeoutMs: 200, headersTimeoutMs: 60_000 }).complete(req(), { onRetry: (e) => (retried++, assert.ok(e.error instanceof ModelConnectionError && e.error.code === 'ETIMEDOUT')) });
+      const r = await client({ requestTimeoutMs: 200, headersTimeoutMs: 60_000 }).complete(req(), {
+        onRetry: (e) => (retried++, assert.ok(e.error instanceof ModelConnectionError && e.error.code === 'ETIMEDOUT')),
+      });
       assert.equal(retried, 1);
       assert.match(r.content, /<code>/);
       fm.setFaults(['hang']);
@@ -181,7 +215,10 @@ describe('ModelClient against the fixture server', function () {
         assert.ok(e instanceof ModelHttpError);
         assert.equal(e.status, 500);
         assert.equal(e.retries, 2);
-        assert.match(e.message, /failed with HTTP 500: fixture: injected HTTP 500 \(after 2 retries\) — the model server is overloaded or crashed; check its log/);
+        assert.match(
+          e.message,
+          /failed with HTTP 500: fixture: injected HTTP 500 \(after 2 retries\) — the model server is overloaded or crashed; check its log/,
+        );
         return true;
       });
       assert.equal(fm.chatRequests.length, 3);
@@ -191,14 +228,20 @@ describe('ModelClient against the fixture server', function () {
       fm.setFaults([{ kind: 'http', status: 400, message: "This model's maximum context length is 32768 tokens" }]);
       await assert.rejects(collect(client().stream(req())), (e: unknown) => {
         assert.ok(e instanceof ModelHttpError && e.status === 400 && !e.retryable);
-        assert.match(e.message, /rejected the request \(HTTP 400: This model's maximum context length is 32768 tokens\) — the conversation may exceed the model's context length/);
+        assert.match(
+          e.message,
+          /rejected the request \(HTTP 400: This model's maximum context length is 32768 tokens\) — the conversation may exceed the model's context length/,
+        );
         return true;
       });
       assert.equal(fm.chatRequests.length, 1);
     });
 
     it('an unknown model: 404 naming the model and the fix, not retried', async () => {
-      await assert.rejects(collect(client().stream(req('gpt-nope'))), /model 'gpt-nope' is not served at http:\/\/127\.0\.0\.1:\d+\/v1 \(HTTP 404: The model `gpt-nope` does not exist\.\) — name a model the server lists/);
+      await assert.rejects(
+        collect(client().stream(req('gpt-nope'))),
+        /model 'gpt-nope' is not served at http:\/\/127\.0\.0\.1:\d+\/v1 \(HTTP 404: The model `gpt-nope` does not exist\.\) — name a model the server lists/,
+      );
       assert.equal(fm.chatRequests.length, 1);
     });
 
@@ -213,7 +256,10 @@ describe('ModelClient against the fixture server', function () {
         (e: unknown) => {
           assert.ok(e instanceof ModelConnectionError);
           assert.equal(e.code, 'ECONNREFUSED');
-          assert.equal(e.message, `cannot reach ${url}: connection refused (after 1 retry) — is the model server (e.g. vLLM) running there? Check the endpoint URL`);
+          assert.equal(
+            e.message,
+            `cannot reach ${url}: connection refused (after 1 retry) — is the model server (e.g. vLLM) running there? Check the endpoint URL`,
+          );
           assert.equal(e.fix?.setting, 'model.endpoints');
           return true;
         },
@@ -247,7 +293,8 @@ describe('ModelClient against the fixture server', function () {
       const t0 = Date.now();
       await assert.rejects(
         (async () => {
-          for await (const e of client({ retry: { maxRetryAfterMs: 10_000 } }).stream(req(), { signal: ctrl.signal })) if (e.type === 'retry') setTimeout(() => ctrl.abort(), 20);
+          for await (const e of client({ retry: { maxRetryAfterMs: 10_000 } }).stream(req(), { signal: ctrl.signal }))
+            if (e.type === 'retry') setTimeout(() => ctrl.abort(), 20);
         })(),
         ModelAbortedError,
       );

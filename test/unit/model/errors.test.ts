@@ -1,9 +1,16 @@
 import { strict as assert } from 'node:assert';
 import { classifyError, findErrorCode, serverMessageFromBody } from '../../../src/core/model/classifyError';
 import { CodeDanceError, toErrorInfo } from '../../../src/core/errors';
-import { ModelAbortedError, ModelConnectionError, ModelError, ModelHttpError, ModelResponseError, ModelStreamError } from '../../../src/core/model/errors';
+import {
+  ModelAbortedError,
+  ModelConnectionError,
+  ModelError,
+  ModelHttpError,
+  ModelResponseError,
+  ModelStreamError,
+} from '../../../src/core/model/errors';
 import { ModelClient } from '../../../src/core/model/ModelClient';
-import { redactSecrets } from '../../../src/core/model/redact';
+import { redactSecrets } from '../../../src/core/secrets';
 import { backoffDelay, DEFAULT_RETRY_POLICY, parseRetryAfter, sleep } from '../../../src/core/model/retry';
 import { startFixtureModel } from '../../fixtures/fixtureModel';
 
@@ -11,18 +18,35 @@ const EP = 'http://127.0.0.1:8000/v1';
 
 describe('model errors', () => {
   it('HTTP messages name the endpoint, the status, the server message and the fix; the fix is machine-readable and names no setting or flag', () => {
-    const e = (status: number, serverMessage?: string, model?: string) => new ModelHttpError(status, { endpoint: EP, serverMessage, model });
+    const e = (status: number, serverMessage?: string, model?: string) =>
+      new ModelHttpError(status, { endpoint: EP, serverMessage, model });
     const m = (status: number, serverMessage?: string, model?: string) => e(status, serverMessage, model).message;
     assert.equal(m(401, 'bad key'), `${EP} rejected the API key (HTTP 401: bad key) — set the API key for this endpoint`);
-    assert.match(m(404, 'The model `x` does not exist.', 'x'), /^model 'x' is not served at http:\/\/127\.0\.0\.1:8000\/v1 \(HTTP 404: The model `x` does not exist\.\) — name a model the server lists/);
-    assert.match(m(404, 'Not Found'), /\/v1\/chat\/completions was not found \(HTTP 404: Not Found\) — model endpoints must be OpenAI-compatible base URLs, usually ending in \/v1/);
+    assert.match(
+      m(404, 'The model `x` does not exist.', 'x'),
+      /^model 'x' is not served at http:\/\/127\.0\.0\.1:8000\/v1 \(HTTP 404: The model `x` does not exist\.\) — name a model the server lists/,
+    );
+    assert.match(
+      m(404, 'Not Found'),
+      /\/v1\/chat\/completions was not found \(HTTP 404: Not Found\) — model endpoints must be OpenAI-compatible base URLs, usually ending in \/v1/,
+    );
     assert.match(m(429), /is rate limiting requests \(HTTP 429\) — send fewer requests at once/);
     assert.match(m(502), /failed with HTTP 502 — the model server is overloaded or crashed; check its log/);
     assert.match(m(413), /too large/);
-    assert.deepEqual([400, 401, 404, 408, 409, 422, 429, 500, 503].map((s) => e(s).retryable), [false, false, false, true, true, false, true, true, true]);
-    assert.deepEqual([401, 403, 404, 400, 413, 422, 429, 500].map((s) => e(s).kind), ['model-auth', 'model-auth', 'model-endpoint', 'model-request', 'model-request', 'model-request', 'model-endpoint', 'model-endpoint']);
-    assert.deepEqual([401, 404, 429].map((s) => e(s, 'model', 'x').fix?.setting), ['model.apiKey', 'model.name', 'eval.numWorkers']);
-    for (const s of [400, 401, 403, 404, 413, 422, 429, 500]) assert.ok(!/codedance\.|--|CODEDANCE_/.test(m(s, 'model', 'x')), m(s, 'model', 'x'));
+    assert.deepEqual(
+      [400, 401, 404, 408, 409, 422, 429, 500, 503].map((s) => e(s).retryable),
+      [false, false, false, true, true, false, true, true, true],
+    );
+    assert.deepEqual(
+      [401, 403, 404, 400, 413, 422, 429, 500].map((s) => e(s).kind),
+      ['model-auth', 'model-auth', 'model-endpoint', 'model-request', 'model-request', 'model-request', 'model-endpoint', 'model-endpoint'],
+    );
+    assert.deepEqual(
+      [401, 404, 429].map((s) => e(s, 'model', 'x').fix?.setting),
+      ['model.apiKey', 'model.name', 'eval.numWorkers'],
+    );
+    for (const s of [400, 401, 403, 404, 413, 422, 429, 500])
+      assert.ok(!/codedance\.|--|CODEDANCE_/.test(m(s, 'model', 'x')), m(s, 'model', 'x'));
   });
 
   it('every model error is a CodeDanceError whose plain-JSON form keeps kind, retryable, fix and status', () => {
@@ -50,10 +74,22 @@ describe('model errors', () => {
   });
 
   it('connection messages by cause', () => {
-    assert.equal(new ModelConnectionError({ endpoint: EP, code: 'ECONNREFUSED' }).message, `cannot reach ${EP}: connection refused — is the model server (e.g. vLLM) running there? Check the endpoint URL`);
-    assert.match(new ModelConnectionError({ endpoint: 'http://nohost.invalid/v1', code: 'ENOTFOUND' }).message, /host not found \(ENOTFOUND\) — check the host name/);
-    assert.match(new ModelConnectionError({ endpoint: EP, code: 'ETIMEDOUT', timeoutMs: 30_000 }).message, /no answer from .* within 30 s \(timed out\)/);
-    assert.match(new ModelStreamError({ endpoint: EP, detail: 'terminated' }).message, /dropped the response stream mid-way \(terminated\) — check the model server's log/);
+    assert.equal(
+      new ModelConnectionError({ endpoint: EP, code: 'ECONNREFUSED' }).message,
+      `cannot reach ${EP}: connection refused — is the model server (e.g. vLLM) running there? Check the endpoint URL`,
+    );
+    assert.match(
+      new ModelConnectionError({ endpoint: 'http://nohost.invalid/v1', code: 'ENOTFOUND' }).message,
+      /host not found \(ENOTFOUND\) — check the host name/,
+    );
+    assert.match(
+      new ModelConnectionError({ endpoint: EP, code: 'ETIMEDOUT', timeoutMs: 30_000 }).message,
+      /no answer from .* within 30 s \(timed out\)/,
+    );
+    assert.match(
+      new ModelStreamError({ endpoint: EP, detail: 'terminated' }).message,
+      /dropped the response stream mid-way \(terminated\) — check the model server's log/,
+    );
     assert.equal(new ModelAbortedError().message, 'model request cancelled');
   });
 
@@ -69,10 +105,14 @@ describe('model errors', () => {
     assert.equal(redactSecrets('Incorrect API key provided: sk-proj-abcdef123456'), 'Incorrect API key provided: sk-***');
     assert.equal(redactSecrets('http://user:pw123@host/v1'), 'http://user:***@host/v1');
     assert.equal(redactSecrets('EMPTY stays', ['EMPTY']), 'EMPTY stays');
-    const e = new ModelHttpError(401, { endpoint: 'http://u:hunter22@h/v1', serverMessage: 'you sent zz-top-secret-zz', secrets: ['zz-top-secret-zz'] });
+    const e = new ModelHttpError(401, {
+      endpoint: 'http://u:hunter22@h/v1',
+      serverMessage: 'you sent zz-top-secret-zz',
+      secrets: ['zz-top-secret-zz'],
+    });
     assert.ok(!e.message.includes('hunter22') && !e.message.includes('zz-top-secret-zz'), e.message);
     assert.ok(!e.serverMessage?.includes('zz-top-secret-zz'));
-    assert.equal(e.endpoint, 'http://u:***@h/v1');
+    assert.equal(e.endpoint, 'http://h/v1', 'shown without its credentials');
   });
 
   it('a server echoing the wrong key: the error keeps it out', async () => {
@@ -97,8 +137,12 @@ describe('model errors', () => {
   it('classifies raw errors: abort wins, error codes found in cause chains, bodies of vLLM / OpenAI / FastAPI', () => {
     const ctrl = new AbortController();
     ctrl.abort();
-    assert.ok(classifyError(new Error('x'), { endpoint: EP, secrets: [], signal: ctrl.signal, phase: 'stream' }) instanceof ModelAbortedError);
-    const nested = new TypeError('fetch failed', { cause: new AggregateError([Object.assign(new Error('connect'), { code: 'ECONNREFUSED' })]) });
+    assert.ok(
+      classifyError(new Error('x'), { endpoint: EP, secrets: [], signal: ctrl.signal, phase: 'stream' }) instanceof ModelAbortedError,
+    );
+    const nested = new TypeError('fetch failed', {
+      cause: new AggregateError([Object.assign(new Error('connect'), { code: 'ECONNREFUSED' })]),
+    });
     assert.equal(findErrorCode(nested), 'ECONNREFUSED');
     assert.equal((classifyError(nested, { endpoint: EP, secrets: [], phase: 'request' }) as ModelConnectionError).code, 'ECONNREFUSED');
     assert.ok(classifyError(new TypeError('terminated'), { endpoint: EP, secrets: [], phase: 'stream' }) instanceof ModelStreamError);
@@ -113,8 +157,14 @@ describe('model errors', () => {
 describe('retry policy', () => {
   it('exponential back-off with equal jitter, capped', () => {
     const p = { ...DEFAULT_RETRY_POLICY, baseDelayMs: 100, maxDelayMs: 1000 };
-    assert.deepEqual([1, 2, 3, 4, 5].map((r) => backoffDelay(r, p, () => 0)), [50, 100, 200, 400, 500]);
-    assert.deepEqual([1, 2, 3, 4, 5].map((r) => backoffDelay(r, p, () => 1)), [100, 200, 400, 800, 1000]);
+    assert.deepEqual(
+      [1, 2, 3, 4, 5].map((r) => backoffDelay(r, p, () => 0)),
+      [50, 100, 200, 400, 500],
+    );
+    assert.deepEqual(
+      [1, 2, 3, 4, 5].map((r) => backoffDelay(r, p, () => 1)),
+      [100, 200, 400, 800, 1000],
+    );
   });
 
   it('parses retry-after-ms, retry-after seconds and dates', () => {

@@ -8,7 +8,14 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type { ExecuteOptions, ExecutionResult, KernelSession, KernelState, PreparedImage, PrepareImageOptions } from '../../../src/core/kernel/types';
+import type {
+  ExecuteOptions,
+  ExecutionResult,
+  KernelSession,
+  KernelState,
+  PreparedImage,
+  PrepareImageOptions,
+} from '../../../src/core/kernel/types';
 
 export const PYTHON = process.env.CODEDANCE_TEST_PYTHON ?? '/usr/bin/python3';
 
@@ -57,8 +64,24 @@ except Exception as e:
     const durationMs = Date.now() - t0;
     const errLine = /__ERR__([^|]*)\|([^|\n]*)\|(\d*)/.exec(r.stderr);
     const stderr = r.stderr.replace(/__ERR__.*\n?/, '');
-    if (r.error && (r.error as NodeJS.ErrnoException).code === 'ETIMEDOUT') return { status: 'timeout', stdout: r.stdout ?? '', stderr, images: [], durationMs, error: { ename: 'TimeoutError', evalue: '', traceback: [] } };
-    if (errLine) return { status: 'error', stdout: r.stdout, stderr, images: [], durationMs, error: { ename: errLine[1], evalue: errLine[2], lineno: errLine[3] ? Number(errLine[3]) : undefined, traceback: [] } };
+    if (r.error && (r.error as NodeJS.ErrnoException).code === 'ETIMEDOUT')
+      return {
+        status: 'timeout',
+        stdout: r.stdout ?? '',
+        stderr,
+        images: [],
+        durationMs,
+        error: { ename: 'TimeoutError', evalue: '', traceback: [] },
+      };
+    if (errLine)
+      return {
+        status: 'error',
+        stdout: r.stdout,
+        stderr,
+        images: [],
+        durationMs,
+        error: { ename: errLine[1], evalue: errLine[2], lineno: errLine[3] ? Number(errLine[3]) : undefined, traceback: [] },
+      };
     return { status: 'ok', stdout: r.stdout, stderr, images: [], durationMs };
   } finally {
     rmSync(dir, { recursive: true, force: true });

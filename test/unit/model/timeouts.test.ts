@@ -11,7 +11,11 @@ import { ModelClient } from '../../../src/core/model/ModelClient';
 import type { ModelStreamEvent } from '../../../src/core/model/types';
 import { startFixtureModel, type FixtureModel } from '../../fixtures/fixtureModel';
 
-const REQ = { model: 'codedance-fixture-7b', messages: [{ role: 'user' as const, content: 'How many red circles are there?' }], max_tokens: 64 };
+const REQ = {
+  model: 'codedance-fixture-7b',
+  messages: [{ role: 'user' as const, content: 'How many red circles are there?' }],
+  max_tokens: 64,
+};
 
 /** A port nothing listens on (connections are refused at once). */
 async function refusedUrl(): Promise<string> {
@@ -60,7 +64,10 @@ describe('model client: bounded slow paths', function () {
     const events: ModelStreamEvent[] = [];
     for await (const e of c.stream(REQ)) events.push(e);
     const streamMs = Date.now() - t0;
-    assert.deepEqual(events.filter((e) => e.type === 'start').map((e) => (e as { endpoint: string }).endpoint), [dead, fm.baseUrl]);
+    assert.deepEqual(
+      events.filter((e) => e.type === 'start').map((e) => (e as { endpoint: string }).endpoint),
+      [dead, fm.baseUrl],
+    );
     assert.equal((events.find((e) => e.type === 'retry') as { delayMs: number }).delayMs, 0, 'no back-off when another endpoint is ready');
     assert.equal(events.at(-1)?.type, 'done');
     // before: ~5 s (GET /models retried 4 times on the dead endpoint) and 250-500 ms of back-off
@@ -72,14 +79,21 @@ describe('model client: bounded slow paths', function () {
     const dead = await refusedUrl();
     const c = new ModelClient({ endpoints: [dead], retry: { maxRetries: 2, baseDelayMs: 100, maxDelayMs: 100 } });
     const t0 = Date.now();
-    await assert.rejects(c.resolveModel(), (e: unknown) => e instanceof ModelConnectionError && e.code === 'ECONNREFUSED' && e.retries === 2);
+    await assert.rejects(
+      c.resolveModel(),
+      (e: unknown) => e instanceof ModelConnectionError && e.code === 'ECONNREFUSED' && e.retries === 2,
+    );
     assert.ok(Date.now() - t0 >= 100, 'it waited between tries');
   });
 
   it('a server that accepts and never sends headers times out after the header timeout, then fails over', async () => {
     const silent = await silentServer();
     try {
-      const alone = new ModelClient({ endpoints: [silent.url], headersTimeoutMs: 300, retry: { maxRetries: 1, baseDelayMs: 10, maxDelayMs: 10 } });
+      const alone = new ModelClient({
+        endpoints: [silent.url],
+        headersTimeoutMs: 300,
+        retry: { maxRetries: 1, baseDelayMs: 10, maxDelayMs: 10 },
+      });
       let t0 = Date.now();
       await assert.rejects(
         (async () => {

@@ -38,7 +38,10 @@ describe('protocol codedance (format A, eval.py)', () => {
     }
     it('the image part serializes with max_pixels after image_url, image first then text', () => {
       const user = p.initialMessages('q', ['AAAA'])[1];
-      assert.equal(JSON.stringify((user.content as unknown[])[0]), '{"type":"image_url","image_url":{"url":"data:image/jpeg;base64,AAAA"},"max_pixels":12845056}');
+      assert.equal(
+        JSON.stringify((user.content as unknown[])[0]),
+        '{"type":"image_url","image_url":{"url":"data:image/jpeg;base64,AAAA"},"max_pixels":12845056}',
+      );
     });
   });
 
@@ -46,7 +49,10 @@ describe('protocol codedance (format A, eval.py)', () => {
     for (const c of g.parse) {
       it(c.name, () => {
         const parsed = p.parse({ content: c.content, toolCalls: [] });
-        assert.deepEqual(parsed.code.map((x) => x.code), c.code);
+        assert.deepEqual(
+          parsed.code.map((x) => x.code),
+          c.code,
+        );
         assert.equal(parsed.answer, c.answer ?? undefined);
         assert.equal(parsed.empty, c.empty);
         assert.deepEqual(parsed.malformed, []);
@@ -54,7 +60,10 @@ describe('protocol codedance (format A, eval.py)', () => {
       });
     }
     it('ignores tool calls (the format has none)', () => {
-      const parsed = p.parse({ content: 'hm', toolCalls: [{ id: 'x', type: 'function', function: { name: 'execute_python_code', arguments: '{"code":"1"}' } }] });
+      const parsed = p.parse({
+        content: 'hm',
+        toolCalls: [{ id: 'x', type: 'function', function: { name: 'execute_python_code', arguments: '{"code":"1"}' } }],
+      });
       assert.equal(parsed.empty, true);
     });
   });
@@ -69,7 +78,11 @@ describe('protocol codedance (format A, eval.py)', () => {
   describe('observation, every branch, byte for byte', () => {
     for (const c of g.observations) {
       it(c.name, () => {
-        const got = p.observation([{ request: { code: 'x' }, result: c.result }], [], { turnIndex: 0, maxTurns: 7, timeoutMs: c.timeoutMs });
+        const got = p.observation([{ request: { code: 'x' }, result: c.result }], [], {
+          turnIndex: 0,
+          maxTurns: 7,
+          timeoutMs: c.timeoutMs,
+        });
         assert.equal(got.length, 1);
         assert.deepEqual(got[0], c.message);
         assert.ok(sameJson(got[0], c.message));

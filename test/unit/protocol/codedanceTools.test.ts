@@ -25,7 +25,13 @@ interface Golden {
 
 const g = loadGolden<Golden>('codedance-tools');
 const p = createCodedanceToolsProtocol();
-const ok = (stdout: string, images: ExecutionResult['images'] = []): ExecutionResult => ({ status: 'ok', stdout, stderr: '', images, durationMs: 1 });
+const ok = (stdout: string, images: ExecutionResult['images'] = []): ExecutionResult => ({
+  status: 'ok',
+  stdout,
+  stderr: '',
+  images,
+  durationMs: 1,
+});
 const call = (id: string, name: string, args: string) => ({ id, type: 'function' as const, function: { name, arguments: args } });
 
 describe('protocol codedance-tools (format B, training rollout)', () => {
@@ -45,7 +51,12 @@ describe('protocol codedance-tools (format B, training rollout)', () => {
 
   describe('tool result content, byte for byte', () => {
     for (const c of g.toolResults) {
-      it(c.name, () => assert.ok(sameJson(trainingToolResultParts(c.result, c.timeoutMs), c.content), JSON.stringify(trainingToolResultParts(c.result, c.timeoutMs))));
+      it(c.name, () =>
+        assert.ok(
+          sameJson(trainingToolResultParts(c.result, c.timeoutMs), c.content),
+          JSON.stringify(trainingToolResultParts(c.result, c.timeoutMs)),
+        ),
+      );
     }
   });
 
@@ -72,7 +83,13 @@ describe('protocol codedance-tools (format B, training rollout)', () => {
     it('eval.py system prompt, image part as in eval.py, the tools instruction after the question', () => {
       const [sys, user] = p.initialMessages('<image>Q?', ['AAAA']);
       assert.equal((sys.content as ContentPart[])[0].type, 'text');
-      assert.ok(sameJson((user.content as ContentPart[])[0], { type: 'image_url', image_url: { url: 'data:image/jpeg;base64,AAAA' }, max_pixels: 12845056 }));
+      assert.ok(
+        sameJson((user.content as ContentPart[])[0], {
+          type: 'image_url',
+          image_url: { url: 'data:image/jpeg;base64,AAAA' },
+          max_pixels: 12845056,
+        }),
+      );
       const text = (user.content as { text: string }[])[1].text;
       assert.ok(text.startsWith('Q?\nThink step-by-step within <think></think>.'), text);
       assert.ok(text.includes('execute_python_code'));
@@ -85,12 +102,24 @@ describe('protocol codedance-tools (format B, training rollout)', () => {
 
   describe('malformed tool calls become error observations, never exceptions', () => {
     const cases: [string, ReturnType<typeof call>, RegExp][] = [
-      ['bad JSON', call('a', 'execute_python_code', '{"code": "print(1)'), /^Error: The arguments of execute_python_code are not valid JSON \(/],
-      ['arguments not an object', call('b', 'execute_python_code', '"print(1)"'), /not valid JSON \(arguments must be a JSON object, got string\)/],
+      [
+        'bad JSON',
+        call('a', 'execute_python_code', '{"code": "print(1)'),
+        /^Error: The arguments of execute_python_code are not valid JSON \(/,
+      ],
+      [
+        'arguments not an object',
+        call('b', 'execute_python_code', '"print(1)"'),
+        /not valid JSON \(arguments must be a JSON object, got string\)/,
+      ],
       ['missing code', call('c', 'execute_python_code', '{"source": "print(1)"}'), /^Error: No code provided to execute\.$/],
       ['code not a string', call('d', 'execute_python_code', '{"code": 5}'), /^Error: No code provided to execute\.$/],
       ['empty arguments', call('e', 'execute_python_code', ''), /^Error: No code provided to execute\.$/],
-      ['unknown function', call('f', 'python', '{"code": "print(1)"}'), /^Error: Unknown tool 'python'\. The only tool is execute_python_code\.$/],
+      [
+        'unknown function',
+        call('f', 'python', '{"code": "print(1)"}'),
+        /^Error: Unknown tool 'python'\. The only tool is execute_python_code\.$/,
+      ],
     ];
     for (const [name, c, re] of cases) {
       it(name, () => {
@@ -110,10 +139,19 @@ describe('protocol codedance-tools (format B, training rollout)', () => {
       assert.deepEqual(m, { role: 'assistant', content: null, tool_calls: [call('a', 'execute_python_code', '{}')] });
     });
     it('good and bad calls in one turn: the good one runs, both get tool messages in call order groups', () => {
-      const parsed = p.parse({ content: '', toolCalls: [call('g', 'execute_python_code', '{"code":"print(2)"}'), call('b', 'nope', '{}')] });
+      const parsed = p.parse({
+        content: '',
+        toolCalls: [call('g', 'execute_python_code', '{"code":"print(2)"}'), call('b', 'nope', '{}')],
+      });
       assert.deepEqual(parsed.code, [{ code: 'print(2)', toolCallId: 'g' }]);
       const obs = p.observation([{ request: parsed.code[0], result: ok('2') }], parsed.malformed, { turnIndex: 0, maxTurns: 6 });
-      assert.deepEqual(obs.map((m) => [m.role, (m as { tool_call_id: string }).tool_call_id]), [['tool', 'g'], ['tool', 'b']]);
+      assert.deepEqual(
+        obs.map((m) => [m.role, (m as { tool_call_id: string }).tool_call_id]),
+        [
+          ['tool', 'g'],
+          ['tool', 'b'],
+        ],
+      );
     });
   });
 
@@ -122,7 +160,10 @@ describe('protocol codedance-tools (format B, training rollout)', () => {
     it('default (vLLM): images inside the tool message, labelled png like the seed', () => {
       const obs = p.observation([{ request: { code: 'x', toolCallId: 't' }, result: ok('', [img]) }], [], { turnIndex: 0, maxTurns: 6 });
       assert.equal(obs.length, 1);
-      assert.deepEqual((obs[0].content as ContentPart[]).slice(0, 2), [{ type: 'text', text: 'Output image:' }, { type: 'image_url', image_url: { url: 'data:image/png;base64,SlBH' } }]);
+      assert.deepEqual((obs[0].content as ContentPart[]).slice(0, 2), [
+        { type: 'text', text: 'Output image:' },
+        { type: 'image_url', image_url: { url: 'data:image/png;base64,SlBH' } },
+      ]);
     });
     it('imagesInToolMessage: false (official OpenAI API): text in the tool messages, images in one user message after them all', () => {
       const q = createCodedanceToolsProtocol({ imagesInToolMessage: false });
@@ -134,8 +175,12 @@ describe('protocol codedance-tools (format B, training rollout)', () => {
         [],
         { turnIndex: 0, maxTurns: 6 },
       );
-      assert.deepEqual(obs.map((m) => m.role), ['tool', 'tool', 'user']);
-      for (const m of obs.slice(0, 2)) assert.ok((m.content as ContentPart[]).every((c) => c.type === 'text' && c.text !== 'Output image:'));
+      assert.deepEqual(
+        obs.map((m) => m.role),
+        ['tool', 'tool', 'user'],
+      );
+      for (const m of obs.slice(0, 2))
+        assert.ok((m.content as ContentPart[]).every((c) => c.type === 'text' && c.text !== 'Output image:'));
       const user = obs[2].content as ContentPart[];
       assert.equal(user.filter((c) => c.type === 'image_url').length, 3);
       assert.equal(user.filter((c) => c.type === 'text' && c.text === 'Output image:').length, 3);
@@ -176,18 +221,31 @@ describe('protocol codedance-tools: <tool_call> blocks left in the text', () => 
     assert.deepEqual(parsed.code, [{ code: 'print(3)' }]);
     assert.equal(parsed.answer, undefined);
     assert.ok(!p.isFinal(parsed));
-    const obs = p.observation([{ request: parsed.code[0], result: { status: 'ok', stdout: '3', stderr: '', images: [], durationMs: 1 } }], [], { turnIndex: 0, maxTurns: 6 });
+    const obs = p.observation(
+      [{ request: parsed.code[0], result: { status: 'ok', stdout: '3', stderr: '', images: [], durationMs: 1 } }],
+      [],
+      { turnIndex: 0, maxTurns: 6 },
+    );
     assert.equal(obs[0].role, 'user');
-    assert.deepEqual((obs[0].content as { text: string }[]).map((c) => c.text).slice(0, 2), ['<tool_response>\n', 'Code execution successful, output:\n3']);
+    assert.deepEqual((obs[0].content as { text: string }[]).map((c) => c.text).slice(0, 2), [
+      '<tool_response>\n',
+      'Code execution successful, output:\n3',
+    ]);
   });
   it('a broken block is a malformed call with an error observation, not the end of the run', () => {
-    const parsed = p.parse({ content: '<tool_call>\n{"name": "execute_python_code", "arguments": {"code": "pri\n</tool_call>', toolCalls: [] });
+    const parsed = p.parse({
+      content: '<tool_call>\n{"name": "execute_python_code", "arguments": {"code": "pri\n</tool_call>',
+      toolCalls: [],
+    });
     assert.equal(parsed.code.length, 0);
     assert.equal(parsed.malformed.length, 1);
     assert.match(parsed.malformed[0].message, /^Error: The <tool_call> block is not valid JSON/);
     assert.ok(!p.isFinal(parsed));
     const obs = p.observation([], parsed.malformed, { turnIndex: 0, maxTurns: 6 });
-    assert.deepEqual(obs.map((m) => m.role), ['user']);
+    assert.deepEqual(
+      obs.map((m) => m.role),
+      ['user'],
+    );
   });
   it('a tool call without a function object does not throw', () => {
     const bad = { id: 'x', type: 'function' } as unknown as Parameters<typeof p.assistantMessage>[0]['toolCalls'][number];

@@ -6,8 +6,8 @@ import { createCodedanceProtocol } from '../../../src/core/protocol/codedance';
 import { getProtocol, isProtocolId, protocolIds, templateHash } from '../../../src/core/protocol/index';
 
 describe('protocol registry', () => {
-  it('lists the three formats, codedance first (the default)', () => {
-    assert.deepEqual([...protocolIds], ['codedance', 'codedance-tools', 'openai-tools']);
+  it('lists the formats, codedance first (the default)', () => {
+    assert.deepEqual([...protocolIds], ['codedance', 'codedance-tools', 'openai-tools', 'deepeyes']);
     assert.equal(getProtocol().id, 'codedance');
     for (const id of protocolIds) assert.equal(getProtocol(id).id, id);
     assert.ok(isProtocolId('openai-tools'));
@@ -20,7 +20,14 @@ describe('protocol registry', () => {
   });
 
   it('an unknown id names the known ones', () => {
-    assert.throws(() => getProtocol('pyvision'), (e: unknown) => e instanceof CodeDanceError && e.kind === 'config' && e.fix?.setting === 'model.protocol' && /unknown format 'pyvision' — use one of codedance, codedance-tools, openai-tools/.test(e.message));
+    assert.throws(
+      () => getProtocol('pyvision'),
+      (e: unknown) =>
+        e instanceof CodeDanceError &&
+        e.kind === 'config' &&
+        e.fix?.setting === 'model.protocol' &&
+        /unknown format 'pyvision' — use one of codedance, codedance-tools, openai-tools, deepeyes/.test(e.message),
+    );
   });
 
   it('passes per-format options', () => {
@@ -32,7 +39,7 @@ describe('protocol registry', () => {
   it('templateHash: sha256 hex, stable, distinct per format, and sensitive to every constant', () => {
     const hashes = protocolIds.map((id) => templateHash(getProtocol(id)));
     for (const h of hashes) assert.match(h, /^[0-9a-f]{64}$/);
-    assert.equal(new Set(hashes).size, 3);
+    assert.equal(new Set(hashes).size, protocolIds.length);
     assert.equal(templateHash(getProtocol('codedance')), templateHash(createCodedanceProtocol()));
     const base = createCodedanceProtocol();
     for (const key of Object.keys(base.constants ?? {})) {

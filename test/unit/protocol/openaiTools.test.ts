@@ -48,14 +48,23 @@ describe('protocol openai-tools (generic function calling)', () => {
   });
 
   it('malformed calls (bad JSON, no code, unknown tool) become tool-message errors', () => {
-    const parsed = p.parse({ content: '', toolCalls: [call('a', RUN_PYTHON, '{"code":'), call('b', RUN_PYTHON, '{}'), call('c', 'shell', '{"cmd":"ls"}')] });
+    const parsed = p.parse({
+      content: '',
+      toolCalls: [call('a', RUN_PYTHON, '{"code":'), call('b', RUN_PYTHON, '{}'), call('c', 'shell', '{"cmd":"ls"}')],
+    });
     assert.equal(parsed.code.length, 0);
-    assert.deepEqual(parsed.malformed.map((m) => m.toolCallId), ['a', 'b', 'c']);
+    assert.deepEqual(
+      parsed.malformed.map((m) => m.toolCallId),
+      ['a', 'b', 'c'],
+    );
     assert.match(parsed.malformed[0].message, /not valid JSON/);
     assert.match(parsed.malformed[1].message, /without code/);
     assert.match(parsed.malformed[2].message, /no tool named 'shell'/);
     const obs = p.observation([], parsed.malformed, { turnIndex: 0, maxTurns: 10 });
-    assert.deepEqual(obs.map((m) => m.role), ['tool', 'tool', 'tool']);
+    assert.deepEqual(
+      obs.map((m) => m.role),
+      ['tool', 'tool', 'tool'],
+    );
   });
 
   it('tool messages carry text only; the images follow in one user message with their true mime type', () => {
@@ -67,28 +76,56 @@ describe('protocol openai-tools (generic function calling)', () => {
       [{ toolCallId: 't3', message: 'Error: x' }],
       { turnIndex: 0, maxTurns: 10 },
     );
-    assert.deepEqual(obs.map((m) => m.role), ['tool', 'tool', 'tool', 'user']);
+    assert.deepEqual(
+      obs.map((m) => m.role),
+      ['tool', 'tool', 'tool', 'user'],
+    );
     for (const m of obs.slice(0, 3)) assert.equal(typeof m.content, 'string');
     assert.match(obs[0].content as string, /^stdout:\nhello\n\n1 image produced; it follows in the next message\.$/);
     const parts = obs[3].content as ContentPart[];
-    assert.deepEqual(parts.filter((x) => x.type === 'image_url').map((x) => (x as { image_url: { url: string } }).image_url.url), ['data:image/jpeg;base64,SlBH', 'data:image/png;base64,UE5H']);
+    assert.deepEqual(
+      parts.filter((x) => x.type === 'image_url').map((x) => (x as { image_url: { url: string } }).image_url.url),
+      ['data:image/jpeg;base64,SlBH', 'data:image/png;base64,UE5H'],
+    );
   });
 
   it('result texts: no output, stderr, error with a clean traceback, syntax line, timeout, kernel died', () => {
     assert.match(openaiToolResultText(res({}), undefined), /printed nothing/);
     assert.equal(openaiToolResultText(res({ stdout: 'a', stderr: 'w\n' }), undefined), 'stdout:\na\n\nstderr:\nw');
-    const err = openaiToolResultText(res({ status: 'error', error: { ename: 'NameError', evalue: "name 'x' is not defined", traceback: ['\u001b[0;31mNameError\u001b[0m Traceback', "NameError: name 'x' is not defined"] } }), undefined);
+    const err = openaiToolResultText(
+      res({
+        status: 'error',
+        error: {
+          ename: 'NameError',
+          evalue: "name 'x' is not defined",
+          traceback: ['\u001b[0;31mNameError\u001b[0m Traceback', "NameError: name 'x' is not defined"],
+        },
+      }),
+      undefined,
+    );
     assert.ok(err.startsWith("Error: NameError: name 'x' is not defined\n"));
     assert.ok(!err.includes('\u001b'));
-    assert.match(openaiToolResultText(res({ status: 'error', error: { ename: 'SyntaxError', evalue: 'invalid syntax', lineno: 4, traceback: [] } }), undefined), /invalid syntax \(line 4\)$/);
+    assert.match(
+      openaiToolResultText(
+        res({ status: 'error', error: { ename: 'SyntaxError', evalue: 'invalid syntax', lineno: 4, traceback: [] } }),
+        undefined,
+      ),
+      /invalid syntax \(line 4\)$/,
+    );
     assert.match(openaiToolResultText(res({ status: 'timeout' }), 30000), /did not finish within 30 s/);
-    assert.match(openaiToolResultText(res({ status: 'died', error: { ename: 'KernelDied', evalue: 'SIGKILL', traceback: [] } }), undefined), /KernelDied|kernel died \(SIGKILL\); it was restarted and variables were lost/);
+    assert.match(
+      openaiToolResultText(res({ status: 'died', error: { ename: 'KernelDied', evalue: 'SIGKILL', traceback: [] } }), undefined),
+      /KernelDied|kernel died \(SIGKILL\); it was restarted and variables were lost/,
+    );
     const big = openaiToolResultText(res({ stdout: 'x'.repeat(50_000) }), undefined);
     assert.ok(big.length < 21_000 && big.includes('characters cut'));
   });
 
   it('asks for the answer before the last allowed call', () => {
-    const obs = p.observation([{ request: { code: 'a', toolCallId: 't' }, result: res({ stdout: '1' }) }], [], { turnIndex: 8, maxTurns: 10 });
+    const obs = p.observation([{ request: { code: 'a', toolCallId: 't' }, result: res({ stdout: '1' }) }], [], {
+      turnIndex: 8,
+      maxTurns: 10,
+    });
     assert.equal(obs.at(-1)?.role, 'user');
     assert.match(obs.at(-1)?.content as string, /last turn/);
   });

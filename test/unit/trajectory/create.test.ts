@@ -11,15 +11,39 @@ describe('createTrajectory', () => {
     assert.match(a.id, /^[0-9a-f-]{36}$/);
     assert.notEqual(a.id, b.id);
     assert.ok(!Number.isNaN(Date.parse(a.createdAt)));
-    assert.deepEqual({ ...a, id: '', createdAt: '' }, {
-      version: TRAJECTORY_VERSION, id: '', createdAt: '', question: 'q', inputImages: [], model: 'm', endpoints: [], protocol: 'codedance',
-      sampling: {}, maxTurns: 0, messages: [], turns: [], status: 'running', usage: { promptTokens: 0, completionTokens: 0, totalTokens: 0 }, durationMs: 0,
-    });
+    assert.deepEqual(
+      { ...a, id: '', createdAt: '' },
+      {
+        version: TRAJECTORY_VERSION,
+        id: '',
+        createdAt: '',
+        question: 'q',
+        inputImages: [],
+        model: 'm',
+        endpoints: [],
+        protocol: 'codedance',
+        sampling: {},
+        maxTurns: 0,
+        messages: [],
+        turns: [],
+        status: 'running',
+        usage: { promptTokens: 0, completionTokens: 0, totalTokens: 0 },
+        durationMs: 0,
+      },
+    );
     assert.deepEqual(JSON.parse(JSON.stringify(a)), a, 'equal to its JSON round trip');
   });
 
   it('keeps what the caller gives', () => {
-    const t = createTrajectory({ id: 'x', question: 'q', model: 'm', protocol: 'p', status: 'error', error: { name: 'E', message: 'boom' }, durationMs: 5 });
+    const t = createTrajectory({
+      id: 'x',
+      question: 'q',
+      model: 'm',
+      protocol: 'p',
+      status: 'error',
+      error: { name: 'E', message: 'boom' },
+      durationMs: 5,
+    });
     assert.equal(t.id, 'x');
     assert.equal(t.status, 'error');
     assert.deepEqual(t.error, { name: 'E', message: 'boom' });

@@ -9,13 +9,31 @@ import { strict as assert } from 'node:assert';
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { CodeDanceError } from '../../../src/core/errors';
-import { loadRun, readRecordAt, recordTrajectory, reportSample, sampleTrajectory, seedFields, type ResultRecord } from '../../../src/core/eval';
+import {
+  loadRun,
+  readRecordAt,
+  recordTrajectory,
+  reportSample,
+  sampleTrajectory,
+  seedFields,
+  type ResultRecord,
+} from '../../../src/core/eval';
 import { loadImages } from '../../../src/core/trajectory/imageFiles';
 import { migrateTrajectory } from '../../../src/core/trajectory/migrate';
 import { TRAJECTORY_VERSION, type Trajectory } from '../../../src/core/trajectory/types';
 
 const V1 = path.resolve(__dirname, '../../fixtures/v1');
-const SEED_RUN_FIELDS = ['question', 'pred_ans', 'input', 'output', 'multi_modal_data', 'try_count', 'tool_call_count', 'tool_success_count', 'tool_success_rate'] as const;
+const SEED_RUN_FIELDS = [
+  'question',
+  'pred_ans',
+  'input',
+  'output',
+  'multi_modal_data',
+  'try_count',
+  'tool_call_count',
+  'tool_success_count',
+  'tool_success_rate',
+] as const;
 
 const records = (file: string) =>
   readFileSync(file, 'utf8')
@@ -30,7 +48,10 @@ describe('trajectory migration (schema 1 files)', () => {
     it(`${protocol}: a schema-1 eval record reads as a schema-2 trajectory whose derived seed fields are the stored ones`, async () => {
       const recs = records(file);
       assert.equal(recs.length, 3);
-      assert.ok(recs.every((r) => r.codedance.trajectory === undefined || !('version' in r.codedance.trajectory)), 'the fixture is schema 1');
+      assert.ok(
+        recs.every((r) => r.codedance.trajectory === undefined || !('version' in r.codedance.trajectory)),
+        'the fixture is schema 1',
+      );
       for (const r of recs.filter((x) => x.codedance.trajectory)) {
         const t = (await recordTrajectory(r, file))!;
         assert.equal(t.version, TRAJECTORY_VERSION);
@@ -79,7 +100,9 @@ describe('trajectory migration (schema 1 files)', () => {
     assert.match(input, /^iVBOR/);
     // the follow-up's history shares the first exchange's messages: its images are the real ones
     for (const t of ex) {
-      const urls = t.messages.flatMap((m) => (Array.isArray(m.content) ? m.content.flatMap((p) => (p.type === 'image_url' ? [p.image_url.url] : [])) : []));
+      const urls = t.messages.flatMap((m) =>
+        Array.isArray(m.content) ? m.content.flatMap((p) => (p.type === 'image_url' ? [p.image_url.url] : [])) : [],
+      );
       assert.ok(urls.length >= 2, `${urls.length} images in the messages`);
       assert.equal(urls[0].replace(/^data:[^,]*,/, ''), input, 'the question image in the messages is the input image');
       for (const u of urls) assert.match(u, /^data:image\/(png|jpeg);base64,iVBOR/);
@@ -88,7 +111,13 @@ describe('trajectory migration (schema 1 files)', () => {
   });
 
   it('refuses what it cannot read, saying why', () => {
-    assert.throws(() => migrateTrajectory({ version: 3, id: 'x', question: 'q', turns: [], messages: [], inputImages: [] }), (e: unknown) => e instanceof CodeDanceError && e.kind === 'input' && /schema version 3, written by a newer CodeDance \(this one reads up to 2\) — update CodeDance/.test(e.message));
+    assert.throws(
+      () => migrateTrajectory({ version: 3, id: 'x', question: 'q', turns: [], messages: [], inputImages: [] }),
+      (e: unknown) =>
+        e instanceof CodeDanceError &&
+        e.kind === 'input' &&
+        /schema version 3, written by a newer CodeDance \(this one reads up to 2\) — update CodeDance/.test(e.message),
+    );
     assert.throws(() => migrateTrajectory({ id: 'x' }), /not a CodeDance trajectory \(no schema version; id x\)/);
     assert.throws(() => migrateTrajectory({ version: 1, id: 'x', question: 'q' }), /trajectory x \(schema 1\) is incomplete/);
     assert.throws(() => migrateTrajectory('nope'), /not a CodeDance trajectory: string/);

@@ -17,15 +17,60 @@ export function sampleTrajectory(): Trajectory {
     messages: [],
     turns: [
       {
-        index: 0, endpoint: 'e', startedAt: 's', latencyMs: 5, retries: 0, toolCalls: [], malformed: [],
+        index: 0,
+        endpoint: 'e',
+        startedAt: 's',
+        latencyMs: 5,
+        retries: 0,
+        toolCalls: [],
+        malformed: [],
         content: '<think>count them</think>\n<code>\n```python\nprint(3)\n```\n</code>',
         cells: [
-          { id: 't0-c0', turn: 0, code: 'print(3)', status: 'ok', stdout: '3\n', stderr: '', images: [{ id: 'i', mime: 'image/png', data: 'AAAA', width: 2, height: 2, source: 'figure' }] },
-          { id: 't0-c1', turn: 0, code: '1/0', status: 'error', stdout: '', stderr: '', images: [], error: { ename: 'ZeroDivisionError', evalue: 'division by zero', traceback: [] } },
+          {
+            id: 't0-c0',
+            turn: 0,
+            code: 'print(3)',
+            status: 'ok',
+            stdout: '3\n',
+            stderr: '',
+            images: [{ id: 'i', mime: 'image/png', data: 'AAAA', width: 2, height: 2, source: 'figure' }],
+          },
+          {
+            id: 't0-c1',
+            turn: 0,
+            code: '1/0',
+            status: 'error',
+            stdout: '',
+            stderr: '',
+            images: [],
+            error: { ename: 'ZeroDivisionError', evalue: 'division by zero', traceback: [] },
+          },
         ],
       },
-      { index: 1, endpoint: 'e', startedAt: 's', latencyMs: 5, retries: 0, toolCalls: [], malformed: [], content: 'hmm', discarded: true, cells: [] },
-      { index: 2, endpoint: 'e', startedAt: 's', latencyMs: 5, retries: 0, toolCalls: [], malformed: [], content: '<answer>3</answer>', answer: '3', cells: [] },
+      {
+        index: 1,
+        endpoint: 'e',
+        startedAt: 's',
+        latencyMs: 5,
+        retries: 0,
+        toolCalls: [],
+        malformed: [],
+        content: 'hmm',
+        discarded: true,
+        cells: [],
+      },
+      {
+        index: 2,
+        endpoint: 'e',
+        startedAt: 's',
+        latencyMs: 5,
+        retries: 0,
+        toolCalls: [],
+        malformed: [],
+        content: '<answer>3</answer>',
+        answer: '3',
+        cells: [],
+      },
     ],
     answer: '3',
     status: 'answered',
@@ -36,13 +81,22 @@ export function sampleTrajectory(): Trajectory {
 
 describe('notebook export', () => {
   it('has markdown for reasoning, code cells with real outputs, and the answer', () => {
-    const nb = toNotebook(sampleTrajectory()) as { nbformat: number; cells: { cell_type: string; source: string[]; outputs?: { output_type: string; data?: Record<string, unknown>; ename?: string }[] }[] };
+    const nb = toNotebook(sampleTrajectory()) as {
+      nbformat: number;
+      cells: { cell_type: string; source: string[]; outputs?: { output_type: string; data?: Record<string, unknown>; ename?: string }[] }[];
+    };
     assert.equal(nb.nbformat, 4);
     const kinds = nb.cells.map((c) => c.cell_type);
     assert.deepEqual(kinds, ['markdown', 'code', 'markdown', 'code', 'code', 'markdown', 'markdown']);
-    assert.match(nb.cells[1].source.join(''), /input_image = Image.open\('input_image.png' if os.path.exists\('input_image.png'\) else 'input_image.jpg'\)/);
+    assert.match(
+      nb.cells[1].source.join(''),
+      /input_image = Image.open\('input_image.png' if os.path.exists\('input_image.png'\) else 'input_image.jpg'\)/,
+    );
     assert.equal(nb.cells[3].source.join(''), 'print(3)');
-    assert.deepEqual(nb.cells[3].outputs?.map((o) => o.output_type), ['stream', 'display_data']);
+    assert.deepEqual(
+      nb.cells[3].outputs?.map((o) => o.output_type),
+      ['stream', 'display_data'],
+    );
     assert.equal(nb.cells[3].outputs?.[1].data?.['image/png'], 'AAAA');
     assert.equal(nb.cells[4].outputs?.[0].ename, 'ZeroDivisionError');
     assert.match(nb.cells.at(-1)!.source.join(''), /## Answer\n\n3/);

@@ -17,7 +17,13 @@ describe('webview: Python highlighter', () => {
 
   it('joins back to exactly the source (nothing dropped, nothing added)', () => {
     assert.equal(tokens.map((t) => t.text).join(''), sample);
-    for (const code of ['', 'x', '"unterminated', "'''open\nstill", '# only', '1e', 'a\n\n\tb']) assert.equal(tokenizePython(code).map((t) => t.text).join(''), code);
+    for (const code of ['', 'x', '"unterminated', "'''open\nstill", '# only', '1e', 'a\n\n\tb'])
+      assert.equal(
+        tokenizePython(code)
+          .map((t) => t.text)
+          .join(''),
+        code,
+      );
   });
 
   it('finds keywords, names after def, strings, comments, numbers, builtins and decorators', () => {
@@ -32,6 +38,9 @@ describe('webview: Python highlighter', () => {
 
   it('treats markup in code as plain code text (the DOM gets it as text)', () => {
     const t = tokenizePython('s = "<img src=x onerror=alert(1)>"  # <script>');
-    assert.deepEqual(t.map((x) => x.kind), ['text', 'string', 'text', 'comment']);
+    assert.deepEqual(
+      t.map((x) => x.kind),
+      ['text', 'string', 'text', 'comment'],
+    );
   });
 });

@@ -48,7 +48,35 @@ export const HOSTILE_CORPUS: string[] = [
 ];
 
 const TAG = /<(\/?)([a-zA-Z][\w-]*)([^<>]*)>/g;
-const ALLOWED = new Set(['p', 'em', 'strong', 'code', 'pre', 'a', 'ul', 'ol', 'li', 'blockquote', 'h1', 'h2', 'h3', 'h4', 'h5', 'h6', 'hr', 'br', 'table', 'thead', 'tbody', 'tr', 'th', 'td', 'span', 's', 'del']);
+const ALLOWED = new Set([
+  'p',
+  'em',
+  'strong',
+  'code',
+  'pre',
+  'a',
+  'ul',
+  'ol',
+  'li',
+  'blockquote',
+  'h1',
+  'h2',
+  'h3',
+  'h4',
+  'h5',
+  'h6',
+  'hr',
+  'br',
+  'table',
+  'thead',
+  'tbody',
+  'tr',
+  'th',
+  'td',
+  'span',
+  's',
+  'del',
+]);
 
 /** Checks the HTML the way a browser would see its tags. */
 function assertInert(html: string, input: string): void {
@@ -56,7 +84,10 @@ function assertInert(html: string, input: string): void {
     const [, , tag, attrs] = m;
     assert.ok(ALLOWED.has(tag.toLowerCase()), `tag <${tag}> from ${JSON.stringify(input)}: ${html}`);
     assert.ok(!/\bon\w+\s*=/i.test(attrs), `event handler from ${JSON.stringify(input)}: ${html}`);
-    assert.ok(!/\b(src|srcset|style|action|formaction|xlink:href|background)\s*=/i.test(attrs), `fetching attribute from ${JSON.stringify(input)}: ${html}`);
+    assert.ok(
+      !/\b(src|srcset|style|action|formaction|xlink:href|background)\s*=/i.test(attrs),
+      `fetching attribute from ${JSON.stringify(input)}: ${html}`,
+    );
     const href = /\bhref="([^"]*)"/.exec(attrs);
     if (href) assert.equal(href[1], '#', `a live href from ${JSON.stringify(input)}: ${html}`);
     const dataHref = /\bdata-href="([^"]*)"/.exec(attrs);
@@ -95,13 +126,21 @@ describe('webview markdown renderer: hostile model output', () => {
   });
 
   it('sanitizeHtml drops tags and attributes outside the allowlist, even if the renderer let them through', () => {
-    const out = sanitizeHtml('<p onclick="x()" class="a">t</p><img src="http://e/x.png"><a href="javascript:x" data-href="javascript:x">l</a><iframe src="http://e"></iframe>');
+    const out = sanitizeHtml(
+      '<p onclick="x()" class="a">t</p><img src="http://e/x.png"><a href="javascript:x" data-href="javascript:x">l</a><iframe src="http://e"></iframe>',
+    );
     assert.equal(out, '<p>t</p><a href="#">l</a>');
   });
 
   it('splits a turn into thinking and text, hiding code and answer blocks', () => {
     const segs = splitTurn('<think>measure it</think>\n<code>\n```python\nprint(1)\n```\n</code>\nthen <answer>4</answer>');
-    assert.deepEqual(segs, [{ kind: 'think', text: 'measure it' }, { kind: 'text', text: 'then' }]);
-    assert.deepEqual(splitTurn('<think>a</think><code>\n```python\nprint('), [{ kind: 'think', text: 'a' }, { kind: 'code-pending', text: '' }]);
+    assert.deepEqual(segs, [
+      { kind: 'think', text: 'measure it' },
+      { kind: 'text', text: 'then' },
+    ]);
+    assert.deepEqual(splitTurn('<think>a</think><code>\n```python\nprint('), [
+      { kind: 'think', text: 'a' },
+      { kind: 'code-pending', text: '' },
+    ]);
   });
 });

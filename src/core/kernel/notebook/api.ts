@@ -73,6 +73,21 @@ function bundleValue(item: NotebookOutputItem): unknown {
   return text;
 }
 
+/** An error output as Jupyter's error message: the kernel's own error when the output keeps it, else the JS-style error the item holds. */
+function errorMessage(output: NotebookOutput, item: NotebookOutputItem): JupyterMessage {
+  const original = output.metadata?.originalError as { ename?: string; evalue?: string; traceback?: string[] } | undefined;
+  const text = utf8.decode(item.data);
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    // not JSON (not the Jupyter extension's form): handled below, its text becoming the message
+  }
+  const e: { name?: string; message?: string; stack?: string } = parsed && typeof parsed === 'object' ? parsed : { message: text.trim() };
+  const traceback = Array.isArray(original?.traceback) ? original!.traceback.map(String) : (e.stack ?? '').split('\n').filter(Boolean);
+  return message('error', { ename: original?.ename ?? e.name ?? 'Error', evalue: original?.evalue ?? e.message ?? '', traceback });
+}
+
 /** The Jupyter message (stream, error, display_data or execute_result) an output came from. */
 export function outputToMessage(output: NotebookOutput): JupyterMessage | undefined {
   const items = output.items ?? [];
@@ -82,17 +97,7 @@ export function outputToMessage(output: NotebookOutput): JupyterMessage | undefi
     const name = STDERR_MIMES.includes(first.mime) ? 'stderr' : 'stdout';
     return message('stream', { name, text: items.map((i) => utf8.decode(i.data)).join('') });
   }
-  if (first.mime === ERROR_MIME) {
-    const original = output.metadata?.originalError as { ename?: string; evalue?: string; traceback?: string[] } | undefined;
-    let e: { name?: string; message?: string; stack?: string } = {};
-    try {
-      e = JSON.parse(utf8.decode(first.data));
-    } catch {
-      /* an error item that is not JSON: its name is all there is */
-    }
-    const traceback = Array.isArray(original?.traceback) ? original!.traceback.map(String) : (e.stack ?? '').split('\n').filter(Boolean);
-    return message('error', { ename: original?.ename ?? e.name ?? 'Error', evalue: original?.evalue ?? e.message ?? '', traceback });
-  }
+  if (first.mime === ERROR_MIME) return errorMessage(output, first);
   const data: Record<string, unknown> = {};
   for (const item of items) data[item.mime] = bundleValue(item);
   const type = output.metadata?.outputType === 'execute_result' ? 'execute_result' : 'display_data';

@@ -40,7 +40,11 @@ export function executeRefused(e: unknown, notebook: string, otherwise = 'choose
   });
 }
 
-export async function notebookExecute<T>(kernel: NotebookKernelLike<T>, code: string, opts: NotebookExecOptions<T>): Promise<RequestOutcome> {
+export async function notebookExecute<T>(
+  kernel: NotebookKernelLike<T>,
+  code: string,
+  opts: NotebookExecOptions<T>,
+): Promise<RequestOutcome> {
   const source = opts.cancellation();
   let lostTo: NotebookKernelStatus | undefined;
   let markLost!: () => void;
@@ -75,7 +79,10 @@ export async function notebookExecute<T>(kernel: NotebookKernelLike<T>, code: st
     }
     if (r === 'lost') {
       const description = lostTo === 'dead' ? 'died' : lostTo === 'terminating' ? 'was shut down' : 'was restarted';
-      return { kind: 'exited', info: { code: null, signal: null, description: `the kernel of ${opts.notebook} ${description}`, outputTail: '' } };
+      return {
+        kind: 'exited',
+        info: { code: null, signal: null, description: `the kernel of ${opts.notebook} ${description}`, outputTail: '' },
+      };
     }
     const reply: JupyterMessage = {
       identities: [],
@@ -94,6 +101,7 @@ export async function notebookExecute<T>(kernel: NotebookKernelLike<T>, code: st
     // a request still in the extension's queue or running is given up (the extension interrupts it)
     if (timedOut || lostTo) source.cancel();
     source.dispose();
+    // after a timeout or a lost kernel the cancelled stream may still reject: that outcome is already returned
     consume.catch(() => undefined);
   }
 }

@@ -4,6 +4,5 @@
  * (`jupyter.kernels.getKernel(uri)`) and its cancellation tokens. See docs/kernels.md.
  */
 export { NotebookKernelSession, startNotebookKernelSession } from './session';
-export type { NotebookKernelSessionOptions } from './session';
-export type { CancellationSourceLike, NotebookKernelLike, NotebookKernelStatus, NotebookOutput, NotebookOutputItem } from './api';
+export type { NotebookKernelLike } from './api';
 export { outputToMessage } from './api';

@@ -16,13 +16,22 @@ import { randomUUID } from 'node:crypto';
 import { cancelError, timeoutError } from '../classify';
 import { KernelSessionError } from '../errors';
 import type { RequestOutcome } from '../request';
-import { b64, DEFAULT_MAX_IMAGE_BYTES, DEFAULT_MAX_OUTPUT_BYTES, DEFAULT_START_TIMEOUT_MS, KernelSessionBase } from '../sessionBase';
+import {
+  cellRequest,
+  DEFAULT_MAX_IMAGE_BYTES,
+  DEFAULT_MAX_OUTPUT_BYTES,
+  DEFAULT_START_TIMEOUT_MS,
+  KernelSessionBase,
+} from '../sessionBase';
 import type { ExecuteOptions, ExecutionResult, KernelSession, KernelTuning, PreparedImage, PrepareImageOptions } from '../types';
 import { bindRemoteInputs, loadRemotePrelude, removeRemoteFolders, type SetupContext, setUpRemoteFolders } from '../remote/setup';
 import type { CancellationSourceLike, NotebookKernelLike } from './api';
 import { LOST_STATUSES, notebookExecute } from './execute';
 
-export interface NotebookKernelSessionOptions<T> extends Pick<KernelTuning, 'redact' | 'maxOutputBytes' | 'maxImageBytes' | 'expressionImageFormat' | 'keepImagesOnFailure' | 'startTimeoutMs' | 'interruptGraceMs'> {
+export interface NotebookKernelSessionOptions<T> extends Pick<
+  KernelTuning,
+  'redact' | 'maxOutputBytes' | 'maxImageBytes' | 'expressionImageFormat' | 'keepImagesOnFailure' | 'startTimeoutMs' | 'interruptGraceMs'
+> {
   kernel: NotebookKernelLike<T>;
   /** the notebook in words (its file name), for the conversation and errors */
   notebook: string;
@@ -81,7 +90,14 @@ export class NotebookKernelSession<T> extends KernelSessionBase implements Kerne
 
   private context(): SetupContext {
     return {
-      exec: (code, onMessage, timeoutMs) => notebookExecute(this.opts.kernel, code, { onMessage, timeoutMs, cancellation: this.opts.cancellation, notebook: this.opts.notebook, otherwise: this.otherwise }),
+      exec: (code, onMessage, timeoutMs) =>
+        notebookExecute(this.opts.kernel, code, {
+          onMessage,
+          timeoutMs,
+          cancellation: this.opts.cancellation,
+          notebook: this.opts.notebook,
+          otherwise: this.otherwise,
+        }),
       where: `the kernel of ${this.opts.notebook}`,
       label: `kernel of ${this.opts.notebook}`,
       otherwise: this.otherwise,
@@ -107,7 +123,11 @@ export class NotebookKernelSession<T> extends KernelSessionBase implements Kerne
   private async setUp(): Promise<void> {
     const status = this.opts.kernel.status;
     if (status === 'dead' || status === 'terminating') {
-      throw new KernelSessionError({ reason: `the kernel of ${this.opts.notebook} is ${status}`, fix: `restart it from the notebook (its variables are lost), or ${this.otherwise}`, retryable: true });
+      throw new KernelSessionError({
+        reason: `the kernel of ${this.opts.notebook} is ${status}`,
+        fix: `restart it from the notebook (its variables are lost), or ${this.otherwise}`,
+        retryable: true,
+      });
     }
     const ctx = this.context();
     const made = await setUpRemoteFolders(ctx, this.folders);
@@ -160,7 +180,7 @@ export class NotebookKernelSession<T> extends KernelSessionBase implements Kerne
   private async runOnce(code: string, opts: ExecuteOptions): Promise<ExecutionResult> {
     const open = await this.openCell(opts);
     if (!('col' in open)) return open;
-    const { timeoutMs, maxOutputBytes, graceMs, col } = open;
+    const { timeoutMs, graceMs, col } = open;
     this.setState('busy');
     const t0 = performance.now();
     let interruptReason: 'timeout' | 'cancelled' | undefined;
@@ -180,9 +200,15 @@ export class NotebookKernelSession<T> extends KernelSessionBase implements Kerne
     this.running = { interrupt };
     let outcome: RequestOutcome | 'gave-up';
     try {
-      const payload = `_codedance_run("${b64(JSON.stringify({ code, maxOutputBytes }))}")`;
-      const run = notebookExecute(this.opts.kernel, payload, { onMessage: (m) => col.handle(m), cancellation: this.opts.cancellation, notebook: this.opts.notebook, otherwise: this.otherwise, onStart: (c) => (cancel = c) });
-      run.catch(() => undefined);
+      const payload = cellRequest(code, open);
+      const run = notebookExecute(this.opts.kernel, payload, {
+        onMessage: (m) => col.handle(m),
+        cancellation: this.opts.cancellation,
+        notebook: this.opts.notebook,
+        otherwise: this.otherwise,
+        onStart: (c) => (cancel = c),
+      });
+      run.catch(() => undefined); // its failure still arrives through the race below unless the cell was already given up
       outcome = await Promise.race([run, gaveUp]);
     } finally {
       clearTimeout(timer);
@@ -195,16 +221,32 @@ export class NotebookKernelSession<T> extends KernelSessionBase implements Kerne
     if (outcome === 'gave-up') {
       col.finish();
       const err = interruptReason === 'timeout' ? timeoutError(timeoutMs) : cancelError('the cell was cancelled');
-      err.traceback = [`the kernel of ${this.opts.notebook} did not stop within ${graceMs / 1000} s of the interrupt; CodeDance does not restart a notebook's kernel, so it may still be running this cell (interrupt or restart it from the notebook)`];
+      err.traceback = [
+        `the kernel of ${this.opts.notebook} did not stop within ${graceMs / 1000} s of the interrupt; CodeDance does not restart a notebook's kernel, so it may still be running this cell (interrupt or restart it from the notebook)`,
+      ];
       return { status: interruptReason ?? 'timeout', stdout: col.stdout, stderr: col.stderr, images: [], error: err, durationMs };
     }
-    if (outcome.kind === 'timeout') throw new KernelSessionError({ reason: 'unreachable: a cell has no request timeout', fix: 'report this as a bug' });
+    if (outcome.kind === 'timeout')
+      throw new KernelSessionError({ reason: 'unreachable: a cell has no request timeout', fix: 'report this as a bug' });
     if (outcome.kind === 'exited') {
       this.ready = false;
       this.restartedSince = false;
       col.finish();
-      const error = { ename: 'KernelDied', evalue: `${outcome.info.description} while the cell ran: every variable, import and figure from earlier cells is gone (the notebook's too)`, traceback: [] };
-      return { status: 'died', stdout: col.stdout, stderr: col.stderr, images: [], ...(col.orderedImages().length ? { droppedImages: col.orderedImages() } : {}), error, durationMs, restarted: true };
+      const error = {
+        ename: 'KernelDied',
+        evalue: `${outcome.info.description} while the cell ran: every variable, import and figure from earlier cells is gone (the notebook's too)`,
+        traceback: [],
+      };
+      return {
+        status: 'died',
+        stdout: col.stdout,
+        stderr: col.stderr,
+        images: [],
+        ...(col.orderedImages().length ? { droppedImages: col.orderedImages() } : {}),
+        error,
+        durationMs,
+        restarted: true,
+      };
     }
     return this.closeCell(open, { outcome, interruptReason, durationMs });
   }
@@ -215,6 +257,7 @@ export class NotebookKernelSession<T> extends KernelSessionBase implements Kerne
     this.disposed = true;
     this.running?.interrupt('cancelled');
     await this.settleDisposed(() => this.unwatch());
+    // a working folder left on the kernel's machine holds only scratch files of finished cells
     if (this.ready && this.folders) await removeRemoteFolders(this.context(), this.folders).catch(() => undefined);
     this.ready = false;
   }

@@ -1,4 +1,4 @@
-# CodeDance kernel prelude, part 1 of 6: the module's header, shared state and publishing.
+# CodeDance kernel prelude, part 1 of 7: the module's header, shared state and publishing.
 #
 # The prelude runs once in every ipykernel process (and again after a restart) as the module
 # _codedance; it reproduces the executor of the seed's eval/eval.py:
@@ -20,10 +20,9 @@
 # does (last expression, then figures, then .show(), then other display() calls). At the end of
 # each cell the result record (application/vnd.codedance.result+json) reports the outcome.
 #
-# The parts (this folder, in the order of PRELUDE_PARTS in embed-prelude.mjs) are concatenated
-# into ONE module: a name defined in one part is used by the others. prelude.ts embeds them
-# (a unit test checks it matches). Keep them free of backticks and dollar-brace sequences so
-# they embed in a TS template literal.
+# The parts (this folder, in the order of index.ts) are concatenated into ONE module: a name
+# defined in one part is used by the others. The bundles embed them as text (esbuild's text
+# loader).
 
 import base64
 import struct
@@ -38,6 +37,8 @@ PRELUDE_FILE = "<codedance-prelude>"
 config = {}
 ns = {}
 _state = {"count": 0, "cell": None, "iopub_sent": 0, "reply_buffers": None, "replies_at_once": 0}
+# the fast paths in use in this kernel (fastpaths.py decides at install)
+_fast = set()
 _np = None
 _Image = None
 _plt = None
@@ -104,7 +105,7 @@ class _Cell(object):
         self.t_encode = 0.0
         self.t_send = 0.0
 
-    def emit(self, source, fmt, raw, width, height):
+    def emit(self, source, fmt, raw, width, height, original=None):
         limit = config.get("maxImageBytes")
         if limit and len(raw) > limit:
             self.failures.append({"source": source, "width": width, "height": height,
@@ -113,6 +114,9 @@ class _Cell(object):
         self.seq += 1
         mime = "image/png" if fmt == "PNG" else "image/jpeg"
         tag = {"kind": "image", "source": source, "seq": self.seq, "cell": self.n, "width": width, "height": height}
+        if original:
+            # made smaller to fit the model's pixel budget (capture.py _fit_budget)
+            tag["originalWidth"], tag["originalHeight"] = int(original[0]), int(original[1])
         t0 = time.perf_counter()
         try:
             if not self._hold_image(tag, mime, raw):
@@ -173,10 +177,10 @@ def _publish_images(held):
         _publish_image(tag, mime, raw)
 
 
-def _emit(source, fmt, raw, width, height):
+def _emit(source, fmt, raw, width, height, original=None):
     cell = _state["cell"]
     if cell is not None:
-        cell.emit(source, fmt, raw, width, height)
+        cell.emit(source, fmt, raw, width, height, original)
 
 
 def _image_failed(source, size, e):

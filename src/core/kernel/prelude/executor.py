@@ -1,4 +1,4 @@
-# CodeDance kernel prelude, part 4 of 6: running one cell (eval.py's executor), its error
+# CodeDance kernel prelude, part 4 of 7: running one cell (eval.py's executor), its error
 # report, and the do_execute hook that skips IPython's run_cell for our cells. See core.py.
 
 import ast
@@ -74,6 +74,10 @@ def run(payload_b64, publish=True):
     req = json.loads(base64.b64decode(payload_b64).decode("utf-8"))
     code = req["code"]
     limit = req.get("maxOutputBytes", config.get("maxOutputBytes"))
+    # how many images the cell may return (capture.py _room_for_image; 0: no limit)
+    max_images = req.get("maxImages", config.get("maxImagesPerCell", DEFAULT_MAX_IMAGES))
+    _state["max_images"] = max_images
+    _state["images_omitted"] = 0
     _state["count"] += 1
     cell = _Cell(_state["count"], hold=not publish)
     _state["reply_buffers"] = None
@@ -111,7 +115,10 @@ def run(payload_b64, publish=True):
             sys.stdout, sys.stderr = out, err
             if prof:
                 cell.t_exec = time.perf_counter()
-            _exec_cell(code)
+            if req.get("tool"):
+                _run_tool(req["tool"])  # a format's own tool (inputs.py), not the model's text
+            else:
+                _exec_cell(code)
         except (_SandboxExit, SystemExit):
             result["status"] = "exit"
         except KeyboardInterrupt as e:
@@ -165,6 +172,10 @@ def run(payload_b64, publish=True):
             result["truncated"] = {"stdout": out.dropped, "stderr": err.dropped}
             if cell.failures:
                 result["imageFailures"] = cell.failures
+            if _state["images_omitted"]:
+                # the client says so in the cell's output (classify.ts)
+                result["imagesOmitted"] = _state["images_omitted"]
+                result["maxImages"] = max_images
             if prof:
                 # bench --profile: where the kernel-side time of this cell went, ms
                 t_exec = cell.t_exec or t_exec_end
@@ -213,7 +224,10 @@ def _socket_now(stream):
     and from the same thread. The caller then has the stream look at its socket again
     (_rebuild_io_state, as the stream does after each of its own sends): a send lets ZeroMQ
     process what came in, which can use up the edge-triggered wake-up of a request that arrived
-    meanwhile, and that request would wait unread until something else woke the stream."""
+    meanwhile, and that request would wait unread until something else woke the stream.
+    A fast path (fastpaths.py: reply_at_once): None unless it is on."""
+    if "reply_at_once" not in _fast:
+        return None
     sock = getattr(stream, "socket", None)
     sending = getattr(stream, "sending", None)
     closed = getattr(stream, "closed", None)

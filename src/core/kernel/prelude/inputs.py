@@ -1,8 +1,8 @@
-# CodeDance kernel prelude, part 5 of 6: the question's input images (eval.py's
-# preparation, Qwen smart resize) and resetting a kernel for the next question. See core.py.
+# CodeDance kernel prelude, part 5 of 7: the question's input images (eval.py's
+# preparation, Qwen smart resize), and the formats' tools that work on them (DeepEyes' zoom).
+# See core.py.
 
 import base64
-import builtins
 import io
 import json
 import os
@@ -64,13 +64,19 @@ def set_inputs(payload_b64):
     working folder and binds input_image, input_image_path and input_images."""
     req = json.loads(base64.b64decode(payload_b64).decode("utf-8"))
     result = {"kind": "result", "op": "inputs", "status": "ok", "prepared": []}
+    opts = req.get("options") or {}
+    if opts.get("maxPixels"):
+        # the model's pixel budget, for output images too (capture.py _fit_budget)
+        config["imagePixels"] = [opts.get("minPixels") or 4 * 28 * 28, opts["maxPixels"]]
     try:
         workdir = config["workdir"]
         images = []
         paths = []
+        originals = []
         for i, path in enumerate(req["files"]):
             with open(path, "rb") as f:
                 data = f.read()
+            originals.append(data)
             try:
                 img, ow, oh = _prepare_one(data, req["options"])
             except Exception as e:
@@ -79,7 +85,8 @@ def set_inputs(payload_b64):
             target = os.path.join(workdir, name)
             img.save(target)
             png = io.BytesIO()
-            img.save(png, format="PNG")
+            if opts.get("resize") != "original":  # 'original': the client sends the file's own bytes
+                img.save(png, format="PNG")
             result["prepared"].append({
                 "pngBase64": base64.b64encode(png.getvalue()).decode("ascii"),
                 "width": img.size[0], "height": img.size[1],
@@ -94,6 +101,9 @@ def set_inputs(payload_b64):
             k += 1
         for key in ("input_image", "input_image_path", "input_images"):
             ns.pop(key, None)
+        # the files' own bytes, for the formats' tools that work on the original (DeepEyes' crop)
+        _state["input_bytes"] = originals
+        _state["zoom_image"] = None
         if images:
             ns["input_image"] = images[0]
             ns["input_image_path"] = paths[0]
@@ -102,37 +112,44 @@ def set_inputs(payload_b64):
         result["status"] = "error"
         result["error"] = _describe_error(e)
         result["prepared"] = []
+        _state["input_bytes"] = []
+        _state["zoom_image"] = None
     _publish({RESULT_MIME: result}, {"codedance": {"kind": "result"}})
 
 
-def reset(payload_b64):
-    """Makes this kernel a fresh session for the next question (KernelPool.release): the code's
-    namespace emptied to what install() left, figures closed, matplotlib's rc settings back to
-    their defaults, the cell count at 0, and a new working folder (made by Node; the old one is
-    Node's to remove). Imported modules stay imported (that is the point: no new process)."""
-    req = json.loads(base64.b64decode(payload_b64).decode("utf-8"))
-    result = {"kind": "result", "op": "reset", "status": "ok"}
-    try:
-        try:
-            _plt.close("all")
-            import matplotlib
-            matplotlib.rcdefaults()
-            matplotlib.use("Agg")
-        except Exception:
-            pass
-        ns.clear()
-        ns["__builtins__"] = builtins
-        ns["plt"] = _plt
-        _state["count"] = 0
-        _state["cell"] = None
-        config["workdir"] = req["workdir"]
-        _orphans[:] = list(req.get("orphanCleanup", []))
-        os.chdir(req["workdir"])
-        import gc
-        # the young generations only: a full collection walks numpy's and matplotlib's objects
-        # (about 60 ms); reference counting already freed what the namespace held
-        gc.collect(1)
-    except BaseException as e:
-        result["status"] = "error"
-        result["error"] = _describe_error(e)
-    _publish({RESULT_MIME: result}, {"codedance": {"kind": "result"}})
+# ----------------------------------------------------------------------------------------------
+# the formats' own tools (kernel/types.ts KernelTool): run as their repositories run them
+# ----------------------------------------------------------------------------------------------
+
+def _run_tool(tool):
+    """runs a format's tool inside the cell (run() in executor.py): its errors are the cell's"""
+    if tool.get("kind") == "deepeyes-zoom":
+        _deepeyes_zoom(tool["bbox"])
+    else:
+        raise ValueError(f"unknown tool kind {tool.get('kind')!r}")
+
+
+def _deepeyes_zoom(bbox_src):
+    """Visual-Agent/DeepEyes eval/eval_vstar.py, process(): the original image as opened from its
+    file (line 136, once per question), cropped to the box and smart-resized (lines 199-205), as a
+    PNG (encode_pil_image_to_base64, lines 87-91). The box is the literal the model wrote: the
+    repository reads it with eval(); ast.literal_eval gives the same value for a literal and runs
+    nothing. Every error (a box of the wrong length, right < left, a zero-size side) is the cell's,
+    as it was the repository's loop's."""
+    import ast
+    originals = _state.get("input_bytes") or []
+    if not originals:
+        raise ValueError("image_zoom_in_tool: the question has no image to zoom in on")
+    pil_img = _state.get("zoom_image")
+    if pil_img is None:
+        pil_img = _Image.open(io.BytesIO(originals[0]))
+        _state["zoom_image"] = pil_img
+    bbox = ast.literal_eval(bbox_src)
+    # eval_vstar.py lines 200-204, as written there
+    left, top, right, bottom = bbox
+    cropped_image = pil_img.crop((left, top, right, bottom))
+    new_w, new_h = smart_resize((right - left), (bottom - top), factor=28)
+    cropped_image = cropped_image.resize((new_w, new_h), resample=_Image.BICUBIC)
+    buffered = io.BytesIO()
+    cropped_image.save(buffered, format="PNG")
+    _emit("tool", "PNG", buffered.getvalue(), cropped_image.size[0], cropped_image.size[1])

@@ -1,4 +1,4 @@
-# CodeDance kernel prelude, part 3 of 6: what a cell may not do (exit(), input()) and its
+# CodeDance kernel prelude, part 3 of 7: what a cell may not do (exit(), input()) and its
 # capped, briefly held stdout/stderr. See core.py.
 
 import threading

@@ -130,12 +130,23 @@ export async function waitKernelReady(conn: KernelConnection, url: string, ms: n
       d.cancel();
     }
   }
-  throw serverError(new Error(`the kernel did not answer within ${Math.round(ms / 1000)} s (status ${conn.status}, connection ${conn.connectionStatus})`), url, 'waiting for the kernel to start');
+  throw serverError(
+    new Error(`the kernel did not answer within ${Math.round(ms / 1000)} s (status ${conn.status}, connection ${conn.connectionStatus})`),
+    url,
+    'waiting for the kernel to start',
+  );
 }
 
 /** a `@jupyterlab/services` message in the shape the collector and classify.ts read */
 export function toWire(m: KernelMessage.IMessage): JupyterMessage {
-  return { identities: [], header: m.header as unknown as JupyterMessage['header'], parent_header: m.parent_header as JupyterMessage['parent_header'], metadata: (m.metadata ?? {}) as Record<string, any>, content: m.content as Record<string, any>, buffers: (m.buffers ?? []).map(toBuffer) };
+  return {
+    identities: [],
+    header: m.header as unknown as JupyterMessage['header'],
+    parent_header: m.parent_header as JupyterMessage['parent_header'],
+    metadata: (m.metadata ?? {}) as Record<string, any>,
+    content: m.content as Record<string, any>,
+    buffers: (m.buffers ?? []).map(toBuffer),
+  };
 }
 
 function toBuffer(b: ArrayBuffer | ArrayBufferView): Buffer {
@@ -150,7 +161,11 @@ function toBuffer(b: ArrayBuffer | ArrayBufferView): Buffer {
  * shell requests in order, so a reply to it with nothing seen of ours means ours never arrived —
  * and the request is sent again, once.
  */
-export async function remoteExecute(inc: RemoteIncarnation, code: string, opts: { onMessage: (m: JupyterMessage) => void; timeoutMs?: number }): Promise<RequestOutcome> {
+export async function remoteExecute(
+  inc: RemoteIncarnation,
+  code: string,
+  opts: { onMessage: (m: JupyterMessage) => void; timeoutMs?: number },
+): Promise<RequestOutcome> {
   if (inc.isLost()) return { kind: 'exited', info: await inc.lost, killReason: inc.killReason };
   // silent, as the local path (request.ts): no execute_input echo per cell; the prelude's hook runs it the same
   const content = { code, silent: true, store_history: false, user_expressions: {}, allow_stdin: false, stop_on_error: false };

@@ -12,6 +12,28 @@
  */
 import type { Duplex } from 'node:stream';
 
+/**
+ * The `ws` versions (major.minor) the override of its internals (server.ts: `setSocket`, the
+ * socket's 'data' events, `binaryType`) was written and tested with. A new one is added only
+ * after the remote kernel suite passed on it, with fast paths on and off.
+ */
+export const TESTED_WS_VERSIONS = ['8.23'];
+
+/**
+ * Why large frames cannot be assembled here with this `ws` (its version, and the prototype of
+ * its WebSocket), or undefined when they can: the version was tested, and what the override
+ * replaces is there in the shape it expects.
+ */
+export function wsFramesCheck(version: string, proto: object): string | undefined {
+  const minor = version.split('.').slice(0, 2).join('.');
+  if (!TESTED_WS_VERSIONS.includes(minor)) return `ws ${version} is not a version it was tested with (${TESTED_WS_VERSIONS.join(', ')})`;
+  const setSocket = (proto as { setSocket?: unknown }).setSocket;
+  if (typeof setSocket !== 'function' || setSocket.length !== 3) return 'ws has no setSocket(socket, head, options)';
+  const binaryType = Object.getOwnPropertyDescriptor(proto, 'binaryType');
+  if (!binaryType?.get || !binaryType.set) return 'ws has no binaryType accessor';
+  return undefined;
+}
+
 /** frames with at least this much payload are assembled here; smaller ones pass through */
 export const ASSEMBLE_MIN_BYTES = 128 * 1024;
 

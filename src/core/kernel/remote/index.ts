@@ -6,6 +6,4 @@
  *   // then exactly as a local session: setInputImages, execute, interrupt, dispose
  */
 export { RemoteKernelSession, startRemoteKernelSession } from './session';
-export type { RemoteKernelSessionOptions } from './session';
-export { chooseKernelSpec, displayUrl, normalizeServerUrl, serverSettings, tokenFromUrl } from './server';
-export type { JupyterServerOptions, KernelSpecChoice } from './server';
+export { displayUrl } from './server';

@@ -7,8 +7,10 @@
 import { type KernelMessage, KernelSpecAPI, ServerConnection } from '@jupyterlab/services';
 import type { Duplex } from 'node:stream';
 import WebSocket from 'ws';
+import wsPackage from 'ws/package.json';
 import { KernelLaunchError, KernelSessionError } from '../errors';
-import { assembleLargeFrames, type FrameAssembler } from './frames';
+import { fastPathsWanted } from '../fastPaths';
+import { assembleLargeFrames, type FrameAssembler, wsFramesCheck } from './frames';
 import { displayUrl, normalizeServerUrl, tokenFromUrl } from './url';
 
 export { displayUrl, normalizeServerUrl, tokenFromUrl };
@@ -30,7 +32,7 @@ export interface JupyterServerOptions {
  */
 export class PromptAckWebSocket extends WebSocket {
   private ackPending = false;
-  /** large frames are assembled as they arrive (frames.ts) */
+  /** large frames are assembled as they arrive (frames.ts; a FramesWebSocket only) */
   frames: FrameAssembler | undefined;
 
   constructor(address: string | URL, protocols?: string | string[]) {
@@ -45,15 +47,40 @@ export class PromptAckWebSocket extends WebSocket {
       });
     });
   }
+}
 
+/**
+ * Why the fast path of `ws` (FramesWebSocket) is off, or undefined when it is on: off when fast
+ * paths are turned off (`fastPaths`, CODEDANCE_KERNEL_FAST_PATHS=0), for a `ws` version it was
+ * not tested with, or when what it overrides is not there (frames.ts `wsFramesCheck`).
+ */
+export function wsFramesOff(fastPaths?: boolean): string | undefined {
+  if (!fastPathsWanted(fastPaths)) return 'turned off by the client (the fastPaths option, or CODEDANCE_KERNEL_FAST_PATHS=0)';
+  return wsFramesCheck(wsPackage.version, WebSocket.prototype);
+}
+
+/** the installed `ws` version (the fast path's report names it) */
+export const WS_VERSION = wsPackage.version;
+
+/**
+ * A fast path that overrides internals of `ws` (used only where `wsFramesOff` says so): large
+ * frames are received into memory made ready beforehand (frames.ts), and binary messages stay
+ * Node Buffers.
+ */
+export class FramesWebSocket extends PromptAckWebSocket {
   /**
    * `ws` (8.x) calls this with the socket once the HTTP upgrade is done, and the bytes after it.
-   * It is ws's own hook, not its public API: should a later ws stop calling it, frames simply
-   * reach ws as the socket reads them (`test/unit/kernel/remoteFrames.test.ts` says so).
+   * It is ws's own hook, not its public API (hence the version gate); should a ws stop calling
+   * it, frames simply reach ws as the socket reads them (`test/unit/kernel/remoteFrames.test.ts`).
    */
   setSocket(socket: Duplex, head: Buffer, options: unknown): void {
     this.frames = assembleLargeFrames(socket);
-    (WebSocket.prototype as unknown as { setSocket: (s: Duplex, h: Buffer, o: unknown) => void }).setSocket.call(this, socket, head, options);
+    (WebSocket.prototype as unknown as { setSocket: (s: Duplex, h: Buffer, o: unknown) => void }).setSocket.call(
+      this,
+      socket,
+      head,
+      options,
+    );
   }
 }
 
@@ -65,7 +92,7 @@ export class PromptAckWebSocket extends WebSocket {
 const wsBinaryType = Object.getOwnPropertyDescriptor(WebSocket.prototype, 'binaryType');
 if (wsBinaryType?.get && wsBinaryType.set) {
   const { get, set } = wsBinaryType;
-  Object.defineProperty(PromptAckWebSocket.prototype, 'binaryType', {
+  Object.defineProperty(FramesWebSocket.prototype, 'binaryType', {
     configurable: true,
     enumerable: true,
     get(this: WebSocket) {
@@ -106,7 +133,8 @@ export function deserializeV1(data: ArrayBuffer | Uint8Array): KernelMessage.IMe
   } as unknown as KernelMessage.IMessage;
 }
 
-export function serverSettings(opts: JupyterServerOptions): ServerConnection.ISettings {
+/** `fastPaths`: false turns the fast path of `ws` off (wsFramesOff) */
+export function serverSettings(opts: JupyterServerOptions & { fastPaths?: boolean }): ServerConnection.ISettings {
   const baseUrl = normalizeServerUrl(opts.url);
   const wsUrl = baseUrl.replace(/^http/, 'ws');
   const standard = ServerConnection.makeSettings().serializer;
@@ -117,7 +145,7 @@ export function serverSettings(opts: JupyterServerOptions): ServerConnection.ISe
     // the kernel WebSocket cannot carry an Authorization header in browsers; `ws` could, but the
     // query parameter is what every Jupyter Server accepts
     appendToken: true,
-    WebSocket: PromptAckWebSocket as unknown as typeof globalThis.WebSocket,
+    WebSocket: (wsFramesOff(opts.fastPaths) === undefined ? FramesWebSocket : PromptAckWebSocket) as unknown as typeof globalThis.WebSocket,
     serializer: {
       serialize: (msg, protocol) => standard.serialize(msg, protocol),
       deserialize: (data: ArrayBuffer | Uint8Array | string, protocol) => {
@@ -145,7 +173,11 @@ export function serverError(e: unknown, url: string, doing: string): KernelLaunc
       error: e,
     });
   }
-  if (e instanceof ServerConnection.NetworkError || (e as Error)?.name === 'NetworkError' || /fetch failed|ECONNREFUSED|ENOTFOUND|EHOSTUNREACH/i.test(String((e as Error)?.message))) {
+  if (
+    e instanceof ServerConnection.NetworkError ||
+    (e as Error)?.name === 'NetworkError' ||
+    /fetch failed|ECONNREFUSED|ENOTFOUND|EHOSTUNREACH/i.test(String((e as Error)?.message))
+  ) {
     return new KernelLaunchError({
       reason: `cannot reach the Jupyter server at ${where} while ${doing} (${(e as Error)?.message ?? String(e)})`,
       fix: 'start the server (e.g. `jupyter server --port 8888`) or fix the URL; the chat session goes on once it answers again',
@@ -154,9 +186,17 @@ export function serverError(e: unknown, url: string, doing: string): KernelLaunc
     });
   }
   if (status === 404) {
-    return new KernelLaunchError({ reason: `the Jupyter server at ${where} has no such endpoint (HTTP 404) while ${doing}`, fix: 'check the URL: it must be the base URL of a Jupyter Server (for JupyterHub: https://hub/user/NAME/)', error: e });
+    return new KernelLaunchError({
+      reason: `the Jupyter server at ${where} has no such endpoint (HTTP 404) while ${doing}`,
+      fix: 'check the URL: it must be the base URL of a Jupyter Server (for JupyterHub: https://hub/user/NAME/)',
+      error: e,
+    });
   }
-  return new KernelLaunchError({ reason: `the Jupyter server at ${where} failed while ${doing}: ${(e as Error)?.message ?? String(e)}${status ? ` (HTTP ${status})` : ''}`, fix: "check the server's log", error: e });
+  return new KernelLaunchError({
+    reason: `the Jupyter server at ${where} failed while ${doing}: ${(e as Error)?.message ?? String(e)}${status ? ` (HTTP ${status})` : ''}`,
+    fix: "check the server's log",
+    error: e,
+  });
 }
 
 export interface KernelSpecChoice {
@@ -187,7 +227,15 @@ export async function chooseKernelSpec(settings: ServerConnection.ISettings, url
     });
   }
   if (spec.language.toLowerCase() !== 'python') {
-    throw new KernelSessionError({ reason: `the kernelspec "${spec.name}" on ${displayUrl(url)} runs ${spec.language}, not Python`, fix: `choose a Python kernelspec (${available.filter((s) => s.language.toLowerCase() === 'python').map((s) => s.name).join(', ') || 'the server has none'})` });
+    throw new KernelSessionError({
+      reason: `the kernelspec "${spec.name}" on ${displayUrl(url)} runs ${spec.language}, not Python`,
+      fix: `choose a Python kernelspec (${
+        available
+          .filter((s) => s.language.toLowerCase() === 'python')
+          .map((s) => s.name)
+          .join(', ') || 'the server has none'
+      })`,
+    });
   }
   return { ...spec, available };
 }

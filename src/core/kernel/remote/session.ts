@@ -15,15 +15,47 @@
 import { randomUUID } from 'node:crypto';
 import type { Kernel, KernelConnection, ServerConnection } from '@jupyterlab/services';
 import { KernelSessionError } from '../errors';
-import { registerSecret } from '../redact';
+import { type FastPathReport, fastPathsWanted, withPath } from '../fastPaths';
+import { processSecrets } from '../../secrets';
 import { delay } from '../request';
-import { b64, DEFAULT_MAX_IMAGE_BYTES, DEFAULT_MAX_OUTPUT_BYTES, DEFAULT_START_TIMEOUT_MS, KernelSessionBase } from '../sessionBase';
+import {
+  cellRequest,
+  DEFAULT_MAX_IMAGE_BYTES,
+  DEFAULT_MAX_OUTPUT_BYTES,
+  DEFAULT_START_TIMEOUT_MS,
+  KernelSessionBase,
+} from '../sessionBase';
 import type { ExecuteOptions, ExecutionResult, KernelSession, KernelTuning, PreparedImage, PrepareImageOptions } from '../types';
-import { connectTo, kernelStillThere, lostWords, newIncarnation, remoteExecute, type RemoteIncarnation, startRemoteKernel, waitConnected, waitKernelReady } from './connection';
+import {
+  connectTo,
+  kernelStillThere,
+  lostWords,
+  newIncarnation,
+  remoteExecute,
+  type RemoteIncarnation,
+  startRemoteKernel,
+  waitConnected,
+  waitKernelReady,
+} from './connection';
 import { bindRemoteInputs, loadRemotePrelude, removeRemoteFolders, type SetupContext, setUpRemoteFolders } from './setup';
-import { chooseKernelSpec, displayUrl, type JupyterServerOptions, serverSettings } from './server';
+import { chooseKernelSpec, displayUrl, type JupyterServerOptions, serverSettings, WS_VERSION, wsFramesOff } from './server';
 
-export interface RemoteKernelSessionOptions extends JupyterServerOptions, Pick<KernelTuning, 'redact' | 'maxOutputBytes' | 'maxImageBytes' | 'expressionImageFormat' | 'keepImagesOnFailure' | 'startTimeoutMs' | 'interruptGraceMs' | 'memoryLimitMb'> {
+export interface RemoteKernelSessionOptions
+  extends
+    JupyterServerOptions,
+    Pick<
+      KernelTuning,
+      | 'redact'
+      | 'maxOutputBytes'
+      | 'maxImageBytes'
+      | 'expressionImageFormat'
+      | 'keepImagesOnFailure'
+      | 'startTimeoutMs'
+      | 'interruptGraceMs'
+      | 'memoryLimitMb'
+      | 'fastPaths'
+      | 'onFastPaths'
+    > {
   /** kernelspec on the server; default: the server's default kernelspec */
   kernelName?: string;
   /** how long a cell waits for a dropped WebSocket to come back before failing, ms; default 15000 */
@@ -60,12 +92,14 @@ export class RemoteKernelSession extends KernelSessionBase implements KernelSess
   kernelName: string | undefined;
   /** how many times the kernel was restarted (a death, a kill after an interrupt) or replaced */
   restarts = 0;
+  /** which fast paths the current kernel (and this side's `ws`) uses, and why the others are off */
+  fastPaths: FastPathReport | undefined;
 
   constructor(private readonly opts: RemoteKernelSessionOptions) {
     super(opts, 'start a new session');
     this.settings = serverSettings(opts);
-    // the token never shows in what a cell prints (redact.ts)
-    registerSecret(this.settings.token || undefined);
+    // the token never shows in what a cell prints, nor in a log (core/secrets)
+    processSecrets.add(this.settings.token);
     this.server = displayUrl(this.settings.baseUrl);
     this.kernelName = opts.kernelName;
   }
@@ -128,7 +162,11 @@ export class RemoteKernelSession extends KernelSessionBase implements KernelSess
     try {
       there = await kernelStillThere(this.settings, this.settings.baseUrl, conn.id);
     } catch {
-      throw new KernelSessionError({ reason: `the connection to the kernel on the Jupyter server at ${this.server} is lost (${conn.connectionStatus}) and the server does not answer; the kernel may still be running there`, fix: 'check that the server is up and reachable; the session reconnects on its own, ask again once it is back', retryable: true });
+      throw new KernelSessionError({
+        reason: `the connection to the kernel on the Jupyter server at ${this.server} is lost (${conn.connectionStatus}) and the server does not answer; the kernel may still be running there`,
+        fix: 'check that the server is up and reachable; the session reconnects on its own, ask again once it is back',
+        retryable: true,
+      });
     }
     if (there && !conn.isDisposed) {
       const back = conn.reconnect().then(
@@ -151,26 +189,7 @@ export class RemoteKernelSession extends KernelSessionBase implements KernelSess
   private async startIncarnation(): Promise<RemoteIncarnation> {
     const url = this.settings.baseUrl;
     const startTimeoutMs = this.opts.startTimeoutMs ?? DEFAULT_START_TIMEOUT_MS;
-    let conn = this.conn;
-    if (conn && (this.staleConn || conn.isDisposed || conn.status === 'dead' || conn.connectionStatus === 'disconnected')) {
-      this.staleConn = false;
-      // the WebSocket gave up: the same kernel if the server still has it, else a new one
-      const id = conn.id;
-      const model = conn.model;
-      this.dropConnection();
-      conn = (await kernelStillThere(this.settings, url, id)) ? this.adopt(connectTo(this.settings, model)) : undefined;
-      if (!conn) this.restarts++;
-    }
-    if (!conn) {
-      const spec = await chooseKernelSpec(this.settings, url, this.kernelName);
-      this.kernelName = spec.name;
-      this.assertUsable();
-      conn = this.adopt(await startRemoteKernel(this.settings, url, spec.name));
-      if (this.disposed) {
-        await conn.shutdown().catch(() => undefined);
-        this.assertUsable();
-      }
-    }
+    const conn = await this.connection();
     await waitKernelReady(conn, url, startTimeoutMs);
     const inc = newIncarnation(conn, ++this.incarnations);
     const ctx = remoteContext(inc, this.server, this.kernelName ?? conn.name, startTimeoutMs);
@@ -178,19 +197,54 @@ export class RemoteKernelSession extends KernelSessionBase implements KernelSess
     this.folders = await setUpRemoteFolders(ctx, before);
     // the same kernel process found again after a long outage: its prelude and variables are there
     if (before && before.pid === this.folders.pid) return inc;
-    await loadRemotePrelude(ctx, {
+    await this.loadPrelude(ctx, this.folders.workdir);
+    if (this.inputs) await bindRemoteInputs(ctx, this.folders.runtimeDir, this.inputs.images, this.inputs.opts);
+    this.assertUsable();
+    return inc;
+  }
+
+  /** The kernel's connection: the live one; after the WebSocket gave up, the same kernel if the server still has it; else a new kernel. */
+  private async connection(): Promise<KernelConnection> {
+    const url = this.settings.baseUrl;
+    let conn = this.conn;
+    if (conn && (this.staleConn || conn.isDisposed || conn.status === 'dead' || conn.connectionStatus === 'disconnected')) {
+      this.staleConn = false;
+      const id = conn.id;
+      const model = conn.model;
+      this.dropConnection();
+      conn = (await kernelStillThere(this.settings, url, id)) ? this.adopt(connectTo(this.settings, model)) : undefined;
+      if (!conn) this.restarts++;
+    }
+    if (conn) return conn;
+    const spec = await chooseKernelSpec(this.settings, url, this.kernelName);
+    this.kernelName = spec.name;
+    this.assertUsable();
+    conn = this.adopt(await startRemoteKernel(this.settings, url, spec.name));
+    if (this.disposed) {
+      await conn.shutdown().catch(() => undefined); // disposed while starting: the new kernel holds nothing of ours yet
+      this.assertUsable();
+    }
+    return conn;
+  }
+
+  /** The prelude into a new kernel process; its fast-path report, with this side's own (WebSocket frames), is said. */
+  private async loadPrelude(ctx: Parameters<typeof loadRemotePrelude>[0], workdir: string): Promise<void> {
+    const report = await loadRemotePrelude(ctx, {
       // the server follows the status: a long cell shows 'busy' as always, a short one costs a message less
       deferBusy: true,
-      workdir: this.folders.workdir,
+      fastPaths: fastPathsWanted(this.opts.fastPaths),
+      workdir,
       memoryLimitMb: this.opts.memoryLimitMb || null,
       maxOutputBytes: this.opts.maxOutputBytes ?? DEFAULT_MAX_OUTPUT_BYTES,
       expressionImageFormat: this.opts.expressionImageFormat ?? 'jpeg',
       orphanCleanup: [],
       maxImageBytes: this.opts.maxImageBytes ?? DEFAULT_MAX_IMAGE_BYTES,
     });
-    if (this.inputs) await bindRemoteInputs(ctx, this.folders.runtimeDir, this.inputs.images, this.inputs.opts);
-    this.assertUsable();
-    return inc;
+    if (report) {
+      // this side's fast path: large frames of the kernel WebSocket (server.ts FramesWebSocket)
+      this.fastPaths = withPath(report, 'ws_frames', ['ws', WS_VERSION], wsFramesOff(this.opts.fastPaths));
+      this.opts.onFastPaths?.(this.fastPaths);
+    }
   }
 
   /** the session's connection: its status changes end incarnations, its socket drops show as 'dead' */
@@ -261,7 +315,7 @@ export class RemoteKernelSession extends KernelSessionBase implements KernelSess
   protected async runCell(code: string, opts: ExecuteOptions): Promise<ExecutionResult> {
     const open = await this.openCell(opts);
     if (!('col' in open)) return open;
-    const { timeoutMs, maxOutputBytes, graceMs, col } = open;
+    const { timeoutMs, graceMs, col } = open;
     const inc = this.inc!;
     this.setState('busy');
     const t0 = performance.now();
@@ -270,7 +324,7 @@ export class RemoteKernelSession extends KernelSessionBase implements KernelSess
     const interrupt = (reason: 'timeout' | 'cancelled') => {
       if (interruptReason || inc.isLost()) return;
       interruptReason = reason;
-      inc.conn.interrupt().catch(() => undefined); // REST POST .../interrupt
+      inc.conn.interrupt().catch(() => undefined); // REST POST .../interrupt; if it is lost, the grace timer restarts the kernel
       graceTimer = setTimeout(() => {
         if (inc.isLost()) return;
         inc.killReason = reason;
@@ -284,7 +338,7 @@ export class RemoteKernelSession extends KernelSessionBase implements KernelSess
     this.running = { interrupt };
     let outcome;
     try {
-      outcome = await remoteExecute(inc, `_codedance_run("${b64(JSON.stringify({ code, maxOutputBytes }))}")`, { onMessage: (m) => col.handle(m) });
+      outcome = await remoteExecute(inc, cellRequest(code, open), { onMessage: (m) => col.handle(m) });
     } finally {
       clearTimeout(timer);
       clearTimeout(graceTimer);
@@ -292,7 +346,8 @@ export class RemoteKernelSession extends KernelSessionBase implements KernelSess
       this.running = undefined;
       if (this.inc === inc && this.conn?.connectionStatus === 'connected') this.setState('idle');
     }
-    if (outcome.kind === 'timeout') throw new KernelSessionError({ reason: 'unreachable: a cell has no request timeout', fix: 'report this as a bug' });
+    if (outcome.kind === 'timeout')
+      throw new KernelSessionError({ reason: 'unreachable: a cell has no request timeout', fix: 'report this as a bug' });
     return this.closeCell(open, { outcome, interruptReason, durationMs: performance.now() - t0 });
   }
 
@@ -308,12 +363,15 @@ export class RemoteKernelSession extends KernelSessionBase implements KernelSess
     const conn = this.conn;
     if (inc) {
       inc.killReason = 'dispose';
-      if (!this.running && this.folders && this.conn?.connectionStatus === 'connected') await removeRemoteFolders(remoteContext(inc, this.server, this.kernelName ?? '', 3000), this.folders).catch(() => undefined);
+      if (!this.running && this.folders && this.conn?.connectionStatus === 'connected') {
+        // a working folder left on the server holds only scratch files of finished cells
+        await removeRemoteFolders(remoteContext(inc, this.server, this.kernelName ?? '', 3000), this.folders).catch(() => undefined);
+      }
       inc.markLost('it was shut down');
     }
     if (conn && !conn.isDisposed) {
       const d = delay(5000);
-      await Promise.race([conn.shutdown().catch(() => undefined), d.promise]);
+      await Promise.race([conn.shutdown().catch(() => undefined), d.promise]); // disposing: a kernel the server keeps holds nothing we need
       d.cancel();
       conn.dispose();
     }

@@ -9,6 +9,7 @@
 import { stripAnsi } from '../classify';
 import { CellCollector } from '../collector';
 import { KernelLaunchError, KernelSessionError, PythonEnvironmentError } from '../errors';
+import { type FastPathReport, readFastPathReport } from '../fastPaths';
 import { type PreludeConfig, preludeLoader } from '../incarnation';
 import type { PreparedImage, PrepareImageOptions } from '../types';
 import type { RequestOutcome } from '../request';
@@ -29,18 +30,30 @@ export interface SetupContext {
   chdir: boolean;
 }
 
-
 const b64 = (s: string) => Buffer.from(s, 'utf8').toString('base64');
 
 /** Runs setup code (not a model cell) and returns its stdout, or throws what went wrong. */
-async function run(ctx: SetupContext, code: string, doing: string, timeoutMs = ctx.startTimeoutMs): Promise<{ stdout: string; col: CellCollector; reply?: Record<string, any> }> {
+async function run(
+  ctx: SetupContext,
+  code: string,
+  doing: string,
+  timeoutMs = ctx.startTimeoutMs,
+): Promise<{ stdout: string; col: CellCollector; reply?: Record<string, any> }> {
   const col = new CellCollector(undefined);
   const outcome = await ctx.exec(code, (m) => col.handle(m), timeoutMs);
   if (outcome.kind === 'exited') {
-    throw new KernelLaunchError({ reason: `${ctx.where} ended while ${doing}: ${outcome.info.description}`, fix: "check the kernel's log; it may be out of memory", retryable: true });
+    throw new KernelLaunchError({
+      reason: `${ctx.where} ended while ${doing}: ${outcome.info.description}`,
+      fix: "check the kernel's log; it may be out of memory",
+      retryable: true,
+    });
   }
   if (outcome.kind === 'timeout') {
-    throw new KernelLaunchError({ reason: `${ctx.where} did not finish ${doing} within ${Math.round(timeoutMs / 1000)} s`, fix: 'the kernel may be busy or its machine overloaded; retry, or raise startTimeoutMs', retryable: true });
+    throw new KernelLaunchError({
+      reason: `${ctx.where} did not finish ${doing} within ${Math.round(timeoutMs / 1000)} s`,
+      fix: 'the kernel may be busy or its machine overloaded; retry, or raise startTimeoutMs',
+      retryable: true,
+    });
   }
   col.finish();
   return { stdout: col.stdout, col, reply: outcome.reply?.content as Record<string, any> | undefined };
@@ -50,7 +63,10 @@ async function run(ctx: SetupContext, code: string, doing: string, timeoutMs = c
  * Makes (or, after a restart, makes again) the working folder and a private folder for input
  * bytes on the kernel's machine, enters the working folder (ctx.chdir), and checks the packages.
  */
-export async function setUpRemoteFolders(ctx: SetupContext, previous?: { workdir: string; runtimeDir: string }): Promise<{ workdir: string; runtimeDir: string; pid: number }> {
+export async function setUpRemoteFolders(
+  ctx: SetupContext,
+  previous?: { workdir: string; runtimeDir: string },
+): Promise<{ workdir: string; runtimeDir: string; pid: number }> {
   const code = [
     'import json as _cd_j, os as _cd_o, sys as _cd_s, tempfile as _cd_t',
     `_cd_p = _cd_j.loads(${JSON.stringify(JSON.stringify(previous ? { workdir: previous.workdir, runtimeDir: previous.runtimeDir } : null))})`,
@@ -75,7 +91,10 @@ export async function setUpRemoteFolders(ctx: SetupContext, previous?: { workdir
   try {
     info = JSON.parse(line);
   } catch {
-    throw new KernelLaunchError({ reason: `${ctx.where} could not make its working folder: ${reply?.ename ?? 'no answer'}: ${reply?.evalue ?? stdout.slice(0, 300)}`, fix: 'check that the kernel is a Python (ipykernel) kernel and that its user can write to its temporary folder' });
+    throw new KernelLaunchError({
+      reason: `${ctx.where} could not make its working folder: ${reply?.ename ?? 'no answer'}: ${reply?.evalue ?? stdout.slice(0, 300)}`,
+      fix: 'check that the kernel is a Python (ipykernel) kernel and that its user can write to its temporary folder',
+    });
   }
   if (info.missing.length) {
     throw new PythonEnvironmentError(
@@ -89,22 +108,45 @@ export async function setUpRemoteFolders(ctx: SetupContext, previous?: { workdir
   return { workdir: info.workdir, runtimeDir: info.runtimeDir, pid: info.pid };
 }
 
-/** Loads the CodeDance prelude into the remote kernel (no parent to watch: the server owns it). */
-export async function loadRemotePrelude(ctx: SetupContext, config: PreludeConfig & { notebook?: boolean; binaryImages?: boolean }): Promise<void> {
-  const { reply } = await run(ctx, preludeLoader({ ...config, watchParent: false }), 'loading the CodeDance prelude');
+/**
+ * Loads the CodeDance prelude into the remote kernel (no parent to watch: the server owns it).
+ * Returns what it says of its fast paths (undefined from a prelude that says nothing).
+ */
+export async function loadRemotePrelude(
+  ctx: SetupContext,
+  config: PreludeConfig & { notebook?: boolean; binaryImages?: boolean },
+): Promise<FastPathReport | undefined> {
+  const { reply, stdout } = await run(ctx, preludeLoader({ ...config, watchParent: false }), 'loading the CodeDance prelude');
   if (reply?.status !== 'ok') {
     const tb = Array.isArray(reply?.traceback) ? stripAnsi((reply!.traceback as string[]).join('\n')) : '';
-    throw new KernelLaunchError({ reason: `The CodeDance prelude failed in ${ctx.where}: ${reply?.ename ?? 'NoReply'}: ${reply?.evalue ?? 'no execute_reply'}\n${tb}`, fix: `reinstall the failing package in that kernel's environment, or ${ctx.otherwise}` });
+    throw new KernelLaunchError({
+      reason: `The CodeDance prelude failed in ${ctx.where}: ${reply?.ename ?? 'NoReply'}: ${reply?.evalue ?? 'no execute_reply'}\n${tb}`,
+      fix: `reinstall the failing package in that kernel's environment, or ${ctx.otherwise}`,
+    });
   }
+  return readFastPathReport(stdout);
 }
 
 /** Sends the images as bytes, has the prelude prepare and save them in the working folder. */
-export async function bindRemoteInputs(ctx: SetupContext, runtimeDir: string, images: Uint8Array[], opts: PrepareImageOptions): Promise<PreparedImage[]> {
+export async function bindRemoteInputs(
+  ctx: SetupContext,
+  runtimeDir: string,
+  images: Uint8Array[],
+  opts: PrepareImageOptions,
+): Promise<PreparedImage[]> {
   const files = images.map((_, i) => `${runtimeDir}/input-${i + 1}.bin`);
-  const payload = b64(JSON.stringify({ files, options: { resize: opts.resize, minPixels: opts.minPixels ?? 4 * 28 * 28, maxPixels: opts.maxPixels ?? 16384 * 28 * 28 } }));
+  const payload = b64(
+    JSON.stringify({
+      files,
+      options: { resize: opts.resize, minPixels: opts.minPixels ?? 4 * 28 * 28, maxPixels: opts.maxPixels ?? 16384 * 28 * 28 },
+    }),
+  );
   const code = [
     'import base64 as _cd_b, os as _cd_o',
-    ...images.map((img, i) => `with open(${JSON.stringify(files[i])}, "wb") as _cd_f: _cd_f.write(_cd_b.b64decode("${Buffer.from(img).toString('base64')}"))`),
+    ...images.map(
+      (img, i) =>
+        `with open(${JSON.stringify(files[i])}, "wb") as _cd_f: _cd_f.write(_cd_b.b64decode("${Buffer.from(img).toString('base64')}"))`,
+    ),
     'try:',
     `    _codedance_set_inputs("${payload}")`,
     'finally:',
@@ -115,10 +157,21 @@ export async function bindRemoteInputs(ctx: SetupContext, runtimeDir: string, im
   const { col, reply } = await run(ctx, code, 'preparing the input image(s)', Math.max(60000, ctx.startTimeoutMs));
   const res = col.result;
   if (!res || res.status !== 'ok' || !res.prepared) {
-    const why = res?.error ? `${res.error.ename}: ${res.error.evalue}` : `the kernel answered ${String(reply?.status ?? 'nothing')}${reply?.ename ? ` (${reply.ename}: ${reply.evalue})` : ''} without a result`;
-    throw new KernelSessionError({ reason: `the input image could not be prepared: ${why}`, fix: 'pass a PNG, JPEG, GIF, BMP or WebP file that Pillow can open' });
+    const why = res?.error
+      ? `${res.error.ename}: ${res.error.evalue}`
+      : `the kernel answered ${String(reply?.status ?? 'nothing')}${reply?.ename ? ` (${reply.ename}: ${reply.evalue})` : ''} without a result`;
+    throw new KernelSessionError({
+      reason: `the input image could not be prepared: ${why}`,
+      fix: 'pass a PNG, JPEG, GIF, BMP or WebP file that Pillow can open',
+    });
   }
-  return res.prepared.map((p) => ({ pngBase64: p.pngBase64, width: p.width, height: p.height, originalWidth: p.originalWidth, originalHeight: p.originalHeight }));
+  return res.prepared.map((p) => ({
+    pngBase64: p.pngBase64,
+    width: p.width,
+    height: p.height,
+    originalWidth: p.originalWidth,
+    originalHeight: p.originalHeight,
+  }));
 }
 
 /** Deletes the session's folders on the kernel's machine (before the kernel is shut down). */

@@ -10,10 +10,16 @@ export function normalizeServerUrl(url: string): string {
   try {
     u = new URL(url.trim());
   } catch {
-    throw new KernelLaunchError({ reason: `"${url}" is not a Jupyter server URL`, fix: 'give the base URL the server prints, e.g. http://127.0.0.1:8888/ (the token goes in JUPYTER_TOKEN, not the URL)' });
+    throw new KernelLaunchError({
+      reason: `"${url}" is not a Jupyter server URL`,
+      fix: 'give the base URL the server prints, e.g. http://127.0.0.1:8888/ (the token goes in JUPYTER_TOKEN, not the URL)',
+    });
   }
   if (u.protocol !== 'http:' && u.protocol !== 'https:') {
-    throw new KernelLaunchError({ reason: `the Jupyter server URL "${url}" must start with http:// or https://`, fix: 'give the base URL the server prints, e.g. http://127.0.0.1:8888/' });
+    throw new KernelLaunchError({
+      reason: `the Jupyter server URL "${url}" must start with http:// or https://`,
+      fix: 'give the base URL the server prints, e.g. http://127.0.0.1:8888/',
+    });
   }
   return `${u.origin}${u.pathname.replace(/\/*$/, '/')}`;
 }
@@ -27,15 +33,5 @@ export function tokenFromUrl(url: string): string | undefined {
   }
 }
 
-/** How the server is named in messages: its URL without any token. */
-export function displayUrl(url: string): string {
-  try {
-    const u = new URL(url);
-    u.search = '';
-    u.username = '';
-    u.password = '';
-    return u.toString();
-  } catch {
-    return url;
-  }
-}
+/** How the server is named in messages: its URL without credentials (core/secrets). */
+export { displayUrl } from '../../secrets';
