@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // `npm test`: every layer in order, then ONE summary line `N passed, N failed` for all of them.
 //   static       type check + ESLint (layer zones, unused code, file size) + knip (unused files,
-//                exports, dependencies); each counts as one test
+//                exports, dependencies) + import cycles, type-only ones included
+//                (scripts/lint/cycles.mjs); each counts as one test
 //   unit         mocha on src/core in plain Node            test/unit/**/*.test.ts
 //   integration  real local services (kernel, fixture model) test/integration/**/*.test.ts,
 //                then the kernel files again with the kernel's fast paths off
@@ -86,8 +87,12 @@ for (const layer of layers) {
     );
     const kc = run(bin('knip'), []);
     console.log(kc.status === 0 ? '  ✔ knip (no unused files, exports or dependencies; knip.json)' : '  ✘ knip failed');
-    const failed = (tc.status !== 0) + (lc.status !== 0) + (pc.status !== 0) + (kc.status !== 0);
-    results.push({ layer, passed: 4 - failed, failed, skipped: 0, seconds: (Date.now() - t0) / 1000 });
+    // import-x/no-cycle skips `import type`: this one counts every import form
+    const cc = run(process.execPath, ['scripts/lint/cycles.mjs', 'src']);
+    console.log(cc.status === 0 ? '  ✔ cycles (no import cycle in src/, type-only imports included)' : '  ✘ import cycle (see above)');
+    const checks = [tc, lc, pc, kc, cc];
+    const failed = checks.filter((c) => c.status !== 0).length;
+    results.push({ layer, passed: checks.length - failed, failed, skipped: 0, seconds: (Date.now() - t0) / 1000 });
     continue;
   }
   if (layer === 'e2e') rmSync(path.join(root, 'test/e2e/.artifacts'), { recursive: true, force: true });

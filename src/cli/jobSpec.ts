@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { buildJob, defaultParams, type ClusterProfile, type JobSpec, type TemplateId, type TemplateParams } from '../core/jobs';
 import { CliError, EXIT } from './errors';
-import type { JobsFlags } from './jobs';
+import type { JobsFlags } from './jobsFlags';
 
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 

@@ -17,6 +17,7 @@ import {
   type TemplateId,
 } from '../core/jobs';
 import { CliError, describeError, EXIT } from './errors';
+import { JOBS_OPTIONS, type JobsFlags } from './jobsFlags';
 import { jobSpec } from './jobSpec';
 
 export { parseEnvArgs } from './jobSpec';
@@ -144,39 +145,6 @@ async function follow(backend: JobBackend, id: string, signal: AbortSignal): Pro
   return EXIT.ok;
 }
 
-const JOBS_OPTIONS = {
-  cluster: { type: 'string' },
-  clusters: { type: 'string' },
-  'workspace-profiles': { type: 'boolean', default: false },
-  ray: { type: 'string' },
-  ssh: { type: 'string' },
-  identity: { type: 'string' },
-  'jobs-dir': { type: 'string' },
-  template: { type: 'string', default: 'codedance-rl' },
-  experiment: { type: 'string' },
-  model: { type: 'string' },
-  'train-files': { type: 'string' },
-  'val-files': { type: 'string' },
-  nodes: { type: 'string' },
-  'gpus-per-node': { type: 'string' },
-  'judge-url': { type: 'string' },
-  'repo-dir': { type: 'string' },
-  'output-dir': { type: 'string' },
-  time: { type: 'string' },
-  env: { type: 'string', multiple: true },
-  'data-root': { type: 'string' },
-  rollout: { type: 'string' },
-  set: { type: 'string', multiple: true },
-  override: { type: 'string', multiple: true },
-  'secret-env': { type: 'string', multiple: true },
-  entrypoint: { type: 'string' },
-  script: { type: 'string' },
-  'dry-run': { type: 'boolean', default: false },
-  follow: { type: 'boolean', short: 'f', default: false },
-  json: { type: 'boolean', default: false },
-  help: { type: 'boolean', short: 'h', default: false },
-} as const;
-
 function parseJobsArgs(rest: string[]) {
   try {
     return parseArgs({ args: rest, allowPositionals: true, options: JOBS_OPTIONS });
@@ -184,8 +152,6 @@ function parseJobsArgs(rest: string[]) {
     throw new CliError(`${(e as Error).message}\n\n${JOBS_USAGE}`, EXIT.usage);
   }
 }
-
-export type JobsFlags = ReturnType<typeof parseJobsArgs>['values'];
 
 const out = (x: unknown) => console.log(JSON.stringify(x, null, 2));
 

@@ -8,7 +8,7 @@ import type { CodeCell } from '../core/trajectory/types';
 import { CellView, codeBlock, dataUrl, focusInView, type CellActions } from './cell';
 import { button, el, formatMs } from './dom';
 import { renderMarkdown, splitTurn } from './markdown';
-import type { ApprovalReply, PanelEvent } from '../protocol/chat';
+import type { ApprovalReply, PanelEvent, RunSummary } from '../protocol/chat';
 
 export interface ExchangeActions extends CellActions {
   /** the answer to an approval request of run `run` */
@@ -63,56 +63,8 @@ export class ExchangeRenderer {
   }
 
   apply(e: PanelEvent): void {
+    if (this.applyTurnEvent(e) || this.applyCellEvent(e)) return;
     switch (e.type) {
-      case 'start':
-        this.setFooter('running', 'Thinking…');
-        // a kernel that is not a local one of ours (a notebook's, a Jupyter server's): say where the code runs
-        if (e.where)
-          this.turnsEl.before(el('div', { class: 'kernel-where', role: 'note', 'data-kernel-where': e.where }, `Code runs in ${e.where}.`));
-        break;
-      case 'turn_start':
-        this.turn(e.turn);
-        break;
-      case 'delta': {
-        const t = this.turn(e.turn);
-        t.content += e.text;
-        this.scheduleText(t);
-        break;
-      }
-      case 'retry': {
-        const t = this.turn(e.turn);
-        t.content = '';
-        t.metaEl.textContent = `retrying (attempt ${e.attempt}): ${e.reason}`;
-        this.scheduleText(t);
-        break;
-      }
-      case 'turn_end': {
-        const t = this.turn(e.turn);
-        t.content = e.content;
-        this.renderText(t);
-        const parts = [`turn ${e.turn + 1}`, formatMs(e.latencyMs)];
-        if (e.usage) parts.push(`${e.usage.promptTokens} + ${e.usage.completionTokens} tokens`);
-        t.metaEl.textContent = parts.join(' · ');
-        if (e.discarded) {
-          t.root.classList.add('discarded');
-          t.metaEl.textContent += ' · reply had neither code nor an answer: asked again';
-        }
-        break;
-      }
-      case 'tool_call':
-        this.addCell(e.cell);
-        break;
-      case 'approval_request': {
-        const run = this.run;
-        if (run) this.cells.get(e.cellId)?.askApproval(e.code, (r) => this.actions.approve(run, e.cellId, r));
-        break;
-      }
-      case 'approval': {
-        const c = this.cells.get(e.cellId);
-        c?.clearApproval();
-        if (c && e.decision === 'skip') c.setStatus('skipped');
-        break;
-      }
       case 'restore_request':
         this.askRestore(e.code);
         break;
@@ -128,50 +80,118 @@ export class ExchangeRenderer {
           ),
         );
         break;
-      case 'exec_start':
-        this.cells.get(e.cellId)?.start();
-        break;
-      case 'exec_output':
-        this.cells.get(e.cellId)?.output(e.stream, e.text);
-        break;
-      case 'exec_end':
-        this.cells.get(e.cellId)?.finish(e.cell);
-        break;
-      case 'malformed':
-        this.turn(e.turn).cellsEl.append(el('div', { class: 'malformed' }, `Malformed tool call: ${e.message}`));
-        break;
       case 'answer':
         this.showAnswer(e.text);
         break;
       case 'error':
         this.root.append(el('div', { class: 'error-box', role: 'alert' }, `${e.error.name}: ${e.error.message}`));
         break;
-      case 'done': {
-        const t = e.summary;
-        this.status = t.status;
-        for (const c of this.cells.values()) {
-          c.clearApproval();
-          if (c.cell.status === 'running' || c.cell.status === 'pending') c.setStatus('cancelled');
-        }
-        if (this.restoreEl.querySelector('.restore-ask')) this.restoreEl.replaceChildren();
-        const label: Record<string, string> = {
-          answered: 'Answered',
-          max_turns: `No answer after ${t.turns} model call(s) (limit ${t.maxTurns})`,
-          cancelled: 'Stopped',
-          error: 'Failed',
-          running: 'Running',
-        };
-        const u = t.usage;
-        this.setFooter(
-          t.status,
-          `${label[t.status] ?? t.status} · ${formatMs(t.durationMs)} · ${u.totalTokens} tokens (${u.promptTokens} prompt + ${u.completionTokens} completion)`,
-        );
-        if (t.reward) this.showReward(t.reward);
+      case 'done':
+        this.finishRun(e.summary);
         break;
-      }
       default:
         break;
     }
+  }
+
+  /** The events of the run's start and of its model turns; false for any other event. */
+  private applyTurnEvent(e: PanelEvent): boolean {
+    switch (e.type) {
+      case 'start':
+        this.setFooter('running', 'Thinking…');
+        // a kernel that is not a local one of ours (a notebook's, a Jupyter server's): say where the code runs
+        if (e.where)
+          this.turnsEl.before(el('div', { class: 'kernel-where', role: 'note', 'data-kernel-where': e.where }, `Code runs in ${e.where}.`));
+        return true;
+      case 'turn_start':
+        this.turn(e.turn);
+        return true;
+      case 'delta': {
+        const t = this.turn(e.turn);
+        t.content += e.text;
+        this.scheduleText(t);
+        return true;
+      }
+      case 'retry': {
+        const t = this.turn(e.turn);
+        t.content = '';
+        t.metaEl.textContent = `retrying (attempt ${e.attempt}): ${e.reason}`;
+        this.scheduleText(t);
+        return true;
+      }
+      case 'turn_end': {
+        const t = this.turn(e.turn);
+        t.content = e.content;
+        this.renderText(t);
+        const parts = [`turn ${e.turn + 1}`, formatMs(e.latencyMs)];
+        if (e.usage) parts.push(`${e.usage.promptTokens} + ${e.usage.completionTokens} tokens`);
+        t.metaEl.textContent = parts.join(' · ');
+        if (e.discarded) {
+          t.root.classList.add('discarded');
+          t.metaEl.textContent += ' · reply had neither code nor an answer: asked again';
+        }
+        return true;
+      }
+      case 'malformed':
+        this.turn(e.turn).cellsEl.append(el('div', { class: 'malformed' }, `Malformed tool call: ${e.message}`));
+        return true;
+      default:
+        return false;
+    }
+  }
+
+  /** The events of the code cells (call, approval, execution); false for any other event. */
+  private applyCellEvent(e: PanelEvent): boolean {
+    switch (e.type) {
+      case 'tool_call':
+        this.addCell(e.cell);
+        return true;
+      case 'approval_request': {
+        const run = this.run;
+        if (run) this.cells.get(e.cellId)?.askApproval(e.code, (r) => this.actions.approve(run, e.cellId, r));
+        return true;
+      }
+      case 'approval': {
+        const c = this.cells.get(e.cellId);
+        c?.clearApproval();
+        if (c && e.decision === 'skip') c.setStatus('skipped');
+        return true;
+      }
+      case 'exec_start':
+        this.cells.get(e.cellId)?.start();
+        return true;
+      case 'exec_output':
+        this.cells.get(e.cellId)?.output(e.stream, e.text);
+        return true;
+      case 'exec_end':
+        this.cells.get(e.cellId)?.finish(e.cell);
+        return true;
+      default:
+        return false;
+    }
+  }
+
+  /** The run ended: unfinished cells are cancelled, a pending restore question goes, the footer sums the run up. */
+  private finishRun(t: RunSummary): void {
+    this.status = t.status;
+    for (const c of this.cells.values()) {
+      c.clearApproval();
+      if (c.cell.status === 'running' || c.cell.status === 'pending') c.setStatus('cancelled');
+    }
+    if (this.restoreEl.querySelector('.restore-ask')) this.restoreEl.replaceChildren();
+    const label: Record<string, string> = {
+      answered: 'Answered',
+      max_turns: `No answer after ${t.turns} model call(s) (limit ${t.maxTurns})`,
+      cancelled: 'Stopped',
+      error: 'Failed',
+      running: 'Running',
+    };
+    const u = t.usage;
+    this.setFooter(
+      t.status,
+      `${label[t.status] ?? t.status} · ${formatMs(t.durationMs)} · ${u.totalTokens} tokens (${u.promptTokens} prompt + ${u.completionTokens} completion)`,
+    );
+    if (t.reward) this.showReward(t.reward);
   }
 
   /** The seed's training reward as the extension computed it: each cell's call score, and the answer's reward when a ground truth is known. */

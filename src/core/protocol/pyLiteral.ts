@@ -14,10 +14,9 @@
  * exact text the model wrote.
  */
 
-export type PyNode =
-  | { kind: 'none' | 'bool' | 'int' | 'float' | 'str' | 'bytes'; value: unknown; start: number; end: number }
-  | { kind: 'list' | 'tuple' | 'set'; items: PyNode[]; start: number; end: number }
-  | { kind: 'dict'; entries: [PyNode, PyNode][]; start: number; end: number };
+import type { PyNode } from './pyNodes';
+
+export type { PyNode } from './pyNodes';
 
 /** Thrown for text that is not one Python literal: `pyName` is the exception Python would raise. */
 export class PyLiteralError extends Error {

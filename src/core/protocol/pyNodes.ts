@@ -2,7 +2,12 @@
  * Python semantics over the nodes of a parsed literal (pyLiteral.ts): indexing as Python
  * evaluates it, with the error Python would raise, and the value as plain JS.
  */
-import type { PyNode } from './pyLiteral';
+
+/** A parsed literal's node (parsePyLiteral in pyLiteral.ts), with its span in the source text. */
+export type PyNode =
+  | { kind: 'none' | 'bool' | 'int' | 'float' | 'str' | 'bytes'; value: unknown; start: number; end: number }
+  | { kind: 'list' | 'tuple' | 'set'; items: PyNode[]; start: number; end: number }
+  | { kind: 'dict'; entries: [PyNode, PyNode][]; start: number; end: number };
 
 /** Python's type name of a node (for error messages). */
 export function pyTypeName(n: PyNode): string {

@@ -214,28 +214,28 @@ function drawRow(pos: number): void {
   });
   row.style.top = `${pos * ROW_H}px`;
   row.append(el('div', { class: 'ds-cell ds-idx' }, String(index)));
-  const th = el('div', { class: 'ds-cell ds-thumb' });
-  if (data?.facts.images) {
-    const src = viewer.thumbs.get(index);
-    if (src) th.append(el('img', { src, alt: `image of row ${index}` }));
-    else if (!viewer.thumbAsked.has(index)) {
-      viewer.thumbAsked.add(index);
-      ask(messenger.request({ type: 'thumb', index }), ({ image }) => image && gotThumb(index, image));
-    }
-  }
-  row.append(th);
-  for (const c of viewer.shown)
-    row.append(
-      el(
-        'div',
-        { class: 'ds-cell', title: data?.cells[c] ?? '' },
-        data ? (data.error && c === viewer.shown[0] ? `⚠ ${data.error}` : (data.cells[c] ?? '')) : '…',
-      ),
-    );
+  row.append(thumbCell(index, data?.facts.images));
+  for (const c of viewer.shown) row.append(el('div', { class: 'ds-cell', title: data?.cells[c] ?? '' }, cellText(data, c)));
   if (viewer.overlay)
     row.append(el('div', { class: `ds-cell ds-verify v-${viewer.overlay.status[index] ?? 'none'}` }, viewer.overlay.status[index] ?? ''));
   row.addEventListener('click', () => open(index));
   scroller.append(row);
+}
+/** the text of column `c` of a row: '…' while its page is not in, the row's error in the first column */
+function cellText(data: PageRow | undefined, c: string): string {
+  return data ? (data.error && c === viewer.shown[0] ? `⚠ ${data.error}` : (data.cells[c] ?? '')) : '…';
+}
+/** a row's thumbnail cell: its image once it came, else asked for (once) when the row has images */
+function thumbCell(index: number, images: number | undefined): HTMLElement {
+  const th = el('div', { class: 'ds-cell ds-thumb' });
+  if (!images) return th;
+  const src = viewer.thumbs.get(index);
+  if (src) th.append(el('img', { src, alt: `image of row ${index}` }));
+  else if (!viewer.thumbAsked.has(index)) {
+    viewer.thumbAsked.add(index);
+    ask(messenger.request({ type: 'thumb', index }), ({ image }) => image && gotThumb(index, image));
+  }
+  return th;
 }
 scroller.addEventListener('scroll', paint);
 new ResizeObserver(() => paint()).observe(scroller);

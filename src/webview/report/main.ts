@@ -9,7 +9,8 @@ import { imageDataUrl } from '../../protocol/images';
 import type { FromReport, ReportResponses, ReportRun, ReportSample, ReportSampleRow, ToReport } from '../../protocol/report';
 import { Messenger } from '../messenger';
 import { barChart, el } from './charts';
-import { cellMarker, rewardBox, rewardCharts, rewardText } from './reward';
+import { rewardBox, rewardCharts, rewardText } from './reward';
+import { secs, turnSection } from './trajectory';
 
 interface VsCodeApi {
   postMessage(msg: FromReport): void;
@@ -19,7 +20,6 @@ const messenger = new Messenger<FromReport, ReportResponses>(acquireVsCodeApi(),
 const post = messenger.send.bind(messenger);
 
 const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
-const secs = (ms: number) => `${(ms / 1000).toFixed(ms < 10_000 ? 2 : 1)} s`;
 
 type Filter = 'all' | 'correct' | 'wrong' | 'error' | 'differs';
 /** What the report shows and what the user picked in it (the one mutable state of this page). */
@@ -181,37 +181,10 @@ function selectionBar(a: ReportRun): HTMLElement {
 
 function renderTable(): void {
   tableWrap.replaceChildren();
-  const bar = el('div', { class: 'filters', role: 'toolbar', 'aria-label': 'Filter samples' });
   const a = page.runs[0];
   const b = page.runs[1];
   const bMap = new Map((b?.samples ?? []).map((s) => [s.index, s]));
-  const counts: Record<Filter, number> = { all: a.samples.length, correct: 0, wrong: 0, error: 0, differs: 0 };
-  for (const s of a.samples) {
-    const k = kind(s);
-    if (k !== 'missing') counts[k]++;
-    if (b && kind(bMap.get(s.index)) !== k) counts.differs++;
-  }
-  const filters: Filter[] = b ? ['all', 'correct', 'wrong', 'error', 'differs'] : ['all', 'correct', 'wrong', 'error'];
-  for (const f of filters) {
-    const btn = el(
-      'button',
-      { type: 'button', class: f === page.filter ? 'on' : '', 'aria-pressed': String(f === page.filter), 'data-filter': f },
-      `${f} (${counts[f]})`,
-    );
-    btn.addEventListener('click', () => {
-      page.filter = f;
-      renderTable();
-    });
-    bar.append(btn);
-  }
-  const q = el('input', { type: 'search', placeholder: 'search questions', 'aria-label': 'Search questions', value: page.search });
-  q.addEventListener('input', () => {
-    page.search = q.value;
-    renderTable();
-    (tableWrap.querySelector('input[type=search]') as HTMLInputElement | null)?.focus();
-  });
-  bar.append(q);
-  tableWrap.append(bar, selectionBar(a));
+  tableWrap.append(filterBar(a, b, bMap), selectionBar(a));
 
   const table = el('table', { class: 'sample-table' });
   const head = el('tr');
@@ -240,69 +213,113 @@ function renderTable(): void {
     if (page.filter === 'differs' ? kb === k : page.filter !== 'all' && k !== page.filter) continue;
     if (needle && !s.question.toLowerCase().includes(needle)) continue;
     if (++shown > 2000) break;
-    const tr = el('tr', { tabindex: '0', class: `row ${k}${page.selected === s.index ? ' selected' : ''}`, 'data-index': String(s.index) });
-    const box = el('input', { type: 'checkbox', 'aria-label': `Select sample ${s.index} for export`, 'data-pick': String(s.index) });
-    box.checked = page.checked.has(s.index);
-    box.addEventListener('click', (e) => e.stopPropagation());
-    box.addEventListener('change', () => {
-      if (box.checked) page.checked.add(s.index);
-      else page.checked.delete(s.index);
-      updateSelection();
-    });
-    const pick = el('td', { class: 'pick' });
-    pick.append(box);
-    tr.append(
-      pick,
-      el('td', {}, String(s.index)),
-      el('td', {}, s.source),
-      el('td', { class: `verdict ${k}` }, k === 'error' ? `error (${s.outcome})` : k),
-    );
-    if (b) tr.append(el('td', { class: `verdict ${kb}` }, kb));
-    tr.append(
-      el(
-        'td',
-        { class: 'reward-cell', title: s.reward ? rewardText(s.reward) : 'no reward (no trajectory)' },
-        s.reward?.score !== undefined ? String(Math.round(s.reward.score * 100) / 100) : '—',
-      ),
-    );
-    tr.append(
-      el('td', {}, String(s.tries)),
-      el('td', {}, `${s.tools}${s.toolErrors ? ` (${s.toolErrors} err)` : ''}`),
-      el('td', {}, secs(s.latencyMs)),
-      el('td', { class: 'q' }, s.question),
-      el('td', { class: 'q' }, `${s.answer || '—'} / ${s.groundTruth}`),
-    );
-    const open = () => {
-      page.selected = s.index;
-      for (const r of body.querySelectorAll('tr.selected')) r.classList.remove('selected');
-      tr.classList.add('selected');
-      detail.replaceChildren(el('p', { class: 'muted' }, `loading sample ${s.index}…`));
-      // both asked at once, shown in order (A first: it starts the detail afresh)
-      const sampleA = messenger.request({ type: 'sample', run: 'A', index: s.index });
-      const sampleB = b && bMap.has(s.index) ? messenger.request({ type: 'sample', run: 'B', index: s.index }) : undefined;
-      sampleA
-        .then(renderDetail)
-        .then(() => sampleB?.then(renderDetail))
-        .catch((e: Error) => showError(e.message));
-    };
-    tr.addEventListener('click', open);
-    tr.addEventListener('keydown', (e) => {
-      if (e.target !== tr) return;
-      if (e.key === 'Enter' || e.key === ' ') {
-        e.preventDefault();
-        open();
-      }
-    });
-    body.append(tr);
+    body.append(sampleRow(s, b, bMap, body));
   }
   table.append(body);
   tableWrap.append(table);
   if (!shown) tableWrap.append(el('p', { class: 'muted' }, 'No sample matches.'));
 }
 
+/** One sample's row: its export checkbox, verdicts, reward and numbers; a click (or Enter) opens it below. */
+function sampleRow(s: ReportSampleRow, b: ReportRun | undefined, bMap: Map<number, ReportSampleRow>, body: HTMLElement): HTMLElement {
+  const kb = kind(bMap.get(s.index));
+  const k = kind(s);
+  const tr = el('tr', { tabindex: '0', class: `row ${k}${page.selected === s.index ? ' selected' : ''}`, 'data-index': String(s.index) });
+  const box = el('input', { type: 'checkbox', 'aria-label': `Select sample ${s.index} for export`, 'data-pick': String(s.index) });
+  box.checked = page.checked.has(s.index);
+  box.addEventListener('click', (e) => e.stopPropagation());
+  box.addEventListener('change', () => {
+    if (box.checked) page.checked.add(s.index);
+    else page.checked.delete(s.index);
+    updateSelection();
+  });
+  const pick = el('td', { class: 'pick' });
+  pick.append(box);
+  tr.append(
+    pick,
+    el('td', {}, String(s.index)),
+    el('td', {}, s.source),
+    el('td', { class: `verdict ${k}` }, k === 'error' ? `error (${s.outcome})` : k),
+  );
+  if (b) tr.append(el('td', { class: `verdict ${kb}` }, kb));
+  tr.append(
+    el(
+      'td',
+      { class: 'reward-cell', title: s.reward ? rewardText(s.reward) : 'no reward (no trajectory)' },
+      s.reward?.score !== undefined ? String(Math.round(s.reward.score * 100) / 100) : '—',
+    ),
+  );
+  tr.append(
+    el('td', {}, String(s.tries)),
+    el('td', {}, `${s.tools}${s.toolErrors ? ` (${s.toolErrors} err)` : ''}`),
+    el('td', {}, secs(s.latencyMs)),
+    el('td', { class: 'q' }, s.question),
+    el('td', { class: 'q' }, `${s.answer || '—'} / ${s.groundTruth}`),
+  );
+  const open = () => {
+    page.selected = s.index;
+    for (const r of body.querySelectorAll('tr.selected')) r.classList.remove('selected');
+    tr.classList.add('selected');
+    detail.replaceChildren(el('p', { class: 'muted' }, `loading sample ${s.index}…`));
+    // both asked at once, shown in order (A first: it starts the detail afresh)
+    const sampleA = messenger.request({ type: 'sample', run: 'A', index: s.index });
+    const sampleB = b && bMap.has(s.index) ? messenger.request({ type: 'sample', run: 'B', index: s.index }) : undefined;
+    sampleA
+      .then(renderDetail)
+      .then(() => sampleB?.then(renderDetail))
+      .catch((e: Error) => showError(e.message));
+  };
+  tr.addEventListener('click', open);
+  tr.addEventListener('keydown', (e) => {
+    if (e.target !== tr) return;
+    if (e.key === 'Enter' || e.key === ' ') {
+      e.preventDefault();
+      open();
+    }
+  });
+  return tr;
+}
+
+/** The filter buttons (each with its count) and the question search over the table. */
+function filterBar(a: ReportRun, b: ReportRun | undefined, bMap: Map<number, ReportSampleRow>): HTMLElement {
+  const bar = el('div', { class: 'filters', role: 'toolbar', 'aria-label': 'Filter samples' });
+  const counts: Record<Filter, number> = { all: a.samples.length, correct: 0, wrong: 0, error: 0, differs: 0 };
+  for (const s of a.samples) {
+    const k = kind(s);
+    if (k !== 'missing') counts[k]++;
+    if (b && kind(bMap.get(s.index)) !== k) counts.differs++;
+  }
+  const filters: Filter[] = b ? ['all', 'correct', 'wrong', 'error', 'differs'] : ['all', 'correct', 'wrong', 'error'];
+  for (const f of filters) {
+    const btn = el(
+      'button',
+      { type: 'button', class: f === page.filter ? 'on' : '', 'aria-pressed': String(f === page.filter), 'data-filter': f },
+      `${f} (${counts[f]})`,
+    );
+    btn.addEventListener('click', () => {
+      page.filter = f;
+      renderTable();
+    });
+    bar.append(btn);
+  }
+  const q = el('input', { type: 'search', placeholder: 'search questions', 'aria-label': 'Search questions', value: page.search });
+  q.addEventListener('input', () => {
+    page.search = q.value;
+    renderTable();
+    (tableWrap.querySelector('input[type=search]') as HTMLInputElement | null)?.focus();
+  });
+  bar.append(q);
+  return bar;
+}
+
 // ---------------------------------------------------------------------------------------------
 // sample detail
 // ---------------------------------------------------------------------------------------------
+
+/** The detail's heading: the run (when there are two), the sample and its verdict. */
+function sampleTitle(d: ReportSample): string {
+  return `${page.runs.length > 1 ? d.run + ' · ' : ''}sample ${d.index}: ${d.status === 'error' ? `error (${d.outcome})` : d.acc === 1 ? 'correct' : 'wrong'}`;
+}
 
 const detailParts: Partial<Record<'A' | 'B', HTMLElement>> = {};
 
@@ -313,11 +330,7 @@ function renderDetail(d: ReportSample): void {
     delete detailParts.B;
   }
   const box = el('article', { class: `sample run-${d.run}`, 'data-run': d.run });
-  const h = el(
-    'h2',
-    {},
-    `${page.runs.length > 1 ? d.run + ' · ' : ''}sample ${d.index}: ${d.status === 'error' ? `error (${d.outcome})` : d.acc === 1 ? 'correct' : 'wrong'}`,
-  );
+  const h = el('h2', {}, sampleTitle(d));
   box.append(h);
   const chat = el('button', { type: 'button', 'data-action': 'openInChat' }, 'Open in chat');
   chat.addEventListener('click', () => post({ type: 'openInChat', run: d.run, index: d.index }));
@@ -336,32 +349,7 @@ function renderDetail(d: ReportSample): void {
     box.append(
       el('p', { class: 'muted' }, `Written by an older CodeDance (schema ${t.migrated.fromVersion}): ${t.migrated.rebuilt.join('; ')}.`),
     );
-  for (const turn of t?.turns ?? []) {
-    const tu = el('section', { class: `turn${turn.discarded ? ' discarded' : ''}` });
-    tu.append(
-      el('h3', {}, `Model call ${turn.index + 1}${turn.discarded ? ' (no code, no answer: sent again)' : ''} · ${secs(turn.latencyMs)}`),
-    );
-    tu.append(el('pre', { class: 'text' }, turn.content));
-    for (const c of turn.cells) {
-      const cell = el('div', { class: `cell ${c.status}` });
-      const meta = el('div', { class: 'cell-meta' }, `code · ${c.status}${c.durationMs !== undefined ? ` · ${secs(c.durationMs)}` : ''}`);
-      const step = d.reward?.cells?.[c.id];
-      if (step !== undefined) meta.append(' ', cellMarker(step));
-      cell.append(meta);
-      cell.append(el('pre', { class: 'code' }, c.code));
-      if (c.stdout) cell.append(el('pre', { class: 'stdout' }, c.stdout));
-      if (c.stderr) cell.append(el('pre', { class: 'stderr' }, c.stderr));
-      if (c.error) cell.append(el('pre', { class: 'error-text' }, `${c.error.ename}: ${c.error.evalue}`));
-      if (c.images.length) {
-        const ci = el('div', { class: 'images' });
-        for (const im of c.images)
-          ci.append(el('img', { src: imageDataUrl(im), alt: `output image ${im.id}`, class: 'thumb', 'data-image': im.id }));
-        cell.append(ci);
-      }
-      tu.append(cell);
-    }
-    box.append(tu);
-  }
+  for (const turn of t?.turns ?? []) box.append(turnSection(turn, d.reward));
   if (!t?.turns.length && d.output) box.append(el('pre', { class: 'text' }, d.output));
   detailParts[d.run] = box;
   detail.replaceChildren(...(['A', 'B'] as const).map((k) => detailParts[k]).filter((x): x is HTMLElement => !!x));
