@@ -9,7 +9,7 @@
 //                (CODEDANCE_KERNEL_FAST_PATHS=0: the plain path, same assertions), its own row
 //   e2e          a real VS Code (code-server + chromium)     test/e2e/*.test.ts (+ in-host suite)
 // Usage: node scripts/test-all.mjs [layer ...]. Exit code non-zero on any failure.
-// No `mocha --exit`: a layer whose mocha has not exited CODEDANCE_EXIT_GRACE_S (15) seconds after
+// Mocha is never told to exit by force: a layer whose mocha has not exited CODEDANCE_EXIT_GRACE_S (15) seconds after
 // reporting its results left something open; its active handles are printed
 // (test/activeHandles.cjs) and the layer fails.
 import { spawn, spawnSync } from 'node:child_process';
