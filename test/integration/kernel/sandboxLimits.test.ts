@@ -21,8 +21,9 @@ describe('kernel limits hold for the whole sandbox (real kernels)', function () 
     const r = await s.execute(
       [
         'import subprocess, sys',
-        'child = "import time, sys\\nb = bytearray(500 * 1024 * 1024)\\nfor i in range(0, len(b), 4096): b[i] = 1\\nprint(\'held\', flush=True)\\ntime.sleep(3)"',
-        'procs = [subprocess.Popen([sys.executable, "-c", child], stdout=subprocess.PIPE, text=True) for _ in range(3)]',
+        // each child holds its 500 MiB until all three hold theirs (or 15 s): they overlap however slowly they start
+        "child = \"import os, sys, time\\nb = bytearray(500 * 1024 * 1024)\\nfor i in range(0, len(b), 4096): b[i] = 1\\nopen(f'held-{sys.argv[1]}', 'w').close()\\nt = time.time()\\nwhile len([f for f in os.listdir('.') if f.startswith('held-')]) < 3 and time.time() - t < 15: time.sleep(0.05)\\nprint('held', flush=True)\"",
+        'procs = [subprocess.Popen([sys.executable, "-c", child, str(i)], stdout=subprocess.PIPE, text=True) for i in range(3)]',
         'held = sum(1 for p in procs if "held" in (p.communicate()[0] or ""))',
         'print("held", held)',
       ].join('\n'),
