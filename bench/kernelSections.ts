@@ -104,22 +104,12 @@ export async function remoteSideBySide(python: string): Promise<BenchResult[]> {
       ['trivial_cell', 'x = 1', TRIVIAL_PER_ROUND / 2],
       ['crop_png_1024', cropCell, CROP_PER_ROUND],
     ] as const) {
-      const t: Record<'local' | 'remote', number[]> = { local: [], remote: [] };
-      for (const k of [local, remote]) for (let i = 0; i < 10; i++) await k.execute(code);
-      for (let r = 0; r < REMOTE_ROUNDS; r++) {
-        for (const [name, k] of [
-          ['local', local],
-          ['remote', remote],
-        ] as const) {
-          for (let i = 0; i < n; i++) {
-            const t0 = performance.now();
-            const res = await k.execute(code);
-            t[name].push(performance.now() - t0);
-            if (res.status !== 'ok' || (tag === 'crop_png_1024' && res.images.length !== 1))
-              throw new Error(`bench cell failed (${name}): ${JSON.stringify(res.error)}`);
-          }
-        }
-      }
+      const t = await alternatingRounds({ local, remote }, code, {
+        warm: 10,
+        rounds: REMOTE_ROUNDS,
+        perRound: n,
+        images: tag === 'crop_png_1024' ? 1 : undefined,
+      });
       const added = median(t.remote) - median(t.local);
       out.push(
         {
@@ -169,22 +159,12 @@ export async function fastPathsSideBySide(python: string): Promise<BenchResult[]
       ['trivial_cell', 'x = 1', TRIVIAL_PER_ROUND / 2],
       ['crop_png_1024', cropCell, CROP_PER_ROUND],
     ] as const) {
-      const t: Record<'on' | 'off', number[]> = { on: [], off: [] };
-      for (const k of [on, off]) for (let i = 0; i < 20; i++) await k.execute(code);
-      for (let r = 0; r < ROUNDS; r++) {
-        for (const [name, k] of [
-          ['on', on],
-          ['off', off],
-        ] as const) {
-          for (let i = 0; i < n; i++) {
-            const t0 = performance.now();
-            const res = await k.execute(code);
-            t[name].push(performance.now() - t0);
-            if (res.status !== 'ok' || (tag === 'crop_png_1024' && res.images.length !== 1))
-              throw new Error(`bench cell failed (fast paths ${name}): ${JSON.stringify(res.error)}`);
-          }
-        }
-      }
+      const t = await alternatingRounds({ on, off }, code, {
+        warm: 20,
+        rounds: ROUNDS,
+        perRound: n,
+        images: tag === 'crop_png_1024' ? 1 : undefined,
+      });
       // value: fast paths on; baseline: the plain path
       out.push(
         {
@@ -208,4 +188,31 @@ export async function fastPathsSideBySide(python: string): Promise<BenchResult[]
   } finally {
     await Promise.all([on.dispose(), off.dispose()]);
   }
+}
+
+/**
+ * Times `code` in each kernel side by side: `warm` untimed runs each, then `rounds` rounds in
+ * which every kernel runs it `perRound` times in turn (alternating, so load drifts hit all
+ * alike). Throws on a failed cell, or on a cell without the expected number of images.
+ */
+async function alternatingRounds<K extends string>(
+  kernels: Record<K, { execute(code: string): Promise<{ status: string; images: unknown[]; error?: unknown }> }>,
+  code: string,
+  o: { warm: number; rounds: number; perRound: number; images?: number },
+): Promise<Record<K, number[]>> {
+  const names = Object.keys(kernels) as K[];
+  const t = Object.fromEntries(names.map((n) => [n, [] as number[]])) as Record<K, number[]>;
+  for (const n of names) for (let i = 0; i < o.warm; i++) await kernels[n].execute(code);
+  for (let r = 0; r < o.rounds; r++) {
+    for (const n of names) {
+      for (let i = 0; i < o.perRound; i++) {
+        const t0 = performance.now();
+        const res = await kernels[n].execute(code);
+        t[n].push(performance.now() - t0);
+        if (res.status !== 'ok' || (o.images !== undefined && res.images.length !== o.images))
+          throw new Error(`bench cell failed (${n}): ${JSON.stringify(res.error)}`);
+      }
+    }
+  }
+  return t;
 }
