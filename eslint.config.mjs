@@ -170,7 +170,9 @@ const coreLayers = [
   ['data', 'model', 'jobs'], //            datasets; the model client; cluster backends
   ['agent', 'reward', 'serve'], //         the loop; the seed's scoring; served models (jobs + model)
   ['conversation', 'eval'], //             chat sessions and the eval runner, both over the loop
-  ['training-data'], //                    export and verify (reads eval results)
+  ['training-data', 'runs'], //            export and verify (reads eval results); an RL run's metrics, alarms, rollouts, checkpoints (jobs)
+  ['benchmarks'], //                       the benchmark catalog: Hub sets converted to eval rows (data reader, training-data writer)
+  ['hub'], //                              Hugging Face Hub downloads into its cache; a benchmark fetched and converted once (benchmarks)
 ];
 const coreDir = path.join(root, 'src/core');
 const placed = new Set(coreLayers.flat());

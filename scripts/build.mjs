@@ -145,10 +145,28 @@ export const targets = [
     format: 'iife',
     target: 'es2022',
   },
+  // the results table across benchmarks and runs (issue #24)
+  {
+    ...common,
+    entryPoints: ['src/webview/results/main.ts'],
+    outfile: 'dist/results.js',
+    platform: 'browser',
+    format: 'iife',
+    target: 'es2022',
+  },
   {
     ...common,
     entryPoints: ['src/webview/dataset/main.ts'],
     outfile: 'dist/dataset.js',
+    platform: 'browser',
+    format: 'iife',
+    target: 'es2022',
+  },
+  // the run view (issue #23); uPlot's stylesheet, imported by its entry, comes out beside it as dist/runs.css
+  {
+    ...common,
+    entryPoints: ['src/webview/runs/main.ts'],
+    outfile: 'dist/runs.js',
     platform: 'browser',
     format: 'iife',
     target: 'es2022',

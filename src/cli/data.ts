@@ -16,11 +16,13 @@ import {
 } from '../core/training-data';
 import { verifySftFile, type VerifyProgress } from '../core/training-data/verify';
 import type { VerifyCounts } from '../core/training-data/verifySummary';
+import { BENCHMARK_USAGE, runBenchmark } from './benchmark';
+import { FETCH_USAGE, runFetch } from './dataFetch';
 import { CliError, EXIT } from './errors';
 import { onInterrupt } from './interrupt';
 import { SANDBOX_ARGS, SANDBOX_USAGE, sandboxFromFlags } from './sandbox';
 
-export const DATA_USAGE = `usage: codedance data <export|verify> [options]
+export const DATA_USAGE = `usage: codedance data <export|verify|benchmark|fetch> [options]
 
 codedance data export --format sft|rl --out FILE SOURCE...
   SOURCE                   an eval results file (result_*.jsonl, images/ beside it), a saved chat
@@ -53,7 +55,12 @@ ${SANDBOX_USAGE}
   --json                   print the summary as JSON
   --quiet                  no progress line
 
-exit codes: 0 done, 2 bad usage or input, 3 Python/kernel problem, 130 interrupted`;
+${BENCHMARK_USAGE}
+
+${FETCH_USAGE}
+
+exit codes: 0 done, 2 bad usage or input, 3 Python/kernel problem, 5 cluster problem (data fetch --cluster),
+74 disk full, 130 interrupted`;
 
 function int(v: string | undefined, name: string, min: number): number | undefined {
   if (v === undefined) return undefined;
@@ -261,6 +268,10 @@ export async function runData(argv: string[]): Promise<number> {
         return await runExport(rest);
       case 'verify':
         return await runVerify(rest);
+      case 'benchmark':
+        return await runBenchmark(rest);
+      case 'fetch':
+        return await runFetch(rest);
       case undefined:
       case '-h':
       case '--help':

@@ -24,6 +24,7 @@ import { displayUrl, startRemoteKernelSession } from '../core/kernel/remote';
 import { createChatModel, parseEndpoints, resolveModelName, type ModelClient } from '../core/model';
 import { isProtocolId, protocolIds } from '../core/protocol';
 import { processSecrets } from '../core/secrets';
+import { benchmarkDataPaths } from './benchmark';
 import { CliError, EXIT, observationTokensFlag } from './errors';
 import { onInterrupt } from './interrupt';
 import { printSummary } from './printSummary';
@@ -37,6 +38,8 @@ export const EVAL_USAGE = `usage: codedance eval --data-path FILE --api-url URL[
   --api-url URL[,URL]      model endpoint(s), comma-separated, balanced by requests in flight (default $CODEDANCE_BASE_URL or http://127.0.0.1:8000/v1)
   --eval-model-name NAME   model name sent to the server (default: the first id of GET /models, as the seed)
   --data-path FILE         .parquet or .jsonl dataset
+  --benchmark A[,B]        catalog benchmark(s) instead (codedance data benchmark --list): each fetched from the
+                           Hub at its pinned revision (or the cache), converted once, then evaluated in turn
   --save-path DIR          results go to DIR/NAME/ (default ./save/)
   --num-workers N          samples at a time (default 8; each has its own Python kernel session)
   --data-source NAME       fallback data_source for rows without one (default 'default')
@@ -49,7 +52,7 @@ export const EVAL_USAGE = `usage: codedance eval --data-path FILE --api-url URL[
                            (resume); shared: also across samples with the same question, answer and
                            prediction (fewer judge calls; the seed asks the judge for every sample)
   --protocol P             ${protocolIds.map((id, i) => (i ? id : `${id} (default)`)).join(' | ')}
-  --max-turns N            model calls per sample (default: the protocol's; codedance 7, deepeyes 11)
+  --max-turns N            model calls per sample (default: the protocol's; codedance 7, deepeyes 11, pyvision 30)
   --timeout S              per-cell timeout, seconds (default 30)
   --max-observation-tokens N   the most the model is shown of one turn's cell output, in estimated
                            tokens; longer output is cut in the middle with a marker (default 4096; 0 = no
@@ -71,6 +74,7 @@ A row that cannot be used (not JSON, no answer, an image that does not load) is 
 skipped with its reason, left out of the stats like the seed, and the run goes on.
 Math rows are checked with the seed's math_verify when --python can import it (else an
 approximate check, and the summary says so: pip install math-verify).
+To compare runs: codedance eval table RUN… (one table across benchmarks and runs; --help there).
 
 exit codes: 0 done, 2 bad usage or dataset, 3 Python/kernel problem, 4 model endpoint problem,
 74 disk full (the finished samples are kept: free space, then rerun to resume), 130 interrupted`;
@@ -122,6 +126,7 @@ const EVAL_OPTIONS = {
   'api-key': { type: 'string' },
   'eval-model-name': { type: 'string' },
   'data-path': { type: 'string' },
+  benchmark: { type: 'string' },
   'save-path': { type: 'string', default: './save/' },
   'num-workers': { type: 'string', default: '8' },
   'data-source': { type: 'string', default: 'default' },
@@ -183,7 +188,7 @@ export async function runEvalCli(argv: string[]): Promise<number> {
     console.log(EVAL_USAGE);
     return EXIT.ok;
   }
-  if (!v['data-path']) throw new CliError(`--data-path is required\n\n${EVAL_USAGE}`, EXIT.usage);
+  if (!v['data-path'] === !v.benchmark) throw new CliError(`give --data-path FILE or --benchmark NAME[,NAME]\n\n${EVAL_USAGE}`, EXIT.usage);
   if (v['api-key'] && !v.quiet)
     process.stderr.write('note: --api-key stays in your shell history; prefer CODEDANCE_API_KEY or OPENAI_API_KEY\n');
   // a key given as a flag is not in the environment: cell outputs must still never show it
@@ -225,9 +230,20 @@ export async function runEvalCli(argv: string[]): Promise<number> {
     } catch (e) {
       throw isCodeDanceError(e) ? e : new CliError((e as Error).message, EXIT.model);
     }
-    const summary = await runEvalWith(v, limits, { model, endpoints, evalModelName, signal: interrupt.signal });
-    printSummary(v, summary);
-    return summary.cancelled ? EXIT.cancelled : EXIT.ok;
+    const dataPaths = v.benchmark ? await benchmarkDataPaths(v.benchmark, !!v.quiet, interrupt.signal) : [v['data-path']!];
+    let cancelled = false;
+    for (const dataPath of dataPaths) {
+      if (cancelled) break;
+      const summary = await runEvalWith({ ...v, 'data-path': dataPath }, limits, {
+        model,
+        endpoints,
+        evalModelName,
+        signal: interrupt.signal,
+      });
+      printSummary(v, summary);
+      cancelled = summary.cancelled;
+    }
+    return cancelled ? EXIT.cancelled : EXIT.ok;
   } finally {
     interrupt.dispose();
   }

@@ -11,6 +11,7 @@ import { asDiskFull } from '../core/files/diskFull';
 import { runAsk } from './ask';
 import { runData } from './data';
 import { runEvalCli } from './eval';
+import { runEvalTableCli } from './evalTable';
 import { CliError, describeError, EXIT, exitCodeFor, type CliCommand } from './errors';
 import { runJobs } from './jobs';
 import { runServe } from './serve';
@@ -19,7 +20,8 @@ const USAGE = `usage: codedance <command> [options]
 
 commands:
   ask IMAGE "QUESTION"   ask a vision-language model about an image; its Python runs in a local Jupyter kernel
-  eval                   evaluate a model on a parquet/jsonl dataset with the seed's scoring (resumable)
+  eval                   evaluate a model on a parquet/jsonl dataset with the seed's scoring (resumable);
+                         'eval table RUN…' compares eval runs across benchmarks
   jobs                   submit, watch and stop training jobs on Ray or Slurm (over SSH)
   data                   export chats and eval runs as CodeDance-SFT/RL parquet; verify an SFT file's code
   serve                  serve a checkpoint (or the seed's judge) with vLLM on the cluster and reach it here
@@ -32,7 +34,7 @@ async function main(argv: string[]): Promise<number> {
     case 'ask':
       return runAsk(rest);
     case 'eval':
-      return runEvalCli(rest);
+      return rest[0] === 'table' ? runEvalTableCli(rest.slice(1)) : runEvalCli(rest);
     case 'jobs':
       return runJobs(rest);
     case 'data':

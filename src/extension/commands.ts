@@ -138,6 +138,9 @@ export function registerCommands(
   );
   // codedance.startTrainingJob: src/extension/jobs/registerJobs.ts
   reg('codedance.openEvalReport', async (u) => (await import('./eval/runEvalCommand')).openEvalReportCommand(context, log, u));
+  reg('codedance.compareEvalRuns', async (u, selected) =>
+    (await import('./eval/resultsTablePanel')).compareEvalRunsCommand(context, log, u, selected),
+  );
   reg('codedance.setApiKey', () => setApiKey(context));
   reg('codedance.showLog', () => log.show());
 }

@@ -9,6 +9,7 @@ import { ChatViewProvider } from './chatViewProvider';
 import { registerCommands } from './commands';
 import { registerData } from './data/registerData';
 import { registerJobs } from './jobs/registerJobs';
+import { registerRuns } from './runs/registerRuns';
 import { registerKernelPicker } from './kernel/picker';
 import { withRedactingSecrets } from './secrets';
 import { registerServe } from './serve/registerServe';
@@ -42,7 +43,10 @@ export function activate(editorContext: vscode.ExtensionContext): { activationMs
   registerCommands(context, log, chat, served);
   registerData(context, log, chat);
   // models served on a cluster from this window join the chat's endpoints: its status follows them
-  registerServe(context, log, served, registerJobs(context, log, served));
+  const jobsTree = registerJobs(context, log, served);
+  registerServe(context, log, served, jobsTree);
+  // the run view (charts, alarms, rollouts, checkpoints of an RL run) follows the tree's jobs
+  registerRuns(context, log, jobsTree, chat);
   context.subscriptions.push({ dispose: served.onChange(() => chat.servedModelsChanged()) });
 
   const activationMs = performance.now() - t0;

@@ -32,4 +32,9 @@ export interface ReportResponses {
   export: void;
 }
 
-export type ToReport = Reply<ReportResponses[keyof ReportResponses]> | { type: 'runs'; runs: ReportRun[] };
+/**
+ * `warnings`: why the A/B runs cannot be compared as they stand (core/eval/tableCompare.ts
+ * `reportComparisonWarnings`); `select`: a sample to open at once (from the results view's flips).
+ */
+export type ToReport =
+  Reply<ReportResponses[keyof ReportResponses]> | { type: 'runs'; runs: ReportRun[]; warnings?: string[]; select?: number };

@@ -14,7 +14,7 @@ import { Channel } from './channel';
 import type { AgentEvent } from '../trajectory/events';
 import { observationLimit, type AgentOptions } from './options';
 import { keptCode, messageCut } from './resume';
-import { addUsage, Cancelled, checkCancel, modelTurn, restoreKernel, runCell } from './steps';
+import { addUsage, Cancelled, checkCancel, modelTurn, restoreKernel, runCell, runView } from './steps';
 
 export type { AgentOptions } from './options';
 
@@ -166,7 +166,11 @@ async function freshStart(
   const initial = protocol.initialMessages(
     question,
     traj.inputImages.map((im) => im.data),
-    o.choices?.length ? { options: o.choices } : undefined,
+    {
+      ...(o.choices?.length ? { options: o.choices } : {}),
+      imageSizes: prepared.map(({ width, height }) => ({ width, height })),
+      workdir: o.kernel.workdir,
+    },
   );
   traj.messages = o.history?.length ? [...o.history, ...initial.filter((m) => m.role !== 'system')] : initial;
   return { firstCall: 0, finished: false };
@@ -217,7 +221,9 @@ async function afterReply(turn: ModelTurn, run: Run, edits?: Record<string, stri
   const protocol = o.protocol;
   const call = turn.index;
   const assistant: AssistantTurn = { content: turn.content, toolCalls: turn.toolCalls, finishReason: turn.finishReason };
-  const parsed = protocol.parse(assistant);
+  // what a format that plans its requests (Thyme) knows: the calls before this one
+  const view = runView(traj, o, traj.turns.slice(0, traj.turns.indexOf(turn)));
+  const parsed = protocol.parse(assistant, view);
   run.ends.fallback = parsed.fallbackAnswer;
   if (parsed.empty && parsed.malformed.length === 0) {
     // the seed's eval: a reply with neither code nor an answer is dropped and the identical request sent again
@@ -243,6 +249,7 @@ async function afterReply(turn: ModelTurn, run: Run, edits?: Record<string, stri
       maxTurns: run.maxTurns,
       timeoutMs: o.timeoutMs ?? 30_000,
       maxObservationTokens: observationLimit(o.maxObservationTokens),
+      history: traj.messages,
     });
     // a format whose run ends on a failed call sends nothing back for it
     if (obs.length) {
@@ -250,7 +257,7 @@ async function afterReply(turn: ModelTurn, run: Run, edits?: Record<string, stri
       emit({ type: 'observation', turn: call, messages: obs });
     }
   }
-  if (!protocol.isFinal(parsed, executed)) return false;
+  if (!protocol.isFinal(parsed, executed, view)) return false;
   traj.status = 'answered';
   if (parsed.answer === undefined && parsed.fallbackAnswer !== undefined) {
     // the run ends without the format's answer (a failed call): its fallback is the answer
@@ -291,8 +298,11 @@ async function runCells(
     }
     turn.cells.push(cell);
     emit({ type: 'tool_call', turn: call, cell: { ...cell } });
-    const result = await runCell(cell, o, signal, emit, req.tool?.kernel);
-    executed.push({ request: { code: cell.code, toolCallId: req.toolCallId, ...(req.tool ? { tool: req.tool } : {}) }, result });
+    const result = await runCell(cell, o, signal, emit, req.tool?.kernel, req.via);
+    executed.push({
+      request: { code: cell.code, toolCallId: req.toolCallId, ...(req.tool ? { tool: req.tool } : {}), ...(req.via ? { via: req.via } : {}) },
+      result,
+    });
   }
   return executed;
 }

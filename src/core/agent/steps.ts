@@ -2,8 +2,9 @@
  * The loop's steps, each one unit: a model call, a cell (with its approval), the kernel rebuild
  * before a resumed or follow-up run. `runAgent.ts` strings them together.
  */
-import type { ExecutionResult, KernelTool } from '../kernel/types';
+import type { ExecutionResult, KernelSandbox, KernelTool } from '../kernel/types';
 import { DEFAULT_MAX_REQUEST_IMAGES, limitRequestImages } from '../protocol/imageBudget';
+import type { RequestPlan, RunView } from '../protocol/types';
 import type { CodeCell, ModelTurn, Trajectory } from '../trajectory/types';
 import type { AgentEvent } from '../trajectory/events';
 import type { AgentOptions, ReplayStep } from './options';
@@ -63,7 +64,9 @@ export async function modelTurn(
   const startedAt = new Date();
   const t0 = performance.now();
   emit({ type: 'turn_start', turn: index });
-  const { extra, ...sp } = sampling;
+  // a format that plans its requests (Thyme) gives the messages and sampling of this one
+  const plan = o.protocol.request?.(runView(traj, o, traj.turns));
+  const { extra, ...sp } = plan ? planned(sampling, plan) : sampling;
   const turn: ModelTurn = {
     index,
     endpoint: '',
@@ -78,7 +81,7 @@ export async function modelTurn(
   let text = '';
   // the history itself, not a copy per turn (the loop only appends to it after the call ended),
   // unless it holds more images than a request carries
-  const { messages, omitted } = limitRequestImages(traj.messages, o.maxRequestImages ?? DEFAULT_MAX_REQUEST_IMAGES);
+  const { messages, omitted } = limitRequestImages(plan?.messages ?? traj.messages, o.maxRequestImages ?? DEFAULT_MAX_REQUEST_IMAGES);
   if (omitted) turn.imagesOmitted = omitted;
   try {
     for await (const ev of o.model.chat(
@@ -112,10 +115,25 @@ export async function modelTurn(
   return turn;
 }
 
+/** The run as `ProtocolAdapter.request`/`parse`/`isFinal` see it, with these calls before the one at hand. */
+export function runView(traj: Trajectory, o: AgentOptions, turns: Trajectory['turns']): RunView {
+  return { id: traj.id, question: traj.question, workdir: o.kernel.workdir, messages: traj.messages, turns };
+}
+
+/** The run's sampling with a planned request's over it (its `extra` fields merged in). */
+function planned(
+  sampling: Record<string, unknown> & { extra?: Record<string, unknown> },
+  plan: RequestPlan,
+): Record<string, unknown> & { extra?: Record<string, unknown> } {
+  const extra = plan.extra || sampling.extra ? { ...sampling.extra, ...plan.extra } : undefined;
+  return { ...sampling, ...plan.sampling, ...(extra ? { extra } : {}) };
+}
+
 /**
  * Runs one cell: asks for approval first (when the run asks), then the kernel runs it. With `tool`
  * (a format's own tool call, e.g. DeepEyes' crop) the kernel runs that tool instead of the cell's
- * text, without an approval: it is not the model's code.
+ * text, without an approval: it is not the model's code. With `via` the code (the model's,
+ * approved like any) runs through a format's own sandbox in the kernel (Thyme's).
  */
 export async function runCell(
   cell: CodeCell,
@@ -123,6 +141,7 @@ export async function runCell(
   signal: AbortSignal,
   emit: (e: AgentEvent) => void,
   tool?: KernelTool,
+  via?: KernelSandbox,
 ): Promise<ExecutionResult> {
   const turn = cell.turn;
   if (o.approve && !tool) {
@@ -155,7 +174,7 @@ export async function runCell(
     timeoutMs: o.timeoutMs ?? 30_000,
     ...(o.maxImagesPerCell !== undefined ? { maxImages: o.maxImagesPerCell } : {}),
     signal,
-    ...(tool ? { tool } : {}),
+    ...(tool || via ? { tool: tool ?? via } : {}),
     onOutput: (ev) => {
       if (ev.kind === 'stream') emit({ type: 'exec_output', turn, cellId: cell.id, stream: ev.name, text: ev.text });
     },

@@ -10,6 +10,9 @@ import path from 'node:path';
 import { CodeDanceError } from '../errors';
 import { writeFileAtomicSync } from '../files/atomicWrite';
 import { type CellHost, describeSandbox, isSandboxed, sandboxLabel } from '../kernel/sandboxNotice';
+import { MAX_PIXELS, MIN_PIXELS } from '../kernel/smartResize';
+import type { PrepareImageOptions } from '../kernel/types';
+import { DEFAULT_MAX_REQUEST_IMAGES } from '../protocol/imageBudget';
 import type { MathCheckInfo } from './mathCheck';
 
 export interface EvalPaths {
@@ -35,6 +38,8 @@ export interface RunManifest {
   cell_timeout_ms: number;
   /** the limit on an observation's text, estimated tokens (0 = none); absent = the default 4096 */
   max_observation_tokens?: number;
+  /** the images the model is sent (imageBudget); absent: a run written before it was recorded */
+  image_budget?: ImageBudget;
   sample_timeout_ms: number;
   num_workers: number;
   limit?: number;
@@ -57,6 +62,24 @@ export interface RunManifest {
   started_at: string;
   /** each run; `cells`: its sandboxLabel (a resumed run may have run elsewhere) */
   runs: { started_at: string; finished_at?: string; ran: number; skipped?: number; cancelled?: boolean; cells?: string }[];
+}
+
+/**
+ * The images a run sends the model: how the question's image is sized (`qwen-smart`: the seed's
+ * smart resize to at most `max_pixels`; `none`/`original`: as it is) and how many images one
+ * request carries at most (the question's and the newest; core/protocol/imageBudget.ts).
+ */
+export interface ImageBudget {
+  resize: PrepareImageOptions['resize'];
+  min_pixels?: number;
+  max_pixels?: number;
+  max_request_images: number;
+}
+
+/** The manifest's image budget of a format's image preparation (the kernel's defaults filled in). */
+export function imageBudget(prep: PrepareImageOptions, maxRequestImages = DEFAULT_MAX_REQUEST_IMAGES): ImageBudget {
+  const pixels = prep.resize === 'qwen-smart' ? { min_pixels: prep.minPixels ?? MIN_PIXELS, max_pixels: prep.maxPixels ?? MAX_PIXELS } : {};
+  return { resize: prep.resize, ...pixels, max_request_images: maxRequestImages };
 }
 
 /** Where a run's cells ran: the host as data, and its label and notice as they were said. */

@@ -5,18 +5,28 @@
  */
 import type { ChatModel } from '../agent/model';
 import type { CellHost } from '../kernel/sandboxNotice';
-import type { KernelSession, KernelTuning } from '../kernel/types';
+import type { KernelSession, KernelTuning, PreparedImage, PrepareImageOptions } from '../kernel/types';
 import type { Judge } from '../reward/types';
 import type { MathChecker } from './mathCheck';
 import type { ResultRecord } from './record';
 
 export interface KernelSource {
-  acquire(): Promise<KernelSession>;
+  /** a started kernel for one sample; `signal`: the sample was cancelled while it waited (it leaves the line) */
+  acquire(signal?: AbortSignal): Promise<KernelSession>;
   /** where its sessions run (recorded in the manifest); absent: not recorded */
   host?: CellHost;
   /** gives a finished sample's session back (KernelPool.release); absent = the session is disposed */
   release?(session: KernelSession): Promise<void>;
   dispose(): Promise<void>;
+  /**
+   * The question's images as the model is sent them, made without a kernel (imagePreparer.ts):
+   * with it, a sample takes its kernel only when its first cell runs (kernel/lazySession.ts), and
+   * one that answers without code takes none. Undefined: not possible now (the sample's kernel
+   * prepares them, taken at once). Absent: every sample takes its kernel before its first model call.
+   */
+  prepareImages?(images: Uint8Array[], opts: PrepareImageOptions): Promise<PreparedImage[] | undefined>;
+  /** the interpreter of its kernels (the trajectory names it before a kernel is taken); with prepareImages */
+  python?: string;
 }
 
 export interface EvalOptions {
@@ -50,6 +60,8 @@ export interface EvalOptions {
   python?: string;
   /** kernels started ahead (default: numWorkers, at most one per CPU: a kernel start is CPU-bound) */
   kernelPoolSize?: number;
+  /** kernel starts at once (KernelPoolOptions.maxConcurrentStarts): absent one per CPU, shared by the process's pools; 0 no pacing */
+  maxConcurrentKernelStarts?: number;
   /** where the pool's kernels run and their memory limit (see core/kernel/sandbox.ts) */
   kernelSandbox?: Pick<KernelTuning, 'sandbox' | 'network' | 'memoryLimitMb' | 'passEnv'>;
   kernels?: KernelSource;

@@ -7,6 +7,7 @@
 import type { AgentOptions } from '../agent/options';
 import { runAgentToEnd } from '../agent/runAgent';
 import type { DatasetSample } from '../data/dataset';
+import { LazyKernelSession } from '../kernel/lazySession';
 import type { KernelSession } from '../kernel/types';
 import type { ProtocolAdapter } from '../protocol/types';
 import type { Trajectory } from '../trajectory/types';
@@ -135,10 +136,10 @@ async function runAttempts(sample: DatasetSample, r: SampleRun): Promise<Attempt
   let kernelWaitMs = 0;
   for (;;) {
     attempts++;
-    let kernel: KernelSession;
+    let kernel: SampleKernel;
     const tk = performance.now();
     try {
-      kernel = await r.kernels.acquire();
+      kernel = await sampleKernel(r.kernels);
       kernelWaitMs += performance.now() - tk;
     } catch (e) {
       if (o.signal?.aborted) return { kind: 'cancelled' };
@@ -150,6 +151,7 @@ async function runAttempts(sample: DatasetSample, r: SampleRun): Promise<Attempt
       return { kind: 'done', traj: failedTrajectory(sample, failedRun, e as Error), timedOut: false, attempts, kernelWaitMs };
     }
     const { traj, timedOut } = await attemptOn(kernel, sample, r, failedRun);
+    kernelWaitMs += kernel.waitMs();
     if (o.signal?.aborted) return { kind: 'cancelled' }; // cancelled: not recorded, a resume runs it again
     // Pillow could not open the input image: the seed skips the row (no retry, not scored)
     const unloadable = imageLoadFailure(sample, traj);
@@ -164,9 +166,37 @@ async function runAttempts(sample: DatasetSample, r: SampleRun): Promise<Attempt
   }
 }
 
+/** A sample's kernel session, how it is given back, and how long the sample waited for a kernel inside it. */
+interface SampleKernel {
+  session: KernelSession;
+  giveBack: () => Promise<void>;
+  /** ms waited for a kernel after the session was made (a lazy session's wait at its first cell) */
+  waitMs: () => number;
+}
+
+/**
+ * The sample's session: with a source that prepares images without a kernel, a lazy one that
+ * takes its kernel when the first cell runs (none if the sample answers without code);
+ * otherwise a kernel taken now, as the source gives it.
+ */
+async function sampleKernel(source: KernelSource): Promise<SampleKernel> {
+  const prepare = source.prepareImages?.bind(source);
+  if (prepare) {
+    const lazy = new LazyKernelSession({
+      python: source.python ?? 'python3',
+      acquire: (signal) => source.acquire(signal),
+      release: (k) => (source.release ? source.release(k) : k.dispose()),
+      prepareImages: prepare,
+    });
+    return { session: lazy, giveBack: () => lazy.dispose(), waitMs: () => lazy.waitMs };
+  }
+  const session = await source.acquire();
+  return { session, giveBack: () => (source.release ? source.release(session) : session.dispose()), waitMs: () => 0 };
+}
+
 /** One attempt on `kernel` under the sample's time limit; the kernel is given back after it (the run awaits that). */
 async function attemptOn(
-  kernel: KernelSession,
+  { session: kernel, giveBack }: SampleKernel,
   sample: DatasetSample,
   r: SampleRun,
   failedRun: { model: string; endpoints: string[]; protocol: string },
@@ -202,7 +232,7 @@ async function attemptOn(
     clearTimeout(timer);
     o.signal?.removeEventListener('abort', onAbort);
     // a kernel that fails to shut down is killed on exit (process.ts); the sample's result is already kept
-    r.track((r.kernels.release ? r.kernels.release(kernel) : kernel.dispose()).catch(() => undefined));
+    r.track(giveBack().catch(() => undefined));
   }
   return { traj, timedOut };
 }

@@ -11,19 +11,18 @@
  * end the seed's stats file and our run manifest (manifest.ts, written atomically) are written.
  */
 import { mkdirSync } from 'node:fs';
-import os from 'node:os';
 import { openDataset, type Dataset, type DatasetSample } from '../data/dataset';
-import { KernelPool } from '../kernel/pool';
-import type { JupyterKernelSession } from '../kernel/session';
 import { localCellHost } from '../kernel/sandboxNotice';
 import { getProtocol, templateHash } from '../protocol';
 import { JUDGE_PROMPT_HASH } from '../reward/judgePrompts';
 import { cellsEntry, evalPaths, readManifest, resumeManifest, writeJsonAtomic, type EvalPaths, type RunManifest } from './manifest';
+import { imageBudget } from './manifest';
 import { openMathChecker, type MathChecker } from './mathCheck';
 import { buildRecord, failedTrajectory, type ResultRecord } from './record';
 import { recordImagesDir, storeRecordImages } from './recordTrajectory';
 import { dropErrored, finishedIndexes, ResultsWriter } from './resultsFile';
 import { describeSkippedLines, scanResults } from './resultsScan';
+import { kernelSource } from './kernelSource';
 import { runSample, type SampleRun } from './runSample';
 import { StatsAccumulator, statsInput, type Stats } from './stats';
 import type { EvalOptions, EvalProgress, KernelSource } from './options';
@@ -141,6 +140,7 @@ function newManifest(o: EvalOptions, s: RunSettings, dataset: Dataset, sha: stri
     max_turns: s.maxTurns,
     cell_timeout_ms: s.cellTimeoutMs,
     ...(o.maxObservationTokens !== undefined ? { max_observation_tokens: o.maxObservationTokens } : {}),
+    image_budget: imageBudget(s.protocol.imagePreparation),
     sample_timeout_ms: s.sampleTimeoutMs,
     num_workers: s.workers,
     limit: o.limit,
@@ -240,22 +240,6 @@ interface RunContext {
   imagesWritten: Set<string>;
 }
 
-/** The caller's kernels, or a pool of our own, created when a sample first needs a kernel (a finished run starts none). */
-function kernelSource(o: EvalOptions, workers: number, pending: number): KernelSource {
-  if (o.kernels) return o.kernels;
-  let pool: KernelPool | undefined;
-  return {
-    acquire: () =>
-      (pool ??= new KernelPool({
-        python: o.python ?? 'python3',
-        size: Math.max(1, Math.min(o.kernelPoolSize ?? Math.min(workers, os.cpus().length), pending)),
-        ...o.kernelSandbox,
-      })).acquire(),
-    release: (k) => (pool ? pool.release(k as JupyterKernelSession) : k.dispose()),
-    dispose: async () => pool?.dispose(),
-  };
-}
-
 /** The rows not finished yet, in order, up to `total`, read from the first of them on. */
 function pendingSamples(c: RunContext): { next: () => Promise<DatasetSample | undefined>; close: () => Promise<unknown> } {
   const { total } = c.settings;
@@ -288,7 +272,7 @@ function pendingSamples(c: RunContext): { next: () => Promise<DatasetSample | un
  */
 async function runSamples(c: RunContext): Promise<{ cancelled: boolean; math?: Promise<MathChecker> }> {
   const { o, settings } = c;
-  const kernels = kernelSource(o, settings.workers, settings.total - c.resumed);
+  const kernels = kernelSource(o, settings.workers, settings.total - c.resumed, c.log);
   const samples = pendingSamples(c);
   const disposals = new Set<Promise<void>>();
   const stop = new AbortController();

@@ -195,7 +195,12 @@ export class JupyterKernelSession extends KernelSessionBase implements KernelSes
     const payload = b64(
       JSON.stringify({
         files,
-        options: { resize: opts.resize, minPixels: opts.minPixels ?? 4 * 28 * 28, maxPixels: opts.maxPixels ?? 16384 * 28 * 28 },
+        options: {
+          resize: opts.resize,
+          minPixels: opts.minPixels ?? 4 * 28 * 28,
+          maxPixels: opts.maxPixels ?? 16384 * 28 * 28,
+          namespace: opts.namespace,
+        },
       }),
     );
     const { outcome, result: res } = await preludeOp(

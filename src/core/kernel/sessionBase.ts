@@ -9,7 +9,7 @@ import { CellCollector } from './collector';
 import { KernelSessionError } from './errors';
 import { redactingListener, redactResult, sessionSecrets } from './redactOutput';
 import type { SecretSet } from '../secrets';
-import type { ExecuteOptions, ExecutionResult, KernelState, KernelTool, KernelTuning } from './types';
+import type { ExecuteOptions, ExecutionResult, KernelSandbox, KernelState, KernelTool, KernelTuning } from './types';
 
 export const DEFAULT_TIMEOUT_MS = 30000;
 export const DEFAULT_MAX_OUTPUT_BYTES = 1024 * 1024;
@@ -40,7 +40,7 @@ export interface OpenCell {
   graceMs: number;
   col: CellCollector;
   /** run this tool instead of the code (ExecuteOptions.tool) */
-  tool?: KernelTool;
+  tool?: KernelTool | KernelSandbox;
 }
 
 /** The code of an execute_request that runs `code` as a cell of the prelude, with the cell's limits. */

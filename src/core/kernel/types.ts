@@ -109,7 +109,7 @@ export interface ExecuteOptions {
    * Run this tool of a format instead of `code` (which is then only a label): the same cell, with
    * its limits, output, errors and images, as the format's repository runs the tool.
    */
-  tool?: KernelTool;
+  tool?: KernelTool | KernelSandbox;
 }
 
 /**
@@ -122,6 +122,15 @@ export interface ExecuteOptions {
  */
 export type KernelTool = { kind: 'deepeyes-zoom'; bbox: string };
 
+/**
+ * A format's own sandbox for the cell's code (the model's, approved like any), in the kernel:
+ * - `thyme`: yfzhang114/Thyme's (prelude thyme.py): the code rewritten as that sandbox rewrites
+ *   it, run with its builtins in the context of the run's `generation`; its images (else what it
+ *   printed) are the cell's output, and a run that gives neither fails the cell. `imagePath`:
+ *   where the question's first image file is put for the code ('' without one).
+ */
+export type KernelSandbox = { kind: 'thyme'; run: string; generation: number; imagePath: string };
+
 /** How the question's image is prepared for the model and saved for the code. */
 export interface PrepareImageOptions {
   /**
@@ -132,6 +141,19 @@ export interface PrepareImageOptions {
   resize: 'qwen-smart' | 'none' | 'original';
   minPixels?: number; // default 4*28*28
   maxPixels?: number; // default 16384*28*28
+  /** a format's own names in the code's namespace, bound with the images (and again after a restart) */
+  namespace?: FormatNamespace;
+}
+
+/**
+ * Names a format's repository gives its code besides ours (PyVision's ImageRuntime): `modules`
+ * (name → module, imported), then each input image, as a plain RGB copy of `input_images[i]`
+ * (`convert('RGB')`), as `imageName` with `{i}` its 0-based index, e.g. `image_clue_{i}`.
+ * Plain data, never code.
+ */
+export interface FormatNamespace {
+  modules?: Readonly<Record<string, string>>;
+  imageName?: string;
 }
 
 export interface PreparedImage {
@@ -243,6 +265,12 @@ export interface KernelPoolOptions extends KernelTuning {
   python: string;
   /** kernels kept started and waiting; default 1 */
   size?: number;
+  /**
+   * kernel starts that may run at once (startGate.ts); absent: the machine's one line of starts,
+   * one per core, shared by every pool of this process; n: a line of this pool's own; 0: no
+   * pacing (every start at once)
+   */
+  maxConcurrentStarts?: number;
   /** root under which per-session working folders are made; default os.tmpdir() */
   workRoot?: string;
   env?: Record<string, string>;

@@ -21,6 +21,7 @@ import { createCodedanceProtocol } from './codedance';
 import { createCodedanceToolsProtocol, type CodedanceToolsOptions } from './codedanceTools';
 import { createDeepeyesProtocol } from './deepeyes';
 import { createOpenaiToolsProtocol, type OpenaiToolsOptions } from './openaiTools';
+import { createPyvisionProtocol } from './pyvision';
 import type { ProtocolAdapter } from './types';
 
 export type { ProtocolAdapter } from './types';
@@ -37,6 +38,7 @@ const factories = {
   'codedance-tools': (o: ProtocolOptions) => createCodedanceToolsProtocol(o['codedance-tools']),
   'openai-tools': (o: ProtocolOptions) => createOpenaiToolsProtocol(o['openai-tools']),
   deepeyes: () => createDeepeyesProtocol(),
+  pyvision: () => createPyvisionProtocol(),
 } satisfies Record<string, (o: ProtocolOptions) => ProtocolAdapter>;
 
 export type ProtocolId = keyof typeof factories;

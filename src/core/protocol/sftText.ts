@@ -70,7 +70,7 @@ export function toSftMessages(messages: readonly ChatMessage[]): { messages: Sft
     flushTools();
     if (m.role === 'assistant') {
       const calls = (m.tool_calls ?? []).map(toolCallText);
-      const text = m.content ?? '';
+      const text = partsText(m.content, images);
       out.push({ role: 'assistant', content: calls.length ? [text, ...calls].filter(Boolean).join('\n') : text });
     } else out.push({ role: m.role, content: partsText(m.content, images) });
   }

@@ -3,7 +3,7 @@
  * generic OpenAI tools, later PyVision) is one file implementing `ProtocolAdapter`, registered
  * in `index.ts`. The agent loop only talks to this interface.
  */
-import type { ExecutionResult, KernelTool, PrepareImageOptions } from '../kernel/types';
+import type { ExecutionResult, KernelSandbox, KernelTool, PrepareImageOptions } from '../kernel/types';
 
 export type ContentPart =
   | { type: 'text'; text: string }
@@ -19,7 +19,8 @@ export interface ToolCall {
 export type ChatMessage =
   | { role: 'system'; content: string | ContentPart[] }
   | { role: 'user'; content: string | ContentPart[] }
-  | { role: 'assistant'; content: string | null; tool_calls?: ToolCall[] }
+  // a list of text parts where a format's repository sends one (PyVision)
+  | { role: 'assistant'; content: string | ContentPart[] | null; tool_calls?: ToolCall[] }
   | { role: 'tool'; tool_call_id: string; content: string | ContentPart[] };
 
 /** What the model said in one turn, as the loop hands it to the adapter. */
@@ -50,6 +51,11 @@ export interface CodeRequest {
   toolCallId?: string;
   /** set when the call is a format's own non-Python tool: the kernel runs `tool.kernel`, not `code` */
   tool?: ToolRequest;
+  /**
+   * set when the code (the model's: approved and editable like any) runs through a format's own
+   * sandbox in the kernel (Thyme's: kernel/types.ts KernelTool 'thyme') instead of as a plain cell
+   */
+  via?: KernelSandbox;
 }
 
 export interface ParsedTurn {
@@ -93,6 +99,11 @@ export interface ObservationContext {
    * tokens; longer output is cut with a marker. Absent = DEFAULT_OBSERVATION_TOKEN_LIMIT (results.ts).
    */
   maxObservationTokens?: number;
+  /**
+   * the run's messages so far, this turn's assistant message last; formats that number the images
+   * they send back (PyVision's `<image_clue_i>`) count the earlier ones here
+   */
+  history?: readonly ChatMessage[];
 }
 
 export interface ProtocolAdapter {
@@ -119,7 +130,7 @@ export interface ProtocolAdapter {
    */
   initialMessages(question: string, imagesPng: string[], context?: QuestionContext): ChatMessage[];
   /** parse one assistant turn */
-  parse(turn: AssistantTurn): ParsedTurn;
+  parse(turn: AssistantTurn, run?: RunView): ParsedTurn;
   /** the assistant message to append to the history for this turn */
   assistantMessage(turn: AssistantTurn): ChatMessage;
   /** observation messages for the executed code (and malformed calls) of one turn */
@@ -128,11 +139,61 @@ export interface ProtocolAdapter {
    * whether the loop stops after this turn (answer present, per the format's rule). `executed`:
    * what this turn's calls gave, for formats whose run ends on a failed call (DeepEyes).
    */
-  isFinal(parsed: ParsedTurn, executed?: readonly ObservationInput[]): boolean;
+  isFinal(parsed: ParsedTurn, executed?: readonly ObservationInput[], run?: RunView): boolean;
+  /**
+   * The next request, for a format whose request is not the history as it stands (Thyme: its
+   * reply goes on in the same assistant message around the sandbox's output, a failed block is
+   * dropped, a generation that gives no answer starts again at temperature 1.0, and after five a
+   * plain prompt is asked). Absent or undefined: the history, with the run's sampling.
+   */
+  request?(run: RunView): RequestPlan | undefined;
+}
+
+/** What a format that plans its requests (`request`, `parse`, `isFinal`) knows of the run so far. */
+export interface RunView {
+  /** the trajectory's id (a format's sandbox keeps its state per run) */
+  id: string;
+  question: string;
+  /** the kernel's working folder (where the code runs) */
+  workdir?: string;
+  /** the history: the first messages, then each kept reply and its observation */
+  messages: readonly ChatMessage[];
+  /** the model calls before the one at hand, in order (discarded ones included) */
+  turns: readonly TurnView[];
+}
+
+/** A model call as `RunView` shows it (trajectory ModelTurn has these fields). */
+export interface TurnView {
+  content: string;
+  finishReason?: string | null;
+  discarded?: boolean;
+  cells: readonly {
+    status: string;
+    stdout: string;
+    images: readonly { mime: string; data: string }[];
+  }[];
+}
+
+/** A request a format planned: its messages, and sampling over the run's. */
+export interface RequestPlan {
+  /** an assistant message may be made of parts (Thyme's reply, its sandbox's images inside) */
+  messages: ChatMessage[];
+  /** these fields replace the run's (`stop: undefined`: none sent) */
+  sampling?: { temperature?: number; top_p?: number; max_tokens?: number; stop?: string[] };
+  /** extra body fields, over the run's (vLLM's `continue_final_message`, …) */
+  extra?: Record<string, unknown>;
 }
 
 /** What a question may come with besides its text. */
 export interface QuestionContext {
   /** answer options, in order (V*'s `options`; the first is the correct one there) */
   options?: readonly string[];
+  /**
+   * each image's size as the model is sent it, in order (with `imagePreparation.resize:
+   * 'original'`, the file's own: PIL's `Image.open(f).size`); formats that write it into the
+   * prompt use it (PyVision)
+   */
+  imageSizes?: readonly { width: number; height: number }[];
+  /** the kernel's working folder (Thyme's prompt names where the image file is, there) */
+  workdir?: string;
 }

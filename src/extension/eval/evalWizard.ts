@@ -8,6 +8,7 @@ import * as vscode from 'vscode';
 import { judgeEndpointsFrom } from '../../core/eval';
 import type { ServedEndpoints } from '../../core/serve';
 import { endpointListProblem } from '../errors';
+import { pickBenchmarkDatasets } from '../data/benchmarkPicker';
 import type { CodeDanceSettings } from '../settings';
 
 export const JUDGE_KEY_SECRET = 'codedance.judgeApiKey';
@@ -31,6 +32,8 @@ export interface RunEvalArgs {
 /** The answers: what to evaluate, against which endpoints, with how many workers, scored by which judge ('none': no judge). */
 export interface EvalChoices {
   dataPath: string;
+  /** every dataset to evaluate, one run each (several when benchmarks from the Hub were picked); dataPath is the first */
+  dataPaths: string[];
   endpoints: string[];
   workers: number;
   judgeChoice: string;
@@ -43,8 +46,8 @@ export async function askEvalChoices(
   s: CodeDanceSettings,
   served: ServedEndpoints,
 ): Promise<EvalChoices | undefined> {
-  const dataPath = a.dataPath ?? (await pickDataset());
-  if (!dataPath) return undefined;
+  const dataPaths = a.dataPath ? [a.dataPath] : await pickDataset(context);
+  if (!dataPaths?.length) return undefined;
   const endpointsRaw = Array.isArray(a.endpoints) ? a.endpoints.join(',') : (a.endpoints ?? (await askEndpoints(s, served)));
   if (endpointsRaw === undefined) return undefined;
   const endpoints = endpointsRaw
@@ -55,16 +58,17 @@ export async function askEvalChoices(
   if (workers === undefined) return undefined;
   const judgeChoice = a.judge ?? (await askJudge(context, s, served));
   if (judgeChoice === undefined) return undefined;
-  return { dataPath, endpoints, workers, judgeChoice };
+  return { dataPath: dataPaths[0], dataPaths, endpoints, workers, judgeChoice };
 }
 
-async function pickDataset(): Promise<string | undefined> {
+async function pickDataset(context: vscode.ExtensionContext): Promise<string[] | undefined> {
   const found = await vscode.workspace.findFiles(
     '**/*.{parquet,jsonl}',
     '{**/node_modules/**,**/result_*.jsonl,**/judge_cache.jsonl}',
     200,
   );
   const browse = '$(folder-opened) Browse…';
+  const hub = '$(cloud-download) A benchmark from the Hugging Face Hub…';
   const items: vscode.QuickPickItem[] = [
     ...found.map((u) => ({
       label: path.basename(u.fsPath),
@@ -72,6 +76,7 @@ async function pickDataset(): Promise<string | undefined> {
       detail: u.fsPath,
     })),
     { label: browse, detail: '' },
+    { label: hub, detail: 'V*, HR-Bench, MathVista, … at pinned revisions: downloaded once (resumable) and converted' },
   ];
   const p = await vscode.window.showQuickPick(items, {
     title: 'CodeDance Eval (1/4): dataset',
@@ -79,13 +84,14 @@ async function pickDataset(): Promise<string | undefined> {
     ignoreFocusOut: true,
   });
   if (!p) return undefined;
-  if (p.label !== browse) return p.detail;
+  if (p.label === hub) return pickBenchmarkDatasets(context);
+  if (p.label !== browse) return p.detail ? [p.detail] : undefined;
   const uris = await vscode.window.showOpenDialog({
     canSelectMany: false,
     filters: { Datasets: ['parquet', 'jsonl'] },
     openLabel: 'Evaluate on this dataset',
   });
-  return uris?.[0]?.fsPath;
+  return uris?.[0] ? [uris[0].fsPath] : undefined;
 }
 
 function askEndpoints(s: CodeDanceSettings, served: ServedEndpoints): Thenable<string | undefined> {

@@ -9,6 +9,7 @@ import * as vscode from 'vscode';
 import { isCodeDanceError } from '../../core/errors';
 import { evalResultItems } from '../../core/training-data';
 import { loadRun, readRecordAt, reportSample, sampleTrajectory, type LoadedRun } from '../../core/eval';
+import { reportComparisonWarnings } from '../../core/eval/tableCompare';
 import { reportRequest, type FromReport, type ReportResponses, type ToReport } from '../../protocol/report';
 import { runExportFlow } from '../data/exportFlow';
 import { webviewHtml } from '../webviewHtml';
@@ -24,13 +25,21 @@ export class EvalReportPanel implements vscode.Disposable {
   private runs: LoadedRun[] = [];
   private files: string[];
   private ready = false;
+  /** a sample to open once the page has the runs (the results view's flips) */
+  private select: number | undefined;
   private disposed = false;
   private readonly disposables: vscode.Disposable[] = [];
 
-  static async show(context: vscode.ExtensionContext, log: vscode.LogOutputChannel, files: string[]): Promise<EvalReportPanel> {
+  /** `select`: a sample to open at once (its detail, both runs' when there are two) */
+  static async show(
+    context: vscode.ExtensionContext,
+    log: vscode.LogOutputChannel,
+    files: string[],
+    select?: number,
+  ): Promise<EvalReportPanel> {
     if (EvalReportPanel.current) {
       EvalReportPanel.current.panel.reveal(vscode.ViewColumn.Active);
-      await EvalReportPanel.current.load(files);
+      await EvalReportPanel.current.load(files, select);
       return EvalReportPanel.current;
     }
     const panel = vscode.window.createWebviewPanel(EvalReportPanel.viewType, 'CodeDance Eval Report', vscode.ViewColumn.Active, {
@@ -44,7 +53,7 @@ export class EvalReportPanel implements vscode.Disposable {
     }
     const p = new EvalReportPanel(context, log, panel, files);
     EvalReportPanel.current = p;
-    await p.load(files);
+    await p.load(files, select);
     return p;
   }
 
@@ -67,7 +76,7 @@ export class EvalReportPanel implements vscode.Disposable {
       {
         ready: () => {
           this.ready = true;
-          this.post({ type: 'runs', runs: this.runs.map((r) => r.run) });
+          this.postRuns();
         },
         sample: async (m) => reportSample(this.record(m.run, m.index), this.file(m.run), m.run),
         openInChat: (m) => this.openInChat(m.run, m.index),
@@ -92,8 +101,9 @@ export class EvalReportPanel implements vscode.Disposable {
     if (!this.disposed) void this.panel.webview.postMessage(m);
   }
 
-  async load(files: string[]): Promise<void> {
+  async load(files: string[], select?: number): Promise<void> {
     this.files = files;
+    this.select = select;
     const t0 = performance.now();
     this.runs = await Promise.all(files.slice(0, 2).map((f, i) => loadRun(f, i === 0 ? 'A' : 'B')));
     if (this.disposed) return;
@@ -101,7 +111,15 @@ export class EvalReportPanel implements vscode.Disposable {
     this.log.info(
       `eval report: ${files.join(' vs ')} (${this.runs.map((r) => r.run.samples.length).join('+')} samples) in ${(performance.now() - t0).toFixed(0)} ms`,
     );
-    if (this.ready) this.post({ type: 'runs', runs: this.runs.map((r) => r.run) });
+    if (this.ready) this.postRuns();
+  }
+
+  /** The runs, what stands against comparing them (A/B), and the sample to open (once). */
+  private postRuns(): void {
+    const runs = this.runs.map((r) => r.run);
+    const warnings = runs.length > 1 ? reportComparisonWarnings(runs[0], runs[1]) : [];
+    this.post({ type: 'runs', runs, warnings, ...(this.select !== undefined ? { select: this.select } : {}) });
+    this.select = undefined;
   }
 
   private file(run: 'A' | 'B'): string {

@@ -50,6 +50,24 @@ export async function runEvalCommand(
   const s = readSettings();
   const choices = await askEvalChoices(context, a, s, deps.served);
   if (!choices) return undefined;
+  // several benchmarks picked: one run each, in turn; a cancelled or failed one ends the series
+  let summary: EvalSummary | undefined;
+  for (const dataPath of choices.dataPaths) {
+    summary = await runOneEval(context, log, deps, a, s, { ...choices, dataPath });
+    if (!summary || summary.cancelled) break;
+  }
+  return summary;
+}
+
+/** One dataset's run, with the answers given. */
+async function runOneEval(
+  context: vscode.ExtensionContext,
+  log: vscode.LogOutputChannel,
+  deps: EvalCommandDeps,
+  a: RunEvalArgs,
+  s: CodeDanceSettings,
+  choices: EvalChoices,
+): Promise<EvalSummary | undefined> {
   const ctrl = new AbortController();
   const run = await prepareEval(context, log, deps, a, s, choices, ctrl.signal);
   if (!run) return undefined;

@@ -85,6 +85,8 @@ export class JobsTreeProvider implements vscode.TreeDataProvider<vscode.TreeItem
   decorate?: (profile: EditorClusterProfile, job: JobInfo) => { description: string; icon?: vscode.ThemeIcon } | undefined;
   /** jobs whose end another feature tells of itself (a served model: "… is gone from hpc"): no second notification */
   endToldElsewhere?: (profile: EditorClusterProfile, job: JobInfo) => boolean;
+  /** the alarms of the job's run in an open run view (src/extension/runs): a badge before its description */
+  runBadge?: (profile: EditorClusterProfile, job: JobInfo) => { description: string; tooltip: string } | undefined;
 
   /** Redraws from the last poll (no cluster call). */
   redraw(): void {
@@ -136,6 +138,11 @@ export class JobsTreeProvider implements vscode.TreeDataProvider<vscode.TreeItem
         if (d) {
           n.description = `${d.description} · ${n.description}`;
           if (d.icon) n.iconPath = d.icon;
+        }
+        const badge = this.runBadge?.(element.profile, j);
+        if (badge) {
+          n.description = `${badge.description} · ${n.description}`;
+          if (n.tooltip instanceof vscode.MarkdownString) n.tooltip.appendText(`\n\nRun alarms:\n${badge.tooltip}`);
         }
         return n;
       });
@@ -194,6 +201,11 @@ export class JobsTreeProvider implements vscode.TreeDataProvider<vscode.TreeItem
   /** A job just submitted: known as live, so its end is noticed even while the view is hidden. */
   watch(profile: EditorClusterProfile, id: string): void {
     this.lastStatus.set(`${profile.name}\u0000${id}`, 'PENDING');
+  }
+
+  /** The cluster's backend (the run view follows a job's log and reads its files through it). */
+  backendFor(profile: EditorClusterProfile): Promise<JobBackend> {
+    return this.source.backend(profile);
   }
 
   jobs(cluster: string): JobInfo[] {

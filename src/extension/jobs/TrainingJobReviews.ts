@@ -169,13 +169,14 @@ export class TrainingJobReviews implements vscode.Disposable {
     tree.watch(profile, id);
     await tree.poll();
     void vscode.commands.executeCommand(`${JobsTreeProvider.viewId}.focus`);
-    void vscode.window.showInformationMessage(`CodeDance: submitted training job ${id} to ${profile.name}.`, 'Show Logs').then((a) => {
-      if (a)
-        void this.deps.showLogs(
-          profile,
-          tree.jobs(profile.name).find((j) => j.id === id) ?? { id, status: 'PENDING', rawStatus: 'PENDING' },
-        );
-    });
+    void vscode.window
+      .showInformationMessage(`CodeDance: submitted training job ${id} to ${profile.name}.`, 'Show Logs', 'Open Run View')
+      .then((a) => {
+        const job = tree.jobs(profile.name).find((j) => j.id === id) ?? { id, status: 'PENDING' as const, rawStatus: 'PENDING' };
+        if (a === 'Show Logs') void this.deps.showLogs(profile, job);
+        // the run view (src/extension/runs): charts, alarms and rollouts as the job trains
+        else if (a === 'Open Run View') void vscode.commands.executeCommand('codedance.jobs.openRunView', { profile, job });
+      });
   }
 
   dispose(): void {

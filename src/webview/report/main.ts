@@ -9,6 +9,7 @@ import { imageDataUrl } from '../../protocol/images';
 import type { FromReport, ReportResponses, ReportRun, ReportSample, ReportSampleRow, ToReport } from '../../protocol/report';
 import { Messenger } from '../messenger';
 import { barChart, el } from './charts';
+import { protocolText, warningsBox } from './compare';
 import { rewardBox, rewardCharts, rewardText } from './reward';
 import { secs, turnSection } from './trajectory';
 
@@ -25,6 +26,8 @@ type Filter = 'all' | 'correct' | 'wrong' | 'error' | 'differs';
 /** What the report shows and what the user picked in it (the one mutable state of this page). */
 const page = {
   runs: [] as ReportRun[],
+  /** why the two runs cannot be compared as they stand (A/B) */
+  warnings: [] as string[],
   filter: 'all' as Filter,
   search: '',
   selected: undefined as number | undefined,
@@ -71,7 +74,7 @@ function renderHeader(): void {
     {},
     page.runs.length > 1 ? `${page.runs[0].model} vs ${page.runs[1].model}` : `${page.runs[0].model} on ${page.runs[0].dataset}`,
   );
-  header.append(title);
+  header.append(title, ...warningsBox(page.warnings));
   const tiles = tilesEl;
   tiles.replaceChildren();
   for (const r of page.runs) {
@@ -90,6 +93,7 @@ function renderHeader(): void {
     add('tool-call errors', pct(r.toolErrorRate));
     add('tool-call timeouts', pct(r.toolTimeoutRate));
     add('latency p50 / p90 / p99', `${secs(r.latency.p50)} / ${secs(r.latency.p90)} / ${secs(r.latency.p99)}`);
+    add('protocol', protocolText(r));
     add('scoring', r.scoring);
     if (r.cells) add('python cells', r.cells);
     t.append(dl);
@@ -213,7 +217,7 @@ function renderTable(): void {
     if (page.filter === 'differs' ? kb === k : page.filter !== 'all' && k !== page.filter) continue;
     if (needle && !s.question.toLowerCase().includes(needle)) continue;
     if (++shown > 2000) break;
-    body.append(sampleRow(s, b, bMap, body));
+    body.append(sampleRow(s, b, bMap));
   }
   table.append(body);
   tableWrap.append(table);
@@ -221,7 +225,7 @@ function renderTable(): void {
 }
 
 /** One sample's row: its export checkbox, verdicts, reward and numbers; a click (or Enter) opens it below. */
-function sampleRow(s: ReportSampleRow, b: ReportRun | undefined, bMap: Map<number, ReportSampleRow>, body: HTMLElement): HTMLElement {
+function sampleRow(s: ReportSampleRow, b: ReportRun | undefined, bMap: Map<number, ReportSampleRow>): HTMLElement {
   const kb = kind(bMap.get(s.index));
   const k = kind(s);
   const tr = el('tr', { tabindex: '0', class: `row ${k}${page.selected === s.index ? ' selected' : ''}`, 'data-index': String(s.index) });
@@ -256,19 +260,7 @@ function sampleRow(s: ReportSampleRow, b: ReportRun | undefined, bMap: Map<numbe
     el('td', { class: 'q' }, s.question),
     el('td', { class: 'q' }, `${s.answer || '—'} / ${s.groundTruth}`),
   );
-  const open = () => {
-    page.selected = s.index;
-    for (const r of body.querySelectorAll('tr.selected')) r.classList.remove('selected');
-    tr.classList.add('selected');
-    detail.replaceChildren(el('p', { class: 'muted' }, `loading sample ${s.index}…`));
-    // both asked at once, shown in order (A first: it starts the detail afresh)
-    const sampleA = messenger.request({ type: 'sample', run: 'A', index: s.index });
-    const sampleB = b && bMap.has(s.index) ? messenger.request({ type: 'sample', run: 'B', index: s.index }) : undefined;
-    sampleA
-      .then(renderDetail)
-      .then(() => sampleB?.then(renderDetail))
-      .catch((e: Error) => showError(e.message));
-  };
+  const open = () => openSample(s.index, b && bMap.has(s.index));
   tr.addEventListener('click', open);
   tr.addEventListener('keydown', (e) => {
     if (e.target !== tr) return;
@@ -278,6 +270,21 @@ function sampleRow(s: ReportSampleRow, b: ReportRun | undefined, bMap: Map<numbe
     }
   });
   return tr;
+}
+
+/** Shows sample `index` below the table (run B's beside it when `inB`), its row marked. */
+function openSample(index: number, inB: boolean | undefined): void {
+  page.selected = index;
+  for (const r of tableWrap.querySelectorAll('tr.selected')) r.classList.remove('selected');
+  tableWrap.querySelector(`tr[data-index="${index}"]`)?.classList.add('selected');
+  detail.replaceChildren(el('p', { class: 'muted' }, `loading sample ${index}…`));
+  // both asked at once, shown in order (A first: it starts the detail afresh)
+  const sampleA = messenger.request({ type: 'sample', run: 'A', index });
+  const sampleB = inB ? messenger.request({ type: 'sample', run: 'B', index }) : undefined;
+  sampleA
+    .then(renderDetail)
+    .then(() => sampleB?.then(renderDetail))
+    .catch((e: Error) => showError(e.message));
 }
 
 /** The filter buttons (each with its count) and the question search over the table. */
@@ -361,12 +368,19 @@ window.addEventListener('message', (ev: MessageEvent<ToReport>) => {
   if (m.type === 'runs') {
     if (m.runs[0]?.file !== page.runs[0]?.file) page.checked.clear();
     page.runs = m.runs;
+    page.warnings = m.warnings ?? [];
     errorBox.hidden = true;
     if (!page.runs.length) return;
-    if (page.filter === 'differs' && page.runs.length < 2) page.filter = 'all';
+    if ((page.filter === 'differs' && page.runs.length < 2) || m.select !== undefined) page.filter = 'all';
+    if (m.select !== undefined) page.search = '';
     renderHeader();
     renderCharts();
     renderTable();
+    if (m.select !== undefined)
+      openSample(
+        m.select,
+        page.runs[1]?.samples.some((x) => x.index === m.select),
+      );
     document.body.dataset.ready = 'true';
   } else if (m.type === 'reply') messenger.settle(m);
 });

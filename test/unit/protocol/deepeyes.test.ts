@@ -38,7 +38,7 @@ class ZoomKernel extends FakeKernel {
     return images.map(() => ({ pngBase64: '', width: 640, height: 480, originalWidth: 640, originalHeight: 480 }));
   }
   override async execute(code: string, opts: ExecuteOptions = {}): Promise<ExecutionResult> {
-    if (!opts.tool) return super.execute(code, opts);
+    if (opts.tool?.kind !== 'deepeyes-zoom') return super.execute(code, opts);
     this.tools.push(opts.tool);
     const box = JSON.parse(opts.tool.bbox) as number[];
     if (box[2] < box[0])

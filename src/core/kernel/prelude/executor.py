@@ -116,7 +116,7 @@ def run(payload_b64, publish=True):
             if prof:
                 cell.t_exec = time.perf_counter()
             if req.get("tool"):
-                _run_tool(req["tool"])  # a format's own tool (inputs.py), not the model's text
+                _run_tool(req["tool"], code)  # a format's own tool (inputs.py), or its own sandbox for the code (Thyme)
             else:
                 _exec_cell(code)
         except (_SandboxExit, SystemExit):

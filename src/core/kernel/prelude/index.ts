@@ -11,6 +11,7 @@ import fastpaths from './fastpaths.py';
 import inputs from './inputs.py';
 import install from './install.py';
 import output from './output.py';
+import thyme from './thyme.py';
 
 /** load order: a new part is listed here (test/unit/kernel/prelude.test.ts checks every .py is) */
 const parts: ReadonlyArray<readonly [name: string, text: string]> = [
@@ -19,6 +20,7 @@ const parts: ReadonlyArray<readonly [name: string, text: string]> = [
   ['output.py', output],
   ['executor.py', executor],
   ['inputs.py', inputs],
+  ['thyme.py', thyme],
   ['fastpaths.py', fastpaths],
   ['install.py', install],
 ];
@@ -26,3 +28,6 @@ const parts: ReadonlyArray<readonly [name: string, text: string]> = [
 export const PRELUDE_PARTS: readonly string[] = parts.map(([name]) => name);
 
 export const PRELUDE_PY: string = parts.map(([, text]) => text).join('\n\n');
+
+/** the input-image part alone: eval/imagePreparer.ts prepares the model's images with the same code, outside a kernel */
+export const PRELUDE_INPUTS_PY: string = inputs;

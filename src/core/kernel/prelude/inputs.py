@@ -108,6 +108,7 @@ def set_inputs(payload_b64):
             ns["input_image"] = images[0]
             ns["input_image_path"] = paths[0]
             ns["input_images"] = images
+        _bind_format_names(opts.get("namespace") or {}, images)
     except BaseException as e:
         result["status"] = "error"
         result["error"] = _describe_error(e)
@@ -117,14 +118,37 @@ def set_inputs(payload_b64):
     _publish({RESULT_MIME: result}, {"codedance": {"kind": "result"}})
 
 
+def _bind_format_names(spec, images):
+    """A format's own names (kernel/types.ts FormatNamespace), those of an earlier binding gone
+    first: its modules imported, then each image, as a plain RGB copy (convert("RGB"), as PyVision's
+    base64_to_image makes it), as spec["imageName"].format(i=i): PyVision's ImageRuntime's
+    image_clue_0, image_clue_1, ... and its HEADERS' imports."""
+    import importlib
+    for key in _state.get("format_names") or []:
+        ns.pop(key, None)
+    names = []
+    for name, module in (spec.get("modules") or {}).items():
+        ns[name] = importlib.import_module(module)
+        names.append(name)
+    pattern = spec.get("imageName")
+    if pattern:
+        for i, img in enumerate(images):
+            name = pattern.format(i=i)
+            ns[name] = img.convert("RGB")
+            names.append(name)
+    _state["format_names"] = names
+
+
 # ----------------------------------------------------------------------------------------------
 # the formats' own tools (kernel/types.ts KernelTool): run as their repositories run them
 # ----------------------------------------------------------------------------------------------
 
-def _run_tool(tool):
+def _run_tool(tool, code=""):
     """runs a format's tool inside the cell (run() in executor.py): its errors are the cell's"""
     if tool.get("kind") == "deepeyes-zoom":
         _deepeyes_zoom(tool["bbox"])
+    elif tool.get("kind") == "thyme":
+        _thyme_run(tool, code)  # thyme.py: the cell's code, in Thyme's sandbox
     else:
         raise ValueError(f"unknown tool kind {tool.get('kind')!r}")
 

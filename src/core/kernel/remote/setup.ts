@@ -138,7 +138,12 @@ export async function bindRemoteInputs(
   const payload = b64(
     JSON.stringify({
       files,
-      options: { resize: opts.resize, minPixels: opts.minPixels ?? 4 * 28 * 28, maxPixels: opts.maxPixels ?? 16384 * 28 * 28 },
+      options: {
+        resize: opts.resize,
+        minPixels: opts.minPixels ?? 4 * 28 * 28,
+        maxPixels: opts.maxPixels ?? 16384 * 28 * 28,
+        namespace: opts.namespace,
+      },
     }),
   );
   const code = [

@@ -1,0 +1,12 @@
+export * from './types';
+export { RunsError, isNotFound, type RunsErrorCode } from './errors';
+export { parseMetricLine, parseMetricValue, cleanLogLine, stripLogDecor } from './metricLines';
+export { MetricsStore, type MetricsStoreState } from './metricsStore';
+export { KEY_METRICS, TOOL_CALL_COUNTS, toolCallShares, toolUse, withDerived, type KeyMetric } from './keyMetrics';
+export { DEFAULT_THRESHOLDS, MIN_EARLY_STEPS, NAN_KEYS, evaluateAlarms, medianStepMs, type AlarmContext } from './alarms';
+export { lastTraceback, exceptionLine } from './traceback';
+export { parseRolloutFile, rolloutStepsFromNames, toolCallCount } from './rollouts';
+export { localRunFiles, sshRunFiles, remoteShellPath, type RunFiles } from './runFiles';
+export { runConfigFromJob, type RunConfig } from './runConfig';
+export { listCheckpoints, mergeCommand, mergedDirOf, MERGED_DIR } from './checkpoints';
+export { followJobLog, readJobLog, type FollowOptions } from './follow';

@@ -1,0 +1,162 @@
+/**
+ * The run view in the editor (issue #23): `CodeDance: Open Run View…` (a known job, a log file or
+ * a run folder), "Open Run View" on a job of the Training Jobs tree (and after a submit), the
+ * alarms told once each as notifications and counted on the job's tree item, the thresholds from
+ * the settings `codedance.runs.alarms.*`, and the views restored after a window reload.
+ */
+import * as path from 'node:path';
+import * as v from 'valibot';
+import * as vscode from 'vscode';
+import type { JobInfo } from '../../core/jobs';
+import { DEFAULT_THRESHOLDS } from '../../core/runs/alarms';
+import type { Alarm, AlarmThresholds } from '../../core/runs/types';
+import { savedRunView, type RunRef } from '../../protocol/runs';
+import type { ChatViewProvider } from '../chatViewProvider';
+import { readClusterProfiles, type EditorClusterProfile } from '../jobs/clusterProfiles';
+import { JobNode, type JobsTreeProvider } from '../jobs/JobsTreeProvider';
+import { pickRunSource } from './runPick';
+import { RunPanel, type RunViewHost } from './RunPanel';
+import { RunStore } from './runStore';
+import { FileRunSource, JobRunSource, type RunSource } from './runSources';
+import type { RunSession } from './runSession';
+
+/** The thresholds: each setting `codedance.runs.alarms.<field>` that is a number ≥ 0, else the default. */
+export function alarmThresholds(config: { get<T>(key: string): T | undefined }): AlarmThresholds {
+  const t: AlarmThresholds = { ...DEFAULT_THRESHOLDS };
+  for (const k of Object.keys(t) as (keyof AlarmThresholds)[]) {
+    const x = config.get<unknown>(k);
+    if (typeof x === 'number' && Number.isFinite(x) && x >= 0) t[k] = x;
+  }
+  return t;
+}
+
+/** A job (from the tree, a submit, or a saved view) as a run source. */
+export function jobSource(tree: JobsTreeProvider, profile: EditorClusterProfile, job: JobInfo): RunSource {
+  return new JobRunSource(
+    profile,
+    job,
+    () => tree.backendFor(profile),
+    (p, j) => tree.noteStatus(p, j),
+  );
+}
+
+function sourceOfRef(tree: JobsTreeProvider, ref: RunRef): RunSource | undefined {
+  if (ref.kind === 'file') return new FileRunSource(ref.path);
+  const profile = readClusterProfiles().profiles.find((p) => p.name === ref.cluster);
+  if (!profile) return undefined;
+  const job = tree.jobs(profile.name).find((j) => j.id === ref.id) ?? { id: ref.id, name: ref.name, status: 'PENDING' as const, rawStatus: '' };
+  return jobSource(tree, profile, job);
+}
+
+class RunViews implements vscode.Disposable {
+  private readonly panels = new Set<RunPanel>();
+  private readonly host: RunViewHost;
+
+  constructor(
+    context: vscode.ExtensionContext,
+    private readonly log: vscode.LogOutputChannel,
+    private readonly tree: JobsTreeProvider,
+    chat: ChatViewProvider,
+  ) {
+    const dir = path.join((context.storageUri ?? context.globalStorageUri).fsPath, 'runs');
+    this.host = {
+      extensionUri: context.extensionUri,
+      log,
+      store: new RunStore(context.workspaceState, dir, log),
+      thresholds: () => alarmThresholds(vscode.workspace.getConfiguration('codedance.runs.alarms')),
+      alarmRaised: (s, a) => this.tell(s, a),
+      alarmsChanged: () => this.tree.redraw(),
+      pickSource: (title) => pickRunSource(title, this.tree, (p, j) => jobSource(this.tree, p, j)),
+      ask: async (question, image, gt) => {
+        await chat.reveal();
+        if (image) chat.chat.attachData(image.name, image.bytes);
+        const reference = gt && { groundTruth: gt.answer, dataSource: gt.dataSource, origin: gt.origin };
+        await chat.chat.ask(question, `run-${Date.now().toString(36)}`, reference);
+      },
+      closed: (p) => this.panels.delete(p),
+    };
+    tree.runBadge = (profile, job) => this.badge(`job:${profile.name}:${job.id}`);
+  }
+
+  /** The alarms of the job's run in any open view: the tree item's badge. */
+  private badge(key: string): { description: string; tooltip: string } | undefined {
+    const alarms = [...this.panels].flatMap((p) => p.runs().filter((s) => s.source.key === key).flatMap((s) => s.alarms));
+    if (!alarms.length) return undefined;
+    return {
+      description: `⚠ ${alarms.length} alarm${alarms.length > 1 ? 's' : ''}`,
+      tooltip: alarms.map((a) => `step ${a.step}: ${a.message}`).join('\n'),
+    };
+  }
+
+  private tell(s: RunSession, a: Alarm): void {
+    this.log.warn(`runs: ${s.label}: alarm ${a.kind} at step ${a.step}: ${a.message}`);
+    const show = a.kind === 'job-ended' && !/finished/.test(a.message) ? vscode.window.showErrorMessage : vscode.window.showWarningMessage;
+    void show(`CodeDance run ${s.label}: ${a.message}`, 'Show Run').then((x) => {
+      if (x) this.find(s.source.key)?.reveal();
+    });
+  }
+
+  private find(key: string): RunPanel | undefined {
+    return [...this.panels].find((p) => p.has(key));
+  }
+
+  private create(panel: vscode.WebviewPanel): RunPanel {
+    const p = new RunPanel(panel, this.host);
+    this.panels.add(p);
+    return p;
+  }
+
+  /** Shows the run: the view that already has it, else a new one. */
+  async open(source: RunSource): Promise<void> {
+    const shown = this.find(source.key);
+    if (shown) return shown.reveal();
+    const panel = vscode.window.createWebviewPanel(RunPanel.viewType, `CodeDance Run: ${source.name}`, vscode.ViewColumn.Active, {
+      enableScripts: true,
+      retainContextWhenHidden: true,
+    });
+    await this.create(panel).add(source);
+  }
+
+  async pickAndOpen(): Promise<void> {
+    const s = await this.host.pickSource('Open Run View');
+    if (s) await this.open(s);
+  }
+
+  /** A view VS Code restores after a reload: the runs the webview had saved. */
+  async restore(panel: vscode.WebviewPanel, state: unknown): Promise<void> {
+    const p = this.create(panel);
+    const saved = v.safeParse(savedRunView, state);
+    const refs = saved.success ? saved.output.refs : [];
+    for (const ref of refs) {
+      const s = sourceOfRef(this.tree, ref);
+      if (s) await p.add(s);
+      else this.log.warn(`runs: cannot restore ${JSON.stringify(ref)}: its cluster profile is gone`);
+    }
+  }
+
+  dispose(): void {
+    for (const p of [...this.panels]) p.dispose();
+  }
+}
+
+/** `chat`: the chat that "Open in chat" asks in. */
+export function registerRuns(context: vscode.ExtensionContext, log: vscode.LogOutputChannel, tree: JobsTreeProvider, chat: ChatViewProvider): void {
+  const views = new RunViews(context, log, tree, chat);
+  const failed = (e: Error) => void vscode.window.showErrorMessage(`CodeDance: the run view failed: ${e.message}`);
+  const reg = (id: string, fn: (...a: unknown[]) => Promise<void>) =>
+    context.subscriptions.push(vscode.commands.registerCommand(id, (...a: unknown[]) => fn(...a).catch(failed)));
+  reg('codedance.runs.open', async (arg) => {
+    if (arg instanceof vscode.Uri) return views.open(new FileRunSource(arg.fsPath));
+    return views.pickAndOpen();
+  });
+  // the tree's context menu, and the notification after a submit ({ profile, job })
+  reg('codedance.jobs.openRunView', async (arg) => {
+    const n = arg instanceof JobNode ? arg : (arg as { profile?: EditorClusterProfile; job?: JobInfo } | undefined);
+    if (n?.profile && n.job) await views.open(jobSource(tree, n.profile, n.job));
+  });
+  context.subscriptions.push(
+    views,
+    vscode.window.registerWebviewPanelSerializer(RunPanel.viewType, { deserializeWebviewPanel: (panel, state) => views.restore(panel, state) }),
+    vscode.workspace.onDidChangeConfiguration((e) => e.affectsConfiguration('codedance.runs') && tree.redraw()),
+  );
+}
