@@ -77,10 +77,12 @@ STEPS_REPLIES = [
         "What is still there?",
         "print(len(s), type(image_clue_0).__name__, image_clue_0.format, image_clue_0.mode)\n"
         "print(sorted(k for k in ['np', 'plt', 'Image', 'io', 'base64', 'matplotlib', 'image_clue_0', 'image_clue_1'] if k in globals()))\n"
-        "for k in range(2):\n"
-        "    plt.figure(figsize=(2, 2))\n"
-        "    plt.plot([k, 1 - k])\n"
-        "    plt.show()"),
+        "plt.figure(figsize=(2, 2))\n"
+        "plt.plot([0, 1])\n"
+        "plt.show()\n"
+        "plt.figure(figsize=(3, 2))\n"
+        "plt.plot([1, 0])\n"
+        "plt.show()"),
     "The string is 540 characters long.\n<answer>\n\\boxed{'540'}\n</answer>",
 ]
 

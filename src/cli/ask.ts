@@ -34,7 +34,7 @@ options:
   --model NAME           model name (default: the first id of GET /models, as the CodeDance eval does)
   --protocol P           ${protocolIds.map((id, i) => (i ? id : `${id} (default)`)).join(' | ')}
   --option TEXT          an answer option, repeated in order (the deepeyes format letters them A., B., … under the question)
-  --max-turns N          max model calls (default: the protocol's; codedance: 7, deepeyes: 11, pyvision: 30)
+  --max-turns N          max model calls (default: the protocol's; codedance: 7, deepeyes: 11, pyvision: 30, thyme: 26)
   --temperature T --top-p P --max-tokens N   sampling (default: the protocol's; codedance: 0.01, 1, 2048)
   --timeout S            per-cell execution timeout in seconds (default 30)
   --max-observation-tokens N   the most the model is shown of one turn's cell output, in estimated

@@ -52,7 +52,7 @@ export const EVAL_USAGE = `usage: codedance eval --data-path FILE --api-url URL[
                            (resume); shared: also across samples with the same question, answer and
                            prediction (fewer judge calls; the seed asks the judge for every sample)
   --protocol P             ${protocolIds.map((id, i) => (i ? id : `${id} (default)`)).join(' | ')}
-  --max-turns N            model calls per sample (default: the protocol's; codedance 7, deepeyes 11, pyvision 30)
+  --max-turns N            model calls per sample (default: the protocol's; codedance 7, deepeyes 11, pyvision 30, thyme 26)
   --timeout S              per-cell timeout, seconds (default 30)
   --max-observation-tokens N   the most the model is shown of one turn's cell output, in estimated
                            tokens; longer output is cut in the middle with a marker (default 4096; 0 = no

@@ -113,7 +113,9 @@ export function humanTable(t: ResultsTable, maxFlips: number): string {
     const cells = [flagsOf(t, b).length ? `${b} ⚠` : b];
     t.runs.forEach((_, run) => {
       const c = cellAt(t, b, run);
-      cells.push(c ? `${pct(c.accuracy)}% ${ciText(c)} n=${c.n} err ${c.errors}/to ${c.timeouts} tools ${c.meanToolCalls.toFixed(2)}` : '—');
+      cells.push(
+        c ? `${pct(c.accuracy)}% ${ciText(c)} n=${c.n} err ${c.errors}/to ${c.timeouts} tools ${c.meanToolCalls.toFixed(2)}` : '—',
+      );
     });
     for (const cmp of t.comparisons) {
       const c = comparisonAt(t, cmp.b, b);
@@ -128,7 +130,11 @@ export function humanTable(t: ResultsTable, maxFlips: number): string {
       .flatMap((r) => [
         `${r.benchmark} (${t.runs[cmp.b].label} vs ${t.runs[cmp.a].label}):`,
         ...(['correct-to-wrong', 'wrong-to-correct'] as const).map(
-          (d) => `  ${d.replace(/-to-/, '→')}: ${flipList(r.flips.filter((f) => f.direction === d), maxFlips)}`,
+          (d) =>
+            `  ${d.replace(/-to-/, '→')}: ${flipList(
+              r.flips.filter((f) => f.direction === d),
+              maxFlips,
+            )}`,
         ),
       ]),
   );

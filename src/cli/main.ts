@@ -5,6 +5,7 @@
  *   codedance jobs submit|list|status|logs|stop|delete   training jobs on Ray or Slurm (over SSH)
  *   codedance data export|verify               training data out of chats/evals; SFT rows replayed
  *   codedance serve start|attach|status|stop             a vLLM server on the cluster, reached through SSH
+ *   codedance train metrics|rollouts|watch               an RL run: key metrics, alarms, rollouts (a log/folder or a job)
  */
 import { isCodeDanceError } from '../core/errors';
 import { asDiskFull } from '../core/files/diskFull';
@@ -15,6 +16,7 @@ import { runEvalTableCli } from './evalTable';
 import { CliError, describeError, EXIT, exitCodeFor, type CliCommand } from './errors';
 import { runJobs } from './jobs';
 import { runServe } from './serve';
+import { runTrain } from './train';
 
 const USAGE = `usage: codedance <command> [options]
 
@@ -25,6 +27,7 @@ commands:
   jobs                   submit, watch and stop training jobs on Ray or Slurm (over SSH)
   data                   export chats and eval runs as CodeDance-SFT/RL parquet; verify an SFT file's code
   serve                  serve a checkpoint (or the seed's judge) with vLLM on the cluster and reach it here
+  train                  watch an RL run: key metrics and alarms from its log, its rollouts (a file/folder or a job)
 
 run 'codedance ask --help' for the options of a command.`;
 
@@ -41,6 +44,8 @@ async function main(argv: string[]): Promise<number> {
       return runData(rest);
     case 'serve':
       return runServe(rest);
+    case 'train':
+      return runTrain(rest);
     case undefined:
     case '-h':
     case '--help':
@@ -70,7 +75,7 @@ main(argv).then(
       const command: CliCommand | undefined =
         argv[0] === 'ask' || argv[0] === 'eval' || argv[0] === 'jobs' || argv[0] === 'data'
           ? argv[0]
-          : argv[0] === 'serve'
+          : argv[0] === 'serve' || argv[0] === 'train'
             ? 'jobs'
             : undefined;
       console.error(`codedance: ${describeError(err, command)}`);

@@ -144,3 +144,4 @@ export type ToRuns =
   | { type: 'metrics'; run: string; steps: StepMetrics[]; replace: boolean }
   | { type: 'alarms'; run: string; alarms: Alarm[] }
   | { type: 'checkpoints'; run: string; checkpoints: Checkpoint[]; note?: string };
+

@@ -203,7 +203,9 @@ export const isPinned = (e: BenchmarkEntry): boolean => PINNED.test(e.revision);
 /** Throws when the entry is not pinned to a commit (call before fetching). */
 export function assertPinned(e: BenchmarkEntry): void {
   if (isPinned(e)) return;
-  const how = e.revision.startsWith('UNPINNED: ') ? e.revision.slice('UNPINNED: '.length) : `its revision '${e.revision.slice(0, 60)}' is not a 40-hex commit`;
+  const how = e.revision.startsWith('UNPINNED: ')
+    ? e.revision.slice('UNPINNED: '.length)
+    : `its revision '${e.revision.slice(0, 60)}' is not a 40-hex commit`;
   throw new BenchmarkError(
     `${e.name} (${e.repo}) is not pinned to a commit: ${how}`,
     'set the entry’s revision to the 40-hex commit (src/core/benchmarks/catalog.ts, or your own benchmarks file)',

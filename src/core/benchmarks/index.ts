@@ -18,5 +18,5 @@
 export { CATALOG, assertPinned, convertedFileName, findBenchmark, isPinned } from './catalog';
 export { convertBenchmark, offlineFiles, referencedFiles } from './convert';
 export { MATH_DATA_SOURCES, loadUserBenchmarks } from './userEntries';
-export { writeBenchmarkParquet, type WriteBenchmarkOptions } from './write';
-export { BenchmarkError, type BenchmarkEntry, type BenchmarkFiles, type ColumnMapping, type SeedEvalRow } from './types';
+export { writeBenchmarkParquet } from './write';
+export { BenchmarkError, type BenchmarkEntry, type BenchmarkFiles, type SeedEvalRow } from './types';

@@ -85,6 +85,7 @@ function rebuildMessages(
   const initial = protocol.initialMessages(
     x.question,
     x.inputImages.map((im) => im.data),
+    { imageSizes: x.inputImages.flatMap(({ width, height }) => (width && height ? [{ width, height }] : [])) },
   );
   const out = followUp ? initial.filter((m) => m.role !== 'system') : initial;
   for (const t of x.turns) {
@@ -98,6 +99,7 @@ function rebuildMessages(
         maxTurns: x.maxTurns,
         timeoutMs,
         maxObservationTokens: observationLimit(maxObservationTokens),
+        history: out,
       }),
     );
   }

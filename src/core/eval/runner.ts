@@ -15,8 +15,16 @@ import { openDataset, type Dataset, type DatasetSample } from '../data/dataset';
 import { localCellHost } from '../kernel/sandboxNotice';
 import { getProtocol, templateHash } from '../protocol';
 import { JUDGE_PROMPT_HASH } from '../reward/judgePrompts';
-import { cellsEntry, evalPaths, readManifest, resumeManifest, writeJsonAtomic, type EvalPaths, type RunManifest } from './manifest';
-import { imageBudget } from './manifest';
+import {
+  cellsEntry,
+  evalPaths,
+  imageBudget,
+  readManifest,
+  resumeManifest,
+  writeJsonAtomic,
+  type EvalPaths,
+  type RunManifest,
+} from './manifest';
 import { openMathChecker, type MathChecker } from './mathCheck';
 import { buildRecord, failedTrajectory, type ResultRecord } from './record';
 import { recordImagesDir, storeRecordImages } from './recordTrajectory';

@@ -63,10 +63,9 @@ const RUN_FOLDER =
 /** The results files of a run given as a folder or a file; a clear error when it is neither. */
 export function runResultsFiles(p: string): string[] {
   const abs = path.resolve(p);
-  if (!existsSync(abs)) throw new CodeDanceError('input', `run folder ${abs} does not exist`, { fix: RUN_FOLDER, separator: ': ' });
+  if (!existsSync(abs)) throw new CodeDanceError('input', `run folder ${abs} does not exist`, { fix: RUN_FOLDER });
   if (statSync(abs).isFile()) {
-    if (!abs.endsWith('.jsonl'))
-      throw new CodeDanceError('input', `${abs} is not a results file (.jsonl)`, { fix: RUN_FOLDER, separator: ': ' });
+    if (!abs.endsWith('.jsonl')) throw new CodeDanceError('input', `${abs} is not a results file (.jsonl)`, { fix: RUN_FOLDER });
     return [abs];
   }
   const files = resultFilesIn(abs);
@@ -75,7 +74,7 @@ export function runResultsFiles(p: string): string[] {
     .filter((d) => d.isDirectory() && resultFilesIn(path.join(abs, d.name)).length)
     .map((d) => path.join(abs, d.name));
   const hint = inside.length ? ` (it looks like a save path: its run folders are ${inside.join(', ')})` : '';
-  throw new CodeDanceError('input', `${abs} has no results file (result_*.jsonl)${hint}`, { fix: RUN_FOLDER, separator: ': ' });
+  throw new CodeDanceError('input', `${abs} has no results file (result_*.jsonl)${hint}`, { fix: RUN_FOLDER });
 }
 
 function resultFilesIn(dir: string): string[] {

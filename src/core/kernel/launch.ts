@@ -46,6 +46,12 @@ export interface LaunchedKernel {
   cgroupLimited: { memory: boolean; pids: boolean };
 }
 
+/** kernel processes this Node process has launched (diagnostics and tests: "this run started no kernel") */
+let launches = 0;
+export function kernelLaunchCount(): number {
+  return launches;
+}
+
 /** ipykernel arguments after the connection file: no history database, no banner */
 export const KERNEL_ARGS = ['--HistoryManager.enabled=False', '--IPKernelApp.quiet=True'];
 
@@ -88,6 +94,7 @@ export async function launchKernel(spec: KernelLaunchSpec): Promise<LaunchedKern
   // not a missing interpreter: its spawn must fail as such (ENOENT), not as a shell's exit 127
   const cgroup = plan.cgroupLimits && !plan.interpreterMissing ? createKernelCgroup(plan.cgroupLimits) : undefined;
   const run = cgroup ? cgroup.wrap(plan.command, args) : { command: plan.command, args };
+  launches++;
   const proc = new KernelProcess({
     command: run.command,
     args: run.args,

@@ -22,6 +22,7 @@ import { createCodedanceToolsProtocol, type CodedanceToolsOptions } from './code
 import { createDeepeyesProtocol } from './deepeyes';
 import { createOpenaiToolsProtocol, type OpenaiToolsOptions } from './openaiTools';
 import { createPyvisionProtocol } from './pyvision';
+import { createThymeProtocol } from './thyme';
 import type { ProtocolAdapter } from './types';
 
 export type { ProtocolAdapter } from './types';
@@ -39,6 +40,7 @@ const factories = {
   'openai-tools': (o: ProtocolOptions) => createOpenaiToolsProtocol(o['openai-tools']),
   deepeyes: () => createDeepeyesProtocol(),
   pyvision: () => createPyvisionProtocol(),
+  thyme: () => createThymeProtocol(),
 } satisfies Record<string, (o: ProtocolOptions) => ProtocolAdapter>;
 
 export type ProtocolId = keyof typeof factories;

@@ -28,7 +28,8 @@ async function tree(files: RunFiles, dir: string): Promise<string[]> {
     if (!STEP_DIR.test(name)) continue;
     const inStep = await files.list(`${dir}/${name}`);
     out.push(...inStep.map((n) => `${name}/${n}`));
-    if (inStep.includes(MERGED_DIR)) out.push(...(await files.list(`${dir}/${name}/${MERGED_DIR}`)).map((n) => `${name}/${MERGED_DIR}/${n}`));
+    if (inStep.includes(MERGED_DIR))
+      out.push(...(await files.list(`${dir}/${name}/${MERGED_DIR}`)).map((n) => `${name}/${MERGED_DIR}/${n}`));
   }
   return out;
 }

@@ -40,7 +40,14 @@ async function* skipBytes(src: AsyncIterable<string>, from: number): AsyncIterab
   let pos = 0;
   for await (const chunk of src) {
     const len = Buffer.byteLength(chunk, 'utf8');
-    const out = pos >= from ? chunk : pos + len > from ? Buffer.from(chunk, 'utf8').subarray(from - pos).toString('utf8') : '';
+    const out =
+      pos >= from
+        ? chunk
+        : pos + len > from
+          ? Buffer.from(chunk, 'utf8')
+              .subarray(from - pos)
+              .toString('utf8')
+          : '';
     pos += len;
     if (out) yield out;
   }
@@ -118,6 +125,7 @@ function retryable(e: unknown): boolean {
 
 function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
+    if (signal?.aborted) return resolve();
     const done = () => {
       clearTimeout(t);
       signal?.removeEventListener('abort', done);

@@ -7,6 +7,7 @@ export { DEFAULT_THRESHOLDS, MIN_EARLY_STEPS, NAN_KEYS, evaluateAlarms, medianSt
 export { lastTraceback, exceptionLine } from './traceback';
 export { parseRolloutFile, rolloutStepsFromNames, toolCallCount } from './rollouts';
 export { localRunFiles, sshRunFiles, remoteShellPath, type RunFiles } from './runFiles';
-export { runConfigFromJob, type RunConfig } from './runConfig';
+export { runConfigFromJob, scriptOverrides, type RunConfig } from './runConfig';
 export { listCheckpoints, mergeCommand, mergedDirOf, MERGED_DIR } from './checkpoints';
 export { followJobLog, readJobLog, type FollowOptions } from './follow';
+export { jobRun, type JobRun } from './jobRun';

@@ -50,7 +50,8 @@ export function toolUse(values: Record<string, number>): { value: number; source
   const total = values['actor/cnt_total'];
   const a = values['actor/cnt_tool_call_correct'];
   const b = values['actor/cnt_tool_call_incorrect'];
-  if (total > 0 && Number.isFinite(a) && Number.isFinite(b)) return { value: (a + b) / total, source: 'share of rollouts with a tool call' };
+  if (total > 0 && Number.isFinite(a) && Number.isFinite(b))
+    return { value: (a + b) / total, source: 'share of rollouts with a tool call' };
   const calls = values['tool_call_counts/mean'];
   if (Number.isFinite(calls)) return { value: calls, source: 'tool calls per rollout' };
   return undefined;

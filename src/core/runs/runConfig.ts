@@ -94,7 +94,11 @@ function collectOverrides(script: string, st: ShellState): Map<string, string> {
  * kept), and the folder it runs in at the end (`workingDir`, else the script's `#SBATCH --chdir`,
  * then its `cd`s).
  */
-export function scriptOverrides(script: string, workingDir?: string, env: Record<string, string> = {}): { overrides: Map<string, string>; cwd?: string } {
+export function scriptOverrides(
+  script: string,
+  workingDir?: string,
+  env: Record<string, string> = {},
+): { overrides: Map<string, string>; cwd?: string } {
   const chdir = /^#SBATCH\s+(?:--chdir[= ]|-D\s*)(\S+)/m.exec(script)?.[1];
   const st: ShellState = { vars: { ...env }, cwd: workingDir ?? chdir };
   const overrides = collectOverrides(script, st);

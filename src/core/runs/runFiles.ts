@@ -25,7 +25,8 @@ export interface RunFiles {
 
 function localError(e: unknown, what: string): never {
   const code = (e as NodeJS.ErrnoException).code;
-  if (code === 'ENOENT' || code === 'ENOTDIR') throw new RunsError('notFound', `${what} does not exist`, 'check the path (or wait until the trainer writes it)');
+  if (code === 'ENOENT' || code === 'ENOTDIR')
+    throw new RunsError('notFound', `${what} does not exist`, 'check the path (or wait until the trainer writes it)');
   throw new RunsError('unreadable', `cannot read ${what}: ${(e as Error).message}`, 'check its permissions');
 }
 
@@ -99,8 +100,14 @@ export function sshRunFiles(conn: SshConnection): RunFiles {
   const where = conn.target.label;
   async function run(command: string, what: string): Promise<string> {
     const r = await conn.exec(command);
-    if (r.code === MISSING) throw new RunsError('notFound', `${what} does not exist on ${where}`, 'check the path (or wait until the trainer writes it)');
-    if (r.code !== 0) throw new RunsError('unreadable', `cannot read ${what} on ${where} (exit ${r.code}): ${r.stderr.trim() || 'no message'}`, 'check its permissions');
+    if (r.code === MISSING)
+      throw new RunsError('notFound', `${what} does not exist on ${where}`, 'check the path (or wait until the trainer writes it)');
+    if (r.code !== 0)
+      throw new RunsError(
+        'unreadable',
+        `cannot read ${what} on ${where} (exit ${r.code}): ${r.stderr.trim() || 'no message'}`,
+        'check its permissions',
+      );
     return r.stdout;
   }
   const lines = (out: string) => out.split('\n').filter(Boolean);
@@ -119,7 +126,10 @@ export function sshRunFiles(conn: SshConnection): RunFiles {
     },
     async listDeep(dir, depth) {
       const d = remoteShellPath(dir);
-      const out = await run(`test -d ${d} || exit ${MISSING}; cd -- ${d} && find . -mindepth 1 -maxdepth ${Math.max(1, Math.floor(depth))}`, `folder ${dir}`);
+      const out = await run(
+        `test -d ${d} || exit ${MISSING}; cd -- ${d} && find . -mindepth 1 -maxdepth ${Math.max(1, Math.floor(depth))}`,
+        `folder ${dir}`,
+      );
       return lines(out).map((l) => l.replace(/^\.\//, ''));
     },
   };

@@ -25,31 +25,37 @@ class Reader {
   }
 }
 
+/** `$(…)` from `start` (its `$`): the working folder for `$(pwd)`, else the text as written. */
+function commandSubstitution(r: Reader, st: ShellState, start: number): string {
+  let depth = 0;
+  for (; !r.done; r.i++) {
+    if (r.peek() === '(') depth++;
+    else if (r.peek() === ')' && --depth === 0) break;
+  }
+  r.i++;
+  const text = r.s.slice(start, r.i);
+  return /^\$\(\s*pwd\s*\)$/.test(text) && st.cwd !== undefined ? st.cwd : text;
+}
+
+/** `${NAME}`, `${NAME:-default}`, `${NAME-default}` from `start` (its `$`). */
+function braced(r: Reader, st: ShellState, start: number): string {
+  const end = r.s.indexOf('}', r.i);
+  if (end < 0) return r.s.slice(start, (r.i = r.s.length));
+  r.i = end + 1;
+  const m = /^([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-=])(.*))?$/s.exec(r.s.slice(start + 2, end));
+  if (!m) return r.s.slice(start, r.i);
+  const v = st.vars[m[1]];
+  if (m[2] && (v === undefined || (m[2].startsWith(':') && v === ''))) return m[3];
+  return v ?? r.s.slice(start, r.i);
+}
+
 /** `$…` at r.i (the `$` itself): its value, or the text as written when it cannot be known. */
 function expand(r: Reader, st: ShellState): string {
   const start = r.i;
   r.i++; // $
   const c = r.peek();
-  if (c === '(') {
-    let depth = 0;
-    for (; !r.done; r.i++) {
-      if (r.peek() === '(') depth++;
-      else if (r.peek() === ')' && --depth === 0) break;
-    }
-    r.i++;
-    const text = r.s.slice(start, r.i);
-    return /^\$\(\s*pwd\s*\)$/.test(text) && st.cwd !== undefined ? st.cwd : text;
-  }
-  if (c === '{') {
-    const end = r.s.indexOf('}', r.i);
-    if (end < 0) return r.s.slice(start, (r.i = r.s.length));
-    r.i = end + 1;
-    const m = /^([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-=])(.*))?$/s.exec(r.s.slice(start + 2, end));
-    if (!m) return r.s.slice(start, r.i);
-    const v = st.vars[m[1]];
-    if (m[2] && (v === undefined || (m[2].startsWith(':') && v === ''))) return m[3];
-    return v ?? r.s.slice(start, r.i);
-  }
+  if (c === '(') return commandSubstitution(r, st, start);
+  if (c === '{') return braced(r, st, start);
   if (c === '@' || c === '*' || /\d/.test(c)) {
     r.i++;
     return ''; // the script's own arguments: none when read here
@@ -81,6 +87,28 @@ function doubleQuoted(r: Reader, st: ShellState): string {
 const BREAKS = ' \t\r';
 const OPERATORS = ';&|<>()';
 
+const endsWord = (c: string) => BREAKS.includes(c) || c === '\n' || OPERATORS.includes(c);
+
+/** One piece of a word at r.i: a quoted part, an escaped character, an expansion, or a plain character. */
+function wordPart(r: Reader, st: ShellState): string {
+  const c = r.peek();
+  if (c === "'") {
+    const end = r.s.indexOf("'", r.i + 1);
+    const stop = end < 0 ? r.s.length : end;
+    const text = r.s.slice(r.i + 1, stop);
+    r.i = stop + 1;
+    return text;
+  }
+  if (c === '"') return doubleQuoted(r, st);
+  if (c === '\\') {
+    r.i += 2;
+    return r.s[r.i - 1] === '\n' ? '' : (r.s[r.i - 1] ?? '');
+  }
+  if (c === '$') return expand(r, st);
+  r.i++;
+  return c;
+}
+
 /** One word at r.i; `null` at a command's end (newline, operator, comment, end of text). */
 function word(r: Reader, st: ShellState): { text: string; raw: string } | null {
   while (!r.done && BREAKS.includes(r.peek())) r.i++;
@@ -95,23 +123,7 @@ function word(r: Reader, st: ShellState): { text: string; raw: string } | null {
     return null;
   }
   let text = '';
-  while (!r.done && !BREAKS.includes(r.peek()) && r.peek() !== '\n' && !OPERATORS.includes(r.peek())) {
-    const c = r.peek();
-    if (c === "'") {
-      const end = r.s.indexOf("'", r.i + 1);
-      const stop = end < 0 ? r.s.length : end;
-      text += r.s.slice(r.i + 1, stop);
-      r.i = stop + 1;
-    } else if (c === '"') text += doubleQuoted(r, st);
-    else if (c === '\\') {
-      if (r.peek(1) !== '\n') text += r.peek(1);
-      r.i += 2;
-    } else if (c === '$') text += expand(r, st);
-    else {
-      text += c;
-      r.i++;
-    }
-  }
+  while (!r.done && !endsWord(r.peek())) text += wordPart(r, st);
   return { text, raw: r.s.slice(start, r.i) };
 }
 

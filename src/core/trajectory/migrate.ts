@@ -170,6 +170,7 @@ function rebuildMessages(p: ProtocolAdapter, question: string, inputImages: Traj
   const messages = p.initialMessages(
     question,
     inputImages.map((im) => im.data),
+    { imageSizes: inputImages.flatMap(({ width, height }) => (width && height ? [{ width, height }] : [])) },
   );
   for (const t of turns) {
     if (t.discarded) continue;
@@ -194,7 +195,9 @@ function rebuildMessages(p: ProtocolAdapter, question: string, inputImages: Traj
       ];
     });
     if (executed.length)
-      messages.push(...p.observation(executed, [], { turnIndex: t.index, maxTurns: p.defaultMaxTurns, timeoutMs: 30_000 }));
+      messages.push(
+        ...p.observation(executed, [], { turnIndex: t.index, maxTurns: p.defaultMaxTurns, timeoutMs: 30_000, history: messages }),
+      );
   }
   return messages;
 }

@@ -11,6 +11,7 @@ import { isCodeDanceError } from '../../core/errors';
 import { imageExtension, sniffImageMime } from '../../core/images/sniffImageMime';
 import { trajectoryItems } from '../../core/training-data';
 import type { Handlers } from '../../protocol/messages';
+import { encodeNonFinite } from '../../protocol/nonFinite';
 import { runsRequest, type FromRuns, type RolloutKind, type RunsResponses, type ToRuns } from '../../protocol/runs';
 import { runExportFlow } from '../data/exportFlow';
 import { webviewHtml } from '../webviewHtml';
@@ -105,8 +106,9 @@ export class RunPanel implements vscode.Disposable {
     return s;
   }
 
+  /** A message to the webview, its NaN and ±Infinity kept (JSON would make them null). */
   private post(m: ToRuns): void {
-    if (!this.disposed) void this.panel.webview.postMessage(m);
+    if (!this.disposed) void this.panel.webview.postMessage(encodeNonFinite(m));
   }
 
   /** Adds a run (one already shown is not added twice) and starts following it. */

@@ -14,6 +14,13 @@ import { promptKey, rolloutRow, rolloutTrajectory } from './rolloutTrajectory';
 import type { RunSession } from './runSession';
 
 const CACHE_FILES = 8;
+
+/** The rollout's ground truth: `gts` as the trainer dumped it, else the seed's reward's `ground_truth` field. */
+function groundTruth(r: Rollout): string | undefined {
+  const g = r.gts ?? r.fields.ground_truth;
+  if (g === undefined || g === null) return undefined;
+  return typeof g === 'string' ? g : typeof g === 'number' ? String(g) : JSON.stringify(g);
+}
 export const SAME_PROMPT_STEPS = 40;
 
 export class RolloutAccess {
@@ -88,7 +95,7 @@ export class RolloutAccess {
   async detail(kind: RolloutKind, step: number, index: number): Promise<RolloutDetail> {
     const r = await this.one(kind, step, index);
     const { trajectory, reward } = rolloutTrajectory(r, this.origin(kind, step, index));
-    const gts = r.gts === undefined || r.gts === null ? undefined : typeof r.gts === 'string' ? r.gts : JSON.stringify(r.gts);
+    const gts = groundTruth(r);
     return { row: rolloutRow(r), exchange: { ...exchangeView(trajectory), reward }, fields: r.fields, ...(gts !== undefined && { groundTruth: gts }) };
   }
 
@@ -111,7 +118,7 @@ export class RolloutAccess {
     for (const p of picks) {
       const r = await this.one(kind, p.step, p.index);
       const { trajectory } = rolloutTrajectory(r, this.origin(kind, p.step, p.index));
-      const gt = typeof r.gts === 'string' ? r.gts : typeof r.gts === 'number' ? String(r.gts) : undefined;
+      const gt = groundTruth(r);
       out.push({
         trajectory,
         origin: this.origin(kind, p.step, p.index),

@@ -14,7 +14,8 @@
  * tool response after it.
  */
 import { createHash } from 'node:crypto';
-import { TURN_LIMIT_MESSAGE } from '../../core/protocol/codedanceTools';
+import { CODEDANCE_INSTRUCTION } from '../../core/protocol/codedance';
+import { CODEDANCE_TOOLS_INSTRUCTION, TURN_LIMIT_MESSAGE } from '../../core/protocol/codedanceTools';
 import { IMAGE_TOKEN } from '../../core/protocol/sftText';
 import type { ChatMessage } from '../../core/protocol/types';
 import type { TrajectoryReward } from '../../core/reward/reward';
@@ -23,6 +24,13 @@ import type { Rollout } from '../../core/runs/types';
 import { rowTrajectory } from '../../core/training-data/rowTrajectory';
 import type { Trajectory } from '../../core/trajectory/types';
 import type { RolloutRow } from '../../protocol/runs';
+
+/** The question without the format's instruction after it (the chat adds its own when it is asked again). */
+export function bareQuestion(question: string): string {
+  for (const instruction of [CODEDANCE_TOOLS_INSTRUCTION, CODEDANCE_INSTRUCTION])
+    if (question.endsWith(instruction)) return question.slice(0, -instruction.length).trim();
+  return question;
+}
 
 /** The decoded prompt's system text and question (the whole prompt when it is not in the chat template's shape). */
 export function splitPrompt(input: string): { system?: string; question: string } {
@@ -106,6 +114,9 @@ export function rolloutTrajectory(r: Rollout, origin: string): { trajectory: Tra
   const t = rowTrajectory(row, r.index, origin);
   const trajectory: Trajectory = {
     ...t,
+    // a tool call's JSON is drawn as its cell (the chat shows function calls the same way); the messages keep it
+    turns: t.turns.map((x) => (x.cells.length ? { ...x, content: x.content.replace(/<tool_call>[\s\S]*?<\/tool_call>/g, '').trim() } : x)),
+    question: bareQuestion(t.question),
     id: `rollout-${r.step}-${r.index}`,
     model: 'rollout',
     protocol: r.output.includes('<tool_call>') ? 'codedance-tools' : 'codedance',
@@ -125,7 +136,7 @@ export function promptKey(input: string): string {
 export function rolloutRow(r: Rollout): RolloutRow {
   const f = r.fields;
   const rate = num(f.tool_success_rate);
-  const { question } = splitPrompt(r.input);
+  const question = bareQuestion(splitPrompt(r.input).question);
   return {
     step: r.step,
     index: r.index,

@@ -42,6 +42,7 @@ export class RunSession {
   private job?: { status: string; exitCode?: number };
   private timers: NodeJS.Timeout[] = [];
   private saveTimer?: NodeJS.Timeout;
+  private alarmTimer?: NodeJS.Timeout;
   private lastAlarmEval = 0;
   private foldersRead = false;
   private disposed = false;
@@ -168,14 +169,23 @@ export class RunSession {
     const note = 'note' in files ? files.note : !f.rolloutDir && !f.validationDir ? 'the run names no rollout folder (trainer.rollout_data_dir)' : undefined;
     const rollouts = { ...(f.rolloutDir && { train: f.rolloutDir }), ...(f.validationDir && { validation: f.validationDir }), ...(note && { note }) };
     const patch: Partial<RunInfo> = { label: f.experiment ?? this.source.name, rollouts, ...(f.checkpointDir && { checkpointDir: f.checkpointDir }) };
-    if (JSON.stringify(patch) !== JSON.stringify({ label: this.info.label, rollouts: this.info.rollouts, checkpointDir: this.info.checkpointDir }))
-      this.update(patch);
+    if (JSON.stringify(patch) === JSON.stringify({ label: this.info.label, rollouts: this.info.rollouts, checkpointDir: this.info.checkpointDir }))
+      return;
+    const moved = f.checkpointDir !== this.info.checkpointDir;
+    this.update(patch);
+    if (moved) void this.refreshCheckpoints();
   }
 
-  /** Evaluates the alarms (at most once a second unless `force`); tells the new ones. */
+  /** Evaluates the alarms (at most once a second unless `force`: a later call waits its turn); tells the new ones. */
   private async checkAlarms(force: boolean): Promise<void> {
     const now = Date.now();
-    if (!force && now - this.lastAlarmEval < 1000) return;
+    if (!force && now - this.lastAlarmEval < 1000) {
+      this.alarmTimer ??= setTimeout(() => {
+        this.alarmTimer = undefined;
+        if (!this.disposed) void this.checkAlarms(false);
+      }, 1000 - (now - this.lastAlarmEval));
+      return;
+    }
     this.lastAlarmEval = now;
     if (force && this.info.state === 'following' && this.source.kind === 'job') await this.refreshStatus();
     const alarms = evaluateAlarms(this.store.snapshot(), this.host.thresholds(), {
@@ -239,6 +249,7 @@ export class RunSession {
     this.disposed = true;
     this.abort.abort();
     for (const t of this.timers) clearInterval(t);
+    if (this.alarmTimer) clearTimeout(this.alarmTimer);
     if (this.saveTimer) {
       clearTimeout(this.saveTimer);
       void this.save();

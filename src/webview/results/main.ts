@@ -143,7 +143,9 @@ function comparisonCell(c: BenchmarkComparison | undefined): HTMLElement {
   if (!c) return ((td.textContent = '—'), td);
   td.append(el('div', { class: `acc-cell ${c.diff > 0 ? 'up' : c.diff < 0 ? 'down' : ''}` }, pts(c.diff)));
   const shown = c.test.method === 'exact' ? 'exact' : `χ² ${c.test.statistic?.toFixed(2)}`;
-  td.append(el('div', { class: 'muted' }, `p ${pText(c.test.p)} (${shown}) · n ${c.paired} · ${c.test.b}↓ ${c.test.c}↑`));
+  td.append(
+    el('div', { class: 'muted' }, `p ${pText(c.test.p)} (${shown}) · n ${c.paired} · ${c.test.b} correct→wrong, ${c.test.c} wrong→correct`),
+  );
   return td;
 }
 

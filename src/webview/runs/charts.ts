@@ -48,6 +48,14 @@ export function fmt(v: number | null | undefined): string {
   return String(Number(v.toPrecision(4)));
 }
 
+/** The legend's value: at the cursor, or the series' latest value while the cursor is elsewhere. */
+function latestWhenIdle(u: uPlot, v: number | null, seriesIdx: number, idx: number | null): string {
+  if (idx !== null) return fmt(v);
+  const data = u.data[seriesIdx] as (number | null | undefined)[];
+  for (let i = data.length - 1; i >= 0; i--) if (data[i] !== null && data[i] !== undefined) return fmt(data[i]);
+  return fmt(null);
+}
+
 function seriesOpts(data: ChartData): uPlot.Series[] {
   return data.series.map((s) => {
     const stroke = lineColor(s.lineIndex);
@@ -56,7 +64,7 @@ function seriesOpts(data: ChartData): uPlot.Series[] {
       stroke,
       scale: s.right ? 'right' : 'y',
       spanGaps: true,
-      value: (_u, v) => fmt(v),
+      value: latestWhenIdle,
       class: s.raw ? 'raw' : undefined,
     };
     if (s.points) return { ...base, paths: () => null, points: { show: true, size: 7, stroke, fill: stroke } };
@@ -117,7 +125,7 @@ export class RunChart {
 
   constructor(
     readonly spec: ChartSpec,
-    private readonly handlers: ChartHandlers,
+    handlers: ChartHandlers,
   ) {
     this.root = el('figure', { class: 'run-chart', 'data-chart': spec.id });
     const cap = el('figcaption');
@@ -160,7 +168,7 @@ export class RunChart {
       width,
       height: 190,
       scales: { x: { time: false }, right: { auto: true } },
-      series: [{ label: x === 'step' ? 'step' : 'hours', value: (_u, v) => fmt(v) }, ...seriesOpts(data)],
+      series: [{ label: x === 'step' ? 'step' : 'hours', value: latestWhenIdle }, ...seriesOpts(data)],
       axes: axes(x, data.series.some((s) => s.right)),
       cursor: { sync: { key: 'codedance-runs', setSeries: false }, points: { size: 6 } },
       legend: { live: true },

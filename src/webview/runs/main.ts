@@ -6,6 +6,7 @@
  * All text goes in as text.
  */
 import 'uplot/dist/uPlot.min.css';
+import { decodeNonFinite } from '../../protocol/nonFinite';
 import type { RunInfo, ToRuns } from '../../protocol/runs';
 import { el } from '../dom';
 import { ChartsView } from './chartsView';
@@ -117,9 +118,9 @@ function renderRuns(): void {
     chip.append(
       swatch,
       el('strong', {}, r.info.label),
-      el('span', { class: 'muted', title: r.info.where }, ` ${r.info.where}`),
-      el('span', { class: 'run-state' }, ` · ${STATE_TEXT[r.info.state]}${r.info.note ? ` (${r.info.note})` : ''}`),
-      el('span', { class: 'muted run-steps' }, ` · ${r.steps.length} step(s)${last ? `, last ${last.step}` : ''}`),
+      el('span', { class: 'muted run-where', title: r.info.where }, r.info.where),
+      el('span', { class: 'run-state' }, `${STATE_TEXT[r.info.state]}${r.info.note ? ` (${r.info.note})` : ''}`),
+      el('span', { class: 'muted run-steps' }, `${r.steps.length} step(s)${last ? `, last ${last.step}` : ''}`),
     );
     chip.append(toolButton('Log', 'open-log', 'Open the whole log', () => messenger.send({ type: 'openLog', run: r.info.id })));
     if (runs.length > 1) chip.append(toolButton('×', 'remove-run', `Remove ${r.info.label} from this view`, () => messenger.send({ type: 'removeRun', run: r.info.id })));
@@ -177,5 +178,5 @@ function onRunData(m: Exclude<ToRuns, { type: 'reply' | 'run' | 'removed' }>): v
 buildToolbar();
 buildTabs();
 renderCheckpoints(checkpoints);
-window.addEventListener('message', (ev: MessageEvent<ToRuns>) => onMessage(ev.data));
+window.addEventListener('message', (ev: MessageEvent<ToRuns>) => onMessage(decodeNonFinite(ev.data)));
 messenger.send({ type: 'ready' });

@@ -49,7 +49,8 @@ function fieldsLine(d: RolloutDetail): HTMLElement {
     if (typeof v === 'number') parts.push(`${k} ${cellNumber(v)}`);
     else if (Array.isArray(v) && v.every((x) => typeof x === 'number')) parts.push(`${k} [${v.map((x) => cellNumber(x as number)).join(', ')}]`);
   }
-  box.append(el('strong', {}, `step ${d.row.step} · #${d.row.index} · ${d.row.dataSource}: `), document.createTextNode(parts.join(' · ')));
+  const source = d.row.dataSource !== '—' ? ` · ${d.row.dataSource}` : '';
+  box.append(el('strong', {}, `step ${d.row.step} · #${d.row.index}${source}: `), document.createTextNode(parts.join(' · ')));
   if (d.groundTruth !== undefined) box.append(el('div', { class: 'muted' }, `ground truth: ${d.groundTruth}`));
   return box;
 }
@@ -79,6 +80,10 @@ export class RolloutsView {
   private readonly checked = new Set<string>();
   private selected?: RolloutRow;
   private loadedFor = '';
+  /** the latest listing asked for: an older answer (another kind or step picked since) is dropped */
+  private seq = 0;
+  private shownStep?: number;
+  private withSource = false;
 
   constructor() {
     this.root = el('section', { class: 'rollouts-view', 'aria-label': 'Rollouts' });
@@ -153,7 +158,9 @@ export class RolloutsView {
     if (!run) return;
     this.loadedFor = run;
     this.status.textContent = 'Listing the rollout files…';
+    const seq = ++this.seq;
     ask(messenger.request({ type: 'rolloutSteps', run, kind: this.kind }), (r) => {
+      if (seq !== this.seq) return;
       setOptions(
         this.stepSel.sel,
         r.steps
@@ -168,6 +175,7 @@ export class RolloutsView {
       if (r.steps.length) this.loadRows();
       else {
         this.rows = [];
+        this.shownStep = undefined;
         this.renderList();
       }
     });
@@ -176,8 +184,11 @@ export class RolloutsView {
   private loadRows(): void {
     const step = Number(this.stepSel.sel.value);
     if (!Number.isInteger(step)) return;
+    const seq = ++this.seq;
     ask(messenger.request({ type: 'rollouts', run: this.run, kind: this.kind, step }), (rows) => {
+      if (seq !== this.seq) return;
       this.rows = rows;
+      this.shownStep = step;
       const sources = [...new Set(rows.map((r) => r.dataSource))].sort();
       setOptions(this.sourceSel.sel, [['', 'all'], ...sources.map((s): [string, string] => [s, s])]);
       this.filter.dataSource = this.sourceSel.sel.value || undefined;
@@ -187,9 +198,13 @@ export class RolloutsView {
 
   private renderList(): void {
     const rows = sortRows(filterRows(this.rows, this.filter), this.sort);
-    const table = el('table', { class: 'rollout-table' });
+    // the trainer's dumps name no data source unless the reward adds one: the column shows only when one does
+    this.withSource = this.rows.some((r) => r.dataSource !== '—');
+    this.sourceSel.box.hidden = !this.withSource;
+    const table = el('table', { class: 'rollout-table', 'data-kind': this.kind, 'data-step': String(this.shownStep ?? '') });
     const head = el('tr');
-    for (const h of ['', '#', 'source', 'score', 'acc', 'format', 'tools', 'tool ok', 'question']) head.append(el('th', { scope: 'col' }, h));
+    const cols = ['', '#', ...(this.withSource ? ['source'] : []), 'score', 'acc', 'format', 'tools', 'tool ok', 'question'];
+    for (const h of cols) head.append(el('th', { scope: 'col' }, h));
     table.append(el('thead'));
     table.tHead!.append(head);
     const body = el('tbody');
@@ -213,7 +228,7 @@ export class RolloutsView {
     tr.append(
       pick,
       el('td', {}, String(r.index)),
-      el('td', {}, r.dataSource),
+      ...(this.withSource ? [el('td', {}, r.dataSource)] : []),
       el('td', { class: 'num' }, cellNumber(r.score)),
       el('td', { class: `num ${(r.acc ?? 0) > 0.5 ? 'good' : 'bad'}` }, cellNumber(r.acc)),
       el('td', { class: 'num' }, cellNumber(r.format_r)),
@@ -250,6 +265,7 @@ export class RolloutsView {
     const compare = el('div', { class: 'compare' });
     same.addEventListener('click', () => this.samePrompt(d, compare));
     bar.append(chat, same);
+    this.detail.classList.remove('comparing');
     this.detail.replaceChildren(bar, compare, trajectory(d));
   }
 
@@ -260,8 +276,10 @@ export class RolloutsView {
       const note = `${r.matches.length} other rollout(s) of this prompt in ${r.scanned} of ${r.total} other step(s)${r.scanned < r.total ? ' (the nearest)' : ''}`;
       const matches = new Map(r.matches.map((m) => [m.step, m]));
       const steps = compareSteps(d.row.step, [...matches.keys()]);
+      compare.replaceChildren(el('p', { class: 'muted' }, note));
+      if (steps.length < 2) return;
       const cols = el('div', { class: 'compare-cols', 'data-columns': String(steps.length) });
-      compare.replaceChildren(el('p', { class: 'muted' }, note), cols);
+      compare.append(cols);
       for (const s of steps) {
         const slot = el('div', { class: 'compare-col' });
         cols.append(slot);
@@ -271,7 +289,7 @@ export class RolloutsView {
           ask(messenger.request({ type: 'rollout', ...where, step: m.step, index: m.index }), (x) => slot.append(trajectory(x)));
         }
       }
-      this.detail.classList.toggle('comparing', steps.length > 1);
+      this.detail.classList.add('comparing');
       this.detail.querySelector(':scope > article.rollout')?.remove();
     });
   }

@@ -37,6 +37,8 @@ describe('packaging: what the .vsix carries', function () {
       'dist/extension.js',
       'dist/webview.js',
       'dist/report.js',
+      'dist/results.js',
+      'media/results.css',
       'dist/cli.js',
       'media/chat.css',
       'media/walkthrough/ask.md',

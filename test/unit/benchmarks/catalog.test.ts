@@ -81,7 +81,10 @@ describe('benchmarks: the catalog', () => {
     assert.equal(findBenchmark('vstar').repo, 'craigwu/vstar_bench');
     assert.throws(
       () => findBenchmark('mmmu'),
-      (e: Error) => e instanceof BenchmarkError && /unknown benchmark 'mmmu'/.test(e.message) && /vstar, hrbench4k, hrbench8k, mathvista_testmini/.test(e.message),
+      (e: Error) =>
+        e instanceof BenchmarkError &&
+        /unknown benchmark 'mmmu'/.test(e.message) &&
+        /vstar, hrbench4k, hrbench8k, mathvista_testmini/.test(e.message),
     );
   });
 
@@ -118,7 +121,10 @@ describe('benchmarks: a user’s own entries', () => {
   ];
   for (const [what, json, re] of bad)
     it(`refuses ${what}`, () => {
-      assert.throws(() => loadUserBenchmarks(typeof json === 'string' ? json : [json]), (e: Error) => e instanceof BenchmarkError && re.test(e.message));
+      assert.throws(
+        () => loadUserBenchmarks(typeof json === 'string' ? json : [json]),
+        (e: Error) => e instanceof BenchmarkError && re.test(e.message),
+      );
     });
 
   it('refuses a built-in name and a name given twice', () => {
@@ -159,7 +165,13 @@ describe('benchmarks: a user’s own entries', () => {
         repo: 'DreamMr/HR-Bench',
         files: ['hr_bench_4k.parquet'],
         rows: 3,
-        columns: { question: 'question', answer: 'answer', image: 'image', options: ['A', 'B', 'C', 'D'], prompt: '[{category}] {question}\n{options}\nLetter?' },
+        columns: {
+          question: 'question',
+          answer: 'answer',
+          image: 'image',
+          options: ['A', 'B', 'C', 'D'],
+          prompt: '[{category}] {question}\n{options}\nLetter?',
+        },
       }),
     ]);
     const rows = await collect(e);
@@ -169,7 +181,9 @@ describe('benchmarks: a user’s own entries', () => {
   });
 
   it('a template naming a column the file lacks is refused with the file’s columns', async () => {
-    const [e] = loadUserBenchmarks([userEntry({ columns: { question: 'question', answer: 'answer', image: 'image', prompt: '{question} {nope}' } })]);
+    const [e] = loadUserBenchmarks([
+      userEntry({ columns: { question: 'question', answer: 'answer', image: 'image', prompt: '{question} {nope}' } }),
+    ]);
     await assert.rejects(collect(e), /has no column 'nope' \(columns: type, question, answer, image\)/);
   });
 });

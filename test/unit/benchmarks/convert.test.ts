@@ -5,9 +5,17 @@
  * index, id, split and data_source. A row count other than the entry's is an error.
  */
 import { strict as assert } from 'node:assert';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
-import { BenchmarkError, convertBenchmark, findBenchmark, offlineFiles, referencedFiles, type SeedEvalRow } from '../../../src/core/benchmarks';
+import {
+  BenchmarkError,
+  convertBenchmark,
+  findBenchmark,
+  offlineFiles,
+  referencedFiles,
+  type SeedEvalRow,
+} from '../../../src/core/benchmarks';
 import {
   CHARTQA_ROWS,
   COUNTBENCH_ROWS,
@@ -21,6 +29,7 @@ import {
   PIXMO_ROWS,
   jpeg,
   png,
+  writeHubFixtures,
 } from '../../fixtures/benchmarks/hubFixtures';
 
 const V = "Answer with the option's letter from the given choices directly.";
@@ -195,7 +204,12 @@ describe('benchmarks: each set converted from its Hub-shaped fixture, row by row
         image: png(CHARTQA_ROWS[0].image),
         id: '0',
       },
-      { question: 'What is the value of the largest bar?\nAnswer the question with a single word.', answer: '48', image: png(CHARTQA_ROWS[1].image), id: '1' },
+      {
+        question: 'What is the value of the largest bar?\nAnswer the question with a single word.',
+        answer: '48',
+        image: png(CHARTQA_ROWS[1].image),
+        id: '1',
+      },
     ]);
   });
 
@@ -233,7 +247,9 @@ describe('benchmarks: a row count other than the expected one, missing files', (
   it('a file missing from the copy names the set, the file and where it looked', async () => {
     const e = fixtureEntry('countbench', 2);
     await assert.rejects(
-      convertBenchmark(e, offlineFiles(path.join(HUB_FIXTURES, 'nowhere')))[Symbol.asyncIterator]().next(),
+      convertBenchmark(e, offlineFiles(path.join(HUB_FIXTURES, 'nowhere')))
+        [Symbol.asyncIterator]()
+        .next(),
       /countbench \(vikhyatk\/CountBenchQA@ffffffffffff\): data\/test-00000-of-00001\.parquet is missing \(looked for .*nowhere.*ENOENT\)/,
     );
   });
@@ -241,7 +257,9 @@ describe('benchmarks: a row count other than the expected one, missing files', (
   it('a missing column names it and the columns the file has', async () => {
     const e = { ...fixtureEntry('chartqa_test', 2), files: ['data/test-00000-of-00001.parquet'], repo: 'vikhyatk/CountBenchQA' };
     await assert.rejects(
-      convertBenchmark(e, offlineFiles(path.join(HUB_FIXTURES, e.repo)))[Symbol.asyncIterator]().next(),
+      convertBenchmark(e, offlineFiles(path.join(HUB_FIXTURES, e.repo)))
+        [Symbol.asyncIterator]()
+        .next(),
       /has no column 'answer' \(columns: image, text, question, number\)/,
     );
   });
@@ -249,5 +267,25 @@ describe('benchmarks: a row count other than the expected one, missing files', (
   it('an offline copy refuses paths that leave the repository', () => {
     assert.throws(() => offlineFiles('/tmp/x').path('../etc/passwd'), BenchmarkError);
     assert.equal(offlineFiles('/tmp/x').path('data/a.parquet'), path.join('/tmp/x', 'data', 'a.parquet'));
+  });
+});
+
+describe('benchmarks: the committed fixtures', () => {
+  it('are what hubFixtures.ts writes, file for file and byte for byte', () => {
+    const tmp = mkdtempSync(path.join(os.tmpdir(), 'codedance-hubfix-'));
+    try {
+      writeHubFixtures(tmp);
+      const list = (d: string) =>
+        (readdirSync(d, { recursive: true, withFileTypes: true }) as import('node:fs').Dirent[])
+          .filter((e) => e.isFile())
+          .map((e) => path.relative(d, path.join(e.parentPath, e.name)))
+          .sort();
+      const files = list(tmp);
+      assert.deepEqual(list(HUB_FIXTURES), files);
+      assert.ok(files.length >= 12);
+      for (const f of files) assert.ok(readFileSync(path.join(tmp, f)).equals(readFileSync(path.join(HUB_FIXTURES, f))), f);
+    } finally {
+      rmSync(tmp, { recursive: true, force: true });
+    }
   });
 });

@@ -176,12 +176,12 @@ describe('results table across benchmarks and runs', function () {
 
   it('says what a run folder must hold when it is missing, empty, or a save path above the run folders', async () => {
     await assert.rejects(loadResultsTable([path.join(tmp, 'nope')]), (e: Error) => {
-      assert.match(e.message, /^run folder .*nope does not exist: a run is what an eval writes: .*result_<model>_<dataset>\.jsonl/);
+      assert.match(e.message, /^run folder .*nope does not exist — a run is what an eval writes: .*result_<model>_<dataset>\.jsonl/);
       return true;
     });
     const empty = path.join(tmp, 'empty');
     mkdirSync(empty);
-    await assert.rejects(loadResultsTable([empty]), /empty has no results file \(result_\*\.jsonl\): a run is/);
+    await assert.rejects(loadResultsTable([empty]), /empty has no results file \(result_\*\.jsonl\) — a run is/);
     await assert.rejects(loadResultsTable([save]), (e: Error) => {
       assert.match(e.message, /it looks like a save path: its run folders are .*save\/older, .*save\/qwen, .*save\/tools/);
       return true;

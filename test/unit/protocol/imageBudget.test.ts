@@ -76,7 +76,9 @@ describe('request image budget', () => {
   for (const id of protocolIds) {
     it(`${id}: a history of 3 cells × 20 images and a question image becomes a request of 32 images`, () => {
       const p = getProtocol(id);
-      const messages = p.initialMessages('how many?', [Buffer.from('question').toString('base64')]);
+      const messages = p.initialMessages('how many?', [Buffer.from('question').toString('base64')], {
+        imageSizes: [{ width: 8, height: 8 }],
+      });
       let n = 0;
       for (let turn = 0; turn < 3; turn++) {
         const toolCallId = id === 'codedance' ? undefined : `call_${turn}`;

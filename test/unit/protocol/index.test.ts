@@ -7,11 +7,11 @@ import { getProtocol, isProtocolId, protocolIds, templateHash } from '../../../s
 
 describe('protocol registry', () => {
   it('lists the formats, codedance first (the default)', () => {
-    assert.deepEqual([...protocolIds], ['codedance', 'codedance-tools', 'openai-tools', 'deepeyes']);
+    assert.deepEqual([...protocolIds], ['codedance', 'codedance-tools', 'openai-tools', 'deepeyes', 'pyvision', 'thyme']);
     assert.equal(getProtocol().id, 'codedance');
     for (const id of protocolIds) assert.equal(getProtocol(id).id, id);
     assert.ok(isProtocolId('openai-tools'));
-    assert.ok(!isProtocolId('pyvision'));
+    assert.ok(!isProtocolId('pyvision-x'));
   });
 
   it('agrees with package.json codedance.model.protocol enum', () => {
@@ -21,12 +21,12 @@ describe('protocol registry', () => {
 
   it('an unknown id names the known ones', () => {
     assert.throws(
-      () => getProtocol('pyvision'),
+      () => getProtocol('pyvision-x'),
       (e: unknown) =>
         e instanceof CodeDanceError &&
         e.kind === 'config' &&
         e.fix?.setting === 'model.protocol' &&
-        /unknown format 'pyvision' — use one of codedance, codedance-tools, openai-tools, deepeyes/.test(e.message),
+        /unknown format 'pyvision-x' — use one of codedance, codedance-tools, openai-tools, deepeyes, pyvision, thyme/.test(e.message),
     );
   });
 

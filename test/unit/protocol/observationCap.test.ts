@@ -36,8 +36,9 @@ describe('observation cap in tokens', () => {
     assert.ok(estimateTokens('0123456789'.repeat(MiB / 10)) > 300_000);
   });
 
-  // deepeyes sends a tool's crop back, never a cell's text: it has nothing to cap
-  for (const id of protocolIds.filter((x) => x !== 'deepeyes')) {
+  // deepeyes sends a tool's crop back, never a cell's text: it has nothing to cap; pyvision cuts every text to 400
+  // characters as its executor does (test/unit/protocol/pyvision.test.ts); thyme sends back what was printed uncut, as its sandbox does
+  for (const id of protocolIds.filter((x) => !['deepeyes', 'pyvision', 'thyme'].includes(x))) {
     it(`${id}: a 1 MiB stdout becomes an observation within the default limit, cut with a marker, head and tail kept`, () => {
       const stdout = `FIRST LINE\n${'x = 123456789\n'.repeat(MiB / 14)}LAST LINE`;
       assert.ok(stdout.length >= MiB - 20);

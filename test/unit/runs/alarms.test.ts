@@ -21,7 +21,8 @@ function run(n: number, values: (step: number) => Record<string, number>, seenAt
   return { steps, keys: [...new Set(steps.flatMap((x) => Object.keys(x.values)))].sort() };
 }
 
-const kinds = (m: RunMetrics, ctx: AlarmContext = idle, t: AlarmThresholds = T): AlarmKind[] => evaluateAlarms(m, t, ctx).map((a) => a.kind);
+const kinds = (m: RunMetrics, ctx: AlarmContext = idle, t: AlarmThresholds = T): AlarmKind[] =>
+  evaluateAlarms(m, t, ctx).map((a) => a.kind);
 const one = (m: RunMetrics, kind: AlarmKind, ctx: AlarmContext = idle) => {
   const found = evaluateAlarms(m, T, ctx).filter((a) => a.kind === kind);
   assert.equal(found.length, 1, `one ${kind} alarm`);
@@ -45,7 +46,10 @@ describe('runs: alarms', () => {
     const collapsed = run(60, (s) => counts(s <= 50 ? 0.9 : s < 60 ? 0.5 : 0.1));
     const a = one(collapsed, 'tool-use-collapse');
     assert.equal(a.step, 60);
-    assert.match(a.message, /share of rollouts with a tool call 0\.102 at step 60, 0\.898 in steps 1–50 \(threshold: below 25 % of the early mean\)/);
+    assert.match(
+      a.message,
+      /share of rollouts with a tool call 0\.102 at step 60, 0\.898 in steps 1–50 \(threshold: below 25 % of the early mean\)/,
+    );
     assert.ok(Math.abs(a.values.earlyMean - 0.9) < 0.01 && Math.abs(a.values.value - 0.1) < 0.01);
     assert.deepEqual(kinds(run(60, (s) => counts(s <= 50 ? 0.9 : 0.3))), [], '0.3 is above a quarter of 0.9');
     assert.deepEqual(kinds(run(60, () => counts(0))), [], 'a run that never used the tool does not collapse');
@@ -59,7 +63,15 @@ describe('runs: alarms', () => {
     );
     assert.match(a.message, /tool calls per rollout 0\.2 at step 20, 1\.8 in steps 1–19/);
     const tight = { ...T, toolUseCollapseRatio: 0.1 };
-    assert.deepEqual(kinds(run(20, (s) => ({ 'tool_call_counts/mean': s < 20 ? 1.8 : 0.2 })), idle, tight), [], 'the ratio is a setting');
+    assert.deepEqual(
+      kinds(
+        run(20, (s) => ({ 'tool_call_counts/mean': s < 20 ? 1.8 : 0.2 })),
+        idle,
+        tight,
+      ),
+      [],
+      'the ratio is a setting',
+    );
   });
 
   it('tool success rate falling', () => {
@@ -96,13 +108,20 @@ describe('runs: alarms', () => {
       'nan',
     );
     assert.equal(a.step, 5);
-    assert.match(a.message, /critic\/score\/mean = NaN, actor\/grad_norm = Infinity at step 5 \(2 steps with NaN\/inf, the first at step 3\)/);
+    assert.match(
+      a.message,
+      /critic\/score\/mean = NaN, actor\/grad_norm = Infinity at step 5 \(2 steps with NaN\/inf, the first at step 3\)/,
+    );
     assert.deepEqual(kinds(run(6, () => ({ 'critic/score/mean': 0.5, 'perf/min': -Infinity }))), [], 'inf in a key that is no loss');
   });
 
   it('hang: no metric line for hangFactor × the median step time while the job runs', () => {
     const minute = 60_000;
-    const m = run(5, () => ({ 'actor/acc': 0.5 }), (s) => s * minute);
+    const m = run(
+      5,
+      () => ({ 'actor/acc': 0.5 }),
+      (s) => s * minute,
+    );
     const at = (now: number, running = true): AlarmContext => ({ now, running });
     const a = one(m, 'hang', at(5 * minute + 6 * minute));
     assert.equal(a.step, 5);
@@ -110,11 +129,26 @@ describe('runs: alarms', () => {
     assert.deepEqual(kinds(m, at(5 * minute + 4 * minute)), []);
     assert.deepEqual(kinds(m, at(5 * minute + 60 * minute, false)), [], 'a job that does not run does not hang');
     // lines read in one catch-up share one time: verl's own step time is the measure
-    const caughtUp = run(5, () => ({ 'timing_s/step': 62 }), () => 1000);
+    const caughtUp = run(
+      5,
+      () => ({ 'timing_s/step': 62 }),
+      () => 1000,
+    );
     assert.equal(medianStepMs(caughtUp.steps), 62_000);
     assert.deepEqual(kinds(caughtUp, at(1000 + 300_000)), []);
     assert.equal(one(caughtUp, 'hang', at(1000 + 320_000)).values.medianStepMs, 62_000);
-    assert.deepEqual(kinds(run(5, () => ({ a: 1 }), () => 1000), at(10 ** 9)), [], 'no measure of a step: no hang alarm');
+    assert.deepEqual(
+      kinds(
+        run(
+          5,
+          () => ({ a: 1 }),
+          () => 1000,
+        ),
+        at(10 ** 9),
+      ),
+      [],
+      'no measure of a step: no hang alarm',
+    );
   });
 
   it('the job ended: its exit and the traceback from the log', () => {
@@ -131,7 +165,11 @@ describe('runs: alarms', () => {
     assert.match(a.detail!, /\nray\.exceptions\.RayTaskError\(OutOfMemoryError\): ray::TaskRunner\.run\(\) \(pid=2749/);
     assert.ok(!a.detail!.includes('Started a local Ray instance') && !a.detail!.includes('TimeoutError'));
     assert.deepEqual(kinds(m.snapshot(), { now: 0, running: true, job: { status: 'RUNNING' }, logTail: LOG }), []);
-    const ok = one(run(2, () => ({})), 'job-ended', { now: 0, running: false, job: { status: 'SUCCEEDED', exitCode: 0 }, logTail: 'done\n' });
+    const ok = one(
+      run(2, () => ({})),
+      'job-ended',
+      { now: 0, running: false, job: { status: 'SUCCEEDED', exitCode: 0 }, logTail: 'done\n' },
+    );
     assert.equal(ok.message, 'the job finished (exit 0) after step 2');
     assert.equal(ok.detail, undefined);
   });
@@ -156,7 +194,9 @@ describe('runs: alarms', () => {
     );
     assert.equal(exceptionLine(tb), 'TimeoutError: code execution timed out after 30 s');
     assert.equal(lastTraceback('no trouble here\n'), undefined);
-    const long = ['Traceback (most recent call last):', ...Array.from({ length: 200 }, (_, i) => `  frame ${i}`), 'ValueError: deep'].join('\n');
+    const long = ['Traceback (most recent call last):', ...Array.from({ length: 200 }, (_, i) => `  frame ${i}`), 'ValueError: deep'].join(
+      '\n',
+    );
     const cut = lastTraceback(long)!.split('\n');
     assert.equal(cut.length, 80);
     assert.equal(cut.at(-1), 'ValueError: deep');

@@ -97,7 +97,8 @@ describe('runs: verl console metric lines', () => {
     for (const [text, want] of cases) assert.equal(parseMetricValue(text), want, text);
     assert.ok(Number.isNaN(parseMetricValue('nan')!));
     assert.ok(Number.isNaN(parseMetricValue('np.float64(nan)')!));
-    for (const bad of ['', 'abc', '1.2.3', 'np.float64()', 'np.float64(True)', '0x10', '(1+2j)']) assert.equal(parseMetricValue(bad), undefined, bad);
+    for (const bad of ['', 'abc', '1.2.3', 'np.float64()', 'np.float64(True)', '0x10', '(1+2j)'])
+      assert.equal(parseMetricValue(bad), undefined, bad);
   });
 
   it('cleans a line: CRLF, colours, both prefix forms, names with parentheses', () => {

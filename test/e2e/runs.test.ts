@@ -1,0 +1,208 @@
+/**
+ * e2e: the run view (issue #23) in a real VS Code (code-server 4.100.3 + Debian chromium), on a
+ * run folder as the seed's launch leaves it (test/e2e/fixtures/runFixture.ts: verl's console log,
+ * rollout and validation dumps, checkpoints). The palette → "Open Run View…" → the workspace's
+ * log → the editor tab "CodeDance Run: <experiment>" with the uPlot charts of the first screen,
+ * the tool-use-collapse alarm (a notification and the view's list, with the threshold setting's
+ * early steps), the checkpoints at their steps; new lines appended to the log show up; CSV export
+ * through the save dialog; a validation rollout drawn by the chat's renderer with its input
+ * image, code cell, tool response and reward. Screenshots: test/e2e/.artifacts/runs-*.png at
+ * the default window size.
+ */
+import * as assert from 'node:assert/strict';
+import { appendFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { BrowserContext, Frame, Page } from 'playwright-core';
+import { ensureExtensionBuilt, ROOT } from './build';
+import { ensureFixtureWorkspace } from './fixtures/images';
+import { RUN_EXPERIMENT, RUN_LOG, RUN_STEPS, writeRunFixture } from './fixtures/runFixture';
+import {
+  activityBarItem,
+  ARTIFACTS,
+  failureScreenshot,
+  findWebviewFrame,
+  keepServerLogs,
+  openWorkbench,
+  removeRunDir,
+  runCommand,
+  screenshot,
+  waitForNotification,
+} from './workbench';
+
+type CodeServerModule = typeof import('../../scripts/codeServer.mjs');
+type Server = Awaited<ReturnType<CodeServerModule['startCodeServer']>>;
+
+const log = (msg: string) => console.log(`      [runs-e2e] ${msg}`);
+
+describe('e2e: the run view of an RL run in a real VS Code', function () {
+  this.timeout(300_000);
+  let cs: CodeServerModule;
+  let server: Server | undefined;
+  let runDir: string;
+  let workspace: string;
+  let browser: BrowserContext | undefined;
+  let page: Page;
+  let view: Frame;
+
+  before(async function () {
+    cs = await import('../../scripts/codeServer.mjs');
+    await cs.ensureCodeServer({ log: (m: string) => log(`code-server: ${m}`) });
+    ensureExtensionBuilt(log);
+    mkdirSync(ARTIFACTS, { recursive: true });
+    runDir = mkdtempSync(path.join(os.tmpdir(), 'codedance-runs-e2e-'));
+    workspace = path.join(runDir, 'workspace');
+    cpSync(ensureFixtureWorkspace(), workspace, { recursive: true });
+    writeRunFixture(path.join(workspace, 'rl-run'));
+    mkdirSync(path.join(workspace, '.vscode'), { recursive: true });
+    server = await cs.startCodeServer({
+      workspace,
+      extensionDevelopmentPath: ROOT,
+      runDir: path.join(runDir, 'server'),
+      settings: {
+        'workbench.colorTheme': 'Default Dark Modern',
+        'remote.autoForwardPorts': false,
+        // the alarms' early mean: the first 10 steps (the default is 50)
+        'codedance.runs.alarms.earlySteps': 10,
+      },
+      log: (m: string) => log(`code-server: ${m}`),
+    });
+    browser = await cs.launchBrowser({ userDataDir: path.join(runDir, 'chromium') });
+    page = browser.pages()[0] ?? (await browser.newPage());
+    await openWorkbench(page, server.workbenchUrl(), '[Extension Development Host]', activityBarItem(page, 'CodeDance'));
+  });
+
+  after(async function () {
+    this.timeout(30_000);
+    await browser?.close().catch(() => {});
+    await server?.stop();
+    keepServerLogs('runs', server?.logFile, runDir);
+    if (runDir) await removeRunDir(runDir, log);
+  });
+
+  afterEach(async function () {
+    await failureScreenshot('runs', page, this.currentTest);
+  });
+
+  const steps = () => view.locator('body').getAttribute('data-steps');
+
+  it('opens a log file from the palette: the charts, the alarm (notified once), the checkpoints', async () => {
+    await runCommand(page, 'CodeDance: Open Run View…');
+    const pick = page.locator('.quick-input-widget', { hasText: /Open Run View/ });
+    await pick.waitFor({ timeout: 20_000 });
+    await pick.locator('input').fill('run_20251120');
+    await pick.locator('.monaco-list-row', { hasText: path.basename(RUN_LOG) }).waitFor({ timeout: 20_000 });
+    await page.keyboard.press('Enter');
+
+    view = await findWebviewFrame(page, 'figure.run-chart[data-chart="score"] canvas', 45_000);
+    await view.waitForFunction((n) => document.body.dataset.steps === String(n), RUN_STEPS, { timeout: 20_000 });
+    await page.locator('.tabs-container .tab', { hasText: `CodeDance Run: ${RUN_EXPERIMENT}` }).waitFor({ timeout: 10_000 });
+
+    // every chart of the first screen drew its series (the tool-use chart: the four shares)
+    const series = await view
+      .locator('figure.run-chart')
+      .evaluateAll((fs) => Object.fromEntries(fs.map((f) => [f.getAttribute('data-chart'), Number(f.getAttribute('data-series'))])));
+    assert.deepEqual(series, { score: 1, acc: 1, 'tool-success': 1, format: 1, turns: 1, length: 2, 'tool-use': 4, val: 3 });
+    assert.equal(await view.locator('figure.run-chart canvas').count(), 8, 'one canvas per chart');
+
+    // the alarm: listed with its step and numbers (early mean over the setting's 10 steps), and told once
+    const alarm = view.locator('li.alarm[data-alarm="tool-use-collapse"]');
+    await alarm.waitFor({ timeout: 15_000 });
+    assert.equal(await alarm.getAttribute('data-step'), String(RUN_STEPS));
+    assert.match(await alarm.innerText(), /share of rollouts with a tool call 0\.0\d+ at step 30, 0\.7\d* in steps 1–10/);
+    const told = await waitForNotification(page, /CodeDance run sa1b-grpo-demo: tool use collapsing/);
+    assert.match(told, /below 25 % of the early mean/);
+
+    // the checkpoints verl saved every 10 steps, read from the folder the log names
+    await view.locator('tr[data-checkpoint]').first().waitFor({ timeout: 15_000 });
+    assert.deepEqual(await view.locator('tr[data-checkpoint]').evaluateAll((rs) => rs.map((r) => r.getAttribute('data-checkpoint'))), ['30', '20', '10']);
+
+    // hover: the legend shows the values at the cursor
+    const plot = view.locator('figure.run-chart[data-chart="acc"] .u-over');
+    const box = await plot.boundingBox();
+    assert.ok(box, 'the acc chart has a plot area');
+    const legend = view.locator('figure.run-chart[data-chart="acc"] .u-legend .u-value');
+    const before = await legend.allInnerTexts();
+    await plot.hover({ position: { x: box.width * 0.5, y: box.height * 0.5 } });
+    await view.waitForFunction(
+      () => [...document.querySelectorAll('figure[data-chart="acc"] .u-legend .u-series:not(.raw) .u-value')].some((v) => /^0\.\d+$/.test(v.textContent ?? '')),
+      undefined,
+      { timeout: 5000 },
+    );
+    const values = await legend.allInnerTexts();
+    log(`legend before the hover ${JSON.stringify(before)}, at the cursor ${JSON.stringify(values)}`);
+    assert.notDeepEqual(values, before, 'the legend follows the cursor');
+    await page.mouse.move(5, 5);
+    await page.waitForTimeout(300);
+    await screenshot(page, 'runs-alarm.png');
+    await runCommand(page, 'Notifications: Clear All Notifications');
+    await page.locator('.notifications-toasts .notification-toast').first().waitFor({ state: 'hidden', timeout: 5000 });
+    await screenshot(page, 'runs-view.png');
+  });
+
+  it('follows the log as it grows', async () => {
+    const file = path.join(workspace, 'rl-run', RUN_LOG);
+    const last = readFileSync(file, 'utf8').trim().split('\n').at(-1)!;
+    const next = (n: number) => last.replace(/step:30 /, `step:${n} `).replace(/training\/global_step:30/, `training/global_step:${n}`);
+    appendFileSync(file, `${next(31)}\n(TaskRunner pid=2749) Dumped generations to ./rollout_sft_step/32.jsonl\n${next(32)}\n`);
+    await view.waitForFunction((n) => document.body.dataset.steps === String(n), RUN_STEPS + 2, { timeout: 20_000 });
+    assert.match(await view.locator('.run-chip').first().innerText(), /32 step\(s\), last 32/);
+  });
+
+  it('exports the metrics as CSV through the save dialog', async () => {
+    await view.locator('button[data-action="export-csv"]').click();
+    await page.waitForFunction(
+      () => /sa1b-grpo-demo\.csv$/.test((document.querySelector('.quick-input-widget input') as HTMLInputElement | null)?.value ?? ''),
+      undefined,
+      { timeout: 15_000 },
+    );
+    await page.keyboard.press('Enter');
+    const out = path.join(workspace, 'sa1b-grpo-demo.csv');
+    const deadline = Date.now() + 15_000;
+    while (!existsSync(out) && Date.now() < deadline) await page.waitForTimeout(200);
+    const lines = readFileSync(out, 'utf8').trim().split('\r\n');
+    assert.equal(lines.length, 1 + RUN_STEPS + 2, 'a header and one row per step');
+    const head = lines[0].split(',');
+    assert.deepEqual(head.slice(0, 4), ['run', 'step', 'hours', 'seen_at']);
+    const acc = head.indexOf('actor/acc');
+    assert.ok(acc > 0, 'actor/acc is a column');
+    assert.match(lines[1].split(',')[acc], /^0\.5\d+$/);
+  });
+
+  it('draws a validation rollout with the chat’s renderer: input image, code, tool response, reward', async () => {
+    await view.locator('button[role="tab"][data-tab="rollouts"]').click();
+    const status = view.locator('.rollouts-view [role="status"]');
+    await view.waitForFunction(() => /step\(s\) dumped in/.test(document.querySelector('.rollouts-view [role="status"]')?.textContent ?? ''), undefined, { timeout: 15_000 });
+    assert.match(await status.innerText(), /30 step\(s\) dumped in .*rollout_sft_step/);
+    await view.locator('select[aria-label="rollouts"]').selectOption('validation');
+    const table = view.locator('.rollout-table[data-kind="validation"][data-step="30"]');
+    await table.waitFor({ timeout: 15_000 });
+    assert.match(await status.innerText(), /3 step\(s\) dumped in .*validation_sft_step/);
+    assert.equal(await table.locator('tbody tr').count(), 4);
+    assert.deepEqual(await table.locator('th').allInnerTexts(), ['', '#', 'score', 'acc', 'format', 'tools', 'tool ok', 'question'], 'no source column: the dumps name none');
+    // a rollout without tool calls: its tool_success_rate is the dump's bare NaN
+    assert.ok((await table.locator('tbody tr td:nth-child(7)').allInnerTexts()).includes('nan'));
+    // with tool calls first: a rollout whose code ran
+    await view.locator('select[aria-label="tool calls"]').selectOption('some');
+    assert.equal(await table.locator('tbody tr').count(), 2);
+    await table.locator('tbody tr').first().click();
+    const r = view.locator('article.rollout');
+    await r.locator('section.exchange').waitFor({ timeout: 15_000 });
+    await r.locator('.question-images img').first().waitFor({ timeout: 10_000 });
+    const natural = await r
+      .locator('.question-images img')
+      .first()
+      .evaluate((i) => (i as HTMLImageElement).naturalWidth);
+    assert.equal(natural, 224, 'the input image from multi_modal_data decoded');
+    assert.match(await r.locator('.question-text').innerText(), /^How many \w+ circles are there\?$/);
+    assert.match(await r.locator('details.cell pre.code').first().innerText(), /input_image/);
+    assert.match(await r.locator('.answer').innerText(), /\d/);
+    assert.match(await r.locator('.exchange-reward').innerText(), /Training reward: reward \d/);
+    assert.match(await r.locator('.rollout-fields').innerText(), /tool_step \[(0|-0\.5)\]/);
+    assert.equal(await r.locator('.turn-text').first().innerText().then((t) => t.includes('<tool_call>')), false, 'the call is drawn as its cell, not as text');
+    await runCommand(page, 'Notifications: Clear All Notifications');
+    await view.evaluate(() => document.querySelector('.rollouts-view')?.scrollIntoView());
+    await page.waitForTimeout(200);
+    await screenshot(page, 'runs-rollout.png');
+  });
+});
