@@ -189,6 +189,8 @@ interface Forked {
   pid: number;
   /** the fork alone, template side, ms */
   forkMs: number;
+  /** ms: planning the launch (folders included), the holder sandbox up, the fork answered */
+  phases: { plan: number; holder: number; fork: number };
   workdir: string;
   runtime: string;
   client: KernelClient;
@@ -207,6 +209,7 @@ function limitsOf(args: string[]): Record<string, number> {
 
 /** the sandbox today's launch would make for a kernel, with `sleep` in it; the fork joins it */
 async function forkOne(t: Template, python: string): Promise<Forked> {
+  const t0 = performance.now();
   const workdir = mkdtempSync(path.join(os.tmpdir(), 'codedance-fork-'));
   const runtime = mkdtempSync(path.join(os.tmpdir(), 'codedance-fork-rt-'));
   const kdir = path.join(runtime, 'k-1');
@@ -219,6 +222,7 @@ async function forkOne(t: Template, python: string): Promise<Forked> {
   const connectionFile = path.join(kdir, 'kernel.json');
   writeExclusive(connectionFile, connectionFileText(conn), 0o600, owner);
   const end = plan.args.indexOf('--');
+  const t1 = performance.now();
   const cgroup = plan.cgroupLimits ? createKernelCgroup(plan.cgroupLimits) : undefined;
   const holderArgs = [...plan.args.slice(0, end + 1), '/bin/sleep', 'infinity'];
   const run = cgroup ? cgroup.wrap(plan.command, holderArgs) : { command: plan.command, args: holderArgs };
@@ -239,6 +243,7 @@ async function forkOne(t: Template, python: string): Promise<Forked> {
     });
     holder.once('exit', (c) => reject(new Error(`the holder sandbox exited (${c})`)));
   });
+  const t2 = performance.now();
   const { pid, forkMs } = await t.fork({
     holder: init,
     workdir,
@@ -248,9 +253,10 @@ async function forkOne(t: Template, python: string): Promise<Forked> {
     seccomp: plan.seccomp ? Buffer.from(plan.seccomp).toString('base64') : null,
     cgroupProcs: procs,
   });
+  const phases = { plan: t1 - t0, holder: t2 - t1, fork: performance.now() - t2 };
   const client = new KernelClient(conn, { heartbeatIntervalMs: 0 });
   client.connect();
-  return { holder, holderExited, cgroup, pid, forkMs, workdir, runtime, client, conn };
+  return { holder, holderExited, cgroup, pid, forkMs, phases, workdir, runtime, client, conn };
 }
 
 /** kernel_info until it answers, then the prelude installed (the module is the template's) */
@@ -267,7 +273,23 @@ async function makeReady(k: Forked): Promise<void> {
         return undefined;
       }
     })();
-    if (why || i > 300) throw new Error(`the forked kernel did not answer kernel_info: ${why ?? 'nothing within 30 s'}`);
+    if (why || i > 300) {
+      const alive = (() => {
+        try {
+          return readFileSync(`/proc/${k.pid}/status`, 'utf8').split('\n').filter((l) => /^(State|NSpid|Threads)/.test(l)).join('; ');
+        } catch {
+          return 'gone';
+        }
+      })();
+      const sockets = (() => {
+        try {
+          return readdirSync(path.dirname(k.conn.ip)).join(' ');
+        } catch (e) {
+          return (e as Error).message;
+        }
+      })();
+      throw new Error(`the forked kernel did not answer kernel_info: ${why ?? 'nothing within 30 s'} (kernel ${k.pid}: ${alive}; its folder: ${sockets})`);
+    }
   }
   const config = {
     workdir: k.workdir,
@@ -299,8 +321,10 @@ export interface ForkedStarts extends Started {
   /** the template's start (imports, prelude), ms, and its own USS, MB */
   templateMs: number;
   templateUssMb: number;
-  /** the fork alone (template side), ms, median */
+  /** the fork alone (template side), ms */
   forkMs: number[];
+  /** per kernel, ms: launch plan and folders, holder sandbox up, fork answered, then kernel_info and the prelude */
+  phases: Array<{ plan: number; holder: number; fork: number; ready: number }>;
   /** the kernel's process is in its own cgroup, and in no other kernel's */
   inOwnCgroup: boolean[];
 }
@@ -312,6 +336,7 @@ export async function forkedStarts(python: string, n: number, probe?: { other: (
   const held: Forked[] = [];
   const ms: number[] = [];
   const forkMs: number[] = [];
+  const phases: ForkedStarts['phases'] = [];
   try {
     const templateMs = await t.readyMs;
     for (let i = 0; i < n; i++) {
@@ -319,14 +344,16 @@ export async function forkedStarts(python: string, n: number, probe?: { other: (
       const k = await forkOne(t, python);
       held.push(k);
       forkMs.push(k.forkMs);
+      const tr = performance.now();
       await makeReady(k);
       ms.push(performance.now() - t0);
+      phases.push({ ...k.phases, ready: performance.now() - tr });
     }
     const uss = held.map((k) => ussMb([...processTree(k.holder.pid!), k.pid]));
     const inOwnCgroup = held.map((k) => !!k.cgroup?.pids().includes(k.pid) && held.every((o) => o === k || !o.cgroup?.pids().includes(k.pid)));
     let seen: Record<string, unknown> | undefined;
     if (probe && held.length > 1) seen = await runProbe(held[1], probeCode(probe.other(held.map((k) => k.workdir)), probe.port));
-    return { ms, ussMb: uss, probe: seen, templateMs, templateUssMb: ussMb([t.proc.pid!]), forkMs, inOwnCgroup };
+    return { ms, ussMb: uss, probe: seen, templateMs, templateUssMb: ussMb([t.proc.pid!]), forkMs, phases, inOwnCgroup };
   } finally {
     await Promise.all(held.map(closeForked));
     await t.close();

@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 DEB_PACKAGES=(python3-ipykernel python3-jupyter-client python3-jupyter-server python3-pil python3-matplotlib python3-numpy
-              python3-nbformat python3-nbclient chromium libkrb5-dev ripgrep
+              python3-nbformat python3-nbclient python3-autopep8 chromium libkrb5-dev ripgrep
               slurmctld slurmd slurm-client munge openssh-server openssh-client bubblewrap)
 
 missing=()

@@ -24,6 +24,7 @@ import { jobsErrorToCli, pickProfile } from './jobs';
 import { numberFlag, thresholdsFrom, TRAIN_OPTIONS, type TrainFlags } from './trainFlags';
 import { alarmLines, metricsHeader, metricsRow, rolloutTable, toJson, validationLine } from './trainTable';
 import { exitFor, finalStatus, watchJob } from './trainWatch';
+import { runTrainCheckpoint, TRAIN_CHECKPOINT_USAGE } from './trainCheckpoint';
 
 export const TRAIN_USAGE = `usage: codedance train <command> [options]
 
@@ -33,6 +34,7 @@ commands:
   rollouts DIR | --job ID   the rollouts of one step (default: the last): score, acc, tool calls, data source;
                             --step N, --validation (the validation dumps), --json (every field, images as base64)
   watch    --job ID         a live table of the key metrics and the alarms, until the job ends
+${TRAIN_CHECKPOINT_USAGE}
 
 cluster (with --job; as for 'codedance jobs'): --cluster NAME | --clusters FILE | --workspace-profiles |
   --ray URL | --ssh [USER@]HOST[:PORT] [--identity FILE] [--jobs-dir DIR]
@@ -82,6 +84,7 @@ export async function runTrain(argv: string[]): Promise<number> {
     console.log(TRAIN_USAGE);
     return sub ? EXIT.ok : EXIT.usage;
   }
+  if (sub === 'eval-checkpoint' || sub === 'serve-checkpoint') return runTrainCheckpoint(sub, rest);
   if (!COMMANDS.includes(sub)) throw new CliError(`unknown train command '${sub}'.\n\n${TRAIN_USAGE}`, EXIT.usage);
   const { values: v, positionals } = parseTrainArgs(rest);
   if (v.help) {

@@ -24,8 +24,8 @@ class WatchState {
   readonly store = new MetricsStore();
   tail = '';
   note = '';
-  /** alarms already printed (piped output): kind and step */
-  readonly printed = new Set<string>();
+  /** the kinds of alarm raised now (piped output prints an alarm when its kind is raised, again only after it cleared) */
+  private active = new Set<string>();
 
   constructor(
     readonly id: string,
@@ -59,10 +59,11 @@ class WatchState {
     ].join('\n');
   }
 
-  /** piped: the alarms not printed yet */
+  /** piped: the alarms raised since the last call */
   newAlarms(): string[] {
-    const fresh = this.alarms().filter((a) => !this.printed.has(`${a.kind}:${a.step}`));
-    for (const a of fresh) this.printed.add(`${a.kind}:${a.step}`);
+    const now = this.alarms();
+    const fresh = now.filter((a) => !this.active.has(a.kind));
+    this.active = new Set(now.map((a) => a.kind));
     return alarmLines(fresh);
   }
 }
@@ -89,9 +90,11 @@ function draw(w: WatchState): void {
   else for (const l of w.newAlarms()) console.log(l);
 }
 
+/** Piped: the new steps, then what alarms they raised. On a terminal the next redraw shows them. */
 function printSteps(w: WatchState, steps: StepMetrics[]): void {
-  if (tty()) return; // the next redraw shows them
+  if (tty() || !steps.length) return;
   for (const s of steps) console.log(metricsRow(s));
+  draw(w);
 }
 
 /** Asks the job's state every `ms`, one question at a time. */

@@ -84,7 +84,11 @@ const run = wordId;
 const kind = v.picklist(ROLLOUT_KINDS);
 const step = index;
 /** a chart as a PNG (canvas → data URL); 64 MB at most */
-const pngDataUrl = v.pipe(v.string(), v.maxLength(64 * 1024 * 1024), v.regex(/^data:image\/png;base64,[A-Za-z0-9+/=]*$/, 'expected a PNG data: URL'));
+const pngDataUrl = v.pipe(
+  v.string(),
+  v.maxLength(64 * 1024 * 1024),
+  v.regex(/^data:image\/png;base64,[A-Za-z0-9+/=]*$/, 'expected a PNG data: URL'),
+);
 /** a file name the save dialog starts with (no folder) */
 const fileName = v.pipe(v.string(), v.regex(/^[\w.@() -]{1,120}$/, 'expected a plain file name'));
 
@@ -144,4 +148,3 @@ export type ToRuns =
   | { type: 'metrics'; run: string; steps: StepMetrics[]; replace: boolean }
   | { type: 'alarms'; run: string; alarms: Alarm[] }
   | { type: 'checkpoints'; run: string; checkpoints: Checkpoint[]; note?: string };
-

@@ -84,7 +84,6 @@ describe('e2e: the run view of an RL run in a real VS Code', function () {
     await failureScreenshot('runs', page, this.currentTest);
   });
 
-  const steps = () => view.locator('body').getAttribute('data-steps');
 
   it('opens a log file from the palette: the charts, the alarm (notified once), the checkpoints', async () => {
     await runCommand(page, 'CodeDance: Open Run View…');
@@ -115,7 +114,11 @@ describe('e2e: the run view of an RL run in a real VS Code', function () {
 
     // the checkpoints verl saved every 10 steps, read from the folder the log names
     await view.locator('tr[data-checkpoint]').first().waitFor({ timeout: 15_000 });
-    assert.deepEqual(await view.locator('tr[data-checkpoint]').evaluateAll((rs) => rs.map((r) => r.getAttribute('data-checkpoint'))), ['30', '20', '10']);
+    assert.deepEqual(await view.locator('tr[data-checkpoint]').evaluateAll((rs) => rs.map((r) => r.getAttribute('data-checkpoint'))), [
+      '30',
+      '20',
+      '10',
+    ]);
 
     // hover: the legend shows the values at the cursor
     const plot = view.locator('figure.run-chart[data-chart="acc"] .u-over');
@@ -125,7 +128,10 @@ describe('e2e: the run view of an RL run in a real VS Code', function () {
     const before = await legend.allInnerTexts();
     await plot.hover({ position: { x: box.width * 0.5, y: box.height * 0.5 } });
     await view.waitForFunction(
-      () => [...document.querySelectorAll('figure[data-chart="acc"] .u-legend .u-series:not(.raw) .u-value')].some((v) => /^0\.\d+$/.test(v.textContent ?? '')),
+      () =>
+        [...document.querySelectorAll('figure[data-chart="acc"] .u-legend .u-series:not(.raw) .u-value')].some((v) =>
+          /^0\.\d+$/.test(v.textContent ?? ''),
+        ),
       undefined,
       { timeout: 5000 },
     );
@@ -138,6 +144,10 @@ describe('e2e: the run view of an RL run in a real VS Code', function () {
     await runCommand(page, 'Notifications: Clear All Notifications');
     await page.locator('.notifications-toasts .notification-toast').first().waitFor({ state: 'hidden', timeout: 5000 });
     await screenshot(page, 'runs-view.png');
+    await view.locator('figure.run-chart[data-chart="val"]').scrollIntoViewIfNeeded();
+    await page.waitForTimeout(200);
+    await screenshot(page, 'runs-charts.png');
+    await view.evaluate(() => window.scrollTo(0, 0));
   });
 
   it('follows the log as it grows', async () => {
@@ -172,14 +182,22 @@ describe('e2e: the run view of an RL run in a real VS Code', function () {
   it('draws a validation rollout with the chat’s renderer: input image, code, tool response, reward', async () => {
     await view.locator('button[role="tab"][data-tab="rollouts"]').click();
     const status = view.locator('.rollouts-view [role="status"]');
-    await view.waitForFunction(() => /step\(s\) dumped in/.test(document.querySelector('.rollouts-view [role="status"]')?.textContent ?? ''), undefined, { timeout: 15_000 });
+    await view.waitForFunction(
+      () => /step\(s\) dumped in/.test(document.querySelector('.rollouts-view [role="status"]')?.textContent ?? ''),
+      undefined,
+      { timeout: 15_000 },
+    );
     assert.match(await status.innerText(), /30 step\(s\) dumped in .*rollout_sft_step/);
     await view.locator('select[aria-label="rollouts"]').selectOption('validation');
     const table = view.locator('.rollout-table[data-kind="validation"][data-step="30"]');
     await table.waitFor({ timeout: 15_000 });
     assert.match(await status.innerText(), /3 step\(s\) dumped in .*validation_sft_step/);
     assert.equal(await table.locator('tbody tr').count(), 4);
-    assert.deepEqual(await table.locator('th').allInnerTexts(), ['', '#', 'score', 'acc', 'format', 'tools', 'tool ok', 'question'], 'no source column: the dumps name none');
+    assert.deepEqual(
+      await table.locator('th').allInnerTexts(),
+      ['', '#', 'score', 'acc', 'format', 'tools', 'tool ok', 'question'],
+      'no source column: the dumps name none',
+    );
     // a rollout without tool calls: its tool_success_rate is the dump's bare NaN
     assert.ok((await table.locator('tbody tr td:nth-child(7)').allInnerTexts()).includes('nan'));
     // with tool calls first: a rollout whose code ran
@@ -199,10 +217,39 @@ describe('e2e: the run view of an RL run in a real VS Code', function () {
     assert.match(await r.locator('.answer').innerText(), /\d/);
     assert.match(await r.locator('.exchange-reward').innerText(), /Training reward: reward \d/);
     assert.match(await r.locator('.rollout-fields').innerText(), /tool_step \[(0|-0\.5)\]/);
-    assert.equal(await r.locator('.turn-text').first().innerText().then((t) => t.includes('<tool_call>')), false, 'the call is drawn as its cell, not as text');
+    assert.equal(
+      await r
+        .locator('.turn-text')
+        .first()
+        .innerText()
+        .then((t) => t.includes('<tool_call>')),
+      false,
+      'the call is drawn as its cell, not as text',
+    );
     await runCommand(page, 'Notifications: Clear All Notifications');
     await view.evaluate(() => document.querySelector('.rollouts-view')?.scrollIntoView());
     await page.waitForTimeout(200);
     await screenshot(page, 'runs-rollout.png');
+  });
+
+  it('shows the same prompt at the other steps side by side', async () => {
+    await view.locator('button[data-action="same-prompt"]').click();
+    const cols = view.locator('.compare-cols');
+    await cols.waitFor({ timeout: 15_000 });
+    assert.equal(await cols.getAttribute('data-columns'), '3');
+    await view.waitForFunction(() => document.querySelectorAll('.compare-cols article.rollout').length === 3, undefined, {
+      timeout: 15_000,
+    });
+    assert.deepEqual(await cols.locator('article.rollout').evaluateAll((a) => a.map((x) => x.getAttribute('data-step'))), [
+      '10',
+      '20',
+      '30',
+    ]);
+    const questions = await cols.locator('.question-text').allInnerTexts();
+    assert.equal(new Set(questions).size, 1, `one prompt: ${JSON.stringify(questions)}`);
+    assert.match(await view.locator('.compare > p').innerText(), /2 other rollout\(s\) of this prompt in 2 of 2 other step\(s\)/);
+    await cols.scrollIntoViewIfNeeded();
+    await page.waitForTimeout(200);
+    await screenshot(page, 'runs-compare.png');
   });
 });

@@ -47,7 +47,7 @@ export const PYVISION_FORBIDDEN_ERROR = 'Error: Forbidden function calls detecte
 export const PYVISION_TIMEOUT_ERROR = 'Timeout Error';
 /** an empty block: `execute_codes` runs nothing and `[0][0]` of its empty result raises (96-101, 499) */
 export const PYVISION_EMPTY_CODE = 'IndexError: list index out of range';
-/** `PythonExecutor.truncate(s, max_length=400)` (460-472) */
+/** `PythonExecutor.truncate(s, max_length=400)` (459-472) */
 export const PYVISION_MAX_CHARS = 400;
 /** ours: the repository's loop has no limit (`while True`, line 491) */
 export const PYVISION_MAX_TURNS = 30;

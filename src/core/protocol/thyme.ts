@@ -43,7 +43,16 @@ import {
   thymeWrapFallback,
 } from './thymeLoop';
 import { sniffBase64ImageMime } from '../images/sniffImageMime';
-import type { AssistantTurn, ChatMessage, ContentPart, ObservationInput, ParsedTurn, ProtocolAdapter, QuestionContext, RunView } from './types';
+import type {
+  AssistantTurn,
+  ChatMessage,
+  ContentPart,
+  ObservationInput,
+  ParsedTurn,
+  ProtocolAdapter,
+  QuestionContext,
+  RunView,
+} from './types';
 
 /** An input image part: the file's own bytes with their real type (the repository passes a file:// path). */
 function imagePart(base64: string): ContentPart {
@@ -140,7 +149,9 @@ export function createThymeProtocol(): ProtocolAdapter {
       const inner: ContentPart[] = r.images.length
         ? r.images.map((im) => ({ type: 'image_url', image_url: { url: `data:${im.mime};base64,${im.data}` } }))
         : [{ type: 'text', text: pyStripText(r.stdout) }];
-      return [{ role: 'user', content: [{ type: 'text', text: SANDBOX_OUTPUT_OPEN }, ...inner, { type: 'text', text: SANDBOX_OUTPUT_CLOSE }] }];
+      return [
+        { role: 'user', content: [{ type: 'text', text: SANDBOX_OUTPUT_OPEN }, ...inner, { type: 'text', text: SANDBOX_OUTPUT_CLOSE }] },
+      ];
     },
 
     isFinal(parsed: ParsedTurn, executed: readonly ObservationInput[] = [], run?: RunView): boolean {

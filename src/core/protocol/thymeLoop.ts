@@ -62,7 +62,13 @@ export function thymeStep(turn: TurnView): Step {
     const cell = turn.cells[0];
     if (!cell || cell.status !== 'ok') return { kind: 'failed' };
     // a reply with `</answer>` AND a block is appended twice (316-320, then 346-349), as there
-    const parts = [...(answered ? [text(segment)] : []), text(segment), text(SANDBOX_OUTPUT_OPEN), ...sandboxParts(cell), text(SANDBOX_OUTPUT_CLOSE)];
+    const parts = [
+      ...(answered ? [text(segment)] : []),
+      text(segment),
+      text(SANDBOX_OUTPUT_OPEN),
+      ...sandboxParts(cell),
+      text(SANDBOX_OUTPUT_CLOSE),
+    ];
     return { kind: answered ? 'answer' : 'kept', parts };
   }
   return answered ? { kind: 'answer', parts: [text(segment)] } : { kind: 'break' };

@@ -28,9 +28,10 @@ export interface JudgeResult {
 }
 
 export interface ScoreDetail {
-  scorer: Scorer;
-  /** how acc was decided */
-  method: 'judge' | 'symbolic' | 'no-answer' | 'too-long' | 'normalized-match' | 'judge-error';
+  /** `deepeyes`: DeepEyes' judge (deepeyesJudge.ts), whatever the data_source */
+  scorer: Scorer | 'deepeyes';
+  /** how acc was decided (`rule`: DeepEyes' rule check, without the LLM judge) */
+  method: 'judge' | 'symbolic' | 'no-answer' | 'too-long' | 'normalized-match' | 'judge-error' | 'rule';
   judgeText?: string;
   cached?: boolean;
   judgeError?: string;

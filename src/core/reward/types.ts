@@ -6,11 +6,14 @@
  */
 
 export interface JudgeRequest {
-  kind: 'default' | 'math';
+  /** `deepeyes`: DeepEyes' judge (deepeyesJudge.ts) */
+  kind: 'default' | 'math' | 'deepeyes';
   /** the full user prompt */
   prompt: string;
   system?: string;
   temperature: number;
+  /** absent or true: a new random `seed` with each request (the seed's judge); false: none sent (DeepEyes' judge sends none) */
+  randomSeed?: boolean;
   /** cache key parts */
   question: string;
   answer: string;

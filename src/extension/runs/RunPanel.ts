@@ -18,7 +18,7 @@ import { webviewHtml } from '../webviewHtml';
 import { routeRequests } from '../webviewRequests';
 import { checkpointActions } from './checkpointActions';
 import { RolloutAccess } from './rolloutAccess';
-import type { RunSource } from './runSources';
+import type { RunSource } from './runSourceTypes';
 import { RunSession, type SessionHost } from './runSession';
 
 /** What a run view needs from the rest of the extension. */
@@ -28,7 +28,11 @@ export interface RunViewHost extends Omit<SessionHost, 'post'> {
   /** asks for another run to add (a job, a log file) */
   pickSource(title: string): Promise<RunSource | undefined>;
   /** opens the chat with the image attached and asks the question */
-  ask(question: string, image: { name: string; bytes: Uint8Array } | undefined, groundTruth?: { answer: string; dataSource: string; origin: string }): Promise<void>;
+  ask(
+    question: string,
+    image: { name: string; bytes: Uint8Array } | undefined,
+    groundTruth?: { answer: string; dataSource: string; origin: string },
+  ): Promise<void>;
   /** the panel closed */
   closed(panel: RunPanel): void;
 }
@@ -57,7 +61,10 @@ export class RunPanel implements vscode.Disposable {
       bodyClass: 'runs',
     });
     panel.onDidDispose(() => this.dispose(), null, this.disposables);
-    const route = routeRequests<FromRuns, RunsResponses>({ what: 'run view', schema: runsRequest, log: host.log, reply: (m) => this.post(m) }, this.handlers());
+    const route = routeRequests<FromRuns, RunsResponses>(
+      { what: 'run view', schema: runsRequest, log: host.log, reply: (m) => this.post(m) },
+      this.handlers(),
+    );
     panel.webview.onDidReceiveMessage((m: unknown) => void route(m), null, this.disposables);
   }
 
@@ -73,13 +80,11 @@ export class RunPanel implements vscode.Disposable {
       removeRun: (m) => this.remove(m.run),
       openLog: (m) => this.get(m.run).session.source.openLog(),
       saveCsv: (m) => this.save(m.name, 'CSV', ['csv'], Buffer.from(m.csv, 'utf8')),
-      savePng: (m) =>
-        this.save(m.name, 'PNG image', ['png'], Buffer.from(m.dataUrl.slice(m.dataUrl.indexOf(',') + 1), 'base64')),
+      savePng: (m) => this.save(m.name, 'PNG image', ['png'], Buffer.from(m.dataUrl.slice(m.dataUrl.indexOf(',') + 1), 'base64')),
       rolloutSteps: (m) => this.get(m.run).rollouts.steps(m.kind),
       rollouts: (m) => this.get(m.run).rollouts.rows(m.kind, m.step),
       rollout: (m) => this.get(m.run).rollouts.detail(m.kind, m.step, m.index),
-      samePrompt: (m) =>
-        this.get(m.run).rollouts.samePrompt(m.kind, m.step, m.index),
+      samePrompt: (m) => this.get(m.run).rollouts.samePrompt(m.kind, m.step, m.index),
       openInChat: (m) => this.openInChat(m.run, m.kind, m.step, m.index),
       addToTrainingData: (m) => this.exportRollouts(m.run, m.kind, m.items),
       checkpointAction: async (m) => {
@@ -157,7 +162,11 @@ export class RunPanel implements vscode.Disposable {
     const first = r.images[0] ? Buffer.from(r.images[0], 'base64') : undefined;
     const image = first && { name: `step${step}-rollout${index}.${imageExtension(sniffImageMime(first) ?? 'image/png')}`, bytes: first };
     const gt = d.groundTruth;
-    await this.host.ask(d.exchange.question, image, gt === undefined ? undefined : { answer: gt, dataSource: r.dataSource ?? '', origin: rollouts.origin(kind, step, index) });
+    await this.host.ask(
+      d.exchange.question,
+      image,
+      gt === undefined ? undefined : { answer: gt, dataSource: r.dataSource ?? '', origin: rollouts.origin(kind, step, index) },
+    );
   }
 
   private async exportRollouts(run: string, kind: RolloutKind, picks: { step: number; index: number }[]): Promise<void> {

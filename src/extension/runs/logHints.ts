@@ -34,7 +34,7 @@ export function logHints(text: string): LogHints {
   const rollout = configValue(text, 'rollout_data_dir');
   const validation = configValue(text, 'validation_data_dir');
   const norm = (p: string | undefined) => (p ? trimSlash(p) : undefined);
-  const isValidation = (d: string) => /valid/i.test(d.split('/').pop() ?? '');
+  const isValidation = (d: string) => /(^|[_-])val/i.test(d.split('/').pop() ?? '');
   const h: LogHints = {
     experiment: configValue(text, 'experiment_name'),
     project: configValue(text, 'project_name'),

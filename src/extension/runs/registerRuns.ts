@@ -8,27 +8,18 @@ import * as path from 'node:path';
 import * as v from 'valibot';
 import * as vscode from 'vscode';
 import type { JobInfo } from '../../core/jobs';
-import { DEFAULT_THRESHOLDS } from '../../core/runs/alarms';
-import type { Alarm, AlarmThresholds } from '../../core/runs/types';
+import type { Alarm } from '../../core/runs/types';
 import { savedRunView, type RunRef } from '../../protocol/runs';
 import type { ChatViewProvider } from '../chatViewProvider';
 import { readClusterProfiles, type EditorClusterProfile } from '../jobs/clusterProfiles';
 import { JobNode, type JobsTreeProvider } from '../jobs/JobsTreeProvider';
 import { pickRunSource } from './runPick';
+import { alarmThresholds } from './runSettings';
 import { RunPanel, type RunViewHost } from './RunPanel';
 import { RunStore } from './runStore';
-import { FileRunSource, JobRunSource, type RunSource } from './runSources';
+import type { RunSource } from './runSourceTypes';
+import { FileRunSource, JobRunSource } from './runSources';
 import type { RunSession } from './runSession';
-
-/** The thresholds: each setting `codedance.runs.alarms.<field>` that is a number ≥ 0, else the default. */
-export function alarmThresholds(config: { get<T>(key: string): T | undefined }): AlarmThresholds {
-  const t: AlarmThresholds = { ...DEFAULT_THRESHOLDS };
-  for (const k of Object.keys(t) as (keyof AlarmThresholds)[]) {
-    const x = config.get<unknown>(k);
-    if (typeof x === 'number' && Number.isFinite(x) && x >= 0) t[k] = x;
-  }
-  return t;
-}
 
 /** A job (from the tree, a submit, or a saved view) as a run source. */
 export function jobSource(tree: JobsTreeProvider, profile: EditorClusterProfile, job: JobInfo): RunSource {
@@ -44,7 +35,12 @@ function sourceOfRef(tree: JobsTreeProvider, ref: RunRef): RunSource | undefined
   if (ref.kind === 'file') return new FileRunSource(ref.path);
   const profile = readClusterProfiles().profiles.find((p) => p.name === ref.cluster);
   if (!profile) return undefined;
-  const job = tree.jobs(profile.name).find((j) => j.id === ref.id) ?? { id: ref.id, name: ref.name, status: 'PENDING' as const, rawStatus: '' };
+  const job = tree.jobs(profile.name).find((j) => j.id === ref.id) ?? {
+    id: ref.id,
+    name: ref.name,
+    status: 'PENDING' as const,
+    rawStatus: '',
+  };
   return jobSource(tree, profile, job);
 }
 
@@ -80,7 +76,12 @@ class RunViews implements vscode.Disposable {
 
   /** The alarms of the job's run in any open view: the tree item's badge. */
   private badge(key: string): { description: string; tooltip: string } | undefined {
-    const alarms = [...this.panels].flatMap((p) => p.runs().filter((s) => s.source.key === key).flatMap((s) => s.alarms));
+    const alarms = [...this.panels].flatMap((p) =>
+      p
+        .runs()
+        .filter((s) => s.source.key === key)
+        .flatMap((s) => s.alarms),
+    );
     if (!alarms.length) return undefined;
     return {
       description: `⚠ ${alarms.length} alarm${alarms.length > 1 ? 's' : ''}`,
@@ -140,7 +141,12 @@ class RunViews implements vscode.Disposable {
 }
 
 /** `chat`: the chat that "Open in chat" asks in. */
-export function registerRuns(context: vscode.ExtensionContext, log: vscode.LogOutputChannel, tree: JobsTreeProvider, chat: ChatViewProvider): void {
+export function registerRuns(
+  context: vscode.ExtensionContext,
+  log: vscode.LogOutputChannel,
+  tree: JobsTreeProvider,
+  chat: ChatViewProvider,
+): void {
   const views = new RunViews(context, log, tree, chat);
   const failed = (e: Error) => void vscode.window.showErrorMessage(`CodeDance: the run view failed: ${e.message}`);
   const reg = (id: string, fn: (...a: unknown[]) => Promise<void>) =>
@@ -156,7 +162,9 @@ export function registerRuns(context: vscode.ExtensionContext, log: vscode.LogOu
   });
   context.subscriptions.push(
     views,
-    vscode.window.registerWebviewPanelSerializer(RunPanel.viewType, { deserializeWebviewPanel: (panel, state) => views.restore(panel, state) }),
+    vscode.window.registerWebviewPanelSerializer(RunPanel.viewType, {
+      deserializeWebviewPanel: (panel, state) => views.restore(panel, state),
+    }),
     vscode.workspace.onDidChangeConfiguration((e) => e.affectsConfiguration('codedance.runs') && tree.redraw()),
   );
 }

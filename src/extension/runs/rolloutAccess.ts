@@ -96,17 +96,22 @@ export class RolloutAccess {
     const r = await this.one(kind, step, index);
     const { trajectory, reward } = rolloutTrajectory(r, this.origin(kind, step, index));
     const gts = groundTruth(r);
-    return { row: rolloutRow(r), exchange: { ...exchangeView(trajectory), reward }, fields: r.fields, ...(gts !== undefined && { groundTruth: gts }) };
+    return {
+      row: rolloutRow(r),
+      exchange: { ...exchangeView(trajectory), reward },
+      fields: r.fields,
+      ...(gts !== undefined && { groundTruth: gts }),
+    };
   }
 
   /** The same prompt at the other steps: the nearest SAME_PROMPT_STEPS steps are read. */
   async samePrompt(kind: RolloutKind, step: number, index: number): Promise<RunsResponses['samePrompt']> {
-    const key = promptKey((await this.one(kind, step, index)).input);
+    const key = promptKey(await this.one(kind, step, index));
     const others = (await this.steps(kind)).steps.filter((s) => s !== step);
     const nearest = others.sort((a, b) => Math.abs(a - step) - Math.abs(b - step) || a - b).slice(0, SAME_PROMPT_STEPS);
     const matches: RolloutRow[] = [];
     for (const s of nearest) {
-      const found = (await this.rollouts(kind, s)).find((r) => promptKey(r.input) === key);
+      const found = (await this.rollouts(kind, s)).find((r) => promptKey(r) === key);
       if (found) matches.push(rolloutRow(found));
     }
     return { matches: matches.sort((a, b) => a.step - b.step), scanned: nearest.length, total: others.length };

@@ -96,7 +96,8 @@ export function rolloutMessages(r: Rollout): ChatMessage[] {
       { type: 'text' as const, text: question },
     ],
   });
-  for (const t of splitResponse(r.output)) msgs.push(t.role === 'assistant' ? { role: 'assistant', content: t.content } : { role: 'user', content: t.content });
+  for (const t of splitResponse(r.output))
+    msgs.push(t.role === 'assistant' ? { role: 'assistant', content: t.content } : { role: 'user', content: t.content });
   return msgs;
 }
 
@@ -127,9 +128,11 @@ export function rolloutTrajectory(r: Rollout, origin: string): { trajectory: Tra
   return { trajectory, reward: rolloutReward(r, cellIds) };
 }
 
-/** A short key of the prompt: the same question at another step has the same one. */
-export function promptKey(input: string): string {
-  return createHash('sha256').update(input).digest('hex').slice(0, 16);
+/** A short key of the prompt (its text and its input images): the same question at another step has the same one. */
+export function promptKey(r: Pick<Rollout, 'input' | 'images'>): string {
+  const h = createHash('sha256').update(r.input);
+  for (const im of r.images) h.update('\0').update(im);
+  return h.digest('hex').slice(0, 16);
 }
 
 /** The rollout as a row of the view's list. */
@@ -147,7 +150,7 @@ export function rolloutRow(r: Rollout): RolloutRow {
     toolCalls: toolCallCount(r),
     ...(rate !== undefined && { tool_success_rate: rate }),
     question: question.length > 300 ? `${question.slice(0, 299)}…` : question,
-    promptKey: promptKey(r.input),
+    promptKey: promptKey(r),
     images: r.images.length,
   };
 }

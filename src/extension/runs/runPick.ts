@@ -3,32 +3,17 @@
  * workspace (`*.log`, newest first), another log file, or a run folder (the folder a trainer ran
  * in: its newest log, in it or in its `logs/`, as the seed's launch writes `logs/run_<date>.log`).
  */
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { statSync } from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { JobInfo } from '../../core/jobs';
 import { readClusterProfiles, type EditorClusterProfile } from '../jobs/clusterProfiles';
 import type { JobsTreeProvider } from '../jobs/JobsTreeProvider';
-import { FileRunSource, type RunSource } from './runSources';
+import type { RunSource } from './runSourceTypes';
+import { newestLog } from './runFolder';
+import { FileRunSource } from './runSources';
 
 type Item = vscode.QuickPickItem & { pick?: () => Promise<RunSource | undefined> };
-
-const LOG_NAME = /\.(log|out|txt)$/i;
-
-/** The newest log file of a run folder: in it, or in its `logs/`. */
-export function newestLog(dir: string): string | undefined {
-  const found: { file: string; mtime: number }[] = [];
-  for (const d of [dir, path.join(dir, 'logs')]) {
-    if (!existsSync(d)) continue;
-    for (const name of readdirSync(d)) {
-      const file = path.join(d, name);
-      if (!LOG_NAME.test(name)) continue;
-      const st = statSync(file);
-      if (st.isFile()) found.push({ file, mtime: st.mtimeMs });
-    }
-  }
-  return found.sort((a, b) => b.mtime - a.mtime)[0]?.file;
-}
 
 function jobItems(tree: JobsTreeProvider, make: (p: EditorClusterProfile, j: JobInfo) => RunSource): Item[] {
   const items: Item[] = [];
@@ -67,7 +52,11 @@ const browse: Item[] = [
     label: '$(file) Log file…',
     detail: 'a training log on this machine (or a mounted folder), followed as it grows',
     pick: async () => {
-      const u = await vscode.window.showOpenDialog({ canSelectMany: false, openLabel: 'Open run', filters: { Logs: ['log', 'out', 'txt'], All: ['*'] } });
+      const u = await vscode.window.showOpenDialog({
+        canSelectMany: false,
+        openLabel: 'Open run',
+        filters: { Logs: ['log', 'out', 'txt'], All: ['*'] },
+      });
       return u?.[0] && new FileRunSource(u[0].fsPath);
     },
   },
@@ -75,11 +64,18 @@ const browse: Item[] = [
     label: '$(folder) Run folder…',
     detail: 'the folder a trainer ran in: its newest log (in it or in logs/), its rollouts and checkpoints',
     pick: async () => {
-      const u = await vscode.window.showOpenDialog({ canSelectMany: false, canSelectFiles: false, canSelectFolders: true, openLabel: 'Open run' });
+      const u = await vscode.window.showOpenDialog({
+        canSelectMany: false,
+        canSelectFiles: false,
+        canSelectFolders: true,
+        openLabel: 'Open run',
+      });
       if (!u?.[0]) return undefined;
       const log = newestLog(u[0].fsPath);
       if (!log) {
-        void vscode.window.showWarningMessage(`CodeDance: ${u[0].fsPath} holds no log file (*.log, *.out, *.txt), nor does its logs/ folder.`);
+        void vscode.window.showWarningMessage(
+          `CodeDance: ${u[0].fsPath} holds no log file (*.log, *.out, *.txt), nor does its logs/ folder.`,
+        );
         return undefined;
       }
       return new FileRunSource(log);
@@ -93,6 +89,10 @@ export async function pickRunSource(
   make: (p: EditorClusterProfile, j: JobInfo) => RunSource,
 ): Promise<RunSource | undefined> {
   const items = [...jobItems(tree, make), ...(await logItems()), ...browse];
-  const picked = await vscode.window.showQuickPick(items, { title, placeHolder: 'a training job, a log file or a run folder', matchOnDescription: true });
+  const picked = await vscode.window.showQuickPick(items, {
+    title,
+    placeHolder: 'a training job, a log file or a run folder',
+    matchOnDescription: true,
+  });
   return picked?.pick?.();
 }

@@ -11,7 +11,7 @@ import type { Alarm, AlarmThresholds, Checkpoint, StepMetrics } from '../../core
 import type { RunInfo, ToRuns } from '../../protocol/runs';
 import { logHints, mergeHints, type LogHints } from './logHints';
 import type { RunStore } from './runStore';
-import { FileTruncatedError, type RunFolders, type RunSource } from './runSources';
+import { FileTruncatedError, type RunFolders, type RunSource } from './runSourceTypes';
 
 export interface SessionHost {
   post(m: ToRuns): void;
@@ -78,7 +78,9 @@ export class RunSession {
       this.told = new Set(saved.told);
       this.tail = saved.tail;
       this.hints = logHints(saved.tail);
-      this.host.log.info(`runs: ${this.source.key}: resuming at byte ${saved.bytesRead} with ${saved.metrics?.steps.length ?? 0} saved step(s)`);
+      this.host.log.info(
+        `runs: ${this.source.key}: resuming at byte ${saved.bytesRead} with ${saved.metrics?.steps.length ?? 0} saved step(s)`,
+      );
     }
     this.updateFolders();
     this.sendAll();
@@ -166,10 +168,26 @@ export class RunSession {
   private updateFolders(): void {
     const f = this.folders();
     const files = this.source.files();
-    const note = 'note' in files ? files.note : !f.rolloutDir && !f.validationDir ? 'the run names no rollout folder (trainer.rollout_data_dir)' : undefined;
-    const rollouts = { ...(f.rolloutDir && { train: f.rolloutDir }), ...(f.validationDir && { validation: f.validationDir }), ...(note && { note }) };
-    const patch: Partial<RunInfo> = { label: f.experiment ?? this.source.name, rollouts, ...(f.checkpointDir && { checkpointDir: f.checkpointDir }) };
-    if (JSON.stringify(patch) === JSON.stringify({ label: this.info.label, rollouts: this.info.rollouts, checkpointDir: this.info.checkpointDir }))
+    const note =
+      'note' in files
+        ? files.note
+        : !f.rolloutDir && !f.validationDir
+          ? 'the run names no rollout folder (trainer.rollout_data_dir)'
+          : undefined;
+    const rollouts = {
+      ...(f.rolloutDir && { train: f.rolloutDir }),
+      ...(f.validationDir && { validation: f.validationDir }),
+      ...(note && { note }),
+    };
+    const patch: Partial<RunInfo> = {
+      label: f.experiment ?? this.source.name,
+      rollouts,
+      ...(f.checkpointDir && { checkpointDir: f.checkpointDir }),
+    };
+    if (
+      JSON.stringify(patch) ===
+      JSON.stringify({ label: this.info.label, rollouts: this.info.rollouts, checkpointDir: this.info.checkpointDir })
+    )
       return;
     const moved = f.checkpointDir !== this.info.checkpointDir;
     this.update(patch);
@@ -180,10 +198,13 @@ export class RunSession {
   private async checkAlarms(force: boolean): Promise<void> {
     const now = Date.now();
     if (!force && now - this.lastAlarmEval < 1000) {
-      this.alarmTimer ??= setTimeout(() => {
-        this.alarmTimer = undefined;
-        if (!this.disposed) void this.checkAlarms(false);
-      }, 1000 - (now - this.lastAlarmEval));
+      this.alarmTimer ??= setTimeout(
+        () => {
+          this.alarmTimer = undefined;
+          if (!this.disposed) void this.checkAlarms(false);
+        },
+        1000 - (now - this.lastAlarmEval),
+      );
       return;
     }
     this.lastAlarmEval = now;

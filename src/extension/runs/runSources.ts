@@ -13,36 +13,11 @@ import { isTerminal, SlurmBackend, type JobBackend, type JobInfo } from '../../c
 import { followJobLog } from '../../core/runs/follow';
 import { runConfigFromJob } from '../../core/runs/runConfig';
 import { localRunFiles, sshRunFiles, type RunFiles } from '../../core/runs/runFiles';
-import type { RunInfo, RunRef } from '../../protocol/runs';
+import type { RunRef } from '../../protocol/runs';
 import type { EditorClusterProfile } from '../jobs/clusterProfiles';
 import { JobNode } from '../jobs/JobsTreeProvider';
 import type { LogHints } from './logHints';
-
-/** The folders of a run, as far as they are known. */
-export interface RunFolders {
-  experiment?: string;
-  rolloutDir?: string;
-  validationDir?: string;
-  checkpointDir?: string;
-}
-
-export interface RunSource {
-  /** stable across reloads: what the saved offsets are kept under */
-  readonly key: string;
-  readonly ref: RunRef;
-  readonly kind: RunInfo['source'];
-  readonly where: string;
-  readonly name: string;
-  /** the log from byte `offset` on, as it grows, until the job ends (a file: until `signal` aborts) */
-  follow(offset: number, signal: AbortSignal, onNote: (note: string) => void): AsyncIterable<string>;
-  /** whether the job still runs, and its end state once it ended */
-  status(): Promise<{ running: boolean; job?: { status: string; exitCode?: number }; note?: string }>;
-  /** where the run's files are read, or why they cannot be */
-  files(): { files: RunFiles; join: (dir: string, name: string) => string } | { note: string };
-  /** the run's folders: from the job's command, else from what the log printed (`hints`) */
-  folders(hints: LogHints): RunFolders;
-  openLog(): Promise<void>;
-}
+import { FileTruncatedError, type RunFolders, type RunSource } from './runSourceTypes';
 
 const isLocalHost = (url: string) => /^[a-z]+:\/\/(127\.\d+\.\d+\.\d+|localhost|\[::1\])(:|\/|$)/i.test(url);
 
@@ -98,7 +73,9 @@ export class JobRunSource implements RunSource {
       return { files: slurmFiles(this.backend), join };
     }
     if (isLocalHost(this.profile.address)) return { files: localRunFiles(), join: (d, n) => path.join(d, n) };
-    return { note: `the job runs on the Ray cluster at ${this.profile.address}, whose files the editor cannot read (a Slurm profile reads them over SSH)` };
+    return {
+      note: `the job runs on the Ray cluster at ${this.profile.address}, whose files the editor cannot read (a Slurm profile reads them over SSH)`,
+    };
   }
 
   folders(hints: LogHints): RunFolders {
@@ -111,7 +88,9 @@ export class JobRunSource implements RunSource {
       experiment: (explicit('trainer.experiment_name') ? c?.experiment : undefined) ?? hints.experiment ?? this.job.name,
       rolloutDir: c?.rolloutDir ?? rel(hints.rolloutDir),
       validationDir: c?.validationDir ?? rel(hints.validationDir),
-      checkpointDir: (explicit('trainer.default_local_dir') || explicit('trainer.experiment_name') ? c?.checkpointDir : undefined) ?? rel(hints.checkpointDir),
+      checkpointDir:
+        (explicit('trainer.default_local_dir') || explicit('trainer.experiment_name') ? c?.checkpointDir : undefined) ??
+        rel(hints.checkpointDir),
     };
   }
 
@@ -188,7 +167,11 @@ export class FileRunSource implements RunSource {
 
   /** Relative folders are looked for beside the log, above it (the seed logs to `logs/`), then in the workspace. */
   folders(hints: LogHints): RunFolders {
-    const bases = [path.dirname(this.file), path.dirname(path.dirname(this.file)), ...(vscode.workspace.workspaceFolders ?? []).map((f) => f.uri.fsPath)];
+    const bases = [
+      path.dirname(this.file),
+      path.dirname(path.dirname(this.file)),
+      ...(vscode.workspace.workspaceFolders ?? []).map((f) => f.uri.fsPath),
+    ];
     const resolve = (p: string | undefined) => {
       if (!p) return undefined;
       if (path.isAbsolute(p)) return p;
@@ -205,12 +188,5 @@ export class FileRunSource implements RunSource {
 
   async openLog(): Promise<void> {
     await vscode.window.showTextDocument(vscode.Uri.file(this.file), { preview: true });
-  }
-}
-
-/** A followed log file became shorter than what was read of it (rewritten): it is read again from the start. */
-export class FileTruncatedError extends Error {
-  constructor(file: string) {
-    super(`${file} became shorter than what was read of it`);
   }
 }

@@ -70,7 +70,10 @@ export class RunStore {
     return { metrics: { steps, keys }, bytesRead: saved.bytesRead, linesRead: saved.linesRead, told: saved.told, tail: saved.tail };
   }
 
-  async save(key: string, run: { steps: StepMetrics[]; bytesRead: number; linesRead: number; told: string[]; tail: string }): Promise<void> {
+  async save(
+    key: string,
+    run: { steps: StepMetrics[]; bytesRead: number; linesRead: number; told: string[]; tail: string },
+  ): Promise<void> {
     const id = RunStore.id(key);
     const file = `${id}.json`;
     await mkdir(this.dir, { recursive: true });

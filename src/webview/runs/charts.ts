@@ -72,7 +72,7 @@ function seriesOpts(data: ChartData): uPlot.Series[] {
   });
 }
 
-function axes(x: XMode, hasRight: boolean): uPlot.Axis[] {
+function axes(hasRight: boolean): uPlot.Axis[] {
   const fg = cssVar('--vscode-descriptionForeground', '#999');
   const grid = cssVar('--vscode-panel-border', '#8884');
   const axis = (extra: uPlot.Axis): uPlot.Axis => ({
@@ -83,7 +83,8 @@ function axes(x: XMode, hasRight: boolean): uPlot.Axis[] {
     values: (_u, splits) => splits.map(fmt),
     ...extra,
   });
-  const out = [axis({ label: x === 'step' ? 'step' : 'hours', labelSize: 16, labelFont: '11px sans-serif' }), axis({ size: 52 })];
+  // the x axis is named in the legend (step: … / hours: …)
+  const out = [axis({ size: 30 }), axis({ size: 52 })];
   if (hasRight) out.push(axis({ scale: 'right', side: 1, size: 48, grid: { show: false } }));
   return out;
 }
@@ -169,7 +170,7 @@ export class RunChart {
       height: 190,
       scales: { x: { time: false }, right: { auto: true } },
       series: [{ label: x === 'step' ? 'step' : 'hours', value: latestWhenIdle }, ...seriesOpts(data)],
-      axes: axes(x, data.series.some((s) => s.right)),
+      axes: axes(data.series.some((s) => s.right)),
       cursor: { sync: { key: 'codedance-runs', setSeries: false }, points: { size: 6 } },
       legend: { live: true },
       hooks: { draw: [(u) => this.data && drawMarks(u, this.marks, this.data)] },

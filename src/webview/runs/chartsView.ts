@@ -57,7 +57,9 @@ export class ChartsView {
   private marks(): Mark[] {
     return runList().flatMap((r) => [
       ...r.checkpoints.map((c) => ({ run: r.info.id, step: c.step, kind: 'checkpoint' as const })),
-      ...r.alarms.filter((a) => a.kind !== 'hang' && a.kind !== 'job-ended').map((a) => ({ run: r.info.id, step: a.step, kind: 'alarm' as const })),
+      ...r.alarms
+        .filter((a) => a.kind !== 'hang' && a.kind !== 'job-ended')
+        .map((a) => ({ run: r.info.id, step: a.step, kind: 'alarm' as const })),
     ]);
   }
 

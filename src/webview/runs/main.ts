@@ -123,7 +123,10 @@ function renderRuns(): void {
       el('span', { class: 'muted run-steps' }, `${r.steps.length} step(s)${last ? `, last ${last.step}` : ''}`),
     );
     chip.append(toolButton('Log', 'open-log', 'Open the whole log', () => messenger.send({ type: 'openLog', run: r.info.id })));
-    if (runs.length > 1) chip.append(toolButton('×', 'remove-run', `Remove ${r.info.label} from this view`, () => messenger.send({ type: 'removeRun', run: r.info.id })));
+    if (runs.length > 1)
+      chip.append(
+        toolButton('×', 'remove-run', `Remove ${r.info.label} from this view`, () => messenger.send({ type: 'removeRun', run: r.info.id })),
+      );
     runChips.append(chip);
   });
 }

@@ -62,15 +62,15 @@ export function renderCheckpoints(box: HTMLElement): void {
   const runs = runList();
   box.replaceChildren(el('h2', {}, 'Checkpoints'));
   const rows = runs.flatMap((r) => r.checkpoints.map((c) => ({ r, c })));
-  for (const r of runs) if (r.checkpointNote) box.append(el('p', { class: 'muted' }, `${runs.length > 1 ? `${r.info.label}: ` : ''}${r.checkpointNote}`));
+  for (const r of runs)
+    if (r.checkpointNote) box.append(el('p', { class: 'muted' }, `${runs.length > 1 ? `${r.info.label}: ` : ''}${r.checkpointNote}`));
   if (!rows.length) {
     box.append(el('p', { class: 'muted' }, 'No checkpoint yet (verl saves one every trainer.save_freq steps).'));
     return;
   }
   const table = el('table', { class: 'ckpt-table' });
   const head = el('tr');
-  for (const h of [...(runs.length > 1 ? ['run'] : []), 'step', 'folder', 'merged model', ''])
-    head.append(el('th', { scope: 'col' }, h));
+  for (const h of [...(runs.length > 1 ? ['run'] : []), 'step', 'folder', 'merged model', '']) head.append(el('th', { scope: 'col' }, h));
   table.append(el('thead'));
   table.tHead!.append(head);
   const body = el('tbody');
@@ -81,7 +81,9 @@ export function renderCheckpoints(box: HTMLElement): void {
     const actions = el('td', { class: 'ckpt-actions' });
     for (const a of ACTIONS) {
       const b = el('button', { type: 'button', title: a.title, 'data-action': a.action }, a.label);
-      b.addEventListener('click', () => ask(messenger.request({ type: 'checkpointAction', run: r.info.id, step: c.step, action: a.action }), () => undefined));
+      b.addEventListener('click', () =>
+        ask(messenger.request({ type: 'checkpointAction', run: r.info.id, step: c.step, action: a.action }), () => undefined),
+      );
       actions.append(b);
     }
     tr.append(actions);

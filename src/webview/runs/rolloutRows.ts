@@ -37,7 +37,7 @@ export function filterRows(rows: RolloutRow[], f: RolloutFilter): RolloutRow[] {
     (r) =>
       (!f.dataSource || r.dataSource === f.dataSource) &&
       (!f.correct || isCorrect(r) === (f.correct === 'correct')) &&
-      (!f.tools || (r.toolCalls > 0) === (f.tools === 'some')),
+      (!f.tools || r.toolCalls > 0 === (f.tools === 'some')),
   );
 }
 

@@ -47,7 +47,8 @@ function fieldsLine(d: RolloutDetail): HTMLElement {
   const parts: string[] = [`score ${cellNumber(d.row.score)}`];
   for (const [k, v] of Object.entries(d.fields)) {
     if (typeof v === 'number') parts.push(`${k} ${cellNumber(v)}`);
-    else if (Array.isArray(v) && v.every((x) => typeof x === 'number')) parts.push(`${k} [${v.map((x) => cellNumber(x as number)).join(', ')}]`);
+    else if (Array.isArray(v) && v.every((x) => typeof x === 'number'))
+      parts.push(`${k} [${v.map((x) => cellNumber(x as number)).join(', ')}]`);
   }
   const source = d.row.dataSource !== '—' ? ` · ${d.row.dataSource}` : '';
   box.append(el('strong', {}, `step ${d.row.step} · #${d.row.index}${source}: `), document.createTextNode(parts.join(' · ')));
@@ -73,7 +74,11 @@ export class RolloutsView {
   private readonly kindSel;
   private readonly stepSel;
   private readonly sourceSel;
-  private readonly exportBtn = el('button', { type: 'button', 'data-action': 'add-to-training-data', disabled: '' }, 'Add checked to training data…');
+  private readonly exportBtn = el(
+    'button',
+    { type: 'button', 'data-action': 'add-to-training-data', disabled: '' },
+    'Add checked to training data…',
+  );
   private rows: RolloutRow[] = [];
   private sort: RolloutSort = 'score-desc';
   private filter: RolloutFilter = {};
@@ -124,7 +129,16 @@ export class RolloutsView {
     );
     this.exportBtn.addEventListener('click', () => this.exportChecked());
     const bar = el('div', { class: 'toolbar', role: 'toolbar', 'aria-label': 'Rollouts' });
-    bar.append(this.runSel.box, this.kindSel.box, this.stepSel.box, sortSel.box, this.sourceSel.box, correct.box, tools.box, this.exportBtn);
+    bar.append(
+      this.runSel.box,
+      this.kindSel.box,
+      this.stepSel.box,
+      sortSel.box,
+      this.sourceSel.box,
+      correct.box,
+      tools.box,
+      this.exportBtn,
+    );
     const split = el('div', { class: 'rollout-split' });
     split.append(this.list, this.detail);
     this.root.append(bar, this.status, split);
@@ -258,10 +272,18 @@ export class RolloutsView {
   private showDetail(d: RolloutDetail): void {
     if (this.selected?.step !== d.row.step || this.selected.index !== d.row.index) return;
     const bar = el('div', { class: 'detail-bar' });
-    const chat = el('button', { type: 'button', 'data-action': 'open-in-chat', title: 'Ask the question with its image in the chat' }, 'Open in chat');
+    const chat = el(
+      'button',
+      { type: 'button', 'data-action': 'open-in-chat', title: 'Ask the question with its image in the chat' },
+      'Open in chat',
+    );
     const where = { run: this.run, kind: this.kind, step: d.row.step, index: d.row.index };
     chat.addEventListener('click', () => ask(messenger.request({ type: 'openInChat', ...where }), () => undefined));
-    const same = el('button', { type: 'button', 'data-action': 'same-prompt', title: 'The same prompt at other steps, side by side' }, 'Same prompt across steps');
+    const same = el(
+      'button',
+      { type: 'button', 'data-action': 'same-prompt', title: 'The same prompt at other steps, side by side' },
+      'Same prompt across steps',
+    );
     const compare = el('div', { class: 'compare' });
     same.addEventListener('click', () => this.samePrompt(d, compare));
     bar.append(chat, same);

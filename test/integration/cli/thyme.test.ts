@@ -49,7 +49,10 @@ function render(messages: Message[], addGenerationPrompt: boolean): string {
   for (const m of messages) {
     out += `<|im_start|>${m.role}\n`;
     if (typeof m.content === 'string') out += m.content + '<|im_end|>\n';
-    else out += m.content.map((c) => (c.type === 'image_url' ? '<|vision_start|><|image_pad|><|vision_end|>' : (c.text ?? ''))).join('') + '<|im_end|>\n';
+    else
+      out +=
+        m.content.map((c) => (c.type === 'image_url' ? '<|vision_start|><|image_pad|><|vision_end|>' : (c.text ?? ''))).join('') +
+        '<|im_end|>\n';
   }
   return out + (addGenerationPrompt ? '<|im_start|>assistant\n' : '');
 }
@@ -89,7 +92,10 @@ function asRepository(body: Record<string, unknown>, workdir: string) {
 }
 
 const workdirOf = (body: Record<string, unknown>): string => {
-  const m = /### User Image Path:\*\* "(.*)\/thyme\/input_image\.png"/.exec(JSON.stringify(body.messages).replaceAll('\\n', '\n'));
+  const texts = (body.messages as Message[]).flatMap((x) =>
+    typeof x.content === 'string' ? [x.content] : x.content.map((p) => p.text ?? ''),
+  );
+  const m = /### User Image Path:\*\* "(.*)\/thyme\/input_image\.png"/.exec(texts.join('\n'));
   assert.ok(m, 'the prompt names the image file');
   return m[1];
 };
@@ -123,7 +129,8 @@ describe('codedance --protocol thyme (CLI, real kernel, fixture model)', functio
       const workdir = workdirOf(bodies[0]);
       assert.equal(bodies.length, g[key].calls.length);
       bodies.forEach((b, i) => assert.deepEqual(asRepository(b, workdir), g[key].calls[i], `call ${i + 1}`));
-      for (const b of bodies) assert.equal(b.include_stop_str_in_output, true, 'the stop string stays in the reply, as transformers keeps it');
+      for (const b of bodies)
+        assert.equal(b.include_stop_str_in_output, true, 'the stop string stays in the reply, as transformers keeps it');
       const t = JSON.parse(r.stdout) as Trajectory;
       assert.equal(t.protocol, 'thyme');
       assert.equal(t.status, 'answered');
@@ -179,7 +186,11 @@ describe('codedance --protocol thyme (CLI, real kernel, fixture model)', functio
     assert.match(t.turns[0].cells[0].error!.evalue, /Code execution failed: name 'crop_bbox' is not defined/);
     const bodies = fm.chatRequests.map((x) => x.body!);
     assert.deepEqual(bodies[1].messages, bodies[0].messages, 'the failed block is not part of the next request');
-    assert.equal(bodies[1].continue_final_message, true, 'but the question is continued (the repository cuts <|im_end|> after the first call)');
+    assert.equal(
+      bodies[1].continue_final_message,
+      true,
+      'but the question is continued (the repository cuts <|im_end|> after the first call)',
+    );
     assert.equal(bodies[1].temperature, 0.01);
 
     // a block left open: neither a block nor an answer, so the generation ends and the next starts over
@@ -211,7 +222,11 @@ describe('codedance --protocol thyme (CLI, real kernel, fixture model)', functio
       assert.equal((await run('print(x1)')).stdout, '10', 'a failed block leaves the context as it was');
       assert.equal((await run('print(len(set([1])))')).error?.evalue, "Sandbox for N/A: Code execution failed: name 'set' is not defined");
       assert.match((await run('import subprocess\nsubprocess.run(["id"])')).error!.evalue, /dangerous system operations/);
-      assert.equal((await run('print(x1)', 1)).error?.evalue, "Sandbox for N/A: Code execution failed: name 'x1' is not defined", 'a new generation starts afresh');
+      assert.equal(
+        (await run('print(x1)', 1)).error?.evalue,
+        "Sandbox for N/A: Code execution failed: name 'x1' is not defined",
+        'a new generation starts afresh',
+      );
       const ns = await k.execute('print(sorted(k for k in globals() if not k.startswith("__")))');
       assert.equal(ns.stdout.trim(), "['input_image', 'input_image_path', 'input_images', 'plt']", 'the code ran in its own namespace');
     } finally {
@@ -231,13 +246,30 @@ describe('codedance --protocol thyme (CLI, real kernel, fixture model)', functio
       return JSON.stringify({
         data_source: 'vstar',
         images: [{ bytes: sq.png.toString('base64'), path: null }],
-        extra_info: { question: `What color is the small square? It is inside [${box.join(', ')}].`, answer: color, options: [color, 'purple'] },
+        extra_info: {
+          question: `What color is the small square? It is inside [${box.join(', ')}].`,
+          answer: color,
+          options: [color, 'purple'],
+        },
       });
     });
     const data = path.join(tmp, 'vstar_thyme.jsonl');
     writeFileSync(data, rows.join('\n') + '\n');
     const save = path.join(tmp, 'save');
-    const r = await cli(['eval', '--model_name', 'th', '--api_url', fm.baseUrl, '--data_path', data, '--save_path', save, '--protocol', 'thyme', '--no-judge']);
+    const r = await cli([
+      'eval',
+      '--model_name',
+      'th',
+      '--api_url',
+      fm.baseUrl,
+      '--data_path',
+      data,
+      '--save_path',
+      save,
+      '--protocol',
+      'thyme',
+      '--no-judge',
+    ]);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stderr, /^Protocol: thyme$/m);
     const recs = readFileSync(path.join(save, 'th', 'result_th_vstar_thyme.jsonl'), 'utf8')

@@ -22,6 +22,18 @@ const parquet = randomBytes(200_000);
 const readme = '---\nlicense: mit\n---\n# a fixture set\n';
 const repo = { id: 'org/set', type: 'dataset' as const };
 
+function python(args: string[], env: Record<string, string>): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const c = spawn('/usr/bin/python3', args, { env: { ...process.env, ...env } });
+    let stdout = '';
+    let stderr = '';
+    c.stdout.on('data', (d) => (stdout += d));
+    c.stderr.on('data', (d) => (stderr += d));
+    c.on('error', reject);
+    c.on('close', (status) => resolve({ status, stdout, stderr }));
+  });
+}
+
 async function rejects(p: Promise<unknown>): Promise<HubError> {
   try {
     await p;
@@ -112,10 +124,8 @@ describe('hub: downloads into the Hugging Face cache (fixture Hub on 127.0.0.1)'
       this.skip();
     }
     const py = 'import sys, huggingface_hub as h\nprint(h.snapshot_download("org/set", repo_type="dataset", cache_dir=sys.argv[1]))';
-    const r = spawnSync('/usr/bin/python3', ['-c', py, cache], {
-      encoding: 'utf8',
-      env: { ...process.env, HF_ENDPOINT: hub.url, HF_HUB_DISABLE_XET: '1', HF_HUB_DISABLE_TELEMETRY: '1' },
-    });
+    // asynchronously: the fixture Hub answers from this process
+    const r = await python(['-c', py, cache], { HF_ENDPOINT: hub.url, HF_HUB_DISABLE_XET: '1', HF_HUB_DISABLE_TELEMETRY: '1' });
     assert.equal(r.status, 0, r.stderr);
     assert.equal(r.stdout.trim(), path.join(folder(), 'snapshots', COMMIT));
     hub.requests.length = 0;
