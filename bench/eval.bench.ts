@@ -6,6 +6,8 @@
  *   - the same with an in-process stub kernel: the harness alone (dataset, agent loop, HTTP to
  *     the fixture model, scoring, append+fsync), and its overhead per sample over the bare
  *     agent loop (runAgentToEnd in a loop: the baseline);
+ *   - against the ideal (issue #26): 32 workers, a model turn of 500 ms, one cell per sample,
+ *     kernel starts paced to the machine vs unpaced, and the same on stub kernels (evalIdeal.ts);
  *   - parquet reading: rows/s and peak RSS over a generated 63k-row file with inline images,
  *     in a child process (its VmHWM: getrusage's maxrss would include the parent's, inherited
  *     across fork+exec) — goal ≤ 300 MB, constant: the peak for 6.3k rows is the baseline.
@@ -25,6 +27,7 @@ import { startFixtureModel } from '../test/fixtures/fixtureModel';
 import { circlesImage, circlesQuestion, encodePng, prng } from '../test/fixtures/images';
 import { evalParquetBuffer, type EvalRowSpec } from '../test/fixtures/parquetWriter';
 import { StubKernel, stubKernels } from '../test/unit/eval/stubKernel';
+import { idealRatioSideBySide } from './evalIdeal';
 import type { BenchResult } from './kernel.bench';
 
 const round = (x: number, d = 1) => Number(x.toFixed(d));
@@ -200,7 +203,10 @@ export async function run(): Promise<BenchResult[]> {
         out.push({ name: `eval real-kernel accuracy, ${name} (sanity)`, value: st.stats.avg_acc, unit: '', goal: '= 1', pass: false });
     }
 
-    // 3. parquet: 63k rows with inline images
+    // 3. against the ideal: 32 workers, 500 ms a model turn, kernel starts paced vs unpaced (evalIdeal.ts)
+    out.push(...(await idealRatioSideBySide(tmp, python)));
+
+    // 4. parquet: 63k rows with inline images
     const big = path.join(process.env.CODEDANCE_BENCH_CACHE ?? tmp, 'rl63k.parquet');
     if (!existsSync(big)) {
       mkdirSync(path.dirname(big), { recursive: true });

@@ -224,14 +224,16 @@ async function forkOne(t: Template, python: string): Promise<Forked> {
   const end = plan.args.indexOf('--');
   const t1 = performance.now();
   const cgroup = plan.cgroupLimits ? createKernelCgroup(plan.cgroupLimits) : undefined;
-  const holderArgs = [...plan.args.slice(0, end + 1), '/bin/sleep', 'infinity'];
+  // the line it prints says the sandbox is made: bwrap reports its init (info-fd) before the mounts are done
+  const holderArgs = [...plan.args.slice(0, end + 1), '/bin/sh', '-c', 'echo made; exec sleep infinity'];
   const run = cgroup ? cgroup.wrap(plan.command, holderArgs) : { command: plan.command, args: holderArgs };
   // the cgroup's cgroup.procs files, as the wrapper joins them
   const procs = cgroup ? run.args.slice(run.args.indexOf('codedance-cgroup') + 1, run.args.indexOf('--')) : [];
   const holder = spawn(run.command, run.args, {
     env: { ...plan.env, ...('env' in run ? run.env : {}) },
-    stdio: ['ignore', 'ignore', 'inherit', 'pipe', 'pipe'],
+    stdio: ['ignore', 'pipe', 'inherit', 'pipe', 'pipe'],
   });
+  const made = new Promise<void>((resolve) => holder.stdout!.once('data', () => resolve()));
   const holderExited = new Promise<void>((r) => holder.once('exit', () => r()));
   (holder.stdio[4] as NodeJS.WritableStream).end(Buffer.from(plan.seccomp ?? new Uint8Array()));
   const init = await new Promise<number>((resolve, reject) => {
@@ -243,6 +245,7 @@ async function forkOne(t: Template, python: string): Promise<Forked> {
     });
     holder.once('exit', (c) => reject(new Error(`the holder sandbox exited (${c})`)));
   });
+  await made;
   const t2 = performance.now();
   const { pid, forkMs } = await t.fork({
     holder: init,

@@ -78,6 +78,7 @@ def join_namespaces(holder):
 
 def confine(req):
     os.chdir(req["workdir"])
+    os.environ["PWD"] = req["workdir"]  # as the shell that joins today's kernel to its cgroup sets it
     for res, key in ((resource.RLIMIT_AS, "as"), (resource.RLIMIT_NPROC, "nproc"), (resource.RLIMIT_CPU, "cpu")):
         v = req["limits"].get(key) or 0
         if v > 0:

@@ -18,6 +18,8 @@
  *  7. with --profile (CODEDANCE_BENCH_PROFILE=1): the parts of a trivial cell vs a bare
  *     ipykernel's execute_request (the floor; goal ≤ 0.3 ms added), in both sandbox modes, and
  *     the parts of the crop + PNG cell (kernelProfile.ts).
+ *  8. the start of the 2nd…32nd kernel and the memory each adds (USS), today's pool vs the
+ *     forked-kernel prototype (kernelStarts.ts, forkKernels.ts; issue #26).
  * Sections 4-6 and what the sections share (rounds, statistics, the test image) are in
  * kernelSections.ts.
  *
@@ -40,6 +42,7 @@ import {
   sandboxSideBySide,
   TRIVIAL_PER_ROUND,
 } from './kernelSections';
+import { kernelStartsSideBySide } from './kernelStarts';
 
 export interface BenchResult {
   name: string;
@@ -222,6 +225,7 @@ export async function run(): Promise<BenchResult[]> {
     },
   );
   results.push(...(await sandboxSideBySide(python)));
+  results.push(...(await kernelStartsSideBySide(python)));
   results.push(...(await remoteSideBySide(python)));
   results.push(...(await fastPathsSideBySide(python)));
   if (PROFILE) results.push(...(await profileKernel(python)));

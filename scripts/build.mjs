@@ -41,6 +41,8 @@ export const lazyChunks = [
   { pkg: 'hyparquet', name: 'hyparquet' },
   { pkg: 'hyparquet-writer', name: 'hyparquet-writer' },
   { pkg: '@cortex-js/compute-engine', name: 'compute-engine' },
+  // the Hugging Face Hub client: only benchmark downloads and data fetch use it
+  { pkg: '@huggingface/hub', name: 'huggingface-hub' },
   // native, shipped in node_modules (not bundled): only its require() is deferred (~15 ms)
   { pkg: 'zeromq', native: true },
 ];

@@ -6,14 +6,14 @@
  */
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { CATALOG, findBenchmark, loadUserBenchmarks, type BenchmarkEntry } from '../core/benchmarks';
+import { CATALOG, findBenchmark, isPinned, loadUserBenchmarks, type BenchmarkEntry } from '../core/benchmarks';
 import { hubSettings, prepareBenchmark, progressText, type HubProgress, type HubSettings, type PreparedBenchmark } from '../core/hub';
 import { CliError, EXIT } from './errors';
 import { onInterrupt } from './interrupt';
 
 export const BENCHMARK_USAGE = `codedance data benchmark --list [--json]
 codedance data benchmark NAME [--from DIR] [--out FILE.parquet] [options]
-  --list                   the catalog: name, Hub repository, pinned revision, rows, scoring
+  --list                   the catalog: name, Hub repository, pinned revision (null: not pinned yet), rows, scoring
   NAME                     fetch the set at its pinned revision into the Hugging Face cache (resumable,
                            checked against the Hub's sha256) and convert it once to the seed's eval rows
   --from DIR               convert an offline copy instead (the repository's files at the same paths)
@@ -107,7 +107,14 @@ export async function prepareBenchmarks(
 }
 
 function printList(entries: BenchmarkEntry[], json: boolean): void {
-  const rows = entries.map((e) => ({ name: e.name, repo: e.repo, revision: e.revision, rows: e.rows, scoring: e.scoring }));
+  // revision: the 40-hex commit; null for an entry not pinned yet (it cannot be fetched until it is)
+  const rows = entries.map((e) => ({
+    name: e.name,
+    repo: e.repo,
+    revision: isPinned(e) ? e.revision : null,
+    rows: e.rows,
+    scoring: e.scoring,
+  }));
   if (json) {
     console.log(JSON.stringify(rows, null, 1));
     return;
@@ -119,7 +126,7 @@ function printList(entries: BenchmarkEntry[], json: boolean): void {
       String(e.rows),
       e.scoring,
       e.repo,
-      /^[0-9a-f]{40}$/.test(e.revision) ? e.revision.slice(0, 12) : 'not pinned',
+      isPinned(e) ? e.revision.slice(0, 12) : 'not pinned',
       e.gated ? 'gated' : 'open',
     ]),
   ];

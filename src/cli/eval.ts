@@ -23,6 +23,7 @@ import { resolvePython, type ResolvedPython } from '../core/kernel';
 import { displayUrl, startRemoteKernelSession } from '../core/kernel/remote';
 import { createChatModel, parseEndpoints, resolveModelName, type ModelClient } from '../core/model';
 import { isProtocolId, protocolIds } from '../core/protocol';
+import { JUDGE_STYLES, type JudgeStyle } from '../core/reward/deepeyesJudge';
 import { processSecrets } from '../core/secrets';
 import { benchmarkDataPaths } from './benchmark';
 import { CliError, EXIT, observationTokensFlag } from './errors';
@@ -51,6 +52,9 @@ export const EVAL_USAGE = `usage: codedance eval --data-path FILE --api-url URL[
   --judge-cache SCOPE      sample (default): a verdict is reused only when the same sample is scored again
                            (resume); shared: also across samples with the same question, answer and
                            prediction (fewer judge calls; the seed asks the judge for every sample)
+  --judge-style S          seed | deepeyes: the seed's judge (per data_source), or DeepEyes' eval/judge_result.py
+                           (its rule check, prompt and verdict reading); default: deepeyes with --protocol
+                           deepeyes (its published numbers are judged so), else seed
   --protocol P             ${protocolIds.map((id, i) => (i ? id : `${id} (default)`)).join(' | ')}
   --max-turns N            model calls per sample (default: the protocol's; codedance 7, deepeyes 11, pyvision 30, thyme 26)
   --timeout S              per-cell timeout, seconds (default 30)
@@ -138,6 +142,7 @@ const EVAL_OPTIONS = {
   'fresh-kernels': { type: 'boolean', default: false },
   'strict-verdict': { type: 'boolean', default: false },
   'judge-cache': { type: 'string', default: 'sample' },
+  'judge-style': { type: 'string' },
   protocol: { type: 'string', default: 'codedance' },
   'max-turns': { type: 'string' },
   timeout: { type: 'string', default: '30' },
@@ -168,6 +173,9 @@ function evalLimits(v: EvalFlags) {
   const judgeCache = v['judge-cache'] as JudgeCacheScope;
   if (judgeCache !== 'sample' && judgeCache !== 'shared')
     throw new CliError(`--judge-cache must be 'sample' or 'shared', got '${v['judge-cache']}'`, EXIT.usage);
+  const judgeStyle = v['judge-style'] as JudgeStyle | undefined;
+  if (judgeStyle !== undefined && !JUDGE_STYLES.includes(judgeStyle))
+    throw new CliError(`--judge-style must be one of ${JUDGE_STYLES.join(', ')}, got '${judgeStyle}'`, EXIT.usage);
   const numWorkers = int(v['num-workers'], 'num-workers', 1)!;
   const limit = int(v.limit, 'limit', 1);
   const retries = int(v.retries, 'retries', 0)!;
@@ -177,7 +185,7 @@ function evalLimits(v: EvalFlags) {
   const sampleTimeout = Number(v['sample-timeout']);
   if (!(timeout > 0) || !(sampleTimeout > 0))
     throw new CliError('--timeout and --sample-timeout must be positive numbers of seconds', EXIT.usage);
-  return { judgeCache, numWorkers, limit, retries, maxTurns, maxObservationTokens, timeout, sampleTimeout };
+  return { judgeCache, judgeStyle, numWorkers, limit, retries, maxTurns, maxObservationTokens, timeout, sampleTimeout };
 }
 
 type EvalLimits = ReturnType<typeof evalLimits>;
@@ -320,6 +328,7 @@ async function runEvalWith(
         : undefined,
       kernelSandbox: sandbox,
       judge: makeJudge(v['no-judge']!, v['judge-url'], v['judge-model']!, v['save-path']!, v['model-name']!, l.judgeCache),
+      judgeStyle: l.judgeStyle,
       strictVerdict: v['strict-verdict'],
       signal: m.signal,
       extensionVersion: process.env.CODEDANCE_VERSION ?? '0.1.0',

@@ -146,7 +146,8 @@ async function target(v: Flags): Promise<Target> {
   });
   try {
     const found = await jobRun(backend, v.job);
-    const local = !found.files && profile.kind === 'ray' && /^[a-z]+:\/\/(127\.\d+\.\d+\.\d+|localhost|\[::1\])(:|\/|$)/i.test(profile.address);
+    const local =
+      !found.files && profile.kind === 'ray' && /^[a-z]+:\/\/(127\.\d+\.\d+\.\d+|localhost|\[::1\])(:|\/|$)/i.test(profile.address);
     const run = local ? { ...found, files: localRunFiles() } : found;
     let step = whole(v.step, 'step');
     if (step === undefined) {
@@ -246,7 +247,8 @@ function cacheDir(v: Flags): string {
 /** The eval flags given here, passed on to `codedance eval`. */
 function evalArgs(v: Flags): string[] {
   const out: string[] = [];
-  for (const k of ['num-workers', 'limit', 'judge-url', 'judge-model', 'python', 'protocol'] as const) if (v[k] !== undefined) out.push(`--${k}`, v[k]);
+  for (const k of ['num-workers', 'limit', 'judge-url', 'judge-model', 'python', 'protocol'] as const)
+    if (v[k] !== undefined) out.push(`--${k}`, v[k]);
   if (v['no-judge']) out.push('--no-judge');
   if (v.quiet) out.push('--quiet');
   return out;
@@ -273,7 +275,9 @@ function cliEvaluate(v: Flags, saveDir: string): CheckpointSteps['evaluate'] {
     const paths = evalPaths(saveDir, modelName, stem);
     if (code === EXIT.cancelled) return { accuracy: 0, n: 0, evalDir: paths.dir, dataset: stem, judged: false, cancelled: true };
     if (code !== EXIT.ok) throw new CheckpointError('eval-failed', `codedance eval on ${d.local} exited ${code}`);
-    const stats = JSON.parse(readFileSync(paths.datasetStats, 'utf8')) as Stats & { codedance: { manifest?: { judge?: { mode?: string } } } };
+    const stats = JSON.parse(readFileSync(paths.datasetStats, 'utf8')) as Stats & {
+      codedance: { manifest?: { judge?: { mode?: string } } };
+    };
     return {
       accuracy: stats.avg_acc,
       n: stats.total_samples,
@@ -310,18 +314,22 @@ async function evalIt(v: Flags, t: Target, signal: AbortSignal): Promise<number>
     ...(await mergeSteps(v, t)),
     ...serve,
     release: v['keep-serving'] ? undefined : serve.release,
-    fetchData: v.data ? localData() : clusterData({ backend: t.backend, clusterName: t.profile.name, cacheDir: cacheDir(v), filesAreLocal: t.local }),
+    fetchData: v.data
+      ? localData()
+      : clusterData({ backend: t.backend, clusterName: t.profile.name, cacheDir: cacheDir(v), filesAreLocal: t.local }),
     evaluate: cliEvaluate(v, saveDir),
     record: indexRecorder(checkpointEvalsFile(saveDir)),
   };
   const sources = v.data ? [v.data] : t.run.config.valFiles;
   const r = await evaluateCheckpoint(t.checkpoint, sources, steps, { signal, onEvent: printer(!!v.quiet) });
   const index = checkpointEvalsFile(saveDir);
-  if (v.json) console.log(JSON.stringify({ step: t.checkpoint.step, merged: t.checkpoint.mergedDir, served: r.served, evals: r.evals, index }));
+  if (v.json)
+    console.log(JSON.stringify({ step: t.checkpoint.step, merged: t.checkpoint.mergedDir, served: r.served, evals: r.evals, index }));
   else {
     for (const e of r.evals) console.log(`step ${e.step}  ${e.dataset}  acc ${(e.accuracy * 100).toFixed(1)}%  n ${e.n}  ${e.evalDir}`);
     console.log(`recorded in ${index}`);
   }
-  if (v['keep-serving']) process.stderr.write(`codedance: serve job ${r.served.jobId} keeps running (codedance serve stop ${r.served.jobId} …)\n`);
+  if (v['keep-serving'])
+    process.stderr.write(`codedance: serve job ${r.served.jobId} keeps running (codedance serve stop ${r.served.jobId} …)\n`);
   return EXIT.ok;
 }

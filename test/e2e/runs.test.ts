@@ -84,7 +84,6 @@ describe('e2e: the run view of an RL run in a real VS Code', function () {
     await failureScreenshot('runs', page, this.currentTest);
   });
 
-
   it('opens a log file from the palette: the charts, the alarm (notified once), the checkpoints', async () => {
     await runCommand(page, 'CodeDance: Open Run View…');
     const pick = page.locator('.quick-input-widget', { hasText: /Open Run View/ });

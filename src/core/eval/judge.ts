@@ -5,12 +5,14 @@
  * cache kept in a JSONL file. Like the seed, every sample gets its own verdict (temperature 0.3,
  * a new seed): a verdict is reused only for the same sample (dataset and row) — a resumed or
  * re-scored sample costs nothing. `cacheScope: 'shared'` reuses a verdict across samples with
- * the same (question, answer, prediction): cheaper, not the seed's numbers.
+ * the same (question, answer, prediction): cheaper, not the seed's numbers. DeepEyes' judge
+ * (reward/deepeyesJudge.ts) asks at temperature 0.0 with no seed (`randomSeed: false`).
  */
 import { createHash } from 'node:crypto';
 import { appendFileSync, existsSync, readFileSync } from 'node:fs';
 import { CodeDanceError } from '../errors';
 import { createChatModel, type ModelClient } from '../model';
+import { DEEPEYES_JUDGE_PROMPT_HASH } from '../reward/deepeyesJudge';
 import { DEFAULT_JUDGE_MODEL, JUDGE_PROMPT_HASH } from '../reward/judgePrompts';
 import type { Judge, JudgeCacheScope, JudgeReply, JudgeRequest } from '../reward/types';
 
@@ -108,11 +110,13 @@ export class HttpJudge implements Judge {
   }
 
   async ask(req: JudgeRequest, signal?: AbortSignal): Promise<JudgeReply> {
+    // DeepEyes' judge has strings of its own: its verdicts are keyed by their hash
+    const hash = req.kind === 'deepeyes' ? DEEPEYES_JUDGE_PROMPT_HASH : this.promptHash;
     const key =
       this.cacheScope === 'shared'
-        ? cacheKey(req.kind, req.question, req.answer, req.prediction, this.model, this.promptHash)
+        ? cacheKey(req.kind, req.question, req.answer, req.prediction, this.model, hash)
         : req.sample !== undefined
-          ? cacheKey(req.kind, req.question, req.answer, req.prediction, this.model, this.promptHash, req.sample)
+          ? cacheKey(req.kind, req.question, req.answer, req.prediction, this.model, hash, req.sample)
           : undefined;
     const hit = key !== undefined ? this.cache.get(key) : undefined;
     if (hit !== undefined) {
@@ -130,7 +134,7 @@ export class HttpJudge implements Judge {
           model: this.model,
           messages: messages as never,
           temperature: req.temperature,
-          extra: { seed: Math.floor(Math.random() * 1_000_001) },
+          ...(req.randomSeed === false ? {} : { extra: { seed: Math.floor(Math.random() * 1_000_001) } }),
         },
         { signal },
       );

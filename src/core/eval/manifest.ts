@@ -13,6 +13,7 @@ import { type CellHost, describeSandbox, isSandboxed, sandboxLabel } from '../ke
 import { MAX_PIXELS, MIN_PIXELS } from '../kernel/smartResize';
 import type { PrepareImageOptions } from '../kernel/types';
 import { DEFAULT_MAX_REQUEST_IMAGES } from '../protocol/imageBudget';
+import type { JudgeStyle } from '../reward/deepeyesJudge';
 import type { MathCheckInfo } from './mathCheck';
 
 export interface EvalPaths {
@@ -48,6 +49,8 @@ export interface RunManifest {
   cells?: CellsEntry;
   judge: {
     mode: 'llm-judge' | 'no-judge';
+    /** which judge scored (reward/deepeyesJudge.ts JudgeStyle); absent: a run from before it was recorded, the seed's */
+    style?: JudgeStyle;
     model?: string;
     endpoints?: string[];
     prompt_hash: string;
@@ -162,6 +165,8 @@ export function resumeManifest(prev: RunManifest | undefined, next: RunManifest,
   if (prev.protocol_template_hash !== next.protocol_template_hash) clash.push('the protocol prompts changed');
   if (prev.eval_model_name !== next.eval_model_name) clash.push(`the model changed (${prev.eval_model_name} -> ${next.eval_model_name})`);
   if (prev.judge?.mode !== next.judge.mode) clash.push(`the scoring changed (${prev.judge?.mode} -> ${next.judge.mode})`);
+  const [was, now] = [prev.judge?.style ?? 'seed', next.judge.style ?? 'seed'];
+  if (was !== now) clash.push(`the judge changed (${was} -> ${now}; --judge-style ${was} resumes it)`);
   if (clash.length)
     throw new EvalManifestError(
       `${paths.results} belongs to a different run: ${clash.join('; ')}`,

@@ -6,6 +6,7 @@
 import type { ChatModel } from '../agent/model';
 import type { CellHost } from '../kernel/sandboxNotice';
 import type { KernelSession, KernelTuning, PreparedImage, PrepareImageOptions } from '../kernel/types';
+import type { JudgeStyle } from '../reward/deepeyesJudge';
 import type { Judge } from '../reward/types';
 import type { MathChecker } from './mathCheck';
 import type { ResultRecord } from './record';
@@ -67,6 +68,12 @@ export interface EvalOptions {
   kernels?: KernelSource;
   /** absent = no judge (normalized match) */
   judge?: Judge;
+  /**
+   * which judge scores the samples: the seed's (`compute_score` per data_source) or DeepEyes'
+   * judge_result.py (reward/deepeyesJudge.ts); absent = the protocol's (`defaultJudgeStyle`:
+   * DeepEyes' for the `deepeyes` protocol, else the seed's)
+   */
+  judgeStyle?: JudgeStyle;
   /** on resume, run again the samples that ended in an error (model endpoint down, timeout…) */
   retryErrors?: boolean;
   strictVerdict?: boolean;

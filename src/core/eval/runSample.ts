@@ -1,6 +1,7 @@
 /**
  * One dataset sample through the agent loop: a kernel session from the source, the loop under
- * the sample's time limit, whole-sample retries with back-off after an error, the seed's score,
+ * the sample's time limit, whole-sample retries with back-off after an error, the seed's score
+ * (or DeepEyes' judge, `judgeStyle: 'deepeyes'`),
  * and the result record built from the trajectory. Undefined when the run is cancelled (nothing
  * recorded: a resume runs the sample again).
  */
@@ -15,10 +16,14 @@ import type { MathChecker } from './mathCheck';
 import { buildRecord, failedTrajectory, type ResultRecord } from './record';
 import { imageLoadFailure, skipBeforeRun, skippedSampleRecord } from './rows';
 import type { EvalOptions, KernelSource } from './options';
+import { scoreDeepeyes } from '../reward/deepeyesJudge';
 import { computeScore, scorerFor } from '../reward/score';
 
 export interface SampleRun {
-  options: Pick<EvalOptions, 'model' | 'evalModelName' | 'endpoints' | 'signal' | 'judge' | 'strictVerdict' | 'retryBaseDelayMs'>;
+  options: Pick<
+    EvalOptions,
+    'model' | 'evalModelName' | 'endpoints' | 'signal' | 'judge' | 'judgeStyle' | 'strictVerdict' | 'retryBaseDelayMs'
+  >;
   kernels: KernelSource;
   protocol: ProtocolAdapter;
   protocolTemplateHash: string;
@@ -110,16 +115,18 @@ async function runSampleFollowing(sample: DatasetSample, r: SampleRun): Promise<
   if (run.kind === 'skipped') return run.record;
   const { traj, attempts, timedOut, kernelWaitMs } = run;
   const last = traj.turns.length ? traj.turns[traj.turns.length - 1].content : '';
-  const math = scorerFor(sample.dataSource) === 'math' ? await r.math?.() : undefined;
-  const score = await computeScore(sample.dataSource, last, sample.answer, sample.question, {
-    judge: o.judge,
-    strictVerdict: o.strictVerdict,
-    signal: o.signal,
-    sample: r.sampleKey?.(sample.index),
-    math,
-  });
+  const score = await scoreSample(sample, last, r);
   if (o.signal?.aborted) return undefined;
   return buildRecord(sample, traj, score, { attempts, timedOut, latencyMs: performance.now() - start, kernelWaitMs });
+}
+
+/** The sample's score on its last reply: DeepEyes' judge (judgeStyle 'deepeyes'), else the seed's scorer for its data_source. */
+async function scoreSample(sample: DatasetSample, last: string, r: SampleRun) {
+  const o = r.options;
+  const opts = { judge: o.judge, strictVerdict: o.strictVerdict, signal: o.signal, sample: r.sampleKey?.(sample.index) };
+  if (o.judgeStyle === 'deepeyes') return scoreDeepeyes(last, sample, opts);
+  const math = scorerFor(sample.dataSource) === 'math' ? await r.math?.() : undefined;
+  return computeScore(sample.dataSource, last, sample.answer, sample.question, { ...opts, math });
 }
 
 /** How a sample's attempts ended: cancelled (not recorded), skipped like the seed, or with a trajectory to score. */

@@ -14,6 +14,7 @@ import { mkdirSync } from 'node:fs';
 import { openDataset, type Dataset, type DatasetSample } from '../data/dataset';
 import { localCellHost } from '../kernel/sandboxNotice';
 import { getProtocol, templateHash } from '../protocol';
+import { DEEPEYES_JUDGE_PROMPT_HASH, defaultJudgeStyle } from '../reward/deepeyesJudge';
 import { JUDGE_PROMPT_HASH } from '../reward/judgePrompts';
 import {
   cellsEntry,
@@ -124,6 +125,7 @@ function runSettings(o: EvalOptions, rowCount: number) {
     protocol,
     sampling: { ...protocol.defaultSampling, ...Object.fromEntries(Object.entries(o.sampling ?? {}).filter(([, v]) => v !== undefined)) },
     maxTurns: o.maxTurns ?? protocol.defaultMaxTurns,
+    judgeStyle: o.judgeStyle ?? defaultJudgeStyle(protocol.id),
     cellTimeoutMs: o.cellTimeoutMs ?? 30_000,
     sampleTimeoutMs: o.sampleTimeoutMs ?? 600_000,
     retries: Math.max(0, o.retries ?? 1),
@@ -157,13 +159,19 @@ function newManifest(o: EvalOptions, s: RunSettings, dataset: Dataset, sha: stri
     judge: o.judge
       ? {
           mode: 'llm-judge',
+          style: s.judgeStyle,
           model: o.judge.model,
           endpoints: o.judge.endpoints,
-          prompt_hash: o.judge.promptHash,
+          prompt_hash: s.judgeStyle === 'deepeyes' ? DEEPEYES_JUDGE_PROMPT_HASH : o.judge.promptHash,
           strict_verdict: !!o.strictVerdict,
           cache: o.judge.cacheScope ?? 'sample',
         }
-      : { mode: 'no-judge', prompt_hash: JUDGE_PROMPT_HASH, strict_verdict: !!o.strictVerdict },
+      : {
+          mode: 'no-judge',
+          style: s.judgeStyle,
+          prompt_hash: s.judgeStyle === 'deepeyes' ? DEEPEYES_JUDGE_PROMPT_HASH : JUDGE_PROMPT_HASH,
+          strict_verdict: !!o.strictVerdict,
+        },
     dataset: { file: dataset.file, stem: dataset.stem, format: dataset.format, rows: dataset.rowCount, sha256: sha },
     extension_version: o.extensionVersion ?? '0.1.0',
     node: process.version,
@@ -333,7 +341,7 @@ function sampleRunOf(
 ): SampleRun {
   const { o, settings: s } = c;
   return {
-    options: { ...o, signal: runSignal },
+    options: { ...o, judgeStyle: s.judgeStyle, signal: runSignal },
     sampleKey: (i) => `${c.sha}:${i}`,
     math,
     kernels,

@@ -9,7 +9,8 @@ import { CodeDanceError, type ErrorKind } from '../errors';
  * `merge-failed`: the merge job failed (or merged nothing); `data-failed`: a dataset could not be
  * brought here; `serve-failed`, `eval-failed`: those steps ended without a result; `cancelled`.
  */
-export type CheckpointErrorCode = 'no-checkpoint' | 'no-data' | 'merge-failed' | 'data-failed' | 'serve-failed' | 'eval-failed' | 'cancelled';
+export type CheckpointErrorCode =
+  'no-checkpoint' | 'no-data' | 'merge-failed' | 'data-failed' | 'serve-failed' | 'eval-failed' | 'cancelled';
 
 const KIND: Record<CheckpointErrorCode, ErrorKind> = {
   'no-checkpoint': 'input',

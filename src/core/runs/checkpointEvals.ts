@@ -86,9 +86,12 @@ export async function readCheckpointEvalIndex(file: string): Promise<Record<stri
   try {
     raw = JSON.parse(text);
   } catch (e) {
-    throw new Error(`${file} is not JSON (${(e as Error).message}): delete it to start a new index (the eval results themselves are kept)`, {
-      cause: e,
-    });
+    throw new Error(
+      `${file} is not JSON (${(e as Error).message}): delete it to start a new index (the eval results themselves are kept)`,
+      {
+        cause: e,
+      },
+    );
   }
   const runs = (raw as { runs?: unknown })?.runs;
   const out: Record<string, CheckpointEval[]> = {};
@@ -120,20 +123,22 @@ export function onCheckpointEvalRecorded(fn: Listener): () => void {
 /** Records `e` for the run (replacing the entry of the same step and dataset); resolves with the run's evals. */
 export function recordCheckpointEval(file: string, runKey: string, e: CheckpointEval): Promise<CheckpointEval[]> {
   const checked = v.parse(entry, e);
-  const before = writing.get(file) ?? Promise.resolve();
-  const next = before
-    .catch(() => undefined) // an earlier write's failure was its caller's to see
-    .then(async () => {
-      const index = await readCheckpointEvalIndex(file);
-      const list = (index[runKey] ?? []).filter((x) => !(x.step === checked.step && x.dataset === checked.dataset));
-      index[runKey] = [...list, checked].sort(byStep);
-      const doc: IndexFile = { kind: 'codedance-checkpoint-evals', version: 1, runs: index };
-      await mkdir(path.dirname(file), { recursive: true });
-      await writeFileAtomic(file, JSON.stringify(doc, null, 2) + '\n');
-      return index[runKey];
-    });
+  // an earlier write's failure was its caller's to see: this one goes on after it either way
+  const before = (writing.get(file) ?? Promise.resolve()).catch(() => undefined);
+  const next = before.then(async () => {
+    const index = await readCheckpointEvalIndex(file);
+    const list = (index[runKey] ?? []).filter((x) => !(x.step === checked.step && x.dataset === checked.dataset));
+    index[runKey] = [...list, checked].sort(byStep);
+    const doc: IndexFile = { kind: 'codedance-checkpoint-evals', version: 1, runs: index };
+    await mkdir(path.dirname(file), { recursive: true });
+    await writeFileAtomic(file, JSON.stringify(doc, null, 2) + '\n');
+    return index[runKey];
+  });
   writing.set(file, next);
-  void next.finally(() => writing.get(file) === next && writing.delete(file)).catch(() => undefined);
+  const forget = () => {
+    if (writing.get(file) === next) writing.delete(file);
+  };
+  next.then(forget, forget);
   return next.then((evals) => {
     for (const fn of listeners) fn({ file, runKey, evals });
     return evals;

@@ -99,12 +99,18 @@ export function clusterMergeSteps(o: ClusterStepsOptions): Pick<CheckpointSteps,
 const mb = (n: number) => `${(n / 1024 / 1024).toFixed(1)} MB`;
 
 /** The run's files brought here: copied from the cluster over its SSH connection into `cacheDir` (Slurm), or read where they are (`files` local). */
-export function clusterData(o: { backend: JobBackend; clusterName: string; cacheDir: string; filesAreLocal?: boolean }): CheckpointSteps['fetchData'] {
+export function clusterData(o: {
+  backend: JobBackend;
+  clusterName: string;
+  cacheDir: string;
+  filesAreLocal?: boolean;
+}): CheckpointSteps['fetchData'] {
   return async (sources, ctx) => {
     const out: EvalDataset[] = [];
     for (const source of sources) {
       if (o.filesAreLocal) {
-        if (!existsSync(source)) throw new CheckpointError('no-data', `${source} does not exist`, 'check data.val_files of the run, or pick another dataset');
+        if (!existsSync(source))
+          throw new CheckpointError('no-data', `${source} does not exist`, 'check data.val_files of the run, or pick another dataset');
         out.push({ source, local: source });
         continue;
       }
@@ -137,7 +143,8 @@ async function copyOne(conn: SshConnection, source: string, cacheDir: string, ct
 export function localData(): CheckpointSteps['fetchData'] {
   return async (sources) =>
     sources.map((source) => {
-      if (!existsSync(source)) throw new CheckpointError('no-data', `${source} does not exist`, 'give a .parquet or .jsonl file on this machine');
+      if (!existsSync(source))
+        throw new CheckpointError('no-data', `${source} does not exist`, 'give a .parquet or .jsonl file on this machine');
       return { source, local: path.resolve(source) };
     });
 }
@@ -161,7 +168,8 @@ async function serveFailure(s: ServeSession, e: unknown, log?: (line: string) =>
   // the failure below is what the user must see; a failed stop is said beside it (the job may hold GPUs)
   if (failure !== 'job-ended')
     await s.stop().catch((x: Error) => log?.(`serve job ${s.jobId ?? ''} may still be running (stopping it failed: ${x.message})`));
-  if (failure === 'cancelled') throw new CheckpointError('cancelled', `cancelled while the model was loading; serve job ${s.jobId ?? ''} stopped`);
+  if (failure === 'cancelled')
+    throw new CheckpointError('cancelled', `cancelled while the model was loading; serve job ${s.jobId ?? ''} stopped`);
   if (e instanceof ServeError) throw new CheckpointError('serve-failed', e.message, undefined, e);
   throw e;
 }

@@ -138,7 +138,7 @@ async function mergeStep(c: CheckpointRef, steps: MergeSteps, chain: Chain, sign
     throw new CheckpointError(
       'merge-failed',
       `the merge job of step ${c.step} ended, but ${c.mergedDir} holds no config.json`,
-      'look at the merge job\'s log (Training Jobs view, or codedance jobs logs ID)',
+      "look at the merge job's log (Training Jobs view, or codedance jobs logs ID)",
     );
   chain.emit('merge', 'done', `step ${c.step} merged into ${c.mergedDir}`);
 }
@@ -164,7 +164,10 @@ async function mergeAndData(c: CheckpointRef, sources: string[], steps: Checkpoi
         both.abort();
         throw e;
       });
-    const [merged, data] = await Promise.allSettled([guard(mergeStep(c, steps, chain, both.signal)), guard(dataStep(sources, steps, chain, both.signal))]);
+    const [merged, data] = await Promise.allSettled([
+      guard(mergeStep(c, steps, chain, both.signal)),
+      guard(dataStep(sources, steps, chain, both.signal)),
+    ]);
     const failures = [merged, data].flatMap((r) => (r.status === 'rejected' ? [r.reason as unknown] : []));
     if (chain.signal.aborted) throw failures.find(isCancelled) ?? new CheckpointError('cancelled', 'cancelled');
     const real = failures.find((e) => !isCancelled(e)) ?? failures[0];
@@ -205,7 +208,10 @@ async function evalOne(c: CheckpointRef, d: EvalDataset, m: ServedModelRef, step
   chain.emit('eval', 'started', `evaluating step ${c.step} on ${d.source}`);
   const out = await steps.evaluate(d, m, c, chain.ctx('eval'));
   if (out.cancelled || chain.signal.aborted)
-    throw new CheckpointError('cancelled', `the eval on ${d.source} was stopped (its finished samples are kept: evaluating again resumes it)`);
+    throw new CheckpointError(
+      'cancelled',
+      `the eval on ${d.source} was stopped (its finished samples are kept: evaluating again resumes it)`,
+    );
   const pct = `${(out.accuracy * 100).toFixed(1)}%`;
   chain.emit('eval', 'done', `step ${c.step} on ${out.dataset}: accuracy ${pct} over ${out.n} sample(s)`);
   const e: CheckpointEval = {
@@ -242,7 +248,11 @@ export async function evaluateCheckpoint(
 ): Promise<CheckpointEvalResult> {
   const chain = chainOf(o);
   if (!sources.length)
-    throw new CheckpointError('no-data', `the run names no validation files (data.val_files) to evaluate step ${c.step} on`, 'pick a dataset');
+    throw new CheckpointError(
+      'no-data',
+      `the run names no validation files (data.val_files) to evaluate step ${c.step} on`,
+      'pick a dataset',
+    );
   chain.check('the merge');
   const data = await mergeAndData(c, sources, steps, chain);
   const served = await serveStep(c, steps, chain);
@@ -252,8 +262,10 @@ export async function evaluateCheckpoint(
     return { served, evals };
   } finally {
     // a job that cannot be stopped is said, and the chain's own outcome (or failure) stands
-    await steps.release?.(served).catch((e: Error) =>
-      o.onEvent?.({ type: 'progress', step: 'serve', message: `${served.servedModelName} could not be stopped: ${e.message}` }),
-    );
+    await steps
+      .release?.(served)
+      .catch((e: Error) =>
+        o.onEvent?.({ type: 'progress', step: 'serve', message: `${served.servedModelName} could not be stopped: ${e.message}` }),
+      );
   }
 }

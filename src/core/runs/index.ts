@@ -1,13 +1,12 @@
+// What the CLI and the editor use of src/core/runs; the rest is imported from its own module
+// (metricLines, traceback, runConfig, checkpoints' mergeCommand, …).
 export * from './types';
-export { RunsError, isNotFound, type RunsErrorCode } from './errors';
-export { parseMetricLine, parseMetricValue, cleanLogLine, stripLogDecor } from './metricLines';
-export { MetricsStore, type MetricsStoreState } from './metricsStore';
-export { KEY_METRICS, TOOL_CALL_COUNTS, toolCallShares, toolUse, withDerived, type KeyMetric } from './keyMetrics';
-export { DEFAULT_THRESHOLDS, MIN_EARLY_STEPS, NAN_KEYS, evaluateAlarms, medianStepMs, type AlarmContext } from './alarms';
-export { lastTraceback, exceptionLine } from './traceback';
+export { RunsError } from './errors';
+export { MetricsStore } from './metricsStore';
+export { KEY_METRICS, withDerived } from './keyMetrics';
+export { DEFAULT_THRESHOLDS, evaluateAlarms } from './alarms';
 export { parseRolloutFile, rolloutStepsFromNames, toolCallCount } from './rollouts';
-export { localRunFiles, sshRunFiles, remoteShellPath, type RunFiles } from './runFiles';
-export { runConfigFromJob, scriptOverrides, type RunConfig } from './runConfig';
-export { listCheckpoints, mergeCommand, mergedDirOf, MERGED_DIR } from './checkpoints';
-export { followJobLog, readJobLog, type FollowOptions } from './follow';
-export { jobRun, type JobRun } from './jobRun';
+export { localRunFiles, sshRunFiles, type RunFiles } from './runFiles';
+export { listCheckpoints } from './checkpoints';
+export { followJobLog, readJobLog } from './follow';
+export { jobRun } from './jobRun';

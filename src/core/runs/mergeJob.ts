@@ -28,7 +28,8 @@ export interface MergeJobOptions {
 }
 
 /** Lines of a batch script that set up its environment: what a job needs to find the trainer's Python. */
-const SETUP_LINE = /^\s*(?:source\s|\.\s|module\s+(?:load|use|purge)\b|ml\s|conda\s+activate\s|mamba\s+activate\s|micromamba\s+activate\s|spack\s+load\s|export\s+(?:PATH|PYTHONPATH|LD_LIBRARY_PATH|VIRTUAL_ENV|CONDA_[A-Z_]+|PYTHONHOME|HF_HOME)=)/;
+const SETUP_LINE =
+  /^\s*(?:source\s|\.\s|module\s+(?:load|use|purge)\b|ml\s|conda\s+activate\s|mamba\s+activate\s|micromamba\s+activate\s|spack\s+load\s|export\s+(?:PATH|PYTHONPATH|LD_LIBRARY_PATH|VIRTUAL_ENV|CONDA_[A-Z_]+|PYTHONHOME|HF_HOME)=)/;
 
 /** The environment lines of a training script (activations, module loads, PATH/PYTHONPATH), in order. */
 export function setupLinesOf(script: string): string[] {
@@ -48,8 +49,8 @@ export function mergeScript(checkpointPath: string, mergedDir: string, o: Pick<M
     `PARTIAL=${shQuote(partial)}`,
     'if [ -f "$MERGED/config.json" ]; then echo "codedance: $MERGED is merged already"; exit 0; fi',
     ...(o.workingDir ? [`cd ${shQuote(o.workingDir)}`] : []),
-    ...(o.setup?.length ? ['# the training script\'s environment', ...o.setup] : []),
-    "command -v python >/dev/null 2>&1 || python() { python3 \"$@\"; }",
+    ...(o.setup?.length ? ["# the training script's environment", ...o.setup] : []),
+    'command -v python >/dev/null 2>&1 || python() { python3 "$@"; }',
     'rm -rf "$PARTIAL"',
     'echo "codedance: merging $ACTOR into $MERGED"',
     mergeCommand(actor, partial),
@@ -95,7 +96,11 @@ export async function waitForJob(backend: JobBackend, id: string, o: WaitOptions
   for (;;) {
     if (o.signal?.aborted) {
       await backend.stop(id).catch((e: Error) => {
-        throw new CheckpointError('cancelled', `cancelled, but job ${id} could not be stopped (${e.message})`, `stop it yourself (codedance jobs stop ${id})`);
+        throw new CheckpointError(
+          'cancelled',
+          `cancelled, but job ${id} could not be stopped (${e.message})`,
+          `stop it yourself (codedance jobs stop ${id})`,
+        );
       });
       throw new CheckpointError('cancelled', `cancelled; job ${id} stopped`);
     }
@@ -128,7 +133,8 @@ export async function runMergeJob(
   try {
     id = (await backend.submit(spec)).id;
   } catch (e) {
-    if (e instanceof JobsError) throw new CheckpointError('merge-failed', `the merge job cannot be submitted to ${o.clusterName}: ${e.message}`, undefined, e);
+    if (e instanceof JobsError)
+      throw new CheckpointError('merge-failed', `the merge job cannot be submitted to ${o.clusterName}: ${e.message}`, undefined, e);
     throw e;
   }
   o.onSubmitted?.(id);

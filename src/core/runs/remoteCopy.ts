@@ -34,10 +34,17 @@ async function remoteStat(conn: SshConnection, remote: string): Promise<{ size: 
   const f = remoteShellPath(remote);
   const r = await conn.exec(`test -f ${f} || exit 3; stat -L -c '%s %Y' -- ${f}`);
   if (r.code === 3)
-    throw new CheckpointError('no-data', `${remote} does not exist on ${conn.target.label}`, 'check data.val_files of the run, or pick another dataset');
+    throw new CheckpointError(
+      'no-data',
+      `${remote} does not exist on ${conn.target.label}`,
+      'check data.val_files of the run, or pick another dataset',
+    );
   const m = /^(\d+) (\d+)/.exec(r.stdout.trim());
   if (r.code !== 0 || !m)
-    throw new CheckpointError('data-failed', `cannot read ${remote} on ${conn.target.label} (exit ${r.code}): ${r.stderr.trim() || r.stdout.trim() || 'no message'}`);
+    throw new CheckpointError(
+      'data-failed',
+      `cannot read ${remote} on ${conn.target.label} (exit ${r.code}): ${r.stderr.trim() || r.stdout.trim() || 'no message'}`,
+    );
   return { size: Number(m[1]), mtime: Number(m[2]) };
 }
 
@@ -68,7 +75,11 @@ async function fetchChunks(conn: SshConnection, src: Source, part: string, o: Co
   let done = await sizeOf(part);
   o.onProgress?.(done, src.size);
   while (done < src.size) {
-    if (o.signal?.aborted) throw new CheckpointError('cancelled', `cancelled while copying ${src.remote} (${done} of ${src.size} bytes kept: the next copy goes on from there)`);
+    if (o.signal?.aborted)
+      throw new CheckpointError(
+        'cancelled',
+        `cancelled while copying ${src.remote} (${done} of ${src.size} bytes kept: the next copy goes on from there)`,
+      );
     const want = Math.min(chunk, src.size - done);
     const r = await conn.exec(`tail -c +${done + 1} -- ${f} | head -c ${want} | base64 | tr -d '\\n'`);
     const bytes = Buffer.from(r.stdout.trim(), 'base64');
@@ -111,7 +122,11 @@ export async function copyDown(conn: SshConnection, remote: string, cacheDir: st
   const got = await sha256File(part);
   if (want && want !== got) {
     await rm(part, { force: true });
-    throw new CheckpointError('data-failed', `the copy of ${remote} does not match the file on ${host} (sha256 differs)`, 'the file changed while it was copied: try again');
+    throw new CheckpointError(
+      'data-failed',
+      `the copy of ${remote} does not match the file on ${host} (sha256 differs)`,
+      'the file changed while it was copied: try again',
+    );
   }
   await rename(part, local);
   await writeFile(note, JSON.stringify({ remote, host, size, mtime, sha256: got } satisfies Source));

@@ -7,7 +7,7 @@
  * set it and to open the dataset's page, where its terms are accepted.
  */
 import * as vscode from 'vscode';
-import { CATALOG, type BenchmarkEntry } from '../../core/benchmarks';
+import { CATALOG, isPinned, type BenchmarkEntry } from '../../core/benchmarks';
 import { HubError, hubSettings, prepareBenchmark, progressText, type HubProgress, type PreparedBenchmark } from '../../core/hub';
 import { showError } from '../errors';
 
@@ -21,7 +21,7 @@ function entryItems(entries: readonly BenchmarkEntry[]): EntryItem[] {
   return entries.map((e) => ({
     label: e.name,
     description: `${e.title} · ${e.rows} rows · ${e.scoring === 'math' ? 'math check' : 'judge'}${e.gated ? ' · gated' : ''}`,
-    detail: `${e.repo}@${/^[0-9a-f]{40}$/.test(e.revision) ? e.revision.slice(0, 7) : 'not pinned'} · ${e.license}`,
+    detail: `${e.repo}@${isPinned(e) ? e.revision.slice(0, 7) : 'not pinned (cannot be downloaded until it is)'} · ${e.license}`,
     entry: e,
   }));
 }

@@ -140,7 +140,8 @@ describe('run view: a rollout as a trajectory', () => {
     assert.ok(Number.isNaN(row.tool_success_rate!));
     assert.equal(row.question, 'How many red circles are there?');
     assert.equal(row.dataSource, '—');
-    assert.equal(promptKey(r), promptKey({ ...r, output: 'other' }));
+    const otherOutput: Rollout = { ...r, output: 'other' };
+    assert.equal(promptKey(r), promptKey(otherOutput));
     assert.notEqual(promptKey(r), promptKey({ ...r, images: [] }), 'the same question on another image is another prompt');
   });
 });

@@ -1,0 +1,92 @@
+/**
+ * Eval against its ideal (issue #26): `workers` samples at a time, a fixture model that answers
+ * each turn in 500 ms, one cell per sample (the code turn, then the answer: two turns). Ideal:
+ * ceil(samples / workers) × 2 × 500 ms, as if kernels cost nothing; the ratio is ideal over the
+ * run's wall time, start-up included (the pool is made, and its first kernels started, inside
+ * the run). Kernel starts paced to the machine (one per core, kernel/startGate.ts) vs unpaced
+ * (every start at once), side by side, and the same run on stub kernels (the harness and the
+ * model alone: what the kernels cost is the difference).
+ *
+ * The issue's sizes (768 samples at 32 workers, 1,536 at 64) start a kernel per sample: on 2
+ * cores that is many minutes per run. Default 96 samples at 32 workers; the issue's sizes with
+ * CODEDANCE_BENCH_IDEAL_SAMPLES=768 (and CODEDANCE_BENCH_IDEAL_WORKERS=64 with 1536).
+ */
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { runEval, type EvalOptions } from '../src/core/eval';
+import { createChatModel } from '../src/core/model';
+import { startFixtureModel } from '../test/fixtures/fixtureModel';
+import { circlesImage, circlesQuestion } from '../test/fixtures/images';
+import { evalParquetBuffer } from '../test/fixtures/parquetWriter';
+import { stubKernels } from '../test/unit/eval/stubKernel';
+import type { BenchResult } from './kernel.bench';
+
+const TURN_MS = 500;
+const round = (x: number, d = 2) => Number(x.toFixed(d));
+
+export async function idealRatioSideBySide(tmp: string, python: string): Promise<BenchResult[]> {
+  const n = Number(process.env.CODEDANCE_BENCH_IDEAL_SAMPLES ?? 96);
+  const workers = Number(process.env.CODEDANCE_BENCH_IDEAL_WORKERS ?? 32);
+  const data = path.join(tmp, 'ideal.parquet');
+  const image = circlesImage({ red: 3, blue: 2, seed: 5, size: 224 }).png;
+  writeFileSync(
+    data,
+    Buffer.from(
+      evalParquetBuffer(
+        Array.from({ length: n }, () => ({ dataSource: 'vstar', question: circlesQuestion('red'), answer: '3', image })),
+        { rowGroupSize: 100 },
+      ),
+    ),
+  );
+  const fm = await startFixtureModel({ firstChunkDelayMs: TURN_MS, chunkDelayMs: 0, chunkChars: 64 });
+  const idealS = Math.ceil(n / workers) * 2 * (TURN_MS / 1000);
+  const out: BenchResult[] = [];
+  try {
+    const base: EvalOptions = {
+      dataPath: data,
+      saveDir: tmp,
+      modelName: 'ideal',
+      evalModelName: 'codedance-fixture-7b',
+      model: createChatModel({ endpoints: fm.baseUrl }),
+      endpoints: [fm.baseUrl],
+      numWorkers: workers,
+      python,
+      fsync: false,
+    };
+    const timed = async (name: string, extra: Partial<EvalOptions>) => {
+      const t0 = performance.now();
+      const s = await runEval({ ...base, ...extra, saveDir: path.join(tmp, `ideal-${name}`) });
+      const sec = (performance.now() - t0) / 1000;
+      if (s.stats.avg_acc !== 1) throw new Error(`the ${name} run answered ${s.stats.avg_acc} right: the bench measures a broken run`);
+      return sec;
+    };
+    const stubSec = await timed('stub', { kernels: stubKernels((code) => ({ stdout: code.includes('red') ? 'red_count = 3\n' : 'x\n' })) });
+    const unpacedSec = await timed('unpaced', { maxConcurrentKernelStarts: 0 });
+    const pacedSec = await timed('paced', {});
+    const what = `${n} samples, ${workers} workers, ${TURN_MS} ms a model turn, one cell each; ideal ${idealS} s`;
+    out.push({
+      name: `eval.ideal_ratio: kernel starts paced (one per core) vs unpaced (${what}; start-up included)`,
+      value: round(idealS / pacedSec),
+      unit: '',
+      baseline: round(idealS / unpacedSec),
+      ratio: round(unpacedSec / pacedSec),
+      goal: '≥ 0.80 of ideal (issue #26)',
+      pass: idealS / pacedSec >= 0.8,
+    });
+    out.push({
+      name: `eval.ideal_ratio.samples_per_s: paced vs unpaced (${n} samples, ${workers} workers)`,
+      value: round(n / pacedSec),
+      unit: 'samples/s',
+      baseline: round(n / unpacedSec),
+    });
+    out.push({
+      name: `eval.ideal_ratio: stub kernels (the harness and the model alone) vs real kernels, paced (${what})`,
+      value: round(idealS / stubSec),
+      unit: '',
+      baseline: round(idealS / pacedSec),
+    });
+  } finally {
+    await fm.close();
+  }
+  return out;
+}
