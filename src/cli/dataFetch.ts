@@ -22,7 +22,7 @@ import { createBackend, isTerminal, type JobBackend, type JobInfo } from '../cor
 import { downloadPrinter } from './benchmark';
 import { CliError, EXIT } from './errors';
 import { onInterrupt } from './interrupt';
-import { jobsErrorToCli, pickProfile } from './jobs';
+import { jobsErrorToCli, parseEnvArgs, pickProfile } from './jobs';
 
 export const FETCH_USAGE = `codedance data fetch REPO [--revision REV] [--to DIR] [--cluster NAME] [options]
   REPO                     a Hub dataset, e.g. Peterwatwec/CodeDance-RL or Peterwatwec/CodeDance-SFT
@@ -32,6 +32,7 @@ export const FETCH_USAGE = `codedance data fetch REPO [--revision REV] [--to DIR
   --cluster NAME           download on the cluster as a job (a profile of codedance jobs clusters;
                            or --ssh [USER@]HOST[:PORT] / --ray URL, --clusters FILE): it runs hf download
                            (huggingface_hub) there, with $HF_TOKEN passed as a secret of the job
+  --env KEY=VALUE          with --cluster: a variable for the job (repeatable), e.g. where huggingface_hub is
   --hub-url URL            the Hub or a mirror (default $HF_ENDPOINT)
   --json                   print the files and the RL template's train/val files as JSON
   --quiet                  no progress line
@@ -48,6 +49,7 @@ const FETCH_OPTIONS = {
   identity: { type: 'string' },
   'jobs-dir': { type: 'string' },
   'hub-url': { type: 'string' },
+  env: { type: 'string', multiple: true },
   json: { type: 'boolean', default: false },
   quiet: { type: 'boolean', default: false },
 } as const;
@@ -124,13 +126,14 @@ async function waitJob(backend: JobBackend, id: string, signal: AbortSignal, qui
 
 async function fetchOnCluster(
   repo: string,
-  v: Record<string, string | boolean | undefined>,
+  v: Record<string, string | boolean | string[] | undefined>,
   settings: HubSettings,
   signal: AbortSignal,
 ): Promise<FetchResult> {
   if (typeof v.to !== 'string') throw new CliError('--cluster needs --to DIR: the folder on the cluster to download into', EXIT.usage);
   const profile = pickProfile(v);
   const spec = clusterFetchJob({ repo, revision: String(v.revision), to: v.to, settings });
+  Object.assign(spec.env, parseEnvArgs((v.env as string[] | undefined) ?? []));
   const backend = createBackend(profile, {
     token: process.env.CODEDANCE_RAY_TOKEN,
     passphrase: process.env.CODEDANCE_SSH_PASSPHRASE,

@@ -238,23 +238,25 @@ export async function runEvalCli(argv: string[]): Promise<number> {
     } catch (e) {
       throw isCodeDanceError(e) ? e : new CliError((e as Error).message, EXIT.model);
     }
-    const dataPaths = v.benchmark ? await benchmarkDataPaths(v.benchmark, !!v.quiet, interrupt.signal) : [v['data-path']!];
-    let cancelled = false;
-    for (const dataPath of dataPaths) {
-      if (cancelled) break;
-      const summary = await runEvalWith({ ...v, 'data-path': dataPath }, limits, {
-        model,
-        endpoints,
-        evalModelName,
-        signal: interrupt.signal,
-      });
-      printSummary(v, summary);
-      cancelled = summary.cancelled;
-    }
-    return cancelled ? EXIT.cancelled : EXIT.ok;
+    return await evalEach(v, limits, { model, endpoints, evalModelName, signal: interrupt.signal });
   } finally {
     interrupt.dispose();
   }
+}
+
+/** The dataset (--data-path), or each --benchmark fetched and converted first, evaluated in turn; the exit code. */
+async function evalEach(
+  v: EvalFlags,
+  l: EvalLimits,
+  m: { model: ModelClient; endpoints: string[]; evalModelName: string; signal: AbortSignal },
+): Promise<number> {
+  const dataPaths = v.benchmark ? await benchmarkDataPaths(v.benchmark, !!v.quiet, m.signal) : [v['data-path']!];
+  for (const dataPath of dataPaths) {
+    const summary = await runEvalWith({ ...v, 'data-path': dataPath }, l, m);
+    printSummary(v, summary);
+    if (summary.cancelled) return EXIT.cancelled;
+  }
+  return EXIT.ok;
 }
 
 /** The progress line on stderr: redrawn in place on a terminal (at most every 100 ms), a line every 2 s otherwise. */

@@ -37,6 +37,7 @@ function summaryLines(summary: EvalSummary, noJudge: boolean): string[] {
     '',
     '=== Evaluation summary ===',
     `Protocol: ${summary.manifest.protocol}`,
+    ...(summary.manifest.judge.style === 'deepeyes' ? ["Judge: DeepEyes' eval/judge_result.py (--judge-style deepeyes)"] : []),
     `Total samples: ${s.total_samples}`,
     `Successful samples: ${s.success_samples}`,
     `Success rate: ${s.success_rate.toFixed(4)}`,

@@ -93,6 +93,7 @@ const OPTIONS = {
   'keep-serving': flag,
   json: flag,
   quiet: flag,
+  help: { type: 'boolean', short: 'h', default: false },
 } as const;
 
 type Flags = ReturnType<typeof parse>;
@@ -191,6 +192,10 @@ async function mergeSteps(v: Flags, t: Target): Promise<MergeSteps> {
 
 export async function runTrainCheckpoint(sub: 'eval-checkpoint' | 'serve-checkpoint', argv: string[]): Promise<number> {
   const v = parse(argv);
+  if (v.help) {
+    console.log(`usage: codedance train eval-checkpoint|serve-checkpoint [options]\n${TRAIN_CHECKPOINT_USAGE}`);
+    return EXIT.ok;
+  }
   let t: Target;
   try {
     t = await target(v);

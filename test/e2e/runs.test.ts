@@ -44,6 +44,7 @@ describe('e2e: the run view of an RL run in a real VS Code', function () {
   let browser: BrowserContext | undefined;
   let page: Page;
   let view: Frame;
+  const cspViolations: string[] = [];
 
   before(async function () {
     cs = await import('../../scripts/codeServer.mjs');
@@ -54,6 +55,8 @@ describe('e2e: the run view of an RL run in a real VS Code', function () {
     workspace = path.join(runDir, 'workspace');
     cpSync(ensureFixtureWorkspace(), workspace, { recursive: true });
     writeRunFixture(path.join(workspace, 'rl-run'));
+    // a second run to overlay: another learning rate, its accuracy 0.04 higher
+    writeRunFixture(path.join(workspace, 'rl-run-b'), { experiment: 'sa1b-grpo-lr2e6', lift: 0.04 });
     mkdirSync(path.join(workspace, '.vscode'), { recursive: true });
     server = await cs.startCodeServer({
       workspace,
@@ -69,6 +72,10 @@ describe('e2e: the run view of an RL run in a real VS Code', function () {
     });
     browser = await cs.launchBrowser({ userDataDir: path.join(runDir, 'chromium') });
     page = browser.pages()[0] ?? (await browser.newPage());
+    // the webview's CSP (default-src 'none', styles only from the extension): uPlot must need no inline style
+    page.on('console', (m) => {
+      if (/Content Security Policy/i.test(m.text())) cspViolations.push(m.text());
+    });
     await openWorkbench(page, server.workbenchUrl(), '[Extension Development Host]', activityBarItem(page, 'CodeDance'));
   });
 
@@ -89,8 +96,10 @@ describe('e2e: the run view of an RL run in a real VS Code', function () {
     const pick = page.locator('.quick-input-widget', { hasText: /Open Run View/ });
     await pick.waitFor({ timeout: 20_000 });
     await pick.locator('input').fill('run_20251120');
-    await pick.locator('.monaco-list-row', { hasText: path.basename(RUN_LOG) }).waitFor({ timeout: 20_000 });
-    await page.keyboard.press('Enter');
+    // the workspace's logs, newest first: this run's, and the one the overlay test adds
+    const row = pick.locator('.monaco-list-row', { hasText: 'rl-run/logs' }).filter({ hasText: path.basename(RUN_LOG) });
+    await row.waitFor({ timeout: 20_000 });
+    await row.click();
 
     view = await findWebviewFrame(page, 'figure.run-chart[data-chart="score"] canvas', 45_000);
     await view.waitForFunction((n) => document.body.dataset.steps === String(n), RUN_STEPS, { timeout: 20_000 });
@@ -158,17 +167,42 @@ describe('e2e: the run view of an RL run in a real VS Code', function () {
     assert.match(await view.locator('.run-chip').first().innerText(), /32 step\(s\), last 32/);
   });
 
-  it('exports the metrics as CSV through the save dialog', async () => {
-    await view.locator('button[data-action="export-csv"]').click();
+  /** Accepts the save dialog (code-server's simple dialog) once it offers `name` in the workspace; returns the file written. */
+  async function saveAs(name: string): Promise<string> {
     await page.waitForFunction(
-      () => /sa1b-grpo-demo\.csv$/.test((document.querySelector('.quick-input-widget input') as HTMLInputElement | null)?.value ?? ''),
-      undefined,
+      (n) => ((document.querySelector('.quick-input-widget input') as HTMLInputElement | null)?.value ?? '').endsWith(n),
+      name,
       { timeout: 15_000 },
     );
     await page.keyboard.press('Enter');
-    const out = path.join(workspace, 'sa1b-grpo-demo.csv');
+    const out = path.join(workspace, name);
     const deadline = Date.now() + 15_000;
     while (!existsSync(out) && Date.now() < deadline) await page.waitForTimeout(200);
+    return out;
+  }
+
+  it('saves a chart as PNG, and draws x as hours of training', async () => {
+    await view.locator('figure.run-chart[data-chart="acc"] button[data-action="png"]').click();
+    const png = readFileSync(await saveAs('sa1b-grpo-demo_acc.png'));
+    assert.deepEqual([...png.subarray(0, 8)], [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a], 'a PNG file');
+    assert.ok(png.length > 5000, `the chart drawn (${png.length} bytes)`);
+    await view.locator('select[data-control="x"]').selectOption('time');
+    const xLabel = view.locator('figure.run-chart[data-chart="acc"] .u-legend .u-series').first();
+    await view.waitForFunction(
+      () => /hours/.test(document.querySelector('figure[data-chart="acc"] .u-legend .u-series')?.textContent ?? ''),
+      undefined,
+      {
+        timeout: 5000,
+      },
+    );
+    // 32 steps of ~62 s (timing_s/step): about half an hour
+    assert.match(await xLabel.innerText(), /^hours:?\s*0\.5\d*$/);
+    await view.locator('select[data-control="x"]').selectOption('step');
+  });
+
+  it('exports the metrics as CSV through the save dialog', async () => {
+    await view.locator('button[data-action="export-csv"]').click();
+    const out = await saveAs('sa1b-grpo-demo.csv');
     const lines = readFileSync(out, 'utf8').trim().split('\r\n');
     assert.equal(lines.length, 1 + RUN_STEPS + 2, 'a header and one row per step');
     const head = lines[0].split(',');
@@ -250,5 +284,40 @@ describe('e2e: the run view of an RL run in a real VS Code', function () {
     await cols.scrollIntoViewIfNeeded();
     await page.waitForTimeout(200);
     await screenshot(page, 'runs-compare.png');
+  });
+
+  it('overlays a second run: both on every chart, one title', async () => {
+    await view.locator('button[role="tab"][data-tab="metrics"]').click();
+    await view.locator('button[data-action="add-run"]').click();
+    const pick = page.locator('.quick-input-widget', { hasText: /Add a run to this view/ });
+    await pick.waitFor({ timeout: 15_000 });
+    await pick.locator('input').fill('rl-run-b');
+    await pick.locator('.monaco-list-row', { hasText: 'rl-run-b' }).first().waitFor({ timeout: 15_000 });
+    await page.keyboard.press('Enter');
+    await view.locator('.run-chip').nth(1).waitFor({ timeout: 15_000 });
+    await view.waitForFunction(() => document.querySelector('figure[data-chart="acc"]')?.getAttribute('data-series') === '2', undefined, {
+      timeout: 15_000,
+    });
+    await page
+      .locator('.tabs-container .tab', { hasText: 'CodeDance Run: sa1b-grpo-demo vs sa1b-grpo-lr2e6' })
+      .waitFor({ timeout: 10_000 });
+    assert.equal(await view.locator('figure.run-chart[data-chart="tool-use"]').getAttribute('data-series'), '8', 'four shares of each run');
+    // each run's alarm, each told once
+    await view.waitForFunction(() => document.querySelectorAll('li.alarm[data-alarm="tool-use-collapse"]').length === 2, undefined, {
+      timeout: 15_000,
+    });
+    await runCommand(page, 'Notifications: Clear All Notifications');
+    await view.evaluate(() => window.scrollTo(0, 0));
+    await page.waitForTimeout(300);
+    await screenshot(page, 'runs-overlay.png');
+  });
+
+  it('broke no rule of the webview’s CSP', async () => {
+    assert.deepEqual(cspViolations, []);
+    // the check sees a violation in the webview: an inline style is refused and reported
+    await view.evaluate(() => document.body.setAttribute('style', 'outline: 1px solid red'));
+    const deadline = Date.now() + 10_000;
+    while (!cspViolations.length && Date.now() < deadline) await page.waitForTimeout(100);
+    assert.match(cspViolations[0] ?? '', /inline style violates|Refused to apply inline style/);
   });
 });

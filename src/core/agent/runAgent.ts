@@ -284,7 +284,9 @@ async function runCells(
       turn: call,
       code: req.code,
       toolCallId: req.toolCallId,
-      ...(req.tool ? { tool: { name: req.tool.name, arguments: req.tool.arguments } } : {}),
+      ...(req.tool
+        ? { tool: { name: req.tool.name, arguments: req.tool.arguments, ...(req.tool.region ? { region: req.tool.region } : {}) } }
+        : {}),
       status: 'pending',
       stdout: '',
       stderr: '',

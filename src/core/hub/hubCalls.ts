@@ -61,7 +61,6 @@ export async function callHub<T>(c: HubContext, what: string, call: (f: typeof f
 /** Any failure of a Hub request as a HubError. */
 export function hubError(e: unknown, c: HubContext, what: string, answer?: Answer): HubError {
   if (e instanceof HubError) return e;
-  const secrets = [c.settings.token];
   const where = `${c.repo.type}s/${c.repo.id}`;
   if (c.signal?.aborted || (e as Error)?.name === 'AbortError') return new HubError('cancelled', `cancelled: ${what} of ${where}`);
   if (e instanceof TypeError && /access token must start with/.test(e.message))
@@ -73,41 +72,43 @@ export function hubError(e: unknown, c: HubContext, what: string, answer?: Answe
       },
     );
   const status = e instanceof HubApiError ? e.statusCode : answer?.status;
-  if (status === 401 || status === 403)
-    return gatedError({ endpoint: c.settings.endpoint, repoId: c.repo.id, status, tokenSource: c.settings.tokenSource, secrets });
-  const said = e instanceof HubApiError ? e.message.replace(/\. URL: .*$/, '') : (e as Error)?.message;
-  if (status === 404) {
-    const code = answer?.errorCode;
-    const which =
-      code === 'RevisionNotFound'
-        ? 'revision'
-        : code === 'EntryNotFound'
-          ? 'file'
-          : code === 'RepoNotFound'
-            ? 'repository'
-            : 'repository, revision or file';
-    return new HubError('not-found', `${c.settings.endpoint} has no such ${which}: ${what} of ${where} (${said})`, {
-      status,
-      secrets,
-      fix: `check the name on ${c.settings.endpoint}/${where}${c.settings.endpoint.startsWith('https://huggingface.co') ? '' : ` (HF_ENDPOINT is ${c.settings.endpoint}: a mirror may not have it)`}`,
-    });
-  }
-  if (status !== undefined)
-    return new HubError('server', `${c.settings.endpoint} answered HTTP ${status} for ${what} of ${where}: ${said}`, {
-      status,
-      secrets,
-      fix: 'try again later; if it persists, check HF_ENDPOINT and the Hub status page',
-    });
+  if (status !== undefined) return statusError(status, e, c, what, answer);
   const cause = (e as { cause?: { code?: string; message?: string } })?.cause;
   return new HubError(
     'network',
     `cannot reach ${c.settings.endpoint} for ${what} of ${where}: ${cause?.code ?? cause?.message ?? (e as Error)?.message ?? String(e)}`,
     {
-      secrets,
+      secrets: [c.settings.token],
       cause: e,
       fix: 'check the network (a proxy, HF_ENDPOINT for a mirror), or set HF_HUB_OFFLINE=1 to use only what is already in the cache',
     },
   );
+}
+
+const NOT_FOUND: Record<string, string> = { RevisionNotFound: 'revision', EntryNotFound: 'file', RepoNotFound: 'repository' };
+
+/** An HTTP error answer: gated (401/403), not found (404, which thing by X-Error-Code), else the Hub's own failure. */
+function statusError(status: number, e: unknown, c: HubContext, what: string, answer?: Answer): HubError {
+  const secrets = [c.settings.token];
+  const where = `${c.repo.type}s/${c.repo.id}`;
+  if (status === 401 || status === 403)
+    return gatedError({ endpoint: c.settings.endpoint, repoId: c.repo.id, status, tokenSource: c.settings.tokenSource, secrets });
+  const said = e instanceof HubApiError ? e.message.replace(/\. URL: .*$/, '') : (e as Error)?.message;
+  if (status === 404) {
+    const which = NOT_FOUND[answer?.errorCode ?? ''] ?? 'repository, revision or file';
+    const mirror =
+      c.settings.endpoint === 'https://huggingface.co' ? '' : ` (HF_ENDPOINT is ${c.settings.endpoint}: a mirror may not have it)`;
+    return new HubError('not-found', `${c.settings.endpoint} has no such ${which}: ${what} of ${where} (${said})`, {
+      status,
+      secrets,
+      fix: `check the name on ${c.settings.endpoint}/${where}${mirror}`,
+    });
+  }
+  return new HubError('server', `${c.settings.endpoint} answered HTTP ${status} for ${what} of ${where}: ${said}`, {
+    status,
+    secrets,
+    fix: 'try again later; if it persists, check HF_ENDPOINT and the Hub status page',
+  });
 }
 
 /** The commit a branch or tag points to now. */

@@ -62,22 +62,26 @@ function tokenFromFile(env: NodeJS.ProcessEnv): { token: string; source: string 
   return token ? { token, source: `the token file ${file}` } : undefined;
 }
 
+/** The token and where it came from: the caller's, HF_TOKEN, HUGGING_FACE_HUB_TOKEN, the token file. */
+function hubToken(o: HubSettingsOverrides, env: NodeJS.ProcessEnv): { token: string; source: string } | undefined {
+  if (o.token?.trim()) return { token: o.token.trim(), source: o.tokenSource ?? 'the editor' };
+  for (const name of ['HF_TOKEN', 'HUGGING_FACE_HUB_TOKEN'] as const) {
+    const t = env[name]?.trim();
+    if (t) return { token: t, source: name };
+  }
+  return tokenFromFile(env);
+}
+
 /** The settings from the environment, with the caller's overrides (a flag, the editor's secret store) first. */
 export function hubSettings(o: HubSettingsOverrides = {}, env: NodeJS.ProcessEnv = process.env): HubSettings {
-  const fromEnv = env.HF_TOKEN?.trim()
-    ? { token: env.HF_TOKEN.trim(), source: 'HF_TOKEN' }
-    : env.HUGGING_FACE_HUB_TOKEN?.trim()
-      ? { token: env.HUGGING_FACE_HUB_TOKEN.trim(), source: 'HUGGING_FACE_HUB_TOKEN' }
-      : tokenFromFile(env);
-  const token = o.token?.trim() || fromEnv?.token;
-  const tokenSource = o.token?.trim() ? (o.tokenSource ?? 'the editor') : fromEnv?.source;
+  const t = hubToken(o, env);
   // whatever its source, the token is a secret of this process: no output, log or error shows it
-  if (token) processSecrets.add(token);
+  if (t) processSecrets.add(t.token);
   return {
     endpoint: (o.endpoint || env.HF_ENDPOINT || DEFAULT_ENDPOINT).trim().replace(/\/+$/, ''),
     cacheDir: path.resolve(o.cacheDir || hubCacheDir(env)),
     assetsDir: path.resolve(env.HF_ASSETS_CACHE || env.HUGGINGFACE_ASSETS_CACHE || path.join(hfHome(env), 'assets')),
     offline: o.offline ?? (envTrue(env.HF_HUB_OFFLINE) || envTrue(env.TRANSFORMERS_OFFLINE)),
-    ...(token ? { token, tokenSource } : {}),
+    ...(t ? { token: t.token, tokenSource: t.source } : {}),
   };
 }

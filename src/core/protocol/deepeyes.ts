@@ -17,7 +17,16 @@
  */
 import { pyStrip } from './extract';
 import { parsePyLiteral, PyLiteralError, pyGetItem, pyToJs } from './pyLiteral';
-import type { AssistantTurn, ChatMessage, ContentPart, ObservationInput, ParsedTurn, ProtocolAdapter, QuestionContext } from './types';
+import type {
+  AssistantTurn,
+  ChatMessage,
+  ContentPart,
+  ObservationInput,
+  ParsedTurn,
+  ProtocolAdapter,
+  QuestionContext,
+  ToolRegion,
+} from './types';
 
 /** eval_vstar.py `instruction_prompt_system` (lines 53-71), trailing double spaces included */
 export const DEEPEYES_SYSTEM_PROMPT = [
@@ -120,6 +129,17 @@ export function deepeyesCall(
   };
 }
 
+/**
+ * The box a call crops and the image it is in, for the trajectory and UIs: `bbox_2d` when it is
+ * four finite numbers (what the crop can use; a call the crop rejects fails without one), in the
+ * FIRST input image (`pil_img`, the question's image file, line 136).
+ */
+export function deepeyesRegion(args: Record<string, unknown>): ToolRegion | undefined {
+  const b = args.bbox_2d;
+  if (!Array.isArray(b) || b.length !== 4 || !b.every((x) => typeof x === 'number' && Number.isFinite(x))) return undefined;
+  return { imageIndex: 0, bbox: [b[0], b[1], b[2], b[3]] as ToolRegion['bbox'] };
+}
+
 export function createDeepeyesProtocol(): ProtocolAdapter {
   return {
     id: 'deepeyes',
@@ -161,7 +181,13 @@ export function createDeepeyesProtocol(): ProtocolAdapter {
       }
       const call = deepeyesCall(callText);
       if (!call.ok) return { code: [], answer, malformed: [{ message: call.message }], empty: false, fallbackAnswer: content };
-      const tool = { name: call.name, arguments: call.arguments, kernel: { kind: 'deepeyes-zoom' as const, bbox: call.bbox } };
+      const region = deepeyesRegion(call.arguments);
+      const tool = {
+        name: call.name,
+        arguments: call.arguments,
+        kernel: { kind: 'deepeyes-zoom' as const, bbox: call.bbox },
+        ...(region ? { region } : {}),
+      };
       return { code: [{ code: callText, tool }], answer, malformed: [], empty: false, fallbackAnswer: content };
     },
 

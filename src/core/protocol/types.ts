@@ -41,6 +41,19 @@ export interface ToolRequest {
   arguments: Record<string, unknown>;
   /** what the kernel runs */
   kernel: KernelTool;
+  /** the part of an input image the call crops, when it is a zoom (kept in the trajectory: UIs draw it) */
+  region?: ToolRegion;
+}
+
+/**
+ * The part of a question's input image a zoom call crops (DeepEyes' `image_zoom_in_tool`): UIs
+ * draw the box on that image beside the crop it produced.
+ */
+export interface ToolRegion {
+  /** the input image the box is in, 0-based (DeepEyes crops the first) */
+  imageIndex: number;
+  /** [left, top, right, bottom] in that image's pixels, as the crop uses them (no clamping: a box may reach past the image) */
+  bbox: [number, number, number, number];
 }
 
 /** One piece of code to run, found in an assistant turn. */

@@ -122,7 +122,10 @@ export function onCheckpointEvalRecorded(fn: Listener): () => void {
 
 /** Records `e` for the run (replacing the entry of the same step and dataset); resolves with the run's evals. */
 export function recordCheckpointEval(file: string, runKey: string, e: CheckpointEval): Promise<CheckpointEval[]> {
-  const checked = v.parse(entry, e);
+  const parsed = v.safeParse(entry, e);
+  if (!parsed.success)
+    return Promise.reject(new Error(`not a checkpoint eval (step ${e.step}, ${e.dataset}): ${v.summarize(parsed.issues)}`));
+  const checked = parsed.output;
   // an earlier write's failure was its caller's to see: this one goes on after it either way
   const before = (writing.get(file) ?? Promise.resolve()).catch(() => undefined);
   const next = before.then(async () => {

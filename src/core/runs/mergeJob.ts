@@ -51,6 +51,8 @@ export function mergeScript(checkpointPath: string, mergedDir: string, o: Pick<M
     ...(o.workingDir ? [`cd ${shQuote(o.workingDir)}`] : []),
     ...(o.setup?.length ? ["# the training script's environment", ...o.setup] : []),
     'command -v python >/dev/null 2>&1 || python() { python3 "$@"; }',
+    // a failed merge leaves nothing behind (after the rename below there is nothing to remove)
+    `trap 'rm -rf "$PARTIAL"' EXIT`,
     'rm -rf "$PARTIAL"',
     'echo "codedance: merging $ACTOR into $MERGED"',
     mergeCommand(actor, partial),
@@ -143,7 +145,6 @@ export async function runMergeJob(
   const how = [job.rawStatus, job.exitCode !== undefined ? `exit ${job.exitCode}` : '', job.message ?? ''].filter(Boolean).join(', ');
   throw new CheckpointError(
     'merge-failed',
-    `the merge job ${id} on ${o.clusterName} ended (${how}); its log ends with:\n${(await logTail(backend, id)) || '(empty)'}`,
-    'check that the training environment has verl (python -m verl.model_merger) and that the checkpoint holds actor/ with its huggingface/ folder',
+    `the merge job ${id} on ${o.clusterName} ended (${how}): check that the training environment has verl (python -m verl.model_merger) and that the checkpoint holds actor/ with its huggingface/ folder; the job's log ends with:\n${(await logTail(backend, id)) || '(empty)'}`,
   );
 }

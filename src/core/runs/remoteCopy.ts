@@ -15,6 +15,9 @@ import type { SshConnection } from '../jobs/SshConnection';
 import { CheckpointError } from './checkpointErrors';
 import { remoteShellPath } from './runFiles';
 
+/** What a copy needs of the SSH connection: a command, and the host's name for messages. */
+export type CommandHost = Pick<SshConnection, 'exec'> & { target: { label: string } };
+
 export interface CopyDownOptions {
   signal?: AbortSignal;
   /** bytes per command (default 8 MiB) */
@@ -30,7 +33,7 @@ interface Source {
   sha256?: string;
 }
 
-async function remoteStat(conn: SshConnection, remote: string): Promise<{ size: number; mtime: number }> {
+async function remoteStat(conn: CommandHost, remote: string): Promise<{ size: number; mtime: number }> {
   const f = remoteShellPath(remote);
   const r = await conn.exec(`test -f ${f} || exit 3; stat -L -c '%s %Y' -- ${f}`);
   if (r.code === 3)
@@ -69,7 +72,7 @@ function sha256File(file: string): Promise<string> {
 const sizeOf = async (f: string) => (existsSync(f) ? (await stat(f)).size : 0);
 
 /** Appends the remote bytes from the `.part`'s length on. */
-async function fetchChunks(conn: SshConnection, src: Source, part: string, o: CopyDownOptions): Promise<void> {
+async function fetchChunks(conn: CommandHost, src: Source, part: string, o: CopyDownOptions): Promise<void> {
   const chunk = Math.max(4096, Math.floor(o.chunkBytes ?? 8 * 1024 * 1024));
   const f = remoteShellPath(src.remote);
   let done = await sizeOf(part);
@@ -99,7 +102,7 @@ async function fetchChunks(conn: SshConnection, src: Source, part: string, o: Co
  * Copies `remote` into `cacheDir` (unless the cached copy is current) and resolves with the local
  * path, which keeps the remote file's name (the eval names its results after it).
  */
-export async function copyDown(conn: SshConnection, remote: string, cacheDir: string, o: CopyDownOptions = {}): Promise<string> {
+export async function copyDown(conn: CommandHost, remote: string, cacheDir: string, o: CopyDownOptions = {}): Promise<string> {
   const host = conn.target.label;
   const key = createHash('sha256').update(`${host}\n${remote}`).digest('hex').slice(0, 16);
   const dir = path.join(cacheDir, key);

@@ -12,7 +12,7 @@
 import type { ErrorInfo } from '../errors';
 import type { ImageMime } from '../images/sniffImageMime';
 import type { ExecutionError, ExecutionStatus, OutputImage } from '../kernel/types';
-import type { ChatMessage, ToolCall } from '../protocol/types';
+import type { ChatMessage, ToolCall, ToolRegion } from '../protocol/types';
 
 export const TRAJECTORY_VERSION = 2;
 
@@ -41,8 +41,10 @@ export interface CodeCell {
   /**
    * Set when the cell is a call of a format's own tool (DeepEyes' `image_zoom_in_tool`): `code`
    * is then the call as the model wrote it, and the kernel ran the tool (its image is the crop).
+   * `region`: the box the crop was cut from and the input image it is in (absent in trajectories
+   * written before it was recorded: protocol/toolRegion.ts reads it from `arguments.bbox_2d`).
    */
-  tool?: { name: string; arguments: Record<string, unknown> };
+  tool?: { name: string; arguments: Record<string, unknown>; region?: ToolRegion };
   status: CellStatus;
   stdout: string;
   stderr: string;
