@@ -30,6 +30,7 @@ import { CliError, EXIT, observationTokensFlag } from './errors';
 import { onInterrupt } from './interrupt';
 import { printSummary } from './printSummary';
 import { cellHostOf, SANDBOX_ARGS, SANDBOX_USAGE, sandboxFromFlags } from './sandbox';
+import { KERNEL_HOSTS_ARGS, KERNEL_HOSTS_USAGE, openEvalKernelHosts, type EvalKernelHosts } from './kernelHostsEval';
 
 export { mathLine, skippedLine } from './printSummary';
 
@@ -67,6 +68,7 @@ export const EVAL_USAGE = `usage: codedance eval --data-path FILE --api-url URL[
   --python PATH            kernel interpreter (default $CODEDANCE_PYTHON, else python3 / /usr/bin/python3 with ipykernel)
   --jupyter-url URL        run the code on a Jupyter Server instead, one kernel per sample (token: $JUPYTER_TOKEN)
   --kernel-name NAME       kernelspec on that server (default: the server's default)
+${KERNEL_HOSTS_USAGE}
 ${SANDBOX_USAGE}
   --quiet                  no progress line
 Seed spellings work too: --model_name, --api_url, --data_path, --save_path, --num_workers,
@@ -153,6 +155,7 @@ const EVAL_OPTIONS = {
   python: { type: 'string' },
   'jupyter-url': { type: 'string' },
   'kernel-name': { type: 'string' },
+  ...KERNEL_HOSTS_ARGS,
   ...SANDBOX_ARGS,
   quiet: { type: 'boolean', default: false },
   help: { type: 'boolean', short: 'h', default: false },
@@ -238,17 +241,32 @@ export async function runEvalCli(argv: string[]): Promise<number> {
     } catch (e) {
       throw isCodeDanceError(e) ? e : new CliError((e as Error).message, EXIT.model);
     }
-    return await evalEach(v, limits, { model, endpoints, evalModelName, signal: interrupt.signal });
+    const hosts = await kernelHostsOf(v, interrupt.signal);
+    try {
+      return await evalEach(v, limits, { model, endpoints, evalModelName, signal: interrupt.signal, hosts });
+    } finally {
+      await hosts?.close(); // a kernel-hosts job the eval started is stopped here
+    }
   } finally {
     interrupt.dispose();
   }
+}
+
+/** --kernel-hosts: every host reached (a job started if needed) before the first sample. */
+async function kernelHostsOf(v: EvalFlags, signal: AbortSignal): Promise<EvalKernelHosts | undefined> {
+  if (!v['kernel-hosts']) return undefined;
+  if (v['jupyter-url']) throw new CliError('--kernel-hosts and --jupyter-url: give one of them', EXIT.usage);
+  const log = (line: string) => {
+    if (!v.quiet) process.stderr.write(`${line}\n`);
+  };
+  return openEvalKernelHosts(v, { sandbox: sandboxFromFlags(v, true), signal, log, quiet: !!v.quiet });
 }
 
 /** The dataset (--data-path), or each --benchmark fetched and converted first, evaluated in turn; the exit code. */
 async function evalEach(
   v: EvalFlags,
   l: EvalLimits,
-  m: { model: ModelClient; endpoints: string[]; evalModelName: string; signal: AbortSignal },
+  m: { model: ModelClient; endpoints: string[]; evalModelName: string; signal: AbortSignal; hosts?: EvalKernelHosts },
 ): Promise<number> {
   const dataPaths = v.benchmark ? await benchmarkDataPaths(v.benchmark, !!v.quiet, m.signal) : [v['data-path']!];
   for (const dataPath of dataPaths) {
@@ -290,16 +308,16 @@ async function evalPython(v: EvalFlags): Promise<ResolvedPython | undefined> {
 async function runEvalWith(
   v: EvalFlags,
   l: EvalLimits,
-  m: { model: ModelClient; endpoints: string[]; evalModelName: string; signal: AbortSignal },
+  m: { model: ModelClient; endpoints: string[]; evalModelName: string; signal: AbortSignal; hosts?: EvalKernelHosts },
 ): Promise<EvalSummary> {
-  const python = await evalPython(v);
+  const python = m.hosts ? undefined : await evalPython(v);
   const tty = process.stderr.isTTY;
   const onProgress = progressPrinter(v.quiet, tty);
   if (!v.quiet)
     process.stderr.write(
-      `model ${m.evalModelName} at ${m.endpoints.join(', ')}; ${python ? `python ${python.python}` : `kernels on the Jupyter server at ${displayUrl(v['jupyter-url']!)}`}; ${l.numWorkers} worker(s); judge ${v['no-judge'] ? 'none (--no-judge)' : judgeEndpointsFrom(v['judge-url']).join(', ')}\n`,
+      `model ${m.evalModelName} at ${m.endpoints.join(', ')}; ${m.hosts ? m.hosts.summary : python ? `python ${python.python}` : `kernels on the Jupyter server at ${displayUrl(v['jupyter-url']!)}`}; ${l.numWorkers} worker(s); judge ${v['no-judge'] ? 'none (--no-judge)' : judgeEndpointsFrom(v['judge-url']).join(', ')}\n`,
     );
-  const sandbox = sandboxFromFlags(v, v.quiet!, v['jupyter-url']);
+  const sandbox = sandboxFromFlags(v, v.quiet! || !!m.hosts, v['jupyter-url']);
   try {
     const summary = await runEval({
       dataPath: v['data-path']!,
@@ -320,7 +338,9 @@ async function runEvalWith(
       retryErrors: v['retry-errors'],
       python: python?.python,
       // a kernel on the Jupyter server per sample, shut down when the sample ends
-      kernels: v['jupyter-url']
+      kernels: m.hosts
+        ? m.hosts.source
+        : v['jupyter-url']
         ? {
             acquire: () =>
               startRemoteKernelSession({ url: v['jupyter-url']!, token: process.env.JUPYTER_TOKEN, kernelName: v['kernel-name'] }),

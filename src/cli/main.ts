@@ -4,7 +4,9 @@
  *   codedance eval --data-path FILE ...        evaluate a model on a parquet/jsonl dataset
  *   codedance jobs submit|list|status|logs|stop|delete   training jobs on Ray or Slurm (over SSH)
  *   codedance data export|verify               training data out of chats/evals; SFT rows replayed
+ *   codedance data benchmark|fetch             benchmarks and training sets from the Hugging Face Hub
  *   codedance serve start|attach|status|stop             a vLLM server on the cluster, reached through SSH
+ *   codedance kernels start|status|stop                  Jupyter Servers on the cluster's CPU nodes for an eval's kernels
  *   codedance train metrics|rollouts|watch               an RL run: key metrics, alarms, rollouts (a log/folder or a job)
  */
 import { isCodeDanceError } from '../core/errors';
@@ -15,6 +17,7 @@ import { runEvalCli } from './eval';
 import { runEvalTableCli } from './evalTable';
 import { CliError, describeError, EXIT, exitCodeFor, type CliCommand } from './errors';
 import { runJobs } from './jobs';
+import { runKernels } from './kernels';
 import { runServe } from './serve';
 import { runTrain } from './train';
 
@@ -25,8 +28,10 @@ commands:
   eval                   evaluate a model on a parquet/jsonl dataset with the seed's scoring (resumable);
                          'eval table RUN…' compares eval runs across benchmarks
   jobs                   submit, watch and stop training jobs on Ray or Slurm (over SSH)
-  data                   export chats and eval runs as CodeDance-SFT/RL parquet; verify an SFT file's code
+  data                   export chats and eval runs as CodeDance-SFT/RL parquet; verify an SFT file's code;
+                         fetch benchmarks (data benchmark) and training sets (data fetch) from the Hugging Face Hub
   serve                  serve a checkpoint (or the seed's judge) with vLLM on the cluster and reach it here
+  kernels                kernel hosts on the cluster's CPU nodes for an eval's kernels (eval --kernel-hosts)
   train                  watch an RL run: key metrics and alarms from its log, its rollouts (a file/folder or a job)
 
 run 'codedance ask --help' for the options of a command.`;
@@ -44,6 +49,8 @@ async function main(argv: string[]): Promise<number> {
       return runData(rest);
     case 'serve':
       return runServe(rest);
+    case 'kernels':
+      return runKernels(rest);
     case 'train':
       return runTrain(rest);
     case undefined:
@@ -75,7 +82,7 @@ main(argv).then(
       const command: CliCommand | undefined =
         argv[0] === 'ask' || argv[0] === 'eval' || argv[0] === 'jobs' || argv[0] === 'data'
           ? argv[0]
-          : argv[0] === 'serve' || argv[0] === 'train'
+          : argv[0] === 'serve' || argv[0] === 'train' || argv[0] === 'kernels'
             ? 'jobs'
             : undefined;
       console.error(`codedance: ${describeError(err, command)}`);

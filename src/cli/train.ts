@@ -2,10 +2,12 @@
  * `codedance train metrics|rollouts|watch`: an RL run as its job log and dumps show it, on the
  * same core as the editor's run view (src/core/runs): the key metrics per step, the alarms, the
  * rollouts of a step. From a local file or folder, or from a job on a cluster profile (the log
- * followed live through dropped connections; Slurm's files read over its SSH connection).
+ * followed live through dropped connections; Slurm's files read over SFTP on its SSH connection,
+ * a Ray job's over SFTP on the profile's jump host).
  */
 import { parseArgs } from 'node:util';
-import { createBackend, type JobBackend, type JobInfo } from '../core/jobs';
+import { createBackend, type ClusterProfile, type JobBackend, type JobInfo } from '../core/jobs';
+import type { SshConnection } from '../core/jobs/SshConnection';
 import {
   evaluateAlarms,
   followJobLog,
@@ -19,6 +21,8 @@ import {
   type AlarmThresholds,
   type RunFiles,
 } from '../core/runs';
+import type { JobRun } from '../core/runs/jobRun';
+import { rayJumpConnection } from '../core/serve';
 import { CliError, EXIT } from './errors';
 import { jobsErrorToCli, pickProfile } from './jobs';
 import { numberFlag, thresholdsFrom, TRAIN_OPTIONS, type TrainFlags } from './trainFlags';
@@ -99,12 +103,15 @@ export async function runTrain(argv: string[]): Promise<number> {
 
 async function onCluster(sub: string, id: string, v: TrainFlags, t: AlarmThresholds): Promise<number> {
   let backend: JobBackend;
+  let profile: ClusterProfile;
+  const secrets = {
+    token: process.env.CODEDANCE_RAY_TOKEN,
+    passphrase: process.env.CODEDANCE_SSH_PASSPHRASE,
+    password: process.env.CODEDANCE_SSH_PASSWORD,
+  };
   try {
-    backend = createBackend(pickProfile(v), {
-      token: process.env.CODEDANCE_RAY_TOKEN,
-      passphrase: process.env.CODEDANCE_SSH_PASSPHRASE,
-      password: process.env.CODEDANCE_SSH_PASSWORD,
-    });
+    profile = pickProfile(v);
+    backend = createBackend(profile, secrets);
   } catch (e) {
     jobsErrorToCli(e);
   }
@@ -115,7 +122,7 @@ async function onCluster(sub: string, id: string, v: TrainFlags, t: AlarmThresho
   try {
     if (sub === 'watch')
       return await watchJob(backend, id, { thresholds: t, signal: ac.signal, rows: numberFlag(v.rows, 'rows', true) ?? 15 });
-    if (sub === 'rollouts') return await jobRollouts(backend, id, v);
+    if (sub === 'rollouts') return await jobRollouts(backend, id, v, profile.kind === 'ray' ? rayJumpConnection(profile, secrets) : undefined);
     return v.follow ? await followMetrics(backend, id, v, t, ac.signal) : await jobMetrics(backend, id, v, t);
   } catch (e) {
     jobsErrorToCli(e);
@@ -184,14 +191,22 @@ async function followMetrics(backend: JobBackend, id: string, v: TrainFlags, t: 
   return exitFor(job);
 }
 
-async function jobRollouts(backend: JobBackend, id: string, v: TrainFlags): Promise<number> {
-  const run = await jobRun(backend, id);
+/** `rayHost`: a Ray profile's jump host, where the run's files are read over SFTP (closed here) */
+async function jobRollouts(backend: JobBackend, id: string, v: TrainFlags, rayHost?: SshConnection): Promise<number> {
+  try {
+    return await rolloutsOf(await jobRun(backend, id, { rayHost }), id, v);
+  } finally {
+    rayHost?.close();
+  }
+}
+
+async function rolloutsOf(run: JobRun, id: string, v: TrainFlags): Promise<number> {
   const key = v.validation ? 'trainer.validation_data_dir' : 'trainer.rollout_data_dir';
   const dir = v.validation ? run.config.validationDir : run.config.rolloutDir;
   if (!dir) throw new CliError(`job ${id} sets no ${key}: it dumps no ${v.validation ? 'validation ' : ''}rollouts`, EXIT.usage);
   if (!run.files)
     throw new CliError(
-      `job ${id} writes its rollouts to ${dir} on the cluster's nodes, which the Ray dashboard does not serve: give that folder (mounted here) as DIR`,
+      `job ${id} writes its rollouts to ${dir} on the cluster's nodes, which the Ray dashboard does not serve: give that folder (mounted here) as DIR, or a jumpHost in the cluster profile (its files are then read over SFTP there)`,
       EXIT.usage,
     );
   return showRollouts(run.files, dir, v);

@@ -9,6 +9,7 @@ import { ChatViewProvider } from './chatViewProvider';
 import { registerCommands } from './commands';
 import { registerData } from './data/registerData';
 import { registerJobs } from './jobs/registerJobs';
+import { registerCheckpointCommands } from './runs/checkpointEval';
 import { registerRuns } from './runs/registerRuns';
 import { registerKernelPicker } from './kernel/picker';
 import { withRedactingSecrets } from './secrets';
@@ -47,6 +48,8 @@ export function activate(editorContext: vscode.ExtensionContext): { activationMs
   registerServe(context, log, served, jobsTree);
   // the run view (charts, alarms, rollouts, checkpoints of an RL run) follows the tree's jobs
   registerRuns(context, log, jobsTree, chat);
+  // a checkpoint merged, served and evaluated (issue #23 §4): from the run view, the tree or the palette
+  registerCheckpointCommands(context, log, jobsTree, served);
   context.subscriptions.push({ dispose: served.onChange(() => chat.servedModelsChanged()) });
 
   const activationMs = performance.now() - t0;

@@ -6,6 +6,8 @@ import type { CodeCell, TrajectoryImage } from '../core/trajectory/types';
 import { button, el, formatMs, linkButton } from './dom';
 import { highlightPython } from './highlight';
 import type { ApprovalReply } from '../protocol/chat';
+import { cellRegion } from '../protocol/toolRegion';
+import { zoomRegionFigure, type RegionImage } from './zoomRegion';
 
 export interface CellActions {
   openImage(index: number, imageId: string): void;
@@ -89,16 +91,19 @@ export class CellView {
   private startedAt?: number;
   private approvalEl?: HTMLElement;
 
+  /** `sourceImage`: the question's input images by index (a zoom call's box is drawn on the one it names) */
   constructor(
     cell: CodeCell,
     private readonly index: number,
     private readonly actions: CellActions,
+    sourceImage: (index: number) => RegionImage | undefined = () => undefined,
   ) {
     this.cell = { ...cell };
-    this.root = el('details', { class: 'cell', 'data-cell': cell.id, open: '' }) as HTMLDetailsElement;
+    this.root = el('details', { class: `cell${cell.tool ? ' tool-cell' : ''}`, 'data-cell': cell.id, open: '' }) as HTMLDetailsElement;
+    if (cell.tool) this.root.dataset.tool = cell.tool.name;
     const summary = el('summary', { class: 'cell-summary' });
     this.statusEl = el('span', { class: 'cell-status status-pending' }, 'queued');
-    summary.append(el('span', { class: 'cell-title' }, `Python · ${cell.id}`), this.statusEl);
+    summary.append(el('span', { class: 'cell-title' }, `${cell.tool ? cell.tool.name : 'Python'} · ${cell.id}`), this.statusEl);
     this.codeEl = codeBlock(cell.code);
     this.stdoutEl = el('pre', { class: 'stdout', 'aria-label': 'stdout' });
     this.stderrEl = el('pre', { class: 'stderr', 'aria-label': 'stderr' });
@@ -106,15 +111,24 @@ export class CellView {
     this.stderrEl.hidden = true;
     this.imagesEl = el('div', { class: 'cell-images' });
     this.actionsEl = el('div', { class: 'cell-actions' });
-    this.root.append(summary, this.codeEl, this.actionsEl, this.stdoutEl, this.stderrEl, this.imagesEl);
-    this.actionsEl.append(
-      linkButton('Copy', () => actions.copyText(this.cell.code), { title: 'Copy code', action: 'copy-code' }),
-      linkButton('Open in editor', () => actions.openCode(this.cell.code), { title: 'Open code in an editor', action: 'open-code' }),
-      linkButton('Edit & re-run', () => this.startFork(), {
-        title: 'Edit this code and let the model continue from here (fork)',
-        action: 'fork',
-      }),
-    );
+    this.root.append(summary, this.codeEl, this.actionsEl, this.stdoutEl, this.stderrEl);
+    // a zoom call: its box on the image it refers to, then (in imagesEl) the crop it produced
+    const region = cellRegion(cell.tool);
+    if (region) {
+      const label = cell.tool?.arguments.label;
+      this.root.append(zoomRegionFigure(region, sourceImage(region.imageIndex), typeof label === 'string' ? label : undefined));
+    }
+    this.root.append(this.imagesEl);
+    this.actionsEl.append(linkButton('Copy', () => actions.copyText(this.cell.code), { title: 'Copy code', action: 'copy-code' }));
+    // a format's own tool call is not Python: it is neither opened as code nor edited (runAgent does not edit it)
+    if (!cell.tool)
+      this.actionsEl.append(
+        linkButton('Open in editor', () => actions.openCode(this.cell.code), { title: 'Open code in an editor', action: 'open-code' }),
+        linkButton('Edit & re-run', () => this.startFork(), {
+          title: 'Edit this code and let the model continue from here (fork)',
+          action: 'fork',
+        }),
+      );
   }
 
   /** The call's score in the seed's training reward (tool_step): −0.5 for a failed call, else 0. */
@@ -270,7 +284,8 @@ export class CellView {
       title: 'Open full size in an editor tab',
       'data-action': 'open-image',
     });
-    const img = el('img', { src: url, alt: `output image ${im.id}`, loading: 'lazy', decoding: 'async' });
+    const crop = im.source === 'tool' && this.cell.tool;
+    const img = el('img', { src: url, alt: `${crop ? 'crop' : 'output image'} ${im.id}`, loading: 'lazy', decoding: 'async' });
     if (im.width && im.height) {
       img.width = im.width;
       img.height = im.height;
@@ -278,6 +293,10 @@ export class CellView {
     open.append(img);
     open.addEventListener('click', () => this.actions.openImage(this.index, im.id));
     const cap = el('figcaption');
+    if (crop) {
+      fig.classList.add('zoom-crop');
+      cap.append(el('span', { class: 'image-kind' }, 'crop'));
+    }
     cap.append(
       el('span', { class: 'image-size' }, im.width && im.height ? `${im.width}×${im.height}` : ''),
       linkButton('Open', () => this.actions.openImage(this.index, im.id), { action: 'open-image-link' }),

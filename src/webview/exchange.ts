@@ -43,7 +43,7 @@ export class ExchangeRenderer {
   constructor(
     readonly index: number,
     question: string,
-    images: { mime: string; data: string }[],
+    private readonly images: { mime: string; data: string }[],
     private readonly actions: ExchangeActions,
     private readonly run?: string,
   ) {
@@ -323,7 +323,7 @@ export class ExchangeRenderer {
   private addCell(cell: CodeCell): CellView {
     const existing = this.cells.get(cell.id);
     if (existing) return existing;
-    const c = new CellView(cell, this.index, this.actions);
+    const c = new CellView(cell, this.index, this.actions, (i) => this.images[i]);
     this.cells.set(cell.id, c);
     this.turn(cell.turn).cellsEl.append(c.root);
     return c;

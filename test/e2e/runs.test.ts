@@ -10,11 +10,13 @@
  * the default window size.
  */
 import * as assert from 'node:assert/strict';
-import { appendFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
+import { appendFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { BrowserContext, Frame, Page } from 'playwright-core';
+import { startRayJobsFixture, type RayJobsFixture } from '../fixtures/rayJobsServer';
 import { ensureExtensionBuilt, ROOT } from './build';
+import { contextMenuItem, submitPrintingJob } from './runsHelpers';
 import { ensureFixtureWorkspace } from './fixtures/images';
 import { RUN_EXPERIMENT, RUN_LOG, RUN_STEPS, writeRunFixture } from './fixtures/runFixture';
 import {
@@ -44,6 +46,7 @@ describe('e2e: the run view of an RL run in a real VS Code', function () {
   let browser: BrowserContext | undefined;
   let page: Page;
   let view: Frame;
+  let ray: RayJobsFixture;
   const cspViolations: string[] = [];
 
   before(async function () {
@@ -58,6 +61,8 @@ describe('e2e: the run view of an RL run in a real VS Code', function () {
     // a second run to overlay: another learning rate, its accuracy 0.04 higher
     writeRunFixture(path.join(workspace, 'rl-run-b'), { experiment: 'sa1b-grpo-lr2e6', lift: 0.04 });
     mkdirSync(path.join(workspace, '.vscode'), { recursive: true });
+    // a training job on a Ray cluster (the Jobs API fixture on 127.0.0.1: its files are this machine's)
+    ray = await startRayJobsFixture({ pendingMs: 300 });
     server = await cs.startCodeServer({
       workspace,
       extensionDevelopmentPath: ROOT,
@@ -67,6 +72,7 @@ describe('e2e: the run view of an RL run in a real VS Code', function () {
         'remote.autoForwardPorts': false,
         // the alarms' early mean: the first 10 steps (the default is 50)
         'codedance.runs.alarms.earlySteps': 10,
+        'codedance.jobs.clusters': [{ name: 'fixture-ray', kind: 'ray', address: ray.url }],
       },
       log: (m: string) => log(`code-server: ${m}`),
     });
@@ -84,6 +90,7 @@ describe('e2e: the run view of an RL run in a real VS Code', function () {
     await browser?.close().catch(() => {});
     await server?.stop();
     keepServerLogs('runs', server?.logFile, runDir);
+    await ray?.close();
     if (runDir) await removeRunDir(runDir, log);
   });
 
@@ -310,6 +317,65 @@ describe('e2e: the run view of an RL run in a real VS Code', function () {
     await view.evaluate(() => window.scrollTo(0, 0));
     await page.waitForTimeout(300);
     await screenshot(page, 'runs-overlay.png');
+  });
+
+  it('comes back after a window reload with both runs, resumed from the saved offsets', async () => {
+    const navigated = page.waitForEvent('framenavigated', { predicate: (f) => f === page.mainFrame(), timeout: 30_000 });
+    await runCommand(page, 'Developer: Reload Window');
+    await navigated;
+    await page.locator('.part.statusbar .statusbar-item', { hasText: 'CodeDance:' }).first().waitFor({ timeout: 60_000 });
+    await page
+      .locator('.tabs-container .tab', { hasText: 'CodeDance Run: sa1b-grpo-demo vs sa1b-grpo-lr2e6' })
+      .waitFor({ timeout: 30_000 });
+    view = await findWebviewFrame(page, 'figure.run-chart[data-chart="acc"][data-series="2"] canvas', 45_000);
+    await view.waitForFunction((n) => document.body.dataset.steps === String(n), 2 * RUN_STEPS + 2, { timeout: 20_000 });
+    // the extension's log: each run read on from its saved byte offset, not from the start
+    const logs = path.join(runDir, 'server', 'udd', 'logs');
+    const deadline = Date.now() + 15_000;
+    let resumed: string[] = [];
+    while (Date.now() < deadline) {
+      resumed = readdirSync(logs, { recursive: true, encoding: 'utf8' })
+        .filter((f) => f.endsWith('CodeDance.log'))
+        .flatMap(
+          (f) => readFileSync(path.join(logs, f), 'utf8').match(/runs: file:\S+ resuming at byte \d+ with \d+ saved step\(s\)/g) ?? [],
+        );
+      if (resumed.length >= 2) break;
+      await page.waitForTimeout(300);
+    }
+    assert.equal(resumed.length, 2, `two runs resumed: ${JSON.stringify(resumed)}`);
+    assert.ok(
+      resumed.some((r) => /rl-run\/logs\S+ resuming at byte [1-9]\d* with 32 saved step/.test(r)),
+      JSON.stringify(resumed),
+    );
+  });
+
+  it('follows a training job from the Training Jobs tree: live steps, the alarm as a badge on the job', async () => {
+    // the job prints the fixture run's log a step at a time, as verl does; its command names its folders
+    await submitPrintingJob(ray, path.join(workspace, 'rl-run-job'), 'e2e-job', 'e2e-run-1');
+    await runCommand(page, 'Focus on Training Jobs View');
+    const jobsPane = page.locator('.part.sidebar .pane', { has: page.locator('.pane-header h3.title', { hasText: /^Training Jobs$/i }) });
+    const row = jobsPane.locator('.monaco-list-row', { hasText: 'e2e-job' });
+    await row.waitFor({ timeout: 30_000 });
+    await contextMenuItem(page, row, 'Open Run View');
+
+    await page.locator('.tabs-container .tab', { hasText: 'CodeDance Run: e2e-job' }).waitFor({ timeout: 30_000 });
+    const jobView = await findWebviewFrame(page, '.run-where:has-text("fixture-ray · job e2e-run-1")', 45_000);
+    // live: the steps arrive while the job prints them, not all at once
+    await jobView.waitForFunction(() => Number(document.body.dataset.steps) > 0, undefined, { timeout: 30_000 });
+    const early = Number(await jobView.locator('body').getAttribute('data-steps'));
+    assert.ok(early < RUN_STEPS, `the job was still printing (${early} steps so far)`);
+    await jobView.locator('li.alarm[data-alarm="tool-use-collapse"]').waitFor({ timeout: 30_000 });
+    await row.filter({ hasText: /⚠ 1 alarm/ }).waitFor({ timeout: 15_000 });
+    await jobView.waitForFunction((n) => document.body.dataset.steps === String(n), RUN_STEPS, { timeout: 30_000 });
+    await jobView.locator('.run-chip .run-state', { hasText: /ended/ }).waitFor({ timeout: 30_000 });
+    assert.deepEqual(
+      await jobView.locator('tr[data-checkpoint]').evaluateAll((rs) => rs.map((x) => x.getAttribute('data-checkpoint'))),
+      ['30', '20', '10'],
+      'the checkpoints in the folder its command names',
+    );
+    await runCommand(page, 'Notifications: Clear All Notifications');
+    await page.waitForTimeout(300);
+    await screenshot(page, 'runs-job.png');
   });
 
   it('broke no rule of the webview’s CSP', async () => {

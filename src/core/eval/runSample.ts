@@ -16,6 +16,7 @@ import type { MathChecker } from './mathCheck';
 import { buildRecord, failedTrajectory, type ResultRecord } from './record';
 import { imageLoadFailure, skipBeforeRun, skippedSampleRecord } from './rows';
 import type { EvalOptions, KernelSource } from './options';
+import { isHostLost } from './kernelHosts';
 import { scoreDeepeyes } from '../reward/deepeyesJudge';
 import { computeScore, scorerFor } from '../reward/score';
 
@@ -129,6 +130,9 @@ async function scoreSample(sample: DatasetSample, last: string, r: SampleRun) {
   return computeScore(sample.dataSource, last, sample.answer, sample.question, { ...opts, math });
 }
 
+/** kernel hosts lost under one sample before it is recorded as an error (each loss takes a host out of the run) */
+const MAX_HOST_LOSSES = 8;
+
 /** How a sample's attempts ended: cancelled (not recorded), skipped like the seed, or with a trajectory to score. */
 type Attempts =
   | { kind: 'cancelled' }
@@ -141,6 +145,7 @@ async function runAttempts(sample: DatasetSample, r: SampleRun): Promise<Attempt
   const failedRun = { model: o.evalModelName, endpoints: o.endpoints, protocol: r.protocol.id };
   let attempts = 0;
   let kernelWaitMs = 0;
+  let hostLosses = 0;
   for (;;) {
     attempts++;
     let kernel: SampleKernel;
@@ -163,6 +168,12 @@ async function runAttempts(sample: DatasetSample, r: SampleRun): Promise<Attempt
     // Pillow could not open the input image: the seed skips the row (no retry, not scored)
     const unloadable = imageLoadFailure(sample, traj);
     if (unloadable) return { kind: 'skipped', record: skippedSampleRecord(sample, 'ImageLoadError', unloadable) };
+    // its kernel host died (eval --kernel-hosts): not an attempt; the sample runs again from its start on another host
+    if (traj.status === 'error' && isHostLost(traj.error) && hostLosses++ < MAX_HOST_LOSSES) {
+      attempts--;
+      r.log(`sample ${sample.index}: ${traj.error?.message}; running it again on another kernel host`);
+      continue;
+    }
     if (traj.status === 'error' && !timedOut && attempts <= r.retries) {
       r.log(`sample ${sample.index}: ${traj.error?.name}: ${traj.error?.message}; retrying`);
       await sleep((o.retryBaseDelayMs ?? 1000) * 2 ** (attempts - 1), o.signal);

@@ -48,12 +48,12 @@ export interface PreparedBenchmark {
   source: string;
 }
 
-export function benchmarkRepo(entry: BenchmarkEntry): RepoRef {
+function benchmarkRepo(entry: BenchmarkEntry): RepoRef {
   return { id: entry.repo, type: 'dataset' };
 }
 
 /** `$HF_ASSETS_CACHE/codedance/benchmarks/converted/<name>-<revision>.parquet` (huggingface_hub's library/namespace/subfolder) */
-export function convertedPath(entry: BenchmarkEntry, o: Pick<FetchOptions, 'settings'>, file = convertedFileName(entry)): string {
+function convertedPath(entry: BenchmarkEntry, o: Pick<FetchOptions, 'settings'>, file = convertedFileName(entry)): string {
   return path.join(o.settings.assetsDir, 'codedance', 'benchmarks', 'converted', file);
 }
 

@@ -76,7 +76,7 @@ export function gatedError(o: {
     : `datasets/${o.repoId} is gated or private (HTTP ${o.status}) and no Hugging Face token was sent`;
   const fix = o.tokenSource
     ? `open ${page}, accept its terms (or request access) with the account of that token, then run it again`
-    : `open ${page} and accept its terms (or request access), then create a read token at ${tokens} and set it as HF_TOKEN (in VS Code: "Set the Hugging Face token…", kept in SecretStorage)`;
+    : `open ${page} and accept its terms (or request access), then create a read token at ${tokens} and set it as HF_TOKEN (in VS Code: the "Set Hugging Face Token…" button, kept in SecretStorage)`;
   return new HubError('gated', reason, { fix, status: o.status, secrets: o.secrets });
 }
 

@@ -6,10 +6,10 @@
  * and converted once per revision (benchmarkCache.ts), and a training set's files for the RL
  * template, fetched here or on a cluster as a job (rlData.ts, clusterFetch.ts).
  */
-export { benchmarkRepo, convertedPath, prepareBenchmark, type PrepareOptions, type PreparedBenchmark } from './benchmarkCache';
+export { prepareBenchmark, type PreparedBenchmark } from './benchmarkCache';
 export { clusterFetchJob, fetchedFromLog, NO_DOWNLOADER_EXIT } from './clusterFetch';
-export { fetchFiles, type FetchOptions, type Fetched, type FetchedFile } from './download';
-export { HubError, type HubErrorCode } from './errors';
-export { progressText, type HubProgress, type OnHubProgress } from './progress';
-export { splitDataFiles, templateFlags, underRoot, type DataFiles } from './rlData';
-export { hubSettings, type HubSettings, type HubSettingsOverrides } from './settings';
+export { fetchFiles } from './download';
+export { HubError } from './errors';
+export { progressText, type HubProgress } from './progress';
+export { splitDataFiles, templateFlags, underRoot } from './rlData';
+export { hubSettings, type HubSettings } from './settings';

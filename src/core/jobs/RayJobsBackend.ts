@@ -71,6 +71,7 @@ export function rayJobToInfo(d: RayJobDetails): JobInfo {
     exitCode: d.driver_exit_code ?? undefined,
     metadata: d.metadata ?? undefined,
     ...(d.driver_info?.node_ip_address ? { driverNodeIp: d.driver_info.node_ip_address } : {}),
+    ...(typeof d.runtime_env?.working_dir === 'string' ? { workingDir: d.runtime_env.working_dir } : {}),
   };
 }
 

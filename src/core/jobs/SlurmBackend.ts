@@ -1,7 +1,7 @@
 /**
  * Slurm over SSH: `sbatch --parsable` of a generated (or user-edited) batch script, `squeue`,
  * `scontrol show job` and (when accounting is on) `sacct` for status, `tail -F` of the job's
- * output file streamed back, `scancel`. Needs nothing on the cluster but SSH and the Slurm
+ * output file streamed back (from a byte offset, for a follower that resumes), `scancel`. Needs nothing on the cluster but SSH and the Slurm
  * client commands every login node has.
  */
 import { JobNotFoundError, JobsError } from './errors';
@@ -165,11 +165,12 @@ export class SlurmBackend implements JobBackend {
     return {
       async *[Symbol.asyncIterator]() {
         const p = shQuote(await self.logPath(id));
-        // tail -F follows the file (also before it exists); a watcher ends it once the job left
-        // the queue; EOF on stdin (the client went away) ends it too.
+        const from = Math.max(0, Math.floor(opts.fromByte ?? 0));
+        // tail -F follows the file (also before it exists), from byte `from` on; a watcher ends
+        // it once the job left the queue; EOF on stdin (the client went away) ends it too.
         const cmd = [
           'exec 3<&0',
-          `tail -n +1 -F ${p} 2>/dev/null & T=$!`,
+          `tail -c +${from + 1} -F ${p} 2>/dev/null & T=$!`,
           '{ cat <&3 >/dev/null 2>&1; kill $T 2>/dev/null; } 2>/dev/null &',
           `while kill -0 $T 2>/dev/null && squeue -h -j ${id} -t PENDING,CONFIGURING,RUNNING,SUSPENDED,COMPLETING,STAGE_OUT -o %i 2>/dev/null | grep -q .; do sleep 1; done`,
           'sleep 1; kill $T 2>/dev/null; wait $T 2>/dev/null; exit 0',

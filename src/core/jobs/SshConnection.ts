@@ -3,9 +3,10 @@
  * and collect its output, or stream a command's stdout. Settings come from a profile plus the
  * user's ~/.ssh/config, including its ProxyJump (one ssh2 client per jump host, each reaching the
  * next through a direct-tcpip channel) and ProxyCommand (sshRoute.ts); every hop's host key is
- * checked against known_hosts (knownHosts.ts).
+ * checked against known_hosts (knownHosts.ts). Files are read over the same connection's SFTP
+ * subsystem (`sftp()`): paths travel as they are, never through a shell.
  */
-import type { Client, ClientChannel } from 'ssh2';
+import type { Client, ClientChannel, SFTPWrapper } from 'ssh2';
 import type { Duplex } from 'node:stream';
 import { JobsError } from './errors';
 import type { HostKeyPolicy } from './knownHosts';
@@ -29,6 +30,8 @@ export interface ExecResult {
 export class SshConnection {
   private client?: Client;
   private connecting?: Promise<Client>;
+  /** the SFTP session of `client`, while both are open */
+  private sftpSession?: { client: Client; sftp: Promise<SFTPWrapper> };
   readonly target: ResolvedSshTarget;
   /** ms the last connect took (every hop's handshake + auth) */
   connectMs = 0;
@@ -223,6 +226,47 @@ export class SshConnection {
     });
   }
 
+  /**
+   * The SFTP session on this connection (the server's `sftp` subsystem: OpenSSH's `Subsystem sftp`),
+   * opened on first use and shared; after a dropped connection the next call reconnects and opens
+   * a new one. Rejects with a JobsError: `config` when the server offers no SFTP, `connection` else.
+   */
+  async sftp(): Promise<SFTPWrapper> {
+    const c = await this.connect();
+    if (this.sftpSession?.client === c) return this.sftpSession.sftp;
+    const where = `SSH to ${this.target.label}`;
+    const sftp = new Promise<SFTPWrapper>((resolve, reject) => {
+      const fail = (e: Error) =>
+        reject(
+          /subsystem/i.test(e.message)
+            ? new JobsError(
+                'config',
+                `${where}: the server offers no SFTP (${e.message}): files are read over SFTP; ask the cluster admins for "Subsystem sftp" in sshd_config`,
+              )
+            : new JobsError('connection', `${where}: cannot open an SFTP session (${e.message})`),
+        );
+      try {
+        c.sftp((err, s) => {
+          if (err) return fail(err);
+          // `on`: an error after the session opened (a dropped connection) must not crash the process;
+          // the request that was waiting gets its own error
+          s.on('error', () => undefined);
+          s.on('close', () => {
+            if (this.sftpSession?.sftp === sftp) this.sftpSession = undefined;
+          });
+          resolve(s);
+        });
+      } catch (e) {
+        fail(e as Error); // "Not connected": the socket closed before 'close' reached this client
+      }
+    });
+    this.sftpSession = { client: c, sftp };
+    sftp.catch(() => {
+      if (this.sftpSession?.sftp === sftp) this.sftpSession = undefined;
+    });
+    return sftp;
+  }
+
   /** Whether a connection is open now. */
   get connected(): boolean {
     return !!this.client;
@@ -232,5 +276,6 @@ export class SshConnection {
     // ending the login node's client ends its jump hosts and ProxyCommand too (its 'close')
     this.client?.end();
     this.client = undefined;
+    this.sftpSession = undefined;
   }
 }

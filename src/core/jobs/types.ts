@@ -32,6 +32,8 @@ export interface JobInfo {
   logPath?: string;
   /** Ray: the IP of the node the entrypoint (driver) runs on */
   driverNodeIp?: string;
+  /** Ray: the job's runtime_env.working_dir (a package URI such as gcs://_ray_pkg_….zip, which Ray unpacks on each node that runs the job) */
+  workingDir?: string;
 }
 
 /** A submission, whatever the backend. Templates produce one; the user may edit it first. */
@@ -86,6 +88,12 @@ export interface TailOptions {
   signal?: AbortSignal;
   /** Slurm: lines of history to start with (tail -n); default: the whole file */
   fromStart?: boolean;
+  /**
+   * Slurm: start after this many bytes of the output file (`tail -c +<fromByte+1> -F`), so a
+   * follower that resumes sends only what is new; default 0. Ray ignores it: the dashboard's
+   * stream always starts at the top of the log.
+   */
+  fromByte?: number;
 }
 
 export interface JobBackend {

@@ -25,6 +25,9 @@ const ALLOWED_NAMES = new Set([
   'TMP',
 ]);
 
+/** the allow-list's names (a kernel-hosts job's launcher applies the same list on the cluster) */
+export const KERNEL_ENV_NAMES: ReadonlySet<string> = ALLOWED_NAMES;
+
 /** The kernel's environment: allow-listed host variables, `passEnv` names, then the caller's explicit ones. */
 export function kernelEnvironment(
   hostEnv: Record<string, string | undefined>,

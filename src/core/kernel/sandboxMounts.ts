@@ -7,7 +7,8 @@ import { existsSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { gpuDevices, isRealDir, NAMESPACES, safeRealpath } from './sandboxHost';
 
-const HIDDEN = ['/home', '/root', '/tmp', '/var/tmp', '/run', '/var/run', '/mnt', '/media'];
+/** hidden behind empty tmpfs (a kernel-hosts job's launcher hides the same on the cluster) */
+export const HIDDEN_FOLDERS = ['/home', '/root', '/tmp', '/var/tmp', '/run', '/var/run', '/mnt', '/media'];
 
 const under = (p: string, root: string) => p === root || p.startsWith(root.endsWith('/') ? root : `${root}/`);
 
@@ -29,7 +30,7 @@ export function mountArgs(
   pythonDirs: string[],
 ): { args: string[]; hidden: string[]; made: Set<string> } {
   const realHome = hostEnv.HOME && path.isAbsolute(hostEnv.HOME) ? hostEnv.HOME : undefined;
-  const hidden = HIDDEN.filter((d) => isRealDir(d));
+  const hidden = HIDDEN_FOLDERS.filter((d) => isRealDir(d));
   if (realHome && !hidden.some((h) => under(realHome, h)) && realHome !== '/') hidden.push(realHome);
   const a: string[] = [...NAMESPACES];
   if (!network) a.push('--unshare-net');

@@ -21,7 +21,14 @@ export type CellHost =
   /** a kernel on a Jupyter server (`server`: its URL without credentials) */
   | { kind: 'remote'; server: string }
   /** a notebook's kernel, started by the editor's Jupyter extension */
-  | { kind: 'notebook'; notebook: string };
+  | { kind: 'notebook'; notebook: string }
+  /**
+   * a kernel host of a kernel-hosts job on a cluster (eval --kernel-hosts): a Jupyter server whose
+   * launcher applies the sandbox there, or says why it cannot (`detail`)
+   */
+  | { kind: 'cluster'; cluster: string; host: string; sandboxed: boolean; network: boolean; detail?: string }
+  /** kernels spread over several hosts, each as it is */
+  | { kind: 'hosts'; hosts: CellHost[] };
 
 /** Where a kernel started here runs with this sandbox mode and network setting (the sandbox is probed once, then cached). */
 export function localCellHost(
@@ -71,7 +78,8 @@ export function remoteCellHost(url: string): CellHost {
 
 /** Whether the code of cells on this host is contained by the bubblewrap sandbox. */
 export function isSandboxed(host: CellHost): boolean {
-  return host.kind === 'local' && host.sandboxed;
+  if (host.kind === 'hosts') return host.hosts.length > 0 && host.hosts.every(isSandboxed);
+  return (host.kind === 'local' || host.kind === 'cluster') && host.sandboxed;
 }
 
 /** A few words for a header or a report: "sandboxed", "unsandboxed: remote kernel", … */
@@ -81,6 +89,11 @@ export function sandboxLabel(host: CellHost): string {
       return 'unsandboxed: remote kernel';
     case 'notebook':
       return 'unsandboxed: notebook kernel';
+    case 'cluster':
+      if (!host.sandboxed) return 'unsandboxed: remote kernel';
+      return host.network ? 'sandboxed, network on' : 'sandboxed';
+    case 'hosts':
+      return hostsLabel(host.hosts);
     case 'local':
       if (host.sandboxed) return host.network ? 'sandboxed, network on' : 'sandboxed';
       if (host.required) return 'no cells run: sandbox unavailable';
@@ -102,6 +115,10 @@ export function describeSandbox(host: CellHost = localCellHost()): string {
       return `Python cells run unsandboxed: remote kernel on the Jupyter server at ${host.server}. The code runs on that machine as whatever user the server runs as, with everything that user can read (the server's own token and files included) and reach; a process it starts can outlive the run, and CodeDance cannot contain it.`;
     case 'notebook':
       return `Python cells run unsandboxed: notebook kernel (${host.notebook}), started by the Jupyter extension. The ${LOCAL_UNSANDBOXED_REACH}.`;
+    case 'cluster':
+      return clusterNotice(host);
+    case 'hosts':
+      return `Python cells run on ${host.hosts.length} kernel host${host.hosts.length === 1 ? '' : 's'}: ${host.hosts.map((h) => `${hostName(h)}: ${describeSandbox(h)}`).join(' ')}`;
     case 'local':
       return localNotice(host);
   }
@@ -119,4 +136,25 @@ function localNotice(host: Extract<CellHost, { kind: 'local' }>): string {
 
 function capitalize(s: string): string {
   return s.charAt(0).toUpperCase() + s.slice(1);
+}
+
+/** several hosts: their one label when they agree, else the first that is not sandboxed (the weakest says it) */
+function hostsLabel(hosts: CellHost[]): string {
+  const labels = [...new Set(hosts.map(sandboxLabel))];
+  if (labels.length <= 1) return labels[0] ?? 'no kernel host';
+  const open = hosts.find((h) => !isSandboxed(h));
+  return open ? sandboxLabel(open) : 'sandboxed';
+}
+
+function hostName(h: CellHost): string {
+  if (h.kind === 'cluster') return `[${h.host} on ${h.cluster}]`;
+  if (h.kind === 'remote') return `[${h.server}]`;
+  return `[${h.kind === 'local' ? 'this machine' : h.kind}]`;
+}
+
+function clusterNotice(host: Extract<CellHost, { kind: 'cluster' }>): string {
+  const where = `kernel host ${host.host} of the kernel-hosts job on ${host.cluster}`;
+  if (!host.sandboxed)
+    return `Python cells run unsandboxed: remote kernel on ${where}${host.detail ? ` (${host.detail})` : ''}. The code runs on that node as your cluster user, with everything that user can read and reach, the Jupyter server's own token included; a process it starts can outlive the run, and CodeDance cannot contain it.`;
+  return `Python cells run in a bubblewrap sandbox on ${where} (read-only filesystem, home and the job's folder hidden, fresh home, no view of other processes${host.network ? ', network ON' : ', no network'}), with an address-space limit; no cgroup or seccomp filter there: processes and user namespaces are not limited.`;
 }

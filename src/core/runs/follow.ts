@@ -4,10 +4,10 @@
  * last byte it gave out, so nothing is given twice. It ends once the job is over and its log read
  * to the end.
  *
- * Slurm: `tail -c +<offset> -F` of the job's output file over the profile's SSH connection, so a
- * reconnect (or a window reloaded with a saved offset) reads only what is new. Ray: the
- * dashboard's log stream starts at the log's beginning; the bytes before the offset are read and
- * dropped (Ray's API has no offset).
+ * Slurm: the backend's tail from the offset (`TailOptions.fromByte`: `tail -c +<offset+1> -F` of
+ * the job's output file over the profile's SSH connection), so a reconnect (or a window reloaded
+ * with a saved offset) reads only what is new. Ray: the dashboard's log stream starts at the log's
+ * beginning; the bytes before the offset are read and dropped (Ray's API has no offset).
  */
 import { isCodeDanceError } from '../errors';
 import { isTerminal, JobNotFoundError, JobsError, type JobBackend } from '../jobs';
@@ -65,24 +65,18 @@ function genericSource(backend: JobBackend, id: string): LogSource {
   };
 }
 
-/** Slurm: the output file read from an offset over SSH (the backend's own tail always starts at the top). */
-function slurmSource(backend: SlurmBackend, id: string, logPath: string): LogSource {
-  const p = shQuote(logPath);
+/**
+ * Slurm: the backend's own tail from byte `from` on (`TailOptions.fromByte`: only the new bytes
+ * cross the network); what is left after the stream, read once from the output file.
+ */
+function slurmSource(backend: SlurmBackend, id: string, logPath: string | undefined): LogSource {
   const where = backend.ssh.target.label;
   return {
-    stream(from, signal) {
-      // as SlurmBackend.tailLogs, from byte `from` on: tail -F follows the file (also before it
-      // exists); a watcher ends it once the job left the queue; EOF on stdin ends it too
-      const cmd = [
-        'exec 3<&0',
-        `tail -c +${from + 1} -F ${p} 2>/dev/null & T=$!`,
-        '{ cat <&3 >/dev/null 2>&1; kill $T 2>/dev/null; } 2>/dev/null &',
-        `while kill -0 $T 2>/dev/null && squeue -h -j ${id} -t PENDING,CONFIGURING,RUNNING,SUSPENDED,COMPLETING,STAGE_OUT -o %i 2>/dev/null | grep -q .; do sleep 1; done`,
-        'sleep 1; kill $T 2>/dev/null; wait $T 2>/dev/null; exit 0',
-      ].join('\n');
-      return backend.ssh.stream(cmd, signal);
-    },
+    stream: (from, signal) => backend.tailLogs(id, { signal, fromByte: from }),
     async rest(from) {
+      // aged out of slurmctld: the backend finds the file by name (its last 20 MB)
+      if (!logPath) return sliceBytes(await backend.logs(id), from);
+      const p = shQuote(logPath);
       const r = await backend.ssh.exec(`test -e ${p} || exit 3; tail -c +${from + 1} ${p}`);
       if (r.code === 3) return '';
       if (r.code === null) throw new JobsError('connection', `SSH to ${where} dropped while reading ${logPath}`);
@@ -93,14 +87,12 @@ function slurmSource(backend: SlurmBackend, id: string, logPath: string): LogSou
 }
 
 async function logSource(backend: JobBackend, id: string): Promise<LogSource> {
-  if (backend instanceof SlurmBackend && SLURM_JOB_ID.test(id)) {
-    const info = await backend.status(id).catch((e: unknown) => {
-      if (e instanceof JobNotFoundError) return undefined; // aged out of slurmctld: the backend finds its file by name
-      throw e;
-    });
-    if (info?.logPath) return slurmSource(backend, id, info.logPath);
-  }
-  return genericSource(backend, id);
+  if (!(backend instanceof SlurmBackend) || !SLURM_JOB_ID.test(id)) return genericSource(backend, id);
+  const info = await backend.status(id).catch((e: unknown) => {
+    if (e instanceof JobNotFoundError) return undefined; // aged out of slurmctld: the backend finds its file by name
+    throw e;
+  });
+  return slurmSource(backend, id, info?.logPath);
 }
 
 /** Whether the job is over: a terminal state, or gone from the cluster (aged out, deleted). */

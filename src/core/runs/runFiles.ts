@@ -3,11 +3,16 @@
  * SSH connection (the one the Slurm backend already holds: no second login). Paths are the
  * cluster's (POSIX); `~/…` is the remote home.
  *
- * Over SSH, each call is one command on the open connection (`ls`, `cat`, `tail -c`, `find`):
- * SshConnection exposes commands, not its ssh2 client, so SFTP is not reachable from here.
+ * Over SSH, files are read over the connection's SFTP session (`SshConnection.sftp()`): a folder
+ * listed, a file read whole or from a byte offset (a read stream with `start`), a tree walked a
+ * level at a time. No shell: a path with spaces or quotes needs no quoting.
  */
 import { open, readdir, readFile } from 'node:fs/promises';
 import * as path from 'node:path';
+import * as posix from 'node:path/posix';
+import type { FileEntryWithStats, SFTPWrapper } from 'ssh2';
+import { isCodeDanceError } from '../errors';
+import { JobsError } from '../jobs/errors';
 import type { SshConnection } from '../jobs/SshConnection';
 import { shQuote } from '../jobs/slurmText';
 import { RunsError } from './errors';
@@ -93,44 +98,108 @@ export function remoteShellPath(p: string): string {
   return shQuote(p);
 }
 
-/** exit status of the commands below for "not there" */
-const MISSING = 3;
+/** SFTP's status codes (draft-ietf-secsh-filexfer-02 §7), as ssh2 puts them on `err.code`. */
+const SFTP_NO_SUCH_FILE = 2;
+const SFTP_PERMISSION_DENIED = 3;
 
+type SftpCall<T> = (cb: (err: Error | undefined | null, value: T) => void) => void;
+
+function call<T>(fn: SftpCall<T>): Promise<T> {
+  return new Promise((resolve, reject) => fn((err, v) => (err ? reject(err) : resolve(v))));
+}
+
+/** The stream's bytes (from `start` on) as UTF-8 text. */
+function readAll(sftp: SFTPWrapper, p: string, start?: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const out: Buffer[] = [];
+    const rs = sftp.createReadStream(p, start ? { start } : {});
+    rs.on('data', (d: Buffer) => out.push(d));
+    rs.on('error', reject);
+    rs.on('end', () => resolve(Buffer.concat(out).toString('utf8')));
+  });
+}
+
+/**
+ * The run's files over the SFTP session of `conn` (the connection the Slurm backend already
+ * holds, or a Ray profile's jump host): paths go to the server as they are, no shell, no quoting.
+ * `~` and `~/…` are the remote home; other relative paths are relative to it too (as in a shell).
+ */
 export function sshRunFiles(conn: SshConnection): RunFiles {
   const where = conn.target.label;
-  async function run(command: string, what: string): Promise<string> {
-    const r = await conn.exec(command);
-    if (r.code === MISSING)
+  const homes = new WeakMap<SFTPWrapper, Promise<string>>();
+  /** the session, and `p` as the server should see it */
+  async function open(p: string): Promise<[SFTPWrapper, string]> {
+    const sftp = await conn.sftp();
+    if (p !== '~' && !p.startsWith('~/')) return [sftp, p];
+    let home = homes.get(sftp);
+    if (!home) homes.set(sftp, (home = call<string>((cb) => sftp.realpath('.', cb))));
+    return [sftp, posix.join(await home, p.slice(2))];
+  }
+  function fail(e: unknown, what: string): never {
+    if (isCodeDanceError(e)) throw e;
+    const err = e as Error & { code?: unknown };
+    if (err.code === SFTP_NO_SUCH_FILE)
       throw new RunsError('notFound', `${what} does not exist on ${where}`, 'check the path (or wait until the trainer writes it)');
-    if (r.code !== 0)
+    if (typeof err.code === 'number')
       throw new RunsError(
         'unreadable',
-        `cannot read ${what} on ${where} (exit ${r.code}): ${r.stderr.trim() || 'no message'}`,
-        'check its permissions',
+        `cannot read ${what} on ${where}: ${err.message}`,
+        err.code === SFTP_PERMISSION_DENIED ? 'check its permissions' : 'check that it is a readable file or folder',
       );
-    return r.stdout;
+    // no SFTP status: the session or the connection broke
+    throw new JobsError('connection', `SSH to ${where} dropped while reading ${what}: ${err.message}`);
   }
-  const lines = (out: string) => out.split('\n').filter(Boolean);
+  async function names(sftp: SFTPWrapper, dir: string): Promise<FileEntryWithStats[]> {
+    return call<FileEntryWithStats[]>((cb) => sftp.readdir(dir, cb));
+  }
   return {
     async list(dir) {
-      const d = remoteShellPath(dir);
-      return lines(await run(`test -d ${d} || exit ${MISSING}; ls -1A -- ${d}`, `folder ${dir}`));
+      try {
+        const [sftp, d] = await open(dir);
+        return (await names(sftp, d)).map((e) => e.filename);
+      } catch (e) {
+        fail(e, `folder ${dir}`);
+      }
     },
-    read(p) {
-      const f = remoteShellPath(p);
-      return run(`test -f ${f} || exit ${MISSING}; cat -- ${f}`, `file ${p}`);
+    async read(p) {
+      try {
+        const [sftp, f] = await open(p);
+        return await readAll(sftp, f);
+      } catch (e) {
+        fail(e, `file ${p}`);
+      }
     },
-    readFrom(p, offset) {
-      const f = remoteShellPath(p);
-      return run(`test -f ${f} || exit ${MISSING}; tail -c +${Math.max(0, Math.floor(offset)) + 1} -- ${f}`, `file ${p}`);
+    async readFrom(p, offset) {
+      try {
+        const [sftp, f] = await open(p);
+        return await readAll(sftp, f, Math.max(0, Math.floor(offset)));
+      } catch (e) {
+        fail(e, `file ${p}`);
+      }
     },
     async listDeep(dir, depth) {
-      const d = remoteShellPath(dir);
-      const out = await run(
-        `test -d ${d} || exit ${MISSING}; cd -- ${d} && find . -mindepth 1 -maxdepth ${Math.max(1, Math.floor(depth))}`,
-        `folder ${dir}`,
-      );
-      return lines(out).map((l) => l.replace(/^\.\//, ''));
+      const out: string[] = [];
+      try {
+        const [sftp, root] = await open(dir);
+        // one level at a time, each level's folders read at once (SFTP requests are pipelined)
+        let level = [''];
+        for (let d = 0; d < Math.max(1, Math.floor(depth)) && level.length; d++) {
+          const found = await Promise.all(
+            level.map(async (rel) => {
+              const entries = await names(sftp, rel ? `${root}/${rel}` : root).catch((e: unknown) => {
+                if (rel && (e as { code?: unknown }).code === SFTP_NO_SUCH_FILE) return []; // a subfolder that vanished while walking
+                throw e;
+              });
+              return entries.map((e) => ({ rel: rel ? `${rel}/${e.filename}` : e.filename, dir: e.attrs.isDirectory() }));
+            }),
+          );
+          out.push(...found.flat().map((f) => f.rel));
+          level = found.flat().filter((f) => f.dir).map((f) => f.rel);
+        }
+      } catch (e) {
+        fail(e, `folder ${dir}`);
+      }
+      return out;
     },
   };
 }

@@ -3,13 +3,17 @@
  * image (the first `<image>` of the first user message), and for each assistant message its code
  * (the seed's extraction: the `<code>` block, else the first ```python block; or each
  * `<tool_call>` of the training format) with the `<tool_response>` recorded after it (its text
- * and the images of its `<image>` tokens). A row that cannot be read (malformed messages, text
+ * and the images of its `<image>` tokens). A DeepEyes zoom (`<tool_call>` of `image_zoom_in_tool`,
+ * read as DeepEyes' eval reads it) is not Python: it is kept in `toolCalls` with its response
+ * (the crop), for the viewer, and never replayed. A row that cannot be read (malformed messages, text
  * that is not UTF-8, fewer images than `<image>` tokens, an image that does not load) is
  * `{ invalid }` with the reason: reported with its index, never a reason to stop.
  */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { EXECUTE_PYTHON_CODE } from '../protocol/codedanceTools';
+import { deepeyesCall, deepeyesRegion, deepeyesToolCallText } from '../protocol/deepeyes';
+import type { ToolRegion } from '../protocol/types';
 import { CodeDanceError } from '../errors';
 import { codeFromToolCall, extractSeedCode, rawToolCalls } from '../protocol/extract';
 import { IMAGE_TOKEN } from '../protocol/sftText';
@@ -31,11 +35,26 @@ export interface ReplayCell {
   recorded?: RecordedObservation;
 }
 
+/** A call of a format's own tool the row records (DeepEyes' zoom): shown with its response, never replayed. */
+export interface RecordedToolCall {
+  /** 0-based index of the assistant message the call is in */
+  turn: number;
+  /** the call as the model wrote it (the text inside `<tool_call>`) */
+  text: string;
+  name: string;
+  arguments: Record<string, unknown>;
+  /** the box it crops, in the first input image */
+  region?: ToolRegion;
+  recorded?: RecordedObservation;
+}
+
 export interface ReplayPlan {
   index: number;
   dataSource: string;
   inputImage?: Uint8Array;
   cells: ReplayCell[];
+  /** the DeepEyes zoom calls (absent: none) */
+  toolCalls?: RecordedToolCall[];
 }
 
 export type PlanResult = ReplayPlan | { index: number; dataSource: string; invalid: string };
@@ -103,18 +122,29 @@ export function imageBytes(v: unknown, datasetFile: string): Uint8Array {
 
 const RESPONSE = /<tool_response>([\s\S]*?)<\/tool_response>/g;
 
-function codesOf(content: string): { code: string; format: ReplayFormat }[] {
+type Planned = { code: string; format: ReplayFormat } | { tool: Omit<RecordedToolCall, 'turn' | 'recorded'> };
+
+function codesOf(content: string): Planned[] {
   if (content.includes('<tool_call>')) {
-    const out: { code: string; format: ReplayFormat }[] = [];
+    const out: Planned[] = [];
     for (const r of rawToolCalls(content)) {
       if (!r.ok) continue; // a malformed call ran nothing: there is nothing to replay
       const c = codeFromToolCall(r.call, EXECUTE_PYTHON_CODE);
       if (c.ok) out.push({ code: c.code, format: 'codedance-tools' });
     }
-    return out;
+    return out.length ? out : deepeyesZoom(content);
   }
   const code = extractSeedCode(content);
   return code !== undefined ? [{ code, format: 'codedance' }] : [];
+}
+
+/** A DeepEyes zoom call, read as its eval reads it (the first `<tool_call>`, a Python literal with `arguments.bbox_2d`); none otherwise. */
+function deepeyesZoom(content: string): Planned[] {
+  const text = deepeyesToolCallText(content);
+  const call = text === undefined ? undefined : deepeyesCall(text);
+  if (!text || !call?.ok) return [];
+  const region = deepeyesRegion(call.arguments);
+  return [{ tool: { text, name: call.name, arguments: call.arguments, ...(region ? { region } : {}) } }];
 }
 
 /** The replay plan of one raw row (never throws). */
@@ -181,7 +211,9 @@ function planCells(plan: ReplayPlan, msgs: PlanMessage[], take: (content: string
     const responses = [...reply.matchAll(RESPONSE)].map((x) => x[1]);
     codes.forEach((c, k) => {
       const body = responses[k];
-      plan.cells.push({ turn: assistant, ...c, recorded: body === undefined ? undefined : { text: body, images: take(body) } });
+      const recorded = body === undefined ? undefined : { text: body, images: take(body) };
+      if ('tool' in c) (plan.toolCalls ??= []).push({ turn: assistant, ...c.tool, recorded });
+      else plan.cells.push({ turn: assistant, ...c, recorded });
     });
     if (responses.length > codes.length) for (const extra of responses.slice(codes.length)) take(extra);
     if (responses.length) i++;

@@ -3,12 +3,15 @@
  * user message is the question (its images the input images), each assistant message a turn,
  * its code a cell whose output is the `<tool_response>` recorded after it (text as stdout, its
  * `<image>`s as the cell's images, an `--- Execution Error` block as the error), and the last
- * `<answer>` the answer. An RL row (prompt only) is a question without turns. An eval results
+ * `<answer>` the answer. A DeepEyes zoom (`image_zoom_in_tool`) is a tool cell as the chat
+ * records it: its call, the box in the first image, the crop of its `<tool_response>` as its
+ * image. An RL row (prompt only) is a question without turns. An eval results
  * line carries its own trajectory (read by the caller with recordTrajectory).
  */
 import { CodeDanceError } from '../errors';
 import { sniffImageMime } from '../images/sniffImageMime';
-import { extractAnswerTag } from '../protocol/extract';
+import { DEEPEYES_USER_PROMPT } from '../protocol/deepeyes';
+import { extractAnswerTag, pyStrip } from '../protocol/extract';
 import { createTrajectory } from '../trajectory/create';
 import type { CodeCell, ModelTurn, Trajectory, TrajectoryImage } from '../trajectory/types';
 import { imageBytes, replayPlan, type ReplayPlan } from './replayPlan';
@@ -43,6 +46,7 @@ export function rowTrajectory(row: Record<string, unknown>, index: number, file:
   const inputImages = rowInputImages(images, Math.max(inputCount, msgs.length ? 0 : images.length ? 1 : 0), file);
   const plan = replayPlan(index, row, file);
   const cells = 'invalid' in plan ? [] : plan.cells;
+  const toolCalls = ('invalid' in plan ? undefined : plan.toolCalls) ?? [];
   const turns: ModelTurn[] = [];
   let n = -1;
   let answer: string | undefined;
@@ -52,6 +56,7 @@ export function rowTrajectory(row: Record<string, unknown>, index: number, file:
     const a = extractAnswerTag(m.content);
     if (a !== undefined) answer = a;
     const own = cells.filter((c) => c.turn === n).map((c, k) => recordedCell(c, n, k));
+    for (const c of toolCalls.filter((x) => x.turn === n)) own.push(recordedToolCell(c, n, own.length));
     turns.push({
       index: n,
       endpoint: '',
@@ -69,7 +74,7 @@ export function rowTrajectory(row: Record<string, unknown>, index: number, file:
     id: `row-${index}`,
     question,
     model: 'dataset',
-    protocol: 'codedance',
+    protocol: toolCalls.length ? 'deepeyes' : 'codedance',
     inputImages,
     turns,
     answer,
@@ -93,6 +98,26 @@ function rowInputImages(images: unknown[], count: number, file: string): Traject
     inputImages.push(bytes ? image(bytes, `input-${k}`, 'input') : { id: `input-${k}`, mime: 'image/png', data: '', source: 'input' });
   }
   return inputImages;
+}
+
+/**
+ * A recorded DeepEyes zoom as the chat records one: the call's text as its code, its tool (name,
+ * arguments, box), the crop(s) of its response as images (source `tool`). The response's text is
+ * DeepEyes' instruction, which the chat does not show as output; any other text is kept as stdout.
+ */
+function recordedToolCell(c: NonNullable<ReplayPlan['toolCalls']>[number], n: number, k: number): CodeCell {
+  const rest = pyStrip(c.recorded?.text.replaceAll(IMAGE_TOKEN, '') ?? '');
+  const stdout = !c.recorded ? '(the row records no response to this call)' : rest === pyStrip(DEEPEYES_USER_PROMPT) ? '' : rest;
+  return {
+    id: `t${n}-c${k}`,
+    turn: n,
+    code: c.text,
+    tool: { name: c.name, arguments: c.arguments, ...(c.region ? { region: c.region } : {}) },
+    status: 'ok',
+    stdout,
+    stderr: '',
+    images: (c.recorded?.images ?? []).map((b, i) => image(b, `t${n}-c${k}-i${i}`, 'tool')),
+  };
 }
 
 /** A planned cell as the chat shows it: the recorded response as its output (an `--- Execution Error` block as its error). */

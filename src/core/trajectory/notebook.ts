@@ -92,7 +92,8 @@ export function toNotebook(t: Trajectory): object {
       cells.push({
         cell_type: 'code',
         id: id(),
-        metadata: { codedance: { turn: turn.index, status: c.status, durationMs: c.durationMs } },
+        // a format's own tool call (DeepEyes' zoom): its name, arguments and box kept beside the call's text
+        metadata: { codedance: { turn: turn.index, status: c.status, durationMs: c.durationMs, ...(c.tool ? { tool: c.tool } : {}) } },
         source: lines(c.code),
         outputs: cellOutputs(c),
         execution_count: c.status === 'skipped' ? null : count++,

@@ -12,6 +12,7 @@ import { HubError, hubSettings, prepareBenchmark, progressText, type HubProgress
 import { showError } from '../errors';
 
 export const HF_TOKEN_SECRET = 'codedance.huggingFaceToken';
+const CANCELLED = 'CodeDance: download cancelled; what was downloaded is kept and resumes next time.';
 
 interface EntryItem extends vscode.QuickPickItem {
   entry: BenchmarkEntry;
@@ -44,7 +45,7 @@ export async function askHubToken(context: vscode.ExtensionContext): Promise<boo
 /** Each entry fetched and converted, in a cancellable notification; undefined when cancelled. */
 async function prepareWithProgress(context: vscode.ExtensionContext, entries: BenchmarkEntry[]): Promise<PreparedBenchmark[] | undefined> {
   const token = await context.secrets.get(HF_TOKEN_SECRET);
-  const settings = hubSettings(token ? { token, tokenSource: 'VS Code SecretStorage ("Set the Hugging Face token…")' } : {});
+  const settings = hubSettings(token ? { token, tokenSource: 'VS Code SecretStorage' } : {});
   const ctrl = new AbortController();
   const done: PreparedBenchmark[] = [];
   await vscode.window.withProgress(
@@ -80,7 +81,7 @@ async function offerFix(context: vscode.ExtensionContext, e: unknown): Promise<b
     await showError(vscode, e, 'CodeDance benchmarks');
     return false;
   }
-  const page = /open (https?:\/\/\S+)/.exec(e.message)?.[1];
+  const page = /open (https?:\/\/[^\s,]+)/.exec(e.message)?.[1];
   const pick = await vscode.window.showErrorMessage(
     `CodeDance benchmarks: ${e.message}`,
     'Set Hugging Face Token…',
@@ -104,13 +105,14 @@ export async function pickBenchmarkDatasets(context: vscode.ExtensionContext): P
   for (;;) {
     try {
       const done = await prepareWithProgress(context, entries);
-      if (!done) {
-        void vscode.window.showInformationMessage('CodeDance: download cancelled; what was downloaded is kept and resumes next time.');
+      if (done) return done.map((d) => d.parquet);
+      void vscode.window.showInformationMessage(CANCELLED);
+      return undefined;
+    } catch (e) {
+      if (e instanceof HubError && e.code === 'cancelled') {
+        void vscode.window.showInformationMessage(CANCELLED);
         return undefined;
       }
-      return done.map((d) => d.parquet);
-    } catch (e) {
-      if (e instanceof HubError && e.code === 'cancelled') return undefined;
       if (!(await offerFix(context, e))) return undefined;
     }
   }

@@ -76,12 +76,11 @@ class RunViews implements vscode.Disposable {
 
   /** The alarms of the job's run in any open view: the tree item's badge. */
   private badge(key: string): { description: string; tooltip: string } | undefined {
-    const alarms = [...this.panels].flatMap((p) =>
-      p
-        .runs()
-        .filter((s) => s.source.key === key)
-        .flatMap((s) => s.alarms),
-    );
+    // a job that finished or was stopped is no alarm for the tree (its status says it); a failed one is
+    const alarms = [...this.panels]
+      .flatMap((p) => p.runs().filter((s) => s.source.key === key))
+      .flatMap((s) => s.alarms)
+      .filter((a) => a.kind !== 'job-ended' || /ended FAILED/.test(a.message));
     if (!alarms.length) return undefined;
     return {
       description: `⚠ ${alarms.length} alarm${alarms.length > 1 ? 's' : ''}`,
@@ -91,7 +90,9 @@ class RunViews implements vscode.Disposable {
 
   private tell(s: RunSession, a: Alarm): void {
     this.log.warn(`runs: ${s.label}: alarm ${a.kind} at step ${a.step}: ${a.message}`);
-    const show = a.kind === 'job-ended' && !/finished/.test(a.message) ? vscode.window.showErrorMessage : vscode.window.showWarningMessage;
+    // a job that finished or was stopped: the Training Jobs tree tells it already; a failed one is told here with its exception
+    if (a.kind === 'job-ended' && !/ended FAILED/.test(a.message)) return;
+    const show = a.kind === 'job-ended' ? vscode.window.showErrorMessage : vscode.window.showWarningMessage;
     void show(`CodeDance run ${s.label}: ${a.message}`, 'Show Run').then((x) => {
       if (x) this.find(s.source.key)?.reveal();
     });

@@ -45,6 +45,7 @@ export class RunSession {
   private alarmTimer?: NodeJS.Timeout;
   private lastAlarmEval = 0;
   private foldersRead = false;
+  private savedOnce = false;
   private disposed = false;
 
   constructor(
@@ -161,7 +162,8 @@ export class RunSession {
     if (!steps.length) return;
     this.host.post({ type: 'metrics', run: this.id, steps, replace: false });
     void this.checkAlarms(false);
-    this.saveSoon(SAVE_AFTER_MS);
+    // the first read (often the whole log so far) is kept at once: a reload right after it resumes from there
+    this.saveSoon(this.savedOnce ? SAVE_AFTER_MS : 0);
   }
 
   /** The folders (and the label: the experiment's name) as the command and the log name them. */
@@ -254,6 +256,7 @@ export class RunSession {
 
   private async save(): Promise<void> {
     this.saveTimer = undefined;
+    this.savedOnce = true;
     await this.host.store
       .save(this.source.key, {
         steps: this.store.snapshot().steps,

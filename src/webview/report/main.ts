@@ -356,7 +356,7 @@ function renderDetail(d: ReportSample): void {
     box.append(
       el('p', { class: 'muted' }, `Written by an older CodeDance (schema ${t.migrated.fromVersion}): ${t.migrated.rebuilt.join('; ')}.`),
     );
-  for (const turn of t?.turns ?? []) box.append(turnSection(turn, d.reward));
+  for (const turn of t?.turns ?? []) box.append(turnSection(turn, d.reward, t?.inputImages));
   if (!t?.turns.length && d.output) box.append(el('pre', { class: 'text' }, d.output));
   detailParts[d.run] = box;
   detail.replaceChildren(...(['A', 'B'] as const).map((k) => detailParts[k]).filter((x): x is HTMLElement => !!x));

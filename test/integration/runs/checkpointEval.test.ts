@@ -15,14 +15,17 @@
  * stops the chain with the merge job's log, before any serve job.
  */
 import * as assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { buildJob, defaultParams } from '../../../src/core/jobs';
 import { SlurmBackend } from '../../../src/core/jobs/SlurmBackend';
 import type { SlurmClusterProfile } from '../../../src/core/jobs/types';
 import { checkpointEvalsOf } from '../../../src/core/runs/checkpointEvals';
+import { CheckpointError } from '../../../src/core/runs/checkpointErrors';
 import { waitForJob } from '../../../src/core/runs/mergeJob';
+import { copyDown } from '../../../src/core/runs/remoteCopy';
 import { CLI, runCli, type CliRun } from '../../fixtures/cli';
 import { circlesImage, circlesQuestion } from '../../fixtures/images';
 import { writeEvalParquet } from '../../fixtures/parquetWriter';
@@ -226,6 +229,37 @@ describe('runs: evaluate a checkpoint — merge job, served model, eval, recorde
       evals.map((e) => e.step),
       [4],
     );
+  });
+
+  it("a val file copied over the connection's SFTP session: cut short, it goes on from the bytes kept; a changed file is copied again", async () => {
+    const remote = path.join(tmp, 'data/big_val.parquet');
+    const bytes = randomBytes(3 * 1024 * 1024 + 17);
+    writeFileSync(remote, bytes);
+    const cache = path.join(tmp, 'cache-sftp');
+    const ac = new AbortController();
+    const seen: number[] = [];
+    let said = -1;
+    await assert.rejects(
+      copyDown(backend.ssh, remote, cache, {
+        signal: ac.signal,
+        onProgress: (done) => (seen.push(done), done >= 1024 * 1024 && ac.abort()),
+      }),
+      (e: CheckpointError) => {
+        said = Number(/\((\d+) of 3145745 bytes kept/.exec(e.message)?.[1]);
+        return e.code === 'cancelled';
+      },
+    );
+    const part = path.join(cache, readdirOne(cache), 'big_val.parquet.part');
+    const kept = statSync(part).size;
+    assert.ok(kept > 0 && kept < bytes.length, `kept ${kept}`);
+    assert.equal(said, kept, 'the message says what was kept');
+    const resumed: number[] = [];
+    const local = await copyDown(backend.ssh, remote, cache, { onProgress: (d) => resumed.push(d) });
+    assert.equal(resumed[0], kept, 'went on from the bytes kept');
+    assert.ok(readFileSync(local).equals(bytes));
+    const changed = randomBytes(1000);
+    writeFileSync(remote, changed);
+    assert.ok(readFileSync(await copyDown(backend.ssh, remote, cache)).equals(changed));
   });
 
   it('a step the run did not save is refused, naming the ones it has', async () => {

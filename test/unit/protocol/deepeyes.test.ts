@@ -108,9 +108,14 @@ describe('deepeyes protocol (eval_vstar.py)', () => {
       name: 'image_zoom_in_tool',
       arguments: { bbox_2d: [10, 20, 110, 220], label: 'the cup' },
       kernel: { kind: 'deepeyes-zoom', bbox: '[10, 20, 110, 220]' },
+      region: { imageIndex: 0, bbox: [10, 20, 110, 220] },
     });
     const py = p.parse(turn("<tool_call>{'name': 'other', 'arguments': {'bbox_2d': (1.5, 2, 30, 40)}}</tool_call>"));
     assert.equal(py.code[0].tool?.kernel.bbox, '(1.5, 2, 30, 40)', 'a Python literal, the name never checked (as eval_vstar.py)');
+    assert.deepEqual(py.code[0].tool?.region, { imageIndex: 0, bbox: [1.5, 2, 30, 40] }, 'the box in the first image');
+    // a box the crop cannot use has no region to draw (the crop fails in the kernel)
+    const short = p.parse(turn('<tool_call>{"name": "image_zoom_in_tool", "arguments": {"bbox_2d": [1, 2, 3]}}</tool_call>'));
+    assert.equal(short.code[0].tool?.region, undefined);
   });
 
   it('a call the repository could not use ends the run: recorded as malformed, the reply its answer', () => {
@@ -157,7 +162,11 @@ describe('deepeyes protocol (eval_vstar.py)', () => {
     assert.equal(t.inputImages[0].mime, 'image/jpeg', 'the file as it is');
     assert.equal(t.inputImages[0].data, Buffer.from([0xff, 0xd8, 0xff, 0xe0]).toString('base64'));
     const cell = t.turns[0].cells[0];
-    assert.deepEqual(cell.tool, { name: 'image_zoom_in_tool', arguments: { bbox_2d: [10, 20, 110, 220], label: 'the cup' } });
+    assert.deepEqual(cell.tool, {
+      name: 'image_zoom_in_tool',
+      arguments: { bbox_2d: [10, 20, 110, 220], label: 'the cup' },
+      region: { imageIndex: 0, bbox: [10, 20, 110, 220] },
+    });
     assert.equal(cell.images[0].source, 'tool');
     // the second request: system, question, the reply, the tool response
     const req = model.requests[1];
