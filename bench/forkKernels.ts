@@ -279,7 +279,10 @@ async function makeReady(k: Forked): Promise<void> {
     if (why || i > 300) {
       const alive = (() => {
         try {
-          return readFileSync(`/proc/${k.pid}/status`, 'utf8').split('\n').filter((l) => /^(State|NSpid|Threads)/.test(l)).join('; ');
+          return readFileSync(`/proc/${k.pid}/status`, 'utf8')
+            .split('\n')
+            .filter((l) => /^(State|NSpid|Threads)/.test(l))
+            .join('; ');
         } catch {
           return 'gone';
         }
@@ -291,7 +294,9 @@ async function makeReady(k: Forked): Promise<void> {
           return (e as Error).message;
         }
       })();
-      throw new Error(`the forked kernel did not answer kernel_info: ${why ?? 'nothing within 30 s'} (kernel ${k.pid}: ${alive}; its folder: ${sockets})`);
+      throw new Error(
+        `the forked kernel did not answer kernel_info: ${why ?? 'nothing within 30 s'} (kernel ${k.pid}: ${alive}; its folder: ${sockets})`,
+      );
     }
   }
   const config = {
@@ -333,7 +338,11 @@ export interface ForkedStarts extends Started {
 }
 
 /** The prototype: a template, then `n` forked kernels one after another, all held, then measured. */
-export async function forkedStarts(python: string, n: number, probe?: { other: (dirs: string[]) => string; port: number }): Promise<ForkedStarts> {
+export async function forkedStarts(
+  python: string,
+  n: number,
+  probe?: { other: (dirs: string[]) => string; port: number },
+): Promise<ForkedStarts> {
   const plan = await planKernelLaunch({ python, args: [], env: kernelEnv(undefined), workdir: os.tmpdir(), network: false });
   const t = Template.start(python, plan.env);
   const held: Forked[] = [];
@@ -353,7 +362,9 @@ export async function forkedStarts(python: string, n: number, probe?: { other: (
       phases.push({ ...k.phases, ready: performance.now() - tr });
     }
     const uss = held.map((k) => ussMb([...processTree(k.holder.pid!), k.pid]));
-    const inOwnCgroup = held.map((k) => !!k.cgroup?.pids().includes(k.pid) && held.every((o) => o === k || !o.cgroup?.pids().includes(k.pid)));
+    const inOwnCgroup = held.map(
+      (k) => !!k.cgroup?.pids().includes(k.pid) && held.every((o) => o === k || !o.cgroup?.pids().includes(k.pid)),
+    );
     let seen: Record<string, unknown> | undefined;
     if (probe && held.length > 1) seen = await runProbe(held[1], probeCode(probe.other(held.map((k) => k.workdir)), probe.port));
     return { ms, ussMb: uss, probe: seen, templateMs, templateUssMb: ussMb([t.proc.pid!]), forkMs, phases, inOwnCgroup };

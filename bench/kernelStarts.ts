@@ -11,6 +11,8 @@ import { forkedStarts, median, poolStarts } from './forkKernels';
 import type { BenchResult } from './kernel.bench';
 
 const round = (x: number, d = 1) => Number(x.toFixed(d));
+const ordinal = (n: number) =>
+  `${n}${n % 10 === 1 && n % 100 !== 11 ? 'st' : n % 10 === 2 && n % 100 !== 12 ? 'nd' : n % 10 === 3 && n % 100 !== 13 ? 'rd' : 'th'}`;
 
 /** the probe's findings that differ between the two kernels (pids and folder names aside) */
 function probeDifferences(a: Record<string, unknown>, b: Record<string, unknown>): string[] {
@@ -36,22 +38,24 @@ export async function kernelStartsSideBySide(python: string): Promise<BenchResul
     const diff = pool.probe && fork.probe ? probeDifferences(pool.probe, fork.probe) : ['no probe ran'];
     const allOwn = fork.inOwnCgroup.every(Boolean);
     const isolated =
-      fork.probe?.['sees another kernel\'s folder'] === false &&
+      fork.probe?.["sees another kernel's folder"] === false &&
       fork.probe?.["reaches the host's 127.0.0.1"] === false &&
       fork.probe?.['can make a user namespace'] === false;
     if (!isolated || !allOwn)
-      throw new Error(`the forked kernel is not sandboxed as a pool kernel is: ${JSON.stringify({ probe: fork.probe, inOwnCgroup: fork.inOwnCgroup })}`);
+      throw new Error(
+        `the forked kernel is not sandboxed as a pool kernel is: ${JSON.stringify({ probe: fork.probe, inOwnCgroup: fork.inOwnCgroup })}`,
+      );
     const phase = (k: 'plan' | 'holder' | 'fork' | 'ready') => round(median(later(fork.phases.map((p) => p[k]))));
     return [
       {
-        name: `kernel.start.2nd_to_${n}th.median: today's pool (a new sandboxed kernel process each, started one after another)`,
+        name: `kernel.start.2nd_to_${ordinal(n)}.median: today's pool (a new sandboxed kernel process each, started one after another)`,
         value: round(poolMs),
         unit: 'ms',
         goal: '≤ 100 ms (issue #26)',
         pass: poolMs <= 100,
       },
       {
-        name: `kernel.start.2nd_to_${n}th.median: forked-kernel prototype (bench only; same sandbox) vs today's pool`,
+        name: `kernel.start.2nd_to_${ordinal(n)}.median: forked-kernel prototype (bench only; same sandbox) vs today's pool`,
         value: round(forkMs),
         unit: 'ms',
         baseline: round(poolMs),

@@ -1,9 +1,11 @@
 /**
  * `codedance ask IMAGE "question"`: one agent run in the terminal. Streams the trajectory, saves
- * the output images, trajectory.json and trajectory.ipynb (plus input_image.jpg so the notebook
- * re-runs) under --out, each file whole or not at all. A full disk does not stop the run: what
- * fits is saved, the answer is printed, and the files that could not be saved are named at the
- * end (exit code EXIT.diskFull).
+ * under --out each output image as it comes, the question's image as the model was sent it
+ * (input_image.png), then trajectory.json and trajectory.ipynb, which refer to those files rather
+ * than holding the images again (`codedance-file:NAME`, read back by `loadImages` from the
+ * folder; an image that could not be saved stays inline). Each file is written whole or not at
+ * all. A full disk does not stop the run: what fits is saved, the answer is printed, and the
+ * files that could not be saved are named at the end (exit code EXIT.diskFull).
  */
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -16,10 +18,10 @@ import { writeFileAtomicSync } from '../core/files/atomicWrite';
 import { asDiskFull, rethrowDiskFull, type DiskFullError } from '../core/files/diskFull';
 import { imageExtension } from '../core/images/sniffImageMime';
 import { resolvePython, startKernelSession, type ResolvedPython } from '../core/kernel';
-import { readFileInside } from '../core/kernel/hostFolders';
 import { displayUrl, startRemoteKernelSession } from '../core/kernel/remote';
 import { createChatModel, resolveModelName } from '../core/model';
 import { getProtocol, isProtocolId, protocolIds, templateHash } from '../core/protocol';
+import { referToFiles } from '../core/trajectory/images';
 import { toNotebook } from '../core/trajectory/notebook';
 import type { Trajectory } from '../core/trajectory/types';
 import { CliError, describeError, EXIT, exitCodeFor, observationTokensFlag } from './errors';
@@ -89,12 +91,12 @@ function parseAskArgs(argv: string[]) {
 
 type AskFlags = ReturnType<typeof parseAskArgs>['values'];
 
-/** What one run came to: its trajectory, the fatal error if any, the images saved per cell, the kernel's input_image.jpg. */
+/** What one run came to: its trajectory, the fatal error if any, the images saved per cell (paths) and whole (payload → file name). */
 interface AskRun {
   trajectory: Trajectory;
   fatal?: ErrorInfo;
   saved: Map<string, string[]>;
-  inputJpg?: Buffer;
+  files: Map<string, string>;
 }
 
 export async function runAsk(argv: string[]): Promise<number> {
@@ -130,7 +132,7 @@ export async function runAsk(argv: string[]): Promise<number> {
   const python = await askPython(v);
   const sandbox = sandboxFromFlags(v, v.quiet || v.json, v['jupyter-url']);
   const out = outputFiles(v);
-  let run: Partial<AskRun> & Pick<AskRun, 'saved'>;
+  let run: Partial<AskRun> & Pick<AskRun, 'saved' | 'files'>;
   try {
     // one run needs one kernel: start it directly (a pool would start a spare nobody uses)
     const kernel = python
@@ -147,7 +149,7 @@ export async function runAsk(argv: string[]): Promise<number> {
       maxObservationTokens,
       signal: interrupt.signal,
     };
-    run = await runAndSave(question, image, options, v, out, !!python);
+    run = await runAndSave(question, image, options, v, out);
   } catch (e) {
     // the kernel could not start or broke: a CodeDanceError keeps its kind, anything else is the environment's
     throw asDiskFull(e) ?? (isCodeDanceError(e) ? e : new CliError(`${(e as Error).message}`, EXIT.environment));
@@ -158,7 +160,7 @@ export async function runAsk(argv: string[]): Promise<number> {
   if (!trajectory) throw new CliError('the run ended without a trajectory', EXIT.internal);
   out.running = false;
   const done: AskRun = { ...run, trajectory };
-  saveRecord(out, done);
+  await saveRecord(out, done);
   printResult(v, out, done);
   return exitCode(v, out, done);
 }
@@ -204,13 +206,12 @@ async function runAndSave(
   options: AgentOptions,
   v: AskFlags,
   out: OutputFiles,
-  local: boolean,
-): Promise<Partial<AskRun> & Pick<AskRun, 'saved'>> {
+): Promise<Partial<AskRun> & Pick<AskRun, 'saved' | 'files'>> {
   const renderer = new TerminalRenderer(process.stdout, { quiet: v.quiet });
   const saved = new Map<string, string[]>();
+  const files = new Map<string, string>();
   let trajectory: Trajectory | undefined;
   let fatal: ErrorInfo | undefined;
-  let inputJpg: Buffer | undefined;
   const { kernel } = options;
   try {
     const events = runAgent(question, [image], {
@@ -224,29 +225,32 @@ async function runAndSave(
       },
     });
     for await (const e of events) {
-      if (e.type === 'exec_end') saved.set(e.cellId, saveImages(out, e));
+      if (e.type === 'exec_end') saved.set(e.cellId, saveImages(out, e, files));
       if (e.type === 'error' && e.fatal) fatal = e.error;
       if (e.type === 'done') trajectory = e.trajectory;
       if (!v.json && !v.quiet) renderer.handle(e, (id) => saved.get(id) ?? []);
     }
-    // input_image.jpg (the file the model's code may open) is read before the kernel's folder goes
-    // (a local kernel's only; without following a link: the code could have made it one to a host file)
-    if (local) inputJpg = readFileInside(path.join(kernel.workdir, 'input_image.jpg'), 256 * 1024 * 1024);
   } finally {
     await kernel.dispose();
   }
-  return { trajectory, fatal, saved, inputJpg };
+  return { trajectory, fatal, saved, files };
 }
 
-/** The run's record first (on a nearly full disk it is what matters most), then the input image beside the notebook. */
-function saveRecord(out: OutputFiles, { trajectory, inputJpg }: AskRun): void {
-  out.write('trajectory.json', JSON.stringify(trajectory, null, 1));
-  out.write('trajectory.ipynb', JSON.stringify(toNotebook(trajectory), null, 1));
-  // beside the notebook: input_image.jpg and input_image.png (the exact pixels `input_image`
-  // held, lossless) so that it re-runs alike
-  if (inputJpg) out.write('input_image.jpg', inputJpg);
+/**
+ * The question's image as the model was sent it (input_image.png: the exact pixels `input_image`
+ * held; the notebook's setup cell makes input_image.jpg from it, as the kernel did), then the
+ * run's record and its notebook, each image in them a reference to its file beside them: every
+ * image is on disk once. An image that could not be saved stays inline in both.
+ */
+async function saveRecord(out: OutputFiles, { trajectory, files }: AskRun): Promise<void> {
   const first = trajectory.inputImages[0];
-  if (first) out.write(first.mime === 'image/png' ? 'input_image.png' : 'input_image_exact.jpg', Buffer.from(first.data, 'base64'));
+  if (first) {
+    const name = first.mime === 'image/png' ? 'input_image.png' : `input_image_exact.${imageExtension(first.mime)}`;
+    if (out.write(name, Buffer.from(first.data, 'base64'))) files.set(first.data, name);
+  }
+  const stored = await referToFiles(trajectory, files);
+  out.write('trajectory.json', JSON.stringify(stored, null, 1));
+  out.write('trajectory.ipynb', JSON.stringify(toNotebook(stored), null, 1));
 }
 
 function printResult(v: AskFlags, out: OutputFiles, { trajectory, saved }: AskRun): void {
@@ -284,8 +288,14 @@ function exitCode(v: AskFlags, out: OutputFiles, { trajectory, fatal }: AskRun):
   }
 }
 
-function saveImages(out: OutputFiles, e: Extract<AgentEvent, { type: 'exec_end' }>): string[] {
-  return e.cell.images.flatMap((im) => out.write(`${im.id}.${imageExtension(im.mime)}`, Buffer.from(im.data, 'base64')) ?? []);
+/** Saves a cell's images as `<id>.png|jpg`; `files` learns each one saved whole (payload → name). */
+function saveImages(out: OutputFiles, e: Extract<AgentEvent, { type: 'exec_end' }>, files: Map<string, string>): string[] {
+  return e.cell.images.flatMap((im) => {
+    const name = `${im.id}.${imageExtension(im.mime)}`;
+    const file = out.write(name, Buffer.from(im.data, 'base64'));
+    if (file) files.set(im.data, name);
+    return file ?? [];
+  });
 }
 
 /**

@@ -86,7 +86,10 @@ function whole(v: string | undefined, name: string): number | undefined {
 /** A new job's settings from the flags (shared with eval's --kernel-host-* flags). */
 export function kernelHostsParams(v: KernelsFlags): Partial<KernelHostsParams> {
   if (v['no-sandbox'] && v['require-sandbox']) throw new CliError('--no-sandbox and --require-sandbox contradict each other', EXIT.usage);
-  const passEnv = (v['pass-env'] ?? []).flatMap((n) => n.split(',')).map((n) => n.trim()).filter(Boolean);
+  const passEnv = (v['pass-env'] ?? [])
+    .flatMap((n) => n.split(','))
+    .map((n) => n.trim())
+    .filter(Boolean);
   const p: Partial<KernelHostsParams> = {
     ...(v.tasks !== undefined && { tasks: whole(v.tasks, 'tasks') }),
     ...(v['cpus-per-task'] !== undefined && { cpusPerTask: whole(v['cpus-per-task'], 'cpus-per-task') }),
@@ -121,7 +124,8 @@ export async function runKernels(argv: string[]): Promise<number> {
   }
   if (!['start', 'status', 'stop'].includes(sub)) throw new CliError(`unknown kernels command '${sub}'.\n\n${KERNELS_USAGE}`, EXIT.usage);
   const { values: v, positionals } = parseKernelsArgs(rest);
-  if (positionals.length > (sub === 'start' ? 0 : 1)) throw new CliError(`codedance kernels ${sub}: unexpected '${positionals.join(' ')}'`, EXIT.usage);
+  if (positionals.length > (sub === 'start' ? 0 : 1))
+    throw new CliError(`codedance kernels ${sub}: unexpected '${positionals.join(' ')}'`, EXIT.usage);
   let profile: ClusterProfile;
   try {
     profile = pickProfile(v);
@@ -176,7 +180,14 @@ async function start({ profile, backend, tunnelVia, signal, v }: Cluster): Promi
     return EXIT.ok;
   }
   const token = kernelHostsToken(kernelHostsKey(), nonce);
-  const session = new KernelHostsSession({ backend, clusterName: profile.name, token, tunnelVia, readyTimeoutMs: readyTimeoutMs(v), log: err });
+  const session = new KernelHostsSession({
+    backend,
+    clusterName: profile.name,
+    token,
+    tunnelVia,
+    readyTimeoutMs: readyTimeoutMs(v),
+    log: err,
+  });
   const id = await session.submit(spec);
   err(`codedance: kernel-hosts job ${id} submitted to ${profile.name}; waiting for its hosts (Ctrl-C stops it)`);
   try {
@@ -185,7 +196,13 @@ async function start({ profile, backend, tunnelVia, signal, v }: Cluster): Promi
     await session.detach();
     return EXIT.ok;
   } catch (e) {
-    await session.stop().catch((stopErr: Error) => err(`codedance: job ${id} may still be running (stopping it failed: ${stopErr.message}); stop it with 'codedance kernels stop ${id}'`));
+    await session
+      .stop()
+      .catch((stopErr: Error) =>
+        err(
+          `codedance: job ${id} may still be running (stopping it failed: ${stopErr.message}); stop it with 'codedance kernels stop ${id}'`,
+        ),
+      );
     if (signal.aborted) return EXIT.cancelled;
     throw e;
   }
@@ -236,7 +253,11 @@ function printHosts(v: KernelsFlags, cluster: string, jobId: string, hosts: Kern
     return;
   }
   for (const [i, h] of hosts.entries())
-    console.log(`host ${h.index}: ${h.host}:${h.port}  ${h.capacity} kernels  ${h.sandbox}${answers ? (answers[i] ? '  answers' : '  DOES NOT ANSWER') : ''}`);
-  console.log(`kernel-hosts job ${jobId} on ${cluster}: ${hosts.length} host(s), ${hosts.reduce((n, h) => n + h.capacity, 0)} kernels at once`);
+    console.log(
+      `host ${h.index}: ${h.host}:${h.port}  ${h.capacity} kernels  ${h.sandbox}${answers ? (answers[i] ? '  answers' : '  DOES NOT ANSWER') : ''}`,
+    );
+  console.log(
+    `kernel-hosts job ${jobId} on ${cluster}: ${hosts.length} host(s), ${hosts.reduce((n, h) => n + h.capacity, 0)} kernels at once`,
+  );
   console.log(`e.g. codedance eval … --kernel-hosts cluster:${cluster}   (stop it: codedance kernels stop ${jobId} --cluster ${cluster})`);
 }

@@ -122,7 +122,8 @@ async function onCluster(sub: string, id: string, v: TrainFlags, t: AlarmThresho
   try {
     if (sub === 'watch')
       return await watchJob(backend, id, { thresholds: t, signal: ac.signal, rows: numberFlag(v.rows, 'rows', true) ?? 15 });
-    if (sub === 'rollouts') return await jobRollouts(backend, id, v, profile.kind === 'ray' ? rayJumpConnection(profile, secrets) : undefined);
+    if (sub === 'rollouts')
+      return await jobRollouts(backend, id, v, profile.kind === 'ray' ? rayJumpConnection(profile, secrets) : undefined);
     return v.follow ? await followMetrics(backend, id, v, t, ac.signal) : await jobMetrics(backend, id, v, t);
   } catch (e) {
     jobsErrorToCli(e);

@@ -7,11 +7,11 @@
  * src/core/runs/evaluateCheckpoint.ts's; the eval is `codedance eval` itself, the serving
  * `codedance serve start` itself (serve-checkpoint) or its ServeSession (eval-checkpoint).
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
-import { evalPaths, type Stats } from '../core/eval';
+import { evalPaths, judgeEndpointsFrom, type Stats } from '../core/eval';
 import { createBackend, type ClusterProfile, type JobBackend } from '../core/jobs';
 import { rayJumpConnection } from '../core/serve';
 import { checkpointEvalsFile } from '../core/runs/checkpointEvals';
@@ -164,6 +164,16 @@ async function target(v: Flags): Promise<Target> {
   }
 }
 
+/** What would stop the eval after a merge and a serve job: said before any job starts. */
+function checkEvalFlags(v: Flags): void {
+  if (v.data && !existsSync(v.data)) throw new CliError(`--data ${v.data}: no such file`, EXIT.usage);
+  if (!v['no-judge'] && !judgeEndpointsFrom(v['judge-url']).length)
+    throw new CliError(
+      'no judge endpoint: pass --judge-url URL or set LLM_AS_A_JUDGE_BASE (the seed scores with an LLM judge); or --no-judge to score by normalized exact match',
+      EXIT.usage,
+    );
+}
+
 /** Progress on stderr, one line per step and per change. */
 function printer(quiet: boolean): (e: ChainEvent) => void {
   let last = '';
@@ -196,6 +206,7 @@ export async function runTrainCheckpoint(sub: 'eval-checkpoint' | 'serve-checkpo
     console.log(`usage: codedance train eval-checkpoint|serve-checkpoint [options]\n${TRAIN_CHECKPOINT_USAGE}`);
     return EXIT.ok;
   }
+  if (sub === 'eval-checkpoint') checkEvalFlags(v);
   let t: Target;
   try {
     t = await target(v);

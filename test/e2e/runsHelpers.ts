@@ -8,14 +8,26 @@ import { writeRunFixture } from './fixtures/runFixture';
 
 /**
  * Submits a job to the Ray fixture that prints a fixture run's log (in `dir`) a step at a time, as
- * verl does, with a command that names the run's folders as Hydra overrides.
+ * verl does, with a command that names the run's folders as Hydra overrides. It holds before its
+ * 6th step until the file it returns exists (the test opens the gate once it saw the first steps).
  */
-export async function submitPrintingJob(ray: RayJobsFixture, dir: string, experiment: string, id: string): Promise<void> {
+export async function submitPrintingJob(ray: RayJobsFixture, dir: string, experiment: string, id: string): Promise<string> {
   const log = writeRunFixture(dir, { experiment, lift: 0.02 });
   const feed = path.join(dir, 'feed.sh');
-  writeFileSync(feed, `while IFS= read -r l; do printf '%s\\n' "$l"; case "$l" in *step:*) sleep 0.25;; esac; done < "$1"\n`);
+  const gate = path.join(dir, 'gate');
+  writeFileSync(
+    feed,
+    [
+      'n=0',
+      'while IFS= read -r l; do',
+      '  case "$l" in *step:*) n=$((n+1)); if [ $n -eq 6 ]; then while [ ! -e "$2" ]; do sleep 0.1; done; fi; sleep 0.1;; esac',
+      `  printf '%s\\n' "$l"`,
+      'done < "$1"',
+      '',
+    ].join('\n'),
+  );
   const entrypoint = [
-    `bash ${feed} ${log}`,
+    `bash ${feed} ${log} ${gate}`,
     `trainer.experiment_name=${experiment}`,
     `trainer.rollout_data_dir=${dir}/rollout_sft_step`,
     `trainer.validation_data_dir=${dir}/validation_sft_step`,
@@ -27,6 +39,7 @@ export async function submitPrintingJob(ray: RayJobsFixture, dir: string, experi
     body: JSON.stringify({ entrypoint, submission_id: id, metadata: { job_name: experiment } }),
   });
   assert.equal(r.status, 200, await r.text());
+  return gate;
 }
 
 /** Right-clicks a tree row (again if no menu opened) and clicks the menu item `label`. */

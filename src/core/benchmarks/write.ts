@@ -46,8 +46,10 @@ export function benchmarkSchema(): Sch[] {
 }
 
 export interface WriteBenchmarkOptions {
-  /** recorded in the file's key-value metadata (`codedance.benchmark`: name, repo, revision) */
+  /** recorded in the file's key-value metadata (`codedance.benchmark`: name, repo, revision); the eval's manifest reads it back */
   entry?: BenchmarkEntry;
+  /** the rows come from a local copy laid out as the repository (`--from DIR`): its revision is not checked, and the metadata says so */
+  offlineCopy?: boolean;
   /** rows per row group (default 32: HR-Bench 8K images are megabytes each) */
   rowGroupSize?: number;
 }
@@ -66,7 +68,18 @@ export function writeBenchmarkParquet(
     rows: rows as AsyncIterable<Record<string, unknown>> | Iterable<Record<string, unknown>>,
     rowGroupSize: o.rowGroupSize ?? 32,
     kvMetadata: e
-      ? [{ key: 'codedance.benchmark', value: JSON.stringify({ name: e.name, repo: e.repo, revision: e.revision, version: 1 }) }]
+      ? [
+          {
+            key: 'codedance.benchmark',
+            value: JSON.stringify({
+              name: e.name,
+              repo: e.repo,
+              revision: e.revision,
+              version: 1,
+              ...(o.offlineCopy ? { offline_copy: true } : {}),
+            }),
+          },
+        ]
       : undefined,
   });
 }

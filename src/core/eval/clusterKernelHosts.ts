@@ -26,7 +26,8 @@ export function parseKernelHosts(text: string): KernelHostSpec[] {
   for (const raw of text.split(',').map((s) => s.trim())) {
     if (!raw) continue;
     const [kind, a, b, ...rest] = raw.split(':');
-    const bad = (why: string) => new JobsError('config', `--kernel-hosts: '${raw}' ${why}: write local, local:N, cluster:NAME or cluster:NAME:JOB_ID`);
+    const bad = (why: string) =>
+      new JobsError('config', `--kernel-hosts: '${raw}' ${why}: write local, local:N, cluster:NAME or cluster:NAME:JOB_ID`);
     if (kind === 'local') {
       if (b !== undefined || (a !== undefined && !/^[1-9]\d*$/.test(a))) throw bad('is not local or local:N (N kernels at once)');
       out.push({ kind: 'local', ...(a ? { capacity: Number(a) } : {}) });
@@ -62,7 +63,11 @@ export function localKernelHost(o: {
 }
 
 /** One Jupyter Server of a kernel-hosts job: a kernel of its `codedance` kernelspec per sample. */
-export function clusterKernelHost(session: KernelHostsSession, info: KernelHostInfo, o: { cluster: string; token: string; network: boolean }): KernelHost {
+export function clusterKernelHost(
+  session: KernelHostsSession,
+  info: KernelHostInfo,
+  o: { cluster: string; token: string; network: boolean },
+): KernelHost {
   const cell: CellHost = {
     kind: 'cluster',
     cluster: o.cluster,
@@ -150,7 +155,8 @@ export async function openClusterKernelHosts(o: OpenClusterOptions): Promise<Clu
       close: () => (startedHere ? session.stop() : session.detach()),
     };
   } catch (e) {
-    if (startedHere) await session.stop().catch((stopErr: Error) => log(`kernel hosts: stopping job ${session.jobId} failed: ${stopErr.message}`));
+    if (startedHere)
+      await session.stop().catch((stopErr: Error) => log(`kernel hosts: stopping job ${session.jobId} failed: ${stopErr.message}`));
     throw e;
   }
 }

@@ -69,7 +69,13 @@ interface Worker {
 
 /** The spawn of a kernel launch plan: bwrap reports on fd 3 (`--info-fd`) and reads its seccomp filter from fd 4. */
 function spawnPlan(plan: LaunchPlan, workdir: string): SpawnPlan {
-  return { command: plan.command, args: plan.args, env: plan.env, cwd: workdir, extraFds: [plan.infoFd ? 'drain' : 'ignore', plan.seccomp ?? 'ignore'] };
+  return {
+    command: plan.command,
+    args: plan.args,
+    env: plan.env,
+    cwd: workdir,
+    extraFds: [plan.infoFd ? 'drain' : 'ignore', plan.seccomp ?? 'ignore'],
+  };
 }
 
 export class ImagePreparer {

@@ -93,7 +93,8 @@ export class SpreadKernels implements KernelSource {
     hosts: KernelHost[],
     private readonly o: SpreadKernelsOptions = {},
   ) {
-    if (!hosts.length) throw new KernelSessionError({ reason: 'no kernel host was given', fix: 'name at least one: local or cluster:NAME' });
+    if (!hosts.length)
+      throw new KernelSessionError({ reason: 'no kernel host was given', fix: 'name at least one: local or cluster:NAME' });
     this.slots = hosts.map((host, index) => ({ host, index, inFlight: 0, started: 0, startFailures: 0, silent: 0, sessions: new Set() }));
     this.log = o.log ?? (() => undefined);
     const every = o.watchMs ?? 5000;
@@ -132,7 +133,8 @@ export class SpreadKernels implements KernelSource {
         this.free(slot);
         if (signal?.aborted) throw e;
         if (slot.out || !(await this.stillAnswers(slot, (e as Error).message))) continue; // another host takes it
-        if (++slot.startFailures >= (this.o.maxStartFailures ?? 3)) this.leaveOut(slot, `${slot.startFailures} kernel starts failed in a row: ${(e as Error).message}`);
+        if (++slot.startFailures >= (this.o.maxStartFailures ?? 3))
+          this.leaveOut(slot, `${slot.startFailures} kernel starts failed in a row: ${(e as Error).message}`);
         throw e;
       }
     }
@@ -161,7 +163,8 @@ export class SpreadKernels implements KernelSource {
     if (this.disposed) return;
     this.disposed = true;
     clearInterval(this.timer);
-    for (const w of this.line.splice(0)) this.settle(w).reject(new KernelSessionError({ reason: 'the kernel hosts were closed', fix: 'nothing to do' }));
+    for (const w of this.line.splice(0))
+      this.settle(w).reject(new KernelSessionError({ reason: 'the kernel hosts were closed', fix: 'nothing to do' }));
     await Promise.all(this.slots.map((s) => s.host.dispose().catch((e: Error) => this.log(`kernel host ${s.host.name}: ${e.message}`))));
   }
 
@@ -171,7 +174,9 @@ export class SpreadKernels implements KernelSource {
     if (slot.out) return;
     slot.out = why;
     const held = [...slot.sessions];
-    this.log(`kernel host ${slot.host.name} is out: ${why}${held.length ? `; its ${held.length} sample(s) run again on another host` : ''}`);
+    this.log(
+      `kernel host ${slot.host.name} is out: ${why}${held.length ? `; its ${held.length} sample(s) run again on another host` : ''}`,
+    );
     for (const s of held) s.lose(why);
     this.pump();
   }

@@ -14,6 +14,7 @@ import { MAX_PIXELS, MIN_PIXELS } from '../kernel/smartResize';
 import type { PrepareImageOptions } from '../kernel/types';
 import { DEFAULT_MAX_REQUEST_IMAGES } from '../protocol/imageBudget';
 import type { JudgeStyle } from '../reward/deepeyesJudge';
+import type { BenchmarkRecord } from './benchmarkRecord';
 import type { MathCheckInfo } from './mathCheck';
 
 export interface EvalPaths {
@@ -60,6 +61,8 @@ export interface RunManifest {
   /** the math rows' symbolic check (set once a math row was scored) */
   math_check?: MathCheckInfo;
   dataset: { file: string; stem: string; format: string; rows: number; sha256: string };
+  /** the catalog set the dataset was converted from, as its parquet metadata names it (benchmarkRecord.ts); absent: not a converted set */
+  benchmark?: BenchmarkRecord;
   extension_version: string;
   node: string;
   started_at: string;

@@ -133,6 +133,11 @@ async function scoreSample(sample: DatasetSample, last: string, r: SampleRun) {
 /** kernel hosts lost under one sample before it is recorded as an error (each loss takes a host out of the run) */
 const MAX_HOST_LOSSES = 8;
 
+/** its kernel host died (eval --kernel-hosts): not an attempt; the sample runs again from its start on another host */
+function lostItsHost(traj: Trajectory, losses: { n: number }): boolean {
+  return traj.status === 'error' && isHostLost(traj.error) && losses.n++ < MAX_HOST_LOSSES;
+}
+
 /** How a sample's attempts ended: cancelled (not recorded), skipped like the seed, or with a trajectory to score. */
 type Attempts =
   | { kind: 'cancelled' }
@@ -145,7 +150,7 @@ async function runAttempts(sample: DatasetSample, r: SampleRun): Promise<Attempt
   const failedRun = { model: o.evalModelName, endpoints: o.endpoints, protocol: r.protocol.id };
   let attempts = 0;
   let kernelWaitMs = 0;
-  let hostLosses = 0;
+  const hostLosses = { n: 0 };
   for (;;) {
     attempts++;
     let kernel: SampleKernel;
@@ -168,8 +173,7 @@ async function runAttempts(sample: DatasetSample, r: SampleRun): Promise<Attempt
     // Pillow could not open the input image: the seed skips the row (no retry, not scored)
     const unloadable = imageLoadFailure(sample, traj);
     if (unloadable) return { kind: 'skipped', record: skippedSampleRecord(sample, 'ImageLoadError', unloadable) };
-    // its kernel host died (eval --kernel-hosts): not an attempt; the sample runs again from its start on another host
-    if (traj.status === 'error' && isHostLost(traj.error) && hostLosses++ < MAX_HOST_LOSSES) {
+    if (lostItsHost(traj, hostLosses)) {
       attempts--;
       r.log(`sample ${sample.index}: ${traj.error?.message}; running it again on another kernel host`);
       continue;

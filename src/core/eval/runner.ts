@@ -1,7 +1,8 @@
 /**
  * `runEval(options)`: a dataset through the agent loop (`runAgentToEnd`, the same loop as the
  * chat panel and `codedance ask`), `numWorkers` samples at a time, each with its own kernel
- * session from the pool (a new kernel process per sample, started ahead while others run, shut
+ * session from the pool (a new kernel process per sample, started ahead while others run, taken
+ * at the sample's first cell (kernelSource.ts; none for a sample answered without code), shut
  * down when the sample ends: nothing one sample's code changes reaches the next), the
  * model endpoints balanced by requests in flight, a per-sample time limit and retries with
  * back-off. Every finished sample is appended to the results file at once; a rerun skips the
@@ -26,6 +27,7 @@ import {
   type EvalPaths,
   type RunManifest,
 } from './manifest';
+import { benchmarkOfDataset } from './benchmarkRecord';
 import { openMathChecker, type MathChecker } from './mathCheck';
 import { buildRecord, failedTrajectory, type ResultRecord } from './record';
 import { recordImagesDir, storeRecordImages } from './recordTrajectory';
@@ -73,7 +75,9 @@ export async function runEval(o: EvalOptions): Promise<EvalSummary> {
   const sha = await dataset.sha256();
   const now = new Date().toISOString();
   // manifest: a resumed run must be the same experiment
-  const manifest = resumeManifest(readManifest(paths), newManifest(o, settings, dataset, sha, now), paths);
+  // the catalog set a converted parquet names in its metadata (benchmarkRecord.ts): the table's row and revision
+  const benchmark = await benchmarkOfDataset(dataset.file, dataset.format, log);
+  const manifest = resumeManifest(readManifest(paths), { ...newManifest(o, settings, dataset, sha, now), ...benchmark }, paths);
   const thisRun: RunManifest['runs'][number] = { started_at: now, ran: 0, ...(manifest.cells ? { cells: manifest.cells.label } : {}) };
   manifest.runs.push(thisRun);
   writeJsonAtomic(paths.manifest, manifest);

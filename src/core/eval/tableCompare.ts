@@ -1,10 +1,12 @@
 /**
  * Whether runs can be compared: the settings that change a run's numbers, read from its manifest
  * (manifest.ts) — the protocol (prompt/tool format) and its prompts, the scoring route, the judge
- * model, max turns, the image budget (max_pixels, images per request) and the dataset file — and
+ * model, max turns, the image budget (max_pixels, images per request), the dataset file and the
+ * Hub revision of the catalog set it was converted from (`benchmark`, benchmarkRecord.ts) — and
  * the flags a table row (or an A/B report) gets when its runs differ in one, or a run does not
  * record one (a manifest written before the field existed, or none: the seed's own files).
  */
+import type { BenchmarkRecord } from './benchmarkRecord';
 import type { ImageBudget, RunManifest } from './manifest';
 import { comparisonWarnings } from './report';
 import type { ReportRun } from './reportTypes';
@@ -21,7 +23,11 @@ export const SETTING_FIELDS: readonly [SettingField, string][] = [
   ['maxTurns', 'max turns'],
   ['imageBudget', 'image budget'],
   ['dataset', 'dataset file'],
+  ['revision', 'benchmark revision'],
 ];
+
+/** the revision of a run whose manifest names no catalog set: compared with nothing (its dataset file still is) */
+export const NO_REVISION = 'none';
 
 const FIELD_NAME = Object.fromEntries(SETTING_FIELDS) as Record<SettingField, string>;
 
@@ -39,6 +45,13 @@ export function describeImageBudget(b: Partial<ImageBudget> | undefined): string
         ? 'original size'
         : 'not resized';
   return `${size}, ${b.max_request_images ?? '?'} images/request`;
+}
+
+/** "AI4Math/MathVista@2b6ad69445fb", "… (offline copy)" (its revision not checked), or 'none' */
+function describeRevision(b: unknown): string {
+  const r = (b ?? {}) as Partial<BenchmarkRecord>;
+  if (typeof r.repo !== 'string' || typeof r.revision !== 'string') return NO_REVISION;
+  return `${r.repo}@${r.revision.slice(0, 12)}${r.offline_copy ? ' (offline copy)' : ''}`;
 }
 
 /** "llm-judge", "llm-judge, strict verdict, math check approximate", "no-judge (normalized match)" */
@@ -67,6 +80,7 @@ export function manifestSettings(manifest: Record<string, unknown> | undefined, 
     maxTurns: typeof m.max_turns === 'number' ? String(m.max_turns) : UNKNOWN,
     imageBudget: describeImageBudget(m.image_budget),
     dataset: short(m.dataset?.sha256),
+    revision: describeRevision(m.benchmark),
   };
 }
 
@@ -92,9 +106,11 @@ export function settingFlags(benchmark: string, settings: ReadonlyMap<number, Ce
   const protocolsDiffer = differs(runs.map((r) => settings.get(r)!.protocol));
   for (const [field, name] of SETTING_FIELDS) {
     const values = runs.map((r) => settings.get(r)![field]);
-    if (!differs(values) || (field === 'prompts' && protocolsDiffer)) continue;
+    // a run without a catalog revision (its own dataset, an older manifest) is compared by its dataset file alone
+    const compared = field === 'revision' ? values.filter((v) => v !== NO_REVISION) : values;
+    if (!differs(compared) || (field === 'prompts' && protocolsDiffer)) continue;
     const shown = runs.map((r, i) => `${labels[r]}: ${values[i]}`).join(', ');
-    const why = field === 'dataset' ? ' (samples are matched by their index in it: they may be different questions)' : '';
+    const why = WHY_DIFFERS[field] ?? '';
     flags.push({
       benchmark,
       kind: 'differs',
@@ -116,6 +132,11 @@ export function settingFlags(benchmark: string, settings: ReadonlyMap<number, Ce
   }
   return flags;
 }
+
+const WHY_DIFFERS: Partial<Record<SettingField, string>> = {
+  dataset: ' (samples are matched by their index in it: they may be different questions)',
+  revision: ' (its rows come from another commit or repository: questions, images or answers may differ)',
+};
 
 /** true when the known values are not all one, or one of them is itself mixed */
 function differs(values: readonly string[]): boolean {

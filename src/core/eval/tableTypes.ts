@@ -36,6 +36,12 @@ export interface CellSettings {
   imageBudget: string;
   /** the dataset file's sha256 (samples are matched by their index in it) */
   dataset: string;
+  /**
+   * the Hub repository and commit of the catalog set the dataset was converted from
+   * (`owner/name@<12 hex>`, ` (offline copy)` when converted from a folder); 'none' when the
+   * manifest names no catalog set (a dataset of one's own, or a run from before it was recorded)
+   */
+  revision: string;
 }
 
 export type SettingField = keyof CellSettings;

@@ -78,10 +78,10 @@ async function hubFiles(entry: BenchmarkEntry, o: PrepareOptions): Promise<{ fil
 }
 
 /** Converts into `target` (written under a temporary name and renamed when whole); the rows written. */
-async function convertTo(entry: BenchmarkEntry, files: BenchmarkFiles, target: string): Promise<number> {
+async function convertTo(entry: BenchmarkEntry, files: BenchmarkFiles, target: string, offlineCopy = false): Promise<number> {
   await fs.mkdir(path.dirname(target), { recursive: true });
   // convertBenchmark checks the row count before the first row and after the last
-  const rows = await writeBenchmarkParquet(convertBenchmark(entry, files), target, { entry });
+  const rows = await writeBenchmarkParquet(convertBenchmark(entry, files), target, { entry, offlineCopy });
   if (rows !== entry.rows) {
     await fs.rm(target, { force: true });
     throw new BenchmarkError(
@@ -115,7 +115,7 @@ async function prepareFromDir(entry: BenchmarkEntry, dir: string, o: PrepareOpti
   const tag = createHash('sha1').update(root).digest('hex').slice(0, 12);
   const target = o.out ? path.resolve(o.out) : convertedPath(entry, o, `${entry.name}-from-dir-${tag}.parquet`);
   o.onPhase?.(`${entry.name}: converting the copy in ${root}`);
-  const rows = await convertTo(entry, files, target);
+  const rows = await convertTo(entry, files, target, true);
   return { name: entry.name, parquet: target, rows, revision: entry.revision, reused: false, downloaded: 0, source: root };
 }
 

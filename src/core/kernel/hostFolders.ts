@@ -113,27 +113,6 @@ export function linkSockets(from: string[], to: string[], uid: number | undefine
   });
 }
 
-/**
- * Reads a file the sandboxed code could have replaced (in its working folder), never following a
- * link: undefined unless it is a regular file with one name, at most `maxBytes` long. A link to a
- * host file, a FIFO that would block, or a hard link to something else is not read.
- */
-export function readFileInside(file: string, maxBytes: number): Buffer | undefined {
-  let fd: number;
-  try {
-    fd = openSync(file, O_RDONLY | O_NOFOLLOW | constants.O_NONBLOCK);
-  } catch {
-    return undefined;
-  }
-  try {
-    const st = fstatSync(fd);
-    if (!st.isFile() || st.nlink !== 1 || st.size > maxBytes) return undefined;
-    return readFileSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-}
-
 // ---------------------------------------------------------------------------------------------
 // stale folders of a Node process that was killed outright
 // ---------------------------------------------------------------------------------------------

@@ -92,7 +92,10 @@ export function deepeyesPrediction(lastReply: string): { pred: string; error?: s
   if (!pred.includes('\\boxed')) return { pred };
   const parts = pred.split('\\boxed{');
   if (parts.length < 2)
-    return { pred, error: "IndexError: list index out of range (the answer holds '\\boxed' without '{', which judge_result.py line 143 cannot split)" };
+    return {
+      pred,
+      error: "IndexError: list index out of range (the answer holds '\\boxed' without '{', which judge_result.py line 143 cannot split)",
+    };
   return { pred: parts[1].split('}')[0] };
 }
 

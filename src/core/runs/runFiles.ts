@@ -194,7 +194,10 @@ export function sshRunFiles(conn: SshConnection): RunFiles {
             }),
           );
           out.push(...found.flat().map((f) => f.rel));
-          level = found.flat().filter((f) => f.dir).map((f) => f.rel);
+          level = found
+            .flat()
+            .filter((f) => f.dir)
+            .map((f) => f.rel);
         }
       } catch (e) {
         fail(e, `folder ${dir}`);

@@ -85,8 +85,7 @@ export async function kernelHostsSettings(
 export async function findKernelHostsJob(backend: JobBackend, name = 'codedance-kernels'): Promise<JobInfo | undefined> {
   const jobs = (await backend.list()).filter(
     (j) =>
-      !isTerminal(j.status) &&
-      (j.metadata?.template === KERNEL_HOSTS_TEMPLATE || (backend instanceof SlurmBackend && j.name === name)),
+      !isTerminal(j.status) && (j.metadata?.template === KERNEL_HOSTS_TEMPLATE || (backend instanceof SlurmBackend && j.name === name)),
   );
   for (const j of jobs) {
     const full = await backend.status(j.id);
@@ -212,7 +211,8 @@ export class KernelHostsSession {
       );
     if (!res.ok) return `${a.host}:${a.port} answered ${res.status}`;
     const body = (await res.json().catch(() => ({}))) as { kernelspecs?: Record<string, { spec?: { metadata?: Record<string, any> } }> };
-    const meta = body.kernelspecs?.codedance?.spec?.metadata?.codedance as { sandbox?: string; capacity?: number; pid?: number } | undefined;
+    const meta = body.kernelspecs?.codedance?.spec?.metadata?.codedance as
+      { sandbox?: string; capacity?: number; pid?: number } | undefined;
     if (!meta) return `${a.host}:${a.port} has no 'codedance' kernelspec: is it a kernel-hosts job's server?`;
     return {
       index: a.index,
@@ -235,7 +235,9 @@ export class KernelHostsSession {
         await r.body?.cancel();
         if (r.ok) return true;
       } catch (e) {
-        this.say(`host ${index} (${h.host}:${h.port}) does not answer: ${(e as { cause?: { code?: string } }).cause?.code ?? (e as Error).message}`);
+        this.say(
+          `host ${index} (${h.host}:${h.port}) does not answer: ${(e as { cause?: { code?: string } }).cause?.code ?? (e as Error).message}`,
+        );
       }
       if (i === 0) await sleep(500);
     }

@@ -28,7 +28,7 @@ import { NAMESPACES } from '../kernel/sandboxHost';
 import { HIDDEN_FOLDERS } from '../kernel/sandboxMounts';
 
 const LAUNCHER = String.raw`
-import json, os, resource, shutil, signal, subprocess, sys, tempfile
+import ctypes, json, os, resource, shutil, signal, subprocess, sys, tempfile
 
 def bwrap():
     for d in os.environ.get("PATH", "/usr/bin:/bin").split(":"):
@@ -117,8 +117,17 @@ def mounts(private):
     bind(private, "--bind")
     return a + root_caps() + ["--chdir", "/tmp/home"]
 
+def die_with_server():
+    # the server's end (killed outright too) ends its kernels: Linux's parent-death signal
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)
+    except Exception:
+        pass
+    if os.getppid() == 1:
+        sys.exit(1)
+
 def private_connection(conn_file, info):
-    top = os.path.join(CONF["jobDir"], "private")
+    top = os.environ.get("KH_PRIVATE") or os.path.join(CONF["jobDir"], "private")
     os.makedirs(top, mode=0o700, exist_ok=True)
     private = tempfile.mkdtemp(prefix="k-", dir=top)
     mine = dict(info, ip=os.path.join(private, "ipc"))
@@ -134,6 +143,7 @@ def private_connection(conn_file, info):
     return private, path
 
 def limit():
+    die_with_server()
     mb = memory_limit_mb()
     if mb > 0:
         resource.setrlimit(resource.RLIMIT_AS, (mb * 1024 * 1024, mb * 1024 * 1024))
@@ -152,6 +162,7 @@ def main():
     if sys.argv[1:] == ["--probe"]:
         print(probe())
         return 0
+    die_with_server()
     conn_file = sys.argv[1]
     kernel = ["-m", "ipykernel_launcher", "-f"]
     sandboxed = os.environ.get("CODEDANCE_KH_SANDBOX") == "sandboxed"

@@ -14,7 +14,7 @@ import { DEEPEYES_USER_PROMPT } from '../protocol/deepeyes';
 import { extractAnswerTag, pyStrip } from '../protocol/extract';
 import { createTrajectory } from '../trajectory/create';
 import type { CodeCell, ModelTurn, Trajectory, TrajectoryImage } from '../trajectory/types';
-import { imageBytes, replayPlan, type ReplayPlan } from './replayPlan';
+import { imageBytes, replayPlan, type RecordedToolCall, type ReplayPlan } from './replayPlan';
 import { IMAGE_TOKEN } from '../protocol/sftText';
 
 function image(bytes: Uint8Array, id: string, source: TrajectoryImage['source']): TrajectoryImage {
@@ -45,16 +45,28 @@ export function rowTrajectory(row: Record<string, unknown>, index: number, file:
   const inputCount = firstUser ? firstUser.content.split(IMAGE_TOKEN).length - 1 : 0;
   const inputImages = rowInputImages(images, Math.max(inputCount, msgs.length ? 0 : images.length ? 1 : 0), file);
   const plan = replayPlan(index, row, file);
-  const cells = 'invalid' in plan ? [] : plan.cells;
   const toolCalls = ('invalid' in plan ? undefined : plan.toolCalls) ?? [];
+  const turns = rowTurns(msgs, 'invalid' in plan ? [] : plan.cells, toolCalls);
+  const answer = [...turns].reverse().find((t) => t.answer !== undefined)?.answer;
+  return createTrajectory({
+    id: `row-${index}`,
+    question,
+    model: 'dataset',
+    protocol: toolCalls.length ? 'deepeyes' : 'codedance',
+    inputImages,
+    turns,
+    answer,
+    status: answer !== undefined ? 'answered' : turns.length ? 'max_turns' : 'running',
+    createdAt: new Date(0).toISOString(),
+  });
+}
+
+/** Each assistant message as a model turn: its text, its answer, its recorded code cells and zoom calls. */
+function rowTurns(msgs: { role: string; content: string }[], cells: ReplayPlan['cells'], toolCalls: RecordedToolCall[]): ModelTurn[] {
   const turns: ModelTurn[] = [];
-  let n = -1;
-  let answer: string | undefined;
   for (const m of msgs) {
     if (m.role !== 'assistant') continue;
-    n++;
-    const a = extractAnswerTag(m.content);
-    if (a !== undefined) answer = a;
+    const n = turns.length;
     const own = cells.filter((c) => c.turn === n).map((c, k) => recordedCell(c, n, k));
     for (const c of toolCalls.filter((x) => x.turn === n)) own.push(recordedToolCell(c, n, own.length));
     turns.push({
@@ -67,20 +79,10 @@ export function rowTrajectory(row: Record<string, unknown>, index: number, file:
       retries: 0,
       malformed: [],
       cells: own,
-      answer: a,
+      answer: extractAnswerTag(m.content),
     });
   }
-  return createTrajectory({
-    id: `row-${index}`,
-    question,
-    model: 'dataset',
-    protocol: toolCalls.length ? 'deepeyes' : 'codedance',
-    inputImages,
-    turns,
-    answer,
-    status: answer !== undefined ? 'answered' : turns.length ? 'max_turns' : 'running',
-    createdAt: new Date(0).toISOString(),
-  });
+  return turns;
 }
 
 /** The first `count` images of the row; one that cannot be read keeps its place, empty. */
@@ -105,7 +107,7 @@ function rowInputImages(images: unknown[], count: number, file: string): Traject
  * arguments, box), the crop(s) of its response as images (source `tool`). The response's text is
  * DeepEyes' instruction, which the chat does not show as output; any other text is kept as stdout.
  */
-function recordedToolCell(c: NonNullable<ReplayPlan['toolCalls']>[number], n: number, k: number): CodeCell {
+function recordedToolCell(c: RecordedToolCall, n: number, k: number): CodeCell {
   const rest = pyStrip(c.recorded?.text.replaceAll(IMAGE_TOKEN, '') ?? '');
   const stdout = !c.recorded ? '(the row records no response to this call)' : rest === pyStrip(DEEPEYES_USER_PROMPT) ? '' : rest;
   return {

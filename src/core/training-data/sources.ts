@@ -148,7 +148,10 @@ export async function* trajectoryItems(list: readonly ExportItem[]): AsyncGenera
   for (const x of list) yield { ...x };
 }
 
-/** A JSON file of one trajectory or an array of them (images inline). */
+/**
+ * A JSON file of one trajectory or an array of them: images inline, or `codedance-file:` refs to
+ * files in its folder (`codedance ask` writes its trajectory.json so).
+ */
 export async function* trajectoryFileItems(file: string): AsyncGenerator<ExportItem> {
   let v: unknown;
   try {
@@ -158,7 +161,7 @@ export async function* trajectoryFileItems(file: string): AsyncGenerator<ExportI
   }
   const list = Array.isArray(v) ? v : [v];
   for (const [i, raw] of list.entries()) {
-    const t = migrateTrajectory(raw);
+    const t = await loadImages(migrateTrajectory(raw), path.dirname(file));
     yield {
       trajectory: t,
       origin: `${path.basename(file)}${list.length > 1 ? ` #${i}` : ''}`,

@@ -52,3 +52,15 @@ export async function mapTrajectoryImages(
 export function imageDataUrl(im: Pick<TrajectoryImage, 'mime' | 'data'>): string {
   return `data:${im.mime};base64,${im.data}`;
 }
+
+/**
+ * A copy of `t` whose payloads `files` names (payload → the name of a file beside the JSON that
+ * holds exactly those bytes) are `codedance-file:` refs to those files; every other payload stays
+ * inline, so the copy never refers to a file that was not written.
+ */
+export function referToFiles(t: Trajectory, files: ReadonlyMap<string, string>): Promise<Trajectory> {
+  return mapTrajectoryImages(structuredClone(t), (b64) => {
+    const name = files.get(b64);
+    return name ? FILE_REF + name : b64;
+  });
+}

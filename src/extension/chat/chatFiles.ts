@@ -7,6 +7,7 @@ import path from 'node:path';
 import * as vscode from 'vscode';
 import type { Conversation } from '../../core/conversation/types';
 import { imageExtension } from '../../core/images/sniffImageMime';
+import { loadImages } from '../../core/trajectory/imageFiles';
 import { migrateTrajectory } from '../../core/trajectory/migrate';
 import type { Trajectory, TrajectoryImage } from '../../core/trajectory/types';
 import { conversationNotebook, writeMarkdownExport } from './exportConversation';
@@ -90,12 +91,16 @@ export async function exportConversation(c: Conversation, format: 'ipynb' | 'mar
 /**
  * A trajectory from a file path, a file Uri or the object itself: any schema this release reads,
  * or one made by hand without the optional parts (its messages are rebuilt when it is continued).
+ * A file's `codedance-file:` images (`codedance ask` writes its trajectory.json so) are read from
+ * its folder.
  */
 export async function readTrajectoryArg(arg: unknown): Promise<Trajectory> {
-  const raw: unknown =
-    typeof arg === 'string' || arg instanceof vscode.Uri
-      ? JSON.parse(await fs.readFile(typeof arg === 'string' ? arg : arg.fsPath, 'utf8'))
-      : arg;
+  const file = typeof arg === 'string' ? arg : arg instanceof vscode.Uri ? arg.fsPath : undefined;
+  const t = trajectoryOf(file === undefined ? arg : JSON.parse(await fs.readFile(file, 'utf8')));
+  return file === undefined ? t : loadImages(t, path.dirname(file));
+}
+
+function trajectoryOf(raw: unknown): Trajectory {
   const t = raw as Partial<Trajectory> | null;
   if (!t || typeof t !== 'object' || !Array.isArray(t.turns) || typeof t.question !== 'string')
     throw new Error('not a CodeDance trajectory (expects question, turns, …)');

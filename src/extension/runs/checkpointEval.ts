@@ -223,7 +223,7 @@ async function windowSteps(d: Deps, s: StepsFor): Promise<CheckpointSteps> {
         cancelled: summary.cancelled,
       };
     },
-    record: indexRecorder(checkpointEvalsFile(saveDir)),
+    record: indexRecorder(checkpointEvalsFileForWindow(d.context)),
   };
 }
 

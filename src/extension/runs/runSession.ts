@@ -78,7 +78,7 @@ export class RunSession {
       this.store = new MetricsStore(saved);
       this.told = new Set(saved.told);
       this.tail = saved.tail;
-      this.hints = logHints(saved.tail);
+      this.hints = saved.hints ?? logHints(saved.tail);
       this.host.log.info(
         `runs: ${this.source.key}: resuming at byte ${saved.bytesRead} with ${saved.metrics?.steps.length ?? 0} saved step(s)`,
       );
@@ -264,6 +264,7 @@ export class RunSession {
         linesRead: this.store.linesRead,
         told: [...this.told],
         tail: this.tail,
+        hints: this.hints,
       })
       .catch((e: Error) => this.host.log.warn(`runs: saving ${this.source.key}: ${e.message}`));
   }

@@ -11,12 +11,15 @@ import type * as vscode from 'vscode';
 import { writeFileAtomic } from '../../core/files/atomicWrite';
 import type { MetricsStoreState } from '../../core/runs/metricsStore';
 import type { StepMetrics } from '../../core/runs/types';
+import type { LogHints } from './logHints';
 
 export interface SavedRun extends MetricsStoreState {
   /** alarm kinds already told (each is told again only after it cleared) */
   told: string[];
   /** the last bytes of the log read, for the traceback of a job that died */
   tail: string;
+  /** the run's folders as its log named them (the config verl printed at the start is long gone from the tail) */
+  hints?: LogHints;
 }
 
 interface SavedIndex {
@@ -24,6 +27,7 @@ interface SavedIndex {
   linesRead: number;
   told: string[];
   tail: string;
+  hints?: LogHints;
   file: string;
 }
 
@@ -67,19 +71,33 @@ export class RunStore {
       return undefined;
     }
     const keys = [...new Set(steps.flatMap((s) => Object.keys(s.values)))].sort();
-    return { metrics: { steps, keys }, bytesRead: saved.bytesRead, linesRead: saved.linesRead, told: saved.told, tail: saved.tail };
+    return {
+      metrics: { steps, keys },
+      bytesRead: saved.bytesRead,
+      linesRead: saved.linesRead,
+      told: saved.told,
+      tail: saved.tail,
+      ...(saved.hints && { hints: saved.hints }),
+    };
   }
 
   async save(
     key: string,
-    run: { steps: StepMetrics[]; bytesRead: number; linesRead: number; told: string[]; tail: string },
+    run: { steps: StepMetrics[]; bytesRead: number; linesRead: number; told: string[]; tail: string; hints: LogHints },
   ): Promise<void> {
     const id = RunStore.id(key);
     const file = `${id}.json`;
     await mkdir(this.dir, { recursive: true });
     await writeFileAtomic(path.join(this.dir, file), encode(run.steps));
     const index = this.index();
-    index[id] = { bytesRead: run.bytesRead, linesRead: run.linesRead, told: run.told, tail: run.tail.slice(-32_768), file };
+    index[id] = {
+      bytesRead: run.bytesRead,
+      linesRead: run.linesRead,
+      told: run.told,
+      tail: run.tail.slice(-32_768),
+      hints: run.hints,
+      file,
+    };
     await this.state.update(KEY, index);
   }
 

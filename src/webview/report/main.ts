@@ -348,15 +348,16 @@ function renderDetail(d: ReportSample): void {
   if (d.error) box.append(el('p', { class: 'error-text' }, d.error));
   if (d.judgeText !== undefined) box.append(el('p', { class: 'muted' }, `Judge: ${d.judgeText}`));
   const t = d.trajectory;
+  const inputImages = t?.inputImages ?? [];
   const imgs = el('div', { class: 'images' });
-  for (const im of t?.inputImages ?? [])
+  for (const im of inputImages)
     imgs.append(el('img', { src: imageDataUrl(im), alt: `input image ${im.id}`, class: 'thumb', 'data-image': im.id }));
   if (t?.inputImages.length) box.append(el('h3', {}, 'Input'), imgs);
   if (t?.migrated?.source === 'eval-record')
     box.append(
       el('p', { class: 'muted' }, `Written by an older CodeDance (schema ${t.migrated.fromVersion}): ${t.migrated.rebuilt.join('; ')}.`),
     );
-  for (const turn of t?.turns ?? []) box.append(turnSection(turn, d.reward, t?.inputImages));
+  for (const turn of t?.turns ?? []) box.append(turnSection(turn, d.reward, inputImages));
   if (!t?.turns.length && d.output) box.append(el('pre', { class: 'text' }, d.output));
   detailParts[d.run] = box;
   detail.replaceChildren(...(['A', 'B'] as const).map((k) => detailParts[k]).filter((x): x is HTMLElement => !!x));

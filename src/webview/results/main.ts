@@ -35,6 +35,7 @@ const SETTING_NAMES: [keyof CellSettings, string][] = [
   ['maxTurns', 'max turns'],
   ['imageBudget', 'image budget'],
   ['dataset', 'dataset file (sha256)'],
+  ['revision', 'benchmark revision (Hub)'],
 ];
 
 const pct = (x: number) => `${(100 * x).toFixed(1)}%`;

@@ -19,6 +19,8 @@ import { startHubServer, type HubServer } from '../../fixtures/hub-server';
 
 const VSTAR_COMMIT = 'd9ae62c903da0c98336e85c5ee89cd863b04b4da';
 const RL_COMMIT = '0123456789abcdef0123456789abcdef01234567';
+/** the user entry's set at a later commit (another fixture repository: the fixture Hub serves one commit per repository) */
+const NEXT_COMMIT = 'abcdef0123456789abcdef0123456789abcdef01';
 const TOKEN = 'hf_cliFixtureToken7788';
 const PYTHON = process.env.CODEDANCE_TEST_PYTHON ?? '/usr/bin/python3';
 
@@ -69,6 +71,7 @@ describe('codedance data benchmark / data fetch / eval --benchmark (CLI, fixture
       repos: [
         { id: 'craigwu/vstar_bench', commit: VSTAR_COMMIT, files: vstar191() },
         { id: 'org/my-vstar', commit: VSTAR_COMMIT, files: tree(path.join(HUB_FIXTURES, 'craigwu/vstar_bench')) },
+        { id: 'org/my-vstar-next', commit: NEXT_COMMIT, files: tree(path.join(HUB_FIXTURES, 'craigwu/vstar_bench')) },
         {
           id: 'org/rl',
           commit: RL_COMMIT,
@@ -236,6 +239,9 @@ describe('codedance data benchmark / data fetch / eval --benchmark (CLI, fixture
         results.map((l) => (JSON.parse(l) as { codedance: { data_source: string } }).codedance.data_source),
         ['vstar', 'vstar'],
       );
+      // the run manifest names the set and the commit its rows come from (the converted parquet's metadata)
+      const manifest = JSON.parse(readFileSync(path.join(save, 'm', `manifest_m_vstar-${VSTAR_COMMIT}.json`), 'utf8'));
+      assert.deepEqual(manifest.benchmark, { name: 'vstar', repo: 'craigwu/vstar_bench', revision: VSTAR_COMMIT });
       const both = await cli([...base, '--data-path', 'x.parquet', '--benchmark', 'vstar'], run);
       assert.equal(both.code, 2);
       assert.match(both.stderr, /give --data-path FILE or --benchmark NAME\[,NAME\]/);
@@ -245,6 +251,67 @@ describe('codedance data benchmark / data fetch / eval --benchmark (CLI, fixture
         assert.equal(u.code, 2);
         assert.match(u.stderr, new RegExp(`${unpinned.name} \\(${unpinned.repo}\\) is not pinned to a commit`));
       }
+    });
+
+    it('eval table: sets that share a data_source are rows of their own; one set at two revisions is flagged', async () => {
+      const save = path.join(tmp, 'save');
+      const base = ['eval', '--api-url', fm.baseUrl, '--save-path', save, '--no-judge', '--num-workers', '2', '--quiet'];
+      const run = { CODEDANCE_PYTHON: PYTHON, CODEDANCE_BASE_URL: undefined, OPENAI_API_KEY: undefined, CODEDANCE_API_KEY: undefined };
+      // my_vstar (a user entry, data_source vstar like the built-in V*) at two commits, converted with `data benchmark`
+      const nextFile = path.join(tmp, 'next.json');
+      writeFileSync(nextFile, JSON.stringify([{ ...MY_VSTAR, repo: 'org/my-vstar-next', revision: NEXT_COMMIT }]));
+      const converted = async (file: string) => {
+        const r = await cli(['data', 'benchmark', 'my_vstar', '--benchmarks', file, '--json']);
+        assert.equal(r.code, 0, r.stderr);
+        return (JSON.parse(r.stdout) as { parquet: string }).parquet;
+      };
+      const [mine, next] = [await converted(userFile), await converted(nextFile)];
+      for (const [model, data] of [
+        ['m', mine],
+        ['m2', next],
+      ]) {
+        const v = await cli([...base, '--model-name', model, '--benchmark', 'vstar', '--limit', '2'], run);
+        assert.equal(v.code, 0, v.stderr);
+        const d = await cli([...base, '--model-name', model, '--data-path', data], run);
+        assert.equal(d.code, 0, d.stderr);
+      }
+      const r = await cli(['eval', 'table', path.join(save, 'm'), path.join(save, 'm2'), '--json']);
+      assert.equal(r.code, 0, r.stderr);
+      const t = JSON.parse(r.stdout) as {
+        benchmarks: string[];
+        cells: { benchmark: string; run: number; n: number; settings: { revision: string } }[];
+        flags: { benchmark: string; kind: string; field?: string; message: string }[];
+      };
+      assert.deepEqual(t.benchmarks, ['my_vstar', 'vstar', 'all (pooled)'], 'both write data_source vstar');
+      assert.deepEqual(
+        t.cells.filter((c) => c.benchmark !== 'all (pooled)').map((c) => [c.benchmark, c.run, c.n, c.settings.revision]),
+        [
+          ['my_vstar', 0, 3, 'org/my-vstar@d9ae62c903da'],
+          ['my_vstar', 1, 3, 'org/my-vstar-next@abcdef012345'],
+          ['vstar', 0, 2, 'craigwu/vstar_bench@d9ae62c903da'],
+          ['vstar', 1, 2, 'craigwu/vstar_bench@d9ae62c903da'],
+        ],
+      );
+      assert.deepEqual(
+        t.flags.filter((f) => f.field === 'revision').map((f) => [f.benchmark, f.message]),
+        [
+          [
+            'my_vstar',
+            'benchmark revision differs (m: org/my-vstar@d9ae62c903da, m2: org/my-vstar-next@abcdef012345) (its rows come from another commit or repository: questions, images or answers may differ)',
+          ],
+        ],
+      );
+      assert.deepEqual(
+        t.flags.filter((f) => f.benchmark === 'vstar'),
+        [],
+        'V* at one commit in both runs',
+      );
+      const printed = await cli(['eval', 'table', path.join(save, 'm'), path.join(save, 'm2')]);
+      assert.match(printed.stdout, /^my_vstar ⚠ /m);
+      assert.match(
+        printed.stdout,
+        /⚠ my_vstar: benchmark revision differs \(m: org\/my-vstar@d9ae62c903da, m2: org\/my-vstar-next@abcdef012345\)/,
+      );
     });
   });
 });

@@ -15,6 +15,7 @@
  * stops the chain with the merge job's log, before any serve job.
  */
 import * as assert from 'node:assert/strict';
+import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
@@ -172,7 +173,8 @@ describe('runs: evaluate a checkpoint — merge job, served model, eval, recorde
     assert.equal(JSON.parse(readFileSync(path.join(merged, 'config.json'), 'utf8')).model_type, 'qwen2_5_vl');
     assert.match(r.stderr, /codedance: merge: merging step 4 into/);
     // the model was served under the checkpoint's name, and the job stopped when the eval ended
-    const serveJob = await backend.status(out.served.jobId);
+    // scancel'd when the eval ended: COMPLETING for a moment, then CANCELLED (one left running fails this wait)
+    const serveJob = await waitForJob(backend, out.served.jobId, { pollMs: 200, signal: AbortSignal.timeout(30_000) });
     assert.equal(out.served.servedModelName, 'ckpt-eval-it-step4');
     assert.equal(serveJob.status, 'STOPPED');
     assert.match(
@@ -260,6 +262,45 @@ describe('runs: evaluate a checkpoint — merge job, served model, eval, recorde
     const changed = randomBytes(1000);
     writeFileSync(remote, changed);
     assert.ok(readFileSync(await copyDown(backend.ssh, remote, cache)).equals(changed));
+  });
+
+  it('serve-checkpoint: the merged step served by `serve start` until Ctrl-C, which stops its job', async () => {
+    let child: ChildProcess | undefined;
+    let out = '';
+    const done = runCli(
+      [
+        'train',
+        'serve-checkpoint',
+        '--job',
+        jobId,
+        '--clusters',
+        clusters,
+        '--cluster',
+        'local-slurm',
+        '--ready-timeout',
+        '90',
+        ...Object.entries(serveEnv).flatMap(([k, v]) => ['--env', `${k}=${v}`]),
+        '--json',
+      ],
+      { CODEDANCE_CLUSTERS: undefined },
+      (c) => {
+        child = c;
+        c.stdout!.on('data', (d) => {
+          out += d;
+          if (/"baseUrls"/.test(out)) c.kill('SIGINT');
+        });
+      },
+    );
+    const r = await done;
+    assert.ok(child);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /merge: skipped: step 4 is merged already/, 'the last step saved, merged by the first test');
+    const ready = JSON.parse(r.stdout.trim().split('\n').at(-1)!);
+    assert.equal(ready.model, 'ckpt-eval-it-step4');
+    assert.match(ready.baseUrls[0], /^http:\/\/127\.0\.0\.1:\d+\/v1$/);
+    // scancel'd: COMPLETING for a moment, then CANCELLED (a job left running fails this wait after 30 s)
+    const ended = await waitForJob(backend, ready.jobId, { pollMs: 200, signal: AbortSignal.timeout(30_000) });
+    assert.equal(ended.status, 'STOPPED');
   });
 
   it('a step the run did not save is refused, naming the ones it has', async () => {

@@ -3,7 +3,7 @@
  * codedance-rl template submitted as is, with a stand-in `verl.trainer.main_ppo`
  * (test/fixtures/runs/standin_main_ppo.py) that writes what verl writes. Its log followed through
  * a dropped SSH connection and from a saved offset; its folders read back from its own batch
- * script; its rollouts and checkpoints read over the same SSH connection.
+ * script; its rollouts and checkpoints read over SFTP on the same SSH connection.
  */
 import * as assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -141,7 +141,7 @@ describe('runs: an RL job on Slurm over SSH (real slurmctld/slurmd + sshd on 127
     );
   });
 
-  it('SSH run files: quoting, offsets, a tree in one call, and a clear error for what is not there', async () => {
+  it('SSH run files: odd names, offsets, a tree, and a clear error for what is not there', async () => {
     const files = sshRunFiles(backend.ssh);
     const odd = path.join(tmp, "it's a dir");
     mkdirSync(path.join(odd, 'global_step_3/merged_hf'), { recursive: true });
@@ -165,6 +165,51 @@ describe('runs: an RL job on Slurm over SSH (real slurmctld/slurmd + sshd on 127
     );
     await assert.rejects(files.list(path.join(odd, 'nope')), (e: unknown) => e instanceof RunsError && e.code === 'notFound');
     assert.ok(statSync(odd).isDirectory());
+  });
+
+  it('tailLogs from a byte offset (TailOptions.fromByte): the bytes after it, byte-identical', async () => {
+    const file = readFileSync(info.logPath!);
+    const lineEnd = file.indexOf('\n', Math.floor(file.length / 3)) + 1;
+    for (const offset of [0, lineEnd, lineEnd + 5, file.length]) {
+      let got = '';
+      for await (const c of backend.tailLogs(id, { fromByte: offset })) got += c;
+      assert.equal(got, file.subarray(offset).toString('utf8'), `from byte ${offset}`);
+    }
+  });
+
+  it('a rollout folder with a space and a quote in its name, over SFTP (no shell command for a read); a missing one names its setting', async () => {
+    const rollouts = path.join(tmp, "roll outs/it's here");
+    const { id: spaced } = await backend.submit(
+      rlJob(repo, { STANDIN_STEPS: '2', STANDIN_STEP_S: '0.1' }, [`trainer.rollout_data_dir=${rollouts}`]),
+    );
+    for await (const c of followJobLog(backend, spaced, { retryMs: 100 })) void c;
+    const run = await jobRun(backend, spaced);
+    assert.equal(run.config.rolloutDir, rollouts);
+    const commands: string[] = [];
+    const exec = backend.ssh.exec.bind(backend.ssh);
+    backend.ssh.exec = (cmd, stdin) => (commands.push(cmd), exec(cmd, stdin));
+    try {
+      const files = run.files!;
+      assert.deepEqual(rolloutStepsFromNames(await files.list(rollouts)), [1, 2]);
+      const text = await files.read(`${rollouts}/2.jsonl`);
+      assert.equal(text, readFileSync(path.join(rollouts, '2.jsonl'), 'utf8'));
+      assert.equal(parseRolloutFile(text, 2).length, 4);
+      const first = text.indexOf('\n') + 1;
+      assert.equal(await files.readFrom!(`${rollouts}/2.jsonl`, first), text.slice(first));
+      assert.deepEqual((await files.listDeep!(path.dirname(rollouts), 2)).sort(), ["it's here", "it's here/1.jsonl", "it's here/2.jsonl"]);
+      assert.deepEqual(commands, [], 'reads go over SFTP, not through a shell');
+    } finally {
+      backend.ssh.exec = exec;
+    }
+    rmSync(rollouts, { recursive: true });
+    await assert.rejects(run.files!.list(rollouts), (e: unknown) => {
+      assert.ok(e instanceof RunsError && e.code === 'notFound');
+      assert.equal(
+        e.message,
+        `folder ${rollouts} does not exist on ${backend.ssh.target.label} (trainer.rollout_data_dir of job ${spaced}): check the path (or wait until the trainer writes it)`,
+      );
+      return true;
+    });
   });
 
   it('a job still pending or running: the follower waits for its output, then reads it all', async () => {

@@ -80,7 +80,11 @@ describe('DeepEyes trajectories: SFT text as DeepEyes writes it, export → read
     );
     assert.equal(messages[0].content, g.strings.instruction_prompt_system);
     assert.ok(messages[1].content.startsWith('<image>Question: What colour is the handle?\nOptions: \nA. red\nB. blue\n\n'));
-    assert.deepEqual([messages[2].content, messages[4].content, messages[6].content], REPLIES, 'the <tool_call> text as the model wrote it');
+    assert.deepEqual(
+      [messages[2].content, messages[4].content, messages[6].content],
+      REPLIES,
+      'the <tool_call> text as the model wrote it',
+    );
     // visual_toolbox_v2.py line 103: "<tool_response>" + "<image>" + self.user_prompt + "</tool_response>"
     const response = '<tool_response>' + '<image>' + g.strings.USER_PROMPT_V2 + '</tool_response>';
     assert.equal(messages[3].content, response);
@@ -100,7 +104,9 @@ describe('DeepEyes trajectories: SFT text as DeepEyes writes it, export → read
     assert.equal(back.answer, 'B. blue');
     assert.deepEqual(Buffer.from(back.inputImages[0].data, 'base64'), input, 'the question’s image');
     const calls = (x: typeof t) =>
-      x.turns.flatMap((turn) => turn.cells.map((c) => ({ turn: turn.index, code: c.code, tool: c.tool, images: c.images.map((i) => i.data) })));
+      x.turns.flatMap((turn) =>
+        turn.cells.map((c) => ({ turn: turn.index, code: c.code, tool: c.tool, images: c.images.map((i) => i.data) })),
+      );
     const original = calls(t);
     assert.equal(original.length, 2);
     assert.deepEqual(
@@ -135,7 +141,10 @@ describe('DeepEyes trajectories: SFT text as DeepEyes writes it, export → read
       zooms.map((c) => c.metadata.codedance?.tool),
       t.turns.flatMap((x) => x.cells.map((c) => c.tool)),
     );
-    assert.ok(zooms.every((c) => c.outputs?.length === 1), 'each with its crop');
+    assert.ok(
+      zooms.every((c) => c.outputs?.length === 1),
+      'each with its crop',
+    );
   });
 
   it('a row whose call the crop could not use shows no zoom, and its later images keep their places', () => {

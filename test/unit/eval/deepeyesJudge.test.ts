@@ -129,7 +129,11 @@ describe("DeepEyes' judge (eval/judge_result.py) as --judge-style deepeyes", fun
         // it zooms; the stub kernel returns no crop, so it answers "no square": the LLM judge decides (wrong)
         {
           images: [{ bytes: sq.png.toString('base64'), path: null }],
-          extra_info: { question: 'What color is the small square? It is inside [10, 10, 60, 60].', answer: 'red', options: ['red', 'blue'] },
+          extra_info: {
+            question: 'What color is the small square? It is inside [10, 10, 60, 60].',
+            answer: 'red',
+            options: ['red', 'blue'],
+          },
         },
       ];
       writeFileSync(data, rows.map((r) => JSON.stringify({ data_source: 'vstar', ...r })).join('\n') + '\n');

@@ -35,7 +35,9 @@ class StubHost implements KernelHost {
   constructor(
     readonly name: string,
     readonly capacity: number,
-    private readonly out: (code: string) => Partial<ExecutionResult> = (code) => ({ stdout: code.includes('red') ? 'red_count = 3\n' : 'x\n' }),
+    private readonly out: (code: string) => Partial<ExecutionResult> = (code) => ({
+      stdout: code.includes('red') ? 'red_count = 3\n' : 'x\n',
+    }),
   ) {
     this.cell = remoteCellHost(`http://${name}:8888/`);
   }
@@ -132,7 +134,10 @@ describe('kernel hosts: spread, capacity, failover', () => {
     assert.match(kb.where!, /kernel host b/);
     b.alive = false;
     const cell = kb.execute('print(1)');
-    await assert.rejects(cell, (e: Error) => e instanceof KernelHostLostError && isHostLost(e) && /kernel host b .*is gone/.test(e.message));
+    await assert.rejects(
+      cell,
+      (e: Error) => e instanceof KernelHostLostError && isHostLost(e) && /kernel host b .*is gone/.test(e.message),
+    );
     assert.equal(kb.state, 'dead');
     assert.match(lines.join('\n'), /kernel host b is out: it did not answer twice in a row; its 1 sample\(s\) run again on another host/);
     const next = [await spread.acquire()];
@@ -234,7 +239,9 @@ describe('kernel hosts: the eval runner when a host dies mid-run (fixture model,
     const lines: string[] = [];
     const spread = new SpreadKernels([a, b], { watchMs: 20, log: (l) => lines.push(l) });
     const save = path.join(tmp, 'run');
-    const s = await runEval(fixtureEvalOptions(fm.baseUrl, data, save, { numWorkers: 4, kernels: spread, retries: 0, log: (l) => lines.push(l) }));
+    const s = await runEval(
+      fixtureEvalOptions(fm.baseUrl, data, save, { numWorkers: 4, kernels: spread, retries: 0, log: (l) => lines.push(l) }),
+    );
     await spread.dispose();
     const recs = readFileSync(evalPaths(save, 'm', 'set').results, 'utf8')
       .split('\n')

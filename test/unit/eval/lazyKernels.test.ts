@@ -94,7 +94,8 @@ describe('eval: a sample takes its kernel at its first cell (stub kernels, fixtu
   it('an image that does not load is recorded as skipped, without taking a kernel', async () => {
     const { source, counts } = lazySource(() => {
       throw new KernelSessionError({
-        reason: 'the input image could not be prepared: ValueError: input image #1 could not be read: UnidentifiedImageError: cannot identify image file',
+        reason:
+          'the input image could not be prepared: ValueError: input image #1 could not be read: UnidentifiedImageError: cannot identify image file',
         fix: 'pass a PNG, JPEG, GIF, BMP or WebP file that Pillow can open',
       });
     });

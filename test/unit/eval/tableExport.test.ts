@@ -15,6 +15,7 @@ const settings = (protocol: string): CellSettings => ({
   maxTurns: '7',
   imageBudget: 'max_pixels 12845056 (smart resize), 32 images/request',
   dataset: 'deadbeef0000',
+  revision: 'org/chartqa@0123456789ab',
 });
 
 const cell = (
@@ -89,7 +90,7 @@ const TABLE: ResultsTable = {
 const LEGEND =
   "Accuracy (%) with its 95% Wilson score interval; n: samples; err/to: samples that ended in an error / of them timeouts; tools: code executions per sample. Δ: the difference in accuracy with base on the samples both runs have (points); p: McNemar's test on those samples (exact binomial when fewer than 25 samples differ, else chi-square with continuity correction).";
 const SETTINGS = (label: string, protocol: string) =>
-  `${label}: protocol ${protocol} · protocol prompts abc123 · scoring llm-judge, judge prompts 0f0f · judge model judge · max turns 7 · image budget max_pixels 12845056 (smart resize), 32 images/request · dataset file deadbeef0000`;
+  `${label}: protocol ${protocol} · protocol prompts abc123 · scoring llm-judge, judge prompts 0f0f · judge model judge · max turns 7 · image budget max_pixels 12845056 (smart resize), 32 images/request · dataset file deadbeef0000 · benchmark revision org/chartqa@0123456789ab`;
 
 describe('results table exports', () => {
   it('Markdown: a pipe table, flagged rows marked ⚠ with their flags, then every run’s settings (protocol first)', () => {
@@ -145,12 +146,12 @@ describe('results table exports', () => {
   });
 
   it('CSV: one row per benchmark and run, the comparison with the baseline on the other runs’ rows, RFC 4180 quoting', () => {
-    const s = '"llm-judge, judge prompts 0f0f",judge,7,"max_pixels 12845056 (smart resize), 32 images/request",deadbeef0000';
+    const s = '"llm-judge, judge prompts 0f0f",judge,7,"max_pixels 12845056 (smart resize), 32 images/request",deadbeef0000,org/chartqa@0123456789ab';
     const flag = '"protocol differs (base: codedance, m&m_1: deepeyes)"';
     assert.equal(
       renderTable(TABLE, 'csv'),
       [
-        'benchmark,run,path,protocol,prompts,scoring,judge,maxTurns,imageBudget,dataset,n,correct,accuracy,ci_low,ci_high,errors,timeouts,skipped,mean_tool_calls,baseline,paired,diff,mcnemar_method,mcnemar_statistic,p_value,correct_to_wrong,wrong_to_correct,flags',
+        'benchmark,run,path,protocol,prompts,scoring,judge,maxTurns,imageBudget,dataset,revision,n,correct,accuracy,ci_low,ci_high,errors,timeouts,skipped,mean_tool_calls,baseline,paired,diff,mcnemar_method,mcnemar_statistic,p_value,correct_to_wrong,wrong_to_correct,flags',
         `chart|qa%,base,/r/base,codedance,abc123,${s},40,30,0.75,0.5981,0.8581,2,1,0,1.5,,,,,,,,,${flag}`,
         `chart|qa%,m&m_1,/r/m&m_1,deepeyes,abc123,${s},40,20,0.5,0.352,0.648,0,0,1,2.25,base,40,-0.25,chi-square-cc,2.7,0.10035,20,10,${flag}`,
         `vstar,base,/r/base,codedance,abc123,${s},10,7,0.7,0.3968,0.8922,0,0,0,1,,,,,,,,,`,

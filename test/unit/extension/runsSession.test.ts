@@ -3,7 +3,7 @@
  * fixture run's real verl log (test/e2e/fixtures/runFixture.ts): the steps reach the view as the
  * chunks come (cut inside a line), the alarms are evaluated and each told once, the folders and
  * the experiment's name come from what verl printed; what it kept (RunStore: steps, offsets, told
- * alarms; NaN kept) lets a window reload resume from the byte offset without reading the log again
+ * alarms, the folders; NaN kept) lets a window reload resume from the byte offset without reading the log again
  * and without telling an alarm twice; a log rewritten shorter is read again from the start.
  */
 import { strict as assert } from 'node:assert';
@@ -132,7 +132,9 @@ describe('run view: a run followed, alarmed and resumed', () => {
 
   it('a reload resumes at the saved byte offset with the saved steps (NaN kept), and tells no alarm again', async () => {
     const nan = 'step:31 - actor/pg_loss:nan - actor/acc:0.6\n';
-    const text = runLog() + nan;
+    // more log after the config verl printed at the start than the saved tail holds
+    const filler = '(WorkerDict pid=3012) INFO: sglang engine heartbeat\n'.repeat(1000);
+    const text = runLog() + filler + nan;
     const first = new FakeJob(text);
     await run(first);
     sessions.splice(0).forEach((s) => s.dispose());
@@ -152,6 +154,9 @@ describe('run view: a run followed, alarmed and resumed', () => {
     const fresh = posted.flatMap((m) => (m.type === 'metrics' && !m.replace ? m.steps.map((s) => s.step) : []));
     assert.deepEqual(fresh, [32]);
     assert.deepEqual(told, [], 'the alarms were told before the reload');
+    // the run's name and folders, from the config at the log's start, were kept with it
+    assert.equal(lastRun(posted)?.label, RUN_EXPERIMENT);
+    assert.equal(lastRun(posted)?.rollouts.train, './rollout_sft_step');
   });
 
   it('a log rewritten shorter is read again from the start', async () => {
