@@ -3,7 +3,8 @@
  * the prelude with their source), the prelude's result record, and IPython's own error message
  * (only when the prelude's wrapper itself was interrupted).
  */
-import type { ExecutionOutputEvent, ImageFailure, OutputImage } from './types';
+import { KernelSessionError } from './errors';
+import type { ExecutionOutputEvent, ImageFailure, OutputImage, PreparedImage } from './types';
 import type { JupyterMessage } from './wire';
 
 export const RESULT_MIME = 'application/vnd.codedance.result+json';
@@ -26,7 +27,38 @@ export interface PreludeResult {
   stderr?: string;
   /** images of a short cell that came as the reply's buffers (`buffer`: which one), not as display_data */
   images?: Array<Record<string, unknown> & { buffer: number; mime: string }>;
-  prepared?: Array<{ pngBase64: string; width: number; height: number; originalWidth: number; originalHeight: number }>;
+  /** the model's images of an `inputs` op: each PNG as base64, or as the result's binary frame `pngBuffer` */
+  prepared?: Array<{
+    pngBase64?: string;
+    pngBuffer?: number;
+    width: number;
+    height: number;
+    originalWidth: number;
+    originalHeight: number;
+  }>;
+}
+
+/**
+ * The prepared images of an `inputs` result: each PNG from its binary frame (the prelude sends
+ * them so where it can: no base64 in Python, no JSON of a large string, no HMAC over it), or from
+ * its base64 (a notebook's kernel, whose frames the editor's API does not pass on).
+ */
+export function preparedImages(res: PreludeResult, buffers: readonly Buffer[] | undefined): PreparedImage[] {
+  return (res.prepared ?? []).map((p, i) => {
+    const frame = p.pngBuffer !== undefined ? buffers?.[p.pngBuffer] : undefined;
+    if (p.pngBase64 === undefined && !frame)
+      throw new KernelSessionError({
+        reason: `the kernel's prepared input image #${i + 1} came without its bytes (binary frame ${p.pngBuffer} is missing)`,
+        fix: 'restart the kernel; if it happens again, report it with the kernel log',
+      });
+    return {
+      pngBase64: p.pngBase64 ?? frame!.toString('base64'),
+      width: p.width,
+      height: p.height,
+      originalWidth: p.originalWidth,
+      originalHeight: p.originalHeight,
+    };
+  });
 }
 
 /** The seed's order: last expression, then plt figures, then .show(), then other display() calls. */
@@ -81,6 +113,8 @@ export class CellCollector {
   /** bytes this side dropped (output that bypassed the prelude's cap, e.g. from C code) */
   readonly clientDropped = { stdout: 0, stderr: 0 };
   result: PreludeResult | undefined;
+  /** the binary frames that came with the result (an `inputs` op's PNGs) */
+  resultBuffers: Buffer[] | undefined;
   /** images that arrived but could not be taken (too large for a string here) */
   readonly imageFailures: ImageFailure[] = [];
   /** images that arrived past `maxImages` and were not kept (a kernel that did not apply the limit itself) */
@@ -162,6 +196,7 @@ export class CellCollector {
     const tag = metadata.codedance as Record<string, any> | undefined;
     if (data[RESULT_MIME] !== undefined) {
       this.result = data[RESULT_MIME] as PreludeResult;
+      this.resultBuffers = buffers.length ? buffers : undefined;
       return;
     }
     // the prelude sends image bytes as a binary frame: metadata.codedance.{buffer, mime}

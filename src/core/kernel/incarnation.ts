@@ -269,5 +269,5 @@ async function loadPrelude(inc: Incarnation, opts: IncarnationOptions): Promise<
 export async function preludeOp(inc: Incarnation, code: string, timeoutMs: number) {
   const col = new CellCollector(undefined);
   const outcome = await executeRequest(inc, code, { onMessage: (m) => col.handle(m), timeoutMs });
-  return { outcome, result: outcome.kind === 'done' ? col.result : undefined };
+  return { outcome, result: outcome.kind === 'done' ? col.result : undefined, buffers: col.resultBuffers };
 }

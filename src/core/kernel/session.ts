@@ -19,6 +19,7 @@ import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { sweepStaleCgroups } from './cgroup';
+import { preparedImages } from './collector';
 import { KernelSessionError } from './errors';
 import { inputsDir, makeRuntimeDir, sweepStaleFolders, WORKDIR_PREFIX, writeExclusive } from './hostFolders';
 import { type FastPathReport, fastPathsWanted } from './fastPaths';
@@ -203,11 +204,11 @@ export class JupyterKernelSession extends KernelSessionBase implements KernelSes
         },
       }),
     );
-    const { outcome, result: res } = await preludeOp(
-      inc,
-      `_codedance_set_inputs("${payload}")`,
-      Math.max(60000, this.opts.startTimeoutMs ?? 0),
-    );
+    const {
+      outcome,
+      result: res,
+      buffers,
+    } = await preludeOp(inc, `_codedance_set_inputs("${payload}")`, Math.max(60000, this.opts.startTimeoutMs ?? 0));
     if (outcome.kind === 'exited') {
       throw new KernelSessionError({
         reason: `the Python kernel ${outcome.info.description} while preparing the input image(s)`,
@@ -229,13 +230,7 @@ export class JupyterKernelSession extends KernelSessionBase implements KernelSes
         fix: 'pass a PNG, JPEG, GIF, BMP or WebP file that Pillow can open',
       });
     }
-    return res.prepared.map((p) => ({
-      pngBase64: p.pngBase64,
-      width: p.width,
-      height: p.height,
-      originalWidth: p.originalWidth,
-      originalHeight: p.originalHeight,
-    }));
+    return preparedImages(res, buffers);
   }
 
   // -------------------------------------------------------------------------------------------

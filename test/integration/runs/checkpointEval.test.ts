@@ -134,6 +134,8 @@ describe('runs: evaluate a checkpoint — merge job, served model, eval, recorde
         path.join(tmp, 'cache'),
         '--merge-env',
         `PYTHONPATH=${FAKE_VERL}`,
+        '--merge-env',
+        'PYTHONDONTWRITEBYTECODE=1', // no __pycache__ in the fixture
         ...Object.entries(serveEnv).flatMap(([k, v]) => ['--env', `${k}=${v}`]),
         '--poll',
         '0.3',

@@ -42,7 +42,7 @@ describe('runs: the merge job, the copy of a run file, the checkpoint-eval index
   /** The script as the Slurm job runs it: bash, set -eo pipefail, no `python` on PATH. */
   function runMerge(script: string, env: Record<string, string> = {}) {
     return spawnSync('bash', ['-c', `set -eo pipefail\n${script}`], {
-      env: { PATH: '/usr/bin:/bin', PYTHONPATH: FAKE_VERL, ...env },
+      env: { PATH: '/usr/bin:/bin', PYTHONPATH: FAKE_VERL, PYTHONDONTWRITEBYTECODE: '1', ...env },
       encoding: 'utf8',
       cwd: tmp,
     });
@@ -108,7 +108,10 @@ describe('runs: the merge job, the copy of a run file, the checkpoint-eval index
     const ckpt = checkpoint(100);
     const spec = mergeJobSpec(100, ckpt, path.join(ckpt, 'merged_hf'), { kind: 'ray', env: { X: '1' } });
     assert.deepEqual(spec.metadata, { template: 'checkpoint-merge', checkpoint: ckpt, merged: path.join(ckpt, 'merged_hf'), step: '100' });
-    const r = spawnSync('sh', ['-c', spec.entrypoint], { env: { PATH: '/usr/bin:/bin', PYTHONPATH: FAKE_VERL }, encoding: 'utf8' });
+    const r = spawnSync('sh', ['-c', spec.entrypoint], {
+      env: { PATH: '/usr/bin:/bin', PYTHONPATH: FAKE_VERL, PYTHONDONTWRITEBYTECODE: '1' },
+      encoding: 'utf8',
+    });
     assert.equal(r.status, 0, r.stderr);
     assert.ok(existsSync(path.join(ckpt, 'merged_hf/config.json')));
     const slurm = mergeJobSpec(100, ckpt, path.join(ckpt, 'merged_hf'), { kind: 'slurm' });

@@ -71,14 +71,19 @@ def _png_size(raw):
 def _publish_binary(raw, metadata):
     """display_data whose bytes travel as a binary buffer frame (no base64, no JSON of a large
     string, no HMAC over it: several ms less per image); metadata.codedance.buffer says which."""
+    _publish_with_buffers({}, metadata, [raw])
+
+
+def _publish_with_buffers(data, metadata, buffers):
+    """display_data of `data` with `buffers` as its binary frames"""
     for s in (sys.stdout, sys.stderr):
         try:
             s.flush()
         except Exception:
             pass
     dp = _shell().display_pub
-    content = {"data": {}, "metadata": metadata, "transient": {}}
-    dp.session.send(dp.pub_socket, "display_data", content=content, parent=dp.parent_header, ident=dp.topic, buffers=[raw])
+    content = {"data": data, "metadata": metadata, "transient": {}}
+    dp.session.send(dp.pub_socket, "display_data", content=content, parent=dp.parent_header, ident=dp.topic, buffers=buffers)
 
 
 # images a short cell makes ride its execute_reply (shell: one recipient) instead of iopub (which a

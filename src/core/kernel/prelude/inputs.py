@@ -61,9 +61,13 @@ def _prepare_one(data, opts):
 
 def set_inputs(payload_b64):
     """Prepares the question's images, saves input_image.jpg (input_image_2.jpg, ...) in the
-    working folder and binds input_image, input_image_path and input_images."""
+    working folder and binds input_image, input_image_path and input_images. Each PNG goes back
+    as a binary frame of the result (prepared[i].pngBuffer) where frames reach the client (not
+    base64 in JSON: for an 8K photo that is 11 MB less to encode, serialize, sign and parse)."""
     req = json.loads(base64.b64decode(payload_b64).decode("utf-8"))
     result = {"kind": "result", "op": "inputs", "status": "ok", "prepared": []}
+    buffers = []
+    binary = bool(config.get("binaryImages", True))
     opts = req.get("options") or {}
     if opts.get("maxPixels"):
         # the model's pixel budget, for output images too (capture.py _fit_budget)
@@ -87,11 +91,13 @@ def set_inputs(payload_b64):
             png = io.BytesIO()
             if opts.get("resize") != "original":  # 'original': the client sends the file's own bytes
                 img.save(png, format="PNG")
-            result["prepared"].append({
-                "pngBase64": base64.b64encode(png.getvalue()).decode("ascii"),
-                "width": img.size[0], "height": img.size[1],
-                "originalWidth": ow, "originalHeight": oh,
-            })
+            entry = {"width": img.size[0], "height": img.size[1], "originalWidth": ow, "originalHeight": oh}
+            if binary and png.tell():
+                entry["pngBuffer"] = len(buffers)
+                buffers.append(png.getvalue())
+            else:
+                entry["pngBase64"] = base64.b64encode(png.getvalue()).decode("ascii")
+            result["prepared"].append(entry)
             images.append(img)
             paths.append(target)
         # files of an earlier, longer list
@@ -113,9 +119,13 @@ def set_inputs(payload_b64):
         result["status"] = "error"
         result["error"] = _describe_error(e)
         result["prepared"] = []
+        buffers = []
         _state["input_bytes"] = []
         _state["zoom_image"] = None
-    _publish({RESULT_MIME: result}, {"codedance": {"kind": "result"}})
+    if buffers:
+        _publish_with_buffers({RESULT_MIME: result}, {"codedance": {"kind": "result"}}, buffers)
+    else:
+        _publish({RESULT_MIME: result}, {"codedance": {"kind": "result"}})
 
 
 def _bind_format_names(spec, images):

@@ -7,7 +7,7 @@
  * loads `@jupyterlab/services`.
  */
 import { stripAnsi } from '../classify';
-import { CellCollector } from '../collector';
+import { CellCollector, preparedImages } from '../collector';
 import { KernelLaunchError, KernelSessionError, PythonEnvironmentError } from '../errors';
 import { type FastPathReport, readFastPathReport } from '../fastPaths';
 import { type PreludeConfig, preludeLoader } from '../incarnation';
@@ -170,13 +170,7 @@ export async function bindRemoteInputs(
       fix: 'pass a PNG, JPEG, GIF, BMP or WebP file that Pillow can open',
     });
   }
-  return res.prepared.map((p) => ({
-    pngBase64: p.pngBase64,
-    width: p.width,
-    height: p.height,
-    originalWidth: p.originalWidth,
-    originalHeight: p.originalHeight,
-  }));
+  return preparedImages(res, col.resultBuffers);
 }
 
 /** Deletes the session's folders on the kernel's machine (before the kernel is shut down). */
