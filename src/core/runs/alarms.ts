@@ -215,7 +215,8 @@ function jobEnded(m: RunMetrics, ctx: AlarmContext): Alarm[] {
   const job = ctx.job;
   if (!job || !TERMINAL.has(job.status)) return [];
   const step = m.steps.at(-1)?.step ?? 0;
-  const tb = ctx.logTail ? lastTraceback(ctx.logTail) : undefined;
+  // a finished job's log may hold a worker's harmless warning traceback: only a failed or stopped job's is its cause
+  const tb = ctx.logTail && job.status !== 'SUCCEEDED' ? lastTraceback(ctx.logTail) : undefined;
   const exit = job.exitCode !== undefined ? ` (exit ${job.exitCode})` : '';
   const after = m.steps.length ? ` after step ${step}` : ' before its first step';
   return [

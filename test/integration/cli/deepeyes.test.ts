@@ -89,7 +89,11 @@ describe('codedance --protocol deepeyes (CLI, real kernel, fixture model)', func
     assert.equal(t.answer, g.result.pred_ans, "the repository's pred_ans");
     const cell = t.turns[0].cells[0];
     assert.equal(cell.status, 'ok');
-    assert.deepEqual(cell.tool, { name: 'image_zoom_in_tool', arguments: { bbox_2d: [280.5, 180, 340, 236], label: 'the small square' } });
+    assert.deepEqual(cell.tool, {
+      name: 'image_zoom_in_tool',
+      arguments: { bbox_2d: [280.5, 180, 340, 236], label: 'the small square' },
+      region: { imageIndex: 0, bbox: [280.5, 180, 340, 236] },
+    });
     assert.equal(cell.images[0].source, 'tool');
     assert.deepEqual([cell.images[0].width, cell.images[0].height], [56, 56], 'smart_resize(59.5, 56) of a 60x56 crop');
   });

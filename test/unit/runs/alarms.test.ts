@@ -168,7 +168,8 @@ describe('runs: alarms', () => {
     const ok = one(
       run(2, () => ({})),
       'job-ended',
-      { now: 0, running: false, job: { status: 'SUCCEEDED', exitCode: 0 }, logTail: 'done\n' },
+      // a finished job's log with a worker's warning traceback in it: not the job's end
+      { now: 0, running: false, job: { status: 'SUCCEEDED', exitCode: 0 }, logTail: `${LOG}\ndone\n` },
     );
     assert.equal(ok.message, 'the job finished (exit 0) after step 2');
     assert.equal(ok.detail, undefined);
