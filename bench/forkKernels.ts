@@ -27,117 +27,11 @@ import { KernelClient } from '../src/core/kernel/client';
 import { connectionFileText, createIpcConnectionInfo, type ConnectionInfo } from '../src/core/kernel/connection';
 import { makeFreshDir, writeExclusive } from '../src/core/kernel/hostFolders';
 import { kernelEnv } from '../src/core/kernel/launch';
-import { KernelPool } from '../src/core/kernel/pool';
 import { PRELUDE_PY } from '../src/core/kernel/prelude';
 import type { KernelProcess } from '../src/core/kernel/process';
 import { executeRequest } from '../src/core/kernel/request';
 import { planKernelLaunch } from '../src/core/kernel/sandbox';
-import type { JupyterKernelSession } from '../src/core/kernel/session';
-
-const MiB = 1024 * 1024;
-
-/** every process under `pid` (itself included), from /proc */
-export function processTree(pid: number): number[] {
-  const kids = new Map<number, number[]>();
-  for (const n of readdirSync('/proc').filter((x) => /^\d+$/.test(x))) {
-    try {
-      const stat = readFileSync(`/proc/${n}/stat`, 'utf8');
-      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-      kids.set(ppid, [...(kids.get(ppid) ?? []), Number(n)]);
-    } catch {
-      // gone meanwhile
-    }
-  }
-  const out: number[] = [];
-  const walk = (p: number) => {
-    out.push(p);
-    for (const k of kids.get(p) ?? []) walk(k);
-  };
-  walk(pid);
-  return out;
-}
-
-/** USS of these processes together, MB: the pages only they map */
-export function ussMb(pids: number[]): number {
-  let kb = 0;
-  for (const p of pids) {
-    try {
-      for (const l of readFileSync(`/proc/${p}/smaps_rollup`, 'utf8').split('\n'))
-        if (l.startsWith('Private_Clean:') || l.startsWith('Private_Dirty:')) kb += Number(l.split(/\s+/)[1]);
-    } catch {
-      // gone meanwhile
-    }
-  }
-  return kb / 1024;
-}
-
-/** What a kernel can see and do (the same code in a pool kernel and a forked one). */
-const probeCode = (other: string, port: number) => `
-import os, json, ctypes, resource, socket
-def _reach(port):
-    try:
-        socket.create_connection(("127.0.0.1", port), timeout=1).close()
-        return True
-    except OSError:
-        return False
-_libc = ctypes.CDLL(None, use_errno=True)
-_st = dict(l.split(":\\t", 1) for l in open("/proc/self/status").read().splitlines() if ":\\t" in l)
-print(json.dumps({
-    "uid": os.getuid(),
-    "sees another kernel's folder": os.path.exists(${JSON.stringify(other)}),
-    "reaches the host's 127.0.0.1": _reach(${port}),
-    "can make a user namespace": _libc.unshare(0x10000000) == 0,
-    "seccomp": _st["Seccomp"].strip(), "no_new_privs": _st["NoNewPrivs"].strip(),
-    "CapEff": _st["CapEff"].strip(), "CapBnd": _st["CapBnd"].strip(),
-    "RLIMIT_AS": resource.getrlimit(resource.RLIMIT_AS)[0],
-    "RLIMIT_NPROC": resource.getrlimit(resource.RLIMIT_NPROC)[0],
-    "environment": sorted(os.environ),
-    "HOME": os.environ.get("HOME"),
-    "/tmp": sorted(os.listdir("/tmp")),
-    "/home": sorted(os.listdir("/home")),
-    "cwd is its folder": os.getcwd() == os.path.realpath("."),
-}, sort_keys=True))
-`;
-
-export interface Started {
-  /** ms from the request to a kernel with the prelude installed */
-  ms: number[];
-  /** USS of each kernel's processes, MB, measured once all were up */
-  ussMb: number[];
-  /** what the probe printed in the second kernel */
-  probe?: Record<string, unknown>;
-}
-
-/** Today's pool: `n` kernels started one after another (a pool that starts on demand, one start at a time), all held, then measured. */
-export async function poolStarts(python: string, n: number, probe?: { other: (dirs: string[]) => string; port: number }): Promise<Started> {
-  const pool = new KernelPool({ python, size: 0, maxConcurrentStarts: 1 });
-  const held: JupyterKernelSession[] = [];
-  const ms: number[] = [];
-  try {
-    for (let i = 0; i < n; i++) {
-      const t0 = performance.now();
-      held.push(await pool.acquire());
-      ms.push(performance.now() - t0);
-    }
-    const uss = held.map((s) => ussMb(processTree(bwrapOf(s))));
-    let seen: Record<string, unknown> | undefined;
-    if (probe && held.length > 1) {
-      const r = await held[1].execute(probeCode(probe.other(held.map((s) => s.workdir)), probe.port));
-      seen = JSON.parse(r.stdout);
-    }
-    return { ms, ussMb: uss, probe: seen };
-  } finally {
-    await Promise.all(held.map((s) => s.dispose()));
-    await pool.dispose();
-  }
-}
-
-/** the bwrap process of a session (its pid is the interpreter's inside): the parent of the sandbox's init */
-function bwrapOf(s: JupyterKernelSession): number {
-  const inner = (s as unknown as { inc?: { proc: { child: ChildProcess } } }).inc?.proc.child.pid;
-  if (!inner) throw new Error('the session has no kernel process');
-  return inner;
-}
+import { cpuMs, probeCode, processTree, type Started, ussMb } from './kernelMeasure';
 
 /** The template: started once, with the kernels' environment; forks a kernel per request. */
 class Template {
@@ -351,6 +245,7 @@ export async function forkedStarts(
   const phases: ForkedStarts['phases'] = [];
   try {
     const templateMs = await t.readyMs;
+    const templateCpu = cpuMs([t.proc.pid!]);
     for (let i = 0; i < n; i++) {
       const t0 = performance.now();
       const k = await forkOne(t, python);
@@ -362,12 +257,15 @@ export async function forkedStarts(
       phases.push({ ...k.phases, ready: performance.now() - tr });
     }
     const uss = held.map((k) => ussMb([...processTree(k.holder.pid!), k.pid]));
+    // the template's forks (the first fork is its child, reaped: in its cutime) shared out per kernel
+    const forkShare = (cpuMs([t.proc.pid!]) - templateCpu) / n;
+    const cpu = held.map((k) => cpuMs([...processTree(k.holder.pid!), k.pid]) + forkShare);
     const inOwnCgroup = held.map(
       (k) => !!k.cgroup?.pids().includes(k.pid) && held.every((o) => o === k || !o.cgroup?.pids().includes(k.pid)),
     );
     let seen: Record<string, unknown> | undefined;
     if (probe && held.length > 1) seen = await runProbe(held[1], probeCode(probe.other(held.map((k) => k.workdir)), probe.port));
-    return { ms, ussMb: uss, probe: seen, templateMs, templateUssMb: ussMb([t.proc.pid!]), forkMs, phases, inOwnCgroup };
+    return { ms, ussMb: uss, cpuMs: cpu, probe: seen, templateMs, templateUssMb: ussMb([t.proc.pid!]), forkMs, phases, inOwnCgroup };
   } finally {
     await Promise.all(held.map(closeForked));
     await t.close();
@@ -386,10 +284,3 @@ async function runProbe(k: Forked, code: string): Promise<Record<string, unknown
   });
   return JSON.parse(stdout);
 }
-
-export const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length ? (s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2) : NaN;
-};
-
-export { MiB };

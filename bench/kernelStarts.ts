@@ -7,7 +7,8 @@
  * sandbox's isolation), else the bench fails. N: CODEDANCE_BENCH_KERNEL_STARTS (default 32).
  */
 import { createServer } from 'node:net';
-import { forkedStarts, median, poolStarts } from './forkKernels';
+import { forkedStarts } from './forkKernels';
+import { median, poolStarts } from './kernelMeasure';
 import type { BenchResult } from './kernel.bench';
 
 const round = (x: number, d = 1) => Number(x.toFixed(d));
@@ -65,6 +66,13 @@ export async function kernelStartsSideBySide(python: string): Promise<BenchResul
         name: `kernel.start.forked.parts (median ms: launch plan ${phase('plan')}, holder sandbox ${phase('holder')}, fork ${phase('fork')}, kernel_info + prelude ${phase('ready')}); template start`,
         value: round(fork.templateMs),
         unit: 'ms',
+      },
+      {
+        name: `kernel.start.cpu_per_kernel.median: forked-kernel prototype vs today's pool (CPU time of the kernel's processes to start)`,
+        value: round(median(later(fork.cpuMs))),
+        unit: 'ms',
+        baseline: round(median(later(pool.cpuMs))),
+        ratio: round(median(later(fork.cpuMs)) / median(later(pool.cpuMs)), 3),
       },
       {
         name: `kernel.uss_per_added_kernel.median: today's pool (kernels 2…${n})`,

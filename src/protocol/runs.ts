@@ -3,7 +3,8 @@
  * Requests carry message ids and are checked against `runsRequest` at the extension's boundary;
  * each gets one reply with the response `RunsResponses` gives it. What the extension learns on its
  * own comes as plain messages: a run's header (`run`), new metric lines (`metrics`: steps to merge
- * by step, the later line holding), its alarms and its checkpoints (each the whole list again).
+ * by step, the later line holding), its alarms, its checkpoints and their evals (each the whole
+ * list again).
  */
 import * as v from 'valibot';
 import type { Alarm, Checkpoint, StepMetrics } from '../core/runs/types';
@@ -17,10 +18,11 @@ export const ROLLOUT_KINDS = ['train', 'validation'] as const;
 export type RolloutKind = (typeof ROLLOUT_KINDS)[number];
 
 /**
- * What can be done with a checkpoint from the run view. A new action (evaluate, serve) is one
- * more name here and one more handler in the extension (src/extension/runs/checkpointActions.ts).
+ * What can be done with a checkpoint from the run view. A new action is one more name here and
+ * one more handler in the extension (src/extension/runs/checkpointActions.ts). `evaluate` and
+ * `serve` run "CodeDance: Evaluate Checkpoint…" / "Serve Checkpoint…" on the run's job and step.
  */
-export const CHECKPOINT_ACTIONS = ['copyPath', 'copyMergeCommand'] as const;
+export const CHECKPOINT_ACTIONS = ['copyPath', 'copyMergeCommand', 'evaluate', 'serve'] as const;
 export type CheckpointAction = (typeof CHECKPOINT_ACTIONS)[number];
 
 /** What a run view shows a run from (kept in the webview's state, so that a window reload opens it again). */
@@ -122,6 +124,35 @@ export const runsRequest = v.variant('type', [
 
 export type FromRuns = v.InferOutput<typeof runsRequest>;
 
+/** One checkpoint's eval on one dataset as the chart draws it (src/core/runs/checkpointEvals.ts CheckpointEval). */
+const checkpointEvalPoint = v.object({
+  step,
+  /** mean accuracy, 0–1 */
+  accuracy: v.pipe(v.number(), v.minValue(0), v.maxValue(1)),
+  /** samples scored */
+  n: index,
+  /** scored by an LLM judge (else by normalized match) */
+  judged: v.boolean(),
+});
+
+/**
+ * A run's checkpoint evals (the whole list again each time): one series per dataset, its points
+ * in step order, as `checkpointEvalSeries` groups the index's entries. The index is a file anyone
+ * can write, so the webview checks the message against this schema before it draws it.
+ */
+export const checkpointEvalsMessage = v.object({
+  type: v.literal('checkpointEvals'),
+  run,
+  series: v.pipe(
+    v.array(v.object({ dataset: v.pipe(text(500), v.minLength(1)), points: v.pipe(v.array(checkpointEvalPoint), v.maxLength(100_000)) })),
+    v.maxLength(200),
+  ),
+  /** why the index could not be read */
+  note: v.optional(text(2000)),
+});
+export type CheckpointEvalsMessage = v.InferOutput<typeof checkpointEvalsMessage>;
+export type CheckpointEvalSeries = CheckpointEvalsMessage['series'][number];
+
 export interface RunsResponses {
   ready: void;
   addRun: void;
@@ -147,4 +178,5 @@ export type ToRuns =
   /** `replace`: these are all the run's steps (a fresh read); else new steps to merge by step */
   | { type: 'metrics'; run: string; steps: StepMetrics[]; replace: boolean }
   | { type: 'alarms'; run: string; alarms: Alarm[] }
-  | { type: 'checkpoints'; run: string; checkpoints: Checkpoint[]; note?: string };
+  | { type: 'checkpoints'; run: string; checkpoints: Checkpoint[]; note?: string }
+  | CheckpointEvalsMessage;

@@ -222,7 +222,7 @@ describe('e2e: a benchmark from the Hugging Face Hub, evaluated, then compared i
       .waitFor({ timeout: 60_000 });
     const done = notificationToast(page, /CodeDance Eval finished/).first();
     await done.waitFor({ timeout: 400_000 });
-    const text = (await done.innerText()).split('\n')[0];
+    const text = (await done.innerText()).replace(/\s+/g, ' ');
     log(`191 samples in ${((Date.now() - t0) / 1000).toFixed(1)} s: "${text}"`);
     // the six circle questions are measured with code and judged right; the V* fixture rows are not answerable
     assert.match(text, /acc 3\.1% on 191 sample/);
@@ -298,7 +298,5 @@ describe('e2e: a benchmark from the Hugging Face Hub, evaluated, then compared i
     assert.equal(await lost.count(), CIRCLE_COUNTS.length);
     await page.waitForTimeout(500);
     await screenshot(page, 'hub-results-table.png');
-    await frame.locator('section.flags').scrollIntoViewIfNeeded();
-    await screenshot(page, 'hub-results-table-flags.png');
   });
 });

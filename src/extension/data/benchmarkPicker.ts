@@ -18,13 +18,27 @@ interface EntryItem extends vscode.QuickPickItem {
   entry: BenchmarkEntry;
 }
 
-function entryItems(entries: readonly BenchmarkEntry[]): EntryItem[] {
-  return entries.map((e) => ({
+function entryItem(e: BenchmarkEntry): EntryItem {
+  return {
     label: e.name,
     description: `${e.title} · ${e.rows} rows · ${e.scoring === 'math' ? 'math check' : 'judge'}${e.gated ? ' · gated' : ''}`,
-    detail: `${e.repo}@${isPinned(e) ? e.revision.slice(0, 7) : 'not pinned (cannot be downloaded until it is)'} · ${e.license}`,
+    detail: `${e.repo}${isPinned(e) ? `@${e.revision.slice(0, 7)}` : ''} · ${e.license}`,
     entry: e,
-  }));
+  };
+}
+
+/** The pinned sets, then under a separator the ones that cannot be downloaded until pinned (docs/benchmarks.md says how). */
+function entryItems(entries: readonly BenchmarkEntry[]): (EntryItem | vscode.QuickPickItem)[] {
+  const unpinned = entries.filter((e) => !isPinned(e));
+  return [
+    ...entries.filter((e) => isPinned(e)).map(entryItem),
+    ...(unpinned.length
+      ? [
+          { label: 'not pinned to a commit yet: cannot be downloaded', kind: vscode.QuickPickItemKind.Separator },
+          ...unpinned.map(entryItem),
+        ]
+      : []),
+  ];
 }
 
 /** Asks for a Hugging Face token and keeps it in SecretStorage (empty removes it); true when one was stored. */
@@ -96,12 +110,12 @@ async function offerFix(context: vscode.ExtensionContext, e: unknown): Promise<b
 export async function pickBenchmarkDatasets(context: vscode.ExtensionContext): Promise<string[] | undefined> {
   const picked = await vscode.window.showQuickPick(entryItems(CATALOG), {
     title: 'CodeDance Eval (1/4): benchmarks from the Hugging Face Hub',
-    placeHolder: 'pick one or more; each is downloaded once at its pinned revision (resumable) and converted',
+    placeHolder: 'tick the sets to evaluate (each downloaded once, then reused)',
     canPickMany: true,
     ignoreFocusOut: true,
   });
-  if (!picked?.length) return undefined;
-  const entries = picked.map((p) => p.entry);
+  const entries = (picked ?? []).flatMap((p) => ('entry' in p ? [(p as EntryItem).entry] : []));
+  if (!entries.length) return undefined;
   for (;;) {
     try {
       const done = await prepareWithProgress(context, entries);

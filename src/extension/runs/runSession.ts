@@ -2,13 +2,17 @@
  * One run of a run view: its log followed into a MetricsStore (resumed from the saved offset),
  * the steps sent to the view as they come, the alarms evaluated on every update (and on a timer
  * while the job runs, for a hang), the checkpoints listed now and then, the folders it writes
- * read from its command or its log, and what it kept saved for a window reload.
+ * read from its command or its log, its checkpoints' evals (the window's checkpoint-eval index,
+ * read again when this window records one or the file changes), and what it kept saved for a
+ * window reload.
  */
 import { MetricsStore } from '../../core/runs/metricsStore';
 import { evaluateAlarms } from '../../core/runs/alarms';
+import { checkpointEvalsOf, onCheckpointEvalRecorded, type CheckpointEval } from '../../core/runs/checkpointEvals';
 import { listCheckpoints } from '../../core/runs/checkpoints';
 import type { Alarm, AlarmThresholds, Checkpoint, StepMetrics } from '../../core/runs/types';
 import type { RunInfo, ToRuns } from '../../protocol/runs';
+import { checkpointEvalsMessageOf } from './checkpointEvalPoints';
 import { logHints, mergeHints, type LogHints } from './logHints';
 import type { RunStore } from './runStore';
 import { FileTruncatedError, type RunFolders, type RunSource } from './runSourceTypes';
@@ -22,6 +26,10 @@ export interface SessionHost {
   /** the run's alarms changed (the tree's badge follows) */
   alarmsChanged(session: RunSession): void;
   log: { info(m: string): void; warn(m: string): void };
+  /** the checkpoint-eval index this window records into (checkpointEvalsFileForWindow) */
+  checkpointEvalsFile(): string;
+  /** `fn` is called when the index file changed on disk (the CLI wrote it); returns the unsubscribe */
+  onCheckpointEvalsChanged(fn: () => void): { dispose(): void };
 }
 
 const ALARM_EVERY_MS = 30_000;
@@ -38,9 +46,11 @@ export class RunSession {
   private told = new Set<string>();
   alarms: Alarm[] = [];
   checkpoints: Checkpoint[] = [];
+  private evals: { list: readonly CheckpointEval[]; note?: string } = { list: [] };
   private running = false;
   private job?: { status: string; exitCode?: number };
   private timers: NodeJS.Timeout[] = [];
+  private readonly unsubscribe: (() => void)[] = [];
   private saveTimer?: NodeJS.Timeout;
   private alarmTimer?: NodeJS.Timeout;
   private lastAlarmEval = 0;
@@ -70,6 +80,7 @@ export class RunSession {
     this.host.post({ type: 'metrics', run: this.id, steps: this.store.snapshot().steps, replace: true });
     this.host.post({ type: 'alarms', run: this.id, alarms: this.alarms });
     this.host.post({ type: 'checkpoints', run: this.id, checkpoints: this.checkpoints });
+    this.host.post(checkpointEvalsMessageOf(this.id, this.evals.list, this.evals.note));
   }
 
   async start(): Promise<void> {
@@ -87,11 +98,41 @@ export class RunSession {
     this.sendAll();
     this.timers.push(
       setInterval(() => void this.checkAlarms(true), ALARM_EVERY_MS),
-      setInterval(() => void this.refreshCheckpoints(), CHECKPOINTS_EVERY_MS),
+      setInterval(() => {
+        void this.refreshCheckpoints();
+        void this.loadEvals(); // a watcher can miss an event: the index is one small file
+      }, CHECKPOINTS_EVERY_MS),
     );
+    this.watchEvals();
     await this.refreshStatus();
     void this.refreshCheckpoints();
     void this.followLoop();
+  }
+
+  /** The run's checkpoint evals: read now, again when this window records one or the index changes on disk. */
+  private watchEvals(): void {
+    const recorded = onCheckpointEvalRecorded((e) => {
+      if (e.runKey === this.source.key && e.file === this.host.checkpointEvalsFile()) this.setEvals({ list: e.evals });
+    });
+    const changed = this.host.onCheckpointEvalsChanged(() => void this.loadEvals());
+    this.unsubscribe.push(recorded, () => changed.dispose());
+    void this.loadEvals();
+  }
+
+  private async loadEvals(): Promise<void> {
+    const file = this.host.checkpointEvalsFile();
+    try {
+      this.setEvals({ list: await checkpointEvalsOf(file, this.source.key) });
+    } catch (e) {
+      this.host.log.warn(`runs: ${this.source.key}: checkpoint evals: ${(e as Error).message}`);
+      this.setEvals({ list: this.evals.list, note: (e as Error).message });
+    }
+  }
+
+  private setEvals(evals: { list: readonly CheckpointEval[]; note?: string }): void {
+    if (this.disposed || JSON.stringify(evals) === JSON.stringify(this.evals)) return;
+    this.evals = evals;
+    this.host.post(checkpointEvalsMessageOf(this.id, evals.list, evals.note));
   }
 
   private update(patch: Partial<RunInfo>): void {
@@ -274,6 +315,7 @@ export class RunSession {
     this.disposed = true;
     this.abort.abort();
     for (const t of this.timers) clearInterval(t);
+    for (const u of this.unsubscribe.splice(0)) u();
     if (this.alarmTimer) clearTimeout(this.alarmTimer);
     if (this.saveTimer) {
       clearTimeout(this.saveTimer);

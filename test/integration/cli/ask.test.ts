@@ -16,6 +16,8 @@ import path from 'node:path';
 import { CLI, type CliRun, deadUrl, runCli } from '../../fixtures/cli';
 import { startFixtureModel, type FixtureModel } from '../../fixtures/fixtureModel';
 import { barChartImage, circlesImage, circlesQuestion, smallObjectImage } from '../../fixtures/images';
+import { loadImages } from '../../../src/core/trajectory/imageFiles';
+import type { Trajectory } from '../../../src/core/trajectory/types';
 
 const PYTHON = process.env.CODEDANCE_TEST_PYTHON ?? '/usr/bin/python3';
 
@@ -91,7 +93,9 @@ describe('codedance ask (CLI, fixture model, real kernel)', function () {
       // the transcript streamed to the terminal ends with the answer
       assert.match(r.stdout, /5/);
       assert.ok(existsSync(path.join(r.out, 'trajectory.ipynb')));
-      assert.ok(existsSync(path.join(r.out, 'input_image.jpg')));
+      // the question's image once, as the model was sent it: the JSON refers to it
+      assert.ok(existsSync(path.join(r.out, 'input_image.png')));
+      assert.equal(t.inputImages[0].data, 'codedance-file:input_image.png');
     });
   }
 
@@ -199,6 +203,19 @@ print(json.dumps({'saved': saved, 'rerun': rerun, 'cells': [c.cell_type for c in
     assert.equal(trajectoryOf(r.out).answer, '(100, 100)');
     const images = readdirSync(r.out).filter((f) => /\.(png|jpg)$/.test(f) && !f.startsWith('input_image'));
     assert.equal(images.length, 1);
+    // each image on disk once: trajectory.json and the notebook refer to the files, never hold them
+    assert.deepEqual(readdirSync(r.out).sort(), ['input_image.png', images[0], 'trajectory.ipynb', 'trajectory.json'].sort());
+    const stored = trajectoryOf(r.out) as Trajectory;
+    assert.equal(stored.turns[0].cells[0].images[0].data, `codedance-file:${images[0]}`);
+    const nbText = readFileSync(path.join(r.out, 'trajectory.ipynb'), 'utf8');
+    const outputPng = readFileSync(path.join(r.out, images[0]));
+    assert.ok(!nbText.includes(outputPng.toString('base64').slice(0, 200)), 'the notebook does not hold the image');
+    assert.match(nbText, new RegExp(`\\]\\(${images[0]}\\)`));
+    // read back whole from the folder: the images, and the model's messages with them
+    const t = await loadImages(stored, r.out);
+    assert.deepEqual(Buffer.from(t.turns[0].cells[0].images[0].data, 'base64'), outputPng);
+    assert.deepEqual(Buffer.from(t.inputImages[0].data, 'base64'), readFileSync(path.join(r.out, 'input_image.png')));
+    assert.ok(JSON.stringify(t.messages).includes(`base64,${t.inputImages[0].data}`));
   });
 
   describe('errors a person can act on', () => {

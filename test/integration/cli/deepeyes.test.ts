@@ -120,6 +120,10 @@ describe('codedance --protocol deepeyes (CLI, real kernel, fixture model)', func
     const beside = `What color is the small square? It is inside [${x > 400 ? 20 : 700}, 20, ${x > 400 ? 120 : 800}, 120].`;
     const r2 = await ask(fm, img, beside, ['--out', path.join(tmp, 'beside')]);
     assert.equal(r2.code, 0, r2.stderr);
+    assert.equal(JSON.parse(readFileSync(path.join(save, 'cd', 'manifest_cd_vstar_mini.json'), 'utf8')).judge.style, 'seed');
+    const bad = await cli(['eval', '--api_url', fm.baseUrl, '--data_path', data, '--judge-style', 'lenient', '--no-judge']);
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /--judge-style must be one of seed, deepeyes, got 'lenient'/);
     assert.equal((JSON.parse(r2.stdout) as Trajectory).answer, 'no square', 'the answer depends on what the tool returned');
   });
 
@@ -142,6 +146,10 @@ describe('codedance --protocol deepeyes (CLI, real kernel, fixture model)', func
     fm = await startFixtureModel({ faults: ['missing-code'] });
     const r2 = await ask(fm, img, `What color is the small square? It is inside [10, 10, 200, 200].`, ['--out', path.join(tmp, 'bad2')]);
     assert.equal(r2.code, 0, r2.stderr);
+    assert.equal(JSON.parse(readFileSync(path.join(save, 'cd', 'manifest_cd_vstar_mini.json'), 'utf8')).judge.style, 'seed');
+    const bad = await cli(['eval', '--api_url', fm.baseUrl, '--data_path', data, '--judge-style', 'lenient', '--no-judge']);
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /--judge-style must be one of seed, deepeyes, got 'lenient'/);
     assert.equal((JSON.parse(r2.stdout) as Trajectory).turns[0].malformed[0].message, "KeyError: 'bbox_2d'");
   });
 
@@ -232,6 +240,17 @@ describe('codedance --protocol deepeyes (CLI, real kernel, fixture model)', func
     assert.equal(manifest.protocol, 'deepeyes');
     assert.deepEqual(manifest.sampling, { temperature: 0, max_tokens: 10240, stop: ['<|im_end|>'] });
     assert.equal(manifest.max_turns, 11);
+    // scored by DeepEyes' judge unless told otherwise (--no-judge: its rule check, then the normalized match)
+    assert.equal(manifest.judge.style, 'deepeyes');
+    assert.match(r.stderr, /^Judge: DeepEyes' eval\/judge_result\.py \(--judge-style deepeyes\)$/m);
+    assert.deepEqual(
+      recs.map((x) => [x.codedance.scorer, x.codedance.score_method, x.judge_result.ground_truth]),
+      [
+        ['deepeyes', 'rule', 'A. red'],
+        ['deepeyes', 'rule', 'A. green'],
+        ['deepeyes', 'normalized-match', 'A. blue'],
+      ],
+    );
     for (const x of recs) assert.equal(x.codedance.trajectory.protocol, 'deepeyes');
     const a = (await loadRun(results, 'A')).run;
     assert.equal(a.protocol, 'deepeyes');
@@ -254,6 +273,10 @@ describe('codedance --protocol deepeyes (CLI, real kernel, fixture model)', func
       '1',
     ]);
     assert.equal(r2.code, 0, r2.stderr);
+    assert.equal(JSON.parse(readFileSync(path.join(save, 'cd', 'manifest_cd_vstar_mini.json'), 'utf8')).judge.style, 'seed');
+    const bad = await cli(['eval', '--api_url', fm.baseUrl, '--data_path', data, '--judge-style', 'lenient', '--no-judge']);
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /--judge-style must be one of seed, deepeyes, got 'lenient'/);
     const b = (await loadRun(path.join(save, 'cd', 'result_cd_vstar_mini.jsonl'), 'B')).run;
     assert.equal(b.protocol, 'codedance');
     assert.deepEqual(comparisonWarnings(a, b), [

@@ -1,7 +1,8 @@
 /**
  * `codedance ask` on a full disk, for real: --out (or the kernels' TMPDIR) on a small tmpfs
  * (root only; skipped saying why elsewhere), the built CLI, the fixture model and a real kernel.
- * The model's code shows a 300×300 noise image (a 264 KiB PNG; the trajectory holds it twice,
+ * The model's code shows a 300×300 noise image (a 264 KiB PNG). Saved, it is on disk once:
+ * trajectory.json and the notebook refer to it; not saved, both hold it inline (the JSON twice,
  * ~710 KiB, the notebook once). Whatever does not fit is not saved — never a cut PNG or JSON —,
  * the run still ends with its answer, what fits is kept whole, the message names the file, the
  * disk's mount point and the fix, and the exit code is 74. Before: exit 3 ("Python/kernel
@@ -90,24 +91,20 @@ describe('codedance ask on a full disk (real tmpfs, fixture model, real kernel)'
         `cannot write ${out}/t0-c0-i0\\.png \\(\\d+ KiB\\): no space left on the disk mounted at ${d.dir} \\(\\d+ KiB free\\) — free space on ${d.dir}, or write the output to a folder on another disk \\(--out\\); the run goes on`,
       ),
     );
+    // the image not saved stays in the record (inline), so the record did not fit either
     assert.match(r.stderr, /^not saved: t0-c0-i0\.png, trajectory\.json, trajectory\.ipynb$/m);
-    assert.deepEqual(assertWholeFiles(out), ['input_image.jpg', 'input_image.png']);
+    assert.deepEqual(assertWholeFiles(out), ['input_image.png']);
   });
 
-  it('room for the image and trajectory.json but not the notebook: those are kept whole, the notebook is named', async function () {
-    const d = disk(1200 * 1024, this);
+  it('each image once: the image and both trajectory files fit where the record alone did not before (~1.3 MB then)', async function () {
+    const d = disk(600 * 1024, this);
     const out = path.join(d.dir, 'out');
     const r = await ask(out);
-    assert.equal(r.code, 74, r.stderr);
-    assert.match(
-      r.stderr,
-      new RegExp(`^codedance: cannot write ${out}/trajectory\\.ipynb \\(\\d+ KiB\\): no space left on the disk mounted at ${d.dir}`, 'm'),
-    );
-    assert.doesNotMatch(r.stderr, /the run goes on/, 'said once, at the end, when the run is over');
-    assert.match(r.stderr, /^not saved: trajectory\.ipynb$/m);
-    assert.deepEqual(assertWholeFiles(out), ['input_image.jpg', 'input_image.png', 't0-c0-i0.png', 'trajectory.json']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(assertWholeFiles(out), ['input_image.png', 't0-c0-i0.png', 'trajectory.ipynb', 'trajectory.json']);
     const t = JSON.parse(readFileSync(path.join(out, 'trajectory.json'), 'utf8'));
     assert.equal(t.answer, 'done');
+    assert.equal(t.turns[0].cells[0].images[0].data, 'codedance-file:t0-c0-i0.png');
   });
 
   it("the kernels' temporary folder full (TMPDIR): exit 74 with the TMPDIR fix, not 3 'Python/kernel problem'", async function () {

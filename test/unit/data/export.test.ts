@@ -12,11 +12,13 @@ import { parquetInfo, readParquetRows } from '../../../src/core/data/parquet';
 import { storeRecordImages } from '../../../src/core/eval/recordTrajectory';
 import type { ResultRecord } from '../../../src/core/eval/record';
 import { storeImages } from '../../../src/core/trajectory/imageFiles';
+import { referToFiles } from '../../../src/core/trajectory/images';
 import {
   ExportError,
   evalResultItems,
   conversationItems,
   exportTrainingData,
+  itemsFromPath,
   toSftMessages,
   trajectoryItems,
 } from '../../../src/core/training-data';
@@ -97,6 +99,37 @@ describe('training data export (SFT / RL parquet)', () => {
     assert.equal(imgs.length, 2);
     bytesEq(imgs[0], input);
     bytesEq(imgs[1], plot);
+  });
+
+  it("SFT: a trajectory .json with its images as files beside it (codedance ask's folder) exports as the same file with them inline", async () => {
+    const dir = path.join(tmp, 'ask-out');
+    mkdirSync(dir);
+    writeFileSync(path.join(dir, 'input_image.png'), input);
+    writeFileSync(path.join(dir, 't0-c0-i0.png'), plot);
+    const files = new Map([
+      [input.toString('base64'), 'input_image.png'],
+      [plot.toString('base64'), 't0-c0-i0.png'],
+    ]);
+    const stored = await referToFiles(answered, files);
+    assert.ok(!JSON.stringify(stored).includes(input.toString('base64')), 'no image inline');
+    writeFileSync(path.join(dir, 'trajectory.json'), JSON.stringify(stored));
+    // the same trajectory with its images inline, as older releases wrote it
+    writeFileSync(path.join(tmp, 'inline.json'), JSON.stringify(answered));
+    const rows = [];
+    for (const src of [path.join(dir, 'trajectory.json'), path.join(tmp, 'inline.json')]) {
+      const out = path.join(tmp, `${path.basename(src)}.parquet`);
+      assert.equal((await exportTrainingData({ format: 'sft', out, items: itemsFromPath(src) })).rows, 1);
+      rows.push((await readAll(out))[0]);
+    }
+    assert.deepEqual(rows[0], rows[1]);
+    bytesEq((rows[0].images as Uint8Array[])[0], input);
+    bytesEq((rows[0].images as Uint8Array[])[1], plot);
+    // a file it refers to that is gone: said, with the fix
+    rmSync(path.join(dir, 't0-c0-i0.png'));
+    await assert.rejects(
+      exportTrainingData({ format: 'sft', out: path.join(tmp, 'gone.parquet'), items: itemsFromPath(path.join(dir, 'trajectory.json')) }),
+      /t0-c0-i0\.png of trajectory a1 cannot be read \(ENOENT\)/,
+    );
   });
 
   it('eval results: a sample written twice (a rerun appended it) is exported once, from its last line, and the earlier line is named', async () => {

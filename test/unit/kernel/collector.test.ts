@@ -1,5 +1,6 @@
 import { strict as assert } from 'node:assert';
-import { CellCollector, pngSize, RESULT_MIME } from '../../../src/core/kernel/collector';
+import { CellCollector, pngSize, preparedImages, RESULT_MIME } from '../../../src/core/kernel/collector';
+import { KernelSessionError } from '../../../src/core/kernel/errors';
 import type { ExecutionOutputEvent } from '../../../src/core/kernel/types';
 import { type JupyterMessage, makeHeader } from '../../../src/core/kernel/wire';
 
@@ -80,5 +81,30 @@ describe('kernel CellCollector', () => {
     c.finish();
     assert.equal(c.clientDropped.stdout, 5100 - 4106);
     assert.match(c.stdout, /\[output truncated: 994 more bytes of stdout were not shown \(limit: 10 bytes per cell\)\]\n$/);
+  });
+
+  it("an inputs result's PNGs: from its binary frames (a local or server kernel) or its base64 (a notebook's kernel)", () => {
+    const png = Buffer.from(PNG_1x1, 'base64');
+    const c = new CellCollector(undefined);
+    const size = { width: 1, height: 1, originalWidth: 2, originalHeight: 2 };
+    const result = {
+      kind: 'result',
+      op: 'inputs',
+      status: 'ok',
+      prepared: [
+        { ...size, pngBuffer: 1 },
+        { ...size, pngBase64: 'QUJD' },
+      ],
+    };
+    c.handle({ ...msg('display_data', { data: { [RESULT_MIME]: result }, metadata: {} }), buffers: [Buffer.from('other'), png] });
+    assert.deepEqual(preparedImages(c.result!, c.resultBuffers), [
+      { pngBase64: PNG_1x1, ...size },
+      { pngBase64: 'QUJD', ...size },
+    ]);
+    // a frame that did not come: said, never an empty image
+    assert.throws(
+      () => preparedImages(c.result!, undefined),
+      (e: unknown) => e instanceof KernelSessionError && /prepared input image #1 came without its bytes/.test((e as Error).message),
+    );
   });
 });

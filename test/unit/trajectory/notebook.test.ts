@@ -1,6 +1,7 @@
 import { strict as assert } from 'node:assert';
 import { reasoningText, toNotebook } from '../../../src/core/trajectory/notebook';
 import { createTrajectory } from '../../../src/core/trajectory/create';
+import { referToFiles } from '../../../src/core/trajectory/images';
 import type { Trajectory } from '../../../src/core/trajectory/types';
 
 export function sampleTrajectory(): Trajectory {
@@ -101,6 +102,37 @@ describe('notebook export', () => {
     assert.equal(nb.cells[4].outputs?.[0].ename, 'ZeroDivisionError');
     assert.match(nb.cells.at(-1)!.source.join(''), /## Answer\n\n3/);
     assert.ok(!JSON.stringify(nb).includes('hmm'), 'discarded replies are not exported');
+  });
+
+  it('images stored as files beside it (codedance ask): referred to by relative path, never copied in', async () => {
+    const t = await referToFiles(
+      sampleTrajectory(),
+      new Map([
+        ['iVBORw0KGgo=', 'input_image.png'],
+        ['AAAA', 't0-c0 (1).png'],
+      ]),
+    );
+    const nb = toNotebook(t) as {
+      cells: {
+        cell_type: string;
+        source: string[];
+        attachments?: unknown;
+        outputs?: { output_type: string; data?: Record<string, unknown> }[];
+      }[];
+    };
+    const text = JSON.stringify(nb);
+    assert.ok(!text.includes('iVBORw0KGgo=') && !text.includes('AAAA'), 'no image payload in the notebook');
+    assert.match(nb.cells[0].source.join(''), /!\[input 0\]\(input_image\.png\)/);
+    assert.equal(nb.cells[0].attachments, undefined);
+    // the setup cell binds the exact image and makes the file the code may open, as the kernel did
+    const setup = nb.cells[1].source.join('');
+    assert.match(setup, /input_image = Image\.open\("input_image\.png"\)\.convert\('RGB'\)/);
+    assert.match(setup, /if not os\.path\.exists\('input_image\.jpg'\):\n    input_image\.save\('input_image\.jpg'\)/);
+    const shown = nb.cells[3].outputs?.[1];
+    assert.equal(shown?.output_type, 'display_data');
+    // a name with a space and parentheses still makes one Markdown link
+    assert.deepEqual(shown?.data?.['text/markdown'], ['![i](t0-c0%20%281%29.png)']);
+    assert.deepEqual(shown?.data?.['text/plain'], ['<image 2x2: t0-c0 (1).png>']);
   });
 
   it('replaces code blocks in the reasoning text', () => {

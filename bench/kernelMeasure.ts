@@ -1,0 +1,136 @@
+/**
+ * Measuring kernels for the bench (kernelStarts.ts): the processes of a kernel's sandbox, their
+ * USS and CPU time from /proc, the probe of what a kernel can see and do, and today's pool
+ * started one kernel after another. The forked-kernel prototype is forkKernels.ts.
+ */
+import { readdirSync, readFileSync } from 'node:fs';
+import type { ChildProcess } from 'node:child_process';
+import { KernelPool } from '../src/core/kernel/pool';
+import type { JupyterKernelSession } from '../src/core/kernel/session';
+
+/** every process under `pid` (itself included), from /proc */
+export function processTree(pid: number): number[] {
+  const kids = new Map<number, number[]>();
+  for (const n of readdirSync('/proc').filter((x) => /^\d+$/.test(x))) {
+    try {
+      const stat = readFileSync(`/proc/${n}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      kids.set(ppid, [...(kids.get(ppid) ?? []), Number(n)]);
+    } catch {
+      // gone meanwhile
+    }
+  }
+  const out: number[] = [];
+  const walk = (p: number) => {
+    out.push(p);
+    for (const k of kids.get(p) ?? []) walk(k);
+  };
+  walk(pid);
+  return out;
+}
+
+/** USS of these processes together, MB: the pages only they map */
+export function ussMb(pids: number[]): number {
+  let kb = 0;
+  for (const p of pids) {
+    try {
+      for (const l of readFileSync(`/proc/${p}/smaps_rollup`, 'utf8').split('\n'))
+        if (l.startsWith('Private_Clean:') || l.startsWith('Private_Dirty:')) kb += Number(l.split(/\s+/)[1]);
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return kb / 1024;
+}
+
+/** CPU time of these processes and of their reaped children, ms (/proc/<pid>/stat: utime, stime, cutime, cstime) */
+export function cpuMs(pids: number[]): number {
+  const tick = 100; // USER_HZ
+  let t = 0;
+  for (const p of pids) {
+    try {
+      const stat = readFileSync(`/proc/${p}/stat`, 'utf8');
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      t += ((Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14])) * 1000) / tick;
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return t;
+}
+
+/** What a kernel can see and do (the same code in a pool kernel and a forked one). */
+export const probeCode = (other: string, port: number) => `
+import os, json, ctypes, resource, socket
+def _reach(port):
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+        return True
+    except OSError:
+        return False
+_libc = ctypes.CDLL(None, use_errno=True)
+_st = dict(l.split(":\\t", 1) for l in open("/proc/self/status").read().splitlines() if ":\\t" in l)
+print(json.dumps({
+    "uid": os.getuid(),
+    "sees another kernel's folder": os.path.exists(${JSON.stringify(other)}),
+    "reaches the host's 127.0.0.1": _reach(${port}),
+    "can make a user namespace": _libc.unshare(0x10000000) == 0,
+    "seccomp": _st["Seccomp"].strip(), "no_new_privs": _st["NoNewPrivs"].strip(),
+    "CapEff": _st["CapEff"].strip(), "CapBnd": _st["CapBnd"].strip(),
+    "RLIMIT_AS": resource.getrlimit(resource.RLIMIT_AS)[0],
+    "RLIMIT_NPROC": resource.getrlimit(resource.RLIMIT_NPROC)[0],
+    "environment": sorted(os.environ),
+    "HOME": os.environ.get("HOME"),
+    "/tmp": sorted(os.listdir("/tmp")),
+    "/home": sorted(os.listdir("/home")),
+    "cwd is its folder": os.getcwd() == os.path.realpath("."),
+}, sort_keys=True))
+`;
+
+export interface Started {
+  /** ms from the request to a kernel with the prelude installed */
+  ms: number[];
+  /** USS of each kernel's processes, MB, measured once all were up */
+  ussMb: number[];
+  /** CPU time each kernel's processes used to start, ms (forked: with its share of the template's forks) */
+  cpuMs: number[];
+  /** what the probe printed in the second kernel */
+  probe?: Record<string, unknown>;
+}
+
+/** Today's pool: `n` kernels started one after another (a pool that starts on demand, one start at a time), all held, then measured. */
+export async function poolStarts(python: string, n: number, probe?: { other: (dirs: string[]) => string; port: number }): Promise<Started> {
+  const pool = new KernelPool({ python, size: 0, maxConcurrentStarts: 1 });
+  const held: JupyterKernelSession[] = [];
+  const ms: number[] = [];
+  try {
+    for (let i = 0; i < n; i++) {
+      const t0 = performance.now();
+      held.push(await pool.acquire());
+      ms.push(performance.now() - t0);
+    }
+    const uss = held.map((s) => ussMb(processTree(bwrapOf(s))));
+    const cpu = held.map((s) => cpuMs(processTree(bwrapOf(s))));
+    let seen: Record<string, unknown> | undefined;
+    if (probe && held.length > 1) {
+      const r = await held[1].execute(probeCode(probe.other(held.map((s) => s.workdir)), probe.port));
+      seen = JSON.parse(r.stdout);
+    }
+    return { ms, ussMb: uss, cpuMs: cpu, probe: seen };
+  } finally {
+    await Promise.all(held.map((s) => s.dispose()));
+    await pool.dispose();
+  }
+}
+
+/** the bwrap process of a session (its pid is the interpreter's inside): the parent of the sandbox's init */
+function bwrapOf(s: JupyterKernelSession): number {
+  const inner = (s as unknown as { inc?: { proc: { child: ChildProcess } } }).inc?.proc.child.pid;
+  if (!inner) throw new Error('the session has no kernel process');
+  return inner;
+}
+
+export const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length ? (s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2) : NaN;
+};
