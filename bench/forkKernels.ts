@@ -15,7 +15,8 @@
  * the prelude installed (the pool's: `KernelPool.acquire` of a pool that starts on demand), and
  * its memory: USS (Private_Clean + Private_Dirty of /proc/<pid>/smaps_rollup) of every process
  * of the kernel's sandbox; pages a fork still shares with the template are not its own.
- * `probe` runs the same code in a pool kernel and a forked one: what each can see and do.
+ * `probe` runs the same code in a pool kernel and a forked one: what each can see and do
+ * (kernelMeasure.ts: the probe, /proc's USS and CPU time, today's pool).
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { chownSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';

@@ -42,6 +42,7 @@ ${TRAIN_CHECKPOINT_USAGE}
 
 cluster (with --job; as for 'codedance jobs'): --cluster NAME | --clusters FILE | --workspace-profiles |
   --ray URL | --ssh [USER@]HOST[:PORT] [--identity FILE] [--jobs-dir DIR]
+  (rollouts of a Ray job: over SFTP on the profile's jumpHost; without one, give the folder mounted here as DIR)
 
 alarm thresholds (defaults in brackets):
   --tool-collapse-ratio R [0.25]  tool use below R × its mean over the early steps

@@ -26,6 +26,8 @@ interface TurnModel {
   cellsEl: HTMLElement;
   metaEl: HTMLElement;
   dirty: boolean;
+  /** the reply is complete (turn_end): an unclosed `<code>` is not code being written */
+  ended: boolean;
 }
 
 export class ExchangeRenderer {
@@ -115,6 +117,7 @@ export class ExchangeRenderer {
       case 'retry': {
         const t = this.turn(e.turn);
         t.content = '';
+        t.ended = false;
         t.metaEl.textContent = `retrying (attempt ${e.attempt}): ${e.reason}`;
         this.scheduleText(t);
         return true;
@@ -122,6 +125,7 @@ export class ExchangeRenderer {
       case 'turn_end': {
         const t = this.turn(e.turn);
         t.content = e.content;
+        t.ended = true;
         this.renderText(t);
         const parts = [`turn ${e.turn + 1}`, formatMs(e.latencyMs)];
         if (e.usage) parts.push(`${e.usage.promptTokens} + ${e.usage.completionTokens} tokens`);
@@ -276,7 +280,7 @@ export class ExchangeRenderer {
     const metaEl = el('div', { class: 'turn-meta' });
     root.append(textEl, cellsEl, metaEl);
     this.turnsEl.append(root);
-    t = { index, content: '', root, textEl, cellsEl, metaEl, dirty: false };
+    t = { index, content: '', root, textEl, cellsEl, metaEl, dirty: false, ended: false };
     this.turns.set(index, t);
     return t;
   }
@@ -294,7 +298,7 @@ export class ExchangeRenderer {
   private renderText(t: TurnModel): void {
     t.dirty = false;
     const frag = document.createDocumentFragment();
-    for (const seg of splitTurn(t.content)) {
+    for (const seg of splitTurn(t.content, t.ended)) {
       if (seg.kind === 'code-pending') {
         frag.append(el('div', { class: 'code-pending' }, 'Writing code…'));
         continue;

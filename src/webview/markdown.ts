@@ -121,17 +121,21 @@ export interface TurnSegment {
 /**
  * Splits an assistant turn's text for display: `<think>` blocks apart, `<code>` blocks and
  * `<answer>` removed (cells and the answer box show them), a `<code>` still streaming marked.
+ * `done`: the reply is complete, so an unclosed `<code>` is code cut at its stop string (PyVision's
+ * `</code>`), shown by its cell, not code being written. A reply that goes on from the one before
+ * (Thyme's, after the sandbox output) may close a `<think>` it did not open: its text before is thinking.
  */
-export function splitTurn(content: string): TurnSegment[] {
+export function splitTurn(content: string, done = false): TurnSegment[] {
   const out: TurnSegment[] = [];
-  let s = content;
+  const close = content.indexOf('</think>');
+  let s = close >= 0 && !content.slice(0, close).includes('<think>') ? `<think>${content}` : content;
   // completed code blocks and the answer are rendered elsewhere
   s = s.replace(/<code>[\s\S]*?<\/code>/g, '');
   s = s.replace(/<answer>[\s\S]*?<\/answer>/g, '');
   let pending = false;
   const open = s.search(/<code>|<answer>/);
   if (open >= 0) {
-    pending = s.slice(open).startsWith('<code>');
+    pending = !done && s.slice(open).startsWith('<code>');
     s = s.slice(0, open);
   }
   const re = /<think>([\s\S]*?)(<\/think>|$)/g;

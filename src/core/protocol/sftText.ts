@@ -24,13 +24,26 @@ export interface SftImage {
   mime: string;
 }
 
-function partsText(content: string | ContentPart[] | null, images: SftImage[]): string {
+export interface SftOptions {
+  /**
+   * The format writes the `<image>` token in its own prompt (Thyme: `<image>\n{question}…` after
+   * the image part, utils.py 30-49): in a user message, the text that follows its leading image
+   * parts drops the `<image>` it starts with, so each image has one token (Thyme's SFT data:
+   * `"question": "<image>\n…"`, README §3.1). Without images, that `<image>` goes too.
+   */
+  imageTokenInText?: boolean;
+}
+
+function partsText(content: string | ContentPart[] | null, images: SftImage[], tokenInText = false): string {
   if (content === null) return '';
   if (typeof content === 'string') return content;
   let out = '';
+  let leading = tokenInText;
   for (const p of content) {
-    if (p.type === 'text') out += p.text;
-    else {
+    if (p.type === 'text') {
+      out += leading && p.text.startsWith(IMAGE_TOKEN) ? p.text.slice(IMAGE_TOKEN.length) : p.text;
+      leading = false;
+    } else {
       const m = /^data:([^;,]+);base64,(.*)$/s.exec(p.image_url.url);
       if (!m)
         throw new CodeDanceError('input', `an image in the messages is not inline (${p.image_url.url.slice(0, 40)}…)`, {
@@ -54,7 +67,7 @@ function toolCallText(c: ToolCall): string {
 }
 
 /** The messages as dataset-card rows and the images they held, in order. */
-export function toSftMessages(messages: readonly ChatMessage[]): { messages: SftMessage[]; images: SftImage[] } {
+export function toSftMessages(messages: readonly ChatMessage[], opts: SftOptions = {}): { messages: SftMessage[]; images: SftImage[] } {
   const images: SftImage[] = [];
   const out: SftMessage[] = [];
   let toolBlock: string[] | undefined;
@@ -72,7 +85,7 @@ export function toSftMessages(messages: readonly ChatMessage[]): { messages: Sft
       const calls = (m.tool_calls ?? []).map(toolCallText);
       const text = partsText(m.content, images);
       out.push({ role: 'assistant', content: calls.length ? [text, ...calls].filter(Boolean).join('\n') : text });
-    } else out.push({ role: m.role, content: partsText(m.content, images) });
+    } else out.push({ role: m.role, content: partsText(m.content, images, m.role === 'user' && opts.imageTokenInText) });
   }
   flushTools();
   return { messages: out, images };

@@ -152,16 +152,35 @@ export function thymeRequest(run: RunView): RequestPlan | undefined {
   const s = thymeState(run.turns);
   const prefix = thymePrefix(run);
   if (s.phase === 'done') return undefined;
-  if (s.phase === 'fallback') {
-    const q = thymeQuestionMessage(prefix);
-    const question = thymePromptParts(q.prompt)?.question ?? run.question;
-    const messages: ChatMessage[] = [
-      { role: 'system', content: THYME_SIMPLE_SYSTEM_PROMPT },
-      { role: 'user', content: [...q.images, text(thymeSimplePrompt(question))] },
-    ];
-    return { messages, sampling: { stop: undefined }, extra: THYME_EXTRA };
-  }
+  if (s.phase === 'fallback') return { messages: fallbackMessages(run, prefix), sampling: { stop: undefined }, extra: THYME_EXTRA };
   const messages: ChatMessage[] = s.parts.length ? [...prefix, { role: 'assistant', content: s.parts }] : [...prefix];
   const extra = s.iteration > 0 ? { ...THYME_EXTRA, add_generation_prompt: false, continue_final_message: true } : THYME_EXTRA;
   return { messages, ...(s.generation > 0 ? { sampling: { temperature: THYME_RETRY_TEMPERATURE } } : {}), extra };
+}
+
+/** model.py 414-443: the plain prompt, asked once after 5 generations without an answer (the question's images, no history) */
+function fallbackMessages(run: RunView, prefix: readonly ChatMessage[]): ChatMessage[] {
+  const q = thymeQuestionMessage(prefix);
+  const question = thymePromptParts(q.prompt)?.question ?? run.question;
+  return [
+    { role: 'system', content: THYME_SIMPLE_SYSTEM_PROMPT },
+    { role: 'user', content: [...q.images, text(thymeSimplePrompt(question))] },
+  ];
+}
+
+/**
+ * The run as Thyme's own record of it (the `messages` model.py holds when it returns): the
+ * question, then the last generation's ONE assistant message — each kept reply, each sandbox
+ * output inside it between `<sandbox_output>` tags, the answer last — or, when the run ended on
+ * the plain prompt, that prompt and its reply. A run without an answer: its generation so far.
+ * Earlier generations and dropped replies are not in it: the repository starts each generation
+ * from the question again (268-273) and never sends a dropped reply back (338-343).
+ */
+export function thymeConversation(run: RunView): ChatMessage[] {
+  const prefix = thymePrefix(run);
+  const last = run.turns.at(-1);
+  if (last && thymeState(run.turns.slice(0, -1)).phase === 'fallback')
+    return [...fallbackMessages(run, prefix), { role: 'assistant', content: last.content }];
+  const s = thymeState(run.turns);
+  return s.parts.length ? [...prefix, { role: 'assistant', content: s.parts }] : [...prefix];
 }

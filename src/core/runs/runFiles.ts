@@ -4,13 +4,13 @@
  * cluster's (POSIX); `~/…` is the remote home.
  *
  * Over SSH, files are read over the connection's SFTP session (`SshConnection.sftp()`): a folder
- * listed, a file read whole or from a byte offset (a read stream with `start`), a tree walked a
- * level at a time. No shell: a path with spaces or quotes needs no quoting.
+ * listed, a file read whole or from a byte offset (reads at that position, many in flight at
+ * once), a tree walked a level at a time. No shell: a path with spaces or quotes needs no quoting.
  */
 import { open, readdir, readFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import * as posix from 'node:path/posix';
-import type { FileEntryWithStats, SFTPWrapper } from 'ssh2';
+import type { FileEntryWithStats, SFTPWrapper, Stats } from 'ssh2';
 import { isCodeDanceError } from '../errors';
 import { JobsError } from '../jobs/errors';
 import type { SshConnection } from '../jobs/SshConnection';
@@ -108,15 +108,40 @@ function call<T>(fn: SftpCall<T>): Promise<T> {
   return new Promise((resolve, reject) => fn((err, v) => (err ? reject(err) : resolve(v))));
 }
 
-/** The stream's bytes (from `start` on) as UTF-8 text. */
-function readAll(sftp: SFTPWrapper, p: string, start?: number): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const out: Buffer[] = [];
-    const rs = sftp.createReadStream(p, start ? { start } : {});
-    rs.on('data', (d: Buffer) => out.push(d));
-    rs.on('error', reject);
-    rs.on('end', () => resolve(Buffer.concat(out).toString('utf8')));
-  });
+/** Reads in flight at once, as ssh2's own fastGet (64 × 32 KiB): a big dump is not one round trip per chunk. */
+const READ_CHUNK = 32 * 1024;
+const READS_IN_FLIGHT = 64;
+
+/** The file's bytes from `start` to its size now (a file that grows is read again from where this ended). */
+async function readRange(sftp: SFTPWrapper, p: string, start: number): Promise<Buffer> {
+  const handle = await call<Buffer>((cb) => sftp.open(p, 'r', cb));
+  try {
+    const { size } = await call<Stats>((cb) => sftp.fstat(handle, cb));
+    const total = Math.max(0, size - start);
+    const buf = Buffer.alloc(total);
+    let next = 0;
+    let end = total; // lowered when the file turns out shorter (cut while it was read)
+    const worker = async () => {
+      while (next < end) {
+        const at = next;
+        next += READ_CHUNK;
+        const want = Math.min(READ_CHUNK, total - at);
+        for (let done = 0; done < want;) {
+          const n = await call<number>((cb) => sftp.read(handle, buf, at + done, want - done, start + at + done, cb));
+          if (n === 0) {
+            end = Math.min(end, at + done);
+            break;
+          }
+          done += n;
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(READS_IN_FLIGHT, Math.ceil(total / READ_CHUNK)) }, worker));
+    return buf.subarray(0, end);
+  } finally {
+    // not awaited: after a failed read its own error is the one to report; a handle left open ends with the session
+    sftp.close(handle, () => undefined);
+  }
 }
 
 /**
@@ -164,7 +189,7 @@ export function sshRunFiles(conn: SshConnection): RunFiles {
     async read(p) {
       try {
         const [sftp, f] = await open(p);
-        return await readAll(sftp, f);
+        return (await readRange(sftp, f, 0)).toString('utf8');
       } catch (e) {
         fail(e, `file ${p}`);
       }
@@ -172,7 +197,7 @@ export function sshRunFiles(conn: SshConnection): RunFiles {
     async readFrom(p, offset) {
       try {
         const [sftp, f] = await open(p);
-        return await readAll(sftp, f, Math.max(0, Math.floor(offset)));
+        return (await readRange(sftp, f, Math.max(0, Math.floor(offset)))).toString('utf8');
       } catch (e) {
         fail(e, `file ${p}`);
       }

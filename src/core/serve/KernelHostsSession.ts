@@ -29,8 +29,9 @@ export interface KernelHostInfo {
   sandbox: string;
   /** kernels at once */
   capacity: number;
-  /** the server's pid on its node (diagnostics, tests) */
+  /** the server's pid on its node, and its runtime folder there (diagnostics, tests) */
   pid?: number;
+  runtime?: string;
 }
 
 export interface KernelHostsSessionOptions {
@@ -212,7 +213,7 @@ export class KernelHostsSession {
     if (!res.ok) return `${a.host}:${a.port} answered ${res.status}`;
     const body = (await res.json().catch(() => ({}))) as { kernelspecs?: Record<string, { spec?: { metadata?: Record<string, any> } }> };
     const meta = body.kernelspecs?.codedance?.spec?.metadata?.codedance as
-      { sandbox?: string; capacity?: number; pid?: number } | undefined;
+      { sandbox?: string; capacity?: number; pid?: number; runtime?: string } | undefined;
     if (!meta) return `${a.host}:${a.port} has no 'codedance' kernelspec: is it a kernel-hosts job's server?`;
     return {
       index: a.index,
@@ -222,6 +223,7 @@ export class KernelHostsSession {
       sandbox: typeof meta.sandbox === 'string' ? meta.sandbox : 'unsandboxed: the host did not say',
       capacity: Math.max(1, Math.floor(Number(meta.capacity) || 1)),
       pid: Number.isInteger(meta.pid) ? meta.pid : undefined,
+      runtime: typeof meta.runtime === 'string' ? meta.runtime : undefined,
     };
   }
 

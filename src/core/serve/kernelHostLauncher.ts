@@ -127,7 +127,7 @@ def die_with_server():
         sys.exit(1)
 
 def private_connection(conn_file, info):
-    top = os.environ.get("KH_PRIVATE") or os.path.join(CONF["jobDir"], "private")
+    top = os.environ.get("KH_PRIVATE") or os.path.join(tempfile.gettempdir(), "cdkh-p")
     os.makedirs(top, mode=0o700, exist_ok=True)
     private = tempfile.mkdtemp(prefix="k-", dir=top)
     mine = dict(info, ip=os.path.join(private, "ipc"))

@@ -82,38 +82,53 @@ export function kernelHostsProblems(p: KernelHostsParams): string[] {
   return bad;
 }
 
-/** One host: its folder, the sandbox probe, the kernelspec, the address file, then the server (exec: its pid is the task's). */
+/**
+ * One host: its folder, the sandbox probe, the server (in the background: its pid is in the
+ * kernelspec), the kernelspec, then the address file; on its end (or the task's) the server is
+ * stopped and its runtime folder removed. The runtime folder is short and on the node's /tmp: a
+ * kernel's ZeroMQ sockets are Unix sockets there, whose paths may not pass 107 bytes.
+ */
 function hostScript(): string {
   return [
     '#!/bin/bash',
     'K=${KH_INDEX:-${SLURM_PROCID:-0}}',
     'R="$SERVE_DIR/host-$K"',
-    'export KH_PRIVATE="$R/private"',
-    'mkdir -p "$R/runtime" "$R/data/kernels/codedance" "$R/root" && chmod 700 "$R"',
+    'mkdir -p "$R/data/kernels/codedance" "$R/root" && chmod 700 "$R"',
     'if ! "$KH_PYTHON" -c "import jupyter_server, ipykernel" 2>"$R.err"; then',
     '  echo "kernel host $K: $KH_PYTHON cannot run a Jupyter Server: $(tail -1 "$R.err"); install jupyter_server and ipykernel there, or pass --python" >&2; exit 3',
     'fi',
     'if [ "$KH_SANDBOX" = off ]; then SB="unsandboxed: the sandbox is turned off"; else SB=$("$KH_PYTHON" "$SERVE_DIR/launcher.py" --probe); fi',
     'if [ "$KH_SANDBOX" = on ] && [ "$SB" != sandboxed ]; then echo "kernel host $K: the sandbox is required, but $SB" >&2; exit 4; fi',
     'export CODEDANCE_KH_SANDBOX="${SB%%:*}"',
+    'RT=$(mktemp -d "/tmp/cdkh-$K-XXXXXX") || exit 5',
+    'export KH_PRIVATE="$RT/p"',
+    'trap \'kill $SERVER 2>/dev/null; wait $SERVER 2>/dev/null; rm -rf "$RT"\' EXIT',
+    "trap 'exit 143' TERM INT HUP",
     'HOST=${SERVE_ADVERTISE_HOST:-$(hostname)}',
     'if [ -n "$KH_PORT" ]; then PORT=$((KH_PORT + K)); else PORT=$("$KH_PYTHON" -c \'import socket; s = socket.socket(); s.bind(("", 0)); print(s.getsockname()[1])\'); fi',
-    'KH_SB="$SB" KH_HOST="$HOST" KH_PID=$$ "$KH_PYTHON" - "$R/data/kernels/codedance/kernel.json" "$SERVE_DIR/launcher.py" <<\'SPEC\'',
+    'TRANSPORT=ipc; [ "$KH_NETWORK" = 1 ] && TRANSPORT=tcp',
+    '(',
+    '  export JUPYTER_TOKEN="$CODEDANCE_KH_TOKEN" JUPYTER_RUNTIME_DIR="$RT" JUPYTER_DATA_DIR="$R/data" JUPYTER_PATH="$R/data"',
+    '  unset CODEDANCE_KH_TOKEN',
+    '  exec "$KH_PYTHON" -m jupyter_server --ServerApp.ip=0.0.0.0 --port="$PORT" --port-retries=0 --no-browser --allow-root \\',
+    '    --ServerApp.root_dir="$R/root" --ServerApp.terminals_enabled=False --KernelManager.transport=$TRANSPORT \\',
+    '    --MappingKernelManager.default_kernel_name=codedance --MappingKernelManager.cull_idle_timeout=900 \\',
+    '    --MappingKernelManager.cull_interval=60 >> "$R.log" 2>&1',
+    ') &',
+    'SERVER=$!',
+    'unset CODEDANCE_KH_TOKEN',
+    'KH_SB="$SB" KH_HOST="$HOST" KH_PID=$SERVER KH_RT="$RT" "$KH_PYTHON" - "$R/data/kernels/codedance/kernel.json" "$SERVE_DIR/launcher.py" <<\'SPEC\'',
     'import json, os, sys',
-    'meta = {"sandbox": os.environ["KH_SB"], "capacity": int(os.environ["KH_CAPACITY"]), "node": os.environ["KH_HOST"], "pid": int(os.environ["KH_PID"])}',
+    'meta = {"sandbox": os.environ["KH_SB"], "capacity": int(os.environ["KH_CAPACITY"]), "node": os.environ["KH_HOST"],',
+    '        "pid": int(os.environ["KH_PID"]), "runtime": os.environ["KH_RT"]}',
     'spec = {"argv": [os.environ["KH_PYTHON"], sys.argv[2], "{connection_file}"], "display_name": "CodeDance kernel", "language": "python",',
     '        "interrupt_mode": "message", "metadata": {"codedance": meta}}',
     'json.dump(spec, open(sys.argv[1], "w"))',
     'SPEC',
-    'TRANSPORT=ipc; [ "$KH_NETWORK" = 1 ] && TRANSPORT=tcp',
     'echo "$HOST $PORT" > "$SERVE_DIR/replica-$K.addr.tmp" && mv "$SERVE_DIR/replica-$K.addr.tmp" "$SERVE_DIR/replica-$K.addr"',
     'echo "kernel host $K: Jupyter Server on $HOST:$PORT, $SB, up to $KH_CAPACITY kernels (log: $R.log)"',
-    'export JUPYTER_TOKEN="$CODEDANCE_KH_TOKEN" JUPYTER_RUNTIME_DIR="$R/runtime" JUPYTER_DATA_DIR="$R/data" JUPYTER_PATH="$R/data"',
-    'unset CODEDANCE_KH_TOKEN',
-    'exec "$KH_PYTHON" -m jupyter_server --ServerApp.ip=0.0.0.0 --port="$PORT" --port-retries=0 --no-browser --allow-root \\',
-    '  --ServerApp.root_dir="$R/root" --ServerApp.terminals_enabled=False --KernelManager.transport=$TRANSPORT \\',
-    '  --MappingKernelManager.default_kernel_name=codedance --MappingKernelManager.cull_idle_timeout=900 \\',
-    '  --MappingKernelManager.cull_interval=60 >> "$R.log" 2>&1',
+    'wait $SERVER',
+    'echo "kernel host $K: the Jupyter Server on $HOST:$PORT ended (exit $?)"',
   ].join('\n');
 }
 
@@ -124,7 +139,6 @@ function prologue(serveDir: string): string {
     `export SERVE_DIR=${serveDir}`,
     'export KH_DIR="$SERVE_DIR"',
     'mkdir -p "$SERVE_DIR" && chmod 700 "$SERVE_DIR"',
-    'trap \'rm -rf "$SERVE_DIR"/host-*/private\' EXIT',
     'cat > "$SERVE_DIR/launcher.py" <<\'LAUNCHER\'',
     kernelLauncherSource().trimEnd(),
     'LAUNCHER',

@@ -5,7 +5,8 @@
  * `<image>`s as the cell's images, an `--- Execution Error` block as the error), and the last
  * `<answer>` the answer. A DeepEyes zoom (`image_zoom_in_tool`) is a tool cell as the chat
  * records it: its call, the box in the first image, the crop of its `<tool_response>` as its
- * image. An RL row (prompt only) is a question without turns. An eval results
+ * image. A row of Thyme's or PyVision's own form is read as that format records a run
+ * (formatRows.ts). An RL row (prompt only) is a question without turns. An eval results
  * line carries its own trajectory (read by the caller with recordTrajectory).
  */
 import { CodeDanceError } from '../errors';
@@ -16,6 +17,7 @@ import { createTrajectory } from '../trajectory/create';
 import type { CodeCell, ModelTurn, Trajectory, TrajectoryImage } from '../trajectory/types';
 import { imageBytes, replayPlan, type RecordedToolCall, type ReplayPlan } from './replayPlan';
 import { IMAGE_TOKEN } from '../protocol/sftText';
+import { formatRow, type FormatRow } from './formatRows';
 
 function image(bytes: Uint8Array, id: string, source: TrajectoryImage['source']): TrajectoryImage {
   return { id, mime: sniffImageMime(bytes) ?? 'image/png', data: Buffer.from(bytes).toString('base64'), source };
@@ -42,6 +44,8 @@ export function rowTrajectory(row: Record<string, unknown>, index: number, file:
   const firstUser = msgs.find((m) => m.role === 'user');
   const question = typeof extra.question === 'string' ? extra.question : (firstUser?.content.replaceAll(IMAGE_TOKEN, '').trim() ?? '');
   const images = Array.isArray(row.images) ? row.images : [];
+  const own = formatRow(msgs, images, file);
+  if (own) return formatTrajectory(own, index, question);
   const inputCount = firstUser ? firstUser.content.split(IMAGE_TOKEN).length - 1 : 0;
   const inputImages = rowInputImages(images, Math.max(inputCount, msgs.length ? 0 : images.length ? 1 : 0), file);
   const plan = replayPlan(index, row, file);
@@ -57,6 +61,21 @@ export function rowTrajectory(row: Record<string, unknown>, index: number, file:
     turns,
     answer,
     status: answer !== undefined ? 'answered' : turns.length ? 'max_turns' : 'running',
+    createdAt: new Date(0).toISOString(),
+  });
+}
+
+/** A row of Thyme's or PyVision's own form (formatRows.ts) as the chat records its run. */
+function formatTrajectory(r: FormatRow, index: number, question: string): Trajectory {
+  return createTrajectory({
+    id: `row-${index}`,
+    question,
+    model: 'dataset',
+    protocol: r.protocol,
+    inputImages: r.inputImages,
+    turns: r.turns,
+    answer: r.answer,
+    status: r.answer !== undefined ? 'answered' : r.turns.length ? 'max_turns' : 'running',
     createdAt: new Date(0).toISOString(),
   });
 }

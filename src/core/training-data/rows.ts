@@ -2,7 +2,9 @@
  * One trajectory as a training row:
  *  - `sftRow`: CodeDance-SFT (`messages`, `images`): the whole conversation as the model saw it
  *    (system, question with its image, every reply, every `<tool_response>` with its output
- *    images), images inline in order of their `<image>` tokens;
+ *    images), images inline in order of their `<image>` tokens; in the format's own form (PyVision:
+ *    the `<interpreter>` user messages; Thyme: its last generation as one assistant message with
+ *    the `<sandbox_output>`s inside, thymeConversation);
  *  - `rlRow`: CodeDance-RL: the prompt (the messages before the first reply of this exchange),
  *    its images, `data_source`, `ability`, `reward_model{ground_truth, style}` and
  *    `extra_info{question, answer, index, split, need_tools_kwargs, tools_kwargs}`.
@@ -14,6 +16,7 @@ import type { ChatMessage } from '../protocol/types';
 import { FILE_REF } from '../trajectory/images';
 import type { Trajectory } from '../trajectory/types';
 import { toSftMessages, type SftMessage } from '../protocol/sftText';
+import { thymeConversation } from '../protocol/thymeLoop';
 
 export interface SftRow {
   messages: SftMessage[];
@@ -61,7 +64,7 @@ function bytes(b64: string, what: string, t: Trajectory): Uint8Array {
 function converted(t: Trajectory, messages: readonly ChatMessage[]): { messages: SftMessage[]; images: Uint8Array[] } {
   let sft;
   try {
-    sft = toSftMessages(messages);
+    sft = toSftMessages(messages, { imageTokenInText: t.protocol === 'thyme' });
   } catch (e) {
     throw new ExportError(
       `trajectory ${t.id}: ${(e as Error).message}`,
@@ -78,7 +81,8 @@ export function sftRow(t: Trajectory): SftRow {
       `trajectory ${t.id} has no messages (a run that failed before the model was called)`,
       'leave it out, or re-run the question',
     );
-  return converted(t, t.messages);
+  // Thyme: its own record (one assistant message per generation, the sandbox outputs inside it), not our history
+  return converted(t, t.protocol === 'thyme' ? thymeConversation(t) : t.messages);
 }
 
 /** The messages before this exchange's first reply (a follow-up's prompt holds the earlier exchanges). */

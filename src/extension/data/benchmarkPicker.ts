@@ -22,7 +22,7 @@ function entryItem(e: BenchmarkEntry): EntryItem {
   return {
     label: e.name,
     description: `${e.title} · ${e.rows} rows · ${e.scoring === 'math' ? 'math check' : 'judge'}${e.gated ? ' · gated' : ''}`,
-    detail: `${e.repo}${isPinned(e) ? `@${e.revision.slice(0, 7)}` : ''} · ${e.license}`,
+    detail: isPinned(e) ? `${e.repo}@${e.revision.slice(0, 7)} · ${e.license}` : `${e.repo} · cannot be downloaded until pinned`,
     entry: e,
   };
 }
@@ -32,12 +32,7 @@ function entryItems(entries: readonly BenchmarkEntry[]): (EntryItem | vscode.Qui
   const unpinned = entries.filter((e) => !isPinned(e));
   return [
     ...entries.filter((e) => isPinned(e)).map(entryItem),
-    ...(unpinned.length
-      ? [
-          { label: 'not pinned to a commit yet: cannot be downloaded', kind: vscode.QuickPickItemKind.Separator },
-          ...unpinned.map(entryItem),
-        ]
-      : []),
+    ...(unpinned.length ? [{ label: 'not pinned yet', kind: vscode.QuickPickItemKind.Separator }, ...unpinned.map(entryItem)] : []),
   ];
 }
 

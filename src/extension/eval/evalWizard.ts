@@ -21,6 +21,8 @@ export interface RunEvalArgs {
   /** a judge URL (comma list), or 'none' for --no-judge */
   judge?: string;
   modelName?: string;
+  /** the model name sent to the endpoints (default: the served policy's name, else codedance.model, else the endpoint's one model) */
+  evalModelName?: string;
   saveDir?: string;
   limit?: number;
   /** open the report when done (default: offer it in the notification) */

@@ -96,7 +96,7 @@ async function prepareEval(
   try {
     const served = deps.served.policy();
     const usesServed = served && c.endpoints.every((u) => served.endpoints.some((e) => e.baseUrl === u.replace(/\/+$/, '')));
-    evalModelName = (usesServed ? served.modelName : s.model) || (await resolveModelName(model, { signal }));
+    evalModelName = a.evalModelName ?? ((usesServed ? served.modelName : s.model) || (await resolveModelName(model, { signal })));
   } catch (e) {
     void showError(vscode, e, 'CodeDance Eval'); // the message names the endpoint
     return undefined;

@@ -203,6 +203,8 @@ async function windowSteps(d: Deps, s: StepsFor): Promise<CheckpointSteps> {
         dataPath: data.local,
         endpoints: m.baseUrls,
         modelName: checkpointModelName(c.label, c.step),
+        // the name vLLM serves the merged checkpoint under, not the configured codedance.model
+        evalModelName: m.servedModelName,
         saveDir,
         ...(s.a.numWorkers !== undefined && { numWorkers: s.a.numWorkers }),
         ...(s.a.judge !== undefined && { judge: s.a.judge }),

@@ -85,6 +85,7 @@ export async function pickData(valFiles: string[]): Promise<{ cluster: string[] 
   const uris = await vscode.window.showOpenDialog({
     canSelectMany: false,
     filters: { Datasets: ['parquet', 'jsonl'] },
+    title: 'Evaluate Checkpoint: the dataset to evaluate on',
     openLabel: 'Evaluate the checkpoint on this dataset',
   });
   return uris?.[0] ? { local: [uris[0].fsPath] } : undefined;

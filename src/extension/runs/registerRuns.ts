@@ -2,7 +2,8 @@
  * The run view in the editor (issue #23): `CodeDance: Open Run View…` (a known job, a log file or
  * a run folder), "Open Run View" on a job of the Training Jobs tree (and after a submit), the
  * alarms told once each as notifications and counted on the job's tree item, the thresholds from
- * the settings `codedance.runs.alarms.*`, and the views restored after a window reload.
+ * the settings `codedance.runs.alarms.*`, the checkpoint evals recorded for a run (the index file
+ * watched: the CLI writes it too), and the views restored after a window reload.
  */
 import * as path from 'node:path';
 import * as v from 'valibot';
@@ -13,6 +14,7 @@ import { savedRunView, type RunRef } from '../../protocol/runs';
 import type { ChatViewProvider } from '../chatViewProvider';
 import { readClusterProfiles, type EditorClusterProfile } from '../jobs/clusterProfiles';
 import { JobNode, type JobsTreeProvider } from '../jobs/JobsTreeProvider';
+import { checkpointEvalsFileForWindow } from './checkpointEval';
 import { pickRunSource } from './runPick';
 import { alarmThresholds } from './runSettings';
 import { RunPanel, type RunViewHost } from './RunPanel';
@@ -44,9 +46,31 @@ function sourceOfRef(tree: JobsTreeProvider, ref: RunRef): RunSource | undefined
   return jobSource(tree, profile, job);
 }
 
+/** Fires when the window's checkpoint-eval index changes on disk (created, rewritten by a rename, deleted). */
+function watchCheckpointEvals(file: string): vscode.Disposable & { event: vscode.Event<void> } {
+  const uri = vscode.Uri.file(file);
+  const folder = vscode.workspace.getWorkspaceFolder(uri);
+  const pattern = folder
+    ? new vscode.RelativePattern(folder, path.relative(folder.uri.fsPath, file).split(path.sep).join('/'))
+    : new vscode.RelativePattern(vscode.Uri.file(path.dirname(file)), path.basename(file));
+  const watcher = vscode.workspace.createFileSystemWatcher(pattern);
+  const changed = new vscode.EventEmitter<void>();
+  const fire = () => changed.fire();
+  const subs = [watcher.onDidCreate(fire), watcher.onDidChange(fire), watcher.onDidDelete(fire)];
+  return {
+    event: changed.event,
+    dispose: () => {
+      for (const d of subs) d.dispose();
+      watcher.dispose();
+      changed.dispose();
+    },
+  };
+}
+
 class RunViews implements vscode.Disposable {
   private readonly panels = new Set<RunPanel>();
   private readonly host: RunViewHost;
+  private readonly evalsWatch: ReturnType<typeof watchCheckpointEvals>;
 
   constructor(
     context: vscode.ExtensionContext,
@@ -55,6 +79,8 @@ class RunViews implements vscode.Disposable {
     chat: ChatViewProvider,
   ) {
     const dir = path.join((context.storageUri ?? context.globalStorageUri).fsPath, 'runs');
+    const evalsFile = checkpointEvalsFileForWindow(context);
+    this.evalsWatch = watchCheckpointEvals(evalsFile);
     this.host = {
       extensionUri: context.extensionUri,
       log,
@@ -70,6 +96,8 @@ class RunViews implements vscode.Disposable {
         await chat.chat.ask(question, `run-${Date.now().toString(36)}`, reference);
       },
       closed: (p) => this.panels.delete(p),
+      checkpointEvalsFile: () => evalsFile,
+      onCheckpointEvalsChanged: (fn) => this.evalsWatch.event(fn),
     };
     tree.runBadge = (profile, job) => this.badge(`job:${profile.name}:${job.id}`);
   }
@@ -138,6 +166,7 @@ class RunViews implements vscode.Disposable {
 
   dispose(): void {
     for (const p of [...this.panels]) p.dispose();
+    this.evalsWatch.dispose();
   }
 }
 

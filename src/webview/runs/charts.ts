@@ -2,8 +2,10 @@
  * One uPlot chart of the run view: its figure (title, PNG button, remove button for an added
  * chart), lines in the theme's chart colours (a line's colour by its place in the chart, a run's
  * dash by its place in the view), a faint raw line behind a smoothed one, the values under the
- * cursor in the legend (the cursor is synced across charts), checkpoint and alarm marks at their
- * steps, and its PNG (the plot with its title and legend drawn above it).
+ * cursor in the legend (the cursor is synced across charts; a chart of points shows the point
+ * nearest the cursor), checkpoint evals as large points with their numbers in the legend,
+ * checkpoint and alarm marks at their steps, and its PNG (the plot with its title and legend drawn
+ * above it).
  */
 import uPlot from 'uplot';
 import { el } from '../dom';
@@ -56,7 +58,36 @@ function latestWhenIdle(u: uPlot, v: number | null, seriesIdx: number, idx: numb
   return fmt(null);
 }
 
-function seriesOpts(data: ChartData): uPlot.Series[] {
+/** The legend's text of a checkpoint eval series (the chart's data now): the point's at the cursor, else the latest one's. */
+function hoverValue(live: () => ChartData | undefined): uPlot.Series.Value {
+  return (_u, _v, seriesIdx, idx) => {
+    const hover = live()?.series[seriesIdx - 1]?.hover ?? [];
+    if (idx !== null) return hover[idx] ?? '—';
+    for (let i = hover.length - 1; i >= 0; i--) if (hover[i] !== null) return hover[i]!;
+    return '—';
+  };
+}
+
+/** A point series under the cursor: its point nearest the cursor within this many CSS pixels (a line: the cursor's x). */
+const POINT_REACH_PX = 20;
+
+function nearestPoint(u: uPlot, data: ChartData, seriesIdx: number, idx: number): number | null {
+  const ys = u.data[seriesIdx] as (number | null)[] | undefined;
+  if (!seriesIdx || !data.series[seriesIdx - 1]?.points || !ys || (ys[idx] !== null && ys[idx] !== undefined)) return idx;
+  const left = u.cursor.left ?? -1;
+  let best: number | null = null;
+  let reach = POINT_REACH_PX;
+  ys.forEach((y, i) => {
+    if (y === null || y === undefined) return;
+    const d = Math.abs(u.valToPos(u.data[0][i], 'x') - left);
+    if (d <= reach) [best, reach] = [i, d];
+  });
+  return best;
+}
+
+/** `live`: the chart's data now (setData keeps the series' options: the eval numbers are read from it). */
+function seriesOpts(data: ChartData, live: () => ChartData | undefined): uPlot.Series[] {
+  const bg = cssVar('--vscode-editor-background', '#1e1e1e');
   return data.series.map((s) => {
     const stroke = lineColor(s.lineIndex);
     const base: uPlot.Series = {
@@ -64,9 +95,11 @@ function seriesOpts(data: ChartData): uPlot.Series[] {
       stroke,
       scale: s.right ? 'right' : 'y',
       spanGaps: true,
-      value: latestWhenIdle,
-      class: s.raw ? 'raw' : undefined,
+      value: s.hover ? hoverValue(live) : latestWhenIdle,
+      class: s.raw ? 'raw' : s.hover ? 'eval' : undefined,
     };
+    // a checkpoint eval: a large dot ringed in the background's colour, over the training line
+    if (s.hover) return { ...base, paths: () => null, points: { show: true, size: 11, width: 2, stroke: bg, fill: stroke } };
     if (s.points) return { ...base, paths: () => null, points: { show: true, size: 7, stroke, fill: stroke } };
     return { ...base, width: s.raw ? 1 : 1.6, alpha: s.raw ? 0.25 : 1, dash: runDash(s.runIndex), points: { show: false } };
   });
@@ -152,6 +185,7 @@ export class RunChart {
     this.emptyEl.hidden = !empty;
     this.root.classList.toggle('empty', empty);
     this.root.dataset.series = String(data.series.filter((s) => !s.raw).length);
+    this.root.dataset.evalPoints = String(data.series.reduce((n, s) => n + (s.hover?.filter((h) => h !== null).length ?? 0), 0));
     if (empty) {
       this.destroy();
       return;
@@ -169,9 +203,13 @@ export class RunChart {
       width,
       height: 190,
       scales: { x: { time: false }, right: { auto: true } },
-      series: [{ label: x === 'step' ? 'step' : 'hours', value: latestWhenIdle }, ...seriesOpts(data)],
+      series: [{ label: x === 'step' ? 'step' : 'hours', value: latestWhenIdle }, ...seriesOpts(data, () => this.data)],
       axes: axes(data.series.some((s) => s.right)),
-      cursor: { sync: { key: 'codedance-runs', setSeries: false }, points: { size: 6 } },
+      cursor: {
+        sync: { key: 'codedance-runs', setSeries: false },
+        points: { size: 6 },
+        dataIdx: (u, si, idx) => (this.data ? nearestPoint(u, this.data, si, idx) : idx),
+      },
       legend: { live: true },
       hooks: { draw: [(u) => this.data && drawMarks(u, this.marks, this.data)] },
     };

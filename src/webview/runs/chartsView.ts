@@ -1,7 +1,8 @@
 /**
  * The run view's chart grid: the first screen's charts (series.ts DEFAULT_CHARTS) and the ones the
  * user added from the key picker, redrawn at most once a frame as steps arrive, each with its
- * runs overlaid, the checkpoints and alarms marked at their steps.
+ * runs overlaid, the checkpoints and alarms marked at their steps, the checkpoints' evals as
+ * points on the accuracy chart.
  */
 import { el } from '../dom';
 import { RunChart, type Mark } from './charts';
@@ -51,7 +52,7 @@ export class ChartsView {
   }
 
   private inputs(): RunSeriesInput[] {
-    return runList().map((r) => ({ id: r.info.id, label: r.info.label, steps: r.steps }));
+    return runList().map((r) => ({ id: r.info.id, label: r.info.label, steps: r.steps, evals: r.evals }));
   }
 
   private marks(): Mark[] {

@@ -1,13 +1,14 @@
 /**
  * The run view webview (bundled for the browser as dist/runs.js, uPlot's stylesheet beside it as
  * dist/runs.css). Renders what the extension sends (src/protocol/runs.ts): the runs' headers,
- * their metric steps as uPlot charts (several runs overlaid), the alarms, the checkpoints and the
- * rollouts. The toolbar: add a run, x = step or hours, EMA smoothing, a chart of any key, CSV.
+ * their metric steps as uPlot charts (several runs overlaid), the alarms, the checkpoints, their
+ * evals (points on the accuracy chart; the message checked against its schema) and the rollouts. The toolbar: add a run, x = step or hours, EMA smoothing, a chart of any key, CSV.
  * All text goes in as text.
  */
 import 'uplot/dist/uPlot.min.css';
+import * as v from 'valibot';
 import { decodeNonFinite } from '../../protocol/nonFinite';
-import type { RunInfo, ToRuns } from '../../protocol/runs';
+import { checkpointEvalsMessage, type RunInfo, type ToRuns } from '../../protocol/runs';
 import { el } from '../dom';
 import { ChartsView } from './chartsView';
 import { lineColor } from './charts';
@@ -15,7 +16,7 @@ import { exportName, metricsCsv } from './csv';
 import { renderAlarms, renderCheckpoints } from './panels';
 import { RolloutsView } from './rolloutsView';
 import { mergeSteps } from './series';
-import { ask, messenger, onError, runList, saveUi, view } from './state';
+import { ask, messenger, onError, runList, saveUi, showError, view } from './state';
 
 const root = document.getElementById('root')!;
 root.replaceChildren();
@@ -139,7 +140,7 @@ function onMessage(m: ToRuns): void {
     case 'run': {
       const r = view.runs.get(m.run.id);
       if (r) r.info = m.run;
-      else view.runs.set(m.run.id, { info: m.run, steps: [], alarms: [], checkpoints: [] });
+      else view.runs.set(m.run.id, { info: m.run, steps: [], alarms: [], checkpoints: [], evals: [] });
       saveUi();
       renderRuns();
       rollouts.runsChanged();
@@ -169,6 +170,13 @@ function onRunData(m: Exclude<ToRuns, { type: 'reply' | 'run' | 'removed' }>): v
   } else if (m.type === 'alarms') {
     r.alarms = m.alarms;
     renderAlarms(alarmsBox);
+  } else if (m.type === 'checkpointEvals') {
+    // read from an index file on disk: drawn only when it is what the protocol says
+    const ok = v.safeParse(checkpointEvalsMessage, m);
+    if (!ok.success) return showError(`the checkpoint evals of ${r.info.label} were not shown: ${v.summarize(ok.issues)}`);
+    r.evals = ok.output.series;
+    r.evalsNote = ok.output.note;
+    renderCheckpoints(checkpoints);
   } else {
     r.checkpoints = m.checkpoints;
     r.checkpointNote = m.note;

@@ -2,9 +2,11 @@
  * The run view's charts as data (pure: no DOM, the unit tests run it in Node): which metric keys
  * each chart of the first screen shows, each run's x values (the step, or hours of training),
  * every chart's series aligned on one x axis for uPlot (gaps as null), the tool-call counts as
- * shares of `actor/cnt_total`, and the EMA smoothing TensorBoard uses (debiased at the start).
+ * shares of `actor/cnt_total`, the EMA smoothing TensorBoard uses (debiased at the start), and the
+ * checkpoints' evals as points at their steps (one series per dataset, its numbers for the hover).
  */
 import type { StepMetrics } from '../../core/runs/types';
+import type { CheckpointEvalSeries } from '../../protocol/runs';
 
 export type XMode = 'step' | 'time';
 
@@ -28,6 +30,8 @@ export interface ChartSpec {
   points?: boolean;
   /** the chart was added by the user (it can be removed) */
   added?: boolean;
+  /** the runs' checkpoint evals drawn on it as points, a series per dataset */
+  evals?: boolean;
 }
 
 const TOOL_COUNTS = ['cnt_tool_call_correct', 'cnt_tool_call_incorrect', 'cnt_no_tool_call_correct', 'cnt_no_tool_call_incorrect'];
@@ -35,7 +39,7 @@ const TOOL_COUNTS = ['cnt_tool_call_correct', 'cnt_tool_call_incorrect', 'cnt_no
 /** The first screen (issue #23): what researchers watch in a CodeDance RL run. */
 export const DEFAULT_CHARTS: ChartSpec[] = [
   { id: 'score', title: 'Reward · critic/score/mean', lines: [{ key: 'critic/score/mean' }] },
-  { id: 'acc', title: 'Accuracy · actor/acc', lines: [{ key: 'actor/acc' }] },
+  { id: 'acc', title: 'Accuracy · actor/acc, checkpoint evals (points)', lines: [{ key: 'actor/acc' }], evals: true },
   { id: 'tool-success', title: 'Tool success rate · actor/tool_success_rate', lines: [{ key: 'actor/tool_success_rate' }] },
   { id: 'format', title: 'Format score · actor/format_score', lines: [{ key: 'actor/format_score' }] },
   { id: 'turns', title: 'Turns per rollout · actor/mean_num_turns', lines: [{ key: 'actor/mean_num_turns' }] },
@@ -117,6 +121,7 @@ export interface RunSeriesInput {
   id: string;
   label: string;
   steps: StepMetrics[];
+  evals?: CheckpointEvalSeries[];
 }
 
 export interface SeriesData {
@@ -131,6 +136,8 @@ export interface SeriesData {
   /** the unsmoothed values of a smoothed line (drawn faint, kept out of the legend) */
   raw: boolean;
   values: (number | null)[];
+  /** a checkpoint eval series: the legend's text at each x (accuracy, samples, scoring), null where none */
+  hover?: (string | null)[];
 }
 
 export interface ChartData {
@@ -159,7 +166,8 @@ export function chartData(spec: ChartSpec, runs: RunSeriesInput[], opts: { x: XM
     r.steps.forEach((s, i) => xs[i] !== null && xOfStep.set(s.step, xs[i]!));
     return { r, xs, xOfStep };
   });
-  const xs = [...new Set(perRun.flatMap((p) => p.xs.filter((x): x is number => x !== null)))].sort((a, b) => a - b);
+  const runXs = perRun.flatMap((p) => p.xs.filter((x): x is number => x !== null));
+  const xs = [...new Set(spec.evals ? [...runXs, ...evalXs(perRun, opts.x)] : runXs)].sort((a, b) => a - b);
   const at = new Map(xs.map((x, i) => [x, i]));
   const series: SeriesData[] = [];
   perRun.forEach(({ r, xs: rx }, runIndex) => {
@@ -181,7 +189,54 @@ export function chartData(spec: ChartSpec, runs: RunSeriesInput[], opts: { x: XM
       series.push({ ...base, label, raw: false, values: spread(smoothed) });
     });
   });
+  if (spec.evals) series.push(...evalSeries(runs, perRun, xs, opts.x, lines.length));
   return { xs, series, xOfStep: new Map(perRun.map((p) => [p.r.id, p.xOfStep])) };
+}
+
+/** An eval point's x: its step, or (hours) the x of that step of the run's metrics; undefined when not known. */
+function evalX(step: number, mode: XMode, xOfStep: Map<number, number>): number | undefined {
+  return mode === 'step' ? step : xOfStep.get(step);
+}
+
+/** The x values the runs' checkpoint evals add (a step the metrics have not reached yet). */
+function evalXs(runs: { r: RunSeriesInput; xOfStep: Map<number, number> }[], mode: XMode): number[] {
+  return runs.flatMap(({ r, xOfStep }) =>
+    (r.evals ?? []).flatMap((s) => s.points.map((p) => evalX(p.step, mode, xOfStep)).filter((x): x is number => x !== undefined)),
+  );
+}
+
+/** The legend's text of one eval point. */
+export function evalHover(p: CheckpointEvalSeries['points'][number]): string {
+  return `${Number(p.accuracy.toPrecision(4))} · n ${p.n}${p.judged ? '' : ' · no judge'}`;
+}
+
+/** Each run's evals as point series (a dataset's colour the same in every run), placed on the chart's xs. */
+function evalSeries(
+  runs: RunSeriesInput[],
+  perRun: { r: RunSeriesInput; xOfStep: Map<number, number> }[],
+  xs: number[],
+  mode: XMode,
+  firstLine: number,
+): SeriesData[] {
+  const at = new Map(xs.map((x, i) => [x, i]));
+  const datasets = [...new Set(runs.flatMap((r) => (r.evals ?? []).map((s) => s.dataset)))];
+  return perRun.flatMap(({ r, xOfStep }, runIndex) =>
+    (r.evals ?? []).flatMap((s) => {
+      const values: (number | null)[] = new Array(xs.length).fill(null);
+      const hover: (string | null)[] = new Array(xs.length).fill(null);
+      for (const p of s.points) {
+        const x = evalX(p.step, mode, xOfStep);
+        const i = x === undefined ? undefined : at.get(x);
+        if (i === undefined) continue;
+        values[i] = p.accuracy;
+        hover[i] = evalHover(p);
+      }
+      if (!values.some((v) => v !== null)) return [];
+      const label = `${runs.length > 1 ? `${r.label} · ` : ''}eval ${s.dataset}`;
+      const lineIndex = firstLine + datasets.indexOf(s.dataset);
+      return [{ run: r.id, runIndex, lineIndex, label, key: `eval:${s.dataset}`, right: false, points: true, raw: false, values, hover }];
+    }),
+  );
 }
 
 /** Every key of the runs, sorted. */

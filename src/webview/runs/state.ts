@@ -1,10 +1,10 @@
 /**
  * What the run view holds (the one mutable state of the page): the runs the extension sent, with
- * their steps, alarms and checkpoints, and the view's own choices (x axis, smoothing, the charts
+ * their steps, alarms, checkpoints and checkpoint evals, and the view's own choices (x axis, smoothing, the charts
  * the user added, the tab), which the webview keeps over a reload (`vscode.setState`) with the
  * runs it shows.
  */
-import type { FromRuns, RunInfo, RunsResponses } from '../../protocol/runs';
+import type { CheckpointEvalSeries, FromRuns, RunInfo, RunsResponses } from '../../protocol/runs';
 import type { Alarm, Checkpoint, StepMetrics } from '../../core/runs/types';
 import { Messenger } from '../messenger';
 import type { XMode } from './series';
@@ -15,6 +15,9 @@ export interface RunState {
   alarms: Alarm[];
   checkpoints: Checkpoint[];
   checkpointNote?: string;
+  /** the checkpoints' evals, one series per dataset */
+  evals: CheckpointEvalSeries[];
+  evalsNote?: string;
 }
 
 export interface UiState {

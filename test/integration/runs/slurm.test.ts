@@ -150,7 +150,16 @@ describe('runs: an RL job on Slurm over SSH (real slurmctld/slurmd + sshd on 127
     assert.deepEqual((await files.list(odd)).sort(), ['global_step_3', 'grow.log']);
     assert.equal(await files.read(path.join(odd, 'grow.log')), 'héllo\nwörld\n');
     assert.equal(await files.readFrom!(path.join(odd, 'grow.log'), Buffer.byteLength('héllo\n')), 'wörld\n');
+    // a dump bigger than the reads in flight at once (64 × 32 KiB), every byte in its place
+    const big = Array.from({ length: 60000 }, (_, i) => `{"i": ${i}, "output": "ünïcode ${'x'.repeat(i % 97)}"}\n`).join('');
+    writeFileSync(path.join(odd, 'big.jsonl'), big);
+    assert.ok(Buffer.byteLength(big) > 4 * 1024 * 1024);
+    assert.equal(await files.read(path.join(odd, 'big.jsonl')), big);
+    const from = Buffer.byteLength(big) - 3 * 1024 * 1024 - 7;
+    assert.equal(await files.readFrom!(path.join(odd, 'big.jsonl'), from), Buffer.from(big).subarray(from).toString('utf8'));
+    assert.equal(await files.readFrom!(path.join(odd, 'big.jsonl'), Buffer.byteLength(big)), '');
     assert.deepEqual((await files.listDeep!(odd, 3)).sort(), [
+      'big.jsonl',
       'global_step_3',
       'global_step_3/merged_hf',
       'global_step_3/merged_hf/config.json',

@@ -49,7 +49,7 @@ const WHERE = (i: number) =>
     'import sys, time',
     'time.sleep(1.5)',
     'f = [a for a in sys.argv if a.endswith("connection.json")][0]',
-    'print("ran on " + f.split("/host-")[1].split("/")[0])',
+    'print("ran on host-" + f.split("/cdkh-")[1].split("-")[0])',
     '```',
   ].join('\n');
 
@@ -203,7 +203,8 @@ describe('kernels on the cluster: a kernel-hosts job on real Slurm + sshd', func
     const dir = `${profile.jobsDir}/serve-${hosts.jobId}`;
     for (const k of [0, 1]) assert.match(readFileSync(`${dir}/host-${k}.log`, 'utf8'), /Kernel started: [0-9a-f-]+, name: codedance/);
     // the killed server's kernels went with it (the launcher's parent-death signal, bwrap --die-with-parent)
-    await until('host 1 kernels gone', () => processesWith(`${dir}/host-1/private/`).length === 0 || undefined, 20_000);
+    assert.match(infos[1].runtime!, /^\/tmp\/cdkh-1-/);
+    await until('host 1 kernels gone', () => processesWith(`${infos[1].runtime}/`).length === 0 || undefined, 20_000);
 
     await hosts.close();
     const job = await until('the job stopped', async () => {

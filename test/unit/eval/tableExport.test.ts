@@ -146,7 +146,8 @@ describe('results table exports', () => {
   });
 
   it('CSV: one row per benchmark and run, the comparison with the baseline on the other runs’ rows, RFC 4180 quoting', () => {
-    const s = '"llm-judge, judge prompts 0f0f",judge,7,"max_pixels 12845056 (smart resize), 32 images/request",deadbeef0000,org/chartqa@0123456789ab';
+    const s =
+      '"llm-judge, judge prompts 0f0f",judge,7,"max_pixels 12845056 (smart resize), 32 images/request",deadbeef0000,org/chartqa@0123456789ab';
     const flag = '"protocol differs (base: codedance, m&m_1: deepeyes)"';
     assert.equal(
       renderTable(TABLE, 'csv'),

@@ -2,7 +2,8 @@
  * The run view's protocol (src/protocol/runs.ts): the types are the schemas'; a malformed request
  * is refused at the extension's boundary with the field it got wrong (a PNG that is not a PNG data
  * URL, a file name with a folder, an unknown checkpoint action, an empty export), runs no handler
- * and is answered under its id; a restored panel's saved state is checked the same way; NaN and
+ * and is answered under its id; the checkpoint evals the webview draws are checked against their
+ * schema; a restored panel's saved state is checked the same way; NaN and
  * ±Infinity survive VS Code's JSON messages (src/protocol/nonFinite.ts).
  */
 import { strict as assert } from 'node:assert';
@@ -10,7 +11,8 @@ import type * as v from 'valibot';
 import { routeRequests } from '../../../src/extension/webviewRequests';
 import { parseRequest, type Reply } from '../../../src/protocol/messages';
 import { decodeNonFinite, encodeNonFinite } from '../../../src/protocol/nonFinite';
-import { CHECKPOINT_ACTIONS, runsRequest, savedRunView, type FromRuns, type RunsResponses } from '../../../src/protocol/runs';
+import * as valibot from 'valibot';
+import { CHECKPOINT_ACTIONS, checkpointEvalsMessage, runsRequest, savedRunView, type FromRuns, type RunsResponses } from '../../../src/protocol/runs';
 
 type Equals<A, B> = (<T>() => T extends A ? 1 : 2) extends <T>() => T extends B ? 1 : 2 ? true : false;
 const typesFromSchemas: [Equals<FromRuns, v.InferOutput<typeof runsRequest>>, Equals<keyof RunsResponses, FromRuns['type']>] = [true, true];
@@ -72,6 +74,32 @@ describe('run view protocol', () => {
         ['ok-1', true],
       ],
     );
+  });
+
+  it('names the checkpoint actions the run view offers, evaluate and serve among them', () => {
+    assert.deepEqual([...CHECKPOINT_ACTIONS], ['copyPath', 'copyMergeCommand', 'evaluate', 'serve']);
+  });
+
+  it('checks the checkpoint evals before the webview draws them', () => {
+    const ok = {
+      type: 'checkpointEvals',
+      run: 'r1',
+      series: [{ dataset: 'vstar_val', points: [{ step: 20, accuracy: 0.61, n: 300, judged: true }] }],
+    };
+    assert.ok(valibot.safeParse(checkpointEvalsMessage, ok).success);
+    assert.ok(valibot.safeParse(checkpointEvalsMessage, { ...ok, series: [], note: 'checkpoint-evals.json is not JSON' }).success);
+    const bad = (series: unknown, why: RegExp) => {
+      const r = valibot.safeParse(checkpointEvalsMessage, { ...ok, series });
+      assert.ok(!r.success, JSON.stringify(series));
+      assert.match(valibot.summarize(r.issues), why);
+    };
+    const point = ok.series[0].points[0];
+    bad([{ dataset: 'v', points: [{ ...point, accuracy: 61 }] }], /accuracy/);
+    bad([{ dataset: 'v', points: [{ ...point, step: -1 }] }], /step/);
+    bad([{ dataset: 'v', points: [{ ...point, n: 2.5 }] }], /n\b/);
+    bad([{ dataset: '', points: [] }], /dataset/);
+    bad([{ dataset: 'v', points: [{ ...point, judged: 'yes' }] }], /judged/);
+    assert.ok(!valibot.safeParse(checkpointEvalsMessage, { ...ok, run: 'r1<script>' }).success);
   });
 
   it('a restored panel’s state: the runs it showed, checked', () => {

@@ -1,8 +1,8 @@
 /**
  * The run view's charts as data (src/webview/runs/series.ts): x as steps or hours, shares of
  * actor/cnt_total, TensorBoard's debiased EMA, runs overlaid on one x axis with gaps as null,
- * a faint raw line beside a smoothed one, validation keys as points, newer steps replacing
- * older ones; the CSV export (csv.ts) and the rollout list's sort and filters (rolloutRows.ts).
+ * a faint raw line beside a smoothed one, validation keys as points, checkpoint evals as points
+ * on the accuracy chart with their numbers for the hover, newer steps replacing older ones; the CSV export (csv.ts) and the rollout list's sort and filters (rolloutRows.ts).
  */
 import { strict as assert } from 'node:assert';
 import type { StepMetrics } from '../../../src/core/runs/types';
@@ -13,6 +13,7 @@ import {
   allKeys,
   chartData,
   DEFAULT_CHARTS,
+  evalHover,
   keyChart,
   lineValue,
   mergeSteps,
@@ -106,6 +107,48 @@ describe('run view: series', () => {
       v.series.map((s) => [s.label, s.points, s.raw, s.values]),
       [['vstar/acc/mean@1', true, false, [null, null, 0.7]]],
     );
+  });
+
+  it('checkpoint evals: points on the accuracy chart at their steps, a series per dataset, their numbers for the hover', () => {
+    const timed = (n: number) => step(n, { 'actor/acc': 0.5 + n / 100, 'timing_s/step': 1800 });
+    const evals = [
+      {
+        dataset: 'vstar_val',
+        points: [
+          { step: 2, accuracy: 0.61, n: 300, judged: true },
+          // a checkpoint the metrics have not reached yet (hours: no x for it)
+          { step: 4, accuracy: 0.655555, n: 300, judged: true },
+        ],
+      },
+      { dataset: 'chartqa_val', points: [{ step: 2, accuracy: 0.4, n: 50, judged: false }] },
+    ];
+    const a = { id: 'r1', label: 'A', steps: [timed(1), timed(2), timed(3)], evals };
+    const d = chartData(chart('acc'), [a], { x: 'step', smoothing: 0, keys: allKeys([a]) });
+    assert.deepEqual(d.xs, [1, 2, 3, 4]);
+    assert.deepEqual(
+      d.series.map((s) => [s.label, s.points, s.lineIndex, s.values, s.hover]),
+      [
+        ['actor/acc', false, 0, [0.51, 0.52, 0.53, null], undefined],
+        ['eval vstar_val', true, 1, [null, 0.61, null, 0.655555], [null, '0.61 · n 300', null, '0.6556 · n 300']],
+        ['eval chartqa_val', true, 2, [null, 0.4, null, null], [null, '0.4 · n 50 · no judge', null, null]],
+      ],
+    );
+    const h = chartData(chart('acc'), [a], { x: 'time', smoothing: 0, keys: allKeys([a]) });
+    assert.deepEqual(h.xs, [0.5, 1, 1.5]);
+    assert.deepEqual(h.series[1].values, [null, 0.61, null], 'in hours: at the x of its step');
+    // only the accuracy chart draws them; a second run's points are named after it, a dataset keeps its colour
+    assert.equal(chartData(chart('score'), [a], { x: 'step', smoothing: 0, keys: allKeys([a]) }).series.length, 0);
+    const b = { id: 'r2', label: 'B', steps: [timed(2)], evals: [{ dataset: 'chartqa_val', points: [{ step: 2, accuracy: 0.5, n: 50, judged: true }] }] };
+    const two = chartData(chart('acc'), [a, b], { x: 'step', smoothing: 0.6, keys: allKeys([a, b]) });
+    assert.deepEqual(
+      two.series.filter((s) => s.hover).map((s) => [s.label, s.lineIndex, s.raw]),
+      [
+        ['A · eval vstar_val', 1, false],
+        ['A · eval chartqa_val', 2, false],
+        ['B · eval chartqa_val', 2, false],
+      ],
+    );
+    assert.equal(evalHover({ step: 1, accuracy: 1, n: 3, judged: true }), '1 · n 3');
   });
 
   it('a run without any value of a line draws no series for it (the chart says "no values yet")', () => {
