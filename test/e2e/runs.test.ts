@@ -6,83 +6,54 @@
  * the tool-use-collapse alarm (a notification and the view's list, with the threshold setting's
  * early steps), the checkpoints at their steps; new lines appended to the log show up; CSV export
  * through the save dialog; a validation rollout drawn by the chat's renderer with its input
- * image, code cell, tool response and reward. Screenshots: test/e2e/.artifacts/runs-*.png at
- * the default window size.
+ * image, code cell, tool response and reward; a training job's checkpoint evals (the index
+ * "Evaluate this checkpoint" records into, written by core's recordCheckpointEval) as points on
+ * the accuracy chart, and its checkpoints' Evaluate button starting the command on the job and
+ * step. Screenshots: test/e2e/.artifacts/runs-*.png at the default window size.
  */
 import * as assert from 'node:assert/strict';
-import { appendFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
+import { appendFileSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { BrowserContext, Frame, Page } from 'playwright-core';
-import { startRayJobsFixture, type RayJobsFixture } from '../fixtures/rayJobsServer';
-import { ensureExtensionBuilt, ROOT } from './build';
-import { contextMenuItem, submitPrintingJob } from './runsHelpers';
-import { ensureFixtureWorkspace } from './fixtures/images';
-import { RUN_EXPERIMENT, RUN_LOG, RUN_STEPS, writeRunFixture } from './fixtures/runFixture';
+import type { RayJobsFixture } from '../fixtures/rayJobsServer';
 import {
-  activityBarItem,
-  ARTIFACTS,
+  contextMenuItem,
+  extensionLogLines,
+  hoverStep,
+  legendValue,
+  recordJobEvals,
+  saveAs,
+  startRunsWorkbench,
+  submitPrintingJob,
+  type RunsWorkbench,
+} from './runsHelpers';
+import { RUN_EXPERIMENT, RUN_LOG, RUN_STEPS } from './fixtures/runFixture';
+import {
   failureScreenshot,
   findWebviewFrame,
   keepServerLogs,
-  openWorkbench,
   removeRunDir,
   runCommand,
   screenshot,
   waitForNotification,
 } from './workbench';
 
-type CodeServerModule = typeof import('../../scripts/codeServer.mjs');
-type Server = Awaited<ReturnType<CodeServerModule['startCodeServer']>>;
-
 const log = (msg: string) => console.log(`      [runs-e2e] ${msg}`);
 
 describe('e2e: the run view of an RL run in a real VS Code', function () {
   this.timeout(300_000);
-  let cs: CodeServerModule;
-  let server: Server | undefined;
+  let server: RunsWorkbench['server'] | undefined;
   let runDir: string;
   let workspace: string;
   let browser: BrowserContext | undefined;
   let page: Page;
   let view: Frame;
+  let jobView: Frame;
   let ray: RayJobsFixture;
   const cspViolations: string[] = [];
 
   before(async function () {
-    cs = await import('../../scripts/codeServer.mjs');
-    await cs.ensureCodeServer({ log: (m: string) => log(`code-server: ${m}`) });
-    ensureExtensionBuilt(log);
-    mkdirSync(ARTIFACTS, { recursive: true });
-    runDir = mkdtempSync(path.join(os.tmpdir(), 'codedance-runs-e2e-'));
-    workspace = path.join(runDir, 'workspace');
-    cpSync(ensureFixtureWorkspace(), workspace, { recursive: true });
-    writeRunFixture(path.join(workspace, 'rl-run'));
-    // a second run to overlay: another learning rate, its accuracy 0.04 higher
-    writeRunFixture(path.join(workspace, 'rl-run-b'), { experiment: 'sa1b-grpo-lr2e6', lift: 0.04 });
-    mkdirSync(path.join(workspace, '.vscode'), { recursive: true });
-    // a training job on a Ray cluster (the Jobs API fixture on 127.0.0.1: its files are this machine's)
-    ray = await startRayJobsFixture({ pendingMs: 300 });
-    server = await cs.startCodeServer({
-      workspace,
-      extensionDevelopmentPath: ROOT,
-      runDir: path.join(runDir, 'server'),
-      settings: {
-        'workbench.colorTheme': 'Default Dark Modern',
-        'remote.autoForwardPorts': false,
-        // the alarms' early mean: the first 10 steps (the default is 50)
-        'codedance.runs.alarms.earlySteps': 10,
-        'codedance.jobs.clusters': [{ name: 'fixture-ray', kind: 'ray', address: ray.url }],
-      },
-      log: (m: string) => log(`code-server: ${m}`),
-    });
-    browser = await cs.launchBrowser({ userDataDir: path.join(runDir, 'chromium') });
-    page = browser.pages()[0] ?? (await browser.newPage());
-    // the webview's CSP (default-src 'none', styles only from the extension): uPlot must need no inline style
-    page.on('console', (m) => {
-      if (/Content Security Policy/i.test(m.text())) cspViolations.push(m.text());
-    });
-    await openWorkbench(page, server.workbenchUrl(), '[Extension Development Host]', activityBarItem(page, 'CodeDance'));
+    ({ server, browser, page, runDir, workspace, ray } = await startRunsWorkbench(log, cspViolations));
   });
 
   after(async function () {
@@ -134,6 +105,11 @@ describe('e2e: the run view of an RL run in a real VS Code', function () {
       '20',
       '10',
     ]);
+    // each with its actions; evaluate and serve need the run's cluster, which a log file does not name
+    const actions = view.locator('tr[data-checkpoint="30"] .ckpt-actions button');
+    assert.deepEqual(await actions.allInnerTexts(), ['Evaluate', 'Serve', 'Copy path', 'Copy merge command']);
+    assert.deepEqual(await actions.evaluateAll((bs) => bs.map((b) => (b as HTMLButtonElement).disabled)), [true, true, false, false]);
+    assert.match((await actions.first().getAttribute('title')) ?? '', /read from a log file.*Training Jobs view/);
 
     // hover: the legend shows the values at the cursor
     const plot = view.locator('figure.run-chart[data-chart="acc"] .u-over');
@@ -174,23 +150,9 @@ describe('e2e: the run view of an RL run in a real VS Code', function () {
     assert.match(await view.locator('.run-chip').first().innerText(), /32 step\(s\), last 32/);
   });
 
-  /** Accepts the save dialog (code-server's simple dialog) once it offers `name` in the workspace; returns the file written. */
-  async function saveAs(name: string): Promise<string> {
-    await page.waitForFunction(
-      (n) => ((document.querySelector('.quick-input-widget input') as HTMLInputElement | null)?.value ?? '').endsWith(n),
-      name,
-      { timeout: 15_000 },
-    );
-    await page.keyboard.press('Enter');
-    const out = path.join(workspace, name);
-    const deadline = Date.now() + 15_000;
-    while (!existsSync(out) && Date.now() < deadline) await page.waitForTimeout(200);
-    return out;
-  }
-
   it('saves a chart as PNG, and draws x as hours of training', async () => {
     await view.locator('figure.run-chart[data-chart="acc"] button[data-action="png"]').click();
-    const png = readFileSync(await saveAs('sa1b-grpo-demo_acc.png'));
+    const png = readFileSync(await saveAs(page, workspace, 'sa1b-grpo-demo_acc.png'));
     assert.deepEqual([...png.subarray(0, 8)], [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a], 'a PNG file');
     assert.ok(png.length > 5000, `the chart drawn (${png.length} bytes)`);
     await view.locator('select[data-control="x"]').selectOption('time');
@@ -209,7 +171,7 @@ describe('e2e: the run view of an RL run in a real VS Code', function () {
 
   it('exports the metrics as CSV through the save dialog', async () => {
     await view.locator('button[data-action="export-csv"]').click();
-    const out = await saveAs('sa1b-grpo-demo.csv');
+    const out = await saveAs(page, workspace, 'sa1b-grpo-demo.csv');
     const lines = readFileSync(out, 'utf8').trim().split('\r\n');
     assert.equal(lines.length, 1 + RUN_STEPS + 2, 'a header and one row per step');
     const head = lines[0].split(',');
@@ -331,17 +293,7 @@ describe('e2e: the run view of an RL run in a real VS Code', function () {
     await view.waitForFunction((n) => document.body.dataset.steps === String(n), 2 * RUN_STEPS + 2, { timeout: 20_000 });
     // the extension's log: each run read on from its saved byte offset, not from the start
     const logs = path.join(runDir, 'server', 'udd', 'logs');
-    const deadline = Date.now() + 15_000;
-    let resumed: string[] = [];
-    while (Date.now() < deadline) {
-      resumed = readdirSync(logs, { recursive: true, encoding: 'utf8' })
-        .filter((f) => f.endsWith('CodeDance.log'))
-        .flatMap(
-          (f) => readFileSync(path.join(logs, f), 'utf8').match(/runs: file:\S+ resuming at byte \d+ with \d+ saved step\(s\)/g) ?? [],
-        );
-      if (resumed.length >= 2) break;
-      await page.waitForTimeout(300);
-    }
+    const resumed = await extensionLogLines(page, logs, /runs: file:\S+ resuming at byte \d+ with \d+ saved step\(s\)/g, 2);
     assert.equal(resumed.length, 2, `two runs resumed: ${JSON.stringify(resumed)}`);
     assert.ok(
       resumed.some((r) => /rl-run\/logs\S+ resuming at byte [1-9]\d* with 32 saved step/.test(r)),
@@ -359,7 +311,7 @@ describe('e2e: the run view of an RL run in a real VS Code', function () {
     await contextMenuItem(page, row, 'Open Run View');
 
     await page.locator('.tabs-container .tab', { hasText: 'CodeDance Run: e2e-job' }).waitFor({ timeout: 30_000 });
-    const jobView = await findWebviewFrame(page, '.run-where:has-text("fixture-ray · job e2e-run-1")', 45_000);
+    jobView = await findWebviewFrame(page, '.run-where:has-text("fixture-ray · job e2e-run-1")', 45_000);
     // live: the first 5 steps while the job holds, the rest once it goes on
     await jobView.waitForFunction(() => document.body.dataset.steps === '5', undefined, { timeout: 30_000 });
     writeFileSync(gate, '');
@@ -375,6 +327,55 @@ describe('e2e: the run view of an RL run in a real VS Code', function () {
     await runCommand(page, 'Notifications: Clear All Notifications');
     await page.waitForTimeout(300);
     await screenshot(page, 'runs-job.png');
+  });
+
+  it('draws the checkpoint evals recorded for the job on the accuracy chart, and evaluates a checkpoint from its row', async () => {
+    const acc = jobView.locator('figure.run-chart[data-chart="acc"]');
+    assert.equal(await acc.getAttribute('data-eval-points'), '0', 'no eval recorded yet');
+    // recorded as "Evaluate this checkpoint" records them (vstar_val at 10, 20, 30; chartqa_val at 30), and another run's
+    await recordJobEvals(
+      workspace,
+      'fixture-ray',
+      'e2e-run-1',
+      path.join(workspace, 'rl-run-job', 'checkpoints', 'codedance_rl', 'e2e-job'),
+    );
+    await jobView.waitForFunction(
+      () => document.querySelector('figure[data-chart="acc"]')?.getAttribute('data-eval-points') === '4',
+      undefined,
+      {
+        timeout: 20_000,
+      },
+    );
+    assert.equal(await acc.getAttribute('data-series'), '3', 'actor/acc and one point series per dataset');
+    assert.deepEqual(await jobView.locator('tr[data-checkpoint="30"] .ckpt-evals div').allInnerTexts(), [
+      'vstar_val 65.1 % (300)',
+      'chartqa_val 51.2 % (120)',
+    ]);
+
+    // hovering the point at step 20: its accuracy and sample count in the legend
+    await hoverStep(acc, 20, RUN_STEPS);
+    await jobView.waitForFunction(
+      () => /0\.627 · n 300/.test(document.querySelector('figure[data-chart="acc"] .u-legend')?.textContent ?? ''),
+      undefined,
+      { timeout: 5000 },
+    );
+    assert.equal(await legendValue(acc, 'eval vstar_val'), '0.627 · n 300');
+    assert.equal(await legendValue(acc, 'eval chartqa_val'), '—', 'no chartqa eval at step 20');
+    await runCommand(page, 'Notifications: Clear All Notifications');
+    await jobView.evaluate(() => document.querySelector('figure[data-chart="acc"]')?.scrollIntoView({ block: 'start' }));
+    await hoverStep(acc, 20, RUN_STEPS);
+    await page.waitForTimeout(300);
+    await screenshot(page, 'runs-checkpoint-evals.png');
+
+    // Evaluate on a checkpoint's row: the command on the job and its step 30 asks only what to evaluate on
+    const evaluate = jobView.locator('tr[data-checkpoint="30"] button[data-action="evaluate"]');
+    assert.equal(await evaluate.isDisabled(), false);
+    assert.equal(await jobView.locator('tr[data-checkpoint="30"] button[data-action="serve"]').isDisabled(), false);
+    await evaluate.click();
+    const ask = page.locator('.quick-input-widget', { hasText: 'Evaluate Checkpoint: the dataset to evaluate on' });
+    await ask.waitFor({ timeout: 20_000 });
+    await page.keyboard.press('Escape');
+    await ask.waitFor({ state: 'hidden', timeout: 5000 });
   });
 
   it('broke no rule of the webview’s CSP', async () => {

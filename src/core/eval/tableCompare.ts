@@ -54,11 +54,13 @@ function describeRevision(b: unknown): string {
   return `${r.repo}@${r.revision.slice(0, 12)}${r.offline_copy ? ' (offline copy)' : ''}`;
 }
 
-/** "llm-judge", "llm-judge, strict verdict, math check approximate", "no-judge (normalized match)" */
+/** "llm-judge", "llm-judge, strict verdict, math check approximate", "no-judge (normalized match)", "llm-judge, judge style deepeyes, …" */
 function describeScoring(m: Manifest): string {
   const j = m.judge;
   if (!j || typeof j !== 'object') return UNKNOWN;
   const parts = [j.mode === 'no-judge' ? 'no-judge (normalized match)' : String(j.mode ?? UNKNOWN)];
+  // DeepEyes' judge (--judge-style deepeyes) reads and judges answers by other rules, with or without its LLM; absent: the seed's
+  if (j.style === 'deepeyes') parts.push('judge style deepeyes');
   if (j.mode !== 'no-judge') {
     if (j.strict_verdict) parts.push('strict verdict');
     if (j.cache === 'shared') parts.push('shared judge cache');

@@ -8,7 +8,8 @@
  * `prepareImages` makes them without a kernel (eval/imagePreparer.ts: the prelude's own code in
  * a sandboxed Pillow process that never runs the model's code). The images are bound in the
  * kernel when it is taken, before its first cell; the kernel prepares them again there with the
- * same code, so `input_image` and `input_image.jpg` are what they were before.
+ * same code, so `input_image` and `input_image.jpg` are what they were before (without encoding
+ * the model's PNG a second time: `modelImage: false`).
  *
  * The kernel is the caller's (`acquire`, e.g. a KernelPool's, one kernel per question, never
  * reused); `dispose()` gives it back (`release`). Cells still run one at a time in that kernel.
@@ -39,8 +40,8 @@ export class LazyKernelSession implements KernelSession {
   readonly where?: string;
   private kernel: KernelSession | undefined;
   private taking: Promise<KernelSession> | undefined;
-  /** images set before there was a kernel: bound in it when it is taken */
-  private inputs: { images: Uint8Array[]; opts: PrepareImageOptions } | undefined;
+  /** images set before there was a kernel: bound in it when it is taken (`prepared`: the model's PNGs were made without it) */
+  private inputs: { images: Uint8Array[]; opts: PrepareImageOptions; prepared?: boolean } | undefined;
   private current: KernelState = 'idle';
   private readonly listeners = new Set<(s: KernelState) => void>();
   private unsubscribe: (() => void) | undefined;
@@ -75,7 +76,7 @@ export class LazyKernelSession implements KernelSession {
   async setInputImages(images: Uint8Array[], opts: PrepareImageOptions): Promise<PreparedImage[]> {
     this.assertUsable();
     const prepared = this.kernel ? undefined : await this.o.prepareImages?.(images, opts);
-    this.inputs = { images, opts };
+    this.inputs = { images, opts, prepared: !!prepared };
     if (prepared) return prepared;
     const k = await this.take();
     return k.setInputImages(images, opts);
@@ -128,7 +129,9 @@ export class LazyKernelSession implements KernelSession {
     let k: KernelSession | undefined;
     try {
       k = await this.o.acquire(signal);
-      if (bind && this.inputs && !this.disposed) await k.setInputImages(this.inputs.images, this.inputs.opts);
+      // the model has its images already (prepareImages): the kernel binds them for the code only
+      if (bind && this.inputs && !this.disposed)
+        await k.setInputImages(this.inputs.images, this.inputs.prepared ? { ...this.inputs.opts, modelImage: false } : this.inputs.opts);
     } catch (e) {
       if (k) await this.o.release(k);
       if (!this.disposed) this.setState('idle');

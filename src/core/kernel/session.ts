@@ -201,6 +201,7 @@ export class JupyterKernelSession extends KernelSessionBase implements KernelSes
           minPixels: opts.minPixels ?? 4 * 28 * 28,
           maxPixels: opts.maxPixels ?? 16384 * 28 * 28,
           namespace: opts.namespace,
+          modelImage: opts.modelImage,
         },
       }),
     );

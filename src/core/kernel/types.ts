@@ -143,6 +143,12 @@ export interface PrepareImageOptions {
   maxPixels?: number; // default 16384*28*28
   /** a format's own names in the code's namespace, bound with the images (and again after a restart) */
   namespace?: FormatNamespace;
+  /**
+   * false: bind the images for the code only, the model's PNG being made elsewhere (a lazy
+   * session's, eval/imagePreparer.ts): no PNG is encoded (seconds for an 8K photo) and each
+   * PreparedImage's `pngBase64` is empty. Default true.
+   */
+  modelImage?: boolean;
 }
 
 /**

@@ -38,7 +38,7 @@ import {
 import type { CodeCell, ModelTurn, TrajectoryImage } from '../trajectory/types';
 import { imageBytes } from './replayPlan';
 
-export type RowFormat = 'thyme' | 'pyvision';
+type RowFormat = 'thyme' | 'pyvision';
 
 type Msg = { role: string; content: string };
 
@@ -53,7 +53,7 @@ const INTERPRETER_OPEN = '<interpreter>';
 const THYME_SIMPLE_HEAD = thymeSimplePrompt('\0').split('\0')[0];
 
 /** The format a row's messages are written in, when it is one read here (none: the seed's, DeepEyes'). */
-export function rowFormat(msgs: readonly Msg[]): RowFormat | undefined {
+function rowFormat(msgs: readonly Msg[]): RowFormat | undefined {
   const users = msgs.filter((m) => m.role === 'user');
   if (users[0]?.content.includes('<image_clue_0>') || users.some((m) => m.content.startsWith(INTERPRETER_OPEN))) return 'pyvision';
   const thyme =

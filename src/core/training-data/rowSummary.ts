@@ -50,13 +50,25 @@ export function cellSummary(v: unknown): string {
   return clip(JSON.stringify(v, (_k, x: unknown) => (typeof x === 'bigint' ? String(x) : x instanceof Uint8Array ? `[${x.length} B]` : x)));
 }
 
+/**
+ * The code outputs a message holds: `<tool_response>`s (the seed's, DeepEyes'); Thyme's
+ * `<sandbox_output>`s inside a reply, or as a message of their own; PyVision's `<interpreter>`
+ * message. (Thyme's and PyVision's instructions name their tag: those are not counted.)
+ */
+function outputsIn(role: unknown, text: string): number {
+  const responses = text.split('<tool_response>').length - 1;
+  if (role === 'assistant') return responses + text.split('<sandbox_output>').length - 1;
+  if (role !== 'user') return responses;
+  return responses + (text.startsWith('<sandbox_output>') || text.startsWith('<interpreter>') ? 1 : 0);
+}
+
 export function rowFacts(r: Record<string, unknown>): RowFacts {
   const cd = r.codedance && typeof r.codedance === 'object' ? (r.codedance as Record<string, unknown>) : undefined;
   const ds = typeof r.data_source === 'string' ? r.data_source : typeof cd?.data_source === 'string' ? cd.data_source : undefined;
   const msgs = r.messages ?? r.prompt;
   let toolCalls = 0;
   if (typeof r.tool_call_count === 'number') toolCalls = r.tool_call_count;
-  else if (isMessages(msgs)) for (const m of msgs) toolCalls += contentText(m.content).split('<tool_response>').length - 1;
+  else if (isMessages(msgs)) for (const m of msgs) toolCalls += outputsIn(m.role, contentText(m.content));
   const imgs = Array.isArray(r.images)
     ? r.images.length
     : Array.isArray((r.multi_modal_data as { image?: unknown } | undefined)?.image)

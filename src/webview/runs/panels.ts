@@ -72,7 +72,8 @@ const ACTIONS: { action: CheckpointAction; label: string; title: string; needsJo
   },
 ];
 
-const NEEDS_JOB = 'This run was read from a log file, so its cluster is not known: open it from the Training Jobs view (its job) to evaluate or serve its checkpoints.';
+const NEEDS_JOB =
+  'This run was read from a log file, so its cluster is not known: open it from the Training Jobs view (its job) to evaluate or serve its checkpoints.';
 
 /** The evals recorded for a checkpoint: "vstar_val 61.0 % (300)", one per dataset. */
 function evalsCell(r: RunState, step: number): HTMLElement {
@@ -83,7 +84,10 @@ function evalsCell(r: RunState, step: number): HTMLElement {
     td.append(
       el(
         'div',
-        { 'data-dataset': dataset, title: `${p.n} sample(s), ${p.judged ? 'scored by the LLM judge' : 'scored by normalized match (no judge)'}` },
+        {
+          'data-dataset': dataset,
+          title: `${p.n} sample(s), ${p.judged ? 'scored by the LLM judge' : 'scored by normalized match (no judge)'}`,
+        },
         `${dataset} ${(p.accuracy * 100).toFixed(1)} % (${p.n})`,
       ),
     );

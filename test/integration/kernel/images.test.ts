@@ -202,6 +202,13 @@ for (const backend of BACKENDS)
       assert.equal(k.state, 'idle');
     });
 
+    it('modelImage false (the model has its PNG already): bound for the code, no PNG made', async () => {
+      const [p] = await k.setInputImages([testPng(1000, 500)], { resize: 'qwen-smart', modelImage: false });
+      assert.deepEqual([p.pngBase64, p.width, p.height], ['', 1008, 504]);
+      const r = await k.execute('from PIL import Image\nprint(input_image.size, Image.open("input_image.jpg").size)');
+      assert.equal(r.stdout, '(1008, 504) (1008, 504)\n');
+    });
+
     it('matches the TypeScript smart resize for many sizes (both paths, min and max)', async () => {
       const sizes: Array<[number, number]> = [
         [37, 19],

@@ -263,7 +263,11 @@ describe('run view: a run’s checkpoint evals', () => {
     mkdirSync(path.dirname(file), { recursive: true });
     writeFileSync(
       file,
-      JSON.stringify({ kind: 'codedance-checkpoint-evals', version: 1, runs: { 'job:hpc:4242': [evalAt(30, 'vstar_val', 0.7), { step: -1 }] } }),
+      JSON.stringify({
+        kind: 'codedance-checkpoint-evals',
+        version: 1,
+        runs: { 'job:hpc:4242': [evalAt(30, 'vstar_val', 0.7), { step: -1 }] },
+      }),
     );
     for (const fn of changed) fn();
     await until('the evals read again', () => lastEvals(posted)?.series.length === 1);

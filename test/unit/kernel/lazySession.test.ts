@@ -1,13 +1,14 @@
 import { strict as assert } from 'node:assert';
 import { LazyKernelSession, type LazyKernelOptions } from '../../../src/core/kernel/lazySession';
-import type { KernelSession, KernelState } from '../../../src/core/kernel/types';
+import type { KernelSession, KernelState, PrepareImageOptions } from '../../../src/core/kernel/types';
 import { StubKernel } from '../eval/stubKernel';
 
 /** a stub kernel that records what was done to it, in order */
 class RecordingKernel extends StubKernel {
   readonly log: string[] = [];
-  override async setInputImages(images: Uint8Array[]) {
-    this.log.push(`bind ${images.length}`);
+  override async setInputImages(images: Uint8Array[], opts?: PrepareImageOptions) {
+    // `for the code only`: the model's PNG was made without the kernel, so it is not made again
+    this.log.push(`bind ${images.length}${opts?.modelImage === false ? ' for the code only' : ''}`);
     return super.setInputImages(images);
   }
   override async execute(code: string) {
@@ -58,7 +59,7 @@ describe('LazyKernelSession: the kernel is taken at the first cell', () => {
     await session.execute('print(1)', { signal: ctrl.signal });
     await session.execute('print(2)');
     assert.equal(kernels.length, 1, 'one kernel for the question');
-    assert.deepEqual(kernels[0].log, ['bind 1', 'run print(1)', 'run print(2)']);
+    assert.deepEqual(kernels[0].log, ['bind 1 for the code only', 'run print(1)', 'run print(2)']);
     assert.equal(signals[0], ctrl.signal, "the first cell's signal reaches the acquire");
     assert.ok(session.waitMs >= 0);
     assert.equal(states[0], 'starting');

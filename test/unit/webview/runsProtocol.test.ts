@@ -12,7 +12,14 @@ import { routeRequests } from '../../../src/extension/webviewRequests';
 import { parseRequest, type Reply } from '../../../src/protocol/messages';
 import { decodeNonFinite, encodeNonFinite } from '../../../src/protocol/nonFinite';
 import * as valibot from 'valibot';
-import { CHECKPOINT_ACTIONS, checkpointEvalsMessage, runsRequest, savedRunView, type FromRuns, type RunsResponses } from '../../../src/protocol/runs';
+import {
+  CHECKPOINT_ACTIONS,
+  checkpointEvalsMessage,
+  runsRequest,
+  savedRunView,
+  type FromRuns,
+  type RunsResponses,
+} from '../../../src/protocol/runs';
 
 type Equals<A, B> = (<T>() => T extends A ? 1 : 2) extends <T>() => T extends B ? 1 : 2 ? true : false;
 const typesFromSchemas: [Equals<FromRuns, v.InferOutput<typeof runsRequest>>, Equals<keyof RunsResponses, FromRuns['type']>] = [true, true];

@@ -138,7 +138,12 @@ describe('run view: series', () => {
     assert.deepEqual(h.series[1].values, [null, 0.61, null], 'in hours: at the x of its step');
     // only the accuracy chart draws them; a second run's points are named after it, a dataset keeps its colour
     assert.equal(chartData(chart('score'), [a], { x: 'step', smoothing: 0, keys: allKeys([a]) }).series.length, 0);
-    const b = { id: 'r2', label: 'B', steps: [timed(2)], evals: [{ dataset: 'chartqa_val', points: [{ step: 2, accuracy: 0.5, n: 50, judged: true }] }] };
+    const b = {
+      id: 'r2',
+      label: 'B',
+      steps: [timed(2)],
+      evals: [{ dataset: 'chartqa_val', points: [{ step: 2, accuracy: 0.5, n: 50, judged: true }] }],
+    };
     const two = chartData(chart('acc'), [a, b], { x: 'step', smoothing: 0.6, keys: allKeys([a, b]) });
     assert.deepEqual(
       two.series.filter((s) => s.hover).map((s) => [s.label, s.lineIndex, s.raw]),

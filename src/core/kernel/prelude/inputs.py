@@ -89,7 +89,8 @@ def set_inputs(payload_b64):
             target = os.path.join(workdir, name)
             img.save(target)
             png = io.BytesIO()
-            if opts.get("resize") != "original":  # 'original': the client sends the file's own bytes
+            # 'original': the client sends the file's own bytes; modelImage false: it has the PNG already
+            if opts.get("resize") != "original" and opts.get("modelImage", True) is not False:
                 img.save(png, format="PNG")
             entry = {"width": img.size[0], "height": img.size[1], "originalWidth": ow, "originalHeight": oh}
             if binary and png.tell():

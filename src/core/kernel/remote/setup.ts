@@ -143,6 +143,7 @@ export async function bindRemoteInputs(
         minPixels: opts.minPixels ?? 4 * 28 * 28,
         maxPixels: opts.maxPixels ?? 16384 * 28 * 28,
         namespace: opts.namespace,
+        modelImage: opts.modelImage,
       },
     }),
   );
