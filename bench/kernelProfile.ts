@@ -10,12 +10,13 @@
  * CLOCK_REALTIME, so one-way hops are comparable (a few µs of skew at most). Node-only costs
  * (serialize + sign, parse + verify) are timed in-process on the same messages.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { JupyterKernelSession } from '../src/core/kernel';
 import { startKernelSession } from '../src/core/kernel';
 import { KernelClient } from '../src/core/kernel/client';
+import { inputsDir } from '../src/core/kernel/hostFolders';
 import { launchKernel } from '../src/core/kernel/launch';
 import { executeRequest, type Incarnation } from '../src/core/kernel/request';
 import { sandboxStatus } from '../src/core/kernel/sandbox';
@@ -93,6 +94,7 @@ function instrument(client: KernelClient, current: () => Stamps | undefined): vo
 async function startBare(python: string, sandbox: 'on' | 'off'): Promise<{ inc: Incarnation; dispose: () => Promise<void> }> {
   const workdir = mkdtempSync(path.join(os.tmpdir(), 'codedance-bench-'));
   const runtimeDir = mkdtempSync(path.join(os.tmpdir(), 'codedance-bench-rt-'));
+  mkdirSync(inputsDir(runtimeDir)); // bound read-only by every launch (hostFolders.ts), so it must exist
   const launched = await launchKernel({ python, workdir, runtimeDir, n: 1, sandbox: { sandbox } });
   const client = new KernelClient(launched.conn, { heartbeatIntervalMs: 0 });
   client.connect();

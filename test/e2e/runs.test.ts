@@ -366,6 +366,9 @@ describe('e2e: the run view of an RL run in a real VS Code', function () {
     await hoverStep(acc, 20, RUN_STEPS);
     await page.waitForTimeout(300);
     await screenshot(page, 'runs-checkpoint-evals.png');
+    await jobView.locator('section.checkpoints').scrollIntoViewIfNeeded();
+    await page.waitForTimeout(200);
+    await screenshot(page, 'runs-checkpoints.png');
 
     // Evaluate on a checkpoint's row: the command on the job and its step 30 asks only what to evaluate on
     const evaluate = jobView.locator('tr[data-checkpoint="30"] button[data-action="evaluate"]');

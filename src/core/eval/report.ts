@@ -2,15 +2,17 @@
  * What the eval report shows, read from a results file (streamed, no vscode): the run's
  * summary and one small row per sample, plus an index of byte offsets so that one sample's
  * full line (its trajectory, images from the files beside it) is read only when it is opened.
+ * The lines are read in large blocks and their inline images skipped unparsed (lineScan.ts).
  * Each sample counts once, from its last line; the lines that do not count are named in
  * `run.skippedLines` (resultsScan.ts).
  */
-import { existsSync, openSync, readSync, closeSync, readFileSync, createReadStream } from 'node:fs';
+import { existsSync, openSync, readSync, closeSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { CodeDanceError } from '../errors';
 import type { ReportRun, ReportSample, ReportSampleRow } from './reportTypes';
 import type { Trajectory } from '../trajectory/types';
 import type { ResultRecord } from './record';
+import { forEachLine, withoutSeedImages } from './lineScan';
 import { recordTrajectory } from './recordTrajectory';
 import { parseResultLine } from './resultsFile';
 import { ResultsTally } from './resultsScan';
@@ -32,8 +34,9 @@ export async function loadRun(file: string, label = 'A'): Promise<LoadedRun> {
     if (typeof rec.codedance?.trajectory?.protocol === 'string') protocols.add(rec.codedance.trajectory.protocol);
     return { stats: statsInput(r), row: rec.codedance?.skipped ? undefined : sampleRow(rec) };
   });
+  // the seed's inline images (most of each line) are skipped, not parsed: the summary never reads them
   await forEachLine(file, (buf, start) => {
-    const counted = tally.line(buf.toString('utf8'));
+    const counted = tally.line(withoutSeedImages(buf));
     if (counted) offsets.set(counted.index, [start, buf.length]);
   });
   const scan = tally.finish();
@@ -78,34 +81,6 @@ export async function loadRun(file: string, label = 'A'): Promise<LoadedRun> {
         : {}),
     },
   };
-}
-
-/**
- * Calls `onLine` with each line of `file` (without its newline) and the byte offset it starts
- * at, streamed; a last line without its newline (a kill mid-write leaves one) is passed too.
- */
-async function forEachLine(file: string, onLine: (buf: Buffer, start: number) => void): Promise<void> {
-  let offset = 0;
-  let rest = Buffer.alloc(0);
-  await new Promise<void>((resolve, reject) => {
-    createReadStream(file)
-      .on('data', (chunk) => {
-        let buf = rest.length ? Buffer.concat([rest, chunk as Buffer]) : (chunk as Buffer);
-        let base = offset - rest.length;
-        let i: number;
-        while ((i = buf.indexOf(10)) >= 0) {
-          onLine(buf.subarray(0, i), base);
-          base += i + 1;
-          buf = buf.subarray(i + 1);
-        }
-        rest = Buffer.from(buf);
-        offset += (chunk as Buffer).length;
-      })
-      .on('error', reject)
-      .on('end', () => resolve());
-  });
-  // a last line without its newline (a kill mid-write leaves one): counted if whole, else named
-  if (rest.length) onLine(rest, offset - rest.length);
 }
 
 /** The run's manifest beside its results file, and the model and dataset it names (else the file's name says). */

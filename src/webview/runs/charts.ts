@@ -50,9 +50,13 @@ export function fmt(v: number | null | undefined): string {
   return String(Number(v.toPrecision(4)));
 }
 
+/** Whether the cursor is over the plot (a series without a value near it then shows none, not its latest). */
+const cursorOnPlot = (u: uPlot) => u.cursor.idx !== null && u.cursor.idx !== undefined;
+
 /** The legend's value: at the cursor, or the series' latest value while the cursor is elsewhere. */
 function latestWhenIdle(u: uPlot, v: number | null, seriesIdx: number, idx: number | null): string {
   if (idx !== null) return fmt(v);
+  if (cursorOnPlot(u)) return fmt(null);
   const data = u.data[seriesIdx] as (number | null | undefined)[];
   for (let i = data.length - 1; i >= 0; i--) if (data[i] !== null && data[i] !== undefined) return fmt(data[i]);
   return fmt(null);
@@ -60,9 +64,10 @@ function latestWhenIdle(u: uPlot, v: number | null, seriesIdx: number, idx: numb
 
 /** The legend's text of a checkpoint eval series (the chart's data now): the point's at the cursor, else the latest one's. */
 function hoverValue(live: () => ChartData | undefined): uPlot.Series.Value {
-  return (_u, _v, seriesIdx, idx) => {
+  return (u, _v, seriesIdx, idx) => {
     const hover = live()?.series[seriesIdx - 1]?.hover ?? [];
     if (idx !== null) return hover[idx] ?? '—';
+    if (cursorOnPlot(u)) return '—';
     for (let i = hover.length - 1; i >= 0; i--) if (hover[i] !== null) return hover[i]!;
     return '—';
   };
@@ -98,8 +103,10 @@ function seriesOpts(data: ChartData, live: () => ChartData | undefined): uPlot.S
       value: s.hover ? hoverValue(live) : latestWhenIdle,
       class: s.raw ? 'raw' : s.hover ? 'eval' : undefined,
     };
-    // a checkpoint eval: a large dot ringed in the background's colour, over the training line
-    if (s.hover) return { ...base, paths: () => null, points: { show: true, size: 11, width: 2, stroke: bg, fill: stroke } };
+    // a checkpoint eval: a large dot ringed in the background's colour over the training line, a
+    // dataset's dots joined by a faint dashed line (its trend across checkpoints)
+    if (s.hover)
+      return { ...base, width: 1, alpha: 0.7, dash: [3, 3], points: { show: true, size: 13, width: 2, stroke: bg, fill: stroke } };
     if (s.points) return { ...base, paths: () => null, points: { show: true, size: 7, stroke, fill: stroke } };
     return { ...base, width: s.raw ? 1 : 1.6, alpha: s.raw ? 0.25 : 1, dash: runDash(s.runIndex), points: { show: false } };
   });

@@ -29,6 +29,8 @@ import { writeEvalJsonl } from '../../fixtures/parquetWriter';
 import { ensureSlurmCluster, slurmPrerequisites, stopSlurmCluster, type SlurmCluster } from '../../fixtures/slurmCluster';
 
 const KEY = 'c0ffee'.repeat(8);
+/** the answer the model gave (the seed's pred_ans is its whole reply) */
+const answer = (r: { codedance: { trajectory: { answer?: string } } }) => r.codedance.trajectory.answer ?? '';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function until<T>(what: string, check: () => Promise<T | undefined> | T | undefined, ms = 60_000): Promise<T> {
@@ -182,18 +184,18 @@ describe('kernels on the cluster: a kernel-hosts job on real Slurm + sshd', func
       'each index exactly once',
     );
     assert.ok(
-      recs.every((r) => r.status === 'success' && /^ran on host-[01]$/.test(r.pred_ans)),
-      JSON.stringify(recs.map((r) => [r.index, r.status, r.pred_ans, r.codedance.error?.message])),
+      recs.every((r) => r.status === 'success' && /^ran on host-[01]$/.test(answer(r))),
+      JSON.stringify(recs.map((r) => [r.index, r.status, answer(r), r.codedance.error?.message])),
     );
-    const on = (h: string) => recs.filter((r) => r.pred_ans === `ran on ${h}`).length;
+    const on = (h: string) => recs.filter((r) => answer(r) === `ran on ${h}`).length;
     assert.ok(on('host-0') > 0 && on('host-1') > 0, `samples ran on both hosts (host-0 ${on('host-0')}, host-1 ${on('host-1')})`);
     for (const r of recs)
-      assert.match(r.codedance.trajectory.where, new RegExp(`kernel host hpc/${r.pred_ans.slice(-1)} \\(127\\.0\\.0\\.1:`));
+      assert.match(r.codedance.trajectory.where, new RegExp(`kernel host hpc/${answer(r).slice(-1)} \\(127\\.0\\.0\\.1:`));
     const rerun = lines.filter((l) => /running it again on another kernel host/.test(l));
     assert.ok(rerun.length >= 1, lines.join('\n'));
     for (const l of rerun) {
       const i = Number(/sample (\d+)/.exec(l)![1]);
-      assert.equal(recs.find((r) => r.index === i).pred_ans, 'ran on host-0', `sample ${i} finished on host 0`);
+      assert.equal(answer(recs.find((r) => r.index === i)), 'ran on host-0', `sample ${i} finished on host 0`);
     }
     assert.match(lines.join('\n'), /kernel host hpc\/1 \(127\.0\.0\.1:\d+\) is out/);
     assert.equal(summary.manifest.cells?.label, 'sandboxed');
