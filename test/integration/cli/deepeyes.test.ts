@@ -120,10 +120,6 @@ describe('codedance --protocol deepeyes (CLI, real kernel, fixture model)', func
     const beside = `What color is the small square? It is inside [${x > 400 ? 20 : 700}, 20, ${x > 400 ? 120 : 800}, 120].`;
     const r2 = await ask(fm, img, beside, ['--out', path.join(tmp, 'beside')]);
     assert.equal(r2.code, 0, r2.stderr);
-    assert.equal(JSON.parse(readFileSync(path.join(save, 'cd', 'manifest_cd_vstar_mini.json'), 'utf8')).judge.style, 'seed');
-    const bad = await cli(['eval', '--api_url', fm.baseUrl, '--data_path', data, '--judge-style', 'lenient', '--no-judge']);
-    assert.equal(bad.code, 2);
-    assert.match(bad.stderr, /--judge-style must be one of seed, deepeyes, got 'lenient'/);
     assert.equal((JSON.parse(r2.stdout) as Trajectory).answer, 'no square', 'the answer depends on what the tool returned');
   });
 
@@ -146,10 +142,6 @@ describe('codedance --protocol deepeyes (CLI, real kernel, fixture model)', func
     fm = await startFixtureModel({ faults: ['missing-code'] });
     const r2 = await ask(fm, img, `What color is the small square? It is inside [10, 10, 200, 200].`, ['--out', path.join(tmp, 'bad2')]);
     assert.equal(r2.code, 0, r2.stderr);
-    assert.equal(JSON.parse(readFileSync(path.join(save, 'cd', 'manifest_cd_vstar_mini.json'), 'utf8')).judge.style, 'seed');
-    const bad = await cli(['eval', '--api_url', fm.baseUrl, '--data_path', data, '--judge-style', 'lenient', '--no-judge']);
-    assert.equal(bad.code, 2);
-    assert.match(bad.stderr, /--judge-style must be one of seed, deepeyes, got 'lenient'/);
     assert.equal((JSON.parse(r2.stdout) as Trajectory).turns[0].malformed[0].message, "KeyError: 'bbox_2d'");
   });
 
