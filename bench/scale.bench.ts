@@ -16,11 +16,12 @@
  *   - the table scrolled end to end: no long task (> 50 ms).
  */
 import { spawnSync } from 'node:child_process';
-import { closeSync, createReadStream, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, writeSync } from 'node:fs';
+import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, writeSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import * as esbuild from 'esbuild';
 import type { DatasetSample } from '../src/core/data/types';
+import { forEachLine } from '../src/core/eval/lineScan';
 import { loadRun } from '../src/core/eval/report';
 import { buildRecord } from '../src/core/eval/record';
 import { recordImagesDir } from '../src/core/eval/recordTrajectory';
@@ -128,18 +129,11 @@ export async function writeResults(file: string, n: number, seed: number): Promi
   }
 }
 
-/** the floor: the file streamed end to end, newlines counted, nothing parsed */
+/** the floor: the file read end to end in blocks, its lines found, nothing parsed */
 async function rawRead(file: string): Promise<number> {
   const t0 = performance.now();
   let lines = 0;
-  await new Promise<void>((resolve, reject) =>
-    createReadStream(file)
-      .on('data', (c) => {
-        for (let i = (c as Buffer).indexOf(10); i >= 0; i = (c as Buffer).indexOf(10, i + 1)) lines++;
-      })
-      .on('error', reject)
-      .on('end', () => resolve()),
-  );
+  await forEachLine(file, () => lines++);
   if (!lines) throw new Error('empty results file');
   return performance.now() - t0;
 }
@@ -216,7 +210,7 @@ async function renderRuns(page: Page, json: string): Promise<number> {
 }
 
 /** the longest task while the sample table is scrolled from its top to its end, a screen at a time */
-async function scrollLongestTask(page: Page): Promise<{ longest: number; frames: number }> {
+async function scrollLongestTask(page: Page): Promise<{ longest: number; frames: number; tasks: number[] }> {
   return page.evaluate(async () => {
     const longTasks: number[] = [];
     const po = new PerformanceObserver((l) => l.getEntries().forEach((e) => longTasks.push(e.duration)));
@@ -232,7 +226,7 @@ async function scrollLongestTask(page: Page): Promise<{ longest: number; frames:
     }
     await new Promise((r) => setTimeout(r, 100));
     po.disconnect();
-    return { longest: Math.max(0, ...longTasks), frames };
+    return { longest: Math.max(0, ...longTasks), frames, tasks: longTasks.map(Math.round) };
   });
 }
 
@@ -284,6 +278,7 @@ export async function run(): Promise<BenchResult[]> {
     }
     const heap = await jsHeapMb(cdp);
     const scroll = await scrollLongestTask(page);
+    if (scroll.tasks.length) process.stderr.write(`report bench: long tasks while scrolling: ${scroll.tasks.join(', ')} ms\n`);
     const peak = peakRssOfLoad(a);
     t = median(open);
     return [

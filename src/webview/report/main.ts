@@ -6,11 +6,12 @@
  * images are data: URLs made from the trajectory's inline base64.
  */
 import { imageDataUrl } from '../../protocol/images';
-import type { FromReport, ReportResponses, ReportRun, ReportSample, ReportSampleRow, ToReport } from '../../protocol/report';
+import type { FromReport, ReportResponses, ReportRun, ReportSample, ToReport } from '../../protocol/report';
 import { Messenger } from '../messenger';
 import { barChart, el } from './charts';
 import { protocolText, warningsBox } from './compare';
-import { rewardBox, rewardCharts, rewardText } from './reward';
+import { rewardBox, rewardCharts } from './reward';
+import { SampleTable, type Filter } from './table';
 import { secs, turnSection } from './trajectory';
 
 interface VsCodeApi {
@@ -22,7 +23,6 @@ const post = messenger.send.bind(messenger);
 
 const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
 
-type Filter = 'all' | 'correct' | 'wrong' | 'error' | 'differs';
 /** What the report shows and what the user picked in it (the one mutable state of this page). */
 const page = {
   runs: [] as ReportRun[],
@@ -147,136 +147,14 @@ function renderCharts(): void {
 // table
 // ---------------------------------------------------------------------------------------------
 
-function kind(r: ReportSampleRow | undefined): 'correct' | 'wrong' | 'error' | 'missing' {
-  if (!r) return 'missing';
-  if (r.status === 'error') return 'error';
-  return r.acc === 1 ? 'correct' : 'wrong';
-}
-
-const selectionInfo = el('span', { class: 'muted', 'aria-live': 'polite' });
-const exportBtn = el('button', { type: 'button', 'data-action': 'export' }, 'Export selected as training data…');
-exportBtn.addEventListener('click', () => post({ type: 'export', run: 'A', indexes: [...page.checked].sort((x, y) => x - y) }));
-
-function updateSelection(): void {
-  selectionInfo.textContent = `${page.checked.size} selected`;
-  exportBtn.disabled = page.checked.size === 0;
-}
-
-/** Select all correct / all failures / none of run A, and export the selection (SFT or RL parquet). */
-function selectionBar(a: ReportRun): HTMLElement {
-  const bar = el('div', { class: 'filters selection', role: 'toolbar', 'aria-label': 'Select samples for export' });
-  const choose = (label: string, action: string, pick: (s: ReportSampleRow) => boolean) => {
-    const btn = el('button', { type: 'button', 'data-select': action }, label);
-    btn.addEventListener('click', () => {
-      page.checked.clear();
-      for (const s of a.samples) if (pick(s)) page.checked.add(s.index);
-      renderTable();
-    });
-    bar.append(btn);
-  };
-  bar.append(el('span', {}, 'Select:'));
-  choose('all correct', 'correct', (s) => kind(s) === 'correct');
-  choose('all failures', 'failures', (s) => kind(s) !== 'correct');
-  choose('none', 'none', () => false);
-  bar.append(selectionInfo, exportBtn);
-  updateSelection();
-  return bar;
-}
-
-function renderTable(): void {
-  tableWrap.replaceChildren();
-  const a = page.runs[0];
-  const b = page.runs[1];
-  const bMap = new Map((b?.samples ?? []).map((s) => [s.index, s]));
-  tableWrap.append(filterBar(a, b, bMap), selectionBar(a));
-
-  const table = el('table', { class: 'sample-table' });
-  const head = el('tr');
-  head.append(el('th', { scope: 'col', class: 'pick' }, ''));
-  for (const h of [
-    '#',
-    'source',
-    b ? 'A' : 'result',
-    ...(b ? ['B'] : []),
-    b ? 'reward A' : 'reward',
-    'turns',
-    'tools',
-    'latency',
-    'question',
-    'answer / truth',
-  ])
-    head.append(el('th', { scope: 'col' }, h));
-  table.append(el('thead'));
-  table.tHead!.append(head);
-  const body = el('tbody');
-  const needle = page.search.trim().toLowerCase();
-  let shown = 0;
-  for (const s of a.samples) {
-    const kb = kind(bMap.get(s.index));
-    const k = kind(s);
-    if (page.filter === 'differs' ? kb === k : page.filter !== 'all' && k !== page.filter) continue;
-    if (needle && !s.question.toLowerCase().includes(needle)) continue;
-    if (++shown > 2000) break;
-    body.append(sampleRow(s, b, bMap));
-  }
-  table.append(body);
-  tableWrap.append(table);
-  if (!shown) tableWrap.append(el('p', { class: 'muted' }, 'No sample matches.'));
-}
-
-/** One sample's row: its export checkbox, verdicts, reward and numbers; a click (or Enter) opens it below. */
-function sampleRow(s: ReportSampleRow, b: ReportRun | undefined, bMap: Map<number, ReportSampleRow>): HTMLElement {
-  const kb = kind(bMap.get(s.index));
-  const k = kind(s);
-  const tr = el('tr', { tabindex: '0', class: `row ${k}${page.selected === s.index ? ' selected' : ''}`, 'data-index': String(s.index) });
-  const box = el('input', { type: 'checkbox', 'aria-label': `Select sample ${s.index} for export`, 'data-pick': String(s.index) });
-  box.checked = page.checked.has(s.index);
-  box.addEventListener('click', (e) => e.stopPropagation());
-  box.addEventListener('change', () => {
-    if (box.checked) page.checked.add(s.index);
-    else page.checked.delete(s.index);
-    updateSelection();
-  });
-  const pick = el('td', { class: 'pick' });
-  pick.append(box);
-  tr.append(
-    pick,
-    el('td', {}, String(s.index)),
-    el('td', {}, s.source),
-    el('td', { class: `verdict ${k}` }, k === 'error' ? `error (${s.outcome})` : k),
-  );
-  if (b) tr.append(el('td', { class: `verdict ${kb}` }, kb));
-  tr.append(
-    el(
-      'td',
-      { class: 'reward-cell', title: s.reward ? rewardText(s.reward) : 'no reward (no trajectory)' },
-      s.reward?.score !== undefined ? String(Math.round(s.reward.score * 100) / 100) : '—',
-    ),
-  );
-  tr.append(
-    el('td', {}, String(s.tries)),
-    el('td', {}, `${s.tools}${s.toolErrors ? ` (${s.toolErrors} err)` : ''}`),
-    el('td', {}, secs(s.latencyMs)),
-    el('td', { class: 'q' }, s.question),
-    el('td', { class: 'q' }, `${s.answer || '—'} / ${s.groundTruth}`),
-  );
-  const open = () => openSample(s.index, b && bMap.has(s.index));
-  tr.addEventListener('click', open);
-  tr.addEventListener('keydown', (e) => {
-    if (e.target !== tr) return;
-    if (e.key === 'Enter' || e.key === ' ') {
-      e.preventDefault();
-      open();
-    }
-  });
-  return tr;
-}
+const table = new SampleTable(tableWrap, page, {
+  open: (index, inB) => openSample(index, inB),
+  exportChecked: (indexes) => post({ type: 'export', run: 'A', indexes }),
+});
 
 /** Shows sample `index` below the table (run B's beside it when `inB`), its row marked. */
 function openSample(index: number, inB: boolean | undefined): void {
-  page.selected = index;
-  for (const r of tableWrap.querySelectorAll('tr.selected')) r.classList.remove('selected');
-  tableWrap.querySelector(`tr[data-index="${index}"]`)?.classList.add('selected');
+  table.markSelected(index);
   detail.replaceChildren(el('p', { class: 'muted' }, `loading sample ${index}…`));
   // both asked at once, shown in order (A first: it starts the detail afresh)
   const sampleA = messenger.request({ type: 'sample', run: 'A', index });
@@ -285,38 +163,6 @@ function openSample(index: number, inB: boolean | undefined): void {
     .then(renderDetail)
     .then(() => sampleB?.then(renderDetail))
     .catch((e: Error) => showError(e.message));
-}
-
-/** The filter buttons (each with its count) and the question search over the table. */
-function filterBar(a: ReportRun, b: ReportRun | undefined, bMap: Map<number, ReportSampleRow>): HTMLElement {
-  const bar = el('div', { class: 'filters', role: 'toolbar', 'aria-label': 'Filter samples' });
-  const counts: Record<Filter, number> = { all: a.samples.length, correct: 0, wrong: 0, error: 0, differs: 0 };
-  for (const s of a.samples) {
-    const k = kind(s);
-    if (k !== 'missing') counts[k]++;
-    if (b && kind(bMap.get(s.index)) !== k) counts.differs++;
-  }
-  const filters: Filter[] = b ? ['all', 'correct', 'wrong', 'error', 'differs'] : ['all', 'correct', 'wrong', 'error'];
-  for (const f of filters) {
-    const btn = el(
-      'button',
-      { type: 'button', class: f === page.filter ? 'on' : '', 'aria-pressed': String(f === page.filter), 'data-filter': f },
-      `${f} (${counts[f]})`,
-    );
-    btn.addEventListener('click', () => {
-      page.filter = f;
-      renderTable();
-    });
-    bar.append(btn);
-  }
-  const q = el('input', { type: 'search', placeholder: 'search questions', 'aria-label': 'Search questions', value: page.search });
-  q.addEventListener('input', () => {
-    page.search = q.value;
-    renderTable();
-    (tableWrap.querySelector('input[type=search]') as HTMLInputElement | null)?.focus();
-  });
-  bar.append(q);
-  return bar;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -376,7 +222,7 @@ window.addEventListener('message', (ev: MessageEvent<ToReport>) => {
     if (m.select !== undefined) page.search = '';
     renderHeader();
     renderCharts();
-    renderTable();
+    table.setRuns();
     if (m.select !== undefined)
       openSample(
         m.select,
