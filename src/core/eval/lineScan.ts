@@ -15,10 +15,10 @@ const BLOCK = 8 * 1024 * 1024;
  * at; a last line without its newline (a kill mid-write leaves one) is passed too. The bytes are
  * a view into a buffer that is reused: copy what must outlive the call.
  */
-export async function forEachLine(file: string, onLine: (buf: Buffer, start: number) => void): Promise<void> {
+export async function forEachLine(file: string, onLine: (buf: Buffer, start: number) => void, block = BLOCK): Promise<void> {
   const fh = await open(file, 'r');
   try {
-    let buf = Buffer.allocUnsafe(BLOCK);
+    let buf = Buffer.allocUnsafe(block);
     let have = 0; // bytes in buf, from offset `base` of the file
     let base = 0;
     for (;;) {

@@ -24,10 +24,31 @@ export interface StoreOptions {
 
 /** A copy of `t` with every image payload written to `dir` and replaced by its file ref. */
 export async function storeImages(t: Trajectory, dir: string, o: StoreOptions = {}): Promise<Trajectory> {
+  return mapTrajectoryImages(structuredClone(t), storer(dir, o));
+}
+
+/**
+ * `storeImages` for the exchanges of a conversation at once: one copy of them all, so what they
+ * share (a follow-up holds the earlier messages: the same objects) stays shared in it, and each
+ * shared image is written, hashed and mapped once rather than once per exchange that holds it.
+ */
+export async function storeAllImages(ts: readonly Trajectory[], dir: string, o: StoreOptions = {}): Promise<Trajectory[]> {
+  const copy = structuredClone(ts) as Trajectory[];
+  const fn = storer(dir, o);
+  const seen = new WeakSet<object>();
+  for (const t of copy) await mapTrajectoryImages(t, fn, {}, seen);
+  return copy;
+}
+
+/** payload → its file ref, each file written once (`refs`: payloads already stored, by content) */
+function storer(dir: string, o: StoreOptions): (b64: string) => Promise<string> {
   const written = o.written ?? new Set<string>();
+  const refs = new Map<string, string>();
   let made = false;
-  return mapTrajectoryImages(structuredClone(t), async (b64) => {
+  return async (b64) => {
     if (b64.startsWith(FILE_REF)) return b64; // already stored
+    const known = refs.get(b64);
+    if (known) return known;
     // the extension from the bytes (a message may label PNG bytes image/jpeg)
     const mime = sniffBase64ImageMime(b64);
     const ext = mime ? imageExtension(mime) : 'bin';
@@ -46,8 +67,9 @@ export async function storeImages(t: Trajectory, dir: string, o: StoreOptions = 
       }
       written.add(name);
     }
+    refs.set(b64, FILE_REF + name);
     return FILE_REF + name;
-  });
+  };
 }
 
 export interface LoadOptions extends ImageWalk {
@@ -57,7 +79,23 @@ export interface LoadOptions extends ImageWalk {
 
 /** A copy of `t` with every file ref read back from `dir` as base64. */
 export async function loadImages(t: Trajectory, dir: string, o: LoadOptions = {}): Promise<Trajectory> {
+  return mapTrajectoryImages(structuredClone(t), loader(dir, o, t.id), o);
+}
+
+/**
+ * `loadImages` for the exchanges of a conversation at once: one copy of them all (what they share
+ * stays shared), each file read once, each shared image mapped once.
+ */
+export async function loadAllImages(ts: readonly Trajectory[], dir: string, o: LoadOptions = {}): Promise<Trajectory[]> {
+  const copy = structuredClone(ts) as Trajectory[];
   const cache = new Map<string, string>();
+  const seen = new WeakSet<object>();
+  for (const t of copy) await mapTrajectoryImages(t, loader(dir, o, t.id, cache), o, seen);
+  return copy;
+}
+
+/** file ref → base64 of its file in `dir` (`cache`: files read already, by name) */
+function loader(dir: string, o: LoadOptions, id: string, cache = new Map<string, string>()): (payload: string) => Promise<string> {
   const read = async (name: string): Promise<string> => {
     const file = path.join(dir, path.basename(name));
     try {
@@ -66,25 +104,21 @@ export async function loadImages(t: Trajectory, dir: string, o: LoadOptions = {}
       if (o.missing === 'empty') return '';
       throw new CodeDanceError(
         'input',
-        `image ${file} of trajectory ${t.id} cannot be read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`,
+        `image ${file} of trajectory ${id} cannot be read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`,
         { fix: 'keep the images folder beside the file that refers to it', cause: e },
       );
     }
   };
-  return mapTrajectoryImages(
-    structuredClone(t),
-    async (payload) => {
-      if (!payload.startsWith(FILE_REF)) return payload;
-      const name = payload.slice(FILE_REF.length);
-      let b64 = cache.get(name) ?? (await read(name));
-      // Schema-1 chat history stored a message shared by two exchanges twice: the second time the
-      // ref itself was decoded as base64 into a file, whose bytes re-encode to the first ref
-      // (':' and '.' dropped, '-' read as '+', the last letter cut): follow it.
-      const twice = /^codedance\+file([0-9a-f]{40})(pn|jp|bi)/.exec(b64);
-      if (twice) b64 = await read(`${twice[1]}.${{ pn: 'png', jp: 'jpg', bi: 'bin' }[twice[2]]}`);
-      cache.set(name, b64);
-      return b64;
-    },
-    o,
-  );
+  return async (payload) => {
+    if (!payload.startsWith(FILE_REF)) return payload;
+    const name = payload.slice(FILE_REF.length);
+    let b64 = cache.get(name) ?? (await read(name));
+    // Schema-1 chat history stored a message shared by two exchanges twice: the second time the
+    // ref itself was decoded as base64 into a file, whose bytes re-encode to the first ref
+    // (':' and '.' dropped, '-' read as '+', the last letter cut): follow it.
+    const twice = /^codedance\+file([0-9a-f]{40})(pn|jp|bi)/.exec(b64);
+    if (twice) b64 = await read(`${twice[1]}.${{ pn: 'png', jp: 'jpg', bi: 'bin' }[twice[2]]}`);
+    cache.set(name, b64);
+    return b64;
+  };
 }

@@ -40,13 +40,12 @@ const OVERSCAN = 20;
 /** a row's height before one was measured (px) */
 const DEFAULT_ROW_HEIGHT = 24;
 
-/** a row that stands for `px` of rows not drawn */
-function spacer(px: number): HTMLElement {
+/** a row that stands for the rows not drawn above or below (its height set at each draw) */
+function spacer(): { tr: HTMLElement; td: HTMLElement } {
   const tr = el('tr', { class: 'spacer', 'aria-hidden': 'true' });
   const td = el('td', { colspan: '12' });
-  td.style.height = `${px}px`;
   tr.append(td);
-  return tr;
+  return { tr, td };
 }
 
 export class SampleTable {
@@ -56,6 +55,10 @@ export class SampleTable {
   private rowHeight = 0;
   /** the window of `shown` drawn now: [first, end) */
   private drawn: [number, number] = [0, 0];
+  /** the rows drawn now, by sample index: a row still in the next window is moved, not made again */
+  private rows = new Map<number, HTMLElement>();
+  private readonly above = spacer();
+  private readonly below = spacer();
   private frame = 0;
   private readonly bars = el('div', { class: 'table-bars' });
   private readonly scroller = el('div', { class: 'table-scroll', tabindex: '-1' });
@@ -91,20 +94,21 @@ export class SampleTable {
     this.search.value = this.state.search;
     this.bars.replaceChildren(this.filterBar(a, b), this.selectionBar(a));
     const head = el('tr');
-    head.append(el('th', { scope: 'col', class: 'pick' }, ''));
-    for (const h of [
-      '#',
-      'source',
-      b ? 'A' : 'result',
-      ...(b ? ['B'] : []),
-      b ? 'reward A' : 'reward',
-      'turns',
-      'tools',
-      'latency',
-      'question',
-      'answer / truth',
-    ])
-      head.append(el('th', { scope: 'col' }, h));
+    head.append(el('th', { scope: 'col', class: 'pick c-pick' }, ''));
+    // each column's width (report.css c-*): the table is laid out from its header alone
+    const cols: [string, string][] = [
+      ['#', 'c-num'],
+      ['source', 'c-source'],
+      [b ? 'A' : 'result', 'c-verdict'],
+      ...(b ? [['B', 'c-verdict'] as [string, string]] : []),
+      [b ? 'reward A' : 'reward', 'c-small'],
+      ['turns', 'c-small'],
+      ['tools', 'c-small'],
+      ['latency', 'c-small'],
+      ['question', 'c-question'],
+      ['answer / truth', 'c-answer'],
+    ];
+    for (const [h, c] of cols) head.append(el('th', { scope: 'col', class: c }, h));
     this.head.replaceChildren(head);
     this.refresh();
   }
@@ -128,6 +132,8 @@ export class SampleTable {
     this.empty.hidden = this.shown.length > 0;
     this.scroller.scrollTop = 0;
     this.drawn = [0, 0];
+    for (const tr of this.rows.values()) tr.remove();
+    this.rows.clear();
     this.draw(true);
   }
 
@@ -160,14 +166,43 @@ export class SampleTable {
     const first = Math.max(0, visFirst - OVERSCAN);
     const end = Math.min(n, visEnd + OVERSCAN);
     const b = this.state.runs[1];
-    const rows = this.shown.slice(first, end).map((s) => this.row(s, b));
-    this.body.replaceChildren(spacer(first * h), ...rows, spacer((n - end) * h));
+    this.above.td.style.height = `${first * h}px`;
+    this.below.td.style.height = `${(n - end) * h}px`;
+    this.place(first, end, b);
     this.drawn = [first, end];
-    if (!this.rowHeight && rows.length) {
+    const sample = this.rows.values().next().value;
+    if (!this.rowHeight && sample) {
       // the real height of a row, once: the window is drawn again with it
-      this.rowHeight = rows[0].getBoundingClientRect().height || DEFAULT_ROW_HEIGHT;
+      this.rowHeight = sample.getBoundingClientRect().height || DEFAULT_ROW_HEIGHT;
       if (this.rowHeight !== h) this.draw(true);
     }
+  }
+
+  /**
+   * Makes the drawn rows those of `shown[first, end)`: the rows that stay are left where they are
+   * (moving them would lay them all out again), those that left are removed, the new ones added
+   * above or below them.
+   */
+  private place(first: number, end: number, b: ReportRun | undefined): void {
+    const want = this.shown.slice(first, end);
+    const keep = new Set(want.map((s) => s.index));
+    for (const [index, tr] of this.rows) if (!keep.has(index)) tr.remove();
+    const rows = new Map<number, HTMLElement>();
+    let anchor: HTMLElement | undefined; // the first kept row: new rows before it go above it
+    const above: HTMLElement[] = [];
+    const below: HTMLElement[] = [];
+    for (const s of want) {
+      const old = this.rows.get(s.index);
+      const tr = old ?? this.row(s, b);
+      rows.set(s.index, tr);
+      if (old) anchor ??= old;
+      else (anchor ? below : above).push(tr);
+    }
+    if (!this.above.tr.isConnected) this.body.replaceChildren(this.above.tr, this.below.tr);
+    if (anchor) anchor.before(...above);
+    else this.below.tr.before(...above);
+    this.below.tr.before(...below);
+    this.rows = rows;
   }
 
   /** One sample's row: its export checkbox, verdicts, reward and numbers; a click (or Enter) opens it below. */

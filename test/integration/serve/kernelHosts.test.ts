@@ -190,16 +190,16 @@ describe('kernels on the cluster: a kernel-hosts job on real Slurm + sshd', func
     const on = (h: string) => recs.filter((r) => answer(r) === `ran on ${h}`).length;
     assert.ok(on('host-0') > 0 && on('host-1') > 0, `samples ran on both hosts (host-0 ${on('host-0')}, host-1 ${on('host-1')})`);
     for (const r of recs)
-      assert.match(r.codedance.trajectory.where, new RegExp(`kernel host hpc/${answer(r).slice(-1)} \\(127\\.0\\.0\\.1:`));
+      assert.match(r.codedance.trajectory.where, new RegExp(`kernel host hpc/${answer(r).slice(-1)} \\(\\S+:\\d+\\)`));
     const rerun = lines.filter((l) => /running it again on another kernel host/.test(l));
     assert.ok(rerun.length >= 1, lines.join('\n'));
     for (const l of rerun) {
       const i = Number(/sample (\d+)/.exec(l)![1]);
       assert.equal(answer(recs.find((r) => r.index === i)), 'ran on host-0', `sample ${i} finished on host 0`);
     }
-    assert.match(lines.join('\n'), /kernel host hpc\/1 \(127\.0\.0\.1:\d+\) is out/);
+    assert.match(lines.join('\n'), /kernel host hpc\/1 \(\S+:\d+\) is out/);
     assert.equal(summary.manifest.cells?.label, 'sandboxed');
-    assert.match(summary.manifest.cells!.notice, /bubblewrap sandbox on kernel host 127\.0\.0\.1:\d+ of the kernel-hosts job on hpc/);
+    assert.match(summary.manifest.cells!.notice, /bubblewrap sandbox on kernel host \S+:\d+ of the kernel-hosts job on hpc/);
 
     // the servers' side: each started kernels of the `codedance` kernelspec
     const dir = `${profile.jobsDir}/serve-${hosts.jobId}`;
