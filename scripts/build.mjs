@@ -43,6 +43,8 @@ export const lazyChunks = [
   { pkg: '@cortex-js/compute-engine', name: 'compute-engine' },
   // the Hugging Face Hub client: only benchmark downloads and data fetch use it
   { pkg: '@huggingface/hub', name: 'huggingface-hub' },
+  // rollout dumps' NaN/Infinity tokens: only the run view's rollouts and `train rollouts` read them
+  { pkg: 'json5', name: 'json5', withDefault: true },
   // native, shipped in node_modules (not bundled): only its require() is deferred (~15 ms)
   { pkg: 'zeromq', native: true },
 ];

@@ -11,6 +11,7 @@ import path from 'node:path';
 import type { ResultRecord } from '../eval/record';
 import { recordTrajectory } from '../eval/recordTrajectory';
 import { readResults } from '../eval/resultsFile';
+import { joinHistory } from '../conversation/storedHistory';
 import { loadImages } from '../trajectory/imageFiles';
 import { migrateTrajectory } from '../trajectory/migrate';
 import type { Trajectory } from '../trajectory/types';
@@ -131,7 +132,8 @@ export async function* conversationItems(fileOrDir: string): AsyncGenerator<Expo
   if (!Array.isArray(c.exchanges))
     throw new ExportError(`${file} is not a conversation (no 'exchanges')`, 'give a conversation.json saved by the chat');
   const images = path.join(path.dirname(file), 'images');
-  for (const [i, raw] of c.exchanges.entries()) {
+  // follow-ups stored with their own messages only are joined back (conversation/storedHistory.ts)
+  for (const [i, raw] of joinHistory(c.exchanges).entries()) {
     const t = await loadImages(migrateTrajectory(raw), images);
     // a question asked with a known answer (an eval sample, a dataset row) keeps it
     yield {

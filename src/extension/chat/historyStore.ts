@@ -1,6 +1,7 @@
 /**
  * Conversations saved per workspace under the extension's storage folder (never in settings):
- *   <storage>/conversations/<id>/conversation.json  the trajectories, images replaced by file refs
+ *   <storage>/conversations/<id>/conversation.json  the trajectories, images replaced by file refs,
+ *                                                    each follow-up with only its own messages (core/conversation/storedHistory.ts)
  *   <storage>/conversations/<id>/images/<sha1>.png  each image once (trajectory/imageFiles.ts)
  *   <storage>/conversations/index.json              summaries, newest first: a cache of the folders
  *
@@ -23,9 +24,9 @@ import path from 'node:path';
 import type { Conversation } from '../../core/conversation/types';
 import { CodeDanceError } from '../../core/errors';
 import { writeFileAtomic } from '../../core/files/atomicWrite';
-import { loadImages, storeImages } from '../../core/trajectory/imageFiles';
+import { joinHistory, shareHistory } from '../../core/conversation/storedHistory';
+import { loadAllImages, storeAllImages } from '../../core/trajectory/imageFiles';
 import { migrateTrajectory } from '../../core/trajectory/migrate';
-import type { Trajectory } from '../../core/trajectory/types';
 import type { ConversationSummary } from '../../protocol/chat';
 
 // the conversation model lives in core (src/core/conversation); the store only persists it
@@ -143,9 +144,8 @@ export class HistoryStore {
       const dir = path.join(this.dir, c.id);
       const images = path.join(dir, 'images');
       await fs.mkdir(images, { recursive: true });
-      const written = new Set<string>();
-      const stored: Conversation = { ...c, exchanges: [] };
-      for (const t of c.exchanges) stored.exchanges.push(await storeImages(t, images, { written }));
+      // each image once, each follow-up with its own messages only (storedHistory.ts)
+      const stored = { ...c, exchanges: shareHistory(await storeAllImages(c.exchanges, images)) };
       await writeFileAtomic(path.join(dir, CONVERSATION), JSON.stringify(stored));
       const { items } = await this.reconciled(c.id);
       await this.writeIndex([summaryOf(c), ...items.filter((x) => x.id !== c.id)]);
@@ -171,10 +171,9 @@ export class HistoryStore {
           fix: `its file was kept as ${keptAs}; its images are in ${path.join(dir, 'images')}`,
         });
       }
-      // older schemas read as the current one (trajectory/migrate.ts)
-      const exchanges: Trajectory[] = [];
-      for (const t of parsed.value.exchanges) exchanges.push(await loadImages(migrateTrajectory(t), path.join(dir, 'images')));
-      return { ...parsed.value, exchanges };
+      // older schemas read as the current one (trajectory/migrate.ts); follow-ups share the earlier messages
+      const exchanges = joinHistory(parsed.value.exchanges).map((t) => migrateTrajectory(t));
+      return { ...parsed.value, exchanges: await loadAllImages(exchanges, path.join(dir, 'images')) };
     });
   }
 
