@@ -61,7 +61,7 @@ const SOURCES = ['vstar', 'chart', 'hr_bench', 'thinklite_eureka'];
  * record built from a trajectory, its images stored as files. 16 image pairs, reused: the line
  * holds them inline (the seed's field) either way.
  */
-export async function writeResults(file: string, n: number, seed: number): Promise<void> {
+async function writeResults(file: string, n: number, seed: number): Promise<void> {
   mkdirSync(path.dirname(file), { recursive: true });
   const templates: { inline: Trajectory; stored: Trajectory }[] = [];
   for (let k = 0; k < 16; k++) {
@@ -160,7 +160,7 @@ function peakRssOfLoad(file: string): number {
   return (JSON.parse(r.stdout) as { peakMb: number }).peakMb;
 }
 
-export async function reportPage() {
+async function reportPage() {
   const bundle = await esbuild.build({
     absWorkingDir: ROOT,
     entryPoints: ['src/webview/report/main.ts'],
@@ -189,7 +189,7 @@ export async function reportPage() {
 type Page = Awaited<ReturnType<typeof reportPage>>['page'];
 
 /** ms from the `runs` message (its JSON, as VS Code posts it) to the page built, laid out and painted */
-export async function renderRuns(page: Page, json: string): Promise<number> {
+async function renderRuns(page: Page, json: string): Promise<number> {
   return page.evaluate(async (text) => {
     const rendered = new Promise<void>((resolve) => {
       const mo = new MutationObserver(() => {
@@ -261,7 +261,7 @@ async function jsHeapMb(cdp: Awaited<ReturnType<typeof reportPage>>['cdp']): Pro
   return (metrics.find((m) => m.name === 'JSHeapUsedSize')?.value ?? 0) / 2 ** 20;
 }
 
-export async function timedLoad(files: string[]): Promise<{ ms: number; runs: ReportRun[]; json: string }> {
+async function timedLoad(files: string[]): Promise<{ ms: number; runs: ReportRun[]; json: string }> {
   const t0 = performance.now();
   const loaded = await Promise.all(files.map((f, i) => loadRun(f, i ? 'B' : 'A')));
   const runs = loaded.map((l) => l.run);

@@ -70,7 +70,7 @@ export class SampleTable {
   private readonly search = el('input', { type: 'search', placeholder: 'search questions', 'aria-label': 'Search questions' });
 
   constructor(
-    private readonly host: HTMLElement,
+    host: HTMLElement,
     private readonly state: TableState,
     private readonly actions: TableActions,
   ) {

@@ -5,6 +5,8 @@ import path from 'node:path';
 interface Mod {
   renderTable(run: unknown): string;
   replaceSection(readme: string, table: string): string;
+  mergeSection(body: string, run: unknown): string;
+  parseSection(body: string): { header: string; benches: string[]; rows: { name: string; line: string }[] }[];
 }
 const load = async () => (await import(path.join(__dirname, '../../../scripts/benchTable.mjs'))) as Mod;
 
@@ -57,5 +59,49 @@ describe('bench: the README table', () => {
       () => replaceSection('no markers', 'x'),
       /README\.md has no "<!-- bench-table:start -->" … "<!-- bench-table:end -->" section: add the two lines/,
     );
+  });
+
+  it('a run of some benches keeps the rows of the others: its table replaces the runs it re-ran whole, and the rows it measured again', async () => {
+    const { mergeSection, parseSection } = await load();
+    const full = { ...run, benches: ['eval', 'kernel'] };
+    const first = mergeSection('', full);
+    assert.deepEqual(
+      parseSection(first).map((b) => [b.benches, b.rows.map((r) => r.name)]),
+      [
+        [
+          ['eval', 'kernel'],
+          ['kernel.trivial_cell.assign.median', 'eval samples/s \\| steady'],
+        ],
+      ],
+    );
+    // a new bench: its own table after the earlier one, which is kept whole
+    const scale = {
+      ...run,
+      benches: ['scale'],
+      machine: { ...run.machine, date: '2026-12-07T17:00:00.000Z' },
+      rows: [{ file: 'scale.bench.ts', name: 'report: opens', value: 600, unit: 'ms', goal: '≤ 1000 ms', pass: true }],
+    };
+    const second = mergeSection(first, scale);
+    assert.deepEqual(
+      parseSection(second).map((b) => b.rows.map((r) => r.name)),
+      [['kernel.trivial_cell.assign.median', 'eval samples/s \\| steady'], ['report: opens']],
+    );
+    assert.match(second, /From `npm run bench -- eval kernel --json`, 2026-11-29 19:00 UTC/);
+    assert.match(second, /From `npm run bench -- scale --json`, 2026-12-07 17:00 UTC/);
+    // eval alone again: its row moves to the new table, the kernel row stays with its run
+    const evalAgain = { ...run, benches: ['eval'], rows: [{ ...run.rows[3], value: 70 }] };
+    const third = parseSection(mergeSection(second, evalAgain));
+    assert.deepEqual(
+      third.map((b) => [b.benches.join(' '), b.rows.map((r) => r.name)]),
+      [
+        ['eval kernel', ['kernel.trivial_cell.assign.median']],
+        ['scale', ['report: opens']],
+        ['eval', ['eval samples/s \\| steady']],
+      ],
+    );
+    // the scale bench again, whole: its earlier table goes
+    assert.equal(parseSection(mergeSection(second, scale)).length, 2);
+    // a full run replaces them all
+    assert.equal(parseSection(mergeSection(second, { ...full, benches: ['eval', 'kernel', 'scale'] })).length, 1);
   });
 });

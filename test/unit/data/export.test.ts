@@ -11,7 +11,8 @@ import { openDataset } from '../../../src/core/data/dataset';
 import { parquetInfo, readParquetRows } from '../../../src/core/data/parquet';
 import { storeRecordImages } from '../../../src/core/eval/recordTrajectory';
 import type { ResultRecord } from '../../../src/core/eval/record';
-import { storeImages } from '../../../src/core/trajectory/imageFiles';
+import { shareHistory } from '../../../src/core/conversation/storedHistory';
+import { storeAllImages, storeImages } from '../../../src/core/trajectory/imageFiles';
 import { referToFiles } from '../../../src/core/trajectory/images';
 import {
   ExportError,
@@ -99,6 +100,20 @@ describe('training data export (SFT / RL parquet)', () => {
     assert.equal(imgs.length, 2);
     bytesEq(imgs[0], input);
     bytesEq(imgs[1], plot);
+  });
+
+  it('SFT: a conversation whose follow-up is stored with its own messages only (the chat history) exports it whole', async () => {
+    const dir = path.join(tmp, 'conv-continued');
+    mkdirSync(dir);
+    const followUp = fixtureTrajectory({ id: 'f1', question: 'And now?', input, turns: [], answer: 'blue' });
+    followUp.messages = [...answered.messages, ...followUp.messages.slice(1)];
+    const stored = shareHistory(await storeAllImages([answered, followUp], path.join(dir, 'images')));
+    assert.ok(!('messages' in stored[1]), 'the follow-up is stored without the earlier messages');
+    writeFileSync(path.join(dir, 'conversation.json'), JSON.stringify({ id: 'c2', title: 'follow-up', exchanges: stored }));
+    const out = path.join(tmp, 'sft-continued.parquet');
+    assert.equal((await exportTrainingData({ format: 'sft', out, items: conversationItems(dir) })).rows, 2);
+    const rows = await readAll(out);
+    assert.deepEqual(rows[1].messages, toSftMessages(followUp.messages).messages);
   });
 
   it("SFT: a trajectory .json with its images as files beside it (codedance ask's folder) exports as the same file with them inline", async () => {
