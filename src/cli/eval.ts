@@ -341,13 +341,13 @@ async function runEvalWith(
       kernels: m.hosts
         ? m.hosts.source
         : v['jupyter-url']
-        ? {
-            acquire: () =>
-              startRemoteKernelSession({ url: v['jupyter-url']!, token: process.env.JUPYTER_TOKEN, kernelName: v['kernel-name'] }),
-            dispose: async () => undefined,
-            host: cellHostOf(sandbox, v['jupyter-url']),
-          }
-        : undefined,
+          ? {
+              acquire: () =>
+                startRemoteKernelSession({ url: v['jupyter-url']!, token: process.env.JUPYTER_TOKEN, kernelName: v['kernel-name'] }),
+              dispose: async () => undefined,
+              host: cellHostOf(sandbox, v['jupyter-url']),
+            }
+          : undefined,
       kernelSandbox: sandbox,
       judge: makeJudge(v['no-judge']!, v['judge-url'], v['judge-model']!, v['save-path']!, v['model-name']!, l.judgeCache),
       judgeStyle: l.judgeStyle,

@@ -99,6 +99,8 @@ async function openCluster(
     return { cluster, backend, close };
   } catch (e) {
     close();
+    if (o.signal.aborted)
+      throw new CliError('interrupted while the kernel hosts started (a job started for the eval was stopped)', EXIT.cancelled);
     return jobsErrorToCli(e);
   }
 }

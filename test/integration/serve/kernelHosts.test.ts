@@ -18,9 +18,10 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 
 import * as path from 'node:path';
 import { evalPaths, runEval } from '../../../src/core/eval';
 import { openClusterKernelHosts } from '../../../src/core/eval/clusterKernelHosts';
-import { SpreadKernels } from '../../../src/core/eval/kernelHosts';
+import { SpreadKernels, type KernelHost } from '../../../src/core/eval/kernelHosts';
 import { SlurmBackend, type SlurmClusterProfile } from '../../../src/core/jobs';
 import { createChatModel } from '../../../src/core/model';
+import { describeSandbox, sandboxLabel } from '../../../src/core/kernel/sandboxNotice';
 import { kernelHostsToken } from '../../../src/core/serve/kernelHostsToken';
 import { CLI, runCli } from '../../fixtures/cli';
 import { startFixtureModel, type FixtureModel } from '../../fixtures/fixtureModel';
@@ -137,20 +138,36 @@ describe('kernels on the cluster: a kernel-hosts job on real Slurm + sshd', func
       KEY,
       (await backend.ssh.exec(`grep -h '^export KH_NONCE=' ${profile.jobsDir}/*.sbatch`)).stdout.trim().split('=')[1],
     );
-    const spread = new SpreadKernels(hosts.hosts, { log, watchMs: 1000 });
+    // host 1 as it is, except that the test hears when one of its kernels starts a sample's cell
+    let cellStarted!: () => void;
+    const cellOnHost1 = new Promise<void>((r) => (cellStarted = r));
+    let finishedOnHost1 = 0;
+    const h1 = hosts.hosts[1];
+    const watched: KernelHost = {
+      ...h1,
+      start: async (signal) => {
+        const k = await h1.start(signal);
+        const execute = k.execute.bind(k);
+        k.execute = (code, opts) => {
+          if (code.includes('time.sleep') && finishedOnHost1 > 0) cellStarted();
+          return execute(code, opts);
+        };
+        return k;
+      },
+    };
+    const spread = new SpreadKernels([hosts.hosts[0], watched], { log, watchMs: 1000 });
     assert.equal(spread.host.kind, 'hosts');
 
     // kill host 1's server once it has finished a sample and runs a cell again
     const save = path.join(tmp, 'save');
-    let finishedOnHost1 = 0;
     let killed = false;
     const busyOnHost1 = async () => {
       const r = await fetch(`${infos[1].url}api/kernels`, { headers: { Authorization: `token ${token}` } });
       return ((await r.json()) as { execution_state: string }[]).some((k) => k.execution_state === 'busy');
     };
     const killer = (async () => {
-      await until('a sample finished on host 1', () => finishedOnHost1 > 0 || undefined, 120_000);
-      await until('a cell running on host 1', busyOnHost1, 60_000);
+      await cellOnHost1; // after a sample finished there
+      await until('the cell running on host 1 (its server says so)', busyOnHost1, 60_000);
       process.kill(infos[1].pid!, 'SIGKILL');
       killed = true;
     })();
@@ -189,8 +206,7 @@ describe('kernels on the cluster: a kernel-hosts job on real Slurm + sshd', func
     );
     const on = (h: string) => recs.filter((r) => answer(r) === `ran on ${h}`).length;
     assert.ok(on('host-0') > 0 && on('host-1') > 0, `samples ran on both hosts (host-0 ${on('host-0')}, host-1 ${on('host-1')})`);
-    for (const r of recs)
-      assert.match(r.codedance.trajectory.where, new RegExp(`kernel host hpc/${answer(r).slice(-1)} \\(\\S+:\\d+\\)`));
+    for (const r of recs) assert.match(r.codedance.trajectory.where, new RegExp(`kernel host hpc/${answer(r).slice(-1)} \\(\\S+:\\d+\\)`));
     const rerun = lines.filter((l) => /running it again on another kernel host/.test(l));
     assert.ok(rerun.length >= 1, lines.join('\n'));
     for (const l of rerun) {
@@ -222,6 +238,40 @@ describe('kernels on the cluster: a kernel-hosts job on real Slurm + sshd', func
     assert.doesNotMatch(logs, new RegExp(token), 'the token is in no log');
     assert.doesNotMatch(readFileSync(job.entrypoint!, 'utf8'), new RegExp(token), 'nor in the script');
     assert.match(logs, /kernel host 0: Jupyter Server on \S+:\d+, sandboxed, up to 2 kernels/);
+  });
+
+  it('--no-sandbox on the cluster: the host says so, the label is "unsandboxed: remote kernel", the kernel still gets only the allow-listed environment', async () => {
+    const hosts = await openClusterKernelHosts({
+      backend,
+      cluster: 'hpc',
+      key: KEY,
+      params: { name: 'kh-open', tasks: 1, cpusPerTask: 1, python: '/usr/bin/python3', sandbox: 'off' },
+      pollMs: 300,
+    });
+    try {
+      assert.equal(hosts.session.hosts[0].sandbox, 'unsandboxed: the sandbox is turned off');
+      const spread = new SpreadKernels(hosts.hosts, { watchMs: 0 });
+      assert.equal(sandboxLabel(spread.host), 'unsandboxed: remote kernel');
+      assert.match(
+        describeSandbox(spread.host),
+        /unsandboxed: remote kernel on kernel host \S+:\d+ of the kernel-hosts job on hpc \(the sandbox is turned off\)/,
+      );
+      const k = await spread.acquire();
+      const r = await k.execute(
+        'import os\nprint(sorted(os.environ))\nprint(os.getppid() > 1, os.path.exists("/root/.ssh") or os.path.isdir("/root"))',
+      );
+      assert.equal(r.status, 'ok', r.stderr);
+      assert.doesNotMatch(
+        r.stdout,
+        /JUPYTER_TOKEN|CODEDANCE_KH|KH_NONCE|SLURM_/,
+        "the server's token and the job's variables stay out of the kernel",
+      );
+      assert.match(r.stdout, /True True/, "no sandbox: the host's processes and files are there");
+      await spread.release(k);
+      await spread.dispose();
+    } finally {
+      await hosts.close();
+    }
   });
 
   it('the CLI: kernels start → status → eval --kernel-hosts local:1,cluster:hpc (the job used, left running) → kernels stop', async () => {
