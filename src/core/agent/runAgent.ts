@@ -302,7 +302,12 @@ async function runCells(
     emit({ type: 'tool_call', turn: call, cell: { ...cell } });
     const result = await runCell(cell, o, signal, emit, req.tool?.kernel, req.via);
     executed.push({
-      request: { code: cell.code, toolCallId: req.toolCallId, ...(req.tool ? { tool: req.tool } : {}), ...(req.via ? { via: req.via } : {}) },
+      request: {
+        code: cell.code,
+        toolCallId: req.toolCallId,
+        ...(req.tool ? { tool: req.tool } : {}),
+        ...(req.via ? { via: req.via } : {}),
+      },
       result,
     });
   }

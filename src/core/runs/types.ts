@@ -27,13 +27,7 @@ export interface RunMetrics {
 }
 
 export type AlarmKind =
-  | 'tool-use-collapse'
-  | 'tool-success-falling'
-  | 'format-errors-rising'
-  | 'length-clipped'
-  | 'nan'
-  | 'hang'
-  | 'job-ended';
+  'tool-use-collapse' | 'tool-success-falling' | 'format-errors-rising' | 'length-clipped' | 'nan' | 'hang' | 'job-ended';
 
 export interface Alarm {
   kind: AlarmKind;
