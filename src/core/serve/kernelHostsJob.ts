@@ -95,7 +95,7 @@ function hostScript(): string {
     'R="$SERVE_DIR/host-$K"',
     'mkdir -p "$R/data/kernels/codedance" "$R/root" && chmod 700 "$R"',
     'if ! "$KH_PYTHON" -c "import jupyter_server, ipykernel" 2>"$R.err"; then',
-    '  echo "kernel host $K: $KH_PYTHON cannot run a Jupyter Server: $(tail -1 "$R.err"); install jupyter_server and ipykernel there, or pass --python" >&2; exit 3',
+    '  echo "kernel host $K: $KH_PYTHON cannot run a Jupyter Server: $(tail -1 "$R.err"); install jupyter_server and ipykernel there, or start the kernel hosts with a Python that has them" >&2; exit 3',
     'fi',
     'if [ "$KH_SANDBOX" = off ]; then SB="unsandboxed: the sandbox is turned off"; else SB=$("$KH_PYTHON" "$SERVE_DIR/launcher.py" --probe); fi',
     'if [ "$KH_SANDBOX" = on ] && [ "$SB" != sandboxed ]; then echo "kernel host $K: the sandbox is required, but $SB" >&2; exit 4; fi',

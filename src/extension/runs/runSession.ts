@@ -314,6 +314,7 @@ export class RunSession {
     if (this.disposed) return;
     this.disposed = true;
     this.abort.abort();
+    this.source.dispose?.();
     for (const t of this.timers) clearInterval(t);
     for (const u of this.unsubscribe.splice(0)) u();
     if (this.alarmTimer) clearTimeout(this.alarmTimer);

@@ -30,6 +30,8 @@ export interface RunSource {
   /** the run's folders: from the job's command, else from what the log printed (`hints`) */
   folders(hints: LogHints): RunFolders;
   openLog(): Promise<void>;
+  /** closes what the source opened to read the run (an SSH connection) */
+  dispose?(): void;
 }
 
 /** A followed log file became shorter than what was read of it (rewritten): it is read again from the start. */

@@ -10,9 +10,12 @@ import * as path from 'node:path';
 import * as posix from 'node:path/posix';
 import * as vscode from 'vscode';
 import { isTerminal, SlurmBackend, type JobBackend, type JobInfo } from '../../core/jobs';
+import type { SshConnection } from '../../core/jobs/SshConnection';
 import { followJobLog } from '../../core/runs/follow';
+import { jobRun } from '../../core/runs/jobRun';
 import { runConfigFromJob } from '../../core/runs/runConfig';
 import { localRunFiles, sshRunFiles, type RunFiles } from '../../core/runs/runFiles';
+import { rayJumpConnection } from '../../core/serve';
 import type { RunRef } from '../../protocol/runs';
 import type { EditorClusterProfile } from '../jobs/clusterProfiles';
 import { JobNode } from '../jobs/JobsTreeProvider';
@@ -28,6 +31,9 @@ export class JobRunSource implements RunSource {
   readonly where: string;
   readonly name: string;
   private script?: string;
+  /** Ray with a jump host: the SSH connection the run's files are read over, and the run's files there */
+  private jump?: SshConnection;
+  private jumpRun?: Promise<RunFiles>;
 
   constructor(
     readonly profile: EditorClusterProfile,
@@ -73,9 +79,31 @@ export class JobRunSource implements RunSource {
       return { files: slurmFiles(this.backend), join };
     }
     if (isLocalHost(this.profile.address)) return { files: localRunFiles(), join: (d, n) => path.join(d, n) };
+    if (this.profile.jumpHost?.host) return { files: this.jumpHostFiles(), join };
     return {
-      note: `the job runs on the Ray cluster at ${this.profile.address}, whose files the editor cannot read (a Slurm profile reads them over SSH)`,
+      note: `the job runs on the Ray cluster at ${this.profile.address}, whose files the editor cannot read: give the profile a jumpHost that sees the run's folders (they are then read over SFTP there)`,
     };
+  }
+
+  /** Ray: the run's files over SFTP on the profile's jump host (core's jobRun: absolute folders only, a relative one refused with why). */
+  private jumpHostFiles(): RunFiles {
+    const files = async (): Promise<RunFiles> => {
+      if (this.profile.kind !== 'ray') throw new Error('not a Ray cluster');
+      this.jump ??= rayJumpConnection(this.profile);
+      this.jumpRun ??= jobRun(await this.backend(), this.job.id, { rayHost: this.jump }).then((r) => r.files!);
+      return this.jumpRun;
+    };
+    return {
+      list: async (d) => (await files()).list(d),
+      read: async (p) => (await files()).read(p),
+      listDeep: async (d, depth) => (await files()).listDeep!(d, depth),
+    };
+  }
+
+  dispose(): void {
+    this.jump?.close();
+    this.jump = undefined;
+    this.jumpRun = undefined;
   }
 
   folders(hints: LogHints): RunFolders {
