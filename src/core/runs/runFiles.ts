@@ -161,21 +161,7 @@ export function sshRunFiles(conn: SshConnection): RunFiles {
     return [sftp, posix.join(await home, p.slice(2))];
   }
   function fail(e: unknown, what: string): never {
-    if (isCodeDanceError(e)) throw e;
-    const err = e as Error & { code?: unknown };
-    if (err.code === SFTP_NO_SUCH_FILE)
-      throw new RunsError('notFound', `${what} does not exist on ${where}`, 'check the path (or wait until the trainer writes it)');
-    if (typeof err.code === 'number')
-      throw new RunsError(
-        'unreadable',
-        `cannot read ${what} on ${where}: ${err.message}`,
-        err.code === SFTP_PERMISSION_DENIED ? 'check its permissions' : 'check that it is a readable file or folder',
-      );
-    // no SFTP status: the session or the connection broke
-    throw new JobsError('connection', `SSH to ${where} dropped while reading ${what}: ${err.message}`);
-  }
-  async function names(sftp: SFTPWrapper, dir: string): Promise<FileEntryWithStats[]> {
-    return call<FileEntryWithStats[]>((cb) => sftp.readdir(dir, cb));
+    sftpFailure(e, what, where);
   }
   return {
     async list(dir) {
@@ -203,31 +189,52 @@ export function sshRunFiles(conn: SshConnection): RunFiles {
       }
     },
     async listDeep(dir, depth) {
-      const out: string[] = [];
       try {
         const [sftp, root] = await open(dir);
-        // one level at a time, each level's folders read at once (SFTP requests are pipelined)
-        let level = [''];
-        for (let d = 0; d < Math.max(1, Math.floor(depth)) && level.length; d++) {
-          const found = await Promise.all(
-            level.map(async (rel) => {
-              const entries = await names(sftp, rel ? `${root}/${rel}` : root).catch((e: unknown) => {
-                if (rel && (e as { code?: unknown }).code === SFTP_NO_SUCH_FILE) return []; // a subfolder that vanished while walking
-                throw e;
-              });
-              return entries.map((e) => ({ rel: rel ? `${rel}/${e.filename}` : e.filename, dir: e.attrs.isDirectory() }));
-            }),
-          );
-          out.push(...found.flat().map((f) => f.rel));
-          level = found
-            .flat()
-            .filter((f) => f.dir)
-            .map((f) => f.rel);
-        }
+        return await walkSftp(sftp, root, depth);
       } catch (e) {
         fail(e, `folder ${dir}`);
       }
-      return out;
     },
   };
+}
+
+/** An SFTP error as the run's error: not there, unreadable (with the SFTP status), or the connection dropped. */
+function sftpFailure(e: unknown, what: string, where: string): never {
+  if (isCodeDanceError(e)) throw e;
+  const err = e as Error & { code?: unknown };
+  if (err.code === SFTP_NO_SUCH_FILE)
+    throw new RunsError('notFound', `${what} does not exist on ${where}`, 'check the path (or wait until the trainer writes it)');
+  if (typeof err.code === 'number')
+    throw new RunsError(
+      'unreadable',
+      `cannot read ${what} on ${where}: ${err.message}`,
+      err.code === SFTP_PERMISSION_DENIED ? 'check its permissions' : 'check that it is a readable file or folder',
+    );
+  // no SFTP status: the session or the connection broke
+  throw new JobsError('connection', `SSH to ${where} dropped while reading ${what}: ${err.message}`);
+}
+
+function names(sftp: SFTPWrapper, dir: string): Promise<FileEntryWithStats[]> {
+  return call<FileEntryWithStats[]>((cb) => sftp.readdir(dir, cb));
+}
+
+/** Every path under `root` down to `depth` levels, relative to it: one level at a time, each level's folders read at once (SFTP requests are pipelined). */
+async function walkSftp(sftp: SFTPWrapper, root: string, depth: number): Promise<string[]> {
+  const out: string[] = [];
+  let level = [''];
+  for (let d = 0; d < Math.max(1, Math.floor(depth)) && level.length; d++) {
+    const found = await Promise.all(
+      level.map(async (rel) => {
+        const entries = await names(sftp, rel ? `${root}/${rel}` : root).catch((e: unknown) => {
+          if (rel && (e as { code?: unknown }).code === SFTP_NO_SUCH_FILE) return []; // a subfolder that vanished while walking
+          throw e;
+        });
+        return entries.map((e) => ({ rel: rel ? `${rel}/${e.filename}` : e.filename, dir: e.attrs.isDirectory() }));
+      }),
+    ).then((f) => f.flat());
+    out.push(...found.map((f) => f.rel));
+    level = found.filter((f) => f.dir).map((f) => f.rel);
+  }
+  return out;
 }
