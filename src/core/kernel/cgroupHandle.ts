@@ -36,6 +36,9 @@ export interface KernelCgroup {
   readonly pidsLimited: boolean;
   /** the command line that joins the cgroup, then execs `command` (env: variables the wrapper needs in the spawn environment; it unsets them before the command runs) */
   wrap(command: string, args: string[]): { command: string; args: string[]; env?: Record<string, string> };
+  /** the cgroup.procs files a process writes its PID to, to join it later (a forked kernel);
+   * undefined where only the wrapper can join (a systemd scope) */
+  joinFiles(): string[] | undefined;
   /** the host PIDs in the cgroup now */
   pids(): number[];
   /** SIGKILLs everything in the cgroup until it is empty (true) or `timeoutMs` passed (false) */
@@ -102,6 +105,10 @@ export class FolderCgroup implements KernelCgroup {
 
   protected folders(): string[] {
     return this.freezer ? [...this.dirs, this.freezer] : this.dirs;
+  }
+
+  joinFiles(): string[] | undefined {
+    return this.folders().map((d) => path.join(d, 'cgroup.procs'));
   }
 
   pids(): number[] {
@@ -194,6 +201,10 @@ export class ScopeCgroup extends FolderCgroup {
     pids: boolean,
   ) {
     super('systemd-scope', memory, pids, []);
+  }
+
+  override joinFiles(): undefined {
+    return undefined;
   }
 
   override wrap(command: string, args: string[]) {

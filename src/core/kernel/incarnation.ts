@@ -111,7 +111,7 @@ export async function startIncarnation(opts: IncarnationOptions): Promise<Incarn
     client.connect();
     try {
       await handshake(inc, launched, opts);
-      await loadPrelude(inc, opts);
+      await loadPrelude(inc, opts, launched.forked);
       if (opts.prepare) await opts.prepare(inc);
       opts.assertUsable?.();
       opts.onSpawn?.(undefined);
@@ -226,10 +226,21 @@ export function preludeLoader(config: PreludeConfig & { watchParent: boolean }):
   ].join('\n');
 }
 
-async function loadPrelude(inc: Incarnation, opts: IncarnationOptions): Promise<void> {
+/** The code that installs the prelude a forked kernel has already loaded (its template executed it). */
+export function preludeInstaller(config: PreludeConfig & { watchParent: boolean }): string {
+  return [
+    'import json as _cd_j, _codedance as _cd_m',
+    `_cd_r = _cd_m.install("${b64(JSON.stringify(config))}")`,
+    `print(${JSON.stringify(FAST_PATHS_MARKER)} + _cd_j.dumps(_cd_r.get("fastPaths")))`,
+    'del _cd_j, _cd_m, _cd_r',
+  ].join('\n');
+}
+
+async function loadPrelude(inc: Incarnation, opts: IncarnationOptions, forked: boolean): Promise<void> {
   const timeoutMs = opts.startTimeoutMs;
   const limit = opts.prelude.memoryLimitMb;
-  const code = preludeLoader({ ...opts.prelude, watchParent: true });
+  const config = { ...opts.prelude, watchParent: true };
+  const code = forked ? preludeInstaller(config) : preludeLoader(config);
   let stdout = '';
   const onMessage = (m: JupyterMessage) => {
     const c = m.content as { name?: string; text?: string };

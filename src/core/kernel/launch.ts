@@ -8,10 +8,13 @@ import { closeSync, constants, fchownSync, openSync } from 'node:fs';
 import path from 'node:path';
 import { type ConnectionInfo, connectionFileText, createConnectionInfo, createIpcConnectionInfo, endpoint } from './connection';
 import { createKernelCgroup } from './cgroup';
+import { forkablePlan, launchForked, planInterpreter } from './forkLaunch';
+import { readyForkTemplate } from './forkTemplate';
 import { allPresent, inputsDir, linkSockets, makeFreshDir, writeExclusive } from './hostFolders';
 import type { LimitsInForce } from './limits';
 import { KernelProcess } from './process';
-import { planKernelLaunch, sandboxedInterpreterPid, type SandboxOptions } from './sandbox';
+import { type KernelCgroup } from './cgroup';
+import { type LaunchPlan, planKernelLaunch, sandboxedInterpreterPid, type SandboxOptions } from './sandbox';
 
 export interface KernelLaunchSpec {
   /** the interpreter that runs ipykernel */
@@ -44,6 +47,8 @@ export interface LaunchedKernel {
   limits: LimitsInForce;
   /** the memory and process limits hold for the whole sandbox (its cgroup) */
   cgroupLimited: { memory: boolean; pids: boolean };
+  /** a fork of the template (forkTemplate.ts): the prelude is loaded already, only installed */
+  forked: boolean;
 }
 
 /** kernel processes this Node process has launched (diagnostics and tests: "this run started no kernel") */
@@ -93,13 +98,49 @@ export async function launchKernel(spec: KernelLaunchSpec): Promise<LaunchedKern
   // the kernel and all it starts in a cgroup of their own (memory.max, pids.max), where there is one;
   // not a missing interpreter: its spawn must fail as such (ENOENT), not as a shell's exit 127
   const cgroup = plan.cgroupLimits && !plan.interpreterMissing ? createKernelCgroup(plan.cgroupLimits) : undefined;
+  const template = forkedStartsWanted(spec.sandbox?.forkedStarts) && forkablePlan(plan, cgroup) ? await forkTemplate(plan) : undefined;
   const run = cgroup ? cgroup.wrap(plan.command, args) : { command: plan.command, args };
   launches++;
-  const proc = new KernelProcess({
+  const proc = template
+    ? launchForked({ plan, cgroup, template, workdir: spec.workdir, connectionFile, kernelArgs: KERNEL_ARGS })
+    : coldProcess(plan, run, spec.workdir, cgroup);
+  const cgroupLimited = { memory: cgroup?.memoryLimited ?? false, pids: cgroup?.pidsLimited ?? false };
+  return {
+    proc,
+    conn,
+    runAs: owner,
+    connectionFile,
+    describe: `${plan.sandboxed ? 'sandboxed ' : ''}${spec.python} -m ipykernel_launcher${template ? ' (forked from the template)' : ''}`,
+    sandboxed: plan.sandboxed,
+    memoryLimitMb: plan.memoryLimitMb,
+    limits: plan.limits,
+    cgroupLimited,
+    forked: template !== undefined,
+  };
+}
+
+/** forked starts unless turned off (the option, or CODEDANCE_KERNEL_FORKED_STARTS=0) */
+export function forkedStartsWanted(option: boolean | undefined): boolean {
+  return option ?? process.env.CODEDANCE_KERNEL_FORKED_STARTS !== '0';
+}
+
+/** the fork template for this plan's interpreter and environment, when one can be had */
+function forkTemplate(plan: LaunchPlan) {
+  return readyForkTemplate(planInterpreter(plan), plan.env, process.env);
+}
+
+/** a new interpreter: the plan's command line, in the kernel's cgroup */
+function coldProcess(
+  plan: LaunchPlan,
+  run: { command: string; args: string[]; env?: Record<string, string> },
+  workdir: string,
+  cgroup: KernelCgroup | undefined,
+): KernelProcess {
+  return new KernelProcess({
     command: run.command,
     args: run.args,
-    cwd: spec.workdir,
-    env: { ...plan.env, ...('env' in run ? run.env : {}) },
+    cwd: workdir,
+    env: { ...plan.env, ...(run.env ?? {}) },
     sandboxed: plan.sandboxed,
     infoFd: plan.infoFd,
     seccomp: plan.seccomp,
@@ -107,18 +148,6 @@ export async function launchKernel(spec: KernelLaunchSpec): Promise<LaunchedKern
     cgroup,
     innerPid: plan.interruptTarget === 'sandboxed-grandchild' ? sandboxedInterpreterPid : undefined,
   });
-  const cgroupLimited = { memory: cgroup?.memoryLimited ?? false, pids: cgroup?.pidsLimited ?? false };
-  return {
-    proc,
-    conn,
-    runAs: owner,
-    connectionFile,
-    describe: `${plan.sandboxed ? 'sandboxed ' : ''}${spec.python} -m ipykernel_launcher`,
-    sandboxed: plan.sandboxed,
-    memoryLimitMb: plan.memoryLimitMb,
-    limits: plan.limits,
-    cgroupLimited,
-  };
 }
 
 /** hands a folder we made to the sandbox's user, through its descriptor (never following a link) */

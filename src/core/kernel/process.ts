@@ -47,6 +47,19 @@ export interface ProcessSpec {
   supervised?: boolean;
   /** the cgroup the process runs in (cgroup.ts): everything in it is killed when the kernel ends */
   cgroup?: KernelCgroup;
+  /** a line the process prints on stdout once it is set up (a fork's holder sandbox): kept out of
+   * the tail; `marked` resolves when it is seen */
+  startMarker?: string;
+}
+
+/** how a kernel that is not the spawned process ended (a forked kernel: forkTemplate.ts) */
+export interface InnerExit {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  /** nobody could say (its waiter was killed first) */
+  lost?: boolean;
+  /** what it wrote to its stdout and stderr, last part */
+  tail?: string;
 }
 
 const TAIL_BYTES = 16 * 1024;
@@ -181,9 +194,14 @@ export class KernelProcess {
   readonly cgroup: KernelCgroup | undefined;
   /** a sandbox's PID namespace init (bwrap --info-fd): when it is gone, so is every process inside */
   sandboxInitPid: number | undefined;
-  private readonly initKnown: Promise<void>;
+  /** resolves when bwrap's info was read (sandboxInitPid) or is not coming */
+  readonly initKnown: Promise<void>;
   private readonly innerPid: ((childPid: number) => number | undefined) | undefined;
   private innerPidFound: number | undefined;
+  /** how the kernel inside ended, when it is not the spawned process (adopt()) */
+  private innerExit: InnerExit | undefined;
+  /** resolves when the start marker was printed (at once without one) */
+  readonly marked: Promise<void>;
 
   constructor(opts: ProcessSpec) {
     installExitHook();
@@ -211,6 +229,8 @@ export class KernelProcess {
     const keep = (b: Buffer) => {
       this.tail = (this.tail + b.toString('utf8')).slice(-TAIL_BYTES);
     };
+    const { marked, onStdout } = markerWatch(opts.startMarker, keep);
+    this.marked = marked;
     // A process killed before it read its pipes resets them (ECONNRESET, EPIPE): unheard, that
     // error would end this Node process. The exit is reported below; the tail says what happened.
     const pipeError = (what: string) => (e: Error) => keep(Buffer.from(`\n(${what}: ${e.message})\n`));
@@ -219,7 +239,7 @@ export class KernelProcess {
       filter.on('error', pipeError('passing the seccomp filter'));
       filter.end(Buffer.from(opts.seccomp));
     }
-    this.child.stdout?.on('data', keep);
+    this.child.stdout?.on('data', onStdout);
     this.child.stderr?.on('data', keep);
     this.child.stdout?.on('error', pipeError("reading the kernel's output"));
     this.child.stderr?.on('error', pipeError("reading the kernel's output"));
@@ -227,6 +247,8 @@ export class KernelProcess {
       const done = (code: number | null, signal: NodeJS.Signals | null) => {
         if (this.exitInfo) return;
         liveProcesses.delete(this);
+        // a forked kernel: how it ended, not how its holder sandbox was then stopped
+        if (this.innerExit && !this.innerExit.lost) [code, signal] = [this.innerExit.code, this.innerExit.signal];
         // bwrap exits with 128+N when the sandboxed interpreter was killed by signal N
         if (this.sandboxed && code !== null && code > 128 && !signal) {
           const sig = code - 128;
@@ -263,6 +285,24 @@ export class KernelProcess {
     });
   }
 
+  /**
+   * The kernel is `pid`, not the spawned process (a forked kernel in its holder sandbox): SIGINT
+   * goes there, and when it ends the holder is stopped and the kernel's exit is reported.
+   */
+  adopt(pid: number, exited: Promise<InnerExit>): void {
+    this.innerPidFound = pid;
+    void exited.then((x) => {
+      this.innerExit = x;
+      if (x.tail) this.note(x.tail);
+      void this.kill();
+    });
+  }
+
+  /** a line for the tail (why a start failed outside the process) */
+  note(text: string): void {
+    this.tail = (this.tail + text).slice(-TAIL_BYTES);
+  }
+
   /** reads bwrap's info (the PID of the sandbox's init); resolves when known or not coming */
   private readInfo(expected: boolean): Promise<void> {
     const info = this.child.stdio[3] as NodeJS.ReadableStream | null;
@@ -284,11 +324,11 @@ export class KernelProcess {
 
   /** the interpreter's PID (inside a sandbox: its PID on this host, once it runs) */
   get pid(): number | undefined {
-    return this.innerPid ? (this.interpreterPid() ?? this.child.pid) : this.child.pid;
+    return this.innerPid || this.innerPidFound !== undefined ? (this.interpreterPid() ?? this.child.pid) : this.child.pid;
   }
 
   private interpreterPid(): number | undefined {
-    if (this.innerPidFound === undefined && this.alive) this.innerPidFound = this.innerPid!(this.child.pid!);
+    if (this.innerPidFound === undefined && this.alive && this.innerPid) this.innerPidFound = this.innerPid(this.child.pid!);
     return this.innerPidFound;
   }
 
@@ -308,7 +348,7 @@ export class KernelProcess {
   interrupt(): void {
     if (!this.alive) return;
     try {
-      if (this.innerPid) {
+      if (this.innerPid || this.innerPidFound !== undefined) {
         const pid = this.interpreterPid();
         if (pid !== undefined) process.kill(pid, 'SIGINT');
       } else this.child.kill('SIGINT');
@@ -341,4 +381,24 @@ export class KernelProcess {
     clearTimeout(timer);
     return r;
   }
+}
+
+/** strips the start marker from stdout (once), resolving `marked` when it is seen */
+function markerWatch(marker: string | undefined, keep: (b: Buffer) => void): { marked: Promise<void>; onStdout: (b: Buffer) => void } {
+  if (!marker) return { marked: Promise.resolve(), onStdout: keep };
+  let seen = false;
+  let head = '';
+  let resolve!: () => void;
+  const marked = new Promise<void>((r) => (resolve = r));
+  const onStdout = (b: Buffer) => {
+    if (seen) return keep(b);
+    head += b.toString('utf8');
+    const at = head.indexOf(`${marker}\n`);
+    if (at < 0) return;
+    seen = true;
+    const rest = head.slice(0, at) + head.slice(at + marker.length + 1);
+    if (rest) keep(Buffer.from(rest));
+    resolve();
+  };
+  return { marked, onStdout };
 }

@@ -1,0 +1,312 @@
+# The fork template (kernel/forkTemplate.ts; docs/kernels.md, "Forked kernels").
+#
+# One long-lived process per interpreter and kernel environment. It has imported what a kernel
+# imports (ipykernel, numpy, PIL, matplotlib) and executed the CodeDance prelude module once; it
+# never runs the model's code. Node writes one JSON request per line on stdin; each names a
+# sandbox that bubblewrap made for ONE kernel (its "holder": the kernel's own mounts, namespaces
+# and cgroup, running `sleep`). Per request the template forks a WAITER, which:
+#   1. joins the kernel's cgroup (cgroup.procs), takes the holder's stdout/stderr as its own,
+#      closes every other inherited descriptor, and joins the holder's namespaces (user ones
+#      outermost first, then ipc, uts, net, cgroup, pid, mnt: the mount namespace's root and
+#      working folder become the sandbox's; then the inner user namespaces);
+#   2. forks the KERNEL, which is therefore inside the sandbox's PID namespace. Before it runs
+#      anything it sets the sandbox's limits (RLIMIT_AS, CPU, NPROC; hard = soft), drops every
+#      capability (bounding set, then the user: nobody when Node runs as root, then capset 0),
+#      sets no_new_privs and the kernel's seccomp program (kernel/seccomp.ts), dies with its
+#      waiter, reseeds the random generators, takes exactly the kernel's environment, and starts
+#      ipykernel on its connection file;
+#   3. reports the kernel's host PID, waits for it, and reports how it ended.
+# Answers, one JSON line each on stdout: {"id", "pid"} | {"id", "error"} | {"id", "exit", "signal"}.
+import ctypes
+import json
+import os
+import select
+import selectors
+import signal
+import sys
+import time
+import types
+
+t0 = time.perf_counter()
+libc = ctypes.CDLL(None, use_errno=True)
+PR_SET_PDEATHSIG, PR_SET_NO_NEW_PRIVS, PR_SET_SECCOMP, PR_CAPBSET_DROP, PR_CAP_AMBIENT = 1, 38, 22, 24, 47
+SECCOMP_MODE_FILTER, PR_CAP_AMBIENT_CLEAR_ALL, NS_GET_PARENT = 2, 4, 0xB702
+CLONE = {"ipc": 0x08000000, "uts": 0x04000000, "net": 0x40000000, "cgroup": 0x02000000,
+         "pid": 0x20000000, "mnt": 0x00020000}
+CLONE_NEWUSER = 0x10000000
+libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)  # the template goes with Node
+
+
+def check(r, what):
+    if r != 0:
+        e = ctypes.get_errno()
+        raise OSError(e, f"{what}: {os.strerror(e)}")
+
+
+def first_line():
+    """the first request (the prelude), read from the descriptor itself: nothing buffered elsewhere"""
+    got = b""
+    while b"\n" not in got:
+        data = os.read(0, 1 << 16)
+        if not data:
+            sys.exit(0)
+        got += data
+    line, rest = got.split(b"\n", 1)
+    return json.loads(line)["prelude"], rest
+
+
+preludeSource, buf = first_line()
+os.environ["MPLBACKEND"] = "Agg"
+_env_before = dict(os.environ)
+from ipykernel.kernelapp import IPKernelApp  # noqa: E402
+import ipykernel.ipkernel  # noqa: E402,F401
+import ipykernel.zmqshell  # noqa: E402,F401
+import numpy  # noqa: E402
+import PIL.Image  # noqa: E402,F401
+import PIL.JpegImagePlugin  # noqa: E402,F401
+import PIL.PngImagePlugin  # noqa: E402,F401
+import matplotlib  # noqa: E402
+
+matplotlib.use("Agg")
+import matplotlib.pyplot  # noqa: E402,F401
+
+_prelude = types.ModuleType("_codedance")
+exec(compile(preludeSource, "<codedance-prelude>", "exec"), _prelude.__dict__)
+sys.modules["_codedance"] = _prelude
+del preludeSource
+# what the imports put in the environment (debugpy's PYDEVD_USE_FRAME_EVAL): a kernel started anew has it too
+IMPORTS_SET = {k: v for k, v in os.environ.items() if _env_before.get(k) != v}
+import gc  # noqa: E402
+
+gc.collect()
+gc.freeze()
+
+
+class SockFprog(ctypes.Structure):
+    _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
+
+
+class CapHeader(ctypes.Structure):
+    _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
+
+
+class CapData(ctypes.Structure):
+    _fields_ = [("effective", ctypes.c_uint32), ("permitted", ctypes.c_uint32), ("inheritable", ctypes.c_uint32)]
+
+
+def user_chain(holder):
+    """the holder's user namespaces that are not ours, outermost first (bwrap run by a user who
+    is not root nests one inside another); open descriptors"""
+    ours = os.stat("/proc/self/ns/user").st_ino
+    fd = os.open(f"/proc/{holder}/ns/user", os.O_RDONLY)
+    chain = []
+    while os.fstat(fd).st_ino != ours:
+        chain.insert(0, fd)
+        parent = libc.ioctl(fd, NS_GET_PARENT)
+        if parent < 0:
+            e = ctypes.get_errno()
+            raise OSError(e, f"the sandbox's user namespace has no parent we can reach: {os.strerror(e)}")
+        fd = parent
+    os.close(fd)
+    return chain
+
+
+def join_namespaces(holder):
+    users = user_chain(holder)
+    others = {}
+    for name in CLONE:
+        theirs = f"/proc/{holder}/ns/{name}"
+        if os.stat(theirs).st_ino != os.stat(f"/proc/self/ns/{name}").st_ino:
+            others[name] = os.open(theirs, os.O_RDONLY)
+    steps = [("user", fd, CLONE_NEWUSER) for fd in users[:1]]
+    steps += [(name, fd, CLONE[name]) for name, fd in others.items()]  # mnt last (dict order: CLONE's)
+    steps += [("user", fd, CLONE_NEWUSER) for fd in users[1:]]
+    for name, fd, flag in steps:
+        try:
+            check(libc.setns(fd, flag), f"setns {name}")
+        finally:
+            os.close(fd)
+
+
+def drop_capabilities(run_as):
+    for cap in range(64):
+        if libc.prctl(PR_CAPBSET_DROP, ctypes.c_ulong(cap), 0, 0, 0) != 0 and ctypes.get_errno() == 22:
+            break  # EINVAL: past the last capability
+    libc.prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0)
+    if run_as:
+        os.setgroups([])
+        os.setresgid(run_as["gid"], run_as["gid"], run_as["gid"])
+        os.setresuid(run_as["uid"], run_as["uid"], run_as["uid"])
+    header = CapHeader(0x20080522, 0)
+    data = (CapData * 2)()
+    check(libc.capset(ctypes.byref(header), ctypes.byref(data)), "capset")
+
+
+def confine(req):
+    for res, key in ((resource.RLIMIT_AS, "as"), (resource.RLIMIT_NPROC, "nproc"), (resource.RLIMIT_CPU, "cpu")):
+        v = req["limits"].get(key) or 0
+        if v > 0:
+            resource.setrlimit(res, (v, v))
+    drop_capabilities(req.get("runAs"))
+    check(libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0), "pdeathsig")
+    if os.getppid() == 1:
+        os._exit(1)  # the waiter is already gone
+    check(libc.prctl(PR_SET_NO_NEW_PRIVS, ctypes.c_ulong(1), 0, 0, 0), "no_new_privs")
+    if req.get("seccomp"):
+        import base64
+        prog = base64.b64decode(req["seccomp"])
+        buf = ctypes.create_string_buffer(prog, len(prog))
+        fprog = SockFprog(len(prog) // 8, ctypes.cast(buf, ctypes.c_void_p))
+        check(libc.prctl(PR_SET_SECCOMP, ctypes.c_ulong(SECCOMP_MODE_FILTER), ctypes.byref(fprog), 0, 0), "seccomp")
+
+
+def kernel(req):
+    os.setsid()  # as bwrap --new-session
+    os.chdir(req["workdir"])
+    confine(req)
+    os.environ.clear()
+    os.environ.update(req["env"])
+    os.environ.update(IMPORTS_SET)
+    sys.path[0] = req["workdir"]  # as `python -m` puts its working folder first
+    import random
+    random.seed()
+    numpy.random.seed()
+    app = IPKernelApp.instance()
+    app.initialize(["-f", req["connectionFile"], *req["kernelArgs"]])
+    app.start()
+
+
+def waiter(req, w):
+    """the fork that joins the sandbox, forks the kernel inside it, keeps the tail of what the
+    kernel writes to its stdout and stderr (a fatal error's last words), and waits for it"""
+    libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    for procs in req.get("cgroupProcs") or []:
+        with open(procs, "w") as f:
+            f.write(str(os.getpid()))
+    null = os.open(os.devnull, os.O_RDWR)
+    for fd in (0, 1, 2):
+        os.dup2(null, fd)
+    os.closerange(3, w)
+    os.closerange(w + 1, 1 << 16)
+    os.setsid()
+    join_namespaces(req["holder"])
+    tail_r, tail_w = os.pipe()
+    wake_r, wake_w = os.pipe()
+    for fd in (wake_r, wake_w):
+        os.set_blocking(fd, False)
+    signal.set_wakeup_fd(wake_w)
+    signal.signal(signal.SIGCHLD, lambda *_: None)
+    kid = os.fork()
+    if kid == 0:
+        try:
+            signal.set_wakeup_fd(-1)
+            signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+            for fd in (w, tail_r, wake_r, wake_w):
+                os.close(fd)
+            os.dup2(tail_w, 1)
+            os.dup2(tail_w, 2)
+            os.close(tail_w)
+            kernel(req)
+        except BaseException:  # noqa: BLE001 (its stderr is the waiter's tail: Node reports it)
+            import traceback
+            traceback.print_exc()
+        finally:
+            os._exit(1)
+    os.close(tail_w)
+    os.write(w, (json.dumps({"pid": kid}) + "\n").encode())
+    status, tail = watch(kid, tail_r, wake_r)
+    sig = os.WTERMSIG(status) if os.WIFSIGNALED(status) else None
+    code = os.WEXITSTATUS(status) if sig is None else None
+    os.write(w, (json.dumps({"exit": code, "signal": sig, "tail": tail.decode("utf-8", "replace")}) + "\n").encode())
+
+
+def watch(kid, tail_r, wake_r, keep=16 * 1024):
+    """(wait status, the last `keep` bytes the kernel wrote) once the kernel has ended"""
+    tail = b""
+    fds = [tail_r, wake_r]
+    while True:
+        ready, _, _ = select.select(fds, [], [], 1.0)
+        if tail_r in ready:
+            data = os.read(tail_r, 1 << 16)
+            if data:
+                tail = (tail + data)[-keep:]
+            else:
+                fds.remove(tail_r)
+        if wake_r in ready:
+            os.read(wake_r, 4096)
+        pid, status = os.waitpid(kid, os.WNOHANG)
+        if pid:
+            break
+    os.set_blocking(tail_r, False)
+    try:
+        while data := os.read(tail_r, 1 << 16):
+            tail = (tail + data)[-keep:]
+    except OSError:
+        pass  # nothing more now (a child of the kernel may hold the pipe): the tail is what came
+    return status, tail
+
+
+import resource  # noqa: E402
+
+out = sys.stdout
+sel = selectors.DefaultSelector()
+pending = {}  # read end -> [request id, waiter pid, text so far, exit reported]
+
+
+def say(msg):
+    out.write(json.dumps(msg) + "\n")
+    out.flush()
+
+
+def start(req):
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.close(r)
+            waiter(req, w)
+        except BaseException as e:  # noqa: BLE001 (the answer carries it)
+            try:
+                os.write(w, (json.dumps({"error": f"{type(e).__name__}: {e}"}) + "\n").encode())
+            except OSError:
+                pass
+        os._exit(0)
+    os.close(w)
+    pending[r] = [req["id"], pid, b"", False]
+    sel.register(r, selectors.EVENT_READ)
+
+
+def heard(r):
+    entry = pending[r]
+    data = os.read(r, 4096)
+    if data:
+        entry[2] += data
+        while b"\n" in entry[2]:
+            line, entry[2] = entry[2].split(b"\n", 1)
+            msg = json.loads(line)
+            entry[3] = entry[3] or "exit" in msg or "error" in msg
+            say({"id": entry[0], **msg})
+        return
+    sel.unregister(r)
+    os.close(r)
+    del pending[r]
+    os.waitpid(entry[1], 0)
+    if not entry[3]:
+        say({"id": entry[0], "exit": None, "signal": None, "lost": True})
+
+
+say({"ready": True, "importMs": round((time.perf_counter() - t0) * 1000)})
+sel.register(sys.stdin.fileno(), selectors.EVENT_READ)
+while True:
+    for key, _ in sel.select():
+        if key.fd != sys.stdin.fileno():
+            heard(key.fd)
+            continue
+        data = os.read(key.fd, 1 << 16)
+        if not data:
+            sys.exit(0)
+        buf += data
+        while b"\n" in buf:
+            line, buf = buf.split(b"\n", 1)
+            if line.strip():
+                start(json.loads(line))

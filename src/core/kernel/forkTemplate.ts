@@ -1,0 +1,251 @@
+/**
+ * The fork template (fork/template.py; docs/kernels.md, "Forked kernels"): one long-lived
+ * Python process per interpreter and kernel environment that has imported what a kernel imports
+ * and executed the prelude, and forks each kernel into a sandbox bubblewrap made for it. It runs
+ * no model code. Started on the first forked launch, kept for the process's life (or until it
+ * dies: the next launch starts another), killed with Node.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { createInterface } from 'node:readline';
+import TEMPLATE_PY from './fork/template.py';
+import { PRELUDE_PY } from './prelude';
+import { matplotlibFontCaches } from './sandboxHost';
+
+export interface ForkRequest {
+  /** the holder sandbox's init (bwrap --info-fd's child-pid): the namespaces to join */
+  holder: number;
+  workdir: string;
+  connectionFile: string;
+  /** ipykernel's arguments after the connection file */
+  kernelArgs: string[];
+  /** exactly the kernel's environment */
+  env: Record<string, string>;
+  /** the user the code runs as (root runs it as nobody) */
+  runAs?: { uid: number; gid: number };
+  /** as prlimit sets them: address space (bytes), processes, CPU seconds */
+  limits: { as?: number; nproc?: number; cpu?: number };
+  seccomp?: Uint8Array;
+  /** the kernel's cgroup: its cgroup.procs files, joined before the namespaces */
+  cgroupProcs: string[];
+}
+
+export interface ForkExit {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  /** the waiter ended without saying how the kernel did (it was killed with its cgroup) */
+  lost?: boolean;
+  /** the last of what the kernel wrote to its stdout and stderr (a fatal error's last words) */
+  tail?: string;
+}
+
+export interface ForkedKernel {
+  /** the kernel's PID on this host */
+  pid: number;
+  /** resolves when the kernel has ended (never rejects) */
+  exited: Promise<ForkExit>;
+}
+
+interface Pending {
+  started: (k: ForkedKernel) => void;
+  failed: (e: Error) => void;
+  ended?: (x: ForkExit) => void;
+}
+
+const signalName = (n: number | null): NodeJS.Signals | null =>
+  n === null ? null : ((Object.entries(os.constants.signals).find(([, v]) => v === n)?.[0] as NodeJS.Signals | undefined) ?? null);
+
+const TAIL = 8 * 1024;
+
+export class ForkTemplate {
+  private readonly pending = new Map<number, Pending>();
+  private nextId = 0;
+  private tail = '';
+  private dead: string | undefined;
+  /** resolves when the template has imported everything; rejects with why it could not */
+  readonly ready: Promise<void>;
+
+  private constructor(
+    private readonly proc: ChildProcess,
+    private readonly home: string,
+  ) {
+    proc.stderr!.on('data', (b: Buffer) => (this.tail = (this.tail + b.toString('utf8')).slice(-TAIL)));
+    proc.stdin!.on('error', () => undefined); // a dead template: its exit says so
+    let readyFn!: () => void;
+    let failFn!: (e: Error) => void;
+    this.ready = new Promise<void>((res, rej) => ((readyFn = res), (failFn = rej)));
+    this.ready.catch(() => undefined);
+    createInterface({ input: proc.stdout! }).on('line', (line) => this.heard(JSON.parse(line) as Record<string, unknown>, readyFn));
+    proc.once('error', (e) => this.ended(`could not be started (${e.message})`, failFn));
+    proc.once('exit', (code, sig) => this.ended(sig ? `was killed by ${sig}` : `exited with code ${code}`, failFn));
+    // it keeps Node alive only while something waits for it (its start, a fork's answer)
+    this.hold();
+    void this.ready.then(
+      () => this.release(),
+      () => this.release(),
+    );
+  }
+
+  private holds = 0;
+
+  private hold(): void {
+    if (this.holds++ === 0) this.setRef(true);
+  }
+
+  private release(): void {
+    if (--this.holds === 0) this.setRef(false);
+  }
+
+  private setRef(on: boolean): void {
+    if (on) this.proc.ref();
+    else this.proc.unref();
+    for (const s of [this.proc.stdin, this.proc.stdout, this.proc.stderr]) {
+      const h = s as unknown as { ref?: () => void; unref?: () => void };
+      if (on) h.ref?.();
+      else h.unref?.();
+    }
+  }
+
+  /** the template for `python`, with the kernels' environment (its HOME and matplotlib's folder are its own) */
+  static start(python: string, env: Record<string, string>, hostEnv: Record<string, string | undefined>): ForkTemplate {
+    const home = mkdtempSync(path.join(os.tmpdir(), 'codedance-fork-template-'));
+    const fonts = matplotlibFontCaches(hostEnv);
+    const mpl = fonts.length ? path.dirname(fonts[0]) : path.join(home, 'matplotlib');
+    mkdirSync(mpl, { recursive: true });
+    const proc = spawn(python, ['-c', TEMPLATE_PY], {
+      cwd: home,
+      env: { ...env, HOME: home, MPLCONFIGDIR: mpl },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    proc.stdin!.write(`${JSON.stringify({ prelude: PRELUDE_PY })}\n`);
+    templates.add(proc);
+    return new ForkTemplate(proc, home);
+  }
+
+  get usable(): boolean {
+    return this.dead === undefined;
+  }
+
+  /** why the template ended, with its last words */
+  get whyDead(): string | undefined {
+    return this.dead && `the fork template ${this.dead}${this.tail.trim() ? `: ${this.tail.trim().split('\n').slice(-5).join('\n')}` : ''}`;
+  }
+
+  /** forks a kernel into the holder's sandbox; resolves with its PID once it runs there */
+  fork(req: ForkRequest): Promise<ForkedKernel> {
+    if (this.dead) return Promise.reject(new Error(this.whyDead));
+    const id = this.nextId++;
+    const wire = { ...req, id, seccomp: req.seccomp ? Buffer.from(req.seccomp).toString('base64') : null, runAs: req.runAs ?? null };
+    this.hold();
+    const answered = new Promise<ForkedKernel>((started, failed) => {
+      this.pending.set(id, { started, failed });
+      this.proc.stdin!.write(`${JSON.stringify(wire)}\n`);
+    });
+    void answered.then(
+      () => this.release(),
+      () => this.release(),
+    );
+    return answered;
+  }
+
+  private heard(msg: Record<string, unknown>, ready: () => void): void {
+    if (msg.ready) return ready();
+    const p = this.pending.get(Number(msg.id));
+    if (!p) return;
+    if (typeof msg.pid === 'number') {
+      const exited = new Promise<ForkExit>((r) => (p.ended = r));
+      p.started({ pid: msg.pid, exited });
+    } else if (typeof msg.error === 'string') {
+      this.pending.delete(Number(msg.id));
+      p.failed(new Error(`the kernel could not be forked into its sandbox: ${msg.error}`));
+    } else if ('exit' in msg) {
+      this.pending.delete(Number(msg.id));
+      const x: ForkExit = { code: (msg.exit as number | null) ?? null, signal: signalName((msg.signal as number | null) ?? null) };
+      if (msg.lost) x.lost = true;
+      if (typeof msg.tail === 'string' && msg.tail) x.tail = msg.tail;
+      if (p.ended) p.ended(x);
+      else p.failed(new Error('the fork ended before the kernel ran'));
+    }
+  }
+
+  private ended(why: string, fail: (e: Error) => void): void {
+    if (this.dead) return;
+    this.dead = why;
+    templates.delete(this.proc);
+    fail(new Error(this.whyDead));
+    // its waiters die with it (PR_SET_PDEATHSIG), and their kernels with them
+    for (const p of this.pending.values()) {
+      if (p.ended) p.ended({ code: null, signal: null, lost: true });
+      else p.failed(new Error(this.whyDead));
+    }
+    this.pending.clear();
+    rmSync(this.home, { recursive: true, force: true });
+  }
+
+  close(): void {
+    this.proc.kill('SIGKILL');
+  }
+}
+
+// Process-wide (module state on purpose): a template serves every session of this Node process
+// that uses the same interpreter and environment, and dies with the process.
+const templates = new Set<ChildProcess>();
+const byKey = new Map<string, ForkTemplate>();
+let hooked = false;
+
+const templateKey = (python: string, env: Record<string, string>) =>
+  JSON.stringify([python, Object.entries(env).sort(([a], [b]) => a.localeCompare(b))]);
+
+/** the template for this interpreter and environment, started if there is none (or it died) */
+export function forkTemplateFor(python: string, env: Record<string, string>, hostEnv: Record<string, string | undefined>): ForkTemplate {
+  const key = templateKey(python, env);
+  const have = byKey.get(key);
+  if (have?.usable) return have;
+  if (!hooked) {
+    hooked = true;
+    process.on('exit', () => {
+      for (const p of templates) p.kill('SIGKILL');
+    });
+  }
+  const t = ForkTemplate.start(python, env, hostEnv);
+  byKey.set(key, t);
+  return t;
+}
+
+/** keys whose template could not start: their kernels start cold, and this says why */
+const broken = new Map<string, string>();
+
+/**
+ * A ready template for this interpreter and environment, or undefined when none can be had here
+ * (it failed to start once: then every kernel of that key starts cold; `forkUnavailable` says why).
+ */
+export async function readyForkTemplate(
+  python: string,
+  env: Record<string, string>,
+  hostEnv: Record<string, string | undefined>,
+): Promise<ForkTemplate | undefined> {
+  const key = templateKey(python, env);
+  if (broken.has(key)) return undefined;
+  const t = forkTemplateFor(python, env, hostEnv);
+  try {
+    await t.ready;
+    return t;
+  } catch (e) {
+    broken.set(key, (e as Error).message);
+    return undefined;
+  }
+}
+
+/** why kernels do not start as forks here (the reasons seen so far), or undefined */
+export function forkUnavailable(): string | undefined {
+  return broken.size ? [...new Set(broken.values())].join('; ') : undefined;
+}
+
+/** stops every template (tests, and a setting turned off) */
+export function closeForkTemplates(): void {
+  for (const t of byKey.values()) t.close();
+  byKey.clear();
+  broken.clear();
+}
