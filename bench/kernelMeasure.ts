@@ -1,7 +1,7 @@
 /**
  * Measuring kernels for the bench (kernelStarts.ts): the processes of a kernel's sandbox, their
  * USS and CPU time from /proc, the probe of what a kernel can see and do, and today's pool
- * started one kernel after another. The forked-kernel prototype is forkKernels.ts.
+ * started one kernel after another, each a new interpreter or a fork of the template (kernel/forkTemplate.ts).
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import type { ChildProcess } from 'node:child_process';
@@ -96,38 +96,69 @@ export interface Started {
   cpuMs: number[];
   /** what the probe printed in the second kernel */
   probe?: Record<string, unknown>;
+  /** forked: the template's own USS, MB (once, whatever the number of kernels) */
+  templateUssMb?: number;
 }
 
-/** Today's pool: `n` kernels started one after another (a pool that starts on demand, one start at a time), all held, then measured. */
-export async function poolStarts(python: string, n: number, probe?: { other: (dirs: string[]) => string; port: number }): Promise<Started> {
-  const pool = new KernelPool({ python, size: 0, maxConcurrentStarts: 1 });
+/** kernels of a pool that starts on demand, one start at a time: `n` started one after another, all held, then measured.
+ * forked: started as forks of the template (the default), else each a new interpreter. */
+export async function poolStarts(
+  python: string,
+  n: number,
+  forked: boolean,
+  probe?: { other: (dirs: string[]) => string; port: number },
+): Promise<Started> {
+  const pool = new KernelPool({ python, size: 0, maxConcurrentStarts: 1, forkedStarts: forked });
   const held: JupyterKernelSession[] = [];
   const ms: number[] = [];
+  const templateCpu0 = cpuMs(templatePids());
   try {
     for (let i = 0; i < n; i++) {
       const t0 = performance.now();
       held.push(await pool.acquire());
       ms.push(performance.now() - t0);
     }
-    const uss = held.map((s) => ussMb(processTree(bwrapOf(s))));
-    const cpu = held.map((s) => cpuMs(processTree(bwrapOf(s))));
+    // a forked kernel's work done in the template (its forks), shared out per kernel
+    const forkShare = forked ? (cpuMs(templatePids()) - templateCpu0) / n : 0;
+    const uss = held.map((s) => ussMb(kernelProcesses(s)));
+    const cpu = held.map((s) => cpuMs(kernelProcesses(s)) + forkShare);
     let seen: Record<string, unknown> | undefined;
     if (probe && held.length > 1) {
       const r = await held[1].execute(probeCode(probe.other(held.map((s) => s.workdir)), probe.port));
       seen = JSON.parse(r.stdout);
     }
-    return { ms, ussMb: uss, cpuMs: cpu, probe: seen };
+    return { ms, ussMb: uss, cpuMs: cpu, probe: seen, templateUssMb: forked ? ussMb(templatePids()) : undefined };
   } finally {
     await Promise.all(held.map((s) => s.dispose()));
     await pool.dispose();
   }
 }
 
-/** the bwrap process of a session (its pid is the interpreter's inside): the parent of the sandbox's init */
-function bwrapOf(s: JupyterKernelSession): number {
-  const inner = (s as unknown as { inc?: { proc: { child: ChildProcess } } }).inc?.proc.child.pid;
-  if (!inner) throw new Error('the session has no kernel process');
-  return inner;
+/** the fork templates this process runs (their command line is `python -c <template>`) */
+function templatePids(): number[] {
+  return processTree(process.pid).filter((p) => {
+    try {
+      return readFileSync(`/proc/${p}/cmdline`, 'utf8').includes('# The fork template');
+    } catch {
+      return false;
+    }
+  });
+}
+
+/** a kernel's processes: its sandbox's (bwrap and everything under it) and, forked, the kernel and its waiter */
+function kernelProcesses(s: JupyterKernelSession): number[] {
+  const proc = (s as unknown as { inc?: { proc: { child: ChildProcess; pid?: number } } }).inc?.proc;
+  const bwrap = proc?.child.pid;
+  if (!bwrap) throw new Error('the session has no kernel process');
+  const tree = processTree(bwrap);
+  const kernel = proc.pid;
+  if (kernel === undefined || tree.includes(kernel)) return tree;
+  return [...tree, ...processTree(parentOf(kernel))];
+}
+
+function parentOf(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
 }
 
 export const median = (xs: number[]) => {

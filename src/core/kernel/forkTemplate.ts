@@ -6,11 +6,12 @@
  * dies: the next launch starts another), killed with Node.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import TEMPLATE_PY from './fork/template.py';
+import { makeRuntimeDir, writeExclusive } from './hostFolders';
 import { PRELUDE_PY } from './prelude';
 import { matplotlibFontCaches } from './sandboxHost';
 
@@ -58,6 +59,8 @@ const signalName = (n: number | null): NodeJS.Signals | null =>
   n === null ? null : ((Object.entries(os.constants.signals).find(([, v]) => v === n)?.[0] as NodeJS.Signals | undefined) ?? null);
 
 const TAIL = 8 * 1024;
+/** the template's script (its name is what `ps` shows for the template and every forked kernel) */
+export const TEMPLATE_FILE = 'codedance-kernel-template.py';
 
 export class ForkTemplate {
   private readonly pending = new Map<number, Pending>();
@@ -78,6 +81,11 @@ export class ForkTemplate {
     this.ready = new Promise<void>((res, rej) => ((readyFn = res), (failFn = rej)));
     this.ready.catch(() => undefined);
     createInterface({ input: proc.stdout! }).on('line', (line) => this.heard(JSON.parse(line) as Record<string, unknown>, readyFn));
+    // once it has read its script and imported everything, its folder is not needed any more
+    void this.ready.then(
+      () => rmSync(home, { recursive: true, force: true }),
+      () => undefined,
+    );
     proc.once('error', (e) => this.ended(`could not be started (${e.message})`, failFn));
     proc.once('exit', (code, sig) => this.ended(sig ? `was killed by ${sig}` : `exited with code ${code}`, failFn));
     // it keeps Node alive only while something waits for it (its start, a fork's answer)
@@ -110,17 +118,16 @@ export class ForkTemplate {
 
   /** the template for `python`, with the kernels' environment (its HOME and matplotlib's folder are its own) */
   static start(python: string, env: Record<string, string>, hostEnv: Record<string, string | undefined>): ForkTemplate {
-    const home = mkdtempSync(path.join(os.tmpdir(), 'codedance-fork-template-'));
+    // a runtime folder (hostFolders.ts): swept by the next CodeDance process if this one is SIGKILLed
+    const home = makeRuntimeDir('');
+    const script = path.join(home, TEMPLATE_FILE);
+    writeExclusive(script, TEMPLATE_PY);
     const fonts = matplotlibFontCaches(hostEnv);
     const mpl = fonts.length ? path.dirname(fonts[0]) : path.join(home, 'matplotlib');
     mkdirSync(mpl, { recursive: true });
-    const proc = spawn(python, ['-c', TEMPLATE_PY], {
-      cwd: home,
-      env: { ...env, HOME: home, MPLCONFIGDIR: mpl },
-      stdio: ['pipe', 'pipe', 'pipe'],
-    });
+    // `ps` shows the template, and each kernel forked from it, as `python …/codedance-kernel-template.py`
+    const proc = spawn(python, [script], { cwd: home, env: { ...env, HOME: home, MPLCONFIGDIR: mpl }, stdio: ['pipe', 'pipe', 'pipe'] });
     proc.stdin!.write(`${JSON.stringify({ prelude: PRELUDE_PY })}\n`);
-    templates.add(proc);
     return new ForkTemplate(proc, home);
   }
 
@@ -173,7 +180,6 @@ export class ForkTemplate {
   private ended(why: string, fail: (e: Error) => void): void {
     if (this.dead) return;
     this.dead = why;
-    templates.delete(this.proc);
     fail(new Error(this.whyDead));
     // its waiters die with it (PR_SET_PDEATHSIG), and their kernels with them
     for (const p of this.pending.values()) {
@@ -190,10 +196,10 @@ export class ForkTemplate {
 }
 
 // Process-wide (module state on purpose): a template serves every session of this Node process
-// that uses the same interpreter and environment, and dies with the process.
-const templates = new Set<ChildProcess>();
+// that uses the same interpreter and environment. It dies with the process (PR_SET_PDEATHSIG),
+// after the exit hook of process.ts has stopped the kernels: their waiters must still be there to
+// reap them, or the sandboxes' PID namespaces cannot end.
 const byKey = new Map<string, ForkTemplate>();
-let hooked = false;
 
 const templateKey = (python: string, env: Record<string, string>) =>
   JSON.stringify([python, Object.entries(env).sort(([a], [b]) => a.localeCompare(b))]);
@@ -203,12 +209,6 @@ export function forkTemplateFor(python: string, env: Record<string, string>, hos
   const key = templateKey(python, env);
   const have = byKey.get(key);
   if (have?.usable) return have;
-  if (!hooked) {
-    hooked = true;
-    process.on('exit', () => {
-      for (const p of templates) p.kill('SIGKILL');
-    });
-  }
   const t = ForkTemplate.start(python, env, hostEnv);
   byKey.set(key, t);
   return t;

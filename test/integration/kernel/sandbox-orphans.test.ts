@@ -25,7 +25,8 @@ function kernelPids(of: Iterable<number>): number[] {
   const r = spawnSync('ps', ['-eo', 'pid=,stat=,args='], { encoding: 'utf8' });
   return r.stdout
     .split('\n')
-    .filter((l) => /ipykernel_launcher/.test(l) && !/\bps\b/.test(l))
+    // a kernel started anew, or forked from the template (kernel/forkTemplate.ts), or the template
+    .filter((l) => /ipykernel_launcher|codedance-kernel-template/.test(l) && !/\bps\b/.test(l))
     .map((l) => l.trim().split(/\s+/))
     .filter(([pid, stat]) => !stat.startsWith('Z') && want.has(Number(pid)))
     .map(([pid]) => Number(pid));

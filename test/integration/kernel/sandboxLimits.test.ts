@@ -102,9 +102,9 @@ describe('kernel limits hold for the whole sandbox (real kernels)', function () 
   });
 });
 
-/** host PIDs of processes in the same session as none of ours: children of the sandbox's init other than the kernel's tree */
+/** host PIDs of Python processes in the kernel's PID namespace, in a session other than the kernel's (sandboxed: the daemon) */
 function daemonsOf(kernelPid: number): number[] {
-  const { readdirSync, readFileSync } = require('node:fs') as typeof import('node:fs');
+  const { readdirSync, readFileSync, readlinkSync } = require('node:fs') as typeof import('node:fs');
   const stat = (p: string) => {
     try {
       const s = readFileSync(`/proc/${p}/stat`, 'utf8');
@@ -116,12 +116,28 @@ function daemonsOf(kernelPid: number): number[] {
   };
   const k = stat(String(kernelPid));
   if (!k) return [];
-  // the daemon was re-parented to the sandbox's init (the kernel's parent) and has a session of its own
+  const pidNs = (p: string) => {
+    try {
+      return readlinkSync(`/proc/${p}/ns/pid`);
+    } catch {
+      return undefined;
+    }
+  };
+  const ns = pidNs(String(kernelPid));
+  // not the sandbox's init (bwrap) nor, forked, the holder's `sleep`: the kernel's Python daemon
+  const isPython = (p: string) => {
+    try {
+      return /python/.test(readFileSync(`/proc/${p}/cmdline`, 'utf8').split('\0')[0]);
+    } catch {
+      return false;
+    }
+  };
+  // the daemon lives in the kernel's PID namespace (re-parented to the sandbox's init) with a session of its own
   return readdirSync('/proc')
     .filter((n) => /^\d+$/.test(n))
     .filter((n) => {
       const st = stat(n);
-      return st && st.ppid === k.ppid && Number(n) !== kernelPid && st.sid !== k.sid && st.state !== 'Z';
+      return st && Number(n) !== kernelPid && st.sid !== k.sid && st.state !== 'Z' && pidNs(n) === ns && isPython(n);
     })
     .map(Number);
 }

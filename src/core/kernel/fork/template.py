@@ -5,12 +5,13 @@
 # never runs the model's code. Node writes one JSON request per line on stdin; each names a
 # sandbox that bubblewrap made for ONE kernel (its "holder": the kernel's own mounts, namespaces
 # and cgroup, running `sleep`). Per request the template forks a WAITER, which:
-#   1. joins the kernel's cgroup (cgroup.procs), takes the holder's stdout/stderr as its own,
-#      closes every other inherited descriptor, and joins the holder's namespaces (user ones
-#      outermost first, then ipc, uts, net, cgroup, pid, mnt: the mount namespace's root and
-#      working folder become the sandbox's; then the inner user namespaces);
-#   2. forks the KERNEL, which is therefore inside the sandbox's PID namespace. Before it runs
-#      anything it sets the sandbox's limits (RLIMIT_AS, CPU, NPROC; hard = soft), drops every
+#   1. closes every inherited descriptor, opens the kernel's cgroup.procs files and the holder's
+#      cgroup namespace, and joins the holder's other namespaces (the outermost user namespace
+#      that is not ours first, then ipc, uts, net, pid, mnt: the mount namespace's root and
+#      working folder become the sandbox's);
+#   2. forks the KERNEL, which is therefore inside the sandbox's PID namespace. It joins its
+#      cgroup, then the cgroup namespace, then the inner user namespaces; its stdout and stderr are a pipe the waiter keeps the
+#      tail of. Before it runs anything it sets the sandbox's limits (RLIMIT_AS, CPU, NPROC; hard = soft), drops every
 #      capability (bounding set, then the user: nobody when Node runs as root, then capset 0),
 #      sets no_new_privs and the kernel's seccomp program (kernel/seccomp.ts), dies with its
 #      waiter, reseeds the random generators, takes exactly the kernel's environment, and starts
@@ -111,17 +112,40 @@ def user_chain(holder):
     return chain
 
 
+def other_namespace(holder, name):
+    """a descriptor of the holder's namespace of this kind, or None when it is ours"""
+    theirs = f"/proc/{holder}/ns/{name}"
+    if os.stat(theirs).st_ino == os.stat(f"/proc/self/ns/{name}").st_ino:
+        return None
+    return os.open(theirs, os.O_RDONLY)
+
+
 def join_namespaces(holder):
+    """all but the cgroup namespace and the inner user namespaces (the kernel joins those, after
+    its cgroup: from inside an inner user namespace it could join neither); their descriptors"""
     users = user_chain(holder)
     others = {}
     for name in CLONE:
-        theirs = f"/proc/{holder}/ns/{name}"
-        if os.stat(theirs).st_ino != os.stat(f"/proc/self/ns/{name}").st_ino:
-            others[name] = os.open(theirs, os.O_RDONLY)
+        if name != "cgroup" and (fd := other_namespace(holder, name)) is not None:
+            others[name] = fd
     steps = [("user", fd, CLONE_NEWUSER) for fd in users[:1]]
     steps += [(name, fd, CLONE[name]) for name, fd in others.items()]  # mnt last (dict order: CLONE's)
-    steps += [("user", fd, CLONE_NEWUSER) for fd in users[1:]]
     for name, fd, flag in steps:
+        try:
+            check(libc.setns(fd, flag), f"setns {name}")
+        finally:
+            os.close(fd)
+    return users[1:]
+
+
+def enter_last(procs, cgroup_ns, inner_users):
+    """(the kernel, still privileged) its cgroup, the cgroup namespace, the inner user namespaces"""
+    for fd in procs:
+        os.write(fd, str(os.getpid()).encode())  # its PID in the sandbox: the writer's namespace
+        os.close(fd)
+    joins = ([("cgroup", cgroup_ns, CLONE["cgroup"])] if cgroup_ns is not None else [])
+    joins += [("user", fd, CLONE_NEWUSER) for fd in inner_users]
+    for name, fd, flag in joins:
         try:
             check(libc.setns(fd, flag), f"setns {name}")
         finally:
@@ -180,16 +204,17 @@ def waiter(req, w):
     """the fork that joins the sandbox, forks the kernel inside it, keeps the tail of what the
     kernel writes to its stdout and stderr (a fatal error's last words), and waits for it"""
     libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-    for procs in req.get("cgroupProcs") or []:
-        with open(procs, "w") as f:
-            f.write(str(os.getpid()))
     null = os.open(os.devnull, os.O_RDWR)
     for fd in (0, 1, 2):
         os.dup2(null, fd)
     os.closerange(3, w)
     os.closerange(w + 1, 1 << 16)
     os.setsid()
-    join_namespaces(req["holder"])
+    # the kernel joins its cgroup itself (the waiter stays out: it must outlive the cgroup's
+    # kill to reap the kernel), then the sandbox's cgroup namespace: both opened here, on the host
+    procs = [os.open(p, os.O_WRONLY) for p in req.get("cgroupProcs") or []]
+    cgroup_ns = other_namespace(req["holder"], "cgroup")
+    inner_users = join_namespaces(req["holder"])
     tail_r, tail_w = os.pipe()
     wake_r, wake_w = os.pipe()
     for fd in (wake_r, wake_w):
@@ -206,6 +231,7 @@ def waiter(req, w):
             os.dup2(tail_w, 1)
             os.dup2(tail_w, 2)
             os.close(tail_w)
+            enter_last(procs, cgroup_ns, inner_users)
             kernel(req)
         except BaseException:  # noqa: BLE001 (its stderr is the waiter's tail: Node reports it)
             import traceback
@@ -213,6 +239,8 @@ def waiter(req, w):
         finally:
             os._exit(1)
     os.close(tail_w)
+    for fd in [*procs, *inner_users, *([cgroup_ns] if cgroup_ns is not None else [])]:
+        os.close(fd)
     os.write(w, (json.dumps({"pid": kid}) + "\n").encode())
     status, tail = watch(kid, tail_r, wake_r)
     sig = os.WTERMSIG(status) if os.WIFSIGNALED(status) else None

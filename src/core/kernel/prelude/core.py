@@ -45,6 +45,28 @@ _plt = None
 
 
 # ----------------------------------------------------------------------------------------------
+# parts compiled on first use
+# ----------------------------------------------------------------------------------------------
+# A part only some formats need (thyme.py) is not compiled with the module: index.ts appends it
+# as _DEFERRED_PARTS = {name: base64 of its zlib-compressed source}, and the code that needs it
+# calls _load_part(name) first, which runs it in this module (its names become the module's, as
+# if it had been concatenated). A kernel that never uses it neither compiles it nor carries its
+# text in the prelude's cell at full size.
+
+_loaded_parts = set()
+
+
+def _load_part(name):
+    if name in _loaded_parts:
+        return
+    import zlib
+    source = zlib.decompress(base64.b64decode(_DEFERRED_PARTS[name])).decode("utf-8")
+    # the prelude's file name: its frames stay out of the code's tracebacks (executor.py)
+    exec(compile(source, PRELUDE_FILE, "exec"), globals())
+    _loaded_parts.add(name)
+
+
+# ----------------------------------------------------------------------------------------------
 # publishing to the client
 # ----------------------------------------------------------------------------------------------
 

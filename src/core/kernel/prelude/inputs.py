@@ -159,6 +159,7 @@ def _run_tool(tool, code=""):
     if tool.get("kind") == "deepeyes-zoom":
         _deepeyes_zoom(tool["bbox"])
     elif tool.get("kind") == "thyme":
+        _load_part("thyme.py")  # compiled on first use (core.py)
         _thyme_run(tool, code)  # thyme.py: the cell's code, in Thyme's sandbox
     else:
         raise ValueError(f"unknown tool kind {tool.get('kind')!r}")

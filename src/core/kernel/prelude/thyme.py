@@ -6,6 +6,9 @@
 # question's sandboxed kernel, never on the host: this part only rewrites it first, as the
 # repository does, and then runs it the way the repository's exec() does (its own globals,
 # locals and builtins), not in the kernel's namespace.
+# Compiled on first use (index.ts `deferred`, core.py _load_part: inputs.py's _run_tool loads it
+# before a Thyme cell), into the module _codedance like the other parts: a kernel of another
+# format pays nothing for it.
 
 import ast as _t_ast
 import contextlib as _t_contextlib
