@@ -18,8 +18,8 @@
  *  7. with --profile (CODEDANCE_BENCH_PROFILE=1): the parts of a trivial cell vs a bare
  *     ipykernel's execute_request (the floor; goal ≤ 0.3 ms added), in both sandbox modes, and
  *     the parts of the crop + PNG cell (kernelProfile.ts).
- *  8. the start of the 2nd…32nd kernel and the memory each adds (USS), today's pool vs the
- *     forked-kernel prototype (kernelStarts.ts, forkKernels.ts; issue #26).
+ *  8. the start of the 2nd…32nd kernel and the memory each adds (USS), a new interpreter each vs the
+ *     pool's forked kernels (kernelStarts.ts; kernel/forkTemplate.ts; issue #26).
  * Sections 4-6 and what the sections share (rounds, statistics, the test image) are in
  * kernelSections.ts.
  *

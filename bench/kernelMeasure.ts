@@ -5,6 +5,7 @@
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import type { ChildProcess } from 'node:child_process';
+import { TEMPLATE_FILE } from '../src/core/kernel/forkTemplate';
 import { KernelPool } from '../src/core/kernel/pool';
 import type { JupyterKernelSession } from '../src/core/kernel/session';
 
@@ -138,7 +139,7 @@ export async function poolStarts(
 function templatePids(): number[] {
   return processTree(process.pid).filter((p) => {
     try {
-      return readFileSync(`/proc/${p}/cmdline`, 'utf8').includes('# The fork template');
+      return readFileSync(`/proc/${p}/cmdline`, 'utf8').includes(TEMPLATE_FILE) && parentOf(p) === process.pid;
     } catch {
       return false;
     }

@@ -28,13 +28,14 @@ const mochaLayers = {
   integration: { spec: 'test/integration/**/*.test.ts', timeout: 120000 },
   e2e: { spec: 'test/e2e/*.test.ts', timeout: 300000 },
 };
-/** runs after a layer, counted in its own row: the kernel suite with every fast path off */
+/** runs after a layer, counted in its own row: the kernel suite with every fast path off, each
+ * kernel a new interpreter (the layer itself runs them forked from the template, the default) */
 const reruns = {
   integration: {
-    label: 'integration (kernel, plain paths)',
+    label: 'integration (kernel, plain paths, kernels started anew)',
     spec: 'test/integration/kernel/*.test.ts',
     timeout: 120000,
-    env: { CODEDANCE_KERNEL_FAST_PATHS: '0' },
+    env: { CODEDANCE_KERNEL_FAST_PATHS: '0', CODEDANCE_KERNEL_FORKED_STARTS: '0' },
   },
 };
 const all = ['static', 'unit', 'integration', 'e2e'];

@@ -64,7 +64,7 @@ export interface EvalOptions {
   /** kernel starts at once (KernelPoolOptions.maxConcurrentStarts): absent one per CPU, shared by the process's pools; 0 no pacing */
   maxConcurrentKernelStarts?: number;
   /** where the pool's kernels run and their memory limit (see core/kernel/sandbox.ts) */
-  kernelSandbox?: Pick<KernelTuning, 'sandbox' | 'network' | 'memoryLimitMb' | 'passEnv'>;
+  kernelSandbox?: Pick<KernelTuning, 'sandbox' | 'network' | 'memoryLimitMb' | 'passEnv' | 'forkedStarts'>;
   kernels?: KernelSource;
   /** absent = no judge (normalized match) */
   judge?: Judge;
