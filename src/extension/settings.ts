@@ -27,6 +27,8 @@ export interface CodeDanceSettings {
   memoryLimitMb: number | undefined;
   /** names of further environment variables the kernel may see */
   passEnv: string[];
+  /** sandboxed kernels start as forks of a template (core/kernel/forkTemplate.ts) */
+  forkedKernels: boolean;
 }
 
 export function readSettings(scope?: vscode.ConfigurationScope): CodeDanceSettings {
@@ -50,6 +52,7 @@ export function readSettings(scope?: vscode.ConfigurationScope): CodeDanceSettin
     network: c.get<boolean>('execution.network', false),
     memoryLimitMb: c.get<number | null>('execution.memoryLimitMb', null) ?? undefined,
     passEnv: c.get<string[]>('execution.passEnv', []),
+    forkedKernels: c.get<boolean>('execution.forkedKernels', true),
   };
 }
 

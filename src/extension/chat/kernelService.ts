@@ -24,6 +24,7 @@ const KERNEL_SETTINGS = [
   'codedance.execution.network',
   'codedance.execution.memoryLimitMb',
   'codedance.execution.passEnv',
+  'codedance.execution.forkedKernels',
 ];
 
 /** What `KernelService.tuning()` gives a kernel start: sandbox, network, memory limit and passed variables. */
@@ -32,6 +33,7 @@ export interface KernelTuning {
   network: boolean;
   memoryLimitMb?: number;
   passEnv: string[];
+  forkedStarts: boolean;
 }
 
 /**
@@ -108,7 +110,7 @@ export class KernelService implements vscode.Disposable {
       this.unsandboxedNoticeShown = true;
       void vscode.window.showWarningMessage(`CodeDance: ${line}`);
     }
-    return { sandbox: s.sandbox, network: s.network, memoryLimitMb: s.memoryLimitMb, passEnv: s.passEnv };
+    return { sandbox: s.sandbox, network: s.network, memoryLimitMb: s.memoryLimitMb, passEnv: s.passEnv, forkedStarts: s.forkedKernels };
   }
 
   /** The interpreter the editor uses for kernels (chat, eval, data verify): the workspace's pick first (resolveEditorPython). */

@@ -29,6 +29,7 @@ import {
 import { exchangeView } from '../../protocol/panelEvents';
 import { webviewHtml } from '../webviewHtml';
 import { routeRequests } from '../webviewRequests';
+import { DATASET_JSONL_VIEW_TYPE, DATASET_VIEW_TYPE, datasetViewTypeFor, verifyResultsFile } from './datasetFiles';
 
 export interface DataHost {
   /** opens the chat with `image` attached and asks `question` */
@@ -36,10 +37,6 @@ export interface DataHost {
   ask(question: string, image: { name: string; bytes: Uint8Array } | undefined, reference?: TrajectoryReference): Promise<void>;
   /** runs verify on the file (progress, cancel); resolves when it has finished or was cancelled */
   verify(file: vscode.Uri): Promise<void>;
-}
-
-export function verifyResultsFile(file: string): string {
-  return file.replace(/\.(parquet|jsonl|ndjson)$/i, '') + '.verify.jsonl';
 }
 
 async function overlayOf(file: string): Promise<VerifyOverlay | undefined> {
@@ -96,10 +93,10 @@ async function trajectoryOf(
 
 export class DatasetEditorProvider implements vscode.CustomReadonlyEditorProvider {
   /** parquet: the default editor; JSONL: offered with Open With… (a .jsonl is often text to edit) */
-  static readonly viewType = 'codedance.datasetViewer';
-  static readonly jsonlViewType = 'codedance.datasetViewer.jsonl';
+  static readonly viewType = DATASET_VIEW_TYPE;
+  static readonly jsonlViewType = DATASET_JSONL_VIEW_TYPE;
   static viewTypeFor(file: string): string {
-    return /\.parquet$/i.test(file) ? DatasetEditorProvider.viewType : DatasetEditorProvider.jsonlViewType;
+    return datasetViewTypeFor(file);
   }
 
   constructor(

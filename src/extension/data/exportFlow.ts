@@ -11,7 +11,7 @@ import * as vscode from 'vscode';
 import { exportTrainingData, trajectoryItems, type ExportItem, type TrainingFormat } from '../../core/training-data';
 import type { Trajectory } from '../../core/trajectory/types';
 import { HistoryStore } from '../chat/historyStore';
-import { DatasetEditorProvider } from './datasetEditor';
+import { datasetViewTypeFor } from './datasetFiles';
 
 export interface ExportFlow {
   items: AsyncIterable<ExportItem>;
@@ -59,7 +59,7 @@ export async function runExportFlow(f: ExportFlow): Promise<string | undefined> 
       `CodeDance: wrote ${summary.rows} ${fmt.label} row(s) to ${path.basename(summary.file)}${summary.skipped.length ? ` (${summary.skipped.length} skipped: ${summary.skipped[0].reason})` : ''}.`,
       'Open',
     )
-    .then((open) => open && vscode.commands.executeCommand('vscode.openWith', target, DatasetEditorProvider.viewTypeFor(target.fsPath)));
+    .then((open) => open && vscode.commands.executeCommand('vscode.openWith', target, datasetViewTypeFor(target.fsPath)));
   return summary.file;
 }
 

@@ -4,65 +4,20 @@
  * "Export as Training Data" from saved chat conversations or an eval results file, as
  * CodeDance-SFT or CodeDance-RL parquet. RL rows from chats ask the user for each question's
  * correct answer (never taken from the model).
+ * Activation registers the editor and the commands only: the viewer (datasetEditor.ts) and the
+ * commands (dataCommands.ts) load on first use, each a chunk (lazyChunks in scripts/build.mjs).
  */
-import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { isCodeDanceError } from '../../core/errors';
-import { evalResultItems, type EvalSelection } from '../../core/training-data';
-import { verifySftFile } from '../../core/training-data/verify';
 import type { TrajectoryReference } from '../../core/trajectory/types';
-import type { HistoryStore } from '../chat/historyStore';
 import type { ChatViewProvider } from '../chatViewProvider';
-import { pickResultsFiles } from '../eval/reportPanel';
-import { DatasetEditorProvider, verifyResultsFile } from './datasetEditor';
-import { exchangeItems, pickConversations, runExportFlow } from './exportFlow';
+import { onFirstUse } from '../onFirstUse';
+import type { DataHost } from './datasetEditor';
+import { DATASET_JSONL_VIEW_TYPE, DATASET_VIEW_TYPE, datasetViewTypeFor } from './datasetFiles';
 
 export function registerData(context: vscode.ExtensionContext, log: vscode.LogOutputChannel, chat: ChatViewProvider): void {
-  const verify = async (uri?: vscode.Uri) => {
-    uri ??= (
-      await vscode.window.showOpenDialog({ canSelectMany: false, filters: { 'SFT data': ['parquet', 'jsonl'] }, openLabel: 'Verify' })
-    )?.[0];
-    if (!uri) return;
-    if (!vscode.workspace.isTrusted) {
-      void vscode.window.showWarningMessage(
-        'CodeDance: verifying runs the rows’ code; trust this workspace first (no code runs in an untrusted workspace).',
-      );
-      return;
-    }
-    const file = uri.fsPath;
-    const python = await chat.kernels.editorPython();
-    await vscode.window.withProgress(
-      { location: vscode.ProgressLocation.Notification, title: `Verifying ${path.basename(file)}`, cancellable: true },
-      async (progress, token) => {
-        const ctrl = new AbortController();
-        token.onCancellationRequested(() => ctrl.abort());
-        let last = 0;
-        const r = await verifySftFile({
-          file,
-          out: verifyResultsFile(file),
-          python: python.python,
-          concurrency: Math.max(1, Math.min(4, vscode.workspace.getConfiguration('codedance').get<number>('eval.numWorkers') ?? 2)),
-          ...chat.kernels.tuning(),
-          signal: ctrl.signal,
-          onProgress: (p) => {
-            const pct = p.total ? (100 * p.done) / p.total : 0;
-            progress.report({
-              increment: pct - last,
-              message: `${p.done}/${p.total} · ${p.counts.reproduces} reproduce, ${p.counts.differs} differ, ${p.counts.fails} fail, ${p.counts.invalid} invalid`,
-            });
-            last = pct;
-          },
-        });
-        const t = r.summary.total;
-        log.info(`verify ${file}: ${JSON.stringify(r.summary)}`);
-        void vscode.window.showInformationMessage(
-          `CodeDance: ${r.cancelled ? 'verify stopped (run it again to resume)' : 'verify done'}: ${t.rows} rows, executable ${t.executablePct ?? '--'}%, reproduces ${t.reproducesPct ?? '--'}% (${t.differs} differ, ${t.fails} fail, ${t.invalid} invalid). Results: ${path.basename(r.out)}`,
-        );
-      },
-    );
-  };
-
-  const host = {
+  const verify = async (uri?: vscode.Uri) => (await import('./dataCommands')).verifyDataset(log, chat, uri);
+  const host: DataHost = {
     ask: async (question: string, image: { name: string; bytes: Uint8Array } | undefined, reference?: TrajectoryReference) => {
       await chat.reveal();
       if (image) chat.chat.attachData(image.name, image.bytes);
@@ -70,8 +25,13 @@ export function registerData(context: vscode.ExtensionContext, log: vscode.LogOu
     },
     verify: (u: vscode.Uri) => verify(u),
   };
-  const provider = new DatasetEditorProvider(context, log, host);
-  for (const viewType of [DatasetEditorProvider.viewType, DatasetEditorProvider.jsonlViewType])
+  // the viewer's code loads with the first dataset opened
+  const viewer = onFirstUse(async () => new (await import('./datasetEditor')).DatasetEditorProvider(context, log, host));
+  const provider: vscode.CustomReadonlyEditorProvider = {
+    openCustomDocument: async (uri) => (await viewer.get()).openCustomDocument(uri),
+    resolveCustomEditor: async (doc, panel) => (await viewer.get()).resolveCustomEditor(doc, panel),
+  };
+  for (const viewType of [DATASET_VIEW_TYPE, DATASET_JSONL_VIEW_TYPE])
     context.subscriptions.push(
       vscode.window.registerCustomEditorProvider(viewType, provider, {
         supportsMultipleEditorsPerDocument: true,
@@ -84,65 +44,24 @@ export function registerData(context: vscode.ExtensionContext, log: vscode.LogOu
       u instanceof vscode.Uri
         ? u
         : (await vscode.window.showOpenDialog({ canSelectMany: false, filters: { Datasets: ['parquet', 'jsonl'] } }))?.[0];
-    if (uri) await vscode.commands.executeCommand('vscode.openWith', uri, DatasetEditorProvider.viewTypeFor(uri.fsPath));
+    if (uri) await vscode.commands.executeCommand('vscode.openWith', uri, datasetViewTypeFor(uri.fsPath));
   });
   reg('codedance.verifyDataset', (u) => verify(u instanceof vscode.Uri ? u : undefined));
   const failed = (e: Error) => {
     if (!(isCodeDanceError(e) && e.kind === 'cancelled')) void vscode.window.showErrorMessage(`CodeDance: export failed: ${e.message}`);
   };
-  reg('codedance.exportTrainingData', (u) => exportCommand(log, chat.chat.store, u instanceof vscode.Uri ? u : undefined).catch(failed));
+  const commands = () => import('./dataCommands');
+  reg('codedance.exportTrainingData', (u) => {
+    const uri = u instanceof vscode.Uri ? u : undefined;
+    return commands()
+      .then((c) => c.exportCommand(log, chat.chat.store, uri))
+      .catch(failed);
+  });
   // the chat's menu: the conversations, the one on screen checked
-  reg('codedance.exportChatTrainingData', () => exportChats(log, chat.chat.store, chat.chat.conversation.id).catch(failed));
-}
-
-/** `store`: the chat's history store (one per window, so its writes queue behind the chat's) */
-async function exportCommand(log: vscode.LogOutputChannel, store: HistoryStore, uri: vscode.Uri | undefined): Promise<void> {
-  const workspace = vscode.workspace.workspaceFolders?.[0]?.uri.fsPath ?? '';
-  if (!uri || !/\.jsonl$/i.test(uri.fsPath)) {
-    const source = await vscode.window.showQuickPick(
-      [
-        { label: 'Chat conversations…', id: 'chat' },
-        { label: 'Eval results file…', id: 'eval' },
-      ],
-      { title: 'Export as training data: from' },
-    );
-    if (!source) return;
-    if (source.id === 'chat') return exportChats(log, store);
-    const files = await pickResultsFiles('Export samples of…', false);
-    if (!files?.length) return;
-    uri = vscode.Uri.file(files[0]);
-  }
-  const select = await pickSelection();
-  if (!select) return;
-  await runExportFlow({
-    items: evalResultItems(uri.fsPath, { select }),
-    baseDir: path.dirname(uri.fsPath) || workspace,
-    what: `${select} samples of ${path.basename(uri.fsPath)}`,
-    log,
+  reg('codedance.exportChatTrainingData', () => {
+    const current = chat.chat.conversation.id;
+    return commands()
+      .then((c) => c.exportChats(log, chat.chat.store, current))
+      .catch(failed);
   });
-}
-
-/** Saved conversations (the chat's current one checked) as training rows. */
-export async function exportChats(log: vscode.LogOutputChannel, store: HistoryStore, current?: string): Promise<void> {
-  const convs = await pickConversations(store, current);
-  if (!convs) return;
-  const n = convs.reduce((k, c) => k + c.exchanges.length, 0);
-  await runExportFlow({
-    items: exchangeItems(convs),
-    baseDir: vscode.workspace.workspaceFolders?.[0]?.uri.fsPath ?? '',
-    what: `${n} question(s) of ${convs.length} conversation(s)`,
-    log,
-  });
-}
-
-async function pickSelection(): Promise<EvalSelection | undefined> {
-  const s = await vscode.window.showQuickPick(
-    [
-      { label: 'Correct samples', id: 'correct' as EvalSelection },
-      { label: 'All samples', id: 'all' as EvalSelection },
-      { label: 'Wrong samples', id: 'wrong' as EvalSelection },
-    ],
-    { title: 'Which eval samples' },
-  );
-  return s?.id;
 }

@@ -20,6 +20,7 @@ import { checkpointActions } from './checkpointActions';
 import { RolloutAccess } from './rolloutAccess';
 import type { RunSource } from './runSourceTypes';
 import { RunSession, type SessionHost } from './runSession';
+import { RUN_VIEW_TYPE } from './runViewType';
 
 /** What a run view needs from the rest of the extension. */
 export interface RunViewHost extends Omit<SessionHost, 'post'> {
@@ -38,7 +39,7 @@ export interface RunViewHost extends Omit<SessionHost, 'post'> {
 }
 
 export class RunPanel implements vscode.Disposable {
-  static readonly viewType = 'codedance.runView';
+  static readonly viewType = RUN_VIEW_TYPE;
   private readonly sessions = new Map<string, { session: RunSession; rollouts: RolloutAccess }>();
   private next = 1;
   private disposed = false;

@@ -80,24 +80,12 @@ export function checkpointEvalsFileForWindow(context: vscode.ExtensionContext): 
   return checkpointEvalsFile(checkpointSaveDir(context));
 }
 
-interface Deps {
+/** What the commands use of the window (registerCheckpointCommands in registerRuns.ts passes it). */
+export interface Deps {
   context: vscode.ExtensionContext;
   log: vscode.LogOutputChannel;
   tree: JobsTreeProvider;
   served: ServedEndpoints;
-}
-
-export function registerCheckpointCommands(
-  context: vscode.ExtensionContext,
-  log: vscode.LogOutputChannel,
-  tree: JobsTreeProvider,
-  served: ServedEndpoints,
-): void {
-  const d: Deps = { context, log, tree, served };
-  context.subscriptions.push(
-    vscode.commands.registerCommand('codedance.runs.evaluateCheckpoint', (arg: unknown) => checkpointCommand(d, 'evaluate', arg)),
-    vscode.commands.registerCommand('codedance.runs.serveCheckpoint', (arg: unknown) => checkpointCommand(d, 'serve', arg)),
-  );
 }
 
 /** The cluster, the job and (when known) the step the argument names; the rest is asked. */
@@ -133,7 +121,8 @@ async function readRun(backend: JobBackend, profile: EditorClusterProfile, jobId
   return { run: local ? { ...run, files: localRunFiles() } : run, local };
 }
 
-async function checkpointCommand(d: Deps, mode: CheckpointMode, arg: unknown): Promise<void> {
+/** One command: `codedance.runs.evaluateCheckpoint` or `codedance.runs.serveCheckpoint` on its argument. */
+export async function checkpointCommand(d: Deps, mode: CheckpointMode, arg: unknown): Promise<void> {
   if (!vscode.workspace.isTrusted) {
     void vscode.window.showWarningMessage('CodeDance does not start cluster jobs in an untrusted workspace. Trust the workspace first.');
     return;

@@ -9,7 +9,6 @@ import { BackendCache, type JobInfo, type JobSpec } from '../../core/jobs';
 import {
   buildServeJob,
   rayJumpConnection,
-  readServeRecords,
   ServeError,
   ServeSession,
   withoutServeRecord,
@@ -23,6 +22,7 @@ import {
 import { readClusterProfiles, type EditorClusterProfile } from '../jobs/clusterProfiles';
 import { ClusterSecrets } from '../jobs/clusterSecrets';
 import { JobNode, type JobsTreeProvider } from '../jobs/JobsTreeProvider';
+import { SERVE_RECORDS_KEY, serveRecords } from './serveRecords';
 import { askServeParams, checkpointOf, pickServeProfile, reviewServeJob, type ServeModelArgs } from './serveWizard';
 
 /** What a served job serves: enough to follow it (and to find it again after a reload). */
@@ -34,9 +34,6 @@ interface Served {
   params: ServeWhat;
   key: string;
 }
-
-/** workspace state key: the serve jobs of this workspace's window (ServeRecord[]) */
-const SERVE_RECORDS_KEY = 'codedance.serve.jobs';
 
 function errorText(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
@@ -84,7 +81,7 @@ export class ServedJobs implements vscode.Disposable {
 
   // ---- the window's memory of its serve jobs (never a URL or a secret) ----
   private records(): ServeRecord[] {
-    return readServeRecords(this.context.workspaceState.get(SERVE_RECORDS_KEY));
+    return serveRecords(this.context.workspaceState);
   }
   private remember(e: Served): Thenable<void> {
     return this.context.workspaceState.update(

@@ -13,8 +13,9 @@
 import * as vscode from 'vscode';
 import type { ServedEndpoints } from '../../core/serve';
 import type { JobNode, JobsTreeProvider } from '../jobs/JobsTreeProvider';
+import { onFirstUse } from '../onFirstUse';
+import { serveRecords } from './serveRecords';
 import type { ServeModelArgs } from './serveWizard';
-import { ServedJobs } from './ServedJobs';
 
 /** `served`: this window's served models (created in activate()), filled from here, read by chat and eval. */
 export function registerServe(
@@ -24,14 +25,18 @@ export function registerServe(
   tree?: JobsTreeProvider,
 ): void {
   context.subscriptions.push(serveStatusItem(served));
-  const jobs = new ServedJobs(context, log, served, tree);
+  // the serve jobs' code (ServedJobs.ts, a chunk) loads with the first command, or at once when there are jobs to find again
+  const jobs = onFirstUse(async () => new (await import('./ServedJobs')).ServedJobs(context, log, served, tree));
   const reg = (id: string, fn: (...args: unknown[]) => unknown) => context.subscriptions.push(vscode.commands.registerCommand(id, fn));
-  reg('codedance.serveModel', (arg) => jobs.serve(arg as ServeModelArgs | JobNode | undefined));
-  reg('codedance.serve.stop', (arg) => jobs.stopCommand(arg));
+  reg('codedance.serveModel', async (arg) => (await jobs.get()).serve(arg as ServeModelArgs | JobNode | undefined));
+  reg('codedance.serve.stop', async (arg) => (await jobs.get()).stopCommand(arg));
   reg('codedance.serve.list', () => served.list());
   // the jobs this workspace served before the window closed: found again once the workspace is trusted
-  if (vscode.workspace.isTrusted) void jobs.findServed();
-  else context.subscriptions.push(vscode.workspace.onDidGrantWorkspaceTrust(() => void jobs.findServed()));
+  const findServed = (): void => {
+    if (serveRecords(context.workspaceState).length) void jobs.get().then((j) => j.findServed());
+  };
+  if (vscode.workspace.isTrusted) findServed();
+  else context.subscriptions.push(vscode.workspace.onDidGrantWorkspaceTrust(findServed));
   context.subscriptions.push(jobs);
 }
 
