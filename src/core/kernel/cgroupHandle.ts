@@ -5,6 +5,7 @@
  */
 import { execFile, spawnSync } from 'node:child_process';
 import { existsSync, rmdirSync } from 'node:fs';
+import { rmdir } from 'node:fs/promises';
 import path from 'node:path';
 import { type CgroupMount, readKeyed, readPids, readText, writeControl } from './cgroupHost';
 import { isProcessGone } from './pidErrors';
@@ -63,6 +64,15 @@ export interface ScopeSpec {
 export function rmdirQuiet(d: string): boolean {
   try {
     rmdirSync(d);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'ENOENT';
+  }
+}
+
+async function rmdirAsync(d: string): Promise<boolean> {
+  try {
+    await rmdir(d);
     return true;
   } catch (e) {
     return (e as NodeJS.ErrnoException).code === 'ENOENT';
@@ -181,8 +191,14 @@ export class FolderCgroup implements KernelCgroup {
     return gone.every(Boolean);
   }
 
+  /** removeSync off the event loop: a cgroup's rmdir can block for milliseconds (v1 hierarchies), with many kernels ending at once */
+  private async removeAsync(): Promise<boolean> {
+    const gone = await Promise.all(this.folders().map(async (d) => (await rmdirAsync(d)) && (await rmdirAsync(path.dirname(d)), true)));
+    return gone.every(Boolean);
+  }
+
   async remove(): Promise<void> {
-    for (let i = 0; i < 100 && !this.removeSync(); i++) {
+    for (let i = 0; i < 100 && !(await this.removeAsync()); i++) {
       if (i % 10 === 0) this.killAllSync();
       await sleep(20);
     }

@@ -16,7 +16,9 @@ export const HOLDER_MARK = 'codedance-sandbox-made';
 
 /** a plan the template can fork into: bubblewrap's, an interpreter that exists, a cgroup a fork can join */
 export function forkablePlan(plan: LaunchPlan, cgroup: KernelCgroup | undefined): boolean {
-  return plan.sandboxed && plan.infoFd === true && !plan.interpreterMissing && plan.args.includes('--') && (!cgroup || !!cgroup.joinFiles());
+  return (
+    plan.sandboxed && plan.infoFd === true && !plan.interpreterMissing && plan.args.includes('--') && (!cgroup || !!cgroup.joinFiles())
+  );
 }
 
 /** the interpreter the plan runs (its last argument: the launch passes none after it) */

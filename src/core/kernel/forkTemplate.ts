@@ -79,7 +79,7 @@ export class ForkTemplate {
     let readyFn!: () => void;
     let failFn!: (e: Error) => void;
     this.ready = new Promise<void>((res, rej) => ((readyFn = res), (failFn = rej)));
-    this.ready.catch(() => undefined);
+    this.ready.catch(() => undefined); // its failure is read where it is awaited (readyForkTemplate): no unhandled rejection here
     createInterface({ input: proc.stdout! }).on('line', (line) => this.heard(JSON.parse(line) as Record<string, unknown>, readyFn));
     // once it has read its script and imported everything, its folder is not needed any more
     void this.ready.then(

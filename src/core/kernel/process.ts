@@ -15,6 +15,7 @@ import type { CgroupEvents, KernelCgroup } from './cgroup';
 import { readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import { isProcessGone } from './pidErrors';
+import { markerWatch } from './startMarker';
 
 export interface ExitInfo {
   code: number | null;
@@ -381,24 +382,4 @@ export class KernelProcess {
     clearTimeout(timer);
     return r;
   }
-}
-
-/** strips the start marker from stdout (once), resolving `marked` when it is seen */
-function markerWatch(marker: string | undefined, keep: (b: Buffer) => void): { marked: Promise<void>; onStdout: (b: Buffer) => void } {
-  if (!marker) return { marked: Promise.resolve(), onStdout: keep };
-  let seen = false;
-  let head = '';
-  let resolve!: () => void;
-  const marked = new Promise<void>((r) => (resolve = r));
-  const onStdout = (b: Buffer) => {
-    if (seen) return keep(b);
-    head += b.toString('utf8');
-    const at = head.indexOf(`${marker}\n`);
-    if (at < 0) return;
-    seen = true;
-    const rest = head.slice(0, at) + head.slice(at + marker.length + 1);
-    if (rest) keep(Buffer.from(rest));
-    resolve();
-  };
-  return { marked, onStdout };
 }

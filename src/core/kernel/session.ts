@@ -16,6 +16,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { sweepStaleCgroups } from './cgroup';
@@ -280,15 +281,15 @@ export class JupyterKernelSession extends KernelSessionBase implements KernelSes
     }
     await launching;
     // 'exited' resolved: every process of the sandbox is gone, nothing can change these folders
-    await this.settleDisposed(() => {
-      for (const d of [this.workdir, this.runtimeDir]) {
-        try {
-          rmSync(d, { recursive: true, force: true });
-        } catch {
+    // off the event loop (many samples end at once in an eval)
+    await this.settleDisposed(async () => {
+      await Promise.all(
+        [this.workdir, this.runtimeDir].map(async (d) => {
           // the kernel's own scratch folders (mkdtemp): left behind, they hold nothing to keep
-        }
-        unregisterFolder(d);
-      }
+          await rm(d, { recursive: true, force: true }).catch(() => undefined);
+          unregisterFolder(d);
+        }),
+      );
     });
   }
 }

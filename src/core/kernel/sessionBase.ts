@@ -191,10 +191,10 @@ export abstract class KernelSessionBase {
   }
 
   /** The end of dispose: waits for a start and the queue, cleans up, then says 'disposed' once. */
-  protected async settleDisposed(cleanUp?: () => void): Promise<void> {
+  protected async settleDisposed(cleanUp?: () => void | Promise<void>): Promise<void> {
     if (this.starting) await this.starting.catch(() => undefined); // a failed start was reported to its caller
     await this.queue.catch(() => undefined); // so was a failed cell: dispose only waits for them
-    cleanUp?.();
+    await cleanUp?.();
     this._state = 'disposed';
     for (const l of [...this.listeners]) {
       try {

@@ -1,0 +1,25 @@
+import { writeFileSync, mkdtempSync } from 'node:fs';
+import path from 'node:path';
+import { runEval } from '../src/core/eval';
+import { createChatModel } from '../src/core/model';
+import { startFixtureModel } from '../test/fixtures/fixtureModel';
+import { circlesImage, circlesQuestion } from '../test/fixtures/images';
+import { evalParquetBuffer } from '../test/fixtures/parquetWriter';
+import { stubKernels } from '../test/unit/eval/stubKernel';
+(async () => {
+  const n = Number(process.env.N ?? 96), workers = Number(process.env.W ?? 32);
+  const tmp = mkdtempSync('/tmp/ideal1-');
+  const data = path.join(tmp, 'ideal.parquet');
+  const image = circlesImage({ red: 3, blue: 2, seed: 5, size: 224 }).png;
+  writeFileSync(data, Buffer.from(evalParquetBuffer(Array.from({ length: n }, () => ({ dataSource: 'vstar', question: circlesQuestion('red'), answer: '3', image })), { rowGroupSize: 100 })));
+  const fm = await startFixtureModel({ firstChunkDelayMs: 500, chunkDelayMs: 0, chunkChars: 64 });
+  const c0 = process.cpuUsage();
+  const t0 = performance.now();
+  const stub = process.env.STUB === '1';
+  const s = await runEval({ dataPath: data, saveDir: path.join(tmp, 'out'), modelName: 'ideal', evalModelName: 'codedance-fixture-7b', model: createChatModel({ endpoints: fm.baseUrl }), endpoints: [fm.baseUrl], numWorkers: workers, python: '/usr/bin/python3', fsync: false, ...(stub ? { kernels: stubKernels((code) => ({ stdout: code.includes('red') ? 'red_count = 3\n' : 'x\n' })) } : {}) });
+  const sec = (performance.now() - t0) / 1000;
+  const c = process.cpuUsage(c0);
+  console.log(JSON.stringify({ acc: s.stats.avg_acc, sec: sec.toFixed(2), ideal: Math.ceil(n / workers), ratio: (Math.ceil(n / workers) / sec).toFixed(2), nodeCpuS: ((c.user + c.system) / 1e6).toFixed(2) }));
+  await fm.close();
+  if (process.env.PROF) return;
+})();
