@@ -23,13 +23,15 @@ const BURN = 'Run this.\n```python\nsum(range(10**13))\nprint("done")\n```';
 function kernelPids(of: Iterable<number>): number[] {
   const want = new Set(of);
   const r = spawnSync('ps', ['-eo', 'pid=,stat=,args='], { encoding: 'utf8' });
-  return r.stdout
-    .split('\n')
-    // a kernel started anew, or forked from the template (kernel/forkTemplate.ts), or the template
-    .filter((l) => /ipykernel_launcher|codedance-kernel-template/.test(l) && !/\bps\b/.test(l))
-    .map((l) => l.trim().split(/\s+/))
-    .filter(([pid, stat]) => !stat.startsWith('Z') && want.has(Number(pid)))
-    .map(([pid]) => Number(pid));
+  return (
+    r.stdout
+      .split('\n')
+      // a kernel started anew, or forked from the template (kernel/forkTemplate.ts), or the template
+      .filter((l) => /ipykernel_launcher|codedance-kernel-template/.test(l) && !/\bps\b/.test(l))
+      .map((l) => l.trim().split(/\s+/))
+      .filter(([pid, stat]) => !stat.startsWith('Z') && want.has(Number(pid)))
+      .map(([pid]) => Number(pid))
+  );
 }
 
 /** every process below `root` (children, grandchildren…), from /proc */
