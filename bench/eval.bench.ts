@@ -203,7 +203,7 @@ export async function run(): Promise<BenchResult[]> {
         out.push({ name: `eval real-kernel accuracy, ${name} (sanity)`, value: st.stats.avg_acc, unit: '', goal: '= 1', pass: false });
     }
 
-    // 3. against the ideal: 32 workers, 500 ms a model turn, kernel starts paced vs unpaced (evalIdeal.ts)
+    // 3. against the ideal: 768 samples at 32 workers and 1,536 at 64, 500 ms a model turn (evalIdeal.ts)
     out.push(...(await idealRatioSideBySide(tmp, python)));
 
     // 4. parquet: 63k rows with inline images
