@@ -58,6 +58,20 @@ interface Pending {
 const signalName = (n: number | null): NodeJS.Signals | null =>
   n === null ? null : ((Object.entries(os.constants.signals).find(([, v]) => v === n)?.[0] as NodeJS.Signals | undefined) ?? null);
 
+/** a fork that failed; structural: every fork of this template would (forkLaunch.ts then marks it broken) */
+export class ForkError extends Error {
+  constructor(
+    message: string,
+    readonly structural: boolean,
+  ) {
+    super(message);
+    this.name = 'ForkError';
+  }
+}
+
+const templateKey = (python: string, env: Record<string, string>) =>
+  JSON.stringify([python, Object.entries(env).sort(([a], [b]) => a.localeCompare(b))]);
+
 const TAIL = 8 * 1024;
 /** the template's script (its name is what `ps` shows for the template and every forked kernel) */
 export const TEMPLATE_FILE = 'codedance-kernel-template.py';
@@ -67,12 +81,16 @@ export class ForkTemplate {
   private nextId = 0;
   private tail = '';
   private dead: string | undefined;
+  /** no more forks: it is stopped once its last kernel has ended */
+  private retired = false;
   /** resolves when the template has imported everything; rejects with why it could not */
   readonly ready: Promise<void>;
 
   private constructor(
     private readonly proc: ChildProcess,
     private readonly home: string,
+    /** its interpreter and environment (templateKey) */
+    readonly key: string,
   ) {
     proc.stderr!.on('data', (b: Buffer) => (this.tail = (this.tail + b.toString('utf8')).slice(-TAIL)));
     proc.stdin!.on('error', () => undefined); // a dead template: its exit says so
@@ -128,7 +146,7 @@ export class ForkTemplate {
     // `ps` shows the template, and each kernel forked from it, as `python …/codedance-kernel-template.py`
     const proc = spawn(python, [script], { cwd: home, env: { ...env, HOME: home, MPLCONFIGDIR: mpl }, stdio: ['pipe', 'pipe', 'pipe'] });
     proc.stdin!.write(`${JSON.stringify({ prelude: PRELUDE_PY })}\n`);
-    return new ForkTemplate(proc, home);
+    return new ForkTemplate(proc, home, templateKey(python, env));
   }
 
   get usable(): boolean {
@@ -165,16 +183,27 @@ export class ForkTemplate {
       const exited = new Promise<ForkExit>((r) => (p.ended = r));
       p.started({ pid: msg.pid, exited });
     } else if (typeof msg.error === 'string') {
-      this.pending.delete(Number(msg.id));
-      p.failed(new Error(`the kernel could not be forked into its sandbox: ${msg.error}`));
+      this.settled(Number(msg.id));
+      p.failed(new ForkError(`the kernel could not be forked into its sandbox: ${msg.error}`, msg.structural === true));
     } else if ('exit' in msg) {
-      this.pending.delete(Number(msg.id));
+      this.settled(Number(msg.id));
       const x: ForkExit = { code: (msg.exit as number | null) ?? null, signal: signalName((msg.signal as number | null) ?? null) };
       if (msg.lost) x.lost = true;
       if (typeof msg.tail === 'string' && msg.tail) x.tail = msg.tail;
       if (p.ended) p.ended(x);
       else p.failed(new Error('the fork ended before the kernel ran'));
     }
+  }
+
+  private settled(id: number): void {
+    this.pending.delete(id);
+    if (this.retired && this.pending.size === 0) this.close();
+  }
+
+  /** takes no more forks; stops once the kernels it forked (their waiters) are gone */
+  retire(): void {
+    this.retired = true;
+    if (this.pending.size === 0) this.close();
   }
 
   private ended(why: string, fail: (e: Error) => void): void {
@@ -201,9 +230,6 @@ export class ForkTemplate {
 // reap them, or the sandboxes' PID namespaces cannot end.
 const byKey = new Map<string, ForkTemplate>();
 
-const templateKey = (python: string, env: Record<string, string>) =>
-  JSON.stringify([python, Object.entries(env).sort(([a], [b]) => a.localeCompare(b))]);
-
 /** the template for this interpreter and environment, started if there is none (or it died) */
 export function forkTemplateFor(python: string, env: Record<string, string>, hostEnv: Record<string, string | undefined>): ForkTemplate {
   const key = templateKey(python, env);
@@ -214,8 +240,22 @@ export function forkTemplateFor(python: string, env: Record<string, string>, hos
   return t;
 }
 
-/** keys whose template could not start: their kernels start cold, and this says why */
+/** keys whose template could not start, or whose forks cannot work here: their kernels start cold, and this says why */
 const broken = new Map<string, string>();
+
+/**
+ * Kernels of this template's interpreter and environment start cold from now on: a fork failed
+ * in a way every fork would (ForkError.structural). The template stops once its kernels are gone.
+ */
+export function markForkBroken(t: ForkTemplate, why: string): void {
+  broken.set(t.key, why);
+  t.retire();
+}
+
+/** forks cannot work for any key here (the plan says so before a template is asked): recorded as why */
+export function noteForkUnavailable(why: string): void {
+  broken.set(`host:${why}`, why);
+}
 
 /**
  * A ready template for this interpreter and environment, or undefined when none can be had here
@@ -243,7 +283,7 @@ export function forkUnavailable(): string | undefined {
   return broken.size ? [...new Set(broken.values())].join('; ') : undefined;
 }
 
-/** stops every template (tests, and a setting turned off) */
+/** stops every template (tests, and a setting turned off); forgets why any could not be used */
 export function closeForkTemplates(): void {
   for (const t of byKey.values()) t.close();
   byKey.clear();

@@ -9,6 +9,7 @@ import { tailLines, stripAnsi } from './classify';
 import { CellCollector } from './collector';
 import { KernelLaunchError } from './errors';
 import { FAST_PATHS_MARKER, type FastPathReport, readFastPathReport } from './fastPaths';
+import { forkRefused } from './forkLaunch';
 import { hostConnection, launchKernel, type LaunchedKernel } from './launch';
 import { startFailureMessage, userTaskCount } from './startFailure';
 import { type SandboxOptions, SandboxUnavailableError } from './sandbox';
@@ -94,6 +95,7 @@ export async function startIncarnation(opts: IncarnationOptions): Promise<Incarn
     if (conn === 'exited' || conn === 'timeout') {
       await (conn === 'timeout' ? proc.kill() : proc.exited);
       opts.onSpawn?.(undefined);
+      if (conn === 'exited' && attempt < 2 && worthAnotherLaunch(launched)) continue;
       lastErr = conn === 'exited' ? exitedError(launched, opts) : timeoutError(proc, opts.startTimeoutMs, 'its sockets did not appear');
       break;
     }
@@ -121,12 +123,20 @@ export async function startIncarnation(opts: IncarnationOptions): Promise<Incarn
       await proc.kill();
       opts.onSpawn?.(undefined);
       lastErr = e as Error;
-      // another process took one of the ports between picking and binding: try new ones
-      if (/Address already in use|EADDRINUSE/i.test(proc.outputTail) && attempt < 2) continue;
+      if (attempt < 2 && worthAnotherLaunch(launched)) continue;
       break;
     }
   }
   throw lastErr;
+}
+
+/**
+ * A failed start that another launch may fix: another process took one of the ports between
+ * picking and binding (new ones are picked), or the sandbox refused the fork (forks are off for
+ * this interpreter now: the next launch starts a new interpreter).
+ */
+function worthAnotherLaunch(launched: LaunchedKernel): boolean {
+  return /Address already in use|EADDRINUSE/i.test(launched.proc.outputTail) || (launched.forked && forkRefused(launched.proc));
 }
 
 /** kernel_info until it answers on shell and iopub is seen to deliver (subscription live). */

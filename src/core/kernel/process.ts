@@ -199,6 +199,7 @@ export class KernelProcess {
   readonly initKnown: Promise<void>;
   private readonly innerPid: ((childPid: number) => number | undefined) | undefined;
   private innerPidFound: number | undefined;
+  private abortedWhy: string | undefined;
   /** how the kernel inside ended, when it is not the spawned process (adopt()) */
   private innerExit: InnerExit | undefined;
   /** resolves when the start marker was printed (at once without one) */
@@ -256,7 +257,11 @@ export class KernelProcess {
           const name = Object.entries(os.constants.signals).find(([, n]) => n === sig)?.[0] as NodeJS.Signals | undefined;
           if (name) [code, signal] = [null, name];
         }
-        const description = this.spawnError ? `could not be started (${this.spawnError.message})` : describeExit(code, signal);
+        const description = this.spawnError
+          ? `could not be started (${this.spawnError.message})`
+          : this.abortedWhy
+            ? `was stopped before its kernel ran (${this.abortedWhy})`
+            : describeExit(code, signal);
         const cgroupEvents = this.cgroup?.events();
         this.exitInfo = { code, signal, description, outputTail: this.tail, ...(cgroupEvents ? { cgroupEvents } : {}) };
         void this.cgroup?.remove();
@@ -297,6 +302,13 @@ export class KernelProcess {
       if (x.tail) this.note(x.tail);
       void this.kill();
     });
+  }
+
+  /** stops a process whose kernel never ran (a fork that failed): its exit says why, not the SIGKILL */
+  abort(why: string): Promise<ExitInfo> {
+    this.abortedWhy ??= why;
+    this.note(`\n${why}\n`);
+    return this.kill();
   }
 
   /** a line for the tail (why a start failed outside the process) */

@@ -9,6 +9,7 @@ import type { CgroupEvents } from './cgroupHandle';
 import { isOtherOrGoneProcEntry } from './pidErrors';
 
 export type StartFailureCause =
+  | 'fork' // the template could not fork the kernel into its sandbox (forkLaunch.ts)
   | 'process-limit' // fork/exec/clone refused: RLIMIT_NPROC or pids.max reached
   | 'thread-limit' // a thread could not be created: the process limit or the memory limit
   | 'memory' // MemoryError, ENOMEM, a library that could not be mapped, the OOM killer
@@ -80,7 +81,18 @@ const NO_MODULE = /No module named '?([\w.]+)'?/;
 
 /** Turns a failed start into its cause, a sentence that says it, and the fix. */
 export function explainStartFailure(f: StartFailureInput): StartFailureExplanation {
-  return limitFailure(f) ?? setupFailure(f);
+  return limitFailure(f) ?? forkFailure(f) ?? setupFailure(f);
+}
+
+/** the template could not fork the kernel into its sandbox (kernel/forkLaunch.ts): not the kernel's exit, nor the out-of-memory killer */
+function forkFailure(f: StartFailureInput): StartFailureExplanation | undefined {
+  const m = /the kernel could not be forked into its sandbox: (.*)/.exec(f.exit.outputTail);
+  if (!m) return undefined;
+  return {
+    cause: 'fork',
+    summary: `the kernel could not be forked into its sandbox (${m[1].trim()})`,
+    fix: 'retry; if it persists, start kernels as new interpreters: set codedance.execution.forkedKernels to false (CLI: --no-forked-kernels)',
+  };
 }
 
 /** A start that hit a limit: processes, memory, threads, or the cgroup that holds them; undefined when it was none of these. */

@@ -16,9 +16,14 @@
 #      sets no_new_privs and the kernel's seccomp program (kernel/seccomp.ts), dies with its
 #      waiter, reseeds the random generators, takes exactly the kernel's environment, and starts
 #      ipykernel on its connection file;
-#   3. reports the kernel's host PID, waits for it, and reports how it ended.
-# Answers, one JSON line each on stdout: {"id", "pid"} | {"id", "error"} | {"id", "exit", "signal"}.
+#   3. once the kernel has done all of that (or failed to: then its error is the answer), reports
+#      the kernel's host PID, waits for it, and reports how it ended.
+# Answers, one JSON line each on stdout: {"id", "pid"} | {"id", "error", "structural"} | {"id", "exit", "signal"}.
+# An error is structural when every fork here would fail the same way (a setns or capset the
+# kernel refuses: sandboxes of a setuid bwrap, a seccomp policy on CodeDance itself); Node then
+# starts this interpreter's kernels anew. The holder gone, or no memory or process left, is not.
 import ctypes
+import errno
 import json
 import os
 import select
@@ -36,6 +41,15 @@ CLONE = {"ipc": 0x08000000, "uts": 0x04000000, "net": 0x40000000, "cgroup": 0x02
          "pid": 0x20000000, "mnt": 0x00020000}
 CLONE_NEWUSER = 0x10000000
 libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)  # the template goes with Node
+
+
+# a fork that failed with one of these may work next time (the holder ended, the machine is full)
+TRANSIENT = {errno.ENOENT, errno.ESRCH, errno.EAGAIN, errno.ENOMEM, errno.EINTR, errno.EMFILE, errno.ENFILE}
+
+
+def failure(e):
+    """the answer for a fork that failed: what, and whether it is structural (see above)"""
+    return {"error": f"{type(e).__name__}: {e}", "structural": not (isinstance(e, OSError) and e.errno in TRANSIENT)}
 
 
 def check(r, what):
@@ -184,7 +198,9 @@ def confine(req):
         check(libc.prctl(PR_SET_SECCOMP, ctypes.c_ulong(SECCOMP_MODE_FILTER), ctypes.byref(fprog), 0, 0), "seccomp")
 
 
-def kernel(req):
+def prepare(req, procs, cgroup_ns, inner_users):
+    """(the kernel) everything before ipykernel: the joins left, the limits, no capabilities"""
+    enter_last(procs, cgroup_ns, inner_users)
     os.setsid()  # as bwrap --new-session
     os.chdir(req["workdir"])
     confine(req)
@@ -192,6 +208,9 @@ def kernel(req):
     os.environ.update(req["env"])
     os.environ.update(IMPORTS_SET)
     sys.path[0] = req["workdir"]  # as `python -m` puts its working folder first
+
+
+def kernel(req):
     import random
     random.seed()
     numpy.random.seed()
@@ -216,6 +235,7 @@ def waiter(req, w):
     cgroup_ns = other_namespace(req["holder"], "cgroup")
     inner_users = join_namespaces(req["holder"])
     tail_r, tail_w = os.pipe()
+    setup_r, setup_w = os.pipe()  # the kernel's setup error, or closed once it is done
     wake_r, wake_w = os.pipe()
     for fd in (wake_r, wake_w):
         os.set_blocking(fd, False)
@@ -226,26 +246,47 @@ def waiter(req, w):
         try:
             signal.set_wakeup_fd(-1)
             signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-            for fd in (w, tail_r, wake_r, wake_w):
+            for fd in (w, tail_r, setup_r, wake_r, wake_w):
                 os.close(fd)
             os.dup2(tail_w, 1)
             os.dup2(tail_w, 2)
             os.close(tail_w)
-            enter_last(procs, cgroup_ns, inner_users)
+        except BaseException:  # noqa: BLE001 (no way to say it: the waiter sees the setup pipe close early)
+            os._exit(1)
+        try:
+            prepare(req, procs, cgroup_ns, inner_users)
+        except BaseException as e:  # noqa: BLE001 (the waiter's answer carries it)
+            os.write(setup_w, json.dumps(failure(e)).encode())
+            os._exit(1)
+        os.close(setup_w)
+        try:
             kernel(req)
         except BaseException:  # noqa: BLE001 (its stderr is the waiter's tail: Node reports it)
             import traceback
             traceback.print_exc()
         finally:
             os._exit(1)
-    os.close(tail_w)
-    for fd in [*procs, *inner_users, *([cgroup_ns] if cgroup_ns is not None else [])]:
+    for fd in [tail_w, setup_w, *procs, *inner_users, *([cgroup_ns] if cgroup_ns is not None else [])]:
         os.close(fd)
+    refused = read_all(setup_r)
+    if refused:
+        os.waitpid(kid, 0)
+        os.write(w, refused + b"\n")
+        return
     os.write(w, (json.dumps({"pid": kid}) + "\n").encode())
     status, tail = watch(kid, tail_r, wake_r)
     sig = os.WTERMSIG(status) if os.WIFSIGNALED(status) else None
     code = os.WEXITSTATUS(status) if sig is None else None
     os.write(w, (json.dumps({"exit": code, "signal": sig, "tail": tail.decode("utf-8", "replace")}) + "\n").encode())
+
+
+def read_all(fd):
+    """what the other end wrote before closing it"""
+    got = b""
+    while data := os.read(fd, 1 << 16):
+        got += data
+    os.close(fd)
+    return got
 
 
 def watch(kid, tail_r, wake_r, keep=16 * 1024):
@@ -295,7 +336,7 @@ def start(req):
             waiter(req, w)
         except BaseException as e:  # noqa: BLE001 (the answer carries it)
             try:
-                os.write(w, (json.dumps({"error": f"{type(e).__name__}: {e}"}) + "\n").encode())
+                os.write(w, (json.dumps(failure(e)) + "\n").encode())
             except OSError:
                 pass
         os._exit(0)
