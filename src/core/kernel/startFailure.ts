@@ -91,7 +91,7 @@ function forkFailure(f: StartFailureInput): StartFailureExplanation | undefined 
   return {
     cause: 'fork',
     summary: `the kernel could not be forked into its sandbox (${m[1].trim()})`,
-    fix: 'retry; if it persists, start kernels as new interpreters: set codedance.execution.forkedKernels to false (CLI: --no-forked-kernels)',
+    fix: 'retry; if it persists, start kernels as new interpreters (forkedStarts: false)',
   };
 }
 

@@ -95,6 +95,9 @@ function checkConversation(v: unknown): string | undefined {
   return Array.isArray(c.exchanges) ? undefined : 'no exchanges';
 }
 
+/** an index entry: the summary, and the conversation file's mtime it was read from (a change by another window shows) */
+type IndexEntry = ConversationSummary & { fileMs?: number };
+
 const summaryOf = (c: Conversation, id = c.id): ConversationSummary => ({
   id,
   title: c.title,
@@ -134,7 +137,7 @@ export class HistoryStore {
     return this.serial(async () => {
       const { items, changed } = await this.reconciled();
       if (changed) await this.writeIndex(items);
-      return items;
+      return items.map(({ fileMs: _, ...summary }) => summary);
     });
   }
 
@@ -147,8 +150,9 @@ export class HistoryStore {
       // each image once, each follow-up with its own messages only (storedHistory.ts)
       const stored = { ...c, exchanges: shareHistory(await storeAllImages(c.exchanges, images)) };
       await writeFileAtomic(path.join(dir, CONVERSATION), JSON.stringify(stored));
+      const fileMs = await this.fileMs(c.id);
       const { items } = await this.reconciled(c.id);
-      await this.writeIndex([summaryOf(c), ...items.filter((x) => x.id !== c.id)]);
+      await this.writeIndex([{ ...summaryOf(c), fileMs }, ...items.filter((x) => x.id !== c.id)]);
     });
   }
 
@@ -205,11 +209,14 @@ export class HistoryStore {
    * The index without the entries whose folder is gone, plus a summary of each folder it lacks
    * (`skip`: a folder whose entry the caller writes itself). `changed`: differs from index.json.
    */
-  private async reconciled(skip?: string): Promise<{ items: ConversationSummary[]; changed: boolean }> {
+  private async reconciled(skip?: string): Promise<{ items: IndexEntry[]; changed: boolean }> {
     const index = await this.readIndex();
     const folders = await this.folders();
-    let items = (index ?? []).filter((x) => folders.has(x.id));
+    let items: IndexEntry[] = (index ?? []).filter((x) => folders.has(x.id));
     let changed = items.length !== (index?.length ?? 0);
+    // an entry another window wrote over (two windows saving at once): read again from its file
+    const fresh = await Promise.all(items.map(async (x) => (x.id === skip ? x : await this.current(x))));
+    if (fresh.some((x, i) => x !== items[i])) [items, changed] = [fresh, true];
     const known = new Set(items.map((x) => x.id));
     const found: ConversationSummary[] = [];
     for (const id of folders) {
@@ -222,6 +229,23 @@ export class HistoryStore {
       changed = true;
     }
     return { items, changed };
+  }
+
+  /** `x`, or its summary read again when its file changed since `x` was read from it */
+  private async current(x: IndexEntry): Promise<IndexEntry> {
+    const ms = await this.fileMs(x.id);
+    if (ms === undefined || ms === x.fileMs) return x;
+    return (await this.readSummary(x.id)) ?? x;
+  }
+
+  /** the mtime of a conversation's file, ms; undefined when it has none */
+  private async fileMs(id: string): Promise<number | undefined> {
+    try {
+      return (await fs.stat(path.join(this.dir, id, CONVERSATION))).mtimeMs;
+    } catch (e) {
+      if (errnoCode(e) === 'ENOENT') return undefined; // not written yet, or kept aside as damaged
+      throw e;
+    }
   }
 
   /** index.json's entries; undefined when it is missing, or damaged (then kept aside and reported) */
@@ -252,10 +276,12 @@ export class HistoryStore {
   }
 
   /** The summary of folder `id`'s conversation; undefined when it has none (yet), or a damaged one (kept aside and reported). */
-  private async readSummary(id: string): Promise<ConversationSummary | undefined> {
+  private async readSummary(id: string): Promise<IndexEntry | undefined> {
     const file = path.join(this.dir, id, CONVERSATION);
     let text: string;
+    let fileMs: number | undefined;
     try {
+      fileMs = await this.fileMs(id);
       text = await fs.readFile(file, 'utf8');
     } catch (e) {
       // ENOENT: a folder whose first save has not written its file (yet), or whose damaged file was kept aside
@@ -263,7 +289,7 @@ export class HistoryStore {
       throw e;
     }
     const parsed = parseAs<Conversation>(text, checkConversation);
-    if ('value' in parsed) return summaryOf(parsed.value, id);
+    if ('value' in parsed) return { ...summaryOf(parsed.value, id), fileMs };
     await this.keepAside(file, { what: 'conversation', id, reason: parsed.reason });
     return undefined;
   }
