@@ -249,21 +249,7 @@ export class KernelProcess {
       const done = (code: number | null, signal: NodeJS.Signals | null) => {
         if (this.exitInfo) return;
         liveProcesses.delete(this);
-        // a forked kernel: how it ended, not how its holder sandbox was then stopped
-        if (this.innerExit && !this.innerExit.lost) [code, signal] = [this.innerExit.code, this.innerExit.signal];
-        // bwrap exits with 128+N when the sandboxed interpreter was killed by signal N
-        if (this.sandboxed && code !== null && code > 128 && !signal) {
-          const sig = code - 128;
-          const name = Object.entries(os.constants.signals).find(([, n]) => n === sig)?.[0] as NodeJS.Signals | undefined;
-          if (name) [code, signal] = [null, name];
-        }
-        const description = this.spawnError
-          ? `could not be started (${this.spawnError.message})`
-          : this.abortedWhy
-            ? `was stopped before its kernel ran (${this.abortedWhy})`
-            : describeExit(code, signal);
-        const cgroupEvents = this.cgroup?.events();
-        this.exitInfo = { code, signal, description, outputTail: this.tail, ...(cgroupEvents ? { cgroupEvents } : {}) };
+        this.exitInfo = this.exitInfoOf(code, signal);
         void this.cgroup?.remove();
         resolve(this.exitInfo);
       };
@@ -291,10 +277,26 @@ export class KernelProcess {
     });
   }
 
-  /**
-   * The kernel is `pid`, not the spawned process (a forked kernel in its holder sandbox): SIGINT
-   * goes there, and when it ends the holder is stopped and the kernel's exit is reported.
-   */
+  /** the exit as reported: a forked kernel's own, bwrap's 128+N as signal N, and the words for it */
+  private exitInfoOf(code: number | null, signal: NodeJS.Signals | null): ExitInfo {
+    // a forked kernel: how it ended, not how its holder sandbox was then stopped
+    if (this.innerExit && !this.innerExit.lost) [code, signal] = [this.innerExit.code, this.innerExit.signal];
+    // bwrap exits with 128+N when the sandboxed interpreter was killed by signal N
+    if (this.sandboxed && code !== null && code > 128 && !signal) {
+      const sig = code - 128;
+      const name = Object.entries(os.constants.signals).find(([, n]) => n === sig)?.[0] as NodeJS.Signals | undefined;
+      if (name) [code, signal] = [null, name];
+    }
+    const description = this.spawnError
+      ? `could not be started (${this.spawnError.message})`
+      : this.abortedWhy
+        ? `was stopped before its kernel ran (${this.abortedWhy})`
+        : describeExit(code, signal);
+    const cgroupEvents = this.cgroup?.events();
+    return { code, signal, description, outputTail: this.tail, ...(cgroupEvents ? { cgroupEvents } : {}) };
+  }
+
+  /** the kernel is `pid` (forked into this holder sandbox): SIGINT goes there; when it ends the holder is stopped */
   adopt(pid: number, exited: Promise<InnerExit>): void {
     this.innerPidFound = pid;
     void exited.then((x) => {
