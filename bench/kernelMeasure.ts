@@ -9,13 +9,18 @@ import { TEMPLATE_FILE } from '../src/core/kernel/forkTemplate';
 import { KernelPool } from '../src/core/kernel/pool';
 import type { JupyterKernelSession } from '../src/core/kernel/session';
 
+/** the fields of /proc/<pid>/stat after the command name (state, ppid, …; utime is [11]) */
+function statFields(pid: number | string): string[] {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+}
+
 /** every process under `pid` (itself included), from /proc */
 export function processTree(pid: number): number[] {
   const kids = new Map<number, number[]>();
   for (const n of readdirSync('/proc').filter((x) => /^\d+$/.test(x))) {
     try {
-      const stat = readFileSync(`/proc/${n}/stat`, 'utf8');
-      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      const ppid = Number(statFields(n)[1]);
       kids.set(ppid, [...(kids.get(ppid) ?? []), Number(n)]);
     } catch {
       // gone meanwhile
@@ -50,8 +55,7 @@ export function cpuMs(pids: number[]): number {
   let t = 0;
   for (const p of pids) {
     try {
-      const stat = readFileSync(`/proc/${p}/stat`, 'utf8');
-      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      const f = statFields(p);
       t += ((Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14])) * 1000) / tick;
     } catch {
       // gone meanwhile
@@ -112,15 +116,17 @@ export async function poolStarts(
   const pool = new KernelPool({ python, size: 0, maxConcurrentStarts: 1, forkedStarts: forked });
   const held: JupyterKernelSession[] = [];
   const ms: number[] = [];
-  const templateCpu0 = cpuMs(templatePids());
+  // the template's CPU once the first kernel is up (its own start is not a later kernel's cost)
+  let templateCpu0 = 0;
   try {
     for (let i = 0; i < n; i++) {
       const t0 = performance.now();
       held.push(await pool.acquire());
       ms.push(performance.now() - t0);
+      if (i === 0) templateCpu0 = cpuMs(templatePids());
     }
-    // a forked kernel's work done in the template (its forks), shared out per kernel
-    const forkShare = forked ? (cpuMs(templatePids()) - templateCpu0) / n : 0;
+    // a later kernel's work done in the template (its fork), shared out over kernels 2…n
+    const forkShare = forked ? (cpuMs(templatePids()) - templateCpu0) / Math.max(1, n - 1) : 0;
     const uss = held.map((s) => ussMb(kernelProcesses(s)));
     const cpu = held.map((s) => cpuMs(kernelProcesses(s)) + forkShare);
     let seen: Record<string, unknown> | undefined;
@@ -158,8 +164,7 @@ function kernelProcesses(s: JupyterKernelSession): number[] {
 }
 
 function parentOf(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+  return Number(statFields(pid)[1]);
 }
 
 export const median = (xs: number[]) => {
