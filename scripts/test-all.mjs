@@ -147,6 +147,7 @@ async function runMocha(label, { spec, timeout, env = {} }) {
       skipped: c.skipped ?? 0,
       seconds: r.seconds,
       note: 'did not exit: leaked handles',
+      failures: c.failures ?? [],
     };
   }
   let { passed, failed, skipped } = c;
@@ -163,6 +164,7 @@ async function runMocha(label, { spec, timeout, env = {} }) {
     skipped: skipped ?? 0,
     seconds: r.seconds,
     note: host ? `incl. ${host.passed + host.failed} in the extension host` : undefined,
+    failures: [...(c.failures ?? []), ...(host?.failures ?? [])],
   };
 }
 
@@ -195,6 +197,15 @@ function runWatched(cmd, args, env, reportFile) {
   });
 }
 rmSync(tmp, { recursive: true, force: true });
+
+// the failures again, here, so a log read from its tail (CI) names them
+for (const r of results.filter((x) => x.failures?.length)) {
+  console.log(`\n${r.layer}: ${r.failures.length} failed`);
+  for (const f of r.failures) {
+    console.log(`  ✘ ${f.title}${f.file ? ` (${path.relative(root, f.file)})` : ''}`);
+    console.log(f.message.replace(/^/gm, '      '));
+  }
+}
 
 const width = Math.max(14, ...results.map((r) => r.layer.length));
 console.log(`\n${'layer'.padEnd(width)} passed  failed  skipped  seconds`);
