@@ -12,6 +12,7 @@
  * cores. CODEDANCE_BENCH_IDEAL_SAMPLES / _WORKERS run one size instead (e.g. 96 at 32 for a quick look).
  */
 import { writeFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { runEval, type EvalOptions } from '../src/core/eval';
 import { createChatModel } from '../src/core/model';
@@ -20,6 +21,7 @@ import { circlesImage, circlesQuestion } from '../test/fixtures/images';
 import { evalParquetBuffer } from '../test/fixtures/parquetWriter';
 import { stubKernels } from '../test/unit/eval/stubKernel';
 import type { BenchResult } from './kernel.bench';
+import { cpuMs, processTree } from './kernelMeasure';
 
 const TURN_MS = 500;
 const round = (x: number, d = 2) => Number(x.toFixed(d));
@@ -58,16 +60,20 @@ async function idealRatio(tmp: string, python: string, n: number, workers: numbe
       python,
       fsync: false,
     };
+    const cpu: Record<string, Cpu> = {};
     const timed = async (name: string, extra: Partial<EvalOptions>) => {
+      const c0 = cpuNow();
       const t0 = performance.now();
       const s = await runEval({ ...base, ...extra, saveDir: path.join(tmp, `ideal-${n}-${name}`) });
       const sec = (performance.now() - t0) / 1000;
+      cpu[name] = cpuSince(c0, n);
       if (s.stats.avg_acc !== 1) throw new Error(`the ${name} run answered ${s.stats.avg_acc} right: the bench measures a broken run`);
       return sec;
     };
     const stubSec = await timed('stub', { kernels: stubKernels((code) => ({ stdout: code.includes('red') ? 'red_count = 3\n' : 'x\n' })) });
     const unpacedSec = unpaced ? await timed('unpaced', { maxConcurrentKernelStarts: 0 }) : undefined;
     const pacedSec = await timed('paced', {});
+    out.push(cpuRow(n, workers, cpu.paced!, cpu.stub!));
     const what = `${n} samples, ${workers} workers, ${TURN_MS} ms a model turn, one cell each; ideal ${idealS} s`;
     out.push({
       name: `eval.ideal_ratio: kernels forked, starts paced (one per core)${unpacedSec ? ' vs unpaced' : ''} (${what}; start-up included)`,
@@ -93,4 +99,40 @@ async function idealRatio(tmp: string, python: string, n: number, workers: numbe
     await fm.close();
   }
   return out;
+}
+
+interface Cpu {
+  /** this process (the runner, the kernels' clients, the fixture model), ms a sample */
+  node: number;
+  /** the kernels' side: holders, the template's forks (waiters, kernels), ms a sample */
+  kernels: number;
+}
+
+function cpuNow(): { node: NodeJS.CpuUsage; tree: number } {
+  return { node: process.cpuUsage(), tree: cpuMs(processTree(process.pid)) };
+}
+
+/** CPU of a run, per sample: this process's own, and every other process it made (reaped or alive) */
+function cpuSince(c0: { node: NodeJS.CpuUsage; tree: number }, n: number): Cpu {
+  const u = process.cpuUsage(c0.node);
+  const node = (u.user + u.system) / 1000;
+  const tree = cpuMs(processTree(process.pid)) - c0.tree;
+  return { node: node / n, kernels: Math.max(0, tree - node) / n };
+}
+
+/** where a sample's CPU goes, and the samples/s this machine's cores allow at that cost */
+function cpuRow(n: number, workers: number, real: Cpu, stub: Cpu): BenchResult {
+  const total = real.node + real.kernels;
+  const ceiling = (availableParallelism() * 1000) / total;
+  const ideal = workers / ((2 * TURN_MS) / 1000);
+  return {
+    name:
+      `eval.ideal_ratio.cpu_per_sample: real kernels (paced) vs stub kernels (${n} samples, ${workers} workers): ` +
+      `this process ${real.node.toFixed(1)} ms (stub ${stub.node.toFixed(1)}), the kernels' processes ${real.kernels.toFixed(1)} ms; ` +
+      `${availableParallelism()} cores at this cost: at most ${ceiling.toFixed(1)} samples/s = ${(ceiling / ideal).toFixed(2)} of ideal`,
+    value: round(total, 1),
+    unit: 'ms',
+    baseline: round(stub.node + stub.kernels, 1),
+    ratio: round(total / (stub.node + stub.kernels)),
+  };
 }

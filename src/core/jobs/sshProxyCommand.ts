@@ -28,13 +28,16 @@ export function startProxyCommand(command: string): ProxyCommandStream {
   child.stderr.on('data', (d: string) => {
     stderr = (stderr + d).slice(-2000);
   });
-  const ended = new Promise<void>((resolve) => {
+  const exited = new Promise<void>((resolve) => {
     child.once('exit', () => resolve());
     child.once('error', (e) => {
       spawnError = e;
       resolve();
     });
   });
+  // 'exit' can come before the last of stderr is read: what it said is whole once stderr closed too
+  const stderrClosed = new Promise<void>((resolve) => child.stderr.once('close', () => resolve()));
+  const ended = Promise.all([exited, stderrClosed]);
   const sock = Duplex.from({ readable: child.stdout, writable: child.stdin });
   // a write after the command exited (EPIPE) also reaches ssh2 as a socket error; this keeps it from being unhandled
   sock.on('error', () => undefined);
