@@ -11,7 +11,7 @@
  * stub). A kernel per sample, forked from the template (kernel/forkTemplate.ts): minutes on 2
  * cores. CODEDANCE_BENCH_IDEAL_SAMPLES / _WORKERS run one size instead (e.g. 96 at 32 for a quick look).
  */
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { runEval, type EvalOptions } from '../src/core/eval';
@@ -106,18 +106,33 @@ interface Cpu {
   node: number;
   /** the kernels' side: holders, the template's forks (waiters, kernels), ms a sample */
   kernels: number;
+  /** of which the children this process reaped (the sandboxes' holders: bwrap, sleep) */
+  holders: number;
 }
 
-function cpuNow(): { node: NodeJS.CpuUsage; tree: number } {
-  return { node: process.cpuUsage(), tree: cpuMs(processTree(process.pid)) };
+interface CpuMark {
+  node: NodeJS.CpuUsage;
+  tree: number;
+  reaped: number;
+}
+
+function cpuNow(): CpuMark {
+  return { node: process.cpuUsage(), tree: cpuMs(processTree(process.pid)), reaped: reapedMs() };
+}
+
+/** CPU of the children this process waited for (/proc/self/stat cutime + cstime), ms */
+function reapedMs(): number {
+  const stat = readFileSync('/proc/self/stat', 'utf8');
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return ((Number(f[13]) + Number(f[14])) * 1000) / 100; // USER_HZ
 }
 
 /** CPU of a run, per sample: this process's own, and every other process it made (reaped or alive) */
-function cpuSince(c0: { node: NodeJS.CpuUsage; tree: number }, n: number): Cpu {
+function cpuSince(c0: CpuMark, n: number): Cpu {
   const u = process.cpuUsage(c0.node);
   const node = (u.user + u.system) / 1000;
   const tree = cpuMs(processTree(process.pid)) - c0.tree;
-  return { node: node / n, kernels: Math.max(0, tree - node) / n };
+  return { node: node / n, kernels: Math.max(0, tree - node) / n, holders: (reapedMs() - c0.reaped) / n };
 }
 
 /** where a sample's CPU goes, and the samples/s this machine's cores allow at that cost */
@@ -128,7 +143,8 @@ function cpuRow(n: number, workers: number, real: Cpu, stub: Cpu): BenchResult {
   return {
     name:
       `eval.ideal_ratio.cpu_per_sample: real kernels (paced) vs stub kernels (${n} samples, ${workers} workers): ` +
-      `this process ${real.node.toFixed(1)} ms (stub ${stub.node.toFixed(1)}), the kernels' processes ${real.kernels.toFixed(1)} ms; ` +
+      `this process ${real.node.toFixed(1)} ms (stub ${stub.node.toFixed(1)}), the kernels' processes ${real.kernels.toFixed(1)} ms ` +
+      `(the sandboxes' holders ${real.holders.toFixed(1)}, the template's forks ${(real.kernels - real.holders).toFixed(1)}); ` +
       `${availableParallelism()} cores at this cost: at most ${ceiling.toFixed(1)} samples/s = ${(ceiling / ideal).toFixed(2)} of ideal`,
     value: round(total, 1),
     unit: 'ms',

@@ -324,6 +324,20 @@ export function sweepStaleCgroups(): number {
   return removed;
 }
 
+const SWEEP_EVERY_MS = 60_000;
+let lastSweep = -Infinity;
+
+/**
+ * sweepStaleCgroups for a session's start: at most once a minute (the first start of a process
+ * sweeps). Every start did it before: one readdir and one refused rmdir per hierarchy each time,
+ * ~2 ms of the event loop per sample in an eval of many kernels, for what a killed process leaves.
+ */
+export function sweepStaleCgroupsSometimes(now = performance.now()): void {
+  if (now - lastSweep < SWEEP_EVERY_MS) return;
+  lastSweep = now;
+  sweepStaleCgroups();
+}
+
 function alive(pid: number): boolean {
   try {
     process.kill(pid, 0);

@@ -19,7 +19,7 @@ import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { sweepStaleCgroups } from './cgroup';
+import { sweepStaleCgroupsSometimes } from './cgroup';
 import { preparedImages } from './collector';
 import { KernelSessionError } from './errors';
 import { inputsDir, makeRuntimeDir, sweepStaleFolders, WORKDIR_PREFIX, writeExclusive } from './hostFolders';
@@ -65,7 +65,7 @@ export class JupyterKernelSession extends KernelSessionBase implements KernelSes
     this.python = opts.python;
     const root = opts.workRoot ?? os.tmpdir();
     mkdirSync(root, { recursive: true });
-    sweepStaleCgroups();
+    sweepStaleCgroupsSometimes();
     sweepStaleFolders();
     this._workdir = mkdtempSync(path.join(root, WORKDIR_PREFIX));
     registerFolder(this._workdir);
