@@ -91,9 +91,12 @@ for (const layer of layers) {
     // import-x/no-cycle skips `import type`: this one counts every import form
     const cc = run(process.execPath, ['scripts/lint/cycles.mjs', 'src']);
     console.log(cc.status === 0 ? '  ✔ cycles (no import cycle in src/, type-only imports included)' : '  ✘ import cycle (see above)');
-    const checks = [tc, lc, pc, kc, cc];
-    const failed = checks.filter((c) => c.status !== 0).length;
-    results.push({ layer, passed: checks.length - failed, failed, skipped: 0, seconds: (Date.now() - t0) / 1000 });
+    const checks = { typecheck: tc, lint: lc, 'format (npm run format)': pc, knip: kc, 'import cycles': cc };
+    const failures = Object.entries(checks)
+      .filter(([, c]) => c.status !== 0)
+      .map(([title]) => ({ title, message: 'its output is above, in the static layer' }));
+    const failed = failures.length;
+    results.push({ layer, passed: Object.keys(checks).length - failed, failed, skipped: 0, seconds: (Date.now() - t0) / 1000, failures });
     continue;
   }
   if (layer === 'e2e') rmSync(path.join(root, 'test/e2e/.artifacts'), { recursive: true, force: true });

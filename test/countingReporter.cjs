@@ -9,7 +9,10 @@ class CountingReporter extends Mocha.reporters.Spec {
     super(runner, options);
     const failures = [];
     runner.on('fail', (test, err) => {
-      const message = String((err && (err.stack || err.message)) || err).split('\n').slice(0, 6).join('\n');
+      const message = String((err && (err.stack || err.message)) || err)
+        .split('\n')
+        .slice(0, 6)
+        .join('\n');
       failures.push({ title: test.fullTitle(), file: test.file, message });
     });
     runner.once('end', () => {
