@@ -13,7 +13,7 @@
  * stub). A kernel per sample, forked from the template (kernel/forkTemplate.ts): minutes on 2
  * cores. CODEDANCE_BENCH_IDEAL_SAMPLES / _WORKERS run one size instead (e.g. 96 at 32 for a quick look).
  */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { runEval, type EvalOptions } from '../src/core/eval';
@@ -23,8 +23,7 @@ import { circlesImage, circlesQuestion } from '../test/fixtures/images';
 import { evalParquetBuffer } from '../test/fixtures/parquetWriter';
 import { stubKernels } from '../test/unit/eval/stubKernel';
 import type { BenchResult } from './kernel.bench';
-import { cpuMs, processTree } from './kernelMeasure';
-import { TEMPLATE_FILE } from '../src/core/kernel/forkTemplate';
+import { cpuMs, processTree, statFields, templatePids } from './kernelMeasure';
 
 const TURN_MS = 500;
 const round = (x: number, d = 2) => Number(x.toFixed(d));
@@ -123,37 +122,26 @@ interface CpuMark {
 }
 
 function cpuNow(): CpuMark {
-  return { node: process.cpuUsage(), tree: cpuMs(processTree(process.pid)), reaped: reapedMs(), templates: templatesMs() };
-}
-
-/** CPU of the fork templates (kernel/forkTemplate.ts) and of their reaped forks, ms */
-function templatesMs(): number {
-  const isTemplate = (p: number) => {
-    try {
-      return readFileSync(`/proc/${p}/cmdline`, 'utf8').includes(TEMPLATE_FILE);
-    } catch {
-      return false;
-    }
-  };
-  return cpuMs(processTree(process.pid).filter(isTemplate));
+  const tree = processTree(process.pid);
+  return { node: process.cpuUsage(), tree: cpuMs(tree), reaped: reapedMs(), templates: cpuMs(templatePids(tree)) };
 }
 
 /** CPU of the children this process waited for (/proc/self/stat cutime + cstime), ms */
 function reapedMs(): number {
-  const stat = readFileSync('/proc/self/stat', 'utf8');
-  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return ((Number(f[13]) + Number(f[14])) * 1000) / 100; // USER_HZ
+  const f = statFields('self');
+  return ((Number(f[13]) + Number(f[14])) * 1000) / 100; // USER_HZ, as cpuMs
 }
 
 /** CPU of a run, per sample: this process's own, and every other process it made (reaped or alive) */
 function cpuSince(c0: CpuMark, n: number): Cpu {
   const u = process.cpuUsage(c0.node);
   const node = (u.user + u.system) / 1000;
-  const tree = cpuMs(processTree(process.pid)) - c0.tree;
+  const pids = processTree(process.pid);
+  const tree = cpuMs(pids) - c0.tree;
   return {
     node: node / n,
     kernels: Math.max(0, tree - node) / n,
-    forks: (templatesMs() - c0.templates) / n,
+    forks: (cpuMs(templatePids(pids)) - c0.templates) / n,
     holders: (reapedMs() - c0.reaped) / n,
   };
 }

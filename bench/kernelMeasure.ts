@@ -10,7 +10,7 @@ import { KernelPool } from '../src/core/kernel/pool';
 import type { JupyterKernelSession } from '../src/core/kernel/session';
 
 /** the fields of /proc/<pid>/stat after the command name (state, ppid, …; utime is [11]) */
-function statFields(pid: number | string): string[] {
+export function statFields(pid: number | string): string[] {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
 }
@@ -142,8 +142,9 @@ export async function poolStarts(
 }
 
 /** the fork templates this process runs (their command line is `python -c <template>`) */
-function templatePids(): number[] {
-  return processTree(process.pid).filter((p) => {
+/** the fork templates this process started (kernel/forkTemplate.ts), among `tree` */
+export function templatePids(tree = processTree(process.pid)): number[] {
+  return tree.filter((p) => {
     try {
       return readFileSync(`/proc/${p}/cmdline`, 'utf8').includes(TEMPLATE_FILE) && parentOf(p) === process.pid;
     } catch {

@@ -332,7 +332,8 @@ let lastSweep = -Infinity;
  * sweeps). Every start did it before: one readdir and one refused rmdir per hierarchy each time,
  * ~2 ms of the event loop per sample in an eval of many kernels, for what a killed process leaves.
  */
-export function sweepStaleCgroupsSometimes(now = performance.now()): void {
+export function sweepStaleCgroupsSometimes(): void {
+  const now = performance.now();
   if (now - lastSweep < SWEEP_EVERY_MS) return;
   lastSweep = now;
   sweepStaleCgroups();
